@@ -1,0 +1,64 @@
+import type { Benchmark } from '../benchmarks/types';
+import type { HarnessConfig } from '../harness/config';
+import { runEpisode } from '../harness/run-loop';
+import type { EpisodeTrace } from '../harness/trace';
+import { createModel } from '../models/registry';
+
+export interface TaskOutcome {
+  taskId: string;
+  /** pass@k: solved in at least one of k attempts. */
+  passed: boolean;
+  successes: number;
+  attempts: number;
+}
+
+export interface RolloutSpec {
+  benchmark: Benchmark;
+  config: HarnessConfig;
+  harnessId: string;
+  taskIds: string[];
+  k: number;
+  seed: string;
+  /** Called after each episode; rollout activities heartbeat here. */
+  onEpisode?: (done: number, total: number) => void | Promise<void>;
+}
+
+/**
+ * The episode seed depends on run seed, task and attempt only, never on the harness: two harnesses are
+ * compared on common random numbers, so a difference in outcome comes from the harness.
+ */
+export function episodeSeed(seed: string, taskId: string, attempt: number): string {
+  return `${seed}|${taskId}|${attempt}`;
+}
+
+export async function rolloutTasks(spec: RolloutSpec): Promise<{ traces: EpisodeTrace[]; outcomes: TaskOutcome[] }> {
+  const traces: EpisodeTrace[] = [];
+  const outcomes: TaskOutcome[] = [];
+  const total = spec.taskIds.length * spec.k;
+  for (const taskId of spec.taskIds) {
+    let successes = 0;
+    for (let attempt = 0; attempt < spec.k; attempt++) {
+      const trace = await runOneEpisode(spec, taskId, attempt);
+      if (trace.success) successes++;
+      traces.push(trace);
+      await spec.onEpisode?.(traces.length, total);
+    }
+    outcomes.push({ taskId, passed: successes > 0, successes, attempts: spec.k });
+  }
+  return { traces, outcomes };
+}
+
+export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k'>, taskId: string, attempt: number): Promise<EpisodeTrace> {
+  const seed = episodeSeed(spec.seed, taskId, attempt);
+  const env = spec.benchmark.createEnvironment(taskId, { seed });
+  const task = spec.benchmark.task(taskId);
+  const model = createModel(spec.config.model.main.model, { seed });
+  const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });
+  // The benchmark's fixed verifier has the last word on reward.
+  const reward = env.score();
+  return { ...trace, reward, success: reward >= 1 };
+}
+
+export function passRate(outcomes: TaskOutcome[]): number {
+  return outcomes.length ? outcomes.filter((o) => o.passed).length / outcomes.length : 0;
+}

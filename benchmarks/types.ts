@@ -1,0 +1,35 @@
+import type { Environment } from '../harness/run-loop';
+import type { ToolCall } from '../harness/types';
+
+export type Split = 'train' | 'validation' | 'test';
+
+export interface BenchmarkTask {
+  id: string;
+  instruction: string;
+  split: Split;
+}
+
+export interface ScoredEnvironment extends Environment {
+  /** The fixed verifier's reward for the environment's current state: 1 solved, 0 not. */
+  score(): number;
+}
+
+export interface Verdict {
+  valid: boolean;
+  reason: string;
+}
+
+/** Everything AEGIS needs from a benchmark; one implementation per folder under benchmarks/. */
+export interface Benchmark {
+  readonly name: string;
+  readonly description: string;
+  tasks(): BenchmarkTask[];
+  task(id: string): BenchmarkTask;
+  createEnvironment(taskId: string, options: { seed: string }): ScoredEnvironment;
+  /** The shipped gold solution as tool calls. */
+  referenceSolution(taskId: string): ToolCall[];
+  /** Scores a whole action sequence from the task's initial state with the fixed verifier. */
+  verifyPlan(taskId: string, actions: ToolCall[]): Verdict;
+  /** A tiny synthetic task for gate smoke tests; never part of any split. */
+  smokeTaskId(): string;
+}

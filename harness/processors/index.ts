@@ -1,0 +1,21 @@
+import type { ProcessorDefinition } from '../processor';
+import { admissibleActions, fewShot, observationFormat, systemPrompt } from './context';
+import { episodeSummary, notes, slidingWindow } from './memory';
+import { argValidation, toolDocs, toolRetry } from './tools';
+import { formatRepair, loopDetection, planThenAct, stepBudget } from './control';
+import { tracer } from './observability';
+
+/** The processor library, by type. Evolved processors (code edits) register beside these. */
+export const PROCESSOR_LIBRARY: Record<string, ProcessorDefinition<any>> = Object.fromEntries(
+  [
+    systemPrompt, observationFormat, admissibleActions, fewShot,
+    slidingWindow, episodeSummary, notes,
+    toolDocs, argValidation, toolRetry,
+    stepBudget, loopDetection, formatRepair, planThenAct,
+    tracer,
+  ].map((d) => [d.type, d as ProcessorDefinition<any>]),
+);
+
+export function getProcessorDefinition(type: string): ProcessorDefinition<any> | undefined {
+  return Object.prototype.hasOwnProperty.call(PROCESSOR_LIBRARY, type) ? PROCESSOR_LIBRARY[type] : undefined;
+}

@@ -1,0 +1,59 @@
+import type { ContextPart, EpisodeEndReason, HookName, Message, ToolCall, ToolResult, Usage } from './types';
+
+/**
+ * One episode's record. Model requests are stored as their newest messages plus counts (the full
+ * conversation is the concatenation), so a trace grows linearly with the episode, not quadratically.
+ */
+export type TraceRecord =
+  | { kind: 'hook'; hook: HookName; step: number; processors: string[]; outcome: 'ok' | 'interrupt' | 'split' | 'intercept' }
+  | {
+      kind: 'model_call';
+      step: number;
+      purpose: string;
+      request: { messageCount: number; newMessages: Message[]; parts: ContextPart[] };
+      response: { text: string; toolCalls: ToolCall[]; stopReason: string };
+      usage: Usage;
+      latencyMs: number;
+      model: string;
+    }
+  | { kind: 'tool_call'; step: number; call: ToolCall; approved: boolean; rejection?: string; result: ToolResult }
+  | { kind: 'note'; step: number; note: string; data: unknown }
+  | { kind: 'error'; step: number; message: string; processorId?: string; hook?: HookName };
+
+export interface EpisodeTrace {
+  taskId: string;
+  harnessId: string;
+  model: string;
+  seed: string;
+  attempt: number;
+  systemPrompt: string;
+  instruction: string;
+  records: TraceRecord[];
+  steps: number;
+  endReason: EpisodeEndReason;
+  success: boolean;
+  reward: number;
+  usage: Usage;
+  durationMs: number;
+}
+
+export class TraceRecorder {
+  readonly records: TraceRecord[] = [];
+  step = 0;
+  private lastMessageCount = 0;
+
+  add(record: TraceRecord): void {
+    this.records.push(record);
+  }
+
+  note(note: string, data: unknown): void {
+    this.records.push({ kind: 'note', step: this.step, note, data });
+  }
+
+  /** The messages added since the previous model call (all of them after history compaction). */
+  newMessages(messages: Message[]): Message[] {
+    const fresh = messages.length >= this.lastMessageCount ? messages.slice(this.lastMessageCount) : messages;
+    this.lastMessageCount = messages.length;
+    return fresh;
+  }
+}

@@ -1,0 +1,116 @@
+import { phraseFor } from '../../benchmarks/blocksworld/language';
+import { hashUniform, sha256Hex } from '../../harness/canonical';
+import type { Model } from '../../harness/processor';
+import type { ModelRequest, ModelResponse, ToolCall } from '../../harness/types';
+import type { ModelProvider } from '../types';
+import { ContextSignals, contextSignals, effectiveRates, SIM_PROFILES, SimProfile } from './profile';
+import * as blocks from './skills/blocksworld';
+
+/**
+ * The HarnessX simulator: a seeded stand-in for an LLM, for offline runs and tests. It is not a model
+ * result. It reads only the request (messages and attached parts) and its competence depends on that
+ * context the way an LLM's does: unlisted admissible actions mean more invalid actions, no reminder of
+ * visited states means loops, no format help means broken output, no plan means lost sub-goals.
+ */
+export class SimModel implements Model {
+  readonly id: string;
+  constructor(
+    readonly size: string,
+    private readonly profile: SimProfile,
+    private readonly seed: string,
+  ) {
+    this.id = `sim:${size}`;
+  }
+
+  async generate(request: ModelRequest): Promise<ModelResponse> {
+    const inputTokens = estimateTokens(request);
+    const reply = (text: string, toolCalls: ToolCall[] = []): ModelResponse => ({
+      text,
+      toolCalls,
+      usage: { inputTokens, outputTokens: Math.max(1, Math.ceil((text.length + JSON.stringify(toolCalls).length) / 4)) },
+      stopReason: toolCalls.length ? 'tool_use' : 'end_turn',
+      model: this.id,
+    });
+    if (!blocks.matches(request)) return reply('I cannot tell what task this is from the conversation.');
+    const beliefs = blocks.readBeliefs(request);
+    if (!beliefs) return reply('I have lost track of the goal; the task statement is no longer in view.');
+    const turn = request.messages.filter((m) => m.role === 'assistant').length;
+    const stateKey = sha256Hex(JSON.stringify([[...beliefs.clear].sort(), [...beliefs.on].sort(), beliefs.holding])).slice(0, 12);
+    const u = (kind: string) => hashUniform(this.seed, request.purpose, turn, stateKey, kind);
+
+    if (request.purpose === 'plan') {
+      const plan = corruptPlan(blocks.fullPlan(beliefs), this.profile.planError, u);
+      return reply(`[PLAN]\n${plan.map((m) => phraseFor(m.name, m.args)).join('\n')}\n[PLAN END]`);
+    }
+
+    const signals = contextSignals(request);
+    const rates = effectiveRates(this.profile, signals);
+    const move = this.chooseMove(beliefs, signals, rates, request, u);
+    if (!move) return reply('The goal already holds; there is nothing left to do.');
+
+    const id = `call_${sha256Hex(`${this.seed}|${turn}|${stateKey}|${request.messages.length}`).slice(0, 12)}`;
+    if (u('format') < rates.format) {
+      // A format slip: the action as prose, or a tool call with arguments in the wrong shape.
+      if (u('format-kind') < 0.6) return reply(`I will ${phraseFor(move.name, move.args)}.`);
+      const args: Record<string, unknown> =
+        'target' in move.args ? { block: `the ${move.args.block} block`, onto: move.args.target } : { block: `the ${move.args.block} block` };
+      return reply('', [{ id, name: move.name, args }]);
+    }
+    return reply('', [{ id, name: move.name, args: { ...move.args } }]);
+  }
+
+  private chooseMove(
+    b: blocks.Beliefs,
+    signals: ContextSignals,
+    rates: SimProfile,
+    request: ModelRequest,
+    u: (kind: string) => number,
+  ): blocks.Move | null {
+    let intended = blocks.bestMove(b);
+    const planned = signals.plan?.steps[signals.plan.next];
+    const plannedMove = planned ? blocks.toMove(planned) : null;
+    if (plannedMove && blocks.applicable(b, plannedMove)) intended = plannedMove;
+    if (!intended) return null;
+
+    const legal = blocks.allMoves(b).filter((m) => blocks.applicable(b, m));
+    const pick = (list: blocks.Move[], kind: string) => list[Math.floor(u(kind) * list.length) % list.length];
+
+    const last = blocks.lastSuccessfulMove(request);
+    if (last && u('loop') < rates.loop) {
+      const undo = blocks.inverse(last);
+      if (blocks.applicable(b, undo)) return undo;
+    }
+    if (u('invalid') < rates.invalid) {
+      const illegal = blocks.allMoves(b).filter((m) => !blocks.applicable(b, m) && m.name !== 'put_down');
+      if (illegal.length) return pick(illegal, 'invalid-pick');
+    }
+    if (u('subgoal') < rates.subgoal) {
+      const others = legal.filter((m) => JSON.stringify(m) !== JSON.stringify(intended));
+      if (others.length) return pick(others, 'subgoal-pick');
+    }
+    return intended;
+  }
+}
+
+function corruptPlan(plan: blocks.Move[], rate: number, u: (kind: string) => number): blocks.Move[] {
+  if (plan.length < 2 || u('plan-error') >= rate) return plan;
+  const out = [...plan];
+  const i = Math.floor(u('plan-error-at') * (out.length - 1));
+  if (u('plan-error-kind') < 0.5) [out[i], out[i + 1]] = [out[i + 1], out[i]];
+  else out.splice(i, 1);
+  return out;
+}
+
+function estimateTokens(request: ModelRequest): number {
+  const chars = request.messages.reduce((n, m) => n + m.content.length, 0) + request.parts.reduce((n, p) => n + p.text.length, 0);
+  return Math.ceil(chars / 4) + 50 * request.tools.length;
+}
+
+export const simProvider: ModelProvider = {
+  name: 'sim',
+  create(modelName, { seed }) {
+    const profile = SIM_PROFILES[modelName];
+    if (!profile) throw new Error(`unknown simulator size "${modelName}"; use sim:small or sim:large`);
+    return new SimModel(modelName, profile, seed);
+  },
+};

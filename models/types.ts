@@ -1,0 +1,21 @@
+import type { Model } from '../harness/processor';
+
+export type { Model } from '../harness/processor';
+
+/** Creates models from "provider:name" strings; one per vendor folder under models/. */
+export interface ModelProvider {
+  readonly name: string;
+  /** `seed` makes sampling reproducible where the provider supports it (the simulator always does). */
+  create(modelName: string, options: { seed: string }): Model;
+}
+
+export interface ModelRef {
+  provider: string;
+  name: string;
+}
+
+export function parseModelString(spec: string): ModelRef {
+  const at = spec.indexOf(':');
+  if (at <= 0 || at === spec.length - 1) throw new Error(`model "${spec}" must look like "provider:name", e.g. "sim:small"`);
+  return { provider: spec.slice(0, at), name: spec.slice(at + 1) };
+}
