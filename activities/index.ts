@@ -1,0 +1,221 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { digestTraces } from '../aegis/digester';
+import { checkCanonicalForm, checkManifest, seesaw, suspectedRegressions } from '../aegis/gate';
+import type { MetaAgent, TriedEdit } from '../aegis/meta-agent';
+import { passRate, rolloutTasks, runOneEpisode, TaskOutcome } from '../aegis/rollout';
+import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
+import type { AuditRecord, Candidate, Critique, Digest, GateCheckResult, GateResult, Landscape } from '../aegis/types';
+import { getBenchmark } from '../benchmarks/registry';
+import { sampleIds } from '../benchmarks/split';
+import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
+import { seedHarness } from '../harness/seed';
+import type { EpisodeTrace } from '../harness/trace';
+import { checkModelString } from '../models/registry';
+import type { ArtifactStore } from '../store/artifact-store';
+
+export interface ActivityDeps {
+  store: ArtifactStore;
+  metaAgent?: MetaAgent;
+}
+
+/** Heartbeats when running inside an activity; a no-op when called directly (tests, in-process bench). */
+function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* not in an activity context */
+  }
+}
+
+export interface RolloutResult {
+  outcomesRef: string;
+  tracesRef: string;
+  passRate: number;
+  passed: number;
+  tasks: number;
+  episodes: number;
+  tokens: number;
+}
+
+/**
+ * Activities: thin adapters that give the pure parts I/O (store, benchmarks, models). Built by a factory
+ * so tests inject their own store and meta-agent. Workflows import this module as types only.
+ */
+export function createActivities(deps: ActivityDeps) {
+  const { store } = deps;
+  const agent = deps.metaAgent ?? new RuleBasedMetaAgent();
+
+  async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<{ outcomes: TaskOutcome[]; traces: EpisodeTrace[] }> {
+    const benchmark = getBenchmark(input.benchmark);
+    const config = store.getHarness(input.harnessId);
+    return rolloutTasks({
+      benchmark,
+      config,
+      harnessId: input.harnessId,
+      taskIds: input.taskIds,
+      k: input.k,
+      seed: input.seed,
+      onEpisode: async (done, total) => {
+        if (done % 5 === 0 || done === total) {
+          heartbeat({ done, total });
+          // Episodes are CPU-bound: yield to the event loop so heartbeats and polls go out.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      },
+    });
+  }
+
+  /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. */
+  async function outcomesFor(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<TaskOutcome[]> {
+    const key = (taskId: string) => ({ b: input.benchmark, h: input.harnessId, t: taskId, k: input.k, s: input.seed });
+    const cached = new Map<string, TaskOutcome>();
+    for (const id of input.taskIds) {
+      const hit = store.cacheGet<TaskOutcome>('outcomes', key(id));
+      if (hit) cached.set(id, hit);
+    }
+    const missing = input.taskIds.filter((id) => !cached.has(id));
+    if (missing.length) {
+      const { outcomes } = await rolloutInternal({ ...input, taskIds: missing });
+      for (const o of outcomes) {
+        store.cacheSet('outcomes', key(o.taskId), o);
+        cached.set(o.taskId, o);
+      }
+    }
+    return input.taskIds.map((id) => cached.get(id)!);
+  }
+
+  return {
+    /** Validates what the workflow's schema cannot (harness config, model), stores the seed harness, splits tasks. */
+    async prepareRun(input: { benchmark: string; model: string; seedHarness?: Record<string, unknown>; validationSize: number; seed: string }) {
+      const problems: string[] = [];
+      const modelProblem = checkModelString(input.model);
+      if (modelProblem) problems.push(`model: ${modelProblem}`);
+      let config = seedHarness(input.model);
+      if (input.seedHarness) {
+        try {
+          config = parseHarnessConfig({ ...input.seedHarness, model: input.seedHarness.model ?? { main: { model: input.model } } });
+        } catch (e) {
+          if (e instanceof HarnessConfigError) problems.push(...e.issues.map((i) => `seedHarness.${i}`));
+          else throw e;
+        }
+      }
+      if (problems.length) throw ApplicationFailure.nonRetryable(`invalid evolveHarness input:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems });
+      const benchmark = getBenchmark(input.benchmark);
+      const tasks = benchmark.tasks();
+      const ids = (split: string) => tasks.filter((t) => t.split === split).map((t) => t.id);
+      return {
+        seedHarnessId: store.putHarness(config),
+        trainIds: ids('train'),
+        validationIds: sampleIds(ids('validation'), input.validationSize, input.seed, 'validation'),
+        testIds: ids('test'),
+      };
+    },
+
+    async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<RolloutResult> {
+      const { outcomes, traces } = await rolloutInternal(input);
+      const benchmarkName = input.benchmark;
+      for (const o of outcomes) store.cacheSet('outcomes', { b: benchmarkName, h: input.harnessId, t: o.taskId, k: input.k, s: input.seed }, o);
+      return {
+        outcomesRef: store.put(outcomes),
+        tracesRef: store.put(traces),
+        passRate: passRate(outcomes),
+        passed: outcomes.filter((o) => o.passed).length,
+        tasks: outcomes.length,
+        episodes: traces.length,
+        tokens: traces.reduce((n, t) => n + t.usage.inputTokens + t.usage.outputTokens, 0),
+      };
+    },
+
+    async digest(input: { round: number; harnessId: string; tracesRef: string; outcomesRef: string; previousDigestRef: string | null }) {
+      const digest = digestTraces({
+        round: input.round,
+        harnessId: input.harnessId,
+        config: store.getHarness(input.harnessId),
+        traces: store.get<EpisodeTrace[]>(input.tracesRef),
+        outcomes: store.get<TaskOutcome[]>(input.outcomesRef),
+        previous: input.previousDigestRef ? store.get<Digest>(input.previousDigestRef) : null,
+      });
+      const failing = digest.tasks.filter((t) => t.category !== null).length;
+      return { digestRef: store.put(digest), actionability: digest.actionability, failing, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens };
+    },
+
+    async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[] }) {
+      const landscape = await agent.plan({ digest: store.get<Digest>(input.digestRef), tried: input.tried, config: store.getHarness(input.harnessId) });
+      return { landscapeRef: store.put(landscape), options: landscape.options.length, categories: landscape.categories.map((c) => `${c.category}:${c.tasks.length}`) };
+    },
+
+    async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number }) {
+      const drafts = await agent.evolve({
+        landscape: store.get<Landscape>(input.landscapeRef),
+        digest: store.get<Digest>(input.digestRef),
+        config: store.getHarness(input.harnessId),
+        maxCandidates: input.maxCandidates,
+        round: input.round,
+      });
+      const candidates: Candidate[] = drafts.map(({ config, ...rest }) => ({ ...rest, harnessId: store.putHarness(config) }));
+      return {
+        candidatesRef: store.put(candidates),
+        candidates: candidates.map((c) => ({ candidateId: c.candidateId, harnessId: c.harnessId, editKey: c.editKey, bucket: c.bucket })),
+      };
+    },
+
+    async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number> }): Promise<Critique> {
+      return agent.critique({ candidates: store.get<Candidate[]>(input.candidatesRef), digest: store.get<Digest>(input.digestRef), reputation: input.reputation });
+    },
+
+    /** The deterministic gate, in order; the first failing check stops it. */
+    async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number }): Promise<GateResult> {
+      const candidate = store.get<Candidate[]>(input.candidatesRef).find((c) => c.candidateId === input.candidateId);
+      if (!candidate) throw ApplicationFailure.nonRetryable(`candidate ${input.candidateId} is not in ${input.candidatesRef}`, 'InvalidInput');
+      const checks: GateCheckResult[] = [];
+      const result = (extra: Partial<GateResult> = {}): GateResult => {
+        const failed = checks.find((c) => !c.passed);
+        return { candidateId: candidate.candidateId, passed: !failed && checks.length === 4, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra };
+      };
+      checks.push(checkManifest(candidate));
+      if (!checks[0].passed) return result();
+      const incumbent = store.getHarness(input.incumbentId);
+      const config = store.getHarness(candidate.harnessId);
+      checks.push(checkCanonicalForm(incumbent, candidate, config));
+      if (!checks[1].passed) return result();
+      const benchmark = getBenchmark(input.benchmark);
+      // Smoke test: the candidate harness runs a synthetic task end to end with the simulator (no paid calls).
+      const smoke = await runOneEpisode({ benchmark, config: { ...config, model: { main: { model: 'sim:large' } } }, harnessId: candidate.harnessId, seed: `${input.seed}|smoke` }, benchmark.smokeTaskId(), 0);
+      const harnessError = smoke.records.find((r) => r.kind === 'error' && r.processorId);
+      checks.push(
+        smoke.endReason === 'harness_error'
+          ? { check: 'smoke_test', passed: false, detail: harnessError?.kind === 'error' ? harnessError.message : 'harness error' }
+          : { check: 'smoke_test', passed: true, detail: `ran ${smoke.steps} step(s), ended ${smoke.endReason}` },
+      );
+      if (!checks[2].passed) return result();
+      heartbeat({ stage: 'seesaw' });
+      const rollout = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, seed: input.seed };
+      const before = await outcomesFor({ ...rollout, harnessId: input.incumbentId });
+      const after = await outcomesFor({ ...rollout, harnessId: candidate.harnessId });
+      const suspects = suspectedRegressions(before, after);
+      // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only.
+      const recheck = suspects.length
+        ? await outcomesFor({ ...rollout, taskIds: suspects, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidate.harnessId })
+        : [];
+      const s = seesaw(before, after, input.minGain, recheck);
+      checks.push({ check: s.check, passed: s.passed, detail: s.detail });
+      return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
+    },
+
+    /** Pass rate of a harness on a fixed task list (cached per task). */
+    async evaluate(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }) {
+      const outcomes = await outcomesFor(input);
+      return { passRate: passRate(outcomes), passed: outcomes.filter((o) => o.passed).length, tasks: outcomes.length, episodes: outcomes.length * input.k };
+    },
+
+    async recordAudit(record: Omit<AuditRecord, 'ts'>): Promise<boolean> {
+      return store.appendAudit({ ...record, ts: new Date().toISOString() });
+    },
+
+    async writeSummary(input: { runId: string; summary: Record<string, unknown> }) {
+      return { path: store.writeRunFile(input.runId, 'summary.json', JSON.stringify(input.summary, null, 2) + '\n') };
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,100 @@
+import type { EpisodeTrace } from '../harness/trace';
+import { stateOf } from '../harness/processors/observation-text';
+import type { HarnessConfig } from '../harness/config';
+import { HOOKS } from '../harness/types';
+import type { TaskOutcome } from './rollout';
+import type { Digest, FailureCategory, TaskDigest } from './types';
+
+/** Which processor types would address a failure category: the digester's component attribution. */
+export const CATEGORY_COMPONENTS: Record<FailureCategory, string[]> = {
+  format_error: ['format_repair', 'arg_validation', 'system_prompt', 'tool_docs', 'few_shot'],
+  invalid_action: ['admissible_actions', 'observation_format', 'few_shot'],
+  loop: ['loop_detection', 'notes'],
+  no_progress: ['plan_then_act', 'step_budget', 'notes'],
+  transient_tool_error: ['tool_retry'],
+  long_context: ['episode_summary', 'sliding_window'],
+  harness_error: [],
+};
+
+const WEIGHTS: Record<FailureCategory, number> = {
+  harness_error: 100, format_error: 1, invalid_action: 1, loop: 1.2, transient_tool_error: 0.8, long_context: 0.5, no_progress: 0.1,
+};
+
+/** Counts the failure signals of one episode from its trace alone. */
+export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<FailureCategory, number>>; evidence: string[] } {
+  const counts: Partial<Record<FailureCategory, number>> = {};
+  const evidence: string[] = [];
+  const bump = (c: FailureCategory, line: string) => {
+    counts[c] = (counts[c] ?? 0) + 1;
+    if (evidence.length < 3) evidence.push(line);
+  };
+  const seen = new Set<string>();
+  for (const r of trace.records) {
+    if (r.kind === 'error') bump(r.processorId ? 'harness_error' : 'format_error', `step ${r.step}: ${r.message}`);
+    if (r.kind !== 'tool_call') continue;
+    const first = r.result.output.split('\n')[0].slice(0, 160);
+    const kind = r.result.errorKind;
+    if (kind === 'precondition') bump('invalid_action', `step ${r.step}: ${r.call.name} → ${first}`);
+    else if (kind === 'bad_arguments' || kind === 'unknown_tool' || kind === 'blocked') bump('format_error', `step ${r.step}: ${r.call.name} ${JSON.stringify(r.call.args)} → ${first}`);
+    else if (kind === 'transient') bump('transient_tool_error', `step ${r.step}: ${first}`);
+    if (r.result.ok) {
+      const state = stateOf(r.result.output);
+      if (state && seen.has(state)) bump('loop', `step ${r.step}: ${r.call.name} ${JSON.stringify(r.call.args)} returned to an earlier state`);
+      if (state) seen.add(state);
+    }
+  }
+  const maxMessages = Math.max(0, ...trace.records.map((r) => (r.kind === 'model_call' ? r.request.messageCount : 0)));
+  if (!trace.success && maxMessages > 30) bump('long_context', `context grew to ${maxMessages} messages`);
+  if (!trace.success && (trace.endReason === 'step_budget_exhausted' || trace.endReason === 'hard_step_cap'))
+    bump('no_progress', `ended by ${trace.endReason} after ${trace.steps} steps`);
+  return { counts, evidence };
+}
+
+function dominant(counts: Partial<Record<FailureCategory, number>>): FailureCategory | null {
+  let best: FailureCategory | null = null;
+  let score = 0;
+  for (const [c, n] of Object.entries(counts) as [FailureCategory, number][]) {
+    const s = n * WEIGHTS[c];
+    if (s > score) [best, score] = [c, s];
+  }
+  return best;
+}
+
+/**
+ * Traces → per-task summaries: outcome, dominant failure category (over failed attempts), implicated
+ * components, short evidence excerpts, and the task's history across rounds from the previous digest.
+ */
+export function digestTraces(input: { round: number; harnessId: string; config: HarnessConfig; traces: EpisodeTrace[]; outcomes: TaskOutcome[]; previous: Digest | null }): Digest {
+  const present = new Map<string, string>();
+  for (const hook of HOOKS) for (const p of input.config.hooks[hook]) present.set(p.type, p.id);
+  const byTask = new Map<string, EpisodeTrace[]>();
+  for (const t of input.traces) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
+  const prior = new Map((input.previous?.tasks ?? []).map((t) => [t.taskId, t.history]));
+  const tasks: TaskDigest[] = input.outcomes.map((o) => {
+    const counts: Partial<Record<FailureCategory, number>> = {};
+    const evidence: string[] = [];
+    for (const t of byTask.get(o.taskId) ?? []) {
+      if (t.success) continue;
+      const s = episodeSignals(t);
+      for (const [c, n] of Object.entries(s.counts) as [FailureCategory, number][]) counts[c] = (counts[c] ?? 0) + n;
+      for (const line of s.evidence) if (evidence.length < 4) evidence.push(`attempt ${t.attempt}: ${line}`);
+    }
+    const category = o.successes === o.attempts ? null : dominant(counts);
+    const implicated = category ? CATEGORY_COMPONENTS[category].map((type) => present.get(type) ?? `missing:${type}`) : [];
+    return {
+      taskId: o.taskId,
+      passed: o.passed,
+      successes: o.successes,
+      attempts: o.attempts,
+      category,
+      categoryCounts: counts,
+      implicated,
+      evidence,
+      history: [...(prior.get(o.taskId) ?? []), { round: input.round, passed: o.passed, category }],
+    };
+  });
+  const failing = tasks.filter((t) => t.category !== null);
+  const traceTokens = input.traces.reduce((n, t) => n + Math.ceil(JSON.stringify(t.records).length / 4), 0);
+  const digestTokens = Math.ceil(JSON.stringify(tasks.map(({ history: _h, ...rest }) => rest)).length / 4);
+  return { round: input.round, harnessId: input.harnessId, tasks, actionability: tasks.length ? failing.length / tasks.length : 0, traceTokens, digestTokens };
+}

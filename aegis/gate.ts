@@ -1,0 +1,67 @@
+import { applyEdits } from '../harness/builder';
+import { canonicalJson } from '../harness/canonical';
+import { HarnessConfig, harnessId, parseHarnessConfig } from '../harness/config';
+import type { TaskOutcome } from './rollout';
+import { Candidate, GateCheckResult, ManifestSchema } from './types';
+
+/** Gate check 1: the manifest is complete and names this candidate. */
+export function checkManifest(candidate: Candidate): GateCheckResult {
+  const parsed = ManifestSchema.safeParse(candidate.manifest);
+  if (!parsed.success)
+    return { check: 'manifest_complete', passed: false, detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  if (parsed.data.candidateId !== candidate.candidateId)
+    return { check: 'manifest_complete', passed: false, detail: `manifest names ${parsed.data.candidateId}, not ${candidate.candidateId}` };
+  return { check: 'manifest_complete', passed: true, detail: `${parsed.data.changes.length} change(s), ${parsed.data.capabilityEvidence.length} evidence item(s)` };
+}
+
+/**
+ * Gate check 2: replaying the manifest's edits on the incumbent yields exactly the candidate's canonical
+ * config (so what ships is what the manifest says), the JSON round trip is stable, and it is a change.
+ */
+export function checkCanonicalForm(incumbent: HarnessConfig, candidate: Candidate, candidateConfig: HarnessConfig): GateCheckResult {
+  const fail = (detail: string): GateCheckResult => ({ check: 'canonical_form', passed: false, detail });
+  const replayed = applyEdits(incumbent, candidate.manifest.changes);
+  if (!replayed.ok) return fail(`manifest changes do not apply: ${replayed.error.rule}: ${replayed.error.message}`);
+  let roundTrip: HarnessConfig;
+  try {
+    roundTrip = parseHarnessConfig(JSON.parse(JSON.stringify(candidateConfig)));
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const id = harnessId(roundTrip);
+  if (id !== candidate.harnessId) return fail(`candidate hashes to ${id}, recorded as ${candidate.harnessId}`);
+  if (canonicalJson(replayed.config) !== canonicalJson(roundTrip)) return fail('the candidate config differs from the manifest changes applied to the incumbent');
+  if (id === harnessId(incumbent)) return fail('the candidate equals the incumbent');
+  return { check: 'canonical_form', passed: true, detail: id };
+}
+
+/** Tasks the incumbent solves and the candidate does not, on the gate's pass@k attempts. */
+export function suspectedRegressions(incumbent: TaskOutcome[], candidate: TaskOutcome[]): string[] {
+  const cand = new Map(candidate.map((o) => [o.taskId, o]));
+  return incumbent.filter((o) => o.passed && !cand.get(o.taskId)?.passed).map((o) => o.taskId);
+}
+
+/**
+ * Gate check 4, the seesaw: no task the incumbent solves may regress, and the candidate must solve at
+ * least `minGain` more tasks of the gate set. A suspected regression is confirmed only if the candidate
+ * also fails the extra confirmation attempts in `recheck` (pass@k flips from sampling noise are not
+ * regressions); gain is counted on the regular attempts only.
+ */
+export function seesaw(
+  incumbent: TaskOutcome[],
+  candidate: TaskOutcome[],
+  minGain: number,
+  recheck: TaskOutcome[] = [],
+): GateCheckResult & { regressions: string[]; unlocked: string[]; incumbentPassed: number; candidatePassed: number } {
+  const cand = new Map(candidate.map((o) => [o.taskId, o]));
+  const cleared = new Set(recheck.filter((o) => o.passed).map((o) => o.taskId));
+  const regressions = suspectedRegressions(incumbent, candidate).filter((id) => !cleared.has(id));
+  const unlocked = incumbent.filter((o) => !o.passed && cand.get(o.taskId)?.passed).map((o) => o.taskId);
+  const incumbentPassed = incumbent.filter((o) => o.passed).length;
+  const candidatePassed = incumbent.filter((o) => cand.get(o.taskId)?.passed).length;
+  const base = { regressions, unlocked, incumbentPassed, candidatePassed, check: 'seesaw' as const };
+  if (regressions.length) return { ...base, passed: false, detail: `regresses ${regressions.length} solved task(s): ${regressions.slice(0, 5).join(', ')}` };
+  if (candidatePassed - incumbentPassed < minGain)
+    return { ...base, passed: false, detail: `no gain: ${candidatePassed}/${incumbent.length} vs ${incumbentPassed}/${incumbent.length} (needs +${minGain})` };
+  return { ...base, passed: true, detail: `${incumbentPassed} → ${candidatePassed} of ${incumbent.length}; unlocks ${unlocked.length}, no regression` };
+}

@@ -1,0 +1,85 @@
+import type { Edit } from '../harness/builder';
+import { canonicalJson } from '../harness/canonical';
+import type { HarnessConfig } from '../harness/config';
+import { HOOKS, HookName } from '../harness/types';
+import type { Bucket, FailureCategory, Remedy } from './types';
+
+const FORMAT_RULE = 'Reply with exactly one tool call per turn and no prose.';
+
+function present(config: HarnessConfig): Map<string, { id: string; hook: HookName; params: Record<string, unknown> }> {
+  const out = new Map<string, { id: string; hook: HookName; params: Record<string, unknown> }>();
+  for (const hook of HOOKS) for (const p of config.hooks[hook]) out.set(p.type, { id: p.id, hook, params: p.params });
+  return out;
+}
+
+export function editKey(edits: Edit[]): string {
+  return edits
+    .map((e) => {
+      switch (e.op) {
+        case 'insert':
+          return `insert:${e.processor.type}@${e.hook}`;
+        case 'replace':
+          return `replace:${e.group}->${e.processor.type}`;
+        case 'remove':
+          return `remove:${e.processorId}`;
+        case 'configure':
+          return `configure:${e.processorId}:${canonicalJson(e.params)}`;
+      }
+    })
+    .join('+');
+}
+
+function make(category: FailureCategory, bucket: Bucket, edits: Edit[], rationale: string): Remedy {
+  return { category, bucket, edits, key: editKey(edits), rationale };
+}
+
+const insert = (hook: HookName, type: string, params: Record<string, unknown> = {}): Edit => ({ op: 'insert', hook, processor: { id: type, type, params } });
+
+/** The rule-based evolver's catalogue: for a failure category, the typed edits that address it, in order. */
+export function remediesFor(category: FailureCategory, config: HarnessConfig): Remedy[] {
+  const has = present(config);
+  const out: Remedy[] = [];
+  const add = (cond: boolean, r: () => Remedy) => cond && out.push(r());
+  switch (category) {
+    case 'format_error': {
+      add(!has.has('format_repair'), () => make(category, 'processor', [insert('after_model', 'format_repair')], 'recover actions written as prose'));
+      add(!has.has('arg_validation'), () => make(category, 'tools', [insert('before_tool', 'arg_validation')], 'validate and repair tool arguments'));
+      const prompt = has.get('system_prompt');
+      const template = String(prompt?.params.template ?? '');
+      add(!!prompt && !template.includes(FORMAT_RULE), () =>
+        make(category, 'prompt', [{ op: 'configure', processorId: prompt!.id, params: { template: `${template} ${FORMAT_RULE}`.trim() } }], 'state the output format'),
+      );
+      add(!has.has('tool_docs'), () => make(category, 'tools', [insert('task_start', 'tool_docs')], 'document the tools'));
+      add(!has.has('few_shot'), () => make(category, 'prompt', [insert('task_start', 'few_shot')], 'show good turns'));
+      break;
+    }
+    case 'invalid_action':
+      add(!has.has('admissible_actions'), () => make(category, 'processor', [insert('before_model', 'admissible_actions')], 'list valid actions'));
+      add(!has.has('observation_format'), () => make(category, 'processor', [insert('after_tool', 'observation_format')], 'one fact per line'));
+      add(!has.has('few_shot'), () => make(category, 'prompt', [insert('task_start', 'few_shot')], 'show good turns'));
+      break;
+    case 'loop':
+      add(!has.has('loop_detection'), () => make(category, 'processor', [insert('before_model', 'loop_detection')], 'warn on revisited states'));
+      add(!has.has('notes'), () => make(category, 'processor', [insert('before_model', 'notes')], 'remember completed actions'));
+      break;
+    case 'no_progress': {
+      add(!has.has('plan_then_act'), () => make(category, 'processor', [insert('before_model', 'plan_then_act')], 'plan before acting'));
+      const budget = has.get('step_budget');
+      const current = Number(budget?.params.maxSteps ?? 0);
+      add(!!budget && current < 60, () =>
+        make(category, 'config', [{ op: 'configure', processorId: budget!.id, params: { maxSteps: Math.min(60, Math.ceil(current * 1.5)) } }], 'more steps'),
+      );
+      add(!has.has('notes'), () => make(category, 'processor', [insert('before_model', 'notes')], 'remember completed actions'));
+      break;
+    }
+    case 'transient_tool_error':
+      add(!has.has('tool_retry'), () => make(category, 'tools', [insert('after_tool', 'tool_retry')], 'retry transient tool faults'));
+      break;
+    case 'long_context':
+      add(!has.has('episode_summary') && !has.has('sliding_window'), () => make(category, 'processor', [insert('step_start', 'episode_summary')], 'summarize old turns'));
+      break;
+    case 'harness_error':
+      break;
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/**
+ * The input of evolveHarness: one JSON object (what the Web UI's Start Workflow form sends). Validated in
+ * the workflow first thing; this module is pure so the workflow bundle can import it.
+ */
+export const BENCHMARKS = ['blocksworld'] as const;
+export const MODEL_PATTERN = /^[a-z][a-z0-9-]*:[^\s]+$/;
+
+export const EvolveInputSchema = z
+  .object({
+    benchmark: z.enum(BENCHMARKS, { message: `benchmark must be one of: ${BENCHMARKS.join(', ')}` }),
+    model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
+    metaAgent: z.enum(['rules']).default('rules'),
+    seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
+    rounds: z.number().int().min(1).max(10000).default(6),
+    patience: z.number().int().min(1).max(1000).default(3),
+    k: z.number().int().min(1).max(16).default(2),
+    batchSize: z.number().int().min(1).max(2000).default(40),
+    validationSize: z.number().int().min(0).max(2000).default(30),
+    candidatesPerRound: z.number().int().min(1).max(16).default(4),
+    actionabilityThreshold: z.number().min(0).max(1).default(0),
+    minGain: z.number().int().min(0).max(1000).default(1),
+    evaluateTest: z.boolean().default(true),
+    /** A harness config to start from; defaults to the built-in seed harness for the model. */
+    seedHarness: z.record(z.string(), z.unknown()).optional(),
+    /** Set by continue-as-new: the compact state a run carries across histories. */
+    resume: z.unknown().optional(),
+  })
+  .strict();
+export type EvolveInput = z.infer<typeof EvolveInputSchema>;
+export type EvolveInputRaw = z.input<typeof EvolveInputSchema>;
+
+export function inputProblems(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`);
+}

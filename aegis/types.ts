@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { EditSchema } from '../harness/builder';
+
+export const BUCKETS = ['prompt', 'tools', 'config', 'processor'] as const;
+export type Bucket = (typeof BUCKETS)[number];
+
+export const FAILURE_CATEGORIES = ['format_error', 'invalid_action', 'loop', 'no_progress', 'transient_tool_error', 'long_context', 'harness_error'] as const;
+export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];
+
+export interface TaskDigest {
+  taskId: string;
+  passed: boolean;
+  successes: number;
+  attempts: number;
+  /** The dominant failure over the task's failed attempts; null when every attempt passed. */
+  category: FailureCategory | null;
+  categoryCounts: Partial<Record<FailureCategory, number>>;
+  /** Component ids (processor ids, or "missing:<type>") the evidence points at. */
+  implicated: string[];
+  evidence: string[];
+  /** Outcome per round this task was seen in, oldest first. */
+  history: Array<{ round: number; passed: boolean; category: FailureCategory | null }>;
+}
+
+export interface Digest {
+  round: number;
+  harnessId: string;
+  tasks: TaskDigest[];
+  /** Share of tasks failing for a category the meta-agent can act on. */
+  actionability: number;
+  traceTokens: number;
+  digestTokens: number;
+}
+
+export interface Remedy {
+  category: FailureCategory;
+  bucket: Bucket;
+  edits: z.infer<typeof EditSchema>[];
+  key: string;
+  rationale: string;
+}
+
+export interface Landscape {
+  round: number;
+  harnessId: string;
+  failingTasks: Array<{ taskId: string; category: FailureCategory | null }>;
+  categories: Array<{ category: FailureCategory; tasks: string[] }>;
+  implicatedComponents: string[];
+  editsTried: Array<{ key: string; outcome: string }>;
+  untriedBuckets: Bucket[];
+  /** Applicable, untried remedies, most promising first. */
+  options: Remedy[];
+  solvedTasks: string[];
+  unstableTasks: string[];
+}
+
+export const ManifestSchema = z.object({
+  candidateId: z.string().min(1),
+  bucket: z.enum(BUCKETS),
+  capabilityEvidence: z.array(z.string().min(1)).min(1, 'at least one piece of trace evidence'),
+  changes: z.array(EditSchema).min(1, 'at least one change'),
+  predictedImpact: z.object({
+    tasksWillUnlock: z.array(z.string()),
+    stabilize: z.array(z.string()),
+    atRisk: z.array(z.string()),
+  }),
+  attributionSignature: z.string().min(1),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export interface Candidate {
+  candidateId: string;
+  harnessId: string;
+  editKey: string;
+  bucket: Bucket;
+  manifest: Manifest;
+}
+
+export type Critique = { decision: 'no_op'; reason: string } | { decision: 'ship_ranking'; ranking: string[]; notes: string[] };
+
+export type GateCheck = 'manifest_complete' | 'canonical_form' | 'smoke_test' | 'seesaw';
+export interface GateCheckResult {
+  check: GateCheck;
+  passed: boolean;
+  detail: string;
+}
+export interface GateResult {
+  candidateId: string;
+  passed: boolean;
+  checks: GateCheckResult[];
+  /** The first failing check's reason, when rejected. */
+  reason: string | null;
+  incumbentPassed: number;
+  candidatePassed: number;
+  gateTasks: number;
+  regressions: string[];
+  unlocked: string[];
+}
+
+export interface AuditRecord {
+  /** Idempotency key: an append with an existing key is a no-op, so retried activities never duplicate. */
+  key: string;
+  runId: string;
+  round: number;
+  stage: 'setup' | 'rollout' | 'digest' | 'plan' | 'evolve' | 'critique' | 'gate' | 'ship' | 'round_end' | 'final';
+  kind: 'commit' | 'rollback' | 'info';
+  candidateId?: string;
+  harnessId?: string;
+  payload: Record<string, unknown>;
+  evidenceRefs: string[];
+  ts: string;
+}

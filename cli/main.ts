@@ -1,0 +1,280 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { WorkflowFailedError } from '@temporalio/client';
+import { passRate, rolloutTasks } from '../aegis/rollout';
+import { EvolveInputSchema, inputProblems } from '../aegis/run-input';
+import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
+import { HarnessConfigError, harnessId, parseHarnessConfig } from '../harness/config';
+import { seedHarness } from '../harness/seed';
+import { checkModelString } from '../models/registry';
+import { ArtifactStore } from '../store/artifact-store';
+import { connectionSettings, TASK_QUEUE, webUiUrl } from '../temporal.config';
+import { createAegisWorker, installRuntime } from '../workers/aegis-worker';
+import { connectClient, connectWorker } from '../workers/connection';
+import type { RunStatus, RunSummary } from '../workflows/evolve-harness';
+import { ensureDevServer } from './dev-server';
+import { dataDir } from './paths';
+import { findTemporalCli, ensureTemporalCli, TemporalCliMissing } from './temporal-cli';
+
+class UsageError extends Error {}
+
+const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
+
+  harnessx start                          run AEGIS on blocksworld with sim:small (starts what is missing)
+  harnessx evolve [options] [--json]      the same, non-interactive
+      --benchmark B (blocksworld)  --model M (sim:small)  --rounds N (6)  --seed S  --patience P (3)
+      --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
+  harnessx rollout --benchmark B --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K] [--json]
+  harnessx server                         start the Temporal dev server (SQLite, Web UI on :8233), or reuse it
+  harnessx worker                         run an AEGIS worker on task queue ${TASK_QUEUE}
+  harnessx status|pause|resume|stop <workflowId>
+  harnessx history <workflowId>           the run's audit timeline
+  harnessx install-cli                    find or build the Temporal CLI
+
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (use a cluster),
+TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_DATA_DIR (artifact store).`;
+
+function say(json: boolean) {
+  return (line: string) => (json ? process.stderr : process.stdout).write(line + '\n');
+}
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+
+function readHarnessFile(path: string | undefined, model: string) {
+  if (!path) return seedHarness(model);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--harness ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return parseHarnessConfig(raw);
+  } catch (e) {
+    if (e instanceof HarnessConfigError) throw new UsageError(`--harness ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function evolve(argv: string[], interactive: boolean): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      benchmark: { type: 'string', default: 'blocksworld' },
+      model: { type: 'string', default: 'sim:small' },
+      rounds: { type: 'string' },
+      seed: { type: 'string' },
+      patience: { type: 'string' },
+      k: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'validation-size': { type: 'string' },
+      candidates: { type: 'string' },
+      harness: { type: 'string' },
+      'workflow-id': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const json = values.json!;
+  const log = say(json);
+  const int = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
+    return Number(v);
+  };
+  const raw = {
+    benchmark: values.benchmark,
+    model: values.model,
+    seed: values.seed,
+    rounds: int('rounds', values.rounds),
+    patience: int('patience', values.patience),
+    k: int('k', values.k),
+    batchSize: int('batch-size', values['batch-size']),
+    validationSize: int('validation-size', values['validation-size']),
+    candidatesPerRound: int('candidates', values.candidates),
+    seedHarness: values.harness ? (readHarnessFile(values.harness, values.model!) as unknown as Record<string, unknown>) : undefined,
+  };
+  const parsed = EvolveInputSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
+  if (!parsed.success) throw new UsageError(`invalid options:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
+  const modelProblem = checkModelString(parsed.data.model);
+  if (modelProblem) throw new UsageError(`--model: ${modelProblem}`);
+  const input = parsed.data;
+
+  await ensureDevServer(log);
+  installRuntime();
+  const settings = connectionSettings();
+  const client = await connectClient();
+  const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir() });
+  const workflowId = values['workflow-id'] ?? `evolve-${input.benchmark}-${input.model.replace(/[^\w]+/g, '-')}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+  const handle = await client.workflow.start('evolveHarness', { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+  log(`AEGIS run ${workflowId} started on ${settings.address} (namespace ${settings.namespace}).`);
+  log(`Follow it in the Temporal Web UI: ${webUiUrl(workflowId)}`);
+  log(`Benchmark ${input.benchmark}, task model ${input.model} (the sim model is a simulator, not an LLM), ${input.rounds} rounds, pass@${input.k}.`);
+
+  let last = '';
+  const started = Date.now();
+  const poll = setInterval(async () => {
+    try {
+      const s = await handle.query<RunStatus>('status');
+      const line = `[${Math.round((Date.now() - started) / 1000)}s] round ${s.round}/${s.rounds} · ${s.stage} · batch pass ${pct(s.lastPassRate)} · shipped ${s.shipped} · rejected ${s.rejected} · ${s.lastEvent}`;
+      const key = `${s.round}|${s.stage}|${s.lastEvent}`;
+      if (key !== last) log(line);
+      last = key;
+    } catch {
+      /* the query fails while the workflow task is being retried; the next tick will show progress */
+    }
+  }, interactive ? 700 : 1500);
+  let summary: RunSummary;
+  try {
+    summary = await worker.runUntil(handle.result());
+  } catch (e) {
+    clearInterval(poll);
+    if (e instanceof WorkflowFailedError) throw new UsageError(`the run failed: ${e.cause?.message ?? e.message}`);
+    throw e;
+  }
+  clearInterval(poll);
+  const harnessPath = new ArtifactStore(dataDir()).harnessPath(summary.harnessId);
+  log('');
+  log(`Done in ${Math.round((Date.now() - started) / 1000)} s — ${summary.stopReason}.`);
+  log(`                       seed harness   evolved harness`);
+  log(`  train pass@${input.k}  (${String(summary.trainTasks).padStart(3)})   ${pct(summary.seedPassRate).padStart(8)}   ${pct(summary.evolvedPassRate).padStart(8)}`);
+  log(`  test  pass@${input.k}  (${String(summary.testTasks).padStart(3)})   ${pct(summary.seedTestPassRate).padStart(8)}   ${pct(summary.evolvedTestPassRate).padStart(8)}   (held out: never seen by evolution)`);
+  log(`  ${summary.shipped} edit(s) shipped, ${summary.rejected} rejected by the gate.`);
+  log(`  Evolved harness ${summary.harnessId}: ${harnessPath}`);
+  log(`  Audit: npx harnessx history ${workflowId}   Summary: ${summary.summaryPath}`);
+  if (json) process.stdout.write(JSON.stringify({ ...summary, harnessPath, webUi: webUiUrl(workflowId) }) + '\n');
+}
+
+async function rollout(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      benchmark: { type: 'string', default: 'blocksworld' },
+      model: { type: 'string', default: 'sim:small' },
+      harness: { type: 'string' },
+      split: { type: 'string', default: 'test' },
+      tasks: { type: 'string' },
+      k: { type: 'string', default: '2' },
+      seed: { type: 'string', default: 'harnessx' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (!BENCHMARK_NAMES.includes(values.benchmark!)) throw new UsageError(`--benchmark must be one of ${BENCHMARK_NAMES.join(', ')}, got "${values.benchmark}"`);
+  const modelProblem = checkModelString(values.model!);
+  if (modelProblem) throw new UsageError(`--model: ${modelProblem}`);
+  if (!['train', 'validation', 'test'].includes(values.split!)) throw new UsageError(`--split must be train, validation or test, got "${values.split}"`);
+  if (values.tasks !== undefined && !/^\d+$/.test(values.tasks)) throw new UsageError(`--tasks must be a whole number, got "${values.tasks}"`);
+  if (!/^\d+$/.test(values.k!) || Number(values.k) < 1) throw new UsageError(`--k must be a whole number ≥ 1, got "${values.k}"`);
+  const config = readHarnessFile(values.harness, values.model!);
+  const run = { ...config, model: { ...config.model, main: { ...config.model.main, model: values.model! } } };
+  const benchmark = getBenchmark(values.benchmark!);
+  let ids = benchmark.tasks().filter((t) => t.split === values.split).map((t) => t.id);
+  if (values.tasks !== undefined) ids = ids.slice(0, Number(values.tasks));
+  const log = say(values.json!);
+  const started = Date.now();
+  const { traces, outcomes } = await rolloutTasks({
+    benchmark, config: run, harnessId: harnessId(run), taskIds: ids, k: Number(values.k), seed: values.seed!,
+    onEpisode: (done, total) => {
+      if (done % 50 === 0) log(`  ${done}/${total} episodes`);
+    },
+  });
+  const result = { benchmark: benchmark.name, model: values.model, harnessId: harnessId(run), split: values.split, passRate: passRate(outcomes), tasks: outcomes.length, episodes: traces.length, seconds: (Date.now() - started) / 1000 };
+  log(`${result.harnessId} on ${result.benchmark}/${result.split} with ${result.model}: pass@${values.k} ${pct(result.passRate)} over ${result.tasks} tasks (${result.episodes} episodes, ${result.seconds.toFixed(1)} s)`);
+  if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+async function control(command: string, id: string | undefined): Promise<void> {
+  if (!id) throw new UsageError(`usage: harnessx ${command} <workflowId>`);
+  const client = await connectClient();
+  const handle = client.workflow.getHandle(id);
+  if (command === 'status') {
+    const [s, d] = [await handle.query<RunStatus>('status'), await handle.describe()];
+    console.log(JSON.stringify({ ...s, workflowStatus: d.status.name, webUi: webUiUrl(id) }, null, 2));
+    return;
+  }
+  await handle.signal(command);
+  console.log(`sent ${command} to ${id}${command === 'stop' ? ' (it stops after the current round)' : ''}`);
+}
+
+function history(id: string | undefined): void {
+  if (!id) throw new UsageError('usage: harnessx history <workflowId>');
+  const records = new ArtifactStore(dataDir()).readAudit(id);
+  if (!records.length) throw new UsageError(`no audit log for "${id}" in ${dataDir()}`);
+  for (const r of records) {
+    const p = r.payload as Record<string, unknown>;
+    const what =
+      r.stage === 'ship' ? `SHIPPED ${p.editKey} → ${r.harnessId}`
+      : r.stage === 'gate' && r.kind === 'rollback' ? `rejected ${p.editKey}: ${p.reason}`
+      : r.stage === 'gate' ? `gate passed ${p.editKey}`
+      : r.stage === 'rollout' ? `pass ${p.passed}/${p.tasks}`
+      : p.noop ? `no-op: ${p.noop}`
+      : r.stage === 'final' ? `final: train ${pct(p.seedPassRate as number)} → ${pct(p.evolvedPassRate as number)}, test ${pct(p.seedTestPassRate as number)} → ${pct(p.evolvedTestPassRate as number)}`
+      : JSON.stringify(p).slice(0, 140);
+    console.log(`${r.ts}  round ${String(r.round).padStart(3)}  ${r.stage.padEnd(9)} ${r.kind.padEnd(8)} ${what}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case 'help':
+      case '--help':
+        console.log(HELP);
+        return 0;
+      case 'install-cli': {
+        const postinstall = rest.includes('--postinstall');
+        try {
+          const found = findTemporalCli();
+          if (found) console.log(`Temporal CLI: ${found.path} (from ${found.source})`);
+          else if (connectionSettings().external) console.log('TEMPORAL_ADDRESS is set: not building the Temporal CLI.');
+          else console.log(`Temporal CLI: ${await ensureTemporalCli()}`);
+        } catch (e) {
+          if (!postinstall) throw e;
+          // npm install must still succeed (a user may point at a cluster); start and tests say what is missing.
+          console.warn(`warning: ${(e as Error).message}`);
+        }
+        return 0;
+      }
+      case 'start':
+        await evolve(rest, true);
+        return 0;
+      case 'evolve':
+        await evolve(rest, false);
+        return 0;
+      case 'rollout':
+        await rollout(rest);
+        return 0;
+      case 'server':
+        await ensureDevServer((l) => console.log(l), { foreground: true });
+        return 0;
+      case 'worker': {
+        await ensureDevServer((l) => console.log(l));
+        installRuntime();
+        const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir() });
+        console.log(`AEGIS worker polling ${TASK_QUEUE} on ${connectionSettings().address}; Ctrl-C to stop.`);
+        await worker.run();
+        return 0;
+      }
+      case 'status':
+      case 'pause':
+      case 'resume':
+      case 'stop':
+        await control(command, rest[0]);
+        return 0;
+      case 'history':
+        history(rest[0]);
+        return 0;
+      default:
+        throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof TemporalCliMissing || (e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+      console.error(`harnessx: ${(e as Error).message}`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,83 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { localCliPath, TEMPORAL_CLI_VERSION } from './paths';
+
+export class TemporalCliMissing extends Error {
+  constructor(detail: string) {
+    super(
+      `The Temporal CLI (dev server + Web UI) is not available: ${detail}\n` +
+        `Fix one of:\n` +
+        `  - install Go (https://go.dev/dl) and run: npx harnessx install-cli   (builds ${TEMPORAL_CLI_VERSION} into .harnessx/bin)\n` +
+        `  - install the CLI with a package manager (brew install temporal) or the official download, then set TEMPORAL_CLI_PATH\n` +
+        `  - or point at an existing cluster: TEMPORAL_ADDRESS=host:7233 (plus TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/KEY)`,
+    );
+    this.name = 'TemporalCliMissing';
+  }
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolution order: $TEMPORAL_CLI_PATH, `temporal` on PATH, the project-local build. Null if none. */
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): { path: string; source: string } | null {
+  if (env.TEMPORAL_CLI_PATH) {
+    if (!executable(env.TEMPORAL_CLI_PATH)) throw new TemporalCliMissing(`TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} is not an executable file`);
+    return { path: env.TEMPORAL_CLI_PATH, source: 'TEMPORAL_CLI_PATH' };
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, 'temporal');
+    if (executable(candidate)) return { path: candidate, source: 'PATH' };
+  }
+  const local = localCliPath();
+  if (executable(local)) return { path: local, source: 'project (.harnessx/bin)' };
+  return null;
+}
+
+/** Builds the CLI from the Go module proxy into .harnessx/bin, streaming progress (a cold build takes minutes). */
+export async function buildTemporalCli(log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<string> {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.status !== 0) throw new TemporalCliMissing('it is not installed, and Go is not on PATH to build it');
+  const target = localCliPath();
+  mkdirSync(dirname(target), { recursive: true });
+  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} from the Go module proxy with ${go.stdout.trim()} (a cold build takes 3-6 minutes)…`);
+  const started = Date.now();
+  await new Promise<void>((resolvePromise, reject) => {
+    const child = spawn('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+      env: { ...process.env, GOBIN: dirname(target), GOFLAGS: process.env.GOFLAGS ?? '-mod=mod' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let downloads = 0;
+    let tail = '';
+    const ticker = setInterval(() => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded)`), 20_000);
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      tail = (tail + text).slice(-4000);
+      downloads += (text.match(/go: downloading/g) ?? []).length;
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (e) => {
+      clearInterval(ticker);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearInterval(ticker);
+      if (code === 0) resolvePromise();
+      else reject(new TemporalCliMissing(`go install failed (exit ${code}):\n${tail}`));
+    });
+  });
+  if (!existsSync(target)) throw new TemporalCliMissing(`go install succeeded but ${target} is missing`);
+  log(`Built ${target} in ${Math.round((Date.now() - started) / 1000)} s.`);
+  return target;
+}
+
+export async function ensureTemporalCli(log?: (line: string) => void): Promise<string> {
+  return findTemporalCli()?.path ?? (await buildTemporalCli(log));
+}

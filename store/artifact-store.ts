@@ -1,0 +1,101 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { canonicalJson, sha256Hex } from '../harness/canonical';
+import { HarnessConfig, harnessId, parseHarnessConfig, toJson } from '../harness/config';
+import type { AuditRecord } from '../aegis/types';
+
+/**
+ * The artifact store: content-addressed blobs (traces, digests, landscapes, manifests), harness versions
+ * by id, per-run audit logs. Local files under the data directory. Workflows carry only refs.
+ */
+export class ArtifactStore {
+  constructor(readonly root: string) {
+    mkdirSync(root, { recursive: true });
+  }
+
+  private writeAtomic(path: string, data: Buffer | string): void {
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  }
+
+  /** Stores a JSON value; the ref is the sha256 of its canonical JSON, so equal values share one blob. */
+  put(value: unknown): string {
+    const text = canonicalJson(value);
+    const hex = sha256Hex(text);
+    const path = this.blobPath(hex);
+    if (!existsSync(path)) this.writeAtomic(path, gzipSync(text));
+    return `sha256:${hex}`;
+  }
+
+  get<T>(ref: string): T {
+    const hex = /^sha256:([0-9a-f]{64})$/.exec(ref)?.[1];
+    if (!hex) throw new Error(`not an artifact ref: "${ref}"`);
+    const path = this.blobPath(hex);
+    if (!existsSync(path)) throw new Error(`artifact ${ref} is not in the store at ${this.root}`);
+    return JSON.parse(gunzipSync(readFileSync(path)).toString('utf8')) as T;
+  }
+
+  private blobPath(hex: string): string {
+    return join(this.root, 'artifacts', hex.slice(0, 2), `${hex}.json.gz`);
+  }
+
+  putHarness(config: HarnessConfig): string {
+    const id = harnessId(config);
+    const path = this.harnessPath(id);
+    if (!existsSync(path)) this.writeAtomic(path, toJson(config));
+    return id;
+  }
+
+  getHarness(id: string): HarnessConfig {
+    const path = this.harnessPath(id);
+    if (!existsSync(path)) throw new Error(`harness ${id} is not in the store at ${this.root}`);
+    return parseHarnessConfig(JSON.parse(readFileSync(path, 'utf8')));
+  }
+
+  harnessPath(id: string): string {
+    if (!/^hx-[0-9a-f]{16}$/.test(id)) throw new Error(`not a harness id: "${id}"`);
+    return join(this.root, 'harnesses', `${id}.json`);
+  }
+
+  /** A small mutable cache keyed by any JSON value (rollout outcomes keyed by harness, task and seed). */
+  cacheGet<T>(namespace: string, key: unknown): T | undefined {
+    const path = join(this.root, 'cache', namespace, `${sha256Hex(canonicalJson(key))}.json`);
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
+  }
+
+  cacheSet(namespace: string, key: unknown, value: unknown): void {
+    this.writeAtomic(join(this.root, 'cache', namespace, `${sha256Hex(canonicalJson(key))}.json`), JSON.stringify(value));
+  }
+
+  runDir(runId: string): string {
+    if (!/^[\w.-]{1,200}$/.test(runId)) throw new Error(`unsafe run id "${runId}"`);
+    return join(this.root, 'runs', runId);
+  }
+
+  /** Appends unless a record with the same key exists: retried activities never duplicate entries. */
+  appendAudit(record: AuditRecord): boolean {
+    const path = join(this.runDir(record.runId), 'audit.jsonl');
+    if (this.readAudit(record.runId).some((r) => r.key === record.key)) return false;
+    mkdirSync(dirname(path), { recursive: true });
+    appendFileSync(path, JSON.stringify(record) + '\n');
+    return true;
+  }
+
+  readAudit(runId: string): AuditRecord[] {
+    const path = join(this.runDir(runId), 'audit.jsonl');
+    if (!existsSync(path)) return [];
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as AuditRecord);
+  }
+
+  writeRunFile(runId: string, name: string, content: string): string {
+    const path = join(this.runDir(runId), name);
+    this.writeAtomic(path, content);
+    return path;
+  }
+}

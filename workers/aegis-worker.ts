@@ -1,0 +1,41 @@
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { ArtifactStore } from '../store/artifact-store';
+import { connectionSettings, TASK_QUEUE } from '../temporal.config';
+
+export interface AegisWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  dataDir: string;
+  /** A prebuilt workflow bundle (tests build it once); otherwise workflows/ is bundled at start. */
+  workflowBundle?: { code: string };
+}
+
+/**
+ * The AEGIS worker: workflows plus every activity. Rollouts are CPU-bound in this process, so activity
+ * concurrency is kept to the core count; add worker processes to scale out.
+ */
+let runtimeInstalled = false;
+/** The SDK logs at WARN unless HARNESSX_LOG_LEVEL says otherwise; progress is the CLI's job. */
+export function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.HARNESSX_LOG_LEVEL as 'WARN') ?? 'WARN') });
+  } catch {
+    /* already installed by the host (tests) */
+  }
+}
+
+export async function createAegisWorker(options: AegisWorkerOptions): Promise<Worker> {
+  const store = new ArtifactStore(options.dataDir);
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? connectionSettings().namespace,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({ store }),
+    maxConcurrentActivityTaskExecutions: 2,
+  });
+}

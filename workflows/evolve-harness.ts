@@ -1,0 +1,266 @@
+import {
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { TriedEdit } from '../aegis/meta-agent';
+import { EvolveInput, EvolveInputSchema, inputProblems } from '../aegis/run-input';
+import { seededSample } from '../aegis/sampling';
+import { anyOf, maxRounds, patience, stopRequested } from '../aegis/stop';
+import type { AuditRecord, GateResult } from '../aegis/types';
+import { ACTIVITY_OPTIONS } from '../temporal.config';
+
+const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
+const meta = proxyActivities<Activities>(ACTIVITY_OPTIONS.meta);
+const books = proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping);
+
+export type Stage = 'setup' | 'rollout' | 'digest' | 'plan' | 'evolve' | 'critique' | 'gate' | 'paused' | 'final' | 'done';
+
+/** The compact state carried across continue-as-new: ids, scores and small decisions only. */
+export interface RunState {
+  runId: string;
+  round: number;
+  seedHarnessId: string;
+  incumbentId: string;
+  trainIds: string[];
+  validationIds: string[];
+  testIds: string[];
+  previousDigestRef: string | null;
+  tried: TriedEdit[];
+  reputation: Record<string, number>;
+  roundsWithoutShip: number;
+  shipped: number;
+  rejected: number;
+  seedBatchPassRate: number | null;
+  lastPassRate: number | null;
+  /** Incumbent's pass rate on the gate set after its last ship (the best score so far). */
+  bestScore: number | null;
+  tokens: number;
+  /** Per-round pass rates, last 200 rounds (the audit log keeps all). */
+  passRates: Array<{ round: number; passRate: number; shipped: boolean }>;
+}
+
+export interface RunStatus {
+  runId: string;
+  round: number;
+  rounds: number;
+  stage: Stage;
+  paused: boolean;
+  stopRequested: boolean;
+  incumbentHarnessId: string | null;
+  bestScore: number | null;
+  lastPassRate: number | null;
+  shipped: number;
+  rejected: number;
+  lastEvent: string;
+}
+
+export interface RunSummary {
+  workflowId: string;
+  benchmark: string;
+  model: string;
+  rounds: number;
+  stopReason: string;
+  seedHarnessId: string;
+  harnessId: string;
+  shipped: number;
+  rejected: number;
+  seedPassRate: number;
+  evolvedPassRate: number;
+  seedTestPassRate: number | null;
+  evolvedTestPassRate: number | null;
+  trainTasks: number;
+  testTasks: number;
+  tokens: number;
+  summaryPath: string;
+}
+
+export const statusQuery = defineQuery<RunStatus>('status');
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const stopSignal = defineSignal('stop');
+
+/** AEGIS (Algorithm 1): rollout → digest → plan → evolve → critique → deterministic gate, per round. */
+export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
+  const parsed = EvolveInputSchema.safeParse(rawInput ?? {});
+  if (!parsed.success) {
+    const problems = inputProblems(parsed.error);
+    throw ApplicationFailure.nonRetryable(`invalid evolveHarness input:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems });
+  }
+  const input: EvolveInput = parsed.data;
+  const workflowId = workflowInfo().workflowId;
+
+  let stage: Stage = 'setup';
+  let paused = false;
+  let stopping = false;
+  let lastEvent = 'starting';
+  let state = input.resume as RunState | undefined;
+
+  setHandler(statusQuery, () => ({
+    runId: workflowId,
+    round: state?.round ?? 0,
+    rounds: input.rounds,
+    stage: paused ? 'paused' : stage,
+    paused,
+    stopRequested: stopping,
+    incumbentHarnessId: state?.incumbentId ?? null,
+    bestScore: state?.bestScore ?? null,
+    lastPassRate: state?.lastPassRate ?? null,
+    shipped: state?.shipped ?? 0,
+    rejected: state?.rejected ?? 0,
+    lastEvent,
+  }));
+  setHandler(pauseSignal, () => void (paused = true));
+  setHandler(resumeSignal, () => void (paused = false));
+  setHandler(stopSignal, () => void (stopping = true));
+
+  const enter = async (next: Stage) => {
+    await condition(() => !paused || stopping);
+    stage = next;
+  };
+  const audit = (r: Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs'> & { evidenceRefs?: string[] }) =>
+    books.recordAudit({ runId: workflowId, evidenceRefs: [], ...r });
+
+  if (!state) {
+    const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, seedHarness: input.seedHarness, validationSize: input.validationSize, seed: input.seed });
+    state = {
+      runId: workflowId,
+      round: 0,
+      seedHarnessId: prepared.seedHarnessId,
+      incumbentId: prepared.seedHarnessId,
+      trainIds: prepared.trainIds,
+      validationIds: prepared.validationIds,
+      testIds: prepared.testIds,
+      previousDigestRef: null,
+      tried: [],
+      reputation: { prompt: 1, tools: 1, config: 1, processor: 1 },
+      roundsWithoutShip: 0,
+      shipped: 0,
+      rejected: 0,
+      seedBatchPassRate: null,
+      lastPassRate: null,
+      bestScore: null,
+      tokens: 0,
+      passRates: [],
+    };
+    await audit({ key: 'setup', round: 0, stage: 'setup', kind: 'info', harnessId: state.seedHarnessId, payload: { input: { ...input, resume: undefined } } });
+  }
+  const s = state;
+  const shouldStop = anyOf(stopRequested, maxRounds(input.rounds), patience(input.patience));
+  let stopReason: string | null = null;
+
+  while (!(stopReason = shouldStop({ round: s.round, roundsWithoutShip: s.roundsWithoutShip, stopRequested: stopping }))) {
+    s.round++;
+    const round = s.round;
+    const shippedThisRound = await runRound(round);
+    if (shippedThisRound) s.roundsWithoutShip = 0;
+    else s.roundsWithoutShip++;
+    s.passRates = [...s.passRates, { round, passRate: s.lastPassRate ?? 0, shipped: shippedThisRound }].slice(-200);
+    await audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: s.incumbentId, payload: { shipped: shippedThisRound, passRate: s.lastPassRate } });
+    if (workflowInfo().continueAsNewSuggested && !stopping) {
+      log.info('continuing as new', { round });
+      await continueAsNew<typeof evolveHarness>({ ...input, resume: s });
+    }
+  }
+
+  async function runRound(round: number): Promise<boolean> {
+    const noop = async (reason: string) => {
+      lastEvent = `round ${round}: no-op (${reason})`;
+      await audit({ key: `${round}:noop`, round, stage: stage as AuditRecord['stage'], kind: 'info', harnessId: s.incumbentId, payload: { noop: reason } });
+      return false;
+    };
+    await enter('rollout');
+    const batch = seededSample(s.trainIds, input.batchSize, `${input.seed}|batch|${round}`).sort();
+    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed });
+    s.lastPassRate = roll.passRate;
+    s.tokens += roll.tokens;
+    if (s.seedBatchPassRate === null) s.seedBatchPassRate = roll.passRate;
+    lastEvent = `round ${round}: pass@${input.k} ${roll.passed}/${roll.tasks} on the batch`;
+    await audit({ key: `${round}:rollout`, round, stage: 'rollout', kind: 'info', harnessId: s.incumbentId, payload: { passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });
+
+    await enter('digest');
+    const digest = await meta.digest({ round, harnessId: s.incumbentId, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef });
+    s.previousDigestRef = digest.digestRef;
+    await audit({ key: `${round}:digest`, round, stage: 'digest', kind: 'info', payload: { failing: digest.failing, actionability: digest.actionability, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens, compression: digest.digestTokens ? digest.traceTokens / digest.digestTokens : null }, evidenceRefs: [digest.digestRef] });
+    if (digest.failing === 0) return noop('nothing actionable: every task passed');
+    if (digest.actionability < input.actionabilityThreshold) return noop(`actionability ${digest.actionability.toFixed(2)} < ${input.actionabilityThreshold}`);
+
+    await enter('plan');
+    const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: s.incumbentId, tried: s.tried });
+    await audit({ key: `${round}:plan`, round, stage: 'plan', kind: 'info', payload: { options: plan.options, categories: plan.categories }, evidenceRefs: [plan.landscapeRef] });
+    if (plan.options === 0) return noop('empty landscape');
+
+    await enter('evolve');
+    const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: s.incumbentId, maxCandidates: input.candidatesPerRound, round });
+    await audit({ key: `${round}:evolve`, round, stage: 'evolve', kind: 'info', payload: { candidates: evolved.candidates }, evidenceRefs: [evolved.candidatesRef] });
+    if (evolved.candidates.length === 0) return noop('no candidates');
+
+    await enter('critique');
+    const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation });
+    await audit({ key: `${round}:critique`, round, stage: 'critique', kind: 'info', payload: critique as unknown as Record<string, unknown> });
+    if (critique.decision === 'no_op') return noop(`critic: ${critique.reason}`);
+
+    await enter('gate');
+    const gateTaskIds = [...batch, ...s.validationIds];
+    for (const candidateId of critique.ranking) {
+      const candidate = evolved.candidates.find((c) => c.candidateId === candidateId)!;
+      const gate: GateResult = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: evolved.candidatesRef, candidateId, incumbentId: s.incumbentId, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain });
+      s.tried = [...s.tried, { key: candidate.editKey, bucket: candidate.bucket, harnessId: s.incumbentId, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
+      s.reputation[candidate.bucket] = Math.max(0.25, Math.min(4, (s.reputation[candidate.bucket] ?? 1) * (gate.passed ? 1.25 : 0.9)));
+      if (!gate.passed) {
+        s.rejected++;
+        lastEvent = `round ${round}: rejected ${candidate.editKey} (${gate.reason})`;
+        await audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, reason: gate.reason, checks: gate.checks } });
+        continue;
+      }
+      await audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, checks: gate.checks } });
+      await audit({ key: `${round}:ship`, round, stage: 'ship', kind: 'commit', candidateId, harnessId: candidate.harnessId, payload: { from: s.incumbentId, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, unlocked: gate.unlocked } }, evidenceRefs: [evolved.candidatesRef] });
+      s.incumbentId = candidate.harnessId;
+      s.shipped++;
+      s.bestScore = gate.gateTasks ? gate.candidatePassed / gate.gateTasks : null;
+      lastEvent = `round ${round}: shipped ${candidate.editKey} (${gate.incumbentPassed} → ${gate.candidatePassed} of ${gate.gateTasks})`;
+      return true;
+    }
+    return false;
+  }
+
+  await enter('final');
+  const evalArgs = { benchmark: input.benchmark, k: input.k, seed: `${input.seed}|final` };
+  const [seedTrain, evolvedTrain] = [
+    await rollouts.evaluate({ ...evalArgs, harnessId: s.seedHarnessId, taskIds: s.trainIds }),
+    await rollouts.evaluate({ ...evalArgs, harnessId: s.incumbentId, taskIds: s.trainIds }),
+  ];
+  const [seedTest, evolvedTest] = input.evaluateTest
+    ? [await rollouts.evaluate({ ...evalArgs, harnessId: s.seedHarnessId, taskIds: s.testIds }), await rollouts.evaluate({ ...evalArgs, harnessId: s.incumbentId, taskIds: s.testIds })]
+    : [null, null];
+  const summary: Omit<RunSummary, 'summaryPath'> = {
+    workflowId,
+    benchmark: input.benchmark,
+    model: input.model,
+    rounds: s.round,
+    stopReason,
+    seedHarnessId: s.seedHarnessId,
+    harnessId: s.incumbentId,
+    shipped: s.shipped,
+    rejected: s.rejected,
+    seedPassRate: seedTrain.passRate,
+    evolvedPassRate: evolvedTrain.passRate,
+    seedTestPassRate: seedTest?.passRate ?? null,
+    evolvedTestPassRate: evolvedTest?.passRate ?? null,
+    trainTasks: seedTrain.tasks,
+    testTasks: seedTest?.tasks ?? 0,
+    tokens: s.tokens,
+  };
+  const written = await books.writeSummary({ runId: workflowId, summary: { ...summary, passRates: s.passRates, tried: s.tried } });
+  await audit({ key: 'final', round: s.round, stage: 'final', kind: 'info', harnessId: s.incumbentId, payload: summary as unknown as Record<string, unknown> });
+  stage = 'done';
+  lastEvent = `done: ${stopReason}`;
+  return { ...summary, summaryPath: written.path };
+}

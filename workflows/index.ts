@@ -1,0 +1,1 @@
+export { evolveHarness, statusQuery, pauseSignal, resumeSignal, stopSignal } from './evolve-harness';
