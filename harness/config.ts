@@ -24,10 +24,10 @@ export const ProcessorSpecSchema = z.object({
 export type ProcessorSpec = z.infer<typeof ProcessorSpecSchema>;
 
 export const SlotsSchema = z.object({
-  toolRegistry: z.object({ exposeAll: z.boolean().default(true) }).default({ exposeAll: true }),
-  tracer: z.object({ level: z.enum(['full', 'compact']).default('compact') }).default({ level: 'compact' }),
-  workspace: z.object({ kind: z.enum(['none', 'memory']).default('none') }).default({ kind: 'none' }),
-  sandbox: z.object({ provider: z.enum(['none', 'vm']).default('none') }).default({ provider: 'none' }),
+  toolRegistry: z.object({ exposeAll: z.boolean().default(true) }).prefault({}),
+  tracer: z.object({ level: z.enum(['full', 'compact']).default('compact') }).prefault({}),
+  workspace: z.object({ kind: z.enum(['none', 'memory']).default('none') }).prefault({}),
+  sandbox: z.object({ provider: z.enum(['none', 'vm']).default('none') }).prefault({}),
   plugins: z.array(z.string()).default([]),
 });
 
@@ -43,7 +43,7 @@ export const HarnessConfigSchema = z
     name: z.string().min(1).default('harness'),
     model: ModelConfigSchema,
     hooks: z.object(hookShape).strict().default(Object.fromEntries(HOOKS.map((h) => [h, []])) as never),
-    slots: SlotsSchema.default({} as never),
+    slots: SlotsSchema.prefault({}),
   })
   .strict();
 export type HarnessConfig = z.infer<typeof HarnessConfigSchema>;
