@@ -99,6 +99,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
 
   let stage: Stage = 'setup';
   let paused = false;
+  let waiting = false;
   let stopping = false;
   let lastEvent = 'starting';
   let state = input.resume as RunState | undefined;
@@ -107,7 +108,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     runId: workflowId,
     round: state?.round ?? 0,
     rounds: input.rounds,
-    stage: paused ? 'paused' : stage,
+    stage: waiting ? 'paused' : stage,
     paused,
     stopRequested: stopping,
     incumbentHarnessId: state?.incumbentId ?? null,
@@ -121,8 +122,11 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
   setHandler(resumeSignal, () => void (paused = false));
   setHandler(stopSignal, () => void (stopping = true));
 
+  /** Stage boundary: a pause takes effect here, so a stage in flight always completes. */
   const enter = async (next: Stage) => {
+    waiting = paused && !stopping;
     await condition(() => !paused || stopping);
+    waiting = false;
     stage = next;
   };
   const audit = (r: Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs'> & { evidenceRefs?: string[] }) =>

@@ -1,0 +1,93 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { ArtifactStore } from '../../store/artifact-store';
+import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
+import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
+
+jest.setTimeout(180_000);
+
+const TASK_QUEUE = 'it-evolve';
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+const dataDir = tempDataDir();
+const store = new ArtifactStore(dataDir);
+
+beforeAll(async () => {
+  env = await startDevServer();
+  worker = await startWorker(env, dataDir, TASK_QUEUE);
+  running = worker.run();
+});
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+const start = (input: unknown, id: string) => env.client.workflow.start('evolveHarness', { taskQueue: TASK_QUEUE, workflowId: id, args: [input] });
+
+it('runs 2 AEGIS rounds on blocksworld with sim:small and ships at least one edit', async () => {
+  const handle = await start({ benchmark: 'blocksworld', model: 'sim:small', rounds: 2, batchSize: 24, validationSize: 12, seed: 'it-2rounds' }, 'it-2rounds');
+  const summary = await handle.result() as RunSummary;
+  expect(summary.rounds).toBe(2);
+  expect(summary.shipped).toBeGreaterThanOrEqual(1);
+  expect(summary.harnessId).not.toBe(summary.seedHarnessId);
+  expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate);
+  expect(summary.evolvedTestPassRate).not.toBeNull();
+  const audit = store.readAudit('it-2rounds');
+  const ships = audit.filter((r) => r.stage === 'ship');
+  expect(ships).toHaveLength(summary.shipped);
+  expect(ships[ships.length - 1].harnessId).toBe(summary.harnessId);
+  expect(existsSync(store.harnessPath(summary.harnessId))).toBe(true);
+  expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
+  // The workflow history carries refs and scores, never traces.
+  const history = await handle.fetchHistory();
+  expect(JSON.stringify(history).length).toBeLessThan(400_000);
+});
+
+it('fails fast and non-retryably on invalid input, listing every problem', async () => {
+  const handle = await start({ benchmark: 'blocksworlds', rounds: 0, k: '2', modle: 'sim:small' }, 'it-invalid');
+  const error = await handle.result().then(() => null, (e) => e);
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect(cause.type).toBe('InvalidInput');
+  expect(cause.nonRetryable).toBe(true);
+  expect(cause.message).toMatch(/benchmark: benchmark must be one of: blocksworld/);
+  expect(cause.message).toMatch(/rounds: /);
+  expect(cause.message).toMatch(/k: /);
+  expect(cause.message).toMatch(/modle/);
+  const events = (await handle.fetchHistory()).events ?? [];
+  expect(events.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+});
+
+it('rejects an invalid seed harness in the first activity without retrying it', async () => {
+  const handle = await start({ benchmark: 'blocksworld', seedHarness: { model: { main: { model: 'sim:small' } }, hooks: { before_model: [{ id: 'x', type: 'no_such_processor' }] } } }, 'it-bad-harness');
+  const error = await handle.result().then(() => null, (e) => e);
+  const failure = (error as WorkflowFailedError).cause as Error & { cause?: Error };
+  expect(`${failure?.message} ${failure?.cause?.message}`).toMatch(/seedHarness\.hooks\.before_model\.x: unknown processor type "no_such_processor"/);
+  const events = (await handle.fetchHistory()).events ?? [];
+  const started = events.filter((e) => e.activityTaskStartedEventAttributes);
+  expect(started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
+});
+
+it('pauses at a stage boundary, resumes, and stops after the current round', async () => {
+  const handle = await start({ benchmark: 'blocksworld', rounds: 40, patience: 40, batchSize: 6, validationSize: 4, seed: 'it-control', evaluateTest: false }, 'it-control');
+  const status = () => handle.query<RunStatus>('status');
+  await waitFor(status, (s) => s.round >= 1, 60_000, 'round 1');
+  await handle.signal('pause');
+  const paused = await waitFor(status, (s) => s.stage === 'paused', 60_000, 'paused');
+  await new Promise((r) => setTimeout(r, 1500));
+  const still = await status();
+  expect(still.stage).toBe('paused');
+  expect(still.round).toBe(paused.round);
+  await handle.signal('resume');
+  await waitFor(status, (s) => s.round > paused.round, 60_000, 'progress after resume');
+  await handle.signal('stop');
+  const summary = await handle.result() as RunSummary;
+  expect(summary.stopReason).toBe('stop requested');
+  expect(summary.rounds).toBeLessThan(40);
+});

@@ -1,0 +1,55 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { findTemporalCli } from '../../cli/temporal-cli';
+import { DEV_SERVER } from '../../temporal.config';
+import { createAegisWorker } from '../../workers/aegis-worker';
+
+let bundle: Promise<{ code: string }> | null = null;
+/** The workflow bundle is built once per test file (webpack takes a few seconds). */
+export function workflowBundle(): Promise<{ code: string }> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+  return bundle;
+}
+
+let runtime = false;
+/**
+ * A real Temporal dev server from the project's own CLI binary (never a download), with the project's
+ * search attributes registered.
+ */
+export async function startDevServer(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
+  if (!runtime) {
+    runtime = true;
+    // Expected failures (invalid-input tests) would log at WARN; keep test output to real errors.
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  }
+  const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()?.path;
+  if (!cli) throw new Error('the Temporal CLI is missing; globalSetup should have built it (npx harnessx install-cli)');
+  const attributes = Object.entries(DEV_SERVER.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
+  return TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...attributes, ...extraArgs] } });
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'hx-it-'));
+}
+
+export async function startWorker(env: TestWorkflowEnvironment, dataDir: string, taskQueue: string): Promise<Worker> {
+  return createAegisWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, dataDir, workflowBundle: await workflowBundle() });
+}
+
+export async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000, label = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (ok(last)) return last;
+    } catch {
+      /* e.g. a query before the first workflow task completes */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${label}; last value: ${JSON.stringify(last)}`);
+}
