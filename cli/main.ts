@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { passRate, rolloutTasks } from '../aegis/rollout';
 import { EvolveInputSchema, inputProblems } from '../aegis/run-input';
 import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
@@ -188,13 +188,31 @@ async function control(command: string, id: string | undefined): Promise<void> {
   if (!id) throw new UsageError(`usage: harnessx ${command} <workflowId>`);
   const client = await connectClient();
   const handle = client.workflow.getHandle(id);
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) throw new UsageError(`no workflow "${id}" in namespace ${connectionSettings().namespace}`);
+    throw e;
+  }
+  const workflowStatus = description.status.name;
   if (command === 'status') {
-    const [s, d] = [await handle.query<RunStatus>('status'), await handle.describe()];
-    console.log(JSON.stringify({ ...s, workflowStatus: d.status.name, webUi: webUiUrl(id) }, null, 2));
+    const out: Record<string, unknown> = { workflowId: id, workflowStatus, webUi: webUiUrl(id) };
+    if (workflowStatus === 'RUNNING') {
+      try {
+        Object.assign(out, await handle.query<RunStatus>('status'));
+      } catch (e) {
+        out.note = `live status unavailable (${(e as Error).message}); is a worker running? npx harnessx worker`;
+      }
+    } else if (workflowStatus === 'COMPLETED') {
+      out.result = await handle.result();
+    }
+    console.log(JSON.stringify(out, null, 2));
     return;
   }
+  if (workflowStatus !== 'RUNNING') throw new UsageError(`cannot ${command} "${id}": it is ${workflowStatus.toLowerCase()}`);
   await handle.signal(command);
-  console.log(`sent ${command} to ${id}${command === 'stop' ? ' (it stops after the current round)' : ''}`);
+  console.log(`sent ${command} to ${id}${command === 'stop' ? ' (it stops after the current round)' : command === 'pause' ? ' (it pauses at the next stage boundary)' : ''}`);
 }
 
 function history(id: string | undefined): void {

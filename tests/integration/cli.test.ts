@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startDevServer, tempDataDir } from './temporal-env';
+
+jest.setTimeout(240_000);
+
+const ROOT = join(__dirname, '../..');
+let env: TestWorkflowEnvironment;
+const dataDir = tempDataDir();
+
+beforeAll(async () => {
+  env = await startDevServer();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function harnessx(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/harnessx.js'), ...args], {
+    env: { ...process.env, TEMPORAL_ADDRESS: env.address, HARNESSX_DATA_DIR: dataDir, HARNESSX_LOG_LEVEL: 'ERROR' },
+    encoding: 'utf8',
+    timeout: 200_000,
+  });
+  const lines = r.stdout.trim().split('\n');
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: lines[lines.length - 1] };
+}
+
+it('rollout --json ends with one JSON object with passRate, tasks and episodes', () => {
+  const r = harnessx('rollout', '--benchmark', 'blocksworld', '--model', 'sim:small', '--tasks', '5', '--json');
+  expect(r.code).toBe(0);
+  const result = JSON.parse(r.last);
+  expect(result).toEqual(expect.objectContaining({ tasks: 5, episodes: 10, split: 'test' }));
+  expect(result.passRate).toBeGreaterThanOrEqual(0);
+  expect(result.passRate).toBeLessThanOrEqual(1);
+});
+
+it('evolve --json runs a workflow on the cluster in TEMPORAL_ADDRESS and ends with the summary; history shows it', () => {
+  const r = harnessx('evolve', '--benchmark', 'blocksworld', '--model', 'sim:small', '--rounds', '1', '--batch-size', '12', '--validation-size', '6', '--seed', 'cli', '--workflow-id', 'it-cli', '--json');
+  expect(r.code).toBe(0);
+  const summary = JSON.parse(r.last);
+  for (const key of ['workflowId', 'seedPassRate', 'evolvedPassRate', 'seedTestPassRate', 'evolvedTestPassRate', 'shipped', 'rejected', 'harnessId'])
+    expect(summary).toHaveProperty(key);
+  expect(summary.workflowId).toBe('it-cli');
+  expect(summary.harnessId).toMatch(/^hx-[0-9a-f]{16}$/);
+  expect(r.stderr).toContain('round 1/1');
+  const h = harnessx('history', 'it-cli');
+  expect(h.code).toBe(0);
+  expect(h.stdout).toMatch(/round +1 +rollout/);
+  expect(h.stdout).toMatch(/final: train/);
+});
+
+it.each([
+  [['evolve', '--rounds', 'ten'], /--rounds must be a whole number, got "ten"/],
+  [['evolve', '--rounds', '0'], /rounds: Too small/],
+  [['evolve', '--benchmark', 'chess'], /benchmark must be one of: blocksworld/],
+  [['evolve', '--model', 'sim:huge'], /unknown simulator size "huge"/],
+  [['evolve', '--harness', '/nonexistent.json'], /--harness \/nonexistent.json: ENOENT/],
+  [['rollout', '--split', 'dev'], /--split must be train, validation or test/],
+  [['rollout', '--colour', 'red'], /Unknown option '--colour'/],
+  [['frobnicate'], /unknown command "frobnicate"/],
+  [['history', 'no-such-run'], /no audit log for "no-such-run"/],
+])('harnessx %j fails with a clear message and exit code 2', (args, message) => {
+  const r = harnessx(...args);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(message);
+});
