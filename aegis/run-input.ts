@@ -22,6 +22,12 @@ export const EvolveInputSchema = z
     actionabilityThreshold: z.number().min(0).max(1).default(0),
     minGain: z.number().int().min(0).max(1000).default(1),
     evaluateTest: z.boolean().default(true),
+    /** Evaluate the incumbent on validation and test tasks every round (cached per harness), for reports. */
+    trackHeldOut: z.boolean().default(true),
+    /** 'human': a candidate that passed the gate waits for an approve/reject update before it ships. */
+    approval: z.enum(['auto', 'human']).default('auto'),
+    /** Keep the HarnessX* search attributes current (they must be registered on the cluster). */
+    searchAttributes: z.boolean().default(true),
     /** A harness config to start from; defaults to the built-in seed harness for the model. */
     seedHarness: z.record(z.string(), z.unknown()).optional(),
     /** Set by continue-as-new: the compact state a run carries across histories. */

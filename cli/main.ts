@@ -1,4 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { buildLineage, formatLineage } from '../aegis/lineage';
+import { diffHarnesses, formatDiff } from '../harness/diff';
+import { buildReport } from '../report/build-report';
+import { loadRun } from '../report/load-run';
+import { AesGcmCodec, dataConverter } from '../workers/codec';
+import { createCodecServer } from './codec-server';
 import { parseArgs } from 'node:util';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { passRate, rolloutTasks } from '../aegis/rollout';
@@ -29,10 +37,17 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
   harnessx worker                         run an AEGIS worker on task queue ${TASK_QUEUE}
   harnessx status|pause|resume|stop <workflowId>
   harnessx history <workflowId>           the run's audit timeline
+  harnessx lineage <workflowId>           the tree of harness versions, with rejected candidates
+  harnessx diff <harnessA> <harnessB>     processors added, removed, replaced, reconfigured (ids or files)
+  harnessx report <workflowId> [--out f]  a self-contained HTML report with plots
+  harnessx approve|reject <workflowId> [--reason R]   decide a candidate waiting in approval mode
+  harnessx budget <workflowId> [--rounds N] [--patience P]
+  harnessx replay <workflowId> [--save f] replay the run's histories against the current workflow code
+  harnessx codec-server [--port 8888]     decrypt payloads for the Web UI (HARNESSX_CODEC_KEY, _AUTH)
   harnessx install-cli                    find or build the Temporal CLI
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (use a cluster),
-TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_DATA_DIR (artifact store).`;
+TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_DATA_DIR (artifact store), HARNESSX_CODEC_KEY (encrypt payloads).`;
 
 function say(json: boolean) {
   return (line: string) => (json ? process.stderr : process.stdout).write(line + '\n');
@@ -215,6 +230,75 @@ async function control(command: string, id: string | undefined): Promise<void> {
   console.log(`sent ${command} to ${id}${command === 'stop' ? ' (it stops after the current round)' : command === 'pause' ? ' (it pauses at the next stage boundary)' : ''}`);
 }
 
+async function decide(approve: boolean, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { candidate: { type: 'string' }, reason: { type: 'string' } } });
+  const id = positionals[0];
+  if (!id) throw new UsageError(`usage: harnessx ${approve ? 'approve' : 'reject'} <workflowId> [--candidate C] [--reason R]`);
+  const handle = (await connectClient()).workflow.getHandle(id);
+  const status = await handle.query<RunStatus>('status');
+  const candidateId = values.candidate ?? status.pendingApproval?.candidateId;
+  if (!candidateId) throw new UsageError(`no candidate of "${id}" is waiting for approval`);
+  try {
+    console.log(await handle.executeUpdate('decide', { args: [{ candidateId, approve, reason: values.reason }] }));
+  } catch (e) {
+    throw new UsageError(`the run refused: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+  }
+}
+
+async function budget(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { rounds: { type: 'string' }, patience: { type: 'string' } } });
+  const id = positionals[0];
+  if (!id || (values.rounds === undefined && values.patience === undefined)) throw new UsageError('usage: harnessx budget <workflowId> [--rounds N] [--patience P]');
+  const num = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
+    return Number(v);
+  };
+  const change = { rounds: num('rounds', values.rounds), patience: num('patience', values.patience) };
+  try {
+    const result = await (await connectClient()).workflow.getHandle(id).executeUpdate('setBudget', { args: [change] });
+    console.log(`budget of ${id}: ${JSON.stringify(result)}`);
+  } catch (e) {
+    throw new UsageError(`the run refused: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+  }
+}
+
+/** A harness by id from the store, or a JSON file. */
+function loadHarness(ref: string | undefined) {
+  if (!ref) throw new UsageError('usage: harnessx diff <harnessA> <harnessB>   (harness ids or JSON files)');
+  if (/^hx-[0-9a-f]{16}$/.test(ref)) {
+    try {
+      return new ArtifactStore(dataDir()).getHarness(ref);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  return readHarnessFile(ref, 'sim:small');
+}
+
+async function replay(id: string | undefined, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { save: { type: 'string' } } });
+  if (!id) throw new UsageError('usage: harnessx replay <workflowId> [--save history.json]');
+  installRuntime();
+  const client = await connectClient();
+  const runs: string[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowId = "${id.replace(/"/g, '')}"` })) runs.push(w.runId);
+  if (!runs.length) throw new UsageError(`no workflow "${id}"`);
+  let failures = 0;
+  for (const runId of runs.reverse()) {
+    const history = await client.workflow.getHandle(id, runId).fetchHistory();
+    if (values.save) writeFileSync(runs.length > 1 ? values.save.replace(/(\.json)?$/, `-${runId}.json`) : values.save, historyToJSON(history));
+    try {
+      await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows'), dataConverter: dataConverter() }, history, id);
+      console.log(`run ${runId}: ${history.events?.length ?? 0} events replayed, deterministic`);
+    } catch (e) {
+      failures++;
+      console.log(`run ${runId}: DETERMINISM VIOLATION: ${(e as Error).message}`);
+    }
+  }
+  if (failures) throw new UsageError(`${failures} run(s) of ${id} do not replay against the current workflow code`);
+}
+
 function history(id: string | undefined): void {
   if (!id) throw new UsageError('usage: harnessx history <workflowId>');
   const records = new ArtifactStore(dataDir()).readAudit(id);
@@ -285,6 +369,50 @@ export async function main(argv: string[]): Promise<number> {
       case 'history':
         history(rest[0]);
         return 0;
+      case 'approve':
+      case 'reject':
+        await decide(command === 'approve', rest);
+        return 0;
+      case 'budget':
+        await budget(rest);
+        return 0;
+      case 'diff':
+        console.log(formatDiff(diffHarnesses(loadHarness(rest[0]), loadHarness(rest[1]))));
+        return 0;
+      case 'lineage': {
+        if (!rest[0]) throw new UsageError('usage: harnessx lineage <workflowId>');
+        const tree = buildLineage(new ArtifactStore(dataDir()).readAudit(rest[0]));
+        if (!tree) throw new UsageError(`no audit log for "${rest[0]}" in ${dataDir()}`);
+        console.log(formatLineage(tree));
+        return 0;
+      }
+      case 'report': {
+        const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: { out: { type: 'string' } } });
+        if (!positionals[0]) throw new UsageError('usage: harnessx report <workflowId> [--out report.html]');
+        let data;
+        try {
+          data = loadRun(new ArtifactStore(dataDir()), positionals[0]);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        const out = values.out ?? `report-${positionals[0]}.html`;
+        writeFileSync(out, buildReport(data));
+        console.log(`wrote ${out}`);
+        return 0;
+      }
+      case 'replay':
+        await replay(rest[0], rest.slice(1));
+        return 0;
+      case 'codec-server': {
+        const { values } = parseArgs({ args: rest, strict: true, options: { port: { type: 'string', default: '8888' } } });
+        if (!process.env.HARNESSX_CODEC_KEY) throw new UsageError('set HARNESSX_CODEC_KEY (the same key the workers use)');
+        const server = createCodecServer({ codec: new AesGcmCodec(process.env.HARNESSX_CODEC_KEY), authToken: process.env.HARNESSX_CODEC_AUTH });
+        server.listen(Number(values.port), '127.0.0.1', () =>
+          console.log(`codec endpoint on http://127.0.0.1:${values.port} (set it in the Web UI's codec server settings)${process.env.HARNESSX_CODEC_AUTH ? '; requires the bearer token' : ''}`),
+        );
+        await new Promise(() => undefined);
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
     }

@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../store/artifact-store';
 import { connectionSettings, TASK_QUEUE } from '../temporal.config';
+import { dataConverter } from './codec';
 
 export interface AegisWorkerOptions {
   connection: NativeConnection;
@@ -10,6 +11,8 @@ export interface AegisWorkerOptions {
   dataDir: string;
   /** A prebuilt workflow bundle (tests build it once); otherwise workflows/ is bundled at start. */
   workflowBundle?: { code: string };
+  /** Payload encryption; defaults to HARNESSX_CODEC_KEY from the environment. */
+  dataConverter?: ReturnType<typeof dataConverter>;
 }
 
 /**
@@ -37,5 +40,6 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({ store }),
     maxConcurrentActivityTaskExecutions: 2,
+    dataConverter: options.dataConverter ?? dataConverter(),
   });
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { connectionSettings } from '../temporal.config';
+import { dataConverter } from './codec';
 
 function tlsOptions() {
   const s = connectionSettings();
@@ -14,7 +15,7 @@ function tlsOptions() {
 export async function connectClient(): Promise<Client> {
   const s = connectionSettings();
   const connection = await Connection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey });
-  return new Client({ connection, namespace: s.namespace });
+  return new Client({ connection, namespace: s.namespace, dataConverter: dataConverter() });
 }
 
 export async function connectWorker(): Promise<NativeConnection> {

@@ -4,9 +4,11 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  defineUpdate,
   log,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -14,6 +16,7 @@ import type { TriedEdit } from '../aegis/meta-agent';
 import { EvolveInput, EvolveInputSchema, inputProblems } from '../aegis/run-input';
 import { seededSample } from '../aegis/sampling';
 import { anyOf, maxRounds, patience, stopRequested } from '../aegis/stop';
+import { RunStatusValue, SA } from '../aegis/search-attributes';
 import type { AuditRecord, GateResult } from '../aegis/types';
 import { ACTIVITY_OPTIONS } from '../temporal.config';
 
@@ -45,6 +48,15 @@ export interface RunState {
   tokens: number;
   /** Per-round pass rates, last 200 rounds (the audit log keeps all). */
   passRates: Array<{ round: number; passRate: number; shipped: boolean }>;
+  /** The budget, changeable while running through the setBudget update. */
+  budget: { rounds: number; patience: number };
+}
+
+export interface PendingApproval {
+  candidateId: string;
+  harnessId: string;
+  editKey: string;
+  gate: string;
 }
 
 export interface RunStatus {
@@ -60,6 +72,7 @@ export interface RunStatus {
   shipped: number;
   rejected: number;
   lastEvent: string;
+  pendingApproval: PendingApproval | null;
 }
 
 export interface RunSummary {
@@ -86,6 +99,10 @@ export const statusQuery = defineQuery<RunStatus>('status');
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const stopSignal = defineSignal('stop');
+/** Changes the round budget or patience of a running run; validated before it is accepted. */
+export const setBudgetUpdate = defineUpdate<{ rounds: number; patience: number }, [{ rounds?: number; patience?: number }]>('setBudget');
+/** In approval mode 'human': approve or reject the candidate waiting after the gate. */
+export const decideUpdate = defineUpdate<string, [{ candidateId: string; approve: boolean; reason?: string }]>('decide');
 
 /** AEGIS (Algorithm 1): rollout → digest → plan → evolve → critique → deterministic gate, per round. */
 export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
@@ -103,11 +120,26 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
   let stopping = false;
   let lastEvent = 'starting';
   let state = input.resume as RunState | undefined;
+  let pending: PendingApproval | null = null;
+  let decision: { approve: boolean; reason: string } | null = null;
+
+  const publish = (status: RunStatusValue) => {
+    if (!input.searchAttributes) return;
+    upsertSearchAttributes([
+      { key: SA.benchmark, value: input.benchmark },
+      { key: SA.taskModel, value: input.model },
+      { key: SA.metaModel, value: input.metaAgent },
+      { key: SA.status, value: status },
+      { key: SA.round, value: state?.round ?? 0 },
+      { key: SA.bestScore, value: state?.bestScore ?? state?.lastPassRate ?? 0 },
+      ...(state ? [{ key: SA.harnessId, value: state.incumbentId }] : []),
+    ]);
+  };
 
   setHandler(statusQuery, () => ({
     runId: workflowId,
     round: state?.round ?? 0,
-    rounds: input.rounds,
+    rounds: state?.budget.rounds ?? input.rounds,
     stage: waiting ? 'paused' : stage,
     paused,
     stopRequested: stopping,
@@ -117,9 +149,48 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     shipped: state?.shipped ?? 0,
     rejected: state?.rejected ?? 0,
     lastEvent,
+    pendingApproval: pending,
   }));
-  setHandler(pauseSignal, () => void (paused = true));
-  setHandler(resumeSignal, () => void (paused = false));
+  setHandler(pauseSignal, () => {
+    paused = true;
+    publish('paused');
+  });
+  setHandler(resumeSignal, () => {
+    paused = false;
+    publish('running');
+  });
+  setHandler(
+    setBudgetUpdate,
+    (change) => {
+      state!.budget = { rounds: change.rounds ?? state!.budget.rounds, patience: change.patience ?? state!.budget.patience };
+      lastEvent = `budget set to ${state!.budget.rounds} rounds, patience ${state!.budget.patience}`;
+      return state!.budget;
+    },
+    {
+      validator: (change) => {
+        if (!state) throw new Error('the run is still starting; try again in a moment');
+        if (change.rounds === undefined && change.patience === undefined) throw new Error('give rounds and/or patience');
+        if (change.rounds !== undefined && (!Number.isInteger(change.rounds) || change.rounds < state.round || change.rounds > 10000))
+          throw new Error(`rounds must be a whole number from the current round (${state.round}) to 10000`);
+        if (change.patience !== undefined && (!Number.isInteger(change.patience) || change.patience < 1 || change.patience > 1000))
+          throw new Error('patience must be a whole number from 1 to 1000');
+      },
+    },
+  );
+  setHandler(
+    decideUpdate,
+    (d) => {
+      decision = { approve: d.approve, reason: d.reason ?? '' };
+      return `${d.approve ? 'approved' : 'rejected'} ${d.candidateId}`;
+    },
+    {
+      validator: (d) => {
+        if (!pending) throw new Error('no candidate is waiting for approval');
+        if (d.candidateId !== pending.candidateId) throw new Error(`the candidate waiting is ${pending.candidateId}, not ${d.candidateId}`);
+        if (typeof d.approve !== 'boolean') throw new Error('approve must be true or false');
+      },
+    },
+  );
   setHandler(stopSignal, () => void (stopping = true));
 
   /** Stage boundary: a pause takes effect here, so a stage in flight always completes. */
@@ -153,24 +224,35 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
       bestScore: null,
       tokens: 0,
       passRates: [],
+      budget: { rounds: input.rounds, patience: input.patience },
     };
     await audit({ key: 'setup', round: 0, stage: 'setup', kind: 'info', harnessId: state.seedHarnessId, payload: { input: { ...input, resume: undefined } } });
   }
   const s = state;
-  const shouldStop = anyOf(stopRequested, maxRounds(input.rounds), patience(input.patience));
+  publish('running');
+  // The budget can change mid-run (setBudget), so the stop condition is rebuilt each time.
+  const shouldStop = () => anyOf(stopRequested, maxRounds(s.budget.rounds), patience(s.budget.patience))({ round: s.round, roundsWithoutShip: s.roundsWithoutShip, stopRequested: stopping });
   let stopReason: string | null = null;
 
-  while (!(stopReason = shouldStop({ round: s.round, roundsWithoutShip: s.roundsWithoutShip, stopRequested: stopping }))) {
+  while (!(stopReason = shouldStop())) {
     s.round++;
     const round = s.round;
     const shippedThisRound = await runRound(round);
     if (shippedThisRound) s.roundsWithoutShip = 0;
     else s.roundsWithoutShip++;
     s.passRates = [...s.passRates, { round, passRate: s.lastPassRate ?? 0, shipped: shippedThisRound }].slice(-200);
-    await audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: s.incumbentId, payload: { shipped: shippedThisRound, passRate: s.lastPassRate } });
+    // Held-out tracking for reports: outcomes are cached per harness, so this costs rollouts only after a ship.
+    const tracking = input.trackHeldOut
+      ? {
+          validation: s.validationIds.length ? (await rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: s.validationIds, k: input.k, seed: input.seed })).passRate : null,
+          test: input.evaluateTest ? (await rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: s.testIds, k: input.k, seed: `${input.seed}|final` })).passRate : null,
+        }
+      : { validation: null, test: null };
+    await audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: s.incumbentId, payload: { shipped: shippedThisRound, passRate: s.lastPassRate, ...tracking } });
+    publish(stopping ? 'stopped' : 'running');
     if (workflowInfo().continueAsNewSuggested && !stopping) {
       log.info('continuing as new', { round });
-      await continueAsNew<typeof evolveHarness>({ ...input, resume: s });
+      await continueAsNew<typeof evolveHarness>({ ...input, rounds: s.budget.rounds, patience: s.budget.patience, resume: s });
     }
   }
 
@@ -225,6 +307,23 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
         continue;
       }
       await audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, checks: gate.checks } });
+      if (input.approval === 'human') {
+        pending = { candidateId, harnessId: candidate.harnessId, editKey: candidate.editKey, gate: `${gate.incumbentPassed} → ${gate.candidatePassed} of ${gate.gateTasks}` };
+        decision = null;
+        lastEvent = `round ${round}: ${candidateId} (${candidate.editKey}) passed the gate and awaits approval`;
+        publish('awaiting_approval');
+        await condition(() => decision !== null || stopping);
+        const verdict: { approve: boolean; reason: string } = decision ?? { approve: false, reason: 'run stopped while awaiting approval' };
+        pending = null;
+        publish('running');
+        await audit({ key: `${round}:approval:${candidateId}`, round, stage: 'gate', kind: verdict.approve ? 'info' : 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, approval: verdict.approve ? 'approved' : 'rejected', reason: verdict.reason } });
+        if (!verdict.approve) {
+          s.rejected++;
+          s.tried = [...s.tried.slice(0, -1), { key: candidate.editKey, bucket: candidate.bucket, harnessId: s.incumbentId, outcome: `rejected: by reviewer${verdict.reason ? `: ${verdict.reason}` : ''}` }];
+          if (stopping) return false;
+          continue;
+        }
+      }
       await audit({ key: `${round}:ship`, round, stage: 'ship', kind: 'commit', candidateId, harnessId: candidate.harnessId, payload: { from: s.incumbentId, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, unlocked: gate.unlocked } }, evidenceRefs: [evolved.candidatesRef] });
       s.incumbentId = candidate.harnessId;
       s.shipped++;
@@ -266,5 +365,6 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
   await audit({ key: 'final', round: s.round, stage: 'final', kind: 'info', harnessId: s.incumbentId, payload: summary as unknown as Record<string, unknown> });
   stage = 'done';
   lastEvent = `done: ${stopReason}`;
+  publish(stopping ? 'stopped' : 'completed');
   return { ...summary, summaryPath: written.path };
 }

@@ -1,0 +1,102 @@
+import { buildLineage, LineageNode } from '../aegis/lineage';
+import type { AuditRecord, Candidate, Digest } from '../aegis/types';
+import { barChart, esc, heatMap, lineChart } from './svg';
+
+export interface RunData {
+  runId: string;
+  audit: AuditRecord[];
+  /** Digests by round (from the audit log's evidence refs). */
+  digests: Map<number, Digest>;
+  /** Candidates of shipped edits, by candidate id. */
+  shippedCandidates: Map<string, Candidate>;
+}
+
+const pct = (x: unknown) => (typeof x === 'number' ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
+function reasonClass(reason: string): string {
+  if (/^seesaw: regresses/.test(reason)) return 'seesaw: regression';
+  if (/^seesaw: no gain/.test(reason)) return 'seesaw: no gain';
+  return reason.split(':')[0] || 'other';
+}
+
+function lineageHtml(node: LineageNode): string {
+  const rejected = node.rejected.map((r) => `<li class="rejected">✗ round ${r.round} <code>${esc(r.editKey)}</code> — ${esc(r.reason)}</li>`).join('');
+  const children = node.children.map(lineageHtml).join('');
+  return `<li><code>${esc(node.harnessId)}</code> ${node.editKey ? `← round ${node.round}: <code>${esc(node.editKey)}</code>` : '(seed)'}${rejected || children ? `<ul>${rejected}${children}</ul>` : ''}</li>`;
+}
+
+/** One self-contained HTML file: charts are inline SVG, no scripts or external assets. */
+export function buildReport(data: RunData): string {
+  const { audit } = data;
+  const by = (stage: AuditRecord['stage']) => audit.filter((r) => r.stage === stage);
+  const setup = by('setup')[0]?.payload.input as Record<string, unknown> | undefined;
+  const final = by('final')[0]?.payload as Record<string, unknown> | undefined;
+  const rounds = [...new Set(by('rollout').map((r) => r.round))].sort((a, b) => a - b);
+
+  const trainPoints = by('rollout').map((r) => ({ x: r.round, y: Number(r.payload.passRate) }));
+  const ends = by('round_end');
+  const passChart = lineChart(
+    'pass-rate',
+    [
+      { name: 'train batch', colour: '#4c78a8', points: trainPoints },
+      { name: 'validation', colour: '#f58518', points: ends.map((r) => ({ x: r.round, y: typeof r.payload.validation === 'number' ? r.payload.validation : null })) },
+      { name: 'test (held out)', colour: '#54a24b', points: ends.map((r) => ({ x: r.round, y: typeof r.payload.test === 'number' ? r.payload.test : null })) },
+    ],
+    { xLabel: 'round', yLabel: 'pass@k', yMax: 1 },
+  );
+
+  const outcomes = new Map<string, number>();
+  for (const r of audit) {
+    if (r.stage === 'ship') outcomes.set('gate → shipped', (outcomes.get('gate → shipped') ?? 0) + 1);
+    if (r.stage === 'gate' && r.kind === 'rollback') {
+      const key = r.payload.approval === 'rejected' ? 'reviewer: rejected' : `gate → ${reasonClass(String(r.payload.reason ?? ''))}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
+    if (r.payload?.noop) {
+      const key = `${r.stage} → no-op: ${String(r.payload.noop).split(':')[0]}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
+  }
+  const outcomeChart = barChart('decisions', [...outcomes].map(([label, value]) => ({ label, value, colour: label.includes('shipped') ? '#54a24b' : '#e45756' })));
+
+  const tokens = barChart('tokens', by('rollout').map((r) => ({ label: `round ${r.round}`, value: Number(r.payload.tokens ?? 0) })), { unit: ' tok' });
+
+  const taskIds = [...new Set([...data.digests.values()].flatMap((d) => d.tasks.map((t) => t.taskId)))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const outcome = new Map<string, 'pass' | 'fail'>();
+  for (const [round, d] of data.digests) for (const t of d.tasks) outcome.set(`${t.taskId}|${round}`, t.passed ? 'pass' : 'fail');
+  const heat = heatMap('task-heatmap', taskIds, rounds, (task, round) => outcome.get(`${task}|${round}`) ?? null);
+
+  const manifests = by('ship')
+    .map((r) => {
+      const c = r.candidateId ? data.shippedCandidates.get(r.candidateId) : undefined;
+      const actual = ((r.payload.gate as { unlocked?: string[] } | undefined)?.unlocked ?? []) as string[];
+      const predicted = c?.manifest.predictedImpact.tasksWillUnlock ?? [];
+      const hits = predicted.filter((t) => actual.includes(t)).length;
+      return `<tr><td>${r.round}</td><td><code>${esc(r.candidateId)}</code></td><td>${esc(c?.bucket ?? '')}</td><td><code>${esc(r.payload.editKey)}</code></td><td>${predicted.length}</td><td>${actual.length}</td><td>${hits}</td><td><details><summary>manifest</summary><pre>${esc(JSON.stringify(c?.manifest ?? null, null, 2))}</pre></details></td></tr>`;
+    })
+    .join('');
+  const lineage = buildLineage(audit);
+  const compression = by('digest').map((r) => (typeof r.payload.compression === 'number' ? r.payload.compression.toFixed(0) + '×' : 'n/a'));
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>HarnessX run ${esc(data.runId)}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}
+h1{font-size:22px}h2{font-size:17px;margin-top:32px;border-bottom:1px solid #ddd}
+svg text{font-size:11px;fill:#333}.grid{stroke:#eee}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}
+.rejected{color:#a33}.kpi{display:inline-block;margin-right:28px}.kpi b{font-size:20px;display:block}code{font-size:12px}pre{max-height:300px;overflow:auto}
+</style></head><body>
+<h1>HarnessX run <code>${esc(data.runId)}</code></h1>
+<p>Benchmark <b>${esc(setup?.benchmark ?? '?')}</b>, task model <b>${esc(setup?.model ?? '?')}</b>${String(setup?.model ?? '').startsWith('sim:') ? ' (a simulator, not an LLM)' : ''}, meta-agent <b>${esc(setup?.metaAgent ?? '?')}</b>, ${rounds.length} round(s). ${final ? `Stopped: ${esc(final.stopReason)}.` : 'Still running or unfinished.'}</p>
+<div><span class="kpi">train (seed → evolved)<b>${pct(final?.seedPassRate)} → ${pct(final?.evolvedPassRate)}</b></span><span class="kpi">test, held out<b>${pct(final?.seedTestPassRate)} → ${pct(final?.evolvedTestPassRate)}</b></span><span class="kpi">shipped / rejected<b>${esc(final?.shipped ?? by('ship').length)} / ${esc(final?.rejected ?? '?')}</b></span></div>
+<h2>Pass rate per round</h2>${passChart}
+<p>Train: the incumbent on the round's adaptation batch, at the start of the round. Validation and test: the incumbent at the end of the round, on the gate's validation tasks and on the test tasks (reported only, never seen by evolution).</p>
+<h2>Decisions per stage and reason</h2>${outcomeChart}
+<h2>Lineage</h2><ul>${lineage ? lineageHtml(lineage) : '<li>no setup record</li>'}</ul>
+<h2>Per-task outcomes across rounds</h2><p>Green: solved (pass@k) in that round's batch; red: failed; blank: not in the batch.</p>${heat}
+<h2>Tokens and cost per round</h2>${tokens}<p>Cost: no price applies to simulator calls; provider prices come with real models. Digest compression per round (trace tokens per digest token): ${esc(compression.join(', ') || 'n/a')}.</p>
+<h2>Shipped edits: predicted vs actual impact</h2>
+<table><tr><th>round</th><th>candidate</th><th>bucket</th><th>edit</th><th>predicted unlocks</th><th>actual unlocks (gate set)</th><th>predicted and actual</th><th></th></tr>${manifests || '<tr><td colspan="8">nothing shipped</td></tr>'}</table>
+</body></html>
+`;
+}
