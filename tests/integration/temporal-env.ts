@@ -19,7 +19,7 @@ let runtime = false;
  * A real Temporal dev server from the project's own CLI binary (never a download), with the project's
  * search attributes registered.
  */
-export async function startDevServer(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
+export async function startDevServer(extraArgs: string[] = [], options: { uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
   if (!runtime) {
     runtime = true;
     // Expected failures (invalid-input tests) would log at WARN; keep test output to real errors.
@@ -28,7 +28,9 @@ export async function startDevServer(extraArgs: string[] = []): Promise<TestWork
   const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing; globalSetup should have built it (npx harnessx install-cli)');
   const attributes = Object.entries(DEV_SERVER.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
-  return TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...attributes, ...extraArgs] } });
+  return TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...attributes, ...extraArgs], ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}) },
+  });
 }
 
 export function tempDataDir(): string {
