@@ -9,6 +9,11 @@ const env = (): Env => (typeof process !== 'undefined' ? process.env : {});
 
 export const TASK_QUEUE = 'harnessx-aegis';
 
+/** The task queue workers poll and the CLI starts runs on: HARNESSX_TASK_QUEUE, default harnessx-aegis. */
+export function taskQueue(e: Env = env()): string {
+  return e.HARNESSX_TASK_QUEUE || TASK_QUEUE;
+}
+
 export const DEV_SERVER = {
   port: 7233,
   uiPort: 8233,
@@ -60,12 +65,15 @@ export function webUiUrl(workflowId: string, e: Env = env()): string {
 
 const retry = (maximumAttempts: number) => ({ initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts });
 
-/** Activity options per kind, used beside proxyActivities in the workflows. */
+/**
+ * Activity options per kind, used beside proxyActivities in the workflows. Every activity heartbeats at
+ * least every 5 s (activities/), so a killed worker's activity is retried elsewhere within ~15 s.
+ */
 export const ACTIVITY_OPTIONS = {
   /** Episodes: long, heartbeating, so a killed worker is noticed within the heartbeat timeout. */
   rollout: { startToCloseTimeout: '20m', heartbeatTimeout: '15s', retry: { ...retry(5), nonRetryableErrorTypes: ['InvalidInput'] } },
   /** Meta-agent stages (digest, plan, evolve, critique). */
-  meta: { startToCloseTimeout: '5m', heartbeatTimeout: '30s', retry: { ...retry(4), nonRetryableErrorTypes: ['InvalidInput'] } },
+  meta: { startToCloseTimeout: '10m', heartbeatTimeout: '15s', retry: { ...retry(4), nonRetryableErrorTypes: ['InvalidInput'] } },
   /** Bookkeeping: audit appends, harness storage. Idempotent, so retried freely. */
-  bookkeeping: { startToCloseTimeout: '1m', retry: { ...retry(10), nonRetryableErrorTypes: ['InvalidInput'] } },
+  bookkeeping: { startToCloseTimeout: '1m', heartbeatTimeout: '15s', retry: { ...retry(10), nonRetryableErrorTypes: ['InvalidInput'] } },
 } satisfies Record<string, ActivityOptions>;

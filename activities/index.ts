@@ -27,6 +27,42 @@ function heartbeat(details?: unknown): void {
   }
 }
 
+function workflowIdOrNull(): string | null {
+  try {
+    return Context.current().info.workflowExecution?.workflowId ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Fault injection for durability tests: HARNESSX_FAULT_DELAY="<stage>:<ms>" holds that stage open (leaving a
+ * marker in the run's folder once it has started) so a test can kill the worker inside it. Unset: no-op.
+ */
+async function faultPoint(store: ArtifactStore, stage: string): Promise<void> {
+  const [name, ms] = (process.env.HARNESSX_FAULT_DELAY ?? '').split(':');
+  const runId = workflowIdOrNull();
+  if (name !== stage || !runId) return;
+  store.writeRunFile(runId, `fault-${stage}`, new Date().toISOString());
+  const until = Date.now() + Number(ms || 0);
+  while (Date.now() < until) {
+    heartbeat({ fault: stage });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Every activity heartbeats at least every 5 s while it waits, so a dead worker is noticed quickly. */
+function withHeartbeats<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    const timer = setInterval(() => heartbeat(), 5000);
+    try {
+      return await fn(...args);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+}
+
 export interface RolloutResult {
   outcomesRef: string;
   tracesRef: string;
@@ -84,7 +120,7 @@ export function createActivities(deps: ActivityDeps) {
     return input.taskIds.map((id) => cached.get(id)!);
   }
 
-  return {
+  const activities = {
     /** Validates what the workflow's schema cannot (harness config, model), stores the seed harness, splits tasks. */
     async prepareRun(input: { benchmark: string; model: string; seedHarness?: Record<string, unknown>; validationSize: number; seed: string }) {
       const problems: string[] = [];
@@ -112,6 +148,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<RolloutResult> {
+      await faultPoint(store, 'rollout');
       const { outcomes, traces } = await rolloutInternal(input);
       const benchmarkName = input.benchmark;
       for (const o of outcomes) store.cacheSet('outcomes', { b: benchmarkName, h: input.harnessId, t: o.taskId, k: input.k, s: input.seed }, o);
@@ -145,6 +182,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number }) {
+      await faultPoint(store, 'evolve');
       const drafts = await agent.evolve({
         landscape: store.get<Landscape>(input.landscapeRef),
         digest: store.get<Digest>(input.digestRef),
@@ -209,6 +247,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async recordAudit(record: Omit<AuditRecord, 'ts'>): Promise<boolean> {
+      if (record.stage === 'ship') await faultPoint(store, 'ship');
       return store.appendAudit({ ...record, ts: new Date().toISOString() });
     },
 
@@ -216,6 +255,7 @@ export function createActivities(deps: ActivityDeps) {
       return { path: store.writeRunFile(input.runId, 'summary.json', JSON.stringify(input.summary, null, 2) + '\n') };
     },
   };
+  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, withHeartbeats(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof activities;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

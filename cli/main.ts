@@ -16,7 +16,7 @@ import { HarnessConfigError, harnessId, parseHarnessConfig } from '../harness/co
 import { seedHarness } from '../harness/seed';
 import { checkModelString } from '../models/registry';
 import { ArtifactStore } from '../store/artifact-store';
-import { connectionSettings, TASK_QUEUE, webUiUrl } from '../temporal.config';
+import { connectionSettings, TASK_QUEUE, taskQueue, webUiUrl } from '../temporal.config';
 import { createAegisWorker, installRuntime } from '../workers/aegis-worker';
 import { connectClient, connectWorker } from '../workers/connection';
 import type { RunStatus, RunSummary } from '../workflows/evolve-harness';
@@ -34,7 +34,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
   harnessx rollout --benchmark B --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K] [--json]
   harnessx server                         start the Temporal dev server (SQLite, Web UI on :8233), or reuse it
-  harnessx worker                         run an AEGIS worker on task queue ${TASK_QUEUE}
+  harnessx worker                         run an AEGIS worker on task queue ${TASK_QUEUE} (HARNESSX_TASK_QUEUE)
   harnessx status|pause|resume|stop <workflowId>
   harnessx history <workflowId>           the run's audit timeline
   harnessx lineage <workflowId>           the tree of harness versions, with rejected candidates
@@ -121,7 +121,7 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
   const client = await connectClient();
   const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir() });
   const workflowId = values['workflow-id'] ?? `evolve-${input.benchmark}-${input.model.replace(/[^\w]+/g, '-')}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
-  const handle = await client.workflow.start('evolveHarness', { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+  const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input] });
   log(`AEGIS run ${workflowId} started on ${settings.address} (namespace ${settings.namespace}).`);
   log(`Follow it in the Temporal Web UI: ${webUiUrl(workflowId)}`);
   log(`Benchmark ${input.benchmark}, task model ${input.model} (the sim model is a simulator, not an LLM), ${input.rounds} rounds, pass@${input.k}.`);
@@ -356,7 +356,7 @@ export async function main(argv: string[]): Promise<number> {
         await ensureDevServer((l) => console.log(l));
         installRuntime();
         const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir() });
-        console.log(`AEGIS worker polling ${TASK_QUEUE} on ${connectionSettings().address}; Ctrl-C to stop.`);
+        console.log(`AEGIS worker polling ${taskQueue()} on ${connectionSettings().address}; Ctrl-C to stop.`);
         await worker.run();
         return 0;
       }

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { canonicalJson, sha256Hex } from '../harness/canonical';
@@ -91,6 +91,12 @@ export class ArtifactStore {
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as AuditRecord);
+  }
+
+  /** Stages that fault injection has held open in this run (see activities' faultPoint). */
+  faultMarkers(runId: string): string[] {
+    const dir = this.runDir(runId);
+    return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('fault-')).map((f) => f.slice('fault-'.length)) : [];
   }
 
   writeRunFile(runId: string, name: string, content: string): string {

@@ -1,7 +1,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../store/artifact-store';
-import { connectionSettings, TASK_QUEUE } from '../temporal.config';
+import { connectionSettings, taskQueue } from '../temporal.config';
 import { dataConverter } from './codec';
 
 export interface AegisWorkerOptions {
@@ -36,7 +36,7 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? connectionSettings().namespace,
-    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    taskQueue: options.taskQueue ?? taskQueue(),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({ store }),
     maxConcurrentActivityTaskExecutions: 2,

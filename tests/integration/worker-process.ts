@@ -1,0 +1,38 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '../..');
+
+/** A real worker process (`harnessx worker`), as a user runs it; resolves once it polls. */
+export function spawnWorker(options: { address: string; dataDir: string; env?: Record<string, string> }, children: ChildProcess[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/harnessx.js'), 'worker'], {
+    env: { ...process.env, TEMPORAL_ADDRESS: options.address, HARNESSX_DATA_DIR: options.dataDir, HARNESSX_LOG_LEVEL: 'ERROR', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 90_000);
+    const onData = (d: Buffer) => {
+      output = (output + d.toString()).slice(-20_000);
+      if (output.includes('AEGIS worker polling')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => code !== null && code !== 0 && reject(new Error(`worker exited ${code}:\n${output}`)));
+  });
+}
+
+export function killAll(children: ChildProcess[]): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+export async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
