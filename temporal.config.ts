@@ -2,7 +2,7 @@
  * The one home of Temporal settings: address, namespace, task queues, timeouts and retry policies.
  * Pure (no Node imports) so workflow code can import the activity options.
  */
-import type { ActivityOptions } from '@temporalio/common';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/common';
 
 type Env = Record<string, string | undefined>;
 const env = (): Env => (typeof process !== 'undefined' ? process.env : {});
@@ -77,3 +77,8 @@ export const ACTIVITY_OPTIONS = {
   /** Bookkeeping: audit appends, harness storage. Idempotent, so retried freely. */
   bookkeeping: { startToCloseTimeout: '1m', heartbeatTimeout: '15s', retry: { ...retry(10), nonRetryableErrorTypes: ['InvalidInput'] } },
 } satisfies Record<string, ActivityOptions>;
+
+export const LOCAL_ACTIVITY_OPTIONS = {
+  startToCloseTimeout: '30s',
+  retry: { ...retry(10), nonRetryableErrorTypes: ['InvalidInput'] },
+} satisfies LocalActivityOptions;

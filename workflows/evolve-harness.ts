@@ -7,6 +7,7 @@ import {
   defineUpdate,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -18,11 +19,13 @@ import { seededSample } from '../aegis/sampling';
 import { anyOf, maxRounds, patience, stopRequested } from '../aegis/stop';
 import { RunStatusValue, SA } from '../aegis/search-attributes';
 import type { AuditRecord, GateResult } from '../aegis/types';
-import { ACTIVITY_OPTIONS } from '../temporal.config';
+import { ACTIVITY_OPTIONS, LOCAL_ACTIVITY_OPTIONS } from '../temporal.config';
 
 const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
 const meta = proxyActivities<Activities>(ACTIVITY_OPTIONS.meta);
 const books = proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping);
+/** Audit appends are millisecond, idempotent file appends: local activities spare a server round trip each. */
+const ledger = proxyLocalActivities<Activities>(LOCAL_ACTIVITY_OPTIONS);
 
 export type Stage = 'setup' | 'rollout' | 'digest' | 'plan' | 'evolve' | 'critique' | 'gate' | 'paused' | 'final' | 'done';
 
@@ -201,7 +204,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     stage = next;
   };
   const audit = (r: Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs'> & { evidenceRefs?: string[] }) =>
-    books.recordAudit({ runId: workflowId, evidenceRefs: [], ...r });
+    ledger.recordAudit({ runId: workflowId, evidenceRefs: [], ...r });
 
   if (!state) {
     const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, seedHarness: input.seedHarness, validationSize: input.validationSize, seed: input.seed });

@@ -1,1 +1,2 @@
-export { evolveHarness, statusQuery, pauseSignal, resumeSignal, stopSignal } from './evolve-harness';
+export { evolveHarness, statusQuery, pauseSignal, resumeSignal, stopSignal, setBudgetUpdate, decideUpdate } from './evolve-harness';
+export { evaluateHarness } from './evaluate-harness';

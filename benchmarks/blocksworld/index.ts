@@ -24,8 +24,7 @@ export interface BlocksworldOptions {
 }
 
 /** config.yaml's encoded_objects and domain_intro, read without a YAML dependency (the formats are fixed). */
-function readConfig(dataDir: string): { colours: Record<string, string>; intro: string } {
-  const text = readFileSync(join(dataDir, 'config.yaml'), 'utf8');
+function readConfig(text: string): { colours: Record<string, string>; intro: string } {
   const colours: Record<string, string> = {};
   const block = /encoded_objects:\s*\{([^}]*)\}/.exec(text)?.[1] ?? '';
   for (const m of block.matchAll(/"(\w)":\s*"(\w+) block"/g)) colours[m[1]] = m[2];
@@ -47,26 +46,35 @@ export class BlocksworldBenchmark implements Benchmark {
   constructor(options: BlocksworldOptions = {}) {
     const dataDir = options.dataDir ?? DATA_DIR;
     this.flakiness = options.flakiness ?? 0.03;
-    const config = readConfig(dataDir);
+    const config = withFile(join(dataDir, 'config.yaml'), readConfig);
     this.colours = config.colours;
     this.intro = config.intro;
     this.objectByColour = Object.fromEntries(Object.entries(this.colours).map(([o, c]) => [c, o]));
-    this.domain = parseDomain(readFileSync(join(dataDir, 'domain.pddl'), 'utf8'));
-    const plans = JSON.parse(readFileSync(join(dataDir, 'plans.json'), 'utf8')) as {
-      instances: Array<{ instance_id: number; ground_truth_plan: string }>;
-    };
-    const goldById = new Map(plans.instances.map((p) => [p.instance_id, p.ground_truth_plan]));
+    this.domain = withFile(join(dataDir, 'domain.pddl'), (text) => parseDomain(text));
+    for (const [tool, action] of Object.entries(TOOL_TO_ACTION))
+      if (!this.domain.actions.has(action)) throw new Error(`${join(dataDir, 'domain.pddl')}: no action "${action}" (needed by the ${tool} tool)`);
+    const goldById = withFile(join(dataDir, 'plans.json'), (text) => {
+      const plans = JSON.parse(text) as { instances?: unknown };
+      if (!Array.isArray(plans.instances)) throw new Error('expected {"instances": [{"instance_id": N, "ground_truth_plan": "…"}, …]}');
+      return new Map(
+        plans.instances.map((p: { instance_id?: unknown; ground_truth_plan?: unknown }, i: number) => {
+          if (typeof p?.instance_id !== 'number' || typeof p?.ground_truth_plan !== 'string')
+            throw new Error(`instances[${i}]: needs a numeric instance_id and a string ground_truth_plan`);
+          return [p.instance_id, p.ground_truth_plan] as const;
+        }),
+      );
+    });
     const files = readdirSync(join(dataDir, 'instances')).filter((f) => /^instance-\d+\.pddl$/.test(f));
     for (const file of files) {
       const n = Number(/\d+/.exec(file)![0]);
       const gold = goldById.get(n);
       if (gold === undefined) continue; // PlanBench ships no gold plan for it: not a scorable task
       const id = `blocksworld/instance-${n}`;
-      this.instances.set(id, {
-        id,
-        problem: parseProblem(readFileSync(join(dataDir, 'instances', file), 'utf8')),
-        gold: this.parseGoldPlan(gold, id),
-      });
+      const path = join(dataDir, 'instances', file);
+      const problem = withFile(path, (text) => parseProblem(text));
+      const unknown = problem.objects.filter((o) => !this.colours[o]);
+      if (unknown.length) throw new Error(`${path}: objects ${unknown.join(', ')} have no colour in config.yaml's encoded_objects`);
+      this.instances.set(id, { id, problem, gold: this.parseGoldPlan(gold, id) });
     }
     this.instances.set(SMOKE_ID, {
       id: SMOKE_ID,
@@ -216,6 +224,15 @@ export class BlocksworldBenchmark implements Benchmark {
       plan.push(ground.action);
     }
     return validatePlan(this.domain, inst.problem, plan);
+  }
+}
+
+/** Reads and parses one data file; any failure names the file. */
+function withFile<T>(path: string, parse: (text: string) => T): T {
+  try {
+    return parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
   }
 }
 

@@ -65,3 +65,16 @@ it.each([
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(message);
 });
+
+it('never crashes on random arguments: exit 0 or 2, with a message on 2', () => {
+  const words = ['evolve', 'rollout', 'status', 'diff', '--rounds', '--k', '--model', '--tasks', '-x', '--json', 'sim:small', '0', '-1', 'abc', '{}', '--split', 'test', '--harness'];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let i = 0; i < 6; i++) {
+    const args = Array.from({ length: 1 + Math.floor(next() * 4) }, () => words[Math.floor(next() * words.length)]);
+    if (args[0] === 'evolve') args.push('--rounds', 'zero'); // never start a real run here
+    const r = harnessx(...args);
+    expect([0, 2]).toContain(r.code);
+    if (r.code === 2) expect(r.stderr).toMatch(/^harnessx: /m);
+  }
+});

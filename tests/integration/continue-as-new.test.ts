@@ -2,9 +2,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { ArtifactStore } from '../../store/artifact-store';
 import type { RunSummary } from '../../workflows/evolve-harness';
-import { startDevServer, startWorker, tempDataDir } from './temporal-env';
+import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
 
-jest.setTimeout(180_000);
+jest.setTimeout(420_000);
 
 let env: TestWorkflowEnvironment;
 let worker: Worker;
@@ -39,4 +39,27 @@ it('continues as new when the server suggests it, carrying compact state, and fi
   expect(audit.filter((r) => r.stage === 'round_end').map((r) => r.round)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
   expect(audit.filter((r) => r.stage === 'setup')).toHaveLength(1);
+});
+
+it('runs several hundred rounds within history limits, with flat worker memory', async () => {
+  const input = { benchmark: 'blocksworld', rounds: 200, patience: 200, batchSize: 2, validationSize: 1, k: 1, seed: 'it-long', evaluateTest: false, trackHeldOut: false };
+  const handle = await env.client.workflow.start('evolveHarness', { taskQueue: 'it-can', workflowId: 'it-long', args: [input] });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const heap = () => {
+    gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  await waitFor(() => handle.query<{ round: number }>('status'), (s) => s.round >= 60, 240_000, 'round 60');
+  const early = heap();
+  const summary = (await handle.result()) as RunSummary;
+  const late = heap();
+  expect(summary.rounds).toBe(200);
+
+  const lengths: number[] = [];
+  for await (const w of env.client.workflow.list({ query: `WorkflowId = 'it-long'` })) lengths.push(w.historyLength);
+  expect(lengths.length).toBeGreaterThan(10);
+  // Every history stays far below Temporal's limits (50K events): the threshold plus at most one round.
+  expect(Math.max(...lengths)).toBeLessThan(200);
+  // The worker's heap after 140 more rounds is within a small margin of its heap at round 60.
+  expect(late - early).toBeLessThan(40 * 1024 * 1024);
 });

@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
+import { seededRandom } from '../../aegis/sampling';
 import { ArtifactStore } from '../../store/artifact-store';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
@@ -90,4 +91,27 @@ it('pauses at a stage boundary, resumes, and stops after the current round', asy
   const summary = await handle.result() as RunSummary;
   expect(summary.stopReason).toBe('stop requested');
   expect(summary.rounds).toBeLessThan(40);
+});
+
+it('survives a burst of random invalid inputs: each fails fast with InvalidInput and writes nothing', async () => {
+  const random = seededRandom('it-burst');
+  const pick = <T,>(xs: T[]) => xs[Math.floor(random() * xs.length)];
+  const values = [null, -5, 0, 1.5, 'x', '', true, [], {}, 'sim:nope', 99999];
+  const keys = ['benchmark', 'model', 'rounds', 'k', 'seed', 'patience', 'approval', 'seedHarness', 'typo'];
+  const handles = [];
+  for (let i = 0; i < 15; i++) {
+    const input: Record<string, unknown> = { benchmark: 'nope' };
+    for (let j = 0; j < 3; j++) input[pick(keys)] = pick(values);
+    handles.push(await start(input, `it-burst-${i}`));
+  }
+  for (const [i, handle] of handles.entries()) {
+    const error = await handle.result().then(() => null, (e) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('InvalidInput');
+    expect(existsSync(store.runDir(`it-burst-${i}`))).toBe(false);
+  }
+  // The worker is unaffected.
+  const ok = await start({ benchmark: 'blocksworld', rounds: 1, batchSize: 4, validationSize: 2, evaluateTest: false }, 'it-after-burst');
+  expect(((await ok.result()) as RunSummary).rounds).toBe(1);
 });

@@ -1,0 +1,181 @@
+/**
+ * `npm run bench`: throughput and overhead measured as ratios against a baseline run in the same process on
+ * the same machine. Prints a table and writes bench/results/latest.json. Not a test: nothing here asserts.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { rolloutTasks } from '../aegis/rollout';
+import { getBenchmark } from '../benchmarks/registry';
+import { findTemporalCli } from '../cli/temporal-cli';
+import { applyEdits } from '../harness/builder';
+import type { HarnessConfig } from '../harness/config';
+import type { Model } from '../harness/processor';
+import { runEpisode } from '../harness/run-loop';
+import { seedHarness } from '../harness/seed';
+import type { ModelRequest, ModelResponse } from '../harness/types';
+import { ArtifactStore } from '../store/artifact-store';
+import { DEV_SERVER } from '../temporal.config';
+import { createAegisWorker } from '../workers/aegis-worker';
+
+const ROOT = join(__dirname, '..');
+const benchmark = getBenchmark('blocksworld');
+const allIds = benchmark.tasks().map((t) => t.id);
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cores: require('node:os').cpus().length };
+const rows: string[][] = [];
+const row = (...cells: Array<string | number>) => rows.push(cells.map(String));
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+
+function evolvedHarness(): HarnessConfig {
+  const built = applyEdits(seedHarness(), [
+    { op: 'insert', hook: 'after_model', processor: { id: 'format_repair', type: 'format_repair', params: {} } },
+    { op: 'insert', hook: 'before_tool', processor: { id: 'arg_validation', type: 'arg_validation', params: {} } },
+    { op: 'insert', hook: 'before_model', processor: { id: 'admissible_actions', type: 'admissible_actions', params: {} } },
+    { op: 'insert', hook: 'before_model', processor: { id: 'loop_detection', type: 'loop_detection', params: {} } },
+    { op: 'insert', hook: 'before_model', processor: { id: 'notes', type: 'notes', params: {} } },
+    { op: 'insert', hook: 'before_model', processor: { id: 'plan_then_act', type: 'plan_then_act', params: {} } },
+  ]);
+  if (!built.ok) throw new Error(built.error.message);
+  return built.config;
+}
+
+/** A model with no latency and no thinking: what remains of an episode's time is orchestration. */
+class ZeroLatencyModel implements Model {
+  readonly id = 'zero:bench';
+  calls = 0;
+  async generate(_request: ModelRequest): Promise<ModelResponse> {
+    this.calls++;
+    return { text: '', toolCalls: [{ id: `c${this.calls}`, name: 'pick_up', args: { block: 'red' } }], usage: { inputTokens: 1, outputTokens: 1 }, stopReason: 'tool_use', model: this.id };
+  }
+}
+
+async function timeIt<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T; peakRss: number }> {
+  gc();
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const t0 = performance.now();
+  const value = await fn();
+  const ms = performance.now() - t0;
+  clearInterval(sampler);
+  return { ms, value, peakRss: Math.max(peak, process.memoryUsage().rss) };
+}
+
+async function main() {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const dataDir = join(ROOT, '.harnessx', 'bench-data');
+  const store = new ArtifactStore(dataDir);
+  const evolved = evolvedHarness();
+  const evolvedId = store.putHarness(evolved);
+  const ids240 = allIds.slice(0, 120);
+
+  // 1. Orchestration overhead per model call (zero-latency model), in-process.
+  for (const [name, config] of [['seed', seedHarness()], ['evolved (7 processors)', evolved]] as const) {
+    const model = new ZeroLatencyModel();
+    const t = await timeIt(async () => {
+      for (const id of ids240.slice(0, 60)) {
+        const env = benchmark.createEnvironment(id, { seed: 'b' });
+        await runEpisode({ config: { ...config, hooks: { ...config.hooks, step_start: [{ id: 'step_budget', type: 'step_budget', params: { maxSteps: 30 } }] } }, harnessId: 'hx-bench', env, model, task: benchmark.task(id), seed: 'b', attempt: 0 });
+      }
+    });
+    const perCall = (t.ms * 1000) / model.calls;
+    results[`overheadPerCallUs_${name.split(' ')[0]}`] = perCall;
+    row('run-loop overhead per model call', name, `${perCall.toFixed(0)} µs`, `${model.calls} calls`);
+  }
+
+  // 2. In-process rollout throughput (the baseline).
+  const inProc = await timeIt(() => rolloutTasks({ benchmark, config: evolved, harnessId: evolvedId, taskIds: ids240, k: 2, seed: 'bench' }));
+  const inProcEps = (inProc.value.traces.length / inProc.ms) * 1000;
+  results.inProcessEpisodesPerSecond = inProcEps;
+  row('rollout throughput, in-process', `${inProc.value.traces.length} episodes`, `${inProcEps.toFixed(1)} ep/s`, 'baseline 1.00');
+
+  // 3. The same rollouts through Temporal activities (real dev server, in-process worker).
+  const cli = findTemporalCli()?.path;
+  if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: cli }, extraArgs: Object.entries(DEV_SERVER.searchAttributes).flatMap(([n, t]) => ['--search-attribute', `${n}=${t}`]) },
+  });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
+  try {
+    const worker = await createAegisWorker({ connection: env.nativeConnection, taskQueue: 'bench', dataDir, workflowBundle });
+    const viaTemporal = await worker.runUntil(() =>
+      timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-eval-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids240, k: 2, seed: 'bench-t', chunkSize: 30 }] })),
+    );
+    const tEps = (viaTemporal.value.episodes / viaTemporal.ms) * 1000;
+    results.temporalEpisodesPerSecond = tEps;
+    results.temporalToInProcessRatio = tEps / inProcEps;
+    row('rollout throughput, Temporal activities', `${viaTemporal.value.episodes} episodes`, `${tEps.toFixed(1)} ep/s`, `ratio ${(tEps / inProcEps).toFixed(2)} (target ≥ 0.80)`);
+    const calls = inProc.value.traces.reduce((n, t) => n + t.records.filter((r) => r.kind === 'model_call').length, 0);
+    const perCallMs = (viaTemporal.ms - inProc.ms) / calls;
+    results.temporalOverheadPerModelCallMs = perCallMs;
+    row('Temporal overhead per model call', `${calls} calls`, `${perCallMs.toFixed(3)} ms`, 'amortized over rollout activities');
+
+    // 4. Wall time per AEGIS round, by stage (from the workflow history).
+    const run = await worker.runUntil(() =>
+      timeIt(() => env.client.workflow.execute('evolveHarness', { taskQueue: 'bench', workflowId: `bench-aegis-${Date.now()}`, args: [{ benchmark: 'blocksworld', rounds: 4, seed: 'bench', evaluateTest: false }] })),
+    );
+    const history = await env.client.workflow.getHandle(run.value.workflowId).fetchHistory();
+    const byType = new Map<string, number>();
+    const scheduled = new Map<string, { type: string; at: number }>();
+    const ms = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+    for (const e of history.events ?? []) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', at: ms(e) });
+      const c = e.activityTaskCompletedEventAttributes;
+      if (c) {
+        const from = scheduled.get(String(c.scheduledEventId));
+        if (from) byType.set(from.type, (byType.get(from.type) ?? 0) + ms(e) - from.at);
+      }
+    }
+    const rounds = run.value.rounds;
+    const perRound = Object.fromEntries([...byType].map(([k, v]) => [k, v / rounds]));
+    results.roundWallMs = { total: run.ms / rounds, byActivity: perRound };
+    row('AEGIS round wall time', `${rounds} rounds`, `${(run.ms / rounds).toFixed(0)} ms/round`, Object.entries(perRound).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', '));
+    const audit = store.readAudit(run.value.workflowId);
+    const ratios = audit.filter((r) => r.stage === 'digest').map((r) => Number(r.payload.compression));
+    results.digestCompression = ratios;
+    row('digester compression', 'trace tokens / digest tokens', ratios.map((r) => `${r.toFixed(0)}×`).join(' '), '');
+
+    // 5. Scaling with workers: 1-4 worker processes on one task queue, 349 tasks × 2.
+    for (const workers of [1, 2, 3, 4]) {
+      const children: ChildProcess[] = [];
+      await Promise.all(
+        Array.from({ length: workers }, () =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(process.execPath, [join(ROOT, 'bin/harnessx.js'), 'worker'], { env: { ...process.env, TEMPORAL_ADDRESS: env.address, HARNESSX_DATA_DIR: dataDir, HARNESSX_TASK_QUEUE: `bench-w${workers}`, HARNESSX_LOG_LEVEL: 'ERROR' }, stdio: ['ignore', 'pipe', 'pipe'] });
+            children.push(child);
+            child.stdout!.on('data', (d) => String(d).includes('polling') && resolve());
+            child.on('exit', (code) => code && reject(new Error(`worker exited ${code}`)));
+          }),
+        ),
+      );
+      const t = await timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: `bench-w${workers}`, workflowId: `bench-w${workers}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: allIds, k: 2, seed: `bench-w${workers}`, chunkSize: 15 }] }));
+      for (const c of children) c.kill('SIGKILL');
+      const eps = (t.value.episodes / t.ms) * 1000;
+      (results.workerScaling ??= [] as unknown[]) && (results.workerScaling as unknown[]).push({ workers, seconds: t.ms / 1000, episodesPerSecond: eps });
+      row('scaling: worker processes', `${workers} worker(s)`, `${(t.ms / 1000).toFixed(1)} s`, `${eps.toFixed(1)} ep/s (${t.value.episodes} episodes; ${results.cores} cores)`);
+    }
+  } finally {
+    await env.teardown();
+  }
+
+  // 6. Scaling with tasks, in-process: time and peak memory.
+  for (const n of [50, 100, 200, allIds.length]) {
+    const t = await timeIt(() => rolloutTasks({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds.slice(0, n), k: 2, seed: `bench-n${n}` }));
+    (results.taskScaling ??= [] as unknown[]) && (results.taskScaling as unknown[]).push({ tasks: n, seconds: t.ms / 1000, peakRssMb: t.peakRss / 2 ** 20 });
+    row('scaling: tasks (in-process, pass@2)', `${n} tasks`, `${(t.ms / 1000).toFixed(2)} s`, `peak RSS ${(t.peakRss / 2 ** 20).toFixed(0)} MB`);
+  }
+
+  const width = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  console.log('\n' + rows.map((r) => r.map((c, i) => c.padEnd(width[i])).join('  ')).join('\n'));
+  const out = join(ROOT, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nwrote ${join(out, 'latest.json')}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities';
+import { ACTIVITY_OPTIONS } from '../temporal.config';
+
+const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
+
+export const EvaluateInputSchema = z
+  .object({
+    benchmark: z.string().min(1),
+    harnessId: z.string().regex(/^hx-[0-9a-f]{16}$/, 'a harness id such as hx-0123456789abcdef'),
+    taskIds: z.array(z.string().min(1)).min(1).max(100_000),
+    k: z.number().int().min(1).max(16).default(2),
+    seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
+    /** Tasks per rollout activity: smaller chunks spread better over workers, larger ones cost fewer round trips. */
+    chunkSize: z.number().int().min(1).max(10_000).default(25),
+  })
+  .strict();
+
+export interface EvaluateResult {
+  passRate: number;
+  passed: number;
+  tasks: number;
+  episodes: number;
+  tokens: number;
+  outcomesRefs: string[];
+}
+
+/** Evaluates one harness on a task list: rollout activities in parallel chunks, so workers share the load. */
+export async function evaluateHarness(rawInput: unknown): Promise<EvaluateResult> {
+  const parsed = EvaluateInputSchema.safeParse(rawInput ?? {});
+  if (!parsed.success)
+    throw ApplicationFailure.nonRetryable(
+      `invalid evaluateHarness input:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(input)'}: ${i.message}`).join('\n')}`,
+      'InvalidInput',
+    );
+  const { taskIds, chunkSize, ...rest } = parsed.data;
+  const chunks: string[][] = [];
+  for (let i = 0; i < taskIds.length; i += chunkSize) chunks.push(taskIds.slice(i, i + chunkSize));
+  const results = await Promise.all(chunks.map((chunk) => rollouts.rollout({ ...rest, taskIds: chunk })));
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  return {
+    passRate: passed / taskIds.length,
+    passed,
+    tasks: taskIds.length,
+    episodes: results.reduce((n, r) => n + r.episodes, 0),
+    tokens: results.reduce((n, r) => n + r.tokens, 0),
+    outcomesRefs: results.map((r) => r.outcomesRef),
+  };
+}
