@@ -112,10 +112,8 @@ export function createActivities(deps: ActivityDeps) {
     const missing = input.taskIds.filter((id) => !cached.has(id));
     if (missing.length) {
       const { outcomes } = await rolloutInternal({ ...input, taskIds: missing });
-      for (const o of outcomes) {
-        store.cacheSet('outcomes', key(o.taskId), o);
-        cached.set(o.taskId, o);
-      }
+      store.cacheSetMany('outcomes', outcomes.map((o) => [key(o.taskId), o]));
+      for (const o of outcomes) cached.set(o.taskId, o);
     }
     return input.taskIds.map((id) => cached.get(id)!);
   }
@@ -150,11 +148,10 @@ export function createActivities(deps: ActivityDeps) {
     async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<RolloutResult> {
       await faultPoint(store, 'rollout');
       const { outcomes, traces } = await rolloutInternal(input);
-      const benchmarkName = input.benchmark;
-      for (const o of outcomes) store.cacheSet('outcomes', { b: benchmarkName, h: input.harnessId, t: o.taskId, k: input.k, s: input.seed }, o);
+      store.cacheSetMany('outcomes', outcomes.map((o) => [{ b: input.benchmark, h: input.harnessId, t: o.taskId, k: input.k, s: input.seed }, o]));
       return {
         outcomesRef: store.put(outcomes),
-        tracesRef: store.put(traces),
+        tracesRef: store.put(traces, { canonical: false }),
         passRate: passRate(outcomes),
         passed: outcomes.filter((o) => o.passed).length,
         tasks: outcomes.length,

@@ -3,7 +3,8 @@
  * the same machine. Prints a table and writes bench/results/latest.json. Not a test: nothing here asserts.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -64,7 +65,8 @@ async function timeIt<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T; 
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const dataDir = join(ROOT, '.harnessx', 'bench-data');
+  // A fresh store each run: cached outcomes from an earlier run would flatter every number.
+  const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-'));
   const store = new ArtifactStore(dataDir);
   const evolved = evolvedHarness();
   const evolvedId = store.putHarness(evolved);
@@ -84,11 +86,15 @@ async function main() {
     row('run-loop overhead per model call', name, `${perCall.toFixed(0)} µs`, `${model.calls} calls`);
   }
 
-  // 2. In-process rollout throughput (the baseline).
-  const inProc = await timeIt(() => rolloutTasks({ benchmark, config: evolved, harnessId: evolvedId, taskIds: ids240, k: 2, seed: 'bench' }));
-  const inProcEps = (inProc.value.traces.length / inProc.ms) * 1000;
-  results.inProcessEpisodesPerSecond = inProcEps;
-  row('rollout throughput, in-process', `${inProc.value.traces.length} episodes`, `${inProcEps.toFixed(1)} ep/s`, 'baseline 1.00');
+  // 2. In-process rollout throughput (the baseline), at two sizes.
+  const sizes = [ids240, allIds];
+  const inProcess: Array<{ episodes: number; eps: number; ms: number; calls: number }> = [];
+  for (const ids of sizes) {
+    const t = await timeIt(() => rolloutTasks({ benchmark, config: evolved, harnessId: evolvedId, taskIds: ids, k: 2, seed: 'bench' }));
+    inProcess.push({ episodes: t.value.traces.length, eps: (t.value.traces.length / t.ms) * 1000, ms: t.ms, calls: t.value.traces.reduce((n, x) => n + x.records.filter((r) => r.kind === 'model_call').length, 0) });
+    row('rollout throughput, in-process', `${t.value.traces.length} episodes`, `${inProcess[inProcess.length - 1].eps.toFixed(1)} ep/s`, 'baseline 1.00');
+  }
+  results.inProcess = inProcess;
 
   // 3. The same rollouts through Temporal activities (real dev server, in-process worker).
   const cli = findTemporalCli()?.path;
@@ -99,22 +105,23 @@ async function main() {
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   try {
     const worker = await createAegisWorker({ connection: env.nativeConnection, taskQueue: 'bench', dataDir, workflowBundle });
-    const viaTemporal = await worker.runUntil(() =>
-      timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-eval-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids240, k: 2, seed: 'bench-t', chunkSize: 30 }] })),
-    );
-    const tEps = (viaTemporal.value.episodes / viaTemporal.ms) * 1000;
-    results.temporalEpisodesPerSecond = tEps;
-    results.temporalToInProcessRatio = tEps / inProcEps;
-    row('rollout throughput, Temporal activities', `${viaTemporal.value.episodes} episodes`, `${tEps.toFixed(1)} ep/s`, `ratio ${(tEps / inProcEps).toFixed(2)} (target ≥ 0.80)`);
-    const calls = inProc.value.traces.reduce((n, t) => n + t.records.filter((r) => r.kind === 'model_call').length, 0);
-    const perCallMs = (viaTemporal.ms - inProc.ms) / calls;
-    results.temporalOverheadPerModelCallMs = perCallMs;
-    row('Temporal overhead per model call', `${calls} calls`, `${perCallMs.toFixed(3)} ms`, 'amortized over rollout activities');
+    const [viaTemporal, run] = await worker.runUntil(async () => {
+      const timed = [];
+      for (const [i, ids] of sizes.entries())
+        timed.push(await timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-eval-${i}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids, k: 2, seed: 'bench-t', chunkSize: 30 }] })));
+      const aegis = await timeIt(() => env.client.workflow.execute('evolveHarness', { taskQueue: 'bench', workflowId: `bench-aegis-${Date.now()}`, args: [{ benchmark: 'blocksworld', rounds: 4, seed: 'bench', evaluateTest: false }] }));
+      return [timed, aegis] as const;
+    });
+    results.temporal = viaTemporal.map((t, i) => {
+      const eps = (t.value.episodes / t.ms) * 1000;
+      const ratio = eps / inProcess[i].eps;
+      row('rollout throughput, Temporal activities', `${t.value.episodes} episodes`, `${eps.toFixed(1)} ep/s`, `ratio ${ratio.toFixed(2)} (target ≥ 0.80 at 200+)`);
+      const perCallMs = (t.ms - inProcess[i].ms) / inProcess[i].calls;
+      row('Temporal overhead per model call', `${inProcess[i].calls} calls`, `${perCallMs.toFixed(3)} ms`, 'amortized over rollout activities');
+      return { episodes: t.value.episodes, eps, ratio, overheadPerModelCallMs: perCallMs };
+    });
 
     // 4. Wall time per AEGIS round, by stage (from the workflow history).
-    const run = await worker.runUntil(() =>
-      timeIt(() => env.client.workflow.execute('evolveHarness', { taskQueue: 'bench', workflowId: `bench-aegis-${Date.now()}`, args: [{ benchmark: 'blocksworld', rounds: 4, seed: 'bench', evaluateTest: false }] })),
-    );
     const history = await env.client.workflow.getHandle(run.value.workflowId).fetchHistory();
     const byType = new Map<string, number>();
     const scheduled = new Map<string, { type: string; at: number }>();

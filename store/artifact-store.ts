@@ -21,12 +21,16 @@ export class ArtifactStore {
     renameSync(tmp, path);
   }
 
-  /** Stores a JSON value; the ref is the sha256 of its canonical JSON, so equal values share one blob. */
-  put(value: unknown): string {
-    const text = canonicalJson(value);
+  /**
+   * Stores a JSON value; the ref is the sha256 of its canonical JSON, so equal values share one blob.
+   * `canonical: false` hashes plain JSON instead: for large blobs built by one code path (traces), whose
+   * key order is already fixed, sorting keys costs more than it buys.
+   */
+  put(value: unknown, options: { canonical?: boolean } = {}): string {
+    const text = options.canonical === false ? JSON.stringify(value) : canonicalJson(value);
     const hex = sha256Hex(text);
     const path = this.blobPath(hex);
-    if (!existsSync(path)) this.writeAtomic(path, gzipSync(text));
+    if (!existsSync(path)) this.writeAtomic(path, gzipSync(text, { level: 1 }));
     return `sha256:${hex}`;
   }
 
@@ -63,11 +67,23 @@ export class ArtifactStore {
   /** A small mutable cache keyed by any JSON value (rollout outcomes keyed by harness, task and seed). */
   cacheGet<T>(namespace: string, key: unknown): T | undefined {
     const path = join(this.root, 'cache', namespace, `${sha256Hex(canonicalJson(key))}.json`);
-    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
+    if (!existsSync(path)) return undefined;
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as T;
+    } catch {
+      return undefined; // a write torn by a crash is a miss, recomputed deterministically
+    }
   }
 
   cacheSet(namespace: string, key: unknown, value: unknown): void {
     this.writeAtomic(join(this.root, 'cache', namespace, `${sha256Hex(canonicalJson(key))}.json`), JSON.stringify(value));
+  }
+
+  /** Many cache entries at once: one directory check, and plain writes (a torn entry reads as a miss). */
+  cacheSetMany(namespace: string, entries: Array<[unknown, unknown]>): void {
+    const dir = join(this.root, 'cache', namespace);
+    mkdirSync(dir, { recursive: true });
+    for (const [key, value] of entries) writeFileSync(join(dir, `${sha256Hex(canonicalJson(key))}.json`), JSON.stringify(value));
   }
 
   runDir(runId: string): string {
