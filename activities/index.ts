@@ -10,6 +10,7 @@ import { sampleIds } from '../benchmarks/split';
 import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
 import type { EpisodeTrace } from '../harness/trace';
+import { ProviderError } from '../models/errors';
 import { checkModelString } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 
@@ -51,16 +52,34 @@ async function faultPoint(store: ArtifactStore, stage: string): Promise<void> {
   }
 }
 
-/** Every activity heartbeats at least every 5 s while it waits, so a dead worker is noticed quickly. */
-function withHeartbeats<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+/**
+ * The activity boundary: every activity heartbeats at least every 5 s while it waits (a dead worker is
+ * noticed quickly), and provider errors are classified here, once: retryable ones carry the server's
+ * retry-after as the next retry delay, the others fail the activity for good with provider, model and cause.
+ */
+function atActivityBoundary<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return async (...args: A) => {
     const timer = setInterval(() => heartbeat(), 5000);
     try {
       return await fn(...args);
+    } catch (e) {
+      if (e instanceof ProviderError) throw providerFailure(e);
+      throw e;
     } finally {
       clearInterval(timer);
     }
   };
+}
+
+export function providerFailure(e: ProviderError): ApplicationFailure {
+  const type = { rate_limited: 'ProviderRateLimited', unavailable: 'ProviderUnavailable', rejected: 'ProviderRejected', malformed_response: 'ProviderMalformedResponse' }[e.kind];
+  return ApplicationFailure.create({
+    message: e.message,
+    type,
+    nonRetryable: !e.retryable,
+    nextRetryDelay: e.retryAfterMs ?? undefined,
+    details: [{ provider: e.provider, model: e.model, status: e.status }],
+  });
 }
 
 export interface RolloutResult {
@@ -252,7 +271,7 @@ export function createActivities(deps: ActivityDeps) {
       return { path: store.writeRunFile(input.runId, 'summary.json', JSON.stringify(input.summary, null, 2) + '\n') };
     },
   };
-  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, withHeartbeats(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof activities;
+  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, atActivityBoundary(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof activities;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

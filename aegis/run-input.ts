@@ -6,6 +6,7 @@ import { z } from 'zod';
  */
 export const BENCHMARKS = ['blocksworld'] as const;
 export const MODEL_PATTERN = /^[a-z][a-z0-9-]*:[^\s]+$/;
+/** Model strings: sim:small, anthropic:claude-opus-4-6, openai:gpt-5.4, openai-compatible:qwen3.5-9b@http://localhost:8000/v1 */
 
 export const EvolveInputSchema = z
   .object({

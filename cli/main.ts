@@ -14,6 +14,7 @@ import { EvolveInputSchema, inputProblems } from '../aegis/run-input';
 import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
 import { HarnessConfigError, harnessId, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
+import { ProviderError } from '../models/errors';
 import { checkModelString } from '../models/registry';
 import { ArtifactStore } from '../store/artifact-store';
 import { connectionSettings, TASK_QUEUE, taskQueue, webUiUrl } from '../temporal.config';
@@ -417,7 +418,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof TemporalCliMissing || (e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+    if (e instanceof UsageError || e instanceof TemporalCliMissing || e instanceof ProviderError || (e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
       console.error(`harnessx: ${(e as Error).message}`);
       return 2;
     }

@@ -1,7 +1,14 @@
+import { anthropicProvider } from './anthropic/anthropic-model';
+import { openaiCompatibleProvider, openaiProvider } from './openai/openai-model';
 import { simProvider } from './sim/sim-model';
 import { Model, ModelProvider, parseModelString } from './types';
 
-const PROVIDERS: Record<string, ModelProvider> = { sim: simProvider };
+const PROVIDERS: Record<string, ModelProvider> = {
+  sim: simProvider,
+  anthropic: anthropicProvider,
+  openai: openaiProvider,
+  'openai-compatible': openaiCompatibleProvider,
+};
 
 export const PROVIDER_NAMES = Object.keys(PROVIDERS);
 
@@ -12,15 +19,15 @@ export function createModel(spec: string, options: { seed: string }): Model {
   return provider.create(ref.name, options);
 }
 
-/** Validates a model string without creating the model (for input validation). */
+/**
+ * Validates a model string on this worker without calling the provider: the provider exists, and what it
+ * needs from the environment (key, base URL) is there. Returns the problem, or null.
+ */
 export function checkModelString(spec: string): string | null {
   try {
-    const ref = parseModelString(spec);
-    if (!PROVIDERS[ref.provider]) return `unknown model provider "${ref.provider}"; available: ${PROVIDER_NAMES.join(', ')}`;
-    if (ref.provider === 'sim' && !(ref.name in SIM_SIZES_FOR_CHECK)) return `unknown simulator size "${ref.name}"; use sim:small or sim:large`;
+    createModel(spec, { seed: 'check' });
     return null;
   } catch (e) {
     return (e as Error).message;
   }
 }
-const SIM_SIZES_FOR_CHECK = { small: 1, large: 1 };

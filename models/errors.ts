@@ -1,0 +1,64 @@
+/**
+ * Provider errors, classified once: retryable (429, 5xx, timeouts, connection failures; honouring
+ * retry-after) or not (400/401/403/404/422 and other 4xx). Activities turn these into ApplicationFailures.
+ */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly provider: string,
+    readonly model: string,
+    readonly retryable: boolean,
+    readonly status: number | null,
+    readonly retryAfterMs: number | null,
+    readonly kind: 'rate_limited' | 'unavailable' | 'rejected' | 'malformed_response',
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+function retryAfterMs(headers: unknown): number | null {
+  const get = (name: string): string | null => {
+    if (headers && typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
+    if (headers && typeof headers === 'object') return ((headers as Record<string, string>)[name] as string) ?? null;
+    return null;
+  };
+  const ms = get('retry-after-ms');
+  if (ms && Number.isFinite(Number(ms))) return Number(ms);
+  const after = get('retry-after');
+  if (!after) return null;
+  if (Number.isFinite(Number(after))) return Number(after) * 1000;
+  const date = Date.parse(after);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : null;
+}
+
+/** Removes any configured secret from a message before it can reach a log, trace or history. */
+export function redact(text: string, secrets: Array<string | undefined>): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 6) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+/** Maps whatever a provider SDK threw to a ProviderError. Works on both the Anthropic and OpenAI SDKs. */
+export function classifyProviderError(error: unknown, provider: string, model: string, secrets: Array<string | undefined> = []): ProviderError {
+  if (error instanceof ProviderError) return error;
+  const e = error as { status?: unknown; headers?: unknown; name?: string; message?: string; constructor?: { name?: string } };
+  const name = `${e?.constructor?.name ?? ''} ${e?.name ?? ''}`;
+  const detail = redact(String(e?.message ?? error), secrets).slice(0, 500);
+  const status = typeof e?.status === 'number' ? e.status : null;
+  const at = `${provider} model "${model}"`;
+  if (status === null) {
+    const connection = /Connection|Timeout|Abort|fetch failed|ECONN|ETIMEDOUT|socket/i.test(`${name} ${detail}`);
+    return new ProviderError(`${at}: ${connection ? 'connection failed' : 'request failed'}: ${detail}`, provider, model, true, null, null, 'unavailable');
+  }
+  if (status === 429) return new ProviderError(`${at}: rate limited (429): ${detail}`, provider, model, true, 429, retryAfterMs(e.headers), 'rate_limited');
+  if (status === 408 || status === 409 || status >= 500)
+    return new ProviderError(`${at}: provider unavailable (${status}): ${detail}`, provider, model, true, status, retryAfterMs(e.headers), 'unavailable');
+  const cause =
+    status === 401 ? 'authentication failed (check the API key)'
+    : status === 403 ? 'permission denied'
+    : status === 404 ? 'not found (check the model name and base URL)'
+    : status === 400 || status === 422 ? 'request rejected'
+    : `client error`;
+  return new ProviderError(`${at}: ${cause} (${status}): ${detail}`, provider, model, false, status, null, 'rejected');
+}

@@ -1,0 +1,15 @@
+import type { ToolSpec } from '../harness/types';
+
+/** A tool's parameters as JSON Schema, the shape both wire protocols take. */
+export function toJsonSchema(tool: ToolSpec) {
+  const properties = Object.fromEntries(
+    Object.entries(tool.parameters).map(([name, p]) => [name, { type: p.type, description: p.description, ...(p.enum ? { enum: p.enum } : {}) }]),
+  );
+  return { type: 'object' as const, properties, required: Object.keys(tool.parameters), additionalProperties: false };
+}
+
+/** Context parts become one final user text, so providers without structured parts still see them. */
+export function renderParts(parts: Array<{ kind: string; text: string }>): string | null {
+  if (!parts.length) return null;
+  return parts.map((p) => `<context kind="${p.kind}">\n${p.text}\n</context>`).join('\n');
+}
