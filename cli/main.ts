@@ -72,42 +72,48 @@ function readHarnessFile(path: string | undefined, model: string) {
   }
 }
 
+/** Options every run-starting command takes. */
+const RUN_OPTIONS = {
+  benchmark: { type: 'string', default: 'blocksworld' },
+  model: { type: 'string', default: 'sim:small' },
+  harness: { type: 'string' },
+  seed: { type: 'string' },
+  k: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function wholeNumber(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
+  return Number(v);
+}
+
 async function evolve(argv: string[], interactive: boolean): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     strict: true,
     options: {
-      benchmark: { type: 'string', default: 'blocksworld' },
-      model: { type: 'string', default: 'sim:small' },
+      ...RUN_OPTIONS,
       rounds: { type: 'string' },
-      seed: { type: 'string' },
       patience: { type: 'string' },
-      k: { type: 'string' },
       'batch-size': { type: 'string' },
       'validation-size': { type: 'string' },
       candidates: { type: 'string' },
-      harness: { type: 'string' },
       'workflow-id': { type: 'string' },
-      json: { type: 'boolean', default: false },
     },
   });
   const json = values.json!;
   const log = say(json);
-  const int = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
-    return Number(v);
-  };
   const raw = {
     benchmark: values.benchmark,
     model: values.model,
     seed: values.seed,
-    rounds: int('rounds', values.rounds),
-    patience: int('patience', values.patience),
-    k: int('k', values.k),
-    batchSize: int('batch-size', values['batch-size']),
-    validationSize: int('validation-size', values['validation-size']),
-    candidatesPerRound: int('candidates', values.candidates),
+    rounds: wholeNumber('rounds', values.rounds),
+    patience: wholeNumber('patience', values.patience),
+    k: wholeNumber('k', values.k),
+    batchSize: wholeNumber('batch-size', values['batch-size']),
+    validationSize: wholeNumber('validation-size', values['validation-size']),
+    candidatesPerRound: wholeNumber('candidates', values.candidates),
     seedHarness: values.harness ? (readHarnessFile(values.harness, values.model!) as unknown as Record<string, unknown>) : undefined,
   };
   const parsed = EvolveInputSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
@@ -166,14 +172,11 @@ async function rollout(argv: string[]): Promise<void> {
     args: argv,
     strict: true,
     options: {
-      benchmark: { type: 'string', default: 'blocksworld' },
-      model: { type: 'string', default: 'sim:small' },
-      harness: { type: 'string' },
+      ...RUN_OPTIONS,
       split: { type: 'string', default: 'test' },
       tasks: { type: 'string' },
       k: { type: 'string', default: '2' },
       seed: { type: 'string', default: 'harnessx' },
-      json: { type: 'boolean', default: false },
     },
   });
   if (!BENCHMARK_NAMES.includes(values.benchmark!)) throw new UsageError(`--benchmark must be one of ${BENCHMARK_NAMES.join(', ')}, got "${values.benchmark}"`);
@@ -250,12 +253,7 @@ async function budget(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { rounds: { type: 'string' }, patience: { type: 'string' } } });
   const id = positionals[0];
   if (!id || (values.rounds === undefined && values.patience === undefined)) throw new UsageError('usage: harnessx budget <workflowId> [--rounds N] [--patience P]');
-  const num = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
-    return Number(v);
-  };
-  const change = { rounds: num('rounds', values.rounds), patience: num('patience', values.patience) };
+  const change = { rounds: wholeNumber('rounds', values.rounds), patience: wholeNumber('patience', values.patience) };
   try {
     const result = await (await connectClient()).workflow.getHandle(id).executeUpdate('setBudget', { args: [change] });
     console.log(`budget of ${id}: ${JSON.stringify(result)}`);

@@ -1,34 +1,17 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { seededRandom } from '../../aegis/sampling';
 import { ArtifactStore } from '../../store/artifact-store';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
-import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
+import { useWorkerFixture, waitFor } from './temporal-env';
 
 jest.setTimeout(180_000);
 
 const TASK_QUEUE = 'it-evolve';
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-const dataDir = tempDataDir();
-const store = new ArtifactStore(dataDir);
-
-beforeAll(async () => {
-  env = await startDevServer();
-  worker = await startWorker(env, dataDir, TASK_QUEUE);
-  running = worker.run();
-});
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
-
-const start = (input: unknown, id: string) => env.client.workflow.start('evolveHarness', { taskQueue: TASK_QUEUE, workflowId: id, args: [input] });
+const fixture = useWorkerFixture(TASK_QUEUE);
+const store = new ArtifactStore(fixture.dataDir);
+const start = fixture.start;
 
 it('runs 2 AEGIS rounds on blocksworld with sim:small and ships at least one edit', async () => {
   const handle = await start({ benchmark: 'blocksworld', model: 'sim:small', rounds: 2, batchSize: 24, validationSize: 12, seed: 'it-2rounds' }, 'it-2rounds');

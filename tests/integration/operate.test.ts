@@ -1,8 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { loadRun } from '../../report/load-run';
 import { buildReport } from '../../report/build-report';
 import { ArtifactStore } from '../../store/artifact-store';
@@ -10,33 +8,18 @@ import { AesGcmCodec } from '../../workers/codec';
 import { createAegisWorker } from '../../workers/aegis-worker';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { launchBrowser } from './browser';
-import { startDevServer, startWorker, tempDataDir, waitFor, workflowBundle } from './temporal-env';
+import { useWorkerFixture, waitFor, workflowBundle } from './temporal-env';
 
 jest.setTimeout(240_000);
 
 const TASK_QUEUE = 'it-operate';
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-const dataDir = tempDataDir();
-const store = new ArtifactStore(dataDir);
+const fixture = useWorkerFixture(TASK_QUEUE);
+const store = new ArtifactStore(fixture.dataDir);
+const start = fixture.start;
 const small = { benchmark: 'blocksworld', model: 'sim:small', batchSize: 12, validationSize: 6 };
-
-beforeAll(async () => {
-  env = await startDevServer();
-  worker = await startWorker(env, dataDir, TASK_QUEUE);
-  running = worker.run();
-});
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
-
-const start = (input: unknown, id: string) => env.client.workflow.start('evolveHarness', { taskQueue: TASK_QUEUE, workflowId: id, args: [input] });
 const listIds = async (query: string) => {
   const ids: string[] = [];
-  for await (const w of env.client.workflow.list({ query })) ids.push(w.workflowId);
+  for await (const w of fixture.env.client.workflow.list({ query })) ids.push(w.workflowId);
   return ids;
 };
 
@@ -83,14 +66,14 @@ it('changes the budget of a running run through a validated update', async () =>
 
 it('encrypts payloads end to end when a codec key is set: the server history holds only ciphertext', async () => {
   const codec = new AesGcmCodec('it-secret-key');
-  const secretWorker = await createAegisWorker({ connection: env.nativeConnection, taskQueue: 'it-encrypted', dataDir, workflowBundle: await workflowBundle(), dataConverter: { payloadCodecs: [codec] } });
-  const client = new Client({ connection: env.connection, dataConverter: { payloadCodecs: [codec] } });
+  const secretWorker = await createAegisWorker({ connection: fixture.env.nativeConnection, taskQueue: 'it-encrypted', dataDir: fixture.dataDir, workflowBundle: await workflowBundle(), dataConverter: { payloadCodecs: [codec] } });
+  const client = new Client({ connection: fixture.env.connection, dataConverter: { payloadCodecs: [codec] } });
   await secretWorker.runUntil(async () => {
     const handle = await client.workflow.start('evolveHarness', { taskQueue: 'it-encrypted', workflowId: 'it-encrypted', args: [{ ...small, rounds: 1, seed: 'canary-seed-7731' }] });
     const summary = (await handle.result()) as RunSummary;
     expect(summary.rounds).toBe(1);
   });
-  const raw = JSON.stringify(await env.client.workflow.getHandle('it-encrypted').fetchHistory());
+  const raw = JSON.stringify(await fixture.env.client.workflow.getHandle('it-encrypted').fetchHistory());
   expect(raw).not.toContain(Buffer.from('canary-seed-7731').toString('base64').slice(0, 12));
   expect(raw).not.toContain('canary-seed-7731');
   expect(raw).toContain(Buffer.from('binary/encrypted').toString('base64'));
@@ -98,7 +81,7 @@ it('encrypts payloads end to end when a codec key is set: the server history hol
 
 it('writes a report from a real run that renders in headless Chromium with every chart drawn', async () => {
   const html = buildReport(loadRun(store, 'it-sa'));
-  const file = join(dataDir, 'report.html');
+  const file = join(fixture.dataDir, 'report.html');
   writeFileSync(file, html);
   const browser = await launchBrowser();
   try {

@@ -55,3 +55,28 @@ export async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean,
   }
   throw new Error(`timed out waiting for ${label}; last value: ${JSON.stringify(last)}`);
 }
+
+/**
+ * A dev server plus an in-process worker on `taskQueue`, torn down after the file's tests. `start` starts
+ * evolveHarness runs on that queue.
+ */
+export function useWorkerFixture(taskQueue: string, extraArgs: string[] = []) {
+  const fixture = {
+    env: undefined as unknown as TestWorkflowEnvironment,
+    dataDir: tempDataDir(),
+    start: (input: unknown, workflowId: string) => fixture.env.client.workflow.start('evolveHarness', { taskQueue, workflowId, args: [input] }),
+  };
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  beforeAll(async () => {
+    fixture.env = await startDevServer(extraArgs);
+    worker = await startWorker(fixture.env, fixture.dataDir, taskQueue);
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await fixture.env?.teardown();
+  });
+  return fixture;
+}
