@@ -11,6 +11,7 @@ import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
 import type { EpisodeTrace } from '../harness/trace';
 import { ProviderError } from '../models/errors';
+import { costUsd } from '../models/prices';
 import { checkModelString } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 
@@ -90,6 +91,10 @@ export interface RolloutResult {
   tasks: number;
   episodes: number;
   tokens: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** USD from the price table; null when the model is unpriced. */
+  costUsd: number | null;
 }
 
 /**
@@ -167,6 +172,8 @@ export function createActivities(deps: ActivityDeps) {
     async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<RolloutResult> {
       await faultPoint(store, 'rollout');
       const { outcomes, traces } = await rolloutInternal(input);
+      const inputTokens = traces.reduce((n, t) => n + t.usage.inputTokens, 0);
+      const outputTokens = traces.reduce((n, t) => n + t.usage.outputTokens, 0);
       store.cacheSetMany('outcomes', outcomes.map((o) => [{ b: input.benchmark, h: input.harnessId, t: o.taskId, k: input.k, s: input.seed }, o]));
       return {
         outcomesRef: store.put(outcomes),
@@ -175,7 +182,10 @@ export function createActivities(deps: ActivityDeps) {
         passed: outcomes.filter((o) => o.passed).length,
         tasks: outcomes.length,
         episodes: traces.length,
-        tokens: traces.reduce((n, t) => n + t.usage.inputTokens + t.usage.outputTokens, 0),
+        tokens: inputTokens + outputTokens,
+        inputTokens,
+        outputTokens,
+        costUsd: costUsd(store.getHarness(input.harnessId).model.main.model, { inputTokens, outputTokens }),
       };
     },
 

@@ -60,6 +60,9 @@ export function buildReport(data: RunData): string {
   const outcomeChart = barChart('decisions', [...outcomes].map(([label, value]) => ({ label, value, colour: label.includes('shipped') ? '#54a24b' : '#e45756' })));
 
   const tokens = barChart('tokens', by('rollout').map((r) => ({ label: `round ${r.round}`, value: Number(r.payload.tokens ?? 0) })), { unit: ' tok' });
+  const costs = by('rollout').map((r) => ({ round: r.round, usd: typeof r.payload.costUsd === 'number' ? r.payload.costUsd : null }));
+  const costRows = costs.map((c) => `<tr><td>${c.round}</td><td>${c.usd === null ? 'unpriced (set HARNESSX_PRICES)' : `$${c.usd.toFixed(4)}`}</td></tr>`).join('');
+  const totalCost = costs.every((c) => c.usd !== null) ? `$${costs.reduce((n, c) => n + (c.usd ?? 0), 0).toFixed(4)}` : 'partly unpriced';
 
   const taskIds = [...new Set([...data.digests.values()].flatMap((d) => d.tasks.map((t) => t.taskId)))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const outcome = new Map<string, 'pass' | 'fail'>();
@@ -94,7 +97,9 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}table{border-collapse:collap
 <h2>Decisions per stage and reason</h2>${outcomeChart}
 <h2>Lineage</h2><ul>${lineage ? lineageHtml(lineage) : '<li>no setup record</li>'}</ul>
 <h2>Per-task outcomes across rounds</h2><p>Green: solved (pass@k) in that round's batch; red: failed; blank: not in the batch.</p>${heat}
-<h2>Tokens and cost per round</h2>${tokens}<p>Cost: no price applies to simulator calls; provider prices come with real models. Digest compression per round (trace tokens per digest token): ${esc(compression.join(', ') || 'n/a')}.</p>
+<h2>Tokens and cost per round</h2>${tokens}
+<table><tr><th>round</th><th>task-model cost (rollouts)</th></tr>${costRows}<tr><td>total</td><td>${esc(totalCost)}</td></tr></table>
+<p>Costs come from the price table (the simulator is free; real models are priced with HARNESSX_PRICES). Digest compression per round (trace tokens per digest token): ${esc(compression.join(', ') || 'n/a')}.</p>
 <h2>Shipped edits: predicted vs actual impact</h2>
 <table><tr><th>round</th><th>candidate</th><th>bucket</th><th>edit</th><th>predicted unlocks</th><th>actual unlocks (gate set)</th><th>predicted and actual</th><th></th></tr>${manifests || '<tr><td colspan="8">nothing shipped</td></tr>'}</table>
 </body></html>

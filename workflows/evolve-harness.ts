@@ -272,7 +272,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     s.tokens += roll.tokens;
     if (s.seedBatchPassRate === null) s.seedBatchPassRate = roll.passRate;
     lastEvent = `round ${round}: pass@${input.k} ${roll.passed}/${roll.tasks} on the batch`;
-    await audit({ key: `${round}:rollout`, round, stage: 'rollout', kind: 'info', harnessId: s.incumbentId, payload: { passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });
+    await audit({ key: `${round}:rollout`, round, stage: 'rollout', kind: 'info', harnessId: s.incumbentId, payload: { passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, inputTokens: roll.inputTokens, outputTokens: roll.outputTokens, costUsd: roll.costUsd }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });
 
     await enter('digest');
     const digest = await meta.digest({ round, harnessId: s.incumbentId, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef });

@@ -9,7 +9,7 @@ const rec = (r: Partial<AuditRecord> & Pick<AuditRecord, 'key' | 'stage' | 'roun
 
 const audit: AuditRecord[] = [
   rec({ key: 'setup', stage: 'setup', round: 0, harnessId: 'hx-seed', payload: { input: { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'rules' } } }),
-  rec({ key: '1:rollout', stage: 'rollout', round: 1, payload: { passRate: 0.2, tokens: 1000 } }),
+  rec({ key: '1:rollout', stage: 'rollout', round: 1, payload: { passRate: 0.2, tokens: 1000, costUsd: 0.0125 } }),
   rec({ key: '1:gate:r1-c1', stage: 'gate', round: 1, kind: 'rollback', candidateId: 'r1-c1', payload: { editKey: 'insert:few_shot@task_start', reason: 'seesaw: regresses 1 solved task(s): t1' } }),
   rec({ key: '1:ship', stage: 'ship', round: 1, kind: 'commit', candidateId: 'r1-c2', harnessId: 'hx-one', payload: { from: 'hx-seed', editKey: 'insert:notes@before_model', gate: { unlocked: ['t2'] } } }),
   rec({ key: '1:round_end', stage: 'round_end', round: 1, payload: { validation: 0.3, test: 0.25 } }),
@@ -64,5 +64,8 @@ describe('HTML report', () => {
     expect(html).toContain('plan → no-op: empty landscape');
     expect(html).toContain('15.6%'.replace('15.6', '20.0'));
     expect(html).toContain('t1 round 1: pass');
+    expect(html).toContain('<tr><td>1</td><td>$0.0125</td></tr>');
+    expect(html).toContain('<tr><td>2</td><td>unpriced (set HARNESSX_PRICES)</td></tr>');
+    expect(html).toContain('<td>partly unpriced</td>');
   });
 });
