@@ -23,6 +23,8 @@ export const EvolveInputSchema = z
     actionabilityThreshold: z.number().min(0).max(1).default(0),
     minGain: z.number().int().min(0).max(1000).default(1),
     evaluateTest: z.boolean().default(true),
+    /** Train tasks in the final seed-vs-evolved evaluation: 0 = all; N = a fixed seeded sample (paid models). */
+    finalTrainTasks: z.number().int().min(0).max(100_000).default(0),
     /** Evaluate the incumbent on validation and test tasks every round (cached per harness), for reports. */
     trackHeldOut: z.boolean().default(true),
     /** 'human': a candidate that passed the gate waits for an approve/reject update before it ships. */

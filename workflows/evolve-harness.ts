@@ -339,9 +339,10 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
 
   await enter('final');
   const evalArgs = { benchmark: input.benchmark, k: input.k, seed: `${input.seed}|final` };
+  const finalTrain = input.finalTrainTasks > 0 ? seededSample(s.trainIds, input.finalTrainTasks, `${input.seed}|final-train`).sort() : s.trainIds;
   const [seedTrain, evolvedTrain] = [
-    await rollouts.evaluate({ ...evalArgs, harnessId: s.seedHarnessId, taskIds: s.trainIds }),
-    await rollouts.evaluate({ ...evalArgs, harnessId: s.incumbentId, taskIds: s.trainIds }),
+    await rollouts.evaluate({ ...evalArgs, harnessId: s.seedHarnessId, taskIds: finalTrain }),
+    await rollouts.evaluate({ ...evalArgs, harnessId: s.incumbentId, taskIds: finalTrain }),
   ];
   const [seedTest, evolvedTest] = input.evaluateTest
     ? [await rollouts.evaluate({ ...evalArgs, harnessId: s.seedHarnessId, taskIds: s.testIds }), await rollouts.evaluate({ ...evalArgs, harnessId: s.incumbentId, taskIds: s.testIds })]

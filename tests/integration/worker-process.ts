@@ -4,7 +4,7 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '../..');
 
 /** A real worker process (`harnessx worker`), as a user runs it; resolves once it polls. */
-export function spawnWorker(options: { address: string; dataDir: string; env?: Record<string, string> }, children: ChildProcess[]): Promise<ChildProcess> {
+export function spawnWorker(options: { address: string; dataDir: string; env?: Record<string, string>; onOutput?: (text: string) => void }, children: ChildProcess[]): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(ROOT, 'bin/harnessx.js'), 'worker'], {
     env: { ...process.env, TEMPORAL_ADDRESS: options.address, HARNESSX_DATA_DIR: options.dataDir, HARNESSX_LOG_LEVEL: 'ERROR', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -14,6 +14,7 @@ export function spawnWorker(options: { address: string; dataDir: string; env?: R
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 90_000);
     const onData = (d: Buffer) => {
+      options.onOutput?.(d.toString());
       output = (output + d.toString()).slice(-20_000);
       if (output.includes('AEGIS worker polling')) {
         clearTimeout(timer);
