@@ -10,6 +10,9 @@ import { sampleIds } from '../benchmarks/split';
 import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
 import type { EpisodeTrace } from '../harness/trace';
+import type { Model } from '../harness/processor';
+import type { ModelResponse } from '../harness/types';
+import { ResponseCache, withResponseCache } from '../models/cached-model';
 import { ProviderError } from '../models/errors';
 import { costUsd } from '../models/prices';
 import { checkModelString } from '../models/registry';
@@ -105,10 +108,19 @@ export function createActivities(deps: ActivityDeps) {
   const { store } = deps;
   const agent = deps.metaAgent ?? new RuleBasedMetaAgent();
 
+  // Paid providers' responses are cached in the store (HARNESSX_RESPONSE_CACHE=off disables); the simulator is free.
+  const responseCache: ResponseCache = {
+    get: (key) => store.cacheGet<ModelResponse>('responses', key),
+    set: (key, response) => store.cacheSet('responses', key, response),
+  };
+  const wrapModel = (model: Model, sample: string): Model =>
+    process.env.HARNESSX_RESPONSE_CACHE === 'off' || model.id.startsWith('sim:') ? model : withResponseCache(model, responseCache, sample);
+
   async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<{ outcomes: TaskOutcome[]; traces: EpisodeTrace[] }> {
     const benchmark = getBenchmark(input.benchmark);
     const config = store.getHarness(input.harnessId);
     return rolloutTasks({
+      wrapModel,
       benchmark,
       config,
       harnessId: input.harnessId,

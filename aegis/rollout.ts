@@ -2,6 +2,7 @@ import type { Benchmark } from '../benchmarks/types';
 import type { HarnessConfig } from '../harness/config';
 import { runEpisode } from '../harness/run-loop';
 import type { EpisodeTrace } from '../harness/trace';
+import type { Model } from '../harness/processor';
 import { createModel } from '../models/registry';
 
 export interface TaskOutcome {
@@ -13,6 +14,8 @@ export interface TaskOutcome {
 }
 
 export interface RolloutSpec {
+  /** Wraps each episode's model (the activity adds the response cache for paid providers). */
+  wrapModel?: (model: Model, episodeSeed: string) => Model;
   benchmark: Benchmark;
   config: HarnessConfig;
   harnessId: string;
@@ -48,11 +51,12 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<{ traces: Episode
   return { traces, outcomes };
 }
 
-export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k'>, taskId: string, attempt: number): Promise<EpisodeTrace> {
+export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {
   const seed = episodeSeed(spec.seed, taskId, attempt);
   const env = spec.benchmark.createEnvironment(taskId, { seed });
   const task = spec.benchmark.task(taskId);
-  const model = createModel(spec.config.model.main.model, { seed });
+  const created = createModel(spec.config.model.main.model, { seed });
+  const model = spec.wrapModel ? spec.wrapModel(created, seed) : created;
   const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });
   // The benchmark's fixed verifier has the last word on reward.
   const reward = env.score();

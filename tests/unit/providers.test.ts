@@ -187,3 +187,28 @@ describe('the activity boundary', () => {
     }
   });
 });
+
+describe('response cache', () => {
+  it('a repeated rollout never pays twice; attempts stay separate samples; it can be turned off', async () => {
+    const server = await startWireServer(() => ({ body: openaiToolCall('pick_up', '{"block":"red"}') }));
+    const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-cache-')));
+    const activities = createActivities({ store });
+    const harnessId = store.putHarness({ ...seedHarness(), model: { main: { model: `openai-compatible:m@${server.url}/v1` } } });
+    const task = bench.tasks()[0].id;
+    try {
+      await activities.rollout({ benchmark: 'blocksworld', harnessId, taskIds: [task], k: 1, seed: 's' });
+      const first = server.requests.length;
+      expect(first).toBeGreaterThan(5);
+      await activities.rollout({ benchmark: 'blocksworld', harnessId, taskIds: [task], k: 1, seed: 's' });
+      expect(server.requests.length).toBe(first); // every call answered from the cache
+      await activities.rollout({ benchmark: 'blocksworld', harnessId, taskIds: [task], k: 2, seed: 's' });
+      expect(server.requests.length).toBeGreaterThan(first); // attempt 1 is a new sample
+      const before = server.requests.length;
+      process.env.HARNESSX_RESPONSE_CACHE = 'off';
+      await activities.rollout({ benchmark: 'blocksworld', harnessId, taskIds: [task], k: 1, seed: 's' });
+      expect(server.requests.length - before).toBe(first);
+    } finally {
+      await server.close();
+    }
+  });
+});
