@@ -14,7 +14,7 @@ import type { Model } from '../harness/processor';
 import type { ModelResponse } from '../harness/types';
 import { ResponseCache, withResponseCache } from '../models/cached-model';
 import { ProviderError } from '../models/errors';
-import { costUsd } from '../models/prices';
+import { costUsd, priceOf, priceTable } from '../models/prices';
 import { checkModelString } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 
@@ -86,6 +86,22 @@ export function providerFailure(e: ProviderError): ApplicationFailure {
   });
 }
 
+export interface Spend {
+  inputTokens: number;
+  outputTokens: number;
+  tokens: number;
+  /** USD from the price table; null when the model is unpriced. */
+  costUsd: number | null;
+}
+
+/** Adds up spends; cost stays null if any part is unpriced. */
+export function totalSpend(parts: Spend[]): Spend {
+  return parts.reduce<Spend>(
+    (a, b) => ({ inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens, tokens: a.tokens + b.tokens, costUsd: a.costUsd === null || b.costUsd === null ? null : a.costUsd + b.costUsd }),
+    { inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: 0 },
+  );
+}
+
 export interface RolloutResult {
   outcomesRef: string;
   tracesRef: string;
@@ -137,8 +153,15 @@ export function createActivities(deps: ActivityDeps) {
     });
   }
 
+  /** Token usage and cost of a set of episodes, priced for the harness's task model. */
+  function spend(harnessId: string, traces: EpisodeTrace[]): Spend {
+    const inputTokens = traces.reduce((n, t) => n + t.usage.inputTokens, 0);
+    const outputTokens = traces.reduce((n, t) => n + t.usage.outputTokens, 0);
+    return { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(store.getHarness(harnessId).model.main.model, { inputTokens, outputTokens }) };
+  }
+
   /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. */
-  async function outcomesFor(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<TaskOutcome[]> {
+  async function outcomesFor(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }, spent?: Spend[]): Promise<TaskOutcome[]> {
     const key = (taskId: string) => ({ b: input.benchmark, h: input.harnessId, t: taskId, k: input.k, s: input.seed });
     const cached = new Map<string, TaskOutcome>();
     for (const id of input.taskIds) {
@@ -147,7 +170,8 @@ export function createActivities(deps: ActivityDeps) {
     }
     const missing = input.taskIds.filter((id) => !cached.has(id));
     if (missing.length) {
-      const { outcomes } = await rolloutInternal({ ...input, taskIds: missing });
+      const { outcomes, traces } = await rolloutInternal({ ...input, taskIds: missing });
+      spent?.push(spend(input.harnessId, traces));
       store.cacheSetMany('outcomes', outcomes.map((o) => [key(o.taskId), o]));
       for (const o of outcomes) cached.set(o.taskId, o);
     }
@@ -156,10 +180,12 @@ export function createActivities(deps: ActivityDeps) {
 
   const activities = {
     /** Validates what the workflow's schema cannot (harness config, model), stores the seed harness, splits tasks. */
-    async prepareRun(input: { benchmark: string; model: string; seedHarness?: Record<string, unknown>; validationSize: number; seed: string }) {
+    async prepareRun(input: { benchmark: string; model: string; seedHarness?: Record<string, unknown>; validationSize: number; seed: string; maxUsd?: number }) {
       const problems: string[] = [];
       const modelProblem = checkModelString(input.model);
       if (modelProblem) problems.push(`model: ${modelProblem}`);
+      if (input.maxUsd !== undefined && !priceOf(input.model, priceTable()))
+        problems.push(`maxUsd: "${input.model}" has no price; add it to HARNESSX_PRICES on the workers, or budget in maxTokens`);
       let config = seedHarness(input.model);
       if (input.seedHarness) {
         try {
@@ -184,8 +210,6 @@ export function createActivities(deps: ActivityDeps) {
     async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<RolloutResult> {
       await faultPoint(store, 'rollout');
       const { outcomes, traces } = await rolloutInternal(input);
-      const inputTokens = traces.reduce((n, t) => n + t.usage.inputTokens, 0);
-      const outputTokens = traces.reduce((n, t) => n + t.usage.outputTokens, 0);
       store.cacheSetMany('outcomes', outcomes.map((o) => [{ b: input.benchmark, h: input.harnessId, t: o.taskId, k: input.k, s: input.seed }, o]));
       return {
         outcomesRef: store.put(outcomes),
@@ -194,10 +218,7 @@ export function createActivities(deps: ActivityDeps) {
         passed: outcomes.filter((o) => o.passed).length,
         tasks: outcomes.length,
         episodes: traces.length,
-        tokens: inputTokens + outputTokens,
-        inputTokens,
-        outputTokens,
-        costUsd: costUsd(store.getHarness(input.harnessId).model.main.model, { inputTokens, outputTokens }),
+        ...spend(input.harnessId, traces),
       };
     },
 
@@ -240,13 +261,14 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** The deterministic gate, in order; the first failing check stops it. */
-    async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number }): Promise<GateResult> {
+    async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number }): Promise<GateResult & { spend: Spend }> {
       const candidate = store.get<Candidate[]>(input.candidatesRef).find((c) => c.candidateId === input.candidateId);
       if (!candidate) throw ApplicationFailure.nonRetryable(`candidate ${input.candidateId} is not in ${input.candidatesRef}`, 'InvalidInput');
       const checks: GateCheckResult[] = [];
-      const result = (extra: Partial<GateResult> = {}): GateResult => {
+      const spent: Spend[] = [];
+      const result = (extra: Partial<GateResult> = {}): GateResult & { spend: Spend } => {
         const failed = checks.find((c) => !c.passed);
-        return { candidateId: candidate.candidateId, passed: !failed && checks.length === 4, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra };
+        return { candidateId: candidate.candidateId, passed: !failed && checks.length === 4, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra, spend: totalSpend(spent) };
       };
       checks.push(checkManifest(candidate));
       if (!checks[0].passed) return result();
@@ -266,12 +288,12 @@ export function createActivities(deps: ActivityDeps) {
       if (!checks[2].passed) return result();
       heartbeat({ stage: 'seesaw' });
       const rollout = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, seed: input.seed };
-      const before = await outcomesFor({ ...rollout, harnessId: input.incumbentId });
-      const after = await outcomesFor({ ...rollout, harnessId: candidate.harnessId });
+      const before = await outcomesFor({ ...rollout, harnessId: input.incumbentId }, spent);
+      const after = await outcomesFor({ ...rollout, harnessId: candidate.harnessId }, spent);
       const suspects = suspectedRegressions(before, after);
       // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only.
       const recheck = suspects.length
-        ? await outcomesFor({ ...rollout, taskIds: suspects, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidate.harnessId })
+        ? await outcomesFor({ ...rollout, taskIds: suspects, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidate.harnessId }, spent)
         : [];
       const s = seesaw(before, after, input.minGain, recheck);
       checks.push({ check: s.check, passed: s.passed, detail: s.detail });
@@ -280,8 +302,9 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Pass rate of a harness on a fixed task list (cached per task). */
     async evaluate(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }) {
-      const outcomes = await outcomesFor(input);
-      return { passRate: passRate(outcomes), passed: outcomes.filter((o) => o.passed).length, tasks: outcomes.length, episodes: outcomes.length * input.k };
+      const spent: Spend[] = [];
+      const outcomes = await outcomesFor(input, spent);
+      return { passRate: passRate(outcomes), passed: outcomes.filter((o) => o.passed).length, tasks: outcomes.length, episodes: outcomes.length * input.k, spend: totalSpend(spent) };
     },
 
     async recordAudit(record: Omit<AuditRecord, 'ts'>): Promise<boolean> {

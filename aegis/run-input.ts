@@ -23,6 +23,9 @@ export const EvolveInputSchema = z
     actionabilityThreshold: z.number().min(0).max(1).default(0),
     minGain: z.number().int().min(0).max(1000).default(1),
     evaluateTest: z.boolean().default(true),
+    /** Per-run budgets: the run ends cleanly (status budget_exhausted) once task-model spend reaches either. */
+    maxTokens: z.number().int().min(1).optional(),
+    maxUsd: z.number().positive().optional(),
     /** Train tasks in the final seed-vs-evolved evaluation: 0 = all; N = a fixed seeded sample (paid models). */
     finalTrainTasks: z.number().int().min(0).max(100_000).default(0),
     /** Evaluate the incumbent on validation and test tasks every round (cached per harness), for reports. */

@@ -11,4 +11,4 @@ export const SA = {
   harnessId: defineSearchAttributeKey('HarnessXHarnessId', SearchAttributeType.KEYWORD),
 } as const;
 
-export type RunStatusValue = 'running' | 'paused' | 'awaiting_approval' | 'completed' | 'stopped';
+export type RunStatusValue = 'running' | 'paused' | 'awaiting_approval' | 'completed' | 'stopped' | 'budget_exhausted';

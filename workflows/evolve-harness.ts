@@ -16,7 +16,7 @@ import type { Activities } from '../activities';
 import type { TriedEdit } from '../aegis/meta-agent';
 import { EvolveInput, EvolveInputSchema, inputProblems } from '../aegis/run-input';
 import { seededSample } from '../aegis/sampling';
-import { anyOf, maxRounds, patience, stopRequested } from '../aegis/stop';
+import { anyOf, BUDGET_EXHAUSTED, maxRounds, patience, stopRequested, tokenBudget, usdBudget } from '../aegis/stop';
 import { RunStatusValue, SA } from '../aegis/search-attributes';
 import type { AuditRecord, GateResult } from '../aegis/types';
 import { ACTIVITY_OPTIONS, LOCAL_ACTIVITY_OPTIONS } from '../temporal.config';
@@ -49,6 +49,8 @@ export interface RunState {
   /** Incumbent's pass rate on the gate set after its last ship (the best score so far). */
   bestScore: number | null;
   tokens: number;
+  /** Task-model spend in USD; null once any of it was unpriced. */
+  costUsd: number | null;
   /** Per-round pass rates, last 200 rounds (the audit log keeps all). */
   passRates: Array<{ round: number; passRate: number; shipped: boolean }>;
   /** The budget, changeable while running through the setBudget update. */
@@ -95,6 +97,7 @@ export interface RunSummary {
   trainTasks: number;
   testTasks: number;
   tokens: number;
+  costUsd: number | null;
   summaryPath: string;
 }
 
@@ -207,7 +210,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     ledger.recordAudit({ runId: workflowId, evidenceRefs: [], ...r });
 
   if (!state) {
-    const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, seedHarness: input.seedHarness, validationSize: input.validationSize, seed: input.seed });
+    const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, seedHarness: input.seedHarness, validationSize: input.validationSize, seed: input.seed, maxUsd: input.maxUsd });
     state = {
       runId: workflowId,
       round: 0,
@@ -226,15 +229,30 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
       lastPassRate: null,
       bestScore: null,
       tokens: 0,
+      costUsd: 0,
       passRates: [],
       budget: { rounds: input.rounds, patience: input.patience },
     };
     await audit({ key: 'setup', round: 0, stage: 'setup', kind: 'info', harnessId: state.seedHarnessId, payload: { input: { ...input, resume: undefined } } });
   }
   const s = state;
+  // Results recorded by older workers (in flight across a deploy) carry no spend or cost: tokens count as 0
+  // and the cost becomes unknown (null), never NaN.
+  const account = (spend: { tokens?: number; costUsd?: number | null } | undefined) => {
+    s.tokens += spend?.tokens ?? 0;
+    s.costUsd = typeof s.costUsd === 'number' && typeof spend?.costUsd === 'number' ? s.costUsd + spend.costUsd : null;
+  };
+  const budgetLeft = () => !tokenBudget(input.maxTokens)({ round: s.round, roundsWithoutShip: 0, stopRequested: false, tokens: s.tokens }) && !usdBudget(input.maxUsd)({ round: s.round, roundsWithoutShip: 0, stopRequested: false, costUsd: s.costUsd });
   publish('running');
   // The budget can change mid-run (setBudget), so the stop condition is rebuilt each time.
-  const shouldStop = () => anyOf(stopRequested, maxRounds(s.budget.rounds), patience(s.budget.patience))({ round: s.round, roundsWithoutShip: s.roundsWithoutShip, stopRequested: stopping });
+  const shouldStop = () =>
+    anyOf(stopRequested, tokenBudget(input.maxTokens), usdBudget(input.maxUsd), maxRounds(s.budget.rounds), patience(s.budget.patience))({
+      round: s.round,
+      roundsWithoutShip: s.roundsWithoutShip,
+      stopRequested: stopping,
+      tokens: s.tokens,
+      costUsd: s.costUsd,
+    });
   let stopReason: string | null = null;
 
   while (!(stopReason = shouldStop())) {
@@ -245,14 +263,20 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     else s.roundsWithoutShip++;
     s.passRates = [...s.passRates, { round, passRate: s.lastPassRate ?? 0, shipped: shippedThisRound }].slice(-200);
     // Held-out tracking for reports: outcomes are cached per harness, so this costs rollouts only after a ship.
-    const tracking = input.trackHeldOut
-      ? {
-          validation: s.validationIds.length ? (await rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: s.validationIds, k: input.k, seed: input.seed })).passRate : null,
-          test: input.evaluateTest ? (await rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: s.testIds, k: input.k, seed: `${input.seed}|final` })).passRate : null,
-        }
-      : { validation: null, test: null };
+    const track = async (taskIds: string[], seed: string) => {
+      const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds, k: input.k, seed });
+      account(r.spend);
+      return r.passRate;
+    };
+    const tracking =
+      input.trackHeldOut && budgetLeft()
+        ? {
+            validation: s.validationIds.length ? await track(s.validationIds, input.seed) : null,
+            test: input.evaluateTest ? await track(s.testIds, `${input.seed}|final`) : null,
+          }
+        : { validation: null, test: null };
     await audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: s.incumbentId, payload: { shipped: shippedThisRound, passRate: s.lastPassRate, ...tracking } });
-    publish(stopping ? 'stopped' : 'running');
+    publish(stopping ? 'stopped' : budgetLeft() ? 'running' : 'budget_exhausted');
     if (workflowInfo().continueAsNewSuggested && !stopping) {
       log.info('continuing as new', { round });
       await continueAsNew<typeof evolveHarness>({ ...input, rounds: s.budget.rounds, patience: s.budget.patience, resume: s });
@@ -269,7 +293,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     const batch = seededSample(s.trainIds, input.batchSize, `${input.seed}|batch|${round}`).sort();
     const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed });
     s.lastPassRate = roll.passRate;
-    s.tokens += roll.tokens;
+    account(roll);
     if (s.seedBatchPassRate === null) s.seedBatchPassRate = roll.passRate;
     lastEvent = `round ${round}: pass@${input.k} ${roll.passed}/${roll.tasks} on the batch`;
     await audit({ key: `${round}:rollout`, round, stage: 'rollout', kind: 'info', harnessId: s.incumbentId, payload: { passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, inputTokens: roll.inputTokens, outputTokens: roll.outputTokens, costUsd: roll.costUsd }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });
@@ -299,8 +323,10 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     await enter('gate');
     const gateTaskIds = [...batch, ...s.validationIds];
     for (const candidateId of critique.ranking) {
+      if (!budgetLeft()) return noop('budget exhausted before the gate');
       const candidate = evolved.candidates.find((c) => c.candidateId === candidateId)!;
-      const gate: GateResult = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: evolved.candidatesRef, candidateId, incumbentId: s.incumbentId, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain });
+      const gate: GateResult & { spend?: { tokens: number; costUsd: number | null } } = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: evolved.candidatesRef, candidateId, incumbentId: s.incumbentId, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain });
+      account(gate.spend);
       s.tried = [...s.tried, { key: candidate.editKey, bucket: candidate.bucket, harnessId: s.incumbentId, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
       s.reputation[candidate.bucket] = Math.max(0.25, Math.min(4, (s.reputation[candidate.bucket] ?? 1) * (gate.passed ? 1.25 : 0.9)));
       if (!gate.passed) {
@@ -339,14 +365,19 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
 
   await enter('final');
   const evalArgs = { benchmark: input.benchmark, k: input.k, seed: `${input.seed}|final` };
+  // With the budget spent, the final evaluation is skipped: the summary reports the batch pass rates seen.
+  const exhausted = !!stopReason?.startsWith(BUDGET_EXHAUSTED);
+  const evaluate = async (harnessId: string, taskIds: string[]) => {
+    const r = await rollouts.evaluate({ ...evalArgs, harnessId, taskIds });
+    account(r.spend);
+    return r;
+  };
   const finalTrain = input.finalTrainTasks > 0 ? seededSample(s.trainIds, input.finalTrainTasks, `${input.seed}|final-train`).sort() : s.trainIds;
-  const [seedTrain, evolvedTrain] = [
-    await rollouts.evaluate({ ...evalArgs, harnessId: s.seedHarnessId, taskIds: finalTrain }),
-    await rollouts.evaluate({ ...evalArgs, harnessId: s.incumbentId, taskIds: finalTrain }),
-  ];
-  const [seedTest, evolvedTest] = input.evaluateTest
-    ? [await rollouts.evaluate({ ...evalArgs, harnessId: s.seedHarnessId, taskIds: s.testIds }), await rollouts.evaluate({ ...evalArgs, harnessId: s.incumbentId, taskIds: s.testIds })]
-    : [null, null];
+  const [seedTrain, evolvedTrain] = exhausted
+    ? [{ passRate: s.seedBatchPassRate ?? 0, tasks: input.batchSize }, { passRate: s.lastPassRate ?? 0, tasks: input.batchSize }]
+    : [await evaluate(s.seedHarnessId, finalTrain), await evaluate(s.incumbentId, finalTrain)];
+  const [seedTest, evolvedTest] =
+    input.evaluateTest && !exhausted ? [await evaluate(s.seedHarnessId, s.testIds), await evaluate(s.incumbentId, s.testIds)] : [null, null];
   const summary: Omit<RunSummary, 'summaryPath'> = {
     workflowId,
     benchmark: input.benchmark,
@@ -364,11 +395,12 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     trainTasks: seedTrain.tasks,
     testTasks: seedTest?.tasks ?? 0,
     tokens: s.tokens,
+    costUsd: s.costUsd,
   };
   const written = await books.writeSummary({ runId: workflowId, summary: { ...summary, passRates: s.passRates, tried: s.tried } });
   await audit({ key: 'final', round: s.round, stage: 'final', kind: 'info', harnessId: s.incumbentId, payload: summary as unknown as Record<string, unknown> });
   stage = 'done';
   lastEvent = `done: ${stopReason}`;
-  publish(stopping ? 'stopped' : 'completed');
+  publish(stopping ? 'stopped' : exhausted ? 'budget_exhausted' : 'completed');
   return { ...summary, summaryPath: written.path };
 }

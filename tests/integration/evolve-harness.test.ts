@@ -98,3 +98,22 @@ it('survives a burst of random invalid inputs: each fails fast with InvalidInput
   const ok = await start({ benchmark: 'blocksworld', rounds: 1, batchSize: 4, validationSize: 2, evaluateTest: false }, 'it-after-burst');
   expect(((await ok.result()) as RunSummary).rounds).toBe(1);
 });
+
+it('ends cleanly with status budget_exhausted when the token budget is spent', async () => {
+  const handle = await start({ benchmark: 'blocksworld', rounds: 20, patience: 20, batchSize: 8, validationSize: 4, seed: 'it-budget-tokens', maxTokens: 20_000 }, 'it-budget-tokens');
+  const summary = (await handle.result()) as RunSummary;
+  expect(summary.stopReason).toMatch(/^budget exhausted: \d+ of 20000 tokens$/);
+  expect(summary.rounds).toBeLessThan(20);
+  expect(summary.tokens).toBeGreaterThanOrEqual(20_000);
+  expect(summary.costUsd).toBe(0); // the simulator is free
+  const ids: string[] = [];
+  for await (const w of fixture.env.client.workflow.list({ query: 'HarnessXStatus = "budget_exhausted"' })) ids.push(w.workflowId);
+  expect(ids).toContain('it-budget-tokens');
+});
+
+it('refuses a USD budget for a model without a price', async () => {
+  const handle = await start({ benchmark: 'blocksworld', model: 'openai-compatible:m@http://127.0.0.1:9/v1', maxUsd: 5 }, 'it-budget-unpriced');
+  const error = await handle.result().then(() => null, (e) => e);
+  const failure = (error as WorkflowFailedError).cause as Error & { cause?: Error };
+  expect(`${failure?.message} ${failure?.cause?.message}`).toMatch(/maxUsd: "openai-compatible:m@http:\/\/127.0.0.1:9\/v1" has no price/);
+});

@@ -3,7 +3,7 @@ import { checkCanonicalForm, checkManifest, seesaw } from '../../aegis/gate';
 import type { TaskOutcome } from '../../aegis/rollout';
 import { buildLandscape, draftCandidates, rankCandidates } from '../../aegis/rule-based-agent';
 import { seededSample } from '../../aegis/sampling';
-import { anyOf, maxRounds, patience, stopRequested } from '../../aegis/stop';
+import { anyOf, maxRounds, patience, stopRequested, tokenBudget, usdBudget } from '../../aegis/stop';
 import type { Candidate } from '../../aegis/types';
 import { harnessId } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
@@ -112,5 +112,16 @@ describe('stop conditions and sampling', () => {
     expect(seededSample(ids, 10, 'k|1')).toEqual(seededSample(ids, 10, 'k|1'));
     expect(seededSample(ids, 10, 'k|1')).not.toEqual(seededSample(ids, 10, 'k|2'));
     expect(new Set(seededSample(ids, 10, 'k|1')).size).toBe(10);
+  });
+});
+
+describe('budget stop conditions', () => {
+  it('stop on tokens or USD, and never on unpriced spend', () => {
+    const p = { round: 1, roundsWithoutShip: 0, stopRequested: false };
+    expect(tokenBudget(100)({ ...p, tokens: 99 })).toBeNull();
+    expect(tokenBudget(100)({ ...p, tokens: 100 })).toBe('budget exhausted: 100 of 100 tokens');
+    expect(tokenBudget(undefined)({ ...p, tokens: 1e9 })).toBeNull();
+    expect(usdBudget(2)({ ...p, costUsd: 2.5 })).toBe('budget exhausted: $2.5000 of $2');
+    expect(usdBudget(2)({ ...p, costUsd: null })).toBeNull();
   });
 });
