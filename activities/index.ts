@@ -18,6 +18,17 @@ import { costUsd, priceOf, priceTable } from '../models/prices';
 import { checkModelString } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 
+/**
+ * Part of every cached outcome's key. Outcomes depend on code as well as data (the simulator, benchmark
+ * environments, the run loop): bump this when any of them changes behaviour, so a store that outlives an
+ * upgrade never serves stale results. The package version is part of the key too.
+ */
+export const OUTCOME_CACHE_VERSION = `2-${require('../package.json').version}`;
+
+function outcomeKey(input: { benchmark: string; harnessId: string; k: number; seed: string }, taskId: string) {
+  return { v: OUTCOME_CACHE_VERSION, b: input.benchmark, h: input.harnessId, t: taskId, k: input.k, s: input.seed };
+}
+
 export interface ActivityDeps {
   store: ArtifactStore;
   metaAgent?: MetaAgent;
@@ -162,7 +173,7 @@ export function createActivities(deps: ActivityDeps) {
 
   /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. */
   async function outcomesFor(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }, spent?: Spend[]): Promise<TaskOutcome[]> {
-    const key = (taskId: string) => ({ b: input.benchmark, h: input.harnessId, t: taskId, k: input.k, s: input.seed });
+    const key = (taskId: string) => outcomeKey(input, taskId);
     const cached = new Map<string, TaskOutcome>();
     for (const id of input.taskIds) {
       const hit = store.cacheGet<TaskOutcome>('outcomes', key(id));
@@ -210,7 +221,7 @@ export function createActivities(deps: ActivityDeps) {
     async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<RolloutResult> {
       await faultPoint(store, 'rollout');
       const { outcomes, traces } = await rolloutInternal(input);
-      store.cacheSetMany('outcomes', outcomes.map((o) => [{ b: input.benchmark, h: input.harnessId, t: o.taskId, k: input.k, s: input.seed }, o]));
+      store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(input, o.taskId), o]));
       return {
         outcomesRef: store.put(outcomes),
         tracesRef: store.put(traces, { canonical: false }),
