@@ -143,10 +143,10 @@ export function createActivities(deps: ActivityDeps) {
   const wrapModel = (model: Model, sample: string): Model =>
     process.env.HARNESSX_RESPONSE_CACHE === 'off' || model.id.startsWith('sim:') ? model : withResponseCache(model, responseCache, sample);
 
-  async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<{ outcomes: TaskOutcome[]; traces: EpisodeTrace[] }> {
+  async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<{ outcomes: TaskOutcome[]; traces: EpisodeTrace[]; spend: Spend }> {
     const benchmark = getBenchmark(input.benchmark);
     const config = store.getHarness(input.harnessId);
-    return rolloutTasks({
+    const result = await rolloutTasks({
       wrapModel,
       benchmark,
       config,
@@ -162,13 +162,14 @@ export function createActivities(deps: ActivityDeps) {
         }
       },
     });
+    return { ...result, spend: spend(config.model.main.model, result.traces) };
   }
 
   /** Token usage and cost of a set of episodes, priced for the harness's task model. */
-  function spend(harnessId: string, traces: EpisodeTrace[]): Spend {
+  function spend(model: string, traces: EpisodeTrace[]): Spend {
     const inputTokens = traces.reduce((n, t) => n + t.usage.inputTokens, 0);
     const outputTokens = traces.reduce((n, t) => n + t.usage.outputTokens, 0);
-    return { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(store.getHarness(harnessId).model.main.model, { inputTokens, outputTokens }) };
+    return { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(model, { inputTokens, outputTokens }) };
   }
 
   /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. */
@@ -181,8 +182,8 @@ export function createActivities(deps: ActivityDeps) {
     }
     const missing = input.taskIds.filter((id) => !cached.has(id));
     if (missing.length) {
-      const { outcomes, traces } = await rolloutInternal({ ...input, taskIds: missing });
-      spent?.push(spend(input.harnessId, traces));
+      const { outcomes, spend: used } = await rolloutInternal({ ...input, taskIds: missing });
+      spent?.push(used);
       store.cacheSetMany('outcomes', outcomes.map((o) => [key(o.taskId), o]));
       for (const o of outcomes) cached.set(o.taskId, o);
     }
@@ -220,7 +221,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<RolloutResult> {
       await faultPoint(store, 'rollout');
-      const { outcomes, traces } = await rolloutInternal(input);
+      const { outcomes, traces, spend: used } = await rolloutInternal(input);
       store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(input, o.taskId), o]));
       return {
         outcomesRef: store.put(outcomes),
@@ -229,7 +230,7 @@ export function createActivities(deps: ActivityDeps) {
         passed: outcomes.filter((o) => o.passed).length,
         tasks: outcomes.length,
         episodes: traces.length,
-        ...spend(input.harnessId, traces),
+        ...used,
       };
     },
 

@@ -18,7 +18,7 @@ import { runEpisode } from '../harness/run-loop';
 import { seedHarness } from '../harness/seed';
 import type { ModelRequest, ModelResponse } from '../harness/types';
 import { ArtifactStore } from '../store/artifact-store';
-import { DEV_SERVER } from '../temporal.config';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
 
 const ROOT = join(__dirname, '..');
@@ -100,7 +100,7 @@ async function main() {
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, extraArgs: Object.entries(DEV_SERVER.searchAttributes).flatMap(([n, t]) => ['--search-attribute', `${n}=${t}`]) },
+    server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() },
   });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   try {

@@ -19,10 +19,14 @@ export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Pro
   });
 }
 
+/** The flags that register the project's search attributes on a dev server. */
+export function searchAttributeArgs(): string[] {
+  return Object.entries(DEV_SERVER.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
+}
+
 export function devServerArgs(dbFile: string): string[] {
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--port', String(DEV_SERVER.port), '--ui-port', String(DEV_SERVER.uiPort), '--namespace', DEV_SERVER.namespace, '--log-level', 'warn'];
-  for (const [name, type] of Object.entries(DEV_SERVER.searchAttributes)) args.push('--search-attribute', `${name}=${type}`);
-  return args;
+  return [...args, ...searchAttributeArgs()];
 }
 
 /**

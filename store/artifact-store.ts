@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { canonicalJson, sha256Hex } from '../harness/canonical';
@@ -91,10 +91,35 @@ export class ArtifactStore {
     return join(this.root, 'runs', runId);
   }
 
-  /** Appends unless a record with the same key exists: retried activities never duplicate entries. */
+  /** Per run: the keys seen and how far into audit.jsonl they were read. */
+  private readonly auditIndex = new Map<string, { offset: number; keys: Set<string> }>();
+
+  /**
+   * Appends unless a record with the same key exists: retried activities never duplicate entries. Only the
+   * bytes appended since the last look are read (other workers may share the file), so appends stay cheap
+   * in runs of thousands of records.
+   */
   appendAudit(record: AuditRecord): boolean {
     const path = join(this.runDir(record.runId), 'audit.jsonl');
-    if (this.readAudit(record.runId).some((r) => r.key === record.key)) return false;
+    const index = this.auditIndex.get(record.runId) ?? { offset: 0, keys: new Set<string>() };
+    this.auditIndex.set(record.runId, index);
+    if (existsSync(path)) {
+      const size = statSync(path).size;
+      if (size > index.offset) {
+        const fd = openSync(path, 'r');
+        try {
+          const fresh = Buffer.alloc(size - index.offset);
+          readSync(fd, fresh, 0, fresh.length, index.offset);
+          const text = fresh.toString('utf8');
+          const complete = text.lastIndexOf('\n') + 1; // a line still being written is read next time
+          for (const line of text.slice(0, complete).split('\n')) if (line.trim()) index.keys.add((JSON.parse(line) as AuditRecord).key);
+          index.offset += Buffer.byteLength(text.slice(0, complete));
+        } finally {
+          closeSync(fd);
+        }
+      }
+    }
+    if (index.keys.has(record.key)) return false;
     mkdirSync(dirname(path), { recursive: true });
     appendFileSync(path, JSON.stringify(record) + '\n');
     return true;

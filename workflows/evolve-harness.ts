@@ -242,17 +242,12 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     s.tokens += spend?.tokens ?? 0;
     s.costUsd = typeof s.costUsd === 'number' && typeof spend?.costUsd === 'number' ? s.costUsd + spend.costUsd : null;
   };
-  const budgetLeft = () => !tokenBudget(input.maxTokens)({ round: s.round, roundsWithoutShip: 0, stopRequested: false, tokens: s.tokens }) && !usdBudget(input.maxUsd)({ round: s.round, roundsWithoutShip: 0, stopRequested: false, costUsd: s.costUsd });
   publish('running');
   // The budget can change mid-run (setBudget), so the stop condition is rebuilt each time.
-  const shouldStop = () =>
-    anyOf(stopRequested, tokenBudget(input.maxTokens), usdBudget(input.maxUsd), maxRounds(s.budget.rounds), patience(s.budget.patience))({
-      round: s.round,
-      roundsWithoutShip: s.roundsWithoutShip,
-      stopRequested: stopping,
-      tokens: s.tokens,
-      costUsd: s.costUsd,
-    });
+  const progress = () => ({ round: s.round, roundsWithoutShip: s.roundsWithoutShip, stopRequested: stopping, tokens: s.tokens, costUsd: s.costUsd });
+  const budgetSpent = anyOf(tokenBudget(input.maxTokens), usdBudget(input.maxUsd));
+  const budgetLeft = () => !budgetSpent(progress());
+  const shouldStop = () => anyOf(stopRequested, budgetSpent, maxRounds(s.budget.rounds), patience(s.budget.patience))(progress());
   let stopReason: string | null = null;
 
   while (!(stopReason = shouldStop())) {

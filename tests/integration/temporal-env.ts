@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { findTemporalCli } from '../../cli/temporal-cli';
-import { DEV_SERVER } from '../../temporal.config';
+import { searchAttributeArgs } from '../../cli/dev-server';
 import { createAegisWorker } from '../../workers/aegis-worker';
 
 let bundle: Promise<{ code: string }> | null = null;
@@ -27,7 +27,7 @@ export async function startDevServer(extraArgs: string[] = [], options: { uiPort
   }
   const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing; globalSetup should have built it (npx harnessx install-cli)');
-  const attributes = Object.entries(DEV_SERVER.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
+  const attributes = searchAttributeArgs();
   return TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...attributes, ...extraArgs], ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}) },
   });
