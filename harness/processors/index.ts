@@ -4,6 +4,7 @@ import { episodeSummary, notes, slidingWindow } from './memory';
 import { argValidation, toolDocs, toolRetry } from './tools';
 import { formatRepair, loopDetection, planThenAct, stepBudget } from './control';
 import { tracer } from './observability';
+import { codeProcessor } from './code';
 
 /** The processor library, by type. Evolved processors (code edits) register beside these. */
 export const PROCESSOR_LIBRARY: Record<string, ProcessorDefinition<any>> = Object.fromEntries(
@@ -13,6 +14,7 @@ export const PROCESSOR_LIBRARY: Record<string, ProcessorDefinition<any>> = Objec
     toolDocs, argValidation, toolRetry,
     stepBudget, loopDetection, formatRepair, planThenAct,
     tracer,
+    codeProcessor,
   ].map((d) => [d.type, d as ProcessorDefinition<any>]),
 );
 

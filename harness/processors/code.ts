@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { checkContract } from '../contracts';
+import { defineProcessor, ProcessorOutput } from '../processor';
+import { compileProcessor, sandboxProgram, transpile } from '../sandbox/compile-processor';
+import { DEFAULT_SANDBOX_LIMITS, loadSandbox, runInSandbox } from '../sandbox/quickjs-sandbox';
+import { HOOKS, HookEvent } from '../types';
+
+const JsonRecord = z.record(z.string(), z.unknown());
+
+export const SmokeTestSchema = z.object({
+  name: z.string().min(1).max(200),
+  /** A synthetic event of the hook the processor is attached to. */
+  event: z.object({ hook: z.enum(HOOKS) }).passthrough(),
+  instruction: z.string().max(5000).default('Synthetic task for a smoke test.'),
+  admissibleActions: z.array(z.string()).nullable().default(null),
+  state: JsonRecord.default({}),
+  /** What the processor must do with the event. */
+  expect: z.enum(['unchanged', 'changed', 'interrupt']),
+  /** For 'changed': text the new event's JSON must contain. */
+  outputIncludes: z.string().max(500).optional(),
+});
+export type SmokeTest = z.infer<typeof SmokeTestSchema>;
+
+export const CodeParamsSchema = z.object({
+  /** TypeScript: `export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult`. */
+  source: z.string().min(1).max(20_000),
+  smokeTests: z.array(SmokeTestSchema).min(1, 'code processors ship at least one smoke test').max(20),
+  /** Wall-clock limit per call, ms. */
+  timeoutMs: z.number().int().min(1).max(1000).default(DEFAULT_SANDBOX_LIMITS.timeoutMs),
+});
+export type CodeParams = z.infer<typeof CodeParamsSchema>;
+
+const Envelope = z.object({
+  result: z.unknown(),
+  state: JsonRecord,
+  notes: z.array(z.object({ kind: z.string(), data: z.unknown() })).max(50),
+});
+const MAX_OUTPUT_CHARS = 1 << 20;
+
+export interface SandboxCallInput {
+  event: HookEvent;
+  instruction: string;
+  admissibleActions: string[] | null;
+  state: Record<string, unknown>;
+}
+export type SandboxCallResult =
+  | { ok: true; output: ProcessorOutput; state: Record<string, unknown>; notes: Array<{ kind: string; data: unknown }>; changed: boolean }
+  | { ok: false; reason: string };
+
+/** One call of sandboxed processor code on one event, with the result checked against the hook contract. */
+export async function callSandboxed(js: string, input: SandboxCallInput, timeoutMs: number): Promise<SandboxCallResult> {
+  const quickjs = await loadSandbox();
+  const run = runInSandbox(quickjs, sandboxProgram(js), '__hx_call', JSON.stringify(input), { ...DEFAULT_SANDBOX_LIMITS, timeoutMs });
+  if (!run.ok) return { ok: false, reason: `sandbox ${run.kind}: ${run.message}` };
+  if (run.output.length > MAX_OUTPUT_CHARS) return { ok: false, reason: `sandbox output of ${run.output.length} chars exceeds ${MAX_OUTPUT_CHARS}` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(run.output);
+  } catch {
+    return { ok: false, reason: 'sandbox output is not JSON' };
+  }
+  const envelope = Envelope.safeParse(raw);
+  if (!envelope.success) return { ok: false, reason: `sandbox output: ${envelope.error.issues[0]?.message}` };
+  const { result, state, notes } = envelope.data;
+  if (result === null) return { ok: true, output: input.event, state, notes, changed: false };
+  const r = result as { interrupt?: unknown; reason?: unknown };
+  if (r && typeof r === 'object' && r.interrupt === true)
+    return { ok: true, output: { interrupt: true, reason: typeof r.reason === 'string' ? r.reason.slice(0, 200) : 'interrupted by code processor' }, state, notes, changed: true };
+  try {
+    checkContract('code', input.event, result);
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+  return { ok: true, output: result as HookEvent, state, notes, changed: JSON.stringify(result) !== JSON.stringify(input.event) };
+}
+
+export type CodeVerdict = { ok: true; detail: string } | { ok: false; stage: 'params' | 'compile' | 'smoke_test'; reason: string };
+
+/**
+ * What a code processor must pass before it can ship: its params parse, its source type-checks against the
+ * processor interface, and every smoke test it ships passes in the sandbox on the hook it is attached to.
+ */
+export async function verifyCodeProcessor(hook: string, params: unknown): Promise<CodeVerdict> {
+  const parsed = CodeParamsSchema.safeParse(params);
+  if (!parsed.success) return { ok: false, stage: 'params', reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  const compiled = compileProcessor(parsed.data.source);
+  if (!compiled.ok) return { ok: false, stage: 'compile', reason: `${compiled.stage}: ${compiled.errors.join('; ')}` };
+  let ms = 0;
+  for (const t of parsed.data.smokeTests) {
+    if (t.event.hook !== hook) return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}" sends a ${t.event.hook} event to a processor on ${hook}` };
+    const started = Date.now();
+    const r = await callSandboxed(compiled.js, { event: t.event as unknown as HookEvent, instruction: t.instruction, admissibleActions: t.admissibleActions, state: t.state }, parsed.data.timeoutMs);
+    ms += Date.now() - started;
+    if (!r.ok) return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}": ${r.reason}` };
+    const outcome = 'interrupt' in r.output ? 'interrupt' : r.changed ? 'changed' : 'unchanged';
+    if (outcome !== t.expect) return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}": expected ${t.expect}, got ${outcome}` };
+    if (t.outputIncludes && !JSON.stringify(r.output).includes(t.outputIncludes))
+      return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}": output does not include ${JSON.stringify(t.outputIncludes)}` };
+  }
+  return { ok: true, detail: `type-checked; ${parsed.data.smokeTests.length} smoke test(s) passed in the sandbox (${ms} ms)` };
+}
+
+/**
+ * A processor written by the Evolver: TypeScript run in the QuickJS sandbox on every event of its hook.
+ * State lives in the host between calls (JSON), so each call gets a fresh, disposable sandbox.
+ */
+export const codeProcessor = defineProcessor({
+  type: 'code',
+  dimension: 'control',
+  description: 'Evolved TypeScript run in an isolated sandbox (no I/O, time and memory limits) on each event of its hook.',
+  hooks: HOOKS,
+  meta: { order: 'normal' },
+  params: CodeParamsSchema,
+  create: (params) => {
+    let state: Record<string, unknown> = {};
+    return {
+      async *process(event, ctx) {
+        const r = await callSandboxed(transpile(params.source), { event, instruction: ctx.task.instruction, admissibleActions: ctx.env.admissibleActions(), state }, params.timeoutMs);
+        if (!r.ok) throw new Error(r.reason);
+        state = r.state;
+        for (const n of r.notes) ctx.trace.note(`code:${n.kind}`, n.data);
+        yield r.output;
+      },
+    };
+  },
+});

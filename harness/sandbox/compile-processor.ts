@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type ts from 'typescript';
+
+/** Loaded on first use: most processes that import the harness never compile code (~300 ms saved). */
+let tsModule: typeof ts | null = null;
+const T = (): typeof ts => (tsModule ??= require('typescript') as typeof ts);
+
+/**
+ * Evolved processor code: a TypeScript module that exports
+ *
+ *   export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult
+ *
+ * and may import types (only types) from "harnessx". It is type-checked against the real harness types
+ * (harness/types.ts, read at run time so the contract cannot drift) with no DOM or Node typings: code that
+ * names process, require, fetch or timers does not compile. What does compile still runs only in the
+ * QuickJS sandbox (quickjs-sandbox.ts).
+ */
+export const SANDBOX_API = `
+/** What sandboxed processor code sees besides the event. JSON values only; no host objects. */
+export interface SandboxContext {
+  /** The task statement (never the task id: evolved code must work for any task). */
+  readonly instruction: string;
+  /** Actions valid in the current state where the environment offers them, else null. */
+  readonly admissibleActions: string[] | null;
+  /** Per-episode state: what this processor stored on its earlier calls. Mutate it to keep values. */
+  state: { [key: string]: unknown };
+  /** Records a note in the episode trace. */
+  note(kind: string, data?: unknown): void;
+}
+/** null/undefined: pass the event on unchanged; an event of the same hook: replace it; an Interrupt: end the episode. */
+export type SandboxResult = HookEvent | Interrupt | null | undefined | void;
+`;
+
+export type CompileResult = { ok: true; js: string } | { ok: false; stage: 'imports' | 'typecheck' | 'syntax'; errors: string[] };
+
+const API_FILE = '/hx/harnessx.ts';
+const SOURCE_FILE = '/hx/processor.ts';
+const CHECK_FILE = '/hx/check.ts';
+const CHECK_TEXT = `import { processEvent } from './processor';
+import type { HookEvent, SandboxContext, SandboxResult } from 'harnessx';
+export const conformsToProcessorInterface: (event: HookEvent, ctx: SandboxContext) => SandboxResult = processEvent;
+`;
+
+let apiText: string | null = null;
+function harnessApiText(): string {
+  apiText ??= readFileSync(join(__dirname, '..', 'types.ts'), 'utf8') + SANDBOX_API;
+  return apiText;
+}
+
+const options = (): ts.CompilerOptions => ({
+  target: T().ScriptTarget.ES2020,
+  module: T().ModuleKind.CommonJS,
+  lib: ['lib.es2022.d.ts'],
+  types: [],
+  strict: true,
+  noEmit: true,
+  baseUrl: '/hx',
+  paths: { harnessx: ['./harnessx.ts'] },
+  skipLibCheck: true,
+});
+
+/** Parsed lib files are immutable: keep them across checks (the first check takes ~1 s, later ones ~0.1 s). */
+const libCache = new Map<string, ts.SourceFile | undefined>();
+const libDir = dirname(require.resolve('typescript/lib/lib.d.ts'));
+
+function host(files: Record<string, string>): ts.CompilerHost {
+  return {
+    getSourceFile(fileName, languageVersion) {
+      if (fileName in files) return T().createSourceFile(fileName, files[fileName], languageVersion, true);
+      if (!libCache.has(fileName)) {
+        let text: string | undefined;
+        try {
+          text = readFileSync(fileName.startsWith(libDir) ? fileName : join(libDir, fileName.replace(/^.*\//, '')), 'utf8');
+        } catch {
+          text = undefined;
+        }
+        libCache.set(fileName, text === undefined ? undefined : T().createSourceFile(fileName, text, languageVersion, true));
+      }
+      return libCache.get(fileName);
+    },
+    getDefaultLibFileName: () => join(libDir, 'lib.es2022.d.ts'),
+    getDefaultLibLocation: () => libDir,
+    writeFile: () => undefined,
+    getCurrentDirectory: () => '/hx',
+    getDirectories: () => [],
+    fileExists: (f) => f in files || (f.startsWith(libDir) && libCache.has(f)) || (f.startsWith(libDir) && safeExists(f)),
+    readFile: (f) => files[f] ?? (f.startsWith(libDir) ? safeRead(f) : undefined),
+    getCanonicalFileName: (f) => f,
+    useCaseSensitiveFileNames: () => true,
+    getNewLine: () => '\n',
+  };
+}
+function safeRead(f: string): string | undefined {
+  try {
+    return readFileSync(f, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+const safeExists = (f: string) => safeRead(f) !== undefined;
+
+/** Only `import type … from "harnessx"` is allowed: the sandbox has no modules to load. */
+function importProblems(source: ts.SourceFile): string[] {
+  const problems: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (T().isImportDeclaration(node)) {
+      const from = (node.moduleSpecifier as ts.StringLiteral).text;
+      const typeOnly = !!node.importClause?.isTypeOnly || (node.importClause?.namedBindings && T().isNamedImports(node.importClause.namedBindings) && node.importClause.namedBindings.elements.every((e) => e.isTypeOnly) && !node.importClause.name);
+      if (from !== 'harnessx' || !typeOnly) problems.push(`line ${line(source, node)}: only "import type { … } from 'harnessx'" is allowed, not an import of "${from}"`);
+    } else if (T().isImportEqualsDeclaration(node) || (T().isExportDeclaration(node) && node.moduleSpecifier)) {
+      problems.push(`line ${line(source, node)}: re-exports and import = require are not allowed`);
+    } else if (T().isCallExpression(node) && node.expression.kind === T().SyntaxKind.ImportKeyword) {
+      problems.push(`line ${line(source, node)}: dynamic import() is not allowed`);
+    }
+    T().forEachChild(node, visit);
+  };
+  visit(source);
+  return problems;
+}
+const line = (sf: ts.SourceFile, node: ts.Node) => sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+
+function describe(d: ts.Diagnostic): string {
+  const text = T().flattenDiagnosticMessageText(d.messageText, ' ');
+  if (!d.file || d.start === undefined) return text;
+  const where = d.file.fileName === SOURCE_FILE ? 'processor.ts' : d.file.fileName === CHECK_FILE ? 'processor interface' : d.file.fileName;
+  return `${where}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ${text}`;
+}
+
+const checked = new Map<string, CompileResult>();
+const sourceKey = (source: string) => createHash('sha256').update(source).digest('hex');
+
+/** Type-checks against the processor interface and compiles; cached per source text. */
+export function compileProcessor(source: string): CompileResult {
+  const key = sourceKey(source);
+  const hit = checked.get(key);
+  if (hit) return hit;
+  const result = compileUncached(source);
+  if (checked.size > 500) checked.clear();
+  checked.set(key, result);
+  return result;
+}
+
+function compileUncached(source: string): CompileResult {
+  const sf = T().createSourceFile(SOURCE_FILE, source, T().ScriptTarget.ES2020, true);
+  const syntax = (sf as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics ?? [];
+  if (syntax.length) return { ok: false, stage: 'syntax', errors: syntax.slice(0, 10).map(describe) };
+  const imports = importProblems(sf);
+  if (imports.length) return { ok: false, stage: 'imports', errors: imports };
+  const files = { [API_FILE]: harnessApiText(), [SOURCE_FILE]: source, [CHECK_FILE]: CHECK_TEXT };
+  const program = T().createProgram([SOURCE_FILE, CHECK_FILE], options(), host(files));
+  const diagnostics = [...program.getSyntacticDiagnostics(), ...program.getSemanticDiagnostics(), ...program.getGlobalDiagnostics()].filter(
+    (d) => !d.file || d.file.fileName !== API_FILE,
+  );
+  if (diagnostics.length) return { ok: false, stage: 'typecheck', errors: diagnostics.slice(0, 10).map(describe) };
+  return { ok: true, js: transpile(source) };
+}
+
+const transpiled = new Map<string, string>();
+/** Compiles without type-checking (rollouts run code that already passed compileProcessor at the gate). */
+export function transpile(source: string): string {
+  const key = sourceKey(source);
+  let js = transpiled.get(key);
+  if (js === undefined) {
+    js = T().transpileModule(source, { compilerOptions: { target: T().ScriptTarget.ES2020, module: T().ModuleKind.CommonJS }, reportDiagnostics: false }).outputText;
+    if (transpiled.size > 500) transpiled.clear();
+    transpiled.set(key, js);
+  }
+  return js;
+}
+
+/** The script the sandbox evaluates: the compiled module plus the JSON-in, JSON-out entry point. */
+export function sandboxProgram(js: string): string {
+  return `var exports = {}; var module = { exports: exports };
+${js}
+function __hx_call(input) {
+  var p = JSON.parse(input);
+  var notes = [];
+  var ctx = { instruction: p.instruction, admissibleActions: p.admissibleActions, state: p.state,
+    note: function (kind, data) { notes.push({ kind: String(kind), data: data === undefined ? null : data }); } };
+  var fn = exports.processEvent || (module.exports && module.exports.processEvent);
+  if (typeof fn !== 'function') throw new Error('the module exports no processEvent function');
+  var result = fn(p.event, ctx);
+  return JSON.stringify({ result: result === undefined ? null : result, state: ctx.state, notes: notes });
+}`;
+}
