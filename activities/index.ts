@@ -1,9 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { digestTraces } from '../aegis/digester';
-import { checkCanonicalForm, checkManifest, seesaw, suspectedRegressions } from '../aegis/gate';
+import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking, seesaw, suspectedRegressions } from '../aegis/gate';
 import type { MetaAgent, TriedEdit } from '../aegis/meta-agent';
 import { passRate, rolloutTasks, runOneEpisode, TaskOutcome } from '../aegis/rollout';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
+import { GATE_CHECKS } from '../aegis/types';
 import type { AuditRecord, Candidate, Critique, Digest, GateCheckResult, GateResult, Landscape } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
 import { sampleIds } from '../benchmarks/split';
@@ -280,15 +281,19 @@ export function createActivities(deps: ActivityDeps) {
       const spent: Spend[] = [];
       const result = (extra: Partial<GateResult> = {}): GateResult & { spend: Spend } => {
         const failed = checks.find((c) => !c.passed);
-        return { candidateId: candidate.candidateId, passed: !failed && checks.length === 4, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra, spend: totalSpend(spent) };
+        return { candidateId: candidate.candidateId, passed: !failed && checks.length === GATE_CHECKS.length, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra, spend: totalSpend(spent) };
       };
       checks.push(checkManifest(candidate));
-      if (!checks[0].passed) return result();
+      if (!checks.at(-1)!.passed) return result();
       const incumbent = store.getHarness(input.incumbentId);
       const config = store.getHarness(candidate.harnessId);
       checks.push(checkCanonicalForm(incumbent, candidate, config));
-      if (!checks[1].passed) return result();
+      if (!checks.at(-1)!.passed) return result();
       const benchmark = getBenchmark(input.benchmark);
+      checks.push(checkRewardHacking(benchmark, incumbent, config));
+      if (!checks.at(-1)!.passed) return result();
+      checks.push(await checkCodeProcessors(incumbent, config));
+      if (!checks.at(-1)!.passed) return result();
       // Smoke test: the candidate harness runs a synthetic task end to end with the simulator (no paid calls).
       const smoke = await runOneEpisode({ benchmark, config: { ...config, model: { main: { model: 'sim:large' } } }, harnessId: candidate.harnessId, seed: `${input.seed}|smoke` }, benchmark.smokeTaskId(), 0);
       const harnessError = smoke.records.find((r) => r.kind === 'error' && r.processorId);
@@ -297,7 +302,7 @@ export function createActivities(deps: ActivityDeps) {
           ? { check: 'smoke_test', passed: false, detail: harnessError?.kind === 'error' ? harnessError.message : 'harness error' }
           : { check: 'smoke_test', passed: true, detail: `ran ${smoke.steps} step(s), ended ${smoke.endReason}` },
       );
-      if (!checks[2].passed) return result();
+      if (!checks.at(-1)!.passed) return result();
       heartbeat({ stage: 'seesaw' });
       const rollout = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, seed: input.seed };
       const before = await outcomesFor({ ...rollout, harnessId: input.incumbentId }, spent);

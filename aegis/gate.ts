@@ -1,6 +1,10 @@
 import { applyEdits } from '../harness/builder';
 import { canonicalJson } from '../harness/canonical';
 import { HarnessConfig, harnessId, parseHarnessConfig } from '../harness/config';
+import type { Benchmark } from '../benchmarks/types';
+import { verifyCodeProcessor } from '../harness/processors/code';
+import { HOOKS } from '../harness/types';
+import { addedTexts, findLeaks } from './reward-hacking';
 import type { TaskOutcome } from './rollout';
 import { Candidate, GateCheckResult, ManifestSchema } from './types';
 
@@ -64,4 +68,26 @@ export function seesaw(
   if (candidatePassed - incumbentPassed < minGain)
     return { ...base, passed: false, detail: `no gain: ${candidatePassed}/${incumbent.length} vs ${incumbentPassed}/${incumbent.length} (needs +${minGain})` };
   return { ...base, passed: true, detail: `${incumbentPassed} → ${candidatePassed} of ${incumbent.length}; unlocks ${unlocked.length}, no regression` };
+}
+
+/** Gate check 3: nothing the candidate adds carries task ids, gold solutions, task data or verifier access. */
+export function checkRewardHacking(benchmark: Benchmark, incumbent: HarnessConfig, candidateConfig: HarnessConfig): GateCheckResult {
+  const texts = addedTexts(incumbent, candidateConfig);
+  const leaks = findLeaks(benchmark, texts);
+  if (leaks.length) return { check: 'reward_hacking', passed: false, detail: leaks.slice(0, 3).map((l) => `${l.rule} at ${l.where}: ${l.detail}`).join('; ') };
+  return { check: 'reward_hacking', passed: true, detail: `${texts.length} added text(s) clean` };
+}
+
+/** Gate check 4: every new or changed code processor type-checks and passes its smoke tests in the sandbox. */
+export async function checkCodeProcessors(incumbent: HarnessConfig, candidateConfig: HarnessConfig): Promise<GateCheckResult> {
+  const before = new Map(HOOKS.flatMap((h) => incumbent.hooks[h].map((p) => [p.id, JSON.stringify(p)] as const)));
+  const details: string[] = [];
+  for (const hook of HOOKS)
+    for (const p of candidateConfig.hooks[hook]) {
+      if (p.type !== 'code' || before.get(p.id) === JSON.stringify(p)) continue;
+      const verdict = await verifyCodeProcessor(hook, p.params);
+      if (!verdict.ok) return { check: 'code_sandbox', passed: false, detail: `${p.id}: ${verdict.stage}: ${verdict.reason}` };
+      details.push(`${p.id}: ${verdict.detail}`);
+    }
+  return { check: 'code_sandbox', passed: true, detail: details.length ? details.join('; ') : 'no new code' };
 }

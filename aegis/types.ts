@@ -78,7 +78,9 @@ export interface Candidate {
 
 export type Critique = { decision: 'no_op'; reason: string } | { decision: 'ship_ranking'; ranking: string[]; notes: string[] };
 
-export type GateCheck = 'manifest_complete' | 'canonical_form' | 'smoke_test' | 'seesaw';
+/** The gate's checks, in the order it runs them; the first failure rejects the candidate. */
+export const GATE_CHECKS = ['manifest_complete', 'canonical_form', 'reward_hacking', 'code_sandbox', 'smoke_test', 'seesaw'] as const;
+export type GateCheck = (typeof GATE_CHECKS)[number];
 export interface GateCheckResult {
   check: GateCheck;
   passed: boolean;
