@@ -1,7 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { digestTraces } from '../aegis/digester';
 import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking, seesaw, suspectedRegressions } from '../aegis/gate';
-import type { MetaAgent, TriedEdit } from '../aegis/meta-agent';
+import { CandidateDraft, MetaAgent, StageFailure, TriedEdit } from '../aegis/meta-agent';
+import { LlmMetaAgent } from '../aegis/llm/llm-meta-agent';
 import { passRate, rolloutTasks, runOneEpisode, TaskOutcome } from '../aegis/rollout';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
 import { GATE_CHECKS } from '../aegis/types';
@@ -16,7 +17,7 @@ import type { ModelResponse } from '../harness/types';
 import { ResponseCache, withResponseCache } from '../models/cached-model';
 import { ProviderError } from '../models/errors';
 import { costUsd, priceOf, priceTable } from '../models/prices';
-import { checkModelString } from '../models/registry';
+import { checkModelString, createModel } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 
 /**
@@ -134,7 +135,7 @@ export interface RolloutResult {
  */
 export function createActivities(deps: ActivityDeps) {
   const { store } = deps;
-  const agent = deps.metaAgent ?? new RuleBasedMetaAgent();
+  const rules = new RuleBasedMetaAgent();
 
   // Paid providers' responses are cached in the store (HARNESSX_RESPONSE_CACHE=off disables); the simulator is free.
   const responseCache: ResponseCache = {
@@ -143,6 +144,34 @@ export function createActivities(deps: ActivityDeps) {
   };
   const wrapModel = (model: Model, sample: string): Model =>
     process.env.HARNESSX_RESPONSE_CACHE === 'off' || model.id.startsWith('sim:') ? model : withResponseCache(model, responseCache, sample);
+
+  /**
+   * The meta-agent a run asked for: 'rules' (deterministic) or a model string for the LLM meta-agent, whose
+   * calls are always response-cached (HARNESSX_META_RESPONSE_CACHE=off disables), so a retried or resumed
+   * stage never pays twice. One LLM agent per activity call: its usage is that call's spend.
+   */
+  const agentFor = (name: string | undefined): MetaAgent => {
+    if (deps.metaAgent) return deps.metaAgent;
+    if (!name || name === 'rules') return rules;
+    const model = createModel(name, { seed: 'meta' });
+    return new LlmMetaAgent(process.env.HARNESSX_META_RESPONSE_CACHE === 'off' ? model : withResponseCache(model, responseCache, 'meta'));
+  };
+  const metaSpend = (agent: MetaAgent, name: string | undefined): Spend => {
+    const u = agent.usage?.();
+    if (!u) return { inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: 0 };
+    return { ...u.usage, tokens: u.usage.inputTokens + u.usage.outputTokens, costUsd: costUsd(name ?? '', u.usage) };
+  };
+  /** Runs a meta-agent stage: a StageFailure becomes a recorded failure (the round no-ops), never a retry. */
+  async function stage<R extends object>(name: string | undefined, fn: (agent: MetaAgent) => Promise<R>): Promise<(R & { failed?: undefined; spend: Spend }) | { failed: string; spend: Spend }> {
+    const agent = agentFor(name);
+    try {
+      const r = await fn(agent);
+      return { ...r, spend: metaSpend(agent, name) };
+    } catch (e) {
+      if (e instanceof StageFailure) return { failed: e.message, spend: metaSpend(agent, name) };
+      throw e;
+    }
+  }
 
   async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<{ outcomes: TaskOutcome[]; traces: EpisodeTrace[]; spend: Spend }> {
     const benchmark = getBenchmark(input.benchmark);
@@ -191,12 +220,22 @@ export function createActivities(deps: ActivityDeps) {
     return input.taskIds.map((id) => cached.get(id)!);
   }
 
+  function storeCandidates(existing: Candidate[], drafts: CandidateDraft[]) {
+    const candidates: Candidate[] = [...existing, ...drafts.map(({ config, ...rest }) => ({ ...rest, harnessId: store.putHarness(config) }))];
+    return {
+      candidatesRef: store.put(candidates),
+      candidates: candidates.map((c) => ({ candidateId: c.candidateId, harnessId: c.harnessId, editKey: c.editKey, bucket: c.bucket })),
+    };
+  }
+
   const activities = {
     /** Validates what the workflow's schema cannot (harness config, model), stores the seed harness, splits tasks. */
-    async prepareRun(input: { benchmark: string; model: string; seedHarness?: Record<string, unknown>; validationSize: number; seed: string; maxUsd?: number }) {
+    async prepareRun(input: { benchmark: string; model: string; metaAgent?: string; seedHarness?: Record<string, unknown>; validationSize: number; seed: string; maxUsd?: number }) {
       const problems: string[] = [];
       const modelProblem = checkModelString(input.model);
       if (modelProblem) problems.push(`model: ${modelProblem}`);
+      const metaProblem = input.metaAgent && input.metaAgent !== 'rules' ? checkModelString(input.metaAgent) : null;
+      if (metaProblem) problems.push(`metaAgent: ${metaProblem}`);
       if (input.maxUsd !== undefined && !priceOf(input.model, priceTable()))
         problems.push(`maxUsd: "${input.model}" has no price; add it to HARNESSX_PRICES on the workers, or budget in maxTokens`);
       let config = seedHarness(input.model);
@@ -235,42 +274,53 @@ export function createActivities(deps: ActivityDeps) {
       };
     },
 
-    async digest(input: { round: number; harnessId: string; tracesRef: string; outcomesRef: string; previousDigestRef: string | null }) {
-      const digest = digestTraces({
+    /** The deterministic digest, refined by the LLM Digester when the run has an LLM meta-agent. */
+    async digest(input: { round: number; harnessId: string; tracesRef: string; outcomesRef: string; previousDigestRef: string | null; metaAgent?: string }) {
+      const traces = store.get<EpisodeTrace[]>(input.tracesRef);
+      const base = digestTraces({
         round: input.round,
         harnessId: input.harnessId,
         config: store.getHarness(input.harnessId),
-        traces: store.get<EpisodeTrace[]>(input.tracesRef),
+        traces,
         outcomes: store.get<TaskOutcome[]>(input.outcomesRef),
         previous: input.previousDigestRef ? store.get<Digest>(input.previousDigestRef) : null,
       });
-      const failing = digest.tasks.filter((t) => t.category !== null).length;
-      return { digestRef: store.put(digest), actionability: digest.actionability, failing, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens };
-    },
-
-    async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[] }) {
-      const landscape = await agent.plan({ digest: store.get<Digest>(input.digestRef), tried: input.tried, config: store.getHarness(input.harnessId) });
-      return { landscapeRef: store.put(landscape), options: landscape.options.length, categories: landscape.categories.map((c) => `${c.category}:${c.tasks.length}`) };
-    },
-
-    async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number }) {
-      await faultPoint(store, 'evolve');
-      const drafts = await agent.evolve({
-        landscape: store.get<Landscape>(input.landscapeRef),
-        digest: store.get<Digest>(input.digestRef),
-        config: store.getHarness(input.harnessId),
-        maxCandidates: input.maxCandidates,
-        round: input.round,
+      return stage(input.metaAgent, async (agent) => {
+        const digest = agent.digest ? await agent.digest({ digest: base, traces }) : base;
+        const failing = digest.tasks.filter((t) => t.category !== null).length;
+        return { digestRef: store.put(digest), actionability: digest.actionability, failing, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens };
       });
-      const candidates: Candidate[] = drafts.map(({ config, ...rest }) => ({ ...rest, harnessId: store.putHarness(config) }));
-      return {
-        candidatesRef: store.put(candidates),
-        candidates: candidates.map((c) => ({ candidateId: c.candidateId, harnessId: c.harnessId, editKey: c.editKey, bucket: c.bucket })),
-      };
     },
 
-    async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number> }): Promise<Critique> {
-      return agent.critique({ candidates: store.get<Candidate[]>(input.candidatesRef), digest: store.get<Digest>(input.digestRef), reputation: input.reputation });
+    async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[]; metaAgent?: string }) {
+      return stage(input.metaAgent, async (agent) => {
+        const landscape = await agent.plan({ digest: store.get<Digest>(input.digestRef), tried: input.tried, config: store.getHarness(input.harnessId) });
+        return { landscapeRef: store.put(landscape), options: landscape.options.length, categories: landscape.categories.map((c) => `${c.category}:${c.tasks.length}`) };
+      });
+    },
+
+    async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number; metaAgent?: string }) {
+      await faultPoint(store, 'evolve');
+      return stage(input.metaAgent, async (agent) => {
+        const drafts = await agent.evolve({
+          landscape: store.get<Landscape>(input.landscapeRef),
+          digest: store.get<Digest>(input.digestRef),
+          config: store.getHarness(input.harnessId),
+          maxCandidates: input.maxCandidates,
+          round: input.round,
+        });
+        return storeCandidates([], drafts);
+      });
+    },
+
+    /** The critic's decision; candidates it had revised are stored beside the originals (a new candidatesRef). */
+    async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number>; harnessId?: string; round?: number; metaAgent?: string }) {
+      const candidates = store.get<Candidate[]>(input.candidatesRef);
+      const incumbent = input.harnessId ? store.getHarness(input.harnessId) : null;
+      return stage(input.metaAgent, async (agent): Promise<Critique & Partial<ReturnType<typeof storeCandidates>>> => {
+        const { revised, ...critique } = await agent.critique({ candidates, digest: store.get<Digest>(input.digestRef), reputation: input.reputation, config: incumbent ?? store.getHarness(candidates[0].harnessId), round: input.round ?? 0 });
+        return revised?.length ? { ...(critique as Critique), ...storeCandidates(candidates, revised) } : (critique as Critique);
+      });
     },
 
     /** The deterministic gate, in order; the first failing check stops it. */

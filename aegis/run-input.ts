@@ -12,7 +12,11 @@ export const EvolveInputSchema = z
   .object({
     benchmark: z.enum(BENCHMARKS, { message: `benchmark must be one of: ${BENCHMARKS.join(', ')}` }),
     model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
-    metaAgent: z.enum(['rules']).default('rules'),
+    /** 'rules' (deterministic, offline) or a model string for the LLM meta-agent, e.g. "anthropic:claude-opus-4-6". */
+    metaAgent: z
+      .string()
+      .refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string such as "anthropic:claude-opus-4-6"')
+      .default('rules'),
     seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
     rounds: z.number().int().min(1).max(10000).default(6),
     patience: z.number().int().min(1).max(1000).default(3),

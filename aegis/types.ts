@@ -18,6 +18,8 @@ export interface TaskDigest {
   /** Component ids (processor ids, or "missing:<type>") the evidence points at. */
   implicated: string[];
   evidence: string[];
+  /** The LLM Digester's failure summary, when an LLM meta-agent digested the round. */
+  summary?: string;
   /** Outcome per round this task was seen in, oldest first. */
   history: Array<{ round: number; passed: boolean; category: FailureCategory | null }>;
 }
@@ -38,6 +40,8 @@ export interface Remedy {
   edits: z.infer<typeof EditSchema>[];
   key: string;
   rationale: string;
+  /** From an LLM Planner: the change to make, for the Evolver to write (edits is empty then). */
+  direction?: string;
 }
 
 export interface Landscape {

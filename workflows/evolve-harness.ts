@@ -210,7 +210,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     ledger.recordAudit({ runId: workflowId, evidenceRefs: [], ...r });
 
   if (!state) {
-    const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, seedHarness: input.seedHarness, validationSize: input.validationSize, seed: input.seed, maxUsd: input.maxUsd });
+    const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, metaAgent: input.metaAgent, seedHarness: input.seedHarness, validationSize: input.validationSize, seed: input.seed, maxUsd: input.maxUsd });
     state = {
       runId: workflowId,
       round: 0,
@@ -293,34 +293,48 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     lastEvent = `round ${round}: pass@${input.k} ${roll.passed}/${roll.tasks} on the batch`;
     await audit({ key: `${round}:rollout`, round, stage: 'rollout', kind: 'info', harnessId: s.incumbentId, payload: { passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, inputTokens: roll.inputTokens, outputTokens: roll.outputTokens, costUsd: roll.costUsd }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });
 
+    // Meta-agent stages: an LLM stage whose output stays invalid after its repair attempt comes back as
+    // `failed`; the round no-ops with that reason and the run goes on.
+    const metaAgent = input.metaAgent;
     await enter('digest');
-    const digest = await meta.digest({ round, harnessId: s.incumbentId, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef });
+    const digest = await meta.digest({ round, harnessId: s.incumbentId, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef, metaAgent });
+    account(digest.spend);
+    if (digest.failed !== undefined) return noop(`stage failed: ${digest.failed}`);
     s.previousDigestRef = digest.digestRef;
     await audit({ key: `${round}:digest`, round, stage: 'digest', kind: 'info', payload: { failing: digest.failing, actionability: digest.actionability, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens, compression: digest.digestTokens ? digest.traceTokens / digest.digestTokens : null }, evidenceRefs: [digest.digestRef] });
     if (digest.failing === 0) return noop('nothing actionable: every task passed');
     if (digest.actionability < input.actionabilityThreshold) return noop(`actionability ${digest.actionability.toFixed(2)} < ${input.actionabilityThreshold}`);
 
     await enter('plan');
-    const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: s.incumbentId, tried: s.tried });
+    const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: s.incumbentId, tried: s.tried, metaAgent });
+    account(plan.spend);
+    if (plan.failed !== undefined) return noop(`stage failed: ${plan.failed}`);
     await audit({ key: `${round}:plan`, round, stage: 'plan', kind: 'info', payload: { options: plan.options, categories: plan.categories }, evidenceRefs: [plan.landscapeRef] });
     if (plan.options === 0) return noop('empty landscape');
 
     await enter('evolve');
-    const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: s.incumbentId, maxCandidates: input.candidatesPerRound, round });
+    const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: s.incumbentId, maxCandidates: input.candidatesPerRound, round, metaAgent });
+    account(evolved.spend);
+    if (evolved.failed !== undefined) return noop(`stage failed: ${evolved.failed}`);
     await audit({ key: `${round}:evolve`, round, stage: 'evolve', kind: 'info', payload: { candidates: evolved.candidates }, evidenceRefs: [evolved.candidatesRef] });
     if (evolved.candidates.length === 0) return noop('no candidates');
 
     await enter('critique');
-    const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation });
-    await audit({ key: `${round}:critique`, round, stage: 'critique', kind: 'info', payload: critique as unknown as Record<string, unknown> });
+    const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: s.incumbentId, round, metaAgent });
+    account(critique.spend);
+    if (critique.failed !== undefined) return noop(`stage failed: ${critique.failed}`);
+    // A revision by the critic adds candidates: they live under a new candidatesRef.
+    const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
+    const { spend: _spend, candidates: _pool, ...critiqueRecord } = critique;
+    await audit({ key: `${round}:critique`, round, stage: 'critique', kind: 'info', payload: critiqueRecord as unknown as Record<string, unknown>, evidenceRefs: pool === evolved ? [] : [pool.candidatesRef] });
     if (critique.decision === 'no_op') return noop(`critic: ${critique.reason}`);
 
     await enter('gate');
     const gateTaskIds = [...batch, ...s.validationIds];
     for (const candidateId of critique.ranking) {
       if (!budgetLeft()) return noop('budget exhausted before the gate');
-      const candidate = evolved.candidates.find((c) => c.candidateId === candidateId)!;
-      const gate: GateResult & { spend?: { tokens: number; costUsd: number | null } } = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: evolved.candidatesRef, candidateId, incumbentId: s.incumbentId, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain });
+      const candidate = pool.candidates.find((c) => c.candidateId === candidateId)!;
+      const gate: GateResult & { spend?: { tokens: number; costUsd: number | null } } = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: s.incumbentId, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain });
       account(gate.spend);
       s.tried = [...s.tried, { key: candidate.editKey, bucket: candidate.bucket, harnessId: s.incumbentId, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
       s.reputation[candidate.bucket] = Math.max(0.25, Math.min(4, (s.reputation[candidate.bucket] ?? 1) * (gate.passed ? 1.25 : 0.9)));
@@ -348,7 +362,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
           continue;
         }
       }
-      await audit({ key: `${round}:ship`, round, stage: 'ship', kind: 'commit', candidateId, harnessId: candidate.harnessId, payload: { from: s.incumbentId, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, unlocked: gate.unlocked } }, evidenceRefs: [evolved.candidatesRef] });
+      await audit({ key: `${round}:ship`, round, stage: 'ship', kind: 'commit', candidateId, harnessId: candidate.harnessId, payload: { from: s.incumbentId, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, unlocked: gate.unlocked } }, evidenceRefs: [pool.candidatesRef] });
       s.incumbentId = candidate.harnessId;
       s.shipped++;
       s.bestScore = gate.gateTasks ? gate.candidatePassed / gate.gateTasks : null;

@@ -44,7 +44,8 @@ export const conformsToProcessorInterface: (event: HookEvent, ctx: SandboxContex
 `;
 
 let apiText: string | null = null;
-function harnessApiText(): string {
+/** The module code processors compile against: harness/types.ts plus the sandbox API. */
+export function harnessApiText(): string {
   apiText ??= readFileSync(join(__dirname, '..', 'types.ts'), 'utf8') + SANDBOX_API;
   return apiText;
 }

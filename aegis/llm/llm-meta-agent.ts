@@ -1,0 +1,289 @@
+import { createHash } from 'node:crypto';
+import { applyEdits } from '../../harness/builder';
+import type { HarnessConfig } from '../../harness/config';
+import { harnessApiText } from '../../harness/sandbox/compile-processor';
+import type { Model } from '../../harness/processor';
+import type { EpisodeTrace } from '../../harness/trace';
+import type { Usage } from '../../harness/types';
+import { HOOKS } from '../../harness/types';
+import { PROCESSOR_LIBRARY } from '../../harness/processors';
+import type { CandidateDraft, CritiqueWithRevisions, MetaAgent, TriedEdit } from '../meta-agent';
+import { StageFailure } from '../meta-agent';
+import { editKey } from '../remedies';
+import { BUCKETS, Candidate, Digest, Landscape, Manifest, Remedy, TaskDigest } from '../types';
+import { callStructured, StageCall } from './structured-output';
+import { clip, CRITIC_SYSTEM, DIGESTER_SYSTEM, digesterUser, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, harnessView, PLANNER_SYSTEM, processorCatalogue } from './prompts';
+import { CriticOutputSchema, DigesterOutputSchema, EvolverOutputSchema, PlannerOutputSchema, Proposal } from './schemas';
+
+/** Failing tasks per Digester call: enough context per task, bounded prompt. */
+const DIGEST_CHUNK = 8;
+/** Prompt-only edits stopped shipping: the last this-many prompt-bucket attempts were all rejected. */
+const PROMPT_STALL = 2;
+
+const tokens = (text: string) => Math.ceil(text.length / 4);
+
+/** Edit types the library offers, as the Planner names them: insert:<type>@<hook>. */
+export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[]): string[] {
+  const present = new Set(HOOKS.flatMap((h) => config.hooks[h].map((p) => p.type)));
+  const triedText = tried.map((t) => t.key).join(' ');
+  const out: string[] = [];
+  for (const def of Object.values(PROCESSOR_LIBRARY)) {
+    if (present.has(def.type) && def.type !== 'code') continue;
+    for (const hook of def.hooks) {
+      const key = `insert:${def.type}@${hook}`;
+      if (!triedText.includes(key) && (def.type !== 'code' || ['before_model', 'after_model', 'after_tool', 'before_tool'].includes(hook))) out.push(key);
+    }
+  }
+  return out;
+}
+
+/** True when prompt-only edits have stopped shipping, so the Planner must go structural. */
+export function promptEditsStalled(tried: TriedEdit[]): boolean {
+  const prompt = tried.filter((t) => t.bucket === 'prompt');
+  return prompt.length >= PROMPT_STALL && prompt.slice(-PROMPT_STALL).every((t) => !t.outcome.startsWith('shipped'));
+}
+
+/**
+ * The LLM meta-agent (the report's default: an Opus model; any provider). Each stage is one structured
+ * call (one repair attempt on invalid output); a stage whose output stays invalid throws StageFailure and
+ * the round no-ops. It never decides what ships: the deterministic gate does.
+ */
+export class LlmMetaAgent implements MetaAgent {
+  readonly name: string;
+  private readonly calls: StageCall[] = [];
+
+  constructor(private readonly model: Model) {
+    this.name = `llm:${model.id}`;
+  }
+
+  usage(): { usage: Usage; calls: number; repairs: number } {
+    return {
+      usage: this.calls.reduce((u, c) => ({ inputTokens: u.inputTokens + c.usage.inputTokens, outputTokens: u.outputTokens + c.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 }),
+      calls: this.calls.length,
+      repairs: this.calls.filter((c) => c.attempt === 'repair').length,
+    };
+  }
+
+  private async structured<T>(stage: string, run: () => Promise<{ ok: true; value: T; calls: StageCall[] } | { ok: false; error: string; calls: StageCall[] }>): Promise<T> {
+    const r = await run();
+    this.calls.push(...r.calls);
+    if (!r.ok) throw new StageFailure(stage, r.error);
+    return r.value;
+  }
+
+  /** Per task: a failure summary linked to the task's history; digest tokens are the Digester's output. */
+  async digest(input: { digest: Digest; traces: EpisodeTrace[] }): Promise<Digest> {
+    const failing = input.digest.tasks.filter((t) => t.category !== null);
+    if (!failing.length) return input.digest;
+    const byTask = new Map<string, EpisodeTrace[]>();
+    for (const t of input.traces) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
+    const summaries = new Map<string, { summary: string; category: TaskDigest['category']; evidence: string[]; implicated: string[] }>();
+    let outputTokens = 0;
+    for (let i = 0; i < failing.length; i += DIGEST_CHUNK) {
+      const chunk = failing.slice(i, i + DIGEST_CHUNK);
+      const ids = new Set(chunk.map((t) => t.taskId));
+      const before = this.calls.length;
+      const out = await this.structured('digest', () =>
+        callStructured({
+          model: this.model,
+          stage: 'digest',
+          system: DIGESTER_SYSTEM,
+          user: digesterUser(chunk.map((d) => ({ digest: d, traces: byTask.get(d.taskId) ?? [] }))),
+          schema: DigesterOutputSchema,
+          check: (v) => {
+            const got = new Set(v.tasks.map((t) => t.taskId));
+            return [...[...ids].filter((id) => !got.has(id)).map((id) => `tasks: no entry for task "${id}"`), ...[...got].filter((id) => !ids.has(id)).map((id) => `tasks: "${id}" was not given`)];
+          },
+        }),
+      );
+      outputTokens += this.calls.slice(before).reduce((n, c) => n + c.usage.outputTokens, 0);
+      for (const t of out.tasks) summaries.set(t.taskId, t);
+    }
+    const tasks = input.digest.tasks.map((t) => {
+      const s = summaries.get(t.taskId);
+      return s ? { ...t, summary: s.summary, category: s.category, evidence: [...s.evidence, ...t.evidence].slice(0, 6), implicated: s.implicated.length ? s.implicated : t.implicated } : t;
+    });
+    return { ...input.digest, tasks, digestTokens: outputTokens || tokens(JSON.stringify([...summaries.values()])) };
+  }
+
+  async plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig }): Promise<Landscape> {
+    const { digest, tried, config } = input;
+    const stalled = promptEditsStalled(tried);
+    const untried = untriedEditTypes(config, tried);
+    const out = await this.structured('plan', () =>
+      callStructured({
+        model: this.model,
+        stage: 'plan',
+        system: PLANNER_SYSTEM,
+        user: JSON.stringify({
+          round: digest.round,
+          failingTasks: failingSummary(digest),
+          solvedTasks: digest.tasks.filter((t) => t.passed).length,
+          harness: harnessView(config),
+          processorLibrary: processorCatalogue(),
+          editsTried: tried.slice(-30),
+          untriedEditTypes: untried,
+          promptOnlyEditsStalled: stalled,
+        }),
+        schema: PlannerOutputSchema,
+        check: (v) => (stalled && v.options.length > 0 && v.options.every((o) => o.bucket === 'prompt') ? ['options: prompt-only edits have stopped shipping; propose at least one structural option (tools, config or processor bucket)'] : []),
+      }),
+    );
+    const failing = digest.tasks.filter((t) => t.category !== null);
+    const categories = [...new Set(failing.map((t) => t.category!))].map((category) => ({ category, tasks: failing.filter((t) => t.category === category).map((t) => t.taskId) }));
+    const options: Remedy[] = out.options.map((o) => ({
+      category: o.category,
+      bucket: o.bucket,
+      edits: [],
+      key: `llm:${o.bucket}:${createHash('sha256').update(o.direction).digest('hex').slice(0, 10)}`,
+      rationale: clip(o.direction, 300),
+      direction: o.direction,
+    }));
+    const triedBuckets = new Set(tried.map((t) => t.bucket));
+    return {
+      round: digest.round,
+      harnessId: digest.harnessId,
+      failingTasks: failing.map((t) => ({ taskId: t.taskId, category: t.category })),
+      categories,
+      implicatedComponents: [...new Set(failing.flatMap((t) => t.implicated))].sort(),
+      editsTried: tried.map((t) => ({ key: t.key, outcome: t.outcome })),
+      untriedBuckets: BUCKETS.filter((b) => !triedBuckets.has(b)),
+      options,
+      solvedTasks: digest.tasks.filter((t) => t.passed).map((t) => t.taskId),
+      unstableTasks: digest.tasks.filter((t) => t.successes > 0 && t.successes < t.attempts).map((t) => t.taskId),
+    };
+  }
+
+  private evolverContext(config: HarnessConfig) {
+    return { harness: harnessView(config), processorLibrary: processorCatalogue(), codeProcessorApi: harnessApiText() };
+  }
+
+  /** Builder problems of a proposal on the incumbent, for the repair prompt. */
+  private static proposalProblems(config: HarnessConfig, proposals: Proposal[], label: (i: number) => string): string[] {
+    const problems: string[] = [];
+    proposals.forEach((p, i) => {
+      const built = applyEdits(config, p.changes);
+      if (!built.ok) problems.push(`${label(i)}.changes: ${built.error.rule}: ${built.error.message}`);
+    });
+    return problems;
+  }
+
+  private static draft(config: HarnessConfig, p: Proposal, candidateId: string): CandidateDraft {
+    const built = applyEdits(config, p.changes);
+    if (!built.ok) throw new Error(`unreachable: checked proposal does not apply: ${built.error.message}`);
+    const key = editKey(p.changes);
+    const manifest: Manifest = {
+      candidateId,
+      bucket: p.bucket,
+      capabilityEvidence: p.evidence,
+      changes: p.changes,
+      predictedImpact: { tasksWillUnlock: p.predictedImpact.tasksWillUnlock, stabilize: p.predictedImpact.stabilize, atRisk: p.predictedImpact.atRisk },
+      attributionSignature: `${p.bucket}: ${clip(p.rationale, 400)}`,
+    };
+    return { candidateId, editKey: key, bucket: p.bucket, manifest, config: built.config };
+  }
+
+  async evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number }): Promise<CandidateDraft[]> {
+    const { landscape, digest, config, maxCandidates, round } = input;
+    if (!landscape.options.length) return [];
+    const out = await this.structured('evolve', () =>
+      callStructured({
+        model: this.model,
+        stage: 'evolve',
+        system: EVOLVER_SYSTEM,
+        user: JSON.stringify({
+          round,
+          maxCandidates,
+          options: landscape.options.slice(0, 8).map((o) => ({ category: o.category, bucket: o.bucket, direction: o.direction ?? o.rationale })),
+          failingTasks: failingSummary(digest, 20),
+          editsTried: landscape.editsTried.slice(-20),
+          ...this.evolverContext(config),
+        }),
+        schema: EvolverOutputSchema,
+        maxTokens: 8192,
+        check: (v) => [
+          ...(v.candidates.length > maxCandidates ? [`candidates: at most ${maxCandidates}, got ${v.candidates.length}`] : []),
+          ...LlmMetaAgent.proposalProblems(config, v.candidates, (i) => `candidates.${i}`),
+        ],
+      }),
+    );
+    const seen = new Set<string>();
+    return out.candidates
+      .map((p, i) => LlmMetaAgent.draft(config, p, `r${round}-c${i + 1}`))
+      .filter((d) => (seen.has(d.editKey) ? false : (seen.add(d.editKey), true)));
+  }
+
+  /** Claims a manifest makes that the digest does not support: checked in code, given to the Critic. */
+  static claimFindings(candidates: Candidate[], digest: Digest): Record<string, string[]> {
+    const failing = new Set(digest.tasks.filter((t) => t.category !== null).map((t) => t.taskId));
+    const known = new Set(digest.tasks.map((t) => t.taskId));
+    return Object.fromEntries(
+      candidates.map((c) => {
+        const findings: string[] = [];
+        const claims = c.manifest.predictedImpact.tasksWillUnlock;
+        const unsupported = claims.filter((id) => !failing.has(id));
+        if (unsupported.length) findings.push(`${unsupported.length} of ${claims.length} claimed unlocks are not failing tasks of this round (${unsupported.slice(0, 5).join(', ')})`);
+        const strangers = [...c.manifest.predictedImpact.stabilize, ...c.manifest.predictedImpact.atRisk].filter((id) => !known.has(id));
+        if (strangers.length) findings.push(`${strangers.length} task(s) named that are not in this round's batch`);
+        if (!claims.length) findings.push('claims no unlocks');
+        return [c.candidateId, findings];
+      }),
+    );
+  }
+
+  async critique(input: { candidates: Candidate[]; digest: Digest; reputation: Record<string, number>; config: HarnessConfig; round: number }): Promise<CritiqueWithRevisions> {
+    const { digest, reputation, config } = input;
+    let candidates = input.candidates;
+    const revised: CandidateDraft[] = [];
+    for (const revisionAllowed of [true, false]) {
+      const ids = new Set(candidates.map((c) => c.candidateId));
+      const decision = await this.structured('critique', () =>
+        callStructured({
+          model: this.model,
+          stage: 'critique',
+          system: CRITIC_SYSTEM,
+          user: JSON.stringify({
+            revisionAllowed,
+            candidates: candidates.map((c) => ({
+              candidateId: c.candidateId,
+              bucket: c.bucket,
+              editKey: clip(c.editKey, 300),
+              rationale: c.manifest.attributionSignature,
+              changes: clip(JSON.stringify(c.manifest.changes), 6000),
+              evidence: c.manifest.capabilityEvidence,
+              predictedImpact: c.manifest.predictedImpact,
+            })),
+            automaticClaimChecks: LlmMetaAgent.claimFindings(candidates, digest),
+            failingTasks: failingSummary(digest, 20),
+            bucketReputation: reputation,
+          }),
+          schema: CriticOutputSchema,
+          check: (v) => {
+            if (v.decision === 'ship_ranking') return v.ranking.filter((id) => !ids.has(id)).map((id) => `ranking: "${id}" is not a candidate`);
+            if (v.decision === 'revise') return !revisionAllowed ? ['decision: revision is no longer allowed; rank or no_op'] : ids.has(v.candidateId) ? [] : [`candidateId: "${v.candidateId}" is not a candidate`];
+            return [];
+          },
+        }),
+      );
+      if (decision.decision === 'no_op') return { decision: 'no_op', reason: decision.reason, ...(revised.length ? { revised } : {}) };
+      if (decision.decision === 'ship_ranking') return { decision: 'ship_ranking', ranking: [...new Set(decision.ranking)], notes: decision.notes, ...(revised.length ? { revised } : {}) };
+      // One revision request to the Evolver; the revised candidate joins the pool and the Critic decides again.
+      const original = candidates.find((c) => c.candidateId === decision.candidateId)!;
+      const proposal = await this.structured('revise', () =>
+        callStructured({
+          model: this.model,
+          stage: 'revise',
+          system: EVOLVER_REVISION_SYSTEM,
+          user: JSON.stringify({ candidate: { bucket: original.bucket, changes: original.manifest.changes, evidence: original.manifest.capabilityEvidence, predictedImpact: original.manifest.predictedImpact, rationale: original.manifest.attributionSignature }, criticRequest: decision.request, ...this.evolverContext(config) }),
+          schema: EvolverOutputSchema,
+          maxTokens: 8192,
+          check: (v) => [...(v.candidates.length !== 1 ? [`candidates: exactly one revised candidate, got ${v.candidates.length}`] : []), ...LlmMetaAgent.proposalProblems(config, v.candidates, (i) => `candidates.${i}`)],
+        }),
+      );
+      const draft = LlmMetaAgent.draft(config, proposal.candidates[0], `${original.candidateId}-rev`);
+      revised.push(draft);
+      candidates = [...candidates, { ...draft, harnessId: 'pending' }];
+    }
+    throw new Error('unreachable');
+  }
+}
