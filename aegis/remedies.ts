@@ -1,5 +1,5 @@
 import type { Edit } from '../harness/builder';
-import { canonicalJson } from '../harness/canonical';
+import { canonicalJson, sha256Hex } from '../harness/canonical';
 import type { HarnessConfig } from '../harness/config';
 import { HOOKS, HookName } from '../harness/types';
 import type { Bucket, FailureCategory, Remedy } from './types';
@@ -17,7 +17,8 @@ export function editKey(edits: Edit[]): string {
     .map((e) => {
       switch (e.op) {
         case 'insert':
-          return `insert:${e.processor.type}@${e.hook}`;
+          // Code processors differ by their source: two inserts of different code are different edits.
+          return e.processor.type === 'code' ? `insert:code@${e.hook}#${sha256Hex(canonicalJson(e.processor.params)).slice(0, 10)}` : `insert:${e.processor.type}@${e.hook}`;
         case 'replace':
           return `replace:${e.group}->${e.processor.type}`;
         case 'remove':

@@ -1,0 +1,73 @@
+import type { RecordedRequest, WireReply } from './wire-server';
+
+export type MetaStage = 'digest' | 'plan' | 'evolve' | 'critique' | 'revise';
+
+export interface ScriptedTurn {
+  stage: MetaStage;
+  /** The model's reply text (a string is sent as is, so malformed replies can be scripted). */
+  reply: (user: Record<string, unknown>, request: RecordedRequest) => unknown;
+  /** Serves every consecutive call of this stage (the Digester makes one call per chunk of tasks). */
+  repeat?: boolean;
+}
+
+/** Which stage a request is for, from the system prompt the LLM meta-agent sends. */
+export function stageOf(body: Record<string, unknown>): MetaStage | null {
+  const system = String(body.system ?? '');
+  if (system.startsWith('You are the Digester')) return 'digest';
+  if (system.startsWith('You are the Planner')) return 'plan';
+  if (system.includes('Now revise ONE candidate')) return 'revise';
+  if (system.startsWith('You are the Evolver')) return 'evolve';
+  if (system.startsWith('You are the Critic')) return 'critique';
+  return null;
+}
+
+/** The JSON the stage was given (first user turn), and whether this call is a repair attempt. */
+export function userPayload(body: Record<string, unknown>): { user: Record<string, unknown>; repair: boolean } {
+  const messages = body.messages as Array<{ role: string; content: Array<{ type: string; text?: string }> }>;
+  return { user: JSON.parse(messages[0].content[0].text ?? '{}'), repair: messages.length > 1 };
+}
+
+const anthropicText = (text: string) => ({
+  id: 'msg_scripted', type: 'message', role: 'assistant', model: 'claude-scripted',
+  content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1000, output_tokens: 200 },
+});
+
+/**
+ * A scripted meta-agent behind the Anthropic wire protocol: each call must be the stage the script expects
+ * next, else it answers 400 (non-retryable, so the run fails loudly) and records the mismatch.
+ * `assertConsumed` fails when scripted turns were never used.
+ */
+export function scriptedMetaAgent(turns: ScriptedTurn[]) {
+  const queue = [...turns];
+  const log: Array<{ stage: MetaStage | null; repair: boolean }> = [];
+  const unexpected: string[] = [];
+  const respond = (req: RecordedRequest): WireReply => {
+    const stage = stageOf(req.body);
+    const { user, repair } = userPayload(req.body);
+    log.push({ stage, repair });
+    while (queue[0]?.repeat && queue[0].stage !== stage) queue.shift();
+    const turn = queue[0];
+    if (!turn || turn.stage !== stage) {
+      unexpected.push(`call #${log.length}: got ${stage}${repair ? ' (repair)' : ''}, script expected ${turn?.stage ?? 'no more calls'}`);
+      return { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: `scripted meta-agent: ${unexpected[unexpected.length - 1]}` } } };
+    }
+    if (!turn.repeat) queue.shift();
+    const reply = turn.reply(user, req);
+    return { body: anthropicText(typeof reply === 'string' ? reply : JSON.stringify(reply)) };
+  };
+  return {
+    respond,
+    log,
+    unexpected,
+    assertConsumed() {
+      const left = queue.filter((t) => !t.repeat);
+      if (left.length || unexpected.length) throw new Error(`scripted meta-agent: ${left.length} turn(s) unused (${left.map((t) => t.stage).join(', ')}); unexpected: ${unexpected.join('; ') || 'none'}`);
+    },
+  };
+}
+
+/** A Digester reply that covers every task it was given. */
+export function digestAll(user: Record<string, unknown>, category = 'loop') {
+  const tasks = user.tasks as Array<{ taskId: string; autoEvidence: string[] }>;
+  return { tasks: tasks.map((t) => ({ taskId: t.taskId, summary: 'The agent returns to states it has already visited and runs out of steps.', category, evidence: [t.autoEvidence[0] ?? 'ended without reaching the goal'], implicated: ['missing:loop_detection'] })) };
+}

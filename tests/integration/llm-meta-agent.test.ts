@@ -1,0 +1,98 @@
+import { ArtifactStore } from '../../store/artifact-store';
+import type { RunSummary } from '../../workflows/evolve-harness';
+import { attempt, GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
+import { digestAll, scriptedMetaAgent } from '../helpers/scripted-meta-agent';
+import { startWireServer } from '../helpers/wire-server';
+import { useWorkerFixture } from './temporal-env';
+
+jest.setTimeout(240_000);
+
+const TASK_QUEUE = 'it-llm-meta';
+const fixture = useWorkerFixture(TASK_QUEUE);
+const store = new ArtifactStore(fixture.dataDir);
+
+const codeInsert = (id: string, source: string) => ({ op: 'insert', hook: 'before_model', processor: { id, type: 'code', params: { source, smokeTests: GUARD_SMOKE_TESTS } } });
+
+/**
+ * The offline proof of the LLM path: sim task model, and a scripted meta-agent served over HTTP in the
+ * Anthropic wire protocol, driven through the real SDK. Prompt → SDK → HTTP → parse → validate → gate,
+ * for two rounds; a code-level processor edit ships after passing the sandbox and its smoke tests.
+ */
+it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sandboxed code processor', async () => {
+  const failingIds: string[] = [];
+  const script = scriptedMetaAgent([
+    // Round 1. The first Digester reply leaves a task out: one repair attempt fixes it.
+    { stage: 'digest', reply: (u) => ({ tasks: digestAll(u).tasks.slice(1) }) },
+    { stage: 'digest', repeat: true, reply: (u) => (failingIds.push(...(u.tasks as Array<{ taskId: string }>).map((t) => t.taskId)), digestAll(u)) },
+    {
+      stage: 'plan',
+      reply: (u) => ({
+        options: [{ category: 'loop', bucket: 'processor', direction: 'Write a before_model code processor that warns the model when the current state repeats an earlier one.', editTypes: ['insert:code@before_model'], targetTasks: failingIds.slice(0, 5) }],
+        untriedEditTypes: (u.untriedEditTypes as string[]).slice(0, 5),
+        notes: 'loops dominate',
+      }),
+    },
+    {
+      stage: 'evolve',
+      reply: () => ({
+        candidates: [
+          { bucket: 'processor', rationale: 'warn on repeated states', changes: [codeInsert('state_guard', REPEATED_STATE_GUARD)], evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: failingIds.slice(0, 6), stabilize: [], atRisk: [] } },
+          { bucket: 'processor', rationale: 'spin until the model behaves', changes: [codeInsert('spinner', attempt('while (true) {}'))], evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: failingIds.slice(0, 2), stabilize: [], atRisk: [] } },
+        ],
+      }),
+    },
+    { stage: 'critique', reply: (u) => (expect(u.revisionAllowed).toBe(true), { decision: 'revise', candidateId: 'r1-c1', request: 'Name the processor repeat_guard so the ledger reads clearly.' }) },
+    { stage: 'revise', reply: () => ({ candidates: [{ bucket: 'processor', rationale: 'warn on repeated states (renamed)', changes: [codeInsert('repeat_guard', REPEATED_STATE_GUARD)], evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: failingIds.slice(0, 6), stabilize: [], atRisk: [] } }] }) },
+    { stage: 'critique', reply: (u) => (expect(u.revisionAllowed).toBe(false), { decision: 'ship_ranking', ranking: ['r1-c2', 'r1-c1-rev'], notes: ['the spinner is suspicious; the gate will tell'] }) },
+    // Round 2: the Planner's reply stays invalid after its repair attempt; the round no-ops and the run goes on.
+    { stage: 'digest', repeat: true, reply: (u) => digestAll(u) },
+    { stage: 'plan', reply: () => 'I think we should add more memory.' },
+    { stage: 'plan', reply: () => ({ options: [{ category: 'not-a-category' }] }) },
+  ]);
+  const server = await startWireServer(script.respond);
+  const saved = { key: process.env.ANTHROPIC_API_KEY, url: process.env.ANTHROPIC_BASE_URL };
+  process.env.ANTHROPIC_API_KEY = 'sk-ant-scripted-offline';
+  process.env.ANTHROPIC_BASE_URL = server.url;
+  try {
+    const handle = await fixture.start(
+      { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'anthropic:claude-opus-4-6', rounds: 2, patience: 5, batchSize: 16, validationSize: 8, candidatesPerRound: 2, seed: 'it-llm', evaluateTest: false, trackHeldOut: false },
+      'it-llm-meta',
+    );
+    const summary = (await handle.result()) as RunSummary;
+    script.assertConsumed();
+    expect(summary.rounds).toBe(2);
+    expect(summary.shipped).toBe(1);
+
+    const audit = store.readAudit('it-llm-meta');
+    const ship = audit.find((r) => r.stage === 'ship')!;
+    expect(ship).toMatchObject({ candidateId: 'r1-c1-rev', payload: expect.objectContaining({ editKey: expect.stringMatching(/^insert:code@before_model#[0-9a-f]{10}$/) }) });
+    const shipGate = audit.find((r) => r.key === '1:gate:r1-c1-rev')!;
+    const checks = shipGate.payload.checks as Array<{ check: string; passed: boolean; detail: string }>;
+    expect(checks.map((c) => c.check)).toEqual(['manifest_complete', 'canonical_form', 'reward_hacking', 'code_sandbox', 'smoke_test', 'seesaw']);
+    expect(checks.find((c) => c.check === 'code_sandbox')!.detail).toMatch(/repeat_guard: type-checked; 2 smoke test\(s\) passed/);
+    // The looping candidate is rejected by the sandbox, with the reason in the audit log.
+    expect(audit.find((r) => r.key === '1:gate:r1-c2')).toMatchObject({ kind: 'rollback', payload: expect.objectContaining({ reason: expect.stringMatching(/^code_sandbox: spinner: smoke_test: .*time limit/) }) });
+    // Round 2's planner failure is a recorded stage failure and a no-op.
+    expect(audit.find((r) => r.key === '2:noop')!.payload.noop).toMatch(/^stage failed: plan: invalid output after one repair attempt: options\.0\.category/);
+    // Compression ratio per round, from the Digester's own output tokens.
+    const digests = audit.filter((r) => r.stage === 'digest');
+    expect(digests).toHaveLength(2);
+    for (const d of digests) expect(d.payload.compression).toBeGreaterThan(1);
+
+    // The evolved harness carries the code; meta-agent tokens count in the run's spend.
+    const evolved = store.getHarness(summary.harnessId);
+    expect(evolved.hooks.before_model.find((p) => p.id === 'repeat_guard')).toMatchObject({ type: 'code', params: expect.objectContaining({ source: REPEATED_STATE_GUARD }) });
+    expect(summary.tokens).toBeGreaterThan(0);
+    // Every call went through the real SDK: the repair turns quote the problem back to the model.
+    const repairs = server.requests.filter((r) => (r.body.messages as unknown[]).length === 3);
+    expect(repairs.map((r) => String(r.body.system).split(' ')[3])).toEqual(['Digester', 'Planner']);
+    expect(JSON.stringify(repairs[0].body.messages)).toMatch(/no entry for task/);
+    expect(server.requests.every((r) => r.headers['x-api-key'] === 'sk-ant-scripted-offline' || String(r.headers.authorization).includes('sk-ant-scripted-offline'))).toBe(true);
+  } finally {
+    process.env.ANTHROPIC_API_KEY = saved.key;
+    process.env.ANTHROPIC_BASE_URL = saved.url;
+    if (saved.key === undefined) delete process.env.ANTHROPIC_API_KEY;
+    if (saved.url === undefined) delete process.env.ANTHROPIC_BASE_URL;
+    await server.close();
+  }
+});
