@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { digestTraces } from '../aegis/digester';
-import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking, seesaw, suspectedRegressions } from '../aegis/gate';
+import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking, seesaw, statisticalSeesaw, suspectedRegressions } from '../aegis/gate';
 import { CandidateDraft, MetaAgent, StageFailure, TriedEdit } from '../aegis/meta-agent';
 import { LlmMetaAgent } from '../aegis/llm/llm-meta-agent';
 import { passRate, rolloutTasks, runOneEpisode, TaskOutcome } from '../aegis/rollout';
@@ -324,7 +324,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** The deterministic gate, in order; the first failing check stops it. */
-    async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number }): Promise<GateResult & { spend: Spend }> {
+    async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number; gating?: { mode: 'seesaw' | 'statistical'; repeats: number; tCritical: number } }): Promise<GateResult & { spend: Spend }> {
       const candidate = store.get<Candidate[]>(input.candidatesRef).find((c) => c.candidateId === input.candidateId);
       if (!candidate) throw ApplicationFailure.nonRetryable(`candidate ${input.candidateId} is not in ${input.candidatesRef}`, 'InvalidInput');
       const checks: GateCheckResult[] = [];
@@ -354,6 +354,18 @@ export function createActivities(deps: ActivityDeps) {
       );
       if (!checks.at(-1)!.passed) return result();
       heartbeat({ stage: 'seesaw' });
+      if (input.gating?.mode === 'statistical') {
+        // Paired repeats: the same R seeds for both harnesses; the first repeat reuses the round's seed.
+        const seeds = Array.from({ length: input.gating.repeats }, (_, r) => (r === 0 ? input.seed : `${input.seed}|repeat-${r}`));
+        const runs = async (harnessId: string) => {
+          const out: TaskOutcome[][] = [];
+          for (const seed of seeds) out.push(await outcomesFor({ benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, seed, harnessId }, spent));
+          return out;
+        };
+        const s = statisticalSeesaw(await runs(input.incumbentId), await runs(candidate.harnessId), { minGain: input.minGain, tCritical: input.gating.tCritical });
+        checks.push({ check: s.check, passed: s.passed, detail: s.detail });
+        return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
+      }
       const rollout = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, seed: input.seed };
       const before = await outcomesFor({ ...rollout, harnessId: input.incumbentId }, spent);
       const after = await outcomesFor({ ...rollout, harnessId: candidate.harnessId }, spent);

@@ -91,3 +91,45 @@ export async function checkCodeProcessors(incumbent: HarnessConfig, candidateCon
     }
   return { check: 'code_sandbox', passed: true, detail: details.length ? details.join('; ') : 'no new code' };
 }
+
+export interface StatisticalOptions {
+  minGain: number;
+  /** One-sided threshold on the paired statistic mean(gain) / standard error. */
+  tCritical: number;
+}
+
+/**
+ * The statistical seesaw: incumbent and candidate run R repeats of the gate set with the same R seeds
+ * (paired). Per repeat r, gain g_r = candidate solved − incumbent solved. It ships only when the mean gain
+ * is at least minGain AND beats the run-to-run noise: mean(g) / (sd(g)/√R) ≥ tCritical, with sd(g) floored
+ * at 0.5 so R identical gains cannot pass on zero variance alone. A task counts as regressed when the
+ * incumbent solves it in a majority of repeats and the candidate in a minority.
+ */
+export function statisticalSeesaw(incumbentRuns: TaskOutcome[][], candidateRuns: TaskOutcome[][], options: StatisticalOptions) {
+  const R = incumbentRuns.length;
+  const solved = (runs: TaskOutcome[]) => runs.filter((o) => o.passed).length;
+  const gains = incumbentRuns.map((inc, r) => solved(candidateRuns[r]) - solved(inc));
+  const mean = gains.reduce((a, b) => a + b, 0) / R;
+  const sd = Math.max(0.5, Math.sqrt(gains.reduce((a, g) => a + (g - mean) ** 2, 0) / Math.max(1, R - 1)));
+  const t = mean / (sd / Math.sqrt(R));
+  const incCounts = incumbentRuns.map(solved);
+  const incMean = incCounts.reduce((a, b) => a + b, 0) / R;
+  const noise = Math.sqrt(incCounts.reduce((a, c) => a + (c - incMean) ** 2, 0) / Math.max(1, R - 1));
+  const wins = (runs: TaskOutcome[][], taskId: string) => runs.filter((run) => run.find((o) => o.taskId === taskId)?.passed).length;
+  const taskIds = incumbentRuns[0].map((o) => o.taskId);
+  const regressions = taskIds.filter((id) => wins(incumbentRuns, id) * 2 > R && wins(candidateRuns, id) * 2 < R);
+  const unlocked = taskIds.filter((id) => wins(incumbentRuns, id) * 2 < R && wins(candidateRuns, id) * 2 > R);
+  const base = {
+    check: 'seesaw' as const,
+    regressions,
+    unlocked,
+    incumbentPassed: Math.round(incMean),
+    candidatePassed: Math.round(candidateRuns.map(solved).reduce((a, b) => a + b, 0) / R),
+    stats: { repeats: R, gains, meanGain: mean, t, incumbentNoiseSd: noise },
+  };
+  const summary = `gain ${mean.toFixed(2)} ± ${(sd / Math.sqrt(R)).toFixed(2)} over ${R} paired repeats (t = ${t.toFixed(2)}; incumbent run-to-run sd ${noise.toFixed(2)})`;
+  if (regressions.length) return { ...base, passed: false, detail: `regresses ${regressions.length} task(s) solved in most repeats: ${regressions.slice(0, 5).join(', ')}` };
+  if (mean < options.minGain) return { ...base, passed: false, detail: `no gain: ${summary}; needs ≥ ${options.minGain}` };
+  if (t < options.tCritical) return { ...base, passed: false, detail: `gain within noise: ${summary}; needs t ≥ ${options.tCritical}` };
+  return { ...base, passed: true, detail: `significant: ${summary}` };
+}

@@ -26,6 +26,23 @@ export const EvolveInputSchema = z
     candidatesPerRound: z.number().int().min(1).max(16).default(4),
     actionabilityThreshold: z.number().min(0).max(1).default(0),
     minGain: z.number().int().min(0).max(1000).default(1),
+    /**
+     * 'seesaw': one pass@k comparison with confirmation re-checks of suspected regressions. 'statistical':
+     * ship only when the gain beats measured run-to-run noise over `repeats` paired rollouts.
+     */
+    gating: z
+      .object({ mode: z.enum(['seesaw', 'statistical']).default('seesaw'), repeats: z.number().int().min(2).max(20).default(3), tCritical: z.number().min(0).max(20).default(2) })
+      .strict()
+      .prefault({}),
+    /**
+     * The cumulative-regression guard: every `every` rounds (0 = off) the incumbent is re-evaluated on a fixed
+     * regression suite (validation tasks plus `trainSample` fixed train tasks) against the best earlier
+     * harness; if it solves more than `tolerance` fewer tasks, the run rolls back to that harness.
+     */
+    regressionGuard: z
+      .object({ every: z.number().int().min(0).max(1000).default(3), trainSample: z.number().int().min(0).max(2000).default(30), tolerance: z.number().int().min(0).max(1000).default(1) })
+      .strict()
+      .prefault({}),
     evaluateTest: z.boolean().default(true),
     /** Per-run budgets: the run ends cleanly (status budget_exhausted) once task-model spend reaches either. */
     maxTokens: z.number().int().min(1).optional(),

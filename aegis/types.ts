@@ -108,7 +108,7 @@ export interface AuditRecord {
   key: string;
   runId: string;
   round: number;
-  stage: 'setup' | 'rollout' | 'digest' | 'plan' | 'evolve' | 'critique' | 'gate' | 'ship' | 'round_end' | 'final';
+  stage: 'setup' | 'rollout' | 'digest' | 'plan' | 'evolve' | 'critique' | 'gate' | 'ship' | 'round_end' | 'regression' | 'final';
   kind: 'commit' | 'rollback' | 'info';
   candidateId?: string;
   harnessId?: string;

@@ -6,6 +6,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -55,6 +56,9 @@ export interface RunState {
   passRates: Array<{ round: number; passRate: number; shipped: boolean }>;
   /** The budget, changeable while running through the setBudget update. */
   budget: { rounds: number; patience: number };
+  /** The cumulative-regression guard's best harness so far on its fixed suite (absent before its first check). */
+  regressionBest?: { harnessId: string; solved: number; round: number };
+  rollbacks?: number;
 }
 
 export interface PendingApproval {
@@ -271,11 +275,43 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
           }
         : { validation: null, test: null };
     await audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: s.incumbentId, payload: { shipped: shippedThisRound, passRate: s.lastPassRate, ...tracking } });
+    // patched: histories recorded before the guard existed replay without it.
+    if (input.regressionGuard.every > 0 && round % input.regressionGuard.every === 0 && budgetLeft() && patched('regression-guard')) await guardAgainstDrift(round);
     publish(stopping ? 'stopped' : budgetLeft() ? 'running' : 'budget_exhausted');
     if (workflowInfo().continueAsNewSuggested && !stopping) {
       log.info('continuing as new', { round });
       await continueAsNew<typeof evolveHarness>({ ...input, rounds: s.budget.rounds, patience: s.budget.patience, resume: s });
     }
+  }
+
+  /**
+   * The cumulative-regression guard: per-edit gating sees only the gate set of its round, so small losses
+   * elsewhere can add up. Every N rounds the incumbent and the best earlier harness are compared on one fixed
+   * suite (outcomes are cached per harness, so only new harnesses cost rollouts); a drift beyond the
+   * tolerance rolls the run back to the best harness.
+   */
+  async function guardAgainstDrift(round: number): Promise<void> {
+    const guard = input.regressionGuard;
+    const suite = [...s.validationIds, ...seededSample(s.trainIds, guard.trainSample, `${input.seed}|regression-suite`)].sort();
+    if (!suite.length) return;
+    const solved = async (harnessId: string) => {
+      const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds: suite, k: input.k, seed: `${input.seed}|regression` });
+      account(r.spend);
+      return r.passed;
+    };
+    const best = s.regressionBest ?? { harnessId: s.seedHarnessId, solved: await solved(s.seedHarnessId), round: 0 };
+    const current = s.incumbentId === best.harnessId ? best.solved : await solved(s.incumbentId);
+    const base = { key: `${round}:regression`, round, stage: 'regression' as const, harnessId: s.incumbentId };
+    if (best.solved - current > guard.tolerance) {
+      await audit({ ...base, kind: 'rollback', payload: { from: s.incumbentId, to: best.harnessId, solved: current, bestSolved: best.solved, bestRound: best.round, suite: suite.length } });
+      lastEvent = `round ${round}: regression guard rolled back to ${best.harnessId} (${current} < ${best.solved} of ${suite.length})`;
+      s.incumbentId = best.harnessId;
+      s.rollbacks = (s.rollbacks ?? 0) + 1;
+      s.regressionBest = best;
+      return;
+    }
+    s.regressionBest = current >= best.solved ? { harnessId: s.incumbentId, solved: current, round } : best;
+    await audit({ ...base, kind: 'info', payload: { solved: current, bestSolved: best.solved, bestHarnessId: best.harnessId, suite: suite.length } });
   }
 
   async function runRound(round: number): Promise<boolean> {
@@ -334,7 +370,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     for (const candidateId of critique.ranking) {
       if (!budgetLeft()) return noop('budget exhausted before the gate');
       const candidate = pool.candidates.find((c) => c.candidateId === candidateId)!;
-      const gate: GateResult & { spend?: { tokens: number; costUsd: number | null } } = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: s.incumbentId, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain });
+      const gate: GateResult & { spend?: { tokens: number; costUsd: number | null } } = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: s.incumbentId, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain, gating: input.gating });
       account(gate.spend);
       s.tried = [...s.tried, { key: candidate.editKey, bucket: candidate.bucket, harnessId: s.incumbentId, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
       s.reputation[candidate.bucket] = Math.max(0.25, Math.min(4, (s.reputation[candidate.bucket] ?? 1) * (gate.passed ? 1.25 : 0.9)));

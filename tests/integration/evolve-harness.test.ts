@@ -117,3 +117,13 @@ it('refuses a USD budget for a model without a price', async () => {
   const failure = (error as WorkflowFailedError).cause as Error & { cause?: Error };
   expect(`${failure?.message} ${failure?.cause?.message}`).toMatch(/maxUsd: "openai-compatible:m@http:\/\/127.0.0.1:9\/v1" has no price/);
 });
+
+it('statistical gating ships only gains that beat paired run-to-run noise, and says so in the gate record', async () => {
+  const handle = await start({ benchmark: 'blocksworld', model: 'sim:small', rounds: 1, batchSize: 12, validationSize: 6, seed: 'it-stat', evaluateTest: false, trackHeldOut: false, gating: { mode: 'statistical', repeats: 3 } }, 'it-stat');
+  await handle.result();
+  const gates = store.readAudit('it-stat').filter((r) => r.stage === 'gate');
+  expect(gates.length).toBeGreaterThan(0);
+  const seesaws = gates.map((g) => (g.payload.checks as Array<{ check: string; detail: string }>).find((c) => c.check === 'seesaw')).filter(Boolean);
+  expect(seesaws.length).toBeGreaterThan(0);
+  for (const s of seesaws) expect(s!.detail).toMatch(/over 3 paired repeats \(t = -?\d+\.\d\d; incumbent run-to-run sd \d+\.\d\d\)|regresses/);
+});

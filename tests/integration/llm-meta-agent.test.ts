@@ -96,3 +96,45 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
     await server.close();
   }
 });
+
+/** Runs one scripted LLM run with the Anthropic env pointed at a local wire server. */
+async function withScriptedRun(script: ReturnType<typeof scriptedMetaAgent>, input: Record<string, unknown>, id: string) {
+  const server = await startWireServer(script.respond);
+  const saved = { key: process.env.ANTHROPIC_API_KEY, url: process.env.ANTHROPIC_BASE_URL };
+  process.env.ANTHROPIC_API_KEY = 'sk-ant-scripted-offline';
+  process.env.ANTHROPIC_BASE_URL = server.url;
+  try {
+    const summary = (await (await fixture.start(input, id)).result()) as RunSummary;
+    script.assertConsumed();
+    return summary;
+  } finally {
+    if (saved.key === undefined) delete process.env.ANTHROPIC_API_KEY;
+    else process.env.ANTHROPIC_API_KEY = saved.key;
+    if (saved.url === undefined) delete process.env.ANTHROPIC_BASE_URL;
+    else process.env.ANTHROPIC_BASE_URL = saved.url;
+    await server.close();
+  }
+}
+
+it('the cumulative-regression guard rolls back an edit that slipped past a gate set it could not hurt', async () => {
+  // The batch holds only tasks the seed harness fails, and minGain is 0, so a step budget of 2 passes the
+  // per-edit seesaw (nothing solved to regress). On the fixed regression suite it loses tasks: rollback.
+  const script = scriptedMetaAgent([
+    { stage: 'digest', repeat: true, reply: (u) => digestAll(u, 'no_progress') },
+    { stage: 'plan', reply: () => ({ options: [{ category: 'no_progress', bucket: 'config', direction: 'Shorten the step budget.', editTypes: ['configure:step_budget'] }], untriedEditTypes: [] }) },
+    { stage: 'evolve', reply: () => ({ candidates: [{ bucket: 'config', rationale: 'fewer steps', changes: [{ op: 'configure', processorId: 'step_budget', params: { maxSteps: 2 } }], evidence: ['ended by step_budget_exhausted'], predictedImpact: { tasksWillUnlock: [], stabilize: [], atRisk: [] } }] }) },
+    { stage: 'critique', reply: () => ({ decision: 'ship_ranking', ranking: ['r1-c1'], notes: [] }) },
+  ]);
+  const summary = await withScriptedRun(
+    script,
+    { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'anthropic:claude-opus-4-6', rounds: 1, batchSize: 4, validationSize: 0, minGain: 0, seed: 'drift-b', evaluateTest: false, trackHeldOut: false, regressionGuard: { every: 1, trainSample: 30, tolerance: 1 } },
+    'it-llm-drift',
+  );
+  const audit = store.readAudit('it-llm-drift');
+  const ship = audit.find((r) => r.stage === 'ship')!;
+  const guard = audit.find((r) => r.stage === 'regression')!;
+  expect(guard).toMatchObject({ kind: 'rollback', payload: expect.objectContaining({ from: ship.harnessId, to: summary.seedHarnessId, suite: 30 }) });
+  expect((guard.payload.bestSolved as number) - (guard.payload.solved as number)).toBeGreaterThan(1);
+  // The run ends on the best harness, not on the drifted one.
+  expect(summary.harnessId).toBe(summary.seedHarnessId);
+});
