@@ -3,6 +3,9 @@ import { digestTraces } from '../aegis/digester';
 import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking, seesaw, statisticalSeesaw, suspectedRegressions } from '../aegis/gate';
 import { CandidateDraft, MetaAgent, StageFailure, TriedEdit } from '../aegis/meta-agent';
 import { LlmMetaAgent } from '../aegis/llm/llm-meta-agent';
+import { RandomMetaAgent } from '../aegis/baselines/random-evolver';
+import { PromptPoolEntry, PromptPoolStore, ReflectivePromptMetaAgent } from '../aegis/baselines/reflective-prompt';
+import { SingleAgentMetaAgent } from '../aegis/baselines/single-agent';
 import { passRate, rolloutTasks, runOneEpisode, TaskOutcome } from '../aegis/rollout';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
 import { GATE_CHECKS } from '../aegis/types';
@@ -29,6 +32,13 @@ export const OUTCOME_CACHE_VERSION = `2-${require('../package.json').version}`;
 
 function outcomeKey(input: { benchmark: string; harnessId: string; k: number; seed: string }, taskId: string) {
   return { v: OUTCOME_CACHE_VERSION, b: input.benchmark, h: input.harnessId, t: taskId, k: input.k, s: input.seed };
+}
+
+/** Which meta-agent runs a stage: the run's evolver (aegis or a baseline) and its model ('rules' or a model string). */
+export interface StageSpec {
+  metaAgent?: string;
+  evolver?: 'aegis' | 'single-agent' | 'random' | 'reflective-prompt';
+  seed?: string;
 }
 
 export interface ActivityDeps {
@@ -150,25 +160,41 @@ export function createActivities(deps: ActivityDeps) {
    * calls are always response-cached (HARNESSX_META_RESPONSE_CACHE=off disables), so a retried or resumed
    * stage never pays twice. One LLM agent per activity call: its usage is that call's spend.
    */
-  const agentFor = (name: string | undefined): MetaAgent => {
+  const agentFor = (spec: StageSpec): MetaAgent => {
     if (deps.metaAgent) return deps.metaAgent;
-    if (!name || name === 'rules') return rules;
-    const model = createModel(name, { seed: 'meta' });
-    return new LlmMetaAgent(process.env.HARNESSX_META_RESPONSE_CACHE === 'off' ? model : withResponseCache(model, responseCache, 'meta'));
+    const name = spec.metaAgent ?? 'rules';
+    const created = name === 'rules' ? null : createModel(name, { seed: 'meta' });
+    const model = created && (process.env.HARNESSX_META_RESPONSE_CACHE === 'off' ? created : withResponseCache(created, responseCache, 'meta'));
+    switch (spec.evolver ?? 'aegis') {
+      case 'random':
+        return new RandomMetaAgent(spec.seed ?? 'harnessx');
+      case 'single-agent':
+        return new SingleAgentMetaAgent(model);
+      case 'reflective-prompt': {
+        const runId = workflowIdOrNull() ?? 'local';
+        const pool: PromptPoolStore = {
+          load: () => store.readRunFile<PromptPoolEntry[]>(runId, 'prompt-pool.json') ?? [],
+          save: (entries) => void store.writeRunFile(runId, 'prompt-pool.json', JSON.stringify(entries)),
+        };
+        return new ReflectivePromptMetaAgent(model, pool, spec.seed ?? 'harnessx');
+      }
+      default:
+        return model ? new LlmMetaAgent(model) : rules;
+    }
   };
   const metaSpend = (agent: MetaAgent, name: string | undefined): Spend => {
     const u = agent.usage?.();
-    if (!u) return { inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: 0 };
+    if (!u || u.calls === 0) return { inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: 0 };
     return { ...u.usage, tokens: u.usage.inputTokens + u.usage.outputTokens, costUsd: costUsd(name ?? '', u.usage) };
   };
   /** Runs a meta-agent stage: a StageFailure becomes a recorded failure (the round no-ops), never a retry. */
-  async function stage<R extends object>(name: string | undefined, fn: (agent: MetaAgent) => Promise<R>): Promise<(R & { failed?: undefined; spend: Spend }) | { failed: string; spend: Spend }> {
-    const agent = agentFor(name);
+  async function stage<R extends object>(spec: StageSpec, fn: (agent: MetaAgent) => Promise<R>): Promise<(R & { failed?: undefined; spend: Spend }) | { failed: string; spend: Spend }> {
+    const agent = agentFor(spec);
     try {
       const r = await fn(agent);
-      return { ...r, spend: metaSpend(agent, name) };
+      return { ...r, spend: metaSpend(agent, spec.metaAgent) };
     } catch (e) {
-      if (e instanceof StageFailure) return { failed: e.message, spend: metaSpend(agent, name) };
+      if (e instanceof StageFailure) return { failed: e.message, spend: metaSpend(agent, spec.metaAgent) };
       throw e;
     }
   }
@@ -275,7 +301,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** The deterministic digest, refined by the LLM Digester when the run has an LLM meta-agent. */
-    async digest(input: { round: number; harnessId: string; tracesRef: string; outcomesRef: string; previousDigestRef: string | null; metaAgent?: string }) {
+    async digest(input: { round: number; harnessId: string; tracesRef: string; outcomesRef: string; previousDigestRef: string | null } & StageSpec) {
       const traces = store.get<EpisodeTrace[]>(input.tracesRef);
       const base = digestTraces({
         round: input.round,
@@ -285,39 +311,40 @@ export function createActivities(deps: ActivityDeps) {
         outcomes: store.get<TaskOutcome[]>(input.outcomesRef),
         previous: input.previousDigestRef ? store.get<Digest>(input.previousDigestRef) : null,
       });
-      return stage(input.metaAgent, async (agent) => {
+      return stage(input, async (agent) => {
         const digest = agent.digest ? await agent.digest({ digest: base, traces }) : base;
         const failing = digest.tasks.filter((t) => t.category !== null).length;
         return { digestRef: store.put(digest), actionability: digest.actionability, failing, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens };
       });
     },
 
-    async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[]; metaAgent?: string }) {
-      return stage(input.metaAgent, async (agent) => {
+    async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[] } & StageSpec) {
+      return stage(input, async (agent) => {
         const landscape = await agent.plan({ digest: store.get<Digest>(input.digestRef), tried: input.tried, config: store.getHarness(input.harnessId) });
         return { landscapeRef: store.put(landscape), options: landscape.options.length, categories: landscape.categories.map((c) => `${c.category}:${c.tasks.length}`) };
       });
     },
 
-    async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number; metaAgent?: string }) {
+    async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number; tracesRef?: string } & StageSpec) {
       await faultPoint(store, 'evolve');
-      return stage(input.metaAgent, async (agent) => {
+      return stage(input, async (agent) => {
         const drafts = await agent.evolve({
           landscape: store.get<Landscape>(input.landscapeRef),
           digest: store.get<Digest>(input.digestRef),
           config: store.getHarness(input.harnessId),
           maxCandidates: input.maxCandidates,
           round: input.round,
+          traces: input.tracesRef ? store.get<EpisodeTrace[]>(input.tracesRef) : undefined,
         });
         return storeCandidates([], drafts);
       });
     },
 
     /** The critic's decision; candidates it had revised are stored beside the originals (a new candidatesRef). */
-    async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number>; harnessId?: string; round?: number; metaAgent?: string }) {
+    async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number>; harnessId?: string; round?: number } & StageSpec) {
       const candidates = store.get<Candidate[]>(input.candidatesRef);
       const incumbent = input.harnessId ? store.getHarness(input.harnessId) : null;
-      return stage(input.metaAgent, async (agent): Promise<Critique & Partial<ReturnType<typeof storeCandidates>>> => {
+      return stage(input, async (agent): Promise<Critique & Partial<ReturnType<typeof storeCandidates>>> => {
         const { revised, ...critique } = await agent.critique({ candidates, digest: store.get<Digest>(input.digestRef), reputation: input.reputation, config: incumbent ?? store.getHarness(candidates[0].harnessId), round: input.round ?? 0 });
         return revised?.length ? { ...(critique as Critique), ...storeCandidates(candidates, revised) } : (critique as Critique);
       });

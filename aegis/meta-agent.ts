@@ -37,7 +37,8 @@ export interface MetaAgent {
   /** Refines the deterministic digest (the LLM Digester writes per-task failure summaries). Optional. */
   digest?(input: { digest: Digest; traces: EpisodeTrace[] }): Promise<Digest>;
   plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig }): Promise<Landscape>;
-  evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number }): Promise<CandidateDraft[]>;
+  /** `traces`: the round's raw episodes (baselines without a digester read them). */
+  evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number; traces?: EpisodeTrace[] }): Promise<CandidateDraft[]>;
   critique(input: { candidates: Candidate[]; digest: Digest; reputation: Record<string, number>; config: HarnessConfig; round: number }): Promise<CritiqueWithRevisions>;
   /** Model usage since the agent was created (LLM agents; absent for the rule-based one). */
   usage?(): { usage: Usage; calls: number; repairs: number };

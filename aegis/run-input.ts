@@ -17,6 +17,8 @@ export const EvolveInputSchema = z
       .string()
       .refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string such as "anthropic:claude-opus-4-6"')
       .default('rules'),
+    /** The evolver: AEGIS, or a baseline (same gate, same records) for comparisons. */
+    evolver: z.enum(['aegis', 'single-agent', 'random', 'reflective-prompt']).default('aegis'),
     seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
     rounds: z.number().int().min(1).max(10000).default(6),
     patience: z.number().int().min(1).max(1000).default(3),

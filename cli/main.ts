@@ -8,7 +8,7 @@ import { loadRun } from '../report/load-run';
 import { AesGcmCodec, dataConverter } from '../workers/codec';
 import { createCodecServer } from './codec-server';
 import { parseArgs } from 'node:util';
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { passRate, rolloutTasks } from '../aegis/rollout';
 import { EvolveInputSchema, inputProblems } from '../aegis/run-input';
 import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
@@ -33,6 +33,10 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
   harnessx evolve [options] [--json]      the same, non-interactive
       --benchmark B (blocksworld)  --model M (sim:small)  --rounds N (6)  --seed S  --patience P (3)
       --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
+      --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
+  harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
+      [--benchmark B] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N] [--json]
+                                          AEGIS vs baselines on the same tasks, seeds and budget; one table
   harnessx rollout --benchmark B --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K] [--json]
   harnessx server                         start the Temporal dev server (SQLite, Web UI on :8233), or reuse it
   harnessx worker                         run an AEGIS worker on task queue ${TASK_QUEUE} (HARNESSX_TASK_QUEUE)
@@ -100,6 +104,8 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
       'validation-size': { type: 'string' },
       candidates: { type: 'string' },
       'workflow-id': { type: 'string' },
+      'meta-agent': { type: 'string' },
+      evolver: { type: 'string' },
     },
   });
   const json = values.json!;
@@ -114,12 +120,16 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
     batchSize: wholeNumber('batch-size', values['batch-size']),
     validationSize: wholeNumber('validation-size', values['validation-size']),
     candidatesPerRound: wholeNumber('candidates', values.candidates),
+    metaAgent: values['meta-agent'],
+    evolver: values.evolver,
     seedHarness: values.harness ? (readHarnessFile(values.harness, values.model!) as unknown as Record<string, unknown>) : undefined,
   };
   const parsed = EvolveInputSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
   if (!parsed.success) throw new UsageError(`invalid options:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
   const modelProblem = checkModelString(parsed.data.model);
   if (modelProblem) throw new UsageError(`--model: ${modelProblem}`);
+  const metaProblem = parsed.data.metaAgent === 'rules' ? null : checkModelString(parsed.data.metaAgent);
+  if (metaProblem) throw new UsageError(`--meta-agent: ${metaProblem}`);
   const input = parsed.data;
 
   await ensureDevServer(log);
@@ -133,28 +143,8 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
   log(`Follow it in the Temporal Web UI: ${webUiUrl(workflowId)}`);
   log(`Benchmark ${input.benchmark}, task model ${input.model} (the sim model is a simulator, not an LLM), ${input.rounds} rounds, pass@${input.k}.`);
 
-  let last = '';
   const started = Date.now();
-  const poll = setInterval(async () => {
-    try {
-      const s = await handle.query<RunStatus>('status');
-      const line = `[${Math.round((Date.now() - started) / 1000)}s] round ${s.round}/${s.rounds} · ${s.stage} · batch pass ${pct(s.lastPassRate)} · shipped ${s.shipped} · rejected ${s.rejected} · ${s.lastEvent}`;
-      const key = `${s.round}|${s.stage}|${s.lastEvent}`;
-      if (key !== last) log(line);
-      last = key;
-    } catch {
-      /* the query fails while the workflow task is being retried; the next tick will show progress */
-    }
-  }, interactive ? 700 : 1500);
-  let summary: RunSummary;
-  try {
-    summary = await worker.runUntil(handle.result());
-  } catch (e) {
-    clearInterval(poll);
-    if (e instanceof WorkflowFailedError) throw new UsageError(`the run failed: ${e.cause?.message ?? e.message}`);
-    throw e;
-  }
-  clearInterval(poll);
+  const summary = await worker.runUntil(followRun(handle, log, interactive));
   const harnessPath = new ArtifactStore(dataDir()).harnessPath(summary.harnessId);
   log('');
   log(`Done in ${Math.round((Date.now() - started) / 1000)} s — ${summary.stopReason}.`);
@@ -165,6 +155,104 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
   log(`  Evolved harness ${summary.harnessId}: ${harnessPath}`);
   log(`  Audit: npx harnessx history ${workflowId}   Summary: ${summary.summaryPath}`);
   if (json) process.stdout.write(JSON.stringify({ ...summary, harnessPath, webUi: webUiUrl(workflowId) }) + '\n');
+}
+
+/** Waits for the run to end, printing a progress line whenever its status changes. */
+async function followRun(handle: WorkflowHandle, log: (line: string) => void, interactive: boolean, prefix = ''): Promise<RunSummary> {
+  let last = '';
+  const started = Date.now();
+  const poll = setInterval(async () => {
+    try {
+      const s = await handle.query<RunStatus>('status');
+      const line = `${prefix}[${Math.round((Date.now() - started) / 1000)}s] round ${s.round}/${s.rounds} · ${s.stage} · batch pass ${pct(s.lastPassRate)} · shipped ${s.shipped} · rejected ${s.rejected} · ${s.lastEvent}`;
+      const key = `${s.round}|${s.stage}|${s.lastEvent}`;
+      if (key !== last) log(line);
+      last = key;
+    } catch {
+      /* the query fails while the workflow task is being retried; the next tick will show progress */
+    }
+  }, interactive ? 700 : 1500);
+  try {
+    return await handle.result();
+  } catch (e) {
+    if (e instanceof WorkflowFailedError) throw new UsageError(`the run failed: ${e.cause?.message ?? e.message}`);
+    throw e;
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+const EVOLVERS = ['aegis', 'single-agent', 'random', 'reflective-prompt'] as const;
+
+/**
+ * Runs AEGIS and baselines on the same tasks, seeds and budget (one workflow each, same gate, same records)
+ * and prints one table; the static harness is the shared seed harness, evaluated on the same tasks.
+ */
+async function compare(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      ...RUN_OPTIONS,
+      evolvers: { type: 'string', default: 'aegis,single-agent,random,reflective-prompt' },
+      'meta-agent': { type: 'string', default: 'rules' },
+      rounds: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'validation-size': { type: 'string' },
+      'max-tokens': { type: 'string' },
+    },
+  });
+  const json = values.json!;
+  const log = say(json);
+  const evolvers = values.evolvers!.split(',').map((e) => e.trim()).filter(Boolean);
+  const unknown = evolvers.filter((e) => !(EVOLVERS as readonly string[]).includes(e));
+  if (unknown.length || !evolvers.length) throw new UsageError(`--evolvers: unknown ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}; choose from ${EVOLVERS.join(', ')}`);
+  const base = {
+    benchmark: values.benchmark,
+    model: values.model,
+    metaAgent: values['meta-agent'],
+    seed: values.seed ?? 'compare',
+    rounds: wholeNumber('rounds', values.rounds),
+    k: wholeNumber('k', values.k),
+    batchSize: wholeNumber('batch-size', values['batch-size']),
+    validationSize: wholeNumber('validation-size', values['validation-size']),
+    maxTokens: wholeNumber('max-tokens', values['max-tokens']),
+    seedHarness: values.harness ? (readHarnessFile(values.harness, values.model!) as unknown as Record<string, unknown>) : undefined,
+  };
+  const inputs = evolvers.map((evolver) => {
+    const parsed = EvolveInputSchema.safeParse(Object.fromEntries(Object.entries({ ...base, evolver }).filter(([, v]) => v !== undefined)));
+    if (!parsed.success) throw new UsageError(`invalid options:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
+    return parsed.data;
+  });
+  for (const [flag, m] of [['--model', inputs[0].model], ['--meta-agent', inputs[0].metaAgent]] as const) {
+    const problem = m === 'rules' ? null : checkModelString(m);
+    if (problem) throw new UsageError(`${flag}: ${problem}`);
+  }
+  await ensureDevServer(log);
+  installRuntime();
+  const client = await connectClient();
+  const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir() });
+  const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14);
+  const rows: Array<RunSummary & { evolver: string }> = [];
+  await worker.runUntil(async () => {
+    for (const input of inputs) {
+      const workflowId = `compare-${input.evolver}-${input.benchmark}-${stamp}`;
+      const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input] });
+      log(`${input.evolver}: run ${workflowId} (${webUiUrl(workflowId)})`);
+      rows.push({ ...(await followRun(handle, log, false, `  ${input.evolver} `)), evolver: input.evolver });
+    }
+  });
+  const first = rows[0];
+  const table = [
+    { evolver: 'static', trainPassRate: first.seedPassRate, testPassRate: first.seedTestPassRate, rounds: 0, shipped: 0, rejected: 0, tokens: 0, costUsd: 0 as number | null, workflowId: null as string | null },
+    ...rows.map((r) => ({ evolver: r.evolver, trainPassRate: r.evolvedPassRate, testPassRate: r.evolvedTestPassRate, rounds: r.rounds, shipped: r.shipped, rejected: r.rejected, tokens: r.tokens, costUsd: r.costUsd, workflowId: r.workflowId })),
+  ];
+  log('');
+  log(`${inputs[0].benchmark} · task model ${inputs[0].model} · meta-agent ${inputs[0].metaAgent} · seed "${inputs[0].seed}" · pass@${inputs[0].k} · train ${first.trainTasks} tasks, test ${first.testTasks} (held out)`);
+  log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(7)} ${'test'.padStart(7)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)}`);
+  for (const r of table)
+    log(`  ${r.evolver.padEnd(18)} ${pct(r.trainPassRate).padStart(7)} ${pct(r.testPassRate).padStart(7)} ${String(r.rounds).padStart(6)} ${String(r.shipped).padStart(5)} ${String(r.rejected).padStart(7)} ${String(r.tokens).padStart(9)} ${(r.costUsd === null ? 'n/a' : `$${r.costUsd.toFixed(2)}`).padStart(8)}`);
+  if (json) process.stdout.write(JSON.stringify({ benchmark: inputs[0].benchmark, model: inputs[0].model, metaAgent: inputs[0].metaAgent, seed: inputs[0].seed, k: inputs[0].k, trainTasks: first.trainTasks, testTasks: first.testTasks, rows: table }) + '\n');
 }
 
 async function rollout(argv: string[]): Promise<void> {
@@ -344,6 +432,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'evolve':
         await evolve(rest, false);
+        return 0;
+      case 'compare':
+        await compare(rest);
         return 0;
       case 'rollout':
         await rollout(rest);

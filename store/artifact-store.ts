@@ -140,6 +140,12 @@ export class ArtifactStore {
     return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('fault-')).map((f) => f.slice('fault-'.length)) : [];
   }
 
+  /** A JSON file of the run's folder, or undefined when it does not exist yet. */
+  readRunFile<T>(runId: string, name: string): T | undefined {
+    const path = join(this.runDir(runId), name);
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
+  }
+
   writeRunFile(runId: string, name: string, content: string): string {
     const path = join(this.runDir(runId), name);
     this.writeAtomic(path, content);

@@ -332,8 +332,9 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     // Meta-agent stages: an LLM stage whose output stays invalid after its repair attempt comes back as
     // `failed`; the round no-ops with that reason and the run goes on.
     const metaAgent = input.metaAgent;
+    const spec = { metaAgent, evolver: input.evolver, seed: input.seed };
     await enter('digest');
-    const digest = await meta.digest({ round, harnessId: s.incumbentId, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef, metaAgent });
+    const digest = await meta.digest({ round, harnessId: s.incumbentId, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef, ...spec });
     account(digest.spend);
     if (digest.failed !== undefined) return noop(`stage failed: ${digest.failed}`);
     s.previousDigestRef = digest.digestRef;
@@ -342,21 +343,21 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     if (digest.actionability < input.actionabilityThreshold) return noop(`actionability ${digest.actionability.toFixed(2)} < ${input.actionabilityThreshold}`);
 
     await enter('plan');
-    const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: s.incumbentId, tried: s.tried, metaAgent });
+    const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: s.incumbentId, tried: s.tried, ...spec });
     account(plan.spend);
     if (plan.failed !== undefined) return noop(`stage failed: ${plan.failed}`);
     await audit({ key: `${round}:plan`, round, stage: 'plan', kind: 'info', payload: { options: plan.options, categories: plan.categories }, evidenceRefs: [plan.landscapeRef] });
     if (plan.options === 0) return noop('empty landscape');
 
     await enter('evolve');
-    const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: s.incumbentId, maxCandidates: input.candidatesPerRound, round, metaAgent });
+    const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: s.incumbentId, maxCandidates: input.candidatesPerRound, round, tracesRef: roll.tracesRef, ...spec });
     account(evolved.spend);
     if (evolved.failed !== undefined) return noop(`stage failed: ${evolved.failed}`);
     await audit({ key: `${round}:evolve`, round, stage: 'evolve', kind: 'info', payload: { candidates: evolved.candidates }, evidenceRefs: [evolved.candidatesRef] });
     if (evolved.candidates.length === 0) return noop('no candidates');
 
     await enter('critique');
-    const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: s.incumbentId, round, metaAgent });
+    const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: s.incumbentId, round, ...spec });
     account(critique.spend);
     if (critique.failed !== undefined) return noop(`stage failed: ${critique.failed}`);
     // A revision by the critic adds candidates: they live under a new candidatesRef.

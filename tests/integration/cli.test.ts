@@ -50,7 +50,26 @@ it('evolve --json runs a workflow on the cluster in TEMPORAL_ADDRESS and ends wi
   expect(h.stdout).toMatch(/final: train/);
 });
 
+it('compare --json runs AEGIS and every baseline on the same tasks and seeds and prints one table', () => {
+  const r = harnessx('compare', '--rounds', '2', '--batch-size', '10', '--validation-size', '6', '--seed', 'cli-compare', '--json');
+  expect(r.code).toBe(0);
+  const table = JSON.parse(r.last);
+  expect(table.rows.map((row: { evolver: string }) => row.evolver)).toEqual(['static', 'aegis', 'single-agent', 'random', 'reflective-prompt']);
+  expect(table).toMatchObject({ benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'rules', seed: 'cli-compare', k: 2 });
+  for (const row of table.rows.slice(1)) {
+    expect(row).toMatchObject({ rounds: 2, costUsd: 0 });
+    // Nothing ships that the gate did not pass, so no evolver ends below the static harness on train.
+    expect(row.trainPassRate).toBeGreaterThanOrEqual(table.rows[0].trainPassRate);
+    expect(harnessx('history', row.workflowId).stdout).toMatch(/final: train/);
+  }
+  // The printed table names every evolver with its train and test pass rates.
+  expect(r.stderr).toMatch(/evolver +train +test +rounds +ships +rejects +tokens +cost/);
+  expect(r.stderr).toMatch(/\n  reflective-prompt +\d+\.\d%/);
+});
+
 it.each([
+  [['compare', '--evolvers', 'aegis,genetic'], /--evolvers: unknown "genetic"; choose from aegis, single-agent, random, reflective-prompt/],
+  [['evolve', '--meta-agent', 'gpt'], /metaAgent must be "rules" or a model string/],
   [['evolve', '--rounds', 'ten'], /--rounds must be a whole number, got "ten"/],
   [['evolve', '--rounds', '0'], /rounds: Too small/],
   [['evolve', '--benchmark', 'chess'], /benchmark must be one of: blocksworld/],
