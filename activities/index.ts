@@ -7,6 +7,7 @@ import { RandomMetaAgent } from '../aegis/baselines/random-evolver';
 import { PromptPoolEntry, PromptPoolStore, ReflectivePromptMetaAgent } from '../aegis/baselines/reflective-prompt';
 import { SingleAgentMetaAgent } from '../aegis/baselines/single-agent';
 import { passRate, rolloutTasks, runOneEpisode, TaskOutcome } from '../aegis/rollout';
+import { forkVariant, recordOutcomes, routeTasks, Variant } from '../aegis/variants';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
 import { GATE_CHECKS } from '../aegis/types';
 import type { AuditRecord, Candidate, Critique, Digest, GateCheckResult, GateResult, Landscape } from '../aegis/types';
@@ -246,6 +247,11 @@ export function createActivities(deps: ActivityDeps) {
     return input.taskIds.map((id) => cached.get(id)!);
   }
 
+  const clusterFn = (benchmark: string) => {
+    const b = getBenchmark(benchmark);
+    return (taskId: string) => b.cluster?.(taskId) ?? 'all';
+  };
+
   function storeCandidates(existing: Candidate[], drafts: CandidateDraft[]) {
     const candidates: Candidate[] = [...existing, ...drafts.map(({ config, ...rest }) => ({ ...rest, harnessId: store.putHarness(config) }))];
     return {
@@ -404,6 +410,55 @@ export function createActivities(deps: ActivityDeps) {
       const s = seesaw(before, after, input.minGain, recheck);
       checks.push({ check: s.check, passed: s.passed, detail: s.detail });
       return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
+    },
+
+    /**
+     * Variant isolation's rollout: routes the batch to variants by cluster, rolls each variant out on its
+     * tasks, and returns the pool with updated statistics plus where validation tasks route now. Retries are
+     * safe: the result depends only on the input pool.
+     */
+    async ensembleRollout(input: { benchmark: string; variants: Variant[]; taskIds: string[]; validationIds: string[]; k: number; seed: string }) {
+      await faultPoint(store, 'rollout');
+      const clusterOf = clusterFn(input.benchmark);
+      const routes = routeTasks(input.variants, input.taskIds, clusterOf);
+      const perVariant: Array<{ variantId: string; harnessId: string; taskIds: string[]; tasks: number; passed: number; tracesRef: string; outcomesRef: string }> = [];
+      const outcomes: Record<string, TaskOutcome[]> = {};
+      const spent: Spend[] = [];
+      for (const v of input.variants) {
+        const taskIds = routes[v.id];
+        if (!taskIds.length) continue;
+        const r = await rolloutInternal({ benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed });
+        store.cacheSetMany('outcomes', r.outcomes.map((o) => [outcomeKey({ ...input, harnessId: v.harnessId }, o.taskId), o]));
+        outcomes[v.id] = r.outcomes;
+        spent.push(r.spend);
+        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: store.put(r.traces, { canonical: false }), outcomesRef: store.put(r.outcomes) });
+      }
+      const all = Object.values(outcomes).flat();
+      const used = totalSpend(spent);
+      return {
+        perVariant,
+        variants: recordOutcomes(input.variants, outcomes, clusterOf),
+        validationRoutes: routeTasks(input.variants, input.validationIds, clusterOf),
+        passRate: passRate(all),
+        passed: all.filter((o) => o.passed).length,
+        tasks: all.length,
+        episodes: all.length * input.k,
+        ...used,
+      };
+    },
+
+    /** Forks a candidate into a new variant (retiring the worst when the pool is full). */
+    async forkVariant(input: { benchmark: string; variants: Variant[]; parentId: string; harnessId: string; round: number; unlocked: string[]; regressions: string[]; maxVariants: number }) {
+      return forkVariant(input.variants, input, clusterFn(input.benchmark), input.maxVariants);
+    },
+
+    /** The ensemble's pass rate: every task evaluated on the variant it routes to (cached per task). */
+    async ensembleEvaluate(input: { benchmark: string; variants: Variant[]; taskIds: string[]; k: number; seed: string }) {
+      const routes = routeTasks(input.variants, input.taskIds, clusterFn(input.benchmark));
+      const spent: Spend[] = [];
+      const all: TaskOutcome[] = [];
+      for (const v of input.variants) if (routes[v.id].length) all.push(...(await outcomesFor({ ...input, taskIds: routes[v.id], harnessId: v.harnessId }, spent)));
+      return { passRate: passRate(all), passed: all.filter((o) => o.passed).length, tasks: all.length, episodes: all.length * input.k, routes: Object.fromEntries(Object.entries(routes).map(([id, ids]) => [id, ids.length])), spend: totalSpend(spent) };
     },
 
     /** Pass rate of a harness on a fixed task list (cached per task). */

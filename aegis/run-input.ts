@@ -17,6 +17,9 @@ export const EvolveInputSchema = z
       .string()
       .refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string such as "anthropic:claude-opus-4-6"')
       .default('rules'),
+    /** 'global': one harness for all tasks. 'ensemble': up to maxVariants variants, tasks routed by cluster (report §4.5). */
+    strategy: z.enum(['global', 'ensemble']).default('global'),
+    maxVariants: z.number().int().min(2).max(8).default(3),
     /** The evolver: AEGIS, or a baseline (same gate, same records) for comparisons. */
     evolver: z.enum(['aegis', 'single-agent', 'random', 'reflective-prompt']).default('aegis'),
     seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),

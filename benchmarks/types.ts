@@ -32,4 +32,6 @@ export interface Benchmark {
   verifyPlan(taskId: string, actions: ToolCall[]): Verdict;
   /** A tiny synthetic task for gate smoke tests; never part of any split. */
   smokeTaskId(): string;
+  /** A coarse grouping of similar tasks (variant routing); benchmarks without one put every task in one. */
+  cluster?(taskId: string): string;
 }

@@ -34,6 +34,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --benchmark B (blocksworld)  --model M (sim:small)  --rounds N (6)  --seed S  --patience P (3)
       --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
       --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
+      --strategy global|ensemble (global)  --gating seesaw|statistical (seesaw)
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
       [--benchmark B] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N] [--json]
                                           AEGIS vs baselines on the same tasks, seeds and budget; one table
@@ -106,6 +107,8 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
       'workflow-id': { type: 'string' },
       'meta-agent': { type: 'string' },
       evolver: { type: 'string' },
+      strategy: { type: 'string' },
+      gating: { type: 'string' },
     },
   });
   const json = values.json!;
@@ -122,6 +125,8 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
     candidatesPerRound: wholeNumber('candidates', values.candidates),
     metaAgent: values['meta-agent'],
     evolver: values.evolver,
+    strategy: values.strategy,
+    gating: values.gating ? { mode: values.gating } : undefined,
     seedHarness: values.harness ? (readHarnessFile(values.harness, values.model!) as unknown as Record<string, unknown>) : undefined,
   };
   const parsed = EvolveInputSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));

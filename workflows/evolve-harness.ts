@@ -20,6 +20,7 @@ import { seededSample } from '../aegis/sampling';
 import { anyOf, BUDGET_EXHAUSTED, maxRounds, patience, stopRequested, tokenBudget, usdBudget } from '../aegis/stop';
 import { RunStatusValue, SA } from '../aegis/search-attributes';
 import type { AuditRecord, GateResult } from '../aegis/types';
+import { leadVariant, Variant } from '../aegis/variants';
 import { ACTIVITY_OPTIONS, LOCAL_ACTIVITY_OPTIONS } from '../temporal.config';
 
 const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
@@ -59,6 +60,8 @@ export interface RunState {
   /** The cumulative-regression guard's best harness so far on its fixed suite (absent before its first check). */
   regressionBest?: { harnessId: string; solved: number; round: number };
   rollbacks?: number;
+  /** The variant pool under strategy 'ensemble' (absent under 'global'). */
+  variants?: Variant[];
 }
 
 export interface PendingApproval {
@@ -103,6 +106,9 @@ export interface RunSummary {
   tokens: number;
   costUsd: number | null;
   summaryPath: string;
+  /** Under strategy 'ensemble': the final variant pool (harnessId is the lead variant's). */
+  strategy?: 'ensemble';
+  variants?: Array<{ id: string; harnessId: string; parentId: string | null; born: number }>;
 }
 
 export const statusQuery = defineQuery<RunStatus>('status');
@@ -236,6 +242,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
       costUsd: 0,
       passRates: [],
       budget: { rounds: input.rounds, patience: input.patience },
+      ...(input.strategy === 'ensemble' ? { variants: [{ id: 'v0', harnessId: prepared.seedHarnessId, parentId: null, born: 0, stats: {} }] } : {}),
     };
     await audit({ key: 'setup', round: 0, stage: 'setup', kind: 'info', harnessId: state.seedHarnessId, payload: { input: { ...input, resume: undefined } } });
   }
@@ -305,6 +312,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     if (best.solved - current > guard.tolerance) {
       await audit({ ...base, kind: 'rollback', payload: { from: s.incumbentId, to: best.harnessId, solved: current, bestSolved: best.solved, bestRound: best.round, suite: suite.length } });
       lastEvent = `round ${round}: regression guard rolled back to ${best.harnessId} (${current} < ${best.solved} of ${suite.length})`;
+      if (s.variants) s.variants = s.variants.map((v) => (v.harnessId === s.incumbentId ? { ...v, harnessId: best.harnessId } : v));
       s.incumbentId = best.harnessId;
       s.rollbacks = (s.rollbacks ?? 0) + 1;
       s.regressionBest = best;
@@ -322,19 +330,34 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     };
     await enter('rollout');
     const batch = seededSample(s.trainIds, input.batchSize, `${input.seed}|batch|${round}`).sort();
-    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed });
+    // `base` is the harness this round improves: the incumbent, or under the ensemble strategy the variant
+    // with the most failures in the batch; its gate set is its own share of the batch and validation tasks.
+    let base = s.incumbentId;
+    let focus: string | null = null;
+    let gateTaskIds = [...batch, ...s.validationIds];
+    const ensembleRoll = async () => {
+      const er = await rollouts.ensembleRollout({ benchmark: input.benchmark, variants: s.variants!, taskIds: batch, validationIds: s.validationIds, k: input.k, seed: input.seed });
+      s.variants = er.variants;
+      const f = [...er.perVariant].sort((a, b) => b.tasks - b.passed - (a.tasks - a.passed))[0];
+      focus = f.variantId;
+      base = f.harnessId;
+      gateTaskIds = [...f.taskIds, ...er.validationRoutes[f.variantId]];
+      const { perVariant: _p, variants: _v, validationRoutes: _r, ...totals } = er;
+      return { ...totals, tracesRef: f.tracesRef, outcomesRef: f.outcomesRef };
+    };
+    const roll = input.strategy === 'ensemble' ? await ensembleRoll() : await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed });
     s.lastPassRate = roll.passRate;
     account(roll);
     if (s.seedBatchPassRate === null) s.seedBatchPassRate = roll.passRate;
     lastEvent = `round ${round}: pass@${input.k} ${roll.passed}/${roll.tasks} on the batch`;
-    await audit({ key: `${round}:rollout`, round, stage: 'rollout', kind: 'info', harnessId: s.incumbentId, payload: { passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, inputTokens: roll.inputTokens, outputTokens: roll.outputTokens, costUsd: roll.costUsd }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });
+    await audit({ key: `${round}:rollout`, round, stage: 'rollout', kind: 'info', harnessId: s.incumbentId, payload: { ...(focus ? { focusVariant: focus, variants: s.variants!.map((v) => ({ id: v.id, harnessId: v.harnessId })) } : {}), passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, inputTokens: roll.inputTokens, outputTokens: roll.outputTokens, costUsd: roll.costUsd }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });
 
     // Meta-agent stages: an LLM stage whose output stays invalid after its repair attempt comes back as
     // `failed`; the round no-ops with that reason and the run goes on.
     const metaAgent = input.metaAgent;
     const spec = { metaAgent, evolver: input.evolver, seed: input.seed };
     await enter('digest');
-    const digest = await meta.digest({ round, harnessId: s.incumbentId, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef, ...spec });
+    const digest = await meta.digest({ round, harnessId: base, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef, ...spec });
     account(digest.spend);
     if (digest.failed !== undefined) return noop(`stage failed: ${digest.failed}`);
     s.previousDigestRef = digest.digestRef;
@@ -343,21 +366,21 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     if (digest.actionability < input.actionabilityThreshold) return noop(`actionability ${digest.actionability.toFixed(2)} < ${input.actionabilityThreshold}`);
 
     await enter('plan');
-    const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: s.incumbentId, tried: s.tried, ...spec });
+    const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: base, tried: s.tried, ...spec });
     account(plan.spend);
     if (plan.failed !== undefined) return noop(`stage failed: ${plan.failed}`);
     await audit({ key: `${round}:plan`, round, stage: 'plan', kind: 'info', payload: { options: plan.options, categories: plan.categories }, evidenceRefs: [plan.landscapeRef] });
     if (plan.options === 0) return noop('empty landscape');
 
     await enter('evolve');
-    const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: s.incumbentId, maxCandidates: input.candidatesPerRound, round, tracesRef: roll.tracesRef, ...spec });
+    const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: base, maxCandidates: input.candidatesPerRound, round, tracesRef: roll.tracesRef, ...spec });
     account(evolved.spend);
     if (evolved.failed !== undefined) return noop(`stage failed: ${evolved.failed}`);
     await audit({ key: `${round}:evolve`, round, stage: 'evolve', kind: 'info', payload: { candidates: evolved.candidates }, evidenceRefs: [evolved.candidatesRef] });
     if (evolved.candidates.length === 0) return noop('no candidates');
 
     await enter('critique');
-    const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: s.incumbentId, round, ...spec });
+    const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: base, round, ...spec });
     account(critique.spend);
     if (critique.failed !== undefined) return noop(`stage failed: ${critique.failed}`);
     // A revision by the critic adds candidates: they live under a new candidatesRef.
@@ -367,18 +390,29 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     if (critique.decision === 'no_op') return noop(`critic: ${critique.reason}`);
 
     await enter('gate');
-    const gateTaskIds = [...batch, ...s.validationIds];
     for (const candidateId of critique.ranking) {
       if (!budgetLeft()) return noop('budget exhausted before the gate');
       const candidate = pool.candidates.find((c) => c.candidateId === candidateId)!;
-      const gate: GateResult & { spend?: { tokens: number; costUsd: number | null } } = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: s.incumbentId, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain, gating: input.gating });
+      const gate: GateResult & { spend?: { tokens: number; costUsd: number | null } } = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: base, gateTaskIds, k: input.k, seed: input.seed, minGain: input.minGain, gating: input.gating });
       account(gate.spend);
-      s.tried = [...s.tried, { key: candidate.editKey, bucket: candidate.bucket, harnessId: s.incumbentId, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
+      s.tried = [...s.tried, { key: candidate.editKey, bucket: candidate.bucket, harnessId: base, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
       s.reputation[candidate.bucket] = Math.max(0.25, Math.min(4, (s.reputation[candidate.bucket] ?? 1) * (gate.passed ? 1.25 : 0.9)));
       if (!gate.passed) {
         s.rejected++;
         lastEvent = `round ${round}: rejected ${candidate.editKey} (${gate.reason})`;
         await audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, reason: gate.reason, checks: gate.checks } });
+        // Ensemble: an edit that passed every check but the seesaw, unlocking tasks while regressing others,
+        // becomes a new variant; routing then sends each cluster to whichever variant serves it better.
+        const onlySeesaw = gate.checks.filter((c) => !c.passed).every((c) => c.check === 'seesaw') && gate.checks.length === 6;
+        if (focus && onlySeesaw && gate.regressions.length > 0 && gate.unlocked.length >= Math.max(1, input.minGain)) {
+          const forked = await books.forkVariant({ benchmark: input.benchmark, variants: s.variants!, parentId: focus, harnessId: candidate.harnessId, round, unlocked: gate.unlocked, regressions: gate.regressions, maxVariants: input.maxVariants });
+          s.variants = forked.variants;
+          await audit({ key: `${round}:ship`, round, stage: 'ship', kind: 'commit', candidateId, harnessId: candidate.harnessId, payload: { fork: true, variant: forked.forked.id, parentVariant: focus, retired: forked.retired?.id ?? null, from: base, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { unlocked: gate.unlocked, regressions: gate.regressions } }, evidenceRefs: [pool.candidatesRef] });
+          s.shipped++;
+          s.incumbentId = leadVariant(s.variants).harnessId;
+          lastEvent = `round ${round}: forked ${candidate.editKey} into variant ${forked.forked.id} (unlocks ${gate.unlocked.length}, regresses ${gate.regressions.length})${forked.retired ? `; retired ${forked.retired.id}` : ''}`;
+          return true;
+        }
         continue;
       }
       await audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, checks: gate.checks } });
@@ -394,13 +428,16 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
         await audit({ key: `${round}:approval:${candidateId}`, round, stage: 'gate', kind: verdict.approve ? 'info' : 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, approval: verdict.approve ? 'approved' : 'rejected', reason: verdict.reason } });
         if (!verdict.approve) {
           s.rejected++;
-          s.tried = [...s.tried.slice(0, -1), { key: candidate.editKey, bucket: candidate.bucket, harnessId: s.incumbentId, outcome: `rejected: by reviewer${verdict.reason ? `: ${verdict.reason}` : ''}` }];
+          s.tried = [...s.tried.slice(0, -1), { key: candidate.editKey, bucket: candidate.bucket, harnessId: base, outcome: `rejected: by reviewer${verdict.reason ? `: ${verdict.reason}` : ''}` }];
           if (stopping) return false;
           continue;
         }
       }
-      await audit({ key: `${round}:ship`, round, stage: 'ship', kind: 'commit', candidateId, harnessId: candidate.harnessId, payload: { from: s.incumbentId, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, unlocked: gate.unlocked } }, evidenceRefs: [pool.candidatesRef] });
-      s.incumbentId = candidate.harnessId;
+      await audit({ key: `${round}:ship`, round, stage: 'ship', kind: 'commit', candidateId, harnessId: candidate.harnessId, payload: { ...(focus ? { variant: focus } : {}), from: base, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, unlocked: gate.unlocked } }, evidenceRefs: [pool.candidatesRef] });
+      if (focus) {
+        s.variants = s.variants!.map((v) => (v.id === focus ? { ...v, harnessId: candidate.harnessId } : v));
+        s.incumbentId = leadVariant(s.variants).harnessId;
+      } else s.incumbentId = candidate.harnessId;
       s.shipped++;
       s.bestScore = gate.gateTasks ? gate.candidatePassed / gate.gateTasks : null;
       lastEvent = `round ${round}: shipped ${candidate.editKey} (${gate.incumbentPassed} → ${gate.candidatePassed} of ${gate.gateTasks})`;
@@ -419,11 +456,18 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     return r;
   };
   const finalTrain = input.finalTrainTasks > 0 ? seededSample(s.trainIds, input.finalTrainTasks, `${input.seed}|final-train`).sort() : s.trainIds;
+  // Under the ensemble strategy the evolved system is the routed pool of variants, evaluated as such.
+  const evaluateEvolved = async (taskIds: string[]) => {
+    if (!s.variants) return evaluate(s.incumbentId, taskIds);
+    const r = await rollouts.ensembleEvaluate({ ...evalArgs, variants: s.variants, taskIds });
+    account(r.spend);
+    return r;
+  };
   const [seedTrain, evolvedTrain] = exhausted
     ? [{ passRate: s.seedBatchPassRate ?? 0, tasks: input.batchSize }, { passRate: s.lastPassRate ?? 0, tasks: input.batchSize }]
-    : [await evaluate(s.seedHarnessId, finalTrain), await evaluate(s.incumbentId, finalTrain)];
+    : [await evaluate(s.seedHarnessId, finalTrain), await evaluateEvolved(finalTrain)];
   const [seedTest, evolvedTest] =
-    input.evaluateTest && !exhausted ? [await evaluate(s.seedHarnessId, s.testIds), await evaluate(s.incumbentId, s.testIds)] : [null, null];
+    input.evaluateTest && !exhausted ? [await evaluate(s.seedHarnessId, s.testIds), await evaluateEvolved(s.testIds)] : [null, null];
   const summary: Omit<RunSummary, 'summaryPath'> = {
     workflowId,
     benchmark: input.benchmark,
@@ -442,6 +486,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     testTasks: seedTest?.tasks ?? 0,
     tokens: s.tokens,
     costUsd: s.costUsd,
+    ...(s.variants ? { strategy: 'ensemble' as const, variants: s.variants.map(({ id, harnessId, parentId, born }) => ({ id, harnessId, parentId, born })) } : {}),
   };
   const written = await books.writeSummary({ runId: workflowId, summary: { ...summary, passRates: s.passRates, tried: s.tried } });
   await audit({ key: 'final', round: s.round, stage: 'final', kind: 'info', harnessId: s.incumbentId, payload: summary as unknown as Record<string, unknown> });

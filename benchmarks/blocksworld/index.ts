@@ -139,6 +139,11 @@ export class BlocksworldBenchmark implements Benchmark {
     return SMOKE_ID;
   }
 
+  /** Tasks with as many goal facts behave alike (it is visible in the statement): the cluster is that count. */
+  cluster(taskId: string): string {
+    return `goal-${this.instance(taskId).problem.goal.length}`;
+  }
+
   tools(objects: string[]): ToolSpec[] {
     const blocks = objects.map(this.colour);
     const block = { type: 'string' as const, description: 'the colour of the block to move', enum: blocks };

@@ -138,3 +138,42 @@ it('the cumulative-regression guard rolls back an edit that slipped past a gate 
   // The run ends on the best harness, not on the drifted one.
   expect(summary.harnessId).toBe(summary.seedHarnessId);
 });
+
+/** Helps tasks with short goals (loop warnings), gives up on goals of three facts: a split-personality edit. */
+const SHORT_GOALS_ONLY = `import type { HookEvent, SandboxContext, SandboxResult } from 'harnessx';
+
+export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult {
+  if (event.hook !== 'before_model' || event.request.purpose !== 'act') return null;
+  const goal = (ctx.instruction.split('My goal is to have that ')[1] ?? '').split('.')[0];
+  if (goal.split(/, | and /).length >= 3) return { interrupt: true, reason: 'long goals are out of scope' };
+  return { ...event, request: { ...event.request, parts: [...event.request.parts, { kind: 'loop_warning', text: 'Do not return to states you have already been in.' }] } };
+}
+`;
+
+it('under the ensemble strategy an edit that helps some tasks and regresses others forks a variant', async () => {
+  const event = { hook: 'before_model', step: 1, request: { purpose: 'act', messages: [{ role: 'user', content: 'go' }], parts: [], tools: [] } };
+  const smokeTests = [
+    { name: 'short goal gets a warning', event, instruction: 'My goal is to have that the red block is on top of the blue block.', expect: 'changed', outputIncludes: 'loop_warning' },
+    { name: 'long goal is dropped', event, instruction: 'My goal is to have that a, b and c.', expect: 'interrupt' },
+  ];
+  const script = scriptedMetaAgent([
+    { stage: 'digest', repeat: true, reply: (u) => digestAll(u) },
+    { stage: 'plan', reply: () => ({ options: [{ category: 'loop', bucket: 'processor', direction: 'Warn about loops on short goals.', editTypes: ['insert:code@before_model'] }], untriedEditTypes: [] }) },
+    { stage: 'evolve', reply: () => ({ candidates: [{ bucket: 'processor', rationale: 'short goals only', changes: [{ op: 'insert', hook: 'before_model', processor: { id: 'short_goals', type: 'code', params: { source: SHORT_GOALS_ONLY, smokeTests } } }], evidence: ['loops'], predictedImpact: { tasksWillUnlock: [], stabilize: [], atRisk: [] } }] }) },
+    { stage: 'critique', reply: () => ({ decision: 'ship_ranking', ranking: ['r1-c1'], notes: [] }) },
+  ]);
+  const summary = await withScriptedRun(
+    script,
+    { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'anthropic:claude-opus-4-6', strategy: 'ensemble', maxVariants: 3, rounds: 1, batchSize: 40, validationSize: 30, seed: 'it-ensemble', evaluateTest: false, trackHeldOut: false, regressionGuard: { every: 0 } },
+    'it-llm-ensemble',
+  );
+  const audit = store.readAudit('it-llm-ensemble');
+  const gate = audit.find((r) => r.key === '1:gate:r1-c1')!;
+  expect(gate).toMatchObject({ kind: 'rollback', payload: expect.objectContaining({ reason: expect.stringMatching(/^seesaw: regresses/) }) });
+  const fork = audit.find((r) => r.key === '1:ship')!;
+  expect(fork.payload).toMatchObject({ fork: true, variant: 'v1', parentVariant: 'v0', retired: null });
+  expect((fork.payload.gate as { unlocked: string[] }).unlocked.length).toBeGreaterThan(0);
+  expect(summary).toMatchObject({ strategy: 'ensemble', variants: [expect.objectContaining({ id: 'v0', harnessId: summary.seedHarnessId }), expect.objectContaining({ id: 'v1', parentId: 'v0', born: 1 })] });
+  // The routed pool does at least as well as the seed alone on the train tasks.
+  expect(summary.evolvedPassRate).toBeGreaterThanOrEqual(summary.seedPassRate);
+});
