@@ -297,7 +297,7 @@ export function createActivities(deps: ActivityDeps) {
       store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(input, o.taskId), o]));
       return {
         outcomesRef: store.put(outcomes),
-        tracesRef: store.put(traces, { canonical: false }),
+        tracesRef: await store.putAsync(traces, { canonical: false }),
         passRate: passRate(outcomes),
         passed: outcomes.filter((o) => o.passed).length,
         tasks: outcomes.length,
@@ -431,7 +431,7 @@ export function createActivities(deps: ActivityDeps) {
         store.cacheSetMany('outcomes', r.outcomes.map((o) => [outcomeKey({ ...input, harnessId: v.harnessId }, o.taskId), o]));
         outcomes[v.id] = r.outcomes;
         spent.push(r.spend);
-        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: store.put(r.traces, { canonical: false }), outcomesRef: store.put(r.outcomes) });
+        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: await store.putAsync(r.traces, { canonical: false }), outcomesRef: store.put(r.outcomes) });
       }
       const all = Object.values(outcomes).flat();
       const used = totalSpend(spent);

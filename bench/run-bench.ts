@@ -86,17 +86,10 @@ async function main() {
     row('run-loop overhead per model call', name, `${perCall.toFixed(0)} µs`, `${model.calls} calls`);
   }
 
-  // 2. In-process rollout throughput (the baseline), at two sizes.
+  // 2–3. Rollout throughput in-process (the baseline) and through Temporal activities (real dev server, one
+  // in-process worker), on the same episodes (same seed per pair), interleaved three times per size so JIT
+  // warm-up and machine noise hit both sides alike; the ratio reported is the median of the three pairs.
   const sizes = [ids240, allIds];
-  const inProcess: Array<{ episodes: number; eps: number; ms: number; calls: number }> = [];
-  for (const ids of sizes) {
-    const t = await timeIt(() => rolloutTasks({ benchmark, config: evolved, harnessId: evolvedId, taskIds: ids, k: 2, seed: 'bench' }));
-    inProcess.push({ episodes: t.value.traces.length, eps: (t.value.traces.length / t.ms) * 1000, ms: t.ms, calls: t.value.traces.reduce((n, x) => n + x.records.filter((r) => r.kind === 'model_call').length, 0) });
-    row('rollout throughput, in-process', `${t.value.traces.length} episodes`, `${inProcess[inProcess.length - 1].eps.toFixed(1)} ep/s`, 'baseline 1.00');
-  }
-  results.inProcess = inProcess;
-
-  // 3. The same rollouts through Temporal activities (real dev server, in-process worker).
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
   const env = await TestWorkflowEnvironment.createLocal({
@@ -105,20 +98,36 @@ async function main() {
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   try {
     const worker = await createAegisWorker({ connection: env.nativeConnection, taskQueue: 'bench', dataDir, workflowBundle });
-    const [viaTemporal, run] = await worker.runUntil(async () => {
-      const timed = [];
-      for (const [i, ids] of sizes.entries())
-        timed.push(await timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-eval-${i}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids, k: 2, seed: 'bench-t', chunkSize: 30 }] })));
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const [pairs, run] = await worker.runUntil(async () => {
+      const out: Array<{ episodes: number; calls: number; inProcessMs: number[]; temporalMs: number[] }> = [];
+      for (const [i, ids] of sizes.entries()) {
+        const entry = { episodes: 0, calls: 0, inProcessMs: [] as number[], temporalMs: [] as number[] };
+        for (let rep = 0; rep < 3; rep++) {
+          const seed = `bench-${i}-${rep}`;
+          const a = await timeIt(() => rolloutTasks({ benchmark, config: evolved, harnessId: evolvedId, taskIds: ids, k: 2, seed }));
+          entry.episodes = a.value.traces.length;
+          entry.calls = a.value.traces.reduce((n, x) => n + x.records.filter((r) => r.kind === 'model_call').length, 0);
+          entry.inProcessMs.push(a.ms);
+          const b = await timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-eval-${i}-${rep}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids, k: 2, seed }] }));
+          entry.temporalMs.push(b.ms);
+        }
+        out.push(entry);
+      }
       const aegis = await timeIt(() => env.client.workflow.execute('evolveHarness', { taskQueue: 'bench', workflowId: `bench-aegis-${Date.now()}`, args: [{ benchmark: 'blocksworld', rounds: 4, seed: 'bench', evaluateTest: false }] }));
-      return [timed, aegis] as const;
+      return [out, aegis] as const;
     });
-    results.temporal = viaTemporal.map((t, i) => {
-      const eps = (t.value.episodes / t.ms) * 1000;
-      const ratio = eps / inProcess[i].eps;
-      row('rollout throughput, Temporal activities', `${t.value.episodes} episodes`, `${eps.toFixed(1)} ep/s`, `ratio ${ratio.toFixed(2)} (target ≥ 0.80 at 200+)`);
-      const perCallMs = (t.ms - inProcess[i].ms) / inProcess[i].calls;
-      row('Temporal overhead per model call', `${inProcess[i].calls} calls`, `${perCallMs.toFixed(3)} ms`, 'amortized over rollout activities');
-      return { episodes: t.value.episodes, eps, ratio, overheadPerModelCallMs: perCallMs };
+    results.inProcess = pairs.map((p) => ({ episodes: p.episodes, eps: (p.episodes / median(p.inProcessMs)) * 1000, ms: median(p.inProcessMs), calls: p.calls }));
+    results.temporal = pairs.map((p) => {
+      const ratios = p.inProcessMs.map((ms, r) => ms / p.temporalMs[r]);
+      const ratio = median(ratios);
+      const inEps = (p.episodes / median(p.inProcessMs)) * 1000;
+      const eps = (p.episodes / median(p.temporalMs)) * 1000;
+      row('rollout throughput, in-process', `${p.episodes} episodes`, `${inEps.toFixed(1)} ep/s`, 'baseline 1.00');
+      row('rollout throughput, Temporal activities', `${p.episodes} episodes`, `${eps.toFixed(1)} ep/s`, `ratio ${ratio.toFixed(2)} (median of ${ratios.map((x) => x.toFixed(2)).join(', ')}; target ≥ 0.80 at 200+)`);
+      const perCallMs = (median(p.temporalMs) - median(p.inProcessMs)) / p.calls;
+      row('Temporal overhead per model call', `${p.calls} calls`, `${perCallMs.toFixed(3)} ms`, 'amortized over rollout activities');
+      return { episodes: p.episodes, eps, ratio, ratios, overheadPerModelCallMs: perCallMs };
     });
 
     // 4. Wall time per AEGIS round, by stage (from the workflow history).

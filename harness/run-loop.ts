@@ -71,6 +71,22 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
   const usage: Usage = { inputTokens: 0, outputTokens: 0 };
   const hardCap = input.hardStepCap ?? 100;
 
+  const fullTrace = config.slots.tracer.level === 'full';
+  /**
+   * Context parts as the trace keeps them. Full: all of them. Compact: only the parts that differ from the
+   * previous act call's (same kind and text are counted in carriedParts): processors such as plans and
+   * notes resend the same part every step, and the trace should not store it every step.
+   */
+  let previousParts = new Set<string>();
+  const compactParts = (request: ModelRequest): { parts: ModelRequest['parts']; carriedParts?: number } => {
+    if (fullTrace || request.purpose !== 'act') return { parts: request.parts };
+    const keys = request.parts.map((p) => `${p.kind}\u0000${p.text}`);
+    const fresh = request.parts.filter((_, i) => !previousParts.has(keys[i]));
+    const carried = request.parts.length - fresh.length;
+    previousParts = new Set(keys);
+    return carried ? { parts: fresh, carriedParts: carried } : { parts: fresh };
+  };
+
   const tracedModel: Model = {
     id: model.id,
     async generate(request: ModelRequest) {
@@ -85,7 +101,7 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
         request: {
           messageCount: request.messages.length,
           newMessages: request.purpose === 'act' ? trace.newMessages(request.messages) : request.messages,
-          parts: request.parts,
+          ...compactParts(request),
         },
         response: { text: response.text, toolCalls: response.toolCalls, stopReason: response.stopReason },
         usage: response.usage,
@@ -139,7 +155,8 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
       if (next.length < events.length) outcome = 'intercept';
       events = next;
     }
-    if (attached[hook].length) trace.add({ kind: 'hook', hook, step: trace.step, processors: attached[hook].map((x) => x.id), outcome });
+    // Compact traces (the default) keep only hook records where something happened besides pass-through.
+    if (attached[hook].length && (fullTrace || outcome !== 'ok')) trace.add({ kind: 'hook', hook, step: trace.step, processors: attached[hook].map((x) => x.id), outcome });
     return events as EventOf<H>[];
   }
 

@@ -10,7 +10,8 @@ export type TraceRecord =
       kind: 'model_call';
       step: number;
       purpose: string;
-      request: { messageCount: number; newMessages: Message[]; parts: ContextPart[] };
+      /** parts: all of them in full traces; in compact ones only those not sent unchanged on the previous act call (carriedParts counts those). */
+      request: { messageCount: number; newMessages: Message[]; parts: ContextPart[]; carriedParts?: number };
       response: { text: string; toolCalls: ToolCall[]; stopReason: string };
       usage: Usage;
       latencyMs: number;

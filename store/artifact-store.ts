@@ -1,6 +1,10 @@
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
+
+const gzipAsync = promisify(gzip);
 import { canonicalJson, sha256Hex } from '../harness/canonical';
 import { HarnessConfig, harnessId, parseHarnessConfig, toJson } from '../harness/config';
 import type { AuditRecord } from '../aegis/types';
@@ -31,6 +35,24 @@ export class ArtifactStore {
     const hex = sha256Hex(text);
     const path = this.blobPath(hex);
     if (!existsSync(path)) this.writeAtomic(path, gzipSync(text, { level: 1 }));
+    return `sha256:${hex}`;
+  }
+
+  /**
+   * `put` for large blobs (traces) from async code: compression runs on libuv's thread pool, so other
+   * activities keep the main thread while a batch of traces is compressed and written.
+   */
+  async putAsync(value: unknown, options: { canonical?: boolean } = {}): Promise<string> {
+    const text = options.canonical === false ? JSON.stringify(value) : canonicalJson(value);
+    const hex = sha256Hex(text);
+    const path = this.blobPath(hex);
+    if (!existsSync(path)) {
+      const data = await gzipAsync(text, { level: 1 });
+      mkdirSync(dirname(path), { recursive: true });
+      const tmp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+      await writeFile(tmp, data);
+      renameSync(tmp, path);
+    }
     return `sha256:${hex}`;
   }
 

@@ -118,3 +118,32 @@ describe('run loop', () => {
     expect(trace.records.filter((r) => r.kind === 'tool_call')).toEqual([]);
   });
 });
+
+describe('trace levels', () => {
+  test('compact traces drop pass-through hook records and parts resent unchanged, without changing the episode', async () => {
+    const bench = getBenchmark('blocksworld');
+    const base = {
+      model: { main: { model: 'sim:small' } },
+      hooks: {
+        task_start: [{ id: 'system_prompt', type: 'system_prompt', params: {} }],
+        step_start: [{ id: 'step_budget', type: 'step_budget', params: { maxSteps: 20 } }],
+        before_model: [{ id: 'plan_then_act', type: 'plan_then_act', params: {} }, { id: 'notes', type: 'notes', params: {} }],
+      },
+    };
+    const run = async (level: 'full' | 'compact') => {
+      const config = parseHarnessConfig({ ...base, slots: { tracer: { level } } });
+      const task = bench.tasks()[3];
+      return runEpisode({ config, harnessId: harnessId(config), env: bench.createEnvironment(task.id, { seed: 'lvl' }), model: createModel('sim:small', { seed: 'lvl|0' }), task, seed: 'lvl', attempt: 0 });
+    };
+    const [full, compact] = [await run('full'), await run('compact')];
+    expect(compact.steps).toBe(full.steps);
+    expect(compact.endReason).toBe(full.endReason);
+    const calls = (t: typeof full) => t.records.filter((r) => r.kind === 'tool_call').map((r) => JSON.stringify(r));
+    expect(calls(compact)).toEqual(calls(full));
+    expect(full.records.some((r) => r.kind === 'hook' && r.outcome === 'ok')).toBe(true);
+    expect(compact.records.some((r) => r.kind === 'hook' && r.outcome === 'ok')).toBe(false);
+    const modelCalls = compact.records.filter((r) => r.kind === 'model_call' && r.purpose === 'act');
+    expect(modelCalls.some((r) => r.kind === 'model_call' && (r.request.carriedParts ?? 0) > 0)).toBe(true);
+    expect(JSON.stringify(compact.records).length).toBeLessThan(JSON.stringify(full.records).length);
+  });
+});
