@@ -1,8 +1,10 @@
 import type { Benchmark } from './types';
 import { BlocksworldBenchmark } from './blocksworld';
+import { Gsm8kBenchmark } from './gsm8k';
 
 const FACTORIES: Record<string, () => Benchmark> = {
   blocksworld: () => new BlocksworldBenchmark(),
+  gsm8k: () => new Gsm8kBenchmark(),
 };
 const cache = new Map<string, Benchmark>();
 

@@ -14,6 +14,12 @@ export interface ScoredEnvironment extends Environment {
   score(): number;
 }
 
+/** A wrong solution the verifier must reject (check-benchmark). */
+export interface Corruption {
+  kind: string;
+  actions: ToolCall[];
+}
+
 export interface Verdict {
   valid: boolean;
   reason: string;
@@ -32,6 +38,8 @@ export interface Benchmark {
   verifyPlan(taskId: string, actions: ToolCall[]): Verdict;
   /** A tiny synthetic task for gate smoke tests; never part of any split. */
   smokeTaskId(): string;
+  /** Wrong solutions of a task that the verifier must reject; defaults: empty plan, last action dropped. */
+  corruptSolutions?(taskId: string): Corruption[];
   /** A coarse grouping of similar tasks (variant routing); benchmarks without one put every task in one. */
   cluster?(taskId: string): string;
 }

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { passRate, rolloutTasks } from '../aegis/rollout';
 import { EvolveInputSchema, inputProblems } from '../aegis/run-input';
+import { checkBenchmark } from '../benchmarks/check-benchmark';
 import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
 import { HarnessConfigError, harnessId, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
@@ -35,6 +36,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
       --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
       --strategy global|ensemble (global)  --gating seesaw|statistical (seesaw)
+  harnessx check-benchmark <name> [--json] the verifier accepts every reference solution and rejects corrupted ones
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
       [--benchmark B] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N] [--json]
                                           AEGIS vs baselines on the same tasks, seeds and budget; one table
@@ -409,6 +411,22 @@ function history(id: string | undefined): void {
   }
 }
 
+/** Runs a benchmark's verifier on every reference solution (all must pass) and on corrupted ones (all must fail). */
+function checkBenchmarkCommand(argv: string[]): number {
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const name = positionals[0];
+  if (!name) throw new UsageError(`usage: harnessx check-benchmark <name> [--json]; benchmarks: ${BENCHMARK_NAMES.join(', ')}`);
+  if (!BENCHMARK_NAMES.includes(name)) throw new UsageError(`unknown benchmark "${name}"; available: ${BENCHMARK_NAMES.join(', ')}`);
+  const log = say(values.json!);
+  const started = Date.now();
+  const r = checkBenchmark(getBenchmark(name), (done, total) => log(`  checked ${done}/${total} tasks`));
+  log(`${name}: reference solutions accepted ${r.referenceAccepted}/${r.tasks}; corrupted solutions rejected ${r.corruptedRejected}/${r.corrupted} (${Date.now() - started} ms)`);
+  for (const [kind, c] of Object.entries(r.byKind)) log(`  ${kind.padEnd(22)} rejected ${c.rejected}/${c.tried}`);
+  for (const f of r.failures) log(`  FAIL ${f}`);
+  if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
+  return r.ok ? 0 : 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -438,6 +456,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'evolve':
         await evolve(rest, false);
         return 0;
+      case 'check-benchmark':
+        return checkBenchmarkCommand(rest);
       case 'compare':
         await compare(rest);
         return 0;

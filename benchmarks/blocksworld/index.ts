@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { hashUniform } from '../../harness/canonical';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { splitOf } from '../split';
-import type { Benchmark, BenchmarkTask, ScoredEnvironment, Verdict } from '../types';
+import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
 import { ACTION_PHRASES, ACTION_TO_TOOL, DEFAULT_COLOURS, joinFacts, phraseFor, renderFact, TOOL_TO_ACTION } from './language';
 import { Domain, parseDomain, parseProblem, Problem } from './pddl';
 import { apply, applicableActions, GroundAction, goalHolds, initialState, missingPreconditions, State, validatePlan } from './strips';
@@ -218,6 +218,17 @@ export class BlocksworldBenchmark implements Benchmark {
 
   referenceSolution(taskId: string): ToolCall[] {
     return this.instance(taskId).gold.map((a, i) => this.toToolCall(a, `gold-${i}`));
+  }
+
+  /** A dropped step, swapped first steps, a block that is not in the task, and nothing at all. */
+  corruptSolutions(taskId: string): Corruption[] {
+    const gold = this.referenceSolution(taskId);
+    return [
+      { kind: 'empty', actions: [] },
+      { kind: 'last step dropped', actions: gold.slice(0, -1) },
+      ...(gold.length >= 2 ? [{ kind: 'first steps swapped', actions: [gold[1], gold[0], ...gold.slice(2)] }] : []),
+      { kind: 'unknown block', actions: gold.map((c, i) => (i === 0 ? { ...c, args: { ...c.args, block: 'gold' } } : c)) },
+    ];
   }
 
   verifyPlan(taskId: string, actions: ToolCall[]): Verdict {

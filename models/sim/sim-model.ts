@@ -5,6 +5,7 @@ import type { ModelRequest, ModelResponse, ToolCall } from '../../harness/types'
 import type { ModelProvider } from '../types';
 import { ContextSignals, contextSignals, effectiveRates, SIM_PROFILES, SimProfile } from './profile';
 import * as blocks from './skills/blocksworld';
+import * as gsm8k from './skills/gsm8k';
 
 /**
  * The HarnessX simulator: a seeded stand-in for an LLM, for offline runs and tests. It is not a model
@@ -31,6 +32,7 @@ export class SimModel implements Model {
       stopReason: toolCalls.length ? 'tool_use' : 'end_turn',
       model: this.id,
     });
+    if (gsm8k.matches(request)) return this.gsm8k(request, reply);
     if (!blocks.matches(request)) return reply('I cannot tell what task this is from the conversation.');
     const beliefs = blocks.readBeliefs(request);
     if (!beliefs) return reply('I have lost track of the goal; the task statement is no longer in view.');
@@ -57,6 +59,22 @@ export class SimModel implements Model {
       return reply('', [{ id, name: move.name, args }]);
     }
     return reply('', [{ id, name: move.name, args: { ...move.args } }]);
+  }
+
+  private gsm8k(request: ModelRequest, reply: (text: string, toolCalls?: ToolCall[]) => ModelResponse): ModelResponse {
+    const turn = request.messages.filter((m) => m.role === 'assistant').length;
+    const u = (kind: string) => hashUniform(this.seed, request.purpose, turn, request.messages.length, kind);
+    const signals = contextSignals(request);
+    const decision = gsm8k.decideGsm8k(request, signals, effectiveRates(this.profile, signals), u);
+    switch (decision.kind) {
+      case 'plan':
+        return reply(`[PLAN]\n${decision.lines.join('\n')}\n[PLAN END]`);
+      case 'prose':
+      case 'lost':
+        return reply(decision.text);
+      case 'call':
+        return reply('', [{ id: `call_${sha256Hex(`${this.seed}|${turn}|${request.messages.length}`).slice(0, 12)}`, ...decision.call }]);
+    }
   }
 
   private chooseMove(

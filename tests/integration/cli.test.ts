@@ -35,6 +35,22 @@ it('rollout --json ends with one JSON object with passRate, tasks and episodes',
   expect(result.passRate).toBeLessThanOrEqual(1);
 });
 
+it.each(['blocksworld', 'gsm8k'])('check-benchmark %s --json: every reference solution accepted, every corruption rejected', (name) => {
+  const r = harnessx('check-benchmark', name, '--json');
+  expect(r.code).toBe(0);
+  const check = JSON.parse(r.last);
+  expect(check.referenceAccepted).toBe(check.tasks);
+  expect(check.corruptedRejected).toBe(check.corrupted);
+  expect(check.corrupted).toBeGreaterThanOrEqual(2 * check.tasks);
+  expect(r.stderr).toMatch(new RegExp(`${name}: reference solutions accepted ${check.tasks}/${check.tasks}`));
+});
+
+it('rollout --benchmark gsm8k --tasks 5 --json runs end to end', () => {
+  const r = harnessx('rollout', '--benchmark', 'gsm8k', '--model', 'sim:small', '--tasks', '5', '--json');
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.last)).toMatchObject({ benchmark: 'gsm8k', tasks: 5, episodes: 10 });
+});
+
 it('evolve --json runs a workflow on the cluster in TEMPORAL_ADDRESS and ends with the summary; history shows it', () => {
   const r = harnessx('evolve', '--benchmark', 'blocksworld', '--model', 'sim:small', '--rounds', '1', '--batch-size', '12', '--validation-size', '6', '--seed', 'cli', '--workflow-id', 'it-cli', '--json');
   expect(r.code).toBe(0);
@@ -78,6 +94,7 @@ it.each([
   [['rollout', '--split', 'dev'], /--split must be train, validation or test/],
   [['rollout', '--colour', 'red'], /Unknown option '--colour'/],
   [['frobnicate'], /unknown command "frobnicate"/],
+  [['check-benchmark', 'chess'], /unknown benchmark "chess"; available: blocksworld, gsm8k/],
   [['history', 'no-such-run'], /no audit log for "no-such-run"/],
 ])('harnessx %j fails with a clear message and exit code 2', (args, message) => {
   const r = harnessx(...args);

@@ -127,3 +127,11 @@ it('statistical gating ships only gains that beat paired run-to-run noise, and s
   expect(seesaws.length).toBeGreaterThan(0);
   for (const s of seesaws) expect(s!.detail).toMatch(/over 3 paired repeats \(t = -?\d+\.\d\d; incumbent run-to-run sd \d+\.\d\d\)|regresses/);
 });
+
+it('AEGIS with the rule-based meta-agent improves sim:small on GSM8K, on held-out test tasks too', async () => {
+  const handle = await start({ benchmark: 'gsm8k', model: 'sim:small', rounds: 4, batchSize: 30, validationSize: 20, seed: 'it-gsm8k', trackHeldOut: false, finalTrainTasks: 150 }, 'it-gsm8k');
+  const summary = (await handle.result()) as RunSummary;
+  expect(summary.shipped).toBeGreaterThanOrEqual(2);
+  expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate + 0.05);
+  expect(summary.evolvedTestPassRate!).toBeGreaterThan(summary.seedTestPassRate! + 0.05);
+});

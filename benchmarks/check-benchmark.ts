@@ -1,0 +1,52 @@
+import type { Benchmark, Corruption } from './types';
+
+export interface BenchmarkCheck {
+  benchmark: string;
+  tasks: number;
+  referenceAccepted: number;
+  corruptedRejected: number;
+  corrupted: number;
+  /** Corruptions by kind: how many were tried and rejected. */
+  byKind: Record<string, { tried: number; rejected: number }>;
+  /** The first problems found (a reference rejected, a corruption accepted). */
+  failures: string[];
+  ok: boolean;
+}
+
+/** Generic corruptions for benchmarks without their own: nothing at all, and the last action dropped. */
+export function defaultCorruptions(reference: Corruption['actions']): Corruption[] {
+  return [
+    { kind: 'empty', actions: [] },
+    ...(reference.length ? [{ kind: 'last action dropped', actions: reference.slice(0, -1) }] : []),
+  ];
+}
+
+/**
+ * The verifier against the shipped solutions: every task's reference solution must be accepted, and every
+ * corrupted solution rejected. A benchmark whose verifier fails this check cannot be trusted to score runs.
+ */
+export function checkBenchmark(benchmark: Benchmark, onProgress?: (done: number, total: number) => void): BenchmarkCheck {
+  const tasks = benchmark.tasks();
+  const failures: string[] = [];
+  const byKind: BenchmarkCheck['byKind'] = {};
+  let accepted = 0;
+  let rejected = 0;
+  let corrupted = 0;
+  tasks.forEach((task, i) => {
+    const reference = benchmark.referenceSolution(task.id);
+    const verdict = benchmark.verifyPlan(task.id, reference);
+    if (verdict.valid) accepted++;
+    else if (failures.length < 20) failures.push(`${task.id}: reference solution rejected: ${verdict.reason}`);
+    for (const c of benchmark.corruptSolutions?.(task.id) ?? defaultCorruptions(reference)) {
+      corrupted++;
+      const entry = (byKind[c.kind] ??= { tried: 0, rejected: 0 });
+      entry.tried++;
+      if (!benchmark.verifyPlan(task.id, c.actions).valid) {
+        rejected++;
+        entry.rejected++;
+      } else if (failures.length < 20) failures.push(`${task.id}: corrupted solution (${c.kind}) accepted`);
+    }
+    if ((i + 1) % 250 === 0 || i + 1 === tasks.length) onProgress?.(i + 1, tasks.length);
+  });
+  return { benchmark: benchmark.name, tasks: tasks.length, referenceAccepted: accepted, corruptedRejected: rejected, corrupted, byKind, failures, ok: accepted === tasks.length && rejected === corrupted };
+}

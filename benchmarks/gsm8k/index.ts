@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
+import { splitOf } from '../split';
+import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
+import { evaluateExpression, formatNumber, readNumber, sameNumber } from './arithmetic';
+
+export const DATA_DIR = join(__dirname, 'data');
+const SMOKE_ID = 'gsm8k/smoke';
+
+/** One problem in GSM8K's upstream format: the answer is a rationale with <<expr=result>> notes and "#### N". */
+export interface Gsm8kProblem {
+  id: string;
+  question: string;
+  answer: number;
+  /** The calculator annotations of the gold rationale, in order. */
+  steps: Array<{ expression: string; result: number }>;
+}
+
+export const INSTRUCTION_SUFFIX = 'Work it out with the calculator tool, one operation per call, then give the final number with submit_answer.';
+
+export function parseGsm8kLine(line: string, index: number): Gsm8kProblem {
+  const row = JSON.parse(line) as { question?: unknown; answer?: unknown };
+  if (typeof row.question !== 'string' || typeof row.answer !== 'string') throw new Error(`line ${index + 1}: expected {"question": "…", "answer": "… #### N"}`);
+  const final = /####\s*(.+)\s*$/.exec(row.answer)?.[1];
+  const answer = final === undefined ? null : readNumber(final);
+  if (answer === null) throw new Error(`line ${index + 1}: the answer has no number after ####`);
+  const steps = [...row.answer.matchAll(/<<([^=<>]+)=([^<>]+)>>/g)].flatMap((m) => {
+    const result = readNumber(m[2]);
+    return result === null ? [] : [{ expression: m[1].trim(), result }];
+  });
+  return { id: `gsm8k/${index + 1}`, question: row.question, answer, steps };
+}
+
+const TOOLS: ToolSpec[] = [
+  { name: 'calculator', description: 'Evaluates one arithmetic expression: numbers, + - * / ^ %, parentheses.', parameters: { expression: { type: 'string', description: 'e.g. (16-3-4)*2' } }, phrases: ['calculator {expression}'] },
+  { name: 'submit_answer', description: 'Submits the final numeric answer; ends the task.', parameters: { answer: { type: 'string', description: 'the final number' } }, phrases: ['submit the answer {answer}'] },
+];
+
+/** GSM8K (grade-school math word problems) with a calculator tool; the verifier compares numbers. */
+export class Gsm8kBenchmark implements Benchmark {
+  readonly name = 'gsm8k';
+  readonly description = 'GSM8K grade-school math with a calculator tool; the answer is the number after ####.';
+  private readonly problems = new Map<string, Gsm8kProblem>();
+  private readonly byQuestion = new Map<string, Gsm8kProblem>();
+  private taskList: BenchmarkTask[] | null = null;
+
+  constructor(options: { dataDir?: string } = {}) {
+    const path = join(options.dataDir ?? DATA_DIR, 'test-dev.jsonl');
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message}`);
+    }
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      try {
+        const p = parseGsm8kLine(line, i);
+        this.problems.set(p.id, p);
+        this.byQuestion.set(p.question, p);
+      } catch (e) {
+        throw new Error(`${path}: ${(e as Error).message}`);
+      }
+    });
+    const smoke: Gsm8kProblem = { id: SMOKE_ID, question: 'Tom has 2 apples and buys 3 more. How many apples does he have?', answer: 5, steps: [{ expression: '2+3', result: 5 }] };
+    this.problems.set(SMOKE_ID, smoke);
+    this.byQuestion.set(smoke.question, smoke);
+  }
+
+  problem(id: string): Gsm8kProblem {
+    const p = this.problems.get(id);
+    if (!p) throw new Error(`gsm8k: no task "${id}"`);
+    return p;
+  }
+
+  /** The problem whose statement this text contains (the simulator reads the prompt this way). */
+  problemForText(text: string): Gsm8kProblem | null {
+    const question = text.split(`\n\n${INSTRUCTION_SUFFIX}`)[0];
+    return this.byQuestion.get(question) ?? null;
+  }
+
+  instructionFor(p: Gsm8kProblem): string {
+    return `${p.question}\n\n${INSTRUCTION_SUFFIX}`;
+  }
+
+  tasks(): BenchmarkTask[] {
+    this.taskList ??= [...this.problems.values()].filter((p) => p.id !== SMOKE_ID).map((p) => ({ id: p.id, instruction: this.instructionFor(p), split: splitOf(p.id) }));
+    return this.taskList;
+  }
+
+  task(id: string): BenchmarkTask {
+    const p = this.problem(id);
+    return { id, instruction: this.instructionFor(p), split: id === SMOKE_ID ? 'train' : splitOf(id) };
+  }
+
+  smokeTaskId(): string {
+    return SMOKE_ID;
+  }
+
+  /** Problems by the number of calculation steps of their gold rationale (visible difficulty, roughly). */
+  cluster(taskId: string): string {
+    const n = this.problem(taskId).steps.length;
+    return n <= 2 ? 'steps-1-2' : n <= 4 ? 'steps-3-4' : 'steps-5+';
+  }
+
+  createEnvironment(taskId: string): ScoredEnvironment {
+    const p = this.problem(taskId);
+    const results: string[] = [];
+    let submitted: string | null = null;
+    const state = () => `Current state: results so far: ${results.length ? results.join(', ') : 'none'}`;
+    return {
+      instruction: () => this.instructionFor(p),
+      tools: () => TOOLS,
+      admissibleActions: () => null,
+      execute(call: ToolCall): ToolResult {
+        if (submitted !== null) return { ok: false, errorKind: 'precondition', output: 'An answer was already submitted; the task is over.' };
+        if (call.name === 'calculator') {
+          const expression = call.args?.expression;
+          if (typeof expression !== 'string') return { ok: false, errorKind: 'bad_arguments', output: `calculator needs {"expression": "…"}; got ${JSON.stringify(call.args)}.\n${state()}` };
+          const r = evaluateExpression(expression);
+          if (!r.ok) return { ok: false, errorKind: 'bad_arguments', output: `Invalid expression: ${r.error}.\n${state()}` };
+          const shown = formatNumber(r.value);
+          if (!results.includes(shown)) results.push(shown);
+          return { ok: true, output: `Result: ${shown}\n${state()}` };
+        }
+        if (call.name === 'submit_answer') {
+          const answer = call.args?.answer;
+          if (typeof answer !== 'string' && typeof answer !== 'number') return { ok: false, errorKind: 'bad_arguments', output: `submit_answer needs {"answer": "<number>"}; got ${JSON.stringify(call.args)}.` };
+          submitted = String(answer);
+          return { ok: true, output: `Submitted: ${submitted}` };
+        }
+        return { ok: false, errorKind: 'unknown_tool', output: `Unknown tool "${call.name}". Tools: calculator, submit_answer.` };
+      },
+      isDone: () => submitted !== null,
+      score: () => {
+        const n = submitted === null ? null : readNumber(submitted);
+        return n !== null && sameNumber(n, p.answer) ? 1 : 0;
+      },
+    };
+  }
+
+  /** The gold rationale's calculator steps, then the gold answer. */
+  referenceSolution(taskId: string): ToolCall[] {
+    const p = this.problem(taskId);
+    return [
+      ...p.steps.map((s, i) => ({ id: `gold-${i}`, name: 'calculator', args: { expression: s.expression } })),
+      { id: `gold-${p.steps.length}`, name: 'submit_answer', args: { answer: formatNumber(p.answer) } },
+    ];
+  }
+
+  verifyPlan(taskId: string, actions: ToolCall[]): Verdict {
+    const env = this.createEnvironment(taskId);
+    for (const [i, a] of actions.entries()) {
+      const r = env.execute(a);
+      if (!r.ok) return { valid: false, reason: `step ${i + 1}: ${r.output.split('\n')[0]}` };
+    }
+    if (!env.isDone()) return { valid: false, reason: 'no answer submitted' };
+    return env.score() === 1 ? { valid: true, reason: 'correct answer' } : { valid: false, reason: `wrong answer (expected ${formatNumber(this.problem(taskId).answer)})` };
+  }
+
+  corruptSolutions(taskId: string): Corruption[] {
+    const gold = this.referenceSolution(taskId);
+    const answer = this.problem(taskId).answer;
+    const submit = (a: string): ToolCall => ({ id: 'bad', name: 'submit_answer', args: { answer: a } });
+    return [
+      { kind: 'off by one', actions: [...gold.slice(0, -1), submit(formatNumber(answer + 1))] },
+      { kind: 'no answer', actions: gold.slice(0, -1) },
+      { kind: 'not a number', actions: [...gold.slice(0, -1), submit('unknown')] },
+      { kind: 'intermediate result', actions: [...gold.slice(0, -1), submit(formatNumber(answer * 10 + 7))] },
+    ];
+  }
+}
