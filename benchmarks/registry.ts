@@ -1,10 +1,12 @@
 import type { Benchmark } from './types';
 import { BlocksworldBenchmark } from './blocksworld';
 import { Gsm8kBenchmark } from './gsm8k';
+import { HumanEvalBenchmark } from './humaneval';
 
 const FACTORIES: Record<string, () => Benchmark> = {
   blocksworld: () => new BlocksworldBenchmark(),
   gsm8k: () => new Gsm8kBenchmark(),
+  humaneval: () => new HumanEvalBenchmark(),
 };
 const cache = new Map<string, Benchmark>();
 

@@ -6,6 +6,9 @@ import type { ModelProvider } from '../types';
 import { ContextSignals, contextSignals, effectiveRates, SIM_PROFILES, SimProfile } from './profile';
 import * as blocks from './skills/blocksworld';
 import * as gsm8k from './skills/gsm8k';
+import * as humaneval from './skills/humaneval';
+
+type SkillDecide = (request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number) => gsm8k.Gsm8kDecision | humaneval.HumanEvalDecision;
 
 /**
  * The HarnessX simulator: a seeded stand-in for an LLM, for offline runs and tests. It is not a model
@@ -32,7 +35,8 @@ export class SimModel implements Model {
       stopReason: toolCalls.length ? 'tool_use' : 'end_turn',
       model: this.id,
     });
-    if (gsm8k.matches(request)) return this.gsm8k(request, reply);
+    if (gsm8k.matches(request)) return this.skill(request, reply, gsm8k.decideGsm8k);
+    if (humaneval.matches(request)) return this.skill(request, reply, humaneval.decideHumanEval);
     if (!blocks.matches(request)) return reply('I cannot tell what task this is from the conversation.');
     const beliefs = blocks.readBeliefs(request);
     if (!beliefs) return reply('I have lost track of the goal; the task statement is no longer in view.');
@@ -61,11 +65,12 @@ export class SimModel implements Model {
     return reply('', [{ id, name: move.name, args: { ...move.args } }]);
   }
 
-  private gsm8k(request: ModelRequest, reply: (text: string, toolCalls?: ToolCall[]) => ModelResponse): ModelResponse {
+  /** A skill that decides one turn from the request: a tool call, prose, a plan, or being lost. */
+  private skill(request: ModelRequest, reply: (text: string, toolCalls?: ToolCall[]) => ModelResponse, decide: SkillDecide): ModelResponse {
     const turn = request.messages.filter((m) => m.role === 'assistant').length;
     const u = (kind: string) => hashUniform(this.seed, request.purpose, turn, request.messages.length, kind);
     const signals = contextSignals(request);
-    const decision = gsm8k.decideGsm8k(request, signals, effectiveRates(this.profile, signals), u);
+    const decision = decide(request, signals, effectiveRates(this.profile, signals), u);
     switch (decision.kind) {
       case 'plan':
         return reply(`[PLAN]\n${decision.lines.join('\n')}\n[PLAN END]`);

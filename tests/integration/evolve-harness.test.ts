@@ -135,3 +135,10 @@ it('AEGIS with the rule-based meta-agent improves sim:small on GSM8K, on held-ou
   expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate + 0.05);
   expect(summary.evolvedTestPassRate!).toBeGreaterThan(summary.seedTestPassRate! + 0.05);
 });
+
+it('AEGIS with the rule-based meta-agent improves sim:small on HumanEval (hidden tests run in the Python sandbox)', async () => {
+  const handle = await start({ benchmark: 'humaneval', model: 'sim:small', rounds: 4, batchSize: 30, validationSize: 15, seed: 'he', trackHeldOut: false, evaluateTest: false }, 'it-humaneval');
+  const summary = (await handle.result()) as RunSummary;
+  expect(summary.shipped).toBeGreaterThanOrEqual(1);
+  expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate);
+});

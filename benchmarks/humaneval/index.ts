@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
+import { splitOf } from '../split';
+import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
+import { PythonRun, runPython } from './python-sandbox';
+
+export const DATA_DIR = join(__dirname, 'data');
+const SMOKE_ID = 'humaneval/smoke';
+export const FILE = 'solution.py';
+
+/** One problem in HumanEval's upstream format. */
+export interface HumanEvalProblem {
+  id: string;
+  prompt: string;
+  entryPoint: string;
+  canonicalSolution: string;
+  test: string;
+}
+
+const TOOLS: ToolSpec[] = [
+  { name: 'read_file', description: `Reads a file of the workspace (${FILE}).`, parameters: { path: { type: 'string', description: FILE } }, phrases: ['read the file {path}'] },
+  { name: 'write_file', description: `Replaces a file of the workspace with new content (the whole file).`, parameters: { path: { type: 'string', description: FILE }, content: { type: 'string', description: 'the complete new file' } } },
+  { name: 'run_examples', description: "Runs the docstring's examples (doctest) against the current file and reports failures.", parameters: {}, phrases: ['run the examples'] },
+  { name: 'submit', description: 'Submits the current file for grading; ends the task.', parameters: {}, phrases: ['submit the solution'] },
+];
+
+const RUN_CHECK = (entry: string) => `
+ns = {}
+exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
+exec(compile(open("tests.py").read(), "tests.py", "exec"), ns)
+ns["check"](ns[${JSON.stringify(entry)}])
+print("PASSED")
+`;
+
+const RUN_EXAMPLES = (entry: string) => `
+import doctest
+ns = {"__name__": "solution"}
+exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
+fn = ns[${JSON.stringify(entry)}]
+tests = doctest.DocTestFinder(recurse=False).find(fn, ${JSON.stringify(entry)}, globs=ns)
+runner = doctest.DocTestRunner(verbose=False)
+import io
+out = io.StringIO()
+for t in tests:
+    runner.run(t, out=out.write)
+print("EXAMPLES %d/%d passed" % (runner.tries - runner.failures, runner.tries))
+print(out.getvalue()[:1500])
+`;
+
+/** HumanEval as an agentic coding task: a workspace with the stub, tools to read, write and test, then submit. */
+export class HumanEvalBenchmark implements Benchmark {
+  readonly name = 'humaneval';
+  readonly description = 'HumanEval as an agentic coding task: edit solution.py, run the docstring examples, submit; hidden tests decide.';
+  private readonly problems = new Map<string, HumanEvalProblem>();
+  private readonly byPrompt = new Map<string, HumanEvalProblem>();
+  private taskList: BenchmarkTask[] | null = null;
+  private readonly verdicts = new Map<string, Verdict>();
+  private readonly exampleRuns = new Map<string, PythonRun>();
+
+  constructor(options: { dataDir?: string } = {}) {
+    const path = join(options.dataDir ?? DATA_DIR, 'humaneval-dev.jsonl');
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message}`);
+    }
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      const row = JSON.parse(line) as Record<string, unknown>;
+      for (const key of ['task_id', 'prompt', 'entry_point', 'canonical_solution', 'test'])
+        if (typeof row[key] !== 'string') throw new Error(`${path}: line ${i + 1}: "${key}" must be a string`);
+      const p: HumanEvalProblem = { id: `humaneval/${String(row.task_id).split('/')[1]}`, prompt: row.prompt as string, entryPoint: row.entry_point as string, canonicalSolution: row.canonical_solution as string, test: row.test as string };
+      this.problems.set(p.id, p);
+    });
+    const smoke: HumanEvalProblem = { id: SMOKE_ID, prompt: 'def add(a: int, b: int) -> int:\n    """Adds two numbers.\n    >>> add(2, 3)\n    5\n    """\n', entryPoint: 'add', canonicalSolution: '    return a + b\n', test: 'def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n' };
+    this.problems.set(SMOKE_ID, smoke);
+    for (const p of this.problems.values()) this.byPrompt.set(p.prompt, p);
+  }
+
+  problem(id: string): HumanEvalProblem {
+    const p = this.problems.get(id);
+    if (!p) throw new Error(`humaneval: no task "${id}"`);
+    return p;
+  }
+
+  /** The problem whose stub this text contains (the simulator reads the prompt this way). */
+  problemForText(text: string): HumanEvalProblem | null {
+    const stub = /```python\n([\s\S]*?)```/.exec(text)?.[1];
+    return stub === undefined ? null : this.byPrompt.get(stub) ?? null;
+  }
+
+  instructionFor(p: HumanEvalProblem): string {
+    return `Implement the function \`${p.entryPoint}\` in ${FILE}. The file currently holds its signature and docstring:\n\n\`\`\`python\n${p.prompt}\`\`\`\n\nWrite the complete file with write_file, check it with run_examples, then submit. Hidden tests grade the submission.`;
+  }
+
+  tasks(): BenchmarkTask[] {
+    this.taskList ??= [...this.problems.values()].filter((p) => p.id !== SMOKE_ID).map((p) => ({ id: p.id, instruction: this.instructionFor(p), split: splitOf(p.id) }));
+    return this.taskList;
+  }
+
+  task(id: string): BenchmarkTask {
+    return { id, instruction: this.instructionFor(this.problem(id)), split: id === SMOKE_ID ? 'train' : splitOf(id) };
+  }
+
+  smokeTaskId(): string {
+    return SMOKE_ID;
+  }
+
+  cluster(taskId: string): string {
+    return this.problem(taskId).prompt.includes('>>>') ? 'with-examples' : 'prose-examples';
+  }
+
+  /** The hidden tests on a file; cached per (task, file) since the same code is graded repeatedly in gates. */
+  grade(taskId: string, file: string): Verdict {
+    const key = `${taskId}\u0000${file}`;
+    const hit = this.verdicts.get(key);
+    if (hit) return hit;
+    const p = this.problem(taskId);
+    const r = runPython({ 'solution.py': file, 'tests.py': p.test }, RUN_CHECK(p.entryPoint));
+    const verdict: Verdict = r.ok && r.stdout.includes('PASSED')
+      ? { valid: true, reason: 'hidden tests passed' }
+      : { valid: false, reason: r.timedOut ? 'hidden tests timed out' : `hidden tests failed: ${lastLine(r.stderr) || lastLine(r.stdout)}` };
+    if (this.verdicts.size > 5000) this.verdicts.clear();
+    this.verdicts.set(key, verdict);
+    return verdict;
+  }
+
+  /** The docstring examples on a file; cached per (task, file) like grading (the run is deterministic). */
+  runExamples(taskId: string, file: string): PythonRun {
+    const key = `${taskId}\u0000${file}`;
+    const hit = this.exampleRuns.get(key);
+    if (hit) return hit;
+    const r = runPython({ 'solution.py': file }, RUN_EXAMPLES(this.problem(taskId).entryPoint), 10_000);
+    if (this.exampleRuns.size > 5000) this.exampleRuns.clear();
+    this.exampleRuns.set(key, r);
+    return r;
+  }
+
+  createEnvironment(taskId: string): ScoredEnvironment {
+    const p = this.problem(taskId);
+    const bench = this;
+    let file = p.prompt;
+    let edits = 0;
+    let examples = 'not run';
+    let submitted = false;
+    const state = () => `Current state: ${FILE} edited ${edits} time(s), ${file.split('\n').length} lines; examples: ${examples}`;
+    return {
+      instruction: () => this.instructionFor(p),
+      tools: () => TOOLS,
+      admissibleActions: () => null,
+      execute(call: ToolCall): ToolResult {
+        if (submitted) return { ok: false, errorKind: 'precondition', output: 'The solution was already submitted; the task is over.' };
+        const path = call.args?.path;
+        switch (call.name) {
+          case 'read_file':
+            if (path !== FILE) return { ok: false, errorKind: 'bad_arguments', output: `No such file ${JSON.stringify(path)}; the workspace has ${FILE}.\n${state()}` };
+            return { ok: true, output: `${file}\n${state()}` };
+          case 'write_file': {
+            const content = call.args?.content;
+            if (path !== FILE || typeof content !== 'string') return { ok: false, errorKind: 'bad_arguments', output: `write_file needs {"path": "${FILE}", "content": "<the whole file>"}.\n${state()}` };
+            file = content;
+            edits++;
+            examples = 'not run since the last edit';
+            return { ok: true, output: `Wrote ${FILE} (${file.split('\n').length} lines).\n${state()}` };
+          }
+          case 'run_examples': {
+            const r = bench.runExamples(taskId, file);
+            const summary = /EXAMPLES (\d+)\/(\d+) passed/.exec(r.stdout);
+            if (!summary) {
+              examples = 'error';
+              return { ok: false, errorKind: 'precondition', output: `The file does not run: ${lastLine(r.stderr) || (r.timedOut ? 'timed out' : 'no output')}\n${state()}` };
+            }
+            examples = summary[2] === '0' ? 'none in the docstring' : `${summary[1]}/${summary[2]} passed`;
+            return { ok: true, output: `${r.stdout.trim().slice(0, 1500)}\n${state()}` };
+          }
+          case 'submit':
+            submitted = true;
+            return { ok: true, output: 'Submitted for grading.' };
+          default:
+            return { ok: false, errorKind: 'unknown_tool', output: `Unknown tool "${call.name}". Tools: ${TOOLS.map((t) => t.name).join(', ')}.` };
+        }
+      },
+      isDone: () => submitted,
+      score: () => (submitted && bench.grade(taskId, file).valid ? 1 : 0),
+    };
+  }
+
+  referenceSolution(taskId: string): ToolCall[] {
+    const p = this.problem(taskId);
+    return [
+      { id: 'gold-0', name: 'write_file', args: { path: FILE, content: p.prompt + p.canonicalSolution } },
+      { id: 'gold-1', name: 'submit', args: {} },
+    ];
+  }
+
+  verifyPlan(taskId: string, actions: ToolCall[]): Verdict {
+    const p = this.problem(taskId);
+    let file = p.prompt;
+    let submitted = false;
+    for (const [i, a] of actions.entries()) {
+      if (a.name === 'write_file' && typeof a.args.content === 'string') file = a.args.content;
+      else if (a.name === 'submit') submitted = true;
+      else if (a.name !== 'read_file' && a.name !== 'run_examples') return { valid: false, reason: `step ${i + 1}: unknown action ${a.name}` };
+    }
+    if (!submitted) return { valid: false, reason: 'nothing submitted' };
+    return this.grade(taskId, file);
+  }
+
+  corruptSolutions(taskId: string): Corruption[] {
+    const p = this.problem(taskId);
+    const write = (content: string): ToolCall => ({ id: 'bad', name: 'write_file', args: { path: FILE, content } });
+    const submit: ToolCall = { id: 'bad-s', name: 'submit', args: {} };
+    return [
+      { kind: 'stub submitted', actions: [submit] },
+      { kind: 'raises', actions: [write(`${p.prompt}    raise NotImplementedError\n`), submit] },
+      { kind: 'not submitted', actions: [write(p.prompt + p.canonicalSolution)] },
+    ];
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop()?.slice(0, 300) ?? '';
+}
