@@ -31,6 +31,8 @@ export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<Fa
   const seen = new Set<string>();
   for (const r of trace.records) {
     if (r.kind === 'error') bump(r.processorId ? 'harness_error' : 'format_error', `step ${r.step}: ${r.message}`);
+    // In a conversation, a tool call written out as prose reaches the user instead of the tool.
+    if (r.kind === 'dialogue' && /\b[a-z]+(?:_[a-z]+)+\s*[({]/.test(r.agent)) bump('format_error', `step ${r.step}: a tool call sent to the user as text: ${r.agent.slice(0, 120)}`);
     if (r.kind !== 'tool_call') continue;
     const first = r.result.output.split('\n')[0].slice(0, 160);
     const kind = r.result.errorKind;

@@ -58,9 +58,16 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
   const created = createModel(spec.config.model.main.model, { seed });
   const model = spec.wrapModel ? spec.wrapModel(created, seed) : created;
   const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });
-  // The benchmark's fixed verifier has the last word on reward.
-  const reward = env.score();
-  return { ...trace, reward, success: reward >= 1 };
+  // The benchmark's fixed verifier has the last word on reward; components an LLM judge decides are
+  // judged only when the harness names a judge model (otherwise they are reported as not evaluated).
+  const judgeSpec = spec.config.model.judge?.model;
+  let reward: number;
+  if (judgeSpec && env.scoreWithJudge) {
+    const judge = createModel(judgeSpec, { seed: `${seed}|judge` });
+    reward = await env.scoreWithJudge(spec.wrapModel ? spec.wrapModel(judge, `${seed}|judge`) : judge);
+  } else reward = env.score();
+  const breakdown = env.breakdown?.();
+  return { ...trace, reward, success: reward >= 1, ...(breakdown ? { rewardBreakdown: breakdown } : {}) };
 }
 
 export function passRate(outcomes: TaskOutcome[]): number {

@@ -2,11 +2,13 @@ import type { Benchmark } from './types';
 import { BlocksworldBenchmark } from './blocksworld';
 import { Gsm8kBenchmark } from './gsm8k';
 import { HumanEvalBenchmark } from './humaneval';
+import { Tau2RetailBenchmark } from './tau2-retail';
 
 const FACTORIES: Record<string, () => Benchmark> = {
   blocksworld: () => new BlocksworldBenchmark(),
   gsm8k: () => new Gsm8kBenchmark(),
   humaneval: () => new HumanEvalBenchmark(),
+  'tau2-retail': () => new Tau2RetailBenchmark(),
 };
 const cache = new Map<string, Benchmark>();
 

@@ -1,4 +1,5 @@
 import type { Environment } from '../harness/run-loop';
+import type { Model } from '../harness/processor';
 import type { ToolCall } from '../harness/types';
 
 export type Split = 'train' | 'validation' | 'test';
@@ -12,6 +13,10 @@ export interface BenchmarkTask {
 export interface ScoredEnvironment extends Environment {
   /** The fixed verifier's reward for the environment's current state: 1 solved, 0 not. */
   score(): number;
+  /** The reward with its components (e.g. tau2's DB, COMMUNICATE, NL_ASSERTION), for traces and reports. */
+  breakdown?(): Record<string, unknown>;
+  /** The reward including components an LLM judge decides; used when the harness names a judge model. */
+  scoreWithJudge?(judge: Model): Promise<number>;
 }
 
 /** A wrong solution the verifier must reject (check-benchmark). */

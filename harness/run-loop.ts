@@ -24,6 +24,8 @@ export interface Environment extends EnvironmentView {
   instruction(): string;
   execute(call: ToolCall): ToolResult;
   isDone(): boolean;
+  /** Conversational environments: the user's answer to an agent message without a tool call. */
+  respond?(agentText: string): Promise<string> | string;
 }
 
 export interface EpisodeInput {
@@ -183,7 +185,12 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
       const calls = response.toolCalls.slice(0, 1);
       history = [...history, { role: 'assistant', content: response.text, toolCalls: calls }];
       let observation: string;
-      if (calls.length === 0) {
+      if (calls.length === 0 && env.respond) {
+        // Conversational environments (customer service): a reply without a tool call goes to the user.
+        observation = await env.respond(response.text);
+        history.push({ role: 'user', content: observation });
+        trace.add({ kind: 'dialogue', step, agent: response.text, user: observation });
+      } else if (calls.length === 0) {
         observation = 'No action was taken: reply with exactly one tool call.';
         history.push({ role: 'user', content: observation });
         trace.add({ kind: 'error', step, message: 'model reply had no tool call' });

@@ -19,6 +19,7 @@ export type TraceRecord =
     }
   | { kind: 'tool_call'; step: number; call: ToolCall; approved: boolean; rejection?: string; result: ToolResult }
   | { kind: 'note'; step: number; note: string; data: unknown }
+  | { kind: 'dialogue'; step: number; agent: string; user: string }
   | { kind: 'error'; step: number; message: string; processorId?: string; hook?: HookName };
 
 export interface EpisodeTrace {
@@ -34,6 +35,8 @@ export interface EpisodeTrace {
   endReason: EpisodeEndReason;
   success: boolean;
   reward: number;
+  /** The reward's components where the benchmark has several (tau2: DB, COMMUNICATE, NL_ASSERTION). */
+  rewardBreakdown?: Record<string, unknown>;
   usage: Usage;
   durationMs: number;
 }

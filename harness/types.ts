@@ -38,7 +38,8 @@ export interface ContextPart {
 }
 
 export interface ToolParameter {
-  type: 'string';
+  /** 'array' is a list of strings (ids). */
+  type: 'string' | 'array';
   description: string;
   enum?: string[];
 }

@@ -3,7 +3,7 @@ import type { ToolSpec } from '../harness/types';
 /** A tool's parameters as JSON Schema, the shape both wire protocols take. */
 export function toJsonSchema(tool: ToolSpec) {
   const properties = Object.fromEntries(
-    Object.entries(tool.parameters).map(([name, p]) => [name, { type: p.type, description: p.description, ...(p.enum ? { enum: p.enum } : {}) }]),
+    Object.entries(tool.parameters).map(([name, p]) => [name, { type: p.type, description: p.description, ...(p.type === 'array' ? { items: { type: 'string' } } : {}), ...(p.enum ? { enum: p.enum } : {}) }]),
   );
   return { type: 'object' as const, properties, required: Object.keys(tool.parameters), additionalProperties: false };
 }

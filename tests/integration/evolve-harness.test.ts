@@ -142,3 +142,10 @@ it('AEGIS with the rule-based meta-agent improves sim:small on HumanEval (hidden
   expect(summary.shipped).toBeGreaterThanOrEqual(1);
   expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate);
 });
+
+it('AEGIS with the rule-based meta-agent improves sim:small on tau2-bench retail (scripted user, per-episode database)', async () => {
+  const handle = await start({ benchmark: 'tau2-retail', model: 'sim:small', rounds: 6, batchSize: 30, validationSize: 12, seed: 'it-tau2', trackHeldOut: false }, 'it-tau2');
+  const summary = (await handle.result()) as RunSummary;
+  expect(summary.shipped).toBeGreaterThanOrEqual(2);
+  expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate);
+});

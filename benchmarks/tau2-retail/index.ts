@@ -1,0 +1,302 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { callStructured } from '../../aegis/llm/structured-output';
+import { canonicalJson } from '../../harness/canonical';
+import type { Model } from '../../harness/processor';
+import type { ToolCall, ToolParameter, ToolResult, ToolSpec } from '../../harness/types';
+import { splitOf } from '../split';
+import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
+import { RetailData, RetailDb, ToolError, WRITE_TOOLS } from './retail-db';
+import { LlmUser, openingLine, ScriptedUser, STOP_TOKENS, UserScenario } from './user-simulator';
+import { createModel } from '../../models/registry';
+
+export const DATA_DIR = join(__dirname, 'data');
+
+/** One task in tau2-bench's tasks.json format (the fields used here). */
+export interface Tau2Task {
+  id: string;
+  scenario: UserScenario;
+  actions: Array<{ name: string; arguments: Record<string, unknown> }>;
+  communicateInfo: string[];
+  nlAssertions: string[];
+  rewardBasis: string[];
+}
+
+const str = (description: string): ToolParameter => ({ type: 'string', description });
+const ids = (description: string): ToolParameter => ({ type: 'array', description });
+const ADDRESS = { address1: str('street address'), address2: str('apartment, suite…'), city: str('city'), state: str('state'), country: str('country'), zip: str('zip code') };
+
+/** The 16 tools as the agent sees them (semantics in data/TOOLS.md). */
+export const RETAIL_TOOLS: ToolSpec[] = [
+  { name: 'find_user_id_by_email', description: 'Find a user id by email.', parameters: { email: str('the email') } },
+  { name: 'find_user_id_by_name_zip', description: 'Find a user id by first name, last name and zip code.', parameters: { first_name: str('first name'), last_name: str('last name'), zip: str('zip code') } },
+  { name: 'get_user_details', description: 'Get the details of a user, including their orders.', parameters: { user_id: str('e.g. sara_doe_496') } },
+  { name: 'get_order_details', description: 'Get the status and details of an order.', parameters: { order_id: str('e.g. #W0000000, with the #') } },
+  { name: 'get_product_details', description: 'Get a product and all its variants (items).', parameters: { product_id: str('10-digit product id') } },
+  { name: 'get_item_details', description: 'Get one variant (item) by id.', parameters: { item_id: str('10-digit item id') } },
+  { name: 'list_all_product_types', description: 'List product names with their product ids.', parameters: {} },
+  { name: 'calculate', description: 'Evaluate arithmetic (digits, + - * / ( ) . only); result rounded to 2 decimals.', parameters: { expression: str('e.g. 2 * (3.5 + 1)') } },
+  { name: 'transfer_to_human_agents', description: 'Transfer the user to a human agent, with a summary. Only when the request cannot be handled within policy.', parameters: { summary: str('what the user needs') } },
+  { name: 'cancel_pending_order', description: 'Cancel a pending order. Reason: "no longer needed" or "ordered by mistake".', parameters: { order_id: str('order id'), reason: { type: 'string', description: 'the reason', enum: ['no longer needed', 'ordered by mistake'] } } },
+  { name: 'modify_pending_order_address', description: 'Change the shipping address of a pending order.', parameters: { order_id: str('order id'), ...ADDRESS } },
+  { name: 'modify_pending_order_items', description: 'Swap items of a pending order for other variants of the same products (once per order).', parameters: { order_id: str('order id'), item_ids: ids('item ids to replace'), new_item_ids: ids('new item ids, same order'), payment_method_id: str('pays or receives the price difference') } },
+  { name: 'modify_pending_order_payment', description: 'Change the payment method of a pending order.', parameters: { order_id: str('order id'), payment_method_id: str('the new payment method') } },
+  { name: 'modify_user_address', description: "Change a user's default address.", parameters: { user_id: str('user id'), ...ADDRESS } },
+  { name: 'return_delivered_order_items', description: 'Request a return of items of a delivered order.', parameters: { order_id: str('order id'), item_ids: ids('item ids to return'), payment_method_id: str('refund to: the original method or a gift card') } },
+  { name: 'exchange_delivered_order_items', description: 'Request an exchange of items of a delivered order for other variants.', parameters: { order_id: str('order id'), item_ids: ids('item ids to exchange'), new_item_ids: ids('new item ids, same order'), payment_method_id: str('pays or receives the price difference') } },
+];
+
+const JudgeSchema = z.object({ results: z.array(z.object({ assertion: z.string(), met: z.boolean(), reason: z.string().default('') })) });
+
+export interface RewardBreakdown {
+  DB: number;
+  COMMUNICATE?: number;
+  /** 'not evaluated' without a judge model: such a task never counts as passed. */
+  NL_ASSERTION?: number | 'not evaluated';
+  reward: number;
+}
+
+/**
+ * tau2-bench retail: customer service over the 16 retail tools, with the policy as the agent's
+ * instructions and a simulated user driving the conversation. Each episode gets its own copy of the
+ * database. Reward = the product of the task's reward basis: DB (the final database equals the gold
+ * actions replayed on a fresh copy), COMMUNICATE (required strings in the agent's messages) and
+ * NL_ASSERTION (an LLM judge when a judge model is configured; otherwise not evaluated, and not passed).
+ */
+export class Tau2RetailBenchmark implements Benchmark {
+  readonly name = 'tau2-retail';
+  readonly description = 'tau2-bench retail customer service: 16 tools, per-episode database, simulated user, DB/COMMUNICATE/NL_ASSERTION reward.';
+  readonly policy: string;
+  private readonly guidelines: string;
+  private readonly data: RetailData;
+  private readonly taskMap = new Map<string, Tau2Task>();
+  private readonly byOpening = new Map<string, Tau2Task>();
+  private readonly goldChanges = new Map<string, Record<string, unknown>>();
+  private taskList: BenchmarkTask[] | null = null;
+
+  constructor(options: { dataDir?: string } = {}) {
+    const dir = options.dataDir ?? DATA_DIR;
+    const read = (name: string) => {
+      try {
+        return readFileSync(join(dir, name), 'utf8');
+      } catch (e) {
+        throw new Error(`${join(dir, name)}: ${(e as Error).message}`);
+      }
+    };
+    this.data = JSON.parse(read('db.json')) as RetailData;
+    this.policy = read('policy.md');
+    this.guidelines = read('user-simulation-guidelines.md');
+    const raw = JSON.parse(read('tasks.json')) as Array<Record<string, any>>;
+    for (const [i, t] of raw.entries()) {
+      const instr = t.user_scenario?.instructions;
+      const crit = t.evaluation_criteria;
+      if (!instr?.reason_for_call || !Array.isArray(crit?.actions)) throw new Error(`${join(dir, 'tasks.json')}: task ${i} needs user_scenario.instructions.reason_for_call and evaluation_criteria.actions`);
+      const task: Tau2Task = {
+        id: `tau2-retail/${t.id}`,
+        scenario: { reason_for_call: instr.reason_for_call, known_info: instr.known_info, unknown_info: instr.unknown_info, task_instructions: instr.task_instructions },
+        actions: crit.actions.map((a: { name: string; arguments: Record<string, unknown> }) => ({ name: a.name, arguments: a.arguments })),
+        communicateInfo: crit.communicate_info ?? [],
+        nlAssertions: crit.nl_assertions ?? [],
+        rewardBasis: crit.reward_basis ?? ['DB'],
+      };
+      // Ship only tasks whose gold actions all run without a tool error: a few upstream trajectories contain
+      // failing calls (an order id without its W, a gift card too small for the exchange) — those are kept
+      // out, with the reason, rather than scored against a target the tools cannot reach.
+      const problem = this.replayProblem(task);
+      if (problem) {
+        this.excluded.set(task.id, problem);
+        continue;
+      }
+      this.taskMap.set(task.id, task);
+      this.byOpening.set(openingLine(task.scenario), task);
+    }
+  }
+
+  /** Upstream tasks left out, with the gold action that fails. */
+  readonly excluded = new Map<string, string>();
+
+  private replayProblem(task: Tau2Task): string | null {
+    const db = new RetailDb(this.data);
+    for (const [i, a] of task.actions.entries()) {
+      try {
+        db.call(a.name, a.arguments);
+      } catch (e) {
+        if (e instanceof ToolError) return `gold action ${i + 1} (${a.name}) fails: ${e.message}`;
+        throw e;
+      }
+    }
+    return null;
+  }
+
+  get db(): RetailData {
+    return this.data;
+  }
+
+  tau2Task(id: string): Tau2Task {
+    const t = this.taskMap.get(id);
+    if (!t) throw new Error(`tau2-retail: no task "${id}"`);
+    return t;
+  }
+
+  /** The task a conversation is about, from the user's opening line (the simulator reads it this way). */
+  taskForOpening(text: string): Tau2Task | null {
+    return this.byOpening.get(text.split('\n').pop()!.replace(/^Customer: /, '').trim()) ?? null;
+  }
+
+  instructionFor(t: Tau2Task): string {
+    return `${this.policy.trim()}\n\n# Conversation\nReply to the customer in plain text, or make one tool call per turn.\n\nCustomer: ${openingLine(t.scenario)}`;
+  }
+
+  tasks(): BenchmarkTask[] {
+    this.taskList ??= [...this.taskMap.values()].map((t) => ({ id: t.id, instruction: this.instructionFor(t), split: splitOf(t.id) }));
+    return this.taskList;
+  }
+
+  task(id: string): BenchmarkTask {
+    return { id, instruction: this.instructionFor(this.tau2Task(id)), split: splitOf(id) };
+  }
+
+  /** The smoke task: the first task (the smoke episode checks harness mechanics, not the score). */
+  smokeTaskId(): string {
+    return [...this.taskMap.keys()][0];
+  }
+
+  cluster(taskId: string): string {
+    const writes = this.tau2Task(taskId).actions.filter((a) => (WRITE_TOOLS as readonly string[]).includes(a.name)).map((a) => a.name);
+    return writes.length ? [...new Set(writes)].sort().join('+') : 'read-only';
+  }
+
+  /** The database change set the gold actions produce (cached): the DB component's target. */
+  goldChangeSet(taskId: string): Record<string, unknown> {
+    let target = this.goldChanges.get(taskId);
+    if (!target) {
+      const db = new RetailDb(this.data);
+      for (const a of this.tau2Task(taskId).actions) db.call(a.name, a.arguments);
+      target = db.changed();
+      this.goldChanges.set(taskId, target);
+    }
+    return target;
+  }
+
+  /** DB component: the episode's final database equals the gold one (canonical JSON of every changed record). */
+  databaseMatches(taskId: string, db: RetailDb): boolean {
+    const gold = this.goldChangeSet(taskId);
+    const mine = db.changed();
+    for (const key of new Set([...Object.keys(gold), ...Object.keys(mine)])) {
+      const a = key in mine ? mine[key] : db.original(key);
+      const b = key in gold ? gold[key] : db.original(key);
+      if (canonicalJson(a) !== canonicalJson(b)) return false;
+    }
+    return true;
+  }
+
+  createEnvironment(taskId: string, options: { seed: string; userModel?: Model } = { seed: 'default' }): ScoredEnvironment & { breakdown(): RewardBreakdown; scoreWithJudge(judge: Model): Promise<number> } {
+    const task = this.tau2Task(taskId);
+    const bench = this;
+    const db = new RetailDb(this.data);
+    const agentMessages: string[] = [];
+    const transcript: string[] = [`user: ${openingLine(task.scenario)}`];
+    // HARNESSX_USER_MODEL (a model string) makes the user an LLM driven by tau2's guidelines; otherwise the
+    // deterministic scripted user plays it (offline runs and tests).
+    const userModelSpec = process.env.HARNESSX_USER_MODEL;
+    const user: { reply(text: string): string | Promise<string> } = options.userModel || userModelSpec
+      ? new LlmUser(options.userModel ?? createModel(userModelSpec!, { seed: `${options.seed}|user` }), this.guidelines, task.scenario, openingLine(task.scenario))
+      : new ScriptedUser(task.scenario, () => bench.databaseMatches(taskId, db));
+    let ended = false;
+    let judged: number | undefined;
+    const breakdown = (): RewardBreakdown => {
+      const parts: RewardBreakdown = { DB: bench.databaseMatches(taskId, db) ? 1 : 0, reward: 0 };
+      if (task.rewardBasis.includes('COMMUNICATE')) parts.COMMUNICATE = task.communicateInfo.every((info) => agentMessages.some((m) => m.toLowerCase().includes(info.toLowerCase()))) ? 1 : 0;
+      if (task.rewardBasis.includes('NL_ASSERTION')) parts.NL_ASSERTION = task.nlAssertions.length === 0 ? 1 : judged ?? 'not evaluated';
+      const factors = [parts.DB, parts.COMMUNICATE ?? 1, parts.NL_ASSERTION ?? 1];
+      parts.reward = factors.every((f) => typeof f === 'number') ? (factors as number[]).reduce((a, b) => a * b, 1) : 0;
+      return parts;
+    };
+    return {
+      instruction: () => this.instructionFor(task),
+      tools: () => RETAIL_TOOLS,
+      admissibleActions: () => null,
+      execute(call: ToolCall): ToolResult {
+        if (ended) return { ok: false, errorKind: 'precondition', output: 'The conversation has ended.' };
+        try {
+          const output = db.call(call.name, call.args ?? {});
+          transcript.push(`tool ${call.name}(${JSON.stringify(call.args)}): ${output.slice(0, 300)}`);
+          if (db.transferred) ended = true;
+          return { ok: true, output };
+        } catch (e) {
+          if (!(e instanceof ToolError)) throw e;
+          transcript.push(`tool ${call.name}(${JSON.stringify(call.args)}): Error: ${e.message}`);
+          return { ok: false, errorKind: /must be|Unknown tool/.test(e.message) ? 'bad_arguments' : 'precondition', output: `Error: ${e.message}` };
+        }
+      },
+      async respond(agentText: string): Promise<string> {
+        agentMessages.push(agentText);
+        transcript.push(`agent: ${agentText}`);
+        const reply = await user.reply(agentText);
+        transcript.push(`user: ${reply}`);
+        if (STOP_TOKENS.some((t) => reply.includes(t))) ended = true;
+        return reply;
+      },
+      isDone: () => ended,
+      score: () => breakdown().reward,
+      breakdown: breakdown as () => RewardBreakdown & Record<string, unknown>,
+      /** NL_ASSERTION by an LLM judge over the transcript; the result is kept for breakdown(). */
+      async scoreWithJudge(judge: Model): Promise<number> {
+        if (task.nlAssertions.length && task.rewardBasis.includes('NL_ASSERTION')) {
+          const r = await callStructured({
+            model: judge,
+            stage: 'judge',
+            system: 'You judge a customer-service conversation. For each assertion, decide from the transcript whether it holds. Reply with one JSON object: {"results":[{"assertion":"…","met":true,"reason":"…"}]}, one entry per assertion, in order.',
+            user: JSON.stringify({ transcript, assertions: task.nlAssertions }),
+            schema: JudgeSchema,
+            check: (v) => (v.results.length === task.nlAssertions.length ? [] : [`results: ${task.nlAssertions.length} entries expected, got ${v.results.length}`]),
+          });
+          judged = r.ok && r.value.results.every((x) => x.met) ? 1 : 0;
+        }
+        return breakdown().reward;
+      },
+    };
+  }
+
+  referenceSolution(taskId: string): ToolCall[] {
+    return this.tau2Task(taskId).actions.map((a, i) => ({ id: `gold-${i}`, name: a.name, args: a.arguments }));
+  }
+
+  /** Replays actions on a fresh database: every one must run without a tool error, and the DB component must be 1. */
+  verifyPlan(taskId: string, actions: ToolCall[]): Verdict {
+    const db = new RetailDb(this.data);
+    for (const [i, a] of actions.entries()) {
+      try {
+        db.call(a.name, a.args);
+      } catch (e) {
+        if (e instanceof ToolError) return { valid: false, reason: `step ${i + 1} (${a.name}): ${e.message}` };
+        throw e;
+      }
+    }
+    return this.databaseMatches(taskId, db) ? { valid: true, reason: 'database matches the gold database' } : { valid: false, reason: 'the final database differs from the gold one' };
+  }
+
+  corruptSolutions(taskId: string): Corruption[] {
+    const gold = this.referenceSolution(taskId);
+    const writes = gold.map((a, i) => [a, i] as const).filter(([a]) => (WRITE_TOOLS as readonly string[]).includes(a.name));
+    const touched = new Set(gold.map((a) => a.args.order_id));
+    const bystander = Object.values(this.data.orders).find((o) => o.status === 'pending' && !touched.has(o.order_id))!;
+    const spurious: Corruption = { kind: 'spurious cancel', actions: [...gold, { id: 'bad', name: 'cancel_pending_order', args: { order_id: bystander.order_id, reason: 'no longer needed' } }] };
+    if (!writes.length) return [spurious];
+    const [lastWrite, at] = writes[writes.length - 1];
+    const out: Corruption[] = [{ kind: 'last write dropped', actions: gold.filter((_, i) => i !== at) }, { kind: 'reads only', actions: gold.filter((a) => !(WRITE_TOOLS as readonly string[]).includes(a.name)) }];
+    const args = { ...lastWrite.args };
+    if (typeof args.order_id === 'string') args.order_id = this.otherOrderOf(args.order_id);
+    else if (typeof args.zip === 'string') args.zip = `${args.zip}0`;
+    out.push({ kind: 'wrong target', actions: gold.map((a, i) => (i === at ? { ...a, args } : a)) }, spurious);
+    return out;
+  }
+
+  /** Another order of the same user in the same status (so a write on it succeeds but changes the wrong order). */
+  private otherOrderOf(orderId: string): string {
+    const o = this.data.orders[orderId];
+    const other = Object.values(this.data.orders).find((x) => x.user_id === o?.user_id && x.order_id !== orderId && x.status === o.status);
+    return other?.order_id ?? Object.values(this.data.orders).find((x) => x.order_id !== orderId && x.status === o?.status)!.order_id;
+  }
+}

@@ -1,0 +1,91 @@
+import { checkBenchmark } from '../../benchmarks/check-benchmark';
+import { getBenchmark } from '../../benchmarks/registry';
+import { Tau2RetailBenchmark } from '../../benchmarks/tau2-retail';
+import { RetailDb } from '../../benchmarks/tau2-retail/retail-db';
+import { firstPerson, ScriptedUser } from '../../benchmarks/tau2-retail/user-simulator';
+import { rolloutTasks } from '../../aegis/rollout';
+import { harnessId } from '../../harness/config';
+import { seedHarness } from '../../harness/seed';
+import { ScriptedModel } from '../helpers/processor-harness';
+
+const bench = getBenchmark('tau2-retail') as Tau2RetailBenchmark;
+
+describe('tau2-bench retail', () => {
+  test('ships the 64 upstream tasks whose gold actions all run; the other 10 are listed with the failing action', () => {
+    expect(bench.tasks()).toHaveLength(64);
+    expect(bench.excluded.size).toBe(10);
+    expect(bench.excluded.get('tau2-retail/46')).toMatch(/get_order_details\) fails: Order not found/);
+    expect(bench.excluded.get('tau2-retail/105')).toMatch(/Insufficient gift card balance/);
+  });
+
+  test('replaying every shipped task’s gold actions scores DB = 1; every corruption is rejected', () => {
+    const r = checkBenchmark(bench);
+    expect(r).toMatchObject({ tasks: 64, referenceAccepted: 64, ok: true });
+    expect(r.corruptedRejected).toBe(r.corrupted);
+  });
+
+  test('each episode has its own database: a write in one is invisible to another', () => {
+    const a = new RetailDb(bench.db);
+    const b = new RetailDb(bench.db);
+    const pending = Object.values(bench.db.orders).find((o) => o.status === 'pending')!;
+    a.call('cancel_pending_order', { order_id: pending.order_id, reason: 'ordered by mistake' });
+    expect(JSON.parse(a.call('get_order_details', { order_id: pending.order_id })).status).toBe('cancelled');
+    expect(JSON.parse(b.call('get_order_details', { order_id: pending.order_id })).status).toBe('pending');
+    expect(bench.db.orders[pending.order_id].status).toBe('pending');
+  });
+
+  test('tools follow TOOLS.md: refunds, status rules, argument checks', () => {
+    const db = new RetailDb(bench.db);
+    const withGift = Object.values(bench.db.orders).find((o) => o.status === 'pending' && o.payment_history.some((p) => p.payment_method_id.startsWith('gift_card')))!;
+    const card = withGift.payment_history.find((p) => p.payment_method_id.startsWith('gift_card'))!;
+    const before = bench.db.users[withGift.user_id].payment_methods[card.payment_method_id].balance!;
+    db.call('cancel_pending_order', { order_id: withGift.order_id, reason: 'no longer needed' });
+    const after = JSON.parse(db.call('get_user_details', { user_id: withGift.user_id })).payment_methods[card.payment_method_id].balance;
+    expect(after).toBeCloseTo(before + card.amount, 2);
+    expect(() => db.call('cancel_pending_order', { order_id: withGift.order_id, reason: 'no longer needed' })).toThrow('Non-pending order cannot be cancelled');
+    const delivered = Object.values(bench.db.orders).find((o) => o.status === 'delivered')!;
+    expect(() => db.call('cancel_pending_order', { order_id: delivered.order_id, reason: 'because' })).toThrow('Non-pending order cannot be cancelled');
+    expect(() => db.call('calculate', { expression: '2 ** 3; import os' })).toThrow('Invalid characters in expression');
+    expect(db.call('calculate', { expression: '(10 + 5) / 4' })).toBe('3.75');
+    expect(() => db.call('get_order_details', { order_id: 42 })).toThrow('Argument "order_id" must be a string');
+  });
+
+  test('the scripted user identifies itself when asked, confirms, and stops once its request is done', () => {
+    let done = false;
+    const user = new ScriptedUser({ reason_for_call: 'You want to cancel your order.', known_info: 'You are Ann Lee in zip code 10001.' }, () => done);
+    expect(firstPerson('You are Ann Lee; your zip is 1.')).toBe('I am Ann Lee; my zip is 1.');
+    expect(user.reply('Could you give me your email, or your name and zip code?')).toBe('I am Ann Lee in zip code 10001.');
+    expect(user.reply('I will cancel order #W1. Do you confirm (yes)?')).toBe('Yes, please go ahead.');
+    expect(user.reply('Hmm.')).toBe('As I said: I want to cancel my order.');
+    done = true;
+    expect(user.reply('Done. Anything else?')).toMatch(/###STOP###$/);
+  });
+
+  test('NL assertions are not evaluated without a judge (never counted as passed); a judge model decides them', async () => {
+    const id = bench.tasks().find((t) => bench.tau2Task(t.id).nlAssertions.length > 0)!.id;
+    const replay = () => {
+      const env = bench.createEnvironment(id, { seed: 's' });
+      for (const call of bench.referenceSolution(id)) env.execute(call);
+      return env;
+    };
+    const env = replay();
+    expect(env.breakdown()).toMatchObject({ DB: 1, NL_ASSERTION: 'not evaluated', reward: 0 });
+    const n = bench.tau2Task(id).nlAssertions.length;
+    const judge = new ScriptedModel([JSON.stringify({ results: Array.from({ length: n }, (_, i) => ({ assertion: `a${i}`, met: true })) })]);
+    await expect(replay().scoreWithJudge(judge)).resolves.toBe(1);
+    judge.assertConsumed();
+    const strict = new ScriptedModel([JSON.stringify({ results: Array.from({ length: n }, (_, i) => ({ assertion: `a${i}`, met: i > 0 })) })]);
+    await expect(replay().scoreWithJudge(strict)).resolves.toBe(0);
+  });
+
+  test('the simulator plays it through the scripted user: sim:large passes more than sim:small', async () => {
+    const ids = bench.tasks().slice(0, 30).map((t) => t.id);
+    const rate = async (size: string) => {
+      const config = seedHarness(`sim:${size}`);
+      const r = await rolloutTasks({ benchmark: bench, config, harnessId: harnessId(config), taskIds: ids, k: 1, seed: 'tau' });
+      expect(r.traces.some((t) => t.records.some((x) => x.kind === 'dialogue'))).toBe(true);
+      return r.outcomes.filter((o) => o.passed).length / ids.length;
+    };
+    expect(await rate('large')).toBeGreaterThan(await rate('small'));
+  });
+});
