@@ -4,7 +4,7 @@ import { z } from 'zod';
  * The input of evolveHarness: one JSON object (what the Web UI's Start Workflow form sends). Validated in
  * the workflow first thing; this module is pure so the workflow bundle can import it.
  */
-export const BENCHMARKS = ['blocksworld', 'gsm8k', 'humaneval', 'tau2-retail'] as const;
+export const BENCHMARKS = ['blocksworld', 'gsm8k', 'humaneval', 'tau2-retail', 'webshop'] as const;
 export const MODEL_PATTERN = /^[a-z][a-z0-9-]*:[^\s]+$/;
 /** Model strings: sim:small, anthropic:claude-opus-4-6, openai:gpt-5.4, openai-compatible:qwen3.5-9b@http://localhost:8000/v1 */
 

@@ -3,12 +3,14 @@ import { BlocksworldBenchmark } from './blocksworld';
 import { Gsm8kBenchmark } from './gsm8k';
 import { HumanEvalBenchmark } from './humaneval';
 import { Tau2RetailBenchmark } from './tau2-retail';
+import { WebShopBenchmark } from './webshop';
 
 const FACTORIES: Record<string, () => Benchmark> = {
   blocksworld: () => new BlocksworldBenchmark(),
   gsm8k: () => new Gsm8kBenchmark(),
   humaneval: () => new HumanEvalBenchmark(),
   'tau2-retail': () => new Tau2RetailBenchmark(),
+  webshop: () => new WebShopBenchmark(),
 };
 const cache = new Map<string, Benchmark>();
 

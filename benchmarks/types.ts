@@ -1,6 +1,6 @@
 import type { Environment } from '../harness/run-loop';
 import type { Model } from '../harness/processor';
-import type { ToolCall } from '../harness/types';
+import type { ToolCall, ToolResult } from '../harness/types';
 
 export type Split = 'train' | 'validation' | 'test';
 
@@ -23,6 +23,11 @@ export interface ScoredEnvironment extends Environment {
 export interface Corruption {
   kind: string;
   actions: ToolCall[];
+}
+
+/** An environment that answers at once (everything but networked ones): replays and tests need no await. */
+export interface SyncScoredEnvironment extends ScoredEnvironment {
+  execute(call: ToolCall): ToolResult;
 }
 
 export interface Verdict {

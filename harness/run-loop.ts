@@ -22,7 +22,8 @@ import {
 export interface Environment extends EnvironmentView {
   /** The task statement and initial observation, sent as the first user message. */
   instruction(): string;
-  execute(call: ToolCall): ToolResult;
+  /** Environments behind a network (the WebShop store) answer asynchronously. */
+  execute(call: ToolCall): ToolResult | Promise<ToolResult>;
   isDone(): boolean;
   /** Conversational environments: the user's answer to an agent message without a tool call. */
   respond?(agentText: string): Promise<string> | string;
@@ -198,7 +199,7 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
         const outputs: string[] = [];
         for (const checked of await runHook('before_tool', { hook: 'before_tool', step, call: calls[0], approved: true })) {
           const result: ToolResult = checked.approved
-            ? env.execute(checked.call)
+            ? await env.execute(checked.call)
             : { ok: false, output: `Tool call rejected by the harness: ${checked.rejection ?? 'not approved'}`, errorKind: 'blocked' };
           const [after] = await runHook('after_tool', { hook: 'after_tool', step, call: checked.call, result });
           trace.add({ kind: 'tool_call', step, call: checked.call, approved: checked.approved, rejection: checked.rejection, result: after.result });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { hashUniform } from '../../harness/canonical';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { splitOf } from '../split';
-import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
+import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { ACTION_PHRASES, ACTION_TO_TOOL, DEFAULT_COLOURS, joinFacts, phraseFor, renderFact, TOOL_TO_ACTION } from './language';
 import { Domain, parseDomain, parseProblem, Problem } from './pddl';
 import { apply, applicableActions, GroundAction, goalHolds, initialState, missingPreconditions, State, validatePlan } from './strips';
@@ -181,7 +181,7 @@ export class BlocksworldBenchmark implements Benchmark {
     return { action: { name, args } };
   }
 
-  createEnvironment(taskId: string, options: { seed: string }): ScoredEnvironment {
+  createEnvironment(taskId: string, options: { seed: string }): SyncScoredEnvironment {
     const inst = this.instance(taskId);
     const bench = this;
     const tools = this.tools(inst.problem.objects);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { splitOf } from '../split';
-import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
+import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { evaluateExpression, formatNumber, readNumber, sameNumber } from './arithmetic';
 
 export const DATA_DIR = join(__dirname, 'data');
@@ -104,7 +104,7 @@ export class Gsm8kBenchmark implements Benchmark {
     return n <= 2 ? 'steps-1-2' : n <= 4 ? 'steps-3-4' : 'steps-5+';
   }
 
-  createEnvironment(taskId: string): ScoredEnvironment {
+  createEnvironment(taskId: string): SyncScoredEnvironment {
     const p = this.problem(taskId);
     const results: string[] = [];
     let submitted: string | null = null;

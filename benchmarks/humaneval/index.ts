@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { splitOf } from '../split';
-import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
+import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { PythonRun, runPython } from './python-sandbox';
 
 export const DATA_DIR = join(__dirname, 'data');
@@ -138,7 +138,7 @@ export class HumanEvalBenchmark implements Benchmark {
     return r;
   }
 
-  createEnvironment(taskId: string): ScoredEnvironment {
+  createEnvironment(taskId: string): SyncScoredEnvironment {
     const p = this.problem(taskId);
     const bench = this;
     let file = p.prompt;

@@ -8,8 +8,9 @@ import * as blocks from './skills/blocksworld';
 import * as gsm8k from './skills/gsm8k';
 import * as humaneval from './skills/humaneval';
 import * as tau2 from './skills/tau2-retail';
+import * as webshop from './skills/webshop';
 
-type SkillDecide = (request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number) => gsm8k.Gsm8kDecision | humaneval.HumanEvalDecision | tau2.Tau2Decision;
+type SkillDecide = (request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number) => gsm8k.Gsm8kDecision | humaneval.HumanEvalDecision | tau2.Tau2Decision | webshop.WebShopDecision;
 
 /**
  * The HarnessX simulator: a seeded stand-in for an LLM, for offline runs and tests. It is not a model
@@ -39,6 +40,7 @@ export class SimModel implements Model {
     if (gsm8k.matches(request)) return this.skill(request, reply, gsm8k.decideGsm8k);
     if (humaneval.matches(request)) return this.skill(request, reply, humaneval.decideHumanEval);
     if (tau2.matches(request)) return this.skill(request, reply, tau2.decideTau2);
+    if (webshop.matches(request)) return this.skill(request, reply, webshop.decideWebShop);
     if (!blocks.matches(request)) return reply('I cannot tell what task this is from the conversation.');
     const beliefs = blocks.readBeliefs(request);
     if (!beliefs) return reply('I have lost track of the goal; the task statement is no longer in view.');

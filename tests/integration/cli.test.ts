@@ -35,7 +35,7 @@ it('rollout --json ends with one JSON object with passRate, tasks and episodes',
   expect(result.passRate).toBeLessThanOrEqual(1);
 });
 
-it.each(['blocksworld', 'gsm8k', 'humaneval', 'tau2-retail'])('check-benchmark %s --json: every reference solution accepted, every corruption rejected', (name) => {
+it.each(['blocksworld', 'gsm8k', 'humaneval', 'tau2-retail', 'webshop'])('check-benchmark %s --json: every reference solution accepted, every corruption rejected', (name) => {
   const r = harnessx('check-benchmark', name, '--json');
   expect(r.code).toBe(0);
   const check = JSON.parse(r.last);
@@ -94,7 +94,7 @@ it.each([
   [['rollout', '--split', 'dev'], /--split must be train, validation or test/],
   [['rollout', '--colour', 'red'], /Unknown option '--colour'/],
   [['frobnicate'], /unknown command "frobnicate"/],
-  [['check-benchmark', 'chess'], /unknown benchmark "chess"; available: blocksworld, gsm8k, humaneval, tau2-retail/],
+  [['check-benchmark', 'chess'], /unknown benchmark "chess"; available: blocksworld, gsm8k, humaneval, tau2-retail, webshop/],
   [['history', 'no-such-run'], /no audit log for "no-such-run"/],
 ])('harnessx %j fails with a clear message and exit code 2', (args, message) => {
   const r = harnessx(...args);

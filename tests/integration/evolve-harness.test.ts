@@ -149,3 +149,11 @@ it('AEGIS with the rule-based meta-agent improves sim:small on tau2-bench retail
   expect(summary.shipped).toBeGreaterThanOrEqual(2);
   expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate);
 });
+
+it('AEGIS with the rule-based meta-agent improves sim:small on the WebShop-style store (pages over HTTP)', async () => {
+  const handle = await start({ benchmark: 'webshop', model: 'sim:small', rounds: 4, batchSize: 30, validationSize: 15, seed: 'it-webshop', trackHeldOut: false }, 'it-webshop');
+  const summary = (await handle.result()) as RunSummary;
+  expect(summary.shipped).toBeGreaterThanOrEqual(2);
+  expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate + 0.1);
+  expect(summary.evolvedTestPassRate!).toBeGreaterThan(summary.seedTestPassRate!);
+});
