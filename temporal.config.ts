@@ -76,6 +76,8 @@ export const ACTIVITY_OPTIONS = {
   meta: { startToCloseTimeout: '10m', heartbeatTimeout: '15s', retry: { ...retry(4), nonRetryableErrorTypes: ['InvalidInput'] } },
   /** Bookkeeping: audit appends, harness storage. Idempotent, so retried freely. */
   bookkeeping: { startToCloseTimeout: '1m', heartbeatTimeout: '15s', retry: { ...retry(10), nonRetryableErrorTypes: ['InvalidInput'] } },
+  /** Training jobs (GRPO steps, external trainers): hours allowed, liveness from heartbeats. */
+  training: { startToCloseTimeout: '24h', heartbeatTimeout: '1m', retry: { ...retry(3), nonRetryableErrorTypes: ['InvalidInput', 'TrainerMissing'] } },
 } satisfies Record<string, ActivityOptions>;
 
 export const LOCAL_ACTIVITY_OPTIONS = {

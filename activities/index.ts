@@ -23,6 +23,7 @@ import { ProviderError } from '../models/errors';
 import { costUsd, priceOf, priceTable } from '../models/prices';
 import { checkModelString, createModel } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
+import { createCoevolutionActivities } from './coevolution';
 
 /**
  * Part of every cached outcome's key. Outcomes depend on code as well as data (the simulator, benchmark
@@ -477,7 +478,8 @@ export function createActivities(deps: ActivityDeps) {
       return { path: store.writeRunFile(input.runId, 'summary.json', JSON.stringify(input.summary, null, 2) + '\n') };
     },
   };
-  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, atActivityBoundary(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof activities;
+  const all = { ...activities, ...createCoevolutionActivities(store) };
+  return Object.fromEntries(Object.entries(all).map(([name, fn]) => [name, atActivityBoundary(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof all;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -22,6 +22,9 @@ import { connectionSettings, TASK_QUEUE, taskQueue, webUiUrl } from '../temporal
 import { createAegisWorker, installRuntime } from '../workers/aegis-worker';
 import { connectClient, connectWorker } from '../workers/connection';
 import type { RunStatus, RunSummary } from '../workflows/evolve-harness';
+import type { CoevolveResult } from '../workflows/coevolve';
+import { CoevolveInputSchema } from '../coevolution/coevolve-input';
+import { exportGrpoFile } from '../activities/coevolution';
 import { ensureDevServer } from './dev-server';
 import { dataDir } from './paths';
 import { findTemporalCli, ensureTemporalCli, TemporalCliMissing } from './temporal-cli';
@@ -36,6 +39,9 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
       --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
       --strategy global|ensemble (global)  --gating seesaw|statistical (seesaw)
+  harnessx coevolve [--benchmark B] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only] [--json]
+                                          harness–model co-evolution (GRPO); compares with harness-only on held-out tasks
+  harnessx export-grpo <runId> --format trl|verl [--out PATH]   the run's replay buffer as a GRPO dataset
   harnessx check-benchmark <name> [--json] the verifier accepts every reference solution and rejects corrupted ones
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
       [--benchmark B] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N] [--json]
@@ -427,6 +433,85 @@ function checkBenchmarkCommand(argv: string[]): number {
   return r.ok ? 0 : 1;
 }
 
+/** Harness–model co-evolution; with --json the last line has harnessOnlyPassRate and coevolvedPassRate. */
+async function coevolveCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { ...RUN_OPTIONS, iterations: { type: 'string' }, 'batch-size': { type: 'string' }, 'meta-agent': { type: 'string' }, 'harness-only': { type: 'boolean', default: false }, 'workflow-id': { type: 'string' } },
+  });
+  const json = values.json!;
+  const log = say(json);
+  const raw = {
+    benchmark: values.benchmark,
+    model: values.model,
+    seed: values.seed,
+    iterations: wholeNumber('iterations', values.iterations),
+    k: wholeNumber('k', values.k),
+    batchSize: wholeNumber('batch-size', values['batch-size']),
+    metaAgent: values['meta-agent'],
+    trainer: values['harness-only'] ? 'none' : 'grpo',
+  };
+  const parsed = CoevolveInputSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
+  if (!parsed.success) throw new UsageError(`invalid options:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
+  const modelProblem = checkModelString(parsed.data.model);
+  if (modelProblem) throw new UsageError(`--model: ${modelProblem}`);
+  await ensureDevServer(log);
+  installRuntime();
+  const client = await connectClient();
+  const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir() });
+  const workflowId = values['workflow-id'] ?? `coevolve-${parsed.data.benchmark}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+  const handle = await client.workflow.start('coevolve', { taskQueue: taskQueue(), workflowId, args: [parsed.data] });
+  log(`co-evolution ${workflowId} started (${webUiUrl(workflowId)}); ${parsed.data.iterations} iterations, trainer ${parsed.data.trainer}`);
+  const started = Date.now();
+  let last = '';
+  const poll = setInterval(async () => {
+    try {
+      const s = await handle.query<{ iteration: number; iterations: number; harnessId: string | null; checkpointId: string | null; lastEvent: string }>('coevolveStatus');
+      const line = `[${Math.round((Date.now() - started) / 1000)}s] iteration ${s.iteration}/${s.iterations} · harness ${s.harnessId} · checkpoint ${s.checkpointId} · ${s.lastEvent}`;
+      if (line.slice(line.indexOf(']')) !== last) log(line);
+      last = line.slice(line.indexOf(']'));
+    } catch {
+      /* not answerable yet */
+    }
+  }, 1500);
+  let result: CoevolveResult;
+  try {
+    result = await worker.runUntil(handle.result());
+  } catch (e) {
+    if (e instanceof WorkflowFailedError) throw new UsageError(`the run failed: ${e.cause?.message ?? e.message}`);
+    throw e;
+  } finally {
+    clearInterval(poll);
+  }
+  log('');
+  log(`held-out test pass@${parsed.data.k} (${result.testTasks} tasks): seed ${pct(result.seedPassRate)} · harness-only ${pct(result.harnessOnlyPassRate)} · co-evolved ${pct(result.coevolvedPassRate)}`);
+  log(`final checkpoint ${result.checkpoint.id} (${result.checkpoint.model}); harness ${result.harnessId}; ${result.shipped} harness edit(s) shipped`);
+  log(`GRPO data: npx harnessx export-grpo ${workflowId} --format trl --out grpo.jsonl`);
+  if (json) process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+/** Exports a co-evolution run's replay buffer as a GRPO dataset (TRL JSONL or verl parquet). */
+async function exportGrpoCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { format: { type: 'string', default: 'trl' }, out: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const runId = positionals[0];
+  if (!runId) throw new UsageError('usage: harnessx export-grpo <runId> --format trl|verl --out PATH');
+  if (values.format !== 'trl' && values.format !== 'verl') throw new UsageError(`--format must be trl or verl, got "${values.format}"`);
+  const store = new ArtifactStore(dataDir());
+  const client = await connectClient();
+  let result: CoevolveResult;
+  try {
+    result = await client.workflow.getHandle(runId).result();
+  } catch (e) {
+    throw new UsageError(`no finished co-evolution run "${runId}": ${(e as Error).message}`);
+  }
+  if (!result?.bufferRef) throw new UsageError(`run "${runId}" has no replay buffer (is it a coevolve run?)`);
+  const out = values.out ?? `${runId}.${values.format === 'trl' ? 'trl.jsonl' : 'verl.parquet'}`;
+  const written = exportGrpoFile(store, result.bufferRef, result.benchmark, values.format, out);
+  say(values.json!)(`wrote ${written.rows} trajectories to ${written.path}`);
+  if (values.json) process.stdout.write(JSON.stringify(written) + '\n');
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -455,6 +540,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'evolve':
         await evolve(rest, false);
+        return 0;
+      case 'coevolve':
+        await coevolveCommand(rest);
+        return 0;
+      case 'export-grpo':
+        await exportGrpoCommand(rest);
         return 0;
       case 'check-benchmark':
         return checkBenchmarkCommand(rest);

@@ -106,7 +106,7 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
           newMessages: request.purpose === 'act' ? trace.newMessages(request.messages) : request.messages,
           ...compactParts(request),
         },
-        response: { text: response.text, toolCalls: response.toolCalls, stopReason: response.stopReason },
+        response: { text: response.text, toolCalls: response.toolCalls, stopReason: response.stopReason, ...(response.meta ? { meta: response.meta } : {}) },
         usage: response.usage,
         latencyMs: Date.now() - t0,
         model: response.model,

@@ -12,7 +12,7 @@ export type TraceRecord =
       purpose: string;
       /** parts: all of them in full traces; in compact ones only those not sent unchanged on the previous act call (carriedParts counts those). */
       request: { messageCount: number; newMessages: Message[]; parts: ContextPart[]; carriedParts?: number };
-      response: { text: string; toolCalls: ToolCall[]; stopReason: string };
+      response: { text: string; toolCalls: ToolCall[]; stopReason: string; meta?: Record<string, unknown> };
       usage: Usage;
       latencyMs: number;
       model: string;

@@ -72,6 +72,8 @@ export interface ModelResponse {
   usage: Usage;
   stopReason: 'end_turn' | 'tool_use' | 'max_tokens' | 'error';
   model: string;
+  /** Provider extras worth keeping in traces (the simulator's policy decisions, for GRPO). */
+  meta?: Record<string, unknown>;
 }
 
 export interface ToolResult {

@@ -46,6 +46,11 @@ export class OpenAIModel implements Model {
     this.client = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: 120_000 });
   }
 
+  /** What completionLogProb needs (the key stays inside the process). */
+  handle(): OpenAIModelHandle {
+    return { client: this.client, provider: this.provider, name: this.model, apiKey: this.apiKey };
+  }
+
   async generate(request: ModelRequest): Promise<ModelResponse> {
     let raw: unknown;
     try {
@@ -73,6 +78,42 @@ export class OpenAIModel implements Model {
       model: this.id,
     };
   }
+}
+
+const PromptLogprobsSchema = z.object({
+  choices: z.array(z.object({ logprobs: z.object({ token_logprobs: z.array(z.number().nullable()), text_offset: z.array(z.number()) }) })).min(1),
+});
+
+/**
+ * Behaviour log-probability of `completion` after `prompt` under a served checkpoint, from the completions
+ * API's prompt log-probs (echo): one forward pass, no sampling. vLLM and SGLang serve this; a provider that
+ * does not answers 4xx, which the caller records as "not available".
+ */
+export async function completionLogProb(model: OpenAIModelHandle, prompt: string, completion: string): Promise<number> {
+  let raw: unknown;
+  try {
+    raw = await model.client.completions.create({ model: model.name, prompt: prompt + completion, max_tokens: 1, echo: true, logprobs: 0, temperature: 0 });
+  } catch (e) {
+    throw classifyProviderError(e, model.provider, model.name, [model.apiKey]);
+  }
+  const parsed = PromptLogprobsSchema.safeParse(raw);
+  if (!parsed.success) throw new ProviderError(`${model.provider} model "${model.name}": prompt log-probs missing from the completions response`, model.provider, model.name, false, null, null, 'malformed_response');
+  const { token_logprobs, text_offset } = parsed.data.choices[0].logprobs;
+  // Tokens that start inside the completion, excluding the one generated token appended after the echo.
+  let sum = 0;
+  const end = prompt.length + completion.length;
+  text_offset.forEach((offset, i) => {
+    const lp = token_logprobs[i];
+    if (offset >= prompt.length && offset < end && lp !== null) sum += lp;
+  });
+  return sum;
+}
+
+export interface OpenAIModelHandle {
+  client: OpenAI;
+  provider: string;
+  name: string;
+  apiKey: string;
 }
 
 export const openaiProvider: ModelProvider = {

@@ -5,6 +5,7 @@ import type { ModelRequest, ModelResponse, ToolCall } from '../../harness/types'
 import type { ModelProvider } from '../types';
 import { ContextSignals, contextSignals, effectiveRates, SIM_PROFILES, SimProfile } from './profile';
 import * as blocks from './skills/blocksworld';
+import { applyTheta, formatSimModel, parseSimName, POLICY_KINDS, PolicyKind, SimDecision, Theta, ZERO_THETA } from './policy';
 import * as gsm8k from './skills/gsm8k';
 import * as humaneval from './skills/humaneval';
 import * as tau2 from './skills/tau2-retail';
@@ -24,29 +25,56 @@ export class SimModel implements Model {
     readonly size: string,
     private readonly profile: SimProfile,
     private readonly seed: string,
+    private readonly theta: Theta = { ...ZERO_THETA },
   ) {
-    this.id = `sim:${size}`;
+    this.id = formatSimModel(size, theta);
+  }
+
+  /** Rates under this checkpoint, and a recorder of the policy decisions drawn while answering. */
+  private policy(draws: Array<[string, number]>, base: SimProfile) {
+    const rates = applyTheta(base, this.theta);
+    const decisions = (): SimDecision[] =>
+      draws.filter(([k]) => (POLICY_KINDS as readonly string[]).includes(k)).map(([k, v]) => ({ k: k as PolicyKind, b: base[k as PolicyKind], h: v < rates[k as PolicyKind] }));
+    return { rates, decisions };
   }
 
   async generate(request: ModelRequest): Promise<ModelResponse> {
     const inputTokens = estimateTokens(request);
-    const reply = (text: string, toolCalls: ToolCall[] = []): ModelResponse => ({
-      text,
-      toolCalls,
-      usage: { inputTokens, outputTokens: Math.max(1, Math.ceil((text.length + JSON.stringify(toolCalls).length) / 4)) },
-      stopReason: toolCalls.length ? 'tool_use' : 'end_turn',
-      model: this.id,
-    });
-    if (gsm8k.matches(request)) return this.skill(request, reply, gsm8k.decideGsm8k);
-    if (humaneval.matches(request)) return this.skill(request, reply, humaneval.decideHumanEval);
-    if (tau2.matches(request)) return this.skill(request, reply, tau2.decideTau2);
-    if (webshop.matches(request)) return this.skill(request, reply, webshop.decideWebShop);
+    // Every uniform draw of this call, so the policy decisions among them can be reported with the reply.
+    const draws: Array<[string, number]> = [];
+    let decisions: () => SimDecision[] = () => [];
+    const reply = (text: string, toolCalls: ToolCall[] = []): ModelResponse => {
+      const made = decisions();
+      return {
+        text,
+        toolCalls,
+        usage: { inputTokens, outputTokens: Math.max(1, Math.ceil((text.length + JSON.stringify(toolCalls).length) / 4)) },
+        stopReason: toolCalls.length ? 'tool_use' : 'end_turn',
+        model: this.id,
+        ...(made.length ? { meta: { simDecisions: made } } : {}),
+      };
+    };
+    const track = (u: (kind: string) => number) => (kind: string) => {
+      const v = u(kind);
+      draws.push([kind, v]);
+      return v;
+    };
+    const skill = (decide: SkillDecide) => {
+      const signals = contextSignals(request);
+      const policy = this.policy(draws, effectiveRates(this.profile, signals));
+      decisions = policy.decisions;
+      return this.skill(request, reply, decide, signals, policy.rates, track);
+    };
+    if (gsm8k.matches(request)) return skill(gsm8k.decideGsm8k);
+    if (humaneval.matches(request)) return skill(humaneval.decideHumanEval);
+    if (tau2.matches(request)) return skill(tau2.decideTau2);
+    if (webshop.matches(request)) return skill(webshop.decideWebShop);
     if (!blocks.matches(request)) return reply('I cannot tell what task this is from the conversation.');
     const beliefs = blocks.readBeliefs(request);
     if (!beliefs) return reply('I have lost track of the goal; the task statement is no longer in view.');
     const turn = request.messages.filter((m) => m.role === 'assistant').length;
     const stateKey = sha256Hex(JSON.stringify([[...beliefs.clear].sort(), [...beliefs.on].sort(), beliefs.holding])).slice(0, 12);
-    const u = (kind: string) => hashUniform(this.seed, request.purpose, turn, stateKey, kind);
+    const u = track((kind: string) => hashUniform(this.seed, request.purpose, turn, stateKey, kind));
 
     if (request.purpose === 'plan') {
       const plan = corruptPlan(blocks.fullPlan(beliefs), this.profile.planError, u);
@@ -54,7 +82,9 @@ export class SimModel implements Model {
     }
 
     const signals = contextSignals(request);
-    const rates = effectiveRates(this.profile, signals);
+    const policy = this.policy(draws, effectiveRates(this.profile, signals));
+    decisions = policy.decisions;
+    const rates = policy.rates;
     const move = this.chooseMove(beliefs, signals, rates, request, u);
     if (!move) return reply('The goal already holds; there is nothing left to do.');
 
@@ -70,11 +100,17 @@ export class SimModel implements Model {
   }
 
   /** A skill that decides one turn from the request: a tool call, prose, a plan, or being lost. */
-  private skill(request: ModelRequest, reply: (text: string, toolCalls?: ToolCall[]) => ModelResponse, decide: SkillDecide): ModelResponse {
+  private skill(
+    request: ModelRequest,
+    reply: (text: string, toolCalls?: ToolCall[]) => ModelResponse,
+    decide: SkillDecide,
+    signals: ContextSignals,
+    rates: SimProfile,
+    track: (u: (kind: string) => number) => (kind: string) => number,
+  ): ModelResponse {
     const turn = request.messages.filter((m) => m.role === 'assistant').length;
-    const u = (kind: string) => hashUniform(this.seed, request.purpose, turn, request.messages.length, kind);
-    const signals = contextSignals(request);
-    const decision = decide(request, signals, effectiveRates(this.profile, signals), u);
+    const u = track((kind: string) => hashUniform(this.seed, request.purpose, turn, request.messages.length, kind));
+    const decision = decide(request, signals, rates, u);
     switch (decision.kind) {
       case 'plan':
         return reply(`[PLAN]\n${decision.lines.join('\n')}\n[PLAN END]`);
@@ -136,8 +172,9 @@ function estimateTokens(request: ModelRequest): number {
 export const simProvider: ModelProvider = {
   name: 'sim',
   create(modelName, { seed }) {
-    const profile = SIM_PROFILES[modelName];
-    if (!profile) throw new Error(`unknown simulator size "${modelName}"; use sim:small or sim:large`);
-    return new SimModel(modelName, profile, seed);
+    const { size, theta } = parseSimName(modelName);
+    const profile = SIM_PROFILES[size];
+    if (!profile) throw new Error(`unknown simulator size "${size}"; use sim:small or sim:large`);
+    return new SimModel(size, profile, seed, theta);
   },
 };

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startDevServer, tempDataDir } from './temporal-env';
@@ -64,6 +65,23 @@ it('evolve --json runs a workflow on the cluster in TEMPORAL_ADDRESS and ends wi
   expect(h.code).toBe(0);
   expect(h.stdout).toMatch(/round +1 +rollout/);
   expect(h.stdout).toMatch(/final: train/);
+});
+
+it('coevolve --json reports harness-only and co-evolved pass rates; export-grpo writes TRL JSONL and verl parquet', () => {
+  const r = harnessx('coevolve', '--iterations', '2', '--batch-size', '12', '--seed', 'cli-co', '--workflow-id', 'it-cli-coevolve', '--json');
+  expect(r.code).toBe(0);
+  const result = JSON.parse(r.last);
+  expect(result).toMatchObject({ workflowId: 'it-cli-coevolve', benchmark: 'blocksworld', iterations: 2 });
+  expect(typeof result.harnessOnlyPassRate).toBe('number');
+  expect(typeof result.coevolvedPassRate).toBe('number');
+  const out = join(dataDir, 'export');
+  const trl = harnessx('export-grpo', 'it-cli-coevolve', '--format', 'trl', '--out', join(out, 'g.jsonl'), '--json');
+  expect(trl.code).toBe(0);
+  expect(JSON.parse(trl.last).rows).toBe(2 * 12 * 2);
+  const verl = harnessx('export-grpo', 'it-cli-coevolve', '--format', 'verl', '--out', join(out, 'g.parquet'), '--json');
+  expect(verl.code).toBe(0);
+  expect(readFileSync(join(out, 'g.parquet')).subarray(0, 4).toString()).toBe('PAR1');
+  expect(harnessx('export-grpo', 'it-cli-coevolve', '--format', 'csv').stderr).toMatch(/--format must be trl or verl/);
 });
 
 it('compare --json runs AEGIS and every baseline on the same tasks and seeds and prints one table', () => {

@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { getBenchmark } from '../benchmarks/registry';
+import { advantages } from '../coevolution/advantages';
+import { grpoRows, toTrlJsonl, toVerlParquet } from '../coevolution/export-grpo';
+import { DEFAULT_GRPO, GrpoOptions, GrpoSample, grpoUpdate } from '../coevolution/grpo-step';
+import { BufferEntry, emptyBuffer, insert, ReplayBuffer } from '../coevolution/replay-buffer';
+import { renderTrajectory } from '../coevolution/render-trajectory';
+import type { EpisodeTrace } from '../harness/trace';
+import { completionLogProb, OpenAIModel } from '../models/openai/openai-model';
+import { decisionsLogProb, formatSimModel, parseSimName, SimDecision, Theta } from '../models/sim/policy';
+import { createModel } from '../models/registry';
+import { parseModelString } from '../models/types';
+import type { ArtifactStore } from '../store/artifact-store';
+
+export interface Checkpoint {
+  id: string;
+  /** The model string that serves it (sim:small@theta=…, or openai-compatible:name@url for a trained model). */
+  model: string;
+}
+
+const decisionsOf = (trace: EpisodeTrace): SimDecision[] =>
+  trace.records.flatMap((r) => (r.kind === 'model_call' ? ((r.response.meta?.simDecisions as SimDecision[] | undefined) ?? []) : []));
+
+function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* not in an activity */
+  }
+}
+
+/** The checkpoint registry of a run: every checkpoint a trainer produced, in order (runs/<id>/checkpoints.json). */
+export function registerCheckpoint(store: ArtifactStore, runId: string, checkpoint: Checkpoint & { iteration: number }): void {
+  const all = store.readRunFile<Array<Checkpoint & { iteration: number }>>(runId, 'checkpoints.json') ?? [];
+  if (!all.some((c) => c.id === checkpoint.id)) store.writeRunFile(runId, 'checkpoints.json', JSON.stringify([...all, checkpoint], null, 2) + '\n');
+}
+
+export function createCoevolutionActivities(store: ArtifactStore) {
+  /** Behaviour log-prob under the generating checkpoint: from the simulator's decisions, or a served model's prompt log-probs. */
+  async function behaviourLogProb(trace: EpisodeTrace, model: string): Promise<number | null> {
+    const ref = parseModelString(model);
+    if (ref.provider === 'sim') return decisionsLogProb(decisionsOf(trace), parseSimName(ref.name).theta);
+    if (ref.provider === 'openai-compatible') {
+      const m = createModel(model, { seed: 'logprobs' });
+      if (!(m instanceof OpenAIModel)) return null;
+      const { prompt, completion } = renderTrajectory(trace);
+      const text = (msgs: Array<{ role: string; content: string }>) => msgs.map((x) => `${x.role}: ${x.content}`).join('\n');
+      return completionLogProb(m.handle(), text(prompt) + '\n', text(completion));
+    }
+    return null; // API models expose no prompt log-probs: GRPO there runs on-policy (ratio 1).
+  }
+
+  return {
+    /** Adds a rollout's episodes to the buffer, computing each one's behaviour log-prob once, here. */
+    async bufferInsert(input: { bufferRef: string | null; capacity: number; tracesRef: string; iteration: number; checkpoint: Checkpoint; seed: string }) {
+      const buffer = input.bufferRef ? store.get<ReplayBuffer>(input.bufferRef) : emptyBuffer(input.capacity);
+      const traces = store.get<EpisodeTrace[]>(input.tracesRef);
+      const entries: BufferEntry[] = [];
+      for (const [i, t] of traces.entries()) {
+        entries.push({
+          key: `${input.seed}|${input.iteration}|${t.taskId}|${t.attempt}`,
+          taskId: t.taskId,
+          harnessId: t.harnessId,
+          checkpointId: input.checkpoint.id,
+          model: input.checkpoint.model,
+          reward: t.reward,
+          iteration: input.iteration,
+          tracesRef: input.tracesRef,
+          traceIndex: i,
+          behaviourLogProb: await behaviourLogProb(t, input.checkpoint.model),
+        });
+        if (i % 20 === 0) heartbeat({ inserted: i });
+      }
+      const next = insert(buffer, entries);
+      return { bufferRef: store.put(next), size: next.entries.length, inserted: next.inserted, meanReward: entries.length ? entries.reduce((n, e) => n + e.reward, 0) / entries.length : 0 };
+    },
+
+    /**
+     * The GRPO update: cross-harness groups from the whole buffer, advantages, then the trainer. For the
+     * simulator an in-process clipped, KL-regularised step on θ; otherwise the configured command, which must
+     * write checkpoint.json ({"id", "model"}) into its output folder. A finished job is never relaunched.
+     */
+    async trainStep(input: { runId: string; bufferRef: string; checkpoint: Checkpoint; reference: Checkpoint; iteration: number; benchmark: string; grpo?: Partial<GrpoOptions> }) {
+      const buffer = store.get<ReplayBuffer>(input.bufferRef);
+      const jobDir = join(store.root, 'runs', input.runId, `train-${input.iteration}`);
+      const donePath = join(jobDir, 'done.json');
+      if (existsSync(donePath)) return JSON.parse(readFileSync(donePath, 'utf8')) as { checkpoint: Checkpoint; samples: number; objectiveBefore: number | null; objectiveAfter: number | null; relaunched: false };
+      mkdirSync(jobDir, { recursive: true });
+      const current = parseModelString(input.checkpoint.model);
+      let result: { checkpoint: Checkpoint; samples: number; objectiveBefore: number | null; objectiveAfter: number | null };
+      if (current.provider === 'sim') {
+        const adv = advantages(buffer.entries);
+        const traces = new Map<string, EpisodeTrace[]>();
+        const traceOf = (e: BufferEntry) => {
+          if (!traces.has(e.tracesRef)) traces.set(e.tracesRef, store.get<EpisodeTrace[]>(e.tracesRef));
+          return traces.get(e.tracesRef)![e.traceIndex];
+        };
+        const samples: GrpoSample[] = buffer.entries
+          .filter((e) => e.behaviourLogProb !== null && (adv.get(e.key) ?? 0) !== 0)
+          .map((e) => ({ decisions: decisionsOf(traceOf(e)), behaviourLogProb: e.behaviourLogProb!, advantage: adv.get(e.key)! }));
+        const { size, theta } = parseSimName(current.name);
+        const ref: Theta = parseSimName(parseModelString(input.reference.model).name).theta;
+        const update = grpoUpdate(samples, theta, ref, { ...DEFAULT_GRPO, ...input.grpo });
+        result = { checkpoint: { id: `ckpt-${input.iteration}`, model: formatSimModel(size, update.theta) }, samples: samples.length, objectiveBefore: update.objectiveBefore, objectiveAfter: update.objectiveAfter };
+      } else {
+        const command = process.env.HARNESSX_TRAINER_COMMAND;
+        if (!command) throw ApplicationFailure.nonRetryable(`no trainer for "${input.checkpoint.model}": set HARNESSX_TRAINER_COMMAND on the workers (it gets HARNESSX_TRAIN_DATA, a TRL JSONL file, and HARNESSX_TRAIN_OUT, where it writes checkpoint.json)`, 'TrainerMissing');
+        const data = join(jobDir, 'grpo.trl.jsonl');
+        const benchmark = getBenchmark(input.benchmark);
+        writeFileSync(data, toTrlJsonl(grpoRows(buffer.entries, (e) => store.get<EpisodeTrace[]>(e.tracesRef)[e.traceIndex], benchmark)));
+        await new Promise<void>((resolve, reject) => {
+          const child = spawn(command, { shell: true, cwd: jobDir, env: { ...process.env, HARNESSX_TRAIN_DATA: data, HARNESSX_TRAIN_OUT: jobDir, HARNESSX_BASE_MODEL: input.checkpoint.model }, stdio: ['ignore', 'inherit', 'inherit'] });
+          const beat = setInterval(() => heartbeat({ training: input.iteration }), 5000);
+          child.on('error', (e) => (clearInterval(beat), reject(e)));
+          child.on('exit', (code) => (clearInterval(beat), code === 0 ? resolve() : reject(new Error(`trainer exited with ${code}`))));
+        });
+        const out = JSON.parse(readFileSync(join(jobDir, 'checkpoint.json'), 'utf8')) as Checkpoint;
+        result = { checkpoint: out, samples: buffer.entries.length, objectiveBefore: null, objectiveAfter: null };
+      }
+      registerCheckpoint(store, input.runId, { ...result.checkpoint, iteration: input.iteration });
+      writeFileSync(donePath, JSON.stringify({ ...result, relaunched: false }));
+      return { ...result, relaunched: false as const };
+    },
+
+    /** The harness with its task model set to a checkpoint (H = (M, C): a new checkpoint is a new harness id). */
+    async withModel(input: { harnessId: string; model: string }) {
+      const config = store.getHarness(input.harnessId);
+      return { harnessId: store.putHarness({ ...config, model: { ...config.model, main: { ...config.model.main, model: input.model } } }) };
+    },
+
+    /** Writes the buffer's GRPO dataset (TRL JSONL or verl parquet) to a file in the run's folder. */
+    async exportGrpo(input: { runId: string; bufferRef: string; benchmark: string; format: 'trl' | 'verl' }) {
+      return exportGrpoFile(store, input.bufferRef, input.benchmark, input.format, join(store.root, 'runs', input.runId, input.format === 'trl' ? 'grpo.trl.jsonl' : 'grpo.verl.parquet'));
+    },
+  };
+}
+
+export function exportGrpoFile(store: ArtifactStore, bufferRef: string, benchmarkName: string, format: 'trl' | 'verl', out: string) {
+  const buffer = store.get<ReplayBuffer>(bufferRef);
+  const cache = new Map<string, EpisodeTrace[]>();
+  const rows = grpoRows(buffer.entries, (e) => (cache.get(e.tracesRef) ?? cache.set(e.tracesRef, store.get<EpisodeTrace[]>(e.tracesRef)).get(e.tracesRef)!)[e.traceIndex], getBenchmark(benchmarkName));
+  mkdirSync(join(out, '..'), { recursive: true });
+  if (format === 'trl') writeFileSync(out, toTrlJsonl(rows));
+  else writeFileSync(out, toVerlParquet(rows, benchmarkName));
+  return { path: out, rows: rows.length };
+}

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { BENCHMARKS, MODEL_PATTERN } from '../aegis/run-input';
+
+/** The input of the coevolve workflow (pure, for the workflow bundle). */
+export const CoevolveInputSchema = z
+  .object({
+    benchmark: z.enum(BENCHMARKS, { message: `benchmark must be one of: ${BENCHMARKS.join(', ')}` }),
+    model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
+    metaAgent: z.string().refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string').default('rules'),
+    seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('coevolve'),
+    iterations: z.number().int().min(1).max(100_000).default(4),
+    k: z.number().int().min(1).max(16).default(2),
+    batchSize: z.number().int().min(1).max(2000).default(40),
+    validationSize: z.number().int().min(0).max(2000).default(20),
+    candidatesPerRound: z.number().int().min(1).max(16).default(4),
+    bufferCapacity: z.number().int().min(1).max(1_000_000).default(2000),
+    /** 'grpo': harness and model co-evolve; 'none': harness only (the comparison arm). */
+    trainer: z.enum(['grpo', 'none']).default('grpo'),
+    /** Run a harness-only arm with the same budget and report both on the same held-out tasks. */
+    compareHarnessOnly: z.boolean().default(true),
+    grpo: z.object({ clip: z.number().positive().max(1).optional(), klCoef: z.number().min(0).max(10).optional(), learningRate: z.number().positive().max(10).optional(), steps: z.number().int().min(1).max(200).optional() }).strict().prefault({}),
+    /** Set by continue-as-new. */
+    resume: z.unknown().optional(),
+  })
+  .strict();
+export type CoevolveInput = z.infer<typeof CoevolveInputSchema>;

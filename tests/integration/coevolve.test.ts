@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportGrpoFile } from '../../activities/coevolution';
+import type { ReplayBuffer } from '../../coevolution/replay-buffer';
+import { ArtifactStore } from '../../store/artifact-store';
+import type { CoevolveResult, CoevolveStatus } from '../../workflows/coevolve';
+import { useWorkerFixture, waitFor } from './temporal-env';
+
+jest.setTimeout(240_000);
+
+const fixture = useWorkerFixture('it-coevolve');
+const store = new ArtifactStore(fixture.dataDir);
+
+it('co-evolving harness and model beats harness-only evolution on the same held-out tasks at the same rollout budget', async () => {
+  const handle = await fixture.env.client.workflow.start('coevolve', { taskQueue: 'it-coevolve', workflowId: 'it-coevolve', args: [{ benchmark: 'blocksworld', model: 'sim:small', iterations: 4, k: 2, seed: 'coevolve' }] });
+  const status = await waitFor(() => handle.query<CoevolveStatus>('coevolveStatus'), (s) => s.iteration >= 1 && s.harnessId !== null, 60_000, 'first iteration');
+  expect(status.checkpointId).toMatch(/^(base|ckpt-\d+)$/);
+  const result = (await handle.result()) as CoevolveResult;
+  expect(result.iterations).toBe(4);
+  expect(result.checkpoint.id).toBe('ckpt-4');
+  expect(result.checkpoint.model).toMatch(/^sim:small@theta=/);
+  expect(result.harnessOnlyPassRate).not.toBeNull();
+  expect(result.coevolvedPassRate).toBeGreaterThan(result.harnessOnlyPassRate!);
+  expect(result.harnessOnlyPassRate!).toBeGreaterThan(result.seedPassRate);
+
+  // The buffer holds every episode with its behaviour log-prob, tagged by harness version and checkpoint.
+  const buffer = store.get<ReplayBuffer>(result.bufferRef!);
+  expect(buffer.entries.length).toBe(4 * 40 * 2);
+  expect(new Set(buffer.entries.map((e) => e.checkpointId))).toEqual(new Set(['base', 'ckpt-1', 'ckpt-2', 'ckpt-3']));
+  expect(new Set(buffer.entries.map((e) => e.harnessId)).size).toBeGreaterThan(1);
+  expect(buffer.entries.every((e) => typeof e.behaviourLogProb === 'number' && e.behaviourLogProb <= 0)).toBe(true);
+  // Every checkpoint is registered in the run's model registry, in order.
+  expect(store.readRunFile<Array<{ id: string }>>('it-coevolve', 'checkpoints.json')!.map((c) => c.id)).toEqual(['ckpt-1', 'ckpt-2', 'ckpt-3', 'ckpt-4']);
+
+  const trl = exportGrpoFile(store, result.bufferRef!, 'blocksworld', 'trl', join(fixture.dataDir, 'out', 'grpo.jsonl'));
+  expect(trl.rows).toBe(buffer.entries.length);
+  const first = JSON.parse(readFileSync(trl.path, 'utf8').split('\n')[0]);
+  expect(Object.keys(first).sort()).toEqual(['advantage', 'checkpoint_id', 'completion', 'harness_id', 'prompt', 'reward', 'task_id', 'tools']);
+});

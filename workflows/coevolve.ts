@@ -1,0 +1,155 @@
+import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Checkpoint } from '../activities/coevolution';
+import { CoevolveInput, CoevolveInputSchema } from '../coevolution/coevolve-input';
+import { inputProblems } from '../aegis/run-input';
+import { seededSample } from '../aegis/sampling';
+import type { TriedEdit } from '../aegis/meta-agent';
+import { ACTIVITY_OPTIONS } from '../temporal.config';
+import { pauseSignal, resumeSignal, stopSignal } from './evolve-harness';
+
+const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
+const meta = proxyActivities<Activities>(ACTIVITY_OPTIONS.meta);
+const books = proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping);
+const training = proxyActivities<Activities>(ACTIVITY_OPTIONS.training);
+
+export interface CoevolveState {
+  iteration: number;
+  /** The harness's behaviour config (its model is set to the checkpoint for each rollout). */
+  harnessId: string;
+  seedHarnessId: string;
+  checkpoint: Checkpoint;
+  reference: Checkpoint;
+  bufferRef: string | null;
+  trainIds: string[];
+  validationIds: string[];
+  testIds: string[];
+  tried: TriedEdit[];
+  reputation: Record<string, number>;
+  shipped: number;
+  passRates: Array<{ iteration: number; passRate: number; checkpoint: string }>;
+}
+
+export interface CoevolveStatus {
+  iteration: number;
+  iterations: number;
+  harnessId: string | null;
+  checkpointId: string | null;
+  paused: boolean;
+  lastEvent: string;
+}
+
+export interface CoevolveResult {
+  workflowId: string;
+  benchmark: string;
+  iterations: number;
+  harnessId: string;
+  checkpoint: Checkpoint;
+  bufferRef: string | null;
+  seedPassRate: number;
+  coevolvedPassRate: number;
+  harnessOnlyPassRate: number | null;
+  testTasks: number;
+  shipped: number;
+}
+
+export const coevolveStatusQuery = defineQuery<CoevolveStatus>('coevolveStatus');
+
+/**
+ * Harness–model co-evolution (report §5): each iteration rolls out under (harness, checkpoint), inserts the
+ * scored traces into the replay buffer (behaviour log-probs cached there), runs one AEGIS harness update on
+ * those traces, then one GRPO update from the same buffer; both finish before the next rollout.
+ */
+export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
+  const parsed = CoevolveInputSchema.safeParse(rawInput ?? {});
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid coevolve input:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput');
+  const input: CoevolveInput = parsed.data;
+  const workflowId = workflowInfo().workflowId;
+  let paused = false;
+  let stopping = false;
+  let lastEvent = 'starting';
+  let state = input.resume as CoevolveState | undefined;
+  setHandler(pauseSignal, () => void (paused = true));
+  setHandler(resumeSignal, () => void (paused = false));
+  setHandler(stopSignal, () => void (stopping = true));
+  setHandler(coevolveStatusQuery, () => ({ iteration: state?.iteration ?? 0, iterations: input.iterations, harnessId: state?.harnessId ?? null, checkpointId: state?.checkpoint.id ?? null, paused, lastEvent }));
+
+  if (!state) {
+    const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, metaAgent: input.metaAgent, validationSize: input.validationSize, seed: input.seed });
+    const base: Checkpoint = { id: 'base', model: input.model };
+    state = { iteration: 0, harnessId: prepared.seedHarnessId, seedHarnessId: prepared.seedHarnessId, checkpoint: base, reference: base, bufferRef: null, trainIds: prepared.trainIds, validationIds: prepared.validationIds, testIds: prepared.testIds, tried: [], reputation: { prompt: 1, tools: 1, config: 1, processor: 1 }, shipped: 0, passRates: [] };
+  }
+  const s = state;
+  const spec = { metaAgent: input.metaAgent, seed: input.seed };
+
+  while (s.iteration < input.iterations && !stopping) {
+    await condition(() => !paused || stopping);
+    if (stopping) break;
+    const it = ++s.iteration;
+    // 1. Rollout under the current harness and checkpoint; 2. verify (the benchmark scores each episode).
+    const { harnessId: acting } = await books.withModel({ harnessId: s.harnessId, model: s.checkpoint.model });
+    const batch = seededSample(s.trainIds, input.batchSize, `${input.seed}|batch|${it}`).sort();
+    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: acting, taskIds: batch, k: input.k, seed: `${input.seed}|${it}` });
+    s.passRates = [...s.passRates, { iteration: it, passRate: roll.passRate, checkpoint: s.checkpoint.id }].slice(-500);
+    // 3. Insert into the buffer; behaviour log-probs are computed once, here.
+    const inserted = await training.bufferInsert({ bufferRef: s.bufferRef, capacity: input.bufferCapacity, tracesRef: roll.tracesRef, iteration: it, checkpoint: s.checkpoint, seed: input.seed });
+    s.bufferRef = inserted.bufferRef;
+    lastEvent = `iteration ${it}: pass@${input.k} ${roll.passed}/${roll.tasks}; buffer ${inserted.size}`;
+    // 4. AEGIS harness update on this iteration's traces (deterministic gate on train + validation tasks).
+    const digest = await meta.digest({ round: it, harnessId: acting, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: null, ...spec });
+    if (digest.failed === undefined && digest.failing > 0) {
+      const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: acting, tried: s.tried, ...spec });
+      if (plan.failed === undefined && plan.options > 0) {
+        const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: acting, maxCandidates: input.candidatesPerRound, round: it, tracesRef: roll.tracesRef, ...spec });
+        if (evolved.failed === undefined && evolved.candidates.length) {
+          const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: acting, round: it, ...spec });
+          if (critique.failed === undefined && critique.decision === 'ship_ranking') {
+            const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
+            for (const candidateId of critique.ranking) {
+              const c = pool.candidates.find((x) => x.candidateId === candidateId)!;
+              const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: acting, gateTaskIds: [...batch, ...s.validationIds], k: input.k, seed: `${input.seed}|${it}`, minGain: 1 });
+              s.tried = [...s.tried, { key: c.editKey, bucket: c.bucket, harnessId: acting, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
+              if (gate.passed) {
+                s.harnessId = c.harnessId;
+                s.shipped++;
+                lastEvent = `iteration ${it}: shipped ${c.editKey}`;
+                break;
+              }
+            }
+          }
+        }
+      }
+    }
+    // 5–6. GRPO update from the same buffer (behaviour log-probs from insertion), then advance.
+    if (input.trainer === 'grpo') {
+      const trained = await training.trainStep({ runId: workflowId, bufferRef: s.bufferRef, checkpoint: s.checkpoint, reference: s.reference, iteration: it, benchmark: input.benchmark, grpo: input.grpo });
+      s.checkpoint = trained.checkpoint;
+      lastEvent = `${lastEvent}; checkpoint ${trained.checkpoint.id}`;
+    }
+    if (workflowInfo().continueAsNewSuggested && !stopping) await continueAsNew<typeof coevolve>({ ...input, resume: s });
+  }
+
+  // The harness-only arm: same benchmark, seed, iterations and batches, no model updates.
+  const harnessOnly = input.compareHarnessOnly && input.trainer === 'grpo'
+    ? await executeChild(coevolve, { workflowId: `${workflowId}-harness-only`, args: [{ ...input, trainer: 'none', compareHarnessOnly: false, resume: undefined }] })
+    : null;
+  const evaluate = async (harnessId: string, model: string) => {
+    const { harnessId: id } = await books.withModel({ harnessId, model });
+    return rollouts.evaluate({ benchmark: input.benchmark, harnessId: id, taskIds: s.testIds, k: input.k, seed: `${input.seed}|final` });
+  };
+  const seed = await evaluate(s.seedHarnessId, input.model);
+  const final = await evaluate(s.harnessId, s.checkpoint.model);
+  return {
+    workflowId,
+    benchmark: input.benchmark,
+    iterations: s.iteration,
+    harnessId: s.harnessId,
+    checkpoint: s.checkpoint,
+    bufferRef: s.bufferRef,
+    seedPassRate: seed.passRate,
+    coevolvedPassRate: final.passRate,
+    harnessOnlyPassRate: harnessOnly ? harnessOnly.coevolvedPassRate : null,
+    testTasks: s.testIds.length,
+    shipped: s.shipped,
+  };
+}
