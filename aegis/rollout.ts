@@ -3,6 +3,7 @@ import type { HarnessConfig } from '../harness/config';
 import { runEpisode } from '../harness/run-loop';
 import type { EpisodeTrace } from '../harness/trace';
 import type { Model } from '../harness/processor';
+import { withFallback } from '../models/fallback-model';
 import { createModel } from '../models/registry';
 
 export interface TaskOutcome {
@@ -55,17 +56,16 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
   const seed = episodeSeed(spec.seed, taskId, attempt);
   const env = spec.benchmark.createEnvironment(taskId, { seed });
   const task = spec.benchmark.task(taskId);
-  const created = createModel(spec.config.model.main.model, { seed });
-  const model = spec.wrapModel ? spec.wrapModel(created, seed) : created;
+  const role = (r: { model: string; fallback?: string }, roleSeed: string) => {
+    const wrap = (m: Model) => (spec.wrapModel ? spec.wrapModel(m, roleSeed) : m);
+    return withFallback(wrap(createModel(r.model, { seed: roleSeed })), r.fallback ? wrap(createModel(r.fallback, { seed: roleSeed })) : null);
+  };
+  const model = role(spec.config.model.main, seed);
   const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });
   // The benchmark's fixed verifier has the last word on reward; components an LLM judge decides are
   // judged only when the harness names a judge model (otherwise they are reported as not evaluated).
-  const judgeSpec = spec.config.model.judge?.model;
-  let reward: number;
-  if (judgeSpec && env.scoreWithJudge) {
-    const judge = createModel(judgeSpec, { seed: `${seed}|judge` });
-    reward = await env.scoreWithJudge(spec.wrapModel ? spec.wrapModel(judge, `${seed}|judge`) : judge);
-  } else reward = env.score();
+  const judgeRole = spec.config.model.judge;
+  const reward = judgeRole && env.scoreWithJudge ? await env.scoreWithJudge(role(judgeRole, `${seed}|judge`)) : env.score();
   const breakdown = env.breakdown?.();
   return { ...trace, reward, success: reward >= 1, ...(breakdown ? { rewardBreakdown: breakdown } : {}) };
 }

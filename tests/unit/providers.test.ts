@@ -212,3 +212,32 @@ describe('response cache', () => {
     }
   });
 });
+
+describe('role fallbacks', () => {
+  test('a provider error on the main model sends the request to its fallback; a harness names both', async () => {
+    const down = await startWireServer(() => ({ status: 503, body: { error: { message: 'overloaded' } } }));
+    const up = await startWireServer((r) => (r.path === '/v1/chat/completions' ? { body: openaiToolCall('pick_up', '{"block":"red"}') } : undefined));
+    try {
+      const config = { ...seedHarness(), model: { main: { model: `openai-compatible:primary@${down.url}/v1`, fallback: `openai-compatible:backup@${up.url}/v1` } } };
+      const { runOneEpisode } = await import('../../aegis/rollout');
+      const trace = await runOneEpisode({ benchmark: bench, config, harnessId: 'hx-fallback', seed: 'f' }, bench.tasks()[0].id, 0);
+      expect(trace.endReason).not.toBe('harness_error');
+      expect(down.requests.length).toBeGreaterThan(0);
+      expect(up.requests.length).toBe(down.requests.length);
+      expect(up.requests[0].body.model).toBe('backup');
+    } finally {
+      await down.close();
+      await up.close();
+    }
+  });
+
+  test('when the fallback fails too, the primary’s error is the one classified (so retries behave as without a fallback)', async () => {
+    const { withFallback } = await import('../../models/fallback-model');
+    const primary = { id: 'p', generate: async () => { throw new ProviderError('primary down', 'openai', 'p', true, 503, null, 'unavailable'); } };
+    const fallback = { id: 'f', generate: async () => { throw new ProviderError('fallback rejected', 'openai', 'f', false, 401, null, 'rejected'); } };
+    const e = await failureOf(withFallback(primary, fallback).generate(request));
+    expect(e.message).toBe('primary down');
+    const bug = { id: 'b', generate: async () => { throw new TypeError('a bug'); } };
+    await expect(withFallback(bug, fallback).generate(request)).rejects.toThrow('a bug');
+  });
+});
