@@ -7,7 +7,9 @@ import { createActivities } from '../../activities';
 import { getBenchmark } from '../../benchmarks/registry';
 import { seedHarness } from '../../harness/seed';
 import type { ModelRequest } from '../../harness/types';
+import { runOneEpisode } from '../../aegis/rollout';
 import { ProviderError } from '../../models/errors';
+import { withFallback } from '../../models/fallback-model';
 import { checkModelString, createModel } from '../../models/registry';
 import { ArtifactStore } from '../../store/artifact-store';
 import { anthropicToolUse, openaiToolCall, startWireServer } from '../helpers/wire-server';
@@ -219,7 +221,6 @@ describe('role fallbacks', () => {
     const up = await startWireServer((r) => (r.path === '/v1/chat/completions' ? { body: openaiToolCall('pick_up', '{"block":"red"}') } : undefined));
     try {
       const config = { ...seedHarness(), model: { main: { model: `openai-compatible:primary@${down.url}/v1`, fallback: `openai-compatible:backup@${up.url}/v1` } } };
-      const { runOneEpisode } = await import('../../aegis/rollout');
       const trace = await runOneEpisode({ benchmark: bench, config, harnessId: 'hx-fallback', seed: 'f' }, bench.tasks()[0].id, 0);
       expect(trace.endReason).not.toBe('harness_error');
       expect(down.requests.length).toBeGreaterThan(0);
@@ -232,7 +233,6 @@ describe('role fallbacks', () => {
   });
 
   test('when the fallback fails too, the primary’s error is the one classified (so retries behave as without a fallback)', async () => {
-    const { withFallback } = await import('../../models/fallback-model');
     const primary = { id: 'p', generate: async () => { throw new ProviderError('primary down', 'openai', 'p', true, 503, null, 'unavailable'); } };
     const fallback = { id: 'f', generate: async () => { throw new ProviderError('fallback rejected', 'openai', 'f', false, 401, null, 'rejected'); } };
     const e = await failureOf(withFallback(primary, fallback).generate(request));
