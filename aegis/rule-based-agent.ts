@@ -31,16 +31,20 @@ export function buildLandscape(digest: Digest, tried: TriedEdit[], config: Harne
       const r = list[depth];
       if (r && !keys.has(r.key)) options.push(r), keys.add(r.key);
     }
+  return { ...landscapeFacts(digest, tried, harnessId), categories, options };
+}
+
+/** What every planner's landscape states from the digest and the ledger (options and categories aside). */
+export function landscapeFacts(digest: Digest, tried: TriedEdit[], harnessId: string): Omit<Landscape, 'options' | 'categories'> {
+  const failing = digest.tasks.filter((t) => t.category !== null);
   const triedBuckets = new Set(tried.map((t) => t.bucket));
   return {
     round: digest.round,
     harnessId,
     failingTasks: failing.map((t) => ({ taskId: t.taskId, category: t.category })),
-    categories,
     implicatedComponents: [...new Set(failing.flatMap((t) => t.implicated))].sort(),
     editsTried: tried.map((t) => ({ key: t.key, outcome: t.outcome })),
     untriedBuckets: BUCKETS.filter((b) => !triedBuckets.has(b)),
-    options,
     solvedTasks: digest.tasks.filter((t) => t.passed).map((t) => t.taskId),
     unstableTasks: digest.tasks.filter((t) => t.successes > 0 && t.successes < t.attempts).map((t) => t.taskId),
   };

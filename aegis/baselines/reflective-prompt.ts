@@ -6,7 +6,7 @@ import type { EpisodeTrace } from '../../harness/trace';
 import type { Usage } from '../../harness/types';
 import { HOOKS } from '../../harness/types';
 import { clip, traceExcerpt } from '../llm/prompts';
-import { callStructured, StageCall } from '../llm/structured-output';
+import { callStructured, StageCall, summarizeCalls } from '../llm/structured-output';
 import { CandidateDraft, MetaAgent, StageFailure, TriedEdit } from '../meta-agent';
 import { seededRandom } from '../sampling';
 import type { Candidate, Digest, Landscape } from '../types';
@@ -83,11 +83,7 @@ export class ReflectivePromptMetaAgent implements MetaAgent {
     this.name = model ? `reflective-prompt:${model.id}` : 'reflective-prompt:rules';
   }
   usage(): { usage: Usage; calls: number; repairs: number } {
-    return {
-      usage: this.calls.reduce((u, c) => ({ inputTokens: u.inputTokens + c.usage.inputTokens, outputTokens: u.outputTokens + c.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 }),
-      calls: this.calls.length,
-      repairs: this.calls.filter((c) => c.attempt === 'repair').length,
-    };
+    return summarizeCalls(this.calls);
   }
   async plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig }): Promise<Landscape> {
     return { ...passThroughLandscape(input.digest, 'reflective prompt mutation'), editsTried: input.tried.map((t) => ({ key: t.key, outcome: t.outcome })) };

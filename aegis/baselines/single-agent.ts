@@ -5,7 +5,7 @@ import type { Usage } from '../../harness/types';
 import { episodeSignals } from '../digester';
 import { clip, EVOLVER_SYSTEM, harnessView, processorCatalogue, traceExcerpt } from '../llm/prompts';
 import { EvolverOutputSchema } from '../llm/schemas';
-import { callStructured, StageCall } from '../llm/structured-output';
+import { callStructured, StageCall, summarizeCalls } from '../llm/structured-output';
 import { applyEdits } from '../../harness/builder';
 import { harnessApiText } from '../../harness/sandbox/compile-processor';
 import { CandidateDraft, MetaAgent, StageFailure, TriedEdit } from '../meta-agent';
@@ -29,11 +29,7 @@ export class SingleAgentMetaAgent implements MetaAgent {
     this.name = model ? `single-agent:${model.id}` : 'single-agent:rules';
   }
   usage(): { usage: Usage; calls: number; repairs: number } {
-    return {
-      usage: this.calls.reduce((u, c) => ({ inputTokens: u.inputTokens + c.usage.inputTokens, outputTokens: u.outputTokens + c.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 }),
-      calls: this.calls.length,
-      repairs: this.calls.filter((c) => c.attempt === 'repair').length,
-    };
+    return summarizeCalls(this.calls);
   }
   async plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig }): Promise<Landscape> {
     const landscape = passThroughLandscape(input.digest, 'single-agent edit');

@@ -10,8 +10,9 @@ import { PROCESSOR_LIBRARY } from '../../harness/processors';
 import type { CandidateDraft, CritiqueWithRevisions, MetaAgent, TriedEdit } from '../meta-agent';
 import { StageFailure } from '../meta-agent';
 import { editKey } from '../remedies';
-import { BUCKETS, Candidate, Digest, Landscape, Manifest, Remedy, TaskDigest } from '../types';
-import { callStructured, StageCall } from './structured-output';
+import { landscapeFacts } from '../rule-based-agent';
+import { Candidate, Digest, Landscape, Manifest, Remedy, TaskDigest } from '../types';
+import { callStructured, StageCall, summarizeCalls } from './structured-output';
 import { clip, CRITIC_SYSTEM, DIGESTER_SYSTEM, digesterUser, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, harnessView, PLANNER_SYSTEM, processorCatalogue } from './prompts';
 import { CriticOutputSchema, DigesterOutputSchema, EvolverOutputSchema, PlannerOutputSchema, Proposal } from './schemas';
 
@@ -57,11 +58,7 @@ export class LlmMetaAgent implements MetaAgent {
   }
 
   usage(): { usage: Usage; calls: number; repairs: number } {
-    return {
-      usage: this.calls.reduce((u, c) => ({ inputTokens: u.inputTokens + c.usage.inputTokens, outputTokens: u.outputTokens + c.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 }),
-      calls: this.calls.length,
-      repairs: this.calls.filter((c) => c.attempt === 'repair').length,
-    };
+    return summarizeCalls(this.calls);
   }
 
   private async structured<T>(stage: string, run: () => Promise<{ ok: true; value: T; calls: StageCall[] } | { ok: false; error: string; calls: StageCall[] }>): Promise<T> {
@@ -139,19 +136,7 @@ export class LlmMetaAgent implements MetaAgent {
       rationale: clip(o.direction, 300),
       direction: o.direction,
     }));
-    const triedBuckets = new Set(tried.map((t) => t.bucket));
-    return {
-      round: digest.round,
-      harnessId: digest.harnessId,
-      failingTasks: failing.map((t) => ({ taskId: t.taskId, category: t.category })),
-      categories,
-      implicatedComponents: [...new Set(failing.flatMap((t) => t.implicated))].sort(),
-      editsTried: tried.map((t) => ({ key: t.key, outcome: t.outcome })),
-      untriedBuckets: BUCKETS.filter((b) => !triedBuckets.has(b)),
-      options,
-      solvedTasks: digest.tasks.filter((t) => t.passed).map((t) => t.taskId),
-      unstableTasks: digest.tasks.filter((t) => t.successes > 0 && t.successes < t.attempts).map((t) => t.taskId),
-    };
+    return { ...landscapeFacts(digest, tried, digest.harnessId), categories, options };
   }
 
   private evolverContext(config: HarnessConfig) {

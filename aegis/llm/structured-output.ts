@@ -74,3 +74,12 @@ function validate<S extends z.ZodType>(text: string, schema: S, check?: (value: 
   const semantic = check?.(parsed.data) ?? [];
   return semantic.length ? { ok: false, errors: semantic.slice(0, 8) } : { ok: true, value: parsed.data };
 }
+
+/** Usage of a meta-agent's calls: tokens, calls, repairs (what MetaAgent.usage reports). */
+export function summarizeCalls(calls: StageCall[]): { usage: Usage; calls: number; repairs: number } {
+  return {
+    usage: calls.reduce((u, c) => ({ inputTokens: u.inputTokens + c.usage.inputTokens, outputTokens: u.outputTokens + c.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 }),
+    calls: calls.length,
+    repairs: calls.filter((c) => c.attempt === 'repair').length,
+  };
+}

@@ -3,6 +3,7 @@ import { getBenchmark } from '../../../benchmarks/registry';
 import type { Gsm8kBenchmark, Gsm8kProblem } from '../../../benchmarks/gsm8k';
 import type { ModelRequest, ToolCall } from '../../../harness/types';
 import type { ContextSignals, SimProfile } from '../profile';
+import type { SkillDecision } from './types';
 
 /**
  * The simulator's GSM8K skill. The simulated model "knows" the solution path of each problem (the gold
@@ -15,11 +16,7 @@ export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'submit_answer') && request.tools.some((t) => t.name === 'calculator');
 }
 
-export type Gsm8kDecision =
-  | { kind: 'call'; call: Omit<ToolCall, 'id'> }
-  | { kind: 'prose'; text: string }
-  | { kind: 'plan'; lines: string[] }
-  | { kind: 'lost'; text: string };
+export type Gsm8kDecision = SkillDecision;
 
 function problemOf(request: ModelRequest): Gsm8kProblem | null {
   const bench = getBenchmark('gsm8k') as Gsm8kBenchmark;

@@ -3,6 +3,7 @@ import { FILE } from '../../../benchmarks/humaneval';
 import { getBenchmark } from '../../../benchmarks/registry';
 import type { ModelRequest, ToolCall } from '../../../harness/types';
 import type { ContextSignals, SimProfile } from '../profile';
+import type { SkillDecision } from './types';
 
 /**
  * The simulator's HumanEval skill. The simulated model "knows" each problem's canonical solution (it stands
@@ -14,7 +15,7 @@ export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'run_examples') && request.tools.some((t) => t.name === 'write_file');
 }
 
-export type HumanEvalDecision = { kind: 'call'; call: Omit<ToolCall, 'id'> } | { kind: 'prose'; text: string } | { kind: 'plan'; lines: string[] } | { kind: 'lost'; text: string };
+export type HumanEvalDecision = SkillDecision;
 
 function problemOf(request: ModelRequest): HumanEvalProblem | null {
   const bench = getBenchmark('humaneval') as HumanEvalBenchmark;

@@ -4,6 +4,7 @@ import type { Tau2RetailBenchmark, Tau2Task } from '../../../benchmarks/tau2-ret
 import { WRITE_TOOLS } from '../../../benchmarks/tau2-retail/retail-db';
 import type { ModelRequest, ToolCall } from '../../../harness/types';
 import type { ContextSignals, SimProfile } from '../profile';
+import type { SkillDecision } from './types';
 
 /**
  * The simulator's tau2 retail skill. The simulated agent "knows" the task's gold action sequence (it stands
@@ -16,7 +17,7 @@ export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'exchange_delivered_order_items');
 }
 
-export type Tau2Decision = { kind: 'call'; call: Omit<ToolCall, 'id'> } | { kind: 'prose'; text: string } | { kind: 'plan'; lines: string[] } | { kind: 'lost'; text: string };
+export type Tau2Decision = SkillDecision;
 
 const isWrite = (name: string) => (WRITE_TOOLS as readonly string[]).includes(name);
 const key = (name: string, args: unknown) => `${name}${canonicalJson(args)}`;

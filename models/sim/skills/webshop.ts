@@ -3,6 +3,7 @@ import type { WebShopBenchmark } from '../../../benchmarks/webshop';
 import { optionLabel, parseSelection } from '../../../benchmarks/webshop/store';
 import type { ModelRequest, ToolCall } from '../../../harness/types';
 import type { ContextSignals, SimProfile } from '../profile';
+import type { SkillDecision } from './types';
 
 /**
  * The simulator's WebShop skill: it knows which product and options the instruction asks for (it reads the
@@ -15,7 +16,7 @@ export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'click') && request.tools.some((t) => t.name === 'search');
 }
 
-export type WebShopDecision = { kind: 'call'; call: Omit<ToolCall, 'id'> } | { kind: 'prose'; text: string } | { kind: 'plan'; lines: string[] } | { kind: 'lost'; text: string };
+export type WebShopDecision = SkillDecision;
 
 export function decideWebShop(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): WebShopDecision {
   const bench = getBenchmark('webshop') as WebShopBenchmark;
