@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
+import { readJsonLines } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { evaluateExpression, formatNumber, readNumber, sameNumber } from './arithmetic';
@@ -46,23 +46,10 @@ export class Gsm8kBenchmark implements Benchmark {
   private taskList: BenchmarkTask[] | null = null;
 
   constructor(options: { dataDir?: string } = {}) {
-    const path = join(options.dataDir ?? DATA_DIR, 'test-dev.jsonl');
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new Error(`${path}: ${(e as Error).message}`);
+    for (const p of readJsonLines(join(options.dataDir ?? DATA_DIR, 'test-dev.jsonl'), parseGsm8kLine)) {
+      this.problems.set(p.id, p);
+      this.byQuestion.set(p.question, p);
     }
-    text.split('\n').forEach((line, i) => {
-      if (!line.trim()) return;
-      try {
-        const p = parseGsm8kLine(line, i);
-        this.problems.set(p.id, p);
-        this.byQuestion.set(p.question, p);
-      } catch (e) {
-        throw new Error(`${path}: ${(e as Error).message}`);
-      }
-    });
     const smoke: Gsm8kProblem = { id: SMOKE_ID, question: 'Tom has 2 apples and buys 3 more. How many apples does he have?', answer: 5, steps: [{ expression: '2+3', result: 5 }] };
     this.problems.set(SMOKE_ID, smoke);
     this.byQuestion.set(smoke.question, smoke);

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
+import { readJsonLines } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { PythonRun, runPython } from './python-sandbox';
@@ -59,21 +59,13 @@ export class HumanEvalBenchmark implements Benchmark {
   private readonly exampleRuns = new Map<string, PythonRun>();
 
   constructor(options: { dataDir?: string } = {}) {
-    const path = join(options.dataDir ?? DATA_DIR, 'humaneval-dev.jsonl');
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new Error(`${path}: ${(e as Error).message}`);
-    }
-    text.split('\n').forEach((line, i) => {
-      if (!line.trim()) return;
+    const rows = readJsonLines(join(options.dataDir ?? DATA_DIR, 'humaneval-dev.jsonl'), (line, i) => {
       const row = JSON.parse(line) as Record<string, unknown>;
       for (const key of ['task_id', 'prompt', 'entry_point', 'canonical_solution', 'test'])
-        if (typeof row[key] !== 'string') throw new Error(`${path}: line ${i + 1}: "${key}" must be a string`);
-      const p: HumanEvalProblem = { id: `humaneval/${String(row.task_id).split('/')[1]}`, prompt: row.prompt as string, entryPoint: row.entry_point as string, canonicalSolution: row.canonical_solution as string, test: row.test as string };
-      this.problems.set(p.id, p);
+        if (typeof row[key] !== 'string') throw new Error(`line ${i + 1}: "${key}" must be a string`);
+      return { id: `humaneval/${String(row.task_id).split('/')[1]}`, prompt: row.prompt as string, entryPoint: row.entry_point as string, canonicalSolution: row.canonical_solution as string, test: row.test as string };
     });
+    for (const p of rows) this.problems.set(p.id, p);
     const smoke: HumanEvalProblem = { id: SMOKE_ID, prompt: 'def add(a: int, b: int) -> int:\n    """Adds two numbers.\n    >>> add(2, 3)\n    5\n    """\n', entryPoint: 'add', canonicalSolution: '    return a + b\n', test: 'def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n' };
     this.problems.set(SMOKE_ID, smoke);
     for (const p of this.problems.values()) this.byPrompt.set(p.prompt, p);
