@@ -54,7 +54,9 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<{ traces: Episode
 
 export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {
   const seed = episodeSeed(spec.seed, taskId, attempt);
-  const env = spec.benchmark.createEnvironment(taskId, { seed });
+  // The evaluator role plays the environment's simulated user where a benchmark has one (tau2-retail).
+  const evaluator = spec.config.model.evaluator;
+  const env = spec.benchmark.createEnvironment(taskId, { seed, ...(evaluator ? { userModel: withFallback(createModel(evaluator.model, { seed: `${seed}|user` }), evaluator.fallback ? createModel(evaluator.fallback, { seed: `${seed}|user` }) : null) } : {}) });
   const task = spec.benchmark.task(taskId);
   const role = (r: { model: string; fallback?: string }, roleSeed: string) => {
     const wrap = (m: Model) => (spec.wrapModel ? spec.wrapModel(m, roleSeed) : m);

@@ -41,7 +41,8 @@ export interface Benchmark {
   readonly description: string;
   tasks(): BenchmarkTask[];
   task(id: string): BenchmarkTask;
-  createEnvironment(taskId: string, options: { seed: string }): ScoredEnvironment;
+  /** `userModel`: the harness's evaluator role, for benchmarks with a simulated user (others ignore it). */
+  createEnvironment(taskId: string, options: { seed: string; userModel?: Model }): ScoredEnvironment;
   /** The shipped gold solution as tool calls. */
   referenceSolution(taskId: string): ToolCall[];
   /** Scores a whole action sequence from the task's initial state with the fixed verifier. */

@@ -197,7 +197,8 @@ export class Tau2RetailBenchmark implements Benchmark {
     const db = new RetailDb(this.data);
     const agentMessages: string[] = [];
     const transcript: string[] = [`user: ${openingLine(task.scenario)}`];
-    // HARNESSX_USER_MODEL (a model string) makes the user an LLM driven by tau2's guidelines; otherwise the
+    // The harness's evaluator role (or HARNESSX_USER_MODEL on the workers) makes the user an LLM driven by
+    // tau2's guidelines; otherwise the
     // deterministic scripted user plays it (offline runs and tests).
     const userModelSpec = process.env.HARNESSX_USER_MODEL;
     const user: { reply(text: string): string | Promise<string> } = options.userModel || userModelSpec

@@ -1,6 +1,9 @@
 import { checkBenchmark } from '../../benchmarks/check-benchmark';
 import { getBenchmark } from '../../benchmarks/registry';
-import { Tau2RetailBenchmark } from '../../benchmarks/tau2-retail';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DATA_DIR, Tau2RetailBenchmark } from '../../benchmarks/tau2-retail';
 import { RetailDb } from '../../benchmarks/tau2-retail/retail-db';
 import { firstPerson, ScriptedUser } from '../../benchmarks/tau2-retail/user-simulator';
 import { rolloutTasks } from '../../aegis/rollout';
@@ -87,5 +90,36 @@ describe('tau2-bench retail', () => {
       return r.outcomes.filter((o) => o.passed).length / ids.length;
     };
     expect(await rate('large')).toBeGreaterThan(await rate('small'));
+  });
+});
+
+describe('tau2 reward components and the LLM user', () => {
+  test('COMMUNICATE: every required string must appear in the agent’s messages', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hx-tau2-'));
+    for (const f of ['db.json', 'policy.md', 'user-simulation-guidelines.md']) copyFileSync(join(DATA_DIR, f), join(dir, f));
+    const tasks = JSON.parse(readFileSync(join(DATA_DIR, 'tasks.json'), 'utf8'));
+    const t = tasks.find((x: { id: string }) => x.id === '0');
+    writeFileSync(join(dir, 'tasks.json'), JSON.stringify([{ ...t, evaluation_criteria: { ...t.evaluation_criteria, communicate_info: ['1819.92'], reward_basis: ['DB', 'COMMUNICATE'] } }]));
+    const local = new Tau2RetailBenchmark({ dataDir: dir });
+    const run = async (say: string) => {
+      const env = local.createEnvironment('tau2-retail/0', { seed: 's' });
+      for (const call of local.referenceSolution('tau2-retail/0')) env.execute(call);
+      await env.respond!(say);
+      return env.breakdown();
+    };
+    expect(await run('Your order total was $1819.92.')).toMatchObject({ DB: 1, COMMUNICATE: 1, reward: 1 });
+    expect(await run('All done.')).toMatchObject({ DB: 1, COMMUNICATE: 0, reward: 0 });
+  });
+
+  test('with the harness’s evaluator role (or HARNESSX_USER_MODEL) an LLM plays the user, following tau2’s guidelines', async () => {
+    const userModel = new ScriptedModel(['Thanks, that is all. ###STOP###']);
+    const id = bench.tasks()[0].id;
+    const env = bench.createEnvironment(id, { seed: 's', userModel });
+    expect(await env.respond!('Your exchange is submitted.')).toBe('Thanks, that is all. ###STOP###');
+    expect(env.isDone()).toBe(true);
+    const sent = userModel.requests[0].messages;
+    expect(sent[0].content).toMatch(/User Simulation Guidelines[\s\S]*reason_for_call/);
+    expect(sent.slice(1).map((m) => m.role)).toEqual(['assistant', 'user']);
+    userModel.assertConsumed();
   });
 });
