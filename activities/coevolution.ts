@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CompleteAsyncError } from '@temporalio/common';
 import { getBenchmark } from '../benchmarks/registry';
 import { advantages } from '../coevolution/advantages';
 import { grpoRows, toTrlJsonl, toVerlParquet } from '../coevolution/export-grpo';
@@ -37,6 +37,26 @@ function heartbeat(details?: unknown): void {
 export function registerCheckpoint(store: ArtifactStore, runId: string, checkpoint: Checkpoint & { iteration: number }): void {
   const all = store.readRunFile<Array<Checkpoint & { iteration: number }>>(runId, 'checkpoints.json') ?? [];
   if (!all.some((c) => c.id === checkpoint.id)) store.writeRunFile(runId, 'checkpoints.json', JSON.stringify([...all, checkpoint], null, 2) + '\n');
+}
+
+function taskTokenOrNull(): Uint8Array | null {
+  try {
+    return Context.current().info.taskToken;
+  } catch {
+    return null;
+  }
+}
+
+/** A job runner recorded in the job folder that is still running. */
+export function runnerAlive(jobDir: string): boolean {
+  const pidFile = join(jobDir, 'runner.pid');
+  if (!existsSync(pidFile)) return false;
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function createCoevolutionActivities(store: ArtifactStore) {
@@ -111,7 +131,20 @@ export function createCoevolutionActivities(store: ArtifactStore) {
         if (!command) throw ApplicationFailure.nonRetryable(`no trainer for "${input.checkpoint.model}": set HARNESSX_TRAINER_COMMAND on the workers (it gets HARNESSX_TRAIN_DATA, a TRL JSONL file, and HARNESSX_TRAIN_OUT, where it writes checkpoint.json)`, 'TrainerMissing');
         const data = join(jobDir, 'grpo.trl.jsonl');
         const benchmark = getBenchmark(input.benchmark);
-        writeFileSync(data, toTrlJsonl(grpoRows(buffer.entries, (e) => store.get<EpisodeTrace[]>(e.tracesRef)[e.traceIndex], benchmark)));
+        if (!existsSync(data)) writeFileSync(data, toTrlJsonl(grpoRows(buffer.entries, (e) => store.get<EpisodeTrace[]>(e.tracesRef)[e.traceIndex], benchmark)));
+        const token = taskTokenOrNull();
+        if (token && process.env.HARNESSX_TRAINER_ASYNC !== 'off') {
+          // Jobs of hours: a detached job runner (harnessx train-job) runs the trainer, heartbeats this
+          // activity with its task token and completes it; the worker's slot is free meanwhile, and a worker
+          // crash neither stops the job nor starts a second one (a live runner is re-pointed at the new token).
+          writeFileSync(join(jobDir, 'task-token'), Buffer.from(token).toString('base64'));
+          writeFileSync(join(jobDir, 'job.json'), JSON.stringify({ command, runId: input.runId, iteration: input.iteration, data, baseModel: input.checkpoint.model, dataDir: store.root }));
+          if (!runnerAlive(jobDir)) {
+            const runner = spawn(process.execPath, [join(__dirname, '..', 'bin', 'harnessx.js'), 'train-job', jobDir], { detached: true, stdio: 'ignore', env: process.env });
+            runner.unref();
+          }
+          throw new CompleteAsyncError();
+        }
         await new Promise<void>((resolve, reject) => {
           const child = spawn(command, { shell: true, cwd: jobDir, env: { ...process.env, HARNESSX_TRAIN_DATA: data, HARNESSX_TRAIN_OUT: jobDir, HARNESSX_BASE_MODEL: input.checkpoint.model }, stdio: ['ignore', 'inherit', 'inherit'] });
           const beat = setInterval(() => heartbeat({ training: input.iteration }), 5000);

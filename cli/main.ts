@@ -25,6 +25,7 @@ import type { RunStatus, RunSummary } from '../workflows/evolve-harness';
 import type { CoevolveResult } from '../workflows/coevolve';
 import { CoevolveInputSchema } from '../coevolution/coevolve-input';
 import { exportGrpoFile } from '../activities/coevolution';
+import { runTrainJob } from './train-job';
 import { ensureDevServer } from './dev-server';
 import { dataDir } from './paths';
 import { findTemporalCli, ensureTemporalCli, TemporalCliMissing } from './temporal-cli';
@@ -541,6 +542,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'evolve':
         await evolve(rest, false);
         return 0;
+      case 'train-job':
+        if (!rest[0]) throw new UsageError('usage: harnessx train-job <jobDir> (started by the trainer activity)');
+        return runTrainJob(rest[0]);
       case 'coevolve':
         await coevolveCommand(rest);
         return 0;

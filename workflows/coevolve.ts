@@ -153,3 +153,11 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     shipped: s.shipped,
   };
 }
+
+/**
+ * One training job on a stored replay buffer (the trainer activity on its own): e.g. to train a served
+ * model on an exported run's buffer. Returns the new checkpoint.
+ */
+export async function trainCheckpoint(input: { runId: string; bufferRef: string; checkpoint: Checkpoint; reference: Checkpoint; iteration: number; benchmark: string }) {
+  return training.trainStep(input);
+}

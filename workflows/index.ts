@@ -1,3 +1,3 @@
 export { evolveHarness, statusQuery, pauseSignal, resumeSignal, stopSignal, setBudgetUpdate, decideUpdate } from './evolve-harness';
 export { evaluateHarness } from './evaluate-harness';
-export { coevolve, coevolveStatusQuery } from './coevolve';
+export { coevolve, coevolveStatusQuery, trainCheckpoint } from './coevolve';

@@ -37,3 +37,29 @@ it('co-evolving harness and model beats harness-only evolution on the same held-
   const first = JSON.parse(readFileSync(trl.path, 'utf8').split('\n')[0]);
   expect(Object.keys(first).sort()).toEqual(['advantage', 'checkpoint_id', 'completion', 'harness_id', 'prompt', 'reward', 'task_id', 'tools']);
 });
+
+it('an external trainer runs as a detached job that completes the activity asynchronously, once', async () => {
+  const bufferRef = store.put({ capacity: 10, entries: [], inserted: 0 });
+  const launches = join(fixture.dataDir, 'launches.txt');
+  const saved = { cmd: process.env.HARNESSX_TRAINER_COMMAND, addr: process.env.TEMPORAL_ADDRESS };
+  process.env.HARNESSX_TRAINER_COMMAND = `node -e "const fs=require('fs');fs.appendFileSync('${launches}','x');setTimeout(()=>fs.writeFileSync(process.env.HARNESSX_TRAIN_OUT+'/checkpoint.json',JSON.stringify({id:'ft-7',model:'openai-compatible:ft-7@http://gpu:8000/v1'})),1500)"`;
+  process.env.TEMPORAL_ADDRESS = fixture.env.address;
+  try {
+    const input = { runId: 'it-train', bufferRef, checkpoint: { id: 'base', model: 'openai-compatible:base@http://gpu:8000/v1' }, reference: { id: 'base', model: 'openai-compatible:base@http://gpu:8000/v1' }, iteration: 7, benchmark: 'blocksworld' };
+    const first = await fixture.env.client.workflow.execute('trainCheckpoint', { taskQueue: 'it-coevolve', workflowId: 'it-train-1', args: [input] });
+    expect(first).toMatchObject({ checkpoint: { id: 'ft-7', model: 'openai-compatible:ft-7@http://gpu:8000/v1' } });
+    const history = await fixture.env.client.workflow.getHandle('it-train-1').fetchHistory();
+    const events = history.events ?? [];
+    expect(events.some((e) => e.activityTaskCompletedEventAttributes)).toBe(true);
+    // The same job again (a retry after a crash, or a replayed iteration): finished jobs are not relaunched.
+    const again = await fixture.env.client.workflow.execute('trainCheckpoint', { taskQueue: 'it-coevolve', workflowId: 'it-train-2', args: [input] });
+    expect(again).toMatchObject({ checkpoint: { id: 'ft-7' } });
+    expect(readFileSync(launches, 'utf8')).toBe('x');
+    expect(store.readRunFile<Array<{ id: string }>>('it-train', 'checkpoints.json')).toEqual([{ id: 'ft-7', model: 'openai-compatible:ft-7@http://gpu:8000/v1', iteration: 7 }]);
+  } finally {
+    if (saved.cmd === undefined) delete process.env.HARNESSX_TRAINER_COMMAND;
+    else process.env.HARNESSX_TRAINER_COMMAND = saved.cmd;
+    if (saved.addr === undefined) delete process.env.TEMPORAL_ADDRESS;
+    else process.env.TEMPORAL_ADDRESS = saved.addr;
+  }
+});
