@@ -9,6 +9,7 @@ import { grpoRows, toTrlJsonl, toVerlParquet } from '../coevolution/export-grpo'
 import { DEFAULT_GRPO, GrpoOptions, GrpoSample, grpoUpdate } from '../coevolution/grpo-step';
 import { BufferEntry, emptyBuffer, insert, ReplayBuffer } from '../coevolution/replay-buffer';
 import { renderTrajectory } from '../coevolution/render-trajectory';
+import { runTrainer, TrainerJob, trainerFromEnv } from '../coevolution/external-trainer';
 import type { EpisodeTrace } from '../harness/trace';
 import { completionLogProb, OpenAIModel } from '../models/openai/openai-model';
 import { decisionsLogProb, formatSimModel, parseSimName, SimDecision, Theta } from '../models/sim/policy';
@@ -127,32 +128,27 @@ export function createCoevolutionActivities(store: ArtifactStore) {
         const update = grpoUpdate(samples, theta, ref, { ...DEFAULT_GRPO, ...input.grpo });
         result = { checkpoint: { id: `ckpt-${input.iteration}`, model: formatSimModel(size, update.theta) }, samples: samples.length, objectiveBefore: update.objectiveBefore, objectiveAfter: update.objectiveAfter };
       } else {
-        const command = process.env.HARNESSX_TRAINER_COMMAND;
-        if (!command) throw ApplicationFailure.nonRetryable(`no trainer for "${input.checkpoint.model}": set HARNESSX_TRAINER_COMMAND on the workers (it gets HARNESSX_TRAIN_DATA, a TRL JSONL file, and HARNESSX_TRAIN_OUT, where it writes checkpoint.json)`, 'TrainerMissing');
+        const trainer = trainerFromEnv();
+        if (!trainer) throw ApplicationFailure.nonRetryable(`no trainer for "${input.checkpoint.model}": set HARNESSX_TRAINER_COMMAND (gets HARNESSX_TRAIN_DATA, a TRL JSONL file, and writes checkpoint.json into HARNESSX_TRAIN_OUT) or HARNESSX_TRAINER_URL (a fine-tuning endpoint) on the workers`, 'TrainerMissing');
         const data = join(jobDir, 'grpo.trl.jsonl');
         const benchmark = getBenchmark(input.benchmark);
         if (!existsSync(data)) writeFileSync(data, toTrlJsonl(grpoRows(buffer.entries, (e) => store.get<EpisodeTrace[]>(e.tracesRef)[e.traceIndex], benchmark)));
+        const job: TrainerJob = { ...trainer, data, baseModel: input.checkpoint.model, dir: jobDir };
         const token = taskTokenOrNull();
         if (token && process.env.HARNESSX_TRAINER_ASYNC !== 'off') {
           // Jobs of hours: a detached job runner (harnessx train-job) runs the trainer, heartbeats this
           // activity with its task token and completes it; the worker's slot is free meanwhile, and a worker
           // crash neither stops the job nor starts a second one (a live runner is re-pointed at the new token).
           writeFileSync(join(jobDir, 'task-token'), Buffer.from(token).toString('base64'));
-          writeFileSync(join(jobDir, 'job.json'), JSON.stringify({ command, runId: input.runId, iteration: input.iteration, data, baseModel: input.checkpoint.model, dataDir: store.root }));
+          writeFileSync(join(jobDir, 'job.json'), JSON.stringify({ job, runId: input.runId, iteration: input.iteration, dataDir: store.root }));
           if (!runnerAlive(jobDir)) {
             const runner = spawn(process.execPath, [join(__dirname, '..', 'bin', 'harnessx.js'), 'train-job', jobDir], { detached: true, stdio: 'ignore', env: process.env });
             runner.unref();
           }
           throw new CompleteAsyncError();
         }
-        await new Promise<void>((resolve, reject) => {
-          const child = spawn(command, { shell: true, cwd: jobDir, env: { ...process.env, HARNESSX_TRAIN_DATA: data, HARNESSX_TRAIN_OUT: jobDir, HARNESSX_BASE_MODEL: input.checkpoint.model }, stdio: ['ignore', 'inherit', 'inherit'] });
-          const beat = setInterval(() => heartbeat({ training: input.iteration }), 5000);
-          child.on('error', (e) => (clearInterval(beat), reject(e)));
-          child.on('exit', (code) => (clearInterval(beat), code === 0 ? resolve() : reject(new Error(`trainer exited with ${code}`))));
-        });
-        const out = JSON.parse(readFileSync(join(jobDir, 'checkpoint.json'), 'utf8')) as Checkpoint;
-        result = { checkpoint: out, samples: buffer.entries.length, objectiveBefore: null, objectiveAfter: null };
+        const checkpoint = await runTrainer(job, () => heartbeat({ training: input.iteration }));
+        result = { checkpoint, samples: buffer.entries.length, objectiveBefore: null, objectiveAfter: null };
       }
       registerCheckpoint(store, input.runId, { ...result.checkpoint, iteration: input.iteration });
       writeFileSync(donePath, JSON.stringify({ ...result, relaunched: false }));

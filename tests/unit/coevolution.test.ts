@@ -147,4 +147,27 @@ describe('behaviour log-probs and the trainer', () => {
       delete process.env.HARNESSX_TRAINER_COMMAND;
     }
   });
+
+  test('an HTTP fine-tuning endpoint: the dataset is posted, the job polled until it yields a checkpoint', async () => {
+    let polls = 0;
+    const server = await startWireServer((r) => {
+      if (r.path === '/ft/jobs' && r.body.format === 'trl') return { body: { id: 'job-1' } };
+      if (r.path === '/ft/jobs/job-1') return { body: ++polls < 3 ? { status: 'running' } : { status: 'succeeded', checkpoint: { id: 'ft-2', model: 'openai-compatible:ft-2@http://gpu:8000/v1' } } };
+      return undefined;
+    });
+    const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-ft-')));
+    process.env.HARNESSX_TRAINER_URL = `${server.url}/ft`;
+    process.env.HARNESSX_TRAINER_POLL_MS = '20';
+    try {
+      const base = { id: 'base', model: 'openai-compatible:base@http://gpu:8000/v1' };
+      const r = await createCoevolutionActivities(store).trainStep({ runId: 'r2', bufferRef: store.put(emptyBuffer(5)), checkpoint: base, reference: base, iteration: 2, benchmark: 'blocksworld' });
+      expect(r.checkpoint).toEqual({ id: 'ft-2', model: 'openai-compatible:ft-2@http://gpu:8000/v1' });
+      expect(polls).toBe(3);
+      expect(server.requests[0].body).toMatchObject({ base_model: base.model, format: 'trl' });
+    } finally {
+      delete process.env.HARNESSX_TRAINER_URL;
+      delete process.env.HARNESSX_TRAINER_POLL_MS;
+      await server.close();
+    }
+  });
 });
