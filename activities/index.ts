@@ -201,7 +201,7 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
-  async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<{ outcomes: TaskOutcome[]; traces: EpisodeTrace[]; spend: Spend }> {
+  async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string; recordPolicy?: boolean }): Promise<{ outcomes: TaskOutcome[]; traces: EpisodeTrace[]; spend: Spend }> {
     const benchmark = getBenchmark(input.benchmark);
     const config = store.getHarness(input.harnessId);
     const result = await rolloutTasks({
@@ -212,6 +212,7 @@ export function createActivities(deps: ActivityDeps) {
       taskIds: input.taskIds,
       k: input.k,
       seed: input.seed,
+      recordPolicy: input.recordPolicy,
       onEpisode: async (done, total) => {
         if (done % 5 === 0 || done === total) {
           heartbeat({ done, total });
@@ -292,7 +293,7 @@ export function createActivities(deps: ActivityDeps) {
       };
     },
 
-    async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<RolloutResult> {
+    async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string; recordPolicy?: boolean }): Promise<RolloutResult> {
       await faultPoint(store, 'rollout');
       const { outcomes, traces, spend: used } = await rolloutInternal(input);
       store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(input, o.taskId), o]));

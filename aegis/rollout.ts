@@ -23,6 +23,8 @@ export interface RolloutSpec {
   taskIds: string[];
   k: number;
   seed: string;
+  /** Keep the model's policy decisions in traces (co-evolution's GRPO needs them; they cost trace size). */
+  recordPolicy?: boolean;
   /** Called after each episode; rollout activities heartbeat here. */
   onEpisode?: (done: number, total: number) => void | Promise<void>;
 }
@@ -60,7 +62,8 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
   const task = spec.benchmark.task(taskId);
   const role = (r: { model: string; fallback?: string }, roleSeed: string) => {
     const wrap = (m: Model) => (spec.wrapModel ? spec.wrapModel(m, roleSeed) : m);
-    return withFallback(wrap(createModel(r.model, { seed: roleSeed })), r.fallback ? wrap(createModel(r.fallback, { seed: roleSeed })) : null);
+    const options = { seed: roleSeed, recordPolicy: spec.recordPolicy };
+    return withFallback(wrap(createModel(r.model, options)), r.fallback ? wrap(createModel(r.fallback, options)) : null);
   };
   const model = role(spec.config.model.main, seed);
   const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });

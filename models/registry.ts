@@ -1,7 +1,7 @@
 import { anthropicProvider } from './anthropic/anthropic-model';
 import { openaiCompatibleProvider, openaiProvider } from './openai/openai-model';
 import { simProvider } from './sim/sim-model';
-import { Model, ModelProvider, parseModelString } from './types';
+import { Model, ModelOptions, ModelProvider, parseModelString } from './types';
 
 const PROVIDERS: Record<string, ModelProvider> = {
   sim: simProvider,
@@ -12,7 +12,7 @@ const PROVIDERS: Record<string, ModelProvider> = {
 
 export const PROVIDER_NAMES = Object.keys(PROVIDERS);
 
-export function createModel(spec: string, options: { seed: string }): Model {
+export function createModel(spec: string, options: ModelOptions): Model {
   const ref = parseModelString(spec);
   const provider = PROVIDERS[ref.provider];
   if (!provider) throw new Error(`unknown model provider "${ref.provider}" in "${spec}"; available: ${PROVIDER_NAMES.join(', ')}`);

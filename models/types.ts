@@ -3,10 +3,18 @@ import type { Model } from '../harness/processor';
 export type { Model } from '../harness/processor';
 
 /** Creates models from "provider:name" strings; one per vendor folder under models/. */
+export interface ModelOptions {
+  seed: string;
+  recordPolicy?: boolean;
+}
+
 export interface ModelProvider {
   readonly name: string;
-  /** `seed` makes sampling reproducible where the provider supports it (the simulator always does). */
-  create(modelName: string, options: { seed: string }): Model;
+  /**
+   * `seed` makes sampling reproducible where the provider supports it (the simulator always does).
+   * `recordPolicy`: keep what GRPO needs to compute log-probs later (the simulator's decisions) in responses.
+   */
+  create(modelName: string, options: ModelOptions): Model;
 }
 
 export interface ModelRef {

@@ -89,7 +89,7 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     // 1. Rollout under the current harness and checkpoint; 2. verify (the benchmark scores each episode).
     const { harnessId: acting } = await books.withModel({ harnessId: s.harnessId, model: s.checkpoint.model });
     const batch = seededSample(s.trainIds, input.batchSize, `${input.seed}|batch|${it}`).sort();
-    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: acting, taskIds: batch, k: input.k, seed: `${input.seed}|${it}` });
+    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: acting, taskIds: batch, k: input.k, seed: `${input.seed}|${it}`, recordPolicy: true });
     s.passRates = [...s.passRates, { iteration: it, passRate: roll.passRate, checkpoint: s.checkpoint.id }].slice(-500);
     // 3. Insert into the buffer; behaviour log-probs are computed once, here.
     const inserted = await training.bufferInsert({ bufferRef: s.bufferRef, capacity: input.bufferCapacity, tracesRef: roll.tracesRef, iteration: it, checkpoint: s.checkpoint, seed: input.seed });

@@ -26,6 +26,8 @@ export class SimModel implements Model {
     private readonly profile: SimProfile,
     private readonly seed: string,
     private readonly theta: Theta = { ...ZERO_THETA },
+    /** Report policy decisions in responses (co-evolution needs them; plain runs keep traces small). */
+    private readonly recordPolicy = false,
   ) {
     this.id = formatSimModel(size, theta);
   }
@@ -44,7 +46,7 @@ export class SimModel implements Model {
     const draws: Array<[string, number]> = [];
     let decisions: () => SimDecision[] = () => [];
     const reply = (text: string, toolCalls: ToolCall[] = []): ModelResponse => {
-      const made = decisions();
+      const made = this.recordPolicy ? decisions() : [];
       return {
         text,
         toolCalls,
@@ -171,10 +173,10 @@ function estimateTokens(request: ModelRequest): number {
 
 export const simProvider: ModelProvider = {
   name: 'sim',
-  create(modelName, { seed }) {
+  create(modelName, { seed, recordPolicy }) {
     const { size, theta } = parseSimName(modelName);
     const profile = SIM_PROFILES[size];
     if (!profile) throw new Error(`unknown simulator size "${size}"; use sim:small or sim:large`);
-    return new SimModel(size, profile, seed, theta);
+    return new SimModel(size, profile, seed, theta, !!recordPolicy);
   },
 };
