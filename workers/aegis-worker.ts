@@ -39,7 +39,11 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue ?? taskQueue(),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({ store }),
-    maxConcurrentActivityTaskExecutions: 2,
+    // Enough slots that a poller is always waiting: a task that finds no waiting poller goes to the
+    // server's backlog and waits there 1–2 s (measured), which cost simulator rollouts a third of their
+    // throughput at 2 slots. Real-model rollouts wait on the network, so they want many slots anyway;
+    // CPU-bound simulator episodes share the event loop (they yield every few episodes).
+    maxConcurrentActivityTaskExecutions: Number(process.env.HARNESSX_MAX_ACTIVITIES ?? 16),
     dataConverter: options.dataConverter ?? dataConverter(),
   });
 }
