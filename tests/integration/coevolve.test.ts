@@ -63,3 +63,22 @@ it('an external trainer runs as a detached job that completes the activity async
     else process.env.TEMPORAL_ADDRESS = saved.addr;
   }
 });
+
+it('a co-evolution run pauses at an iteration boundary, resumes, and stops on request', async () => {
+  const handle = await fixture.env.client.workflow.start('coevolve', { taskQueue: 'it-coevolve', workflowId: 'it-coevolve-control', args: [{ benchmark: 'blocksworld', iterations: 200, batchSize: 4, k: 2, seed: 'control', compareHarnessOnly: false }] });
+  const status = () => handle.query<CoevolveStatus>('coevolveStatus');
+  await waitFor(status, (s) => s.iteration >= 1, 60_000, 'iteration 1');
+  await handle.signal('pause');
+  const paused = await waitFor(status, (s) => s.paused, 30_000, 'paused');
+  await new Promise((r) => setTimeout(r, 1500));
+  expect((await status()).iteration).toBeLessThanOrEqual(paused.iteration + 1);
+  const held = (await status()).iteration;
+  await new Promise((r) => setTimeout(r, 1000));
+  expect((await status()).iteration).toBe(held);
+  await handle.signal('resume');
+  await waitFor(status, (s) => s.iteration > held, 60_000, 'progress after resume');
+  await handle.signal('stop');
+  const result = (await handle.result()) as CoevolveResult;
+  expect(result.iterations).toBeLessThan(200);
+  expect(result.harnessOnlyPassRate).toBeNull();
+});
