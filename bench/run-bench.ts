@@ -87,8 +87,8 @@ async function main() {
   }
 
   // 2–3. Rollout throughput in-process (the baseline) and through Temporal activities (real dev server, one
-  // in-process worker), on the same episodes (same seed per pair), interleaved three times per size so JIT
-  // warm-up and machine noise hit both sides alike; the ratio reported is the median of the three pairs.
+  // in-process worker), on the same episodes (same seed per pair), interleaved five times per size so JIT
+  // warm-up and machine noise hit both sides alike; the ratio reported is the median of the five pairs (single pairs swing by ±0.1 on 2 cores).
   const sizes = [ids240, allIds];
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
@@ -108,7 +108,7 @@ async function main() {
       const out: Array<{ episodes: number; calls: number; inProcessMs: number[]; temporalMs: number[] }> = [];
       for (const [i, ids] of sizes.entries()) {
         const entry = { episodes: 0, calls: 0, inProcessMs: [] as number[], temporalMs: [] as number[] };
-        for (let rep = 0; rep < 3; rep++) {
+        for (let rep = 0; rep < 5; rep++) {
           const seed = `bench-${i}-${rep}`;
           const a = await timeIt(() => rolloutTasks({ benchmark, config: evolved, harnessId: evolvedId, taskIds: ids, k: 2, seed }));
           entry.episodes = a.value.traces.length;
