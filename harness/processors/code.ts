@@ -48,9 +48,10 @@ export type SandboxCallResult =
   | { ok: false; reason: string };
 
 /** One call of sandboxed processor code on one event, with the result checked against the hook contract. */
-export async function callSandboxed(js: string, input: SandboxCallInput, timeoutMs: number): Promise<SandboxCallResult> {
+/** `program`: the compiled module wrapped by sandboxProgram (built once per processor, not per call). */
+export async function callSandboxed(program: string, input: SandboxCallInput, timeoutMs: number): Promise<SandboxCallResult> {
   const quickjs = await loadSandbox();
-  const run = runInSandbox(quickjs, sandboxProgram(js), '__hx_call', JSON.stringify(input), { ...DEFAULT_SANDBOX_LIMITS, timeoutMs });
+  const run = runInSandbox(quickjs, program, '__hx_call', JSON.stringify(input), { ...DEFAULT_SANDBOX_LIMITS, timeoutMs });
   if (!run.ok) return { ok: false, reason: `sandbox ${run.kind}: ${run.message}` };
   if (run.output.length > MAX_OUTPUT_CHARS) return { ok: false, reason: `sandbox output of ${run.output.length} chars exceeds ${MAX_OUTPUT_CHARS}` };
   let raw: unknown;
@@ -85,11 +86,12 @@ export async function verifyCodeProcessor(hook: string, params: unknown): Promis
   if (!parsed.success) return { ok: false, stage: 'params', reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
   const compiled = compileProcessor(parsed.data.source);
   if (!compiled.ok) return { ok: false, stage: 'compile', reason: `${compiled.stage}: ${compiled.errors.join('; ')}` };
+  const program = sandboxProgram(compiled.js);
   let ms = 0;
   for (const t of parsed.data.smokeTests) {
     if (t.event.hook !== hook) return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}" sends a ${t.event.hook} event to a processor on ${hook}` };
     const started = Date.now();
-    const r = await callSandboxed(compiled.js, { event: t.event as unknown as HookEvent, instruction: t.instruction, admissibleActions: t.admissibleActions, state: t.state }, parsed.data.timeoutMs);
+    const r = await callSandboxed(program, { event: t.event as unknown as HookEvent, instruction: t.instruction, admissibleActions: t.admissibleActions, state: t.state }, parsed.data.timeoutMs);
     ms += Date.now() - started;
     if (!r.ok) return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}": ${r.reason}` };
     const outcome = 'interrupt' in r.output ? 'interrupt' : r.changed ? 'changed' : 'unchanged';
@@ -113,9 +115,11 @@ export const codeProcessor = defineProcessor({
   params: CodeParamsSchema,
   create: (params) => {
     let state: Record<string, unknown> = {};
+    // Transpiled and wrapped once per episode instance; every event then only runs it.
+    const program = sandboxProgram(transpile(params.source));
     return {
       async *process(event, ctx) {
-        const r = await callSandboxed(transpile(params.source), { event, instruction: ctx.task.instruction, admissibleActions: ctx.env.admissibleActions(), state }, params.timeoutMs);
+        const r = await callSandboxed(program, { event, instruction: ctx.task.instruction, admissibleActions: ctx.env.admissibleActions(), state }, params.timeoutMs);
         if (!r.ok) throw new Error(r.reason);
         state = r.state;
         for (const n of r.notes) ctx.trace.note(`code:${n.kind}`, n.data);

@@ -46,7 +46,7 @@ export class SimModel implements Model {
     const draws: Array<[string, number]> = [];
     let decisions: () => SimDecision[] = () => [];
     const reply = (text: string, toolCalls: ToolCall[] = []): ModelResponse => {
-      const made = this.recordPolicy ? decisions() : [];
+      const made = decisions();
       return {
         text,
         toolCalls,
@@ -56,11 +56,15 @@ export class SimModel implements Model {
         ...(made.length ? { meta: { simDecisions: made } } : {}),
       };
     };
-    const track = (u: (kind: string) => number) => (kind: string) => {
-      const v = u(kind);
-      draws.push([kind, v]);
-      return v;
-    };
+    // Draws are kept only when the policy is recorded: plain rollouts pay nothing for co-evolution.
+    const track = (u: (kind: string) => number) =>
+      this.recordPolicy
+        ? (kind: string) => {
+            const v = u(kind);
+            draws.push([kind, v]);
+            return v;
+          }
+        : u;
     const skill = (decide: SkillDecide) => {
       const signals = contextSignals(request);
       const policy = this.policy(draws, effectiveRates(this.profile, signals));

@@ -31,7 +31,7 @@ describe('compiling evolved processor code', () => {
 });
 
 describe('the QuickJS sandbox', () => {
-  const run = async (body: string, timeoutMs = 100) => callSandboxed(transpile(attempt(body)), { event: beforeModel([]), instruction: 'x', admissibleActions: null, state: {} }, timeoutMs);
+  const run = async (body: string, timeoutMs = 100) => callSandboxed(sandboxProgram(transpile(attempt(body))), { event: beforeModel([]), instruction: 'x', admissibleActions: null, state: {} }, timeoutMs);
 
   // The escape suite: each attempt either finds nothing to use or ends as a guest error; the host is untouched.
   test.each<[string, string, RegExp, number?]>([
@@ -70,7 +70,7 @@ describe('the QuickJS sandbox', () => {
   });
 
   test('after every escape attempt the sandbox still runs good code', async () => {
-    const ok = await callSandboxed(transpile(REPEATED_STATE_GUARD), { event: beforeModel(['a', 'b', 'a']), instruction: 'x', admissibleActions: null, state: { seen: ['Current state:\n- a', 'Current state:\n- b'] } }, 100);
+    const ok = await callSandboxed(sandboxProgram(transpile(REPEATED_STATE_GUARD)), { event: beforeModel(['a', 'b', 'a']), instruction: 'x', admissibleActions: null, state: { seen: ['Current state:\n- a', 'Current state:\n- b'] } }, 100);
     expect(ok).toMatchObject({ ok: true, changed: true });
   });
 
