@@ -22,3 +22,13 @@ export function readJsonLines<T>(path: string, parse: (line: string, index: numb
   });
   return out;
 }
+
+/** A JSON data file; a read or parse failure names the file. */
+export function readJsonFile<T>(path: string): T {
+  const text = readDataFile(path);
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+}

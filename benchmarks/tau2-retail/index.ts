@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { callStructured } from '../../aegis/llm/structured-output';
 import { canonicalJson } from '../../harness/canonical';
 import type { Model } from '../../harness/processor';
 import type { ToolCall, ToolParameter, ToolResult, ToolSpec } from '../../harness/types';
+import { readDataFile, readJsonFile } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
 import { RetailData, RetailDb, ToolError, WRITE_TOOLS } from './retail-db';
@@ -77,17 +77,11 @@ export class Tau2RetailBenchmark implements Benchmark {
 
   constructor(options: { dataDir?: string } = {}) {
     const dir = options.dataDir ?? DATA_DIR;
-    const read = (name: string) => {
-      try {
-        return readFileSync(join(dir, name), 'utf8');
-      } catch (e) {
-        throw new Error(`${join(dir, name)}: ${(e as Error).message}`);
-      }
-    };
-    this.data = JSON.parse(read('db.json')) as RetailData;
+    const read = (name: string) => readDataFile(join(dir, name));
+    this.data = readJsonFile<RetailData>(join(dir, 'db.json'));
     this.policy = read('policy.md');
     this.guidelines = read('user-simulation-guidelines.md');
-    const raw = JSON.parse(read('tasks.json')) as Array<Record<string, any>>;
+    const raw = readJsonFile<Array<Record<string, any>>>(join(dir, 'tasks.json'));
     for (const [i, t] of raw.entries()) {
       const instr = t.user_scenario?.instructions;
       const crit = t.evaluation_criteria;
@@ -103,11 +97,12 @@ export class Tau2RetailBenchmark implements Benchmark {
       // Ship only tasks whose gold actions all run without a tool error: a few upstream trajectories contain
       // failing calls (an order id without its W, a gift card too small for the exchange) — those are kept
       // out, with the reason, rather than scored against a target the tools cannot reach.
-      const problem = this.replayProblem(task);
-      if (problem) {
-        this.excluded.set(task.id, problem);
+      const replay = this.replayGold(task);
+      if ('problem' in replay) {
+        this.excluded.set(task.id, replay.problem);
         continue;
       }
+      this.goldChanges.set(task.id, replay.changes);
       this.taskMap.set(task.id, task);
       this.byOpening.set(openingLine(task.scenario), task);
     }
@@ -116,17 +111,18 @@ export class Tau2RetailBenchmark implements Benchmark {
   /** Upstream tasks left out, with the gold action that fails. */
   readonly excluded = new Map<string, string>();
 
-  private replayProblem(task: Tau2Task): string | null {
+  /** The gold actions on a fresh database: the change set they produce (the DB target), or the one that fails. */
+  private replayGold(task: Tau2Task): { changes: Record<string, unknown> } | { problem: string } {
     const db = new RetailDb(this.data);
     for (const [i, a] of task.actions.entries()) {
       try {
         db.call(a.name, a.arguments);
       } catch (e) {
-        if (e instanceof ToolError) return `gold action ${i + 1} (${a.name}) fails: ${e.message}`;
+        if (e instanceof ToolError) return { problem: `gold action ${i + 1} (${a.name}) fails: ${e.message}` };
         throw e;
       }
     }
-    return null;
+    return { changes: db.changed() };
   }
 
   get db(): RetailData {
@@ -167,15 +163,10 @@ export class Tau2RetailBenchmark implements Benchmark {
     return writes.length ? [...new Set(writes)].sort().join('+') : 'read-only';
   }
 
-  /** The database change set the gold actions produce (cached): the DB component's target. */
+  /** The database change set the gold actions produce (replayed once, when the tasks load): the DB target. */
   goldChangeSet(taskId: string): Record<string, unknown> {
-    let target = this.goldChanges.get(taskId);
-    if (!target) {
-      const db = new RetailDb(this.data);
-      for (const a of this.tau2Task(taskId).actions) db.call(a.name, a.arguments);
-      target = db.changed();
-      this.goldChanges.set(taskId, target);
-    }
+    const target = this.goldChanges.get(taskId);
+    if (!target) throw new Error(`tau2-retail: no task "${taskId}"`);
     return target;
   }
 

@@ -1,3 +1,5 @@
+import { evaluateExpression } from '../gsm8k/arithmetic';
+
 /**
  * The tau2-bench retail database and its 16 tools, re-implemented from TOOLS.md. An episode gets its own
  * copy: records are cloned on first write (copy-on-write), so episodes never share state and creating one
@@ -49,26 +51,22 @@ export class RetailDb {
     return table === 'users' ? this.base.users[id] : this.base.orders[id];
   }
 
-  private user(id: string, write = false): User {
-    const mine = this.users.get(id);
-    if (mine) return mine;
-    const u = this.base.users[id];
-    if (!u) throw new ToolError('User not found');
-    if (!write) return u;
-    const copy = structuredClone(u);
-    this.users.set(id, copy);
+  /** A record for reading, or this episode's own copy of it for writing (cloned on first write). */
+  private record<T>(mine: Map<string, T>, base: Record<string, T>, id: string, write: boolean, notFound: string): T {
+    const own = mine.get(id);
+    if (own) return own;
+    const shared = base[id];
+    if (!shared) throw new ToolError(notFound);
+    if (!write) return shared;
+    const copy = structuredClone(shared);
+    mine.set(id, copy);
     return copy;
   }
+  private user(id: string, write = false): User {
+    return this.record(this.users, this.base.users, id, write, 'User not found');
+  }
   private order(id: unknown, write = false): Order {
-    const key = String(id);
-    const mine = this.orders.get(key);
-    if (mine) return mine;
-    const o = this.base.orders[key];
-    if (!o) throw new ToolError('Order not found');
-    if (!write) return o;
-    const copy = structuredClone(o);
-    this.orders.set(key, copy);
-    return copy;
+    return this.record(this.orders, this.base.orders, String(id), write, 'Order not found');
   }
   private product(id: unknown): Product {
     const p = this.base.products[String(id)];
@@ -117,8 +115,10 @@ export class RetailDb {
       case 'calculate': {
         const e = s('expression');
         if (!/^[\d+\-*/().\s]+$/.test(e)) throw new ToolError('Invalid characters in expression');
-        const v = evaluateArithmetic(e);
-        return String(round2(v));
+        // The allowed characters are a subset of the GSM8K calculator's language: one parser serves both.
+        const v = evaluateExpression(e);
+        if (!v.ok) throw new ToolError(v.error.includes('division by zero') ? 'Division by zero' : 'Invalid expression');
+        return String(round2(v.value));
       }
       case 'transfer_to_human_agents':
         s('summary');
@@ -255,44 +255,4 @@ export class RetailDb {
     if (base && JSON.stringify(base) === JSON.stringify(o)) this.orders.delete(o.order_id);
     return new ToolError(message);
   }
-}
-
-/** calculate's arithmetic: digits, + - * / ( ) . and spaces only (checked by the caller). */
-function evaluateArithmetic(e: string): number {
-  let i = 0;
-  const t = e.replace(/\s+/g, '');
-  const num = (): number => {
-    if (t[i] === '(') {
-      i++;
-      const v = add();
-      if (t[i++] !== ')') throw new ToolError('Invalid expression');
-      return v;
-    }
-    if (t[i] === '-') {
-      i++;
-      return -num();
-    }
-    const m = /^\d*\.?\d+/.exec(t.slice(i));
-    if (!m) throw new ToolError('Invalid expression');
-    i += m[0].length;
-    return Number(m[0]);
-  };
-  const mul = (): number => {
-    let v = num();
-    while (t[i] === '*' || t[i] === '/') {
-      const op = t[i++];
-      const r = num();
-      if (op === '/' && r === 0) throw new ToolError('Division by zero');
-      v = op === '*' ? v * r : v / r;
-    }
-    return v;
-  };
-  const add = (): number => {
-    let v = mul();
-    while (t[i] === '+' || t[i] === '-') v = t[i++] === '+' ? v + mul() : v - mul();
-    return v;
-  };
-  const v = add();
-  if (i !== t.length) throw new ToolError('Invalid expression');
-  return v;
 }

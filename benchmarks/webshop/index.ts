@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
+import { readJsonFile } from '../data-file';
 import { splitOf } from '../split';
 import type { Product } from '../tau2-retail/retail-db';
 import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
@@ -36,12 +36,7 @@ export class WebShopBenchmark implements Benchmark {
 
   constructor(options: { dataDir?: string } = {}) {
     const path = join(options.dataDir ?? DATA_DIR, 'db.json');
-    let products: Record<string, Product>;
-    try {
-      products = (JSON.parse(readFileSync(path, 'utf8')) as { products: Record<string, Product> }).products;
-    } catch (e) {
-      throw new Error(`${path}: ${(e as Error).message}`);
-    }
+    const products = readJsonFile<{ products: Record<string, Product> }>(path).products;
     this.shop = new Shop(products);
     generateGoals(this.shop).forEach((g, i) => {
       const id = `webshop/${i + 1}`;
