@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Context } from '@temporalio/activity';
+import { heartbeat, taskTokenOrNull } from './activity-context';
 import { ApplicationFailure, CompleteAsyncError } from '@temporalio/common';
 import { getBenchmark } from '../benchmarks/registry';
 import { advantages } from '../coevolution/advantages';
@@ -26,26 +26,20 @@ export interface Checkpoint {
 const decisionsOf = (trace: EpisodeTrace): SimDecision[] =>
   trace.records.flatMap((r) => (r.kind === 'model_call' ? ((r.response.meta?.simDecisions as SimDecision[] | undefined) ?? []) : []));
 
-function heartbeat(details?: unknown): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    /* not in an activity */
-  }
+/** Trace of a buffer entry; each traces blob is read from the store once per loader. */
+function traceLoader(store: ArtifactStore): (e: BufferEntry) => EpisodeTrace {
+  const blobs = new Map<string, EpisodeTrace[]>();
+  return (e) => {
+    let traces = blobs.get(e.tracesRef);
+    if (!traces) blobs.set(e.tracesRef, (traces = store.get<EpisodeTrace[]>(e.tracesRef)));
+    return traces[e.traceIndex];
+  };
 }
 
 /** The checkpoint registry of a run: every checkpoint a trainer produced, in order (runs/<id>/checkpoints.json). */
 export function registerCheckpoint(store: ArtifactStore, runId: string, checkpoint: Checkpoint & { iteration: number }): void {
   const all = store.readRunFile<Array<Checkpoint & { iteration: number }>>(runId, 'checkpoints.json') ?? [];
   if (!all.some((c) => c.id === checkpoint.id)) store.writeRunFile(runId, 'checkpoints.json', JSON.stringify([...all, checkpoint], null, 2) + '\n');
-}
-
-function taskTokenOrNull(): Uint8Array | null {
-  try {
-    return Context.current().info.taskToken;
-  } catch {
-    return null;
-  }
 }
 
 /** A job runner recorded in the job folder that is still running. */
@@ -115,11 +109,7 @@ export function createCoevolutionActivities(store: ArtifactStore) {
       let result: { checkpoint: Checkpoint; samples: number; objectiveBefore: number | null; objectiveAfter: number | null };
       if (current.provider === 'sim') {
         const adv = advantages(buffer.entries);
-        const traces = new Map<string, EpisodeTrace[]>();
-        const traceOf = (e: BufferEntry) => {
-          if (!traces.has(e.tracesRef)) traces.set(e.tracesRef, store.get<EpisodeTrace[]>(e.tracesRef));
-          return traces.get(e.tracesRef)![e.traceIndex];
-        };
+        const traceOf = traceLoader(store);
         const samples: GrpoSample[] = buffer.entries
           .filter((e) => e.behaviourLogProb !== null && (adv.get(e.key) ?? 0) !== 0)
           .map((e) => ({ decisions: decisionsOf(traceOf(e)), behaviourLogProb: e.behaviourLogProb!, advantage: adv.get(e.key)! }));
@@ -132,7 +122,7 @@ export function createCoevolutionActivities(store: ArtifactStore) {
         if (!trainer) throw ApplicationFailure.nonRetryable(`no trainer for "${input.checkpoint.model}": set HARNESSX_TRAINER_COMMAND (gets HARNESSX_TRAIN_DATA, a TRL JSONL file, and writes checkpoint.json into HARNESSX_TRAIN_OUT) or HARNESSX_TRAINER_URL (a fine-tuning endpoint) on the workers`, 'TrainerMissing');
         const data = join(jobDir, 'grpo.trl.jsonl');
         const benchmark = getBenchmark(input.benchmark);
-        if (!existsSync(data)) writeFileSync(data, toTrlJsonl(grpoRows(buffer.entries, (e) => store.get<EpisodeTrace[]>(e.tracesRef)[e.traceIndex], benchmark)));
+        if (!existsSync(data)) writeFileSync(data, toTrlJsonl(grpoRows(buffer.entries, traceLoader(store), benchmark)));
         const job: TrainerJob = { ...trainer, data, baseModel: input.checkpoint.model, dir: jobDir };
         const token = taskTokenOrNull();
         if (token && process.env.HARNESSX_TRAINER_ASYNC !== 'off') {
@@ -170,8 +160,7 @@ export function createCoevolutionActivities(store: ArtifactStore) {
 
 export function exportGrpoFile(store: ArtifactStore, bufferRef: string, benchmarkName: string, format: 'trl' | 'verl', out: string) {
   const buffer = store.get<ReplayBuffer>(bufferRef);
-  const cache = new Map<string, EpisodeTrace[]>();
-  const rows = grpoRows(buffer.entries, (e) => (cache.get(e.tracesRef) ?? cache.set(e.tracesRef, store.get<EpisodeTrace[]>(e.tracesRef)).get(e.tracesRef)!)[e.traceIndex], getBenchmark(benchmarkName));
+  const rows = grpoRows(buffer.entries, traceLoader(store), getBenchmark(benchmarkName));
   mkdirSync(join(out, '..'), { recursive: true });
   if (format === 'trl') writeFileSync(out, toTrlJsonl(rows));
   else writeFileSync(out, toVerlParquet(rows, benchmarkName));

@@ -23,6 +23,7 @@ import { ProviderError } from '../models/errors';
 import { costUsd, priceOf, priceTable } from '../models/prices';
 import { checkModelString, createModel } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
+import { heartbeat } from './activity-context';
 import { createCoevolutionActivities } from './coevolution';
 
 /**
@@ -46,15 +47,6 @@ export interface StageSpec {
 export interface ActivityDeps {
   store: ArtifactStore;
   metaAgent?: MetaAgent;
-}
-
-/** Heartbeats when running inside an activity; a no-op when called directly (tests, in-process bench). */
-function heartbeat(details?: unknown): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    /* not in an activity context */
-  }
 }
 
 function workflowIdOrNull(): string | null {
