@@ -403,7 +403,8 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
         await audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, reason: gate.reason, checks: gate.checks } });
         // Ensemble: an edit that passed every check but the seesaw, unlocking tasks while regressing others,
         // becomes a new variant; routing then sends each cluster to whichever variant serves it better.
-        const onlySeesaw = gate.checks.filter((c) => !c.passed).every((c) => c.check === 'seesaw') && gate.checks.length === 6;
+        // The seesaw runs last, so a failed seesaw means every other check passed.
+        const onlySeesaw = gate.checks.some((c) => c.check === 'seesaw' && !c.passed);
         if (focus && onlySeesaw && gate.regressions.length > 0 && gate.unlocked.length >= Math.max(1, input.minGain)) {
           const forked = await books.forkVariant({ benchmark: input.benchmark, variants: s.variants!, parentId: focus, harnessId: candidate.harnessId, round, unlocked: gate.unlocked, regressions: gate.regressions, maxVariants: input.maxVariants });
           s.variants = forked.variants;

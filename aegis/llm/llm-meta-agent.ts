@@ -26,13 +26,14 @@ const tokens = (text: string) => Math.ceil(text.length / 4);
 /** Edit types the library offers, as the Planner names them: insert:<type>@<hook>. */
 export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[]): string[] {
   const present = new Set(HOOKS.flatMap((h) => config.hooks[h].map((p) => p.type)));
-  const triedText = tried.map((t) => t.key).join(' ');
+  // A tried key may join several edits with '+'; each part counts as tried.
+  const triedKeys = new Set(tried.flatMap((t) => t.key.split('+')));
   const out: string[] = [];
   for (const def of Object.values(PROCESSOR_LIBRARY)) {
     if (present.has(def.type) && def.type !== 'code') continue;
     for (const hook of def.hooks) {
       const key = `insert:${def.type}@${hook}`;
-      if (!triedText.includes(key) && (def.type !== 'code' || ['before_model', 'after_model', 'after_tool', 'before_tool'].includes(hook))) out.push(key);
+      if (!triedKeys.has(key) && (def.type !== 'code' || ['before_model', 'after_model', 'after_tool', 'before_tool'].includes(hook))) out.push(key);
     }
   }
   return out;

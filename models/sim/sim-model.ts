@@ -10,8 +10,9 @@ import * as gsm8k from './skills/gsm8k';
 import * as humaneval from './skills/humaneval';
 import * as tau2 from './skills/tau2-retail';
 import * as webshop from './skills/webshop';
+import type { SkillDecision } from './skills/types';
 
-type SkillDecide = (request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number) => gsm8k.Gsm8kDecision | humaneval.HumanEvalDecision | tau2.Tau2Decision | webshop.WebShopDecision;
+type SkillDecide = (request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number) => SkillDecision;
 
 /**
  * The HarnessX simulator: a seeded stand-in for an LLM, for offline runs and tests. It is not a model

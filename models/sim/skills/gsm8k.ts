@@ -16,8 +16,6 @@ export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'submit_answer') && request.tools.some((t) => t.name === 'calculator');
 }
 
-export type Gsm8kDecision = SkillDecision;
-
 function problemOf(request: ModelRequest): Gsm8kProblem | null {
   const bench = getBenchmark('gsm8k') as Gsm8kBenchmark;
   for (const m of request.messages) if (m.role === 'user') {
@@ -39,7 +37,7 @@ function resultsSoFar(request: ModelRequest): number[] {
   return out;
 }
 
-export function decideGsm8k(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): Gsm8kDecision {
+export function decideGsm8k(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): SkillDecision {
   const p = problemOf(request);
   if (!p) return { kind: 'lost', text: 'I have lost track of the question.' };
   const done = resultsSoFar(request);

@@ -15,8 +15,6 @@ export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'run_examples') && request.tools.some((t) => t.name === 'write_file');
 }
 
-export type HumanEvalDecision = SkillDecision;
-
 function problemOf(request: ModelRequest): HumanEvalProblem | null {
   const bench = getBenchmark('humaneval') as HumanEvalBenchmark;
   for (const m of request.messages) if (m.role === 'user') {
@@ -46,7 +44,7 @@ function progress(request: ModelRequest): { written: string | null; examples: 'n
   return { written, examples };
 }
 
-export function decideHumanEval(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): HumanEvalDecision {
+export function decideHumanEval(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): SkillDecision {
   const p = problemOf(request);
   if (!p) return { kind: 'lost', text: 'I cannot find the function to implement.' };
   const correct = p.prompt + p.canonicalSolution;

@@ -17,8 +17,6 @@ export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'exchange_delivered_order_items');
 }
 
-export type Tau2Decision = SkillDecision;
-
 const isWrite = (name: string) => (WRITE_TOOLS as readonly string[]).includes(name);
 const key = (name: string, args: unknown) => `${name}${canonicalJson(args)}`;
 
@@ -28,7 +26,7 @@ function taskOf(request: ModelRequest): Tau2Task | null {
   return first ? bench.taskForOpening(first.content) : null;
 }
 
-export function decideTau2(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): Tau2Decision {
+export function decideTau2(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): SkillDecision {
   const task = taskOf(request);
   if (!task) return { kind: 'lost', text: 'How can I help you today?' };
   // Successful calls so far, in order.

@@ -16,9 +16,7 @@ export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'click') && request.tools.some((t) => t.name === 'search');
 }
 
-export type WebShopDecision = SkillDecision;
-
-export function decideWebShop(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): WebShopDecision {
+export function decideWebShop(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): SkillDecision {
   const bench = getBenchmark('webshop') as WebShopBenchmark;
   const first = request.messages.find((m) => m.role === 'user')?.content ?? '';
   const taskId = bench.taskForText(first);
