@@ -82,6 +82,26 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
   const s = state;
   const spec = { metaAgent: input.metaAgent, seed: input.seed };
 
+  /** One AEGIS round on the rollout's traces: digest → plan → evolve → critique → gate; the shipped candidate, if any. */
+  async function improveHarness(it: number, acting: string, batch: string[], roll: { tracesRef: string; outcomesRef: string }) {
+    const digest = await meta.digest({ round: it, harnessId: acting, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: null, ...spec });
+    if (digest.failed !== undefined || digest.failing === 0) return null;
+    const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: acting, tried: s.tried, ...spec });
+    if (plan.failed !== undefined || plan.options === 0) return null;
+    const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: acting, maxCandidates: input.candidatesPerRound, round: it, tracesRef: roll.tracesRef, ...spec });
+    if (evolved.failed !== undefined || !evolved.candidates.length) return null;
+    const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: acting, round: it, ...spec });
+    if (critique.failed !== undefined || critique.decision !== 'ship_ranking') return null;
+    const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
+    for (const candidateId of critique.ranking) {
+      const c = pool.candidates.find((x) => x.candidateId === candidateId)!;
+      const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: acting, gateTaskIds: [...batch, ...s.validationIds], k: input.k, seed: `${input.seed}|${it}`, minGain: 1 });
+      s.tried = [...s.tried, { key: c.editKey, bucket: c.bucket, harnessId: acting, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
+      if (gate.passed) return c;
+    }
+    return null;
+  }
+
   while (s.iteration < input.iterations && !stopping) {
     await condition(() => !paused || stopping);
     if (stopping) break;
@@ -96,29 +116,11 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     s.bufferRef = inserted.bufferRef;
     lastEvent = `iteration ${it}: pass@${input.k} ${roll.passed}/${roll.tasks}; buffer ${inserted.size}`;
     // 4. AEGIS harness update on this iteration's traces (deterministic gate on train + validation tasks).
-    const digest = await meta.digest({ round: it, harnessId: acting, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: null, ...spec });
-    if (digest.failed === undefined && digest.failing > 0) {
-      const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: acting, tried: s.tried, ...spec });
-      if (plan.failed === undefined && plan.options > 0) {
-        const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: acting, maxCandidates: input.candidatesPerRound, round: it, tracesRef: roll.tracesRef, ...spec });
-        if (evolved.failed === undefined && evolved.candidates.length) {
-          const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: acting, round: it, ...spec });
-          if (critique.failed === undefined && critique.decision === 'ship_ranking') {
-            const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
-            for (const candidateId of critique.ranking) {
-              const c = pool.candidates.find((x) => x.candidateId === candidateId)!;
-              const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: acting, gateTaskIds: [...batch, ...s.validationIds], k: input.k, seed: `${input.seed}|${it}`, minGain: 1 });
-              s.tried = [...s.tried, { key: c.editKey, bucket: c.bucket, harnessId: acting, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
-              if (gate.passed) {
-                s.harnessId = c.harnessId;
-                s.shipped++;
-                lastEvent = `iteration ${it}: shipped ${c.editKey}`;
-                break;
-              }
-            }
-          }
-        }
-      }
+    const shipped = await improveHarness(it, acting, batch, roll);
+    if (shipped) {
+      s.harnessId = shipped.harnessId;
+      s.shipped++;
+      lastEvent = `iteration ${it}: shipped ${shipped.editKey}`;
     }
     // 5–6. GRPO update from the same buffer (behaviour log-probs from insertion), then advance.
     if (input.trainer === 'grpo') {
