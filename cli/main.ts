@@ -22,7 +22,7 @@ import { connectionSettings, TASK_QUEUE, taskQueue, webUiUrl } from '../temporal
 import { createAegisWorker, installRuntime } from '../workers/aegis-worker';
 import { connectClient, connectWorker } from '../workers/connection';
 import type { RunStatus, RunSummary } from '../workflows/evolve-harness';
-import type { CoevolveResult } from '../workflows/coevolve';
+import type { CoevolveResult, CoevolveStatus } from '../workflows/coevolve';
 import { CoevolveInputSchema } from '../coevolution/coevolve-input';
 import { exportGrpoFile } from '../activities/coevolution';
 import { runTrainJob } from './train-job';
@@ -171,16 +171,25 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
   if (json) process.stdout.write(JSON.stringify({ ...summary, harnessPath, webUi: webUiUrl(workflowId) }) + '\n');
 }
 
+/** How a workflow reports progress: its status query, and the status as a line (null: nothing new). */
+interface ProgressView<S> {
+  query: string;
+  line(status: S, seconds: number): { key: string; text: string };
+}
+
+const EVOLVE_PROGRESS: ProgressView<RunStatus> = {
+  query: 'status',
+  line: (s, t) => ({ key: `${s.round}|${s.stage}|${s.lastEvent}`, text: `[${t}s] round ${s.round}/${s.rounds} · ${s.stage} · batch pass ${pct(s.lastPassRate)} · shipped ${s.shipped} · rejected ${s.rejected} · ${s.lastEvent}` }),
+};
+
 /** Waits for the run to end, printing a progress line whenever its status changes. */
-async function followRun(handle: WorkflowHandle, log: (line: string) => void, interactive: boolean, prefix = ''): Promise<RunSummary> {
+async function followRun<R = RunSummary, S = RunStatus>(handle: WorkflowHandle, log: (line: string) => void, interactive: boolean, prefix = '', view: ProgressView<S> = EVOLVE_PROGRESS as unknown as ProgressView<S>): Promise<R> {
   let last = '';
   const started = Date.now();
   const poll = setInterval(async () => {
     try {
-      const s = await handle.query<RunStatus>('status');
-      const line = `${prefix}[${Math.round((Date.now() - started) / 1000)}s] round ${s.round}/${s.rounds} · ${s.stage} · batch pass ${pct(s.lastPassRate)} · shipped ${s.shipped} · rejected ${s.rejected} · ${s.lastEvent}`;
-      const key = `${s.round}|${s.stage}|${s.lastEvent}`;
-      if (key !== last) log(line);
+      const { key, text } = view.line(await handle.query<S>(view.query), Math.round((Date.now() - started) / 1000));
+      if (key !== last) log(prefix + text);
       last = key;
     } catch {
       /* the query fails while the workflow task is being retried; the next tick will show progress */
@@ -464,27 +473,12 @@ async function coevolveCommand(argv: string[]): Promise<void> {
   const workflowId = values['workflow-id'] ?? `coevolve-${parsed.data.benchmark}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
   const handle = await client.workflow.start('coevolve', { taskQueue: taskQueue(), workflowId, args: [parsed.data] });
   log(`co-evolution ${workflowId} started (${webUiUrl(workflowId)}); ${parsed.data.iterations} iterations, trainer ${parsed.data.trainer}`);
-  const started = Date.now();
-  let last = '';
-  const poll = setInterval(async () => {
-    try {
-      const s = await handle.query<{ iteration: number; iterations: number; harnessId: string | null; checkpointId: string | null; lastEvent: string }>('coevolveStatus');
-      const line = `[${Math.round((Date.now() - started) / 1000)}s] iteration ${s.iteration}/${s.iterations} · harness ${s.harnessId} · checkpoint ${s.checkpointId} · ${s.lastEvent}`;
-      if (line.slice(line.indexOf(']')) !== last) log(line);
-      last = line.slice(line.indexOf(']'));
-    } catch {
-      /* not answerable yet */
-    }
-  }, 1500);
-  let result: CoevolveResult;
-  try {
-    result = await worker.runUntil(handle.result());
-  } catch (e) {
-    if (e instanceof WorkflowFailedError) throw new UsageError(`the run failed: ${e.cause?.message ?? e.message}`);
-    throw e;
-  } finally {
-    clearInterval(poll);
-  }
+  const result = await worker.runUntil(
+    followRun<CoevolveResult, CoevolveStatus>(handle, log, false, '', {
+      query: 'coevolveStatus',
+      line: (s, t) => ({ key: `${s.iteration}|${s.lastEvent}`, text: `[${t}s] iteration ${s.iteration}/${s.iterations} · harness ${s.harnessId} · checkpoint ${s.checkpointId} · ${s.lastEvent}` }),
+    }),
+  );
   log('');
   log(`held-out test pass@${parsed.data.k} (${result.testTasks} tasks): seed ${pct(result.seedPassRate)} · harness-only ${pct(result.harnessOnlyPassRate)} · co-evolved ${pct(result.coevolvedPassRate)}`);
   log(`final checkpoint ${result.checkpoint.id} (${result.checkpoint.model}); harness ${result.harnessId}; ${result.shipped} harness edit(s) shipped`);
