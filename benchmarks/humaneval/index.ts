@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
+import { boundedMemo } from '../../harness/bounded-memo';
 import { readJsonLines } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
@@ -55,8 +56,8 @@ export class HumanEvalBenchmark implements Benchmark {
   private readonly problems = new Map<string, HumanEvalProblem>();
   private readonly byPrompt = new Map<string, HumanEvalProblem>();
   private taskList: BenchmarkTask[] | null = null;
-  private readonly verdicts = new Map<string, Verdict>();
-  private readonly exampleRuns = new Map<string, PythonRun>();
+  private readonly verdicts = boundedMemo<Verdict>(5000);
+  private readonly exampleRuns = boundedMemo<PythonRun>(5000);
 
   constructor(options: { dataDir?: string } = {}) {
     const rows = readJsonLines(join(options.dataDir ?? DATA_DIR, 'humaneval-dev.jsonl'), (line, i) => {
@@ -106,28 +107,18 @@ export class HumanEvalBenchmark implements Benchmark {
 
   /** The hidden tests on a file; cached per (task, file) since the same code is graded repeatedly in gates. */
   grade(taskId: string, file: string): Verdict {
-    const key = `${taskId}\u0000${file}`;
-    const hit = this.verdicts.get(key);
-    if (hit) return hit;
-    const p = this.problem(taskId);
-    const r = runPython({ 'solution.py': file, 'tests.py': p.test }, RUN_CHECK(p.entryPoint));
-    const verdict: Verdict = r.ok && r.stdout.includes('PASSED')
-      ? { valid: true, reason: 'hidden tests passed' }
-      : { valid: false, reason: r.timedOut ? 'hidden tests timed out' : `hidden tests failed: ${lastLine(r.stderr) || lastLine(r.stdout)}` };
-    if (this.verdicts.size > 5000) this.verdicts.clear();
-    this.verdicts.set(key, verdict);
-    return verdict;
+    return this.verdicts(`${taskId}\u0000${file}`, () => {
+      const p = this.problem(taskId);
+      const r = runPython({ 'solution.py': file, 'tests.py': p.test }, RUN_CHECK(p.entryPoint));
+      return r.ok && r.stdout.includes('PASSED')
+        ? { valid: true, reason: 'hidden tests passed' }
+        : { valid: false, reason: r.timedOut ? 'hidden tests timed out' : `hidden tests failed: ${lastLine(r.stderr) || lastLine(r.stdout)}` };
+    });
   }
 
   /** The docstring examples on a file; cached per (task, file) like grading (the run is deterministic). */
   runExamples(taskId: string, file: string): PythonRun {
-    const key = `${taskId}\u0000${file}`;
-    const hit = this.exampleRuns.get(key);
-    if (hit) return hit;
-    const r = runPython({ 'solution.py': file }, RUN_EXAMPLES(this.problem(taskId).entryPoint), 10_000);
-    if (this.exampleRuns.size > 5000) this.exampleRuns.clear();
-    this.exampleRuns.set(key, r);
-    return r;
+    return this.exampleRuns(`${taskId}\u0000${file}`, () => runPython({ 'solution.py': file }, RUN_EXAMPLES(this.problem(taskId).entryPoint), 10_000));
   }
 
   createEnvironment(taskId: string): SyncScoredEnvironment {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { boundedMemo } from '../bounded-memo';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type ts from 'typescript';
@@ -129,18 +130,12 @@ function describe(d: ts.Diagnostic): string {
   return `${where}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ${text}`;
 }
 
-const checked = new Map<string, CompileResult>();
+const checked = boundedMemo<CompileResult>(500);
 const sourceKey = (source: string) => createHash('sha256').update(source).digest('hex');
 
 /** Type-checks against the processor interface and compiles; cached per source text. */
 export function compileProcessor(source: string): CompileResult {
-  const key = sourceKey(source);
-  const hit = checked.get(key);
-  if (hit) return hit;
-  const result = compileUncached(source);
-  if (checked.size > 500) checked.clear();
-  checked.set(key, result);
-  return result;
+  return checked(sourceKey(source), () => compileUncached(source));
 }
 
 function compileUncached(source: string): CompileResult {
@@ -158,17 +153,10 @@ function compileUncached(source: string): CompileResult {
   return { ok: true, js: transpile(source) };
 }
 
-const transpiled = new Map<string, string>();
+const transpiled = boundedMemo<string>(500);
 /** Compiles without type-checking (rollouts run code that already passed compileProcessor at the gate). */
 export function transpile(source: string): string {
-  const key = sourceKey(source);
-  let js = transpiled.get(key);
-  if (js === undefined) {
-    js = T().transpileModule(source, { compilerOptions: { target: T().ScriptTarget.ES2020, module: T().ModuleKind.CommonJS }, reportDiagnostics: false }).outputText;
-    if (transpiled.size > 500) transpiled.clear();
-    transpiled.set(key, js);
-  }
-  return js;
+  return transpiled(sourceKey(source), () => T().transpileModule(source, { compilerOptions: { target: T().ScriptTarget.ES2020, module: T().ModuleKind.CommonJS }, reportDiagnostics: false }).outputText);
 }
 
 /** The script the sandbox evaluates: the compiled module plus the JSON-in, JSON-out entry point. */
