@@ -136,8 +136,8 @@ export class WebShopBenchmark implements Benchmark {
       const res = await fetch((await shopServerUrl(shop)) + path);
       const html = await res.text();
       const item = /data-item="(\d+)"/.exec(html)?.[1];
-      const found = item ? shop.products.flatMap((p) => Object.values(p.variants).map((v) => ({ p, v }))).find((x) => x.v.item_id === item) : undefined;
-      return { html, purchase: found ? { productId: found.p.product_id, itemId: found.v.item_id, options: found.v.options, price: found.v.price } : undefined };
+      const found = item ? shop.item(item) : undefined;
+      return { html, purchase: found ? { productId: found.product.product_id, itemId: found.variant.item_id, options: found.variant.options, price: found.variant.price } : undefined };
     };
     return {
       instruction: () => this.instructionFor(goal),

@@ -30,10 +30,20 @@ export class Shop {
   readonly products: Product[];
   constructor(products: Record<string, Product>) {
     this.products = Object.values(products).sort((a, b) => (a.product_id < b.product_id ? -1 : 1));
+    this.byProduct = new Map(this.products.map((p) => [p.product_id, p]));
+    this.byItem = new Map(this.products.flatMap((product) => Object.values(product.variants).map((variant) => [variant.item_id, { product, variant }] as const)));
   }
 
+  private readonly byProduct: Map<string, Product>;
+  private readonly byItem: Map<string, { product: Product; variant: Variant }>;
+
   product(id: string): Product | undefined {
-    return this.products.find((p) => p.product_id === id);
+    return this.byProduct.get(id);
+  }
+
+  /** A variant by item id, with its product (what a purchase page names). */
+  item(itemId: string): { product: Product; variant: Variant } | undefined {
+    return this.byItem.get(itemId);
   }
 
   /** Products by relevance: name words count double, option words once; ties by name. */
