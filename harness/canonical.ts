@@ -18,6 +18,44 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/** Members JSON leaves out of objects (and renders as null in arrays). */
+const omitted = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+
+/**
+ * `canonicalJson(a) === canonicalJson(b)` without building either string: key order is ignored and
+ * members JSON omits are absent. Anything JSON renders specially (toJSON, non-finite numbers) falls back to
+ * comparing the canonical text itself.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    if (typeof a === 'number' && typeof b === 'number' && Number.isFinite(a) && Number.isFinite(b)) return false;
+    if (typeof a === 'string' || typeof b === 'string' || typeof a === 'boolean' || typeof b === 'boolean') return false;
+    return canonicalJson(a) === canonicalJson(b);
+  }
+  if (typeof (a as { toJSON?: unknown }).toJSON === 'function' || typeof (b as { toJSON?: unknown }).toJSON === 'function')
+    return canonicalJson(a) === canonicalJson(b);
+  const arrayA = Array.isArray(a);
+  if (arrayA !== Array.isArray(b)) return false;
+  if (arrayA) {
+    const xs = a as unknown[];
+    const ys = b as unknown[];
+    if (xs.length !== ys.length) return false;
+    for (let i = 0; i < xs.length; i++) if (!jsonEqual(omitted(xs[i]) ? null : xs[i], omitted(ys[i]) ? null : ys[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let present = 0;
+  for (const key of Object.keys(x)) {
+    if (omitted(x[key])) continue;
+    present++;
+    if (!Object.prototype.hasOwnProperty.call(y, key) || omitted(y[key]) || !jsonEqual(x[key], y[key])) return false;
+  }
+  for (const key of Object.keys(y)) if (!omitted(y[key])) present--;
+  return present === 0;
+}
+
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }

@@ -1,4 +1,4 @@
-import { canonicalJson } from './canonical';
+import { jsonEqual } from './canonical';
 import type { HookEvent, HookName, Message } from './types';
 
 /** A processor changed something its hook's contract does not let it change. */
@@ -15,7 +15,7 @@ export class HookContractViolation extends Error {
 }
 
 /** Processors that leave a value alone pass the same object on, so identity settles most comparisons. */
-const same = (a: unknown, b: unknown) => a === b || canonicalJson(a) === canonicalJson(b);
+const same = jsonEqual;
 
 /** What each hook lets a processor modify (the report's contracts); everything else must stay equal. */
 export const HOOK_CONTRACTS: Record<HookName, string> = {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { boundedMemo } from '../bounded-memo';
 import { defineProcessor, mapProcessor } from '../processor';
 import type { EventOf, ToolSpec } from '../types';
 
@@ -37,6 +38,20 @@ function normalizeValue(value: unknown): unknown {
     .replace(/\s+block$/, '');
 }
 
+/**
+ * A tool's argument schema, built once per parameter list: zod compiles each new schema on first parse,
+ * which cost more than the rest of an episode's tool handling when it was rebuilt on every call.
+ */
+const schemaMemo = boundedMemo<z.ZodType>(256);
+function argsSchema(tool: ToolSpec): z.ZodType {
+  return schemaMemo(JSON.stringify(tool.parameters), () => {
+    const shape: Record<string, z.ZodType> = {};
+    for (const [name, p] of Object.entries(tool.parameters))
+      shape[name] = p.enum && p.enum.length ? z.enum(p.enum as [string, ...string[]]) : z.string().min(1);
+    return z.object(shape).strict();
+  });
+}
+
 /** Maps aliased or unknown keys onto missing parameters and normalizes values; returns a zod verdict. */
 export function validateToolArgs(
   tool: ToolSpec,
@@ -58,10 +73,7 @@ export function validateToolArgs(
     if (missing.length === 1 && leftovers.length === 1) out[missing[0]] = normalizeValue(leftovers[0][1]);
     candidate = out;
   }
-  const shape: Record<string, z.ZodType> = {};
-  for (const [name, p] of Object.entries(tool.parameters))
-    shape[name] = p.enum && p.enum.length ? z.enum(p.enum as [string, ...string[]]) : z.string().min(1);
-  const parsed = z.object(shape).strict().safeParse(candidate);
+  const parsed = argsSchema(tool).safeParse(candidate);
   if (parsed.success) return { ok: true, args: parsed.data as Record<string, unknown> };
   return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message}`) };
 }

@@ -1,3 +1,4 @@
+import { canonicalJson, jsonEqual } from '../../harness/canonical';
 import { HarnessConfigError, harnessId, parseHarnessConfig, toJson } from '../../harness/config';
 import { applyEdit, insert, remove, replace, configure } from '../../harness/builder';
 import { seedHarness } from '../../harness/seed';
@@ -101,5 +102,52 @@ describe('builder algebra', () => {
       expect(result.error.rule).toBe(rule);
       expect(result.error.message.length).toBeGreaterThan(10);
     }
+  });
+});
+
+describe('jsonEqual: canonical-JSON equality without building the text', () => {
+  // A seeded generator of JSON-ish values, including what JSON omits or renders specially.
+  let state = 7;
+  const rand = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const leaves: unknown[] = [0, 1, -2.5, NaN, Infinity, '', 'a', 'b', true, false, null, undefined, () => 1, new Date(0)];
+  const gen = (depth: number): unknown => {
+    const r = rand();
+    if (depth === 0 || r < 0.4) return leaves[Math.floor(rand() * leaves.length)];
+    if (r < 0.7) return Array.from({ length: Math.floor(rand() * 4) }, () => gen(depth - 1));
+    const o: Record<string, unknown> = {};
+    for (const k of ['x', 'y', 'z', 'w'].slice(0, Math.floor(rand() * 5))) o[k] = gen(depth - 1);
+    return o;
+  };
+  /** A deep copy with keys reversed and, sometimes, one leaf changed: equal and unequal pairs alike. */
+  const variant = (v: unknown, mutate: { left: boolean }): unknown => {
+    if (mutate.left && rand() < 0.15) {
+      mutate.left = false;
+      return leaves[Math.floor(rand() * leaves.length)];
+    }
+    if (Array.isArray(v)) return v.map((x) => variant(x, mutate));
+    if (v && typeof v === 'object' && !(v instanceof Date)) return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, variant(x, mutate)]));
+    return v;
+  };
+
+  it('agrees with comparing canonicalJson text on 5000 random pairs, equal and not', () => {
+    let equal = 0;
+    for (let i = 0; i < 5000; i++) {
+      const a = gen(4);
+      const b = variant(a, { left: rand() < 0.5 });
+      const expected = canonicalJson(a) === canonicalJson(b);
+      if (expected) equal++;
+      expect([i, jsonEqual(a, b)]).toEqual([i, expected]);
+      expect([i, jsonEqual(b, a)]).toEqual([i, expected]);
+    }
+    // Both outcomes are well represented, so the agreement is not one-sided.
+    expect(equal).toBeGreaterThan(1000);
+    expect(equal).toBeLessThan(4500);
+  });
+
+  it('ignores key order and undefined members, and sees a changed leaf deep down', () => {
+    expect(jsonEqual({ a: 1, b: [1, { c: 'x' }] }, { b: [1, { c: 'x' }], a: 1, d: undefined })).toBe(true);
+    expect(jsonEqual({ a: 1, b: [1, { c: 'x' }] }, { a: 1, b: [1, { c: 'y' }] })).toBe(false);
+    expect(jsonEqual([undefined], [null])).toBe(true);
+    expect(jsonEqual({ a: 1 }, { a: 1, b: 2 })).toBe(false);
   });
 });
