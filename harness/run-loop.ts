@@ -76,18 +76,22 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
 
   const fullTrace = config.slots.tracer.level === 'full';
   /**
-   * Context parts as the trace keeps them. Full: all of them. Compact: only the parts that differ from the
-   * previous act call's (same kind and text are counted in carriedParts): processors such as plans and
-   * notes resend the same part every step, and the trace should not store it every step.
+   * Context parts as the trace keeps them. Full: all of them, with their data. Compact: what the model read
+   * (kind and text, not the processors' structured data, which mirrors the text), and of act calls only
+   * the parts that differ from the previous act call's (the others are counted in carriedParts):
+   * processors such as plans and notes resend the same part every step, and the trace should not store
+   * it every step.
    */
   let previousParts = new Set<string>();
   const compactParts = (request: ModelRequest): { parts: ModelRequest['parts']; carriedParts?: number } => {
-    if (fullTrace || request.purpose !== 'act') return { parts: request.parts };
+    if (fullTrace) return { parts: request.parts };
+    const textOnly = (parts: ModelRequest['parts']) => parts.map((p) => ({ kind: p.kind, text: p.text }));
+    if (request.purpose !== 'act') return { parts: textOnly(request.parts) };
     const keys = request.parts.map((p) => `${p.kind}\u0000${p.text}`);
     const fresh = request.parts.filter((_, i) => !previousParts.has(keys[i]));
     const carried = request.parts.length - fresh.length;
     previousParts = new Set(keys);
-    return carried ? { parts: fresh, carriedParts: carried } : { parts: fresh };
+    return carried ? { parts: textOnly(fresh), carriedParts: carried } : { parts: textOnly(fresh) };
   };
 
   const tracedModel: Model = {

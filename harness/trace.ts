@@ -10,7 +10,7 @@ export type TraceRecord =
       kind: 'model_call';
       step: number;
       purpose: string;
-      /** parts: all of them in full traces; in compact ones only those not sent unchanged on the previous act call (carriedParts counts those). */
+      /** parts: all of them, with data, in full traces; in compact ones kind and text only, and only those not sent unchanged on the previous act call (carriedParts counts those). */
       request: { messageCount: number; newMessages: Message[]; parts: ContextPart[]; carriedParts?: number };
       response: { text: string; toolCalls: ToolCall[]; stopReason: string; meta?: Record<string, unknown> };
       usage: Usage;

@@ -144,6 +144,11 @@ describe('trace levels', () => {
     expect(compact.records.some((r) => r.kind === 'hook' && r.outcome === 'ok')).toBe(false);
     const modelCalls = compact.records.filter((r) => r.kind === 'model_call' && r.purpose === 'act');
     expect(modelCalls.some((r) => r.kind === 'model_call' && (r.request.carriedParts ?? 0) > 0)).toBe(true);
+    // Compact parts keep what the model read, not the processors' structured data; full ones keep both.
+    const parts = (t: typeof full) => t.records.flatMap((r) => (r.kind === 'model_call' ? r.request.parts : []));
+    expect(parts(compact).length).toBeGreaterThan(0);
+    expect(parts(compact).every((p) => p.data === undefined && typeof p.text === 'string')).toBe(true);
+    expect(parts(full).some((p) => p.data !== undefined)).toBe(true);
     expect(JSON.stringify(compact.records).length).toBeLessThan(JSON.stringify(full.records).length);
   });
 });
