@@ -17,3 +17,28 @@ export function taskTokenOrNull(): Uint8Array | null {
     return null;
   }
 }
+
+/**
+ * Progress for CPU-bound loops (simulator episodes run back to back without awaiting I/O). Heartbeats at
+ * most every `beatMs` and yields the event loop at most every `yieldMs`, so heartbeats, polls and other
+ * activities get their turn. Doing both after every few episodes cost a tenth of rollout throughput
+ * (measured: ~45 ms per 240 simulator episodes); liveness needs far less than that: the heartbeat timeout
+ * is 15 s.
+ */
+export function progressPacer(options: { beatMs?: number; yieldMs?: number } = {}): (details: unknown) => Promise<void> {
+  const beatMs = options.beatMs ?? 1000;
+  const yieldMs = options.yieldMs ?? 50;
+  let lastBeat = -Infinity;
+  let lastYield = performance.now();
+  return async (details) => {
+    const now = performance.now();
+    if (now - lastBeat >= beatMs) {
+      heartbeat(details);
+      lastBeat = now;
+    }
+    if (now - lastYield >= yieldMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
+  };
+}

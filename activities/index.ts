@@ -6,7 +6,7 @@ import { LlmMetaAgent } from '../aegis/llm/llm-meta-agent';
 import { RandomMetaAgent } from '../aegis/baselines/random-evolver';
 import { PromptPoolEntry, PromptPoolStore, ReflectivePromptMetaAgent } from '../aegis/baselines/reflective-prompt';
 import { SingleAgentMetaAgent } from '../aegis/baselines/single-agent';
-import { passRate, rolloutTasks, runOneEpisode, TaskOutcome } from '../aegis/rollout';
+import { passRate, runOneEpisode, TaskOutcome } from '../aegis/rollout';
 import { forkVariant, recordOutcomes, routeTasks, Variant } from '../aegis/variants';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
 import { GATE_CHECKS } from '../aegis/types';
@@ -16,14 +16,14 @@ import { sampleIds } from '../benchmarks/split';
 import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
 import type { EpisodeTrace } from '../harness/trace';
-import type { Model } from '../harness/processor';
 import type { ModelResponse } from '../harness/types';
 import { ResponseCache, withResponseCache } from '../models/cached-model';
 import { ProviderError } from '../models/errors';
 import { costUsd, priceOf, priceTable } from '../models/prices';
 import { checkModelString, createModel } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
-import { heartbeat } from './activity-context';
+import { heartbeat, progressPacer } from './activity-context';
+import { runRolloutJob } from './rollout-runner';
 import { createCoevolutionActivities } from './coevolution';
 
 /**
@@ -119,9 +119,9 @@ export function totalSpend(parts: Spend[]): Spend {
   );
 }
 
-export interface RolloutResult {
+/** A rollout's outcomes and spend (evaluation needs no traces). */
+export interface OutcomesResult {
   outcomesRef: string;
-  tracesRef: string;
   passRate: number;
   passed: number;
   tasks: number;
@@ -133,6 +133,11 @@ export interface RolloutResult {
   costUsd: number | null;
 }
 
+/** A rollout's outcomes, spend and traces (what the Digester reads). */
+export interface RolloutResult extends OutcomesResult {
+  tracesRef: string;
+}
+
 /**
  * Activities: thin adapters that give the pure parts I/O (store, benchmarks, models). Built by a factory
  * so tests inject their own store and meta-agent. Workflows import this module as types only.
@@ -141,13 +146,10 @@ export function createActivities(deps: ActivityDeps) {
   const { store } = deps;
   const rules = new RuleBasedMetaAgent();
 
-  // Paid providers' responses are cached in the store (HARNESSX_RESPONSE_CACHE=off disables); the simulator is free.
   const responseCache: ResponseCache = {
     get: (key) => store.cacheGet<ModelResponse>('responses', key),
     set: (key, response) => store.cacheSet('responses', key, response),
   };
-  const wrapModel = (model: Model, sample: string): Model =>
-    process.env.HARNESSX_RESPONSE_CACHE === 'off' || model.id.startsWith('sim:') ? model : withResponseCache(model, responseCache, sample);
 
   /**
    * The meta-agent a run asked for: 'rules' (deterministic) or a model string for the LLM meta-agent, whose
@@ -193,34 +195,33 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
-  async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string; recordPolicy?: boolean }): Promise<{ outcomes: TaskOutcome[]; traces: EpisodeTrace[]; spend: Spend }> {
-    const benchmark = getBenchmark(input.benchmark);
+  /**
+   * Rolls a harness out on tasks. With `writeTraces`, every trace is written to the store as it finishes (tracesRef); otherwise traces
+   * are not needed (gate comparisons use outcomes only) and are dropped.
+   */
+  async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string; recordPolicy?: boolean }, writeTraces = false): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string }> {
     const config = store.getHarness(input.harnessId);
-    const result = await rolloutTasks({
-      wrapModel,
-      benchmark,
-      config,
-      harnessId: input.harnessId,
-      taskIds: input.taskIds,
-      k: input.k,
-      seed: input.seed,
-      recordPolicy: input.recordPolicy,
-      onEpisode: async (done, total) => {
-        if (done % 5 === 0 || done === total) {
-          heartbeat({ done, total });
-          // Episodes are CPU-bound: yield to the event loop so heartbeats and polls go out.
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      },
-    });
-    return { ...result, spend: spend(config.model.main.model, result.traces) };
+    const pace = progressPacer();
+    const { benchmark, harnessId, taskIds, k, seed, recordPolicy } = input;
+    const result = await runRolloutJob(store, { benchmark, harnessId, taskIds, k, seed, recordPolicy, writeTraces }, (done, total) => pace({ done, total }));
+    const { inputTokens, outputTokens } = result.usage;
+    const spend: Spend = { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(config.model.main.model, result.usage) };
+    return { outcomes: result.outcomes, episodes: result.episodes, spend, ...(result.tracesRef ? { tracesRef: result.tracesRef } : {}) };
   }
 
-  /** Token usage and cost of a set of episodes, priced for the harness's task model. */
-  function spend(model: string, traces: EpisodeTrace[]): Spend {
-    const inputTokens = traces.reduce((n, t) => n + t.usage.inputTokens, 0);
-    const outputTokens = traces.reduce((n, t) => n + t.usage.outputTokens, 0);
-    return { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(model, { inputTokens, outputTokens }) };
+  /** A rollout whose per-task outcomes are cached (gates and evaluations reuse them) and stored. */
+  async function rolloutAndRecord(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string; recordPolicy?: boolean }, writeTraces: boolean): Promise<OutcomesResult & { tracesRef?: string }> {
+    const { outcomes, episodes, spend: used, tracesRef } = await rolloutInternal(input, writeTraces);
+    store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(input, o.taskId), o]));
+    return {
+      outcomesRef: store.put(outcomes),
+      ...(tracesRef ? { tracesRef } : {}),
+      passRate: passRate(outcomes),
+      passed: outcomes.filter((o) => o.passed).length,
+      tasks: outcomes.length,
+      episodes,
+      ...used,
+    };
   }
 
   /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. */
@@ -287,17 +288,14 @@ export function createActivities(deps: ActivityDeps) {
 
     async rollout(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string; recordPolicy?: boolean }): Promise<RolloutResult> {
       await faultPoint(store, 'rollout');
-      const { outcomes, traces, spend: used } = await rolloutInternal(input);
-      store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(input, o.taskId), o]));
-      return {
-        outcomesRef: store.put(outcomes),
-        tracesRef: await store.putAsync(traces, { canonical: false }),
-        passRate: passRate(outcomes),
-        passed: outcomes.filter((o) => o.passed).length,
-        tasks: outcomes.length,
-        episodes: traces.length,
-        ...used,
-      };
+      const { tracesRef, ...result } = await rolloutAndRecord(input, true);
+      return { ...result, tracesRef: tracesRef! };
+    },
+
+    /** `rollout` without traces: for evaluations, whose traces nothing reads (writing them cost ~10% of simulator throughput). */
+    async rolloutOutcomes(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<OutcomesResult> {
+      await faultPoint(store, 'rollout');
+      return rolloutAndRecord(input, false);
     },
 
     /** The deterministic digest, refined by the LLM Digester when the run has an LLM meta-agent. */
@@ -421,11 +419,11 @@ export function createActivities(deps: ActivityDeps) {
       for (const v of input.variants) {
         const taskIds = routes[v.id];
         if (!taskIds.length) continue;
-        const r = await rolloutInternal({ benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed });
+        const r = await rolloutInternal({ benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed }, true);
         store.cacheSetMany('outcomes', r.outcomes.map((o) => [outcomeKey({ ...input, harnessId: v.harnessId }, o.taskId), o]));
         outcomes[v.id] = r.outcomes;
         spent.push(r.spend);
-        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: await store.putAsync(r.traces, { canonical: false }), outcomesRef: store.put(r.outcomes) });
+        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: store.put(r.outcomes) });
       }
       const all = Object.values(outcomes).flat();
       const used = totalSpend(spent);

@@ -27,6 +27,22 @@ export interface RolloutSpec {
   recordPolicy?: boolean;
   /** Called after each episode; rollout activities heartbeat here. */
   onEpisode?: (done: number, total: number) => void | Promise<void>;
+  /** Receives each episode's trace as it finishes (rollout activities write it to the store at once). */
+  onTrace?: (trace: EpisodeTrace) => void;
+  /**
+   * Return the traces (default). Off, they are garbage as soon as onTrace has seen them: a rollout of
+   * hundreds of episodes then never holds them all, which spares the full GCs that promoting them costs.
+   */
+  keepTraces?: boolean;
+}
+
+export interface RolloutResult {
+  /** Empty when the spec set keepTraces: false. */
+  traces: EpisodeTrace[];
+  outcomes: TaskOutcome[];
+  episodes: number;
+  /** Task-model tokens over all episodes. */
+  usage: { inputTokens: number; outputTokens: number };
 }
 
 /**
@@ -37,21 +53,27 @@ export function episodeSeed(seed: string, taskId: string, attempt: number): stri
   return `${seed}|${taskId}|${attempt}`;
 }
 
-export async function rolloutTasks(spec: RolloutSpec): Promise<{ traces: EpisodeTrace[]; outcomes: TaskOutcome[] }> {
+export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
+  const keep = spec.keepTraces !== false;
   const traces: EpisodeTrace[] = [];
   const outcomes: TaskOutcome[] = [];
+  const usage = { inputTokens: 0, outputTokens: 0 };
   const total = spec.taskIds.length * spec.k;
+  let episodes = 0;
   for (const taskId of spec.taskIds) {
     let successes = 0;
     for (let attempt = 0; attempt < spec.k; attempt++) {
       const trace = await runOneEpisode(spec, taskId, attempt);
       if (trace.success) successes++;
-      traces.push(trace);
-      await spec.onEpisode?.(traces.length, total);
+      usage.inputTokens += trace.usage.inputTokens;
+      usage.outputTokens += trace.usage.outputTokens;
+      spec.onTrace?.(trace);
+      if (keep) traces.push(trace);
+      await spec.onEpisode?.(++episodes, total);
     }
     outcomes.push({ taskId, passed: successes > 0, successes, attempts: spec.k });
   }
-  return { traces, outcomes };
+  return { traces, outcomes, episodes, usage };
 }
 
 export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {

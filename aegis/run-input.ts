@@ -8,66 +8,78 @@ export const BENCHMARKS = ['blocksworld', 'gsm8k', 'humaneval', 'tau2-retail', '
 export const MODEL_PATTERN = /^[a-z][a-z0-9-]*:[^\s]+$/;
 /** Model strings: sim:small, anthropic:claude-opus-4-6, openai:gpt-5.4, openai-compatible:qwen3.5-9b@http://localhost:8000/v1 */
 
-export const EvolveInputSchema = z
-  .object({
-    benchmark: z.enum(BENCHMARKS, { message: `benchmark must be one of: ${BENCHMARKS.join(', ')}` }),
-    model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
-    /** 'rules' (deterministic, offline) or a model string for the LLM meta-agent, e.g. "anthropic:claude-opus-4-6". */
-    metaAgent: z
-      .string()
-      .refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string such as "anthropic:claude-opus-4-6"')
-      .default('rules'),
-    /** 'global': one harness for all tasks. 'ensemble': up to maxVariants variants, tasks routed by cluster (report §4.5). */
-    strategy: z.enum(['global', 'ensemble']).default('global'),
-    maxVariants: z.number().int().min(2).max(8).default(3),
-    /** The evolver: AEGIS, or a baseline (same gate, same records) for comparisons. */
-    evolver: z.enum(['aegis', 'single-agent', 'random', 'reflective-prompt']).default('aegis'),
-    seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
-    rounds: z.number().int().min(1).max(10000).default(6),
-    patience: z.number().int().min(1).max(1000).default(3),
-    k: z.number().int().min(1).max(16).default(2),
-    batchSize: z.number().int().min(1).max(2000).default(40),
-    validationSize: z.number().int().min(0).max(2000).default(30),
-    candidatesPerRound: z.number().int().min(1).max(16).default(4),
-    actionabilityThreshold: z.number().min(0).max(1).default(0),
-    minGain: z.number().int().min(0).max(1000).default(1),
-    /**
-     * 'seesaw': one pass@k comparison with confirmation re-checks of suspected regressions. 'statistical':
-     * ship only when the gain beats measured run-to-run noise over `repeats` paired rollouts.
-     */
-    gating: z
-      .object({ mode: z.enum(['seesaw', 'statistical']).default('seesaw'), repeats: z.number().int().min(2).max(20).default(3), tCritical: z.number().min(0).max(20).default(2) })
-      .strict()
-      .prefault({}),
-    /**
-     * The cumulative-regression guard: every `every` rounds (0 = off) the incumbent is re-evaluated on a fixed
-     * regression suite (validation tasks plus `trainSample` fixed train tasks) against the best earlier
-     * harness; if it solves more than `tolerance` fewer tasks, the run rolls back to that harness.
-     */
-    regressionGuard: z
-      .object({ every: z.number().int().min(0).max(1000).default(3), trainSample: z.number().int().min(0).max(2000).default(30), tolerance: z.number().int().min(0).max(1000).default(1) })
-      .strict()
-      .prefault({}),
-    evaluateTest: z.boolean().default(true),
-    /** Per-run budgets: the run ends cleanly (status budget_exhausted) once task-model spend reaches either. */
-    maxTokens: z.number().int().min(1).optional(),
-    maxUsd: z.number().positive().optional(),
-    /** Train tasks in the final seed-vs-evolved evaluation: 0 = all; N = a fixed seeded sample (paid models). */
-    finalTrainTasks: z.number().int().min(0).max(100_000).default(0),
-    /** Evaluate the incumbent on validation and test tasks every round (cached per harness), for reports. */
-    trackHeldOut: z.boolean().default(true),
-    /** 'human': a candidate that passed the gate waits for an approve/reject update before it ships. */
-    approval: z.enum(['auto', 'human']).default('auto'),
-    /** Keep the HarnessX* search attributes current (they must be registered on the cluster). */
-    searchAttributes: z.boolean().default(true),
-    /** A harness config to start from; defaults to the built-in seed harness for the model. */
-    seedHarness: z.record(z.string(), z.unknown()).optional(),
-    /** Set by continue-as-new: the compact state a run carries across histories. */
-    resume: z.unknown().optional(),
-  })
-  .strict();
-export type EvolveInput = z.infer<typeof EvolveInputSchema>;
-export type EvolveInputRaw = z.input<typeof EvolveInputSchema>;
+function buildEvolveInputSchema() {
+  return z
+    .object({
+      benchmark: z.enum(BENCHMARKS, { message: `benchmark must be one of: ${BENCHMARKS.join(', ')}` }),
+      model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
+      /** 'rules' (deterministic, offline) or a model string for the LLM meta-agent, e.g. "anthropic:claude-opus-4-6". */
+      metaAgent: z
+        .string()
+        .refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string such as "anthropic:claude-opus-4-6"')
+        .default('rules'),
+      /** 'global': one harness for all tasks. 'ensemble': up to maxVariants variants, tasks routed by cluster (report §4.5). */
+      strategy: z.enum(['global', 'ensemble']).default('global'),
+      maxVariants: z.number().int().min(2).max(8).default(3),
+      /** The evolver: AEGIS, or a baseline (same gate, same records) for comparisons. */
+      evolver: z.enum(['aegis', 'single-agent', 'random', 'reflective-prompt']).default('aegis'),
+      seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
+      rounds: z.number().int().min(1).max(10000).default(6),
+      patience: z.number().int().min(1).max(1000).default(3),
+      k: z.number().int().min(1).max(16).default(2),
+      batchSize: z.number().int().min(1).max(2000).default(40),
+      validationSize: z.number().int().min(0).max(2000).default(30),
+      candidatesPerRound: z.number().int().min(1).max(16).default(4),
+      actionabilityThreshold: z.number().min(0).max(1).default(0),
+      minGain: z.number().int().min(0).max(1000).default(1),
+      /**
+       * 'seesaw': one pass@k comparison with confirmation re-checks of suspected regressions. 'statistical':
+       * ship only when the gain beats measured run-to-run noise over `repeats` paired rollouts.
+       */
+      gating: z
+        .object({ mode: z.enum(['seesaw', 'statistical']).default('seesaw'), repeats: z.number().int().min(2).max(20).default(3), tCritical: z.number().min(0).max(20).default(2) })
+        .strict()
+        .prefault({}),
+      /**
+       * The cumulative-regression guard: every `every` rounds (0 = off) the incumbent is re-evaluated on a fixed
+       * regression suite (validation tasks plus `trainSample` fixed train tasks) against the best earlier
+       * harness; if it solves more than `tolerance` fewer tasks, the run rolls back to that harness.
+       */
+      regressionGuard: z
+        .object({ every: z.number().int().min(0).max(1000).default(3), trainSample: z.number().int().min(0).max(2000).default(30), tolerance: z.number().int().min(0).max(1000).default(1) })
+        .strict()
+        .prefault({}),
+      evaluateTest: z.boolean().default(true),
+      /** Per-run budgets: the run ends cleanly (status budget_exhausted) once task-model spend reaches either. */
+      maxTokens: z.number().int().min(1).optional(),
+      maxUsd: z.number().positive().optional(),
+      /** Train tasks in the final seed-vs-evolved evaluation: 0 = all; N = a fixed seeded sample (paid models). */
+      finalTrainTasks: z.number().int().min(0).max(100_000).default(0),
+      /** Evaluate the incumbent on validation and test tasks every round (cached per harness), for reports. */
+      trackHeldOut: z.boolean().default(true),
+      /** 'human': a candidate that passed the gate waits for an approve/reject update before it ships. */
+      approval: z.enum(['auto', 'human']).default('auto'),
+      /** Keep the HarnessX* search attributes current (they must be registered on the cluster). */
+      searchAttributes: z.boolean().default(true),
+      /** A harness config to start from; defaults to the built-in seed harness for the model. */
+      seedHarness: z.record(z.string(), z.unknown()).optional(),
+      /** Set by continue-as-new: the compact state a run carries across histories. */
+      resume: z.unknown().optional(),
+    })
+    .strict();
+}
+
+let evolveInput: ReturnType<typeof buildEvolveInputSchema> | undefined;
+/**
+ * The schema, built on first use. Every workflow run evaluates this module afresh (the SDK gives each run
+ * its own module state), and building ~100 zod schema objects costs milliseconds in every workflow's
+ * first task, including the workflows that never parse an evolveHarness input.
+ */
+export function evolveInputSchema(): ReturnType<typeof buildEvolveInputSchema> {
+  return (evolveInput ??= buildEvolveInputSchema());
+}
+export type EvolveInput = z.infer<ReturnType<typeof buildEvolveInputSchema>>;
+export type EvolveInputRaw = z.input<ReturnType<typeof buildEvolveInputSchema>>;
 
 export function inputProblems(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`);

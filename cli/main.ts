@@ -10,7 +10,7 @@ import { createCodecServer } from './codec-server';
 import { parseArgs } from 'node:util';
 import { WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { passRate, rolloutTasks } from '../aegis/rollout';
-import { EvolveInputSchema, inputProblems } from '../aegis/run-input';
+import { evolveInputSchema, inputProblems } from '../aegis/run-input';
 import { checkBenchmark } from '../benchmarks/check-benchmark';
 import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
 import { HarnessConfigError, harnessId, parseHarnessConfig } from '../harness/config';
@@ -138,7 +138,7 @@ async function evolve(argv: string[], interactive: boolean): Promise<void> {
     gating: values.gating ? { mode: values.gating } : undefined,
     seedHarness: values.harness ? (readHarnessFile(values.harness, values.model!) as unknown as Record<string, unknown>) : undefined,
   };
-  const parsed = EvolveInputSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
+  const parsed = evolveInputSchema().safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
   if (!parsed.success) throw new UsageError(`invalid options:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
   const modelProblem = checkModelString(parsed.data.model);
   if (modelProblem) throw new UsageError(`--model: ${modelProblem}`);
@@ -243,7 +243,7 @@ async function compare(argv: string[]): Promise<void> {
     seedHarness: values.harness ? (readHarnessFile(values.harness, values.model!) as unknown as Record<string, unknown>) : undefined,
   };
   const inputs = evolvers.map((evolver) => {
-    const parsed = EvolveInputSchema.safeParse(Object.fromEntries(Object.entries({ ...base, evolver }).filter(([, v]) => v !== undefined)));
+    const parsed = evolveInputSchema().safeParse(Object.fromEntries(Object.entries({ ...base, evolver }).filter(([, v]) => v !== undefined)));
     if (!parsed.success) throw new UsageError(`invalid options:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
     return parsed.data;
   });
@@ -303,13 +303,13 @@ async function rollout(argv: string[]): Promise<void> {
   if (values.tasks !== undefined) ids = ids.slice(0, Number(values.tasks));
   const log = say(values.json!);
   const started = Date.now();
-  const { traces, outcomes } = await rolloutTasks({
-    benchmark, config: run, harnessId: harnessId(run), taskIds: ids, k: Number(values.k), seed: values.seed!,
+  const { episodes, outcomes } = await rolloutTasks({
+    benchmark, config: run, harnessId: harnessId(run), taskIds: ids, k: Number(values.k), seed: values.seed!, keepTraces: false,
     onEpisode: (done, total) => {
       if (done % 50 === 0) log(`  ${done}/${total} episodes`);
     },
   });
-  const result = { benchmark: benchmark.name, model: values.model, harnessId: harnessId(run), split: values.split, passRate: passRate(outcomes), tasks: outcomes.length, episodes: traces.length, seconds: (Date.now() - started) / 1000 };
+  const result = { benchmark: benchmark.name, model: values.model, harnessId: harnessId(run), split: values.split, passRate: passRate(outcomes), tasks: outcomes.length, episodes, seconds: (Date.now() - started) / 1000 };
   log(`${result.harnessId} on ${result.benchmark}/${result.split} with ${result.model}: pass@${values.k} ${pct(result.passRate)} over ${result.tasks} tasks (${result.episodes} episodes, ${result.seconds.toFixed(1)} s)`);
   if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
 }

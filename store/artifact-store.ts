@@ -1,10 +1,8 @@
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { gunzipSync, gzip, gzipSync } from 'node:zlib';
-
-const gzipAsync = promisify(gzip);
+import { createHash, Hash } from 'node:crypto';
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { canonicalJson, sha256Hex } from '../harness/canonical';
 import { HarnessConfig, harnessId, parseHarnessConfig, toJson } from '../harness/config';
 import type { AuditRecord } from '../aegis/types';
@@ -39,21 +37,23 @@ export class ArtifactStore {
   }
 
   /**
-   * `put` for large blobs (traces) from async code: compression runs on libuv's thread pool, so other
-   * activities keep the main thread while a batch of traces is compressed and written.
+   * A JSON array written element by element, for large blobs built one item at a time (a rollout's
+   * traces): each element is serialized when it is added, hashed incrementally and compressed on libuv's
+   * thread pool while the caller goes on, so the caller can drop it at once. Nothing holds the whole
+   * array, neither as objects (which would live long enough to be promoted and cost full GCs) nor as one
+   * text. The ref is the one `put(array, { canonical: false })` gives (the same bytes are hashed).
    */
-  async putAsync(value: unknown, options: { canonical?: boolean } = {}): Promise<string> {
-    const text = options.canonical === false ? JSON.stringify(value) : canonicalJson(value);
-    const hex = sha256Hex(text);
+  arrayWriter(): ArrayBlobWriter {
+    return new ArrayBlobWriter((hex, data) => this.writeBlobAsync(hex, data));
+  }
+
+  private async writeBlobAsync(hex: string, data: Buffer): Promise<void> {
     const path = this.blobPath(hex);
-    if (!existsSync(path)) {
-      const data = await gzipAsync(text, { level: 1 });
-      mkdirSync(dirname(path), { recursive: true });
-      const tmp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
-      await writeFile(tmp, data);
-      renameSync(tmp, path);
-    }
-    return `sha256:${hex}`;
+    if (existsSync(path)) return;
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, data);
+    renameSync(tmp, path);
   }
 
   get<T>(ref: string): T {
@@ -172,5 +172,47 @@ export class ArtifactStore {
     const path = join(this.runDir(runId), name);
     this.writeAtomic(path, content);
     return path;
+  }
+}
+
+/** See ArtifactStore.arrayWriter. Add every element, then `finish()` once for the ref. */
+export class ArrayBlobWriter {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly gzip = createGzip({ level: 1 });
+  private readonly compressed: Buffer[] = [];
+  private readonly done: Promise<void>;
+  private count = 0;
+  private finished = false;
+
+  constructor(private readonly write: (hex: string, data: Buffer) => Promise<void>) {
+    this.gzip.on('data', (chunk: Buffer) => this.compressed.push(chunk));
+    this.done = new Promise((resolve, reject) => {
+      this.gzip.on('end', resolve);
+      this.gzip.on('error', reject);
+    });
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  add(element: unknown): void {
+    if (this.finished) throw new Error('ArrayBlobWriter: add() after finish()');
+    const text = (this.count++ === 0 ? '[' : ',') + JSON.stringify(element === undefined ? null : element);
+    this.hash.update(text);
+    this.gzip.write(text);
+  }
+
+  /** Writes the blob (unless the store has it already) and returns its ref. */
+  async finish(): Promise<string> {
+    if (this.finished) throw new Error('ArrayBlobWriter: finish() called twice');
+    this.finished = true;
+    const tail = this.count === 0 ? '[]' : ']';
+    this.hash.update(tail);
+    this.gzip.end(tail);
+    await this.done;
+    const hex = this.hash.digest('hex');
+    await this.write(hex, Buffer.concat(this.compressed));
+    return `sha256:${hex}`;
   }
 }

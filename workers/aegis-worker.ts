@@ -42,7 +42,7 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
     // Enough slots that a poller is always waiting: a task that finds no waiting poller goes to the
     // server's backlog and waits there 1–2 s (measured), which cost simulator rollouts a third of their
     // throughput at 2 slots. Real-model rollouts wait on the network, so they want many slots anyway;
-    // CPU-bound simulator episodes share the event loop (they yield every few episodes).
+    // CPU-bound simulator episodes share the event loop (rollouts yield to it every 50 ms).
     maxConcurrentActivityTaskExecutions: Number(process.env.HARNESSX_MAX_ACTIVITIES ?? 16),
     dataConverter: options.dataConverter ?? dataConverter(),
   });

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { TriedEdit } from '../aegis/meta-agent';
-import { EvolveInput, EvolveInputSchema, inputProblems } from '../aegis/run-input';
+import { EvolveInput, evolveInputSchema, inputProblems } from '../aegis/run-input';
 import { seededSample } from '../aegis/sampling';
 import { anyOf, BUDGET_EXHAUSTED, maxRounds, patience, stopRequested, tokenBudget, usdBudget } from '../aegis/stop';
 import { RunStatusValue, SA } from '../aegis/search-attributes';
@@ -122,7 +122,7 @@ export const decideUpdate = defineUpdate<string, [{ candidateId: string; approve
 
 /** AEGIS (Algorithm 1): rollout → digest → plan → evolve → critique → deterministic gate, per round. */
 export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
-  const parsed = EvolveInputSchema.safeParse(rawInput ?? {});
+  const parsed = evolveInputSchema().safeParse(rawInput ?? {});
   if (!parsed.success) {
     const problems = inputProblems(parsed.error);
     throw ApplicationFailure.nonRetryable(`invalid evolveHarness input:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems });

@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EvolveInputSchema } from '../../aegis/run-input';
+import { evolveInputSchema } from '../../aegis/run-input';
 import { seededRandom } from '../../aegis/sampling';
 import { BlocksworldBenchmark, DATA_DIR } from '../../benchmarks/blocksworld';
 import { HarnessConfigError, parseHarnessConfig } from '../../harness/config';
@@ -54,10 +54,10 @@ describe('bad input never crashes, and errors say which field', () => {
     const random = seededRandom('fuzz-input');
     const valid = { benchmark: 'blocksworld', model: 'sim:small', rounds: 3, seed: 's', k: 2, approval: 'auto', seedHarness: seedHarness() };
     for (let i = 0; i < 500; i++) {
-      const result = EvolveInputSchema.safeParse(mutate(valid, random));
+      const result = evolveInputSchema().safeParse(mutate(valid, random));
       if (!result.success) for (const issue of result.error.issues) expect(typeof issue.message).toBe('string');
     }
-    expect(EvolveInputSchema.safeParse(valid).success).toBe(true);
+    expect(evolveInputSchema().safeParse(valid).success).toBe(true);
   });
 
   describe('benchmark files', () => {

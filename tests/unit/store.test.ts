@@ -26,4 +26,18 @@ describe('artifact store', () => {
     expect(store.readAudit('run-1')).toHaveLength(1);
     expect(() => store.runDir('../escape')).toThrow(/unsafe run id/);
   });
+  it('writes an array element by element under the ref put() gives the whole array', async () => {
+    const elements = Array.from({ length: 300 }, (_, i) => ({ i, text: 'x'.repeat(i % 97), nested: { z: i, a: [i, null] } }));
+    const other = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-store-')));
+    const writer = other.arrayWriter();
+    for (const e of elements) writer.add(e);
+    expect(writer.length).toBe(300);
+    const ref = await writer.finish();
+    expect(ref).toBe(store.put(elements, { canonical: false }));
+    expect(other.get(ref)).toEqual(elements);
+    await expect(writer.finish()).rejects.toThrow(/twice/);
+    expect(() => writer.add({})).toThrow(/after finish/);
+    const empty = other.arrayWriter();
+    expect(await empty.finish()).toBe(store.put([], { canonical: false }));
+  });
 });
