@@ -105,17 +105,21 @@ async function main() {
       // in-process side is warm already (section 1 ran the same code).
       for (let w = 0; w < 2; w++)
         await env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-warmup-${w}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids240.slice(0, 50), k: 2, seed: `warmup-${w}` }] });
-      const out: Array<{ episodes: number; calls: number; inProcessMs: number[]; temporalMs: number[] }> = [];
+      const out: Array<{ episodes: number; calls: number; traceBytes: number; inProcessMs: number[]; temporalMs: number[]; tracedMs: number[] }> = [];
       for (const [i, ids] of sizes.entries()) {
-        const entry = { episodes: 0, calls: 0, inProcessMs: [] as number[], temporalMs: [] as number[] };
+        const entry = { episodes: 0, calls: 0, traceBytes: 0, inProcessMs: [] as number[], temporalMs: [] as number[], tracedMs: [] as number[] };
         for (let rep = 0; rep < 5; rep++) {
           const seed = `bench-${i}-${rep}`;
           const a = await timeIt(() => rolloutTasks({ benchmark, config: evolved, harnessId: evolvedId, taskIds: ids, k: 2, seed }));
           entry.episodes = a.value.traces.length;
+          entry.traceBytes = JSON.stringify(a.value.traces).length;
           entry.calls = a.value.traces.reduce((n, x) => n + x.records.filter((r) => r.kind === 'model_call').length, 0);
           entry.inProcessMs.push(a.ms);
           const b = await timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-eval-${i}-${rep}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids, k: 2, seed }] }));
           entry.temporalMs.push(b.ms);
+          // The same evaluation keeping every trace (what AEGIS's training rollouts do for the Digester).
+          const c = await timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-traced-${i}-${rep}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids, k: 2, seed, keepTraces: true }] }));
+          entry.tracedMs.push(c.ms);
         }
         out.push(entry);
       }
@@ -130,9 +134,12 @@ async function main() {
       const eps = (p.episodes / median(p.temporalMs)) * 1000;
       row('rollout throughput, in-process', `${p.episodes} episodes`, `${inEps.toFixed(1)} ep/s`, 'baseline 1.00');
       row('rollout throughput, Temporal activities', `${p.episodes} episodes`, `${eps.toFixed(1)} ep/s`, `ratio ${ratio.toFixed(2)} (median of ${ratios.map((x) => x.toFixed(2)).join(', ')}; target ≥ 0.80 at 200+)`);
+      const tracedRatios = p.inProcessMs.map((ms, r) => ms / p.tracedMs[r]);
+      const tracedRatio = median(tracedRatios);
+      row('  … keeping every trace (keepTraces)', `${p.episodes} episodes`, `${((p.episodes / median(p.tracedMs)) * 1000).toFixed(1)} ep/s`, `ratio ${tracedRatio.toFixed(2)} (median of ${tracedRatios.map((x) => x.toFixed(2)).join(', ')}; traces ≈ ${((p.traceBytes ?? 0) / p.episodes / 1024).toFixed(0)} KiB/episode)`);
       const perCallMs = (median(p.temporalMs) - median(p.inProcessMs)) / p.calls;
       row('Temporal overhead per model call', `${p.calls} calls`, `${perCallMs.toFixed(3)} ms`, 'amortized over rollout activities');
-      return { episodes: p.episodes, eps, ratio, ratios, overheadPerModelCallMs: perCallMs };
+      return { episodes: p.episodes, eps, ratio, ratios, tracedRatio, tracedRatios, overheadPerModelCallMs: perCallMs };
     });
 
     // 4. Wall time per AEGIS round, by stage (from the workflow history).

@@ -1,6 +1,6 @@
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities';
+import type { Activities, OutcomesResult } from '../activities';
 import { ACTIVITY_OPTIONS } from '../temporal.config';
 
 const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
@@ -14,6 +14,8 @@ export const EvaluateInputSchema = z
     seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
     /** Tasks per rollout activity: smaller chunks spread better over workers, larger ones cost fewer round trips. */
     chunkSize: z.number().int().min(1).max(10_000).default(25),
+    /** Write every episode's trace to the store and return the refs (tracesRefs); off by default, as outcomes are what an evaluation reports. */
+    keepTraces: z.boolean().default(false),
   })
   .strict();
 
@@ -24,6 +26,8 @@ export interface EvaluateResult {
   episodes: number;
   tokens: number;
   outcomesRefs: string[];
+  /** One per rollout chunk, when the input set keepTraces. */
+  tracesRefs?: string[];
 }
 
 /** Evaluates one harness on a task list: rollout activities in parallel chunks, so workers share the load. */
@@ -34,10 +38,14 @@ export async function evaluateHarness(rawInput: unknown): Promise<EvaluateResult
       `invalid evaluateHarness input:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(input)'}: ${i.message}`).join('\n')}`,
       'InvalidInput',
     );
-  const { taskIds, chunkSize, ...rest } = parsed.data;
+  const { taskIds, chunkSize, keepTraces, ...rest } = parsed.data;
   const chunks: string[][] = [];
   for (let i = 0; i < taskIds.length; i += chunkSize) chunks.push(taskIds.slice(i, i + chunkSize));
-  const results = await Promise.all(chunks.map((chunk) => rollouts.rollout({ ...rest, taskIds: chunk })));
+  // Runs started before evaluations dropped traces by default replay with the activity they scheduled.
+  const withTraces = keepTraces || !patched('evaluate-without-traces');
+  const results: Array<OutcomesResult & { tracesRef?: string }> = await Promise.all(
+    chunks.map((chunk) => (withTraces ? rollouts.rollout({ ...rest, taskIds: chunk }) : rollouts.rolloutOutcomes({ ...rest, taskIds: chunk }))),
+  );
   const passed = results.reduce((n, r) => n + r.passed, 0);
   return {
     passRate: passed / taskIds.length,
@@ -46,5 +54,6 @@ export async function evaluateHarness(rawInput: unknown): Promise<EvaluateResult
     episodes: results.reduce((n, r) => n + r.episodes, 0),
     tokens: results.reduce((n, r) => n + r.tokens, 0),
     outcomesRefs: results.map((r) => r.outcomesRef),
+    ...(keepTraces ? { tracesRefs: results.map((r) => r.tracesRef!) } : {}),
   };
 }

@@ -2,6 +2,9 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { seededRandom } from '../../aegis/sampling';
+import { getBenchmark } from '../../benchmarks/registry';
+import { seedHarness } from '../../harness/seed';
+import type { EvaluateResult } from '../../workflows/evaluate-harness';
 import { ArtifactStore } from '../../store/artifact-store';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { useWorkerFixture, waitFor } from './temporal-env';
@@ -156,4 +159,23 @@ it('AEGIS with the rule-based meta-agent improves sim:small on the WebShop-style
   expect(summary.shipped).toBeGreaterThanOrEqual(2);
   expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate + 0.1);
   expect(summary.evolvedTestPassRate!).toBeGreaterThan(summary.seedTestPassRate!);
+});
+
+it('evaluateHarness reports outcomes without writing traces unless asked, and then returns refs that resolve', async () => {
+  const harnessId = store.putHarness(seedHarness());
+  const ids = getBenchmark('blocksworld').tasks().slice(0, 5).map((t) => t.id);
+  const run = (keepTraces: boolean, id: string): Promise<EvaluateResult> =>
+    fixture.env.client.workflow.execute('evaluateHarness', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ benchmark: 'blocksworld', harnessId, taskIds: ids, k: 2, seed: 'eval', chunkSize: 2, keepTraces }] });
+  const plain = await run(false, 'it-eval-plain');
+  expect(plain).toMatchObject({ tasks: 5, episodes: 10 });
+  expect(plain.tracesRefs).toBeUndefined();
+  const scheduled = ((await fixture.env.client.workflow.getHandle('it-eval-plain').fetchHistory()).events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  expect(scheduled).toEqual(['rolloutOutcomes', 'rolloutOutcomes', 'rolloutOutcomes']);
+  const traced = await run(true, 'it-eval-traced');
+  // Same seed, same outcomes; the traces are there, one blob per chunk of 2 tasks × 2 attempts.
+  expect(traced.passed).toBe(plain.passed);
+  expect(traced.tracesRefs).toHaveLength(3);
+  const episodes = traced.tracesRefs!.map((ref) => store.get<Array<{ taskId: string }>>(ref));
+  expect(episodes.map((e) => e.length)).toEqual([4, 4, 2]);
+  expect(episodes.flat().map((t) => t.taskId)).toEqual(ids.flatMap((id) => [id, id]));
 });
