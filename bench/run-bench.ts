@@ -3,7 +3,7 @@
  * the same machine. Prints a table and writes bench/results/latest.json. Not a test: nothing here asserts.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -49,6 +49,15 @@ class ZeroLatencyModel implements Model {
   async generate(_request: ModelRequest): Promise<ModelResponse> {
     this.calls++;
     return { text: '', toolCalls: [{ id: `c${this.calls}`, name: 'pick_up', args: { block: 'red' } }], usage: { inputTokens: 1, outputTokens: 1 }, stopReason: 'tool_use', model: this.id };
+  }
+}
+
+function peakRssMb(pid: number | undefined): number | null {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : null;
+  } catch {
+    return null;
   }
 }
 
@@ -179,10 +188,12 @@ async function main() {
         ),
       );
       const t = await timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: `bench-w${workers}`, workflowId: `bench-w${workers}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: allIds, k: 2, seed: `bench-w${workers}`, chunkSize: 15 }] }));
+      // Peak resident memory of each worker process (Linux: VmHWM), read before the kill.
+      const peaks = children.map((c) => peakRssMb(c.pid));
       for (const c of children) c.kill('SIGKILL');
       const eps = (t.value.episodes / t.ms) * 1000;
-      (results.workerScaling ??= [] as unknown[]) && (results.workerScaling as unknown[]).push({ workers, seconds: t.ms / 1000, episodesPerSecond: eps });
-      row('scaling: worker processes', `${workers} worker(s)`, `${(t.ms / 1000).toFixed(1)} s`, `${eps.toFixed(1)} ep/s (${t.value.episodes} episodes; ${results.cores} cores)`);
+      (results.workerScaling ??= [] as unknown[]) && (results.workerScaling as unknown[]).push({ workers, seconds: t.ms / 1000, episodesPerSecond: eps, peakRssMbPerWorker: peaks });
+      row('scaling: worker processes', `${workers} worker(s)`, `${(t.ms / 1000).toFixed(1)} s`, `${eps.toFixed(1)} ep/s (${t.value.episodes} episodes; ${results.cores} cores); peak RSS per worker ${peaks.map((m) => (m === null ? '?' : `${m.toFixed(0)} MB`)).join(', ')}`);
     }
   } finally {
     await env.teardown();
