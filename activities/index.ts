@@ -16,14 +16,13 @@ import { sampleIds } from '../benchmarks/split';
 import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
 import type { EpisodeTrace } from '../harness/trace';
-import type { ModelResponse } from '../harness/types';
-import { ResponseCache, withResponseCache } from '../models/cached-model';
+import { withResponseCache } from '../models/cached-model';
 import { ProviderError } from '../models/errors';
 import { costUsd, priceOf, priceTable } from '../models/prices';
 import { checkModelString, createModel } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 import { heartbeat, progressPacer } from './activity-context';
-import { runRolloutJob } from './rollout-runner';
+import { runRolloutJob, storeResponseCache } from './rollout-runner';
 import { createCoevolutionActivities } from './coevolution';
 
 /**
@@ -146,10 +145,7 @@ export function createActivities(deps: ActivityDeps) {
   const { store } = deps;
   const rules = new RuleBasedMetaAgent();
 
-  const responseCache: ResponseCache = {
-    get: (key) => store.cacheGet<ModelResponse>('responses', key),
-    set: (key, response) => store.cacheSet('responses', key, response),
-  };
+  const responseCache = storeResponseCache(store);
 
   /**
    * The meta-agent a run asked for: 'rules' (deterministic) or a model string for the LLM meta-agent, whose

@@ -1,10 +1,11 @@
+/** Rollout jobs as activities run them: the store's response cache around paid models, traces streamed to the store. */
 import { rolloutTasks, TaskOutcome } from '../aegis/rollout';
 import { getBenchmark } from '../benchmarks/registry';
 import type { EpisodeTrace } from '../harness/trace';
 import type { Model } from '../harness/processor';
 import type { ModelResponse } from '../harness/types';
 import { ResponseCache, withResponseCache } from '../models/cached-model';
-import { ArtifactStore } from '../store/artifact-store';
+import type { ArtifactStore } from '../store/artifact-store';
 
 /** One rollout of a harness on tasks, as rollout activities ask for it. */
 export interface RolloutJob {
@@ -28,15 +29,20 @@ export interface RolloutJobResult {
 /** Progress after an episode: resolves when the caller is ready for more (it may yield the event loop). */
 export type OnProgress = (done: number, total: number) => void | Promise<void>;
 
+/** Model responses cached in the store (a retried or resumed call never pays twice). */
+export function storeResponseCache(store: ArtifactStore): ResponseCache {
+  return {
+    get: (key) => store.cacheGet<ModelResponse>('responses', key),
+    set: (key, response) => store.cacheSet('responses', key, response),
+  };
+}
+
 /**
  * The model wrapper rollouts use: paid providers' responses are cached in the store
  * (HARNESSX_RESPONSE_CACHE=off disables); the simulator is free and never cached.
  */
-export function responseCachingFor(store: ArtifactStore): (model: Model, sample: string) => Model {
-  const cache: ResponseCache = {
-    get: (key) => store.cacheGet<ModelResponse>('responses', key),
-    set: (key, response) => store.cacheSet('responses', key, response),
-  };
+function responseCachingFor(store: ArtifactStore): (model: Model, sample: string) => Model {
+  const cache = storeResponseCache(store);
   return (model, sample) => (process.env.HARNESSX_RESPONSE_CACHE === 'off' || model.id.startsWith('sim:') ? model : withResponseCache(model, cache, sample));
 }
 
