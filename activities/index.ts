@@ -192,8 +192,8 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Rolls a harness out on tasks. With `writeTraces`, every trace is written to the store as it finishes (tracesRef); otherwise traces
-   * are not needed (gate comparisons use outcomes only) and are dropped.
+   * Rolls a harness out on tasks. With `writeTraces`, every trace is written to the store as its episode
+   * ends (tracesRef); otherwise traces are not needed (gates and evaluations use outcomes) and are dropped.
    */
   async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string; recordPolicy?: boolean }, writeTraces = false): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string }> {
     const config = store.getHarness(input.harnessId);

@@ -190,6 +190,8 @@ export class ArrayBlobWriter {
       this.gzip.on('end', resolve);
       this.gzip.on('error', reject);
     });
+    // A writer abandoned mid-way (its rollout failed) must not surface as an unhandled rejection; finish() still sees the error.
+    this.done.catch(() => undefined);
   }
 
   get length(): number {
