@@ -1,6 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { ArtifactStore } from '../../store/artifact-store';
+import type { ReplayBuffer } from '../../coevolution/replay-buffer';
+import type { CoevolveResult } from '../../workflows/coevolve';
 import type { RunSummary } from '../../workflows/evolve-harness';
 import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
 
@@ -39,6 +41,26 @@ it('continues as new when the server suggests it, carrying compact state, and fi
   expect(audit.filter((r) => r.stage === 'round_end').map((r) => r.round)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
   expect(audit.filter((r) => r.stage === 'setup')).toHaveLength(1);
+});
+
+it('coevolve continues as new too, and its buffer, checkpoints and registry run on unbroken across histories', async () => {
+  const input = { benchmark: 'blocksworld', model: 'sim:small', iterations: 4, k: 1, batchSize: 6, validationSize: 4, compareHarnessOnly: false, seed: 'it-can-co' };
+  const result = (await env.client.workflow.execute('coevolve', { taskQueue: 'it-can', workflowId: 'it-can-co', args: [input] })) as CoevolveResult;
+  expect(result.iterations).toBe(4);
+  expect(result.checkpoint.id).toBe('ckpt-4');
+
+  const runs: string[] = [];
+  for await (const w of env.client.workflow.list({ query: `WorkflowId = 'it-can-co'` })) runs.push(w.status.name);
+  expect(runs.filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
+  expect(runs.filter((s) => s === 'COMPLETED')).toHaveLength(1);
+
+  // One buffer across all histories: every iteration's episodes, each tagged with the checkpoint that acted.
+  const store = new ArtifactStore(dataDir);
+  const buffer = store.get<ReplayBuffer>(result.bufferRef!);
+  expect(buffer.entries).toHaveLength(4 * 6);
+  expect([...new Set(buffer.entries.map((e) => e.checkpointId))]).toEqual(['base', 'ckpt-1', 'ckpt-2', 'ckpt-3']);
+  // Each checkpoint registered once, in order, however many histories the run took.
+  expect(store.readRunFile<Array<{ id: string }>>('it-can-co', 'checkpoints.json')!.map((c) => c.id)).toEqual(['ckpt-1', 'ckpt-2', 'ckpt-3', 'ckpt-4']);
 });
 
 it('runs several hundred rounds within history limits, with flat worker memory', async () => {
