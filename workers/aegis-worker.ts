@@ -15,10 +15,6 @@ export interface AegisWorkerOptions {
   dataConverter?: ReturnType<typeof dataConverter>;
 }
 
-/**
- * The AEGIS worker: workflows plus every activity. Rollouts are CPU-bound in this process, so activity
- * concurrency is kept to the core count; add worker processes to scale out.
- */
 let runtimeInstalled = false;
 /** The SDK logs at WARN unless HARNESSX_LOG_LEVEL says otherwise; progress is the CLI's job. */
 export function installRuntime(): void {
@@ -31,6 +27,10 @@ export function installRuntime(): void {
   }
 }
 
+/**
+ * The AEGIS worker: workflows plus every activity. Simulator rollouts are CPU-bound and share this
+ * process's event loop; add worker processes (one per core) to scale out.
+ */
 export async function createAegisWorker(options: AegisWorkerOptions): Promise<Worker> {
   const store = new ArtifactStore(options.dataDir);
   return Worker.create({
