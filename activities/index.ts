@@ -6,7 +6,7 @@ import { LlmMetaAgent } from '../aegis/llm/llm-meta-agent';
 import { RandomMetaAgent } from '../aegis/baselines/random-evolver';
 import { PromptPoolEntry, PromptPoolStore, ReflectivePromptMetaAgent } from '../aegis/baselines/reflective-prompt';
 import { SingleAgentMetaAgent } from '../aegis/baselines/single-agent';
-import { passRate, runOneEpisode, TaskOutcome } from '../aegis/rollout';
+import { passRate, rolloutTasks, runOneEpisode, TaskOutcome } from '../aegis/rollout';
 import { forkVariant, recordOutcomes, routeTasks, Variant } from '../aegis/variants';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
 import { GATE_CHECKS } from '../aegis/types';
@@ -16,13 +16,14 @@ import { sampleIds } from '../benchmarks/split';
 import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
 import type { EpisodeTrace } from '../harness/trace';
-import { withResponseCache } from '../models/cached-model';
+import type { Model } from '../harness/processor';
+import type { ModelResponse } from '../harness/types';
+import { ResponseCache, withResponseCache } from '../models/cached-model';
 import { ProviderError } from '../models/errors';
 import { costUsd, priceOf, priceTable } from '../models/prices';
 import { checkModelString, createModel } from '../models/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 import { heartbeat, progressPacer } from './activity-context';
-import { runRolloutJob, storeResponseCache } from './rollout-runner';
 import { createCoevolutionActivities } from './coevolution';
 
 /**
@@ -145,7 +146,14 @@ export function createActivities(deps: ActivityDeps) {
   const { store } = deps;
   const rules = new RuleBasedMetaAgent();
 
-  const responseCache = storeResponseCache(store);
+  // Model responses cached in the store: a retried or resumed call never pays twice.
+  const responseCache: ResponseCache = {
+    get: (key) => store.cacheGet<ModelResponse>('responses', key),
+    set: (key, response) => store.cacheSet('responses', key, response),
+  };
+  // Rollouts cache paid providers' responses (HARNESSX_RESPONSE_CACHE=off disables); the simulator is free.
+  const wrapModel = (model: Model, sample: string): Model =>
+    process.env.HARNESSX_RESPONSE_CACHE === 'off' || model.id.startsWith('sim:') ? model : withResponseCache(model, responseCache, sample);
 
   /**
    * The meta-agent a run asked for: 'rules' (deterministic) or a model string for the LLM meta-agent, whose
@@ -198,11 +206,23 @@ export function createActivities(deps: ActivityDeps) {
   async function rolloutInternal(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string; recordPolicy?: boolean }, writeTraces = false): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string }> {
     const config = store.getHarness(input.harnessId);
     const pace = progressPacer();
-    const { benchmark, harnessId, taskIds, k, seed, recordPolicy } = input;
-    const result = await runRolloutJob(store, { benchmark, harnessId, taskIds, k, seed, recordPolicy, writeTraces }, (done, total) => pace({ done, total }));
+    const traces = writeTraces ? store.arrayWriter() : null;
+    const result = await rolloutTasks({
+      wrapModel,
+      benchmark: getBenchmark(input.benchmark),
+      config,
+      harnessId: input.harnessId,
+      taskIds: input.taskIds,
+      k: input.k,
+      seed: input.seed,
+      recordPolicy: input.recordPolicy,
+      keepTraces: false,
+      ...(traces ? { onTrace: (trace: EpisodeTrace) => traces.add(trace) } : {}),
+      onEpisode: (done, total) => pace({ done, total }),
+    });
     const { inputTokens, outputTokens } = result.usage;
     const spend: Spend = { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(config.model.main.model, result.usage) };
-    return { outcomes: result.outcomes, episodes: result.episodes, spend, ...(result.tracesRef ? { tracesRef: result.tracesRef } : {}) };
+    return { outcomes: result.outcomes, episodes: result.episodes, spend, ...(traces ? { tracesRef: await traces.finish() } : {}) };
   }
 
   /** A rollout whose per-task outcomes are cached (gates and evaluations reuse them) and stored. */

@@ -20,7 +20,7 @@ import type { ModelRequest, ModelResponse } from '../harness/types';
 import { ArtifactStore } from '../store/artifact-store';
 import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
-import { runRolloutJob } from '../activities/rollout-runner';
+import { createActivities } from '../activities';
 
 const ROOT = join(__dirname, '..');
 const benchmark = getBenchmark('blocksworld');
@@ -81,6 +81,11 @@ async function main() {
   const evolved = evolvedHarness();
   const evolvedId = store.putHarness(evolved);
   const ids240 = allIds.slice(0, 120);
+  // The rollout activity's own code, called directly (no Temporal): the like-for-like baseline for traced rollouts.
+  // Its own store, so neither side finds the other's trace blobs already written.
+  const inProcessStore = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-bench-inproc-')));
+  inProcessStore.putHarness(evolved);
+  const inProcessActivities = createActivities({ store: inProcessStore });
 
   // 1. Orchestration overhead per model call (zero-latency model), in-process.
   for (const [name, config] of [['seed', seedHarness()], ['evolved (7 processors)', evolved]] as const) {
@@ -134,7 +139,7 @@ async function main() {
           entry.temporalMs.push(b.ms);
           // The same keeping every trace (what AEGIS's training rollouts do for the Digester), in-process
           // (the rollout activities' own code, called directly) and through Temporal.
-          const d = await timeIt(() => runRolloutJob(store, { benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids, k: 2, seed, writeTraces: true }));
+          const d = await timeIt(() => inProcessActivities.rollout({ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids, k: 2, seed }));
           entry.inProcessTracedMs.push(d.ms);
           const c = await timeIt(() => env.client.workflow.execute('evaluateHarness', { taskQueue: 'bench', workflowId: `bench-traced-${i}-${rep}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId: evolvedId, taskIds: ids, k: 2, seed, keepTraces: true }] }));
           entry.tracedMs.push(c.ms);

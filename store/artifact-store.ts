@@ -16,10 +16,16 @@ export class ArtifactStore {
     mkdirSync(root, { recursive: true });
   }
 
+  /** Writes `data` to `path` via a temp file and a rename: readers never see a partial file. */
   private writeAtomic(path: string, data: Buffer | string): void {
-    mkdirSync(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    const tmp = tempPathFor(path);
     writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  }
+
+  private async writeAtomicAsync(path: string, data: Buffer): Promise<void> {
+    const tmp = tempPathFor(path);
+    await writeFile(tmp, data);
     renameSync(tmp, path);
   }
 
@@ -44,16 +50,10 @@ export class ArtifactStore {
    * text. The ref is the one `put(array, { canonical: false })` gives (the same bytes are hashed).
    */
   arrayWriter(): ArrayBlobWriter {
-    return new ArrayBlobWriter((hex, data) => this.writeBlobAsync(hex, data));
-  }
-
-  private async writeBlobAsync(hex: string, data: Buffer): Promise<void> {
-    const path = this.blobPath(hex);
-    if (existsSync(path)) return;
-    mkdirSync(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, data);
-    renameSync(tmp, path);
+    return new ArrayBlobWriter(async (hex, data) => {
+      const path = this.blobPath(hex);
+      if (!existsSync(path)) await this.writeAtomicAsync(path, data);
+    });
   }
 
   get<T>(ref: string): T {
@@ -173,6 +173,12 @@ export class ArtifactStore {
     this.writeAtomic(path, content);
     return path;
   }
+}
+
+/** A unique temp name beside `path` (its directory created): concurrent writers never share one. */
+function tempPathFor(path: string): string {
+  mkdirSync(dirname(path), { recursive: true });
+  return `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
 }
 
 /** See ArtifactStore.arrayWriter. Add every element, then `finish()` once for the ref. */
