@@ -1,20 +1,30 @@
-import type { ProcessorSpec } from './config';
 import type { HookName } from './types';
 import { getProcessorDefinition } from './processors';
 
 const ORDER_RANK = { pre: 0, normal: 1, post: 2 } as const;
 
-export type OrderingResult = { ok: true; specs: ProcessorSpec[] } | { ok: false; problems: string[] };
+/**
+ * The fields of a processor spec that ordering reads. Structural on purpose: config.ts owns the spec's
+ * schema and imports this module to canonicalize, so importing ProcessorSpec from it here would close a
+ * circle (config ↔ ordering).
+ */
+export interface OrderableSpec {
+  id: string;
+  type: string;
+  params: Record<string, unknown>;
+}
+
+export type OrderingResult<S extends OrderableSpec> = { ok: true; specs: S[] } | { ok: false; problems: string[] };
 
 /**
  * Execution order of one hook's processors: by order class, then soft `after` dependencies (a stable
  * topological sort within the class), then id. Also checks the library rules: known type, allowed hook,
  * valid params, one processor per singleton group.
  */
-export function executionOrder(hook: HookName, specs: ProcessorSpec[]): OrderingResult {
+export function executionOrder<S extends OrderableSpec>(hook: HookName, specs: S[]): OrderingResult<S> {
   const problems: string[] = [];
   const groups = new Map<string, string>();
-  const normalized: ProcessorSpec[] = [];
+  const normalized: S[] = [];
   for (const spec of specs) {
     const def = getProcessorDefinition(spec.type);
     if (!def) {
@@ -43,7 +53,7 @@ export function executionOrder(hook: HookName, specs: ProcessorSpec[]): Ordering
 
   const sorted = [...normalized].sort((a, b) => rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // Stable topological pass: repeatedly take the first processor whose present dependencies are placed.
-  const out: ProcessorSpec[] = [];
+  const out: S[] = [];
   const remaining = [...sorted];
   while (remaining.length) {
     const index = remaining.findIndex((candidate) => {
@@ -56,6 +66,6 @@ export function executionOrder(hook: HookName, specs: ProcessorSpec[]): Ordering
   return { ok: true, specs: out };
 }
 
-function rank(spec: ProcessorSpec): number {
+function rank(spec: OrderableSpec): number {
   return ORDER_RANK[getProcessorDefinition(spec.type)!.meta.order];
 }
