@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { callStructured } from '../../aegis/llm/structured-output';
+import { callStructured } from '../../harness/structured-output';
 import { canonicalJson } from '../../harness/canonical';
 import type { Model } from '../../harness/processor';
 import type { ToolCall, ToolParameter, ToolResult, ToolSpec } from '../../harness/types';
