@@ -5,6 +5,7 @@ import type { EpisodeTrace } from '../harness/trace';
 import type { Model } from '../harness/processor';
 import { withFallback } from '../models/fallback-model';
 import { createModel } from '../models/registry';
+import type { ModelOptions } from '../models/types';
 
 export interface TaskOutcome {
   taskId: string;
@@ -78,16 +79,18 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
 
 export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {
   const seed = episodeSeed(spec.seed, taskId, attempt);
-  // The evaluator role plays the environment's simulated user where a benchmark has one (tau2-retail).
-  const evaluator = spec.config.model.evaluator;
-  const env = spec.benchmark.createEnvironment(taskId, { seed, ...(evaluator ? { userModel: withFallback(createModel(evaluator.model, { seed: `${seed}|user` }), evaluator.fallback ? createModel(evaluator.fallback, { seed: `${seed}|user` }) : null) } : {}) });
+  // Environments never create models: a benchmark with a simulated user (tau2-retail) is given the one that plays it.
+  const userModel = spec.benchmark.hasSimulatedUser ? simulatedUserModel(spec.config, `${seed}|user`) : undefined;
+  const env = spec.benchmark.createEnvironment(taskId, { seed, ...(userModel ? { userModel } : {}) });
   const task = spec.benchmark.task(taskId);
-  const role = (r: { model: string; fallback?: string }, roleSeed: string) => {
+  const role = (r: { model: string; fallback?: string }, roleSeed: string, taskBrief?: ModelOptions['taskBrief']) => {
     const wrap = (m: Model) => (spec.wrapModel ? spec.wrapModel(m, roleSeed) : m);
-    const options = { seed: roleSeed, recordPolicy: spec.recordPolicy };
+    const options: ModelOptions = { seed: roleSeed, recordPolicy: spec.recordPolicy, ...(taskBrief ? { taskBrief } : {}) };
     return withFallback(wrap(createModel(r.model, options)), r.fallback ? wrap(createModel(r.fallback, options)) : null);
   };
-  const model = role(spec.config.model.main, seed);
+  // The task model gets the benchmark's brief on the task: the simulator stands in for a capable model with it
+  // (real models ignore it). The judge does not: it decides from the transcript.
+  const model = role(spec.config.model.main, seed, spec.benchmark.simulatorBrief?.(taskId));
   const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });
   // The benchmark's fixed verifier has the last word on reward; components an LLM judge decides are
   // judged only when the harness names a judge model (otherwise they are reported as not evaluated).
@@ -95,6 +98,17 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
   const reward = judgeRole && env.scoreWithJudge ? await env.scoreWithJudge(role(judgeRole, `${seed}|judge`)) : env.score();
   const breakdown = env.breakdown?.();
   return { ...trace, reward, success: reward >= 1, ...(breakdown ? { rewardBreakdown: breakdown } : {}) };
+}
+
+/**
+ * The model that plays a benchmark's simulated user: the harness's evaluator role, else the workers'
+ * HARNESSX_USER_MODEL. Neither: none, and the environment's scripted user plays it (offline runs and tests).
+ */
+function simulatedUserModel(config: HarnessConfig, seed: string): Model | undefined {
+  const envModel = process.env.HARNESSX_USER_MODEL;
+  const user = config.model.evaluator ?? (envModel ? { model: envModel } : undefined);
+  if (!user) return undefined;
+  return withFallback(createModel(user.model, { seed }), user.fallback ? createModel(user.fallback, { seed }) : null);
 }
 
 export function passRate(outcomes: TaskOutcome[]): number {

@@ -1,5 +1,6 @@
 import type { Environment } from '../harness/run-loop';
 import type { Model } from '../harness/processor';
+import type { SimulatorBrief } from '../harness/task-brief';
 import type { ToolCall, ToolResult } from '../harness/types';
 
 export type Split = 'train' | 'validation' | 'test';
@@ -41,8 +42,18 @@ export interface Benchmark {
   readonly description: string;
   tasks(): BenchmarkTask[];
   task(id: string): BenchmarkTask;
-  /** `userModel`: the harness's evaluator role, for benchmarks with a simulated user (others ignore it). */
+  /**
+   * Environments of this benchmark hold a conversation with a simulated user (tau2-retail). The run wiring
+   * then gives createEnvironment a `userModel` when one is configured; a benchmark never creates a model.
+   */
+  readonly hasSimulatedUser?: boolean;
+  /** `userModel`: the LLM that plays the simulated user (without one, a scripted user plays it); others ignore it. */
   createEnvironment(taskId: string, options: { seed: string; userModel?: Model }): ScoredEnvironment;
+  /**
+   * What the simulator (sim:small / sim:large) may know about a task, as plain data; the run wiring passes it
+   * to the task model's factory. Benchmarks whose prompt alone suffices for the simulator have none.
+   */
+  simulatorBrief?(taskId: string): SimulatorBrief;
   /** The shipped gold solution as tool calls. */
   referenceSolution(taskId: string): ToolCall[];
   /** Scores a whole action sequence from the task's initial state with the fixed verifier. */

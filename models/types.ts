@@ -1,4 +1,5 @@
 import type { Model } from '../harness/processor';
+import type { SimulatorBrief } from '../harness/task-brief';
 
 export type { Model } from '../harness/processor';
 
@@ -6,6 +7,11 @@ export type { Model } from '../harness/processor';
 export interface ModelOptions {
   seed: string;
   recordPolicy?: boolean;
+  /**
+   * What the benchmark lets the simulator know about the episode's task (Benchmark.simulatorBrief), for the
+   * task model only. The simulator needs it to play every benchmark but blocksworld; real models ignore it.
+   */
+  taskBrief?: SimulatorBrief;
 }
 
 export interface ModelProvider {

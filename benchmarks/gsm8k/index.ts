@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Gsm8kBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { readJsonLines } from '../data-file';
 import { splitOf } from '../split';
@@ -65,6 +66,12 @@ export class Gsm8kBenchmark implements Benchmark {
   problemForText(text: string): Gsm8kProblem | null {
     const question = text.split(`\n\n${INSTRUCTION_SUFFIX}`)[0];
     return this.byQuestion.get(question) ?? null;
+  }
+
+  /** The simulator knows the gold rationale's steps; it recognises the question in the prompt. */
+  simulatorBrief(taskId: string): Gsm8kBrief {
+    const p = this.problem(taskId);
+    return { benchmark: 'gsm8k', question: p.question, instructionSuffix: INSTRUCTION_SUFFIX, steps: p.steps.map((s) => ({ ...s })), answer: p.answer };
   }
 
   instructionFor(p: Gsm8kProblem): string {

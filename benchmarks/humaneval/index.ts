@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { HumanEvalBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { boundedMemo } from '../../harness/bounded-memo';
 import { readJsonLines } from '../data-file';
@@ -82,6 +83,12 @@ export class HumanEvalBenchmark implements Benchmark {
   problemForText(text: string): HumanEvalProblem | null {
     const stub = /```python\n([\s\S]*?)```/.exec(text)?.[1];
     return stub === undefined ? null : this.byPrompt.get(stub) ?? null;
+  }
+
+  /** The simulator knows the canonical solution; it recognises the stub in the prompt. */
+  simulatorBrief(taskId: string): HumanEvalBrief {
+    const p = this.problem(taskId);
+    return { benchmark: 'humaneval', prompt: p.prompt, canonicalSolution: p.canonicalSolution, file: FILE };
   }
 
   instructionFor(p: HumanEvalProblem): string {

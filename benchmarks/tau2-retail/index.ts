@@ -3,13 +3,13 @@ import { z } from 'zod';
 import { callStructured } from '../../harness/structured-output';
 import { canonicalJson } from '../../harness/canonical';
 import type { Model } from '../../harness/processor';
+import type { Tau2RetailBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolParameter, ToolResult, ToolSpec } from '../../harness/types';
 import { readDataFile, readJsonFile } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
 import { RetailData, RetailDb, ToolError, WRITE_TOOLS } from './retail-db';
 import { LlmUser, openingLine, ScriptedUser, STOP_TOKENS, UserScenario } from './user-simulator';
-import { createModel } from '../../models/registry';
 
 export const DATA_DIR = join(__dirname, 'data');
 
@@ -67,6 +67,7 @@ export interface RewardBreakdown {
 export class Tau2RetailBenchmark implements Benchmark {
   readonly name = 'tau2-retail';
   readonly description = 'tau2-bench retail customer service: 16 tools, per-episode database, simulated user, DB/COMMUNICATE/NL_ASSERTION reward.';
+  readonly hasSimulatedUser = true;
   readonly policy: string;
   private readonly guidelines: string;
   private readonly data: RetailData;
@@ -140,6 +141,12 @@ export class Tau2RetailBenchmark implements Benchmark {
     return this.byOpening.get(text.split('\n').pop()!.replace(/^Customer: /, '').trim()) ?? null;
   }
 
+  /** The simulator knows the gold actions; it recognises the customer's opening line in the prompt. */
+  simulatorBrief(taskId: string): Tau2RetailBrief {
+    const t = this.tau2Task(taskId);
+    return { benchmark: 'tau2-retail', opening: openingLine(t.scenario), actions: structuredClone(t.actions), writeTools: [...WRITE_TOOLS] };
+  }
+
   instructionFor(t: Tau2Task): string {
     return `${this.policy.trim()}\n\n# Conversation\nReply to the customer in plain text, or make one tool call per turn.\n\nCustomer: ${openingLine(t.scenario)}`;
   }
@@ -188,12 +195,11 @@ export class Tau2RetailBenchmark implements Benchmark {
     const db = new RetailDb(this.data);
     const agentMessages: string[] = [];
     const transcript: string[] = [`user: ${openingLine(task.scenario)}`];
-    // The harness's evaluator role (or HARNESSX_USER_MODEL on the workers) makes the user an LLM driven by
-    // tau2's guidelines; otherwise the
-    // deterministic scripted user plays it (offline runs and tests).
-    const userModelSpec = process.env.HARNESSX_USER_MODEL;
-    const user: { reply(text: string): string | Promise<string> } = options.userModel || userModelSpec
-      ? new LlmUser(options.userModel ?? createModel(userModelSpec!, { seed: `${options.seed}|user` }), this.guidelines, task.scenario, openingLine(task.scenario))
+    // A user model, when the run wiring gives one (the harness's evaluator role, or HARNESSX_USER_MODEL on the
+    // workers), makes the user an LLM driven by tau2's guidelines; otherwise the deterministic scripted user
+    // plays it (offline runs and tests).
+    const user: { reply(text: string): string | Promise<string> } = options.userModel
+      ? new LlmUser(options.userModel, this.guidelines, task.scenario, openingLine(task.scenario))
       : new ScriptedUser(task.scenario, () => bench.databaseMatches(taskId, db));
     let ended = false;
     let judged: number | undefined;

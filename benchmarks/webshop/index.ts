@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { WebShopBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { readJsonFile } from '../data-file';
 import { splitOf } from '../split';
@@ -55,6 +56,18 @@ export class WebShopBenchmark implements Benchmark {
   taskForText(text: string): string | null {
     const line = /I am looking for [^\n]*dollars\./.exec(text)?.[0];
     return line ? this.byText.get(line) ?? null : null;
+  }
+
+  /** The simulator knows the product and the options' labels; it recognises the goal sentence in the prompt. */
+  simulatorBrief(taskId: string): WebShopBrief {
+    const goal = this.goal(taskId);
+    const product = this.shop.product(goal.productId)!;
+    const options = Object.entries(goal.options).map(([name, value]) => {
+      // The first variant's value of this option when it differs from the one asked for (what a hurried click hits).
+      const other = Object.values(product.variants).map((v) => v.options[name]).find((v) => v !== value);
+      return { name, value, label: optionLabel(product, name, value), otherLabel: other ? optionLabel(product, name, other) : null };
+    });
+    return { benchmark: 'webshop', goalLine: goalText(goal), productName: goal.productName, options };
   }
 
   instructionFor(g: ShopGoal): string {

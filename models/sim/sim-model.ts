@@ -1,9 +1,10 @@
-import { phraseFor } from '../../benchmarks/blocksworld/language';
 import { hashUniform, sha256Hex } from '../../harness/canonical';
 import type { Model } from '../../harness/processor';
+import type { SimulatorBrief } from '../../harness/task-brief';
 import type { ModelRequest, ModelResponse, ToolCall } from '../../harness/types';
 import type { ModelProvider } from '../types';
 import { ContextSignals, contextSignals, effectiveRates, SIM_PROFILES, SimProfile } from './profile';
+import { phraseFor } from './reading';
 import * as blocks from './skills/blocksworld';
 import { applyTheta, formatSimModel, parseSimName, POLICY_KINDS, PolicyKind, SimDecision, Theta, ZERO_THETA } from './policy';
 import * as gsm8k from './skills/gsm8k';
@@ -12,13 +13,15 @@ import * as tau2 from './skills/tau2-retail';
 import * as webshop from './skills/webshop';
 import type { SkillDecision } from './skills/types';
 
-type SkillDecide = (request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number) => SkillDecision;
+type SkillDecide = (request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number, brief?: SimulatorBrief) => SkillDecision;
 
 /**
  * The HarnessX simulator: a seeded stand-in for an LLM, for offline runs and tests. It is not a model
  * result. It reads only the request (messages and attached parts) and its competence depends on that
  * context the way an LLM's does: unlisted admissible actions mean more invalid actions, no reminder of
- * visited states means loops, no format help means broken output, no plan means lost sub-goals.
+ * visited states means loops, no format help means broken output, no plan means lost sub-goals. What it
+ * knows about its task beyond the prompt (the solution path a capable model would find) comes from the
+ * benchmark's brief, given at creation (ModelOptions.taskBrief); without one it can play only blocksworld.
  */
 export class SimModel implements Model {
   readonly id: string;
@@ -29,6 +32,7 @@ export class SimModel implements Model {
     private readonly theta: Theta = { ...ZERO_THETA },
     /** Report policy decisions in responses (co-evolution needs them; plain runs keep traces small). */
     private readonly recordPolicy = false,
+    private readonly brief?: SimulatorBrief,
   ) {
     this.id = formatSimModel(size, theta);
   }
@@ -117,7 +121,7 @@ export class SimModel implements Model {
   ): ModelResponse {
     const turn = request.messages.filter((m) => m.role === 'assistant').length;
     const u = track((kind: string) => hashUniform(this.seed, request.purpose, turn, request.messages.length, kind));
-    const decision = decide(request, signals, rates, u);
+    const decision = decide(request, signals, rates, u, this.brief);
     switch (decision.kind) {
       case 'plan':
         return reply(`[PLAN]\n${decision.lines.join('\n')}\n[PLAN END]`);
@@ -178,10 +182,10 @@ function estimateTokens(request: ModelRequest): number {
 
 export const simProvider: ModelProvider = {
   name: 'sim',
-  create(modelName, { seed, recordPolicy }) {
+  create(modelName, { seed, recordPolicy, taskBrief }) {
     const { size, theta } = parseSimName(modelName);
     const profile = SIM_PROFILES[size];
     if (!profile) throw new Error(`unknown simulator size "${size}"; use sim:small or sim:large`);
-    return new SimModel(size, profile, seed, theta, !!recordPolicy);
+    return new SimModel(size, profile, seed, theta, !!recordPolicy, taskBrief);
   },
 };

@@ -1,5 +1,5 @@
-import { readFacts } from '../../../benchmarks/blocksworld/language';
 import type { ModelRequest, ToolCall } from '../../../harness/types';
+import { readFacts } from '../reading';
 
 /**
  * The simulator's blocksworld competence: it reads the goal and the latest state from the request text

@@ -1,28 +1,26 @@
-import { formatNumber, readNumber, sameNumber } from '../../../benchmarks/gsm8k/arithmetic';
-import { getBenchmark } from '../../../benchmarks/registry';
-import type { Gsm8kBenchmark, Gsm8kProblem } from '../../../benchmarks/gsm8k';
+import type { Gsm8kBrief, SimulatorBrief } from '../../../harness/task-brief';
 import type { ModelRequest, ToolCall } from '../../../harness/types';
 import type { ContextSignals, SimProfile } from '../profile';
+import { formatNumber, readNumber, sameNumber } from '../reading';
 import type { SkillDecision } from './types';
 
 /**
- * The simulator's GSM8K skill. The simulated model "knows" the solution path of each problem (the gold
- * rationale's calculation steps) — a simulator stands in for a model's competence, it does not have any —
- * and errs at the harness-dependent rates of its profile: a malformed expression ("invalid"), repeating a
- * calculation it already did ("loop"), submitting an intermediate result as the answer ("subgoal": the
- * error that notes and plans reduce), and prose or misnamed arguments instead of a tool call ("format").
+ * The simulator's GSM8K skill. The simulated model "knows" the solution path of its problem (the gold
+ * rationale's calculation steps, from the benchmark's brief) — a simulator stands in for a model's
+ * competence, it does not have any — once it sees the question in the prompt, and errs at the
+ * harness-dependent rates of its profile: a malformed expression ("invalid"), repeating a calculation it
+ * already did ("loop"), submitting an intermediate result as the answer ("subgoal": the error that notes
+ * and plans reduce), and prose or misnamed arguments instead of a tool call ("format").
  */
 export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'submit_answer') && request.tools.some((t) => t.name === 'calculator');
 }
 
-function problemOf(request: ModelRequest): Gsm8kProblem | null {
-  const bench = getBenchmark('gsm8k') as Gsm8kBenchmark;
-  for (const m of request.messages) if (m.role === 'user') {
-    const p = bench.problemForText(m.content);
-    if (p) return p;
-  }
-  return null;
+/** The brief's problem when a user message states its question (the instruction, or the question alone). */
+function problemOf(request: ModelRequest, brief: SimulatorBrief | undefined): Gsm8kBrief | null {
+  if (brief?.benchmark !== 'gsm8k') return null;
+  const inView = request.messages.some((m) => m.role === 'user' && m.content.split(`\n\n${brief.instructionSuffix}`)[0] === brief.question);
+  return inView ? brief : null;
 }
 
 /** Results the calculator has returned so far in the conversation. */
@@ -37,8 +35,8 @@ function resultsSoFar(request: ModelRequest): number[] {
   return out;
 }
 
-export function decideGsm8k(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): SkillDecision {
-  const p = problemOf(request);
+export function decideGsm8k(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number, brief?: SimulatorBrief): SkillDecision {
+  const p = problemOf(request, brief);
   if (!p) return { kind: 'lost', text: 'I have lost track of the question.' };
   const done = resultsSoFar(request);
   const pending = p.steps.filter((s) => !done.some((d) => sameNumber(d, s.result)));

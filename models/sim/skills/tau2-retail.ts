@@ -1,34 +1,34 @@
 import { canonicalJson } from '../../../harness/canonical';
-import { getBenchmark } from '../../../benchmarks/registry';
-import type { Tau2RetailBenchmark, Tau2Task } from '../../../benchmarks/tau2-retail';
-import { WRITE_TOOLS } from '../../../benchmarks/tau2-retail/retail-db';
+import type { SimulatorBrief, Tau2RetailBrief } from '../../../harness/task-brief';
 import type { ModelRequest, ToolCall } from '../../../harness/types';
 import type { ContextSignals, SimProfile } from '../profile';
 import type { SkillDecision } from './types';
 
 /**
- * The simulator's tau2 retail skill. The simulated agent "knows" the task's gold action sequence (it stands
- * in for a capable model) and follows the policy's shape: authenticate first, list a write and get a yes
- * before making it, close when done. It errs at its profile's harness-dependent rates: a wrong id
- * ("invalid"; the tool rejects it), repeating a lookup ("loop"), declaring the request done before the
- * last write ("subgoal"), and prose instead of a tool call ("format").
+ * The simulator's tau2 retail skill. The simulated agent "knows" the task's gold action sequence (from the
+ * benchmark's brief; it stands in for a capable model) once it hears the customer's opening line, and
+ * follows the policy's shape: authenticate first, list a write and get a yes before making it, close when
+ * done. It errs at its profile's harness-dependent rates: a wrong id ("invalid"; the tool rejects it),
+ * repeating a lookup ("loop"), declaring the request done before the last write ("subgoal"), and prose
+ * instead of a tool call ("format").
  */
 export function matches(request: ModelRequest): boolean {
   return request.tools.some((t) => t.name === 'exchange_delivered_order_items');
 }
 
-const isWrite = (name: string) => (WRITE_TOOLS as readonly string[]).includes(name);
 const key = (name: string, args: unknown) => `${name}${canonicalJson(args)}`;
 
-function taskOf(request: ModelRequest): Tau2Task | null {
-  const bench = getBenchmark('tau2-retail') as Tau2RetailBenchmark;
+/** The brief's task when the first user message ends with its opening line (after "Customer: "). */
+function taskOf(request: ModelRequest, brief: SimulatorBrief | undefined): Tau2RetailBrief | null {
+  if (brief?.benchmark !== 'tau2-retail') return null;
   const first = request.messages.find((m) => m.role === 'user');
-  return first ? bench.taskForOpening(first.content) : null;
+  return first && first.content.split('\n').pop()!.replace(/^Customer: /, '').trim() === brief.opening ? brief : null;
 }
 
-export function decideTau2(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number): SkillDecision {
-  const task = taskOf(request);
+export function decideTau2(request: ModelRequest, signals: ContextSignals, rates: SimProfile, u: (kind: string) => number, brief?: SimulatorBrief): SkillDecision {
+  const task = taskOf(request, brief);
   if (!task) return { kind: 'lost', text: 'How can I help you today?' };
+  const isWrite = (name: string) => task.writeTools.includes(name);
   // Successful calls so far, in order.
   const okIds = new Set(request.messages.filter((m) => m.role === 'tool' && !m.isError).map((m) => m.toolCallId));
   const done = request.messages.flatMap((m) => (m.toolCalls ?? []).filter((c) => okIds.has(c.id)).map((c) => key(c.name, c.args)));
