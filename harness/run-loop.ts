@@ -12,6 +12,7 @@ import {
   isInterrupt,
   Message,
   ModelRequest,
+  ModelResponse,
   TaskView,
   ToolCall,
   ToolResult,
@@ -66,86 +67,205 @@ const SINGLE_EVENT_HOOKS = new Set<HookName>(HOOKS.filter((h) => h !== 'before_t
  * Runs one episode of a harness on an environment. Every processor output is checked against its hook's
  * contract; a violation ends the episode as a harness error naming processor, hook and field. The
  * environment's verifier is not called here: the benchmark scores the finished environment.
+ *
+ * Task start, then steps until the environment is done (or a processor interrupts), then task end. One step
+ * is: step start (processors may rewrite the history) → the model's turn (before_model, the call,
+ * after_model) → acting on the reply (a tool turn through before_tool/after_tool, the user's answer in a
+ * conversation, or a reminder that no action was taken) → step end. Each is a method of EpisodeRun below.
  */
 export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
   const started = Date.now();
-  const { config, env, model, task } = input;
-  const trace = new TraceRecorder();
-  const usage: Usage = { inputTokens: 0, outputTokens: 0 };
   const hardCap = input.hardStepCap ?? 100;
-
-  const fullTrace = config.slots.tracer.level === 'full';
-  /**
-   * Context parts as the trace keeps them. Full: all of them, with their data. Compact: what the model read
-   * (kind and text, not the processors' structured data, which mirrors the text), and of act calls only
-   * the parts that differ from the previous act call's (the others are counted in carriedParts):
-   * processors such as plans and notes resend the same part every step, and the trace should not store
-   * it every step.
-   */
-  let previousParts = new Set<string>();
-  const compactParts = (request: ModelRequest): { parts: ModelRequest['parts']; carriedParts?: number } => {
-    if (fullTrace) return { parts: request.parts };
-    const textOnly = (parts: ModelRequest['parts']) => parts.map((p) => ({ kind: p.kind, text: p.text }));
-    if (request.purpose !== 'act') return { parts: textOnly(request.parts) };
-    const keys = request.parts.map((p) => `${p.kind}\u0000${p.text}`);
-    const fresh = request.parts.filter((_, i) => !previousParts.has(keys[i]));
-    const carried = request.parts.length - fresh.length;
-    previousParts = new Set(keys);
-    return carried ? { parts: textOnly(fresh), carriedParts: carried } : { parts: textOnly(fresh) };
+  const run = new EpisodeRun(input);
+  let endReason: EpisodeEndReason = 'hard_step_cap';
+  let step = 0;
+  try {
+    await run.taskStart();
+    for (step = 1; step <= hardCap; step++) {
+      await run.stepStart(step);
+      const response = await run.modelTurn(step);
+      const observation = await run.act(step, response);
+      if (await run.stepEnd(step, observation)) {
+        endReason = 'goal_reached';
+        break;
+      }
+    }
+  } catch (error) {
+    endReason = run.stopped(error, step);
+  }
+  const success = input.env.isDone();
+  await run.taskEnd(step, success, endReason);
+  return {
+    taskId: input.task.id,
+    harnessId: input.harnessId,
+    model: input.model.id,
+    seed: input.seed,
+    attempt: input.attempt,
+    systemPrompt: run.systemPrompt,
+    instruction: input.task.instruction,
+    records: run.trace.records,
+    steps: Math.min(step, hardCap),
+    endReason,
+    success,
+    reward: success ? 1 : 0,
+    usage: run.usage,
+    durationMs: Date.now() - started,
   };
+}
 
-  const tracedModel: Model = {
-    id: model.id,
-    async generate(request: ModelRequest) {
-      const t0 = Date.now();
-      const response = await model.generate(request);
-      usage.inputTokens += response.usage.inputTokens;
-      usage.outputTokens += response.usage.outputTokens;
-      trace.add({
-        kind: 'model_call',
-        step: trace.step,
-        purpose: request.purpose,
-        request: {
-          messageCount: request.messages.length,
-          newMessages: request.purpose === 'act' ? trace.newMessages(request.messages) : request.messages,
-          ...compactParts(request),
-        },
-        response: { text: response.text, toolCalls: response.toolCalls, stopReason: response.stopReason, ...(response.meta ? { meta: response.meta } : {}) },
-        usage: response.usage,
-        latencyMs: Date.now() - t0,
-        model: response.model,
+/** One episode in progress: the conversation so far, the attached processors, the trace and the token count. */
+class EpisodeRun {
+  readonly trace = new TraceRecorder();
+  readonly usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  systemPrompt = '';
+  private history: Message[] = [];
+  private readonly env: Environment;
+  private readonly task: TaskView;
+  /** The model as processors and the loop call it: every call is counted and traced. */
+  private readonly model: Model;
+  private readonly ctx: ProcessorContext;
+  private readonly attached = {} as Record<HookName, Attached[]>;
+  private readonly fullTrace: boolean;
+  /** Compact traces: the context parts of the previous act call (see compactParts). */
+  private previousParts = new Set<string>();
+
+  constructor(input: EpisodeInput) {
+    const { config, env, task } = input;
+    this.env = env;
+    this.task = task;
+    this.fullTrace = config.slots.tracer.level === 'full';
+    this.model = this.traced(input.model);
+    this.ctx = {
+      task,
+      model: this.model,
+      env: { tools: () => env.tools(), admissibleActions: () => env.admissibleActions() },
+      trace: this.trace,
+      retryTool: async (call) => env.execute(call),
+    };
+    for (const hook of HOOKS) {
+      this.attached[hook] = config.hooks[hook].map((spec) => {
+        const def = getProcessorDefinition(spec.type);
+        if (!def) throw new Error(`unknown processor type "${spec.type}" (processor "${spec.id}")`);
+        return { id: spec.id, instance: def.create(def.params.parse(spec.params)) };
       });
-      return response;
-    },
-  };
-
-  const ctx: ProcessorContext = {
-    task,
-    model: tracedModel,
-    env: { tools: () => env.tools(), admissibleActions: () => env.admissibleActions() },
-    trace,
-    retryTool: async (call) => env.execute(call),
-  };
-
-  const attached = {} as Record<HookName, Attached[]>;
-  for (const hook of HOOKS) {
-    attached[hook] = config.hooks[hook].map((spec) => {
-      const def = getProcessorDefinition(spec.type);
-      if (!def) throw new Error(`unknown processor type "${spec.type}" (processor "${spec.id}")`);
-      return { id: spec.id, instance: def.create(def.params.parse(spec.params)) };
-    });
+    }
   }
 
-  async function runHook<H extends HookName>(hook: H, event: EventOf<H>): Promise<EventOf<H>[]> {
+  /** task_start: processors set the system prompt; the task statement becomes the first user message. */
+  async taskStart(): Promise<void> {
+    const [start] = await this.runHook('task_start', { hook: 'task_start', task: this.task, systemPrompt: '', tools: this.env.tools() });
+    this.systemPrompt = start.systemPrompt;
+    this.history = [{ role: 'user', content: this.env.instruction() }];
+  }
+
+  /** step_start: processors may rewrite the history (windows, summaries) before the model sees it. */
+  async stepStart(step: number): Promise<void> {
+    this.trace.step = step;
+    [{ history: this.history }] = await this.runHook('step_start', { hook: 'step_start', step, history: this.history });
+  }
+
+  /** The model's turn: before_model shapes the request, after_model the reply; the reply joins the history. */
+  async modelTurn(step: number): Promise<ModelResponse> {
+    const request: ModelRequest = {
+      purpose: 'act',
+      messages: [...(this.systemPrompt ? [{ role: 'system' as const, content: this.systemPrompt }] : []), ...this.history],
+      parts: [],
+      tools: this.env.tools(),
+    };
+    const [prepared] = await this.runHook('before_model', { hook: 'before_model', step, request });
+    const raw = await this.model.generate(prepared.request);
+    const [{ response }] = await this.runHook('after_model', { hook: 'after_model', step, response: raw });
+    // Only the first tool call acts: the environments take one action per step.
+    this.history = [...this.history, { role: 'assistant', content: response.text, toolCalls: response.toolCalls.slice(0, 1) }];
+    return response;
+  }
+
+  /** Acting on the model's reply (its first tool call, else its text); returns the step's observation. */
+  async act(step: number, response: ModelResponse): Promise<string> {
+    if (response.toolCalls.length) return this.toolTurn(step, response.toolCalls[0]);
+    if (this.env.respond) return this.userTurn(step, response.text);
+    return this.noActionTurn(step);
+  }
+
+  /** A reply without a tool call where no one listens: the model is reminded to act. */
+  private noActionTurn(step: number): string {
+    const observation = 'No action was taken: reply with exactly one tool call.';
+    this.history.push({ role: 'user', content: observation });
+    this.trace.add({ kind: 'error', step, message: 'model reply had no tool call' });
+    return observation;
+  }
+
+  /** Conversational environments (customer service): a reply without a tool call goes to the user. */
+  private async userTurn(step: number, agentText: string): Promise<string> {
+    const answer = await this.env.respond!(agentText);
+    this.history.push({ role: 'user', content: answer });
+    this.trace.add({ kind: 'dialogue', step, agent: agentText, user: answer });
+    return answer;
+  }
+
+  /**
+   * The tool turn: before_tool may approve, rewrite, reject, split or intercept the call; each resulting
+   * call runs (or is refused) and passes after_tool. Every result is answered to the model's one call id.
+   */
+  private async toolTurn(step: number, call: ToolCall): Promise<string> {
+    const outputs: string[] = [];
+    for (const checked of await this.runHook('before_tool', { hook: 'before_tool', step, call, approved: true })) {
+      const result: ToolResult = checked.approved
+        ? await this.env.execute(checked.call)
+        : { ok: false, output: `Tool call rejected by the harness: ${checked.rejection ?? 'not approved'}`, errorKind: 'blocked' };
+      const [after] = await this.runHook('after_tool', { hook: 'after_tool', step, call: checked.call, result });
+      this.trace.add({ kind: 'tool_call', step, call: checked.call, approved: checked.approved, rejection: checked.rejection, result: after.result });
+      outputs.push(after.result.output);
+      this.history.push({ role: 'tool', content: after.result.output, toolCallId: call.id, isError: !after.result.ok });
+    }
+    if (outputs.length === 0) {
+      const text = 'The tool call was intercepted by the harness; nothing happened.';
+      this.history.push({ role: 'tool', content: text, toolCallId: call.id, isError: true });
+      outputs.push(text);
+    }
+    return outputs.join('\n');
+  }
+
+  /** step_end: processors see the observation (notes, tracing); returns whether the environment is done. */
+  async stepEnd(step: number, observation: string): Promise<boolean> {
+    const done = this.env.isDone();
+    await this.runHook('step_end', { hook: 'step_end', step, observation, done });
+    return done;
+  }
+
+  /** Why the episode stopped early: an interrupt (a step budget) or a processor failure; anything else is a bug and propagates. */
+  stopped(error: unknown, step: number): EpisodeEndReason {
+    if (error instanceof EpisodeInterrupted) return error.reason === 'step_budget_exhausted' ? 'step_budget_exhausted' : 'interrupted';
+    if (!(error instanceof ProcessorError)) throw error;
+    this.trace.add({ kind: 'error', step, message: error.message, processorId: error.processorId, hook: error.hook });
+    return 'harness_error';
+  }
+
+  /** task_end: processors see the outcome; a failure here is recorded, never changes it. */
+  async taskEnd(steps: number, success: boolean, reason: EpisodeEndReason): Promise<void> {
+    try {
+      await this.runHook('task_end', { hook: 'task_end', steps, success, reason });
+    } catch (error) {
+      if (!(error instanceof ProcessorError || error instanceof EpisodeInterrupted)) throw error;
+      this.trace.add({ kind: 'error', step: steps, message: error.message });
+    }
+  }
+
+  /**
+   * One hook's processors, in order, each over every event the previous one yielded. Outputs are checked
+   * against the hook's contract; only before_tool may yield other than one event (split or intercept).
+   */
+  private async runHook<H extends HookName>(hook: H, event: EventOf<H>): Promise<EventOf<H>[]> {
+    const attached = this.attached[hook];
     let events: HookEvent[] = [event];
     let outcome: 'ok' | 'split' | 'intercept' = 'ok';
-    for (const p of attached[hook]) {
+    for (const p of attached) {
       const next: HookEvent[] = [];
       for (const e of events) {
         try {
-          for await (const out of p.instance.process(e, ctx)) {
+          for await (const out of p.instance.process(e, this.ctx)) {
             if (isInterrupt(out)) {
-              trace.add({ kind: 'hook', hook, step: trace.step, processors: attached[hook].map((x) => x.id), outcome: 'interrupt' });
+              this.trace.add({ kind: 'hook', hook, step: this.trace.step, processors: attached.map((x) => x.id), outcome: 'interrupt' });
               throw new EpisodeInterrupted(out.reason);
             }
             checkContract(p.id, e, out);
@@ -163,95 +283,53 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
       events = next;
     }
     // Compact traces (the default) keep only hook records where something happened besides pass-through.
-    if (attached[hook].length && (fullTrace || outcome !== 'ok')) trace.add({ kind: 'hook', hook, step: trace.step, processors: attached[hook].map((x) => x.id), outcome });
+    if (attached.length && (this.fullTrace || outcome !== 'ok')) this.trace.add({ kind: 'hook', hook, step: this.trace.step, processors: attached.map((x) => x.id), outcome });
     return events as EventOf<H>[];
   }
 
-  let endReason: EpisodeEndReason = 'hard_step_cap';
-  let systemPrompt = '';
-  let step = 0;
-  try {
-    const [start] = await runHook('task_start', { hook: 'task_start', task, systemPrompt: '', tools: env.tools() });
-    systemPrompt = start.systemPrompt;
-    let history: Message[] = [{ role: 'user', content: env.instruction() }];
-    for (step = 1; step <= hardCap; step++) {
-      trace.step = step;
-      [{ history }] = await runHook('step_start', { hook: 'step_start', step, history });
-      const request: ModelRequest = {
-        purpose: 'act',
-        messages: [...(systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : []), ...history],
-        parts: [],
-        tools: env.tools(),
-      };
-      const [prepared] = await runHook('before_model', { hook: 'before_model', step, request });
-      const raw = await tracedModel.generate(prepared.request);
-      const [{ response }] = await runHook('after_model', { hook: 'after_model', step, response: raw });
-      // Only the first tool call acts: the environments take one action per step.
-      const calls = response.toolCalls.slice(0, 1);
-      history = [...history, { role: 'assistant', content: response.text, toolCalls: calls }];
-      let observation: string;
-      if (calls.length === 0 && env.respond) {
-        // Conversational environments (customer service): a reply without a tool call goes to the user.
-        observation = await env.respond(response.text);
-        history.push({ role: 'user', content: observation });
-        trace.add({ kind: 'dialogue', step, agent: response.text, user: observation });
-      } else if (calls.length === 0) {
-        observation = 'No action was taken: reply with exactly one tool call.';
-        history.push({ role: 'user', content: observation });
-        trace.add({ kind: 'error', step, message: 'model reply had no tool call' });
-      } else {
-        const outputs: string[] = [];
-        for (const checked of await runHook('before_tool', { hook: 'before_tool', step, call: calls[0], approved: true })) {
-          const result: ToolResult = checked.approved
-            ? await env.execute(checked.call)
-            : { ok: false, output: `Tool call rejected by the harness: ${checked.rejection ?? 'not approved'}`, errorKind: 'blocked' };
-          const [after] = await runHook('after_tool', { hook: 'after_tool', step, call: checked.call, result });
-          trace.add({ kind: 'tool_call', step, call: checked.call, approved: checked.approved, rejection: checked.rejection, result: after.result });
-          outputs.push(after.result.output);
-          history.push({ role: 'tool', content: after.result.output, toolCallId: calls[0].id, isError: !after.result.ok });
-        }
-        if (outputs.length === 0) {
-          const text = 'The tool call was intercepted by the harness; nothing happened.';
-          history.push({ role: 'tool', content: text, toolCallId: calls[0].id, isError: true });
-          outputs.push(text);
-        }
-        observation = outputs.join('\n');
-      }
-      const done = env.isDone();
-      await runHook('step_end', { hook: 'step_end', step, observation, done });
-      if (done) {
-        endReason = 'goal_reached';
-        break;
-      }
-    }
-  } catch (error) {
-    if (error instanceof EpisodeInterrupted) endReason = error.reason === 'step_budget_exhausted' ? 'step_budget_exhausted' : 'interrupted';
-    else if (error instanceof ProcessorError) {
-      endReason = 'harness_error';
-      trace.add({ kind: 'error', step, message: error.message, processorId: error.processorId, hook: error.hook });
-    } else throw error;
+  /** The model, with each call's tokens counted and the call recorded in the trace. */
+  private traced(model: Model): Model {
+    return {
+      id: model.id,
+      generate: async (request: ModelRequest) => {
+        const t0 = Date.now();
+        const response = await model.generate(request);
+        this.usage.inputTokens += response.usage.inputTokens;
+        this.usage.outputTokens += response.usage.outputTokens;
+        this.trace.add({
+          kind: 'model_call',
+          step: this.trace.step,
+          purpose: request.purpose,
+          request: {
+            messageCount: request.messages.length,
+            newMessages: request.purpose === 'act' ? this.trace.newMessages(request.messages) : request.messages,
+            ...this.compactParts(request),
+          },
+          response: { text: response.text, toolCalls: response.toolCalls, stopReason: response.stopReason, ...(response.meta ? { meta: response.meta } : {}) },
+          usage: response.usage,
+          latencyMs: Date.now() - t0,
+          model: response.model,
+        });
+        return response;
+      },
+    };
   }
-  const success = env.isDone();
-  try {
-    await runHook('task_end', { hook: 'task_end', steps: step, success, reason: endReason });
-  } catch (error) {
-    if (!(error instanceof ProcessorError || error instanceof EpisodeInterrupted)) throw error;
-    trace.add({ kind: 'error', step, message: error.message });
+
+  /**
+   * Context parts as the trace keeps them. Full: all of them, with their data. Compact: what the model read
+   * (kind and text, not the processors' structured data, which mirrors the text), and of act calls only
+   * the parts that differ from the previous act call's (the others are counted in carriedParts):
+   * processors such as plans and notes resend the same part every step, and the trace should not store
+   * it every step.
+   */
+  private compactParts(request: ModelRequest): { parts: ModelRequest['parts']; carriedParts?: number } {
+    if (this.fullTrace) return { parts: request.parts };
+    const textOnly = (parts: ModelRequest['parts']) => parts.map((p) => ({ kind: p.kind, text: p.text }));
+    if (request.purpose !== 'act') return { parts: textOnly(request.parts) };
+    const keys = request.parts.map((p) => `${p.kind}\u0000${p.text}`);
+    const fresh = request.parts.filter((_, i) => !this.previousParts.has(keys[i]));
+    const carried = request.parts.length - fresh.length;
+    this.previousParts = new Set(keys);
+    return carried ? { parts: textOnly(fresh), carriedParts: carried } : { parts: textOnly(fresh) };
   }
-  return {
-    taskId: task.id,
-    harnessId: input.harnessId,
-    model: model.id,
-    seed: input.seed,
-    attempt: input.attempt,
-    systemPrompt,
-    instruction: task.instruction,
-    records: trace.records,
-    steps: Math.min(step, hardCap),
-    endReason,
-    success,
-    reward: success ? 1 : 0,
-    usage,
-    durationMs: Date.now() - started,
-  };
 }
