@@ -4,7 +4,7 @@ import { boundedMemo } from '../../harness/bounded-memo';
 import { readJsonLines } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
-import { PythonRun, runPython } from './python-sandbox';
+import { gradeSolution, PythonRun, runPython } from './python-sandbox';
 
 export const DATA_DIR = join(__dirname, 'data');
 const SMOKE_ID = 'humaneval/smoke';
@@ -25,14 +25,6 @@ const TOOLS: ToolSpec[] = [
   { name: 'run_examples', description: "Runs the docstring's examples (doctest) against the current file and reports failures.", parameters: {}, phrases: ['run the examples'] },
   { name: 'submit', description: 'Submits the current file for grading; ends the task.', parameters: {}, phrases: ['submit the solution'] },
 ];
-
-const RUN_CHECK = (entry: string) => `
-ns = {}
-exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
-exec(compile(open("tests.py").read(), "tests.py", "exec"), ns)
-ns["check"](ns[${JSON.stringify(entry)}])
-print("PASSED")
-`;
 
 const RUN_EXAMPLES = (entry: string) => `
 import doctest
@@ -105,14 +97,15 @@ export class HumanEvalBenchmark implements Benchmark {
     return this.problem(taskId).prompt.includes('>>>') ? 'with-examples' : 'prose-examples';
   }
 
-  /** The hidden tests on a file; cached per (task, file) since the same code is graded repeatedly in gates. */
+  /**
+   * The hidden tests on a file, graded so the file cannot forge the verdict (see gradeSolution); cached per
+   * (task, file) since the same code is graded repeatedly in gates.
+   */
   grade(taskId: string, file: string): Verdict {
     return this.verdicts(`${taskId}\u0000${file}`, () => {
       const p = this.problem(taskId);
-      const r = runPython({ 'solution.py': file, 'tests.py': p.test }, RUN_CHECK(p.entryPoint));
-      return r.ok && r.stdout.includes('PASSED')
-        ? { valid: true, reason: 'hidden tests passed' }
-        : { valid: false, reason: r.timedOut ? 'hidden tests timed out' : `hidden tests failed: ${lastLine(r.stderr) || lastLine(r.stdout)}` };
+      const r = gradeSolution({ solution: file, prompt: p.prompt, test: p.test, entryPoint: p.entryPoint });
+      return { valid: r.passed, reason: r.reason };
     });
   }
 
