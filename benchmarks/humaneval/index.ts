@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { boundedMemo } from '../../harness/bounded-memo';
-import { readJsonLines } from '../data-file';
+import { dataFiles, readJsonLines, TaskIndex } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { gradeSolution, PythonRun, runPython } from './python-sandbox';
@@ -52,13 +52,20 @@ export class HumanEvalBenchmark implements Benchmark {
   private readonly exampleRuns = boundedMemo<PythonRun>(5000);
 
   constructor(options: { dataDir?: string } = {}) {
-    const rows = readJsonLines(join(options.dataDir ?? DATA_DIR, 'humaneval-dev.jsonl'), (line, i) => {
-      const row = JSON.parse(line) as Record<string, unknown>;
-      for (const key of ['task_id', 'prompt', 'entry_point', 'canonical_solution', 'test'])
-        if (typeof row[key] !== 'string') throw new Error(`line ${i + 1}: "${key}" must be a string`);
-      return { id: `humaneval/${String(row.task_id).split('/')[1]}`, prompt: row.prompt as string, entryPoint: row.entry_point as string, canonicalSolution: row.canonical_solution as string, test: row.test as string };
-    });
-    for (const p of rows) this.problems.set(p.id, p);
+    // Every *.jsonl in the folder (upstream's HumanEval.jsonl format), in name order; ids are upstream's.
+    const index = new TaskIndex<HumanEvalProblem>();
+    for (const file of dataFiles(options.dataDir ?? DATA_DIR, /\.jsonl$/)) {
+      const rows = readJsonLines(file, (line, i) => {
+        const row = JSON.parse(line) as Record<string, unknown>;
+        for (const key of ['task_id', 'prompt', 'entry_point', 'canonical_solution', 'test'])
+          if (typeof row[key] !== 'string') throw new Error(`line ${i + 1}: "${key}" must be a string`);
+        const n = /^HumanEval\/(.+)$/.exec(row.task_id as string)?.[1];
+        if (!n) throw new Error(`line ${i + 1}: "task_id" must look like "HumanEval/<n>"; got ${JSON.stringify(row.task_id)}`);
+        return { id: `humaneval/${n}`, prompt: row.prompt as string, entryPoint: row.entry_point as string, canonicalSolution: row.canonical_solution as string, test: row.test as string };
+      });
+      for (const p of rows) index.add(p.id, p, file);
+    }
+    for (const p of index.values()) this.problems.set(p.id, p);
     const smoke: HumanEvalProblem = { id: SMOKE_ID, prompt: 'def add(a: int, b: int) -> int:\n    """Adds two numbers.\n    >>> add(2, 3)\n    5\n    """\n', entryPoint: 'add', canonicalSolution: '    return a + b\n', test: 'def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n' };
     this.problems.set(SMOKE_ID, smoke);
     for (const p of this.problems.values()) this.byPrompt.set(p.prompt, p);
