@@ -34,7 +34,7 @@ describe('WebShop probes', () => {
   test('the same probes through the environment over HTTP score 0', async () => {
     for (const t of bench.tasks().slice(0, 10)) {
       const g = bench.goal(t.id);
-      const env = bench.createEnvironment(t.id, { seed: 'probe' });
+      const env = bench.createEnvironment(t.id);
       await env.execute(call('search', { query: g.productName }));
       await env.execute(call('click', { element: g.productName }));
       expect(await env.execute(call('click', { element: 'Buy Now' }))).toMatchObject({ ok: true });
