@@ -9,9 +9,12 @@ import { HOOKS } from '../harness/types';
  *   - task_id: names a task of the benchmark (task-keyed behaviour does not generalise);
  *   - gold_solution: contains GOLD_RUN or more consecutive actions of some task's reference solution;
  *   - task_data: copies a task-specific line of some task's statement (a line in at most 2% of tasks);
- *   - verifier_access: code that reaches for verifier data, benchmark files or host modules.
+ *   - verifier_access: code that reaches for verifier data, benchmark files or host modules;
+ *   - grading_channel: code or prompts aimed at how a verdict is read rather than at the task — pass
+ *     markers, exit codes, interpreter exit hooks, redefining the tests' check/assert/builtins, result
+ *     files, the simulated user's stop tokens (the forged-marker trick a self-improving agent has used).
  */
-export type LeakRule = 'task_id' | 'gold_solution' | 'task_data' | 'verifier_access';
+export type LeakRule = 'task_id' | 'gold_solution' | 'task_data' | 'verifier_access' | 'grading_channel';
 export interface Leak {
   rule: LeakRule;
   where: string;
@@ -90,6 +93,16 @@ const VERIFIER_ACCESS: Array<[RegExp, string]> = [
   [/globalThis\s*\[|Function\s*\(|\beval\s*\(/, 'builds code or globals dynamically'],
 ];
 
+/** Targets of the grading channel, in prompts and code alike: none has a place in solving a task. */
+const GRADING_CHANNEL: Array<[RegExp, string]> = [
+  [/\b(?:os\._exit|sys\.exit|process\.exit|process\.exitCode|atexit|SystemExit)\b|\bexit\s*\(\s*0\s*\)|\bexit(?:\s+|-)?(?:code|status)\b/i, 'targets the exit code'],
+  [/\b(?:print|echo|console\.log|write)\s*\(?\s*["'`](?:ALL TESTS )?(?:PASSED|PASS|SUCCESS|OK)\b|\b(?:pass|success|test)(?:ing)?\s+marker\b|\bprint\w*\s+(?:the\s+)?["'`]?PASSED\b/i, 'prints a pass marker'],
+  [/\bdef\s+check\s*\(|\b(?:__builtins__|builtins\.|AssertionError\s*=)|\bsys\.modules\s*\[|\bsys\.stdout\s*=/, "redefines the tests' check, assertions or interpreter"],
+  [/\b(?:result|verdict|grade|score)s?\.(?:json|txt)\b|\/proc\/[^\s]*\/fd\b/i, 'writes where a result might be read'],
+  [/###(?:STOP|TRANSFER|OUT-OF-SCOPE)###/, "uses the simulated user's stop tokens"],
+  [/\b(?:fool|trick|bypass|forge|spoof|fake)\w*\s+(?:the\s+)?(?:hidden\s+)?(?:tests?|grader|verifier|checker|judge|marker|reward)\b/i, 'sets out to fool the grader'],
+];
+
 export function findLeaks(benchmark: Benchmark, texts: Array<{ where: string; text: string; code: boolean }>): Leak[] {
   const index = indexOf(benchmark);
   const leaks: Leak[] = [];
@@ -109,6 +122,11 @@ export function findLeaks(benchmark: Benchmark, texts: Array<{ where: string; te
     for (const [run, task] of index.goldRuns)
       if (seq.includes(` ${run} `)) {
         leaks.push({ rule: 'gold_solution', where, detail: `contains ${GOLD_RUN} consecutive actions of ${task}'s reference solution` });
+        break;
+      }
+    for (const [pattern, why] of GRADING_CHANNEL)
+      if (pattern.test(text)) {
+        leaks.push({ rule: 'grading_channel', where, detail: `${code ? 'code' : 'text'} ${why} (${pattern.exec(text)![0]})` });
         break;
       }
     if (code)

@@ -1,3 +1,5 @@
+import { basename } from 'node:path';
+import type { ExcludedTask, ReportsLoading, TaskNote } from './data-file';
 import type { Benchmark, Corruption } from './types';
 
 export interface BenchmarkCheck {
@@ -11,6 +13,10 @@ export interface BenchmarkCheck {
   /** The first problems found (a reference rejected, a corruption accepted). */
   failures: string[];
   ok: boolean;
+  /** Tasks in the data files that were not loaded, each with why (and the failing gold action, if that is why). */
+  excluded: ExcludedTask[];
+  /** What loading worked around in kept tasks (e.g. a failing read-only gold action skipped). */
+  notes: TaskNote[];
 }
 
 /** Generic corruptions for benchmarks without their own: nothing at all, and the last action dropped. */
@@ -48,5 +54,29 @@ export function checkBenchmark(benchmark: Benchmark, onProgress?: (done: number,
     }
     if ((i + 1) % 250 === 0 || i + 1 === tasks.length) onProgress?.(i + 1, tasks.length);
   });
-  return { benchmark: benchmark.name, tasks: tasks.length, referenceAccepted: accepted, corruptedRejected: rejected, corrupted, byKind, failures, ok: accepted === tasks.length && rejected === corrupted };
+  const loading = benchmark as Partial<ReportsLoading>;
+  return {
+    benchmark: benchmark.name,
+    tasks: tasks.length,
+    referenceAccepted: accepted,
+    corruptedRejected: rejected,
+    corrupted,
+    byKind,
+    failures,
+    ok: accepted === tasks.length && rejected === corrupted,
+    excluded: loading.excludedTasks?.() ?? [],
+    notes: loading.taskNotes?.() ?? [],
+  };
+}
+
+/** The check as the lines `check-benchmark` prints: counts, corruption kinds, failures, then every exclusion and note. */
+export function formatBenchmarkCheck(r: BenchmarkCheck, elapsedMs?: number): string[] {
+  const lines = [`${r.benchmark}: reference solutions accepted ${r.referenceAccepted}/${r.tasks}; corrupted solutions rejected ${r.corruptedRejected}/${r.corrupted}${elapsedMs === undefined ? '' : ` (${elapsedMs} ms)`}`];
+  for (const [kind, c] of Object.entries(r.byKind)) lines.push(`  ${kind.padEnd(22)} rejected ${c.rejected}/${c.tried}`);
+  for (const f of r.failures) lines.push(`  FAIL ${f}`);
+  lines.push(`  excluded tasks: ${r.excluded.length}`);
+  for (const e of r.excluded) lines.push(`    ${e.id} (${basename(e.file)}): ${e.reason}${e.action ? ` — ${e.action.name}(${JSON.stringify(e.action.arguments)})` : ''}`);
+  if (r.notes.length) lines.push(`  notes on loaded tasks: ${r.notes.length}`);
+  for (const n of r.notes) lines.push(`    ${n.id}: ${n.note}`);
+  return lines;
 }

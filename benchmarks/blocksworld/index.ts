@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashUniform } from '../../harness/canonical';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
+import { dataFiles, ExcludedTask, ReportsLoading } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { ACTION_PHRASES, ACTION_TO_TOOL, DEFAULT_COLOURS, joinFacts, phraseFor, renderFact, TOOL_TO_ACTION } from './language';
@@ -32,7 +33,7 @@ function readConfig(text: string): { colours: Record<string, string>; intro: str
   return { colours: Object.keys(colours).length ? colours : DEFAULT_COLOURS, intro };
 }
 
-export class BlocksworldBenchmark implements Benchmark {
+export class BlocksworldBenchmark implements Benchmark, ReportsLoading {
   readonly name = 'blocksworld';
   readonly description = 'PlanBench blocksworld (plan generation) as a multi-turn embodied planning task.';
   private readonly domain: Domain;
@@ -42,6 +43,7 @@ export class BlocksworldBenchmark implements Benchmark {
   private readonly intro: string;
   private readonly flakiness: number;
   private taskList: BenchmarkTask[] | null = null;
+  private readonly exclusions: ExcludedTask[] = [];
 
   constructor(options: BlocksworldOptions = {}) {
     const dataDir = options.dataDir ?? DATA_DIR;
@@ -53,34 +55,47 @@ export class BlocksworldBenchmark implements Benchmark {
     this.domain = withFile(join(dataDir, 'domain.pddl'), (text) => parseDomain(text));
     for (const [tool, action] of Object.entries(TOOL_TO_ACTION))
       if (!this.domain.actions.has(action)) throw new Error(`${join(dataDir, 'domain.pddl')}: no action "${action}" (needed by the ${tool} tool)`);
-    const goldById = withFile(join(dataDir, 'plans.json'), (text) => {
-      const plans = JSON.parse(text) as { instances?: unknown };
-      if (!Array.isArray(plans.instances)) throw new Error('expected {"instances": [{"instance_id": N, "ground_truth_plan": "…"}, …]}');
-      return new Map(
-        plans.instances.map((p: { instance_id?: unknown; ground_truth_plan?: unknown }, i: number) => {
-          if (typeof p?.instance_id !== 'number' || typeof p?.ground_truth_plan !== 'string')
-            throw new Error(`instances[${i}]: needs a numeric instance_id and a string ground_truth_plan`);
-          return [p.instance_id, p.ground_truth_plan] as const;
-        }),
-      );
-    });
-    const files = readdirSync(join(dataDir, 'instances')).filter((f) => /^instance-\d+\.pddl$/.test(f));
+    // Gold plans from every *.json in the folder in PlanBench's format ({"instances": [{instance_id,
+    // ground_truth_plan}]}), in name order; an instance id in two files is an error naming both.
+    const goldById = new Map<number, { plan: string; file: string }>();
+    for (const file of dataFiles(dataDir, /\.json$/)) {
+      const plans = withFile(file, (text) => JSON.parse(text) as { instances?: unknown });
+      if (!Array.isArray(plans.instances)) throw new Error(`${file}: expected {"instances": [{"instance_id": N, "ground_truth_plan": "…"}, …]}`);
+      plans.instances.forEach((p: { instance_id?: unknown; ground_truth_plan?: unknown }, i: number) => {
+        if (typeof p?.instance_id !== 'number' || typeof p?.ground_truth_plan !== 'string') throw new Error(`${file}: instances[${i}]: needs a numeric instance_id and a string ground_truth_plan`);
+        const seen = goldById.get(p.instance_id);
+        if (seen) throw new Error(`duplicate task "blocksworld/instance-${p.instance_id}": a gold plan in ${seen.file} and in ${file}`);
+        goldById.set(p.instance_id, { plan: p.ground_truth_plan, file });
+      });
+    }
+    const files = readdirSync(join(dataDir, 'instances')).filter((f) => /^instance-\d+\.pddl$/.test(f)).sort();
     for (const file of files) {
       const n = Number(/\d+/.exec(file)![0]);
-      const gold = goldById.get(n);
-      if (gold === undefined) continue; // PlanBench ships no gold plan for it: not a scorable task
       const id = `blocksworld/instance-${n}`;
       const path = join(dataDir, 'instances', file);
+      const gold = goldById.get(n);
+      if (gold === undefined) {
+        // PlanBench ships no gold plan for it: not a scorable task, and said so.
+        this.exclusions.push({ id, file: path, reason: 'no gold plan for it in any plans file (*.json) of the data folder' });
+        continue;
+      }
       const problem = withFile(path, (text) => parseProblem(text));
       const unknown = problem.objects.filter((o) => !this.colours[o]);
       if (unknown.length) throw new Error(`${path}: objects ${unknown.join(', ')} have no colour in config.yaml's encoded_objects`);
-      this.instances.set(id, { id, problem, gold: this.parseGoldPlan(gold, id) });
+      this.instances.set(id, { id, problem, gold: this.parseGoldPlan(gold.plan, id) });
     }
+    for (const [n, gold] of goldById)
+      if (!this.instances.has(`blocksworld/instance-${n}`) && !files.includes(`instance-${n}.pddl`))
+        this.exclusions.push({ id: `blocksworld/instance-${n}`, file: gold.file, reason: `a gold plan but no instances/instance-${n}.pddl` });
     this.instances.set(SMOKE_ID, {
       id: SMOKE_ID,
       problem: { name: 'smoke', objects: ['a', 'b'], init: [['handempty'], ['ontable', 'a'], ['ontable', 'b'], ['clear', 'a'], ['clear', 'b']], goal: [['on', 'a', 'b']] },
       gold: [{ name: 'pick-up', args: ['a'] }, { name: 'stack', args: ['a', 'b'] }],
     });
+  }
+
+  excludedTasks(): ExcludedTask[] {
+    return this.exclusions;
   }
 
   /** Gold plans name blocks by colour: "(unstack yellow orange)". */

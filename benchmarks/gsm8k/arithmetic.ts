@@ -84,6 +84,11 @@ export function readNumber(text: string): number | null {
   return m ? Number(m[0].replace(/,/g, '')) : null;
 }
 
+/** How many numbers a text holds, read as readNumber reads one ("$1,234.50" is one). */
+export function countNumbers(text: string): number {
+  return (String(text).replace(/(\d),(?=\d{3}\b)/g, '$1').match(/-?\d[\d,]*(?:\.\d+)?|-?\.\d+/g) ?? []).length;
+}
+
 export function sameNumber(a: number, b: number): boolean {
   return Math.abs(a - b) <= Math.max(1e-6, 1e-9 * Math.abs(b));
 }

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Gsm8kBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
-import { readJsonLines } from '../data-file';
+import { dataFiles, readJsonLines, TaskIndex } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
-import { evaluateExpression, formatNumber, readNumber, sameNumber } from './arithmetic';
+import { countNumbers, evaluateExpression, formatNumber, readNumber, sameNumber } from './arithmetic';
 
 export const DATA_DIR = join(__dirname, 'data');
 const SMOKE_ID = 'gsm8k/smoke';
@@ -20,6 +21,14 @@ export interface Gsm8kProblem {
 
 export const INSTRUCTION_SUFFIX = 'Work it out with the calculator tool, one operation per call, then give the final number with submit_answer.';
 
+/**
+ * GSM8K has no task ids upstream: a problem's id is a hash of its question, so it never depends on which file
+ * or line holds it (adding or reordering files renames no task and moves none between splits).
+ */
+export function gsm8kId(question: string): string {
+  return `gsm8k/${createHash('sha256').update(question).digest('hex').slice(0, 12)}`;
+}
+
 export function parseGsm8kLine(line: string, index: number): Gsm8kProblem {
   const row = JSON.parse(line) as { question?: unknown; answer?: unknown };
   if (typeof row.question !== 'string' || typeof row.answer !== 'string') throw new Error(`line ${index + 1}: expected {"question": "…", "answer": "… #### N"}`);
@@ -30,7 +39,7 @@ export function parseGsm8kLine(line: string, index: number): Gsm8kProblem {
     const result = readNumber(m[2]);
     return result === null ? [] : [{ expression: m[1].trim(), result }];
   });
-  return { id: `gsm8k/${index + 1}`, question: row.question, answer, steps };
+  return { id: gsm8kId(row.question), question: row.question, answer, steps };
 }
 
 const TOOLS: ToolSpec[] = [
@@ -47,7 +56,10 @@ export class Gsm8kBenchmark implements Benchmark {
   private taskList: BenchmarkTask[] | null = null;
 
   constructor(options: { dataDir?: string } = {}) {
-    for (const p of readJsonLines(join(options.dataDir ?? DATA_DIR, 'test-dev.jsonl'), parseGsm8kLine)) {
+    // Every *.jsonl in the folder (upstream's train.jsonl / test.jsonl format), in name order.
+    const index = new TaskIndex<Gsm8kProblem>();
+    for (const file of dataFiles(options.dataDir ?? DATA_DIR, /\.jsonl$/)) for (const p of readJsonLines(file, parseGsm8kLine)) index.add(p.id, p, file);
+    for (const p of index.values()) {
       this.problems.set(p.id, p);
       this.byQuestion.set(p.question, p);
     }
@@ -121,6 +133,10 @@ export class Gsm8kBenchmark implements Benchmark {
         if (call.name === 'submit_answer') {
           const answer = call.args?.answer;
           if (typeof answer !== 'string' && typeof answer !== 'number') return { ok: false, errorKind: 'bad_arguments', output: `submit_answer needs {"answer": "<number>"}; got ${JSON.stringify(call.args)}.` };
+          // One number, as GSM8K's answer is one: "18", "$1,234.50", "18 dollars". Several numbers ("17 or 18")
+          // would let a hedge through whenever the first happened to be right.
+          const numbers = countNumbers(String(answer));
+          if (numbers !== 1) return { ok: false, errorKind: 'bad_arguments', output: `submit_answer takes exactly one number; ${JSON.stringify(String(answer))} has ${numbers}.` };
           submitted = String(answer);
           return { ok: true, output: `Submitted: ${submitted}` };
         }
@@ -162,6 +178,7 @@ export class Gsm8kBenchmark implements Benchmark {
       { kind: 'no answer', actions: gold.slice(0, -1) },
       { kind: 'not a number', actions: [...gold.slice(0, -1), submit('unknown')] },
       { kind: 'intermediate result', actions: [...gold.slice(0, -1), submit(formatNumber(answer * 10 + 7))] },
+      { kind: 'several numbers', actions: [...gold.slice(0, -1), submit(`${formatNumber(answer)} or ${formatNumber(answer + 1)}`)] },
     ];
   }
 }

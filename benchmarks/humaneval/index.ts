@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import type { HumanEvalBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { boundedMemo } from '../../harness/bounded-memo';
-import { readJsonLines } from '../data-file';
+import { dataFiles, readJsonLines, TaskIndex } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
-import { PythonRun, runPython } from './python-sandbox';
+import { gradeSolution, PythonRun, runPython } from './python-sandbox';
 
 export const DATA_DIR = join(__dirname, 'data');
 const SMOKE_ID = 'humaneval/smoke';
@@ -26,14 +26,6 @@ const TOOLS: ToolSpec[] = [
   { name: 'run_examples', description: "Runs the docstring's examples (doctest) against the current file and reports failures.", parameters: {}, phrases: ['run the examples'] },
   { name: 'submit', description: 'Submits the current file for grading; ends the task.', parameters: {}, phrases: ['submit the solution'] },
 ];
-
-const RUN_CHECK = (entry: string) => `
-ns = {}
-exec(compile(open("solution.py").read(), "solution.py", "exec"), ns)
-exec(compile(open("tests.py").read(), "tests.py", "exec"), ns)
-ns["check"](ns[${JSON.stringify(entry)}])
-print("PASSED")
-`;
 
 const RUN_EXAMPLES = (entry: string) => `
 import doctest
@@ -61,13 +53,20 @@ export class HumanEvalBenchmark implements Benchmark {
   private readonly exampleRuns = boundedMemo<PythonRun>(5000);
 
   constructor(options: { dataDir?: string } = {}) {
-    const rows = readJsonLines(join(options.dataDir ?? DATA_DIR, 'humaneval-dev.jsonl'), (line, i) => {
-      const row = JSON.parse(line) as Record<string, unknown>;
-      for (const key of ['task_id', 'prompt', 'entry_point', 'canonical_solution', 'test'])
-        if (typeof row[key] !== 'string') throw new Error(`line ${i + 1}: "${key}" must be a string`);
-      return { id: `humaneval/${String(row.task_id).split('/')[1]}`, prompt: row.prompt as string, entryPoint: row.entry_point as string, canonicalSolution: row.canonical_solution as string, test: row.test as string };
-    });
-    for (const p of rows) this.problems.set(p.id, p);
+    // Every *.jsonl in the folder (upstream's HumanEval.jsonl format), in name order; ids are upstream's.
+    const index = new TaskIndex<HumanEvalProblem>();
+    for (const file of dataFiles(options.dataDir ?? DATA_DIR, /\.jsonl$/)) {
+      const rows = readJsonLines(file, (line, i) => {
+        const row = JSON.parse(line) as Record<string, unknown>;
+        for (const key of ['task_id', 'prompt', 'entry_point', 'canonical_solution', 'test'])
+          if (typeof row[key] !== 'string') throw new Error(`line ${i + 1}: "${key}" must be a string`);
+        const n = /^HumanEval\/(.+)$/.exec(row.task_id as string)?.[1];
+        if (!n) throw new Error(`line ${i + 1}: "task_id" must look like "HumanEval/<n>"; got ${JSON.stringify(row.task_id)}`);
+        return { id: `humaneval/${n}`, prompt: row.prompt as string, entryPoint: row.entry_point as string, canonicalSolution: row.canonical_solution as string, test: row.test as string };
+      });
+      for (const p of rows) index.add(p.id, p, file);
+    }
+    for (const p of index.values()) this.problems.set(p.id, p);
     const smoke: HumanEvalProblem = { id: SMOKE_ID, prompt: 'def add(a: int, b: int) -> int:\n    """Adds two numbers.\n    >>> add(2, 3)\n    5\n    """\n', entryPoint: 'add', canonicalSolution: '    return a + b\n', test: 'def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n' };
     this.problems.set(SMOKE_ID, smoke);
     for (const p of this.problems.values()) this.byPrompt.set(p.prompt, p);
@@ -112,14 +111,15 @@ export class HumanEvalBenchmark implements Benchmark {
     return this.problem(taskId).prompt.includes('>>>') ? 'with-examples' : 'prose-examples';
   }
 
-  /** The hidden tests on a file; cached per (task, file) since the same code is graded repeatedly in gates. */
+  /**
+   * The hidden tests on a file, graded so the file cannot forge the verdict (see gradeSolution); cached per
+   * (task, file) since the same code is graded repeatedly in gates.
+   */
   grade(taskId: string, file: string): Verdict {
     return this.verdicts(`${taskId}\u0000${file}`, () => {
       const p = this.problem(taskId);
-      const r = runPython({ 'solution.py': file, 'tests.py': p.test }, RUN_CHECK(p.entryPoint));
-      return r.ok && r.stdout.includes('PASSED')
-        ? { valid: true, reason: 'hidden tests passed' }
-        : { valid: false, reason: r.timedOut ? 'hidden tests timed out' : `hidden tests failed: ${lastLine(r.stderr) || lastLine(r.stdout)}` };
+      const r = gradeSolution({ solution: file, prompt: p.prompt, test: p.test, entryPoint: p.entryPoint });
+      return { valid: r.passed, reason: r.reason };
     });
   }
 

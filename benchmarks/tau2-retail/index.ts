@@ -5,7 +5,7 @@ import { canonicalJson } from '../../harness/canonical';
 import type { Model } from '../../harness/processor';
 import type { Tau2RetailBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolParameter, ToolResult, ToolSpec } from '../../harness/types';
-import { readDataFile, readJsonFile } from '../data-file';
+import { dataFiles, ExcludedTask, readDataFile, readJsonFile, ReportsLoading, TaskIndex, TaskNote } from '../data-file';
 import { splitOf } from '../split';
 import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
 import { RetailData, RetailDb, ToolError, WRITE_TOOLS } from './retail-db';
@@ -21,6 +21,13 @@ export interface Tau2Task {
   communicateInfo: string[];
   nlAssertions: string[];
   rewardBasis: string[];
+  /**
+   * Gold actions that fail against the tools (all read-only: a mistyped e-mail, an order id without its W):
+   * recorded and skipped, as upstream tau2's evaluator does, when the gold database is built.
+   */
+  skippedGoldActions: Array<{ index: number; name: string; error: string }>;
+  /** Whether the gold ends by transferring the user to a human agent (then the agent must too). */
+  goldTransfers: boolean;
 }
 
 const str = (description: string): ToolParameter => ({ type: 'string', description });
@@ -51,6 +58,8 @@ const JudgeSchema = z.object({ results: z.array(z.object({ assertion: z.string()
 
 export interface RewardBreakdown {
   DB: number;
+  /** Present when the gold transfers to a human or the agent did: 1 when the agent transferred exactly when the gold does. */
+  TRANSFER?: number;
   COMMUNICATE?: number;
   /** 'not evaluated' without a judge model: such a task never counts as passed. */
   NL_ASSERTION?: number | 'not evaluated';
@@ -64,7 +73,7 @@ export interface RewardBreakdown {
  * actions replayed on a fresh copy), COMMUNICATE (required strings in the agent's messages) and
  * NL_ASSERTION (an LLM judge when a judge model is configured; otherwise not evaluated, and not passed).
  */
-export class Tau2RetailBenchmark implements Benchmark {
+export class Tau2RetailBenchmark implements Benchmark, ReportsLoading {
   readonly name = 'tau2-retail';
   readonly description = 'tau2-bench retail customer service: 16 tools, per-episode database, simulated user, DB/COMMUNICATE/NL_ASSERTION reward.';
   readonly hasSimulatedUser = true;
@@ -82,48 +91,84 @@ export class Tau2RetailBenchmark implements Benchmark {
     this.data = readJsonFile<RetailData>(join(dir, 'db.json'));
     this.policy = read('policy.md');
     this.guidelines = read('user-simulation-guidelines.md');
-    const raw = readJsonFile<Array<Record<string, any>>>(join(dir, 'tasks.json'));
-    for (const [i, t] of raw.entries()) {
-      const instr = t.user_scenario?.instructions;
-      const crit = t.evaluation_criteria;
-      if (!instr?.reason_for_call || !Array.isArray(crit?.actions)) throw new Error(`${join(dir, 'tasks.json')}: task ${i} needs user_scenario.instructions.reason_for_call and evaluation_criteria.actions`);
-      const task: Tau2Task = {
-        id: `tau2-retail/${t.id}`,
-        scenario: { reason_for_call: instr.reason_for_call, known_info: instr.known_info, unknown_info: instr.unknown_info, task_instructions: instr.task_instructions },
-        actions: crit.actions.map((a: { name: string; arguments: Record<string, unknown> }) => ({ name: a.name, arguments: a.arguments })),
-        communicateInfo: crit.communicate_info ?? [],
-        nlAssertions: crit.nl_assertions ?? [],
-        rewardBasis: crit.reward_basis ?? ['DB'],
-      };
-      // Ship only tasks whose gold actions all run without a tool error: a few upstream trajectories contain
-      // failing calls (an order id without its W, a gift card too small for the exchange) — those are kept
-      // out, with the reason, rather than scored against a target the tools cannot reach.
-      const replay = this.replayGold(task);
-      if ('problem' in replay) {
-        this.excluded.set(task.id, replay.problem);
-        continue;
+    // Every tasks*.json in the folder (upstream's tasks.json, plus any dropped beside it), in name order.
+    const index = new TaskIndex<Tau2Task>();
+    for (const file of dataFiles(dir, /^tasks.*\.json$/)) {
+      const raw = readJsonFile<Array<Record<string, any>>>(file);
+      if (!Array.isArray(raw)) throw new Error(`${file}: expected a JSON array of tau2 tasks`);
+      for (const [i, t] of raw.entries()) {
+        const instr = t?.user_scenario?.instructions;
+        const crit = t?.evaluation_criteria;
+        if ((typeof t?.id !== 'string' && typeof t?.id !== 'number') || !instr?.reason_for_call || !Array.isArray(crit?.actions))
+          throw new Error(`${file}: task ${i} needs an id, user_scenario.instructions.reason_for_call and evaluation_criteria.actions`);
+        const actions = crit.actions.map((a: { name: string; arguments: Record<string, unknown> }) => ({ name: a.name, arguments: a.arguments ?? {} }));
+        const task: Tau2Task = {
+          id: `tau2-retail/${t.id}`,
+          scenario: { reason_for_call: instr.reason_for_call, known_info: instr.known_info, unknown_info: instr.unknown_info, task_instructions: instr.task_instructions },
+          actions,
+          communicateInfo: crit.communicate_info ?? [],
+          nlAssertions: crit.nl_assertions ?? [],
+          rewardBasis: crit.reward_basis ?? ['DB'],
+          skippedGoldActions: [],
+          goldTransfers: actions.some((a: { name: string }) => a.name === 'transfer_to_human_agents'),
+        };
+        index.add(task.id, task, file);
+        // The gold database as upstream tau2 builds it: the gold actions replayed on a fresh copy, a failing
+        // one logged and skipped. A failing read changes nothing, so the task keeps its target; a failing
+        // write means the target is not the database the task describes, so the task is excluded.
+        const replay = this.replayGold(task);
+        if ('failedWrite' in replay) {
+          const { index: at, error } = replay.failedWrite;
+          const a = task.actions[at];
+          this.exclusions.push({ id: task.id, file, reason: `gold action ${at + 1} (${a.name}) is a write and fails: ${error}; the gold database cannot be built`, action: { index: at + 1, name: a.name, arguments: a.arguments }, error });
+          continue;
+        }
+        task.skippedGoldActions = replay.skipped;
+        // A task whose gold changes nothing, transfers no one and asserts nothing would be passed by an agent
+        // that does nothing at all: no outcome tells solving from not trying, so it cannot be scored.
+        const checksSomething = Object.keys(replay.changes).length > 0 || task.goldTransfers || (task.rewardBasis.includes('COMMUNICATE') && task.communicateInfo.length > 0) || (task.rewardBasis.includes('NL_ASSERTION') && task.nlAssertions.length > 0);
+        if (!checksSomething) {
+          this.exclusions.push({ id: task.id, file, reason: 'nothing to check: the gold actions change no record, transfer no one, and the task has no COMMUNICATE or NL_ASSERTION criterion, so doing nothing would score 1' });
+          continue;
+        }
+        this.goldChanges.set(task.id, replay.changes);
+        this.taskMap.set(task.id, task);
+        this.byOpening.set(openingLine(task.scenario), task);
       }
-      this.goldChanges.set(task.id, replay.changes);
-      this.taskMap.set(task.id, task);
-      this.byOpening.set(openingLine(task.scenario), task);
     }
+    for (const e of this.exclusions) this.excluded.set(e.id, e.reason);
   }
 
-  /** Upstream tasks left out, with the gold action that fails. */
+  private readonly exclusions: ExcludedTask[] = [];
+  /** Upstream tasks left out, with why (each failing write names its action). */
   readonly excluded = new Map<string, string>();
 
-  /** The gold actions on a fresh database: the change set they produce (the DB target), or the one that fails. */
-  private replayGold(task: Tau2Task): { changes: Record<string, unknown> } | { problem: string } {
+  excludedTasks(): ExcludedTask[] {
+    return this.exclusions;
+  }
+
+  /** Kept tasks whose failing read-only gold actions were skipped when the gold database was built. */
+  taskNotes(): TaskNote[] {
+    return [...this.taskMap.values()].flatMap((t) => t.skippedGoldActions.map((a) => ({ id: t.id, note: `gold action ${a.index + 1} (${a.name}) fails and is skipped (read-only): ${a.error}` })));
+  }
+
+  /**
+   * The gold actions on a fresh database: the change set they produce (the DB target) with the failing
+   * read-only actions skipped, or the first write that fails.
+   */
+  private replayGold(task: Tau2Task): { changes: Record<string, unknown>; skipped: Tau2Task['skippedGoldActions'] } | { failedWrite: { index: number; error: string } } {
     const db = new RetailDb(this.data);
+    const skipped: Tau2Task['skippedGoldActions'] = [];
     for (const [i, a] of task.actions.entries()) {
       try {
         db.call(a.name, a.arguments);
       } catch (e) {
-        if (e instanceof ToolError) return { problem: `gold action ${i + 1} (${a.name}) fails: ${e.message}` };
-        throw e;
+        if (!(e instanceof ToolError)) throw e;
+        if ((WRITE_TOOLS as readonly string[]).includes(a.name)) return { failedWrite: { index: i, error: e.message } };
+        skipped.push({ index: i, name: a.name, error: e.message });
       }
     }
-    return { changes: db.changed() };
+    return { changes: db.changed(), skipped };
   }
 
   get db(): RetailData {
@@ -189,6 +234,16 @@ export class Tau2RetailBenchmark implements Benchmark {
     return true;
   }
 
+  /**
+   * Transfers are an outcome the database does not record: a task whose gold transfers the user to a human
+   * needs the agent to transfer, and one whose gold does not (the policy: transfer only what cannot be
+   * handled) is failed by transferring. Without this, transferring at once would pass every task whose gold
+   * changes nothing.
+   */
+  transferMatches(taskId: string, db: RetailDb): boolean {
+    return db.transferred === this.tau2Task(taskId).goldTransfers;
+  }
+
   createEnvironment(taskId: string, options: { seed: string; userModel?: Model } = { seed: 'default' }): ScoredEnvironment & { breakdown(): RewardBreakdown; scoreWithJudge(judge: Model): Promise<number> } {
     const task = this.tau2Task(taskId);
     const bench = this;
@@ -200,14 +255,15 @@ export class Tau2RetailBenchmark implements Benchmark {
     // plays it (offline runs and tests).
     const user: { reply(text: string): string | Promise<string> } = options.userModel
       ? new LlmUser(options.userModel, this.guidelines, task.scenario, openingLine(task.scenario))
-      : new ScriptedUser(task.scenario, () => bench.databaseMatches(taskId, db));
+      : new ScriptedUser(task.scenario, () => bench.databaseMatches(taskId, db) && bench.transferMatches(taskId, db));
     let ended = false;
     let judged: number | undefined;
     const breakdown = (): RewardBreakdown => {
       const parts: RewardBreakdown = { DB: bench.databaseMatches(taskId, db) ? 1 : 0, reward: 0 };
+      if (task.goldTransfers || db.transferred) parts.TRANSFER = bench.transferMatches(taskId, db) ? 1 : 0;
       if (task.rewardBasis.includes('COMMUNICATE')) parts.COMMUNICATE = task.communicateInfo.every((info) => agentMessages.some((m) => m.toLowerCase().includes(info.toLowerCase()))) ? 1 : 0;
       if (task.rewardBasis.includes('NL_ASSERTION')) parts.NL_ASSERTION = task.nlAssertions.length === 0 ? 1 : judged ?? 'not evaluated';
-      const factors = [parts.DB, parts.COMMUNICATE ?? 1, parts.NL_ASSERTION ?? 1];
+      const factors = [parts.DB, parts.TRANSFER ?? 1, parts.COMMUNICATE ?? 1, parts.NL_ASSERTION ?? 1];
       parts.reward = factors.every((f) => typeof f === 'number') ? (factors as number[]).reduce((a, b) => a * b, 1) : 0;
       return parts;
     };
@@ -261,18 +317,27 @@ export class Tau2RetailBenchmark implements Benchmark {
     return this.tau2Task(taskId).actions.map((a, i) => ({ id: `gold-${i}`, name: a.name, args: a.arguments }));
   }
 
-  /** Replays actions on a fresh database: every one must run without a tool error, and the DB component must be 1. */
+  /**
+   * Replays actions on a fresh database as an episode would run them: a failing call is an error message the
+   * agent reads (it changes nothing), and a transfer ends the conversation. Valid when the final database is
+   * the gold one and the agent transferred exactly when the gold does.
+   */
   verifyPlan(taskId: string, actions: ToolCall[]): Verdict {
     const db = new RetailDb(this.data);
+    const failed: string[] = [];
     for (const [i, a] of actions.entries()) {
       try {
         db.call(a.name, a.args);
       } catch (e) {
-        if (e instanceof ToolError) return { valid: false, reason: `step ${i + 1} (${a.name}): ${e.message}` };
-        throw e;
+        if (!(e instanceof ToolError)) throw e;
+        failed.push(`step ${i + 1} (${a.name}): ${e.message}`);
       }
+      if (db.transferred) break;
     }
-    return this.databaseMatches(taskId, db) ? { valid: true, reason: 'database matches the gold database' } : { valid: false, reason: 'the final database differs from the gold one' };
+    const errors = failed.length ? ` (failed calls: ${failed.slice(0, 3).join('; ')})` : '';
+    if (!this.databaseMatches(taskId, db)) return { valid: false, reason: `the final database differs from the gold one${errors}` };
+    if (!this.transferMatches(taskId, db)) return { valid: false, reason: db.transferred ? 'transferred to a human agent, which the gold does not' : 'the gold transfers the user to a human agent; this did not' };
+    return { valid: true, reason: `database matches the gold database${errors}` };
   }
 
   corruptSolutions(taskId: string): Corruption[] {
@@ -280,14 +345,20 @@ export class Tau2RetailBenchmark implements Benchmark {
     const writes = gold.map((a, i) => [a, i] as const).filter(([a]) => (WRITE_TOOLS as readonly string[]).includes(a.name));
     const touched = new Set(gold.map((a) => a.args.order_id));
     const bystander = Object.values(this.data.orders).find((o) => o.status === 'pending' && !touched.has(o.order_id))!;
-    const spurious: Corruption = { kind: 'spurious cancel', actions: [...gold, { id: 'bad', name: 'cancel_pending_order', args: { order_id: bystander.order_id, reason: 'no longer needed' } }] };
-    if (!writes.length) return [spurious];
+    // The unasked-for write goes before a gold transfer (nothing runs after one: the conversation is over).
+    const transferAt = gold.findIndex((a) => a.name === 'transfer_to_human_agents');
+    const cut = transferAt < 0 ? gold.length : transferAt;
+    const spurious: Corruption = { kind: 'spurious cancel', actions: [...gold.slice(0, cut), { id: 'bad', name: 'cancel_pending_order', args: { order_id: bystander.order_id, reason: 'no longer needed' } }, ...gold.slice(cut)] };
+    const transfer: Corruption = this.tau2Task(taskId).goldTransfers
+      ? { kind: 'transfer dropped', actions: gold.filter((a) => a.name !== 'transfer_to_human_agents') }
+      : { kind: 'transfer to a human', actions: [...gold, { id: 'bad-t', name: 'transfer_to_human_agents', args: { summary: 'The customer needs help.' } }] };
+    if (!writes.length) return [spurious, transfer];
     const [lastWrite, at] = writes[writes.length - 1];
     const out: Corruption[] = [{ kind: 'last write dropped', actions: gold.filter((_, i) => i !== at) }, { kind: 'reads only', actions: gold.filter((a) => !(WRITE_TOOLS as readonly string[]).includes(a.name)) }];
     const args = { ...lastWrite.args };
     if (typeof args.order_id === 'string') args.order_id = this.otherOrderOf(args.order_id);
     else if (typeof args.zip === 'string') args.zip = `${args.zip}0`;
-    out.push({ kind: 'wrong target', actions: gold.map((a, i) => (i === at ? { ...a, args } : a)) }, spurious);
+    out.push({ kind: 'wrong target', actions: gold.map((a, i) => (i === at ? { ...a, args } : a)) }, spurious, transfer);
     return out;
   }
 

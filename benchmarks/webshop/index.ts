@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { WebShopBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
@@ -6,7 +7,7 @@ import { splitOf } from '../split';
 import type { Product } from '../tau2-retail/retail-db';
 import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
 import { shopServerUrl } from './server';
-import { generateGoals, goalText, optionLabel, Purchase, Shop, ShopGoal, shopReward } from './store';
+import { formatSelection, generateGoals, goalText, optionLabel, parseSelection, Purchase, Shop, ShopGoal, shopReward } from './store';
 import { RenderedPage, renderPage } from './text-browser';
 
 export const DATA_DIR = join(__dirname, '..', 'tau2-retail', 'data');
@@ -15,6 +16,16 @@ const TOOLS: ToolSpec[] = [
   { name: 'search', description: 'Type a query into the search box (only on the search page) and search.', parameters: { query: { type: 'string', description: 'search words' } }, phrases: ['search[{query}]'] },
   { name: 'click', description: 'Click a [bracketed] element of the current page: a product, an option, Buy Now, Next >, < Prev, Back to Search.', parameters: { element: { type: 'string', description: 'the label inside the brackets' } }, phrases: ['click[{element}]'] },
 ];
+
+/**
+ * A goal's id from what it asks (product and options), never from its position among the generated goals: a
+ * product added to the catalogue renames no task and moves none between splits.
+ */
+export function webshopTaskId(g: ShopGoal): string {
+  return `webshop/${g.productId}-${createHash('sha256').update(formatSelection(g.options)).digest('hex').slice(0, 8)}`;
+}
+
+const unescapeHtml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
 
 /** What the browser shows now, for the agent and for loop detection. */
 function observation(page: RenderedPage, where: string): string {
@@ -39,11 +50,12 @@ export class WebShopBenchmark implements Benchmark {
     const path = join(options.dataDir ?? DATA_DIR, 'db.json');
     const products = readJsonFile<{ products: Record<string, Product> }>(path).products;
     this.shop = new Shop(products);
-    generateGoals(this.shop).forEach((g, i) => {
-      const id = `webshop/${i + 1}`;
+    for (const g of generateGoals(this.shop)) {
+      const id = webshopTaskId(g);
+      if (this.goals.has(id)) throw new Error(`${path}: two generated goals share the id "${id}"`);
       this.goals.set(id, g);
       this.byText.set(goalText(g), id);
-    });
+    }
   }
 
   goal(id: string): ShopGoal {
@@ -84,7 +96,7 @@ export class WebShopBenchmark implements Benchmark {
   }
 
   smokeTaskId(): string {
-    return 'webshop/1';
+    return [...this.goals.keys()][0];
   }
 
   cluster(taskId: string): string {
@@ -145,12 +157,14 @@ export class WebShopBenchmark implements Benchmark {
     const shop = this.shop;
     const session = this.session(goal);
     // Every page comes over HTTP from the store's server; the purchase is read off the confirmation page.
+    // Only a Buy Now page can carry a purchase: no other page's text can pass for one.
     const fetchPage = async (path: string) => {
       const res = await fetch((await shopServerUrl(shop)) + path);
       const html = await res.text();
-      const item = /data-item="(\d+)"/.exec(html)?.[1];
-      const found = item ? shop.item(item) : undefined;
-      return { html, purchase: found ? { productId: found.product.product_id, itemId: found.variant.item_id, options: found.variant.options, price: found.variant.price } : undefined };
+      const bought = path.startsWith('/buy/') && res.ok ? /<p data-item="(\d+)" data-selected="([^"]*)">/.exec(html) : null;
+      const found = bought ? shop.item(bought[1]) : undefined;
+      const selected = bought ? parseSelection(unescapeHtml(bought[2])) : {};
+      return { html, purchase: found ? { productId: found.product.product_id, itemId: found.variant.item_id, options: found.variant.options, price: found.variant.price, selected } : undefined };
     };
     return {
       instruction: () => this.instructionFor(goal),
@@ -197,7 +211,13 @@ export class WebShopBenchmark implements Benchmark {
     const [k0] = Object.keys(g.options);
     const otherValue = [...new Set(Object.values(p.variants).map((v) => v.options[k0]))].find((v) => v !== g.options[k0]);
     const other = this.shop.search(gold[0].args.query as string).find((x) => x.product_id !== g.productId);
-    const out: Corruption[] = [{ kind: 'never bought', actions: gold.slice(0, -1) }];
+    const buy: ToolCall = { id: 'bad-buy', name: 'click', args: { element: 'Buy Now' } };
+    const first = this.shop.search(gold[0].args.query as string)[0];
+    const out: Corruption[] = [
+      { kind: 'never bought', actions: gold.slice(0, -1) },
+      { kind: 'no options chosen', actions: [gold[0], gold[1], buy] },
+      { kind: 'first result bought', actions: [gold[0], { id: 'bad-first', name: 'click', args: { element: first.name } }, buy] },
+    ];
     if (otherValue) out.push({ kind: 'wrong option', actions: gold.map((a) => (a.args.element === optionLabel(p, k0, g.options[k0]) ? { ...a, args: { element: optionLabel(p, k0, otherValue) } } : a)) });
     if (other) out.push({ kind: 'wrong product', actions: [gold[0], { id: 'bad', name: 'click', args: { element: other.name } }, { id: 'bad-buy', name: 'click', args: { element: 'Buy Now' } }] });
     return out;

@@ -16,7 +16,9 @@ export function shopServerUrl(shop: Shop): Promise<string> {
         return;
       }
       const page = shop.page(req.url ?? '/');
-      res.writeHead(page.status, { 'content-type': 'text/html; charset=utf-8' }).end(page.html);
+      // One request per connection: a kept-alive socket that the server times out while the client's event
+      // loop is busy (a long synchronous verification) is reset under the next request (ECONNRESET).
+      res.writeHead(page.status, { 'content-type': 'text/html; charset=utf-8', connection: 'close' }).end(page.html);
     });
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {

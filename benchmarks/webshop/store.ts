@@ -20,6 +20,8 @@ export interface Purchase {
   itemId: string;
   options: Record<string, string>;
   price: number;
+  /** The options the shopper clicked before Buy Now (WebShop scores these, not what the item happens to have). */
+  selected: Record<string, string>;
 }
 
 const PAGE_SIZE = 10;
@@ -89,8 +91,8 @@ export class Shop {
     if (productMatch![1] === 'buy') {
       const v = this.pick(p, sel);
       if (!v) return { status: 409, html: `${back}<p>No available item of ${esc(p.name)} has the options you selected.</p><a href="/product/${p.product_id}?${keep}&sel=${encodeURIComponent(formatSelection(sel))}">&lt; Prev</a>` };
-      const purchase: Purchase = { productId: p.product_id, itemId: v.item_id, options: v.options, price: v.price };
-      return { status: 200, html: `<p data-item="${v.item_id}">Thank you for shopping with us! You bought ${esc(p.name)} (${esc(formatSelection(v.options))}) for $${v.price.toFixed(2)}.</p>`, purchase };
+      const purchase: Purchase = { productId: p.product_id, itemId: v.item_id, options: v.options, price: v.price, selected: sel };
+      return { status: 200, html: `<p data-item="${v.item_id}" data-selected="${esc(formatSelection(sel))}">Thank you for shopping with us! You bought ${esc(p.name)} (${esc(formatSelection(v.options))}) for $${v.price.toFixed(2)}.</p>`, purchase };
     }
     const groups = new Map<string, Set<string>>();
     for (const v of Object.values(p.variants)) for (const [k, val] of Object.entries(v.options)) (groups.get(k) ?? groups.set(k, new Set()).get(k)!).add(val);
@@ -129,11 +131,15 @@ export function formatSelection(sel: Record<string, string>): string {
   return Object.keys(sel).sort().map((k) => `${k}:${sel[k]}`).join(';');
 }
 
-/** WebShop's reward: product type match × (options matched + price within budget) / (options asked + 1). */
+/**
+ * WebShop's reward: product type match × (options matched + price within budget) / (options asked + 1). As in
+ * WebShop, an option counts when the shopper selected it: buying without choosing options, or buying the
+ * first result, is not rewarded for options the item merely happens to have.
+ */
 export function shopReward(goal: ShopGoal, bought: Purchase | null): number {
   if (!bought || bought.productId !== goal.productId) return 0;
   const asked = Object.entries(goal.options);
-  const matched = asked.filter(([k, v]) => bought.options[k] === v).length;
+  const matched = asked.filter(([k, v]) => bought.selected[k] === v && bought.options[k] === v).length;
   return (matched + (bought.price <= goal.budget ? 1 : 0)) / (asked.length + 1);
 }
 

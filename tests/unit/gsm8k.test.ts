@@ -1,6 +1,6 @@
 import { checkBenchmark } from '../../benchmarks/check-benchmark';
 import { evaluateExpression, readNumber } from '../../benchmarks/gsm8k/arithmetic';
-import { Gsm8kBenchmark, parseGsm8kLine } from '../../benchmarks/gsm8k';
+import { Gsm8kBenchmark, gsm8kId, parseGsm8kLine } from '../../benchmarks/gsm8k';
 import { getBenchmark } from '../../benchmarks/registry';
 import { rolloutTasks } from '../../aegis/rollout';
 import { seedHarness } from '../../harness/seed';
@@ -23,7 +23,7 @@ describe('GSM8K', () => {
     expect(readNumber('$1,234.50')).toBe(1234.5);
     expect(readNumber('18 dollars')).toBe(18);
     expect(readNumber('none')).toBeNull();
-    expect(parseGsm8kLine(JSON.stringify({ question: 'q', answer: 'a <<2*3=6>> b <<6+1=7>>\n#### 7' }), 0)).toEqual({ id: 'gsm8k/1', question: 'q', answer: 7, steps: [{ expression: '2*3', result: 6 }, { expression: '6+1', result: 7 }] });
+    expect(parseGsm8kLine(JSON.stringify({ question: 'q', answer: 'a <<2*3=6>> b <<6+1=7>>\n#### 7' }), 0)).toEqual({ id: gsm8kId('q'), question: 'q', answer: 7, steps: [{ expression: '2*3', result: 6 }, { expression: '6+1', result: 7 }] });
     expect(() => parseGsm8kLine(JSON.stringify({ question: 'q', answer: 'no marker' }), 4)).toThrow('line 5: the answer has no number after ####');
   });
 
@@ -31,11 +31,14 @@ describe('GSM8K', () => {
     const r = checkBenchmark(bench);
     expect(r).toMatchObject({ tasks: 1000, referenceAccepted: 1000, ok: true });
     expect(r.corruptedRejected).toBe(r.corrupted);
-    expect(Object.keys(r.byKind)).toEqual(['off by one', 'no answer', 'not a number', 'intermediate result']);
+    expect(Object.keys(r.byKind)).toEqual(['off by one', 'no answer', 'not a number', 'intermediate result', 'several numbers']);
   });
 
   test('the environment scores a submitted answer numerically, once', () => {
-    const env = bench.createEnvironment('gsm8k/1');
+    // Janet's ducks: the first problem of upstream's test file, its id a hash of the question.
+    const id = gsm8kId(bench.tasks()[0].instruction.split('\n\n')[0]);
+    expect(bench.problem(id).question).toMatch(/^Janet’s ducks lay 16 eggs per day/);
+    const env = bench.createEnvironment(id);
     expect(env.execute({ id: '1', name: 'calculator', args: { expression: '16-3-4' } }).output).toMatch(/^Result: 9\nCurrent state: results so far: 9$/);
     expect(env.execute({ id: '2', name: 'submit_answer', args: { answer: '$18' } })).toMatchObject({ ok: true });
     expect(env.score()).toBe(1);

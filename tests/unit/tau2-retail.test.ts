@@ -1,4 +1,4 @@
-import { checkBenchmark } from '../../benchmarks/check-benchmark';
+import { checkBenchmark, formatBenchmarkCheck } from '../../benchmarks/check-benchmark';
 import { getBenchmark } from '../../benchmarks/registry';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,17 +14,22 @@ import { ScriptedModel } from '../helpers/processor-harness';
 const bench = getBenchmark('tau2-retail') as Tau2RetailBenchmark;
 
 describe('tau2-bench retail', () => {
-  test('ships the 64 upstream tasks whose gold actions all run; the other 10 are listed with the failing action', () => {
-    expect(bench.tasks()).toHaveLength(64);
-    expect(bench.excluded.size).toBe(10);
-    expect(bench.excluded.get('tau2-retail/46')).toMatch(/get_order_details\) fails: Order not found/);
-    expect(bench.excluded.get('tau2-retail/105')).toMatch(/Insufficient gift card balance/);
+  test('scores tasks as upstream tau2 does: failing read-only gold actions are skipped, only unbuildable or uncheckable tasks are excluded, each with why', () => {
+    expect(bench.tasks()).toHaveLength(71);
+    expect(bench.excludedTasks().map((e) => e.id)).toEqual(['tau2-retail/25', 'tau2-retail/57', 'tau2-retail/105']);
+    expect(bench.excludedTasks().find((e) => e.id === 'tau2-retail/105')).toMatchObject({ action: { index: 1, name: 'exchange_delivered_order_items' }, error: 'Insufficient gift card balance to pay for the price difference' });
+    expect(bench.excluded.get('tau2-retail/57')).toMatch(/nothing to check/);
+    // The customer gives a mistyped e-mail first: the failing look-up is recorded, the task kept.
+    expect(bench.tau2Task('tau2-retail/35').skippedGoldActions).toEqual([{ index: 0, name: 'find_user_id_by_email', error: 'User not found' }]);
+    expect(bench.taskNotes()).toContainEqual({ id: 'tau2-retail/46', note: 'gold action 2 (get_order_details) fails and is skipped (read-only): Order not found' });
   });
 
-  test('replaying every shipped task’s gold actions scores DB = 1; every corruption is rejected', () => {
+  test('replaying every shipped task’s gold actions scores DB = 1; every corruption is rejected; check-benchmark lists the exclusions', () => {
     const r = checkBenchmark(bench);
-    expect(r).toMatchObject({ tasks: 64, referenceAccepted: 64, ok: true });
+    expect(r).toMatchObject({ tasks: 71, referenceAccepted: 71, ok: true });
     expect(r.corruptedRejected).toBe(r.corrupted);
+    expect(r.excluded).toHaveLength(3);
+    expect(formatBenchmarkCheck(r).join('\n')).toMatch(/excluded tasks: 3\n[\s\S]*tau2-retail\/105 \(tasks.json\): gold action 1 \(exchange_delivered_order_items\) is a write and fails: Insufficient gift card balance/);
   });
 
   test('each episode has its own database: a write in one is invisible to another', () => {

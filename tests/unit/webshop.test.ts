@@ -10,6 +10,8 @@ import { seedHarness } from '../../harness/seed';
 
 const bench = getBenchmark('webshop') as WebShopBenchmark;
 
+jest.setTimeout(60_000);
+
 describe('WebShop-style store', () => {
   test('instructions are generated deterministically from the catalogue, within reach of their budget', () => {
     const again = generateGoals(bench.shop);
@@ -34,13 +36,17 @@ describe('WebShop-style store', () => {
     expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(405);
   });
 
-  test("WebShop's reward: product × (options matched + price within budget) / (options asked + 1)", () => {
+  test("WebShop's reward: product × (options selected and matched + price within budget) / (options asked + 1)", () => {
     const goal = { productId: 'p', productName: 'Lamp', options: { color: 'red', size: 'L' }, budget: 100 };
-    expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'L' }, price: 99 })).toBe(1);
-    expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'M' }, price: 99 })).toBeCloseTo(2 / 3);
-    expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'L' }, price: 101 })).toBeCloseTo(2 / 3);
-    expect(shopReward(goal, { productId: 'q', itemId: '1', options: { color: 'red', size: 'L' }, price: 1 })).toBe(0);
+    const sel = { color: 'red', size: 'L' };
+    expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'L' }, price: 99, selected: sel })).toBe(1);
+    expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'M' }, price: 99, selected: { color: 'red', size: 'M' } })).toBeCloseTo(2 / 3);
+    expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'L' }, price: 101, selected: sel })).toBeCloseTo(2 / 3);
+    expect(shopReward(goal, { productId: 'q', itemId: '1', options: { color: 'red', size: 'L' }, price: 1, selected: sel })).toBe(0);
     expect(shopReward(goal, null)).toBe(0);
+    // The right item bought without choosing its options: the options are not the shopper's doing.
+    expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'L' }, price: 99, selected: {} })).toBeCloseTo(1 / 3);
+    expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'L' }, price: 99, selected: { color: 'red' } })).toBeCloseTo(2 / 3);
   });
 
   test('the verifier accepts every reference solution and rejects every corruption', () => {
