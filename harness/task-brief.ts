@@ -41,6 +41,8 @@ export interface Tau2RetailBrief {
   opening: string;
   /** The gold actions, in order. */
   actions: Array<{ name: string; arguments: Record<string, unknown> }>;
+  /** Indices of gold actions that fail on purpose (read-only look-ups tau2 records and skips): called once, they count as done. */
+  skippedActions?: number[];
   /** Tools that change the database (the policy wants a confirmation before each). */
   writeTools: string[];
 }

@@ -189,7 +189,7 @@ export class Tau2RetailBenchmark implements Benchmark, ReportsLoading {
   /** The simulator knows the gold actions; it recognises the customer's opening line in the prompt. */
   simulatorBrief(taskId: string): Tau2RetailBrief {
     const t = this.tau2Task(taskId);
-    return { benchmark: 'tau2-retail', opening: openingLine(t.scenario), actions: structuredClone(t.actions), writeTools: [...WRITE_TOOLS] };
+    return { benchmark: 'tau2-retail', opening: openingLine(t.scenario), actions: structuredClone(t.actions), skippedActions: t.skippedGoldActions.map((a) => a.index), writeTools: [...WRITE_TOOLS] };
   }
 
   instructionFor(t: Tau2Task): string {

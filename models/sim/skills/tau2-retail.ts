@@ -31,9 +31,14 @@ export function decideTau2(request: ModelRequest, signals: ContextSignals, rates
   const isWrite = (name: string) => task.writeTools.includes(name);
   // Successful calls so far, in order.
   const okIds = new Set(request.messages.filter((m) => m.role === 'tool' && !m.isError).map((m) => m.toolCallId));
-  const done = request.messages.flatMap((m) => (m.toolCalls ?? []).filter((c) => okIds.has(c.id)).map((c) => key(c.name, c.args)));
+  // A gold action that fails on purpose (tau2 records and skips it) counts as done once called, error or not.
+  const skipped = new Set(task.skippedActions ?? []);
+  const calls = request.messages.flatMap((m) => (m.toolCalls ?? []).map((c) => ({ ok: okIds.has(c.id), key: key(c.name, c.args) })));
   let progress = 0;
-  for (const d of done) if (progress < task.actions.length && d === key(task.actions[progress].name, task.actions[progress].arguments)) progress++;
+  for (const c of calls) {
+    const gold = task.actions[progress];
+    if (gold && (c.ok || skipped.has(progress)) && c.key === key(gold.name, gold.arguments)) progress++;
+  }
   const next = task.actions[progress];
   const userTurns = request.messages.filter((m) => m.role === 'user').map((m) => m.content);
   const lastUser = userTurns[userTurns.length - 1] ?? '';
