@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalJson, sha256Hex } from '../canonical';
 import { checkContract } from '../contracts';
 import { defineProcessor, ProcessorOutput } from '../processor';
 import { compileProcessor, sandboxProgram, transpile } from '../sandbox/compile-processor';
@@ -104,9 +105,24 @@ export async function verifyCodeProcessor(hook: string, params: unknown): Promis
   return { ok: true, detail: `type-checked; ${parsed.data.smokeTests.length} smoke test(s) passed in the sandbox (${ticks} work ticks)` };
 }
 
+/** verifyCodeProcessor's verdicts by hook and params: each source is type-checked and smoke-tested once per process. */
+const verdicts = new Map<string, Promise<CodeVerdict>>();
+export function verifyCodeProcessorOnce(hook: string, params: unknown): Promise<CodeVerdict> {
+  const key = sha256Hex(canonicalJson({ hook, params }));
+  let verdict = verdicts.get(key);
+  if (!verdict) {
+    verdict = verifyCodeProcessor(hook, params);
+    if (verdicts.size >= 1000) verdicts.clear();
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
 /**
  * A processor written by the Evolver: TypeScript run in the QuickJS sandbox on every event of its hook.
- * State lives in the host between calls (JSON), so each call gets a fresh, disposable sandbox.
+ * State lives in the host between calls (JSON), so each call gets a fresh, disposable sandbox. Before its
+ * first event runs, the code must pass verifyCodeProcessor (cached per source), wherever the config came
+ * from: code that skipped the gate (a seed harness, a --harness file) never runs unchecked.
  */
 export const codeProcessor = defineProcessor({
   type: 'code',
@@ -121,6 +137,8 @@ export const codeProcessor = defineProcessor({
     const program = sandboxProgram(transpile(params.source));
     return {
       async *process(event, ctx) {
+        const verdict = await verifyCodeProcessorOnce(event.hook, params);
+        if (!verdict.ok) throw new Error(`unverified code processor refused to run: ${verdict.stage}: ${verdict.reason}`);
         const r = await callSandboxed(program, { event, instruction: ctx.task.instruction, admissibleActions: ctx.env.admissibleActions(), state }, params.timeoutMs);
         if (!r.ok) throw new Error(r.reason);
         state = r.state;

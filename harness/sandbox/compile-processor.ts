@@ -152,6 +152,11 @@ export interface TypecheckLimits {
 export const DEFAULT_TYPECHECK_LIMITS: TypecheckLimits = { timeoutMs: 30_000, heapMb: 512 };
 
 const CHECKER_BODY = `
+try {
+  // Loads TypeScript and parses its libs before the first check's clock starts.
+  mod.compileProcessorSync('export function processEvent() { return null; }');
+} catch {}
+parentPort.postMessage({ ready: true });
 parentPort.on('message', (m) => {
   let result;
   try {
@@ -183,16 +188,30 @@ class CheckerThread {
   private checkNow(source: string, limits: TypecheckLimits): Promise<CompileResult> {
     if (this.worker && this.heapMb !== limits.heapMb) this.stop();
     this.heapMb = limits.heapMb;
-    const worker = (this.worker ??= new Worker(workerSource(require.resolve('./compile-processor'), CHECKER_BODY), {
-      eval: true,
-      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 32 },
-      stdout: false,
-      stderr: false,
-    }));
+    if (!this.worker) {
+      const worker = new Worker(workerSource(require.resolve('./compile-processor'), CHECKER_BODY), {
+        eval: true,
+        resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 32 },
+        stdout: false,
+        stderr: false,
+      });
+      this.worker = worker;
+      this.ready = new Promise<boolean>((resolve) => {
+        const onReady = (m: { ready?: boolean }) => m.ready && (worker.off('message', onReady), resolve(true));
+        worker.on('message', onReady);
+        worker.once('exit', () => resolve(false));
+      });
+    }
+    const worker = this.worker;
+    const ready = this.ready;
     worker.ref();
     const id = this.nextId++;
     return new Promise<CompileResult>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
       const done = (result: CompileResult, stop: boolean) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         worker.off('message', onMessage);
         worker.off('error', onError);
@@ -201,18 +220,23 @@ class CheckerThread {
         else worker.unref();
         resolve(result);
       };
-      const onMessage = (m: { id: number; result: CompileResult }) => m.id === id && done(m.result, false);
+      const onMessage = (m: { id?: number; result?: CompileResult }) => m.id === id && done(m.result!, false);
       const onError = (e: Error) =>
         done({ ok: false, stage: 'typecheck', errors: [/heap|memory/i.test(e.message) ? `the type check exceeded its ${limits.heapMb} MB memory limit` : `the type checker failed: ${e.message.split('\n')[0]}`] }, true);
       const onExit = (code: number) => done({ ok: false, stage: 'typecheck', errors: [`the type checker thread exited (code ${code})`] }, true);
-      const timer = setTimeout(() => done({ ok: false, stage: 'typecheck', errors: [`the type check exceeded its ${limits.timeoutMs} ms time limit`] }, true), limits.timeoutMs);
       worker.on('message', onMessage);
       worker.once('error', onError);
       worker.once('exit', onExit);
-      worker.postMessage({ id, source });
+      // The thread's start (loading TypeScript) is not the candidate's doing: its clock starts once the thread is ready.
+      void ready.then((started) => {
+        if (!started || settled) return;
+        timer = setTimeout(() => done({ ok: false, stage: 'typecheck', errors: [`the type check exceeded its ${limits.timeoutMs} ms time limit`] }, true), limits.timeoutMs);
+        worker.postMessage({ id, source });
+      });
     });
   }
 
+  private ready: Promise<boolean> = Promise.resolve(false);
   private heapMb = 0;
   private stop(): void {
     const worker = this.worker;

@@ -13,6 +13,7 @@ import { capProblems, jsonBoundsProblem, runIdProblem, scrubHostPaths, taskIdPro
 import { DEFAULT_SANDBOX_LIMITS, SandboxLimits } from '../../harness/sandbox/quickjs-sandbox';
 import { runInSandboxThread } from '../../harness/sandbox/sandbox-host';
 import { ArtifactStore } from '../../store/artifact-store';
+import { runProcessor } from '../helpers/processor-harness';
 import { attempt, beforeModel, GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
 
 /**
@@ -166,6 +167,17 @@ describe('every code processor is verified wherever it came from', () => {
       const v = await verifyCodeProcessors(withCode(params), bench);
       expect(v).toMatchObject({ passed: false, problems: [{ hook: 'before_model', processorId: 'evolved', stage, reason: expect.stringMatching(reason) }] });
     }
+  });
+});
+
+describe('code that skipped the gate never runs unchecked', () => {
+  test('a code processor refuses its first event until its code passes the checks, and says why', async () => {
+    const looping = { source: attempt('while (true) {}'), smokeTests: [GUARD_SMOKE_TESTS[0]] };
+    await expect(runProcessor('code', looping, beforeModel(['a on b']))).rejects.toThrow(/unverified code processor refused to run: smoke_test: .*work limit/);
+    const untyped = { source: 'export function processEvent(e: number): string { return "x"; }', smokeTests: [GUARD_SMOKE_TESTS[0]] };
+    await expect(runProcessor('code', untyped, beforeModel(['a on b']))).rejects.toThrow(/unverified code processor refused to run: compile: typecheck/);
+    const { out } = await runProcessor('code', { source: REPEATED_STATE_GUARD, smokeTests: GUARD_SMOKE_TESTS }, beforeModel(['a on b']));
+    expect(out).toEqual([beforeModel(['a on b'])]);
   });
 });
 
