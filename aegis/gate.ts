@@ -1,9 +1,10 @@
 import { applyEdits } from '../harness/builder';
-import { canonicalJson } from '../harness/canonical';
-import { HarnessConfig, harnessId, parseHarnessConfig } from '../harness/config';
+import { canonicalJson, sha256Hex } from '../harness/canonical';
+import { HarnessConfig, harnessId, parseHarnessConfig, ProcessorSpec } from '../harness/config';
+import { capProblems } from '../harness/sandbox/input-bounds';
 import type { Benchmark } from '../benchmarks/types';
 import { verifyCodeProcessor } from '../harness/processors/code';
-import { HOOKS } from '../harness/types';
+import { HOOKS, HookName } from '../harness/types';
 import { addedTexts, findLeaks } from './reward-hacking';
 import type { TaskOutcome } from './rollout';
 import { Candidate, GateCheckResult, ManifestSchema } from './types';
@@ -90,6 +91,60 @@ export async function checkCodeProcessors(incumbent: HarnessConfig, candidateCon
       details.push(`${p.id}: ${verdict.detail}`);
     }
   return { check: 'code_sandbox', passed: true, detail: details.length ? details.join('; ') : 'no new code' };
+}
+
+export interface CodeProcessorProblem {
+  hook: string;
+  processorId: string;
+  stage: 'params' | 'compile' | 'smoke_test' | 'reward_hacking';
+  reason: string;
+}
+export type CodeProcessorsVerdict = { passed: true; detail: string } | { passed: false; detail: string; problems: CodeProcessorProblem[] };
+
+/** Verdicts of verifyCodeProcessors per processor (hook, params and benchmark hashed): each source is checked once per process. */
+const processorVerdicts = new Map<string, Promise<CodeProcessorProblem | null>>();
+const MAX_PROCESSOR_VERDICTS = 1000;
+
+function verifyOneCodeProcessor(benchmark: Benchmark, hook: HookName, spec: ProcessorSpec): Promise<CodeProcessorProblem | null> {
+  const key = sha256Hex(canonicalJson({ benchmark: benchmark.name, hook, params: spec.params }));
+  let verdict = processorVerdicts.get(key);
+  if (!verdict) {
+    verdict = (async (): Promise<CodeProcessorProblem | null> => {
+      const checked = await verifyCodeProcessor(hook, spec.params);
+      if (!checked.ok) return { hook, processorId: spec.id, stage: checked.stage, reason: checked.reason };
+      // The gate's reward-hacking checks on this processor's texts, as if it were newly added.
+      const none = Object.fromEntries(HOOKS.map((h) => [h, []])) as unknown as HarnessConfig['hooks'];
+      const base = { schemaVersion: 1 as const, name: 'verify', model: { main: { model: 'sim:small' } }, slots: {} as HarnessConfig['slots'] };
+      const leaks = findLeaks(benchmark, addedTexts({ ...base, hooks: none }, { ...base, hooks: { ...none, [hook]: [spec] } }));
+      if (leaks.length) return { hook, processorId: spec.id, stage: 'reward_hacking', reason: leaks.slice(0, 3).map((l) => `${l.rule} at ${l.where}: ${l.detail}`).join('; ') };
+      return null;
+    })();
+    if (processorVerdicts.size >= MAX_PROCESSOR_VERDICTS) processorVerdicts.clear();
+    processorVerdicts.set(key, verdict);
+  }
+  return verdict.then((problem) => problem && { ...problem, processorId: spec.id });
+}
+
+/**
+ * Every code processor of `config` passes what the gate asks of evolved code (params, an isolated and
+ * bounded type-check, its smoke tests in the sandbox, the reward-hacking checks), wherever the config came
+ * from: a seed harness in workflow input, a --harness file, a stored harness. Call it before anything
+ * runs the config's code; a processor's verdict is computed once per process (by hook, params and
+ * benchmark), so calling it on every load costs a hash after the first.
+ */
+export async function verifyCodeProcessors(config: HarnessConfig, benchmark: Benchmark): Promise<CodeProcessorsVerdict> {
+  const problems: CodeProcessorProblem[] = [];
+  let count = 0;
+  for (const hook of HOOKS)
+    for (const spec of config.hooks[hook]) {
+      if (spec.type !== 'code') continue;
+      count++;
+      const problem = await verifyOneCodeProcessor(benchmark, hook, spec);
+      if (problem) problems.push(problem);
+    }
+  if (problems.length)
+    return { passed: false, problems, detail: capProblems(problems.map((p) => `hooks.${p.hook}.${p.processorId}: ${p.stage}: ${p.reason}`)).join('; ') };
+  return { passed: true, detail: count ? `${count} code processor(s) verified` : 'no code processors' };
 }
 
 export interface StatisticalOptions {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { capProblems, HARNESS_JSON_BOUNDS, jsonBoundsProblem, JsonBounds, runIdProblem } from '../harness/sandbox/input-bounds';
 
 /**
  * The input of evolveHarness: one JSON object (what the Web UI's Start Workflow form sends). Validated in
@@ -7,6 +8,25 @@ import { z } from 'zod';
 export const BENCHMARKS = ['blocksworld', 'gsm8k', 'humaneval', 'tau2-retail', 'webshop'] as const;
 export const MODEL_PATTERN = /^[a-z][a-z0-9-]*:[^\s]+$/;
 /** Model strings: sim:small, anthropic:claude-opus-4-6, openai:gpt-5.4, openai-compatible:qwen3.5-9b@http://localhost:8000/v1 */
+
+/** The state continue-as-new carries: larger than a harness, still far from what overflows a serializer. */
+export const RESUME_JSON_BOUNDS: JsonBounds = { maxDepth: 64, maxNodes: 2_000_000, maxChars: 20_000_000 };
+
+/** A zod refinement: the value is JSON within `bounds` (checked without recursion). */
+export function withinBounds(bounds: JsonBounds, label: string) {
+  return (value: unknown, ctx: z.RefinementCtx) => {
+    const problem = jsonBoundsProblem(value, bounds, label);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  };
+}
+
+/**
+ * Why a workflow id cannot be a run id (it names the run's folder in the store), or null. The workflow
+ * calls this first thing, before parsing its input, and fails non-retryably as InvalidInput.
+ */
+export function workflowIdProblem(workflowId: string): string | null {
+  return runIdProblem(workflowId, 'workflow id');
+}
 
 function buildEvolveInputSchema() {
   return z
@@ -62,9 +82,9 @@ function buildEvolveInputSchema() {
       /** Keep the HarnessX* search attributes current (they must be registered on the cluster). */
       searchAttributes: z.boolean().default(true),
       /** A harness config to start from; defaults to the built-in seed harness for the model. */
-      seedHarness: z.record(z.string(), z.unknown()).optional(),
+      seedHarness: z.record(z.string(), z.unknown()).superRefine(withinBounds(HARNESS_JSON_BOUNDS, 'seedHarness')).optional(),
       /** Set by continue-as-new: the compact state a run carries across histories. */
-      resume: z.unknown().optional(),
+      resume: z.unknown().superRefine(withinBounds(RESUME_JSON_BOUNDS, 'resume')).optional(),
     })
     .strict();
 }
@@ -81,6 +101,7 @@ export function evolveInputSchema(): ReturnType<typeof buildEvolveInputSchema> {
 export type EvolveInput = z.infer<ReturnType<typeof buildEvolveInputSchema>>;
 export type EvolveInputRaw = z.input<ReturnType<typeof buildEvolveInputSchema>>;
 
+/** The input's problems for a failure message: the first few plus a count, free of host paths. */
 export function inputProblems(error: z.ZodError): string[] {
-  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`);
+  return capProblems(error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`));
 }

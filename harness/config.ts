@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { canonicalJson, sha256Hex } from './canonical';
 import { HOOKS, HookName } from './types';
 import { executionOrder } from './ordering';
+import { capProblems, HARNESS_JSON_BOUNDS, jsonBoundsProblem } from './sandbox/input-bounds';
 
 /** M: which model serves each role, each with an optional fallback. */
 export const ModelRoleSchema = z.object({
@@ -55,12 +56,19 @@ export class HarnessConfigError extends Error {
   }
 }
 
+/** The first problems plus a count, free of host paths (a config with 9,999 problems still gives a short message). */
 export function formatZodIssues(error: z.ZodError): string[] {
-  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  return capProblems(error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`));
 }
 
-/** Parses, validates (schema and processor library rules) and returns the canonical normal form. */
+/**
+ * Parses, validates (size and depth bounds, schema and processor library rules) and returns the
+ * canonical normal form. The bounds come first: a config nested 10,000 deep is a validation problem,
+ * not a stack overflow in canonicalJson.
+ */
 export function parseHarnessConfig(input: unknown): HarnessConfig {
+  const tooBig = jsonBoundsProblem(input, HARNESS_JSON_BOUNDS, 'the harness config');
+  if (tooBig) throw new HarnessConfigError([tooBig]);
   const parsed = HarnessConfigSchema.safeParse(input);
   if (!parsed.success) throw new HarnessConfigError(formatZodIssues(parsed.error));
   return canonicalize(parsed.data);

@@ -1,11 +1,37 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { createHash, Hash } from 'node:crypto';
-import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { crc32, createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { canonicalJson, sha256Hex } from '../harness/canonical';
 import { HarnessConfig, harnessId, parseHarnessConfig, toJson } from '../harness/config';
 import type { AuditRecord } from '../aegis/types';
+import { runIdProblem } from '../harness/sandbox/input-bounds';
+
+/**
+ * Whether the gzip file at `path` ends with the trailer of `text` (its CRC-32 and length): a partial or
+ * truncated blob does not, so the next put of the same content rewrites it. Reads 8 bytes, not the blob.
+ */
+function blobTrailerMatches(path: string, crc: number, length: number): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = statSync(path).size;
+    if (size < 18) return false;
+    const trailer = Buffer.alloc(8);
+    readSync(fd, trailer, 0, 8, size - 8);
+    return trailer.readUInt32LE(0) === crc >>> 0 && trailer.readUInt32LE(4) === length % 2 ** 32;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Sleeps the thread (the audit lock is held for microseconds; a busy loop would waste the core). */
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** A lock older than this was left by a process that died holding it (the section it guards is a few file operations). */
+const STALE_LOCK_MS = 10_000;
 
 /**
  * The artifact store: content-addressed blobs (traces, digests, landscapes, manifests), harness versions
@@ -38,7 +64,8 @@ export class ArtifactStore {
     const text = options.canonical === false ? JSON.stringify(value) : canonicalJson(value);
     const hex = sha256Hex(text);
     const path = this.blobPath(hex);
-    if (!existsSync(path)) this.writeAtomic(path, gzipSync(text, { level: 1 }));
+    // A blob left partial or corrupt (a crash, a full disk, a bad copy) is rewritten, not trusted.
+    if (!existsSync(path) || !blobTrailerMatches(path, crc32(text), Buffer.byteLength(text))) this.writeAtomic(path, gzipSync(text, { level: 1 }));
     return `sha256:${hex}`;
   }
 
@@ -50,18 +77,40 @@ export class ArtifactStore {
    * text. The ref is the one `put(array, { canonical: false })` gives (the same bytes are hashed).
    */
   arrayWriter(): ArrayBlobWriter {
-    return new ArrayBlobWriter(async (hex, data) => {
+    return new ArrayBlobWriter(async (hex, data, crc, length) => {
       const path = this.blobPath(hex);
-      if (!existsSync(path)) await this.writeAtomicAsync(path, data);
+      if (!existsSync(path) || !blobTrailerMatches(path, crc, length)) await this.writeAtomicAsync(path, data);
     });
   }
 
+  /**
+   * The value stored under `ref`, after checking that its bytes hash to the ref. A blob that does not
+   * (truncated, corrupt) is moved aside so the next put of the same content writes it afresh, and the
+   * error names the ref.
+   */
   get<T>(ref: string): T {
     const hex = /^sha256:([0-9a-f]{64})$/.exec(ref)?.[1];
     if (!hex) throw new Error(`not an artifact ref: "${ref}"`);
     const path = this.blobPath(hex);
     if (!existsSync(path)) throw new Error(`artifact ${ref} is not in the store at ${this.root}`);
-    return JSON.parse(gunzipSync(readFileSync(path)).toString('utf8')) as T;
+    let text: string;
+    try {
+      text = gunzipSync(readFileSync(path)).toString('utf8');
+    } catch (e) {
+      throw this.corrupt(ref, path, `it does not decompress (${(e as Error).message})`);
+    }
+    const actual = sha256Hex(text);
+    if (actual !== hex) throw this.corrupt(ref, path, `its content hashes to sha256:${actual}`);
+    return JSON.parse(text) as T;
+  }
+
+  private corrupt(ref: string, path: string, why: string): Error {
+    try {
+      renameSync(path, `${path}.corrupt-${process.pid}-${Date.now()}`);
+    } catch {
+      // Another reader moved it first.
+    }
+    return new Error(`artifact ${ref} is corrupt in the store: ${why}; it was moved aside, and the next put of the same content rewrites it`);
   }
 
   private blobPath(hex: string): string {
@@ -109,7 +158,8 @@ export class ArtifactStore {
   }
 
   runDir(runId: string): string {
-    if (!/^[\w.-]{1,200}$/.test(runId)) throw new Error(`unsafe run id "${runId}"`);
+    const problem = runIdProblem(runId);
+    if (problem) throw new Error(`unsafe run id: ${problem}`);
     return join(this.root, 'runs', runId);
   }
 
@@ -117,11 +167,54 @@ export class ArtifactStore {
   private readonly auditIndex = new Map<string, { offset: number; keys: Set<string> }>();
 
   /**
-   * Appends unless a record with the same key exists: retried activities never duplicate entries. Only the
-   * bytes appended since the last look are read (other workers may share the file), so appends stay cheap
-   * in runs of thousands of records.
+   * Appends unless a record with the same key exists: retried activities never duplicate entries, even
+   * when two processes append the same key at once (the look and the append happen under the run's
+   * audit lock). Only the bytes appended since the last look are read (other workers may share the file),
+   * so appends stay cheap in runs of thousands of records.
+   *
+   * The lock is a file created exclusively (O_EXCL) and removed afterwards; one left by a process that
+   * died holding it is broken after STALE_LOCK_MS. An object store does the same with a conditional
+   * create (If-None-Match: *) of the lock object, or of one object per record key.
    */
   appendAudit(record: AuditRecord): boolean {
+    const dir = this.runDir(record.runId);
+    mkdirSync(dir, { recursive: true });
+    return this.withLock(join(dir, 'audit.lock'), () => this.appendAuditLocked(record));
+  }
+
+  private withLock<T>(lockPath: string, section: () => T): T {
+    let fd: number | undefined;
+    for (let attempt = 0; fd === undefined; attempt++) {
+      try {
+        fd = openSync(lockPath, 'wx');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        try {
+          if (Date.now() - statSync(lockPath).mtimeMs > STALE_LOCK_MS) {
+            // Renaming is atomic: of several processes that find the lock stale, one breaks it.
+            renameSync(lockPath, `${lockPath}.stale-${process.pid}-${attempt}`);
+            continue;
+          }
+        } catch {
+          continue; // released or broken meanwhile: try again at once
+        }
+        pause(Math.min(50, 1 + attempt));
+      }
+    }
+    try {
+      writeSync(fd, String(process.pid));
+      return section();
+    } finally {
+      closeSync(fd);
+      try {
+        unlinkSync(lockPath);
+      } catch {
+        // broken as stale by another process (held past STALE_LOCK_MS): nothing left to release
+      }
+    }
+  }
+
+  private appendAuditLocked(record: AuditRecord): boolean {
     const path = join(this.runDir(record.runId), 'audit.jsonl');
     const index = this.auditIndex.get(record.runId) ?? { offset: 0, keys: new Set<string>() };
     this.auditIndex.set(record.runId, index);
@@ -142,7 +235,6 @@ export class ArtifactStore {
       }
     }
     if (index.keys.has(record.key)) return false;
-    mkdirSync(dirname(path), { recursive: true });
     appendFileSync(path, JSON.stringify(record) + '\n');
     return true;
   }
@@ -190,7 +282,10 @@ export class ArrayBlobWriter {
   private count = 0;
   private finished = false;
 
-  constructor(private readonly write: (hex: string, data: Buffer) => Promise<void>) {
+  private crc = 0;
+  private bytes = 0;
+
+  constructor(private readonly write: (hex: string, data: Buffer, crc: number, length: number) => Promise<void>) {
     this.gzip.on('data', (chunk: Buffer) => this.compressed.push(chunk));
     this.done = new Promise((resolve, reject) => {
       this.gzip.on('end', resolve);
@@ -207,8 +302,14 @@ export class ArrayBlobWriter {
   add(element: unknown): void {
     if (this.finished) throw new Error('ArrayBlobWriter: add() after finish()');
     const text = (this.count++ === 0 ? '[' : ',') + JSON.stringify(element === undefined ? null : element);
-    this.hash.update(text);
+    this.track(text);
     this.gzip.write(text);
+  }
+
+  private track(text: string): void {
+    this.hash.update(text);
+    this.crc = crc32(text, this.crc);
+    this.bytes += Buffer.byteLength(text);
   }
 
   /** Writes the blob (unless the store has it already) and returns its ref. */
@@ -216,11 +317,11 @@ export class ArrayBlobWriter {
     if (this.finished) throw new Error('ArrayBlobWriter: finish() called twice');
     this.finished = true;
     const tail = this.count === 0 ? '[]' : ']';
-    this.hash.update(tail);
+    this.track(tail);
     this.gzip.end(tail);
     await this.done;
     const hex = this.hash.digest('hex');
-    await this.write(hex, Buffer.concat(this.compressed));
+    await this.write(hex, Buffer.concat(this.compressed), this.crc, this.bytes);
     return `sha256:${hex}`;
   }
 }

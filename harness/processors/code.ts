@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { canonicalJson, sha256Hex } from '../canonical';
 import { checkContract } from '../contracts';
 import { defineProcessor, ProcessorOutput } from '../processor';
 import { compileProcessor, sandboxProgram, transpile } from '../sandbox/compile-processor';
-import { DEFAULT_SANDBOX_LIMITS, loadSandbox, runInSandbox } from '../sandbox/quickjs-sandbox';
+import { DEFAULT_SANDBOX_LIMITS, workLimitsFor } from '../sandbox/quickjs-sandbox';
+import { runInSandboxThread } from '../sandbox/sandbox-host';
 import { HOOKS, HookEvent } from '../types';
 
 const JsonRecord = z.record(z.string(), z.unknown());
@@ -25,8 +27,11 @@ export const CodeParamsSchema = z.object({
   /** TypeScript: `export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult`. */
   source: z.string().min(1).max(20_000),
   smokeTests: z.array(SmokeTestSchema).min(1, 'code processors ship at least one smoke test').max(20),
-  /** Wall-clock limit per call, ms. */
-  timeoutMs: z.number().int().min(1).max(1000).default(DEFAULT_SANDBOX_LIMITS.timeoutMs),
+  /**
+   * Work limit per call in nominal milliseconds: a fixed number of sandbox interrupt ticks
+   * (TICKS_PER_NOMINAL_MS per ms), never wall time, so a verdict does not depend on machine load.
+   */
+  timeoutMs: z.number().int().min(1).max(1000).default(100),
 });
 export type CodeParams = z.infer<typeof CodeParamsSchema>;
 
@@ -44,14 +49,13 @@ export interface SandboxCallInput {
   state: Record<string, unknown>;
 }
 export type SandboxCallResult =
-  | { ok: true; output: ProcessorOutput; state: Record<string, unknown>; notes: Array<{ kind: string; data: unknown }>; changed: boolean }
+  | { ok: true; output: ProcessorOutput; state: Record<string, unknown>; notes: Array<{ kind: string; data: unknown }>; changed: boolean; ticks: number }
   | { ok: false; reason: string };
 
 /** One call of sandboxed processor code on one event, with the result checked against the hook contract. */
 /** `program`: the compiled module wrapped by sandboxProgram (built once per processor, not per call). */
 export async function callSandboxed(program: string, input: SandboxCallInput, timeoutMs: number): Promise<SandboxCallResult> {
-  const quickjs = await loadSandbox();
-  const run = runInSandbox(quickjs, program, '__hx_call', JSON.stringify(input), { ...DEFAULT_SANDBOX_LIMITS, timeoutMs });
+  const run = await runInSandboxThread(program, '__hx_call', JSON.stringify(input), { ...DEFAULT_SANDBOX_LIMITS, ...workLimitsFor(timeoutMs) });
   if (!run.ok) return { ok: false, reason: `sandbox ${run.kind}: ${run.message}` };
   if (run.output.length > MAX_OUTPUT_CHARS) return { ok: false, reason: `sandbox output of ${run.output.length} chars exceeds ${MAX_OUTPUT_CHARS}` };
   let raw: unknown;
@@ -63,16 +67,16 @@ export async function callSandboxed(program: string, input: SandboxCallInput, ti
   const envelope = Envelope.safeParse(raw);
   if (!envelope.success) return { ok: false, reason: `sandbox output: ${envelope.error.issues[0]?.message}` };
   const { result, state, notes } = envelope.data;
-  if (result === null) return { ok: true, output: input.event, state, notes, changed: false };
+  if (result === null) return { ok: true, output: input.event, state, notes, changed: false, ticks: run.ticks };
   const r = result as { interrupt?: unknown; reason?: unknown };
   if (r && typeof r === 'object' && r.interrupt === true)
-    return { ok: true, output: { interrupt: true, reason: typeof r.reason === 'string' ? r.reason.slice(0, 200) : 'interrupted by code processor' }, state, notes, changed: true };
+    return { ok: true, output: { interrupt: true, reason: typeof r.reason === 'string' ? r.reason.slice(0, 200) : 'interrupted by code processor' }, state, notes, changed: true, ticks: run.ticks };
   try {
     checkContract('code', input.event, result);
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
-  return { ok: true, output: result as HookEvent, state, notes, changed: JSON.stringify(result) !== JSON.stringify(input.event) };
+  return { ok: true, output: result as HookEvent, state, notes, changed: JSON.stringify(result) !== JSON.stringify(input.event), ticks: run.ticks };
 }
 
 export type CodeVerdict = { ok: true; detail: string } | { ok: false; stage: 'params' | 'compile' | 'smoke_test'; reason: string };
@@ -84,32 +88,46 @@ export type CodeVerdict = { ok: true; detail: string } | { ok: false; stage: 'pa
 export async function verifyCodeProcessor(hook: string, params: unknown): Promise<CodeVerdict> {
   const parsed = CodeParamsSchema.safeParse(params);
   if (!parsed.success) return { ok: false, stage: 'params', reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
-  const compiled = compileProcessor(parsed.data.source);
+  const compiled = await compileProcessor(parsed.data.source);
   if (!compiled.ok) return { ok: false, stage: 'compile', reason: `${compiled.stage}: ${compiled.errors.join('; ')}` };
   const program = sandboxProgram(compiled.js);
-  let ms = 0;
+  let ticks = 0;
   for (const t of parsed.data.smokeTests) {
     if (t.event.hook !== hook) return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}" sends a ${t.event.hook} event to a processor on ${hook}` };
-    const started = Date.now();
     const r = await callSandboxed(program, { event: t.event as unknown as HookEvent, instruction: t.instruction, admissibleActions: t.admissibleActions, state: t.state }, parsed.data.timeoutMs);
-    ms += Date.now() - started;
+    if (r.ok) ticks += r.ticks;
     if (!r.ok) return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}": ${r.reason}` };
     const outcome = 'interrupt' in r.output ? 'interrupt' : r.changed ? 'changed' : 'unchanged';
     if (outcome !== t.expect) return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}": expected ${t.expect}, got ${outcome}` };
     if (t.outputIncludes && !JSON.stringify(r.output).includes(t.outputIncludes))
       return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}": output does not include ${JSON.stringify(t.outputIncludes)}` };
   }
-  return { ok: true, detail: `type-checked; ${parsed.data.smokeTests.length} smoke test(s) passed in the sandbox (${ms} ms)` };
+  return { ok: true, detail: `type-checked; ${parsed.data.smokeTests.length} smoke test(s) passed in the sandbox (${ticks} work ticks)` };
+}
+
+/** verifyCodeProcessor's verdicts by hook and params: each source is type-checked and smoke-tested once per process. */
+const verdicts = new Map<string, Promise<CodeVerdict>>();
+export function verifyCodeProcessorOnce(hook: string, params: unknown): Promise<CodeVerdict> {
+  const key = sha256Hex(canonicalJson({ hook, params }));
+  let verdict = verdicts.get(key);
+  if (!verdict) {
+    verdict = verifyCodeProcessor(hook, params);
+    if (verdicts.size >= 1000) verdicts.clear();
+    verdicts.set(key, verdict);
+  }
+  return verdict;
 }
 
 /**
  * A processor written by the Evolver: TypeScript run in the QuickJS sandbox on every event of its hook.
- * State lives in the host between calls (JSON), so each call gets a fresh, disposable sandbox.
+ * State lives in the host between calls (JSON), so each call gets a fresh, disposable sandbox. Before its
+ * first event runs, the code must pass verifyCodeProcessor (cached per source), wherever the config came
+ * from: code that skipped the gate (a seed harness, a --harness file) never runs unchecked.
  */
 export const codeProcessor = defineProcessor({
   type: 'code',
   dimension: 'control',
-  description: 'Evolved TypeScript run in an isolated sandbox (no I/O, time and memory limits) on each event of its hook.',
+  description: 'Evolved TypeScript run in an isolated sandbox (no I/O; work, memory and stack limits) on each event of its hook.',
   hooks: HOOKS,
   meta: { order: 'normal' },
   params: CodeParamsSchema,
@@ -119,6 +137,8 @@ export const codeProcessor = defineProcessor({
     const program = sandboxProgram(transpile(params.source));
     return {
       async *process(event, ctx) {
+        const verdict = await verifyCodeProcessorOnce(event.hook, params);
+        if (!verdict.ok) throw new Error(`unverified code processor refused to run: ${verdict.stage}: ${verdict.reason}`);
         const r = await callSandboxed(program, { event, instruction: ctx.task.instruction, admissibleActions: ctx.env.admissibleActions(), state }, params.timeoutMs);
         if (!r.ok) throw new Error(r.reason);
         state = r.state;

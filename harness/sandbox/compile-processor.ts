@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { workerSource } from './sandbox-host';
 import { boundedMemo } from '../bounded-memo';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -131,11 +133,134 @@ function describe(d: ts.Diagnostic): string {
 }
 
 const checked = boundedMemo<CompileResult>(500);
-const sourceKey = (source: string) => createHash('sha256').update(source).digest('hex');
+export const sourceKey = (source: string) => createHash('sha256').update(source).digest('hex');
 
-/** Type-checks against the processor interface and compiles; cached per source text. */
-export function compileProcessor(source: string): CompileResult {
+/**
+ * Type-checks against the processor interface and compiles, on the calling thread, unbounded: for the
+ * checker thread below and for tests. Everything else calls compileProcessor.
+ */
+export function compileProcessorSync(source: string): CompileResult {
   return checked(sourceKey(source), () => compileUncached(source));
+}
+
+export interface TypecheckLimits {
+  /** Wall time for one check: a backstop (ordinary checks take well under a second once the thread is warm). */
+  timeoutMs: number;
+  /** The checker thread's JavaScript heap. */
+  heapMb: number;
+}
+export const DEFAULT_TYPECHECK_LIMITS: TypecheckLimits = { timeoutMs: 30_000, heapMb: 512 };
+
+const CHECKER_BODY = `
+try {
+  // Loads TypeScript and parses its libs before the first check's clock starts.
+  mod.compileProcessorSync('export function processEvent() { return null; }');
+} catch {}
+parentPort.postMessage({ ready: true });
+parentPort.on('message', (m) => {
+  let result;
+  try {
+    result = mod.compileProcessorSync(m.source);
+  } catch (e) {
+    result = { ok: false, stage: 'typecheck', errors: ['the type checker failed: ' + String(e && e.message || e).split('\\n')[0]] };
+  }
+  parentPort.postMessage({ id: m.id, result });
+});
+`;
+
+/**
+ * The type-checker thread: TypeScript on its own thread and heap, so a pathological type (recursive
+ * tuple types can take seconds and gigabytes) neither blocks the worker's event loop (its heartbeats,
+ * timers) nor takes its memory. One check at a time; a check past its time or heap limit ends the thread
+ * (the next check starts a fresh one) and rejects the candidate with the reason.
+ */
+class CheckerThread {
+  private worker: Worker | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+  private nextId = 1;
+
+  check(source: string, limits: TypecheckLimits): Promise<CompileResult> {
+    const run = this.tail.then(() => this.checkNow(source, limits));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private checkNow(source: string, limits: TypecheckLimits): Promise<CompileResult> {
+    if (this.worker && this.heapMb !== limits.heapMb) this.stop();
+    this.heapMb = limits.heapMb;
+    if (!this.worker) {
+      const worker = new Worker(workerSource(require.resolve('./compile-processor'), CHECKER_BODY), {
+        eval: true,
+        resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 32 },
+        stdout: false,
+        stderr: false,
+      });
+      this.worker = worker;
+      this.ready = new Promise<boolean>((resolve) => {
+        const onReady = (m: { ready?: boolean }) => m.ready && (worker.off('message', onReady), resolve(true));
+        worker.on('message', onReady);
+        worker.once('exit', () => resolve(false));
+      });
+    }
+    const worker = this.worker;
+    const ready = this.ready;
+    worker.ref();
+    const id = this.nextId++;
+    return new Promise<CompileResult>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const done = (result: CompileResult, stop: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        if (stop) this.stop();
+        else worker.unref();
+        resolve(result);
+      };
+      const onMessage = (m: { id?: number; result?: CompileResult }) => m.id === id && done(m.result!, false);
+      const onError = (e: Error) =>
+        done({ ok: false, stage: 'typecheck', errors: [/heap|memory/i.test(e.message) ? `the type check exceeded its ${limits.heapMb} MB memory limit` : `the type checker failed: ${e.message.split('\n')[0]}`] }, true);
+      const onExit = (code: number) => done({ ok: false, stage: 'typecheck', errors: [`the type checker thread exited (code ${code})`] }, true);
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
+      // The thread's start (loading TypeScript) is not the candidate's doing: its clock starts once the thread is ready.
+      void ready.then((started) => {
+        if (!started || settled) return;
+        timer = setTimeout(() => done({ ok: false, stage: 'typecheck', errors: [`the type check exceeded its ${limits.timeoutMs} ms time limit`] }, true), limits.timeoutMs);
+        worker.postMessage({ id, source });
+      });
+    });
+  }
+
+  private ready: Promise<boolean> = Promise.resolve(false);
+  private heapMb = 0;
+  private stop(): void {
+    const worker = this.worker;
+    this.worker = null;
+    void worker?.terminate();
+  }
+}
+
+let checker: CheckerThread | null = null;
+/** Verdicts by source hash: a source gets one verdict per process, limits included. */
+const verdicts = new Map<string, Promise<CompileResult>>();
+const MAX_VERDICTS = 500;
+
+/** Type-checks and compiles on the checker thread, bounded (see CheckerThread); cached per source text. */
+export function compileProcessor(source: string, limits: TypecheckLimits = DEFAULT_TYPECHECK_LIMITS): Promise<CompileResult> {
+  const key = `${limits.timeoutMs}:${limits.heapMb}:${sourceKey(source)}`;
+  let verdict = verdicts.get(key);
+  if (!verdict) {
+    checker ??= new CheckerThread();
+    verdict = checker.check(source, limits);
+    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+    verdicts.set(key, verdict);
+  }
+  return verdict;
 }
 
 function compileUncached(source: string): CompileResult {
@@ -154,7 +279,7 @@ function compileUncached(source: string): CompileResult {
 }
 
 const transpiled = boundedMemo<string>(500);
-/** Compiles without type-checking (rollouts run code that already passed compileProcessor at the gate). */
+/** Compiles without type-checking (rollouts run code that already passed compileProcessor: see verifyCodeProcessors). */
 export function transpile(source: string): string {
   return transpiled(sourceKey(source), () => T().transpileModule(source, { compilerOptions: { target: T().ScriptTarget.ES2020, module: T().ModuleKind.CommonJS }, reportDiagnostics: false }).outputText);
 }

@@ -71,7 +71,7 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
     expect(checks.map((c) => c.check)).toEqual(['manifest_complete', 'canonical_form', 'reward_hacking', 'code_sandbox', 'smoke_test', 'seesaw']);
     expect(checks.find((c) => c.check === 'code_sandbox')!.detail).toMatch(/repeat_guard: type-checked; 2 smoke test\(s\) passed/);
     // The looping candidate is rejected by the sandbox, with the reason in the audit log.
-    expect(audit.find((r) => r.key === '1:gate:r1-c2')).toMatchObject({ kind: 'rollback', payload: expect.objectContaining({ reason: expect.stringMatching(/^code_sandbox: spinner: smoke_test: .*time limit/) }) });
+    expect(audit.find((r) => r.key === '1:gate:r1-c2')).toMatchObject({ kind: 'rollback', payload: expect.objectContaining({ reason: expect.stringMatching(/^code_sandbox: spinner: smoke_test: .*work limit/) }) });
     // Round 2's planner failure is a recorded stage failure and a no-op.
     expect(audit.find((r) => r.key === '2:noop')!.payload.noop).toMatch(/^stage failed: plan: invalid output after one repair attempt: options\.0\.category/);
     // Compression ratio per round, from the Digester's own output tokens.

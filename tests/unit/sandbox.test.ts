@@ -5,10 +5,12 @@ import { runProcessor } from '../helpers/processor-harness';
 import { attempt, beforeModel, GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
 
 const guardParams = { source: REPEATED_STATE_GUARD, smokeTests: GUARD_SMOKE_TESTS };
+// The first type-check starts the checker thread (TypeScript and its libs load there): seconds on a loaded machine.
+jest.setTimeout(60_000);
 
 describe('compiling evolved processor code', () => {
-  test('a processor that matches the interface type-checks and compiles', () => {
-    const r = compileProcessor(REPEATED_STATE_GUARD);
+  test('a processor that matches the interface type-checks and compiles', async () => {
+    const r = await compileProcessor(REPEATED_STATE_GUARD);
     expect(r).toMatchObject({ ok: true });
     expect(r.ok && r.js).toContain('exports.processEvent');
   });
@@ -21,8 +23,8 @@ describe('compiling evolved processor code', () => {
     ['a module import', "import { readFileSync } from 'fs';\nexport function processEvent() { readFileSync('/etc/passwd'); return null; }", 'imports', /only "import type/],
     ['a dynamic import', "export function processEvent() { import('fs'); return null; }", 'imports', /dynamic import/],
     ['a syntax error', 'export function processEvent( {', 'syntax', /expected/],
-  ])('rejects %s', (_name, source, stage, message) => {
-    const r = compileProcessor(source);
+  ])('rejects %s', async (_name, source, stage, message) => {
+    const r = await compileProcessor(source);
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.stage).toBe(stage);
@@ -42,7 +44,7 @@ describe('the QuickJS sandbox', () => {
     ['environment variables', "if (g.process.env.HOME) throw new Error('leak');", /undefined/],
     ['the host Function via a constructor chain', "const P = (({}).constructor.constructor('return this.process'))(); P.exit(1);", /undefined/],
     ['QuickJS std/os modules', "g.std.loadFile('/etc/passwd');", /undefined/],
-    ['an infinite loop', 'while (true) {}', /time limit/],
+    ['an infinite loop', 'while (true) {}', /work limit/],
     ['a memory bomb', "let s = 'x'; const keep = []; while (true) { keep.push(s); s = s + s; }", /memory limit/],
     ['a memory bomb of small objects', 'const keep: unknown[] = []; while (true) keep.push({ a: 1, b: [1, 2, 3] });', /memory limit/, 2000],
     ['a huge allocation', 'new ArrayBuffer(2 ** 30);', /memory limit/],
@@ -101,7 +103,7 @@ describe('verifying a code processor before it ships', () => {
 
   test('rejects code that loops forever, with the reason', async () => {
     const looping = { source: attempt('while (true) {}'), smokeTests: [GUARD_SMOKE_TESTS[0]] };
-    await expect(verifyCodeProcessor('before_model', looping)).resolves.toMatchObject({ ok: false, stage: 'smoke_test', reason: expect.stringMatching(/time limit/) });
+    await expect(verifyCodeProcessor('before_model', looping)).resolves.toMatchObject({ ok: false, stage: 'smoke_test', reason: expect.stringMatching(/work limit/) });
   });
 
   test('rejects code that does not type-check', async () => {
