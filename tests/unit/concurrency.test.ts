@@ -13,6 +13,9 @@ import { ProviderError } from '../../models/errors';
 import { PROVIDER_NAMES } from '../../models/registry';
 import { openaiToolCall, startWireServer } from '../helpers/wire-server';
 
+// Episodes with real (if short) delays: a shared 2-core machine can take a while; nothing here measures time.
+jest.setTimeout(60_000);
+
 const bench = getBenchmark('blocksworld');
 const ids = bench.tasks().filter((t) => t.split === 'train').slice(0, 10).map((t) => t.id);
 
@@ -44,7 +47,7 @@ function fakeClock(): Clock & { sleeps: number[] } {
   };
 }
 
-/** The simulator behind a seeded random latency per call (0–4 ms), so episodes finish in scrambled order. */
+/** The simulator behind a seeded random latency per call (0–2 ms), so episodes finish in scrambled order. */
 function jittery(model: Model, sample: string, observed: { inFlight: number; peak: number; calls: Map<string, number> }): Model {
   let n = 0;
   return {
@@ -54,7 +57,7 @@ function jittery(model: Model, sample: string, observed: { inFlight: number; pea
       observed.inFlight++;
       observed.peak = Math.max(observed.peak, observed.inFlight);
       try {
-        await new Promise((resolve) => setTimeout(resolve, Math.floor(hashUniform('latency', sample, n++) * 5)));
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(hashUniform('latency', sample, n++) * 3)));
         return await model.generate(request);
       } finally {
         observed.inFlight--;
@@ -414,6 +417,27 @@ describe('a real OpenAI-protocol endpoint (local server, real openai SDK)', () =
       await expect(failure).rejects.toThrow(/openai-compatible model "m": request rejected \(400\)/);
       expect(server.requests).toHaveLength(1);
       expect(clock.sleeps).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('the bench latency endpoint', () => {
+  test('answers as the simulator through the real SDK, and 429s above its cap are waited out by the limiter', async () => {
+    const { startLatencyServer } = await import('../../bench/latency-server');
+    const { inProcessRunner } = await import('../../bench/latency-bench');
+    const server = await startLatencyServer({ latencyMs: 2, capacity: 2 });
+    try {
+      const config = harness();
+      const taskIds = ids.slice(0, 4);
+      const reference = await rolloutTasks({ benchmark: bench, config, harnessId: 'hx-lat', taskIds, k: 2, seed: 'lat', keepTraces: false, limiters: null });
+      // A limit of 6 against a cap of 2: the endpoint refuses some calls; every one is retried, none lost.
+      const result = await inProcessRunner.run({ server, benchmark: bench, config, harnessId: 'hx-lat', simModel: 'sim:small', taskIds, k: 2, seed: 'lat', limit: 6 });
+      expect(result.outcomes).toEqual(reference.outcomes);
+      expect(server.stats.rejected).toBeGreaterThan(0);
+      expect(result.rateLimitedSeenByClient).toBe(server.stats.rejected);
+      expect(server.stats.peakInFlight).toBeLessThanOrEqual(2);
     } finally {
       await server.close();
     }
