@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Benchmark } from '../benchmarks/types';
 import type { HarnessConfig } from '../harness/config';
 import { runEpisode } from '../harness/run-loop';
@@ -79,6 +80,24 @@ export interface RolloutProgress {
   total: number;
   /** Every episode finished so far, resumed ones included, in completion order. A live view: copy or serialize it, don't keep it. */
   finished: readonly FinishedEpisode[];
+}
+
+const FinishedEpisodeSchema = z.object({
+  taskId: z.string(),
+  attempt: z.number().int().min(0),
+  success: z.boolean(),
+  usage: z.object({ inputTokens: z.number().min(0), outputTokens: z.number().min(0) }),
+  traceRef: z.string().nullable(),
+});
+
+/**
+ * The finished episodes in a retried activity's heartbeat details ({ finished: FinishedEpisode[], … }, as
+ * onProgress gives them), or none when the details are missing or not of that shape (an older worker's
+ * details): resuming is an optimisation, and running an episode again gives the same result.
+ */
+export function finishedFromHeartbeat(details: unknown): FinishedEpisode[] {
+  const parsed = z.object({ finished: z.array(FinishedEpisodeSchema) }).safeParse(details);
+  return parsed.success ? parsed.data.finished : [];
 }
 
 export interface RolloutResult {

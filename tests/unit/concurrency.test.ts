@@ -1,4 +1,4 @@
-import { FinishedEpisode, passRate, rolloutTasks, RolloutSpec } from '../../aegis/rollout';
+import { FinishedEpisode, finishedFromHeartbeat, passRate, rolloutTasks, RolloutSpec } from '../../aegis/rollout';
 import { getBenchmark } from '../../benchmarks/registry';
 import { applyEdits } from '../../harness/builder';
 import { hashUniform } from '../../harness/canonical';
@@ -11,6 +11,8 @@ import { Clock, EndpointLimiter, EndpointLimiters, seededRandom, withEndpointLim
 import { ENDPOINT_PROVIDERS, EndpointLimitsError, EndpointLimitsSchema, parseEndpointLimits, parseEndpointLimitsText, parseRateLimitWaitSeconds, resolveEndpointLimit } from '../../models/endpoint-limits';
 import { ProviderError } from '../../models/errors';
 import { PROVIDER_NAMES } from '../../models/registry';
+import { inProcessRunner } from '../../bench/latency-bench';
+import { startLatencyServer } from '../../bench/latency-server';
 import { openaiToolCall, startWireServer } from '../helpers/wire-server';
 
 // Episodes with real (if short) delays: a shared 2-core machine can take a while; nothing here measures time.
@@ -204,6 +206,14 @@ describe('concurrent episodes', () => {
     const needsTraces = await run(4, { resume: snapshot.slice(0, 10) });
     expect(needsTraces.observed.calls.size).toBe(20);
     expect(needsTraces.ordered).toEqual(full.ordered);
+  });
+
+  test('heartbeat details: finished episodes read back, anything else ignored', () => {
+    const episode = { taskId: 't', attempt: 1, success: true, usage: { inputTokens: 5, outputTokens: 2 }, traceRef: null };
+    expect(finishedFromHeartbeat({ done: 1, total: 4, finished: [episode] })).toEqual([episode]);
+    expect(finishedFromHeartbeat(undefined)).toEqual([]);
+    expect(finishedFromHeartbeat({ done: 3, total: 4 })).toEqual([]);
+    expect(finishedFromHeartbeat({ finished: [{ ...episode, attempt: -1 }] })).toEqual([]);
   });
 
   test('a resumed episode that is not part of the rollout is an error', async () => {
@@ -425,8 +435,6 @@ describe('a real OpenAI-protocol endpoint (local server, real openai SDK)', () =
 
 describe('the bench latency endpoint', () => {
   test('answers as the simulator through the real SDK, and 429s above its cap are waited out by the limiter', async () => {
-    const { startLatencyServer } = await import('../../bench/latency-server');
-    const { inProcessRunner } = await import('../../bench/latency-bench');
     const server = await startLatencyServer({ latencyMs: 2, capacity: 2 });
     try {
       const config = harness();
