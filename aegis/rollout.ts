@@ -1,8 +1,11 @@
+import { z } from 'zod';
 import type { Benchmark } from '../benchmarks/types';
 import type { HarnessConfig } from '../harness/config';
 import { runEpisode } from '../harness/run-loop';
 import type { EpisodeTrace } from '../harness/trace';
 import type { Model } from '../harness/processor';
+import type { EndpointLimits } from '../models/endpoint-limits';
+import { EndpointLimiters, LimitedModelOptions, seededRandom, sharedEndpointLimiters, withEndpointLimit } from '../models/endpoint-limiter';
 import { withFallback } from '../models/fallback-model';
 import { createModel } from '../models/registry';
 import type { ModelOptions } from '../models/types';
@@ -26,15 +29,76 @@ export interface RolloutSpec {
   seed: string;
   /** Keep the model's policy decisions in traces (co-evolution's GRPO needs them; they cost trace size). */
   recordPolicy?: boolean;
-  /** Called after each episode; rollout activities heartbeat here. */
+  /** Called after each episode, in the sequential order; rollout activities heartbeat here. */
   onEpisode?: (done: number, total: number) => void | Promise<void>;
-  /** Receives each episode's trace as it finishes (rollout activities write it to the store at once). */
+  /**
+   * Receives each episode's trace in the order a sequential run would (task by task, attempt by attempt),
+   * whatever order episodes finish in: a trace array written here is the same at any concurrency.
+   */
   onTrace?: (trace: EpisodeTrace) => void;
   /**
    * Return the traces (default). Off, they are garbage as soon as onTrace has seen them: a rollout of
    * hundreds of episodes then never holds them all, which spares the full GCs that promoting them costs.
    */
   keepTraces?: boolean;
+  /**
+   * Episodes run at once (default: the main model's endpoint limit, maxInFlight). Results never depend on
+   * it; model calls are bounded by the endpoint limiter whatever this is.
+   */
+  concurrency?: number;
+  /** A run's endpoint limits (its input's `endpointLimits`), over the environment's. */
+  endpointLimits?: EndpointLimits;
+  /** The limiters model calls go through: the process-wide ones by default; null for none. */
+  limiters?: EndpointLimiters | null;
+  /** Retry policy, clock and backoff hook of the limited models (tests and the bench set them). */
+  limitedModel?: Omit<LimitedModelOptions, 'random'>;
+  /**
+   * Episodes finished by an earlier attempt of this rollout (a retried activity's heartbeat details): not
+   * run again. Reused as they are when traces are not needed (no onTrace, keepTraces false) or when they
+   * carry a traceRef and loadTrace is given; otherwise they are run again (same seed, same result).
+   */
+  resume?: FinishedEpisode[];
+  /** Persists one finished episode's trace at once (completion order); its ref goes into the progress. */
+  saveTrace?: (trace: EpisodeTrace) => string | Promise<string>;
+  /** Reads a resumed episode's trace back (for onTrace and keepTraces). */
+  loadTrace?: (ref: string) => EpisodeTrace | Promise<EpisodeTrace>;
+  /** After each episode (sequential order): what is finished so far, for heartbeat details. */
+  onProgress?: (progress: RolloutProgress) => void | Promise<void>;
+}
+
+/** One finished episode, enough to reuse it without running it again. */
+export interface FinishedEpisode {
+  taskId: string;
+  attempt: number;
+  success: boolean;
+  usage: { inputTokens: number; outputTokens: number };
+  /** Its trace in the store (saveTrace), or null when traces were not saved. */
+  traceRef: string | null;
+}
+
+export interface RolloutProgress {
+  done: number;
+  total: number;
+  /** Every episode finished so far, resumed ones included, in completion order. A live view: copy or serialize it, don't keep it. */
+  finished: readonly FinishedEpisode[];
+}
+
+const FinishedEpisodeSchema = z.object({
+  taskId: z.string(),
+  attempt: z.number().int().min(0),
+  success: z.boolean(),
+  usage: z.object({ inputTokens: z.number().min(0), outputTokens: z.number().min(0) }),
+  traceRef: z.string().nullable(),
+});
+
+/**
+ * The finished episodes in a retried activity's heartbeat details ({ finished: FinishedEpisode[], … }, as
+ * onProgress gives them), or none when the details are missing or not of that shape (an older worker's
+ * details): resuming is an optimisation, and running an episode again gives the same result.
+ */
+export function finishedFromHeartbeat(details: unknown): FinishedEpisode[] {
+  const parsed = z.object({ finished: z.array(FinishedEpisodeSchema) }).safeParse(details);
+  return parsed.success ? parsed.data.finished : [];
 }
 
 export interface RolloutResult {
@@ -54,27 +118,117 @@ export function episodeSeed(seed: string, taskId: string, attempt: number): stri
   return `${seed}|${taskId}|${attempt}`;
 }
 
+/** The main model's endpoint limit: how many episodes a rollout keeps open by default. */
+export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'endpointLimits' | 'limiters'>): number {
+  const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
+  return limiters ? limiters.resolve(spec.config.model.main.model, spec.endpointLimits).limit.maxInFlight : 1;
+}
+
+/**
+ * Runs k attempts of every task, up to `concurrency` episodes at once, every model call through its
+ * endpoint's shared limiter. Outcomes, usage and the order traces reach onTrace are those of a sequential
+ * run: episodes finishing early wait in a bounded window (launching pauses while the oldest unfinished
+ * episode holds it full), so memory stays flat however many episodes there are.
+ */
 export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   const keep = spec.keepTraces !== false;
-  const traces: EpisodeTrace[] = [];
-  const outcomes: TaskOutcome[] = [];
-  const usage = { inputTokens: 0, outputTokens: 0 };
+  const needTraces = keep || !!spec.onTrace;
+  const concurrency = spec.concurrency ?? defaultRolloutConcurrency(spec);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`rollout concurrency must be a whole number ≥ 1, got ${concurrency}`);
+  const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
+  const wrapModel: RolloutSpec['wrapModel'] = limiters
+    ? (model, sample) => {
+        // The limiter sits under the caller's wrapper: a response-cache hit takes no slot at the endpoint.
+        const limited = withEndpointLimit(model, limiters.limiterFor(model.id, spec.endpointLimits), { ...spec.limitedModel, random: seededRandom(`${sample}|${model.id}`) });
+        return spec.wrapModel ? spec.wrapModel(limited, sample) : limited;
+      }
+    : spec.wrapModel;
+  const episodeSpec = { ...spec, wrapModel };
+
   const total = spec.taskIds.length * spec.k;
-  let episodes = 0;
-  for (const taskId of spec.taskIds) {
-    let successes = 0;
-    for (let attempt = 0; attempt < spec.k; attempt++) {
-      const trace = await runOneEpisode(spec, taskId, attempt);
-      if (trace.success) successes++;
-      usage.inputTokens += trace.usage.inputTokens;
-      usage.outputTokens += trace.usage.outputTokens;
-      spec.onTrace?.(trace);
-      if (keep) traces.push(trace);
-      await spec.onEpisode?.(++episodes, total);
-    }
-    outcomes.push({ taskId, passed: successes > 0, successes, attempts: spec.k });
+  const keyOf = (index: number) => ({ taskId: spec.taskIds[Math.floor(index / spec.k)], attempt: index % spec.k });
+  const indexOf = new Map<string, number>();
+  for (let i = 0; i < total; i++) indexOf.set(JSON.stringify(keyOf(i)), i);
+  const resumed = new Map<number, FinishedEpisode>();
+  for (const episode of spec.resume ?? []) {
+    const index = indexOf.get(JSON.stringify({ taskId: episode.taskId, attempt: episode.attempt }));
+    if (index === undefined) throw new Error(`rollout resume: episode (${episode.taskId}, attempt ${episode.attempt}) is not part of this rollout (${spec.taskIds.length} tasks, k=${spec.k})`);
+    const reusable = !needTraces || (episode.traceRef !== null && !!spec.loadTrace);
+    if (reusable) resumed.set(index, episode);
   }
-  return { traces, outcomes, episodes, usage };
+  const finished: FinishedEpisode[] = [...resumed.values()];
+
+  type Done = { episode: FinishedEpisode; trace: EpisodeTrace | null };
+  const slots = new Map<number, Promise<Done>>();
+  const window = Math.max(2 * concurrency, concurrency + 8);
+  let launched = 0;
+  let emitted = 0;
+  let running = 0;
+  let stopped = false;
+  const runAt = async (index: number): Promise<Done> => {
+    const { taskId, attempt } = keyOf(index);
+    const trace = await runOneEpisode(episodeSpec, taskId, attempt);
+    const traceRef = spec.saveTrace ? await spec.saveTrace(trace) : null;
+    const episode: FinishedEpisode = { taskId, attempt, success: trace.success, usage: { inputTokens: trace.usage.inputTokens, outputTokens: trace.usage.outputTokens }, traceRef };
+    finished.push(episode);
+    return { episode, trace: needTraces ? trace : null };
+  };
+  const launch = () => {
+    while (!stopped && launched < total && launched < emitted + window && running < concurrency) {
+      const index = launched++;
+      const earlier = resumed.get(index);
+      if (earlier) {
+        slots.set(index, Promise.resolve({ episode: earlier, trace: null }));
+        continue;
+      }
+      running++;
+      const slot = runAt(index)
+        .catch((e: unknown) => {
+          stopped = true;
+          throw e;
+        })
+        .finally(() => {
+          running--;
+          launch();
+        });
+      // Handled where it is awaited, in order; this keeps an early failure from counting as unhandled.
+      slot.catch(() => undefined);
+      slots.set(index, slot);
+    }
+  };
+
+  const traces: EpisodeTrace[] = [];
+  const usage = { inputTokens: 0, outputTokens: 0 };
+  const outcomes: TaskOutcome[] = [];
+  let successes = 0;
+  try {
+    for (; emitted < total; ) {
+      launch();
+      const { episode, trace: fresh } = await slots.get(emitted)!;
+      slots.delete(emitted);
+      emitted++;
+      const trace = fresh ?? (needTraces && episode.traceRef !== null && spec.loadTrace ? await spec.loadTrace(episode.traceRef) : null);
+      if (episode.success) successes++;
+      usage.inputTokens += episode.usage.inputTokens;
+      usage.outputTokens += episode.usage.outputTokens;
+      if (trace) {
+        spec.onTrace?.(trace);
+        if (keep) traces.push(trace);
+      }
+      if (episode.attempt === spec.k - 1) {
+        outcomes.push({ taskId: episode.taskId, passed: successes > 0, successes, attempts: spec.k });
+        successes = 0;
+      }
+      await spec.onEpisode?.(emitted, total);
+      await spec.onProgress?.({ done: emitted, total, finished });
+    }
+  } catch (e) {
+    // Nothing new starts; episodes already running finish (their calls are paid for) before the error leaves.
+    stopped = true;
+    await Promise.allSettled(slots.values());
+    throw e;
+  }
+  return { traces, outcomes, episodes: total, usage };
 }
 
 export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {

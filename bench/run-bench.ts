@@ -21,6 +21,7 @@ import { ArtifactStore } from '../store/artifact-store';
 import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
 import { createActivities } from '../activities';
+import { inProcessRunner, latencyBench, LatencyRow } from './latency-bench';
 
 const ROOT = join(__dirname, '..');
 const benchmark = getBenchmark('blocksworld');
@@ -29,6 +30,8 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 const rows: string[][] = [];
 const row = (...cells: Array<string | number>) => rows.push(cells.map(String));
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
+/** HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about two minutes). */
+const only = process.env.HARNESSX_BENCH_ONLY;
 
 function evolvedHarness(): HarnessConfig {
   const built = applyEdits(seedHarness(), [
@@ -100,6 +103,13 @@ async function main() {
     results[`overheadPerCallUs_${name.split(' ')[0]}`] = perCall;
     row('run-loop overhead per model call', name, `${perCall.toFixed(0)} µs`, `${model.calls} calls`);
   }
+
+  // 1b. Rollouts against a model endpoint with latency and a concurrency cap (429 above it), the simulator
+  // answering through a local OpenAI-compatible server. Temporal runners join inProcessRunner after the wiring.
+  const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner] });
+  results.latencyEndpoint = latency;
+  for (const r of latency) latencyRow(r);
+  if (only === 'latency') return finish(ROOT, 'latency.json');
 
   // 2–3. Rollout throughput in-process (the baseline) and through Temporal activities (real dev server, one
   // in-process worker), on the same episodes (same seed per pair), interleaved five times per size so JIT
@@ -223,12 +233,25 @@ async function main() {
     row('scaling: tasks (in-process, pass@2)', `${n} tasks`, `${(t.ms / 1000).toFixed(2)} s`, `peak RSS ${(t.peakRss / 2 ** 20).toFixed(0)} MB`);
   }
 
+  finish(ROOT, 'latest.json');
+}
+
+function latencyRow(r: LatencyRow): void {
+  row(
+    `latency endpoint L=${r.latencyMs} ms C=${r.capacity} (${r.runner})`,
+    `limit ${r.limit}, ${r.concurrency} episode(s) at once: ${r.note}`,
+    `${r.episodesPerMinute.toFixed(0)} ep/min`,
+    `${r.episodes} episodes, ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; ratio to the endpoint's limit ${r.ratioToEndpointLimit.toFixed(2)}; outcomes ${r.sameAsSimulator ? '=' : '≠'} simulator's`,
+  );
+}
+
+function finish(root: string, file: string): void {
   const width = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   console.log('\n' + rows.map((r) => r.map((c, i) => c.padEnd(width[i])).join('  ')).join('\n'));
-  const out = join(ROOT, 'bench', 'results');
+  const out = join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
-  console.log(`\nwrote ${join(out, 'latest.json')}`);
+  writeFileSync(join(out, file), JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nwrote ${join(out, file)}`);
 }
 
 main().catch((e) => {

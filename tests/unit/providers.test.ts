@@ -154,6 +154,7 @@ describe('the activity boundary', () => {
     const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-prov-')));
     const activities = createActivities({ store });
     const harnessId = store.putHarness({ ...seedHarness(), model: { main: { model: `openai-compatible:m@${server.url}/v1` } } });
+    process.env.HARNESSX_RATE_LIMIT_WAIT_S = '0'; // hand the first 429 to the activity boundary at once (the limiter would wait it out)
     const run = () => activities.rollout({ benchmark: 'blocksworld', harnessId, taskIds: [bench.tasks()[0].id], k: 1, seed: 's' });
     try {
       const limited = await run().then(() => null, (e) => e);
@@ -162,6 +163,7 @@ describe('the activity boundary', () => {
       reply = { status: 403, body: { error: { message: 'forbidden' } } };
       expect(await run().then(() => null, (e) => e)).toEqual(expect.objectContaining({ type: 'ProviderRejected', nonRetryable: true }));
     } finally {
+      delete process.env.HARNESSX_RATE_LIMIT_WAIT_S;
       await server.close();
     }
   });

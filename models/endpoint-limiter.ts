@@ -1,0 +1,300 @@
+import { availableParallelism } from 'node:os';
+import { hashUniform } from '../harness/canonical';
+import type { Model } from '../harness/processor';
+import type { ModelRequest, ModelResponse, Usage } from '../harness/types';
+import { EndpointLimit, EndpointLimits, ENDPOINT_LIMITS_ENV, parseEndpointLimitsText, parseRateLimitWaitSeconds, RATE_LIMIT_WAIT_ENV, resolveEndpointLimit } from './endpoint-limits';
+import { ProviderError } from './errors';
+
+/** Time as the limiter sees it; tests inject a fake one. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+export const realClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** A reproducible uniform [0, 1) stream: backoff jitter comes from here, never from Math.random. */
+export function seededRandom(seed: string): () => number {
+  let n = 0;
+  return () => hashUniform('jitter', seed, n++);
+}
+
+export interface LimiterStats {
+  /** Calls granted a slot (retries count again). */
+  calls: number;
+  peakInFlight: number;
+  /** 429/503 answers seen. */
+  rateLimited: number;
+  /** Times AIMD halved the ceiling. */
+  decreases: number;
+  lowestCeiling: number;
+}
+
+/** One granted slot; release it exactly once with how the call went. */
+export interface Permit {
+  release(outcome: { ok: true; usage?: Usage } | { ok: false; rateLimited: boolean }): void;
+}
+
+/**
+ * The calls in flight to one endpoint, shared by every episode of every activity in a process.
+ * A FIFO queue under a ceiling that moves by AIMD: each success adds 1/ceiling (about +1 per ceiling's
+ * worth of successes), a 429/503 halves it (once per "generation": the answers of calls started before
+ * the last decrease do not halve again), never above the configured maxInFlight nor below 1. Optional
+ * request and token buckets pace requests and tokens per minute (tokens are charged after the call,
+ * from its usage, since they are only known then).
+ */
+export class EndpointLimiter {
+  private ceiling: number;
+  private inFlight = 0;
+  private readonly waiters: Array<(permit: Permit) => void> = [];
+  private generation = 0;
+  private requestBucket: number;
+  private tokenBucket: number;
+  private refilledAt: number;
+  private timer = false;
+  readonly stats: LimiterStats;
+
+  constructor(
+    readonly key: string,
+    private limitValue: EndpointLimit,
+    private readonly clock: Clock = realClock,
+  ) {
+    this.ceiling = limitValue.maxInFlight;
+    this.refilledAt = clock.now();
+    this.requestBucket = this.requestCapacity();
+    this.tokenBucket = this.tokenCapacity();
+    this.stats = { calls: 0, peakInFlight: 0, rateLimited: 0, decreases: 0, lowestCeiling: limitValue.maxInFlight };
+  }
+
+  get limit(): EndpointLimit {
+    return this.limitValue;
+  }
+  /** The ceiling in force now (AIMD's current value, whole). */
+  get currentCeiling(): number {
+    return Math.max(1, Math.floor(this.ceiling));
+  }
+  get active(): number {
+    return this.inFlight;
+  }
+  get queued(): number {
+    return this.waiters.length;
+  }
+
+  /** A new configured limit (a run's input changed it): the ceiling restarts from the new maximum. */
+  configure(limit: EndpointLimit): void {
+    if (JSON.stringify(limit) === JSON.stringify(this.limitValue)) return;
+    this.limitValue = limit;
+    this.ceiling = limit.maxInFlight;
+    this.requestBucket = Math.min(this.requestBucket, this.requestCapacity());
+    this.tokenBucket = Math.min(this.tokenBucket, this.tokenCapacity());
+    this.pump();
+  }
+
+  /** Waits (FIFO) for a slot under the ceiling and the rate buckets. */
+  acquire(): Promise<Permit> {
+    if (this.waiters.length === 0 && this.canStart()) return Promise.resolve(this.take());
+    return new Promise<Permit>((resolve) => {
+      this.waiters.push(resolve);
+      this.pump();
+    });
+  }
+
+  /** Takes a slot now (the caller checked canStart) and returns its permit. */
+  private take(): Permit {
+    this.inFlight++;
+    if (this.limitValue.requestsPerMinute) this.requestBucket -= 1;
+    this.stats.calls++;
+    this.stats.peakInFlight = Math.max(this.stats.peakInFlight, this.inFlight);
+    const generation = this.generation;
+    let released = false;
+    return {
+      release: (outcome) => {
+        if (released) throw new Error(`endpoint limiter ${this.key}: a permit was released twice`);
+        released = true;
+        this.inFlight--;
+        if (outcome.ok) {
+          if (outcome.usage && this.limitValue.tokensPerMinute) this.tokenBucket -= outcome.usage.inputTokens + outcome.usage.outputTokens;
+          this.ceiling = Math.min(this.limitValue.maxInFlight, this.ceiling + 1 / this.ceiling);
+        } else if (outcome.rateLimited) {
+          this.stats.rateLimited++;
+          if (generation === this.generation) {
+            this.generation++;
+            this.ceiling = Math.max(1, this.ceiling / 2);
+            this.stats.decreases++;
+            this.stats.lowestCeiling = Math.min(this.stats.lowestCeiling, this.currentCeiling);
+          }
+        }
+        this.pump();
+      },
+    };
+  }
+
+  private requestCapacity(): number {
+    const rpm = this.limitValue.requestsPerMinute;
+    // At most a second's worth at once: requests are paced, not burst at the top of a minute.
+    return rpm ? Math.max(1, rpm / 60) : Infinity;
+  }
+  private tokenCapacity(): number {
+    const tpm = this.limitValue.tokensPerMinute;
+    return tpm ? Math.max(1, tpm / 6) : Infinity;
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    const minutes = (now - this.refilledAt) / 60_000;
+    this.refilledAt = now;
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.limitValue;
+    if (rpm) this.requestBucket = Math.min(this.requestCapacity(), this.requestBucket + minutes * rpm);
+    if (tpm) this.tokenBucket = Math.min(this.tokenCapacity(), this.tokenBucket + minutes * tpm);
+  }
+
+  private canStart(): boolean {
+    if (this.inFlight >= this.currentCeiling) return false;
+    if (!this.limitValue.requestsPerMinute && !this.limitValue.tokensPerMinute) return true;
+    this.refill();
+    return this.requestBucket >= 1 - 1e-9 && this.tokenBucket > 0;
+  }
+
+  private pump(): void {
+    while (this.waiters.length && this.canStart()) this.waiters.shift()!(this.take());
+    if (this.waiters.length && !this.timer && this.inFlight < this.currentCeiling) this.waitForBuckets();
+  }
+
+  /** Rate-bound (not slot-bound) waiters: look again when the buckets have refilled enough. */
+  private waitForBuckets(): void {
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.limitValue;
+    const needRequests = rpm && this.requestBucket < 1 ? ((1 - this.requestBucket) / rpm) * 60_000 : 0;
+    const needTokens = tpm && this.tokenBucket <= 0 ? ((1 - this.tokenBucket) / tpm) * 60_000 : 0;
+    const ms = Math.max(1, Math.ceil(Math.max(needRequests, needTokens)));
+    this.timer = true;
+    void this.clock.sleep(ms).then(() => {
+      this.timer = false;
+      this.pump();
+    });
+  }
+}
+
+export interface RetryPolicy {
+  /** Total time one call may spend waiting out 429/503 answers before the error propagates. */
+  maxTotalWaitMs: number;
+  /** Backoff without retry-after: full jitter over base·2^n, capped at maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxTotalWaitMs: 120_000, baseDelayMs: 500, maxDelayMs: 20_000 };
+
+/** The answers a single call waits out: rate limits and "overloaded, try later". Other errors pass at once. */
+export function isBackpressure(error: unknown): error is ProviderError {
+  return error instanceof ProviderError && (error.kind === 'rate_limited' || (error.kind === 'unavailable' && (error.status === 503 || error.status === 529)));
+}
+
+export interface LimitedModelOptions {
+  retry?: Partial<RetryPolicy>;
+  /** Jitter source; seed it (seededRandom) for reproducible waits. */
+  random?: () => number;
+  clock?: Clock;
+  /** Told before each wait (the activity can heartbeat or log here). */
+  onBackoff?: (info: { key: string; attempt: number; waitMs: number; error: ProviderError }) => void;
+}
+
+/**
+ * Every call of `model` goes through `limiter`. A 429/503 frees the slot, lowers the limiter's ceiling,
+ * and the same call waits (retry-after, else jittered exponential backoff) and tries again; once the
+ * waits would pass the policy's total, the last error propagates unchanged, for the activity boundary to
+ * classify. Any other error propagates at once.
+ */
+export function withEndpointLimit(model: Model, limiter: EndpointLimiter, options: LimitedModelOptions = {}): Model {
+  const fromEnv = parseRateLimitWaitSeconds(process.env[RATE_LIMIT_WAIT_ENV]);
+  const policy = { ...DEFAULT_RETRY_POLICY, ...(fromEnv !== null ? { maxTotalWaitMs: fromEnv * 1000 } : {}), ...options.retry };
+  const random = options.random ?? seededRandom(model.id);
+  const clock = options.clock ?? realClock;
+  return {
+    id: model.id,
+    async generate(request: ModelRequest): Promise<ModelResponse> {
+      let waited = 0;
+      for (let attempt = 0; ; attempt++) {
+        const permit = await limiter.acquire();
+        let response: ModelResponse;
+        try {
+          response = await model.generate(request);
+        } catch (e) {
+          const backpressure = isBackpressure(e);
+          permit.release({ ok: false, rateLimited: backpressure });
+          if (!backpressure) throw e;
+          const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+          // retry-after is the provider's word; a little jitter keeps a crowd of waiters from returning at once.
+          const waitMs = e.retryAfterMs !== null ? e.retryAfterMs * (1 + 0.1 * random()) : backoff * random();
+          if (waited + waitMs > policy.maxTotalWaitMs) throw e;
+          options.onBackoff?.({ key: limiter.key, attempt, waitMs, error: e });
+          waited += waitMs;
+          await clock.sleep(waitMs);
+          continue;
+        }
+        permit.release({ ok: true, usage: response.usage });
+        return response;
+      }
+    },
+  };
+}
+
+export interface LimitInForce {
+  key: string;
+  limit: EndpointLimit;
+  /** Where the limit came from: "default", `environment "openai-compatible"`, `run input "…"`. */
+  source: string;
+  ceiling: number;
+  inFlight: number;
+  stats: LimiterStats;
+}
+
+/**
+ * The limiters of one process, one per endpoint (model id: provider, model and base URL). Created on first
+ * use from the environment's HARNESSX_ENDPOINT_LIMITS (parsed once, a bad value throws
+ * EndpointLimitsError naming the variable) and a run's input, which overrides the environment key by key.
+ */
+export class EndpointLimiters {
+  private readonly limiters = new Map<string, { limiter: EndpointLimiter; source: string }>();
+  private readonly env: EndpointLimits;
+  private readonly cpus: number;
+  private readonly clock: Clock;
+
+  constructor(options: { env?: EndpointLimits; cpus?: number; clock?: Clock } = {}) {
+    this.env = options.env ?? {};
+    this.cpus = options.cpus ?? availableParallelism();
+    this.clock = options.clock ?? realClock;
+  }
+
+  /** The limit a model id would get, without creating its limiter. */
+  resolve(modelId: string, run?: EndpointLimits): { limit: EndpointLimit; source: string } {
+    return resolveEndpointLimit(modelId, { run, env: this.env }, { cpus: this.cpus });
+  }
+
+  /** The shared limiter of a model id's endpoint; a run's limits reconfigure it (the last run to ask wins). */
+  limiterFor(modelId: string, run?: EndpointLimits): EndpointLimiter {
+    const { limit, source } = this.resolve(modelId, run);
+    const entry = this.limiters.get(modelId);
+    if (entry) {
+      entry.limiter.configure(limit);
+      entry.source = source;
+      return entry.limiter;
+    }
+    const limiter = new EndpointLimiter(modelId, limit, this.clock);
+    this.limiters.set(modelId, { limiter, source });
+    return limiter;
+  }
+
+  /** What status and the audit log show: every endpoint this process has talked to, and its limiter now. */
+  inForce(): LimitInForce[] {
+    return [...this.limiters.values()].map(({ limiter, source }) => ({ key: limiter.key, limit: limiter.limit, source, ceiling: limiter.currentCeiling, inFlight: limiter.active, stats: { ...limiter.stats } }));
+  }
+}
+
+let shared: EndpointLimiters | null = null;
+
+/** The process-wide limiters: every episode of every activity in this worker shares them. */
+export function sharedEndpointLimiters(): EndpointLimiters {
+  shared ??= new EndpointLimiters({ env: parseEndpointLimitsText(process.env[ENDPOINT_LIMITS_ENV]) });
+  return shared;
+}
