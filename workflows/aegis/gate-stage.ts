@@ -41,7 +41,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
       controls.lastEvent = `round ${round}: rejected ${candidate.editKey} (${gate.reason})`;
       await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, reason: gate.reason, checks: gate.checks } });
       if (action === 'fork') {
-        await forkCandidate(run, round, focus as RoundFocus & { variant: string }, candidate, gate, pool.candidatesRef);
+        await forkCandidate(run, round, focus, candidate, gate, pool.candidatesRef);
         return true;
       }
       continue;

@@ -76,13 +76,15 @@ export function adoptCandidate(run: AegisRun, focus: RoundFocus, harnessId: stri
 export async function forkCandidate(
   run: AegisRun,
   round: number,
-  focus: RoundFocus & { variant: string },
+  focus: RoundFocus,
   candidate: { candidateId: string; harnessId: string; editKey: string; bucket: string },
   gate: Pick<GateResult, 'unlocked' | 'regressions'>,
   candidatesRef: string,
 ): Promise<void> {
   const { input, state: s } = run;
-  const forked = await books.forkVariant({ benchmark: input.benchmark, variants: s.variants!, parentId: focus.variant, harnessId: candidate.harnessId, round, unlocked: gate.unlocked, regressions: gate.regressions, maxVariants: input.maxVariants });
+  // gateAction forks only under the ensemble strategy, where every round has a focus variant.
+  const parentVariant = focus.variant!;
+  const forked = await books.forkVariant({ benchmark: input.benchmark, variants: s.variants!, parentId: parentVariant, harnessId: candidate.harnessId, round, unlocked: gate.unlocked, regressions: gate.regressions, maxVariants: input.maxVariants });
   s.variants = forked.variants;
   await run.audit({
     key: `${round}:ship`,
@@ -91,7 +93,7 @@ export async function forkCandidate(
     kind: 'commit',
     candidateId: candidate.candidateId,
     harnessId: candidate.harnessId,
-    payload: { fork: true, variant: forked.forked.id, parentVariant: focus.variant, retired: forked.retired?.id ?? null, from: focus.base, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { unlocked: gate.unlocked, regressions: gate.regressions } },
+    payload: { fork: true, variant: forked.forked.id, parentVariant, retired: forked.retired?.id ?? null, from: focus.base, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { unlocked: gate.unlocked, regressions: gate.regressions } },
     evidenceRefs: [candidatesRef],
   });
   s.shipped++;
