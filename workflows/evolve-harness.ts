@@ -15,7 +15,12 @@ export type { PendingApproval, RunState, RunStatus, Stage } from '../aegis/run-s
 export type { RunSummary } from '../aegis/run-summary';
 export { decideUpdate, pauseSignal, resumeSignal, setBudgetUpdate, statusQuery, stopSignal } from './aegis/controls';
 
-/** AEGIS (Algorithm 1): rollout → digest → plan → evolve → critique → deterministic gate, per round. */
+/**
+ * AEGIS (Algorithm 1): after setup, each round runs rollout → digest → plan → evolve → critique →
+ * deterministic gate, then accounts for itself; every N rounds the regression guard checks for drift. The
+ * loop ends on a stop request, spent budget, the round budget or patience; a final evaluation follows.
+ * Each step lives in workflows/aegis/ (Temporal side) and its decisions in aegis/ (pure, unit-tested).
+ */
 export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
   const input = parseEvolveInput(rawInput);
   const controls = new RunControls(workflowInfo().workflowId, input);
