@@ -1,0 +1,59 @@
+import type { RoundBudget, RunState } from './run-state';
+import { anyOf, LoopProgress, maxRounds, patience, stopRequested, tokenBudget, usdBudget } from './stop';
+
+/**
+ * The run's budgets and when they end it. Two kinds: the round budget (rounds, patience), changeable while
+ * the run goes on through the setBudget update, and the spend limits (maxTokens, maxUsd) fixed at the start.
+ * Pure: the workflow asks between rounds and before each gate; unit tests ask without a server.
+ */
+export interface SpendLimits {
+  maxTokens?: number;
+  maxUsd?: number;
+}
+
+/** The upper bounds a budget change may reach: the same as the run input's schema. */
+export const MAX_ROUNDS = 10000;
+export const MAX_PATIENCE = 1000;
+
+export interface BudgetChange {
+  rounds?: number;
+  patience?: number;
+}
+
+export function loopProgress(s: Pick<RunState, 'round' | 'roundsWithoutShip' | 'tokens' | 'costUsd'>, stopping: boolean): LoopProgress {
+  return { round: s.round, roundsWithoutShip: s.roundsWithoutShip, stopRequested: stopping, tokens: s.tokens, costUsd: s.costUsd };
+}
+
+/** Why the spend limits end the run (a reason starting with BUDGET_EXHAUSTED), or null while spend is left. */
+export function spendExhausted(limits: SpendLimits, s: Pick<RunState, 'round' | 'roundsWithoutShip' | 'tokens' | 'costUsd'>): string | null {
+  return anyOf(tokenBudget(limits.maxTokens), usdBudget(limits.maxUsd))(loopProgress(s, false));
+}
+
+/**
+ * Why the run stops before its next round, or null to go on. Checked in this order: a stop request, spent
+ * budget, the round budget, patience. The round budget is read from the state each time, as setBudget may
+ * have changed it.
+ */
+export function stopReason(limits: SpendLimits, s: Pick<RunState, 'round' | 'roundsWithoutShip' | 'tokens' | 'costUsd' | 'budget'>, stopping: boolean): string | null {
+  const spend = anyOf(tokenBudget(limits.maxTokens), usdBudget(limits.maxUsd));
+  return anyOf(stopRequested, spend, maxRounds(s.budget.rounds), patience(s.budget.patience))(loopProgress(s, stopping));
+}
+
+/**
+ * Why a setBudget update is refused, or null to accept it. Rounds may not drop below the current round
+ * (the run cannot un-run a round); `round` is undefined while the run is still setting up.
+ */
+export function budgetChangeProblem(round: number | undefined, change: BudgetChange): string | null {
+  if (round === undefined) return 'the run is still starting; try again in a moment';
+  if (change.rounds === undefined && change.patience === undefined) return 'give rounds and/or patience';
+  if (change.rounds !== undefined && (!Number.isInteger(change.rounds) || change.rounds < round || change.rounds > MAX_ROUNDS))
+    return `rounds must be a whole number from the current round (${round}) to ${MAX_ROUNDS}`;
+  if (change.patience !== undefined && (!Number.isInteger(change.patience) || change.patience < 1 || change.patience > MAX_PATIENCE))
+    return `patience must be a whole number from 1 to ${MAX_PATIENCE}`;
+  return null;
+}
+
+/** The budget after an accepted change: what the change leaves out stays as it was. */
+export function applyBudgetChange(budget: RoundBudget, change: BudgetChange): RoundBudget {
+  return { rounds: change.rounds ?? budget.rounds, patience: change.patience ?? budget.patience };
+}

@@ -1,0 +1,180 @@
+import type { TriedEdit } from './meta-agent';
+import type { Variant } from './variants';
+
+/**
+ * The state of one evolveHarness run and what its status query shows. Pure (types and plain functions),
+ * so the workflow bundle imports it and unit tests call it without a Temporal server.
+ */
+export type Stage = 'setup' | 'rollout' | 'digest' | 'plan' | 'evolve' | 'critique' | 'gate' | 'paused' | 'final' | 'done';
+
+/** The compact state carried across continue-as-new: ids, scores and small decisions only. */
+export interface RunState {
+  runId: string;
+  round: number;
+  seedHarnessId: string;
+  incumbentId: string;
+  trainIds: string[];
+  validationIds: string[];
+  testIds: string[];
+  previousDigestRef: string | null;
+  tried: TriedEdit[];
+  reputation: Record<string, number>;
+  roundsWithoutShip: number;
+  shipped: number;
+  rejected: number;
+  seedBatchPassRate: number | null;
+  lastPassRate: number | null;
+  /** Incumbent's pass rate on the gate set after its last ship (the best score so far). */
+  bestScore: number | null;
+  tokens: number;
+  /** Task-model spend in USD; null once any of it was unpriced. */
+  costUsd: number | null;
+  /** Per-round pass rates, last 200 rounds (the audit log keeps all). */
+  passRates: Array<{ round: number; passRate: number; shipped: boolean }>;
+  /** The budget, changeable while running through the setBudget update. */
+  budget: RoundBudget;
+  /** The cumulative-regression guard's best harness so far on its fixed suite (absent before its first check). */
+  regressionBest?: { harnessId: string; solved: number; round: number };
+  rollbacks?: number;
+  /** The variant pool under strategy 'ensemble' (absent under 'global'). */
+  variants?: Variant[];
+}
+
+export interface RoundBudget {
+  rounds: number;
+  patience: number;
+}
+
+/** A candidate that passed the gate and waits for a reviewer (approval mode 'human'). */
+export interface PendingApproval {
+  candidateId: string;
+  harnessId: string;
+  editKey: string;
+  gate: string;
+}
+
+/** A reviewer's verdict on the candidate waiting for approval. */
+export interface ReviewerDecision {
+  approve: boolean;
+  reason: string;
+}
+
+/** Why a decide update is refused, or null to accept it: it must name the candidate waiting, with a boolean verdict. */
+export function decisionProblem(pending: PendingApproval | null, d: { candidateId: string; approve: unknown }): string | null {
+  if (!pending) return 'no candidate is waiting for approval';
+  if (d.candidateId !== pending.candidateId) return `the candidate waiting is ${pending.candidateId}, not ${d.candidateId}`;
+  if (typeof d.approve !== 'boolean') return 'approve must be true or false';
+  return null;
+}
+
+export interface RunStatus {
+  runId: string;
+  round: number;
+  rounds: number;
+  stage: Stage;
+  paused: boolean;
+  stopRequested: boolean;
+  incumbentHarnessId: string | null;
+  bestScore: number | null;
+  lastPassRate: number | null;
+  shipped: number;
+  rejected: number;
+  lastEvent: string;
+  pendingApproval: PendingApproval | null;
+}
+
+/** What the prepareRun activity hands the run: the stored seed harness and the task split. */
+export interface PreparedRun {
+  seedHarnessId: string;
+  trainIds: string[];
+  validationIds: string[];
+  testIds: string[];
+}
+
+/** Every edit bucket starts with the same reputation; the gate's verdicts move it (see reputationAfterGate). */
+const NEUTRAL_REPUTATION = { prompt: 1, tools: 1, config: 1, processor: 1 };
+
+/** A fresh run's state; under strategy 'ensemble' the pool starts as the seed harness alone (variant v0). */
+export function initialRunState(runId: string, prepared: PreparedRun, settings: { rounds: number; patience: number; strategy: 'global' | 'ensemble' }): RunState {
+  return {
+    runId,
+    round: 0,
+    seedHarnessId: prepared.seedHarnessId,
+    incumbentId: prepared.seedHarnessId,
+    trainIds: prepared.trainIds,
+    validationIds: prepared.validationIds,
+    testIds: prepared.testIds,
+    previousDigestRef: null,
+    tried: [],
+    reputation: { ...NEUTRAL_REPUTATION },
+    roundsWithoutShip: 0,
+    shipped: 0,
+    rejected: 0,
+    seedBatchPassRate: null,
+    lastPassRate: null,
+    bestScore: null,
+    tokens: 0,
+    costUsd: 0,
+    passRates: [],
+    budget: { rounds: settings.rounds, patience: settings.patience },
+    ...(settings.strategy === 'ensemble' ? { variants: [{ id: 'v0', harnessId: prepared.seedHarnessId, parentId: null, born: 0, stats: {} }] } : {}),
+  };
+}
+
+/** Task-model spend reported by an activity. Results recorded by older workers carry none (undefined). */
+export interface ReportedSpend {
+  tokens?: number;
+  costUsd?: number | null;
+}
+
+/**
+ * The run's spend after one more activity result: missing tokens count as 0, and a missing or unpriced
+ * cost makes the total unknown (null) for good, never NaN.
+ */
+export function addSpend(total: { tokens: number; costUsd: number | null }, spend: ReportedSpend | undefined): { tokens: number; costUsd: number | null } {
+  return {
+    tokens: total.tokens + (spend?.tokens ?? 0),
+    costUsd: typeof total.costUsd === 'number' && typeof spend?.costUsd === 'number' ? total.costUsd + spend.costUsd : null,
+  };
+}
+
+/** Rounds kept in the state's pass-rate history; the audit log keeps every round. */
+export const PASS_RATE_HISTORY = 200;
+
+/** The round counters after a round: patience counts rounds without a ship; the pass-rate history grows. */
+export function stateAfterRound(s: Pick<RunState, 'roundsWithoutShip' | 'passRates' | 'lastPassRate'>, round: number, shipped: boolean): Pick<RunState, 'roundsWithoutShip' | 'passRates'> {
+  return {
+    roundsWithoutShip: shipped ? 0 : s.roundsWithoutShip + 1,
+    passRates: [...s.passRates, { round, passRate: s.lastPassRate ?? 0, shipped }].slice(-PASS_RATE_HISTORY),
+  };
+}
+
+/** The run's controls as the status query reports them (owned by the workflow's signal and update handlers). */
+export interface ControlsView {
+  stage: Stage;
+  /** True while the run waits at a stage boundary for a resume: the status then shows stage 'paused'. */
+  waitingForResume: boolean;
+  paused: boolean;
+  stopRequested: boolean;
+  lastEvent: string;
+  pendingApproval: PendingApproval | null;
+}
+
+/** The status query's answer; before setup finishes (no state yet) it reports the input's round budget. */
+export function runStatus(runId: string, inputRounds: number, state: RunState | undefined, controls: ControlsView): RunStatus {
+  return {
+    runId,
+    round: state?.round ?? 0,
+    rounds: state?.budget.rounds ?? inputRounds,
+    stage: controls.waitingForResume ? 'paused' : controls.stage,
+    paused: controls.paused,
+    stopRequested: controls.stopRequested,
+    incumbentHarnessId: state?.incumbentId ?? null,
+    bestScore: state?.bestScore ?? null,
+    lastPassRate: state?.lastPassRate ?? null,
+    shipped: state?.shipped ?? 0,
+    rejected: state?.rejected ?? 0,
+    lastEvent: controls.lastEvent,
+    pendingApproval: controls.pendingApproval,
+  };
+}

@@ -1,0 +1,37 @@
+import { regressionSuite, regressionVerdict, variantsAfterRollback } from '../../aegis/round-decisions';
+import { rollouts } from './activities';
+import type { AegisRun } from './run';
+
+/**
+ * The cumulative-regression guard: per-edit gating sees only the gate set of its round, so small losses
+ * elsewhere can add up. Every N rounds the incumbent and the best earlier harness are compared on one fixed
+ * suite (outcomes are cached per harness, so only new harnesses cost rollouts); a drift beyond the
+ * tolerance rolls the run back to the best harness. When it runs is the main loop's call (regressionGuardDue).
+ */
+export async function guardAgainstDrift(run: AegisRun, round: number): Promise<void> {
+  const { input, state: s } = run;
+  const guard = input.regressionGuard;
+  const suite = regressionSuite(s.validationIds, s.trainIds, guard.trainSample, input.seed);
+  if (!suite.length) return;
+  const solved = async (harnessId: string) => {
+    const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds: suite, k: input.k, seed: `${input.seed}|regression` });
+    run.account(r.spend);
+    return r.passed;
+  };
+  // The seed harness is the first best; the incumbent costs no evaluation when it is the best itself.
+  const best = s.regressionBest ?? { harnessId: s.seedHarnessId, solved: await solved(s.seedHarnessId), round: 0 };
+  const current = s.incumbentId === best.harnessId ? best.solved : await solved(s.incumbentId);
+  const verdict = regressionVerdict(best, { harnessId: s.incumbentId, solved: current }, guard.tolerance, round);
+  const base = { key: `${round}:regression`, round, stage: 'regression' as const, harnessId: s.incumbentId };
+  if (verdict.rollback) {
+    await run.audit({ ...base, kind: 'rollback', payload: { from: s.incumbentId, to: best.harnessId, solved: current, bestSolved: best.solved, bestRound: best.round, suite: suite.length } });
+    run.controls.lastEvent = `round ${round}: regression guard rolled back to ${best.harnessId} (${current} < ${best.solved} of ${suite.length})`;
+    if (s.variants) s.variants = variantsAfterRollback(s.variants, s.incumbentId, best.harnessId);
+    s.incumbentId = best.harnessId;
+    s.rollbacks = (s.rollbacks ?? 0) + 1;
+    s.regressionBest = best;
+    return;
+  }
+  s.regressionBest = verdict.best;
+  await run.audit({ ...base, kind: 'info', payload: { solved: current, bestSolved: best.solved, bestHarnessId: best.harnessId, suite: suite.length } });
+}

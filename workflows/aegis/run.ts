@@ -1,0 +1,80 @@
+import { ApplicationFailure } from '@temporalio/workflow';
+import { spendExhausted, stopReason } from '../../aegis/run-budget';
+import { EvolveInput, evolveInputSchema, inputProblems } from '../../aegis/run-input';
+import { addSpend, initialRunState, ReportedSpend, RunState } from '../../aegis/run-state';
+import type { AuditRecord } from '../../aegis/types';
+import { books, ledger } from './activities';
+import type { RunControls } from './controls';
+
+/** Validates the workflow input first thing: invalid input fails the run at once, non-retryably, listing every problem. */
+export function parseEvolveInput(rawInput: unknown): EvolveInput {
+  const parsed = evolveInputSchema().safeParse(rawInput ?? {});
+  if (!parsed.success) {
+    const problems = inputProblems(parsed.error);
+    throw ApplicationFailure.nonRetryable(`invalid evolveHarness input:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems });
+  }
+  return parsed.data;
+}
+
+export type AuditEntry = Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs'> & { evidenceRefs?: string[] };
+
+/**
+ * What every step of a round works with: the input, the state (one object, mutated in place, which the
+ * status query reads and continue-as-new carries), the controls, and the three things every stage does:
+ * write an audit record, account the spend of an activity result, check the spend budget.
+ */
+export class AegisRun {
+  constructor(
+    readonly input: EvolveInput,
+    readonly state: RunState,
+    readonly controls: RunControls,
+  ) {}
+
+  get workflowId(): string {
+    return this.controls.workflowId;
+  }
+
+  /** Appends to the run's audit log (idempotent by key, so a retried append never duplicates). */
+  audit(entry: AuditEntry): Promise<boolean> {
+    return ledger.recordAudit({ runId: this.workflowId, evidenceRefs: [], ...entry });
+  }
+
+  /** Adds an activity result's task-model spend to the run's totals. */
+  account(spend: ReportedSpend | undefined): void {
+    const total = addSpend(this.state, spend);
+    this.state.tokens = total.tokens;
+    this.state.costUsd = total.costUsd;
+  }
+
+  /** False once maxTokens or maxUsd is reached: paid work (gating, tracking, the guard) is skipped from then on. */
+  budgetLeft(): boolean {
+    return !spendExhausted(this.input, this.state);
+  }
+
+  /** Why the run stops before its next round (stop request, spent budget, rounds, patience), or null. */
+  stopReason(): string | null {
+    return stopReason(this.input, this.state, this.controls.stopping);
+  }
+
+  /** Ends the round without a ship, recording why under the current stage. */
+  async noop(round: number, reason: string): Promise<false> {
+    this.controls.lastEvent = `round ${round}: no-op (${reason})`;
+    await this.audit({ key: `${round}:noop`, round, stage: this.controls.stage as AuditRecord['stage'], kind: 'info', harnessId: this.state.incumbentId, payload: { noop: reason } });
+    return false;
+  }
+}
+
+/**
+ * Setup: a fresh run prepares its seed harness and task split (prepareRun validates what the schema
+ * cannot) and records its input; a run continued as new picks up the state it carried.
+ */
+export async function openRun(input: EvolveInput, controls: RunControls): Promise<AegisRun> {
+  if (!controls.state) {
+    const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, metaAgent: input.metaAgent, seedHarness: input.seedHarness, validationSize: input.validationSize, seed: input.seed, maxUsd: input.maxUsd });
+    controls.state = initialRunState(controls.workflowId, prepared, input);
+    const run = new AegisRun(input, controls.state, controls);
+    await run.audit({ key: 'setup', round: 0, stage: 'setup', kind: 'info', harnessId: controls.state.seedHarnessId, payload: { input: { ...input, resume: undefined } } });
+    return run;
+  }
+  return new AegisRun(input, controls.state, controls);
+}

@@ -1,0 +1,98 @@
+import { digestNoOpReason } from '../../aegis/round-decisions';
+import { seededSample } from '../../aegis/sampling';
+import { ActivityResult, meta } from './activities';
+import type { AegisRun } from './run';
+import { focusRecord, rolloutByStrategy, RoundFocus } from './strategies';
+
+/**
+ * The stages of one AEGIS round before the gate: rollout, then the meta-agent's digest, plan, evolve and
+ * critique. Each stage calls its activity, accounts its spend, writes its audit record and returns either
+ * what the next stage needs or a NoOp saying why the round has nothing more to do. A meta-agent stage
+ * whose output stays invalid after its repair attempt comes back as `failed`: the round no-ops with that
+ * reason and the run goes on.
+ */
+export interface NoOp {
+  noop: string;
+}
+const noOp = (reason: string): NoOp => ({ noop: reason });
+
+/** The batch of train tasks for a round: a seeded sample, the same for a given seed and round on any machine. */
+export function roundBatch(run: AegisRun, round: number): string[] {
+  return seededSample(run.state.trainIds, run.input.batchSize, `${run.input.seed}|batch|${round}`).sort();
+}
+
+export async function rolloutStage(run: AegisRun, round: number): Promise<RoundFocus> {
+  const { input, state: s } = run;
+  const { roll, focus } = await rolloutByStrategy(run, roundBatch(run, round));
+  s.lastPassRate = roll.passRate;
+  run.account(roll);
+  if (s.seedBatchPassRate === null) s.seedBatchPassRate = roll.passRate;
+  run.controls.lastEvent = `round ${round}: pass@${input.k} ${roll.passed}/${roll.tasks} on the batch`;
+  await run.audit({
+    key: `${round}:rollout`,
+    round,
+    stage: 'rollout',
+    kind: 'info',
+    harnessId: s.incumbentId,
+    payload: { ...focusRecord(run, focus), passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, inputTokens: roll.inputTokens, outputTokens: roll.outputTokens, costUsd: roll.costUsd },
+    evidenceRefs: [roll.tracesRef, roll.outcomesRef],
+  });
+  return focus;
+}
+
+/** What every meta-agent stage is told: which agent, which evolver, which seed. */
+const stageSpec = (run: AegisRun) => ({ metaAgent: run.input.metaAgent, evolver: run.input.evolver, seed: run.input.seed });
+
+export type DigestOutput = Extract<ActivityResult<'digest'>, { failed?: undefined }>;
+export async function digestStage(run: AegisRun, round: number, focus: RoundFocus): Promise<DigestOutput | NoOp> {
+  const s = run.state;
+  const digest = await meta.digest({ round, harnessId: focus.base, tracesRef: focus.tracesRef, outcomesRef: focus.outcomesRef, previousDigestRef: s.previousDigestRef, ...stageSpec(run) });
+  run.account(digest.spend);
+  if (digest.failed !== undefined) return noOp(`stage failed: ${digest.failed}`);
+  s.previousDigestRef = digest.digestRef;
+  await run.audit({
+    key: `${round}:digest`,
+    round,
+    stage: 'digest',
+    kind: 'info',
+    payload: { failing: digest.failing, actionability: digest.actionability, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens, compression: digest.digestTokens ? digest.traceTokens / digest.digestTokens : null },
+    evidenceRefs: [digest.digestRef],
+  });
+  const idle = digestNoOpReason(digest, run.input.actionabilityThreshold);
+  return idle ? noOp(idle) : digest;
+}
+
+export type PlanOutput = Extract<ActivityResult<'plan'>, { failed?: undefined }>;
+export async function planStage(run: AegisRun, round: number, focus: RoundFocus, digest: DigestOutput): Promise<PlanOutput | NoOp> {
+  const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: focus.base, tried: run.state.tried, ...stageSpec(run) });
+  run.account(plan.spend);
+  if (plan.failed !== undefined) return noOp(`stage failed: ${plan.failed}`);
+  await run.audit({ key: `${round}:plan`, round, stage: 'plan', kind: 'info', payload: { options: plan.options, categories: plan.categories }, evidenceRefs: [plan.landscapeRef] });
+  return plan.options === 0 ? noOp('empty landscape') : plan;
+}
+
+export type EvolveOutput = Extract<ActivityResult<'evolve'>, { failed?: undefined }>;
+export async function evolveStage(run: AegisRun, round: number, focus: RoundFocus, digest: DigestOutput, plan: PlanOutput): Promise<EvolveOutput | NoOp> {
+  const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: focus.base, maxCandidates: run.input.candidatesPerRound, round, tracesRef: focus.tracesRef, ...stageSpec(run) });
+  run.account(evolved.spend);
+  if (evolved.failed !== undefined) return noOp(`stage failed: ${evolved.failed}`);
+  await run.audit({ key: `${round}:evolve`, round, stage: 'evolve', kind: 'info', payload: { candidates: evolved.candidates }, evidenceRefs: [evolved.candidatesRef] });
+  return evolved.candidates.length === 0 ? noOp('no candidates') : evolved;
+}
+
+/** The candidates the gate may try, and the critic's order for trying them. */
+export interface Shortlist {
+  /** The evolver's candidates, plus any the critic revised (stored together under a new candidatesRef). */
+  pool: Pick<EvolveOutput, 'candidatesRef' | 'candidates'>;
+  ranking: string[];
+}
+export async function critiqueStage(run: AegisRun, round: number, focus: RoundFocus, digest: DigestOutput, evolved: EvolveOutput): Promise<Shortlist | NoOp> {
+  const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: run.state.reputation, harnessId: focus.base, round, ...stageSpec(run) });
+  run.account(critique.spend);
+  if (critique.failed !== undefined) return noOp(`stage failed: ${critique.failed}`);
+  const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
+  const { spend: _spend, candidates: _pool, ...critiqueRecord } = critique;
+  await run.audit({ key: `${round}:critique`, round, stage: 'critique', kind: 'info', payload: critiqueRecord as unknown as Record<string, unknown>, evidenceRefs: pool === evolved ? [] : [pool.candidatesRef] });
+  if (critique.decision === 'no_op') return noOp(`critic: ${critique.reason}`);
+  return { pool, ranking: critique.ranking };
+}
