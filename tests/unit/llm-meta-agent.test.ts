@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { COMPATIBLE_PROMPT_CHARS, LlmMetaAgent, promptEditsStalled, untriedEditTypes } from '../../aegis/llm/llm-meta-agent';
 import { digesterUser } from '../../aegis/llm/prompts';
 import { CriticOutputSchema, EvolverOutputSchema, PlannerOutputSchema } from '../../aegis/llm/schemas';
-import { callStructured, extractJson } from '../../aegis/llm/structured-output';
+import { callStructured, extractJson, responseFormat } from '../../aegis/llm/structured-output';
 import { rejectionKind, StageFailure, TriedEdit, triedEditFromGate } from '../../aegis/meta-agent';
 import { makePreGateChecker } from '../../aegis/pre-gate';
 import type { Digest, Landscape } from '../../aegis/types';
@@ -10,7 +10,8 @@ import { getBenchmark } from '../../benchmarks/registry';
 import { seedHarness } from '../../harness/seed';
 import type { EpisodeTrace } from '../../harness/trace';
 import { AnthropicModel } from '../../models/anthropic/anthropic-model';
-import { OpenAIModel } from '../../models/openai/openai-model';
+import { openAIJsonSchema, OpenAIModel } from '../../models/openai/openai-model';
+import { createModel } from '../../models/registry';
 import { costUsd } from '../../models/prices';
 import { GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
 import { ScriptedModel } from '../helpers/processor-harness';
@@ -331,9 +332,7 @@ describe('native structured output over the real SDKs', () => {
     }
   });
 
-  test('OpenAI: a schema with open objects (processor params) or a union at the root is sent without strict', async () => {
-    const { openAIJsonSchema } = await import('../../models/openai/openai-model');
-    const { responseFormat } = await import('../../aegis/llm/structured-output');
+  test('OpenAI: a schema with open objects (processor params) or a union at the root is sent without strict', () => {
     expect(openAIJsonSchema(responseFormat('evolve', EvolverOutputSchema), 'openai').json_schema.strict).toBeUndefined();
     expect(openAIJsonSchema(responseFormat('critique', CriticOutputSchema), 'openai').json_schema.strict).toBeUndefined();
     expect(openAIJsonSchema(responseFormat('plan', PlannerOutputSchema), 'openai').json_schema.strict).toBe(true);
@@ -343,7 +342,6 @@ describe('native structured output over the real SDKs', () => {
     const server = await startWireServer((r) => (r.path.endsWith('/chat/completions') ? { body: openaiReply(JSON.stringify(plan)) } : undefined));
     try {
       await withEnv({ OPENAI_COMPATIBLE_API_KEY: 'local' }, async () => {
-        const { createModel } = await import('../../models/registry');
         const model = createModel(`openai-compatible:qwen-test@${server.url}/v1`, { seed: 's' });
         const agent = new LlmMetaAgent(model);
         await agent.plan({ digest, tried: [], config: seedHarness() });
