@@ -4,6 +4,7 @@ import { PROCESSOR_LIBRARY } from '../../harness/processors';
 
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
+import { HOOK_CONTRACTS } from '../../harness/contracts';
 import { DEFAULT_SANDBOX_LIMITS } from '../../harness/sandbox/quickjs-sandbox';
 import { stepsTaken } from '../digester';
 import type { Digest, GateTerms, TaskDigest } from '../types';
@@ -49,7 +50,7 @@ export function gateMechanics(terms?: GateTerms): string {
 export function codeProcessorContract(limits: { timeoutMs: number; memoryBytes: number; stackBytes: number }): Array<{ id: string; text: string }> {
   return [
     { id: 'signature', text: 'The source must export `function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult` and may only `import type` from "harnessx"; it is type-checked against the API text given, with no Node, DOM or timer globals.' },
-    { id: 'result', text: 'Return null (or nothing) to pass the event on unchanged, an event of the same hook to replace it (it must respect the hook\'s contract), or {"interrupt": true, "reason": "..."} to end the episode.' },
+    { id: 'result', text: `Return null (or nothing) to pass the event on unchanged, an event of the same hook to replace it, or {"interrupt": true, "reason": "..."} to end the episode. A replaced event may change only what its hook allows (${HOOKS.map((h) => `${h}: ${HOOK_CONTRACTS[h]}`).join('; ')}); anything else is a contract violation.` },
     { id: 'state-scope', text: '`ctx.state` belongs to one processor in one episode: it is {} when the episode starts, what you leave in it (mutated or reassigned) is what the same processor sees on its next call in that episode, and it is never shared with other processors, attempts or episodes.' },
     { id: 'state-json', text: '`ctx.state` is copied as JSON between calls: functions, Maps, Sets and undefined values are lost, Dates become strings.' },
     { id: 'failure', text: 'A call that throws, breaks the hook\'s contract or exceeds a sandbox limit ends the episode with endReason "harness_error", and what it did to ctx.state is discarded.' },

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { COMPATIBLE_PROMPT_CHARS, LlmMetaAgent, promptEditsStalled, untriedEditTypes } from '../../aegis/llm/llm-meta-agent';
-import { digesterUser } from '../../aegis/llm/prompts';
+import { digesterUser, traceExcerpt } from '../../aegis/llm/prompts';
+import { episodeSignals, stepsTaken } from '../../aegis/digester';
+import { runOneEpisode } from '../../aegis/rollout';
 import { CriticOutputSchema, EvolverOutputSchema, PlannerOutputSchema } from '../../aegis/llm/schemas';
 import { callStructured, extractJson, responseFormat } from '../../aegis/llm/structured-output';
 import { rejectionKind, StageFailure, TriedEdit, triedEditFromGate } from '../../aegis/meta-agent';
@@ -240,6 +242,24 @@ describe('what the Digester sees', () => {
     expect(excerpt).toContain('(plan_then_act asked for a plan; not an action)');
     // The budget's interrupted step 3 never reached the model.
     expect(excerpt).toMatch(/ended: step_budget_exhausted after 2 step\(s\)$/);
+  });
+
+  test('a step budget of 14 is reported as 14 steps taken, not 15', async () => {
+    const bench = getBenchmark('blocksworld');
+    let ended: EpisodeTrace | null = null;
+    for (const task of bench.tasks().slice(0, 40)) {
+      const trace = await runOneEpisode({ benchmark: bench, config: seedHarness('sim:small'), harnessId: 'hx-seed', seed: 'steps' }, task.id, 0);
+      if (trace.endReason === 'step_budget_exhausted') {
+        ended = trace;
+        break;
+      }
+    }
+    expect(ended).not.toBeNull();
+    expect(ended!.records.filter((r) => r.kind === 'model_call' && r.purpose === 'act')).toHaveLength(14);
+    expect(stepsTaken(ended!)).toBe(14);
+    expect(ended!.steps).toBe(15); // the run loop's count includes the interrupted step
+    expect(episodeSignals(ended!).counts.no_progress).toBe(1);
+    expect(traceExcerpt(ended!)).toMatch(/after 14 step\(s\)$/);
   });
 
   test('a smaller budget summarises whole fields instead of cutting JSON', () => {
