@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { applyEdits } from '../../harness/builder';
 import type { HarnessConfig } from '../../harness/config';
-import { harnessApiText } from '../../harness/sandbox/compile-processor';
 import type { Model } from '../../harness/processor';
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
@@ -13,8 +12,11 @@ import { bucketOf, editKey } from '../remedies';
 import { landscapeFacts } from '../rule-based-agent';
 import { Candidate, Digest, GateTerms, Landscape, Manifest, Remedy, TaskDigest } from '../types';
 import { callStructured, MetaUsage, StageCall, summarizeCalls } from './structured-output';
-import { clip, CRITIC_SYSTEM, DEFAULT_PROMPT_CHARS, DIGESTER_SYSTEM, digesterUser, editExamples, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, fitJson, gateMechanics, harnessView, PLANNER_SYSTEM, processorCatalogue } from './prompts';
+import { clip, CRITIC_SYSTEM, DEFAULT_PROMPT_CHARS, DIGESTER_SYSTEM, digesterUser, editExamples, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, fitJson, gateMechanics, harnessView, PLANNER_SYSTEM, withStableContext } from './prompts';
 import { CriticOutputSchema, DigesterOutputSchema, EvolverOutputSchema, PlannerOutputSchema, Proposal } from './schemas';
+
+/** The Evolver's system prompt with the catalogue and code API: stable, so cached where the provider caches. */
+const EVOLVER_STABLE = () => withStableContext(EVOLVER_SYSTEM, { catalogue: true, codeApi: true });
 
 /** Failing tasks per Digester call: enough context per task, bounded prompt. */
 const DIGEST_CHUNK = 8;
@@ -134,7 +136,7 @@ export class LlmMetaAgent implements MetaAgent {
       callStructured({
         model: this.model,
         stage: 'plan',
-        system: PLANNER_SYSTEM,
+        system: withStableContext(PLANNER_SYSTEM, { catalogue: true }),
         user: fitJson(
           [30, 12].map((n) => ({
             round: digest.round,
@@ -142,7 +144,6 @@ export class LlmMetaAgent implements MetaAgent {
             solvedTasks: digest.tasks.filter((t) => t.passed).length,
             harness: harnessView(config, n === 30 ? 3000 : 600),
             editExamples: editExamples(config),
-            processorLibrary: processorCatalogue(),
             editsTried: ledgerView(tried, n),
             untriedEditTypes: untried,
             promptOnlyEditsStalled: stalled,
@@ -167,7 +168,7 @@ export class LlmMetaAgent implements MetaAgent {
   }
 
   private evolverContext(config: HarnessConfig) {
-    return { harness: harnessView(config), editExamples: editExamples(config), processorLibrary: processorCatalogue(), codeProcessorApi: harnessApiText() };
+    return { harness: harnessView(config), editExamples: editExamples(config) };
   }
 
   /** Builder problems of a proposal on the incumbent, for the repair prompt. */
@@ -237,7 +238,7 @@ export class LlmMetaAgent implements MetaAgent {
       ...(v.candidates.length > maxCandidates ? [`candidates: at most ${maxCandidates}, got ${v.candidates.length}`] : []),
       ...LlmMetaAgent.proposalProblems(config, v.candidates, (i) => `candidates.${i}`),
     ];
-    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_SYSTEM, user, schema: EvolverOutputSchema, maxTokens: 8192, check }));
+    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_STABLE(), user, schema: EvolverOutputSchema, maxTokens: 8192, check }));
     const drafts = LlmMetaAgent.drafts(config, out.candidates, round);
     if (!input.preGate) return drafts;
     const failures = await LlmMetaAgent.preGateFailures(drafts, input.preGate);
@@ -251,7 +252,7 @@ export class LlmMetaAgent implements MetaAgent {
     const repaired = await callStructured({
       model: this.model,
       stage: 'evolve',
-      system: EVOLVER_SYSTEM,
+      system: EVOLVER_STABLE(),
       user,
       history: [{ role: 'assistant', content: JSON.stringify(out) }, { role: 'user', content: feedback }],
       schema: EvolverOutputSchema,
@@ -324,7 +325,7 @@ export class LlmMetaAgent implements MetaAgent {
         callStructured({
           model: this.model,
           stage: 'revise',
-          system: EVOLVER_REVISION_SYSTEM,
+          system: withStableContext(EVOLVER_REVISION_SYSTEM, { catalogue: true, codeApi: true }),
           user: JSON.stringify({ candidate: { bucket: original.bucket, changes: original.manifest.changes, evidence: original.manifest.capabilityEvidence, predictedImpact: original.manifest.predictedImpact, rationale: original.manifest.attributionSignature }, criticRequest: decision.request, ...this.evolverContext(config) }),
           schema: EvolverOutputSchema,
           maxTokens: 8192,

@@ -5,6 +5,7 @@ import { PROCESSOR_LIBRARY } from '../../harness/processors';
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
 import { HOOK_CONTRACTS } from '../../harness/contracts';
+import { harnessApiText } from '../../harness/sandbox/compile-processor';
 import { DEFAULT_SANDBOX_LIMITS } from '../../harness/sandbox/quickjs-sandbox';
 import { stepsTaken } from '../digester';
 import type { Digest, GateTerms, TaskDigest } from '../types';
@@ -101,6 +102,18 @@ Decide one of:
   {"decision":"no_op","reason":"..."}  — none is supported by the evidence;
   {"decision":"revise","candidateId":"<id>","request":"..."}  — one candidate is promising but needs a specific fix (only when revision is allowed).
 ${JSON_ONLY}`;
+
+/**
+ * The long parts every call of a stage repeats unchanged (the processor catalogue; for stages that write
+ * code, the code-processor API), appended to the stage's system prompt so they sit in the prompt prefix a
+ * provider caches (Anthropic cache_control marks the end of the system prompt) instead of in each user turn.
+ */
+export function withStableContext(system: string, parts: { catalogue?: boolean; codeApi?: boolean }): string {
+  const blocks = [system];
+  if (parts.catalogue) blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue())}`);
+  if (parts.codeApi) blocks.push(`Code processor API (the "harnessx" module code processors import types from):\n${harnessApiText()}`);
+  return blocks.join('\n\n');
+}
 
 /** Keeps prompts bounded: long strings are cut with a marker. */
 export function clip(text: string, max: number): string {
