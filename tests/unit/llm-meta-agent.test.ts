@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { COMPATIBLE_PROMPT_CHARS, LlmMetaAgent, promptEditsStalled, untriedEditTypes } from '../../aegis/llm/llm-meta-agent';
 import { digesterUser, traceExcerpt } from '../../aegis/llm/prompts';
-import { episodeSignals, stepsTaken } from '../../aegis/digester';
+import { digestTraces, episodeSignals, stepsTaken } from '../../aegis/digester';
 import { runOneEpisode } from '../../aegis/rollout';
 import { CriticOutputSchema, EvolverOutputSchema, PlannerOutputSchema } from '../../aegis/llm/schemas';
 import { callStructured, extractJson, responseFormat } from '../../aegis/llm/structured-output';
@@ -271,6 +271,12 @@ describe('what the Digester sees', () => {
     expect(parsed.tasks).toHaveLength(8);
     expect(parsed.tasks[0].failedAttempts[0].contextParts).toBeUndefined();
     expect(COMPATIBLE_PROMPT_CHARS).toBeLessThan(120_000);
+  });
+
+  test('the deterministic digest is multi-label too: a primary category and the others the attempts show', () => {
+    const d = digestTraces({ round: 1, harnessId: 'hx-1', config: seedHarness(), traces: [trace], outcomes: [{ taskId: 't1', passed: false, successes: 0, attempts: 1 }], previous: null });
+    expect(d.tasks[0]).toMatchObject({ category: 'invalid_action', secondary: ['no_progress'], categoryCounts: { invalid_action: 2, no_progress: 1 } });
+    expect(d.tasks[0].evidence).toContain('attempt 0: ended by step_budget_exhausted after 2 steps');
   });
 
   test('the LLM Digester keeps a primary and secondary categories', async () => {
