@@ -109,7 +109,7 @@ export class LlmMetaAgent implements MetaAgent {
         callStructured({
           model: this.model,
           stage: 'digest',
-          system: DIGESTER_SYSTEM,
+          system: withStableContext(DIGESTER_SYSTEM, { libraryTypes: true }),
           user: digesterUser(chunk.map((d) => ({ digest: d, traces: byTask.get(d.taskId) ?? [] })), input.config, this.promptChars),
           schema: DigesterOutputSchema,
           check: (v) => {

@@ -108,8 +108,9 @@ ${JSON_ONLY}`;
  * code, the code-processor API), appended to the stage's system prompt so they sit in the prompt prefix a
  * provider caches (Anthropic cache_control marks the end of the system prompt) instead of in each user turn.
  */
-export function withStableContext(system: string, parts: { catalogue?: boolean; codeApi?: boolean }): string {
+export function withStableContext(system: string, parts: { catalogue?: boolean; codeApi?: boolean; libraryTypes?: boolean }): string {
   const blocks = [system];
+  if (parts.libraryTypes) blocks.push(`Library processor types (type, hooks, purpose) — the names to use in "missing:<type>":\n${JSON.stringify(libraryTypes())}`);
   if (parts.catalogue) blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue())}`);
   if (parts.codeApi) blocks.push(`Code processor API (the "harnessx" module code processors import types from):\n${harnessApiText()}`);
   return blocks.join('\n\n');
@@ -162,7 +163,6 @@ export function digesterUser(tasks: Array<{ digest: TaskDigest; traces: EpisodeT
   const failedOf = (traces: EpisodeTrace[]) => traces.filter((t) => !t.success).slice(0, 2);
   const full = (level: 0 | 1 | 2) => ({
     ...(config ? { harness: harnessView(config, level === 0 ? 3000 : 600) } : {}),
-    libraryProcessorTypes: libraryTypes(),
     tasks: tasks.map(({ digest: d, traces }) => {
       const first = traces[0];
       return {

@@ -231,7 +231,6 @@ describe('what the Digester sees', () => {
   test('the harness, the library, each task’s goal and start, and per step the context parts the model received; plan replies are not format errors', () => {
     const sent = JSON.parse(digesterUser([{ digest: digest.tasks[0], traces: [trace] }], seedHarness()));
     expect(sent.harness.step_start).toEqual([{ id: 'step_budget', type: 'step_budget', params: { maxSteps: 14 } }]);
-    expect(sent.libraryProcessorTypes.map((t: { type: string }) => t.type)).toContain('loop_detection');
     expect(sent.tasks[0]).toMatchObject({ goal: trace.instruction, initialObservation: 'Current state:\n- red on table' });
     expect(sent.tasks[0].failedAttempts[0].contextParts).toEqual([
       { step: 1, parts: ['plan: Plan: 1. pick up the red block'] },
@@ -281,8 +280,11 @@ describe('what the Digester sees', () => {
 
   test('the LLM Digester keeps a primary and secondary categories', async () => {
     const reply = { tasks: [{ taskId: 't1', summary: 's', category: 'loop', secondary: ['invalid_action', 'loop'], evidence: ['step 2'], implicated: [] }] };
-    const out = await new LlmMetaAgent(new ScriptedModel([JSON.stringify(reply)])).digest({ digest, traces: [trace], config: seedHarness() });
+    const model = new ScriptedModel([JSON.stringify(reply)]);
+    const out = await new LlmMetaAgent(model).digest({ digest, traces: [trace], config: seedHarness() });
     expect(out.tasks[0]).toMatchObject({ category: 'loop', secondary: ['invalid_action'] });
+    // The library's processor types ride in the (cacheable) system prompt, with their hooks.
+    expect(model.requests[0].messages[0].content).toMatch(/Library processor types[\s\S]*"type":"loop_detection","hooks":\["before_model"\]/);
   });
 });
 
