@@ -14,7 +14,9 @@ import type { EpisodeTrace } from '../../harness/trace';
 import { AnthropicModel } from '../../models/anthropic/anthropic-model';
 import { openAIJsonSchema, OpenAIModel } from '../../models/openai/openai-model';
 import { createModel } from '../../models/registry';
+import { withResponseCache } from '../../models/cached-model';
 import { costUsd } from '../../models/prices';
+import type { ModelResponse } from '../../harness/types';
 import { GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
 import { ScriptedModel } from '../helpers/processor-harness';
 import { anthropicForcedTool, scriptedMetaAgent, systemText } from '../helpers/scripted-meta-agent';
@@ -321,6 +323,22 @@ describe('native structured output over the real SDKs', () => {
       // Cached input is billed at the cache price where the table has one.
       expect(costUsd('anthropic:claude-test', agent.usage().usage, { 'anthropic:*': { input: 10, output: 50, cacheRead: 1 } })).toBeCloseTo((400 * 10 + 3000 * 1 + 90 * 50) / 1e6);
       expect(costUsd('anthropic:claude-test', agent.usage().usage, { 'anthropic:*': { input: 10, output: 50 } })).toBeCloseTo((3400 * 10 + 90 * 50) / 1e6);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('the response cache keeps the native path and keys on the reply format: a replayed stage never pays twice', async () => {
+    const server = await startWireServer((r) => (r.path === '/v1/messages' ? { body: anthropicForcedTool('submit_plan', plan) } : undefined));
+    try {
+      const store = new Map<string, ModelResponse>();
+      const cached = withResponseCache(new AnthropicModel('claude-test', 'k', server.url), { get: (k) => store.get(k), set: (k, v) => void store.set(k, v) }, 'meta');
+      const first = new LlmMetaAgent(cached);
+      await first.plan({ digest, tried: [], config: seedHarness() });
+      expect(first.stageCalls()[0].mode).toBe('native');
+      await new LlmMetaAgent(cached).plan({ digest, tried: [], config: seedHarness() });
+      expect(server.requests).toHaveLength(1);
+      expect([cached.hits, cached.misses]).toEqual([1, 1]);
     } finally {
       await server.close();
     }
