@@ -8,7 +8,7 @@ import { PROCESSOR_LIBRARY } from '../../harness/processors';
 import type { CandidateDraft, CritiqueWithRevisions, MetaAgent, TriedEdit } from '../meta-agent';
 import { rejectionKind, StageFailure } from '../meta-agent';
 import type { PreGateChecker } from '../pre-gate';
-import { bucketOf, editKey } from '../remedies';
+import { bucketOf, changeKey, editKey } from '../remedies';
 import { landscapeFacts } from '../rule-based-agent';
 import { Candidate, Digest, GateTerms, Landscape, Manifest, Remedy, TaskDigest } from '../types';
 import { callStructured, MetaUsage, StageCall, summarizeCalls } from './structured-output';
@@ -292,23 +292,27 @@ export class LlmMetaAgent implements MetaAgent {
           model: this.model,
           stage: 'critique',
           system: CRITIC_SYSTEM,
-          user: JSON.stringify({
-            revisionAllowed,
-            candidates: candidates.map((c) => ({
-              candidateId: c.candidateId,
-              bucket: c.bucket,
-              editKey: clip(c.editKey, 300),
-              rationale: c.manifest.attributionSignature,
-              changes: clip(JSON.stringify(c.manifest.changes), 6000),
-              evidence: c.manifest.capabilityEvidence,
-              predictedImpact: c.manifest.predictedImpact,
+          // Full changes while the budget allows; then each change by its key (never a cut in the middle of a change).
+          user: fitJson(
+            [20, 8].map((n) => ({
+              revisionAllowed,
+              candidates: candidates.map((c) => ({
+                candidateId: c.candidateId,
+                bucket: c.bucket,
+                editKey: clip(c.editKey, 300),
+                rationale: c.manifest.attributionSignature,
+                changes: n === 20 ? c.manifest.changes : c.manifest.changes.map((e) => changeKey(e)),
+                evidence: c.manifest.capabilityEvidence,
+                predictedImpact: c.manifest.predictedImpact,
+              })),
+              automaticClaimChecks: LlmMetaAgent.claimFindings(candidates, digest),
+              failingTasks: failingSummary(digest, n),
+              bucketReputation: reputation,
+              editsTried: ledgerView(input.tried ?? [], n),
+              ...(input.gate ? { gateRules: gateMechanics(input.gate) } : {}),
             })),
-            automaticClaimChecks: LlmMetaAgent.claimFindings(candidates, digest),
-            failingTasks: failingSummary(digest, 20),
-            bucketReputation: reputation,
-            editsTried: ledgerView(input.tried ?? [], 20),
-            ...(input.gate ? { gateRules: gateMechanics(input.gate) } : {}),
-          }),
+            this.promptChars,
+          ),
           schema: CriticOutputSchema,
           check: (v) => {
             if (v.decision === 'ship_ranking') return v.ranking.filter((id) => !ids.has(id)).map((id) => `ranking: "${id}" is not a candidate`);
