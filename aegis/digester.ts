@@ -60,11 +60,14 @@ export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<Fa
   return { counts, evidence };
 }
 
-/** Categories by weighted signal, strongest first (ties by name, so the order never depends on input order). */
+/**
+ * Categories by weighted signal, strongest first. Ties keep the order the signals first appeared in the
+ * traces (a stable sort), as the single dominant category always did; traces come in rollout order.
+ */
 function ranked(counts: Partial<Record<FailureCategory, number>>): FailureCategory[] {
   return (Object.entries(counts) as [FailureCategory, number][])
     .filter(([, n]) => n > 0)
-    .sort(([a, n], [b, m]) => m * WEIGHTS[b] - n * WEIGHTS[a] || (a < b ? -1 : 1))
+    .sort(([a, n], [b, m]) => m * WEIGHTS[b] - n * WEIGHTS[a])
     .map(([c]) => c);
 }
 
