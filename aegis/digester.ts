@@ -20,6 +20,14 @@ const WEIGHTS: Record<FailureCategory, number> = {
   harness_error: 100, format_error: 1, invalid_action: 1, loop: 1.2, transient_tool_error: 0.8, long_context: 0.5, no_progress: 0.1,
 };
 
+/**
+ * Steps the agent actually took. The run loop counts the step whose start a step budget interrupted
+ * (maxSteps 14 ends "at step 15"); that step never reached the model, so it is not counted here.
+ */
+export function stepsTaken(trace: EpisodeTrace): number {
+  return trace.records.reduce((n, r) => (r.kind === 'model_call' || r.kind === 'tool_call' || r.kind === 'dialogue' || r.kind === 'error' ? Math.max(n, r.step) : n), 0);
+}
+
 /** Counts the failure signals of one episode from its trace alone. */
 export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<FailureCategory, number>>; evidence: string[] } {
   const counts: Partial<Record<FailureCategory, number>> = {};
@@ -48,18 +56,19 @@ export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<Fa
   const maxMessages = Math.max(0, ...trace.records.map((r) => (r.kind === 'model_call' ? r.request.messageCount : 0)));
   if (!trace.success && maxMessages > 30) bump('long_context', `context grew to ${maxMessages} messages`);
   if (!trace.success && (trace.endReason === 'step_budget_exhausted' || trace.endReason === 'hard_step_cap'))
-    bump('no_progress', `ended by ${trace.endReason} after ${trace.steps} steps`);
+    bump('no_progress', `ended by ${trace.endReason} after ${stepsTaken(trace)} steps`);
   return { counts, evidence };
 }
 
-function dominant(counts: Partial<Record<FailureCategory, number>>): FailureCategory | null {
-  let best: FailureCategory | null = null;
-  let score = 0;
-  for (const [c, n] of Object.entries(counts) as [FailureCategory, number][]) {
-    const s = n * WEIGHTS[c];
-    if (s > score) [best, score] = [c, s];
-  }
-  return best;
+/**
+ * Categories by weighted signal, strongest first. Ties keep the order the signals first appeared in the
+ * traces (a stable sort), as the single dominant category always did; traces come in rollout order.
+ */
+function ranked(counts: Partial<Record<FailureCategory, number>>): FailureCategory[] {
+  return (Object.entries(counts) as [FailureCategory, number][])
+    .filter(([, n]) => n > 0)
+    .sort(([a, n], [b, m]) => m * WEIGHTS[b] - n * WEIGHTS[a])
+    .map(([c]) => c);
 }
 
 /**
@@ -81,7 +90,8 @@ export function digestTraces(input: { round: number; harnessId: string; config: 
       for (const [c, n] of Object.entries(s.counts) as [FailureCategory, number][]) counts[c] = (counts[c] ?? 0) + n;
       for (const line of s.evidence) if (evidence.length < 4) evidence.push(`attempt ${t.attempt}: ${line}`);
     }
-    const category = o.successes === o.attempts ? null : dominant(counts);
+    const order = o.successes === o.attempts ? [] : ranked(counts);
+    const category = order[0] ?? null;
     const implicated = category ? CATEGORY_COMPONENTS[category].map((type) => present.get(type) ?? `missing:${type}`) : [];
     return {
       taskId: o.taskId,
@@ -89,6 +99,7 @@ export function digestTraces(input: { round: number; harnessId: string; config: 
       successes: o.successes,
       attempts: o.attempts,
       category,
+      secondary: order.slice(1),
       categoryCounts: counts,
       implicated,
       evidence,

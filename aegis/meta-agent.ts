@@ -1,14 +1,44 @@
 import type { HarnessConfig } from '../harness/config';
 import type { EpisodeTrace } from '../harness/trace';
-import type { Usage } from '../harness/types';
-import type { Bucket, Candidate, Critique, Digest, Landscape } from './types';
+import type { CachedUsage } from '../models/structured';
+import type { PreGateChecker } from './pre-gate';
+import type { Bucket, Candidate, Critique, Digest, GateCheck, GateResult, GateTerms, Landscape } from './types';
+
+/**
+ * Why the gate rejected an edit. "idea": the change ran and did not help (seesaw: no gain or a regression;
+ * reward hacking; a reviewer's no) — the same idea on the same harness will not do better. "mistake": the
+ * change never got to run (manifest, builder, canonical form, type error, failing smoke test, a crash in
+ * the smoke episode) — the idea is untested, and a corrected version deserves a try.
+ */
+export type RejectionKind = 'idea' | 'mistake';
+
+/** Gate checks whose failure is a mistake in the candidate's making, not evidence against its idea. */
+export const MISTAKE_CHECKS: readonly GateCheck[] = ['manifest_complete', 'canonical_form', 'code_sandbox', 'smoke_test'];
 
 export interface TriedEdit {
   key: string;
   bucket: Bucket;
   /** The incumbent the edit was tried on: a rejected edit may be retried once the incumbent changes. */
   harnessId: string;
+  /** "shipped", or "rejected: <check>: <detail>" (the gate's reason), or "rejected: by reviewer…". */
   outcome: string;
+  /** Set when rejected; derived from `outcome` (rejectionKind) when a ledger entry predates the field. */
+  rejectedFor?: RejectionKind;
+}
+
+/** Idea or mistake, from a ledger outcome string; null when the edit shipped. */
+export function rejectionKind(edit: Pick<TriedEdit, 'outcome' | 'rejectedFor'>): RejectionKind | null {
+  if (edit.outcome.startsWith('shipped')) return null;
+  if (edit.rejectedFor) return edit.rejectedFor;
+  const check = /^rejected: ([a-z_]+):/.exec(edit.outcome)?.[1];
+  return check && (MISTAKE_CHECKS as readonly string[]).includes(check) ? 'mistake' : 'idea';
+}
+
+/** The ledger entry for a gated candidate (what the workflows append after each gate). */
+export function triedEditFromGate(candidate: Pick<Candidate, 'editKey' | 'bucket'>, incumbentId: string, gate: Pick<GateResult, 'passed' | 'reason'>): TriedEdit {
+  if (gate.passed) return { key: candidate.editKey, bucket: candidate.bucket, harnessId: incumbentId, outcome: 'shipped' };
+  const outcome = `rejected: ${gate.reason}`;
+  return { key: candidate.editKey, bucket: candidate.bucket, harnessId: incumbentId, outcome, rejectedFor: rejectionKind({ outcome }) ?? 'idea' };
 }
 
 /** A candidate before the activity stores its harness: the evolver's output. */
@@ -35,11 +65,17 @@ export class StageFailure extends Error {
 export interface MetaAgent {
   readonly name: string;
   /** Refines the deterministic digest (the LLM Digester writes per-task failure summaries). Optional. */
-  digest?(input: { digest: Digest; traces: EpisodeTrace[] }): Promise<Digest>;
+  /** `config`: the harness the traces ran on (the LLM Digester shows it, to name implicated processors). */
+  digest?(input: { digest: Digest; traces: EpisodeTrace[]; config?: HarnessConfig }): Promise<Digest>;
   plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig }): Promise<Landscape>;
   /** `traces`: the round's raw episodes (baselines without a digester read them). */
-  evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number; traces?: EpisodeTrace[] }): Promise<CandidateDraft[]>;
-  critique(input: { candidates: Candidate[]; digest: Digest; reputation: Record<string, number>; config: HarnessConfig; round: number }): Promise<CritiqueWithRevisions>;
+  /**
+   * `preGate`: the gate's rollout-free checks, injected by the evolve activity. An agent that has it may
+   * run it on its drafts and repair failures inside the stage (the LLM agent does, once); others ignore it.
+   */
+  evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number; traces?: EpisodeTrace[]; preGate?: PreGateChecker; gate?: GateTerms }): Promise<CandidateDraft[]>;
+  /** `tried`: the ledger with the gate's reasons, so the Critic sees what earlier rounds' gates decided. */
+  critique(input: { candidates: Candidate[]; digest: Digest; reputation: Record<string, number>; config: HarnessConfig; round: number; tried?: TriedEdit[]; gate?: GateTerms }): Promise<CritiqueWithRevisions>;
   /** Model usage since the agent was created (LLM agents; absent for the rule-based one). */
-  usage?(): { usage: Usage; calls: number; repairs: number };
+  usage?(): { usage: CachedUsage; calls: number; repairs: number };
 }

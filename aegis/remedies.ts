@@ -12,22 +12,52 @@ function present(config: HarnessConfig): Map<string, { id: string; hook: HookNam
   return out;
 }
 
+/** Params short enough to read in a key are spelt out; longer ones (prompt templates, code) are hashed. */
+function paramsLabel(params: Record<string, unknown>): string {
+  const json = canonicalJson(params);
+  return json.length <= 60 ? json : `{${Object.keys(params).sort().join(',')}}#${sha256Hex(json).slice(0, 10)}`;
+}
+
+/** One change, named: what it does, where, and (for code and long params) a hash of what it carries. */
+export function changeKey(e: Edit): string {
+  switch (e.op) {
+    case 'insert':
+      // Code processors differ by their source: two inserts of different code are different edits.
+      return e.processor.type === 'code' ? `insert:code@${e.hook}#${sha256Hex(canonicalJson(e.processor.params)).slice(0, 10)}` : `insert:${e.processor.type}@${e.hook}`;
+    case 'replace':
+      return e.processor.type === 'code' ? `replace:${e.group}->code@${e.hook}#${sha256Hex(canonicalJson(e.processor.params)).slice(0, 10)}` : `replace:${e.group}->${e.processor.type}@${e.hook}`;
+    case 'remove':
+      return `remove:${e.processorId}`;
+    case 'configure':
+      return `configure:${e.processorId}:${paramsLabel(e.params)}`;
+  }
+}
+
+/** The ledger key of a candidate: every change it makes, in order, joined by "+". */
 export function editKey(edits: Edit[]): string {
-  return edits
-    .map((e) => {
-      switch (e.op) {
-        case 'insert':
-          // Code processors differ by their source: two inserts of different code are different edits.
-          return e.processor.type === 'code' ? `insert:code@${e.hook}#${sha256Hex(canonicalJson(e.processor.params)).slice(0, 10)}` : `insert:${e.processor.type}@${e.hook}`;
-        case 'replace':
-          return `replace:${e.group}->${e.processor.type}`;
-        case 'remove':
-          return `remove:${e.processorId}`;
-        case 'configure':
-          return `configure:${e.processorId}:${canonicalJson(e.params)}`;
-      }
-    })
-    .join('+');
+  return edits.map(changeKey).join('+');
+}
+
+/** Processor types whose changes are prompt or tool edits; every other type is a processor edit. */
+const PROMPT_TYPES = new Set(['system_prompt', 'few_shot']);
+const TOOL_TYPES = new Set(['tool_docs', 'arg_validation', 'tool_retry']);
+/** When changes span buckets, the candidate is filed under the most structural one. */
+const BUCKET_RANK: Record<Bucket, number> = { prompt: 0, config: 1, tools: 2, processor: 3 };
+
+/** The bucket one change belongs to; `types` maps processor ids to types (the harness it applies to). */
+export function changeBucket(e: Edit, types: ReadonlyMap<string, string>): Bucket {
+  const type = e.op === 'insert' || e.op === 'replace' ? e.processor.type : types.get(e.processorId) ?? 'unknown';
+  if (PROMPT_TYPES.has(type)) return 'prompt';
+  if (TOOL_TYPES.has(type)) return 'tools';
+  return e.op === 'configure' ? 'config' : 'processor';
+}
+
+/** A candidate's bucket, derived from all its changes (not the first one, not what a model claimed). */
+export function bucketOf(edits: Edit[], config: HarnessConfig): Bucket {
+  // Ids inserted by an earlier change of the same candidate resolve too.
+  const types = new Map(HOOKS.flatMap((h) => config.hooks[h].map((p) => [p.id, p.type] as const)));
+  for (const e of edits) if (e.op === 'insert' || e.op === 'replace') types.set(e.processor.id, e.processor.type);
+  return edits.map((e) => changeBucket(e, types)).reduce<Bucket>((best, b) => (BUCKET_RANK[b] > BUCKET_RANK[best] ? b : best), 'prompt');
 }
 
 function make(category: FailureCategory, bucket: Bucket, edits: Edit[], rationale: string): Remedy {

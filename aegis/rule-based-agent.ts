@@ -21,6 +21,9 @@ export function buildLandscape(digest: Digest, tried: TriedEdit[], config: Harne
   const categories = [...byCategory]
     .sort(([ca, a], [cb, b]) => b.dominant - a.dominant || b.tasks.length - a.tasks.length || (ca < cb ? -1 : 1))
     .map(([category, { tasks }]) => ({ category, tasks }));
+  // Every tried key is skipped here, mistakes included: the rules propose the identical edit again, and the
+  // gate's rollout-free checks are deterministic, so a mistake would repeat. (The LLM Planner, whose retry
+  // of a mistake is a corrected edit with another key, is told mistakes do not count against an idea.)
   const triedHere = new Set(tried.filter((t) => t.harnessId === harnessId).map((t) => t.key));
   const perCategory = categories.map((c) => remediesFor(c.category, config).filter((r) => !triedHere.has(r.key)));
   // Interleave: each category's best untried remedy first, so one dominant category cannot crowd out the rest.

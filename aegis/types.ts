@@ -14,6 +14,8 @@ export interface TaskDigest {
   attempts: number;
   /** The dominant failure over the task's failed attempts; null when every attempt passed. */
   category: FailureCategory | null;
+  /** Other categories the failed attempts also show, strongest first (multi-label; never repeats category). */
+  secondary?: FailureCategory[];
   categoryCounts: Partial<Record<FailureCategory, number>>;
   /** Component ids (processor ids, or "missing:<type>") the evidence points at. */
   implicated: string[];
@@ -115,4 +117,16 @@ export interface AuditRecord {
   payload: Record<string, unknown>;
   evidenceRefs: string[];
   ts: string;
+}
+
+/** The run's gate parameters as the Evolver and Critic are told them (see gateMechanics in llm/prompts). */
+export interface GateTerms {
+  minGain: number;
+  /** Attempts per task (pass@k). */
+  k: number;
+  batchTasks: number;
+  validationTasks: number;
+  mode?: 'seesaw' | 'statistical';
+  repeats?: number;
+  tCritical?: number;
 }

@@ -1,6 +1,7 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Model } from './processor';
-import type { Usage } from './types';
+import type { ModelRequest } from './types';
+import { addUsage, CachedUsage, isStructuredModel, ResponseFormat } from './structured-model';
 
 /** The JSON value in a model's reply: a ```json fence if there is one, else the outermost {...}. Never throws. */
 export function extractJson(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
@@ -24,18 +25,35 @@ export function extractJson(text: string): { ok: true; value: unknown } | { ok: 
 export interface StageCall {
   stage: string;
   attempt: 'first' | 'repair';
-  usage: Usage;
+  usage: CachedUsage;
+  /** How the reply shape was asked for: natively (forced tool / response_format) or as JSON in text. */
+  mode?: 'native' | 'text';
   /** Why the reply was refused; null when it was accepted. */
   refused: string | null;
 }
 
 export type StructuredResult<T> = { ok: true; value: T; calls: StageCall[] } | { ok: false; error: string; calls: StageCall[] };
 
+/** The stage's zod schema as a provider reply format (JSON Schema of the value the stage must return). */
+export function responseFormat(stage: string, schema: z.ZodType): ResponseFormat {
+  let jsonSchema: Record<string, unknown>;
+  try {
+    // Output shape: fields with defaults are required, which the providers' strict modes need.
+    jsonSchema = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+  } catch {
+    jsonSchema = { type: 'object' };
+  }
+  return { name: `submit_${stage.replace(/[^a-zA-Z0-9_-]/g, '_')}`, description: `Submit the ${stage} stage's reply.`, jsonSchema };
+}
+
 /**
- * One structured meta-agent call: prompt → model → extract JSON → zod schema → semantic checks. An
+ * One structured meta-agent call: prompt → model → extract JSON → zod schema → semantic checks. Where the
+ * model's provider supports it, the schema is asked for natively (the reply is then the JSON value as
+ * text); otherwise, and whenever a provider answers in prose anyway, the JSON is read from the text. An
  * invalid reply gets exactly one repair attempt that quotes the problems back; if that fails too, the
  * result says so (the caller records a stage failure — it never throws for bad model output).
  * Provider errors do throw: they are classified at the activity boundary.
+ * `history`: earlier turns of the same stage (a pre-gate repair continues the Evolver's conversation).
  */
 export async function callStructured<S extends z.ZodType>(input: {
   model: Model;
@@ -46,16 +64,22 @@ export async function callStructured<S extends z.ZodType>(input: {
   /** Semantic checks beyond the schema (ids that must exist, edits that must apply); problems or []. */
   check?: (value: z.infer<S>) => string[];
   maxTokens?: number;
+  history?: Array<{ role: 'user' | 'assistant'; content: string }>;
 }): Promise<StructuredResult<z.infer<S>>> {
   const calls: StageCall[] = [];
   const messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }> = [
     { role: 'system', content: input.system },
     { role: 'user', content: input.user },
+    ...(input.history ?? []),
   ];
+  const model = input.model;
+  const format = isStructuredModel(model) ? responseFormat(input.stage, input.schema) : null;
   for (const attempt of ['first', 'repair'] as const) {
-    const response = await input.model.generate({ purpose: 'summarize', messages, parts: [], tools: [], temperature: 0, maxTokens: input.maxTokens ?? 4096 });
+    const request: ModelRequest = { purpose: 'summarize', messages: [...messages], parts: [], tools: [], temperature: 0, maxTokens: input.maxTokens ?? 4096 };
+    // The system prompt is stable per stage: providers that cache prompt prefixes are asked to.
+    const response = format && isStructuredModel(model) ? await model.generateStructured(request, format, { cachePrefix: true }) : await model.generate(request);
     const problems = validate(response.text, input.schema, input.check);
-    calls.push({ stage: input.stage, attempt, usage: response.usage, refused: problems.ok ? null : problems.errors.join('; ') });
+    calls.push({ stage: input.stage, attempt, usage: response.usage, mode: format ? 'native' : 'text', refused: problems.ok ? null : problems.errors.join('; ') });
     if (problems.ok) return { ok: true, value: problems.value, calls };
     if (attempt === 'repair') return { ok: false, error: `${input.stage}: invalid output after one repair attempt: ${problems.errors.join('; ')}`, calls };
     messages.push(
@@ -75,11 +99,18 @@ function validate<S extends z.ZodType>(text: string, schema: S, check?: (value: 
   return semantic.length ? { ok: false, errors: semantic.slice(0, 8) } : { ok: true, value: parsed.data };
 }
 
-/** Usage of a meta-agent's calls: tokens, calls, repairs (what MetaAgent.usage reports). */
-export function summarizeCalls(calls: StageCall[]): { usage: Usage; calls: number; repairs: number } {
+/** Usage of a meta-agent's calls: tokens (cached ones named), calls, repairs (what MetaAgent.usage reports). */
+export function summarizeCalls(calls: StageCall[]): MetaUsage {
   return {
-    usage: calls.reduce((u, c) => ({ inputTokens: u.inputTokens + c.usage.inputTokens, outputTokens: u.outputTokens + c.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 }),
+    usage: calls.reduce<CachedUsage>((u, c) => addUsage(u, c.usage), { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }),
     calls: calls.length,
     repairs: calls.filter((c) => c.attempt === 'repair').length,
   };
+}
+
+/** What MetaAgent.usage reports. */
+export interface MetaUsage {
+  usage: CachedUsage;
+  calls: number;
+  repairs: number;
 }

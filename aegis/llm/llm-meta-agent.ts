@@ -1,20 +1,22 @@
 import { createHash } from 'node:crypto';
 import { applyEdits } from '../../harness/builder';
 import type { HarnessConfig } from '../../harness/config';
-import { harnessApiText } from '../../harness/sandbox/compile-processor';
 import type { Model } from '../../harness/processor';
 import type { EpisodeTrace } from '../../harness/trace';
-import type { Usage } from '../../harness/types';
 import { HOOKS } from '../../harness/types';
 import { PROCESSOR_LIBRARY } from '../../harness/processors';
 import type { CandidateDraft, CritiqueWithRevisions, MetaAgent, TriedEdit } from '../meta-agent';
-import { StageFailure } from '../meta-agent';
-import { editKey } from '../remedies';
+import { rejectionKind, StageFailure } from '../meta-agent';
+import type { PreGateChecker } from '../pre-gate';
+import { bucketOf, changeKey, editKey } from '../remedies';
 import { landscapeFacts } from '../rule-based-agent';
-import { Candidate, Digest, Landscape, Manifest, Remedy, TaskDigest } from '../types';
-import { callStructured, StageCall, summarizeCalls } from './structured-output';
-import { clip, CRITIC_SYSTEM, DIGESTER_SYSTEM, digesterUser, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, harnessView, PLANNER_SYSTEM, processorCatalogue } from './prompts';
+import { Candidate, Digest, GateTerms, Landscape, Manifest, Remedy, TaskDigest } from '../types';
+import { callStructured, MetaUsage, StageCall, summarizeCalls } from './structured-output';
+import { clip, CRITIC_SYSTEM, DEFAULT_PROMPT_CHARS, DIGESTER_SYSTEM, digesterUser, editExamples, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, fitJson, gateMechanics, harnessView, PLANNER_SYSTEM, withStableContext } from './prompts';
 import { CriticOutputSchema, DigesterOutputSchema, EvolverOutputSchema, PlannerOutputSchema, Proposal } from './schemas';
+
+/** The Evolver's system prompt with the catalogue and code API: stable, so cached where the provider caches. */
+const EVOLVER_STABLE = () => withStableContext(EVOLVER_SYSTEM, { catalogue: true, codeApi: true });
 
 /** Failing tasks per Digester call: enough context per task, bounded prompt. */
 const DIGEST_CHUNK = 8;
@@ -23,11 +25,20 @@ const PROMPT_STALL = 2;
 
 const tokens = (text: string) => Math.ceil(text.length / 4);
 
-/** Edit types the library offers, as the Planner names them: insert:<type>@<hook>. */
+/** A smaller context budget for open-weight meta-agents served over the OpenAI-compatible protocol. */
+export const COMPATIBLE_PROMPT_CHARS = 48_000;
+
+/** The ledger as the Planner and Critic see it: each edit's gate outcome and whether it failed on its idea or a mistake. */
+export function ledgerView(tried: TriedEdit[], max = 30) {
+  return tried.slice(-max).map((t) => ({ key: clip(t.key, 200), bucket: t.bucket, onHarness: t.harnessId, outcome: clip(t.outcome, 400), ...(rejectionKind(t) ? { rejectedFor: rejectionKind(t) } : {}) }));
+}
+
+/** Insert edit types the library offers and the ledger has not tried, as the Planner names them: insert:<type>@<hook>. */
 export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[]): string[] {
   const present = new Set(HOOKS.flatMap((h) => config.hooks[h].map((p) => p.type)));
-  // A tried key may join several edits with '+'; each part counts as tried.
-  const triedKeys = new Set(tried.flatMap((t) => t.key.split('+')));
+  // A tried key may join several edits with '+'; each part counts as tried, unless it failed on a mistake
+  // (the idea never ran, so it is still untried).
+  const triedKeys = new Set(tried.filter((t) => rejectionKind(t) !== 'mistake').flatMap((t) => t.key.split('+')));
   const out: string[] = [];
   for (const def of Object.values(PROCESSOR_LIBRARY)) {
     if (present.has(def.type) && def.type !== 'code') continue;
@@ -41,7 +52,7 @@ export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[]): str
 
 /** True when prompt-only edits have stopped shipping, so the Planner must go structural. */
 export function promptEditsStalled(tried: TriedEdit[]): boolean {
-  const prompt = tried.filter((t) => t.bucket === 'prompt');
+  const prompt = tried.filter((t) => t.bucket === 'prompt' && rejectionKind(t) !== 'mistake');
   return prompt.length >= PROMPT_STALL && prompt.slice(-PROMPT_STALL).every((t) => !t.outcome.startsWith('shipped'));
 }
 
@@ -54,12 +65,25 @@ export class LlmMetaAgent implements MetaAgent {
   readonly name: string;
   private readonly calls: StageCall[] = [];
 
-  constructor(private readonly model: Model) {
+  /** Characters a stage's JSON payload may use before it is summarised. */
+  private readonly promptChars: number;
+
+  /**
+   * `promptChars`: the payload budget; by default smaller for openai-compatible (open-weight, smaller
+   * context) models, whose prompts are summarised level by level rather than cut.
+   */
+  constructor(private readonly model: Model, options: { promptChars?: number } = {}) {
     this.name = `llm:${model.id}`;
+    this.promptChars = options.promptChars ?? (model.id.startsWith('openai-compatible:') ? COMPATIBLE_PROMPT_CHARS : DEFAULT_PROMPT_CHARS);
   }
 
-  usage(): { usage: Usage; calls: number; repairs: number } {
+  usage(): MetaUsage {
     return summarizeCalls(this.calls);
+  }
+
+  /** Calls made so far (with their token usage and reply mode), for tests and reports. */
+  stageCalls(): readonly StageCall[] {
+    return this.calls;
   }
 
   private async structured<T>(stage: string, run: () => Promise<{ ok: true; value: T; calls: StageCall[] } | { ok: false; error: string; calls: StageCall[] }>): Promise<T> {
@@ -70,12 +94,12 @@ export class LlmMetaAgent implements MetaAgent {
   }
 
   /** Per task: a failure summary linked to the task's history; digest tokens are the Digester's output. */
-  async digest(input: { digest: Digest; traces: EpisodeTrace[] }): Promise<Digest> {
+  async digest(input: { digest: Digest; traces: EpisodeTrace[]; config?: HarnessConfig }): Promise<Digest> {
     const failing = input.digest.tasks.filter((t) => t.category !== null);
     if (!failing.length) return input.digest;
     const byTask = new Map<string, EpisodeTrace[]>();
     for (const t of input.traces) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
-    const summaries = new Map<string, { summary: string; category: TaskDigest['category']; evidence: string[]; implicated: string[] }>();
+    const summaries = new Map<string, { summary: string; category: TaskDigest['category']; secondary: NonNullable<TaskDigest['secondary']>; evidence: string[]; implicated: string[] }>();
     let outputTokens = 0;
     for (let i = 0; i < failing.length; i += DIGEST_CHUNK) {
       const chunk = failing.slice(i, i + DIGEST_CHUNK);
@@ -85,8 +109,8 @@ export class LlmMetaAgent implements MetaAgent {
         callStructured({
           model: this.model,
           stage: 'digest',
-          system: DIGESTER_SYSTEM,
-          user: digesterUser(chunk.map((d) => ({ digest: d, traces: byTask.get(d.taskId) ?? [] }))),
+          system: withStableContext(DIGESTER_SYSTEM, { libraryTypes: true }),
+          user: digesterUser(chunk.map((d) => ({ digest: d, traces: byTask.get(d.taskId) ?? [] })), input.config, this.promptChars),
           schema: DigesterOutputSchema,
           check: (v) => {
             const got = new Set(v.tasks.map((t) => t.taskId));
@@ -99,7 +123,7 @@ export class LlmMetaAgent implements MetaAgent {
     }
     const tasks = input.digest.tasks.map((t) => {
       const s = summaries.get(t.taskId);
-      return s ? { ...t, summary: s.summary, category: s.category, evidence: [...s.evidence, ...t.evidence].slice(0, 6), implicated: s.implicated.length ? s.implicated : t.implicated } : t;
+      return s ? { ...t, summary: s.summary, category: s.category, secondary: s.secondary.filter((c) => c !== s.category), evidence: [...s.evidence, ...t.evidence].slice(0, 6), implicated: s.implicated.length ? s.implicated : t.implicated } : t;
     });
     return { ...input.digest, tasks, digestTokens: outputTokens || tokens(JSON.stringify([...summaries.values()])) };
   }
@@ -112,17 +136,20 @@ export class LlmMetaAgent implements MetaAgent {
       callStructured({
         model: this.model,
         stage: 'plan',
-        system: PLANNER_SYSTEM,
-        user: JSON.stringify({
-          round: digest.round,
-          failingTasks: failingSummary(digest),
-          solvedTasks: digest.tasks.filter((t) => t.passed).length,
-          harness: harnessView(config),
-          processorLibrary: processorCatalogue(),
-          editsTried: tried.slice(-30),
-          untriedEditTypes: untried,
-          promptOnlyEditsStalled: stalled,
-        }),
+        system: withStableContext(PLANNER_SYSTEM, { catalogue: true }),
+        user: fitJson(
+          [30, 12].map((n) => ({
+            round: digest.round,
+            failingTasks: failingSummary(digest, n),
+            solvedTasks: digest.tasks.filter((t) => t.passed).length,
+            harness: harnessView(config, n === 30 ? 3000 : 600),
+            editExamples: editExamples(config),
+            editsTried: ledgerView(tried, n),
+            untriedEditTypes: untried,
+            promptOnlyEditsStalled: stalled,
+          })),
+          this.promptChars,
+        ),
         schema: PlannerOutputSchema,
         check: (v) => (stalled && v.options.length > 0 && v.options.every((o) => o.bucket === 'prompt') ? ['options: prompt-only edits have stopped shipping; propose at least one structural option (tools, config or processor bucket)'] : []),
       }),
@@ -141,7 +168,7 @@ export class LlmMetaAgent implements MetaAgent {
   }
 
   private evolverContext(config: HarnessConfig) {
-    return { harness: harnessView(config), processorLibrary: processorCatalogue(), codeProcessorApi: harnessApiText() };
+    return { harness: harnessView(config), editExamples: editExamples(config) };
   }
 
   /** Builder problems of a proposal on the incumbent, for the repair prompt. */
@@ -154,49 +181,86 @@ export class LlmMetaAgent implements MetaAgent {
     return problems;
   }
 
+  /** A checked proposal as a draft: keyed by all its changes, filed under the bucket its changes make it. */
   private static draft(config: HarnessConfig, p: Proposal, candidateId: string): CandidateDraft {
     const built = applyEdits(config, p.changes);
     if (!built.ok) throw new Error(`unreachable: checked proposal does not apply: ${built.error.message}`);
     const key = editKey(p.changes);
+    const bucket = bucketOf(p.changes, config);
     const manifest: Manifest = {
       candidateId,
-      bucket: p.bucket,
+      bucket,
       capabilityEvidence: p.evidence,
       changes: p.changes,
       predictedImpact: { tasksWillUnlock: p.predictedImpact.tasksWillUnlock, stabilize: p.predictedImpact.stabilize, atRisk: p.predictedImpact.atRisk },
-      attributionSignature: `${p.bucket}: ${clip(p.rationale, 400)}`,
+      attributionSignature: `${bucket}: ${clip(p.rationale, 400)}`,
     };
-    return { candidateId, editKey: key, bucket: p.bucket, manifest, config: built.config };
+    return { candidateId, editKey: key, bucket, manifest, config: built.config };
   }
 
-  async evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number }): Promise<CandidateDraft[]> {
+  private static drafts(config: HarnessConfig, proposals: Proposal[], round: number): CandidateDraft[] {
+    const seen = new Set<string>();
+    return proposals.map((p, i) => LlmMetaAgent.draft(config, p, `r${round}-c${i + 1}`)).filter((d) => (seen.has(d.editKey) ? false : (seen.add(d.editKey), true)));
+  }
+
+  /** The pre-gate verdict of each draft, failures only, worded for the Evolver. */
+  private static async preGateFailures(drafts: CandidateDraft[], preGate: PreGateChecker): Promise<Array<{ candidateId: string; reason: string }>> {
+    const failures: Array<{ candidateId: string; reason: string }> = [];
+    for (const d of drafts) {
+      const verdict = await preGate(d);
+      if (!verdict.passed) failures.push({ candidateId: d.candidateId, reason: verdict.reason ?? 'rejected' });
+    }
+    return failures;
+  }
+
+  /**
+   * Candidates from the Planner's options. With a pre-gate checker, the drafts run the gate's rollout-free
+   * checks here; failures go back to the Evolver with the exact messages, once, in the same conversation,
+   * and the corrected list replaces the first. Candidates still failing then stay in the pool (the gate
+   * rejects them again, and the ledger records a mistake); a repair reply that is unusable keeps the first list.
+   */
+  async evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number; preGate?: PreGateChecker; gate?: GateTerms }): Promise<CandidateDraft[]> {
     const { landscape, digest, config, maxCandidates, round } = input;
     if (!landscape.options.length) return [];
-    const out = await this.structured('evolve', () =>
-      callStructured({
-        model: this.model,
-        stage: 'evolve',
-        system: EVOLVER_SYSTEM,
-        user: JSON.stringify({
-          round,
-          maxCandidates,
-          options: landscape.options.slice(0, 8).map((o) => ({ category: o.category, bucket: o.bucket, direction: o.direction ?? o.rationale })),
-          failingTasks: failingSummary(digest, 20),
-          editsTried: landscape.editsTried.slice(-20),
-          ...this.evolverContext(config),
-        }),
-        schema: EvolverOutputSchema,
-        maxTokens: 8192,
-        check: (v) => [
-          ...(v.candidates.length > maxCandidates ? [`candidates: at most ${maxCandidates}, got ${v.candidates.length}`] : []),
-          ...LlmMetaAgent.proposalProblems(config, v.candidates, (i) => `candidates.${i}`),
-        ],
-      }),
+    const user = fitJson(
+      [20, 8].map((n) => ({
+        round,
+        maxCandidates,
+        options: landscape.options.slice(0, 8).map((o) => ({ category: o.category, bucket: o.bucket, direction: o.direction ?? o.rationale })),
+        failingTasks: failingSummary(digest, n),
+        editsTried: landscape.editsTried.slice(-n).map((t) => ({ key: clip(t.key, 200), outcome: clip(t.outcome, 300), ...(rejectionKind(t) ? { rejectedFor: rejectionKind(t) } : {}) })),
+        ...(input.gate ? { gateRules: gateMechanics(input.gate) } : {}),
+        ...this.evolverContext(config),
+      })),
+      this.promptChars,
     );
-    const seen = new Set<string>();
-    return out.candidates
-      .map((p, i) => LlmMetaAgent.draft(config, p, `r${round}-c${i + 1}`))
-      .filter((d) => (seen.has(d.editKey) ? false : (seen.add(d.editKey), true)));
+    const check = (v: { candidates: Proposal[] }) => [
+      ...(v.candidates.length > maxCandidates ? [`candidates: at most ${maxCandidates}, got ${v.candidates.length}`] : []),
+      ...LlmMetaAgent.proposalProblems(config, v.candidates, (i) => `candidates.${i}`),
+    ];
+    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_STABLE(), user, schema: EvolverOutputSchema, maxTokens: 8192, check }));
+    const drafts = LlmMetaAgent.drafts(config, out.candidates, round);
+    if (!input.preGate) return drafts;
+    const failures = await LlmMetaAgent.preGateFailures(drafts, input.preGate);
+    if (!failures.length) return drafts;
+    const byId = new Map(drafts.map((d, i) => [d.candidateId, i]));
+    const feedback = [
+      'The gate\'s rollout-free checks rejected these candidates (they would not reach the rollouts):',
+      ...failures.map((f) => `- candidates.${byId.get(f.candidateId)} (${f.candidateId}): ${f.reason}`),
+      'Reply with the complete candidate list again: the passing candidates unchanged, each failing one corrected (same idea, the mistake fixed).',
+    ].join('\n');
+    const repaired = await callStructured({
+      model: this.model,
+      stage: 'evolve',
+      system: EVOLVER_STABLE(),
+      user,
+      history: [{ role: 'assistant', content: JSON.stringify(out) }, { role: 'user', content: feedback }],
+      schema: EvolverOutputSchema,
+      maxTokens: 8192,
+      check,
+    });
+    this.calls.push(...repaired.calls.map((c) => ({ ...c, attempt: 'repair' as const })));
+    return repaired.ok ? LlmMetaAgent.drafts(config, repaired.value.candidates, round) : drafts;
   }
 
   /** Claims a manifest makes that the digest does not support: checked in code, given to the Critic. */
@@ -217,7 +281,7 @@ export class LlmMetaAgent implements MetaAgent {
     );
   }
 
-  async critique(input: { candidates: Candidate[]; digest: Digest; reputation: Record<string, number>; config: HarnessConfig; round: number }): Promise<CritiqueWithRevisions> {
+  async critique(input: { candidates: Candidate[]; digest: Digest; reputation: Record<string, number>; config: HarnessConfig; round: number; tried?: TriedEdit[]; gate?: GateTerms }): Promise<CritiqueWithRevisions> {
     const { digest, reputation, config } = input;
     let candidates = input.candidates;
     const revised: CandidateDraft[] = [];
@@ -228,21 +292,27 @@ export class LlmMetaAgent implements MetaAgent {
           model: this.model,
           stage: 'critique',
           system: CRITIC_SYSTEM,
-          user: JSON.stringify({
-            revisionAllowed,
-            candidates: candidates.map((c) => ({
-              candidateId: c.candidateId,
-              bucket: c.bucket,
-              editKey: clip(c.editKey, 300),
-              rationale: c.manifest.attributionSignature,
-              changes: clip(JSON.stringify(c.manifest.changes), 6000),
-              evidence: c.manifest.capabilityEvidence,
-              predictedImpact: c.manifest.predictedImpact,
+          // Full changes while the budget allows; then each change by its key (never a cut in the middle of a change).
+          user: fitJson(
+            [20, 8].map((n) => ({
+              revisionAllowed,
+              candidates: candidates.map((c) => ({
+                candidateId: c.candidateId,
+                bucket: c.bucket,
+                editKey: clip(c.editKey, 300),
+                rationale: c.manifest.attributionSignature,
+                changes: n === 20 ? c.manifest.changes : c.manifest.changes.map((e) => changeKey(e)),
+                evidence: c.manifest.capabilityEvidence,
+                predictedImpact: c.manifest.predictedImpact,
+              })),
+              automaticClaimChecks: LlmMetaAgent.claimFindings(candidates, digest),
+              failingTasks: failingSummary(digest, n),
+              bucketReputation: reputation,
+              editsTried: ledgerView(input.tried ?? [], n),
+              ...(input.gate ? { gateRules: gateMechanics(input.gate) } : {}),
             })),
-            automaticClaimChecks: LlmMetaAgent.claimFindings(candidates, digest),
-            failingTasks: failingSummary(digest, 20),
-            bucketReputation: reputation,
-          }),
+            this.promptChars,
+          ),
           schema: CriticOutputSchema,
           check: (v) => {
             if (v.decision === 'ship_ranking') return v.ranking.filter((id) => !ids.has(id)).map((id) => `ranking: "${id}" is not a candidate`);
@@ -259,7 +329,7 @@ export class LlmMetaAgent implements MetaAgent {
         callStructured({
           model: this.model,
           stage: 'revise',
-          system: EVOLVER_REVISION_SYSTEM,
+          system: withStableContext(EVOLVER_REVISION_SYSTEM, { catalogue: true, codeApi: true }),
           user: JSON.stringify({ candidate: { bucket: original.bucket, changes: original.manifest.changes, evidence: original.manifest.capabilityEvidence, predictedImpact: original.manifest.predictedImpact, rationale: original.manifest.attributionSignature }, criticRequest: decision.request, ...this.evolverContext(config) }),
           schema: EvolverOutputSchema,
           maxTokens: 8192,

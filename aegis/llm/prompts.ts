@@ -4,7 +4,11 @@ import { PROCESSOR_LIBRARY } from '../../harness/processors';
 
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
-import type { Digest, TaskDigest } from '../types';
+import { HOOK_CONTRACTS } from '../../harness/contracts';
+import { harnessApiText } from '../../harness/sandbox/compile-processor';
+import { DEFAULT_SANDBOX_LIMITS, TICKS_PER_NOMINAL_MS } from '../../harness/sandbox/quickjs-sandbox';
+import { stepsTaken } from '../digester';
+import type { Digest, GateTerms, TaskDigest } from '../types';
 
 /**
  * Prompts of the LLM meta-agent. Each stage's system prompt states its role, its inputs and the exact JSON
@@ -14,45 +18,103 @@ import type { Digest, TaskDigest } from '../types';
 
 const JSON_ONLY = 'Reply with one JSON object only (you may wrap it in a ```json fence). No other text.';
 
-export const DIGESTER_SYSTEM = `You are the Digester of AEGIS, a system that improves an LLM agent's harness (prompts, tools, processors on lifecycle hooks) from execution traces.
-You get failing tasks of one round: each with its outcome over k attempts, a compact trace excerpt of failed attempts, automatic signal counts, and its history in earlier rounds.
-For every task, write a short failure summary grounded in the trace, pick the failure category, quote the evidence, and name the harness components implicated (processor ids of the harness, or "missing:<processor type>" for a type the harness lacks).
-Categories: format_error (malformed or prose actions, bad arguments), invalid_action (actions whose preconditions fail), loop (returning to earlier states), no_progress (budget ran out without getting closer), transient_tool_error, long_context, harness_error (a processor crashed).
-${JSON_ONLY}
-Shape: {"tasks":[{"taskId":"...","summary":"...","category":"loop","evidence":["step 4: ..."],"implicated":["missing:loop_detection"]}]} — one entry per task given, same taskIds.`;
+const CATEGORIES_TEXT = `Categories: format_error (malformed or prose actions, bad arguments, calls the harness blocked), invalid_action (actions whose preconditions fail), loop (returning to earlier states), no_progress (budget ran out without getting closer), transient_tool_error, long_context, harness_error (a processor crashed). A plan_then_act planning reply (purpose "plan") is not an action: never count it as a format error.`;
 
-export const PLANNER_SYSTEM = `You are the Planner of AEGIS. From the round's digest, the current harness, the processor library and the ledger of edits already tried (with their gate outcomes), map the adaptation landscape: which failure categories matter most, and which concrete changes could fix them.
+export const DIGESTER_SYSTEM = `You are the Digester of AEGIS, a system that improves an LLM agent's harness (prompts, tools, processors on lifecycle hooks) from execution traces.
+You get: the current harness (each processor's id, type, hook and parameters), the processor types the library offers, and the failing tasks of one round — each with its goal, its initial observation, its outcome over k attempts, a compact trace excerpt of failed attempts, for each step which context parts the model actually received, automatic signal counts, and its history in earlier rounds.
+For every task, write a short failure summary grounded in the trace, pick the primary failure category and any secondary ones the trace also shows, quote the evidence, and name the harness components implicated: processor ids of the harness as given, or "missing:<processor type>" for a library type the harness lacks. Before blaming a processor, check in "contextParts" whether its output reached the model on the failed step.
+${CATEGORIES_TEXT}
+${JSON_ONLY}
+Shape: {"tasks":[{"taskId":"...","summary":"...","category":"loop","secondary":["invalid_action"],"evidence":["step 4: ..."],"implicated":["missing:loop_detection"]}]} — one entry per task given, same taskIds; "secondary" may be empty and never repeats "category".`;
+
+/** The four edit operations, stated once for the Planner and the Evolver; examples on the current harness come with the data. */
+export const EDIT_VOCABULARY = `Edits are typed builder operations on the harness; a candidate is a list of one to six of them, applied in order:
+  insert    {"op":"insert","hook":"<hook>","processor":{"id":"<new id>","type":"<library type>","params":{...}}}  — add a processor (its type must allow the hook; a singleton group allows one per harness).
+  replace   {"op":"replace","hook":"<hook>","group":"<singleton group>","processor":{...}}  — swap the processor of a singleton group for another of the same group.
+  remove    {"op":"remove","processorId":"<id>"}  — drop a processor.
+  configure {"op":"configure","processorId":"<id>","params":{...}}  — change parameters of a processor already in the harness (the params given are merged over the current ones).
+Edit types, as the ledger names them: insert:<type>@<hook>, replace:<group>-><type>@<hook>, remove:<id>, configure:<id>:<params>; a candidate's key joins all its changes with "+", and its bucket is derived from all its changes (processor > tools > config > prompt). "editExamples" shows each operation on the current harness.`;
+
+/** How the deterministic gate decides, in numbers when the run's terms are known. */
+export function gateMechanics(terms?: GateTerms): string {
+  const k = terms ? `${terms.k}` : 'k';
+  const gain = terms ? `${terms.minGain}` : 'minGain (default 1)';
+  const set = terms ? `the round's ${terms.batchTasks} batch task(s) plus ${terms.validationTasks} validation task(s) (${terms.batchTasks + terms.validationTasks} in all)` : "the round's batch tasks plus the run's validation tasks";
+  const statistical = terms?.mode === 'statistical' ? ` Statistical gating: both run ${terms.repeats ?? 'R'} paired repeats, and the mean gain must also reach t ≥ ${terms.tCritical ?? 'tCritical'}.` : '';
+  return `How the gate decides: the Critic's ranking is gated in order and the FIRST candidate that passes ships; the rest of the ranking is not tried that round. Checks, in order, the first failure rejecting: manifest_complete, canonical_form, reward_hacking, code_sandbox (type-check and smoke tests), smoke_test (one episode on a synthetic task; no processor may crash), seesaw. The seesaw runs incumbent and candidate on the gate set — ${set} — with ${k} attempt(s) per task; a task counts as passed when at least one of its attempts succeeds, and the metric is "tasks passed of gate tasks". The candidate must pass at least ${gain} more task(s) than the incumbent and lose none the incumbent passes (a suspected regression is re-run on 2×${k} fresh attempts and counts only if they all fail).${statistical} A gate set the incumbent already passes in full leaves no gain to make: no candidate can ship then.`;
+}
+
+/**
+ * The code-processor contract, one sentence per entry; tests/unit/code-contract.test.ts checks each holds.
+ * Limits are read from the sandbox so the text cannot drift from what runs.
+ */
+export function codeProcessorContract(limits: { workTicks: number; memoryBytes: number; stackBytes: number }): Array<{ id: string; text: string }> {
+  return [
+    { id: 'signature', text: 'The source must export `function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult` and may only `import type` from "harnessx"; it is type-checked against the API text given, with no Node, DOM or timer globals.' },
+    { id: 'result', text: `Return null (or nothing) to pass the event on unchanged, an event of the same hook to replace it, or {"interrupt": true, "reason": "..."} to end the episode. A replaced event may change only what its hook allows (${HOOKS.map((h) => `${h}: ${HOOK_CONTRACTS[h]}`).join('; ')}); anything else is a contract violation.` },
+    { id: 'state-scope', text: '`ctx.state` belongs to one processor in one episode: it is {} when the episode starts, what you leave in it (mutated or reassigned) is what the same processor sees on its next call in that episode, and it is never shared with other processors, attempts or episodes.' },
+    { id: 'state-json', text: '`ctx.state` is copied as JSON between calls: functions, Maps, Sets and undefined values are lost, Dates become strings.' },
+    { id: 'failure', text: 'A call that throws, breaks the hook\'s contract or exceeds a sandbox limit ends the episode with endReason "harness_error", and what it did to ctx.state is discarded.' },
+    { id: 'before-tool-reject', text: 'A before_tool processor rejects a call by returning the event with "approved": false and "rejection": "<reason>": the tool does not run, the model gets the error result "Tool call rejected by the harness: <reason>" (errorKind "blocked", which the digest counts as a format error), and the step still counts against the step budget.' },
+    { id: 'context-parts', text: 'In before_model, event.request.parts lists the context parts processors earlier on the hook added, as {"kind", "text", "data"?}; each reaches the model after the conversation as a block `<context kind="<kind>">` newline <text> newline `</context>`, and "data" is never shown to the model.' },
+    { id: 'smoke-isolated', text: 'Each smoke test runs the processor once on its own: "state" is ctx.state at the start of that call (default {}), "instruction" is ctx.instruction, "admissibleActions" is ctx.admissibleActions, and no state passes from one smoke test to the next.' },
+    { id: 'smoke-hook', text: 'A smoke test\'s event must be an event of the hook the processor is attached to ("event.hook" equal to that hook), or the candidate is rejected.' },
+    { id: 'smoke-expect', text: '"expect" is "unchanged" when the call returns null or an identical event, "changed" when it returns a different event, "interrupt" when it returns an interrupt.' },
+    { id: 'smoke-output-includes', text: '"outputIncludes" must be a case-sensitive substring of JSON.stringify of what the call returned (the new event, the unchanged event or the interrupt), whatever "expect" is; quotes and newlines inside strings appear escaped there (\\" and \\n), so pick a fragment without them.' },
+    { id: 'limits', text: `Limits apply per call and every call starts a fresh sandbox: evaluating your module's top-level code and copying the event and state in and out count toward the call's limits (a work budget of ${limits.workTicks} interrupt ticks — about ${Math.round(limits.workTicks / TICKS_PER_NOMINAL_MS)} ms of plain JavaScript, counted as work, not wall time, so the verdict never depends on machine load — ${limits.memoryBytes >> 20} MiB heap for every kind of allocation, ${limits.stackBytes >> 10} KiB stack), so keep top-level code to declarations.` },
+  ];
+}
+
+const CONTRACT_TEXT = () => codeProcessorContract(DEFAULT_SANDBOX_LIMITS).map((c) => `  - ${c.text}`).join('\n');
+
+export const PLANNER_SYSTEM = `You are the Planner of AEGIS. From the round's digest, the current harness, the processor library and the ledger of edits already tried (with the gate's outcome and reason), map the adaptation landscape: which failure categories matter most, and which concrete changes could fix them.
 Edit buckets: prompt (system prompt, examples), tools (tool docs, argument validation, retries), config (budgets, parameters), processor (new or changed processors, including new processor code).
+${EDIT_VOCABULARY}
 Rules:
-- Never repeat an edit that was rejected on the same harness unless you change it materially.
+- The ledger marks each rejected edit "rejectedFor": "idea" (it ran and did not help: no gain, a regression, reward hacking, a reviewer's no) or "mistake" (it never ran: a failing smoke test, a type error, an incomplete manifest, an edit that does not apply). Never repeat an edit rejected for an idea on the same harness unless you change it materially. An edit rejected for a mistake is an untested idea: you may propose it again, saying what to fix.
+- Use the gate's reasons: a "no gain" says the change did not unlock tasks; a regression names the tasks it broke.
 - Name edit types that have not been tried yet in "untriedEditTypes".
 - When prompt-only edits have stopped shipping, propose structural changes (tools, processors, memory or control redesigns, or new processor code), not more rewording.
 - Options must be task-agnostic: never key behaviour on task ids or copy task data.
 ${JSON_ONLY}
 Shape: {"options":[{"category":"loop","bucket":"processor","direction":"...","editTypes":["insert:code@before_model"],"targetTasks":["..."]}],"untriedEditTypes":["..."],"notes":"..."}. Most promising option first; at most 8.`;
 
-export const EVOLVER_SYSTEM = `You are the Evolver of AEGIS. Turn the Planner's options into candidate harness edits. Each candidate is a list of typed builder edits:
-  {"op":"insert","hook":"<hook>","processor":{"id":"<new id>","type":"<library type>","params":{...}}}
-  {"op":"replace","hook":"<hook>","group":"<singleton group>","processor":{...}}
-  {"op":"remove","processorId":"<id>"}
-  {"op":"configure","processorId":"<id>","params":{...}}
+export const EVOLVER_SYSTEM = `You are the Evolver of AEGIS. Turn the Planner's options into candidate harness edits.
+${EDIT_VOCABULARY}
 Hooks: ${HOOKS.join(', ')}. Processor ids: lower-case letters, digits, "_" or "-".
-You may also write a new processor in TypeScript: insert a processor of type "code" with params {"source": "<TypeScript>", "smokeTests": [...]}.
-The source must export \`function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult\` and may only \`import type\` from "harnessx". It runs in an isolated sandbox: no I/O, no timers, no Node or DOM globals, 100 ms per call. Return null to pass the event on, a modified event of the same hook (respecting the hook's contract), or {"interrupt": true, "reason": "..."}.
-Ship at least one smoke test per code processor: {"name":"...","event":<a synthetic event of its hook>,"state":{},"admissibleActions":null,"expect":"unchanged"|"changed"|"interrupt","outputIncludes":"optional text"}. Code that fails to type-check or fails its smoke tests is rejected.
+You may also write a new processor in TypeScript: insert a processor of type "code" with params {"source": "<TypeScript>", "smokeTests": [...]}. The code-processor contract:
+${CONTRACT_TEXT()}
+Ship at least one smoke test per code processor: {"name":"...","event":<a synthetic event of its hook>,"state":{},"instruction":"optional","admissibleActions":null,"expect":"unchanged"|"changed"|"interrupt","outputIncludes":"optional text"}.
+Before the Critic sees them, your candidates go through the gate's rollout-free checks (manifest, canonical form, reward hacking, type-check and smoke tests, a smoke episode). If any fails you get its exact message once, to fix it.
+GATE
 Candidates must be task-agnostic: no task ids, no gold solutions, no task statements, no attempt to read verifier data — a deterministic check rejects them.
 ${JSON_ONLY}
-Shape: {"candidates":[{"bucket":"processor","rationale":"...","changes":[...],"evidence":["<trace evidence the change addresses>"],"predictedImpact":{"tasksWillUnlock":["..."],"stabilize":[],"atRisk":[]}}]}`;
+Shape: {"candidates":[{"bucket":"processor","rationale":"...","changes":[...],"evidence":["<trace evidence the change addresses>"],"predictedImpact":{"tasksWillUnlock":["..."],"stabilize":[],"atRisk":[]}}]}`.replace('GATE', gateMechanics());
 
 export const EVOLVER_REVISION_SYSTEM = `${EVOLVER_SYSTEM}
 Now revise ONE candidate following the Critic's request. Reply with {"candidates":[<the one revised candidate>]}.`;
 
-export const CRITIC_SYSTEM = `You are the Critic of AEGIS. Check each candidate's manifest against the trace evidence: do the claimed unlocks fail in the digest for the reasons the change addresses? Is the change task-agnostic and likely to avoid regressions on solved tasks? Automatic claim checks are given to you.
+export const CRITIC_SYSTEM = `You are the Critic of AEGIS. Check each candidate's manifest against the trace evidence: do the claimed unlocks fail in the digest for the reasons the change addresses? Is the change task-agnostic and likely to avoid regressions on solved tasks? Automatic claim checks are given to you, and so is the ledger of earlier gate results with their reasons ("editsTried"): do not rank first an idea the gate already rejected on this harness.
+${gateMechanics()}
+So rank the candidate most likely to pass first; rank only candidates you would ship.
 Decide one of:
   {"decision":"ship_ranking","ranking":["<candidateId>", ...],"notes":["..."]}  — candidates worth gating, best first (the deterministic gate decides what ships);
   {"decision":"no_op","reason":"..."}  — none is supported by the evidence;
   {"decision":"revise","candidateId":"<id>","request":"..."}  — one candidate is promising but needs a specific fix (only when revision is allowed).
 ${JSON_ONLY}`;
+
+/**
+ * The long parts every call of a stage repeats unchanged (the processor catalogue; for stages that write
+ * code, the code-processor API), appended to the stage's system prompt so they sit in the prompt prefix a
+ * provider caches (Anthropic cache_control marks the end of the system prompt) instead of in each user turn.
+ */
+export function withStableContext(system: string, parts: { catalogue?: boolean; codeApi?: boolean; libraryTypes?: boolean }): string {
+  const blocks = [system];
+  if (parts.libraryTypes) blocks.push(`Library processor types (type, hooks, purpose) — the names to use in "missing:<type>":\n${JSON.stringify(libraryTypes())}`);
+  if (parts.catalogue) blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue())}`);
+  if (parts.codeApi) blocks.push(`Code processor API (the "harnessx" module code processors import types from):\n${harnessApiText()}`);
+  return blocks.join('\n\n');
+}
 
 /** Keeps prompts bounded: long strings are cut with a marker. */
 export function clip(text: string, max: number): string {
@@ -65,33 +127,106 @@ export function traceExcerpt(trace: EpisodeTrace, maxLines = 14): string {
   for (const r of trace.records) {
     if (r.kind === 'tool_call') lines.push(`step ${r.step}: ${r.call.name}(${JSON.stringify(r.call.args)}) → ${r.result.ok ? 'ok' : r.result.errorKind ?? 'error'}: ${r.result.output.split('\n')[0].slice(0, 140)}`);
     else if (r.kind === 'error') lines.push(`step ${r.step}: ERROR ${r.message.slice(0, 200)}`);
-    else if (r.kind === 'model_call' && !r.response.toolCalls.length && r.response.text) lines.push(`step ${r.step}: model replied without a tool call: ${JSON.stringify(r.response.text.slice(0, 120))}`);
+    // Only an acting reply without a tool call is a format problem; plan_then_act's planning replies are prose by design.
+    else if (r.kind === 'model_call' && r.purpose === 'act' && !r.response.toolCalls.length && r.response.text) lines.push(`step ${r.step}: model replied without a tool call: ${JSON.stringify(r.response.text.slice(0, 120))}`);
+    else if (r.kind === 'model_call' && r.purpose === 'plan') lines.push(`step ${r.step}: (plan_then_act asked for a plan; not an action)`);
   }
   const kept = lines.length > maxLines ? [...lines.slice(0, maxLines / 2), `… ${lines.length - maxLines} lines …`, ...lines.slice(-maxLines / 2)] : lines;
-  return [...kept, `ended: ${trace.endReason} after ${trace.steps} steps`].join('\n');
+  return [...kept, `ended: ${trace.endReason} after ${stepsTaken(trace)} step(s)`].join('\n');
 }
 
-export function digesterUser(tasks: Array<{ digest: TaskDigest; traces: EpisodeTrace[] }>): string {
-  return JSON.stringify(
-    {
-      tasks: tasks.map(({ digest: d, traces }) => ({
+/** The first observation the agent got: the opening user message of its first acting call. */
+export function initialObservation(trace: EpisodeTrace): string | null {
+  for (const r of trace.records)
+    if (r.kind === 'model_call' && r.purpose === 'act') return r.request.newMessages.find((m) => m.role === 'user')?.content ?? null;
+  return null;
+}
+
+/**
+ * Per step, the context parts the model received on its acting call (kinds; the text of warnings and
+ * plans is what a processor told the model). Compact traces keep only parts that changed since the last
+ * call and count the rest as carried: those are listed as "+N unchanged".
+ */
+export function contextPartsByStep(trace: EpisodeTrace, maxSteps = 12): Array<{ step: number; parts: string[] }> {
+  const out: Array<{ step: number; parts: string[] }> = [];
+  for (const r of trace.records) {
+    if (r.kind !== 'model_call' || r.purpose !== 'act') continue;
+    const parts = r.request.parts.map((p) => `${p.kind}: ${clip(p.text.replace(/\s+/g, ' '), 100)}`);
+    if (r.request.carriedParts) parts.push(`+${r.request.carriedParts} unchanged from the previous step`);
+    out.push({ step: r.step, parts: parts.length ? parts : ['(none)'] });
+  }
+  return out.length > maxSteps ? [...out.slice(0, maxSteps / 2), ...out.slice(-maxSteps / 2)] : out;
+}
+
+/** What the Digester reads: the harness and library once, then per task its goal, start and failed attempts. */
+export function digesterUser(tasks: Array<{ digest: TaskDigest; traces: EpisodeTrace[] }>, config?: HarnessConfig, budget = DEFAULT_PROMPT_CHARS): string {
+  const failedOf = (traces: EpisodeTrace[]) => traces.filter((t) => !t.success).slice(0, 2);
+  const full = (level: 0 | 1 | 2) => ({
+    ...(config ? { harness: harnessView(config, level === 0 ? 3000 : 600) } : {}),
+    tasks: tasks.map(({ digest: d, traces }) => {
+      const first = traces[0];
+      return {
         taskId: d.taskId,
+        goal: first ? clip(first.instruction, level === 2 ? 300 : 1200) : null,
+        initialObservation: first ? clip(initialObservation(first) ?? '', level === 2 ? 300 : 1500) : null,
         outcome: `${d.successes}/${d.attempts} attempts succeeded`,
         signals: d.categoryCounts,
         autoEvidence: d.evidence,
         history: d.history.slice(-6),
-        failedAttempts: traces.filter((t) => !t.success).slice(0, 2).map((t) => ({ attempt: t.attempt, excerpt: traceExcerpt(t) })),
-      })),
-    },
-    null,
-    1,
-  );
+        failedAttempts: failedOf(traces).slice(0, level === 2 ? 1 : 2).map((t) => ({
+          attempt: t.attempt,
+          excerpt: traceExcerpt(t, level === 0 ? 14 : 8),
+          ...(level < 2 ? { contextParts: contextPartsByStep(t, level === 0 ? 12 : 6) } : {}),
+        })),
+      };
+    }),
+  });
+  return fitJson([full(0), full(1), full(2)], budget);
 }
 
-export function harnessView(config: HarnessConfig): Record<string, Array<{ id: string; type: string; params: unknown }>> {
+/** Characters a prompt's JSON may use before it is summarised (about 30k tokens). */
+export const DEFAULT_PROMPT_CHARS = 120_000;
+
+/**
+ * The first of `levels` (most detailed first) whose JSON fits `budget` characters; the last one otherwise.
+ * Prompts shrink by summarising whole fields, never by cutting JSON in the middle, so every prompt parses.
+ */
+export function fitJson(levels: unknown[], budget: number): string {
+  let text = '';
+  for (const level of levels) {
+    text = JSON.stringify(level);
+    if (text.length <= budget) return text;
+  }
+  return text;
+}
+
+/** The library's processor types with their hooks (the Digester's "missing:<type>" vocabulary). */
+export function libraryTypes(): Array<{ type: string; hooks: readonly string[]; purpose: string }> {
+  return Object.values(PROCESSOR_LIBRARY).map((d) => ({ type: d.type, hooks: d.hooks, purpose: d.description }));
+}
+
+/** One concrete example of each edit operation on this harness (what the vocabulary looks like here). */
+export function editExamples(config: HarnessConfig): Record<'insert' | 'replace' | 'remove' | 'configure', unknown> {
+  const present = HOOKS.flatMap((hook) => config.hooks[hook].map((p) => ({ ...p, hook })));
+  const presentTypes = new Set(present.map((p) => p.type));
+  const absent = Object.values(PROCESSOR_LIBRARY).find((d) => !presentTypes.has(d.type) && d.type !== 'code' && d.type !== 'tracer') ?? PROCESSOR_LIBRARY.loop_detection;
+  const grouped = present.find((p) => PROCESSOR_LIBRARY[p.type]?.meta.singletonGroup);
+  const group = grouped ? PROCESSOR_LIBRARY[grouped.type]!.meta.singletonGroup! : null;
+  const configurable = present.find((p) => p.type === 'step_budget') ?? present.find((p) => p.type !== 'code');
+  const removable = present.find((p) => p.type !== 'tracer') ?? present[0];
+  return {
+    insert: { op: 'insert', hook: absent.hooks[0], processor: { id: absent.type, type: absent.type, params: {} } },
+    replace: grouped && group ? { op: 'replace', hook: grouped.hook, group, processor: { id: `${grouped.id}_v2`, type: grouped.type, params: grouped.params } } : 'no singleton group in this harness',
+    remove: removable ? { op: 'remove', processorId: removable.id } : 'nothing to remove',
+    configure: configurable ? { op: 'configure', processorId: configurable.id, params: configurable.type === 'step_budget' ? { maxSteps: Number(configurable.params.maxSteps ?? 14) + 6 } : configurable.params } : 'nothing to configure',
+  };
+}
+
+/** The harness as the stages see it: per hook, each processor's id, type and parameters (code sources clipped). */
+export function harnessView(config: HarnessConfig, maxSource = 3000): Record<string, Array<{ id: string; type: string; params: unknown }>> {
   const out: Record<string, Array<{ id: string; type: string; params: unknown }>> = {};
   for (const hook of HOOKS)
-    if (config.hooks[hook].length) out[hook] = config.hooks[hook].map((p) => ({ id: p.id, type: p.type, params: p.type === 'code' ? { source: clip(String(p.params.source), 3000) } : p.params }));
+    if (config.hooks[hook].length) out[hook] = config.hooks[hook].map((p) => ({ id: p.id, type: p.type, params: p.type === 'code' ? { source: clip(String(p.params.source), maxSource) } : p.params }));
   return out;
 }
 
@@ -115,5 +250,5 @@ export function failingSummary(digest: Digest, max = 30) {
   return digest.tasks
     .filter((t) => t.category !== null)
     .slice(0, max)
-    .map((t) => ({ taskId: t.taskId, category: t.category, summary: t.summary ?? null, evidence: t.evidence.slice(0, 3), implicated: t.implicated, history: t.history.slice(-4) }));
+    .map((t) => ({ taskId: t.taskId, category: t.category, secondary: t.secondary ?? [], summary: t.summary ?? null, evidence: t.evidence.slice(0, 3), implicated: t.implicated, history: t.history.slice(-4) }));
 }

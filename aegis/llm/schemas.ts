@@ -11,7 +11,10 @@ export const DigesterOutputSchema = z.object({
         taskId: z.string().min(1),
         /** What went wrong, in one or two sentences, grounded in the trace. */
         summary: z.string().min(1).max(1200),
+        /** The primary failure category. */
         category: z.enum(FAILURE_CATEGORIES),
+        /** Other categories the trace also shows (multi-label), strongest first. */
+        secondary: z.array(z.enum(FAILURE_CATEGORIES)).max(6).default([]),
         /** Short quotes or paraphrases of trace lines that show it. */
         evidence: z.array(z.string().min(1).max(400)).min(1).max(5),
         /** Processor ids of the harness, or "missing:<type>" for a processor type the harness lacks. */

@@ -8,7 +8,7 @@ import { parseActionText } from './parse-action';
 export const stepBudget = defineProcessor({
   type: 'step_budget',
   dimension: 'control',
-  description: 'Ends the episode once the step budget is spent.',
+  description: 'Allows maxSteps steps: the episode ends (step_budget_exhausted) at the start of step maxSteps + 1, before the model is called, so maxSteps actions at most.',
   hooks: ['step_start'],
   meta: { singletonGroup: 'step_budget', order: 'pre' },
   params: z.object({ maxSteps: z.number().int().min(1).max(500).default(14) }),

@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ModelRequest } from '../../harness/types';
+import type { ResponseFormat, StructuredOptions } from '../structured';
 import { renderParts, toJsonSchema } from '../tool-schema';
 
 type Block = Anthropic.Messages.ContentBlockParam;
@@ -34,5 +35,22 @@ export function convertToAnthropicMessages(request: ModelRequest, model: string)
     ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
     messages,
     ...(request.tools.length ? { tools: request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: toJsonSchema(t) })) } : {}),
+  };
+}
+
+/** Anthropic's input_schema must describe an object: a union at the root (the Critic's decisions) is typed so. */
+function objectSchema(schema: Record<string, unknown>): Anthropic.Messages.Tool.InputSchema {
+  const { $schema: _drop, ...rest } = schema;
+  return (rest.type === 'object' ? rest : { type: 'object', ...rest }) as Anthropic.Messages.Tool.InputSchema;
+}
+
+/** A structured request: the reply shape as the one tool, forced; the system prompt cached when asked. */
+export function convertToAnthropicStructured(request: ModelRequest, model: string, format: ResponseFormat, options: StructuredOptions): Anthropic.Messages.MessageCreateParamsNonStreaming {
+  const { system, tools: _tools, ...params } = convertToAnthropicMessages({ ...request, tools: [] }, model);
+  return {
+    ...params,
+    ...(system ? { system: [{ type: 'text', text: system as string, ...(options.cachePrefix ? { cache_control: { type: 'ephemeral' as const } } : {}) }] } : {}),
+    tools: [{ name: format.name, description: format.description, input_schema: objectSchema(format.jsonSchema) }],
+    tool_choice: { type: 'tool', name: format.name },
   };
 }

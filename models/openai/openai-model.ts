@@ -1,9 +1,9 @@
 import OpenAI from 'openai';
 import { z } from 'zod';
-import type { Model } from '../../harness/processor';
 import type { ModelRequest, ModelResponse, ToolCall } from '../../harness/types';
 import { classifyProviderError, ProviderError } from '../errors';
 import type { ModelProvider } from '../types';
+import type { CachedUsage, ResponseFormat, StructuredModel, StructuredOptions } from '../structured';
 import { convertToOpenAIMessages } from './convert-to-openai-messages';
 import { mapOpenAIFinishReason } from './map-openai-finish-reason';
 
@@ -19,8 +19,46 @@ const ResponseSchema = z.object({
       }),
     )
     .min(1),
-  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).nullable().optional(),
+  usage: z
+    .object({ prompt_tokens: z.number(), completion_tokens: z.number(), prompt_tokens_details: z.object({ cached_tokens: z.number().nullable().optional() }).nullable().optional() })
+    .nullable()
+    .optional(),
 });
+
+/** OpenAI's prompt_tokens include cached ones (prompt_tokens_details.cached_tokens); caching is automatic there. */
+function openAIUsage(u: z.infer<typeof ResponseSchema>['usage']): CachedUsage {
+  const cached = u?.prompt_tokens_details?.cached_tokens ?? 0;
+  return { inputTokens: u?.prompt_tokens ?? 0, outputTokens: u?.completion_tokens ?? 0, ...(cached ? { cacheReadTokens: cached } : {}) };
+}
+
+/**
+ * OpenAI's strict structured outputs accept a subset of JSON Schema: every object closed
+ * (additionalProperties false) with all its properties required, an object at the root, and none of the
+ * length and size keywords. A shape that needs an open object (processor params) or a union at the root is
+ * sent without strict: the server still steers by the schema, and the caller validates the reply.
+ */
+export function openAIJsonSchema(format: ResponseFormat, provider: string): { type: 'json_schema'; json_schema: { name: string; description: string; schema: Record<string, unknown>; strict?: boolean } } {
+  const { $schema: _drop, ...schema } = format.jsonSchema;
+  let strictOk = schema.type === 'object';
+  const UNSUPPORTED = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'pattern', 'format', 'default']);
+  const tighten = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(tighten);
+    if (!node || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) if (!UNSUPPORTED.has(k)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([p, s]) => [p, tighten(s)])) : tighten(v);
+    if (out.type === 'object') {
+      if (out.additionalProperties !== undefined && out.additionalProperties !== false) strictOk = false;
+      if (!out.properties) strictOk = false;
+      out.additionalProperties = false;
+      out.required = Object.keys((out.properties as Record<string, unknown>) ?? {});
+    }
+    return out;
+  };
+  const strictSchema = tighten(schema) as Record<string, unknown>;
+  // Only OpenAI itself has strict mode; compatible servers (vLLM, SGLang) guide decoding by the schema as given.
+  if (provider === 'openai' && strictOk) return { type: 'json_schema', json_schema: { name: format.name, description: format.description, schema: strictSchema, strict: true } };
+  return { type: 'json_schema', json_schema: { name: format.name, description: format.description, schema } };
+}
 
 /** Tool arguments are model output: parsed with a schema, never trusted; unparseable ones stay as text. */
 function parseArguments(raw: string): Record<string, unknown> | null {
@@ -34,7 +72,7 @@ function parseArguments(raw: string): Record<string, unknown> | null {
 }
 
 /** Chat Completions with function tools: OpenAI, or any compatible server (vLLM, Ollama, llama.cpp, SGLang). */
-export class OpenAIModel implements Model {
+export class OpenAIModel implements StructuredModel {
   private readonly client: OpenAI;
   constructor(
     readonly id: string,
@@ -52,9 +90,21 @@ export class OpenAIModel implements Model {
   }
 
   async generate(request: ModelRequest): Promise<ModelResponse> {
+    return this.send(convertToOpenAIMessages(request, this.model));
+  }
+
+  /**
+   * The reply shape as response_format json_schema (strict on OpenAI where the shape allows; vLLM and SGLang
+   * turn it into guided decoding). OpenAI caches long prompt prefixes by itself; cachePrefix changes nothing here.
+   */
+  async generateStructured(request: ModelRequest, format: ResponseFormat, _options?: StructuredOptions): Promise<ModelResponse> {
+    return this.send({ ...convertToOpenAIMessages({ ...request, tools: [] }, this.model), response_format: openAIJsonSchema(format, this.provider) });
+  }
+
+  private async send(params: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming): Promise<ModelResponse> {
     let raw: unknown;
     try {
-      raw = await this.client.chat.completions.create(convertToOpenAIMessages(request, this.model));
+      raw = await this.client.chat.completions.create(params);
     } catch (e) {
       throw classifyProviderError(e, this.provider, this.model, [this.apiKey]);
     }
@@ -73,7 +123,7 @@ export class OpenAIModel implements Model {
     return {
       text,
       toolCalls,
-      usage: { inputTokens: parsed.data.usage?.prompt_tokens ?? 0, outputTokens: parsed.data.usage?.completion_tokens ?? 0 },
+      usage: openAIUsage(parsed.data.usage),
       stopReason: mapOpenAIFinishReason(choice.finish_reason),
       model: this.id,
     };

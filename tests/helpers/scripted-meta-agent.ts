@@ -10,9 +10,15 @@ export interface ScriptedTurn {
   repeat?: boolean;
 }
 
+/** The system prompt's text: a string, or (with prompt caching) a list of text blocks. */
+export function systemText(body: Record<string, unknown>): string {
+  const system = body.system;
+  return Array.isArray(system) ? system.map((b: { text?: string }) => b.text ?? '').join('\n') : String(system ?? '');
+}
+
 /** Which stage a request is for, from the system prompt the LLM meta-agent sends. */
 export function stageOf(body: Record<string, unknown>): MetaStage | null {
-  const system = String(body.system ?? '');
+  const system = systemText(body);
   if (system.startsWith('You are the Digester')) return 'digest';
   if (system.startsWith('You are the Planner')) return 'plan';
   if (system.includes('Now revise ONE candidate')) return 'revise';
@@ -31,6 +37,18 @@ const anthropicText = (text: string) => ({
   id: 'msg_scripted', type: 'message', role: 'assistant', model: 'claude-scripted',
   content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1000, output_tokens: 200 },
 });
+
+/** A forced-tool reply: the structured value as the tool's input (what Anthropic sends for tool_choice "tool"). */
+export const anthropicForcedTool = (name: string, input: unknown, usage: Record<string, number> = { input_tokens: 1000, output_tokens: 200 }) => ({
+  id: 'msg_scripted', type: 'message', role: 'assistant', model: 'claude-scripted',
+  content: [{ type: 'tool_use', id: 'toolu_scripted', name, input }], stop_reason: 'tool_use', stop_sequence: null, usage,
+});
+
+/** The forced tool a request names, if it asks for a structured reply natively. */
+export function forcedTool(body: Record<string, unknown>): string | null {
+  const choice = body.tool_choice as { type?: string; name?: string } | undefined;
+  return choice?.type === 'tool' && choice.name ? choice.name : null;
+}
 
 /**
  * A scripted meta-agent behind the Anthropic wire protocol: each call must be the stage the script expects
@@ -53,7 +71,9 @@ export function scriptedMetaAgent(turns: ScriptedTurn[]) {
     }
     if (!turn.repeat) queue.shift();
     const reply = turn.reply(user, req);
-    return { body: anthropicText(typeof reply === 'string' ? reply : JSON.stringify(reply)) };
+    // Objects come back as the provider returns a native structured reply; strings (malformed replies) as text.
+    const tool = forcedTool(req.body);
+    return { body: tool && typeof reply !== 'string' ? anthropicForcedTool(tool, reply) : anthropicText(typeof reply === 'string' ? reply : JSON.stringify(reply)) };
   };
   return {
     respond,

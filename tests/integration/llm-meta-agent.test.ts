@@ -1,7 +1,7 @@
 import { ArtifactStore } from '../../store/artifact-store';
 import type { RunSummary } from '../../workflows/evolve-harness';
 import { attempt, GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
-import { digestAll, scriptedMetaAgent } from '../helpers/scripted-meta-agent';
+import { digestAll, scriptedMetaAgent, systemText } from '../helpers/scripted-meta-agent';
 import { startWireServer } from '../helpers/wire-server';
 import { useWorkerFixture } from './temporal-env';
 
@@ -85,7 +85,9 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
     expect(summary.tokens).toBeGreaterThan(0);
     // Every call went through the real SDK: the repair turns quote the problem back to the model.
     const repairs = server.requests.filter((r) => (r.body.messages as unknown[]).length === 3);
-    expect(repairs.map((r) => String(r.body.system).split(' ')[3])).toEqual(['Digester', 'Planner']);
+    expect(repairs.map((r) => systemText(r.body).split(' ')[3])).toEqual(['Digester', 'Planner']);
+    // Every stage asked for its schema natively (a forced tool), with the stable system prompt cached.
+    expect(server.requests.every((r) => (r.body.tool_choice as { type: string }).type === 'tool' && (r.body.system as Array<{ cache_control?: unknown }>)[0].cache_control)).toBe(true);
     expect(JSON.stringify(repairs[0].body.messages)).toMatch(/no entry for task/);
     expect(server.requests.every((r) => r.headers['x-api-key'] === 'sk-ant-scripted-offline' || String(r.headers.authorization).includes('sk-ant-scripted-offline'))).toBe(true);
   } finally {

@@ -15,4 +15,11 @@ describe('price table', () => {
     expect(() => priceTable({ HARNESSX_PRICES: '{"openai:x": {"input": -1, "output": 2}}' })).toThrow(/HARNESSX_PRICES: openai:x\.input/);
     expect(() => priceTable({ HARNESSX_PRICES: 'nope' })).toThrow(/not JSON/);
   });
+  it('bills cached input at the cache prices where the table has them, else at the input price', () => {
+    const table = priceTable({ HARNESSX_PRICES: JSON.stringify({ 'anthropic:*': { input: 10, output: 50, cacheRead: 1, cacheWrite: 12.5 }, 'openai:*': { input: 2, output: 8 } }) });
+    const usage = { inputTokens: 10_000, outputTokens: 1000, cacheReadTokens: 6000, cacheWriteTokens: 2000 };
+    expect(costUsd('anthropic:claude-x', usage, table)).toBeCloseTo((2000 * 10 + 6000 * 1 + 2000 * 12.5 + 1000 * 50) / 1e6);
+    expect(costUsd('openai:gpt-x', usage, table)).toBeCloseTo((10_000 * 2 + 1000 * 8) / 1e6);
+    expect(() => priceTable({ HARNESSX_PRICES: '{"openai:x": {"input": 1, "output": 2, "cache_read": 0.1}}' })).toThrow(/HARNESSX_PRICES: openai:x: Unrecognized key/);
+  });
 });

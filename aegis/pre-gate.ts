@@ -1,0 +1,60 @@
+import type { Benchmark } from '../benchmarks/types';
+import { HarnessConfig, harnessId } from '../harness/config';
+import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking } from './gate';
+import type { CandidateDraft } from './meta-agent';
+import { runOneEpisode } from './rollout';
+import type { Candidate, GateCheck, GateCheckResult } from './types';
+
+/** The gate's checks that need no rollouts of the task model: all of them but the seesaw. */
+export const PRE_GATE_CHECKS = ['manifest_complete', 'canonical_form', 'reward_hacking', 'code_sandbox', 'smoke_test'] as const satisfies readonly GateCheck[];
+
+export interface PreGateVerdict {
+  passed: boolean;
+  /** The checks run, in gate order, up to and including the first failure. */
+  checks: GateCheckResult[];
+  /** "<check>: <detail>" of the first failure, exactly as the gate would word it; null when passed. */
+  reason: string | null;
+}
+
+/**
+ * The deterministic part of the gate, as one function: manifest, canonical form, reward hacking, code
+ * processors (type-check and smoke tests in the sandbox), and a smoke episode of the candidate harness on
+ * the benchmark's synthetic smoke task with the simulator (no paid call). Same inputs, same verdict: the
+ * Evolver may run it on its candidates before the Critic, and the gate runs it again before the seesaw.
+ */
+export async function preGateChecks(incumbent: HarnessConfig, candidate: Candidate, candidateConfig: HarnessConfig, benchmark: Benchmark, options: { seed: string }): Promise<PreGateVerdict> {
+  const checks: GateCheckResult[] = [];
+  const done = (): PreGateVerdict => {
+    const failed = checks.find((c) => !c.passed);
+    return { passed: !failed, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null };
+  };
+  const steps: Array<() => GateCheckResult | Promise<GateCheckResult>> = [
+    () => checkManifest(candidate),
+    () => checkCanonicalForm(incumbent, candidate, candidateConfig),
+    () => checkRewardHacking(benchmark, incumbent, candidateConfig),
+    () => checkCodeProcessors(incumbent, candidateConfig),
+    () => smokeEpisode(candidate.harnessId, candidateConfig, benchmark, options.seed),
+  ];
+  for (const step of steps) {
+    checks.push(await step());
+    if (!checks[checks.length - 1].passed) return done();
+  }
+  return done();
+}
+
+/** The candidate harness runs the benchmark's smoke task end to end with the simulator: no processor may crash. */
+async function smokeEpisode(id: string, config: HarnessConfig, benchmark: Benchmark, seed: string): Promise<GateCheckResult> {
+  const smoke = await runOneEpisode({ benchmark, config: { ...config, model: { main: { model: 'sim:large' } } }, harnessId: id, seed: `${seed}|smoke` }, benchmark.smokeTaskId(), 0);
+  const harnessError = smoke.records.find((r) => r.kind === 'error' && r.processorId);
+  return smoke.endReason === 'harness_error'
+    ? { check: 'smoke_test', passed: false, detail: harnessError?.kind === 'error' ? harnessError.message : 'harness error' }
+    : { check: 'smoke_test', passed: true, detail: `ran ${smoke.steps} step(s), ended ${smoke.endReason}` };
+}
+
+/** Runs the pre-gate checks on one of the Evolver's drafts (what a meta-agent receives by injection). */
+export type PreGateChecker = (draft: CandidateDraft) => Promise<PreGateVerdict>;
+
+/** The checker the evolve activity passes to the meta-agent: bound to the incumbent, benchmark and round seed. */
+export function makePreGateChecker(incumbent: HarnessConfig, benchmark: Benchmark, options: { seed: string }): PreGateChecker {
+  return ({ config, ...draft }) => preGateChecks(incumbent, { ...draft, harnessId: harnessId(config) }, config, benchmark, options);
+}
