@@ -8,7 +8,6 @@ import type { TaskOutcome } from '../aegis/rollout';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
 import type { Candidate, Critique, Digest, Landscape } from '../aegis/types';
 import type { EpisodeTrace } from '../harness/trace';
-import { withResponseCache } from '../models/cached-model';
 import { costUsd } from '../models/prices';
 import { createModel } from '../models/registry';
 import { workflowIdOrNull } from './activity-context';
@@ -33,14 +32,13 @@ export function createMetaStageActivities(services: ActivityServices) {
 
   /**
    * The meta-agent a run asked for: 'rules' (deterministic) or a model string for the LLM meta-agent, whose
-   * calls are always response-cached (HARNESSX_META_RESPONSE_CACHE=off disables), so a retried or resumed
-   * stage never pays twice. One LLM agent per activity call: its usage is that call's spend.
+   * model goes through the services' meta-model wrapper (the response cache). One LLM agent per activity
+   * call: its usage is that call's spend.
    */
   const agentFor = (spec: StageSpec): MetaAgent => {
     if (services.metaAgent) return services.metaAgent;
     const name = spec.metaAgent ?? 'rules';
-    const created = name === 'rules' ? null : createModel(name, { seed: 'meta' });
-    const model = created && (process.env.HARNESSX_META_RESPONSE_CACHE === 'off' ? created : withResponseCache(created, services.responseCache, 'meta'));
+    const model = name === 'rules' ? null : services.wrapMetaModel(createModel(name, { seed: 'meta' }));
     switch (spec.evolver ?? 'aegis') {
       case 'random':
         return new RandomMetaAgent(spec.seed ?? 'harnessx');

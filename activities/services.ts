@@ -13,7 +13,7 @@ export interface ActivityDeps {
 
 /**
  * What every group of activities is built from, once per createActivities: the store, the caches that make
- * retried and resumed activities free, and the wrapper every rollout's task model goes through.
+ * retried and resumed activities free, and the wrappers every model an activity calls goes through.
  */
 export interface ActivityServices {
   store: ArtifactStore;
@@ -21,6 +21,8 @@ export interface ActivityServices {
   responseCache: ResponseCache;
   /** Wraps a rollout's task model; `sample` tells repeated attempts of one task apart in the response cache. */
   wrapRolloutModel: (model: Model, sample: string) => Model;
+  /** Wraps a meta-agent's model (digest, plan, evolve, critique). */
+  wrapMetaModel: (model: Model) => Model;
   outcomeCache: OutcomeCache;
   /** A meta-agent that replaces the one a run asks for (tests). */
   metaAgent?: MetaAgent;
@@ -35,5 +37,8 @@ export function createActivityServices(deps: ActivityDeps): ActivityServices {
   // Rollouts cache paid providers' responses (HARNESSX_RESPONSE_CACHE=off disables); the simulator is free.
   const wrapRolloutModel = (model: Model, sample: string): Model =>
     process.env.HARNESSX_RESPONSE_CACHE === 'off' || model.id.startsWith('sim:') ? model : withResponseCache(model, responseCache, sample);
-  return { store, responseCache, wrapRolloutModel, outcomeCache: createOutcomeCache(store), metaAgent: deps.metaAgent };
+  // The meta-agent's calls are always response-cached (HARNESSX_META_RESPONSE_CACHE=off disables), so a
+  // retried or resumed stage never pays twice.
+  const wrapMetaModel = (model: Model): Model => (process.env.HARNESSX_META_RESPONSE_CACHE === 'off' ? model : withResponseCache(model, responseCache, 'meta'));
+  return { store, responseCache, wrapRolloutModel, wrapMetaModel, outcomeCache: createOutcomeCache(store), metaAgent: deps.metaAgent };
 }
