@@ -9,6 +9,15 @@ export function heartbeat(details?: unknown): void {
   }
 }
 
+/** The id of the workflow that scheduled this activity, or null outside an activity. */
+export function workflowIdOrNull(): string | null {
+  try {
+    return Context.current().info.workflowExecution?.workflowId ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The activity's task token, or null outside an activity. */
 export function taskTokenOrNull(): Uint8Array | null {
   try {

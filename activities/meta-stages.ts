@@ -1,0 +1,138 @@
+import { digestTraces } from '../aegis/digester';
+import { CandidateDraft, MetaAgent, StageFailure, TriedEdit } from '../aegis/meta-agent';
+import { LlmMetaAgent } from '../aegis/llm/llm-meta-agent';
+import { RandomMetaAgent } from '../aegis/baselines/random-evolver';
+import { PromptPoolEntry, PromptPoolStore, ReflectivePromptMetaAgent } from '../aegis/baselines/reflective-prompt';
+import { SingleAgentMetaAgent } from '../aegis/baselines/single-agent';
+import type { TaskOutcome } from '../aegis/rollout';
+import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
+import type { Candidate, Critique, Digest, Landscape } from '../aegis/types';
+import type { EpisodeTrace } from '../harness/trace';
+import { costUsd } from '../models/prices';
+import { createModel } from '../models/registry';
+import { workflowIdOrNull } from './activity-context';
+import { faultPoint } from './boundary';
+import type { ActivityServices } from './services';
+import type { Spend } from './spend';
+
+/** Which meta-agent runs a stage: the run's evolver (aegis or a baseline) and its model ('rules' or a model string). */
+export interface StageSpec {
+  metaAgent?: string;
+  evolver?: 'aegis' | 'single-agent' | 'random' | 'reflective-prompt';
+  seed?: string;
+}
+
+/** A stage's result and what its meta-agent spent, or, when the agent gave up (StageFailure), why. */
+export type StageResult<R> = (R & { failed?: undefined; spend: Spend }) | { failed: string; spend: Spend };
+
+/** The meta-agent stages of a round: digest → plan → evolve → critique. */
+export function createMetaStageActivities(services: ActivityServices) {
+  const { store } = services;
+  const rules = new RuleBasedMetaAgent();
+
+  /**
+   * The meta-agent a run asked for: 'rules' (deterministic) or a model string for the LLM meta-agent, whose
+   * model goes through the services' meta-model wrapper (the response cache). One LLM agent per activity
+   * call: its usage is that call's spend.
+   */
+  const agentFor = (spec: StageSpec): MetaAgent => {
+    if (services.metaAgent) return services.metaAgent;
+    const name = spec.metaAgent ?? 'rules';
+    const model = name === 'rules' ? null : services.wrapMetaModel(createModel(name, { seed: 'meta' }));
+    switch (spec.evolver ?? 'aegis') {
+      case 'random':
+        return new RandomMetaAgent(spec.seed ?? 'harnessx');
+      case 'single-agent':
+        return new SingleAgentMetaAgent(model);
+      case 'reflective-prompt': {
+        const runId = workflowIdOrNull() ?? 'local';
+        const pool: PromptPoolStore = {
+          load: () => store.readRunFile<PromptPoolEntry[]>(runId, 'prompt-pool.json') ?? [],
+          save: (entries) => void store.writeRunFile(runId, 'prompt-pool.json', JSON.stringify(entries)),
+        };
+        return new ReflectivePromptMetaAgent(model, pool, spec.seed ?? 'harnessx');
+      }
+      default:
+        return model ? new LlmMetaAgent(model) : rules;
+    }
+  };
+
+  const metaSpend = (agent: MetaAgent, name: string | undefined): Spend => {
+    const u = agent.usage?.();
+    if (!u || u.calls === 0) return { inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: 0 };
+    return { ...u.usage, tokens: u.usage.inputTokens + u.usage.outputTokens, costUsd: costUsd(name ?? '', u.usage) };
+  };
+
+  /** Runs a meta-agent stage: a StageFailure becomes a recorded failure (the round no-ops), never a retry. */
+  async function stage<R extends object>(spec: StageSpec, fn: (agent: MetaAgent) => Promise<R>): Promise<StageResult<R>> {
+    const agent = agentFor(spec);
+    try {
+      const r = await fn(agent);
+      return { ...r, spend: metaSpend(agent, spec.metaAgent) };
+    } catch (e) {
+      if (e instanceof StageFailure) return { failed: e.message, spend: metaSpend(agent, spec.metaAgent) };
+      throw e;
+    }
+  }
+
+  /** Stores each draft's harness and the candidate list (existing ones first); returns its ref and a summary per candidate. */
+  function storeCandidates(existing: Candidate[], drafts: CandidateDraft[]) {
+    const candidates: Candidate[] = [...existing, ...drafts.map(({ config, ...rest }) => ({ ...rest, harnessId: store.putHarness(config) }))];
+    return {
+      candidatesRef: store.put(candidates),
+      candidates: candidates.map((c) => ({ candidateId: c.candidateId, harnessId: c.harnessId, editKey: c.editKey, bucket: c.bucket })),
+    };
+  }
+
+  return {
+    /** The deterministic digest, refined by the LLM Digester when the run has an LLM meta-agent. */
+    async digest(input: { round: number; harnessId: string; tracesRef: string; outcomesRef: string; previousDigestRef: string | null } & StageSpec) {
+      const traces = store.get<EpisodeTrace[]>(input.tracesRef);
+      const base = digestTraces({
+        round: input.round,
+        harnessId: input.harnessId,
+        config: store.getHarness(input.harnessId),
+        traces,
+        outcomes: store.get<TaskOutcome[]>(input.outcomesRef),
+        previous: input.previousDigestRef ? store.get<Digest>(input.previousDigestRef) : null,
+      });
+      return stage(input, async (agent) => {
+        const digest = agent.digest ? await agent.digest({ digest: base, traces }) : base;
+        const failing = digest.tasks.filter((t) => t.category !== null).length;
+        return { digestRef: store.put(digest), actionability: digest.actionability, failing, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens };
+      });
+    },
+
+    async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[] } & StageSpec) {
+      return stage(input, async (agent) => {
+        const landscape = await agent.plan({ digest: store.get<Digest>(input.digestRef), tried: input.tried, config: store.getHarness(input.harnessId) });
+        return { landscapeRef: store.put(landscape), options: landscape.options.length, categories: landscape.categories.map((c) => `${c.category}:${c.tasks.length}`) };
+      });
+    },
+
+    async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number; tracesRef?: string } & StageSpec) {
+      await faultPoint(store, 'evolve');
+      return stage(input, async (agent) => {
+        const drafts = await agent.evolve({
+          landscape: store.get<Landscape>(input.landscapeRef),
+          digest: store.get<Digest>(input.digestRef),
+          config: store.getHarness(input.harnessId),
+          maxCandidates: input.maxCandidates,
+          round: input.round,
+          traces: input.tracesRef ? store.get<EpisodeTrace[]>(input.tracesRef) : undefined,
+        });
+        return storeCandidates([], drafts);
+      });
+    },
+
+    /** The critic's decision; candidates it had revised are stored beside the originals (a new candidatesRef). */
+    async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number>; harnessId?: string; round?: number } & StageSpec) {
+      const candidates = store.get<Candidate[]>(input.candidatesRef);
+      const incumbent = input.harnessId ? store.getHarness(input.harnessId) : null;
+      return stage(input, async (agent): Promise<Critique & Partial<ReturnType<typeof storeCandidates>>> => {
+        const { revised, ...critique } = await agent.critique({ candidates, digest: store.get<Digest>(input.digestRef), reputation: input.reputation, config: incumbent ?? store.getHarness(candidates[0].harnessId), round: input.round ?? 0 });
+        return revised?.length ? { ...(critique as Critique), ...storeCandidates(candidates, revised) } : (critique as Critique);
+      });
+    },
+  };
+}

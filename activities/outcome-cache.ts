@@ -1,0 +1,47 @@
+import type { TaskOutcome } from '../aegis/rollout';
+import type { ArtifactStore } from '../store/artifact-store';
+
+/**
+ * Part of every cached outcome's key. Outcomes depend on code as well as data (the simulator, benchmark
+ * environments, the run loop): bump this when any of them changes behaviour, so a store that outlives an
+ * upgrade never serves stale results. The package version is part of the key too.
+ */
+export const OUTCOME_CACHE_VERSION = `2-${require('../package.json').version}`;
+
+/** What a task's outcome depends on besides the task: the harness, the attempts per task and the seed. */
+export interface OutcomeScope {
+  benchmark: string;
+  harnessId: string;
+  k: number;
+  seed: string;
+}
+
+/**
+ * Per-task outcomes kept in the store, so gates and evaluations reuse what any rollout of the same
+ * (harness, k, seed) already ran: re-evaluation is free and a retried activity never reruns finished tasks.
+ */
+export interface OutcomeCache {
+  /** The cached outcomes among these tasks, by task id; tasks never run in this scope are absent. */
+  lookup(scope: OutcomeScope, taskIds: string[]): Map<string, TaskOutcome>;
+  record(scope: OutcomeScope, outcomes: TaskOutcome[]): void;
+}
+
+function outcomeKey(scope: OutcomeScope, taskId: string) {
+  return { v: OUTCOME_CACHE_VERSION, b: scope.benchmark, h: scope.harnessId, t: taskId, k: scope.k, s: scope.seed };
+}
+
+export function createOutcomeCache(store: ArtifactStore): OutcomeCache {
+  return {
+    lookup(scope, taskIds) {
+      const cached = new Map<string, TaskOutcome>();
+      for (const id of taskIds) {
+        const hit = store.cacheGet<TaskOutcome>('outcomes', outcomeKey(scope, id));
+        if (hit) cached.set(id, hit);
+      }
+      return cached;
+    },
+    record(scope, outcomes) {
+      store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(scope, o.taskId), o]));
+    },
+  };
+}
