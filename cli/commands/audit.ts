@@ -1,0 +1,72 @@
+import { buildLineage, formatLineage } from '../../aegis/lineage';
+import { diffHarnesses, formatDiff } from '../../harness/diff';
+import { buildReport } from '../../report/build-report';
+import { loadRun } from '../../report/load-run';
+import { ArtifactStore } from '../../store/artifact-store';
+import { UsageError } from '../errors';
+import { type Commands, parseOptions, readHarnessFile } from '../options';
+import { pct, writeOutputFile } from '../output';
+import { dataDir } from '../paths';
+
+/** `history`: the run's audit timeline, one line per record. */
+function history(id: string | undefined): void {
+  if (!id) throw new UsageError('usage: harnessx history <workflowId>');
+  const records = new ArtifactStore(dataDir()).readAudit(id);
+  if (!records.length) throw new UsageError(`no audit log for "${id}" in ${dataDir()}`);
+  for (const r of records) {
+    const p = r.payload as Record<string, unknown>;
+    const what =
+      r.stage === 'ship' ? `SHIPPED ${p.editKey} → ${r.harnessId}`
+      : r.stage === 'gate' && r.kind === 'rollback' ? `rejected ${p.editKey}: ${p.reason}`
+      : r.stage === 'gate' ? `gate passed ${p.editKey}`
+      : r.stage === 'rollout' ? `pass ${p.passed}/${p.tasks}`
+      : p.noop ? `no-op: ${p.noop}`
+      : r.stage === 'final' ? `final: train ${pct(p.seedPassRate as number)} → ${pct(p.evolvedPassRate as number)}, test ${pct(p.seedTestPassRate as number)} → ${pct(p.evolvedTestPassRate as number)}`
+      : JSON.stringify(p).slice(0, 140);
+    console.log(`${r.ts}  round ${String(r.round).padStart(3)}  ${r.stage.padEnd(9)} ${r.kind.padEnd(8)} ${what}`);
+  }
+}
+
+/** `lineage`: the tree of harness versions, with the candidates rejected on each. */
+function lineage(id: string | undefined): void {
+  if (!id) throw new UsageError('usage: harnessx lineage <workflowId>');
+  const tree = buildLineage(new ArtifactStore(dataDir()).readAudit(id));
+  if (!tree) throw new UsageError(`no audit log for "${id}" in ${dataDir()}`);
+  console.log(formatLineage(tree));
+}
+
+/** A harness by id from the store, or a JSON file. */
+function loadHarness(ref: string | undefined) {
+  if (!ref) throw new UsageError('usage: harnessx diff <harnessA> <harnessB>   (harness ids or JSON files)');
+  if (/^hx-[0-9a-f]{16}$/.test(ref)) {
+    try {
+      return new ArtifactStore(dataDir()).getHarness(ref);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  return readHarnessFile(ref, 'sim:small');
+}
+
+/** `report`: a self-contained HTML report of the run, written to --out (default report-<id>.html). */
+function report(args: string[]): void {
+  const { values, positionals } = parseOptions(args, { out: { type: 'string' } });
+  const id = positionals[0];
+  if (!id) throw new UsageError('usage: harnessx report <workflowId> [--out report.html]');
+  let data;
+  try {
+    data = loadRun(new ArtifactStore(dataDir()), id);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const out = values.out ?? `report-${id}.html`;
+  writeOutputFile(out, buildReport(data));
+  console.log(`wrote ${out}`);
+}
+
+export const commands: Commands = {
+  history: (args) => history(args[0]),
+  lineage: (args) => lineage(args[0]),
+  diff: (args) => void console.log(formatDiff(diffHarnesses(loadHarness(args[0]), loadHarness(args[1])))),
+  report,
+};

@@ -1,0 +1,84 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { connectionSettings, webUiUrl } from '../../temporal.config';
+import { connectClient } from '../../workers/connection';
+import type { RunStatus } from '../../workflows/evolve-harness';
+import { UsageError } from '../errors';
+import { type Commands, parseOptions, wholeNumber } from '../options';
+
+/** `status` prints the run's state as JSON; `pause`, `resume` and `stop` signal a running run. */
+async function control(command: 'status' | 'pause' | 'resume' | 'stop', id: string | undefined): Promise<void> {
+  if (!id) throw new UsageError(`usage: harnessx ${command} <workflowId>`);
+  const client = await connectClient();
+  const handle = client.workflow.getHandle(id);
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) throw new UsageError(`no workflow "${id}" in namespace ${connectionSettings().namespace}`);
+    throw e;
+  }
+  const workflowStatus = description.status.name;
+  if (command === 'status') {
+    const out: Record<string, unknown> = { workflowId: id, workflowStatus, webUi: webUiUrl(id) };
+    if (workflowStatus === 'RUNNING') {
+      try {
+        Object.assign(out, await handle.query<RunStatus>('status'));
+      } catch (e) {
+        out.note = `live status unavailable (${(e as Error).message}); is a worker running? npx harnessx worker`;
+      }
+    } else if (workflowStatus === 'COMPLETED') {
+      out.result = await handle.result();
+    }
+    console.log(JSON.stringify(out, null, 2));
+    return;
+  }
+  if (workflowStatus !== 'RUNNING') throw new UsageError(`cannot ${command} "${id}": it is ${workflowStatus.toLowerCase()}`);
+  await handle.signal(command);
+  console.log(`sent ${command} to ${id}${command === 'stop' ? ' (it stops after the current round)' : command === 'pause' ? ' (it pauses at the next stage boundary)' : ''}`);
+}
+
+/** An update the workflow's validator rejected, as the run's own reason. */
+function refused(e: unknown): UsageError {
+  const cause = (e as Error).cause;
+  return new UsageError(`the run refused: ${cause instanceof Error ? cause.message : (e as Error).message}`);
+}
+
+/** `approve` / `reject`: decides the candidate waiting in approval mode (or the one named by --candidate). */
+async function decide(approve: boolean, args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, { candidate: { type: 'string' }, reason: { type: 'string' } });
+  const id = positionals[0];
+  if (!id) throw new UsageError(`usage: harnessx ${approve ? 'approve' : 'reject'} <workflowId> [--candidate C] [--reason R]`);
+  const handle = (await connectClient()).workflow.getHandle(id);
+  const status = await handle.query<RunStatus>('status');
+  const candidateId = values.candidate ?? status.pendingApproval?.candidateId;
+  if (!candidateId) throw new UsageError(`no candidate of "${id}" is waiting for approval`);
+  try {
+    console.log(await handle.executeUpdate('decide', { args: [{ candidateId, approve, reason: values.reason }] }));
+  } catch (e) {
+    throw refused(e);
+  }
+}
+
+/** `budget`: changes a running run's rounds or patience. */
+async function budget(args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, { rounds: { type: 'string' }, patience: { type: 'string' } });
+  const id = positionals[0];
+  if (!id || (values.rounds === undefined && values.patience === undefined)) throw new UsageError('usage: harnessx budget <workflowId> [--rounds N] [--patience P]');
+  const change = { rounds: wholeNumber('rounds', values.rounds), patience: wholeNumber('patience', values.patience) };
+  try {
+    const result = await (await connectClient()).workflow.getHandle(id).executeUpdate('setBudget', { args: [change] });
+    console.log(`budget of ${id}: ${JSON.stringify(result)}`);
+  } catch (e) {
+    throw refused(e);
+  }
+}
+
+export const commands: Commands = {
+  status: (args) => control('status', args[0]),
+  pause: (args) => control('pause', args[0]),
+  resume: (args) => control('resume', args[0]),
+  stop: (args) => control('stop', args[0]),
+  approve: (args) => decide(true, args),
+  reject: (args) => decide(false, args),
+  budget,
+};

@@ -1,0 +1,74 @@
+import { evolveInputSchema } from '../../aegis/run-input';
+import { ArtifactStore } from '../../store/artifact-store';
+import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
+import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
+import { idTimestamp, startLocalWorker } from '../local-worker';
+import { checkModelFlag, type Commands, parseFlags, RUN_OPTIONS, seedHarnessInput, validInput, wholeNumber } from '../options';
+import { pct, printJson, say } from '../output';
+import { dataDir } from '../paths';
+import { EVOLVE_PROGRESS, followRun } from '../progress';
+
+export const EVOLVE_OPTIONS = {
+  ...RUN_OPTIONS,
+  rounds: { type: 'string' },
+  patience: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'validation-size': { type: 'string' },
+  candidates: { type: 'string' },
+  'workflow-id': { type: 'string' },
+  'meta-agent': { type: 'string' },
+  evolver: { type: 'string' },
+  strategy: { type: 'string' },
+  gating: { type: 'string' },
+} as const;
+
+/** `evolve` (and `start`, the same with faster progress): one AEGIS run with a worker in this process. */
+async function evolve(args: string[], interactive: boolean): Promise<void> {
+  const values = parseFlags(args, EVOLVE_OPTIONS);
+  const json = values.json;
+  const log = say(json);
+  const input = validInput(evolveInputSchema(), {
+    benchmark: values.benchmark,
+    model: values.model,
+    seed: values.seed,
+    rounds: wholeNumber('rounds', values.rounds),
+    patience: wholeNumber('patience', values.patience),
+    k: wholeNumber('k', values.k),
+    batchSize: wholeNumber('batch-size', values['batch-size']),
+    validationSize: wholeNumber('validation-size', values['validation-size']),
+    candidatesPerRound: wholeNumber('candidates', values.candidates),
+    metaAgent: values['meta-agent'],
+    evolver: values.evolver,
+    strategy: values.strategy,
+    gating: values.gating ? { mode: values.gating } : undefined,
+    seedHarness: seedHarnessInput(values.harness, values.model),
+  });
+  checkModelFlag('--model', input.model);
+  checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
+
+  const { client, worker } = await startLocalWorker(log);
+  const settings = connectionSettings();
+  const workflowId = values['workflow-id'] ?? `evolve-${input.benchmark}-${input.model.replace(/[^\w]+/g, '-')}-${idTimestamp()}`;
+  const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input] });
+  log(`AEGIS run ${workflowId} started on ${settings.address} (namespace ${settings.namespace}).`);
+  log(`Follow it in the Temporal Web UI: ${webUiUrl(workflowId)}`);
+  log(`Benchmark ${input.benchmark}, task model ${input.model} (the sim model is a simulator, not an LLM), ${input.rounds} rounds, pass@${input.k}.`);
+
+  const started = Date.now();
+  const summary = await worker.runUntil(followRun<RunSummary, RunStatus>(handle, log, EVOLVE_PROGRESS, { interactive }));
+  const harnessPath = new ArtifactStore(dataDir()).harnessPath(summary.harnessId);
+  log('');
+  log(`Done in ${Math.round((Date.now() - started) / 1000)} s — ${summary.stopReason}.`);
+  log(`                       seed harness   evolved harness`);
+  log(`  train pass@${input.k}  (${String(summary.trainTasks).padStart(3)})   ${pct(summary.seedPassRate).padStart(8)}   ${pct(summary.evolvedPassRate).padStart(8)}`);
+  log(`  test  pass@${input.k}  (${String(summary.testTasks).padStart(3)})   ${pct(summary.seedTestPassRate).padStart(8)}   ${pct(summary.evolvedTestPassRate).padStart(8)}   (held out: never seen by evolution)`);
+  log(`  ${summary.shipped} edit(s) shipped, ${summary.rejected} rejected by the gate.`);
+  log(`  Evolved harness ${summary.harnessId}: ${harnessPath}`);
+  log(`  Audit: npx harnessx history ${workflowId}   Summary: ${summary.summaryPath}`);
+  if (json) printJson({ ...summary, harnessPath, webUi: webUiUrl(workflowId) });
+}
+
+export const commands: Commands = {
+  start: (args) => evolve(args, true),
+  evolve: (args) => evolve(args, false),
+};

@@ -1,0 +1,42 @@
+import { passRate, rolloutTasks } from '../../aegis/rollout';
+import { BENCHMARK_NAMES, getBenchmark } from '../../benchmarks/registry';
+import { harnessId } from '../../harness/config';
+import { UsageError } from '../errors';
+import { checkModelFlag, type Commands, parseFlags, readHarnessFile, RUN_OPTIONS } from '../options';
+import { pct, printJson, say } from '../output';
+
+export const ROLLOUT_OPTIONS = {
+  ...RUN_OPTIONS,
+  split: { type: 'string', default: 'test' },
+  tasks: { type: 'string' },
+  k: { type: 'string', default: '2' },
+  seed: { type: 'string', default: 'harnessx' },
+} as const;
+
+/** Runs one harness on a benchmark split in this process (no workflow) and prints pass@k. */
+async function rollout(args: string[]): Promise<void> {
+  const values = parseFlags(args, ROLLOUT_OPTIONS);
+  if (!BENCHMARK_NAMES.includes(values.benchmark)) throw new UsageError(`--benchmark must be one of ${BENCHMARK_NAMES.join(', ')}, got "${values.benchmark}"`);
+  checkModelFlag('--model', values.model);
+  if (!['train', 'validation', 'test'].includes(values.split)) throw new UsageError(`--split must be train, validation or test, got "${values.split}"`);
+  if (values.tasks !== undefined && !/^\d+$/.test(values.tasks)) throw new UsageError(`--tasks must be a whole number, got "${values.tasks}"`);
+  if (!/^\d+$/.test(values.k) || Number(values.k) < 1) throw new UsageError(`--k must be a whole number ≥ 1, got "${values.k}"`);
+  const config = readHarnessFile(values.harness, values.model);
+  const run = { ...config, model: { ...config.model, main: { ...config.model.main, model: values.model } } };
+  const benchmark = getBenchmark(values.benchmark);
+  let ids = benchmark.tasks().filter((t) => t.split === values.split).map((t) => t.id);
+  if (values.tasks !== undefined) ids = ids.slice(0, Number(values.tasks));
+  const log = say(values.json);
+  const started = Date.now();
+  const { episodes, outcomes } = await rolloutTasks({
+    benchmark, config: run, harnessId: harnessId(run), taskIds: ids, k: Number(values.k), seed: values.seed, keepTraces: false,
+    onEpisode: (done, total) => {
+      if (done % 50 === 0) log(`  ${done}/${total} episodes`);
+    },
+  });
+  const result = { benchmark: benchmark.name, model: values.model, harnessId: harnessId(run), split: values.split, passRate: passRate(outcomes), tasks: outcomes.length, episodes, seconds: (Date.now() - started) / 1000 };
+  log(`${result.harnessId} on ${result.benchmark}/${result.split} with ${result.model}: pass@${values.k} ${pct(result.passRate)} over ${result.tasks} tasks (${result.episodes} episodes, ${result.seconds.toFixed(1)} s)`);
+  if (values.json) printJson(result);
+}
+
+export const commands: Commands = { rollout };

@@ -1,0 +1,21 @@
+import { createAegisWorker, installRuntime } from '../workers/aegis-worker';
+import { connectClient, connectWorker } from '../workers/connection';
+import { ensureDevServer } from './dev-server';
+import { dataDir } from './paths';
+
+/**
+ * What a run-starting command needs: a Temporal server (the dev server is started if none is reachable),
+ * a client to start the workflow, and an AEGIS worker in this process to run it (`worker.runUntil`).
+ */
+export async function startLocalWorker(log: (line: string) => void) {
+  await ensureDevServer(log);
+  installRuntime();
+  const client = await connectClient();
+  const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir() });
+  return { client, worker };
+}
+
+/** A UTC timestamp for default workflow ids: 20261130154012. */
+export function idTimestamp(): string {
+  return new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14);
+}

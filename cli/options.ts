@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
+import { inputProblems } from '../aegis/run-input';
+import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
+import { seedHarness } from '../harness/seed';
+import { checkModelString } from '../models/registry';
+import { UsageError } from './errors';
+
+/** A command: its arguments after the command name; returns the exit code (nothing: 0). */
+export type Command = (args: string[]) => Promise<number | void> | number | void;
+export type Commands = Record<string, Command>;
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every run-starting command takes. */
+export const RUN_OPTIONS = {
+  benchmark: { type: 'string', default: 'blocksworld' },
+  model: { type: 'string', default: 'sim:small' },
+  harness: { type: 'string' },
+  seed: { type: 'string' },
+  k: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+/** Parses a command's flags (strict: an unknown flag is a usage error) and its positional arguments. */
+export function parseOptions<O extends Options>(args: string[], options: O) {
+  return parseArgs({ args, options, strict: true, allowPositionals: true });
+}
+
+/** Parses flags of a command that takes no positional arguments. */
+export function parseFlags<O extends Options>(args: string[], options: O) {
+  return parseArgs({ args, options, strict: true }).values;
+}
+
+export function wholeNumber(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
+  return Number(v);
+}
+
+/** Validates a workflow input built from flags (flags not given are left to the schema's defaults). */
+export function validInput<S extends z.ZodType>(schema: S, raw: Record<string, unknown>): z.infer<S> {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
+  if (!parsed.success) throw new UsageError(`invalid options:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
+  return parsed.data;
+}
+
+/** A model flag's value names a provider and model the registry knows ("rules" where a meta-agent may be rule-based). */
+export function checkModelFlag(flag: string, model: string, options: { allowRules?: boolean } = {}): void {
+  const problem = options.allowRules && model === 'rules' ? null : checkModelString(model);
+  if (problem) throw new UsageError(`${flag}: ${problem}`);
+}
+
+/** The harness in `--harness file.json`, or the seed harness for `model` when none is given. */
+export function readHarnessFile(path: string | undefined, model: string) {
+  if (!path) return seedHarness(model);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--harness ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return parseHarnessConfig(raw);
+  } catch (e) {
+    if (e instanceof HarnessConfigError) throw new UsageError(`--harness ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** `--harness file.json` as a workflow's seedHarness input, or undefined when not given. */
+export function seedHarnessInput(path: string | undefined, model: string): Record<string, unknown> | undefined {
+  return path ? (readHarnessFile(path, model) as unknown as Record<string, unknown>) : undefined;
+}
