@@ -1,8 +1,7 @@
 import type { HarnessConfig } from '../harness/config';
 import type { EpisodeTrace } from '../harness/trace';
 import type { CachedUsage } from '../models/structured';
-import type { PreGateChecker } from './pre-gate';
-import type { Bucket, Candidate, Critique, Digest, GateCheck, GateResult, GateTerms, Landscape } from './types';
+import type { Bucket, Candidate, Critique, Digest, GateCheck, GateCheckResult, GateResult, GateTerms, Landscape } from './types';
 
 /**
  * Why the gate rejected an edit. "idea": the change ran and did not help (seesaw: no gain or a regression;
@@ -79,3 +78,15 @@ export interface MetaAgent {
   /** Model usage since the agent was created (LLM agents; absent for the rule-based one). */
   usage?(): { usage: CachedUsage; calls: number; repairs: number };
 }
+
+/** The pre-gate checks' verdict on one draft (aegis/pre-gate.ts runs them; a meta-agent only consumes them). */
+export interface PreGateVerdict {
+  passed: boolean;
+  /** The checks run, in gate order, up to and including the first failure. */
+  checks: GateCheckResult[];
+  /** "<check>: <detail>" of the first failure, exactly as the gate would word it; null when passed. */
+  reason: string | null;
+}
+
+/** Runs the pre-gate checks on one of the Evolver's drafts (what a meta-agent receives by injection). */
+export type PreGateChecker = (draft: CandidateDraft) => Promise<PreGateVerdict>;

@@ -52,7 +52,6 @@ export class Gsm8kBenchmark implements Benchmark {
   readonly name = 'gsm8k';
   readonly description = 'GSM8K grade-school math with a calculator tool; the answer is the number after ####.';
   private readonly problems = new Map<string, Gsm8kProblem>();
-  private readonly byQuestion = new Map<string, Gsm8kProblem>();
   private taskList: BenchmarkTask[] | null = null;
 
   constructor(options: { dataDir?: string } = {}) {
@@ -61,23 +60,15 @@ export class Gsm8kBenchmark implements Benchmark {
     for (const file of dataFiles(options.dataDir ?? DATA_DIR, /\.jsonl$/)) for (const p of readJsonLines(file, parseGsm8kLine)) index.add(p.id, p, file);
     for (const p of index.values()) {
       this.problems.set(p.id, p);
-      this.byQuestion.set(p.question, p);
     }
     const smoke: Gsm8kProblem = { id: SMOKE_ID, question: 'Tom has 2 apples and buys 3 more. How many apples does he have?', answer: 5, steps: [{ expression: '2+3', result: 5 }] };
     this.problems.set(SMOKE_ID, smoke);
-    this.byQuestion.set(smoke.question, smoke);
   }
 
   problem(id: string): Gsm8kProblem {
     const p = this.problems.get(id);
     if (!p) throw new Error(`gsm8k: no task "${id}"`);
     return p;
-  }
-
-  /** The problem whose statement this text contains (the simulator reads the prompt this way). */
-  problemForText(text: string): Gsm8kProblem | null {
-    const question = text.split(`\n\n${INSTRUCTION_SUFFIX}`)[0];
-    return this.byQuestion.get(question) ?? null;
   }
 
   /** The simulator knows the gold rationale's steps; it recognises the question in the prompt. */

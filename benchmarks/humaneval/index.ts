@@ -47,7 +47,6 @@ export class HumanEvalBenchmark implements Benchmark {
   readonly name = 'humaneval';
   readonly description = 'HumanEval as an agentic coding task: edit solution.py, run the docstring examples, submit; hidden tests decide.';
   private readonly problems = new Map<string, HumanEvalProblem>();
-  private readonly byPrompt = new Map<string, HumanEvalProblem>();
   private taskList: BenchmarkTask[] | null = null;
   private readonly verdicts = boundedMemo<Verdict>(5000);
   private readonly exampleRuns = boundedMemo<PythonRun>(5000);
@@ -69,19 +68,12 @@ export class HumanEvalBenchmark implements Benchmark {
     for (const p of index.values()) this.problems.set(p.id, p);
     const smoke: HumanEvalProblem = { id: SMOKE_ID, prompt: 'def add(a: int, b: int) -> int:\n    """Adds two numbers.\n    >>> add(2, 3)\n    5\n    """\n', entryPoint: 'add', canonicalSolution: '    return a + b\n', test: 'def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n' };
     this.problems.set(SMOKE_ID, smoke);
-    for (const p of this.problems.values()) this.byPrompt.set(p.prompt, p);
   }
 
   problem(id: string): HumanEvalProblem {
     const p = this.problems.get(id);
     if (!p) throw new Error(`humaneval: no task "${id}"`);
     return p;
-  }
-
-  /** The problem whose stub this text contains (the simulator reads the prompt this way). */
-  problemForText(text: string): HumanEvalProblem | null {
-    const stub = /```python\n([\s\S]*?)```/.exec(text)?.[1];
-    return stub === undefined ? null : this.byPrompt.get(stub) ?? null;
   }
 
   /** The simulator knows the canonical solution; it recognises the stub in the prompt. */

@@ -81,7 +81,6 @@ export class Tau2RetailBenchmark implements Benchmark, ReportsLoading {
   private readonly guidelines: string;
   private readonly data: RetailData;
   private readonly taskMap = new Map<string, Tau2Task>();
-  private readonly byOpening = new Map<string, Tau2Task>();
   private readonly goldChanges = new Map<string, Record<string, unknown>>();
   private taskList: BenchmarkTask[] | null = null;
 
@@ -133,7 +132,6 @@ export class Tau2RetailBenchmark implements Benchmark, ReportsLoading {
         }
         this.goldChanges.set(task.id, replay.changes);
         this.taskMap.set(task.id, task);
-        this.byOpening.set(openingLine(task.scenario), task);
       }
     }
     for (const e of this.exclusions) this.excluded.set(e.id, e.reason);
@@ -179,11 +177,6 @@ export class Tau2RetailBenchmark implements Benchmark, ReportsLoading {
     const t = this.taskMap.get(id);
     if (!t) throw new Error(`tau2-retail: no task "${id}"`);
     return t;
-  }
-
-  /** The task a conversation is about, from the user's opening line (the simulator reads it this way). */
-  taskForOpening(text: string): Tau2Task | null {
-    return this.byOpening.get(text.split('\n').pop()!.replace(/^Customer: /, '').trim()) ?? null;
   }
 
   /** The simulator knows the gold actions; it recognises the customer's opening line in the prompt. */

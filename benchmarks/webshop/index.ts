@@ -43,7 +43,6 @@ export class WebShopBenchmark implements Benchmark {
   readonly description = 'WebShop-style shopping over the tau2 retail catalogue, served over HTTP; reward = product × (options + price) match.';
   readonly shop: Shop;
   private readonly goals = new Map<string, ShopGoal>();
-  private readonly byText = new Map<string, string>();
   private taskList: BenchmarkTask[] | null = null;
 
   constructor(options: { dataDir?: string } = {}) {
@@ -54,7 +53,6 @@ export class WebShopBenchmark implements Benchmark {
       const id = webshopTaskId(g);
       if (this.goals.has(id)) throw new Error(`${path}: two generated goals share the id "${id}"`);
       this.goals.set(id, g);
-      this.byText.set(goalText(g), id);
     }
   }
 
@@ -62,12 +60,6 @@ export class WebShopBenchmark implements Benchmark {
     const g = this.goals.get(id);
     if (!g) throw new Error(`webshop: no task "${id}"`);
     return g;
-  }
-
-  /** The task an instruction states (the simulator reads the prompt this way). */
-  taskForText(text: string): string | null {
-    const line = /I am looking for [^\n]*dollars\./.exec(text)?.[0];
-    return line ? this.byText.get(line) ?? null : null;
   }
 
   /** The simulator knows the product and the options' labels; it recognises the goal sentence in the prompt. */

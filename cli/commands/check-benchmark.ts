@@ -1,4 +1,4 @@
-import { checkBenchmark } from '../../benchmarks/check-benchmark';
+import { checkBenchmark, formatBenchmarkCheck } from '../../benchmarks/check-benchmark';
 import { BENCHMARK_NAMES, getBenchmark } from '../../benchmarks/registry';
 import { UsageError } from '../errors';
 import { type Commands, parseOptions } from '../options';
@@ -13,9 +13,9 @@ function checkBenchmarkCommand(args: string[]): number {
   const log = say(values.json);
   const started = Date.now();
   const r = checkBenchmark(getBenchmark(name), (done, total) => log(`  checked ${done}/${total} tasks`));
-  log(`${name}: reference solutions accepted ${r.referenceAccepted}/${r.tasks}; corrupted solutions rejected ${r.corruptedRejected}/${r.corrupted} (${Date.now() - started} ms)`);
-  for (const [kind, c] of Object.entries(r.byKind)) log(`  ${kind.padEnd(22)} rejected ${c.rejected}/${c.tried}`);
-  for (const f of r.failures) log(`  FAIL ${f}`);
+  // Excluded tasks (with the failing action and error) and notes on loaded tasks are printed too: nothing a
+  // user adds to data/ disappears without a word.
+  for (const line of formatBenchmarkCheck(r, Date.now() - started)) log(line);
   if (values.json) printJson(r);
   return r.ok ? 0 : 1;
 }
