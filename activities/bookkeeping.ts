@@ -5,7 +5,7 @@ import type { AuditRecord } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
 import { sampleIds } from '../benchmarks/split';
 import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
-import { capProblems } from '../harness/sandbox/input-bounds';
+import { capProblems, MAX_PROBLEMS } from '../harness/sandbox/input-bounds';
 import { seedHarness } from '../harness/seed';
 import { priceOf, priceTable } from '../models/prices';
 import { checkModelString } from '../models/registry';
@@ -64,7 +64,8 @@ export function createBookkeepingActivities(services: ActivityServices) {
         if (!code.passed) problems.push(...code.problems.map((p) => `seedHarness.hooks.${p.hook}.${p.processorId}: ${p.stage}: ${p.reason}`));
       }
       if (problems.length) {
-        const shown = capProblems(problems);
+        // One over capProblems' own cap: a list capped already (the harness config's, its count line last) passes whole.
+        const shown = capProblems(problems, MAX_PROBLEMS + 1);
         throw ApplicationFailure.nonRetryable(`invalid evolveHarness input:\n${shown.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems: shown });
       }
       const tasks = benchmark.tasks();
