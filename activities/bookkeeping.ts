@@ -1,9 +1,11 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { verifyCodeProcessors } from '../aegis/gate';
 import { forkVariant, Variant } from '../aegis/variants';
 import type { AuditRecord } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
 import { sampleIds } from '../benchmarks/split';
 import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
+import { capProblems, MAX_PROBLEMS } from '../harness/sandbox/input-bounds';
 import { seedHarness } from '../harness/seed';
 import { priceOf, priceTable } from '../models/prices';
 import { checkModelString } from '../models/registry';
@@ -50,11 +52,22 @@ export function checkRunSetup(input: RunSetupInput): { config: HarnessConfig; pr
 export function createBookkeepingActivities(services: ActivityServices) {
   const { store } = services;
   return {
-    /** Validates what the workflow's schema cannot (harness config, model), stores the seed harness, splits tasks. */
+    /**
+     * Validates what the workflow's schema cannot (harness config, model, and the seed harness's code
+     * processors, checked as the gate checks evolved code), stores the seed harness, splits tasks.
+     */
     async prepareRun(input: RunSetupInput) {
       const { config, problems } = checkRunSetup(input);
-      if (problems.length) throw ApplicationFailure.nonRetryable(`invalid evolveHarness input:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems });
       const benchmark = getBenchmark(input.benchmark);
+      if (!problems.length) {
+        const code = await verifyCodeProcessors(config, benchmark);
+        if (!code.passed) problems.push(...code.problems.map((p) => `seedHarness.hooks.${p.hook}.${p.processorId}: ${p.stage}: ${p.reason}`));
+      }
+      if (problems.length) {
+        // One over capProblems' own cap: a list capped already (the harness config's, its count line last) passes whole.
+        const shown = capProblems(problems, MAX_PROBLEMS + 1);
+        throw ApplicationFailure.nonRetryable(`invalid evolveHarness input:\n${shown.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems: shown });
+      }
       const tasks = benchmark.tasks();
       const ids = (split: string) => tasks.filter((t) => t.split === split).map((t) => t.id);
       return {

@@ -1,25 +1,44 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { scrubHostPaths } from '../harness/sandbox/input-bounds';
 import { ProviderError } from '../models/errors';
 import type { ArtifactStore } from '../store/artifact-store';
 import { heartbeat, workflowIdOrNull } from './activity-context';
 
 /**
- * The activity boundary: every activity heartbeats at least every 5 s while it waits (a dead worker is
- * noticed quickly), and provider errors are classified here, once: retryable ones carry the server's
- * retry-after as the next retry delay, the others fail the activity for good with provider, model and cause.
+ * The activity boundary: `checkInput` (if any) refuses bad input before any work; every activity heartbeats
+ * at least every 5 s while it waits (a dead worker is noticed quickly); provider errors are classified here,
+ * once: retryable ones carry the server's retry-after as the next retry delay, the others fail the activity
+ * for good with provider, model and cause. Every failure leaves with a bounded message free of host paths.
  */
-export function atActivityBoundary<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+export function atActivityBoundary<A extends unknown[], R>(fn: (...args: A) => Promise<R>, checkInput?: (...args: A) => void): (...args: A) => Promise<R> {
   return async (...args: A) => {
     const timer = setInterval(() => heartbeat(), 5000);
     try {
+      checkInput?.(...args);
       return await fn(...args);
     } catch (e) {
-      if (e instanceof ProviderError) throw providerFailure(e);
-      throw e;
+      if (e instanceof ProviderError) throw withoutHostPaths(providerFailure(e));
+      throw withoutHostPaths(e);
     } finally {
       clearInterval(timer);
     }
   };
+}
+
+const MAX_FAILURE_MESSAGE_CHARS = 4000;
+
+/**
+ * The error with its message (cut to a bounded length) and stack free of host paths, changed in place so
+ * its type, and so how Temporal retries it, stays the same: failures reach workflow histories, the Web UI
+ * and whoever started the run (the store's errors, for one, name the files they could not read).
+ */
+export function withoutHostPaths(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const message = scrubHostPaths(e.message);
+  e.message = message.length > MAX_FAILURE_MESSAGE_CHARS ? `${message.slice(0, MAX_FAILURE_MESSAGE_CHARS)}…` : message;
+  if (e.stack) e.stack = scrubHostPaths(e.stack);
+  if (e.cause) withoutHostPaths(e.cause);
+  return e;
 }
 
 /** A provider error as the Temporal failure the workflow sees: its kind names the type, retryability and retry-after carry over. */

@@ -4,7 +4,7 @@ import { createCoevolutionActivities } from './coevolution';
 import { createGateActivities } from './gate';
 import { createMetaStageActivities } from './meta-stages';
 import { createRolloutActivities } from './rollouts';
-import { ActivityDeps, createActivityServices } from './services';
+import { ActivityDeps, checkTaskIds, createActivityServices, TASK_ID_FIELDS } from './services';
 
 export { providerFailure } from './boundary';
 export { OUTCOME_CACHE_VERSION } from './outcome-cache';
@@ -16,7 +16,8 @@ export type { Spend } from './spend';
 
 /**
  * Activities: thin adapters that give the pure parts I/O (store, benchmarks, models), one group per file,
- * all built from one set of services and all behind one boundary (heartbeats, provider-error classification).
+ * all built from one set of services and all behind one boundary (task-id checks, heartbeats, provider-error
+ * classification, failure messages free of host paths).
  * Built by a factory so tests inject their own store and meta-agent. Workflows import this module as types
  * only, and schedule activities by name: a name, its arguments and its result shape are fixed by the
  * recorded histories (tests/replay-histories).
@@ -30,7 +31,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createGateActivities(services),
     ...createCoevolutionActivities(services.store),
   };
-  return Object.fromEntries(Object.entries(all).map(([name, fn]) => [name, atActivityBoundary(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof all;
+  const inputCheck = (name: string) => (TASK_ID_FIELDS[name] ? (input: unknown) => checkTaskIds(input, TASK_ID_FIELDS[name]) : undefined);
+  return Object.fromEntries(Object.entries(all).map(([name, fn]) => [name, atActivityBoundary(fn as (...a: unknown[]) => Promise<unknown>, inputCheck(name))])) as typeof all;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

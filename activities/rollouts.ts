@@ -5,7 +5,7 @@ import type { EpisodeTrace } from '../harness/trace';
 import { costUsd } from '../models/prices';
 import { progressPacer } from './activity-context';
 import { faultPoint } from './boundary';
-import type { ActivityServices } from './services';
+import { ActivityServices, loadVerifiedHarness } from './services';
 import { Spend, totalSpend } from './spend';
 
 /** A harness on tasks: k attempts per task, seeded. `recordPolicy` keeps the simulator's decisions in the traces. */
@@ -44,7 +44,8 @@ export interface RolloutResult extends OutcomesResult {
  */
 export async function runRollout(services: ActivityServices, input: RolloutInput, writeTraces = false): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string }> {
   const { store } = services;
-  const config = store.getHarness(input.harnessId);
+  // Its code processors verified before any episode runs (once per harness id).
+  const config = await loadVerifiedHarness(store, input.harnessId, input.benchmark);
   const pace = progressPacer();
   const traces = writeTraces ? store.arrayWriter() : null;
   const result = await rolloutTasks({

@@ -1,4 +1,9 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { CodeProcessorsVerdict, verifyCodeProcessors } from '../aegis/gate';
 import type { MetaAgent } from '../aegis/meta-agent';
+import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
+import type { HarnessConfig } from '../harness/config';
+import { capProblems, taskIdProblem } from '../harness/sandbox/input-bounds';
 import type { Model } from '../harness/processor';
 import type { ModelResponse } from '../harness/types';
 import { ResponseCache, withResponseCache } from '../models/cached-model';
@@ -41,4 +46,78 @@ export function createActivityServices(deps: ActivityDeps): ActivityServices {
   // retried or resumed stage never pays twice.
   const wrapMetaModel = (model: Model): Model => (process.env.HARNESSX_META_RESPONSE_CACHE === 'off' ? model : withResponseCache(model, responseCache, 'meta'));
   return { store, responseCache, wrapRolloutModel, wrapMetaModel, outcomeCache: createOutcomeCache(store), metaAgent: deps.metaAgent };
+}
+
+/**
+ * Task ids in activity input, checked once at the activity boundary (see createActivities): which input
+ * fields of which activities name tasks of `input.benchmark`.
+ */
+export const TASK_ID_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  rollout: ['taskIds'],
+  rolloutOutcomes: ['taskIds'],
+  evaluate: ['taskIds'],
+  gate: ['gateTaskIds'],
+  ensembleRollout: ['taskIds', 'validationIds'],
+  ensembleEvaluate: ['taskIds'],
+};
+
+const knownTaskIds = new Map<string, Set<string>>();
+function taskIdsOf(benchmark: string): Set<string> {
+  let ids = knownTaskIds.get(benchmark);
+  if (!ids) knownTaskIds.set(benchmark, (ids = new Set(getBenchmark(benchmark).tasks().map((t) => t.id))));
+  return ids;
+}
+
+/**
+ * Refuses an activity input whose benchmark is unknown or whose task ids (in `fields`) are malformed or
+ * not the benchmark's: the same input fails the same way on every attempt, so it fails at once,
+ * non-retryably, naming the first ids (capped).
+ */
+export function checkTaskIds(input: unknown, fields: readonly string[]): void {
+  const record = (input ?? {}) as Record<string, unknown>;
+  const benchmark = record.benchmark;
+  if (typeof benchmark !== 'string' || !BENCHMARK_NAMES.includes(benchmark))
+    throw ApplicationFailure.nonRetryable(`unknown benchmark ${JSON.stringify(String(benchmark).slice(0, 80))}; available: ${BENCHMARK_NAMES.join(', ')}`, 'InvalidInput');
+  const known = taskIdsOf(benchmark);
+  const problems: string[] = [];
+  for (const field of fields) {
+    const ids = record[field];
+    if (ids === undefined) continue;
+    if (!Array.isArray(ids)) {
+      problems.push(`${field}: expected a list of task ids`);
+      continue;
+    }
+    for (const id of ids) {
+      const malformed = taskIdProblem(id);
+      if (malformed) problems.push(`${field}: ${malformed}`);
+      else if (!known.has(id as string)) problems.push(`${field}: ${benchmark} has no task ${JSON.stringify(id)}`);
+    }
+  }
+  if (problems.length) {
+    const shown = capProblems(problems);
+    throw ApplicationFailure.nonRetryable(`invalid task ids:\n${shown.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems: shown });
+  }
+}
+
+/** Verdicts per (benchmark, harness id): harness ids are content hashes, so a verdict holds for the process. */
+const harnessVerdicts = new Map<string, Promise<CodeProcessorsVerdict>>();
+const MAX_HARNESS_VERDICTS = 1000;
+
+/**
+ * A stored harness, once its code processors pass what the gate asks of evolved code (verifyCodeProcessors,
+ * once per harness id): a harness that reached the store without the gate (written by hand, by an older
+ * version) fails the activity at once, naming its processors, instead of failing every episode.
+ */
+export async function loadVerifiedHarness(store: ArtifactStore, harnessId: string, benchmark: string): Promise<HarnessConfig> {
+  const config = store.getHarness(harnessId);
+  const key = `${benchmark}|${harnessId}`;
+  let verdict = harnessVerdicts.get(key);
+  if (!verdict) {
+    verdict = verifyCodeProcessors(config, getBenchmark(benchmark));
+    if (harnessVerdicts.size >= MAX_HARNESS_VERDICTS) harnessVerdicts.clear();
+    harnessVerdicts.set(key, verdict);
+  }
+  const checked = await verdict;
+  if (!checked.passed) throw ApplicationFailure.nonRetryable(`harness ${harnessId} has code processors that fail verification: ${checked.detail}`, 'InvalidInput');
+  return config;
 }

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
+import { verifyCodeProcessors } from '../aegis/gate';
 import { inputProblems } from '../aegis/run-input';
-import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
+import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
+import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
+import { capProblems } from '../harness/sandbox/input-bounds';
 import { seedHarness } from '../harness/seed';
 import { checkModelString } from '../models/registry';
 import { UsageError } from './errors';
@@ -69,7 +72,24 @@ export function readHarnessFile(path: string | undefined, model: string) {
   }
 }
 
-/** `--harness file.json` as a workflow's seedHarness input, or undefined when not given. */
-export function seedHarnessInput(path: string | undefined, model: string): Record<string, unknown> | undefined {
-  return path ? (readHarnessFile(path, model) as unknown as Record<string, unknown>) : undefined;
+/**
+ * The harness in `--harness file.json` once its code processors pass what the gate asks of evolved code
+ * (type-check, smoke tests, reward-hacking checks on `benchmark`), or the seed harness when none is given.
+ * For a harness that is about to run; an unknown benchmark is left to the caller's own check.
+ */
+export async function readVerifiedHarness(path: string | undefined, model: string, benchmark: string): Promise<HarnessConfig> {
+  const config = readHarnessFile(path, model);
+  if (path && BENCHMARK_NAMES.includes(benchmark)) {
+    const verdict = await verifyCodeProcessors(config, getBenchmark(benchmark));
+    if (!verdict.passed) {
+      const problems = capProblems(verdict.problems.map((p) => `hooks.${p.hook}.${p.processorId}: ${p.stage}: ${p.reason}`));
+      throw new UsageError(`--harness ${path}: code processors fail verification:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    }
+  }
+  return config;
+}
+
+/** `--harness file.json` (verified, see readVerifiedHarness) as a workflow's seedHarness input, or undefined when not given. */
+export async function seedHarnessInput(path: string | undefined, model: string, benchmark: string): Promise<Record<string, unknown> | undefined> {
+  return path ? ((await readVerifiedHarness(path, model, benchmark)) as unknown as Record<string, unknown>) : undefined;
 }

@@ -2,7 +2,7 @@ import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild
 import type { Activities } from '../activities';
 import type { Checkpoint } from '../activities/coevolution';
 import { CoevolveInput, CoevolveInputSchema } from '../coevolution/coevolve-input';
-import { inputProblems } from '../aegis/run-input';
+import { inputProblems, workflowIdProblem } from '../aegis/run-input';
 import { seededSample } from '../aegis/sampling';
 import type { TriedEdit } from '../aegis/meta-agent';
 import { ACTIVITY_OPTIONS } from '../temporal.config';
@@ -61,6 +61,8 @@ export const coevolveStatusQuery = defineQuery<CoevolveStatus>('coevolveStatus')
  * those traces, then one GRPO update from the same buffer; both finish before the next rollout.
  */
 export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
+  const idProblem = workflowIdProblem(workflowInfo().workflowId);
+  if (idProblem) throw ApplicationFailure.nonRetryable(`invalid coevolve run: ${idProblem}`, 'InvalidInput');
   const parsed = CoevolveInputSchema.safeParse(rawInput ?? {});
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid coevolve input:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput');
   const input: CoevolveInput = parsed.data;

@@ -1,6 +1,8 @@
-import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities, OutcomesResult } from '../activities';
+import { inputProblems, workflowIdProblem } from '../aegis/run-input';
+import { taskIdProblem } from '../harness/sandbox/input-bounds';
 import { ACTIVITY_OPTIONS } from '../temporal.config';
 
 const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
@@ -9,7 +11,17 @@ export const EvaluateInputSchema = z
   .object({
     benchmark: z.string().min(1),
     harnessId: z.string().regex(/^hx-[0-9a-f]{16}$/, 'a harness id such as hx-0123456789abcdef'),
-    taskIds: z.array(z.string().min(1)).min(1).max(100_000),
+    /** Malformed ids are refused here; ids the benchmark does not have, by the rollout activity (it knows the benchmark). */
+    taskIds: z
+      .array(z.string())
+      .min(1)
+      .max(100_000)
+      .superRefine((ids, ctx) => {
+        for (const [i, id] of ids.entries()) {
+          const problem = taskIdProblem(id);
+          if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem });
+        }
+      }),
     k: z.number().int().min(1).max(16).default(2),
     seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
     /** Tasks per rollout activity: smaller chunks spread better over workers, larger ones cost fewer round trips. */
@@ -32,12 +44,10 @@ export interface EvaluateResult {
 
 /** Evaluates one harness on a task list: rollout activities in parallel chunks, so workers share the load. */
 export async function evaluateHarness(rawInput: unknown): Promise<EvaluateResult> {
+  const idProblem = workflowIdProblem(workflowInfo().workflowId);
+  if (idProblem) throw ApplicationFailure.nonRetryable(`invalid evaluateHarness run: ${idProblem}`, 'InvalidInput');
   const parsed = EvaluateInputSchema.safeParse(rawInput ?? {});
-  if (!parsed.success)
-    throw ApplicationFailure.nonRetryable(
-      `invalid evaluateHarness input:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(input)'}: ${i.message}`).join('\n')}`,
-      'InvalidInput',
-    );
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid evaluateHarness input:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput');
   const { taskIds, chunkSize, keepTraces, ...rest } = parsed.data;
   const chunks: string[][] = [];
   for (let i = 0; i < taskIds.length; i += chunkSize) chunks.push(taskIds.slice(i, i + chunkSize));

@@ -40,7 +40,7 @@ async function compare(args: string[]): Promise<void> {
     batchSize: wholeNumber('batch-size', values['batch-size']),
     validationSize: wholeNumber('validation-size', values['validation-size']),
     maxTokens: wholeNumber('max-tokens', values['max-tokens']),
-    seedHarness: seedHarnessInput(values.harness, values.model),
+    seedHarness: await seedHarnessInput(values.harness, values.model, values.benchmark),
   };
   const inputs = evolvers.map((evolver) => validInput(evolveInputSchema(), { ...base, evolver }));
   checkModelFlag('--model', inputs[0].model, { allowRules: true });

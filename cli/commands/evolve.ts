@@ -41,7 +41,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     evolver: values.evolver,
     strategy: values.strategy,
     gating: values.gating ? { mode: values.gating } : undefined,
-    seedHarness: seedHarnessInput(values.harness, values.model),
+    seedHarness: await seedHarnessInput(values.harness, values.model, values.benchmark),
   });
   checkModelFlag('--model', input.model);
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });

@@ -2,7 +2,7 @@ import { passRate, rolloutTasks } from '../../aegis/rollout';
 import { BENCHMARK_NAMES, getBenchmark } from '../../benchmarks/registry';
 import { harnessId } from '../../harness/config';
 import { UsageError } from '../errors';
-import { checkModelFlag, type Commands, parseFlags, readHarnessFile, RUN_OPTIONS } from '../options';
+import { checkModelFlag, type Commands, parseFlags, readVerifiedHarness, RUN_OPTIONS } from '../options';
 import { pct, printJson, say } from '../output';
 
 export const ROLLOUT_OPTIONS = {
@@ -21,7 +21,7 @@ async function rollout(args: string[]): Promise<void> {
   if (!['train', 'validation', 'test'].includes(values.split)) throw new UsageError(`--split must be train, validation or test, got "${values.split}"`);
   if (values.tasks !== undefined && !/^\d+$/.test(values.tasks)) throw new UsageError(`--tasks must be a whole number, got "${values.tasks}"`);
   if (!/^\d+$/.test(values.k) || Number(values.k) < 1) throw new UsageError(`--k must be a whole number ≥ 1, got "${values.k}"`);
-  const config = readHarnessFile(values.harness, values.model);
+  const config = await readVerifiedHarness(values.harness, values.model, values.benchmark);
   const run = { ...config, model: { ...config.model, main: { ...config.model.main, model: values.model } } };
   const benchmark = getBenchmark(values.benchmark);
   let ids = benchmark.tasks().filter((t) => t.split === values.split).map((t) => t.id);

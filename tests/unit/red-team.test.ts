@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { withoutHostPaths } from '../../activities/boundary';
+import { checkTaskIds } from '../../activities/services';
 import { evolveInputSchema, inputProblems, workflowIdProblem } from '../../aegis/run-input';
 import { verifyCodeProcessors } from '../../aegis/gate';
 import { getBenchmark } from '../../benchmarks/registry';
@@ -12,6 +14,8 @@ import { compileProcessor, sandboxProgram, transpile } from '../../harness/sandb
 import { capProblems, jsonBoundsProblem, runIdProblem, scrubHostPaths, taskIdProblem } from '../../harness/sandbox/input-bounds';
 import { DEFAULT_SANDBOX_LIMITS, SandboxLimits } from '../../harness/sandbox/quickjs-sandbox';
 import { runInSandboxThread } from '../../harness/sandbox/sandbox-host';
+import { UsageError } from '../../cli/errors';
+import { readVerifiedHarness } from '../../cli/options';
 import { ArtifactStore } from '../../store/artifact-store';
 import { runProcessor } from '../helpers/processor-harness';
 import { attempt, beforeModel, GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
@@ -301,5 +305,60 @@ describe('the store never trusts its own bytes', () => {
     expect(new Set(keys).size).toBe(N);
     expect(appended[0] + appended[1]).toBe(N);
     expect(readdirSync(join(root, 'runs', 'race'))).toEqual(['audit.jsonl']); // the lock is released
+  });
+});
+
+describe('the wiring: activity boundary and CLI', () => {
+  const failureOf = (f: () => void): { type?: string; nonRetryable?: boolean; message: string } | null => {
+    try {
+      f();
+      return null;
+    } catch (e) {
+      return e as { type?: string; nonRetryable?: boolean; message: string };
+    }
+  };
+
+  test('task ids: the benchmark\'s own pass; unknown, malformed and a wrong benchmark fail non-retryably, capped and named', () => {
+    const ids = getBenchmark('blocksworld').tasks().slice(0, 3).map((t) => t.id);
+    expect(failureOf(() => checkTaskIds({ benchmark: 'blocksworld', taskIds: ids }, ['taskIds']))).toBeNull();
+    const unknown = failureOf(() => checkTaskIds({ benchmark: 'blocksworld', taskIds: [...ids, 'blocksworld/nope'] }, ['taskIds']));
+    expect(unknown).toMatchObject({ type: 'InvalidInput', nonRetryable: true, message: expect.stringContaining('blocksworld has no task "blocksworld/nope"') });
+    expect(unknown!.message).not.toContain(ids[0]);
+    const many = failureOf(() => checkTaskIds({ benchmark: 'blocksworld', gateTaskIds: Array.from({ length: 5000 }, (_, i) => `../${i}`) }, ['gateTaskIds']));
+    expect(many!.message).toMatch(/gateTaskIds: task id "\.\.\/0" is not safe[\s\S]*… and 4980 more problem\(s\)/);
+    expect(many!.message.length).toBeLessThan(8000);
+    // A task of another benchmark is unknown here too.
+    expect(failureOf(() => checkTaskIds({ benchmark: 'gsm8k', taskIds: [ids[0]] }, ['taskIds']))).toMatchObject({ type: 'InvalidInput' });
+    expect(failureOf(() => checkTaskIds({ benchmark: 'no-such', taskIds: [] }, ['taskIds']))).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/unknown benchmark "no-such"/) });
+  });
+
+  test('failures leave the boundary without host paths, keeping their type', () => {
+    const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-rt-')));
+    let error: unknown;
+    try {
+      store.get(`sha256:${'0'.repeat(64)}`);
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error).message).toMatch(/\/tmp\//);
+    const cleaned = withoutHostPaths(error) as Error;
+    expect(cleaned).toBe(error);
+    expect(cleaned.message).toMatch(/^artifact sha256:0+ is not in the store at <path>$/);
+    expect(cleaned.stack).not.toMatch(new RegExp(ROOT.replace(/[/.]/g, '\\$&')));
+    expect(cleaned.name).toBe('Error');
+  });
+
+  test('--harness: a harness whose code fails verification is a usage error naming the file; a good one loads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hx-rt-'));
+    const base = seedHarness('sim:small');
+    const withCode = (params: Record<string, unknown>) => ({ ...base, hooks: { ...base.hooks, before_model: [...base.hooks.before_model, { id: 'evolved', type: 'code', params }] } });
+    const bad = join(dir, 'bomb.json');
+    writeFileSync(bad, JSON.stringify(withCode({ source: attempt("let s = 'x'; const keep: string[] = []; while (true) { keep.push(s); s = s + s; }"), smokeTests: [GUARD_SMOKE_TESTS[0]] })));
+    const error = await readVerifiedHarness(bad, 'sim:small', 'blocksworld').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(new RegExp(`^--harness ${bad.replace(/[/.]/g, '\\$&')}: code processors fail verification:\\n  - hooks\\.before_model\\.evolved: smoke_test: .*memory limit`));
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify(withCode({ source: REPEATED_STATE_GUARD, smokeTests: GUARD_SMOKE_TESTS })));
+    await expect(readVerifiedHarness(good, 'sim:small', 'blocksworld')).resolves.toMatchObject({ hooks: { before_model: expect.arrayContaining([expect.objectContaining({ id: 'evolved' })]) } });
   });
 });

@@ -1,13 +1,18 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { spendExhausted, stopReason } from '../../aegis/run-budget';
-import { EvolveInput, evolveInputSchema, inputProblems } from '../../aegis/run-input';
+import { EvolveInput, evolveInputSchema, inputProblems, workflowIdProblem } from '../../aegis/run-input';
 import { addSpend, initialRunState, ReportedSpend, RunState } from '../../aegis/run-state';
 import type { AuditRecord } from '../../aegis/types';
 import { books, ledger } from './activities';
 import type { RunControls } from './controls';
 
-/** Validates the workflow input first thing: invalid input fails the run at once, non-retryably, listing every problem. */
+/**
+ * Validates the workflow id and input first thing, before any command: invalid input fails the run at once,
+ * non-retryably, listing its first problems (capped, free of host paths).
+ */
 export function parseEvolveInput(rawInput: unknown): EvolveInput {
+  const idProblem = workflowIdProblem(workflowInfo().workflowId);
+  if (idProblem) throw ApplicationFailure.nonRetryable(`invalid evolveHarness run: ${idProblem}`, 'InvalidInput', { problems: [idProblem] });
   const parsed = evolveInputSchema().safeParse(rawInput ?? {});
   if (!parsed.success) {
     const problems = inputProblems(parsed.error);

@@ -1,0 +1,238 @@
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { ChildProcess } from 'node:child_process';
+import { join, relative } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
+import { getBenchmark } from '../../benchmarks/registry';
+import { seedHarness } from '../../harness/seed';
+import { ArtifactStore } from '../../store/artifact-store';
+import { attempt, GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
+import { startDevServer, tempDataDir } from './temporal-env';
+import { killAll, spawnWorker } from './worker-process';
+
+/**
+ * Issue 17's attacks against a real dev server and a real worker process (`harnessx worker`), as the Web
+ * UI or a script would start them: each bad start fails at once (no retried activity, no failed workflow
+ * task), non-retryably as InvalidInput, with a bounded message; the worker stays small and live. The
+ * attacks through the project's own functions are in tests/unit/red-team.test.ts.
+ */
+jest.setTimeout(300_000);
+
+const QUEUE = 'it-red-team';
+let env: TestWorkflowEnvironment;
+let worker: ChildProcess;
+let dataDir: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  env = await startDevServer();
+  dataDir = tempDataDir();
+  worker = await spawnWorker({ address: env.address, dataDir, env: { HARNESSX_TASK_QUEUE: QUEUE } }, children);
+});
+afterAll(async () => {
+  killAll(children);
+  await env?.teardown();
+});
+
+const start = (workflow: string, workflowId: string, input: unknown) => env.client.workflow.start(workflow, { taskQueue: QUEUE, workflowId, args: [input] });
+
+/** The failure a run ended with: the workflow's own, or the activity's cause when an activity failed it. */
+async function failureOf(handle: WorkflowHandle): Promise<{ failure: ApplicationFailure; viaActivity: boolean }> {
+  const error = await handle.result().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause;
+  if (cause instanceof ActivityFailure) {
+    expect(cause.cause).toBeInstanceOf(ApplicationFailure);
+    return { failure: cause.cause as ApplicationFailure, viaActivity: true };
+  }
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return { failure: cause as ApplicationFailure, viaActivity: false };
+}
+
+const EventType = temporal.api.enums.v1.EventType;
+/** What the history shows about retries: every activity attempt started, and workflow tasks that failed. */
+async function attempts(handle: WorkflowHandle): Promise<{ activities: Array<{ name: string; attempt: number }>; failedWorkflowTasks: number }> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const names = new Map<string, string>();
+  for (const e of events) if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) names.set(String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!);
+  return {
+    activities: events
+      .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+      .map((e) => ({ name: names.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId))!, attempt: e.activityTaskStartedEventAttributes!.attempt! })),
+    failedWorkflowTasks: events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED).length,
+  };
+}
+
+/** The worker process's resident set, from /proc (Linux). */
+function rssMb(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  return kb / 1024;
+}
+
+/** Every file under `dir`, relative to it. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** The seed harness with one extra code processor on before_model. */
+function seedWithCode(params: Record<string, unknown>): Record<string, unknown> {
+  const base = seedHarness('sim:small');
+  return { ...base, hooks: { ...base.hooks, before_model: [...base.hooks.before_model, { id: 'evolved', type: 'code', params }] } };
+}
+
+const SMALL_RUN = { benchmark: 'blocksworld', model: 'sim:small', rounds: 1, batchSize: 6, validationSize: 3, trackHeldOut: false, evaluateTest: false, finalTrainTasks: 6, regressionGuard: { every: 0 } };
+
+// (c) first: nothing may have been written at the data root before it, by anyone.
+it('workflow id ".." fails at once as InvalidInput in every workflow, and nothing is written at the data root', async () => {
+  const before = filesUnder(dataDir);
+  const starts: Array<[string, unknown]> = [
+    ['evolveHarness', SMALL_RUN],
+    ['coevolve', { benchmark: 'blocksworld', iterations: 1 }],
+    ['evaluateHarness', { benchmark: 'blocksworld', harnessId: 'hx-0123456789abcdef', taskIds: ['blocksworld/instance-1'] }],
+  ];
+  for (const [workflow, input] of starts) {
+    // One id at a time: a workflow id names one execution on the server.
+    const handle = await start(workflow, '..', input);
+    const { failure, viaActivity } = await failureOf(handle);
+    expect(viaActivity).toBe(false);
+    expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+    expect(failure.message).toMatch(/workflow id "\.\." is not safe/);
+    expect(await attempts(handle)).toEqual({ activities: [], failedWorkflowTasks: 0 });
+  }
+  expect(filesUnder(dataDir)).toEqual(before);
+  expect(filesUnder(dataDir).filter((f) => /audit|summary/.test(f))).toEqual([]);
+});
+
+it('raw JSON with params nested 10,000 deep becomes InvalidInput, not a stack overflow', async () => {
+  // Sent as raw bytes: the client's own JSON.stringify is not what is under test.
+  const depth = 10_000;
+  const params = '{"v":'.repeat(depth) + '"leaf"' + '}'.repeat(depth);
+  const text = `{"benchmark":"blocksworld","seedHarness":{"schemaVersion":1,"name":"deep","hooks":{"before_model":[{"id":"deep","type":"code","params":${params}}]}}}`;
+  const workflowId = 'rt-deep-params';
+  await env.client.workflowService.startWorkflowExecution({
+    namespace: env.namespace ?? 'default',
+    workflowId,
+    requestId: randomUUID(),
+    workflowType: { name: 'evolveHarness' },
+    taskQueue: { name: QUEUE },
+    input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(text) }] },
+  });
+  const handle = env.client.workflow.getHandle(workflowId);
+  const { failure, viaActivity } = await failureOf(handle);
+  expect(viaActivity).toBe(false);
+  expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(failure.message).toMatch(/seedHarness is nested deeper than 32 levels/);
+  expect(failure.message).not.toMatch(/stack|\/work\/|\/tmp\//i);
+  expect(await attempts(handle)).toEqual({ activities: [], failedWorkflowTasks: 0 });
+});
+
+it('a start with 9,999 problems gets a capped message, in the workflow and in prepareRun', async () => {
+  // In the workflow: 9,999 malformed task ids.
+  const evaluate = await start('evaluateHarness', 'rt-many-ids', { benchmark: 'blocksworld', harnessId: 'hx-0123456789abcdef', taskIds: Array.from({ length: 9999 }, (_, i) => `../x${i}`) });
+  const inWorkflow = await failureOf(evaluate);
+  expect(inWorkflow.viaActivity).toBe(false);
+  expect(inWorkflow.failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(inWorkflow.failure.message).toMatch(/… and 9979 more problem\(s\)/);
+  expect(inWorkflow.failure.message.length).toBeLessThan(8000);
+  expect(await attempts(evaluate)).toEqual({ activities: [], failedWorkflowTasks: 0 });
+
+  // In prepareRun: a seed harness with 9,999 processors of no known type.
+  const base = seedHarness('sim:small');
+  const bogus = Array.from({ length: 9999 }, (_, i) => ({ id: `p${i}`, type: 'no_such_processor', params: {} }));
+  const evolve = await start('evolveHarness', 'rt-many-processors', { ...SMALL_RUN, seedHarness: { ...base, hooks: { ...base.hooks, before_model: bogus } } });
+  const inActivity = await failureOf(evolve);
+  expect(inActivity.viaActivity).toBe(true);
+  expect(inActivity.failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(inActivity.failure.message).toMatch(/unknown processor type "no_such_processor"/);
+  expect(inActivity.failure.message).toMatch(/… and \d+ more problem\(s\)/);
+  expect(inActivity.failure.message).not.toMatch(/exceeds size limit/);
+  expect(inActivity.failure.message.length).toBeLessThan(8000);
+  expect(await attempts(evolve)).toEqual({ activities: [{ name: 'prepareRun', attempt: 1 }], failedWorkflowTasks: 0 });
+});
+
+it('an unknown task id in evaluateHarness fails at once, non-retryably, naming the id', async () => {
+  const harnessId = new ArtifactStore(dataDir).putHarness(seedHarness('sim:small'));
+  const known = getBenchmark('blocksworld').tasks()[0].id;
+  const handle = await start('evaluateHarness', 'rt-unknown-task', { benchmark: 'blocksworld', harnessId, taskIds: [known, 'blocksworld/no-such-task'], k: 1 });
+  const { failure, viaActivity } = await failureOf(handle);
+  expect(viaActivity).toBe(true);
+  expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(failure.message).toMatch(/blocksworld has no task "blocksworld\/no-such-task"/);
+  expect(failure.message).not.toContain(JSON.stringify(known));
+  expect(await attempts(handle)).toEqual({ activities: [{ name: 'rolloutOutcomes', attempt: 1 }], failedWorkflowTasks: 0 });
+});
+
+it('a seed harness carrying a string bomb fails at once as InvalidInput; the worker stays small and then completes a normal run', async () => {
+  const pid = worker.pid!;
+  const rssBefore = rssMb(pid);
+  const bomb = seedWithCode({ source: attempt("let s = 'x'; const keep: string[] = []; while (true) { keep.push(s); s = s + s; }"), smokeTests: [GUARD_SMOKE_TESTS[0]] });
+  const handle = await start('evolveHarness', 'rt-string-bomb', { ...SMALL_RUN, seedHarness: bomb });
+  const { failure, viaActivity } = await failureOf(handle);
+  expect(viaActivity).toBe(true);
+  expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(failure.message).toMatch(/seedHarness\.hooks\.before_model\.evolved: smoke_test: .*memory limit/);
+  expect(await attempts(handle)).toEqual({ activities: [{ name: 'prepareRun', attempt: 1 }], failedWorkflowTasks: 0 });
+  const growth = rssMb(pid) - rssBefore;
+  // Before: this seed harness took a worker from 0.3 to 2.5 GB. Now the guest's memory is its 16 MiB
+  // WebAssembly cap on a sandbox thread of 96 MB heap; the growth that remains is loading TypeScript on
+  // the checker thread (its first type-check) and the sandbox thread itself.
+  process.stdout.write(`red-team: worker RSS ${rssBefore.toFixed(0)} MB → ${(rssBefore + growth).toFixed(0)} MB after the string bomb\n`);
+  expect(growth).toBeLessThan(400);
+
+  // The same worker, still alive, completes a normal run, with a verified code processor in its seed.
+  expect(worker.exitCode).toBeNull();
+  const normal = await start('evolveHarness', 'rt-after-bomb', { ...SMALL_RUN, seedHarness: seedWithCode({ source: REPEATED_STATE_GUARD, smokeTests: GUARD_SMOKE_TESTS }) });
+  const summary = (await normal.result()) as { rounds: number; harnessId: string };
+  expect(summary.harnessId).toMatch(/^hx-/);
+  expect(worker.exitCode).toBeNull();
+  expect(worker.pid).toBe(pid);
+});
+
+it('an activity keeps heartbeating while a pathological recursive type is type-checked, and fails on its first attempt', async () => {
+  // Recursive tuple types: before, 700 characters of them blocked the worker's event loop for 11 s (2.4 GB);
+  // now they are checked on the checker thread until its 30 s (or 512 MB) limit. prepareRun checks a seed
+  // harness's code with the gate's own check (verifyCodeProcessor → compileProcessor).
+  const names = Array.from({ length: 16 }, (_, i) => `T${i}`);
+  const PATHOLOGICAL = `import type { HookEvent } from 'harnessx';
+export function processEvent(e: HookEvent) { return null; }
+type Build<N extends number, A extends unknown[] = []> = A['length'] extends N ? A : Build<N, [...A, A['length']]>;
+${names.map((n, i) => `type ${n} = Build<${999 - i}>;`).join(' ')}
+export const x: [${names.join(', ')}] extends [${[...names].reverse().join(', ')}] ? 1 : 0 = 0;
+`;
+  const handle = await start('evolveHarness', 'rt-pathological-type', { ...SMALL_RUN, seedHarness: seedWithCode({ source: PATHOLOGICAL, smokeTests: GUARD_SMOKE_TESTS }) });
+  // The heartbeats the server records for the running prepareRun (the SDK sends at most one per 12 s).
+  const heartbeats = new Set<string>();
+  let done = false;
+  const result = failureOf(handle).finally(() => (done = true));
+  while (!done) {
+    const described = await handle.describe().catch(() => null);
+    for (const a of described?.raw.pendingActivities ?? []) {
+      expect(a.attempt).toBe(1);
+      if (a.lastHeartbeatTime?.seconds) heartbeats.add(`${a.lastHeartbeatTime.seconds}.${a.lastHeartbeatTime.nanos ?? 0}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const { failure, viaActivity } = await result;
+  expect(viaActivity).toBe(true);
+  expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(failure.message).toMatch(/seedHarness\.hooks\.before_model\.evolved: compile: typecheck: the type check exceeded its (30000 ms time|512 MB memory) limit/);
+  // prepareRun's heartbeat timeout is 15 s; the check ran past it on one attempt, heartbeating throughout.
+  expect(heartbeats.size).toBeGreaterThanOrEqual(2);
+  expect(await attempts(handle)).toEqual({ activities: [{ name: 'prepareRun', attempt: 1 }], failedWorkflowTasks: 0 });
+  expect(worker.exitCode).toBeNull();
+});
