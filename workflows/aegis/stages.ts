@@ -1,4 +1,4 @@
-import { digestNoOpReason } from '../../aegis/round-decisions';
+import { digestNoOpReason, gateTermsFor } from '../../aegis/round-decisions';
 import { seededSample } from '../../aegis/sampling';
 import { ActivityResult, meta } from './activities';
 import type { AegisRun } from './run';
@@ -71,9 +71,12 @@ export async function planStage(run: AegisRun, round: number, focus: RoundFocus,
   return plan.options === 0 ? noOp('empty landscape') : plan;
 }
 
+/** How the gate will decide this round's candidates, in numbers (the Evolver and the Critic are told). */
+const gateTerms = (run: AegisRun, focus: RoundFocus) => gateTermsFor(run.input, focus.gateTaskIds, run.state.validationIds);
+
 export type EvolveOutput = Extract<ActivityResult<'evolve'>, { failed?: undefined }>;
 export async function evolveStage(run: AegisRun, round: number, focus: RoundFocus, digest: DigestOutput, plan: PlanOutput): Promise<EvolveOutput | NoOp> {
-  const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: focus.base, maxCandidates: run.input.candidatesPerRound, round, tracesRef: focus.tracesRef, ...stageSpec(run) });
+  const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: focus.base, maxCandidates: run.input.candidatesPerRound, round, tracesRef: focus.tracesRef, benchmark: run.input.benchmark, gate: gateTerms(run, focus), ...stageSpec(run) });
   run.account(evolved.spend);
   if (evolved.failed !== undefined) return noOp(`stage failed: ${evolved.failed}`);
   await run.audit({ key: `${round}:evolve`, round, stage: 'evolve', kind: 'info', payload: { candidates: evolved.candidates }, evidenceRefs: [evolved.candidatesRef] });
@@ -87,7 +90,7 @@ export interface Shortlist {
   ranking: string[];
 }
 export async function critiqueStage(run: AegisRun, round: number, focus: RoundFocus, digest: DigestOutput, evolved: EvolveOutput): Promise<Shortlist | NoOp> {
-  const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: run.state.reputation, harnessId: focus.base, round, ...stageSpec(run) });
+  const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: run.state.reputation, harnessId: focus.base, round, tried: run.state.tried, gate: gateTerms(run, focus), ...stageSpec(run) });
   run.account(critique.spend);
   if (critique.failed !== undefined) return noOp(`stage failed: ${critique.failed}`);
   const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
