@@ -59,10 +59,19 @@ export function createMetaStageActivities(services: ActivityServices) {
     }
   };
 
+  /** The agent's model spend in this activity; prompt-cache reads and writes (parts of inputTokens) when there were any. */
   const metaSpend = (agent: MetaAgent, name: string | undefined): Spend => {
     const u = agent.usage?.();
     if (!u || u.calls === 0) return { inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: 0 };
-    return { ...u.usage, tokens: u.usage.inputTokens + u.usage.outputTokens, costUsd: costUsd(name ?? '', u.usage) };
+    const { inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens } = u.usage;
+    return {
+      inputTokens,
+      outputTokens,
+      tokens: inputTokens + outputTokens,
+      ...(cacheReadTokens ? { cacheReadTokens } : {}),
+      ...(cacheWriteTokens ? { cacheWriteTokens } : {}),
+      costUsd: costUsd(name ?? '', u.usage),
+    };
   };
 
   /** Runs a meta-agent stage: a StageFailure becomes a recorded failure (the round no-ops), never a retry. */
