@@ -1,11 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking, seesaw, statisticalSeesaw, suspectedRegressions } from '../aegis/gate';
-import { runOneEpisode, TaskOutcome } from '../aegis/rollout';
+import { seesaw, statisticalSeesaw, suspectedRegressions } from '../aegis/gate';
+import { preGateChecks } from '../aegis/pre-gate';
+import type { TaskOutcome } from '../aegis/rollout';
 import { GATE_CHECKS } from '../aegis/types';
 import type { Candidate, GateCheckResult, GateResult } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
-import type { Benchmark } from '../benchmarks/types';
-import type { HarnessConfig } from '../harness/config';
 import { heartbeat } from './activity-context';
 import { outcomesFor } from './rollouts';
 import type { ActivityServices } from './services';
@@ -16,15 +15,6 @@ export interface GatingSpec {
   mode: 'seesaw' | 'statistical';
   repeats: number;
   tCritical: number;
-}
-
-/** Smoke test: the candidate harness runs a synthetic task end to end with the simulator (no paid calls). */
-async function smokeTest(benchmark: Benchmark, config: HarnessConfig, harnessId: string, seed: string): Promise<GateCheckResult> {
-  const smoke = await runOneEpisode({ benchmark, config: { ...config, model: { main: { model: 'sim:large' } } }, harnessId, seed: `${seed}|smoke` }, benchmark.smokeTaskId(), 0);
-  const harnessError = smoke.records.find((r) => r.kind === 'error' && r.processorId);
-  return smoke.endReason === 'harness_error'
-    ? { check: 'smoke_test', passed: false, detail: harnessError?.kind === 'error' ? harnessError.message : 'harness error' }
-    : { check: 'smoke_test', passed: true, detail: `ran ${smoke.steps} step(s), ended ${smoke.endReason}` };
 }
 
 /**
@@ -45,19 +35,10 @@ export function createGateActivities(services: ActivityServices) {
         const failed = checks.find((c) => !c.passed);
         return { candidateId: candidate.candidateId, passed: !failed && checks.length === GATE_CHECKS.length, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra, spend: totalSpend(spent) };
       };
-      checks.push(checkManifest(candidate));
-      if (!checks.at(-1)!.passed) return result();
-      const incumbent = store.getHarness(input.incumbentId);
-      const config = store.getHarness(candidate.harnessId);
-      checks.push(checkCanonicalForm(incumbent, candidate, config));
-      if (!checks.at(-1)!.passed) return result();
-      const benchmark = getBenchmark(input.benchmark);
-      checks.push(checkRewardHacking(benchmark, incumbent, config));
-      if (!checks.at(-1)!.passed) return result();
-      checks.push(await checkCodeProcessors(incumbent, config));
-      if (!checks.at(-1)!.passed) return result();
-      checks.push(await smokeTest(benchmark, config, candidate.harnessId, input.seed));
-      if (!checks.at(-1)!.passed) return result();
+      // The rollout-free checks, exactly as the Evolver's pre-gate ran them (same incumbent, benchmark and seed).
+      const pre = await preGateChecks(store.getHarness(input.incumbentId), candidate, store.getHarness(candidate.harnessId), getBenchmark(input.benchmark), { seed: input.seed });
+      checks.push(...pre.checks);
+      if (!pre.passed) return result();
       heartbeat({ stage: 'seesaw' });
       if (input.gating?.mode === 'statistical') {
         // Paired repeats: the same R seeds for both harnesses; the first repeat reuses the round's seed.

@@ -5,8 +5,10 @@ import { RandomMetaAgent } from '../aegis/baselines/random-evolver';
 import { PromptPoolEntry, PromptPoolStore, ReflectivePromptMetaAgent } from '../aegis/baselines/reflective-prompt';
 import { SingleAgentMetaAgent } from '../aegis/baselines/single-agent';
 import type { TaskOutcome } from '../aegis/rollout';
+import { makePreGateChecker } from '../aegis/pre-gate';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
-import type { Candidate, Critique, Digest, Landscape } from '../aegis/types';
+import type { Candidate, Critique, Digest, GateTerms, Landscape } from '../aegis/types';
+import { getBenchmark } from '../benchmarks/registry';
 import type { EpisodeTrace } from '../harness/trace';
 import { costUsd } from '../models/prices';
 import { createModel } from '../models/registry';
@@ -57,10 +59,19 @@ export function createMetaStageActivities(services: ActivityServices) {
     }
   };
 
+  /** The agent's model spend in this activity; prompt-cache reads and writes (parts of inputTokens) when there were any. */
   const metaSpend = (agent: MetaAgent, name: string | undefined): Spend => {
     const u = agent.usage?.();
     if (!u || u.calls === 0) return { inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: 0 };
-    return { ...u.usage, tokens: u.usage.inputTokens + u.usage.outputTokens, costUsd: costUsd(name ?? '', u.usage) };
+    const { inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens } = u.usage;
+    return {
+      inputTokens,
+      outputTokens,
+      tokens: inputTokens + outputTokens,
+      ...(cacheReadTokens ? { cacheReadTokens } : {}),
+      ...(cacheWriteTokens ? { cacheWriteTokens } : {}),
+      costUsd: costUsd(name ?? '', u.usage),
+    };
   };
 
   /** Runs a meta-agent stage: a StageFailure becomes a recorded failure (the round no-ops), never a retry. */
@@ -88,16 +99,17 @@ export function createMetaStageActivities(services: ActivityServices) {
     /** The deterministic digest, refined by the LLM Digester when the run has an LLM meta-agent. */
     async digest(input: { round: number; harnessId: string; tracesRef: string; outcomesRef: string; previousDigestRef: string | null } & StageSpec) {
       const traces = store.get<EpisodeTrace[]>(input.tracesRef);
+      const config = store.getHarness(input.harnessId);
       const base = digestTraces({
         round: input.round,
         harnessId: input.harnessId,
-        config: store.getHarness(input.harnessId),
+        config,
         traces,
         outcomes: store.get<TaskOutcome[]>(input.outcomesRef),
         previous: input.previousDigestRef ? store.get<Digest>(input.previousDigestRef) : null,
       });
       return stage(input, async (agent) => {
-        const digest = agent.digest ? await agent.digest({ digest: base, traces }) : base;
+        const digest = agent.digest ? await agent.digest({ digest: base, traces, config }) : base;
         const failing = digest.tasks.filter((t) => t.category !== null).length;
         return { digestRef: store.put(digest), actionability: digest.actionability, failing, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens };
       });
@@ -110,13 +122,20 @@ export function createMetaStageActivities(services: ActivityServices) {
       });
     },
 
-    async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number; tracesRef?: string } & StageSpec) {
+    /**
+     * `benchmark` binds the gate's rollout-free checks (preGate) to this incumbent, benchmark and seed, as the
+     * gate will run them; `gate`: the gate's terms in numbers. Both are optional (older workflow histories).
+     */
+    async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number; tracesRef?: string; benchmark?: string; gate?: GateTerms } & StageSpec) {
       await faultPoint(store, 'evolve');
       return stage(input, async (agent) => {
+        const incumbent = store.getHarness(input.harnessId);
         const drafts = await agent.evolve({
+          ...(input.benchmark ? { preGate: makePreGateChecker(incumbent, getBenchmark(input.benchmark), { seed: input.seed ?? 'harnessx' }) } : {}),
+          ...(input.gate ? { gate: input.gate } : {}),
           landscape: store.get<Landscape>(input.landscapeRef),
           digest: store.get<Digest>(input.digestRef),
-          config: store.getHarness(input.harnessId),
+          config: incumbent,
           maxCandidates: input.maxCandidates,
           round: input.round,
           traces: input.tracesRef ? store.get<EpisodeTrace[]>(input.tracesRef) : undefined,
@@ -126,11 +145,11 @@ export function createMetaStageActivities(services: ActivityServices) {
     },
 
     /** The critic's decision; candidates it had revised are stored beside the originals (a new candidatesRef). */
-    async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number>; harnessId?: string; round?: number } & StageSpec) {
+    async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number>; harnessId?: string; round?: number; tried?: TriedEdit[]; gate?: GateTerms } & StageSpec) {
       const candidates = store.get<Candidate[]>(input.candidatesRef);
       const incumbent = input.harnessId ? store.getHarness(input.harnessId) : null;
       return stage(input, async (agent): Promise<Critique & Partial<ReturnType<typeof storeCandidates>>> => {
-        const { revised, ...critique } = await agent.critique({ candidates, digest: store.get<Digest>(input.digestRef), reputation: input.reputation, config: incumbent ?? store.getHarness(candidates[0].harnessId), round: input.round ?? 0 });
+        const { revised, ...critique } = await agent.critique({ candidates, digest: store.get<Digest>(input.digestRef), reputation: input.reputation, config: incumbent ?? store.getHarness(candidates[0].harnessId), round: input.round ?? 0, tried: input.tried, gate: input.gate });
         return revised?.length ? { ...(critique as Critique), ...storeCandidates(candidates, revised) } : (critique as Critique);
       });
     },

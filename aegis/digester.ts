@@ -21,8 +21,9 @@ const WEIGHTS: Record<FailureCategory, number> = {
 };
 
 /**
- * Steps the agent actually took. The run loop counts the step whose start a step budget interrupted
- * (maxSteps 14 ends "at step 15"); that step never reached the model, so it is not counted here.
+ * Steps the agent actually took, from the records: the last step with a model call, tool call, dialogue or
+ * error. The same as trace.steps for traces of today's run loop; also right for stored traces recorded
+ * before the loop stopped counting the step a step budget interrupted (they say maxSteps + 1).
  */
 export function stepsTaken(trace: EpisodeTrace): number {
   return trace.records.reduce((n, r) => (r.kind === 'model_call' || r.kind === 'tool_call' || r.kind === 'dialogue' || r.kind === 'error' ? Math.max(n, r.step) : n), 0);

@@ -43,6 +43,18 @@ export function triedEditFromGate(candidate: Pick<Candidate, 'editKey' | 'bucket
 /** A candidate before the activity stores its harness: the evolver's output. */
 export type CandidateDraft = Omit<Candidate, 'harnessId'> & { config: HarnessConfig };
 
+/** The verdict of the gate's rollout-free checks on one candidate (aegis/pre-gate.ts runs them). */
+export interface PreGateVerdict {
+  passed: boolean;
+  /** The checks run, in gate order, up to and including the first failure. */
+  checks: GateCheckResult[];
+  /** "<check>: <detail>" of the first failure, exactly as the gate would word it; null when passed. */
+  reason: string | null;
+}
+
+/** Runs the pre-gate checks on one of the Evolver's drafts (what a meta-agent receives by injection). */
+export type PreGateChecker = (draft: CandidateDraft) => Promise<PreGateVerdict>;
+
 /** The critic's decision, plus candidates it had revised (the LLM critic may ask the evolver once). */
 export type CritiqueWithRevisions = Critique & { revised?: CandidateDraft[] };
 

@@ -2,14 +2,13 @@ import type { Benchmark } from '../benchmarks/types';
 import { HarnessConfig, harnessId } from '../harness/config';
 import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking } from './gate';
 import type { PreGateChecker, PreGateVerdict } from './meta-agent';
-
-export type { PreGateChecker, PreGateVerdict } from './meta-agent';
 import { runOneEpisode } from './rollout';
 import type { Candidate, GateCheck, GateCheckResult } from './types';
 
 /** The gate's checks that need no rollouts of the task model: all of them but the seesaw. */
 export const PRE_GATE_CHECKS = ['manifest_complete', 'canonical_form', 'reward_hacking', 'code_sandbox', 'smoke_test'] as const satisfies readonly GateCheck[];
 
+export type { PreGateChecker, PreGateVerdict };
 
 /**
  * The deterministic part of the gate, as one function: manifest, canonical form, reward hacking, code
@@ -45,7 +44,6 @@ async function smokeEpisode(id: string, config: HarnessConfig, benchmark: Benchm
     ? { check: 'smoke_test', passed: false, detail: harnessError?.kind === 'error' ? harnessError.message : 'harness error' }
     : { check: 'smoke_test', passed: true, detail: `ran ${smoke.steps} step(s), ended ${smoke.endReason}` };
 }
-
 
 /** The checker the evolve activity passes to the meta-agent: bound to the incumbent, benchmark and round seed. */
 export function makePreGateChecker(incumbent: HarnessConfig, benchmark: Benchmark, options: { seed: string }): PreGateChecker {

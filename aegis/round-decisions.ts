@@ -1,6 +1,6 @@
-import type { TriedEdit } from './meta-agent';
+import { TriedEdit, triedEditFromGate } from './meta-agent';
 import { seededSample } from './sampling';
-import type { Bucket, GateResult } from './types';
+import type { Bucket, GateResult, GateTerms } from './types';
 import type { Variant } from './variants';
 
 /**
@@ -49,14 +49,37 @@ export function gateAction(gate: Pick<GateResult, 'passed' | 'checks' | 'regress
 /** Edits remembered as tried (the planner skips them on the same incumbent). */
 export const TRIED_HISTORY = 500;
 
-/** The tried-edits record after a gate verdict. */
+/** The tried-edits record after a gate verdict; a rejection says whether it was for the idea or a mistake. */
 export function triedAfterGate(tried: TriedEdit[], edit: { key: string; bucket: Bucket; harnessId: string }, gate: Pick<GateResult, 'passed' | 'reason'>): TriedEdit[] {
-  return [...tried, { ...edit, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-TRIED_HISTORY);
+  return [...tried, triedEditFromGate({ editKey: edit.key, bucket: edit.bucket }, edit.harnessId, gate)].slice(-TRIED_HISTORY);
 }
 
-/** The tried-edits record after a reviewer rejected the candidate just gated: its 'shipped' entry is replaced. */
+/**
+ * The tried-edits record after a reviewer rejected the candidate just gated: its 'shipped' entry is
+ * replaced. The reviewer judged a change that ran through the whole gate: a rejection of the idea.
+ */
 export function triedAfterReviewerRejection(tried: TriedEdit[], edit: { key: string; bucket: Bucket; harnessId: string }, reason: string): TriedEdit[] {
-  return [...tried.slice(0, -1), { ...edit, outcome: `rejected: by reviewer${reason ? `: ${reason}` : ''}` }];
+  return [...tried.slice(0, -1), { ...edit, outcome: `rejected: by reviewer${reason ? `: ${reason}` : ''}`, rejectedFor: 'idea' }];
+}
+
+/**
+ * How the gate will decide this round, in numbers, for the Evolver and the Critic: the minimum gain, k,
+ * and how many of the gate tasks are from the round's batch and how many are validation tasks.
+ */
+export function gateTermsFor(
+  input: { minGain: number; k: number; gating?: { mode: 'seesaw' | 'statistical'; repeats: number; tCritical: number } },
+  gateTaskIds: readonly string[],
+  validationIds: readonly string[],
+): GateTerms {
+  const validation = new Set(validationIds);
+  const validationTasks = gateTaskIds.filter((id) => validation.has(id)).length;
+  return {
+    minGain: input.minGain,
+    k: input.k,
+    batchTasks: gateTaskIds.length - validationTasks,
+    validationTasks,
+    ...(input.gating ? { mode: input.gating.mode, repeats: input.gating.repeats, tCritical: input.gating.tCritical } : {}),
+  };
 }
 
 /** The critic's bucket reputations after a gate verdict: ×1.25 on a pass, ×0.9 on a rejection, kept within [0.25, 4]. */

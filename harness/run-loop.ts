@@ -79,10 +79,14 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
   const run = new EpisodeRun(input);
   let endReason: EpisodeEndReason = 'hard_step_cap';
   let step = 0;
+  // Steps that got past step_start. A step_start processor that ends the episode (the step budget: maxSteps
+  // 14 interrupts at the start of step 15) ends it before that step reaches the model: it is not a step taken.
+  let stepsTaken = 0;
   try {
     await run.taskStart();
     for (step = 1; step <= hardCap; step++) {
       await run.stepStart(step);
+      stepsTaken = step;
       const response = await run.modelTurn(step);
       const observation = await run.act(step, response);
       if (await run.stepEnd(step, observation)) {
@@ -94,7 +98,7 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
     endReason = run.stopped(error, step);
   }
   const success = input.env.isDone();
-  await run.taskEnd(step, success, endReason);
+  await run.taskEnd(stepsTaken, success, endReason);
   return {
     taskId: input.task.id,
     harnessId: input.harnessId,
@@ -104,7 +108,7 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
     systemPrompt: run.systemPrompt,
     instruction: input.task.instruction,
     records: run.trace.records,
-    steps: Math.min(step, hardCap),
+    steps: stepsTaken,
     endReason,
     success,
     reward: success ? 1 : 0,

@@ -31,6 +31,7 @@ export interface EpisodeTrace {
   systemPrompt: string;
   instruction: string;
   records: TraceRecord[];
+  /** Steps taken: a step that a step_start processor ends before the model is called (the step budget) does not count, so maxSteps 14 gives at most 14. */
   steps: number;
   endReason: EpisodeEndReason;
   success: boolean;

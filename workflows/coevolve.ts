@@ -4,7 +4,7 @@ import type { Checkpoint } from '../activities/coevolution';
 import { CoevolveInput, CoevolveInputSchema } from '../coevolution/coevolve-input';
 import { inputProblems, workflowIdProblem } from '../aegis/run-input';
 import { seededSample } from '../aegis/sampling';
-import type { TriedEdit } from '../aegis/meta-agent';
+import { TriedEdit, triedEditFromGate } from '../aegis/meta-agent';
 import { ACTIVITY_OPTIONS } from '../temporal.config';
 import { pauseSignal, resumeSignal, stopSignal } from './evolve-harness';
 
@@ -98,7 +98,7 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     for (const candidateId of critique.ranking) {
       const c = pool.candidates.find((x) => x.candidateId === candidateId)!;
       const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: acting, gateTaskIds: [...batch, ...s.validationIds], k: input.k, seed: `${input.seed}|${it}`, minGain: 1 });
-      s.tried = [...s.tried, { key: c.editKey, bucket: c.bucket, harnessId: acting, outcome: gate.passed ? 'shipped' : `rejected: ${gate.reason}` }].slice(-500);
+      s.tried = [...s.tried, triedEditFromGate(c, acting, gate)].slice(-500);
       if (gate.passed) return c;
     }
     return null;

@@ -8,6 +8,8 @@ export interface ScriptedTurn {
   reply: (user: Record<string, unknown>, request: RecordedRequest) => unknown;
   /** Serves every consecutive call of this stage (the Digester makes one call per chunk of tasks). */
   repeat?: boolean;
+  /** The usage the reply reports, in Anthropic's fields (e.g. cache_read_input_tokens); 1000 in, 200 out by default. */
+  usage?: Record<string, number>;
 }
 
 /** The system prompt's text: a string, or (with prompt caching) a list of text blocks. */
@@ -73,7 +75,8 @@ export function scriptedMetaAgent(turns: ScriptedTurn[]) {
     const reply = turn.reply(user, req);
     // Objects come back as the provider returns a native structured reply; strings (malformed replies) as text.
     const tool = forcedTool(req.body);
-    return { body: tool && typeof reply !== 'string' ? anthropicForcedTool(tool, reply) : anthropicText(typeof reply === 'string' ? reply : JSON.stringify(reply)) };
+    if (tool && typeof reply !== 'string') return { body: anthropicForcedTool(tool, reply, turn.usage) };
+    return { body: { ...anthropicText(typeof reply === 'string' ? reply : JSON.stringify(reply)), ...(turn.usage ? { usage: turn.usage } : {}) } };
   };
   return {
     respond,

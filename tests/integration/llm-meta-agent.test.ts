@@ -20,6 +20,10 @@ const codeInsert = (id: string, source: string) => ({ op: 'insert', hook: 'befor
  */
 it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sandboxed code processor', async () => {
   const failingIds: string[] = [];
+  const roundOneCandidates = () => [
+    { bucket: 'processor', rationale: 'warn on repeated states', changes: [codeInsert('state_guard', REPEATED_STATE_GUARD)], evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: failingIds.slice(0, 6), stabilize: [], atRisk: [] } },
+    { bucket: 'processor', rationale: 'spin until the model behaves', changes: [codeInsert('spinner', attempt('while (true) {}'))], evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: failingIds.slice(0, 2), stabilize: [], atRisk: [] } },
+  ];
   const script = scriptedMetaAgent([
     // Round 1. The first Digester reply leaves a task out: one repair attempt fixes it.
     { stage: 'digest', reply: (u) => ({ tasks: digestAll(u).tasks.slice(1) }) },
@@ -32,15 +36,9 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
         notes: 'loops dominate',
       }),
     },
-    {
-      stage: 'evolve',
-      reply: () => ({
-        candidates: [
-          { bucket: 'processor', rationale: 'warn on repeated states', changes: [codeInsert('state_guard', REPEATED_STATE_GUARD)], evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: failingIds.slice(0, 6), stabilize: [], atRisk: [] } },
-          { bucket: 'processor', rationale: 'spin until the model behaves', changes: [codeInsert('spinner', attempt('while (true) {}'))], evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: failingIds.slice(0, 2), stabilize: [], atRisk: [] } },
-        ],
-      }),
-    },
+    { stage: 'evolve', reply: () => ({ candidates: roundOneCandidates() }) },
+    // The spinner fails the pre-gate (sandbox work limit): it goes back to the Evolver once, which insists on it.
+    { stage: 'evolve', reply: (_u, req) => (expect(JSON.stringify(req.body.messages)).toMatch(/candidates\.1 \(r1-c2\): code_sandbox: spinner: smoke_test: .*work limit/), { candidates: roundOneCandidates() }) },
     { stage: 'critique', reply: (u) => (expect(u.revisionAllowed).toBe(true), { decision: 'revise', candidateId: 'r1-c1', request: 'Name the processor repeat_guard so the ledger reads clearly.' }) },
     { stage: 'revise', reply: () => ({ candidates: [{ bucket: 'processor', rationale: 'warn on repeated states (renamed)', changes: [codeInsert('repeat_guard', REPEATED_STATE_GUARD)], evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: failingIds.slice(0, 6), stabilize: [], atRisk: [] } }] }) },
     { stage: 'critique', reply: (u) => (expect(u.revisionAllowed).toBe(false), { decision: 'ship_ranking', ranking: ['r1-c2', 'r1-c1-rev'], notes: ['the spinner is suspicious; the gate will tell'] }) },
@@ -70,7 +68,7 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
     const checks = shipGate.payload.checks as Array<{ check: string; passed: boolean; detail: string }>;
     expect(checks.map((c) => c.check)).toEqual(['manifest_complete', 'canonical_form', 'reward_hacking', 'code_sandbox', 'smoke_test', 'seesaw']);
     expect(checks.find((c) => c.check === 'code_sandbox')!.detail).toMatch(/repeat_guard: type-checked; 2 smoke test\(s\) passed/);
-    // The looping candidate is rejected by the sandbox, with the reason in the audit log.
+    // The looping candidate, still in the pool after the repair turn, is rejected by the sandbox, with the reason in the audit log.
     expect(audit.find((r) => r.key === '1:gate:r1-c2')).toMatchObject({ kind: 'rollback', payload: expect.objectContaining({ reason: expect.stringMatching(/^code_sandbox: spinner: smoke_test: .*work limit/) }) });
     // Round 2's planner failure is a recorded stage failure and a no-op.
     expect(audit.find((r) => r.key === '2:noop')!.payload.noop).toMatch(/^stage failed: plan: invalid output after one repair attempt: options\.0\.category/);
@@ -85,7 +83,7 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
     expect(summary.tokens).toBeGreaterThan(0);
     // Every call went through the real SDK: the repair turns quote the problem back to the model.
     const repairs = server.requests.filter((r) => (r.body.messages as unknown[]).length === 3);
-    expect(repairs.map((r) => systemText(r.body).split(' ')[3])).toEqual(['Digester', 'Planner']);
+    expect(repairs.map((r) => systemText(r.body).split(' ')[3])).toEqual(['Digester', 'Evolver', 'Planner']);
     // Every stage asked for its schema natively (a forced tool), with the stable system prompt cached.
     expect(server.requests.every((r) => (r.body.tool_choice as { type: string }).type === 'tool' && (r.body.system as Array<{ cache_control?: unknown }>)[0].cache_control)).toBe(true);
     expect(JSON.stringify(repairs[0].body.messages)).toMatch(/no entry for task/);
@@ -178,4 +176,49 @@ it('under the ensemble strategy an edit that helps some tasks and regresses othe
   expect(summary).toMatchObject({ strategy: 'ensemble', variants: [expect.objectContaining({ id: 'v0', harnessId: summary.seedHarnessId }), expect.objectContaining({ id: 'v1', parentId: 'v0', born: 1 })] });
   // The routed pool does at least as well as the seed alone on the train tasks.
   expect(summary.evolvedPassRate).toBeGreaterThanOrEqual(summary.seedPassRate);
+});
+
+it('a smoke-test mistake goes back to the Evolver inside the stage, the corrected code ships, and the ledger names every change', async () => {
+  // The report's mistake: a smoke test that sends an event of another hook. Widest sandbox limit: the gate must not flip on machine load.
+  const wrongHook = [{ name: 'warns on a repeated state', event: { hook: 'after_model', step: 1, response: { text: '', toolCalls: [], usage: { inputTokens: 0, outputTokens: 0 }, stopReason: 'end_turn', model: 'm' } }, expect: 'changed' }];
+  const guard = (smokeTests: unknown[]) => ({ op: 'insert', hook: 'before_model', processor: { id: 'repeat_guard', type: 'code', params: { source: REPEATED_STATE_GUARD, smokeTests, timeoutMs: 1000 } } });
+  const withBudget = (changes: unknown[]) => [...changes, { op: 'configure', processorId: 'step_budget', params: { maxSteps: 16 } }];
+  const proposal = (changes: unknown[]) => ({ bucket: 'config', rationale: 'warn on repeated states', changes, evidence: ['returned to an earlier state'], predictedImpact: { tasksWillUnlock: [], stabilize: [], atRisk: [] } });
+  let ledgerSeen: unknown = null;
+  const script = scriptedMetaAgent([
+    { stage: 'digest', repeat: true, reply: (u) => digestAll(u) },
+    {
+      stage: 'plan',
+      // The provider served most of this prompt from its cache: the plan's audit record shows it.
+      usage: { input_tokens: 300, output_tokens: 100, cache_read_input_tokens: 1500, cache_creation_input_tokens: 200 },
+      reply: () => ({ options: [{ category: 'loop', bucket: 'processor', direction: 'Warn on repeated states in code, and give a little more room.', editTypes: ['insert:code@before_model', 'configure:step_budget'] }], untriedEditTypes: [] }),
+    },
+    { stage: 'evolve', reply: (u) => (expect(u.gateRules).toMatch(/FIRST candidate that passes ships/), { candidates: [proposal(withBudget([guard(wrongHook)]))] }) },
+    { stage: 'evolve', reply: (_u, req) => (expect(JSON.stringify(req.body.messages)).toContain('sends a after_model event to a processor on before_model'), { candidates: [proposal(withBudget([guard(GUARD_SMOKE_TESTS)]))] }) },
+    { stage: 'critique', reply: (u) => (expect(u.gateRules).toMatch(/minGain|more task/), { decision: 'ship_ranking', ranking: ['r1-c1'], notes: [] }) },
+    // Round 2: the Planner is shown the ledger; it has nothing more to propose.
+    { stage: 'digest', repeat: true, reply: (u) => digestAll(u) },
+    { stage: 'plan', reply: (u) => ((ledgerSeen = u.editsTried), { options: [], untriedEditTypes: [] }) },
+  ]);
+  const summary = await withScriptedRun(
+    script,
+    { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'anthropic:claude-opus-4-6', rounds: 2, patience: 5, batchSize: 16, validationSize: 8, minGain: 0, seed: 'it-pregate', evaluateTest: false, trackHeldOut: false, regressionGuard: { every: 0 } },
+    'it-llm-pregate',
+  );
+  expect(script.log.map((l) => `${l.stage}${l.repair ? '(repair)' : ''}`).filter((s) => !s.startsWith('digest'))).toEqual(['plan', 'evolve', 'evolve(repair)', 'critique', 'plan']);
+  const audit = store.readAudit('it-llm-pregate');
+  const ship = audit.find((r) => r.stage === 'ship')!;
+  // Keyed by all its changes, filed under the bucket its changes make it (the model said "config").
+  expect(ship.payload).toMatchObject({ editKey: expect.stringMatching(/^insert:code@before_model#[0-9a-f]{10}\+configure:step_budget:\{"maxSteps":16\}$/), bucket: 'processor' });
+  expect(summary.shipped).toBe(1);
+  // The gate passed the corrected candidate at once (no mistake left for it), and the ledger keys it by all its changes.
+  expect(audit.find((r) => r.key === '1:gate:r1-c1')).toMatchObject({ kind: 'info' });
+  expect(ledgerSeen).toEqual([{ key: ship.payload.editKey, bucket: 'processor', onHarness: summary.seedHarnessId, outcome: 'shipped' }]);
+  expect(audit.find((r) => r.key === '2:noop')!.payload.noop).toBe('empty landscape');
+  // Each meta-agent stage's audit record carries its spend, cached tokens included where the provider cached.
+  expect(audit.find((r) => r.key === '1:plan')!.payload.metaSpend).toMatchObject({ inputTokens: 2000, outputTokens: 100, tokens: 2100, cacheReadTokens: 1500, cacheWriteTokens: 200 });
+  // The Evolver's stage made two calls (the first reply and its repair), 1000 in and 200 out each, nothing cached.
+  const evolveSpend = audit.find((r) => r.key === '1:evolve')!.payload.metaSpend as Record<string, unknown>;
+  expect(evolveSpend).toMatchObject({ inputTokens: 2000, outputTokens: 400, tokens: 2400 });
+  expect(evolveSpend.cacheReadTokens).toBeUndefined();
 });

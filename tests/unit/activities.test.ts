@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { createActivities } from '../../activities';
+import { createActivities, totalSpend } from '../../activities';
 import { MetaAgent, StageFailure } from '../../aegis/meta-agent';
 import { getBenchmark } from '../../benchmarks/registry';
 import { seedHarness } from '../../harness/seed';
@@ -85,5 +85,58 @@ describe('rollouts and evaluations share one outcome cache', () => {
     expect(cached).toEqual({ passRate: rolled.passRate, passed: rolled.passed, tasks: 3, episodes: 3, spend: { inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: 0 } });
     const fresh = await activities.evaluate({ benchmark: 'blocksworld', harnessId, taskIds, k: 1, seed: 'other' });
     expect(fresh.spend.tokens).toBeGreaterThan(0);
+  });
+});
+
+describe('the meta-agent stages hand each agent what the gate will do, and report cached tokens', () => {
+  const usage = { usage: { inputTokens: 10_000, outputTokens: 500, cacheReadTokens: 6_000, cacheWriteTokens: 1_000 }, calls: 2, repairs: 0 };
+  const recording = (seen: Record<string, unknown>): MetaAgent => ({
+    name: 'recording',
+    plan: async () => ({ categories: [], options: [], editsTried: [], untriedEditTypes: [] }) as never,
+    evolve: async (input) => ((seen.evolve = input), []),
+    critique: async (input) => ((seen.critique = input), { decision: 'no_op', reason: 'none' }) as never,
+    usage: () => usage,
+  });
+
+  test('evolve gets the pre-gate bound to the incumbent and the gate terms; critique gets the ledger and the terms', async () => {
+    const store = newStore();
+    const seen: Record<string, unknown> = {};
+    const activities = createActivities({ store, metaAgent: recording(seen) });
+    const harnessId = store.putHarness(seedHarness());
+    const gate = { minGain: 1, k: 2, batchTasks: 12, validationTasks: 8, mode: 'seesaw' as const };
+    await activities.evolve({ landscapeRef: store.put({}), digestRef: store.put({}), harnessId, maxCandidates: 2, round: 1, benchmark: 'blocksworld', gate, seed: 's' });
+    const evolveInput = seen.evolve as { preGate?: (draft: unknown) => Promise<{ passed: boolean; reason: string | null }>; gate?: unknown };
+    expect(evolveInput.gate).toEqual(gate);
+    // The bound checker runs the gate's checks against the incumbent: an unchanged harness is not canonical.
+    const verdict = await evolveInput.preGate!({ candidateId: 'r1-c1', editKey: 'noop', bucket: 'config', manifest: { rationale: 'r', evidence: ['e'], changes: [], predictedImpact: { tasksWillUnlock: [], stabilize: [], atRisk: [] }, attributionSignature: 's' }, config: seedHarness() });
+    expect(verdict.passed).toBe(false);
+    expect(verdict.reason).toMatch(/^(manifest_complete|canonical_form): /);
+    // Without a benchmark (histories recorded before the pre-gate) the agent gets no checker.
+    await activities.evolve({ landscapeRef: store.put({}), digestRef: store.put({}), harnessId, maxCandidates: 2, round: 1 });
+    expect((seen.evolve as { preGate?: unknown }).preGate).toBeUndefined();
+
+    const tried = [{ key: 'k', bucket: 'config' as const, harnessId, outcome: 'rejected: smoke_test: crash', rejectedFor: 'mistake' as const }];
+    await activities.critique({ candidatesRef: store.put([{ candidateId: 'r1-c1', harnessId }]), digestRef: store.put({}), reputation: {}, harnessId, round: 1, tried, gate });
+    expect(seen.critique).toMatchObject({ tried, gate });
+  });
+
+  test("a stage's spend carries the prompt-cache reads and writes, and the cost bills them at the cache prices", async () => {
+    const store = newStore();
+    const activities = createActivities({ store, metaAgent: recording({}) });
+    const saved = process.env.HARNESSX_PRICES;
+    process.env.HARNESSX_PRICES = JSON.stringify({ 'anthropic:*': { input: 10, output: 50, cacheRead: 1, cacheWrite: 12.5 } });
+    try {
+      const planned = await activities.plan({ digestRef: store.put({}), harnessId: store.putHarness(seedHarness()), tried: [], metaAgent: 'anthropic:claude-x' });
+      expect(planned.spend).toEqual({ inputTokens: 10_000, outputTokens: 500, tokens: 10_500, cacheReadTokens: 6_000, cacheWriteTokens: 1_000, costUsd: (3_000 * 10 + 6_000 * 1 + 1_000 * 12.5 + 500 * 50) / 1e6 });
+    } finally {
+      if (saved === undefined) delete process.env.HARNESSX_PRICES;
+      else process.env.HARNESSX_PRICES = saved;
+    }
+  });
+
+  test('total spend sums cache counts where any part has them, and leaves uncached totals as they were', () => {
+    const plain = { inputTokens: 10, outputTokens: 2, tokens: 12, costUsd: 0 };
+    expect(totalSpend([plain, plain])).toEqual({ inputTokens: 20, outputTokens: 4, tokens: 24, costUsd: 0 });
+    expect(totalSpend([plain, { ...plain, cacheReadTokens: 7 }])).toEqual({ inputTokens: 20, outputTokens: 4, tokens: 24, costUsd: 0, cacheReadTokens: 7 });
   });
 });

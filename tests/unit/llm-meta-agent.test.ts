@@ -258,7 +258,7 @@ describe('what the Digester sees', () => {
     expect(ended).not.toBeNull();
     expect(ended!.records.filter((r) => r.kind === 'model_call' && r.purpose === 'act')).toHaveLength(14);
     expect(stepsTaken(ended!)).toBe(14);
-    expect(ended!.steps).toBe(15); // the run loop's count includes the interrupted step
+    expect(ended!.steps).toBe(14); // the run loop does not count the step the budget interrupted
     expect(episodeSignals(ended!).counts.no_progress).toBe(1);
     expect(traceExcerpt(ended!)).toMatch(/after 14 step\(s\)$/);
   });

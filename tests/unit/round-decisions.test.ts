@@ -7,6 +7,7 @@ import {
   regressionVerdict,
   reputationAfterGate,
   scoreAfterShip,
+  gateTermsFor,
   triedAfterGate,
   triedAfterReviewerRejection,
   variantsAfterRollback,
@@ -85,18 +86,31 @@ describe('what the gate verdicts leave behind', () => {
 
   it('records each tried edit with its outcome, keeping the last 500', () => {
     const tried = triedAfterGate([], edit, { passed: false, reason: 'seesaw: no gain' });
-    expect(tried).toEqual([{ ...edit, outcome: 'rejected: seesaw: no gain' }]);
-    expect(triedAfterGate(tried, edit, { passed: true, reason: null }).at(-1)!.outcome).toBe('shipped');
+    expect(tried).toEqual([{ ...edit, outcome: 'rejected: seesaw: no gain', rejectedFor: 'idea' }]);
+    expect(triedAfterGate(tried, edit, { passed: true, reason: null }).at(-1)).toEqual({ ...edit, outcome: 'shipped' });
     const full = Array.from({ length: 500 }, (_, i) => ({ ...edit, key: `e${i}`, outcome: 'shipped' }));
     const next = triedAfterGate(full, edit, { passed: true, reason: null });
     expect(next).toHaveLength(500);
     expect(next[0].key).toBe('e1');
   });
 
-  it("replaces a reviewer-rejected edit's 'shipped' entry, with the reviewer's reason when given", () => {
+  it('tells a rejection for a mistake (the change never ran) from one for the idea', () => {
+    expect(triedAfterGate([], edit, { passed: false, reason: 'smoke_test: guard: threw' })[0].rejectedFor).toBe('mistake');
+    expect(triedAfterGate([], edit, { passed: false, reason: 'code_sandbox: guard: type error' })[0].rejectedFor).toBe('mistake');
+    expect(triedAfterGate([], edit, { passed: false, reason: 'reward_hacking: reads the answer' })[0].rejectedFor).toBe('idea');
+    expect(triedAfterGate([], edit, { passed: false, reason: 'seesaw: regresses 2 task(s)' })[0].rejectedFor).toBe('idea');
+  });
+
+  it("replaces a reviewer-rejected edit's 'shipped' entry, with the reviewer's reason when given, as a rejection of the idea", () => {
     const tried = triedAfterGate([{ ...edit, key: 'older', outcome: 'shipped' }], edit, { passed: true, reason: null });
-    expect(triedAfterReviewerRejection(tried, edit, 'too risky')).toEqual([tried[0], { ...edit, outcome: 'rejected: by reviewer: too risky' }]);
+    expect(triedAfterReviewerRejection(tried, edit, 'too risky')).toEqual([tried[0], { ...edit, outcome: 'rejected: by reviewer: too risky', rejectedFor: 'idea' }]);
     expect(triedAfterReviewerRejection(tried, edit, '').at(-1)!.outcome).toBe('rejected: by reviewer');
+  });
+
+  it("states the gate's terms for this round: batch and validation tasks counted from the gate set", () => {
+    const input = { minGain: 2, k: 3, gating: { mode: 'statistical' as const, repeats: 4, tCritical: 2.5 } };
+    expect(gateTermsFor(input, ['t1', 't2', 'v1'], ['v1', 'v2'])).toEqual({ minGain: 2, k: 3, batchTasks: 2, validationTasks: 1, mode: 'statistical', repeats: 4, tCritical: 2.5 });
+    expect(gateTermsFor({ minGain: 1, k: 1 }, ['t1'], [])).toEqual({ minGain: 1, k: 1, batchTasks: 1, validationTasks: 0 });
   });
 
   it('moves the bucket reputation ×1.25 on a pass and ×0.9 on a rejection, within [0.25, 4], leaving the input alone', () => {

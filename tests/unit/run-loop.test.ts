@@ -77,11 +77,25 @@ describe('run loop', () => {
 
   it('records model calls, tool calls and the outcome, and respects the step budget', async () => {
     const trace = await run({ step_start: [{ id: 'budget', type: 'step_budget', params: { maxSteps: 3 } }] });
-    expect(trace.steps).toBeLessThanOrEqual(4);
+    expect(trace.steps).toBeLessThanOrEqual(3);
     expect(trace.records.filter((r) => r.kind === 'model_call').length).toBeGreaterThan(0);
     expect(trace.records.some((r) => r.kind === 'tool_call')).toBe(true);
     expect(['goal_reached', 'step_budget_exhausted']).toContain(trace.endReason);
     expect(trace.usage.inputTokens).toBeGreaterThan(0);
+  });
+
+  it('counts steps taken: the step a step budget ends at its start is not one, and task_end sees the same count', async () => {
+    const seenAtEnd: number[] = [];
+    register('test_end_spy', 'task_end', (e) => (seenAtEnd.push((e as Extract<HookEvent, { hook: 'task_end' }>).steps), e));
+    const budgeted = await run({ step_start: [{ id: 'budget', type: 'step_budget', params: { maxSteps: 2 } }], task_end: [{ id: 'spy', type: 'test_end_spy', params: {} }] });
+    expect(budgeted.endReason).toBe('step_budget_exhausted');
+    expect(budgeted.records.filter((r) => r.kind === 'model_call')).toHaveLength(2);
+    expect(budgeted.steps).toBe(2);
+    // An episode that reaches its goal counts its last step.
+    const free = await run({ task_end: [{ id: 'spy', type: 'test_end_spy', params: {} }] });
+    expect(free.endReason).toBe('goal_reached');
+    expect(free.steps).toBe(Math.max(...free.records.filter((r) => r.kind === 'model_call').map((r) => r.step)));
+    expect(seenAtEnd).toEqual([2, free.steps]);
   });
 
   it('ends the episode with a harness error naming processor, hook and field on a contract violation', async () => {

@@ -1,4 +1,4 @@
-import { digestNoOpReason } from '../../aegis/round-decisions';
+import { digestNoOpReason, gateTermsFor } from '../../aegis/round-decisions';
 import { seededSample } from '../../aegis/sampling';
 import { ActivityResult, meta } from './activities';
 import type { AegisRun } from './run';
@@ -40,6 +40,13 @@ export async function rolloutStage(run: AegisRun, round: number): Promise<RoundF
   return focus;
 }
 
+/**
+ * A meta-agent stage's spend for its audit record (tokens, cached tokens, USD), so the log shows the
+ * meta-agent's cost per stage and round; nothing for an agent that made no model call (the rule-based one).
+ */
+type StageSpend = { tokens: number; inputTokens?: number; outputTokens?: number; cacheReadTokens?: number; cacheWriteTokens?: number; costUsd: number | null };
+const metaSpendRecord = (spend: StageSpend | undefined): { metaSpend?: StageSpend } => (spend && spend.tokens > 0 ? { metaSpend: spend } : {});
+
 /** What every meta-agent stage is told: which agent, which evolver, which seed. */
 const stageSpec = (run: AegisRun) => ({ metaAgent: run.input.metaAgent, evolver: run.input.evolver, seed: run.input.seed });
 
@@ -55,7 +62,7 @@ export async function digestStage(run: AegisRun, round: number, focus: RoundFocu
     round,
     stage: 'digest',
     kind: 'info',
-    payload: { failing: digest.failing, actionability: digest.actionability, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens, compression: digest.digestTokens ? digest.traceTokens / digest.digestTokens : null },
+    payload: { failing: digest.failing, actionability: digest.actionability, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens, compression: digest.digestTokens ? digest.traceTokens / digest.digestTokens : null, ...metaSpendRecord(digest.spend) },
     evidenceRefs: [digest.digestRef],
   });
   const idle = digestNoOpReason(digest, run.input.actionabilityThreshold);
@@ -67,16 +74,19 @@ export async function planStage(run: AegisRun, round: number, focus: RoundFocus,
   const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: focus.base, tried: run.state.tried, ...stageSpec(run) });
   run.account(plan.spend);
   if (plan.failed !== undefined) return noOp(`stage failed: ${plan.failed}`);
-  await run.audit({ key: `${round}:plan`, round, stage: 'plan', kind: 'info', payload: { options: plan.options, categories: plan.categories }, evidenceRefs: [plan.landscapeRef] });
+  await run.audit({ key: `${round}:plan`, round, stage: 'plan', kind: 'info', payload: { options: plan.options, categories: plan.categories, ...metaSpendRecord(plan.spend) }, evidenceRefs: [plan.landscapeRef] });
   return plan.options === 0 ? noOp('empty landscape') : plan;
 }
 
+/** How the gate will decide this round's candidates, in numbers (the Evolver and the Critic are told). */
+const gateTerms = (run: AegisRun, focus: RoundFocus) => gateTermsFor(run.input, focus.gateTaskIds, run.state.validationIds);
+
 export type EvolveOutput = Extract<ActivityResult<'evolve'>, { failed?: undefined }>;
 export async function evolveStage(run: AegisRun, round: number, focus: RoundFocus, digest: DigestOutput, plan: PlanOutput): Promise<EvolveOutput | NoOp> {
-  const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: focus.base, maxCandidates: run.input.candidatesPerRound, round, tracesRef: focus.tracesRef, ...stageSpec(run) });
+  const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: focus.base, maxCandidates: run.input.candidatesPerRound, round, tracesRef: focus.tracesRef, benchmark: run.input.benchmark, gate: gateTerms(run, focus), ...stageSpec(run) });
   run.account(evolved.spend);
   if (evolved.failed !== undefined) return noOp(`stage failed: ${evolved.failed}`);
-  await run.audit({ key: `${round}:evolve`, round, stage: 'evolve', kind: 'info', payload: { candidates: evolved.candidates }, evidenceRefs: [evolved.candidatesRef] });
+  await run.audit({ key: `${round}:evolve`, round, stage: 'evolve', kind: 'info', payload: { candidates: evolved.candidates, ...metaSpendRecord(evolved.spend) }, evidenceRefs: [evolved.candidatesRef] });
   return evolved.candidates.length === 0 ? noOp('no candidates') : evolved;
 }
 
@@ -87,12 +97,12 @@ export interface Shortlist {
   ranking: string[];
 }
 export async function critiqueStage(run: AegisRun, round: number, focus: RoundFocus, digest: DigestOutput, evolved: EvolveOutput): Promise<Shortlist | NoOp> {
-  const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: run.state.reputation, harnessId: focus.base, round, ...stageSpec(run) });
+  const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: run.state.reputation, harnessId: focus.base, round, tried: run.state.tried, gate: gateTerms(run, focus), ...stageSpec(run) });
   run.account(critique.spend);
   if (critique.failed !== undefined) return noOp(`stage failed: ${critique.failed}`);
   const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
   const { spend: _spend, candidates: _pool, ...critiqueRecord } = critique;
-  await run.audit({ key: `${round}:critique`, round, stage: 'critique', kind: 'info', payload: critiqueRecord as unknown as Record<string, unknown>, evidenceRefs: pool === evolved ? [] : [pool.candidatesRef] });
+  await run.audit({ key: `${round}:critique`, round, stage: 'critique', kind: 'info', payload: { ...(critiqueRecord as unknown as Record<string, unknown>), ...metaSpendRecord(critique.spend) }, evidenceRefs: pool === evolved ? [] : [pool.candidatesRef] });
   if (critique.decision === 'no_op') return noOp(`critic: ${critique.reason}`);
   return { pool, ranking: critique.ranking };
 }
