@@ -90,15 +90,3 @@ export interface MetaAgent {
   /** Model usage since the agent was created (LLM agents; absent for the rule-based one). */
   usage?(): { usage: CachedUsage; calls: number; repairs: number };
 }
-
-/** The pre-gate checks' verdict on one draft (aegis/pre-gate.ts runs them; a meta-agent only consumes them). */
-export interface PreGateVerdict {
-  passed: boolean;
-  /** The checks run, in gate order, up to and including the first failure. */
-  checks: GateCheckResult[];
-  /** "<check>: <detail>" of the first failure, exactly as the gate would word it; null when passed. */
-  reason: string | null;
-}
-
-/** Runs the pre-gate checks on one of the Evolver's drafts (what a meta-agent receives by injection). */
-export type PreGateChecker = (draft: CandidateDraft) => Promise<PreGateVerdict>;
