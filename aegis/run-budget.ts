@@ -11,6 +11,29 @@ export interface SpendLimits {
   maxUsd?: number;
 }
 
+/** The measurement budget: held-out tracking and the final evaluation, apart from the evolution budget. */
+export interface MeasurementLimits {
+  maxMeasurementTokens?: number;
+}
+
+/**
+ * Whether measurement may spend more: true until maxMeasurementTokens (when set) is reached. Evolution
+ * spend never counts here, so a run whose evolution budget is gone is still measured.
+ */
+export function measurementBudgetLeft(limits: MeasurementLimits, measurementTokens: number): boolean {
+  return limits.maxMeasurementTokens === undefined || measurementTokens < limits.maxMeasurementTokens;
+}
+
+/**
+ * A lower bound on the evolution tokens of one round: every episode of the round's batch sends at least
+ * its task's instruction (about 4 characters a token), k episodes per task, and the cheapest batch is the
+ * batchSize shortest instructions. A token budget below this cannot finish even one round's rollout.
+ */
+export function minimumRoundTokens(instructionLengths: number[], batchSize: number, k: number): number {
+  const cheapest = instructionLengths.map((chars) => Math.ceil(chars / 4)).sort((a, b) => a - b).slice(0, batchSize);
+  return k * cheapest.reduce((sum, t) => sum + t, 0);
+}
+
 /** The upper bounds a budget change may reach: the same as the run input's schema. */
 export const MAX_ROUNDS = 10000;
 export const MAX_PATIENCE = 1000;

@@ -73,6 +73,16 @@ function buildEvolveInputSchema() {
       /** Per-run budgets: the run ends cleanly (status budget_exhausted) once task-model spend reaches either. */
       maxTokens: z.number().int().min(1).optional(),
       maxUsd: z.number().positive().optional(),
+      /**
+       * The measurement budget: tokens for held-out tracking and the final evaluation, which never count
+       * against maxTokens/maxUsd. Unset = unlimited (tracking is cached per harness, so it grows with ships).
+       */
+      maxMeasurementTokens: z.number().int().min(1).optional(),
+      /**
+       * Run the final seed-vs-evolved evaluation even when the evolution budget ran out (the default), so every
+       * run of a seed is measured on the same tasks; false skips it and reports the batch pass rates seen.
+       */
+      finalEvaluationAfterBudget: z.boolean().default(true),
       /** Train tasks in the final seed-vs-evolved evaluation: 0 = all; N = a fixed seeded sample (paid models). */
       finalTrainTasks: z.number().int().min(0).max(100_000).default(0),
       /** Evaluate the incumbent on validation and test tasks every round (cached per harness), for reports. */

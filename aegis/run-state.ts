@@ -26,9 +26,19 @@ export interface RunState {
   lastPassRate: number | null;
   /** Incumbent's pass rate on the gate set after its last ship (the best score so far). */
   bestScore: number | null;
+  /** Evolution spend (rollouts, meta-agent, gate, regression guard): what maxTokens/maxUsd cap. */
   tokens: number;
-  /** Task-model spend in USD; null once any of it was unpriced. */
+  /** Evolution spend in USD; null once any of it was unpriced. */
   costUsd: number | null;
+  /**
+   * Measurement spend (held-out tracking, the final evaluation), kept apart from the evolution budget so an
+   * arm is never charged for being measured; capped by maxMeasurementTokens. Absent in states carried by
+   * runs that started before the split (read as 0 via measurementSpend).
+   */
+  measurementTokens?: number;
+  measurementUsd?: number | null;
+  /** The incumbent's held-out pass rates after each tracked round, with the evolution tokens spent by then (last 200). */
+  heldOut?: HeldOutPoint[];
   /** Per-round pass rates, last 200 rounds (the audit log keeps all). */
   passRates: Array<{ round: number; passRate: number; shipped: boolean }>;
   /** The budget, changeable while running through the setBudget update. */
@@ -38,6 +48,14 @@ export interface RunState {
   rollbacks?: number;
   /** The variant pool under strategy 'ensemble' (absent under 'global'). */
   variants?: Variant[];
+}
+
+/** One round's held-out tracking: where the incumbent stood after `evolutionTokens` of evolution spend. */
+export interface HeldOutPoint {
+  round: number;
+  evolutionTokens: number;
+  validation: number | null;
+  test: number | null;
 }
 
 export interface RoundBudget {
@@ -81,6 +99,9 @@ export interface RunStatus {
   rejected: number;
   lastEvent: string;
   pendingApproval: PendingApproval | null;
+  /** Evolution spend so far (what maxTokens caps) and measurement spend (tracking, final evaluation). */
+  tokens: number;
+  measurementTokens: number;
 }
 
 /** What the prepareRun activity hands the run: the stored seed harness and the task split. */
@@ -115,6 +136,9 @@ export function initialRunState(runId: string, prepared: PreparedRun, settings: 
     bestScore: null,
     tokens: 0,
     costUsd: 0,
+    measurementTokens: 0,
+    measurementUsd: 0,
+    heldOut: [],
     passRates: [],
     budget: { rounds: settings.rounds, patience: settings.patience },
     ...(settings.strategy === 'ensemble' ? { variants: [{ id: 'v0', harnessId: prepared.seedHarnessId, parentId: null, born: 0, stats: {} }] } : {}),
@@ -136,6 +160,17 @@ export function addSpend(total: { tokens: number; costUsd: number | null }, spen
     tokens: total.tokens + (spend?.tokens ?? 0),
     costUsd: typeof total.costUsd === 'number' && typeof spend?.costUsd === 'number' ? total.costUsd + spend.costUsd : null,
   };
+}
+
+/** The run's measurement spend; a state carried from before the split has none recorded (0 tokens, $0). */
+export function measurementSpend(s: Pick<RunState, 'measurementTokens' | 'measurementUsd'>): { tokens: number; costUsd: number | null } {
+  return { tokens: s.measurementTokens ?? 0, costUsd: s.measurementUsd === undefined ? 0 : s.measurementUsd };
+}
+
+/** The held-out history after a tracked round (rounds where nothing was tracked add nothing). */
+export function heldOutAfterRound(history: HeldOutPoint[] | undefined, point: HeldOutPoint): HeldOutPoint[] {
+  if (point.validation === null && point.test === null) return history ?? [];
+  return [...(history ?? []), point].slice(-PASS_RATE_HISTORY);
 }
 
 /** Rounds kept in the state's pass-rate history; the audit log keeps every round. */
@@ -176,5 +211,7 @@ export function runStatus(runId: string, inputRounds: number, state: RunState | 
     rejected: state?.rejected ?? 0,
     lastEvent: controls.lastEvent,
     pendingApproval: controls.pendingApproval,
+    tokens: state?.tokens ?? 0,
+    measurementTokens: state ? measurementSpend(state).tokens : 0,
   };
 }

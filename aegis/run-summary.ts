@@ -1,4 +1,4 @@
-import type { RunState } from './run-state';
+import { HeldOutPoint, measurementSpend, RunState } from './run-state';
 import { seededSample } from './sampling';
 import { BUDGET_EXHAUSTED } from './stop';
 
@@ -19,8 +19,16 @@ export interface RunSummary {
   evolvedTestPassRate: number | null;
   trainTasks: number;
   testTasks: number;
+  /** Evolution spend: what maxTokens/maxUsd cap. */
   tokens: number;
   costUsd: number | null;
+  /** Measurement spend (held-out tracking, the final evaluation), outside the evolution budget. */
+  measurementTokens: number;
+  measurementUsd: number | null;
+  /** True when the pass rates come from the final evaluation; false when it was skipped (batch pass rates). */
+  finalEvaluation: boolean;
+  /** The incumbent's held-out pass rates by round with the evolution tokens spent by then (tokens-to-target). */
+  heldOut: HeldOutPoint[];
   summaryPath: string;
   /** Under strategy 'ensemble': the final variant pool (harnessId is the lead variant's). */
   strategy?: 'ensemble';
@@ -33,9 +41,17 @@ export interface Measured {
   tasks: number;
 }
 
-/** With the budget spent the final evaluation is skipped: the summary reports the batch pass rates seen. */
+/** Whether the stop reason is a spent evolution budget. */
 export function finalEvaluationSkipped(stopReason: string | null): boolean {
   return !!stopReason?.startsWith(BUDGET_EXHAUSTED);
+}
+
+/**
+ * Whether the final evaluation is skipped (the summary then reports the batch pass rates seen): only when
+ * the evolution budget ran out and the user opted out of measuring after it, or the measurement budget is gone.
+ */
+export function skipsFinalEvaluation(o: { evolutionExhausted: boolean; afterBudget: boolean; measurementLeft: boolean }): boolean {
+  return (o.evolutionExhausted && !o.afterBudget) || !o.measurementLeft;
 }
 
 /** The train tasks of the final seed-vs-evolved comparison: all, or a fixed seeded sample (finalTrainTasks > 0, for paid models). */
@@ -55,7 +71,7 @@ export function batchPassRates(s: Pick<RunState, 'seedBatchPassRate' | 'lastPass
 export function buildRunSummary(
   run: { workflowId: string; benchmark: string; model: string; stopReason: string },
   s: RunState,
-  measured: { seedTrain: Measured; evolvedTrain: Measured; seedTest: Measured | null; evolvedTest: Measured | null },
+  measured: { seedTrain: Measured; evolvedTrain: Measured; seedTest: Measured | null; evolvedTest: Measured | null; finalEvaluation?: boolean },
 ): Omit<RunSummary, 'summaryPath'> {
   return {
     workflowId: run.workflowId,
@@ -75,6 +91,10 @@ export function buildRunSummary(
     testTasks: measured.seedTest?.tasks ?? 0,
     tokens: s.tokens,
     costUsd: s.costUsd,
+    measurementTokens: measurementSpend(s).tokens,
+    measurementUsd: measurementSpend(s).costUsd,
+    finalEvaluation: measured.finalEvaluation ?? true,
+    heldOut: s.heldOut ?? [],
     ...(s.variants ? { strategy: 'ensemble' as const, variants: s.variants.map(({ id, harnessId, parentId, born }) => ({ id, harnessId, parentId, born })) } : {}),
   };
 }

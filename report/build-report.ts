@@ -91,7 +91,7 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}table{border-collapse:collap
 </style></head><body>
 <h1>HarnessX run <code>${esc(data.runId)}</code></h1>
 <p>Benchmark <b>${esc(setup?.benchmark ?? '?')}</b>, task model <b>${esc(setup?.model ?? '?')}</b>${String(setup?.model ?? '').startsWith('sim:') ? ' (a simulator, not an LLM)' : ''}, meta-agent <b>${esc(setup?.metaAgent ?? '?')}</b>, ${rounds.length} round(s). ${final ? `Stopped: ${esc(final.stopReason)}.` : 'Still running or unfinished.'}</p>
-<div><span class="kpi">train (seed → evolved)<b>${pct(final?.seedPassRate)} → ${pct(final?.evolvedPassRate)}</b></span><span class="kpi">test, held out<b>${pct(final?.seedTestPassRate)} → ${pct(final?.evolvedTestPassRate)}</b></span><span class="kpi">shipped / rejected<b>${esc(final?.shipped ?? by('ship').length)} / ${esc(final?.rejected ?? '?')}</b></span></div>
+<div><span class="kpi">train (seed → evolved)<b>${pct(final?.seedPassRate)} → ${pct(final?.evolvedPassRate)}</b></span><span class="kpi">test, held out<b>${pct(final?.seedTestPassRate)} → ${pct(final?.evolvedTestPassRate)}</b></span><span class="kpi">shipped / rejected<b>${esc(final?.shipped ?? by('ship').length)} / ${esc(final?.rejected ?? '?')}</b></span>${spendKpis(final)}</div>
 <h2>Pass rate per round</h2>${passChart}
 <p>Train: the incumbent on the round's adaptation batch, at the start of the round. Validation and test: the incumbent at the end of the round, on the gate's validation tasks and on the test tasks (reported only, never seen by evolution).</p>
 <h2>Decisions per stage and reason</h2>${outcomeChart}
@@ -99,9 +99,18 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}table{border-collapse:collap
 <h2>Per-task outcomes across rounds</h2><p>Green: solved (pass@k) in that round's batch; red: failed; blank: not in the batch.</p>${heat}
 <h2>Tokens and cost per round</h2>${tokens}
 <table><tr><th>round</th><th>task-model cost (rollouts)</th></tr>${costRows}<tr><td>total</td><td>${esc(totalCost)}</td></tr></table>
+<p>Evolution spend (rollouts, meta-agent, gate, regression guard) is what maxTokens/maxUsd cap; measurement spend (held-out tracking, the final evaluation) is accounted apart from it${final && typeof final.measurementTokens === 'number' ? `: ${esc(final.measurementTokens)} tokens` : ''}${final && final.finalEvaluation === false ? '; the final evaluation was skipped, so the pass rates above are the first and last batch' : ''}.</p>
 <p>Costs come from the price table (the simulator is free; real models are priced with HARNESSX_PRICES). Digest compression per round (trace tokens per digest token): ${esc(compression.join(', ') || 'n/a')}.</p>
 <h2>Shipped edits: predicted vs actual impact</h2>
 <table><tr><th>round</th><th>candidate</th><th>bucket</th><th>edit</th><th>predicted unlocks</th><th>actual unlocks (gate set)</th><th>predicted and actual</th><th></th></tr>${manifests || '<tr><td colspan="8">nothing shipped</td></tr>'}</table>
 </body></html>
 `;
+}
+
+/** The final record's two spends, when it has them (runs from before the split record evolution spend only). */
+function spendKpis(final: Record<string, unknown> | undefined): string {
+  if (!final || typeof final.tokens !== 'number') return '';
+  const usd = (v: unknown) => (typeof v === 'number' ? ` ($${v.toFixed(2)})` : '');
+  const measurement = typeof final.measurementTokens === 'number' ? `<span class="kpi">measurement tokens<b>${esc(final.measurementTokens)}${usd(final.measurementUsd)}</b></span>` : '';
+  return `<span class="kpi">evolution tokens<b>${esc(final.tokens)}${usd(final.costUsd)}</b></span>${measurement}`;
 }

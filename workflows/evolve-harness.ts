@@ -1,6 +1,6 @@
 import { continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow';
 import { regressionGuardDue } from '../aegis/round-decisions';
-import { stateAfterRound } from '../aegis/run-state';
+import { heldOutAfterRound, measurementSpend, stateAfterRound } from '../aegis/run-state';
 import type { RunSummary } from '../aegis/run-summary';
 import { installControls, RunControls } from './aegis/controls';
 import { finishRun } from './aegis/final-evaluation';
@@ -65,10 +65,15 @@ async function aegisRound(run: AegisRun, round: number): Promise<boolean> {
   return gateStage(run, round, focus, shortlist);
 }
 
-/** Round end: patience and the pass-rate history, held-out tracking, and the round's audit record. */
+/**
+ * Round end: patience and the pass-rate history, held-out tracking (with the evolution tokens spent so far,
+ * for tokens-to-target), and the round's audit record with both spends.
+ */
 async function accountRound(run: AegisRun, round: number, shipped: boolean): Promise<void> {
   const s = run.state;
   Object.assign(s, stateAfterRound(s, round, shipped));
   const heldOut = await trackHeldOut(run);
-  await run.audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: s.incumbentId, payload: { shipped, passRate: s.lastPassRate, ...heldOut } });
+  s.heldOut = heldOutAfterRound(s.heldOut, { round, evolutionTokens: s.tokens, ...heldOut });
+  const spend = { tokens: s.tokens, costUsd: s.costUsd, measurementTokens: measurementSpend(s).tokens, measurementUsd: measurementSpend(s).costUsd };
+  await run.audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: s.incumbentId, payload: { shipped, passRate: s.lastPassRate, ...heldOut, ...spend } });
 }

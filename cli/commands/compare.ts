@@ -1,13 +1,23 @@
-import { evolveInputSchema } from '../../aegis/run-input';
+import { createHash } from 'node:crypto';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { minimumRoundTokens } from '../../aegis/run-budget';
+import { EvolveInput, evolveInputSchema } from '../../aegis/run-input';
+import { checkRunSetup } from '../../activities/bookkeeping';
+import { getBenchmark } from '../../benchmarks/registry';
+import { meanInterval, MeanInterval, pairedTTest, PairedTest, tokensToTarget } from '../../report/comparison-stats';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { UsageError } from '../errors';
-import { idTimestamp, startLocalWorker } from '../local-worker';
+import { startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, parseFlags, RUN_OPTIONS, seedHarnessInput, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
-import { EVOLVE_PROGRESS, followRun } from '../progress';
+import { followRun, ProgressView } from '../progress';
 
 const EVOLVERS = ['aegis', 'single-agent', 'random', 'reflective-prompt'] as const;
+/** Most seeds one comparison repeats over (each seed runs every arm). */
+const MAX_SEEDS = 100;
+/** Tokens-to-target's default target: the seed harness's held-out test pass rate plus 20 points. */
+const DEFAULT_TARGET_GAIN_POINTS = 20;
 
 export const COMPARE_OPTIONS = {
   ...RUN_OPTIONS,
@@ -17,11 +27,151 @@ export const COMPARE_OPTIONS = {
   'batch-size': { type: 'string' },
   'validation-size': { type: 'string' },
   'max-tokens': { type: 'string' },
+  'max-usd': { type: 'string' },
+  'max-measurement-tokens': { type: 'string' },
+  'final-train-tasks': { type: 'string' },
+  seeds: { type: 'string', default: '1' },
+  'target-gain': { type: 'string', default: String(DEFAULT_TARGET_GAIN_POINTS) },
 } as const;
 
+/** One arm's run under one seed: what the table and --json report. */
+interface ArmRun {
+  evolver: string;
+  seed: string;
+  workflowId: string | null;
+  trainPassRate: number;
+  testPassRate: number | null;
+  rounds: number;
+  shipped: number;
+  rejected: number;
+  tokens: number;
+  costUsd: number | null;
+  measurementTokens: number;
+  tokensToTarget: number | null;
+  reused: boolean;
+}
+
+/** The seeds of a comparison: the given seed alone, or seed-1 … seed-N. */
+export function comparisonSeeds(seed: string, count: number): string[] {
+  return count === 1 ? [seed] : Array.from({ length: count }, (_, i) => `${seed}-${i + 1}`);
+}
+
+/** The arm's workflow id: fixed by its input, so re-running the same command finds (and reuses) its finished run. */
+export function armWorkflowId(input: EvolveInput): string {
+  const digest = createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 16);
+  return `compare-${input.evolver}-${input.benchmark}-${digest}`;
+}
+
+/** Why a decimal flag is not a positive number, or the number. */
+function positiveNumber(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new UsageError(`--${name} must be a positive number, got "${v}"`);
+  return n;
+}
+
 /**
- * Runs AEGIS and baselines on the same tasks, seeds and budget (one workflow each, same gate, same records)
- * and prints one table; the static harness is the shared seed harness, evaluated on the same tasks.
+ * Every problem a comparison can be refused for before any run starts: seeds, evolvers, the seed harness and
+ * model strings, a USD cap for an unpriced model, and a token budget too small for one round's rollout.
+ */
+function checkComparison(inputs: EvolveInput[], seeds: number): void {
+  if (seeds < 1 || seeds > MAX_SEEDS) throw new UsageError(`--seeds must be from 1 to ${MAX_SEEDS}, got ${seeds}`);
+  const first = inputs[0];
+  const { problems } = checkRunSetup({ benchmark: first.benchmark, model: first.model, metaAgent: first.metaAgent, seedHarness: first.seedHarness, validationSize: first.validationSize, seed: first.seed, maxUsd: first.maxUsd });
+  if (problems.length) throw new UsageError(`invalid options:\n${problems.map((p) => `  - ${p.replace(/^maxUsd:/, '--max-usd:')}`).join('\n')}`);
+  if (first.maxTokens !== undefined) {
+    const train = getBenchmark(first.benchmark).tasks().filter((t) => t.split === 'train');
+    const minimum = minimumRoundTokens(train.map((t) => t.instruction.length), first.batchSize, first.k);
+    if (first.maxTokens < minimum)
+      throw new UsageError(`--max-tokens ${first.maxTokens} is too small for even one round: one round's rollout of ${first.batchSize} ${first.benchmark} tasks at pass@${first.k} needs at least ${minimum} tokens`);
+  }
+}
+
+/** A progress line that also shows both spends. */
+const COMPARE_PROGRESS: ProgressView<RunStatus> = {
+  query: 'status',
+  line: (s, t) => ({
+    key: `${s.round}|${s.stage}|${s.lastEvent}`,
+    text: `[${t}s] round ${s.round}/${s.rounds} · ${s.stage} · shipped ${s.shipped} · rejected ${s.rejected} · evolution ${s.tokens ?? 0} tok · measurement ${s.measurementTokens ?? 0} tok · ${s.lastEvent}`,
+  }),
+};
+
+/**
+ * The arm's summary: a finished run with this id is reused; a running one is followed (this process's
+ * worker picks its tasks up); otherwise the run starts (again, after a failure).
+ */
+async function runArm(client: Client, input: EvolveInput, log: (line: string) => void, prefix: string): Promise<{ summary: RunSummary; reused: boolean }> {
+  const workflowId = armWorkflowId(input);
+  let handle: WorkflowHandle | null = client.workflow.getHandle(workflowId);
+  try {
+    const { status } = await handle.describe();
+    if (status.name === 'COMPLETED') {
+      log(`${prefix}reusing finished run ${workflowId}`);
+      return { summary: (await handle.result()) as RunSummary, reused: true };
+    }
+    if (status.name !== 'RUNNING') handle = null;
+  } catch (e) {
+    if (!(e instanceof WorkflowNotFoundError)) throw e;
+    handle = null;
+  }
+  if (handle) log(`${prefix}resuming run ${workflowId} (${webUiUrl(workflowId)})`);
+  else {
+    handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
+    log(`${prefix}run ${workflowId} (${webUiUrl(workflowId)})`);
+  }
+  return { summary: await followRun<RunSummary, RunStatus>(handle, log, COMPARE_PROGRESS, { prefix }), reused: false };
+}
+
+/** Per arm over seeds: means with 95% intervals, and tokens-to-target where reached. */
+interface ArmAggregate {
+  evolver: string;
+  seeds: number;
+  testPassRate: MeanInterval | null;
+  trainPassRate: MeanInterval;
+  tokens: MeanInterval;
+  costUsd: MeanInterval | null;
+  measurementTokens: MeanInterval;
+  rounds: MeanInterval;
+  shipped: MeanInterval;
+  rejected: MeanInterval;
+  /** Mean evolution tokens to the target over the seeds that reached it, and how many did. */
+  tokensToTarget: { reached: number; mean: number | null };
+  /** AEGIS minus this arm on held-out test, paired by seed (absent on AEGIS's own row and without a test split). */
+  versusAegis?: PairedTest;
+}
+
+export function aggregateArms(rows: ArmRun[], evolvers: string[]): ArmAggregate[] {
+  const of = (evolver: string) => rows.filter((r) => r.evolver === evolver);
+  const tests = (rs: ArmRun[]) => (rs.every((r) => r.testPassRate !== null) ? rs.map((r) => r.testPassRate as number) : null);
+  const aegis = of('aegis');
+  const aegisTests = aegis.length ? tests(aegis) : null;
+  return evolvers.map((evolver) => {
+    const rs = of(evolver);
+    const test = tests(rs);
+    const reached = rs.map((r) => r.tokensToTarget).filter((t): t is number => t !== null);
+    const costs = rs.every((r) => r.costUsd !== null) ? rs.map((r) => r.costUsd as number) : null;
+    return {
+      evolver,
+      seeds: rs.length,
+      testPassRate: test ? meanInterval(test) : null,
+      trainPassRate: meanInterval(rs.map((r) => r.trainPassRate)),
+      tokens: meanInterval(rs.map((r) => r.tokens)),
+      costUsd: costs ? meanInterval(costs) : null,
+      measurementTokens: meanInterval(rs.map((r) => r.measurementTokens)),
+      rounds: meanInterval(rs.map((r) => r.rounds)),
+      shipped: meanInterval(rs.map((r) => r.shipped)),
+      rejected: meanInterval(rs.map((r) => r.rejected)),
+      tokensToTarget: { reached: reached.length, mean: reached.length ? reached.reduce((a, b) => a + b, 0) / reached.length : null },
+      ...(evolver !== 'aegis' && aegisTests && test ? { versusAegis: pairedTTest(aegisTests, test) } : {}),
+    };
+  });
+}
+
+/**
+ * Runs AEGIS and baselines as an experiment: every arm gets the same tasks, seeds and evolution budget,
+ * each (arm, seed) is its own durable run (re-running the same command reuses finished ones), and every
+ * arm is measured by the final evaluation on the same fixed train sample and the held-out test tasks,
+ * outside its evolution budget. The static arm is the shared seed harness on the same tasks.
  */
 async function compare(args: string[]): Promise<void> {
   const values = parseFlags(args, COMPARE_OPTIONS);
@@ -30,44 +180,98 @@ async function compare(args: string[]): Promise<void> {
   const evolvers = values.evolvers.split(',').map((e) => e.trim()).filter(Boolean);
   const unknown = evolvers.filter((e) => !(EVOLVERS as readonly string[]).includes(e));
   if (unknown.length || !evolvers.length) throw new UsageError(`--evolvers: unknown ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}; choose from ${EVOLVERS.join(', ')}`);
+  const seedCount = wholeNumber('seeds', values.seeds) ?? 1;
+  const targetGain = wholeNumber('target-gain', values['target-gain']) ?? DEFAULT_TARGET_GAIN_POINTS;
+  const baseSeed = values.seed ?? 'compare';
   const base = {
     benchmark: values.benchmark,
     model: values.model,
     metaAgent: values['meta-agent'],
-    seed: values.seed ?? 'compare',
     rounds: wholeNumber('rounds', values.rounds),
     k: wholeNumber('k', values.k),
     batchSize: wholeNumber('batch-size', values['batch-size']),
     validationSize: wholeNumber('validation-size', values['validation-size']),
     maxTokens: wholeNumber('max-tokens', values['max-tokens']),
+    maxUsd: positiveNumber('max-usd', values['max-usd']),
+    maxMeasurementTokens: wholeNumber('max-measurement-tokens', values['max-measurement-tokens']),
+    finalTrainTasks: wholeNumber('final-train-tasks', values['final-train-tasks']),
     seedHarness: await seedHarnessInput(values.harness, values.model, values.benchmark),
   };
-  const inputs = evolvers.map((evolver) => validInput(evolveInputSchema(), { ...base, evolver }));
-  checkModelFlag('--model', inputs[0].model, { allowRules: true });
-  checkModelFlag('--meta-agent', inputs[0].metaAgent, { allowRules: true });
+  if (seedCount < 1 || seedCount > MAX_SEEDS) throw new UsageError(`--seeds must be from 1 to ${MAX_SEEDS}, got ${seedCount}`);
+  const seeds = comparisonSeeds(baseSeed, seedCount);
+  const inputs = seeds.map((seed) => evolvers.map((evolver) => validInput(evolveInputSchema(), { ...base, seed, evolver })));
+  const first = inputs[0][0];
+  checkModelFlag('--model', first.model, { allowRules: true });
+  checkModelFlag('--meta-agent', first.metaAgent, { allowRules: true });
+  checkComparison(inputs[0], seedCount);
 
   const { client, worker } = await startLocalWorker(log);
-  const stamp = idTimestamp();
-  const rows: Array<RunSummary & { evolver: string }> = [];
+  const rows: ArmRun[] = [];
+  const tasks = { train: 0, test: 0 };
+  const statics: ArmRun[] = [];
+  const total = seeds.length * evolvers.length;
   await worker.runUntil(async () => {
-    for (const input of inputs) {
-      const workflowId = `compare-${input.evolver}-${input.benchmark}-${stamp}`;
-      const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input] });
-      log(`${input.evolver}: run ${workflowId} (${webUiUrl(workflowId)})`);
-      rows.push({ ...(await followRun<RunSummary, RunStatus>(handle, log, EVOLVE_PROGRESS, { prefix: `  ${input.evolver} ` })), evolver: input.evolver });
+    for (const [si, seedInputs] of inputs.entries()) {
+      for (const [ai, input] of seedInputs.entries()) {
+        const prefix = `  [${si * evolvers.length + ai + 1}/${total} · seed ${input.seed}] ${input.evolver} `;
+        const { summary: r, reused } = await runArm(client, input, log, prefix);
+        if (r.finalEvaluation !== false) Object.assign(tasks, { train: r.trainTasks, test: r.testTasks });
+        const target = r.seedTestPassRate === null ? null : r.seedTestPassRate + targetGain / 100;
+        rows.push({
+          evolver: input.evolver,
+          seed: input.seed,
+          workflowId: r.workflowId,
+          trainPassRate: r.evolvedPassRate,
+          testPassRate: r.evolvedTestPassRate,
+          rounds: r.rounds,
+          shipped: r.shipped,
+          rejected: r.rejected,
+          tokens: r.tokens,
+          costUsd: r.costUsd,
+          measurementTokens: r.measurementTokens ?? 0,
+          tokensToTarget: target === null ? null : tokensToTarget(r.heldOut ?? [], target),
+          reused,
+        });
+        if (ai === 0)
+          statics.push({ evolver: 'static', seed: input.seed, workflowId: null, trainPassRate: r.seedPassRate, testPassRate: r.seedTestPassRate, rounds: 0, shipped: 0, rejected: 0, tokens: 0, costUsd: 0, measurementTokens: 0, tokensToTarget: null, reused });
+      }
     }
   });
-  const first = rows[0];
-  const table = [
-    { evolver: 'static', trainPassRate: first.seedPassRate, testPassRate: first.seedTestPassRate, rounds: 0, shipped: 0, rejected: 0, tokens: 0, costUsd: 0 as number | null, workflowId: null as string | null },
-    ...rows.map((r) => ({ evolver: r.evolver, trainPassRate: r.evolvedPassRate, testPassRate: r.evolvedTestPassRate, rounds: r.rounds, shipped: r.shipped, rejected: r.rejected, tokens: r.tokens, costUsd: r.costUsd, workflowId: r.workflowId })),
-  ];
+  const allRows = seeds.flatMap((seed) => [...statics.filter((r) => r.seed === seed), ...rows.filter((r) => r.seed === seed)]);
+  const arms = aggregateArms([...statics, ...rows], ['static', ...evolvers]);
+  const incomparable = rows.filter((r) => r.testPassRate === null).length;
+
+  const ci = (m: MeanInterval | null) => (m === null ? 'n/a' : m.halfWidth === null ? pct(m.mean) : `${pct(m.mean)} ±${(100 * m.halfWidth).toFixed(1)}`);
+  const num = (m: MeanInterval) => String(Math.round(m.mean));
+  const versus = (a: ArmAggregate) => (a.versusAegis ? `${a.versusAegis.meanDifference >= 0 ? '+' : ''}${(100 * a.versusAegis.meanDifference).toFixed(1)}${a.versusAegis.significant ? ' *' : ''}${a.versusAegis.p === null ? '' : ` (p=${a.versusAegis.p.toFixed(3)})`}` : '');
   log('');
-  log(`${inputs[0].benchmark} · task model ${inputs[0].model} · meta-agent ${inputs[0].metaAgent} · seed "${inputs[0].seed}" · pass@${inputs[0].k} · train ${first.trainTasks} tasks, test ${first.testTasks} (held out)`);
-  log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(7)} ${'test'.padStart(7)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)}`);
-  for (const r of table)
-    log(`  ${r.evolver.padEnd(18)} ${pct(r.trainPassRate).padStart(7)} ${pct(r.testPassRate).padStart(7)} ${String(r.rounds).padStart(6)} ${String(r.shipped).padStart(5)} ${String(r.rejected).padStart(7)} ${String(r.tokens).padStart(9)} ${(r.costUsd === null ? 'n/a' : `$${r.costUsd.toFixed(2)}`).padStart(8)}`);
-  if (json) printJson({ benchmark: inputs[0].benchmark, model: inputs[0].model, metaAgent: inputs[0].metaAgent, seed: inputs[0].seed, k: inputs[0].k, trainTasks: first.trainTasks, testTasks: first.testTasks, rows: table });
+  log(`${first.benchmark} · task model ${first.model} · meta-agent ${first.metaAgent} · pass@${first.k} · ${seeds.length} seed${seeds.length > 1 ? 's' : ''} (${seeds.join(', ')}) · evolution budget ${first.maxTokens ?? '∞'} tokens${first.maxUsd ? `, $${first.maxUsd}` : ''}, ${first.rounds} rounds`);
+  log(`  measured outside the evolution budget, on the same tasks for every arm: train ${tasks.train} tasks, test ${tasks.test} (held out); ± is a 95% t-interval over seeds`);
+  log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(13)} ${'test'.padStart(13)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)} ${'meas-tok'.padStart(9)} ${'to-target'.padStart(11)}  AEGIS−arm (test, paired)`);
+  for (const a of arms) {
+    const cost = a.costUsd === null ? 'n/a' : `$${a.costUsd.mean.toFixed(2)}`;
+    const toTarget = a.evolver === 'static' ? '' : a.tokensToTarget.mean === null ? `— 0/${a.seeds}` : `${Math.round(a.tokensToTarget.mean)} ${a.tokensToTarget.reached}/${a.seeds}`;
+    log(`  ${a.evolver.padEnd(18)} ${ci(a.trainPassRate).padStart(13)} ${ci(a.testPassRate).padStart(13)} ${num(a.rounds).padStart(6)} ${num(a.shipped).padStart(5)} ${num(a.rejected).padStart(7)} ${num(a.tokens).padStart(9)} ${cost.padStart(8)} ${num(a.measurementTokens).padStart(9)} ${toTarget.padStart(11)}  ${versus(a)}`);
+  }
+  log(`  * = significant at 5% (paired t-test over seeds); to-target = mean evolution tokens to first reach the seed's test pass rate + ${targetGain} points (seeds that reached it).`);
+  if (incomparable) log(`  note: ${incomparable} run(s) have no held-out test pass rate (final evaluation skipped or no test split); they are left out of the test columns.`);
+  if (json)
+    printJson({
+      benchmark: first.benchmark,
+      model: first.model,
+      metaAgent: first.metaAgent,
+      seed: baseSeed,
+      seeds,
+      k: first.k,
+      maxTokens: first.maxTokens ?? null,
+      maxUsd: first.maxUsd ?? null,
+      rounds: first.rounds,
+      targetGainPoints: targetGain,
+      trainTasks: tasks.train,
+      testTasks: tasks.test,
+      rows: allRows,
+      arms,
+    });
 }
 
 export const commands: Commands = { compare };

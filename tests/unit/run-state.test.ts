@@ -43,6 +43,7 @@ describe('status', () => {
     const s = { ...fresh(), round: 2, shipped: 1, rejected: 3, bestScore: 0.7, budget: { rounds: 9, patience: 3 } };
     expect(runStatus('run-1', 6, s, controls)).toEqual({
       runId: 'run-1', round: 2, rounds: 9, stage: 'digest', paused: false, stopRequested: false, incumbentHarnessId: 'hx-seed', bestScore: 0.7, lastPassRate: null, shipped: 1, rejected: 3, lastEvent: 'round 1: …', pendingApproval: null,
+      tokens: 0, measurementTokens: 0,
     });
   });
 
@@ -113,13 +114,16 @@ describe('final evaluation and summary', () => {
   });
 
   it('summarises the run; the ensemble fields appear only under ensemble', () => {
-    const s = { ...fresh(), round: 4, shipped: 2, rejected: 5, incumbentId: 'hx-evolved', tokens: 1234, costUsd: null };
+    const heldOut = [{ round: 2, evolutionTokens: 600, validation: 0.5, test: 0.4 }];
+    const s = { ...fresh(), round: 4, shipped: 2, rejected: 5, incumbentId: 'hx-evolved', tokens: 1234, costUsd: null, measurementTokens: 321, heldOut };
     const measured = { seedTrain: { passRate: 0.3, tasks: 3 }, evolvedTrain: { passRate: 0.6, tasks: 3 }, seedTest: { passRate: 0.2, tasks: 2 }, evolvedTest: { passRate: 0.5, tasks: 2 } };
     const summary = buildRunSummary({ workflowId: 'run-1', benchmark: 'blocksworld', model: 'sim:small', stopReason: 'budget of 4 rounds used' }, s, measured);
     expect(summary).toEqual({
       workflowId: 'run-1', benchmark: 'blocksworld', model: 'sim:small', rounds: 4, stopReason: 'budget of 4 rounds used', seedHarnessId: 'hx-seed', harnessId: 'hx-evolved', shipped: 2, rejected: 5,
       seedPassRate: 0.3, evolvedPassRate: 0.6, seedTestPassRate: 0.2, evolvedTestPassRate: 0.5, trainTasks: 3, testTasks: 2, tokens: 1234, costUsd: null,
+      measurementTokens: 321, measurementUsd: 0, finalEvaluation: true, heldOut,
     });
+    expect(buildRunSummary({ workflowId: 'r', benchmark: 'b', model: 'm', stopReason: 'x' }, s, { ...measured, finalEvaluation: false }).finalEvaluation).toBe(false);
     expect(buildRunSummary({ workflowId: 'r', benchmark: 'b', model: 'm', stopReason: 'x' }, s, { ...measured, seedTest: null, evolvedTest: null })).toMatchObject({ seedTestPassRate: null, evolvedTestPassRate: null, testTasks: 0 });
     const pool = [{ id: 'v0', harnessId: 'hx-seed', parentId: null, born: 0, stats: { all: { passed: 1, total: 2 } } }];
     expect(buildRunSummary({ workflowId: 'r', benchmark: 'b', model: 'm', stopReason: 'x' }, { ...s, variants: pool }, measured)).toMatchObject({ strategy: 'ensemble', variants: [{ id: 'v0', harnessId: 'hx-seed', parentId: null, born: 0 }] });

@@ -1,7 +1,7 @@
-import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
-import { spendExhausted, stopReason } from '../../aegis/run-budget';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
+import { measurementBudgetLeft, spendExhausted, stopReason } from '../../aegis/run-budget';
 import { EvolveInput, evolveInputSchema, inputProblems, workflowIdProblem } from '../../aegis/run-input';
-import { addSpend, initialRunState, ReportedSpend, RunState } from '../../aegis/run-state';
+import { addSpend, initialRunState, measurementSpend, ReportedSpend, RunState } from '../../aegis/run-state';
 import type { AuditRecord } from '../../aegis/types';
 import { books, ledger } from './activities';
 import type { RunControls } from './controls';
@@ -51,9 +51,32 @@ export class AegisRun {
     this.state.costUsd = total.costUsd;
   }
 
-  /** False once maxTokens or maxUsd is reached: paid work (gating, tracking, the guard) is skipped from then on. */
+  /** False once maxTokens or maxUsd is reached: evolution work (gating, the guard) is skipped from then on. */
   budgetLeft(): boolean {
     return !spendExhausted(this.input, this.state);
+  }
+
+  /**
+   * Whether measurement (held-out tracking, the final evaluation) is paid from its own budget. Runs recorded
+   * before the split (no 'measurement-budget' marker) paid it from the evolution budget and skipped it once
+   * that was gone; they replay that way.
+   */
+  measurementApart(): boolean {
+    return patched('measurement-budget');
+  }
+
+  /** Adds a measurement's spend: to the measurement totals, or (in runs recorded before the split) to the evolution totals. */
+  accountMeasurement(spend: ReportedSpend | undefined): void {
+    if (!this.measurementApart()) return this.account(spend);
+    const total = addSpend(measurementSpend(this.state), spend);
+    this.state.measurementTokens = total.tokens;
+    this.state.measurementUsd = total.costUsd;
+  }
+
+  /** Whether a measurement may run now: within maxMeasurementTokens (or, before the split, while evolution budget is left). */
+  measurementLeft(): boolean {
+    if (!this.measurementApart()) return this.budgetLeft();
+    return measurementBudgetLeft(this.input, measurementSpend(this.state).tokens);
   }
 
   /** Why the run stops before its next round (stop request, spent budget, rounds, patience), or null. */
