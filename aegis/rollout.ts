@@ -234,7 +234,8 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
 export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {
   const seed = episodeSeed(spec.seed, taskId, attempt);
   // Environments never create models: a benchmark with a simulated user (tau2-retail) is given the one that plays it.
-  const userModel = spec.benchmark.hasSimulatedUser ? simulatedUserModel(spec.config, `${seed}|user`) : undefined;
+  // It goes through wrapModel like the roles: the endpoint limiter (and response cache) cover its calls too.
+  const userModel = spec.benchmark.hasSimulatedUser ? simulatedUserModel(spec.config, `${seed}|user`, spec.wrapModel) : undefined;
   const env = spec.benchmark.createEnvironment(taskId, { seed, ...(userModel ? { userModel } : {}) });
   const task = spec.benchmark.task(taskId);
   const role = (r: { model: string; fallback?: string }, roleSeed: string, taskBrief?: ModelOptions['taskBrief']) => {
@@ -258,11 +259,12 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
  * The model that plays a benchmark's simulated user: the harness's evaluator role, else the workers'
  * HARNESSX_USER_MODEL. Neither: none, and the environment's scripted user plays it (offline runs and tests).
  */
-function simulatedUserModel(config: HarnessConfig, seed: string): Model | undefined {
+function simulatedUserModel(config: HarnessConfig, seed: string, wrapModel: RolloutSpec['wrapModel']): Model | undefined {
   const envModel = process.env.HARNESSX_USER_MODEL;
   const user = config.model.evaluator ?? (envModel ? { model: envModel } : undefined);
   if (!user) return undefined;
-  return withFallback(createModel(user.model, { seed }), user.fallback ? createModel(user.fallback, { seed }) : null);
+  const wrap = (m: Model) => (wrapModel ? wrapModel(m, seed) : m);
+  return withFallback(wrap(createModel(user.model, { seed })), user.fallback ? wrap(createModel(user.fallback, { seed })) : null);
 }
 
 export function passRate(outcomes: TaskOutcome[]): number {

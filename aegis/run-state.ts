@@ -1,5 +1,6 @@
 import type { TriedEdit } from './meta-agent';
 import type { Variant } from './variants';
+import type { EndpointLimit } from '../models/endpoint-limits';
 
 /**
  * The state of one evolveHarness run and what its status query shows. Pure (types and plain functions),
@@ -38,6 +39,15 @@ export interface RunState {
   rollbacks?: number;
   /** The variant pool under strategy 'ensemble' (absent under 'global'). */
   variants?: Variant[];
+  /** The endpoint limits in force for the run's models, as a worker resolved them at setup (absent in older runs). */
+  endpointLimits?: EndpointLimitInForce[];
+}
+
+/** One model's endpoint limit and where it came from (run input, a worker's environment, or the default). */
+export interface EndpointLimitInForce {
+  model: string;
+  limit: EndpointLimit;
+  source: string;
 }
 
 export interface RoundBudget {
@@ -81,6 +91,8 @@ export interface RunStatus {
   rejected: number;
   lastEvent: string;
   pendingApproval: PendingApproval | null;
+  /** The endpoint limits in force (resolved at setup by a worker; workers of other settings may differ), or null before setup. */
+  endpointLimits: EndpointLimitInForce[] | null;
 }
 
 /** What the prepareRun activity hands the run: the stored seed harness and the task split. */
@@ -176,5 +188,6 @@ export function runStatus(runId: string, inputRounds: number, state: RunState | 
     rejected: state?.rejected ?? 0,
     lastEvent: controls.lastEvent,
     pendingApproval: controls.pendingApproval,
+    endpointLimits: state?.endpointLimits ?? null,
   };
 }

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { inputProblems } from '../aegis/run-input';
 import { HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { seedHarness } from '../harness/seed';
+import { EndpointLimits, EndpointLimitsError, parseEndpointLimitsText } from '../models/endpoint-limits';
 import { checkModelString } from '../models/registry';
 import { UsageError } from './errors';
 
@@ -12,6 +13,17 @@ export type Command = (args: string[]) => Promise<number | void> | number | void
 export type Commands = Record<string, Command>;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** --endpoint-limits: the same forms as HARNESSX_ENDPOINT_LIMITS (JSON or "openai-compatible=32;anthropic=4,rpm=50"); undefined when absent. */
+export function endpointLimitsFlag(text: string | undefined): EndpointLimits | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseEndpointLimitsText(text, '--endpoint-limits');
+  } catch (e) {
+    if (e instanceof EndpointLimitsError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 /** Options every run-starting command takes. */
 export const RUN_OPTIONS = {

@@ -1,5 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { checkEndpointEnvironment } from '../models/endpoint-limiter';
 import { ArtifactStore } from '../store/artifact-store';
 import { connectionSettings, taskQueue } from '../temporal.config';
 import { dataConverter } from './codec';
@@ -32,6 +33,8 @@ export function installRuntime(): void {
  * process's event loop; add worker processes (one per core) to scale out.
  */
 export async function createAegisWorker(options: AegisWorkerOptions): Promise<Worker> {
+  // A bad limit fails the worker at start, not its first rollout.
+  checkEndpointEnvironment();
   const store = new ArtifactStore(options.dataDir);
   return Worker.create({
     connection: options.connection,

@@ -9,7 +9,7 @@ import type { AegisRun } from './run';
  */
 export async function finishRun(run: AegisRun, stopReason: string): Promise<RunSummary> {
   const { input, state: s, controls } = run;
-  const evalArgs = { benchmark: input.benchmark, k: input.k, seed: `${input.seed}|final` };
+  const evalArgs = { benchmark: input.benchmark, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits };
   const exhausted = finalEvaluationSkipped(stopReason);
   const evaluate = async (harnessId: string, taskIds: string[]) => {
     const r = await rollouts.evaluate({ ...evalArgs, harnessId, taskIds });
