@@ -119,9 +119,10 @@ export async function runRollout(services: ActivityServices, input: RolloutInput
   const key = rolloutKey(input);
   // Each finished episode's trace is stored as it ends, so a retried attempt reuses it instead of paying for
   // the episode again. Simulator episodes cost microseconds: running one again is cheaper than storing it twice.
-  const persistTraces = writeTraces && !config.model.main.model.startsWith('sim:');
+  const persistTraces = writeTraces && !effectiveModelId(services, config.model.main.model).startsWith('sim:');
   const result = await rolloutTasks({
     wrapModel: services.wrapRolloutModel,
+    ...(services.substituteRolloutModel ? { substituteModel: services.substituteRolloutModel } : {}),
     benchmark: getBenchmark(input.benchmark),
     config,
     harnessId: input.harnessId,
@@ -139,6 +140,12 @@ export async function runRollout(services: ActivityServices, input: RolloutInput
   const { inputTokens, outputTokens } = result.usage;
   const spend: Spend = { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(config.model.main.model, result.usage) };
   return { outcomes: result.outcomes, episodes: result.episodes, spend, ...(traces ? { tracesRef: await traces.finish() } : {}) };
+}
+
+/** The id of the model a rollout's episodes actually call for `modelId` (a test or bench substitute's, if any). */
+function effectiveModelId(services: ActivityServices, modelId: string): string {
+  const substitute = services.substituteRolloutModel;
+  return substitute ? substitute({ id: modelId, generate: () => Promise.reject(new Error('not called')) }, 'id').id : modelId;
 }
 
 /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. Spend of the tasks that ran goes to `spent`. */

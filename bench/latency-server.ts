@@ -35,7 +35,13 @@ export interface LatencyServer {
   close(): Promise<void>;
 }
 
-export async function startLatencyServer(options: { latencyMs: number; capacity: number }): Promise<LatencyServer> {
+/** One call the server answered: its episode seed and the request's length in messages (the episode's step). */
+export interface AnsweredCall {
+  seed: string;
+  messages: number;
+}
+
+export async function startLatencyServer(options: { latencyMs: number; capacity: number; port?: number; onAnswered?: (call: AnsweredCall) => void }): Promise<LatencyServer> {
   const { latencyMs, capacity } = options;
   let inFlight = 0;
   let since = performance.now();
@@ -64,6 +70,7 @@ export async function startLatencyServer(options: { latencyMs: number; capacity:
       if (!body.hx) return send(400, { error: { message: 'this bench endpoint needs the hx extension (seed and request) to answer as the simulator' } });
       const [reply] = await Promise.all([createModel(body.model, { seed: body.hx.seed }).generate(body.hx.request), new Promise((resolve) => setTimeout(resolve, latencyMs))]);
       stats.answered++;
+      options.onAnswered?.({ seed: body.hx.seed, messages: body.hx.request.messages.length });
       send(200, {
         id: `chatcmpl-${stats.answered}`,
         object: 'chat.completion',
@@ -85,7 +92,7 @@ export async function startLatencyServer(options: { latencyMs: number; capacity:
       move(-1);
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return {
     url,
