@@ -169,6 +169,12 @@ export interface LatencyRow {
   sameAsSimulator: boolean | null;
 }
 
+/** Equal outcomes, field by field (outcomes read back from the store come with their keys sorted). */
+function sameOutcomes(a: TaskOutcome[], b: TaskOutcome[]): boolean {
+  const fields = (o: TaskOutcome) => [o.taskId, o.passed, o.successes, o.attempts];
+  return JSON.stringify(a.map(fields)) === JSON.stringify(b.map(fields));
+}
+
 export async function latencyBench(options: { benchmark: Benchmark; config: HarnessConfig; harnessId: string; taskIds: string[]; simModel: string; runners?: EpisodeRunner[]; cases?: LatencyCase[] }): Promise<LatencyRow[]> {
   const rows: LatencyRow[] = [];
   for (const c of options.cases ?? DEFAULT_LATENCY_CASES) {
@@ -199,7 +205,7 @@ export async function latencyBench(options: { benchmark: Benchmark; config: Harn
           meanInFlight: server.meanInFlight(),
           rejected429: server.stats.rejected,
           ratioToEndpointLimit: (calls * c.latencyMs) / c.capacity / ms,
-          sameAsSimulator: result.outcomes.length ? JSON.stringify(result.outcomes) === JSON.stringify(reference.outcomes) : null,
+          sameAsSimulator: result.outcomes.length ? sameOutcomes(result.outcomes, reference.outcomes) : null,
         });
       }
     } finally {
