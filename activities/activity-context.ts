@@ -9,6 +9,15 @@ export function heartbeat(details?: unknown): void {
   }
 }
 
+/** The details the previous attempt of this activity last heartbeated (null on a first attempt or outside an activity). */
+export function heartbeatDetailsOrNull(): unknown {
+  try {
+    return Context.current().info.heartbeatDetails ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The id of the workflow that scheduled this activity, or null outside an activity. */
 export function workflowIdOrNull(): string | null {
   try {

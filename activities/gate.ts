@@ -6,7 +6,8 @@ import { GATE_CHECKS } from '../aegis/types';
 import type { Candidate, GateCheckResult, GateResult } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
 import { heartbeat } from './activity-context';
-import { outcomesFor } from './rollouts';
+import type { EndpointLimits } from '../models/endpoint-limits';
+import { outcomesFor, ProgressReporter, withProgress } from './rollouts';
 import type { ActivityServices } from './services';
 import { Spend, totalSpend } from './spend';
 
@@ -26,7 +27,7 @@ export function createGateActivities(services: ActivityServices) {
   const { store } = services;
   return {
     /** The deterministic gate, in order; the first failing check stops it. */
-    async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number; gating?: GatingSpec }): Promise<GateResult & { spend: Spend }> {
+    async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number; gating?: GatingSpec; endpointLimits?: EndpointLimits }): Promise<GateResult & { spend: Spend }> {
       const candidate = store.get<Candidate[]>(input.candidatesRef).find((c) => c.candidateId === input.candidateId);
       if (!candidate) throw ApplicationFailure.nonRetryable(`candidate ${input.candidateId} is not in ${input.candidatesRef}`, 'InvalidInput');
       const checks: GateCheckResult[] = [];
@@ -40,29 +41,56 @@ export function createGateActivities(services: ActivityServices) {
       checks.push(...pre.checks);
       if (!pre.passed) return result();
       heartbeat({ stage: 'seesaw' });
-      if (input.gating?.mode === 'statistical') {
-        // Paired repeats: the same R seeds for both harnesses; the first repeat reuses the round's seed.
-        const seeds = Array.from({ length: input.gating.repeats }, (_, r) => (r === 0 ? input.seed : `${input.seed}|repeat-${r}`));
-        const runs = async (harnessId: string) => {
-          const out: TaskOutcome[][] = [];
-          for (const seed of seeds) out.push(await outcomesFor(services, { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, seed, harnessId }, spent));
-          return out;
-        };
-        const s = statisticalSeesaw(await runs(input.incumbentId), await runs(candidate.harnessId), { minGain: input.minGain, tCritical: input.gating.tCritical });
-        checks.push({ check: s.check, passed: s.passed, detail: s.detail });
-        return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
-      }
-      const rollout = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, seed: input.seed };
-      const before = await outcomesFor(services, { ...rollout, harnessId: input.incumbentId }, spent);
-      const after = await outcomesFor(services, { ...rollout, harnessId: candidate.harnessId }, spent);
-      const suspects = suspectedRegressions(before, after);
-      // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only.
-      const recheck = suspects.length
-        ? await outcomesFor(services, { ...rollout, taskIds: suspects, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidate.harnessId }, spent)
-        : [];
-      const s = seesaw(before, after, input.minGain, recheck);
-      checks.push({ check: s.check, passed: s.passed, detail: s.detail });
-      return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
+      return withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result));
     },
   };
+
+  /**
+   * The comparison on the gate tasks. Incumbent and candidate roll out concurrently (their episodes share
+   * the endpoint limiter, so the endpoint stays busy); each keeps its own spend list, summed in a fixed
+   * order, so the verdict and the reported spend never depend on which finishes first.
+   */
+  async function compare(
+    input: { benchmark: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number; gating?: GatingSpec; endpointLimits?: EndpointLimits },
+    candidateHarnessId: string,
+    spent: Spend[],
+    progress: ProgressReporter,
+    result: (extra?: Partial<GateResult>) => GateResult & { spend: Spend },
+  ): Promise<GateResult & { spend: Spend }> {
+    const { checks } = result();
+    const both = async <T>(run: (harnessId: string, spend: Spend[]) => Promise<T>): Promise<[T, T]> => {
+      const incumbentSpend: Spend[] = [];
+      const candidateSpend: Spend[] = [];
+      // Both settle before either's failure leaves: no rollout keeps calling the model after the activity ended.
+      const [incumbentRun, candidateRun] = await Promise.allSettled([run(input.incumbentId, incumbentSpend), run(candidateHarnessId, candidateSpend)]);
+      spent.push(...incumbentSpend, ...candidateSpend);
+      if (incumbentRun.status === 'rejected') throw incumbentRun.reason;
+      if (candidateRun.status === 'rejected') throw candidateRun.reason;
+      return [incumbentRun.value, candidateRun.value];
+    };
+    const scope = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, endpointLimits: input.endpointLimits };
+    if (input.gating?.mode === 'statistical') {
+      // Paired repeats: the same R seeds for both harnesses; the first repeat reuses the round's seed.
+      const seeds = Array.from({ length: input.gating.repeats }, (_, r) => (r === 0 ? input.seed : `${input.seed}|repeat-${r}`));
+      const runs = async (harnessId: string, spend: Spend[]) => {
+        const out: TaskOutcome[][] = [];
+        for (const seed of seeds) out.push(await outcomesFor(services, { ...scope, seed, harnessId }, spend, progress));
+        return out;
+      };
+      const [incumbentRuns, candidateRuns] = await both(runs);
+      const s = statisticalSeesaw(incumbentRuns, candidateRuns, { minGain: input.minGain, tCritical: input.gating.tCritical });
+      checks.push({ check: s.check, passed: s.passed, detail: s.detail });
+      return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
+    }
+    const rollout = { ...scope, seed: input.seed };
+    const [before, after] = await both((harnessId, spend) => outcomesFor(services, { ...rollout, harnessId }, spend, progress));
+    const suspects = suspectedRegressions(before, after);
+    // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only.
+    const recheck = suspects.length
+      ? await outcomesFor(services, { ...rollout, taskIds: suspects, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidateHarnessId }, spent, progress)
+      : [];
+    const s = seesaw(before, after, input.minGain, recheck);
+    checks.push({ check: s.check, passed: s.passed, detail: s.detail });
+    return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
+  }
 }

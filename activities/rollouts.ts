@@ -1,9 +1,13 @@
-import { passRate, rolloutTasks, TaskOutcome } from '../aegis/rollout';
+import { createHash } from 'node:crypto';
+import { finishedFromHeartbeat, FinishedEpisode, passRate, rolloutTasks, TaskOutcome } from '../aegis/rollout';
 import { recordOutcomes, routeTasks, Variant } from '../aegis/variants';
 import { getBenchmark } from '../benchmarks/registry';
 import type { EpisodeTrace } from '../harness/trace';
+import type { EndpointLimitInForce } from '../aegis/run-state';
+import type { EndpointLimits } from '../models/endpoint-limits';
+import { sharedEndpointLimiters } from '../models/endpoint-limiter';
 import { costUsd } from '../models/prices';
-import { progressPacer } from './activity-context';
+import { heartbeat, heartbeatDetailsOrNull, progressPacer } from './activity-context';
 import { faultPoint } from './boundary';
 import { ActivityServices, loadVerifiedHarness } from './services';
 import { Spend, totalSpend } from './spend';
@@ -16,6 +20,72 @@ export interface RolloutInput {
   k: number;
   seed: string;
   recordPolicy?: boolean;
+  /** The run's endpoint limits (its input's `endpointLimits`), over the worker's HARNESSX_ENDPOINT_LIMITS. */
+  endpointLimits?: EndpointLimits;
+}
+
+/**
+ * An activity's progress over its rollouts, sent as heartbeat details: a retried attempt (the worker died)
+ * reads it back and skips the episodes already finished. One activity may run several rollouts (the gate:
+ * incumbent, candidate, re-checks; ensembles: one per variant), each under its own key.
+ */
+export interface ActivityProgress {
+  rollouts: Record<string, { done: number; total: number; finished: FinishedEpisode[] }>;
+}
+
+/** What distinguishes one rollout of an activity from another: harness, tasks, attempts, seed. */
+export function rolloutKey(input: Pick<RolloutInput, 'harnessId' | 'taskIds' | 'k' | 'seed'>): string {
+  const tasks = createHash('sha256').update(JSON.stringify(input.taskIds)).digest('hex').slice(0, 16);
+  return `${input.harnessId}|${input.k}|${input.seed}|${tasks}`;
+}
+
+/**
+ * The progress one activity attempt reports: seeded from the previous attempt's heartbeat details, updated
+ * by each rollout, heartbeated as episodes finish (paced) and on a timer (so an activity waiting out a
+ * provider's retry-after, or a slow model call, stays alive). Outside an activity it is inert.
+ */
+export class ProgressReporter {
+  private readonly progress: ActivityProgress;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly pace = progressPacer();
+
+  constructor(private readonly beatEveryMs = 5000) {
+    const details = heartbeatDetailsOrNull() as Partial<ActivityProgress> | null;
+    const earlier = details && typeof details === 'object' && details.rollouts && typeof details.rollouts === 'object' ? details.rollouts : {};
+    this.progress = { rollouts: { ...earlier } };
+  }
+
+  /** The episodes an earlier attempt finished in this rollout (none if it is new or the details are of another shape). */
+  resumeOf(key: string): FinishedEpisode[] {
+    return finishedFromHeartbeat(this.progress.rollouts[key]);
+  }
+
+  update(key: string, done: number, total: number, finished: readonly FinishedEpisode[]): Promise<void> {
+    this.progress.rollouts[key] = { done, total, finished: [...finished] };
+    return this.pace(this.progress);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => heartbeat(this.progress), this.beatEveryMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+/** Runs `body` with a reporter beating on a timer; the reporter stops however body ends. */
+export async function withProgress<T>(body: (progress: ProgressReporter) => Promise<T>): Promise<T> {
+  const progress = new ProgressReporter();
+  progress.start();
+  try {
+    return await body(progress);
+  } finally {
+    progress.stop();
+  }
 }
 
 /** A rollout's outcomes and spend (evaluation needs no traces). */
@@ -42,14 +112,18 @@ export interface RolloutResult extends OutcomesResult {
  * the store as its episode ends (tracesRef); otherwise traces are not needed (gates and evaluations use
  * outcomes) and are dropped.
  */
-export async function runRollout(services: ActivityServices, input: RolloutInput, writeTraces = false): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string }> {
+export async function runRollout(services: ActivityServices, input: RolloutInput, writeTraces = false, progress: ProgressReporter = new ProgressReporter()): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string }> {
   const { store } = services;
   // Its code processors verified before any episode runs (once per harness id).
   const config = await loadVerifiedHarness(store, input.harnessId, input.benchmark);
-  const pace = progressPacer();
   const traces = writeTraces ? store.arrayWriter() : null;
+  const key = rolloutKey(input);
+  // Each finished episode's trace is stored as it ends, so a retried attempt reuses it instead of paying for
+  // the episode again. Simulator episodes cost microseconds: running one again is cheaper than storing it twice.
+  const persistTraces = writeTraces && !effectiveModelId(services, config.model.main.model).startsWith('sim:');
   const result = await rolloutTasks({
     wrapModel: services.wrapRolloutModel,
+    ...(services.substituteRolloutModel ? { substituteModel: services.substituteRolloutModel } : {}),
     benchmark: getBenchmark(input.benchmark),
     config,
     harnessId: input.harnessId,
@@ -59,24 +133,39 @@ export async function runRollout(services: ActivityServices, input: RolloutInput
     recordPolicy: input.recordPolicy,
     keepTraces: false,
     ...(traces ? { onTrace: (trace: EpisodeTrace) => traces.add(trace) } : {}),
-    onEpisode: (done, total) => pace({ done, total }),
+    endpointLimits: input.endpointLimits,
+    resume: progress.resumeOf(key),
+    ...(persistTraces ? { saveTrace: (trace: EpisodeTrace) => store.put(trace), loadTrace: (ref: string) => store.get<EpisodeTrace>(ref) } : {}),
+    onProgress: ({ done, total, finished }) => progress.update(key, done, total, finished),
   });
   const { inputTokens, outputTokens } = result.usage;
   const spend: Spend = { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(config.model.main.model, result.usage) };
   return { outcomes: result.outcomes, episodes: result.episodes, spend, ...(traces ? { tracesRef: await traces.finish() } : {}) };
 }
 
+/** The id of the model a rollout's episodes actually call for `modelId` (a test or bench substitute's, if any). */
+function effectiveModelId(services: ActivityServices, modelId: string): string {
+  const substitute = services.substituteRolloutModel;
+  return substitute ? substitute({ id: modelId, generate: () => Promise.reject(new Error('not called')) }, 'id').id : modelId;
+}
+
 /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. Spend of the tasks that ran goes to `spent`. */
-export async function outcomesFor(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy'>, spent?: Spend[]): Promise<TaskOutcome[]> {
+export async function outcomesFor(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy'>, spent?: Spend[], progress?: ProgressReporter): Promise<TaskOutcome[]> {
   const cached = services.outcomeCache.lookup(input, input.taskIds);
   const missing = input.taskIds.filter((id) => !cached.has(id));
   if (missing.length) {
-    const { outcomes, spend: used } = await runRollout(services, { ...input, taskIds: missing });
+    const { outcomes, spend: used } = await runRollout(services, { ...input, taskIds: missing }, false, progress);
     spent?.push(used);
     services.outcomeCache.record(input, outcomes);
     for (const o of outcomes) cached.set(o.taskId, o);
   }
   return input.taskIds.map((id) => cached.get(id)!);
+}
+
+/** The endpoint limit a worker applies to each model (run input over its HARNESSX_ENDPOINT_LIMITS over the default). */
+export function endpointLimitsInForce(input: { models: string[]; endpointLimits?: EndpointLimits }): EndpointLimitInForce[] {
+  const limiters = sharedEndpointLimiters();
+  return [...new Set(input.models)].map((model) => ({ model, ...limiters.resolve(model, input.endpointLimits) }));
 }
 
 /** The benchmark's task → cluster map that routes tasks to variants ('all' where it has no clusters). */
@@ -91,7 +180,7 @@ export function createRolloutActivities(services: ActivityServices) {
 
   /** A rollout whose per-task outcomes are cached (gates and evaluations reuse them) and stored. */
   async function rolloutAndRecord(input: RolloutInput, writeTraces: boolean): Promise<OutcomesResult & { tracesRef?: string }> {
-    const { outcomes, episodes, spend: used, tracesRef } = await runRollout(services, input, writeTraces);
+    const { outcomes, episodes, spend: used, tracesRef } = await withProgress((progress) => runRollout(services, input, writeTraces, progress));
     services.outcomeCache.record(input, outcomes);
     return {
       outcomesRef: store.put(outcomes),
@@ -105,6 +194,11 @@ export function createRolloutActivities(services: ActivityServices) {
   }
 
   return {
+    /** What the run's audit log and status record at setup: the limits this worker applies to the run's models. */
+    async endpointLimitsInForce(input: { models: string[]; endpointLimits?: EndpointLimits }): Promise<EndpointLimitInForce[]> {
+      return endpointLimitsInForce(input);
+    },
+
     async rollout(input: RolloutInput): Promise<RolloutResult> {
       await faultPoint(store, 'rollout');
       const { tracesRef, ...result } = await rolloutAndRecord(input, true);
@@ -112,15 +206,15 @@ export function createRolloutActivities(services: ActivityServices) {
     },
 
     /** `rollout` without traces: for evaluations, whose traces nothing reads (writing them cost ~10% of simulator throughput). */
-    async rolloutOutcomes(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }): Promise<OutcomesResult> {
+    async rolloutOutcomes(input: Omit<RolloutInput, 'recordPolicy'>): Promise<OutcomesResult> {
       await faultPoint(store, 'rollout');
       return rolloutAndRecord(input, false);
     },
 
     /** Pass rate of a harness on a fixed task list (cached per task). */
-    async evaluate(input: { benchmark: string; harnessId: string; taskIds: string[]; k: number; seed: string }) {
+    async evaluate(input: Omit<RolloutInput, 'recordPolicy'>) {
       const spent: Spend[] = [];
-      const outcomes = await outcomesFor(services, input, spent);
+      const outcomes = await withProgress((progress) => outcomesFor(services, input, spent, progress));
       return { passRate: passRate(outcomes), passed: outcomes.filter((o) => o.passed).length, tasks: outcomes.length, episodes: outcomes.length * input.k, spend: totalSpend(spent) };
     },
 
@@ -129,21 +223,27 @@ export function createRolloutActivities(services: ActivityServices) {
      * tasks, and returns the pool with updated statistics plus where validation tasks route now. Retries are
      * safe: the result depends only on the input pool.
      */
-    async ensembleRollout(input: { benchmark: string; variants: Variant[]; taskIds: string[]; validationIds: string[]; k: number; seed: string }) {
+    async ensembleRollout(input: { benchmark: string; variants: Variant[]; taskIds: string[]; validationIds: string[]; k: number; seed: string; endpointLimits?: EndpointLimits }) {
       await faultPoint(store, 'rollout');
       const clusterOf = clusterOfTask(input.benchmark);
       const routes = routeTasks(input.variants, input.taskIds, clusterOf);
       const perVariant: Array<{ variantId: string; harnessId: string; taskIds: string[]; tasks: number; passed: number; tracesRef: string; outcomesRef: string }> = [];
       const outcomes: Record<string, TaskOutcome[]> = {};
       const spent: Spend[] = [];
+      const progress = new ProgressReporter();
+      progress.start();
+      try {
       for (const v of input.variants) {
         const taskIds = routes[v.id];
         if (!taskIds.length) continue;
-        const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed }, true);
+        const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }, true, progress);
         services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes);
         outcomes[v.id] = r.outcomes;
         spent.push(r.spend);
         perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: store.put(r.outcomes) });
+      }
+      } finally {
+        progress.stop();
       }
       const all = Object.values(outcomes).flat();
       const used = totalSpend(spent);
@@ -160,11 +260,14 @@ export function createRolloutActivities(services: ActivityServices) {
     },
 
     /** The ensemble's pass rate: every task evaluated on the variant it routes to (cached per task). */
-    async ensembleEvaluate(input: { benchmark: string; variants: Variant[]; taskIds: string[]; k: number; seed: string }) {
+    async ensembleEvaluate(input: { benchmark: string; variants: Variant[]; taskIds: string[]; k: number; seed: string; endpointLimits?: EndpointLimits }) {
       const routes = routeTasks(input.variants, input.taskIds, clusterOfTask(input.benchmark));
       const spent: Spend[] = [];
       const all: TaskOutcome[] = [];
-      for (const v of input.variants) if (routes[v.id].length) all.push(...(await outcomesFor(services, { ...input, taskIds: routes[v.id], harnessId: v.harnessId }, spent)));
+      const { variants: _variants, ...scope } = input;
+      await withProgress(async (progress) => {
+        for (const v of input.variants) if (routes[v.id].length) all.push(...(await outcomesFor(services, { ...scope, taskIds: routes[v.id], harnessId: v.harnessId }, spent, progress)));
+      });
       return { passRate: passRate(all), passed: all.filter((o) => o.passed).length, tasks: all.length, episodes: all.length * input.k, routes: Object.fromEntries(Object.entries(routes).map(([id, ids]) => [id, ids.length])), spend: totalSpend(spent) };
     },
   };

@@ -14,6 +14,11 @@ import { createOutcomeCache, OutcomeCache } from './outcome-cache';
 export interface ActivityDeps {
   store: ArtifactStore;
   metaAgent?: MetaAgent;
+  /**
+   * Tests and the bench only, never reachable from workflow input: replaces each task model a rollout
+   * creates (under the endpoint limiter), e.g. the simulator over the wire to a server with latency.
+   */
+  substituteRolloutModel?: (model: Model, sample: string) => Model;
 }
 
 /**
@@ -31,6 +36,8 @@ export interface ActivityServices {
   outcomeCache: OutcomeCache;
   /** A meta-agent that replaces the one a run asks for (tests). */
   metaAgent?: MetaAgent;
+  /** See ActivityDeps.substituteRolloutModel (tests and the bench). */
+  substituteRolloutModel?: (model: Model, sample: string) => Model;
 }
 
 export function createActivityServices(deps: ActivityDeps): ActivityServices {
@@ -45,7 +52,7 @@ export function createActivityServices(deps: ActivityDeps): ActivityServices {
   // The meta-agent's calls are always response-cached (HARNESSX_META_RESPONSE_CACHE=off disables), so a
   // retried or resumed stage never pays twice.
   const wrapMetaModel = (model: Model): Model => (process.env.HARNESSX_META_RESPONSE_CACHE === 'off' ? model : withResponseCache(model, responseCache, 'meta'));
-  return { store, responseCache, wrapRolloutModel, wrapMetaModel, outcomeCache: createOutcomeCache(store), metaAgent: deps.metaAgent };
+  return { store, responseCache, wrapRolloutModel, wrapMetaModel, outcomeCache: createOutcomeCache(store), metaAgent: deps.metaAgent, substituteRolloutModel: deps.substituteRolloutModel };
 }
 
 /**

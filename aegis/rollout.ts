@@ -46,6 +46,11 @@ export interface RolloutSpec {
    * it; model calls are bounded by the endpoint limiter whatever this is.
    */
   concurrency?: number;
+  /**
+   * Tests and the bench only (never set from run input): replaces each model an episode creates, under
+   * the endpoint limiter, e.g. the simulator over the wire to a local server with latency.
+   */
+  substituteModel?: (model: Model, sample: string) => Model;
   /** A run's endpoint limits (its input's `endpointLimits`), over the environment's. */
   endpointLimits?: EndpointLimits;
   /** The limiters model calls go through: the process-wide ones by default; null for none. */
@@ -119,9 +124,12 @@ export function episodeSeed(seed: string, taskId: string, attempt: number): stri
 }
 
 /** The main model's endpoint limit: how many episodes a rollout keeps open by default. */
-export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'endpointLimits' | 'limiters'>): number {
+export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'endpointLimits' | 'limiters' | 'substituteModel'>): number {
   const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
-  return limiters ? limiters.resolve(spec.config.model.main.model, spec.endpointLimits).limit.maxInFlight : 1;
+  const main = spec.config.model.main.model;
+  // A substituted model talks to another endpoint: its limit is the one that counts.
+  const modelId = spec.substituteModel ? spec.substituteModel({ id: main, generate: () => Promise.reject(new Error('not called')) }, 'concurrency').id : main;
+  return limiters ? limiters.resolve(modelId, spec.endpointLimits).limit.maxInFlight : 1;
 }
 
 /**
@@ -136,13 +144,16 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   const concurrency = spec.concurrency ?? defaultRolloutConcurrency(spec);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`rollout concurrency must be a whole number ≥ 1, got ${concurrency}`);
   const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
-  const wrapModel: RolloutSpec['wrapModel'] = limiters
-    ? (model, sample) => {
-        // The limiter sits under the caller's wrapper: a response-cache hit takes no slot at the endpoint.
-        const limited = withEndpointLimit(model, limiters.limiterFor(model.id, spec.endpointLimits), { ...spec.limitedModel, random: seededRandom(`${sample}|${model.id}`) });
-        return spec.wrapModel ? spec.wrapModel(limited, sample) : limited;
-      }
-    : spec.wrapModel;
+  const substitute = spec.substituteModel;
+  const wrapModel: RolloutSpec['wrapModel'] =
+    limiters || substitute
+      ? (created, sample) => {
+          const model = substitute ? substitute(created, sample) : created;
+          // The limiter sits under the caller's wrapper: a response-cache hit takes no slot at the endpoint.
+          const limited = limiters ? withEndpointLimit(model, limiters.limiterFor(model.id, spec.endpointLimits), { ...spec.limitedModel, random: seededRandom(`${sample}|${model.id}`) }) : model;
+          return spec.wrapModel ? spec.wrapModel(limited, sample) : limited;
+        }
+      : spec.wrapModel;
   const episodeSpec = { ...spec, wrapModel };
 
   const total = spec.taskIds.length * spec.k;
@@ -234,7 +245,8 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
 export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {
   const seed = episodeSeed(spec.seed, taskId, attempt);
   // Environments never create models: a benchmark with a simulated user (tau2-retail) is given the one that plays it.
-  const userModel = spec.benchmark.hasSimulatedUser ? simulatedUserModel(spec.config, `${seed}|user`) : undefined;
+  // It goes through wrapModel like the roles: the endpoint limiter (and response cache) cover its calls too.
+  const userModel = spec.benchmark.hasSimulatedUser ? simulatedUserModel(spec.config, `${seed}|user`, spec.wrapModel) : undefined;
   const env = spec.benchmark.createEnvironment(taskId, { seed, ...(userModel ? { userModel } : {}) });
   const task = spec.benchmark.task(taskId);
   const role = (r: { model: string; fallback?: string }, roleSeed: string, taskBrief?: ModelOptions['taskBrief']) => {
@@ -258,11 +270,12 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
  * The model that plays a benchmark's simulated user: the harness's evaluator role, else the workers'
  * HARNESSX_USER_MODEL. Neither: none, and the environment's scripted user plays it (offline runs and tests).
  */
-function simulatedUserModel(config: HarnessConfig, seed: string): Model | undefined {
+function simulatedUserModel(config: HarnessConfig, seed: string, wrapModel: RolloutSpec['wrapModel']): Model | undefined {
   const envModel = process.env.HARNESSX_USER_MODEL;
   const user = config.model.evaluator ?? (envModel ? { model: envModel } : undefined);
   if (!user) return undefined;
-  return withFallback(createModel(user.model, { seed }), user.fallback ? createModel(user.fallback, { seed }) : null);
+  const wrap = (m: Model) => (wrapModel ? wrapModel(m, seed) : m);
+  return withFallback(wrap(createModel(user.model, { seed })), user.fallback ? wrap(createModel(user.fallback, { seed })) : null);
 }
 
 export function passRate(outcomes: TaskOutcome[]): number {

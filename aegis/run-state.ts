@@ -1,5 +1,6 @@
 import type { TriedEdit } from './meta-agent';
 import type { Variant } from './variants';
+import type { EndpointLimit } from '../models/endpoint-limits';
 
 /**
  * The state of one evolveHarness run and what its status query shows. Pure (types and plain functions),
@@ -48,6 +49,15 @@ export interface RunState {
   rollbacks?: number;
   /** The variant pool under strategy 'ensemble' (absent under 'global'). */
   variants?: Variant[];
+  /** The endpoint limits in force for the run's models, as a worker resolved them at setup (absent in older runs). */
+  endpointLimits?: EndpointLimitInForce[];
+}
+
+/** One model's endpoint limit and where it came from (run input, a worker's environment, or the default). */
+export interface EndpointLimitInForce {
+  model: string;
+  limit: EndpointLimit;
+  source: string;
 }
 
 /** One round's held-out tracking: where the incumbent stood after `evolutionTokens` of evolution spend. */
@@ -102,6 +112,8 @@ export interface RunStatus {
   /** Evolution spend so far (what maxTokens caps) and measurement spend (tracking, final evaluation). */
   tokens: number;
   measurementTokens: number;
+  /** The endpoint limits in force (resolved at setup by a worker; workers of other settings may differ), or null before setup. */
+  endpointLimits: EndpointLimitInForce[] | null;
 }
 
 /** What the prepareRun activity hands the run: the stored seed harness and the task split. */
@@ -213,5 +225,6 @@ export function runStatus(runId: string, inputRounds: number, state: RunState | 
     pendingApproval: controls.pendingApproval,
     tokens: state?.tokens ?? 0,
     measurementTokens: state ? measurementSpend(state).tokens : 0,
+    endpointLimits: state?.endpointLimits ?? null,
   };
 }

@@ -6,7 +6,15 @@
  * calls would take with C always full. A runner is one function (EpisodeRunner): a Temporal runner
  * (evaluateHarness with the limits in its input) is added beside inProcessRunner without touching the rest.
  */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { rolloutTasks, TaskOutcome } from '../aegis/rollout';
+import { ArtifactStore } from '../store/artifact-store';
+import { createAegisWorker } from '../workers/aegis-worker';
+import type { EvaluateResult } from '../workflows/evaluate-harness';
+import type { RunSummary } from '../workflows/evolve-harness';
 import type { Benchmark } from '../benchmarks/types';
 import type { HarnessConfig } from '../harness/config';
 import { EndpointLimiters, seededRandom, withEndpointLimit } from '../models/endpoint-limiter';
@@ -70,6 +78,70 @@ export const inProcessRunner: EpisodeRunner = {
   },
 };
 
+/**
+ * Runners through Temporal: a dev server, one in-process worker whose rollouts send the simulator over the
+ * wire to the case's server (the worker's test/bench-only model substitute), the limit in the run input.
+ * `evaluateHarness` runs the case's episodes; `one AEGIS round` runs evolveHarness for one round with the
+ * case's tasks as its batch (rollout, digest, plan, evolve, critique, gate, then the final evaluation on a
+ * small train sample): its episodes are counted at the server, its outcomes are not the rollout's.
+ */
+export async function temporalRunners(env: TestWorkflowEnvironment, workflowBundle: { code: string }): Promise<{ runners: EpisodeRunner[]; close: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-latency-'));
+  const store = new ArtifactStore(dataDir);
+  let url = '';
+  const taskQueue = 'bench-latency';
+  const worker = await createAegisWorker({
+    connection: env.nativeConnection,
+    taskQueue,
+    dataDir,
+    workflowBundle,
+    substituteRolloutModel: (model, sample) => (model.id.startsWith('sim:') ? new SimOverWireModel(model.id, url, sample) : model),
+  });
+  const running = worker.run();
+  // Response caching would write every call to the store: the bench measures the endpoint, not the cache.
+  const cacheSetting = process.env.HARNESSX_RESPONSE_CACHE;
+  process.env.HARNESSX_RESPONSE_CACHE = 'off';
+  let n = 0;
+  const limits = (limit: number) => ({ 'openai-compatible': { maxInFlight: limit } });
+  const evaluate: EpisodeRunner = {
+    name: 'Temporal evaluateHarness',
+    async run(input) {
+      url = input.server.url;
+      const harnessId = store.putHarness(input.config);
+      // Chunks of 8 tasks: several activities share the worker's one limiter per endpoint, so the limit, not the layout, bounds throughput.
+      const result = (await env.client.workflow.execute('evaluateHarness', {
+        taskQueue,
+        workflowId: `bench-latency-eval-${n++}-${Date.now()}`,
+        args: [{ benchmark: input.benchmark.name, harnessId, taskIds: input.taskIds, k: input.k, seed: input.seed, chunkSize: 8, endpointLimits: limits(input.limit) }],
+      })) as EvaluateResult;
+      const outcomes = result.outcomesRefs.flatMap((ref) => store.get<TaskOutcome[]>(ref));
+      return { outcomes, episodes: result.episodes, rateLimitedSeenByClient: NaN };
+    },
+  };
+  const aegisRound: EpisodeRunner = {
+    name: 'Temporal one AEGIS round',
+    async run(input) {
+      url = input.server.url;
+      const summary = (await env.client.workflow.execute('evolveHarness', {
+        taskQueue,
+        workflowId: `bench-latency-aegis-${n++}-${Date.now()}`,
+        args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: 1, batchSize: input.taskIds.length, validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, endpointLimits: limits(input.limit) }],
+      })) as RunSummary;
+      void summary;
+      return { outcomes: [], episodes: input.server.episodesSeen(), rateLimitedSeenByClient: NaN };
+    },
+  };
+  return {
+    runners: [evaluate, aegisRound],
+    async close() {
+      worker.shutdown();
+      await running;
+      if (cacheSetting === undefined) delete process.env.HARNESSX_RESPONSE_CACHE;
+      else process.env.HARNESSX_RESPONSE_CACHE = cacheSetting;
+    },
+  };
+}
+
 export const DEFAULT_LATENCY_CASES: LatencyCase[] = [
   { latencyMs: 200, capacity: 64, limit: 64, concurrency: 1, tasks: 3, k: 2, note: 'one episode at a time (before)' },
   { latencyMs: 200, capacity: 8, limit: 8, tasks: 16, k: 2, note: 'limit = cap' },
@@ -93,8 +165,14 @@ export interface LatencyRow {
   meanInFlight: number;
   rejected429: number;
   ratioToEndpointLimit: number;
-  /** Outcomes equal the in-process simulator's for the same seed (no latency, no limiter). */
-  sameAsSimulator: boolean;
+  /** Outcomes equal the in-process simulator's for the same seed (no latency, no limiter); null where the runner's episodes are not the rollout's (an AEGIS round). */
+  sameAsSimulator: boolean | null;
+}
+
+/** Equal outcomes, field by field (outcomes read back from the store come with their keys sorted). */
+function sameOutcomes(a: TaskOutcome[], b: TaskOutcome[]): boolean {
+  const fields = (o: TaskOutcome) => [o.taskId, o.passed, o.successes, o.attempts];
+  return JSON.stringify(a.map(fields)) === JSON.stringify(b.map(fields));
 }
 
 export async function latencyBench(options: { benchmark: Benchmark; config: HarnessConfig; harnessId: string; taskIds: string[]; simModel: string; runners?: EpisodeRunner[]; cases?: LatencyCase[] }): Promise<LatencyRow[]> {
@@ -106,6 +184,7 @@ export async function latencyBench(options: { benchmark: Benchmark; config: Harn
       const seed = `latency-${c.latencyMs}-${c.capacity}`;
       const reference = await rolloutTasks({ benchmark: options.benchmark, config: { ...options.config, model: { main: { model: options.simModel } } }, harnessId: options.harnessId, taskIds, k: c.k, seed, keepTraces: false, limiters: null });
       for (const runner of options.runners ?? [inProcessRunner]) {
+        if (c.concurrency !== undefined && runner !== inProcessRunner) continue;
         server.reset();
         const t0 = performance.now();
         const result = await runner.run({ server, benchmark: options.benchmark, config: options.config, harnessId: options.harnessId, simModel: options.simModel, taskIds, k: c.k, seed, limit: c.limit, concurrency: c.concurrency });
@@ -126,7 +205,7 @@ export async function latencyBench(options: { benchmark: Benchmark; config: Harn
           meanInFlight: server.meanInFlight(),
           rejected429: server.stats.rejected,
           ratioToEndpointLimit: (calls * c.latencyMs) / c.capacity / ms,
-          sameAsSimulator: JSON.stringify(result.outcomes) === JSON.stringify(reference.outcomes),
+          sameAsSimulator: result.outcomes.length ? sameOutcomes(result.outcomes, reference.outcomes) : null,
         });
       }
     } finally {

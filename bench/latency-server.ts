@@ -32,15 +32,24 @@ export interface LatencyServer {
   reset(): void;
   /** Mean calls in flight since the last reset. */
   meanInFlight(): number;
+  /** Distinct episodes (episode seeds) answered since the last reset. */
+  episodesSeen(): number;
   close(): Promise<void>;
 }
 
-export async function startLatencyServer(options: { latencyMs: number; capacity: number }): Promise<LatencyServer> {
+/** One call the server answered: its episode seed and the request's length in messages (the episode's step). */
+export interface AnsweredCall {
+  seed: string;
+  messages: number;
+}
+
+export async function startLatencyServer(options: { latencyMs: number; capacity: number; port?: number; onAnswered?: (call: AnsweredCall) => void }): Promise<LatencyServer> {
   const { latencyMs, capacity } = options;
   let inFlight = 0;
   let since = performance.now();
   let changedAt = since;
   const stats: LatencyServerStats = { answered: 0, rejected: 0, peakInFlight: 0, inFlightIntegral: 0 };
+  const seeds = new Set<string>();
   const move = (delta: number) => {
     const now = performance.now();
     stats.inFlightIntegral += inFlight * (now - changedAt);
@@ -64,6 +73,8 @@ export async function startLatencyServer(options: { latencyMs: number; capacity:
       if (!body.hx) return send(400, { error: { message: 'this bench endpoint needs the hx extension (seed and request) to answer as the simulator' } });
       const [reply] = await Promise.all([createModel(body.model, { seed: body.hx.seed }).generate(body.hx.request), new Promise((resolve) => setTimeout(resolve, latencyMs))]);
       stats.answered++;
+      seeds.add(body.hx.seed);
+      options.onAnswered?.({ seed: body.hx.seed, messages: body.hx.request.messages.length });
       send(200, {
         id: `chatcmpl-${stats.answered}`,
         object: 'chat.completion',
@@ -85,7 +96,7 @@ export async function startLatencyServer(options: { latencyMs: number; capacity:
       move(-1);
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return {
     url,
@@ -94,7 +105,9 @@ export async function startLatencyServer(options: { latencyMs: number; capacity:
       move(0);
       Object.assign(stats, { answered: 0, rejected: 0, peakInFlight: inFlight, inFlightIntegral: 0 });
       since = performance.now();
+      seeds.clear();
     },
+    episodesSeen: () => seeds.size,
     meanInFlight() {
       move(0);
       const span = performance.now() - since;

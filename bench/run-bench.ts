@@ -21,7 +21,7 @@ import { ArtifactStore } from '../store/artifact-store';
 import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
 import { createActivities } from '../activities';
-import { inProcessRunner, latencyBench, LatencyRow } from './latency-bench';
+import { inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
 
 const ROOT = join(__dirname, '..');
 const benchmark = getBenchmark('blocksworld');
@@ -105,22 +105,31 @@ async function main() {
   }
 
   // 1b. Rollouts against a model endpoint with latency and a concurrency cap (429 above it), the simulator
-  // answering through a local OpenAI-compatible server. Temporal runners join inProcessRunner after the wiring.
-  const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner] });
-  results.latencyEndpoint = latency;
-  for (const r of latency) latencyRow(r);
-  if (only === 'latency') return finish(ROOT, 'latency.json');
-
-  // 2–3. Rollout throughput in-process (the baseline) and through Temporal activities (real dev server, one
-  // in-process worker), on the same episodes (same seed per pair), interleaved five times per size so JIT
-  // warm-up and machine noise hit both sides alike; the ratio reported is the median of the five pairs (single pairs swing by ±0.1 on 2 cores).
-  const sizes = [ids240, allIds];
+  // answering through a local OpenAI-compatible server: in-process, and through Temporal (evaluateHarness
+  // and one AEGIS round on a dev server, the limit in the run input).
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
   const env = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() },
   });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
+  const throughTemporal = await temporalRunners(env, workflowBundle);
+  try {
+    const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner, ...throughTemporal.runners] });
+    results.latencyEndpoint = latency;
+    for (const r of latency) latencyRow(r);
+  } finally {
+    await throughTemporal.close();
+  }
+  if (only === 'latency') {
+    await env.teardown();
+    return finish(ROOT, 'latency.json');
+  }
+
+  // 2–3. Rollout throughput in-process (the baseline) and through Temporal activities (real dev server, one
+  // in-process worker), on the same episodes (same seed per pair), interleaved five times per size so JIT
+  // warm-up and machine noise hit both sides alike; the ratio reported is the median of the five pairs (single pairs swing by ±0.1 on 2 cores).
+  const sizes = [ids240, allIds];
   try {
     const worker = await createAegisWorker({ connection: env.nativeConnection, taskQueue: 'bench', dataDir, workflowBundle });
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -241,7 +250,7 @@ function latencyRow(r: LatencyRow): void {
     `latency endpoint L=${r.latencyMs} ms C=${r.capacity} (${r.runner})`,
     `limit ${r.limit}, ${r.concurrency} episode(s) at once: ${r.note}`,
     `${r.episodesPerMinute.toFixed(0)} ep/min`,
-    `${r.episodes} episodes, ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; ratio to the endpoint's limit ${r.ratioToEndpointLimit.toFixed(2)}; outcomes ${r.sameAsSimulator ? '=' : '≠'} simulator's`,
+    `${r.episodes} episodes, ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; ratio to the endpoint's limit ${r.ratioToEndpointLimit.toFixed(2)}; outcomes ${r.sameAsSimulator === null ? 'n/a' : r.sameAsSimulator ? '=' : '≠'} simulator's`,
   );
 }
 

@@ -13,6 +13,8 @@ import { commands as rollout } from './commands/rollout';
 import { commands as server } from './commands/server';
 import { commands as trainJob } from './commands/train-job';
 import { commands as worker } from './commands/worker';
+import { checkEndpointEnvironment } from '../models/endpoint-limiter';
+import { EndpointLimitsError } from '../models/endpoint-limits';
 import { reportFailure, UsageError } from './errors';
 import type { Commands } from './options';
 
@@ -24,6 +26,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
       --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
       --strategy global|ensemble (global)  --gating seesaw|statistical (seesaw)
+      --endpoint-limits L (model calls in flight per endpoint: "openai-compatible=64" or JSON; see README)
   harnessx coevolve [--benchmark B] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only] [--json]
                                           harness–model co-evolution (GRPO); compares with harness-only on held-out tasks
   harnessx export-grpo <runId> --format trl|verl [--out PATH]   the run's replay buffer as a GRPO dataset
@@ -31,7 +34,8 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
       [--benchmark B] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N] [--json]
                                           AEGIS vs baselines on the same tasks, seeds and budget; one table
-  harnessx rollout --benchmark B --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K] [--json]
+  harnessx rollout --benchmark B --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K]
+      [--endpoint-limits L] [--json]
   harnessx server                         start the Temporal dev server (SQLite, Web UI on :8233), or reuse it
   harnessx worker                         run an AEGIS worker on task queue ${TASK_QUEUE} (HARNESSX_TASK_QUEUE)
   harnessx status|pause|resume|stop <workflowId>
@@ -47,7 +51,8 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (use a cluster),
 TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_DATA_DIR (artifact store), HARNESSX_CODEC_KEY (encrypt payloads),
-HARNESSX_DEBUG=1 (print a failure's full error and stack).
+HARNESSX_DEBUG=1 (print a failure's full error and stack), HARNESSX_ENDPOINT_LIMITS (model calls in flight per
+endpoint, e.g. "openai-compatible=32;anthropic=4,rpm=50"), HARNESSX_RATE_LIMIT_WAIT_S (longest wait on 429s per call).
 Exit codes: 0 done, 1 failed (a failed write, an unexpected error), 2 bad command, flags or input.`;
 
 /** Every command by name; each file under commands/ holds one command or a group of related ones. */
@@ -68,6 +73,16 @@ const COMMANDS: Commands = {
   ...codecServer,
 };
 
+/** The model-endpoint settings in the environment, checked before any command runs (they apply to every run it starts). */
+function checkEnvironment(): void {
+  try {
+    checkEndpointEnvironment();
+  } catch (e) {
+    if (e instanceof EndpointLimitsError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 /** Runs one command line; returns the exit code. Failures are printed here (see reportFailure), never thrown. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -78,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!run) throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+    checkEnvironment();
     return (await run(rest)) ?? 0;
   } catch (e) {
     return reportFailure(e);

@@ -7,6 +7,7 @@ import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
 import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { capProblems } from '../harness/sandbox/input-bounds';
 import { seedHarness } from '../harness/seed';
+import { EndpointLimits, EndpointLimitsError, parseEndpointLimitsText } from '../models/endpoint-limits';
 import { checkModelString } from '../models/registry';
 import { UsageError } from './errors';
 
@@ -15,6 +16,17 @@ export type Command = (args: string[]) => Promise<number | void> | number | void
 export type Commands = Record<string, Command>;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** --endpoint-limits: the same forms as HARNESSX_ENDPOINT_LIMITS (JSON or "openai-compatible=32;anthropic=4,rpm=50"); undefined when absent. */
+export function endpointLimitsFlag(text: string | undefined): EndpointLimits | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseEndpointLimitsText(text, '--endpoint-limits');
+  } catch (e) {
+    if (e instanceof EndpointLimitsError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 /** Options every run-starting command takes. */
 export const RUN_OPTIONS = {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BENCHMARKS, MODEL_PATTERN } from '../aegis/run-input';
+import { EndpointLimitsSchema } from '../models/endpoint-limits';
 
 /** The input of the coevolve workflow (pure, for the workflow bundle). */
 export const CoevolveInputSchema = z
@@ -19,6 +20,8 @@ export const CoevolveInputSchema = z
     /** Run a harness-only arm with the same budget and report both on the same held-out tasks. */
     compareHarnessOnly: z.boolean().default(true),
     grpo: z.object({ clip: z.number().positive().max(1).optional(), klCoef: z.number().min(0).max(10).optional(), learningRate: z.number().positive().max(10).optional(), steps: z.number().int().min(1).max(200).optional() }).strict().prefault({}),
+    /** Model endpoint limits for this run, over the workers' HARNESSX_ENDPOINT_LIMITS. */
+    endpointLimits: EndpointLimitsSchema.optional(),
     /** Set by continue-as-new. */
     resume: z.unknown().optional(),
   })

@@ -291,6 +291,15 @@ export class EndpointLimiters {
   }
 }
 
+/**
+ * Checks HARNESSX_ENDPOINT_LIMITS and HARNESSX_RATE_LIMIT_WAIT_S as a worker or the CLI starts, before any
+ * run: a bad value throws EndpointLimitsError naming the variable and what is allowed.
+ */
+export function checkEndpointEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  parseEndpointLimitsText(env[ENDPOINT_LIMITS_ENV]);
+  parseRateLimitWaitSeconds(env[RATE_LIMIT_WAIT_ENV]);
+}
+
 let shared: EndpointLimiters | null = null;
 
 /** The process-wide limiters: every episode of every activity in this worker shares them. */

@@ -1,5 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { ActivityDeps, createActivities } from '../activities';
+import { checkEndpointEnvironment } from '../models/endpoint-limiter';
 import { ArtifactStore } from '../store/artifact-store';
 import { connectionSettings, taskQueue } from '../temporal.config';
 import { dataConverter } from './codec';
@@ -11,6 +12,8 @@ export interface AegisWorkerOptions {
   dataDir: string;
   /** A prebuilt workflow bundle (tests build it once); otherwise workflows/ is bundled at start. */
   workflowBundle?: { code: string };
+  /** Tests and the bench only: replaces each task model rollouts create (see ActivityDeps.substituteRolloutModel). */
+  substituteRolloutModel?: ActivityDeps['substituteRolloutModel'];
   /** Payload encryption; defaults to HARNESSX_CODEC_KEY from the environment. */
   dataConverter?: ReturnType<typeof dataConverter>;
 }
@@ -32,13 +35,15 @@ export function installRuntime(): void {
  * process's event loop; add worker processes (one per core) to scale out.
  */
 export async function createAegisWorker(options: AegisWorkerOptions): Promise<Worker> {
+  // A bad limit fails the worker at start, not its first rollout.
+  checkEndpointEnvironment();
   const store = new ArtifactStore(options.dataDir);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? connectionSettings().namespace,
     taskQueue: options.taskQueue ?? taskQueue(),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ store }),
+    activities: createActivities({ store, ...(options.substituteRolloutModel ? { substituteRolloutModel: options.substituteRolloutModel } : {}) }),
     // Enough slots that a poller is always waiting: a task that finds no waiting poller goes to the
     // server's backlog and waits there 1–2 s (measured), which cost simulator rollouts a third of their
     // throughput at 2 slots. Real-model rollouts wait on the network, so they want many slots anyway;

@@ -97,7 +97,7 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
     for (const candidateId of critique.ranking) {
       const c = pool.candidates.find((x) => x.candidateId === candidateId)!;
-      const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: acting, gateTaskIds: [...batch, ...s.validationIds], k: input.k, seed: `${input.seed}|${it}`, minGain: 1 });
+      const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: acting, gateTaskIds: [...batch, ...s.validationIds], k: input.k, seed: `${input.seed}|${it}`, minGain: 1, endpointLimits: input.endpointLimits });
       s.tried = [...s.tried, triedEditFromGate(c, acting, gate)].slice(-500);
       if (gate.passed) return c;
     }
@@ -111,7 +111,7 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     // 1. Rollout under the current harness and checkpoint; 2. verify (the benchmark scores each episode).
     const { harnessId: acting } = await books.withModel({ harnessId: s.harnessId, model: s.checkpoint.model });
     const batch = seededSample(s.trainIds, input.batchSize, `${input.seed}|batch|${it}`).sort();
-    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: acting, taskIds: batch, k: input.k, seed: `${input.seed}|${it}`, recordPolicy: true });
+    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: acting, taskIds: batch, k: input.k, seed: `${input.seed}|${it}`, recordPolicy: true, endpointLimits: input.endpointLimits });
     s.passRates = [...s.passRates, { iteration: it, passRate: roll.passRate, checkpoint: s.checkpoint.id }].slice(-500);
     // 3. Insert into the buffer; behaviour log-probs are computed once, here.
     const inserted = await training.bufferInsert({ bufferRef: s.bufferRef, capacity: input.bufferCapacity, tracesRef: roll.tracesRef, iteration: it, checkpoint: s.checkpoint, seed: input.seed });
@@ -139,7 +139,7 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     : null;
   const evaluate = async (harnessId: string, model: string) => {
     const { harnessId: id } = await books.withModel({ harnessId, model });
-    return rollouts.evaluate({ benchmark: input.benchmark, harnessId: id, taskIds: s.testIds, k: input.k, seed: `${input.seed}|final` });
+    return rollouts.evaluate({ benchmark: input.benchmark, harnessId: id, taskIds: s.testIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits });
   };
   const seed = await evaluate(s.seedHarnessId, input.model);
   const final = await evaluate(s.harnessId, s.checkpoint.model);

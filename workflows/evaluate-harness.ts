@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Activities, OutcomesResult } from '../activities';
 import { inputProblems, workflowIdProblem } from '../aegis/run-input';
 import { taskIdProblem } from '../harness/sandbox/input-bounds';
+import { EndpointLimitsSchema } from '../models/endpoint-limits';
 import { ACTIVITY_OPTIONS } from '../temporal.config';
 
 const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
@@ -28,6 +29,8 @@ export const EvaluateInputSchema = z
     chunkSize: z.number().int().min(1).max(10_000).default(25),
     /** Write every episode's trace to the store and return the refs (tracesRefs); off by default, as outcomes are what an evaluation reports. */
     keepTraces: z.boolean().default(false),
+    /** Model endpoint limits for this evaluation, over the workers' HARNESSX_ENDPOINT_LIMITS. */
+    endpointLimits: EndpointLimitsSchema.optional(),
   })
   .strict();
 

@@ -3,7 +3,7 @@ import { ArtifactStore } from '../../store/artifact-store';
 import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { idTimestamp, startLocalWorker } from '../local-worker';
-import { checkModelFlag, type Commands, parseFlags, RUN_OPTIONS, seedHarnessInput, validInput, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { dataDir } from '../paths';
 import { EVOLVE_PROGRESS, followRun } from '../progress';
@@ -20,6 +20,7 @@ export const EVOLVE_OPTIONS = {
   evolver: { type: 'string' },
   strategy: { type: 'string' },
   gating: { type: 'string' },
+  'endpoint-limits': { type: 'string' },
 } as const;
 
 /** `evolve` (and `start`, the same with faster progress): one AEGIS run with a worker in this process. */
@@ -42,6 +43,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     strategy: values.strategy,
     gating: values.gating ? { mode: values.gating } : undefined,
     seedHarness: await seedHarnessInput(values.harness, values.model, values.benchmark),
+    endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
   });
   checkModelFlag('--model', input.model);
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });

@@ -2,7 +2,7 @@ import { passRate, rolloutTasks } from '../../aegis/rollout';
 import { BENCHMARK_NAMES, getBenchmark } from '../../benchmarks/registry';
 import { harnessId } from '../../harness/config';
 import { UsageError } from '../errors';
-import { checkModelFlag, type Commands, parseFlags, readVerifiedHarness, RUN_OPTIONS } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, readVerifiedHarness, RUN_OPTIONS } from '../options';
 import { pct, printJson, say } from '../output';
 
 export const ROLLOUT_OPTIONS = {
@@ -11,6 +11,7 @@ export const ROLLOUT_OPTIONS = {
   tasks: { type: 'string' },
   k: { type: 'string', default: '2' },
   seed: { type: 'string', default: 'harnessx' },
+  'endpoint-limits': { type: 'string' },
 } as const;
 
 /** Runs one harness on a benchmark split in this process (no workflow) and prints pass@k. */
@@ -21,6 +22,7 @@ async function rollout(args: string[]): Promise<void> {
   if (!['train', 'validation', 'test'].includes(values.split)) throw new UsageError(`--split must be train, validation or test, got "${values.split}"`);
   if (values.tasks !== undefined && !/^\d+$/.test(values.tasks)) throw new UsageError(`--tasks must be a whole number, got "${values.tasks}"`);
   if (!/^\d+$/.test(values.k) || Number(values.k) < 1) throw new UsageError(`--k must be a whole number ≥ 1, got "${values.k}"`);
+  const endpointLimits = endpointLimitsFlag(values['endpoint-limits']);
   const config = await readVerifiedHarness(values.harness, values.model, values.benchmark);
   const run = { ...config, model: { ...config.model, main: { ...config.model.main, model: values.model } } };
   const benchmark = getBenchmark(values.benchmark);
@@ -29,7 +31,7 @@ async function rollout(args: string[]): Promise<void> {
   const log = say(values.json);
   const started = Date.now();
   const { episodes, outcomes } = await rolloutTasks({
-    benchmark, config: run, harnessId: harnessId(run), taskIds: ids, k: Number(values.k), seed: values.seed, keepTraces: false,
+    benchmark, config: run, harnessId: harnessId(run), taskIds: ids, k: Number(values.k), seed: values.seed, keepTraces: false, endpointLimits,
     onEpisode: (done, total) => {
       if (done % 50 === 0) log(`  ${done}/${total} episodes`);
     },

@@ -1,9 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { AnsweredCall, SimOverWireModel, startLatencyServer } from '../../bench/latency-server';
+import { getBenchmark } from '../../benchmarks/registry';
+import { seedHarness } from '../../harness/seed';
+import type { EpisodeTrace } from '../../harness/trace';
 import { ArtifactStore } from '../../store/artifact-store';
+import { createAegisWorker } from '../../workers/aegis-worker';
+import type { EvaluateResult } from '../../workflows/evaluate-harness';
 import type { RunSummary } from '../../workflows/evolve-harness';
-import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
+import { startDevServer, startWorker, tempDataDir, waitFor, workflowBundle } from './temporal-env';
 import { kill, killAll, spawnWorker } from './worker-process';
 
 jest.setTimeout(300_000);
@@ -70,4 +76,77 @@ it('three worker processes share one run and produce the same result', async () 
   );
   expect(identities.size).toBeGreaterThanOrEqual(2);
   for (const w of workers) await kill(w);
+});
+
+/** The finished episodes a pending activity last heartbeated ({ rollouts: { key: { finished } } }, as rollout activities report them). */
+function heartbeatedEpisodes(description: { raw: { pendingActivities?: Array<{ heartbeatDetails?: { payloads?: Array<{ data?: Uint8Array | null }> | null } | null }> | null } }): Array<{ taskId: string; attempt: number }> {
+  const out: Array<{ taskId: string; attempt: number }> = [];
+  for (const activity of description.raw.pendingActivities ?? []) {
+    const data = activity.heartbeatDetails?.payloads?.[0]?.data;
+    if (!data) continue;
+    const details = JSON.parse(Buffer.from(data).toString('utf8')) as { rollouts?: Record<string, { finished: Array<{ taskId: string; attempt: number }> }> };
+    for (const rollout of Object.values(details.rollouts ?? {})) out.push(...rollout.finished);
+  }
+  return out;
+}
+
+it('a worker SIGKILLed in the middle of a slow rollout resumes it: no finished episode calls the model again, and the result is unchanged', async () => {
+  // A model endpoint with latency (the simulator behind a local OpenAI-compatible server), counting calls
+  // per (episode seed, step). Response caching is off in the workers: only resuming can spare a call.
+  const calls = new Map<string, number>();
+  const count = (c: AnsweredCall) => calls.set(`${c.seed}#${c.messages}`, (calls.get(`${c.seed}#${c.messages}`) ?? 0) + 1);
+  const server = await startLatencyServer({ latencyMs: 150, capacity: 64, onAnswered: count });
+  const seed = 'it-slow-rollout';
+  const taskIds = getBenchmark('blocksworld').tasks().filter((t) => t.split === 'train').slice(0, 16).map((t) => t.id);
+  const evaluation = (harnessId: string) => ({ benchmark: 'blocksworld', harnessId, taskIds, k: 2, seed, chunkSize: 1000, keepTraces: true, endpointLimits: { 'openai-compatible': { maxInFlight: 2 } } });
+  const noCache = { HARNESSX_RESPONSE_CACHE: 'off' };
+  try {
+    // The uninterrupted reference: an in-process worker, its own store and queue, the same endpoint.
+    const referenceStore = new ArtifactStore(tempDataDir());
+    const referenceHarness = referenceStore.putHarness(seedHarness('sim:small'));
+    process.env.HARNESSX_RESPONSE_CACHE = 'off';
+    const worker = await createAegisWorker({
+      connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue: 'it-slow-reference', dataDir: referenceStore.root, workflowBundle: await workflowBundle(),
+      substituteRolloutModel: (model, sample) => (model.id.startsWith('sim:') ? new SimOverWireModel(model.id, server.url, sample) : model),
+    });
+    const expected = await worker.runUntil(env.client.workflow.execute('evaluateHarness', { taskQueue: 'it-slow-reference', workflowId: 'it-slow-reference', args: [evaluation(referenceHarness)] })) as EvaluateResult;
+    delete process.env.HARNESSX_RESPONSE_CACHE;
+    expect(expected.episodes).toBe(32);
+    calls.clear();
+
+    const dataDir = tempDataDir();
+    const store = new ArtifactStore(dataDir);
+    const harnessId = store.putHarness(seedHarness('sim:small'));
+    expect(harnessId).toBe(referenceHarness);
+    const queue = { HARNESSX_TASK_QUEUE: 'it-kill-slow-rollout', ...noCache };
+    const first = await spawnWorker({ address: env.address, dataDir, env: queue, simOverWire: server.url }, children);
+    const handle = await env.client.workflow.start('evaluateHarness', { taskQueue: 'it-kill-slow-rollout', workflowId: 'it-kill-slow-rollout', args: [evaluation(harnessId)] });
+    // Kill once the server holds a heartbeat listing finished episodes (the rollout is still running: 32 episodes).
+    const description = await waitFor(() => handle.describe(), (d) => heartbeatedEpisodes(d).length >= 3, 120_000, 'finished episodes in the heartbeat details');
+    await kill(first);
+    const finished = heartbeatedEpisodes(description);
+    expect(finished.length).toBeLessThan(32);
+    const callsBeforeKill = new Map(calls);
+    await spawnWorker({ address: env.address, dataDir, env: queue, simOverWire: server.url }, children);
+    const result = (await handle.result()) as EvaluateResult;
+
+    // Every step of a finished episode was answered exactly once, across both workers.
+    for (const { taskId, attempt } of finished) {
+      const steps = [...calls.entries()].filter(([key]) => key.startsWith(`${seed}|${taskId}|${attempt}#`));
+      expect(steps.length).toBeGreaterThan(0);
+      expect(steps.filter(([, n]) => n !== 1)).toEqual([]);
+      // ...and all of them before the kill: the second worker made none.
+      for (const [key, n] of steps) expect(callsBeforeKill.get(key)).toBe(n);
+    }
+    // The same result as the uninterrupted run, traces included (resumed ones are read back from the store, in order).
+    expect({ ...result, tracesRefs: undefined }).toEqual({ ...expected, tracesRefs: undefined });
+    const episodesOf = (s: ArtifactStore, refs: string[]) => refs.flatMap((ref) => s.get<EpisodeTrace[]>(ref)).map((t) => [t.taskId, t.attempt, t.success, t.steps]);
+    expect(episodesOf(store, result.tracesRefs!)).toEqual(episodesOf(referenceStore, expected.tracesRefs!));
+    // The retried attempt ran: the activity completed on its second attempt or later.
+    const attempts = ((await handle.fetchHistory()).events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt).filter((a): a is number => !!a);
+    expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
+  } finally {
+    delete process.env.HARNESSX_RESPONSE_CACHE;
+    await server.close();
+  }
 });

@@ -42,7 +42,7 @@ describe('status', () => {
     expect(runStatus('run-1', 6, undefined, { ...controls, stage: 'setup' })).toMatchObject({ round: 0, rounds: 6, stage: 'setup', incumbentHarnessId: null, shipped: 0 });
     const s = { ...fresh(), round: 2, shipped: 1, rejected: 3, bestScore: 0.7, budget: { rounds: 9, patience: 3 } };
     expect(runStatus('run-1', 6, s, controls)).toEqual({
-      runId: 'run-1', round: 2, rounds: 9, stage: 'digest', paused: false, stopRequested: false, incumbentHarnessId: 'hx-seed', bestScore: 0.7, lastPassRate: null, shipped: 1, rejected: 3, lastEvent: 'round 1: …', pendingApproval: null,
+      runId: 'run-1', round: 2, rounds: 9, stage: 'digest', paused: false, stopRequested: false, incumbentHarnessId: 'hx-seed', bestScore: 0.7, lastPassRate: null, shipped: 1, rejected: 3, lastEvent: 'round 1: …', pendingApproval: null, endpointLimits: null,
       tokens: 0, measurementTokens: 0,
     });
   });

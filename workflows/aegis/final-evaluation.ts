@@ -11,7 +11,7 @@ import type { AegisRun } from './run';
  */
 export async function finishRun(run: AegisRun, stopReason: string): Promise<RunSummary> {
   const { input, state: s, controls } = run;
-  const evalArgs = { benchmark: input.benchmark, k: input.k, seed: `${input.seed}|final` };
+  const evalArgs = { benchmark: input.benchmark, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits };
   const exhausted = finalEvaluationSkipped(stopReason);
   const skipped = run.measurementApart() ? skipsFinalEvaluation({ evolutionExhausted: exhausted, afterBudget: input.finalEvaluationAfterBudget, measurementLeft: run.measurementLeft() }) : exhausted;
   const evaluate = async (harnessId: string, taskIds: string[]) => {

@@ -30,6 +30,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
       seed: input.seed,
       minGain: input.minGain,
       gating: input.gating,
+      endpointLimits: input.endpointLimits,
     });
     run.account(gate.spend);
     const edit = { key: candidate.editKey, bucket: candidate.bucket, harnessId: focus.base };

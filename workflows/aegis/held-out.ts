@@ -12,7 +12,7 @@ export async function trackHeldOut(run: AegisRun): Promise<{ validation: number 
   const { input, state: s } = run;
   if (!(input.trackHeldOut && run.measurementLeft())) return { validation: null, test: null };
   const track = async (taskIds: string[], seed: string) => {
-    const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds, k: input.k, seed });
+    const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds, k: input.k, seed, endpointLimits: input.endpointLimits });
     run.accountMeasurement(r.spend);
     return r.passRate;
   };

@@ -14,7 +14,7 @@ export async function guardAgainstDrift(run: AegisRun, round: number): Promise<v
   const suite = regressionSuite(s.validationIds, s.trainIds, guard.trainSample, input.seed);
   if (!suite.length) return;
   const solved = async (harnessId: string) => {
-    const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds: suite, k: input.k, seed: `${input.seed}|regression` });
+    const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds: suite, k: input.k, seed: `${input.seed}|regression`, endpointLimits: input.endpointLimits });
     run.account(r.spend);
     return r.passed;
   };

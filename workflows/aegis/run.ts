@@ -3,7 +3,7 @@ import { measurementBudgetLeft, spendExhausted, stopReason } from '../../aegis/r
 import { EvolveInput, evolveInputSchema, inputProblems, workflowIdProblem } from '../../aegis/run-input';
 import { addSpend, initialRunState, measurementSpend, ReportedSpend, RunState } from '../../aegis/run-state';
 import type { AuditRecord } from '../../aegis/types';
-import { books, ledger } from './activities';
+import { books, ledger, rollouts } from './activities';
 import type { RunControls } from './controls';
 
 /**
@@ -102,6 +102,11 @@ export async function openRun(input: EvolveInput, controls: RunControls): Promis
     controls.state = initialRunState(controls.workflowId, prepared, input);
     const run = new AegisRun(input, controls.state, controls);
     await run.audit({ key: 'setup', round: 0, stage: 'setup', kind: 'info', harnessId: controls.state.seedHarnessId, payload: { input: { ...input, resume: undefined } } });
+    // Runs started before the limits were recorded replay without this activity.
+    if (patched('endpoint-limits')) {
+      controls.state.endpointLimits = await rollouts.endpointLimitsInForce({ models: [input.model], endpointLimits: input.endpointLimits });
+      await run.audit({ key: 'endpoint-limits', round: 0, stage: 'setup', kind: 'info', harnessId: controls.state.seedHarnessId, payload: { endpointLimits: controls.state.endpointLimits } });
+    }
     return run;
   }
   return new AegisRun(input, controls.state, controls);

@@ -41,11 +41,11 @@ export interface RolloutTotals {
 export async function rolloutByStrategy(run: AegisRun, batch: string[]): Promise<{ roll: RolloutTotals; focus: RoundFocus }> {
   const { input, state: s } = run;
   if (input.strategy !== 'ensemble') {
-    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed });
+    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits });
     return { roll, focus: { base: s.incumbentId, variant: null, gateTaskIds: [...batch, ...s.validationIds], tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef } };
   }
   // Each variant rolls out on the tasks routed to it; the pool comes back with updated per-cluster statistics.
-  const er = await rollouts.ensembleRollout({ benchmark: input.benchmark, variants: s.variants!, taskIds: batch, validationIds: s.validationIds, k: input.k, seed: input.seed });
+  const er = await rollouts.ensembleRollout({ benchmark: input.benchmark, variants: s.variants!, taskIds: batch, validationIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits });
   s.variants = er.variants;
   const f = variantToImprove(er.perVariant);
   const { perVariant: _p, variants: _v, validationRoutes: _r, ...totals } = er;
