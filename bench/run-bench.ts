@@ -2,7 +2,7 @@
  * `npm run bench`: throughput and overhead measured as ratios against a baseline run in the same process on
  * the same machine. Prints a table and writes bench/results/latest.json. Not a test: nothing here asserts.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -241,6 +241,14 @@ async function main() {
     (results.taskScaling ??= [] as unknown[]) && (results.taskScaling as unknown[]).push({ tasks: n, seconds: t.ms / 1000, peakRssMb: t.peakRss / 2 ** 20 });
     row('scaling: tasks (in-process, pass@2)', `${n} tasks`, `${(t.ms / 1000).toFixed(2)} s`, `peak RSS ${(t.peakRss / 2 ** 20).toFixed(0)} MB`);
   }
+
+  // 7. The LLM meta-agent's tokens per round with and without Anthropic prompt caching (a local wire server
+  // emulating the provider's cache; tokens ≈ characters / 4). Its own process: it installs its own server.
+  const metaTokens = execFileSync(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'tests', 'helpers', 'meta-token-report.ts'), '12', '3'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => /caching/.test(l));
+  results.metaAgentTokensPerRound = metaTokens;
+  for (const line of metaTokens) row('meta-agent tokens per round (blocksworld, batch 12)', line.split(':')[0].trim(), '', line.slice(line.indexOf(':') + 1).trim());
 
   finish(ROOT, 'latest.json');
 }
