@@ -13,7 +13,7 @@ const newStore = () => new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-activiti
 
 /** Workflows schedule activities by name, and recorded histories replay against those names. */
 const ACTIVITY_NAMES = [
-  'bufferInsert', 'critique', 'digest', 'ensembleEvaluate', 'ensembleRollout', 'evaluate', 'evolve', 'exportGrpo', 'forkVariant',
+  'bufferInsert', 'critique', 'digest', 'endpointLimitsInForce', 'ensembleEvaluate', 'ensembleRollout', 'evaluate', 'evolve', 'exportGrpo', 'forkVariant',
   'gate', 'plan', 'prepareRun', 'recordAudit', 'rollout', 'rolloutOutcomes', 'trainStep', 'withModel', 'writeSummary',
 ];
 
