@@ -1,5 +1,6 @@
 import type { TaskOutcome } from '../aegis/rollout';
 import type { ArtifactStore } from '../store/artifact-store';
+import { workflowIdOrNull } from './activity-context';
 
 /**
  * Part of every cached outcome's key. Outcomes depend on code as well as data (the simulator, benchmark
@@ -18,7 +19,11 @@ export interface OutcomeScope {
 
 /**
  * Per-task outcomes kept in the store, so gates and evaluations reuse what any rollout of the same
- * (harness, k, seed) already ran: re-evaluation is free and a retried activity never reruns finished tasks.
+ * (harness, k, seed) in the same run already ran: re-evaluation is free and a retried activity never reruns
+ * finished tasks. Reuse stops at the run (the workflow id, which continue-as-new keeps): outcomes reused
+ * across runs would be paid by one run and free to the next, so runs compared at equal budget (`compare`)
+ * would be charged by the order they ran in. Identical paid calls across runs are still never paid twice:
+ * the response cache serves them, with their usage counted.
  */
 export interface OutcomeCache {
   /** The cached outcomes among these tasks, by task id; tasks never run in this scope are absent. */
@@ -27,7 +32,7 @@ export interface OutcomeCache {
 }
 
 function outcomeKey(scope: OutcomeScope, taskId: string) {
-  return { v: OUTCOME_CACHE_VERSION, b: scope.benchmark, h: scope.harnessId, t: taskId, k: scope.k, s: scope.seed };
+  return { v: OUTCOME_CACHE_VERSION, r: workflowIdOrNull(), b: scope.benchmark, h: scope.harnessId, t: taskId, k: scope.k, s: scope.seed };
 }
 
 export function createOutcomeCache(store: ArtifactStore): OutcomeCache {
