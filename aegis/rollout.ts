@@ -123,13 +123,20 @@ export function episodeSeed(seed: string, taskId: string, attempt: number): stri
   return `${seed}|${taskId}|${attempt}`;
 }
 
-/** The main model's endpoint limit: how many episodes a rollout keeps open by default. */
+/**
+ * How many episodes a rollout keeps open by default. The simulator is synchronous CPU work: its limit (the
+ * cores). A real endpoint: twice its limit of calls in flight, because an episode spends part of its time
+ * between calls (processors, tools) and the limiter, not the episode count, is what must stay full; the
+ * limiter still never lets more than the limit's calls out.
+ */
 export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'endpointLimits' | 'limiters' | 'substituteModel'>): number {
   const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
   const main = spec.config.model.main.model;
   // A substituted model talks to another endpoint: its limit is the one that counts.
   const modelId = spec.substituteModel ? spec.substituteModel({ id: main, generate: () => Promise.reject(new Error('not called')) }, 'concurrency').id : main;
-  return limiters ? limiters.resolve(modelId, spec.endpointLimits).limit.maxInFlight : 1;
+  if (!limiters) return 1;
+  const calls = limiters.resolve(modelId, spec.endpointLimits).limit.maxInFlight;
+  return modelId.startsWith('sim:') ? calls : 2 * calls;
 }
 
 /**

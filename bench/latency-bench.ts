@@ -145,9 +145,9 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
 export const DEFAULT_LATENCY_CASES: LatencyCase[] = [
   { latencyMs: 200, capacity: 64, limit: 64, concurrency: 1, tasks: 3, k: 2, note: 'one episode at a time (before)' },
   { latencyMs: 200, capacity: 8, limit: 8, tasks: 16, k: 2, note: 'limit = cap' },
-  { latencyMs: 200, capacity: 64, limit: 64, tasks: 64, k: 2, note: 'limit = cap' },
-  { latencyMs: 200, capacity: 64, limit: 128, tasks: 64, k: 2, note: 'limit set 2× the cap: AIMD' },
-  { latencyMs: 1000, capacity: 64, limit: 64, tasks: 64, k: 2, note: 'limit = cap' },
+  { latencyMs: 200, capacity: 64, limit: 64, tasks: 256, k: 2, note: 'limit = cap' },
+  { latencyMs: 200, capacity: 64, limit: 128, tasks: 256, k: 2, note: 'limit set 2× the cap: AIMD' },
+  { latencyMs: 1000, capacity: 64, limit: 64, tasks: 128, k: 2, note: 'limit = cap' },
 ];
 
 export interface LatencyRow {
