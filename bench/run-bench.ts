@@ -30,7 +30,7 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 const rows: string[][] = [];
 const row = (...cells: Array<string | number>) => rows.push(cells.map(String));
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
-/** HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about two minutes). */
+/** HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about eight minutes); =simulator skips it. */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
 function evolvedHarness(): HarnessConfig {
@@ -114,10 +114,13 @@ async function main() {
   });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const throughTemporal = await temporalRunners(env, workflowBundle);
+  // HARNESSX_BENCH_ONLY=simulator skips this section (the simulator's throughput sections alone, ~3 minutes).
   try {
-    const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner, ...throughTemporal.runners] });
-    results.latencyEndpoint = latency;
-    for (const r of latency) latencyRow(r);
+    if (only !== 'simulator') {
+      const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner, ...throughTemporal.runners] });
+      results.latencyEndpoint = latency;
+      for (const r of latency) latencyRow(r);
+    }
   } finally {
     await throughTemporal.close();
   }
