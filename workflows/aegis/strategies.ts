@@ -1,7 +1,7 @@
 import { variantsAfterShip, variantToImprove } from '../../aegis/round-decisions';
 import type { GateResult } from '../../aegis/types';
 import { leadVariant } from '../../aegis/variants';
-import { books, rollouts } from './activities';
+import { ActivityResult, books, rollouts } from './activities';
 import type { AegisRun } from './run';
 
 /**
@@ -23,19 +23,8 @@ export interface RoundFocus {
   outcomesRef: string;
 }
 
-/** The rollout's totals over the whole batch, for the record and the spend. */
-export interface RolloutTotals {
-  passRate: number;
-  passed: number;
-  tasks: number;
-  episodes: number;
-  tokens: number;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number | null;
-  tracesRef: string;
-  outcomesRef: string;
-}
+/** The rollout's totals over the whole batch, for the record and the spend: what the rollout activity returns. */
+export type RolloutTotals = ActivityResult<'rollout'>;
 
 /** Rolls the batch out under the run's strategy and picks what the round improves. */
 export async function rolloutByStrategy(run: AegisRun, batch: string[]): Promise<{ roll: RolloutTotals; focus: RoundFocus }> {
