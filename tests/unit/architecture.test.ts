@@ -5,7 +5,9 @@ import * as ts from 'typescript';
 /**
  * Dependencies flow one way. Each top-level directory is a layer and may import only the layers listed
  * for it here: bench → cli → workers, workflows → activities → aegis, coevolution, store, report → models,
- * benchmarks → harness. Within the aegis/coevolution/store/report layer the order is report → coevolution →
+ * benchmarks → harness. User task suites (suites/: config loading, MCP and function tools, verifiers) sit
+ * beside benchmarks and register into its registry; library/ (createAgent, the package entry) and telemetry/
+ * (OpenTelemetry setup) are used by the CLI and workers. Within the aegis/coevolution/store/report layer the order is report → coevolution →
  * store → aegis, so those four cannot form a circle either. models/ and benchmarks/ sit side by side and
  * never import each other: what a benchmark's environment needs from a model (its simulated user) and what
  * the simulator may know about a task (Benchmark.simulatorBrief) are passed in by the run wiring
@@ -13,22 +15,25 @@ import * as ts from 'typescript';
  * are shared configuration: every layer may import them, and they import no layer.
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  bench: ['cli', 'workers', 'workflows', 'activities', 'report', 'coevolution', 'store', 'aegis', 'models', 'benchmarks', 'harness'],
-  cli: ['workers', 'workflows', 'activities', 'report', 'coevolution', 'store', 'aegis', 'models', 'benchmarks', 'harness'],
-  workers: ['workflows', 'activities', 'report', 'coevolution', 'store', 'aegis', 'models', 'benchmarks', 'harness'],
+  bench: ['cli', 'library', 'workers', 'workflows', 'activities', 'report', 'coevolution', 'store', 'aegis', 'suites', 'telemetry', 'models', 'benchmarks', 'harness'],
+  cli: ['library', 'workers', 'workflows', 'activities', 'report', 'coevolution', 'store', 'aegis', 'suites', 'telemetry', 'models', 'benchmarks', 'harness'],
+  library: ['store', 'aegis', 'suites', 'telemetry', 'models', 'benchmarks', 'harness'],
+  workers: ['workflows', 'activities', 'report', 'coevolution', 'store', 'aegis', 'suites', 'telemetry', 'models', 'benchmarks', 'harness'],
   workflows: ['activities', 'report', 'coevolution', 'store', 'aegis', 'models', 'benchmarks', 'harness'],
-  activities: ['report', 'coevolution', 'store', 'aegis', 'models', 'benchmarks', 'harness'],
+  activities: ['report', 'coevolution', 'store', 'aegis', 'suites', 'telemetry', 'models', 'benchmarks', 'harness'],
   report: ['coevolution', 'store', 'aegis', 'models', 'benchmarks', 'harness'],
   coevolution: ['store', 'aegis', 'models', 'benchmarks', 'harness'],
   store: ['aegis', 'models', 'benchmarks', 'harness'],
   aegis: ['models', 'benchmarks', 'harness'],
+  suites: ['benchmarks', 'harness'],
+  telemetry: ['harness'],
   models: ['harness'],
   benchmarks: ['harness'],
   harness: [],
 };
 const TOP_LEVEL = 'top-level files';
 /** Not part of the layered code: tests may import anything; the rest holds no TypeScript of the product. */
-const SKIPPED_DIRS = new Set(['node_modules', 'tests', 'bin', 'docs']);
+const SKIPPED_DIRS = new Set(['node_modules', 'tests', 'bin', 'docs', 'examples', 'dist']);
 
 interface ImportEdge {
   /** Repo-relative paths with "/" separators. */
