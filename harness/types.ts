@@ -38,16 +38,24 @@ export interface ContextPart {
 }
 
 export interface ToolParameter {
-  /** 'array' is a list of strings (ids). */
-  type: 'string' | 'array';
+  /** 'array' is a list of strings (ids) unless the tool's inputSchema says otherwise. */
+  type: 'string' | 'array' | 'number' | 'integer' | 'boolean' | 'object';
   description: string;
   enum?: string[];
+  /** The model may leave it out (user tools: not in the schema's required list). */
+  optional?: boolean;
 }
 
 export interface ToolSpec {
   name: string;
   description: string;
   parameters: Record<string, ToolParameter>;
+  /**
+   * The tool's full JSON Schema where it came from outside (an MCP server's tools/list, a zod schema): what
+   * providers send and what argument validation checks. `parameters` then lists its top-level properties
+   * for processors that document or repair arguments. Built-in benchmarks leave it out.
+   */
+  inputSchema?: Record<string, unknown>;
   /** Natural-language templates, e.g. "stack the {block} block on top of the {target} block", used by repair. */
   phrases?: string[];
 }

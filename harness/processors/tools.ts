@@ -44,12 +44,22 @@ function normalizeValue(value: unknown): unknown {
  */
 const schemaMemo = boundedMemo<z.ZodType>(256);
 function argsSchema(tool: ToolSpec): z.ZodType {
+  if (tool.inputSchema) return schemaMemo(JSON.stringify(tool.inputSchema), () => fromJsonSchema(tool.inputSchema!));
   return schemaMemo(JSON.stringify(tool.parameters), () => {
     const shape: Record<string, z.ZodType> = {};
     for (const [name, p] of Object.entries(tool.parameters))
       shape[name] = p.enum && p.enum.length ? z.enum(p.enum as [string, ...string[]]) : z.string().min(1);
     return z.object(shape).strict();
   });
+}
+
+/** A user tool's JSON Schema as zod; a schema zod cannot read validates nothing rather than rejecting every call. */
+function fromJsonSchema(schema: Record<string, unknown>): z.ZodType {
+  try {
+    return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch {
+    return z.record(z.string(), z.unknown());
+  }
 }
 
 /** Maps aliased or unknown keys onto missing parameters and normalizes values; returns a zod verdict. */
