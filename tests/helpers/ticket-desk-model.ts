@@ -128,7 +128,10 @@ export function scriptedReply(body: Record<string, unknown>, tasks: TicketDeskTa
       return { kind: 'give_up', taskId: task.id, step: made, text: 'I could not finish this: the ticket desk did not accept the priority I gave, so the ticket still needs to be updated by hand.' };
     throw new UnexpectedRequest(`${where(made - 1)}: the desk refused the gold call ${failed.name} ${JSON.stringify(failed.args)}: ${lastResult.slice(0, 240)}`);
   }
-  if (made === script.length) return { kind: 'answer', taskId: task.id, step: made, text: task.referenceAnswer ?? `Done: I made the ${made === 1 ? 'change' : `${made} changes`} you asked for.` };
+  if (made === script.length) {
+    const changes = script.filter((c) => !/^(search|get|list)_/.test(c.name)).length;
+    return { kind: 'answer', taskId: task.id, step: made, text: task.referenceAnswer ?? `Done: I made the ${changes === 1 ? 'change' : `${changes} changes`} you asked for.` };
+  }
 
   const next = script[made];
   // A ticket found by a search must be in the search's result: the model acts on what it read.
