@@ -58,7 +58,7 @@ export function checkMcpConfig(config: McpToolsConfig, where: McpWhere): McpOpti
     // Relative cwd (and, with no cwd, relative paths in args) mean "next to the config file", wherever the worker runs.
     const cwd = path.resolve(where.configDir, (m.cwd as string | undefined) ?? '.');
     server = { transport: 'stdio', command: m.command as string, args: args as string[], env: env as Record<string, string>, cwd };
-    label = `mcp stdio \`${[m.command as string, ...(args as string[])].join(' ')}\``;
+    label = `mcp stdio \`${[m.command as string, ...redactArgs(args as string[])].join(' ')}\``;
   } else if ('url' in m) {
     if (typeof m.url !== 'string') fail('mcp.url', 'must be a string such as "http://127.0.0.1:3000/mcp"');
     let url: URL;
@@ -102,6 +102,18 @@ function checkMs(value: unknown, fallback: number, field: string, fail: (field: 
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(field, 'must be a positive number of milliseconds');
   return value as number;
+}
+
+/** Flags whose value is a credential; users should pass those in env, but some servers take them as arguments. */
+const SECRET_FLAG = /^--?[\w-]*(key|token|secret|password|passwd|credential|auth)[\w-]*$/i;
+
+/** Command arguments for labels: the value of a credential flag (`--api-key X`, `--token=X`) becomes "…". */
+export function redactArgs(args: string[]): string[] {
+  return args.map((arg, i) => {
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('-') && eq > 0 && SECRET_FLAG.test(arg.slice(0, eq))) return `${arg.slice(0, eq)}=…`;
+    return i > 0 && SECRET_FLAG.test(args[i - 1]) && !arg.startsWith('-') ? '…' : arg;
+  });
 }
 
 /** A URL without its password and query string, which may carry tokens. */

@@ -24,25 +24,33 @@ export function schemaProblem(schema: Record<string, unknown>): string | undefin
 const verdicts = new Map<string, string | null>();
 const MAX_REMEMBERED = 2_000;
 
+/** One validator per dialect: building one compiles its meta-schema, which costs far more than a check. */
+const validators = new Map<string, Ajv>();
+
+function validatorFor(dialect: 'draft-06' | 'draft-07' | '2019-09' | '2020-12'): Ajv {
+  let ajv = validators.get(dialect);
+  if (!ajv) {
+    // addUsedSchema: false keeps compiled schemas out of the instance, so two servers may reuse an $id.
+    const options = { strict: false, validateFormats: false, allErrors: true, logger: false as const, addUsedSchema: false };
+    ajv = dialect === '2020-12' ? new Ajv2020(options) : dialect === '2019-09' ? new Ajv2019(options) : new Ajv(options);
+    if (dialect === 'draft-06') ajv.addMetaSchema(draft06);
+    validators.set(dialect, ajv);
+  }
+  return ajv;
+}
+
 function judge(schema: Record<string, unknown>): string | undefined {
   const dialect = typeof schema.$schema === 'string' ? schema.$schema : undefined;
-  // A fresh validator per schema: Ajv remembers every $id it compiles, and two servers may reuse one.
-  const options = { strict: false, validateFormats: false, allErrors: true, logger: false as const };
   let ajv: Ajv;
   let candidate = schema;
-  if (dialect === undefined || /json-schema\.org\/draft\/2020-12\/schema/.test(dialect)) {
-    // MCP (2025-11-25) reads a schema without $schema as JSON Schema 2020-12.
-    ajv = new Ajv2020(options);
-  } else if (/json-schema\.org\/draft\/2019-09\/schema/.test(dialect)) {
-    ajv = new Ajv2019(options);
-  } else if (/json-schema\.org\/draft-07\/schema/.test(dialect)) {
-    ajv = new Ajv(options);
-  } else if (/json-schema\.org\/draft-06\/schema/.test(dialect)) {
-    ajv = new Ajv(options);
-    ajv.addMetaSchema(draft06);
-  } else {
+  // MCP (2025-11-25) reads a schema without $schema as JSON Schema 2020-12.
+  if (dialect === undefined || /json-schema\.org\/draft\/2020-12\/schema/.test(dialect)) ajv = validatorFor('2020-12');
+  else if (/json-schema\.org\/draft\/2019-09\/schema/.test(dialect)) ajv = validatorFor('2019-09');
+  else if (/json-schema\.org\/draft-07\/schema/.test(dialect)) ajv = validatorFor('draft-07');
+  else if (/json-schema\.org\/draft-06\/schema/.test(dialect)) ajv = validatorFor('draft-06');
+  else {
     // Draft-04 and dialects Ajv does not ship: judged as draft-07, the nearest it knows, rather than refused.
-    ajv = new Ajv(options);
+    ajv = validatorFor('draft-07');
     const { $schema: _ignored, ...rest } = schema;
     candidate = rest;
   }

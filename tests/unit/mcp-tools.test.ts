@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { validateToolArgs } from '../../harness/processors/tools';
 import { closeSharedMcpConnections, mcpToolProvider } from '../../suites/mcp';
+import { schemaProblem } from '../../suites/mcp/check-schema';
 import { isRunning } from '../../suites/mcp/stop-process-tree';
 import type { McpToolsConfig, ToolSession } from '../../suites/types';
 import { startHttpNotesServer } from '../fixtures/mcp/http-notes-server';
@@ -179,6 +180,21 @@ describe('MCP tools: pagination and JSON-RPC errors (low-level server)', () => {
   });
 });
 
+describe('tool input schemas', () => {
+  it('are judged against the meta-schema of their own dialect (2020-12 when they name none)', () => {
+    const ok = { type: 'object', properties: { id: { type: 'string', pattern: '^T-\\d+$' }, tags: { type: 'array', prefixItems: [{ type: 'string' }] } }, required: ['id'] };
+    expect(schemaProblem(ok)).toBeUndefined();
+    expect(schemaProblem({ $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', definitions: { id: { type: 'string' } }, properties: { id: { $ref: '#/definitions/id' } } })).toBeUndefined();
+    expect(schemaProblem({ $schema: 'http://json-schema.org/draft-04/schema#', type: 'object', properties: { n: { type: 'number' } } })).toBeUndefined();
+    expect(schemaProblem({ type: 'object', required: 'id' })).toBe('inputSchema/required must be array');
+    expect(schemaProblem({ type: 'object', properties: { id: { $ref: '#/$defs/missing' } } })).toMatch(/can't resolve reference #\/\$defs\/missing/);
+    expect(schemaProblem({ type: 'object', properties: { id: { type: 'string', pattern: '([' } } })).toMatch(/Invalid regular expression/);
+    // Two servers may use the same $id for different schemas.
+    expect(schemaProblem({ $id: 'https://example.com/args.json', type: 'object', properties: { a: { type: 'string' } } })).toBeUndefined();
+    expect(schemaProblem({ $id: 'https://example.com/args.json', type: 'object', properties: { b: { type: 'number' } } })).toBeUndefined();
+  });
+});
+
 describe('MCP servers that do not start', () => {
   it('name the config file, suite, tools[i] and command when the command does not exist', async () => {
     await expect(open({ mcp: { command: 'harnessx-no-such-mcp-server', args: ['--stdio'] } }, 2)).rejects.toThrow(
@@ -213,6 +229,9 @@ describe('MCP servers that do not start', () => {
     expect(() => mcpToolProvider({ mcp: { url: 'ftp://x/mcp' } }, where())).toThrow('tools[0]: mcp.url must be an http:// or https:// URL');
     expect(() => mcpToolProvider({ mcp: { command: 'node' }, state: { tool: 'x', resource: 'y' } as never }, where())).toThrow('tools[0]: state must be { resource: "uri" } or { tool: "name", args?: {…} }');
     expect(() => mcpToolProvider({ mcp: { command: 'node' }, startTimeoutMs: 0 }, where())).toThrow('tools[0]: startTimeoutMs must be a positive number of milliseconds');
+    // Labels go into errors and traces: credentials passed as arguments or in a URL stay out of them.
+    expect(mcpToolProvider({ mcp: { command: 'npx', args: ['tickets-mcp', '--api-key', 'sk-1', '--token=sk-2', '--port', '9'] } }, where()).label).toBe('mcp stdio `npx tickets-mcp --api-key … --token=… --port 9`');
+    expect(mcpToolProvider({ mcp: { url: 'https://bot:pw@mcp.example.com/v1/mcp?key=sk-3' } }, where()).label).toBe('mcp http https://…@mcp.example.com/v1/mcp?…');
   });
 });
 
