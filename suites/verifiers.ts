@@ -21,6 +21,9 @@ const ScoreSchema = z.union([
  * refused: a score of 1.5 or NaN would count as solved (or break pass rates) where it should count as broken.
  */
 export function scoreFrom(value: unknown): { ok: true; score: SuiteScore } | { ok: false; reason: string } {
+  // zod refuses NaN as "not a number"; the reason should say what it is.
+  const raw = typeof value === 'object' && value !== null ? (value as { score?: unknown }).score : value;
+  if (typeof raw === 'number' && !Number.isFinite(raw)) return { ok: false, reason: `score ${raw} is outside [0, 1]` };
   const parsed = ScoreSchema.safeParse(value);
   if (!parsed.success) return { ok: false, reason: `not a score: expected a number or { score, breakdown?, reason? }, got ${preview(value)}` };
   const score = typeof parsed.data === 'number' ? { score: parsed.data } : parsed.data;
