@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { BENCHMARK_NAMES } from '../benchmarks/registry';
+import { BENCHMARK_NAMES, registerBenchmark } from '../benchmarks/registry';
 import { functionToolProvider } from './function-tools';
 import { loadSuiteTasks } from './load-tasks';
 import { SuiteBenchmark } from './suite-benchmark';
@@ -251,4 +251,28 @@ export function parseSuitesConfig(value: unknown, file: string): HarnessxConfig 
 export function displayPath(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/** Configs this process has loaded and registered, by resolved path: the CLI and its in-process worker load one config once. */
+const registeredConfigs = new Map<string, Promise<SuiteBenchmark[]>>();
+
+/**
+ * What the CLI and every worker do before anything else: find the config (`explicit`, HARNESSX_CONFIG,
+ * harnessx.config.* in the working directory), load it, and register its suites in the benchmark registry
+ * so runs can name them. No config: nothing to register, the built-in benchmarks alone. Loading the same
+ * file again in one process is a no-op.
+ */
+export async function registerConfiguredSuites(options: { explicit?: string; cwd?: string; env?: NodeJS.ProcessEnv } & LoadConfigOptions = {}): Promise<{ file: string | null; suites: string[] }> {
+  const file = findConfigFile(options);
+  if (!file) return { file: null, suites: [] };
+  let loading = registeredConfigs.get(file);
+  if (!loading) {
+    loading = loadSuitesConfig(file, options).then((suites) => {
+      for (const suite of suites) registerBenchmark(suite);
+      return suites;
+    });
+    registeredConfigs.set(file, loading);
+    loading.catch(() => registeredConfigs.delete(file));
+  }
+  return { file, suites: (await loading).map((s) => s.name) };
 }
