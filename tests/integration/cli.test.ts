@@ -109,6 +109,7 @@ it.each([
   [['evolve', '--benchmark', 'chess'], /unknown suite "chess"; known: blocksworld, gsm8k, humaneval, tau2-retail, webshop/],
   [['evolve', '--suite', 'chess'], /unknown suite "chess"; known: blocksworld/],
   [['evolve', '--config', '/nonexistent.config.ts'], /--config: no config file at \/nonexistent.config.ts/],
+  [['check-benchmark', 'support', '--config', 'tests/fixtures/suites/bad/harnessx.config.json'], /suites\/bad\/harnessx.config.json: suites.support.verifier: expected a function, \{command\} or \{judge\}/],
   [['evolve', '--model', 'sim:huge'], /unknown simulator size "huge"/],
   [['evolve', '--harness', '/nonexistent.json'], /--harness \/nonexistent.json: ENOENT/],
   [['rollout', '--split', 'dev'], /--split must be train, validation or test/],
