@@ -28,6 +28,8 @@ export interface Environment extends EnvironmentView {
   isDone(): boolean;
   /** Conversational environments: the user's answer to an agent message without a tool call. */
   respond?(agentText: string): Promise<string> | string;
+  /** Environments whose tasks end with a text answer (user suites): a reply without a tool call is that answer. */
+  answer?(text: string): void;
 }
 
 export interface EpisodeInput {
@@ -188,7 +190,15 @@ class EpisodeRun {
   async act(step: number, response: ModelResponse): Promise<string> {
     if (response.toolCalls.length) return this.toolTurn(step, response.toolCalls[0]);
     if (this.env.respond) return this.userTurn(step, response.text);
+    if (this.env.answer) return this.answerTurn(step, response.text);
     return this.noActionTurn(step);
+  }
+
+  /** A reply without a tool call where the task takes a final answer: it is given; isDone decides whether that ends the episode. */
+  private answerTurn(step: number, text: string): string {
+    this.env.answer!(text);
+    this.trace.add({ kind: 'note', step, note: 'final answer', data: { answer: text } });
+    return text;
   }
 
   /** A reply without a tool call where no one listens: the model is reminded to act. */

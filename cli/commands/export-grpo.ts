@@ -31,7 +31,7 @@ async function exportGrpo(args: string[]): Promise<void> {
   const bufferRef = result?.bufferRef;
   if (!bufferRef) throw new UsageError(`run "${runId}" has no replay buffer (is it a coevolve run?)`);
   const out = values.out ?? `${runId}.${format === 'trl' ? 'trl.jsonl' : 'verl.parquet'}`;
-  const written = writingTo(out, () => exportGrpoFile(store, bufferRef, result.benchmark, format, out));
+  const written = await writingTo(out, () => exportGrpoFile(store, bufferRef, result.benchmark, format, out));
   say(values.json)(`wrote ${written.rows} trajectories to ${written.path}`);
   if (values.json) printJson(written);
 }
