@@ -30,13 +30,13 @@ function run(command: string, args: string[], cwd: string, env: Record<string, s
   });
 }
 
-const ok = (r: { code: number | null; stdout: string; stderr: string }, what: string) => {
+const ok = <R extends { code: number | null; stdout: string; stderr: string }>(r: R, what: string): R => {
   if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`);
   return r;
 };
 
 /**
- * The task model: asked with only the user's question, it calls the order tool; asked again with the tool's
+ * The task model: asked with only the user's question, it calls the order tool (or, offered no tools, says so); asked again with the tool's
  * result, it answers from that result. Any other conversation is unscripted.
  */
 function scriptedOrderDesk(req: RecordedRequest) {
@@ -50,6 +50,14 @@ function scriptedOrderDesk(req: RecordedRequest) {
         id: 'c1', object: 'chat.completion', created: 1, model: 'desk',
         choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup_order', arguments: '{"orderId":"A-17"}' } }] } }],
         usage: { prompt_tokens: 90, completion_tokens: 12, total_tokens: 102 },
+      },
+    };
+  if (last.role === 'user' && messages.length === 2 && tools.length === 0)
+    return {
+      body: {
+        id: 'c3', object: 'chat.completion', created: 1, model: 'desk',
+        choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'I have no order tools here.' } }],
+        usage: { prompt_tokens: 40, completion_tokens: 7, total_tokens: 47 },
       },
     };
   if (last.role === 'tool' && typeof last.content === 'string' && last.content.includes('"ships":"Friday"'))
@@ -93,6 +101,23 @@ agent.run(42);
 export const wrong = (s: AgentStep) => s.type === 'answer' && s.answerText;
 // @ts-expect-error maxSteps is a number
 createAgent({ harness, model, maxSteps: 'ten' });
+`;
+
+const CODE_PROCESSOR_SCRIPT = `const { createAgent, parseHarnessConfig } = require('harnessx');
+const source = \`import type { HookEvent, SandboxContext, SandboxResult } from 'harnessx';
+export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult {
+  if (event.hook === 'task_start') return { ...event, systemPrompt: event.systemPrompt + ' [checked in the sandbox]' };
+  return null;
+}\`;
+const smokeTests = [{ name: 'appends', event: { hook: 'task_start', task: { id: 't', instruction: 'x' }, systemPrompt: 'p', tools: [] }, expect: 'changed', outputIncludes: 'checked in the sandbox' }];
+const harness = parseHarnessConfig({ model: { main: { model: 'sim:small' } }, hooks: { task_start: [{ id: 'prompt', type: 'system_prompt', params: {} }, { id: 'mine', type: 'code', params: { source, smokeTests } }] } });
+let calls = 0;
+const model = { id: 'mine:m', async generate(request) {
+  if (calls++) throw new Error('unexpected second model call');
+  console.log('system: ' + request.messages[0].content);
+  return { text: 'ok', toolCalls: [], usage: { inputTokens: 1, outputTokens: 1 }, stopReason: 'end_turn', model: 'mine:m' };
+} };
+createAgent({ harness, model }).run('hi').then((r) => { console.log(r.endReason + ' ' + r.answer); process.exit(0); }, (e) => { console.error(e); process.exit(1); });
 `;
 
 it('npm pack, install the tarball in a fresh folder, and run createAgent from ESM and CommonJS with its types resolving', async () => {
@@ -147,6 +172,15 @@ it('npm pack, install the tarball in a fresh folder, and run createAgent from ES
     expect(system.role).toBe('system');
     expect(system.content).toContain('You answer questions about orders. Tools: lookup_order.\n\nTools (call exactly one per turn):\n- lookup_order: Looks up an order by id.');
 
+    // An evolved code processor runs from the built package: type-checked against the shipped declarations, then sandboxed.
+    writeFileSync(join(app, 'code.cjs'), CODE_PROCESSOR_SCRIPT);
+    const coded = ok(await run(process.execPath, ['code.cjs'], app), 'code.cjs');
+    expect(coded.stdout.trim().split('\n')).toEqual(['system: You are an agent. Solve the task you are given by calling the tools. [checked in the sandbox]', 'goal_reached ok']);
+
+    // The CLI ships from sources (run through tsx): the package's files must hold everything it loads.
+    const cli = ok(await run(process.execPath, [join(app, 'node_modules/.bin/harnessx'), 'run', '--harness', 'harness.json', '--model', model, 'When does order A-17 ship?'], app), 'harnessx run');
+    expect(cli.stdout).toContain('step 1 · answer I have no order tools here.');
+    expect(server.unexpected).toEqual([]);
     writeFileSync(join(app, 'check.ts'), TYPES_CHECK);
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: [] }, files: ['check.ts'] }));
     const typed = ok(await run(process.execPath, [TSC, '-p', '.'], app), 'tsc on the installed types');
