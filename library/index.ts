@@ -89,4 +89,6 @@ export type {
   VerifierConfig,
 } from '../suites/types';
 export { functionTool, functionToolProvider } from '../suites/function-tools';
+export { mcpTools } from './mcp-tools';
+export { mcpToolProvider, closeSharedMcpConnections } from '../suites/mcp';
 export { toolSpecFromJsonSchema } from '../suites/tool-spec';

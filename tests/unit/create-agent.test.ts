@@ -7,6 +7,7 @@ import type { Model } from '../../harness/processor';
 import { seedHarness } from '../../harness/seed';
 import type { ModelRequest, ModelResponse, ToolCall } from '../../harness/types';
 import { createAgent, type AgentStep } from '../../library/create-agent';
+import { mcpTools } from '../../library/mcp-tools';
 import { HarnessLoadError, loadHarness } from '../../library/load-harness';
 import { ProviderError } from '../../models/errors';
 import { functionTool } from '../../suites/function-tools';
@@ -254,6 +255,29 @@ describe('createAgent', () => {
     expect(result.trace.model).toBe('sim:large');
     const viaString = await createAgent({ harness: seedHarness('sim:large'), model: 'sim:small', tools: [addNote], maxSteps: 3 }).run('Add a note.');
     expect(viaString.trace.model).toBe('sim:small');
+  });
+});
+
+describe('createAgent with an MCP server (the SDK-built stdio fixture)', () => {
+  jest.setTimeout(60_000);
+  it('calls its tools through the MCP client and stops the server when the run ends', async () => {
+    const notes = mcpTools({ mcp: { command: process.execPath, args: [join(__dirname, '../fixtures/mcp/stdio-notes-server.mjs')] } });
+    const model = new ScriptedAgentModel([
+      { call: { name: 'add_note', args: { title: 'standup' } } },
+      { call: { name: 'whoami', args: {} } },
+      { text: 'Saved.' },
+    ]);
+    const steps: AgentStep[] = [];
+    const result = await createAgent({ harness: seedHarness(), model, tools: [notes], onStep: (s) => steps.push(s) }).run('Save a note called standup.');
+    model.assertConsumed();
+    expect(result.answer).toBe('Saved.');
+    expect(model.requests[0].tools.map((t) => t.name)).toEqual(expect.arrayContaining(['add_note', 'whoami']));
+    expect(result.toolCalls[0]).toMatchObject({ name: 'add_note', ok: true });
+    const pid = Number(result.toolCalls[1].output);
+    expect(pid).toBeGreaterThan(0);
+    expect(steps.filter((s) => s.type === 'tool')).toHaveLength(2);
+    // The session was closed with the run: the server process is gone.
+    expect(() => process.kill(pid, 0)).toThrow();
   });
 });
 
