@@ -10,6 +10,7 @@ import { commands as exportGrpo } from './commands/export-grpo';
 import { commands as installCli } from './commands/install-cli';
 import { commands as replay } from './commands/replay';
 import { commands as rollout } from './commands/rollout';
+import { commands as runTask } from './commands/run';
 import { commands as server } from './commands/server';
 import { commands as trainJob } from './commands/train-job';
 import { commands as worker } from './commands/worker';
@@ -36,6 +37,9 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
                                           AEGIS vs baselines on the same tasks, seeds and budget; one table
   harnessx rollout --suite S [--config FILE] --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K]
       [--endpoint-limits L] [--json]
+  harnessx run [--harness file.json] [--model M] [--max-steps N] [--seed S] [--json] "task text"
+                                          run one task with a harness in this process (no Temporal), printing
+                                          each step as it happens (--json: one JSON object per step, then the result)
   harnessx server                         start the Temporal dev server (SQLite, Web UI on :8233), or reuse it
   harnessx worker [--config FILE]         run an AEGIS worker on task queue ${TASK_QUEUE} (HARNESSX_TASK_QUEUE)
   harnessx status|pause|resume|stop <workflowId>
@@ -66,6 +70,7 @@ const COMMANDS: Commands = {
   ...checkBenchmark,
   ...compare,
   ...rollout,
+  ...runTask,
   ...server,
   ...worker,
   ...control,
