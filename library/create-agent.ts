@@ -162,7 +162,7 @@ export function createAgent(options: AgentOptions): Agent {
         // A stop inside a processor's own model call ends the episode as a harness error; it is still a stop.
         throwIfAborted(stop.signal);
         return {
-          answer: env.answer,
+          answer: env.finalAnswer,
           steps: trace.steps,
           toolCalls: trace.records.flatMap((r) => (r.kind === 'tool_call' ? [{ name: r.call.name, args: r.call.args, ok: r.result.ok, output: r.result.output }] : [])),
           usage: { ...trace.usage },
@@ -185,7 +185,7 @@ export function createAgent(options: AgentOptions): Agent {
 
 /** The tools of one run, as the run loop drives them: calls routed by tool name, and the model's plain reply as the answer. */
 class AgentEnvironment implements Environment {
-  answer: string | null = null;
+  finalAnswer: string | null = null;
   private readonly specs: ToolSpec[];
   private readonly route = new Map<string, { label: string; session: ToolSession }>();
 
@@ -230,18 +230,13 @@ class AgentEnvironment implements Environment {
   }
 
   isDone(): boolean {
-    return this.answer !== null;
+    return this.finalAnswer !== null;
   }
 
-  /**
-   * The run loop hands a reply without a tool call to respond(); here it is the final answer, and the
-   * episode ends at this step's end (isDone). MERGE NOTE: when Environment gains answer?(text) (issue #13,
-   * harness/run-loop.ts), implement that instead and drop respond.
-   */
-  respond(agentText: string): string {
-    this.answer = agentText;
-    this.onAnswer(agentText);
-    return '';
+  /** A reply without a tool call is the final answer; the episode ends at this step's end (isDone). */
+  answer(text: string): void {
+    this.finalAnswer = text;
+    this.onAnswer(text);
   }
 }
 
@@ -255,6 +250,8 @@ function stepOf(record: TraceRecord): AgentStep | null {
     case 'error':
       return { type: 'error', step: record.step, message: record.message, ...(record.processorId ? { processorId: record.processorId } : {}), ...(record.hook ? { hook: record.hook } : {}) };
     case 'note':
+      // The run loop notes the final answer in the trace; watchers get it once, as the answer step.
+      if (record.note === 'final answer') return null;
       return { type: 'note', step: record.step, note: record.note, data: record.data };
     default:
       return null;

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { BENCHMARK_NAMES, registerBenchmark } from '../benchmarks/registry';
 import { functionToolProvider } from './function-tools';
@@ -62,15 +62,11 @@ export function findConfigFile(options: { explicit?: string; cwd?: string; env?:
  * function tools never loads the MCP SDK.
  */
 export const defaultMcpProvider: McpProviderFactory = (config, where) => {
-  const at = `${displayPath(where.configFile)}: suites.${where.suite}.tools[${where.index}]`;
-  // MERGE: suites/mcp/index.ts comes from another branch; until it lands, MCP entries fail at load with this message.
-  if (!['index.ts', 'index.js'].some((f) => existsSync(join(__dirname, 'mcp', f)))) throw new SuiteConfigError(`${at}: MCP tools need suites/mcp, which this installation lacks`);
-  // A computed path: the module is optional until the merge, and the architecture check must not count it unresolved.
-  const mod = require(MCP_MODULE) as { mcpToolProvider?: McpProviderFactory };
-  if (typeof mod.mcpToolProvider !== 'function') throw new SuiteConfigError(`${at}: MCP tools need suites/mcp (it exports no mcpToolProvider)`);
-  return mod.mcpToolProvider(config, where);
+  // Required here, not imported at the top: a config of function tools never loads the MCP SDK.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { mcpToolProvider } = require('./mcp') as typeof import('./mcp');
+  return mcpToolProvider(config, where);
 };
-const MCP_MODULE = './mcp';
 
 export interface LoadConfigOptions {
   /** How MCP server entries become tool providers; suites/mcp by default (tests inject a double). */

@@ -58,6 +58,11 @@ export class SuiteBenchmark implements Benchmark {
     return { id: t.id, instruction: t.instruction, split: t.split };
   }
 
+  /** The suite's tools, for running one of its agents outside evolution (`harnessx run --suite`, createAgent). */
+  get toolProviders(): readonly ToolProvider[] {
+    return this.options.providers;
+  }
+
   /** The task with everything the verifier may know (metadata, reference); never shown to the model. */
   suiteTask(id: string): LoadedSuiteTask {
     const t = this.byId.get(id);

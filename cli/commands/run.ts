@@ -3,7 +3,10 @@ import { createAgent, type AgentStep } from '../../library/create-agent';
 import type { HarnessConfig } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
 import { UsageError } from '../errors';
-import { checkModelFlag, type Commands, parseOptions, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, loadConfigFlag, parseOptions, wholeNumber } from '../options';
+import { getBenchmark, knownBenchmarkNames } from '../../benchmarks/registry';
+import { SuiteBenchmark } from '../../suites/suite-benchmark';
+import type { ToolProvider } from '../../suites/types';
 import { printJson } from '../output';
 
 const RUN_TASK_OPTIONS = {
@@ -11,7 +14,6 @@ const RUN_TASK_OPTIONS = {
   model: { type: 'string' },
   config: { type: 'string' },
   suite: { type: 'string' },
-  'tools-from-suite': { type: 'boolean', default: false },
   'max-steps': { type: 'string' },
   seed: { type: 'string', default: 'harnessx' },
   json: { type: 'boolean', default: false },
@@ -57,6 +59,20 @@ function harnessFlag(path: string | undefined, model: string | undefined): Harne
   }
 }
 
+/** `--suite S` (with `--config C`, or the config found as evolve finds it): that suite's tools (MCP servers, functions); none without --suite. */
+async function suiteTools(config: string | undefined, suite: string | undefined): Promise<ToolProvider[]> {
+  if (suite === undefined) {
+    if (config !== undefined) throw new UsageError(`--config needs --suite: name the suite whose tools the agent gets\n${USAGE}`);
+    return [];
+  }
+  await loadConfigFlag(config);
+  const known = knownBenchmarkNames();
+  if (!known.includes(suite)) throw new UsageError(`--suite: unknown suite "${suite}"; known: ${known.join(', ')}`);
+  const benchmark = getBenchmark(suite);
+  if (!(benchmark instanceof SuiteBenchmark)) throw new UsageError(`--suite: "${suite}" is a built-in benchmark; run takes the tools of a suite from your harnessx config`);
+  return [...benchmark.toolProviders];
+}
+
 /**
  * Runs one task with one harness in this process (no Temporal), printing each step as it happens. Exit 0
  * when the agent answered; 1 when the episode ended without an answer (step budget, harness error).
@@ -65,9 +81,7 @@ async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, RUN_TASK_OPTIONS);
   const task = positionals.join(' ').trim();
   if (!task) throw new UsageError(`the task text is missing\n${USAGE}`);
-  if (values.config !== undefined || values.suite !== undefined || values['tools-from-suite'])
-    // The suite loader (suites/load-config.ts, issue #13 §1) is not part of this build yet.
-    throw new UsageError('--config/--suite/--tools-from-suite: loading a suite\'s tools needs the suite loader, which this build does not have yet; run without them (the model answers without tools)');
+  const tools = await suiteTools(values.config, values.suite);
   const maxSteps = wholeNumber('max-steps', values['max-steps']);
   if (maxSteps === 0) throw new UsageError('--max-steps must be at least 1');
   const harness = harnessFlag(values.harness, values.model);
@@ -79,7 +93,7 @@ async function run(args: string[]): Promise<number> {
   const agent = createAgent({
     harness,
     model,
-    tools: [],
+    tools,
     seed: values.seed,
     ...(maxSteps !== undefined ? { maxSteps } : {}),
     onStep: (step) => {
