@@ -134,9 +134,12 @@ export class EpisodeTelemetry {
     return this.recording ? context.with(this.context, fn) : fn();
   }
 
-  /** One model call as a `chat {model}` span. */
-  async chat(modelId: string, request: ModelRequest, call: () => Promise<ModelResponse>): Promise<ModelResponse> {
-    if (!this.recording) return call();
+  /** One model call as a `chat {model}` span (not recording: just the call, no extra promise). */
+  chat(modelId: string, request: ModelRequest, call: () => Promise<ModelResponse>): Promise<ModelResponse> {
+    return this.recording ? this.recordChat(modelId, request, call) : call();
+  }
+
+  private async recordChat(modelId: string, request: ModelRequest, call: () => Promise<ModelResponse>): Promise<ModelResponse> {
     const { provider, model } = genAiModel(modelId);
     const attributes: Attributes = {
       'gen_ai.operation.name': 'chat',
@@ -176,8 +179,11 @@ export class EpisodeTelemetry {
    * One tool call as an `execute_tool {name}` span. A result that is not ok (a failed precondition, bad
    * arguments, a call the harness blocked) sets the span's status to error with the kind as error.type.
    */
-  async tool(call: ToolCall, execute: () => ToolResult | Promise<ToolResult>): Promise<ToolResult> {
-    if (!this.recording) return execute();
+  tool(call: ToolCall, execute: () => ToolResult | Promise<ToolResult>): ToolResult | Promise<ToolResult> {
+    return this.recording ? this.recordTool(call, execute) : execute();
+  }
+
+  private async recordTool(call: ToolCall, execute: () => ToolResult | Promise<ToolResult>): Promise<ToolResult> {
     const attributes: Attributes = {
       'gen_ai.operation.name': 'execute_tool',
       'gen_ai.tool.name': call.name,

@@ -79,6 +79,11 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry | null
   return telemetry;
 }
 
+/** Flushes and stops the provider startTelemetry registered, if any (the CLI calls it before it exits). */
+export async function shutdownTelemetry(): Promise<void> {
+  await started?.telemetry.shutdown();
+}
+
 /** The standard OTEL_BSP_* variables (this SDK line leaves reading them to the caller). */
 function batchOptionsFromEnv() {
   const entries = {

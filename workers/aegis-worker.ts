@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { ActivityDeps, createActivities } from '../activities';
 import { checkEndpointEnvironment } from '../models/endpoint-limiter';
 import { ArtifactStore } from '../store/artifact-store';
+import { startTelemetry } from '../telemetry';
 import { connectionSettings, taskQueue } from '../temporal.config';
 import { dataConverter } from './codec';
 
@@ -37,6 +38,9 @@ export function installRuntime(): void {
 export async function createAegisWorker(options: AegisWorkerOptions): Promise<Worker> {
   // A bad limit fails the worker at start, not its first rollout.
   checkEndpointEnvironment();
+  // Episode spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; the provider flushes when the process
+  // exits on its own, and the CLI flushes it before calling process.exit (cli/main.ts).
+  startTelemetry();
   const store = new ArtifactStore(options.dataDir);
   return Worker.create({
     connection: options.connection,
