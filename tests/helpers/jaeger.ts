@@ -175,7 +175,7 @@ exporters:
       if (exited === null) {
         const gone = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
         if (exited === null) child.kill('SIGKILL');
       }
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });

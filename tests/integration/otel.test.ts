@@ -47,7 +47,7 @@ beforeAll(async () => {
   // Built once into .harnessx/bin (a cold build is long; cached afterwards).
   jaeger = await startJaeger(await ensureJaeger(log));
 }, 45 * 60_000);
-afterAll(async () => jaeger?.stop());
+afterAll(async () => jaeger?.stop(), 15_000);
 
 test('a rollout run by the CLI exports one invoke_agent trace per episode, with chat and execute_tool children, to a real OTLP receiver', async () => {
   const service = `harnessx-otel-it-${process.pid}`;
