@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Benchmark } from '../benchmarks/types';
 import type { HarnessConfig } from '../harness/config';
-import { runEpisode } from '../harness/run-loop';
+import { EpisodeTelemetry } from '../harness/genai-telemetry';
+import { episodeSpanInfo, runEpisode } from '../harness/run-loop';
 import type { EpisodeTrace } from '../harness/trace';
 import type { Model } from '../harness/processor';
 import type { EndpointLimits } from '../models/endpoint-limits';
@@ -266,13 +267,24 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
     // The task model gets the benchmark's brief on the task: the simulator stands in for a capable model with it
     // (real models ignore it). The judge does not: it decides from the transcript.
     const model = role(spec.config.model.main, seed, spec.benchmark.simulatorBrief?.(taskId));
-    const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });
-    // The benchmark's fixed verifier has the last word on reward; components an LLM judge decides are
-    // judged only when the harness names a judge model (otherwise they are reported as not evaluated).
-    const judgeRole = spec.config.model.judge;
-    const reward = judgeRole && env.scoreWithJudge ? await env.scoreWithJudge(role(judgeRole, `${seed}|judge`)) : await env.score();
-    const breakdown = env.breakdown?.();
-    return { ...trace, reward, success: reward >= 1, ...(breakdown ? { rewardBreakdown: breakdown } : {}) };
+    const input = { config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt };
+    // The episode's agent span stays open through scoring, so it carries the reward.
+    const telemetry = EpisodeTelemetry.start(episodeSpanInfo(input));
+    try {
+      const trace = await runEpisode({ ...input, telemetry });
+      // The benchmark's fixed verifier has the last word on reward; components an LLM judge decides are
+      // judged only when the harness names a judge model (otherwise they are reported as not evaluated).
+      const judgeRole = spec.config.model.judge;
+      const reward = judgeRole && env.scoreWithJudge ? await telemetry.within(() => env.scoreWithJudge!(role(judgeRole, `${seed}|judge`))) : await env.score();
+      const breakdown = env.breakdown?.();
+      telemetry.scored(reward, reward >= 1);
+      return { ...trace, reward, success: reward >= 1, ...(breakdown ? { rewardBreakdown: breakdown } : {}) };
+    } catch (error) {
+      telemetry.failed(error);
+      throw error;
+    } finally {
+      telemetry.end();
+    }
   } finally {
     await env.close?.();
   }

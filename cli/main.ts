@@ -16,6 +16,7 @@ import { commands as trainJob } from './commands/train-job';
 import { commands as worker } from './commands/worker';
 import { checkEndpointEnvironment } from '../models/endpoint-limiter';
 import { EndpointLimitsError } from '../models/endpoint-limits';
+import { shutdownTelemetry } from '../telemetry';
 import { reportFailure, UsageError } from './errors';
 import type { Commands } from './options';
 
@@ -103,5 +104,9 @@ export async function main(argv: string[]): Promise<number> {
     return (await run(rest)) ?? 0;
   } catch (e) {
     return reportFailure(e);
+  } finally {
+    // Commands that ran episodes in this process (rollout, a local worker) started telemetry when an OTLP
+    // endpoint is set: their last spans are sent before bin/harnessx calls process.exit.
+    await shutdownTelemetry().catch(() => undefined);
   }
 }

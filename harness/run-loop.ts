@@ -1,5 +1,6 @@
 import type { HarnessConfig } from './config';
 import { checkContract, HookContractViolation } from './contracts';
+import { EpisodeTelemetry } from './genai-telemetry';
 import type { EnvironmentView, Model, ProcessorContext, ProcessorInstance } from './processor';
 import { getProcessorDefinition } from './processors';
 import { EpisodeTrace, TraceRecord, TraceRecorder } from './trace';
@@ -48,6 +49,11 @@ export interface EpisodeInput {
    * processor failing.
    */
   onRecord?: (record: TraceRecord) => void;
+  /**
+   * The episode's OpenTelemetry agent span, when the caller opened it (to record the verifier's reward on it
+   * after scoring); the caller then ends it. Otherwise runEpisode opens and ends its own.
+   */
+  telemetry?: EpisodeTelemetry;
 }
 
 /** A processor failed (threw, or broke its hook contract); the episode ends with reason harness_error. */
@@ -82,9 +88,27 @@ const SINGLE_EVENT_HOOKS = new Set<HookName>(HOOKS.filter((h) => h !== 'before_t
  * conversation, or a reminder that no action was taken) → step end. Each is a method of EpisodeRun below.
  */
 export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
+  const telemetry = input.telemetry ?? EpisodeTelemetry.start(episodeSpanInfo(input));
+  try {
+    return await telemetry.within(() => runEpisodeTraced(input, telemetry));
+  } catch (error) {
+    // A caller's span is the caller's to mark (it sees the same error).
+    if (!input.telemetry) telemetry.failed(error);
+    throw error;
+  } finally {
+    if (!input.telemetry) telemetry.end();
+  }
+}
+
+/** What names an episode's agent span. */
+export function episodeSpanInfo(input: Pick<EpisodeInput, 'config' | 'harnessId' | 'task' | 'seed' | 'attempt'>) {
+  return { agentName: input.config.name, harnessId: input.harnessId, taskId: input.task.id, seed: input.seed, attempt: input.attempt, model: input.config.model.main.model };
+}
+
+async function runEpisodeTraced(input: EpisodeInput, telemetry: EpisodeTelemetry): Promise<EpisodeTrace> {
   const started = Date.now();
   const hardCap = input.hardStepCap ?? 100;
-  const run = new EpisodeRun(input);
+  const run = new EpisodeRun(input, telemetry);
   let endReason: EpisodeEndReason = 'hard_step_cap';
   let step = 0;
   // Steps that got past step_start. A step_start processor that ends the episode (the step budget: maxSteps
@@ -107,6 +131,7 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
   }
   const success = input.env.isDone();
   await run.taskEnd(stepsTaken, success, endReason);
+  telemetry.finished({ endReason, steps: stepsTaken, usage: run.usage });
   return {
     taskId: input.task.id,
     harnessId: input.harnessId,
@@ -141,7 +166,7 @@ class EpisodeRun {
   /** Compact traces: the context parts of the previous act call (see compactParts). */
   private previousParts = new Set<string>();
 
-  constructor(input: EpisodeInput) {
+  constructor(input: EpisodeInput, private readonly telemetry: EpisodeTelemetry) {
     const { config, env, task } = input;
     this.trace = new TraceRecorder(input.onRecord);
     this.env = env;
@@ -231,9 +256,11 @@ class EpisodeRun {
   private async toolTurn(step: number, call: ToolCall): Promise<string> {
     const outputs: string[] = [];
     for (const checked of await this.runHook('before_tool', { hook: 'before_tool', step, call, approved: true })) {
-      const result: ToolResult = checked.approved
-        ? await this.env.execute(checked.call)
-        : { ok: false, output: `Tool call rejected by the harness: ${checked.rejection ?? 'not approved'}`, errorKind: 'blocked' };
+      const result: ToolResult = await this.telemetry.tool(checked.call, () =>
+        checked.approved
+          ? this.env.execute(checked.call)
+          : { ok: false, output: `Tool call rejected by the harness: ${checked.rejection ?? 'not approved'}`, errorKind: 'blocked' },
+      );
       const [after] = await this.runHook('after_tool', { hook: 'after_tool', step, call: checked.call, result });
       this.trace.add({ kind: 'tool_call', step, call: checked.call, approved: checked.approved, rejection: checked.rejection, result: after.result });
       outputs.push(after.result.output);
@@ -314,7 +341,7 @@ class EpisodeRun {
       id: model.id,
       generate: async (request: ModelRequest) => {
         const t0 = Date.now();
-        const response = await model.generate(request);
+        const response = await this.telemetry.chat(model.id, request, () => model.generate(request));
         this.usage.inputTokens += response.usage.inputTokens;
         this.usage.outputTokens += response.usage.outputTokens;
         this.trace.add({

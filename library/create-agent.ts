@@ -9,6 +9,7 @@ import { withFallback } from '../models/fallback-model';
 import { createModel } from '../models/registry';
 import { functionToolProvider } from '../suites/function-tools';
 import type { FunctionToolConfig, SuiteTask, ToolProvider, ToolSession } from '../suites/types';
+import { startTelemetry } from '../telemetry';
 import { loadHarness } from './load-harness';
 
 /** One thing that happened in a run, streamed to onStep as it happens. */
@@ -97,6 +98,9 @@ export function createAgent(options: AgentOptions): Agent {
   // Model strings are checked now, so a bad one fails at createAgent rather than at the first run.
   if (typeof options.model === 'string') createModel(options.model, { seed: 'check' });
   else if (options.model === undefined) createModel(harness.model.main.model, { seed: 'check' });
+  // With OTEL_EXPORTER_OTLP_ENDPOINT set, episodes are exported; a host application's own SDK, registered
+  // first, gets the spans instead (startTelemetry then registers nothing).
+  startTelemetry();
   let runs = 0;
 
   const modelFor = (episodeSeed: string): Model => {

@@ -92,3 +92,4 @@ export { functionTool, functionToolProvider } from '../suites/function-tools';
 export { mcpTools } from './mcp-tools';
 export { mcpToolProvider, closeSharedMcpConnections } from '../suites/mcp';
 export { toolSpecFromJsonSchema } from '../suites/tool-spec';
+export { startTelemetry, shutdownTelemetry, type Telemetry, type TelemetryOptions } from '../telemetry';

@@ -1,3 +1,5 @@
+import { redact } from '../harness/redact';
+
 /**
  * Provider errors, classified once: retryable (429, 5xx, timeouts, connection failures; honouring
  * retry-after) or not (400/401/403/404/422 and other 4xx). Activities turn these into ApplicationFailures.
@@ -32,12 +34,8 @@ function retryAfterMs(headers: unknown): number | null {
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : null;
 }
 
-/** Removes any configured secret from a message before it can reach a log, trace or history. */
-export function redact(text: string, secrets: Array<string | undefined>): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 6) out = out.split(s).join('[redacted]');
-  return out;
-}
+// The redaction helper moved to harness/ so telemetry spans can use it too; re-exported for the providers.
+export { redact };
 
 /** Maps whatever a provider SDK threw to a ProviderError. Works on both the Anthropic and OpenAI SDKs. */
 export function classifyProviderError(error: unknown, provider: string, model: string, secrets: Array<string | undefined> = []): ProviderError {

@@ -3,6 +3,7 @@ import { ActivityDeps, createActivities } from '../activities';
 import { checkEndpointEnvironment } from '../models/endpoint-limiter';
 import { ArtifactStore } from '../store/artifact-store';
 import { registerConfiguredSuites } from '../suites/load-config';
+import { startTelemetry } from '../telemetry';
 import { connectionSettings, taskQueue } from '../temporal.config';
 import { dataConverter } from './codec';
 
@@ -43,6 +44,9 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
   // The config's suites are registered before the worker polls: a run naming one of them must find it on
   // its first activity. A bad config fails the worker at start, with the file and field named.
   await registerConfiguredSuites({ explicit: options.config });
+  // Episode spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; the provider flushes when the process
+  // exits on its own, and the CLI flushes it before calling process.exit (cli/main.ts).
+  startTelemetry();
   const store = new ArtifactStore(options.dataDir);
   return Worker.create({
     connection: options.connection,

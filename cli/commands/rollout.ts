@@ -1,6 +1,7 @@
 import { passRate, rolloutTasks } from '../../aegis/rollout';
 import { getBenchmark } from '../../benchmarks/registry';
 import { harnessId } from '../../harness/config';
+import { startTelemetry } from '../../telemetry';
 import { UsageError } from '../errors';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, readVerifiedHarness, RUN_OPTIONS, suiteFlag } from '../options';
 import { pct, printJson, say } from '../output';
@@ -23,6 +24,8 @@ async function rollout(args: string[]): Promise<void> {
   if (values.tasks !== undefined && !/^\d+$/.test(values.tasks)) throw new UsageError(`--tasks must be a whole number, got "${values.tasks}"`);
   if (!/^\d+$/.test(values.k) || Number(values.k) < 1) throw new UsageError(`--k must be a whole number ≥ 1, got "${values.k}"`);
   const endpointLimits = endpointLimitsFlag(values['endpoint-limits']);
+  // Episode spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set (cli/main.ts flushes them at exit).
+  startTelemetry();
   const config = await readVerifiedHarness(values.harness, values.model, suite);
   const run = { ...config, model: { ...config.model, main: { ...config.model.main, model: values.model } } };
   const benchmark = getBenchmark(suite);

@@ -88,6 +88,7 @@ async function run(args: string[]): Promise<number> {
   const model = values.model ?? harness.model.main.model;
   checkModelFlag(values.model === undefined ? `the harness's main model` : '--model', model);
 
+  // Episode spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set (createAgent starts the exporter; cli/main.ts flushes it at exit).
   const json = values.json;
   const log = (line: string) => process.stdout.write(line + '\n');
   const agent = createAgent({

@@ -1,0 +1,184 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PROJECT_ROOT } from '../../cli/paths';
+
+/**
+ * A real OTLP receiver for the telemetry tests: Jaeger (its v2 binary, an OpenTelemetry Collector
+ * distribution with an OTLP receiver, in-memory storage and a query API to read spans back), built from the
+ * Go module proxy into .harnessx/bin the first time, like the Temporal CLI (cli/temporal-cli.ts).
+ *
+ * `go install …@v1.76.0` refuses the module: its go.mod has a replace directive (github.com/Shopify/sarama
+ * pinned to v1.33.0). So it is built as a tool of a throwaway module that repeats that replace, which
+ * gives the same dependency versions as Jaeger's own build.
+ */
+export const JAEGER_VERSION = 'v1.76.0';
+const JAEGER_PACKAGE = 'github.com/jaegertracing/jaeger/cmd/jaeger';
+const JAEGER_REPLACES = ['github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0'];
+
+export function localJaegerPath(): string {
+  return join(PROJECT_ROOT, '.harnessx', 'bin', `jaeger-${JAEGER_VERSION}`);
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function run(command: string, args: string[], cwd: string, log: (line: string) => void, what: string): Promise<void> {
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    let downloads = 0;
+    const ticker = setInterval(() => log(`  … ${what}: ${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded`), 30_000);
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      tail = (tail + text).slice(-4000);
+      downloads += (text.match(/go: downloading/g) ?? []).length;
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (e) => {
+      clearInterval(ticker);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearInterval(ticker);
+      if (code === 0) resolvePromise();
+      else reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${tail}`));
+    });
+  });
+}
+
+/** JAEGER_PATH, else the project-local build, else builds it (a cold build takes 10-30 minutes; a warm Go build cache, about one). */
+export async function ensureJaeger(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<string> {
+  if (process.env.JAEGER_PATH) {
+    if (!executable(process.env.JAEGER_PATH)) throw new Error(`JAEGER_PATH=${process.env.JAEGER_PATH} is not an executable file`);
+    return process.env.JAEGER_PATH;
+  }
+  const target = localJaegerPath();
+  if (executable(target)) return target;
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.status !== 0) throw new Error(`The telemetry test needs Jaeger ${JAEGER_VERSION} as its OTLP receiver: set JAEGER_PATH, or install Go to build it into ${target}`);
+  const work = join(PROJECT_ROOT, '.harnessx', 'build', `jaeger-${JAEGER_VERSION}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  mkdirSync(dirname(target), { recursive: true });
+  log(`Building Jaeger ${JAEGER_VERSION} (OTLP receiver for the telemetry test) from the Go module proxy with ${go.stdout.trim()} into ${target} (a cold build takes 10-30 minutes; with a warm Go build cache about one)…`);
+  const started = Date.now();
+  await run('go', ['mod', 'init', 'harnessx.local/jaeger-build'], work, log, 'go mod init');
+  for (const replace of JAEGER_REPLACES) await run('go', ['mod', 'edit', `-replace=${replace}`], work, log, 'go mod edit');
+  await run('go', ['get', '-tool', `${JAEGER_PACKAGE}@${JAEGER_VERSION}`], work, log, 'resolving modules');
+  await run('go', ['build', '-o', `${target}.partial`, JAEGER_PACKAGE], work, log, 'building');
+  // Renamed only when complete: an interrupted build never leaves a binary that looks cached.
+  renameSync(`${target}.partial`, target);
+  log(`Built ${target} in ${Math.round((Date.now() - started) / 1000)} s.`);
+  return target;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePromise(port));
+    });
+  });
+}
+
+export interface RunningJaeger {
+  /** OTEL_EXPORTER_OTLP_ENDPOINT for OTLP/HTTP. */
+  otlpHttpEndpoint: string;
+  /** The query service (HTTP JSON API, /api/traces). */
+  queryUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Jaeger on free loopback ports with only what the test needs: the OTLP/HTTP receiver, in-memory
+ * storage and the query API (no UI, no self-metrics port), so concurrent runs on one machine don't collide.
+ */
+export async function startJaeger(binary: string): Promise<RunningJaeger> {
+  const [otlpPort, queryHttpPort, queryGrpcPort] = [await freePort(), await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'hx-jaeger-'));
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:${queryHttpPort}
+    grpc:
+      endpoint: 127.0.0.1:${queryGrpcPort}
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 10000
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${otlpPort}
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`,
+  );
+  const child: ChildProcess = spawn(binary, ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-8000)));
+  child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-8000)));
+  let exited: number | null = null;
+  child.on('exit', (code) => (exited = code ?? -1));
+  const queryUrl = `http://127.0.0.1:${queryHttpPort}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited !== null) throw new Error(`jaeger exited (${exited}) at start:\n${output}`);
+    try {
+      const r = await fetch(`${queryUrl}/api/services`);
+      if (r.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`jaeger did not answer ${queryUrl}/api/services within 30 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    otlpHttpEndpoint: `http://127.0.0.1:${otlpPort}`,
+    queryUrl,
+    stop: async () => {
+      if (exited === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+        if (exited === null) child.kill('SIGKILL');
+      }
+      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
