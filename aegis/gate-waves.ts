@@ -17,12 +17,13 @@ export function gateSeeds(seed: string, gating?: { mode: 'seesaw' | 'statistical
  * How many ranked candidates the gate evaluates at once. `requested` (the run input's gateConcurrency) wins.
  * Otherwise: as many as it takes for the candidates' episodes to fill the episodes a rollout keeps open
  * against the run's endpoint (the simulator: its limit, CPU-bound; a real endpoint: twice its calls in
- * flight, as defaultRolloutConcurrency), and never more than there are candidates. One candidate that
+ * flight, as defaultRolloutConcurrency), and never more than there are candidates after the first (which
+ * the gate evaluates alone, see gateWaves). One candidate that
  * fills the endpoint alone gives 1, so nothing is evaluated speculatively when it would not save time;
  * the simulator (limit = cores) stays sequential. No recorded limits (runs recorded before they were): 1.
  */
 export function gateConcurrency(options: { requested?: number; limits: EndpointLimitInForce[] | null | undefined; model: string; episodesPerCandidate: number; candidates: number }): number {
-  const most = Math.max(1, options.candidates);
+  const most = Math.max(1, options.candidates - 1);
   if (options.requested !== undefined) return Math.min(options.requested, most);
   const inForce = options.limits?.find((l) => l.model === options.model);
   if (!inForce || options.episodesPerCandidate < 1) return 1;
@@ -30,11 +31,16 @@ export function gateConcurrency(options: { requested?: number; limits: EndpointL
   return Math.min(most, Math.max(1, Math.ceil(open / options.episodesPerCandidate)));
 }
 
-/** The ranking cut into waves of `concurrency` candidates, in ranking order. */
+/**
+ * The ranking cut into waves, in ranking order: the first candidate alone, then the rest `concurrency` at a
+ * time. The first gate pays for the incumbent's outcomes on the gate tasks, which every later gate then
+ * finds cached (gates run at once would each pay for them), and when the first candidate passes, as it
+ * often does, nothing was spent on candidates the round did not need.
+ */
 export function gateWaves<T>(ranking: readonly T[], concurrency: number): T[][] {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`gate concurrency must be a whole number ≥ 1, got ${concurrency}`);
-  const waves: T[][] = [];
-  for (let i = 0; i < ranking.length; i += concurrency) waves.push(ranking.slice(i, i + concurrency));
+  const waves: T[][] = ranking.length ? [[ranking[0]]] : [];
+  for (let i = 1; i < ranking.length; i += concurrency) waves.push(ranking.slice(i, i + concurrency));
   return waves;
 }
 
@@ -57,27 +63,20 @@ export type GatingEnd =
  * of that wave after the deciding one (or after mayContinue said no) go to `notNeeded`: evaluated, not
  * applied. Waits for every evaluation of a wave (allSettled), so nothing depends on completion order and
  * no evaluation outlives the stage; an evaluation that failed fails the stage where a sequential gate would
- * have met it, in ranking order. `prepare` runs once before the first wave when concurrency > 1 (the
- * workflow evaluates the incumbent there, so concurrent gates do not each pay for it).
+ * have met it, in ranking order.
  * Uses nothing but promises: safe in workflow code, and deterministic on replay.
  */
 export async function gateInRankingOrder<C, R>(options: {
   ranking: readonly C[];
   concurrency: number;
   mayContinue: () => boolean;
-  prepare?: () => Promise<void>;
   evaluate: (candidate: C) => Promise<R>;
   apply: (candidate: C, result: R) => Promise<VerdictApplied>;
   notNeeded: (candidate: C, result: R) => Promise<void>;
 }): Promise<GatingEnd> {
   const { concurrency } = options;
-  let prepared = concurrency === 1 || !options.prepare;
   for (const wave of gateWaves(options.ranking, concurrency)) {
     if (!options.mayContinue()) return { end: 'stopped' };
-    if (!prepared) {
-      await options.prepare!();
-      prepared = true;
-    }
     const settled = await Promise.allSettled(wave.map((c) => options.evaluate(c)));
     const rest = async (from: number) => {
       for (let j = from; j < wave.length; j++) {

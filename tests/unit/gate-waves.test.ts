@@ -8,16 +8,17 @@ import { seededRandom } from '../../models/endpoint-limiter';
  */
 describe('how many candidates the gate evaluates at once', () => {
   const limits = (model: string, maxInFlight: number) => [{ model, limit: { maxInFlight }, source: 'default' }];
-  it('the run input wins, never more than there are candidates', () => {
+  it('the run input wins, never more than there are candidates after the first', () => {
     expect(gateConcurrency({ requested: 3, limits: limits('sim:small', 2), model: 'sim:small', episodesPerCandidate: 100, candidates: 4 })).toBe(3);
-    expect(gateConcurrency({ requested: 8, limits: null, model: 'sim:small', episodesPerCandidate: 100, candidates: 4 })).toBe(4);
+    expect(gateConcurrency({ requested: 8, limits: null, model: 'sim:small', episodesPerCandidate: 100, candidates: 4 })).toBe(3);
+    expect(gateConcurrency({ requested: 8, limits: null, model: 'sim:small', episodesPerCandidate: 100, candidates: 1 })).toBe(1);
     expect(gateConcurrency({ requested: 1, limits: limits('openai-compatible:m@http://h/v1', 64), model: 'openai-compatible:m@http://h/v1', episodesPerCandidate: 4, candidates: 4 })).toBe(1);
   });
   it('otherwise enough candidates to fill the episodes a rollout keeps open at the endpoint', () => {
     const url = 'openai-compatible:m@http://127.0.0.1:8000/v1';
     // 64 calls in flight → 128 episodes open; 48 episodes per candidate → 3 candidates fill it.
-    expect(gateConcurrency({ limits: limits(url, 64), model: url, episodesPerCandidate: 48, candidates: 4 })).toBe(3);
-    expect(gateConcurrency({ limits: limits(url, 64), model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(4);
+    expect(gateConcurrency({ limits: limits(url, 64), model: url, episodesPerCandidate: 48, candidates: 8 })).toBe(3);
+    expect(gateConcurrency({ limits: limits(url, 64), model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(3);
     // One candidate fills the endpoint alone: nothing is evaluated speculatively.
     expect(gateConcurrency({ limits: limits(url, 32), model: url, episodesPerCandidate: 120, candidates: 4 })).toBe(1);
     // The simulator is CPU-bound (its limit is the cores): sequential.
@@ -26,9 +27,11 @@ describe('how many candidates the gate evaluates at once', () => {
     expect(gateConcurrency({ limits: null, model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(1);
     expect(gateConcurrency({ limits: limits('sim:small', 64), model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(1);
   });
-  it('waves are the ranking cut in order; the gate seeds are the activity\'s', () => {
-    expect(gateWaves(['a', 'b', 'c', 'd', 'e'], 2)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+  it('waves: the first candidate alone, then the rest in ranking order; the gate seeds are the activity\'s', () => {
+    expect(gateWaves(['a', 'b', 'c', 'd', 'e', 'f'], 2)).toEqual([['a'], ['b', 'c'], ['d', 'e'], ['f']]);
+    expect(gateWaves(['a', 'b', 'c'], 4)).toEqual([['a'], ['b', 'c']]);
     expect(gateWaves(['a', 'b'], 1)).toEqual([['a'], ['b']]);
+    expect(gateWaves([], 3)).toEqual([]);
     expect(() => gateWaves(['a'], 0)).toThrow(/gate concurrency must be a whole number ≥ 1/);
     expect(gateSeeds('s')).toEqual(['s']);
     expect(gateSeeds('s', { mode: 'statistical', repeats: 3 })).toEqual(['s', 's|repeat-1', 's|repeat-2']);
@@ -48,7 +51,6 @@ describe('gating in ranking order', () => {
       ranking: options.ranking,
       concurrency: options.concurrency,
       mayContinue: () => options.budget === undefined || spent < options.budget,
-      prepare: async () => void log.push('prepare'),
       evaluate: async (candidate) => {
         log.push(`evaluate ${candidate}`);
         inFlight++;
@@ -87,29 +89,27 @@ describe('gating in ranking order', () => {
   ];
   it.each(cases)('%s: same verdicts applied, same end, at every concurrency and completion order', async (_label, verdicts) => {
     const sequential = await gateRun({ ranking, verdicts, concurrency: 1, seed: 'seq' });
-    // One at a time evaluates exactly what it applies, and never prepares.
+    // One at a time evaluates exactly what it applies.
     expect(sequential.evaluated.map((e) => e.slice(9))).toEqual(sequential.applied.map((a) => a.slice(6).split(':')[0]));
-    expect(sequential.log).not.toContain('prepare');
     expect(sequential.peak).toBe(1);
     for (const concurrency of [2, 3, 5])
       for (const seed of ['a', 'b', 'c', 'd']) {
         const r = await gateRun({ ranking, verdicts, concurrency, seed });
         expect(r.end).toEqual(sequential.end);
         expect(r.applied).toEqual(sequential.applied);
-        // Evaluated = applied + not needed, none twice; the incumbent is prepared once, before any gate.
+        // Evaluated = applied + not needed, none twice; the first candidate is evaluated alone.
         expect([...r.applied.map((a) => a.slice(6).split(':')[0]), ...r.notNeeded.map((n) => n.slice(11))].sort()).toEqual(r.evaluated.map((e) => e.slice(9)).sort());
-        expect(r.log[0]).toBe('prepare');
-        expect(r.log.filter((l) => l === 'prepare')).toHaveLength(1);
+        expect(r.log.slice(0, 2)).toEqual(['evaluate c1', `apply c1:${verdicts.c1}`]);
         expect(r.peak).toBeLessThanOrEqual(concurrency);
       }
   });
 
   it('the first that passes ships even when a later one finishes first', async () => {
-    const verdicts = { c1: 'reject', c2: 'ship', c3: 'ship', c4: 'ship', c5: 'reject' } as const;
+    const verdicts = { c1: 'reject', c2: 'reject', c3: 'ship', c4: 'ship', c5: 'ship' } as const;
     for (const seed of ['a', 'b', 'c', 'd', 'e', 'f']) {
       const r = await gateRun({ ranking, verdicts, concurrency: 5, seed });
-      expect(r.applied).toEqual(['apply c1:reject', 'apply c2:ship']);
-      expect(r.notNeeded).toEqual(['not needed c3', 'not needed c4', 'not needed c5']);
+      expect(r.applied).toEqual(['apply c1:reject', 'apply c2:reject', 'apply c3:ship']);
+      expect(r.notNeeded).toEqual(['not needed c4', 'not needed c5']);
       // Their spend is counted: five evaluations paid for.
       expect(r.spent).toBe(50);
     }
@@ -130,12 +130,12 @@ describe('gating in ranking order', () => {
     const verdicts = { c1: 'ship', c2: 'reject', c3: 'ship', c4: 'ship', c5: 'reject' } as const;
     const r = await gateRun({ ranking, verdicts, concurrency: 3, seed: 'r', approval: { c1: false } });
     expect(r.applied).toEqual(['apply c1:ship', 'apply c2:reject', 'apply c3:ship']);
-    expect(r.notNeeded).toEqual([]);
-    expect(r.evaluated).toHaveLength(3);
+    expect(r.notNeeded).toEqual(['not needed c4']);
+    expect(r.evaluated).toHaveLength(4);
   });
 
   it('a failed evaluation fails the stage only where one at a time would have met it', async () => {
-    // c3 fails, but c2 ships first: the failure is not needed.
+    // c3 fails, but c2 (in the same wave) ships first: the failure is not needed.
     const shipsFirst = await gateRun({ ranking, verdicts: { c1: 'reject', c2: 'ship', c3: 'fail', c4: 'reject', c5: 'reject' }, concurrency: 5, seed: 'f' });
     expect(shipsFirst.end).toEqual({ end: 'decided', shipped: true });
     await expect(gateRun({ ranking, verdicts: { c1: 'reject', c2: 'reject', c3: 'fail', c4: 'ship', c5: 'reject' }, concurrency: 5, seed: 'f' })).rejects.toThrow('gate of c3 failed');

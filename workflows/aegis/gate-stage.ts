@@ -15,8 +15,8 @@ type GateVerdict = GateResult & { spend?: { tokens: number; costUsd: number | nu
  * The gate stage: the critic's ranked candidates go through the deterministic gate in ranking order; the
  * first that ships (or forks a variant) ends the round. Each verdict updates the tried edits and the bucket
  * reputations before the next candidate, so verdicts are applied in ranking order. Where one candidate's
- * episodes cannot keep the endpoint busy, several ranked candidates are evaluated at once (gateConcurrency)
- * and their verdicts still applied in ranking order (gateInRankingOrder): what ships is the same as one at
+ * episodes cannot keep the endpoint busy, the candidates after the first are evaluated several at once
+ * (gateConcurrency, gateWaves) and their verdicts still applied in ranking order (gateInRankingOrder): what ships is the same as one at
  * a time; candidates evaluated after the one that decided are recorded as not needed, their spend counted.
  * Returns true when the round shipped.
  */
@@ -28,25 +28,18 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
     requested: input.gateConcurrency,
     limits: s.endpointLimits,
     model: input.model,
+    // The candidate's episodes only: after the first gate the incumbent's outcomes are cached.
     episodesPerCandidate: focus.gateTaskIds.length * input.k * gateSeeds(input.seed, input.gating).length,
     candidates: shortlist.ranking.length,
   });
   // patched only where it changes something: runs that gate one at a time record the same commands as before.
   const concurrency = wanted > 1 && patched('concurrent-gate') ? wanted : 1;
-  if (concurrency > 1) controls.lastEvent = `round ${round}: gating ${shortlist.ranking.length} candidates, ${concurrency} at once`;
+  if (concurrency > 1) controls.lastEvent = `round ${round}: gating ${shortlist.ranking.length} candidates, the first alone, then ${concurrency} at once`;
 
   const gated = await gateInRankingOrder<string, GateVerdict>({
     ranking: shortlist.ranking,
     concurrency,
     mayContinue: () => run.budgetLeft(),
-    // The incumbent's outcomes on the gate tasks, once and first: every gate of the wave then finds them
-    // cached instead of each paying for them (a sequential gate pays for them in its first candidate).
-    prepare: async () => {
-      const incumbent = await Promise.all(
-        gateSeeds(input.seed, input.gating).map((seed) => rollouts.evaluate({ benchmark: input.benchmark, harnessId: focus.base, taskIds: focus.gateTaskIds, k: input.k, seed, endpointLimits: input.endpointLimits })),
-      );
-      for (const r of incumbent) run.account(r.spend);
-    },
     evaluate: (candidateId) =>
       rollouts.gate({
         benchmark: input.benchmark,
