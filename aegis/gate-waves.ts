@@ -16,18 +16,19 @@ export function gateSeeds(seed: string, gating?: { mode: 'seesaw' | 'statistical
 /**
  * How many ranked candidates the gate evaluates at once. `requested` (the run input's gateConcurrency) wins.
  * Otherwise: as many as it takes for the candidates' episodes to fill the episodes a rollout keeps open
- * against the run's endpoint (the simulator: its limit, CPU-bound; a real endpoint: twice its calls in
- * flight, as defaultRolloutConcurrency), and never more than there are candidates after the first (which
+ * against the run's endpoint (twice its calls in flight, as defaultRolloutConcurrency), and never more than there are candidates after the first (which
  * the gate evaluates alone, see gateWaves). One candidate that
  * fills the endpoint alone gives 1, so nothing is evaluated speculatively when it would not save time;
- * the simulator (limit = cores) stays sequential. No recorded limits (runs recorded before they were): 1.
+ * the simulator (CPU work on the worker's thread) stays sequential. No recorded limits (runs recorded before they were): 1.
  */
 export function gateConcurrency(options: { requested?: number; limits: EndpointLimitInForce[] | null | undefined; model: string; episodesPerCandidate: number; candidates: number }): number {
   const most = Math.max(1, options.candidates - 1);
   if (options.requested !== undefined) return Math.min(options.requested, most);
   const inForce = options.limits?.find((l) => l.model === options.model);
   if (!inForce || options.episodesPerCandidate < 1) return 1;
-  const open = options.model.startsWith('sim:') ? inForce.limit.maxInFlight : 2 * inForce.limit.maxInFlight;
+  // The simulator is CPU work on the worker's thread: gates at once would only share it.
+  if (options.model.startsWith('sim:')) return 1;
+  const open = 2 * inForce.limit.maxInFlight;
   return Math.min(most, Math.max(1, Math.ceil(open / options.episodesPerCandidate)));
 }
 

@@ -21,8 +21,9 @@ describe('how many candidates the gate evaluates at once', () => {
     expect(gateConcurrency({ limits: limits(url, 64), model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(3);
     // One candidate fills the endpoint alone: nothing is evaluated speculatively.
     expect(gateConcurrency({ limits: limits(url, 32), model: url, episodesPerCandidate: 120, candidates: 4 })).toBe(1);
-    // The simulator is CPU-bound (its limit is the cores): sequential.
+    // The simulator is CPU work on the worker's thread: sequential, whatever its limit.
     expect(gateConcurrency({ limits: limits('sim:small', 2), model: 'sim:small', episodesPerCandidate: 40, candidates: 4 })).toBe(1);
+    expect(gateConcurrency({ limits: limits('sim:small', 64), model: 'sim:small', episodesPerCandidate: 4, candidates: 4 })).toBe(1);
     // Limits not recorded (runs from before they were), or recorded for another model: sequential.
     expect(gateConcurrency({ limits: null, model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(1);
     expect(gateConcurrency({ limits: limits('sim:small', 64), model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(1);
