@@ -122,7 +122,7 @@ export function createCoevolutionActivities(store: ArtifactStore) {
         if (!trainer) throw ApplicationFailure.nonRetryable(`no trainer for "${input.checkpoint.model}": set HARNESSX_TRAINER_COMMAND (gets HARNESSX_TRAIN_DATA, a TRL JSONL file, and writes checkpoint.json into HARNESSX_TRAIN_OUT) or HARNESSX_TRAINER_URL (a fine-tuning endpoint) on the workers`, 'TrainerMissing');
         const data = join(jobDir, 'grpo.trl.jsonl');
         const benchmark = getBenchmark(input.benchmark);
-        if (!existsSync(data)) writeFileSync(data, toTrlJsonl(grpoRows(buffer.entries, traceLoader(store), benchmark)));
+        if (!existsSync(data)) writeFileSync(data, toTrlJsonl(await grpoRows(buffer.entries, traceLoader(store), benchmark)));
         const job: TrainerJob = { ...trainer, data, baseModel: input.checkpoint.model, dir: jobDir };
         const token = taskTokenOrNull();
         if (token && process.env.HARNESSX_TRAINER_ASYNC !== 'off') {
@@ -158,9 +158,9 @@ export function createCoevolutionActivities(store: ArtifactStore) {
   };
 }
 
-export function exportGrpoFile(store: ArtifactStore, bufferRef: string, benchmarkName: string, format: 'trl' | 'verl', out: string) {
+export async function exportGrpoFile(store: ArtifactStore, bufferRef: string, benchmarkName: string, format: 'trl' | 'verl', out: string) {
   const buffer = store.get<ReplayBuffer>(bufferRef);
-  const rows = grpoRows(buffer.entries, traceLoader(store), getBenchmark(benchmarkName));
+  const rows = await grpoRows(buffer.entries, traceLoader(store), getBenchmark(benchmarkName));
   mkdirSync(join(out, '..'), { recursive: true });
   if (format === 'trl') writeFileSync(out, toTrlJsonl(rows));
   else writeFileSync(out, toVerlParquet(rows, benchmarkName));

@@ -4,7 +4,7 @@ import { createCoevolutionActivities } from './coevolution';
 import { createGateActivities } from './gate';
 import { createMetaStageActivities } from './meta-stages';
 import { createRolloutActivities } from './rollouts';
-import { ActivityDeps, checkTaskIds, createActivityServices, TASK_ID_FIELDS } from './services';
+import { ActivityDeps, checkSuiteKnown, checkTaskIds, createActivityServices, TASK_ID_FIELDS } from './services';
 
 export { providerFailure } from './boundary';
 export { OUTCOME_CACHE_VERSION } from './outcome-cache';
@@ -31,7 +31,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createGateActivities(services),
     ...createCoevolutionActivities(services.store),
   };
-  const inputCheck = (name: string) => (TASK_ID_FIELDS[name] ? (input: unknown) => checkTaskIds(input, TASK_ID_FIELDS[name]) : undefined);
+  // Every activity that names a suite checks it first (prepareRun, the first activity of a run, among them).
+  const inputCheck = (name: string) => (TASK_ID_FIELDS[name] ? (input: unknown) => checkTaskIds(input, TASK_ID_FIELDS[name]) : checkSuiteKnown);
   return Object.fromEntries(Object.entries(all).map(([name, fn]) => [name, atActivityBoundary(fn as (...a: unknown[]) => Promise<unknown>, inputCheck(name))])) as typeof all;
 }
 

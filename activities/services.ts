@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { CodeProcessorsVerdict, verifyCodeProcessors } from '../aegis/gate';
 import type { MetaAgent } from '../aegis/meta-agent';
-import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
+import { getBenchmark, knownBenchmarkNames } from '../benchmarks/registry';
 import type { HarnessConfig } from '../harness/config';
 import { capProblems, taskIdProblem } from '../harness/sandbox/input-bounds';
 import type { Model } from '../harness/processor';
@@ -76,6 +76,19 @@ function taskIdsOf(benchmark: string): Set<string> {
 }
 
 /**
+ * Refuses an activity input naming a suite (its `benchmark` field) this worker does not know. Workflows
+ * check only the name's shape (they cannot see the workers' configs), so the run's first activity is where
+ * an unknown suite is caught: non-retryably, since every attempt on this worker fails the same way, and
+ * listing what the worker knows (its built-in benchmarks and the suites its config declares).
+ */
+export function checkSuiteKnown(input: unknown): void {
+  const benchmark = (input as { benchmark?: unknown } | null)?.benchmark;
+  if (typeof benchmark !== 'string') return;
+  const known = knownBenchmarkNames();
+  if (!known.includes(benchmark)) throw ApplicationFailure.nonRetryable(`unknown suite ${JSON.stringify(benchmark.slice(0, 80))}; this worker knows: ${known.join(', ')}`, 'InvalidInput');
+}
+
+/**
  * Refuses an activity input whose benchmark is unknown or whose task ids (in `fields`) are malformed or
  * not the benchmark's: the same input fails the same way on every attempt, so it fails at once,
  * non-retryably, naming the first ids (capped).
@@ -83,8 +96,8 @@ function taskIdsOf(benchmark: string): Set<string> {
 export function checkTaskIds(input: unknown, fields: readonly string[]): void {
   const record = (input ?? {}) as Record<string, unknown>;
   const benchmark = record.benchmark;
-  if (typeof benchmark !== 'string' || !BENCHMARK_NAMES.includes(benchmark))
-    throw ApplicationFailure.nonRetryable(`unknown benchmark ${JSON.stringify(String(benchmark).slice(0, 80))}; available: ${BENCHMARK_NAMES.join(', ')}`, 'InvalidInput');
+  if (typeof benchmark !== 'string') throw ApplicationFailure.nonRetryable(`unknown suite ${JSON.stringify(String(benchmark).slice(0, 80))}; this worker knows: ${knownBenchmarkNames().join(', ')}`, 'InvalidInput');
+  checkSuiteKnown(input);
   const known = taskIdsOf(benchmark);
   const problems: string[] = [];
   for (const field of fields) {

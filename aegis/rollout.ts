@@ -270,23 +270,28 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
   // Environments never create models: a benchmark with a simulated user (tau2-retail) is given the one that plays it.
   // It goes through wrapModel like the roles: the endpoint limiter (and response cache) cover its calls too.
   const userModel = spec.benchmark.hasSimulatedUser ? simulatedUserModel(spec.config, `${seed}|user`, spec.wrapModel) : undefined;
-  const env = spec.benchmark.createEnvironment(taskId, { seed, ...(userModel ? { userModel } : {}) });
-  const task = spec.benchmark.task(taskId);
-  const role = (r: { model: string; fallback?: string }, roleSeed: string, taskBrief?: ModelOptions['taskBrief']) => {
-    const wrap = (m: Model) => (spec.wrapModel ? spec.wrapModel(m, roleSeed) : m);
-    const options: ModelOptions = { seed: roleSeed, recordPolicy: spec.recordPolicy, ...(taskBrief ? { taskBrief } : {}) };
-    return withFallback(wrap(createModel(r.model, options)), r.fallback ? wrap(createModel(r.fallback, options)) : null);
-  };
-  // The task model gets the benchmark's brief on the task: the simulator stands in for a capable model with it
-  // (real models ignore it). The judge does not: it decides from the transcript.
-  const model = role(spec.config.model.main, seed, spec.benchmark.simulatorBrief?.(taskId));
-  const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });
-  // The benchmark's fixed verifier has the last word on reward; components an LLM judge decides are
-  // judged only when the harness names a judge model (otherwise they are reported as not evaluated).
-  const judgeRole = spec.config.model.judge;
-  const reward = judgeRole && env.scoreWithJudge ? await env.scoreWithJudge(role(judgeRole, `${seed}|judge`)) : env.score();
-  const breakdown = env.breakdown?.();
-  return { ...trace, reward, success: reward >= 1, ...(breakdown ? { rewardBreakdown: breakdown } : {}) };
+  const env = await spec.benchmark.createEnvironment(taskId, { seed, ...(userModel ? { userModel } : {}) });
+  // A user suite's environment holds tool sessions (an MCP server process): released however the episode ends.
+  try {
+    const task = spec.benchmark.task(taskId);
+    const role = (r: { model: string; fallback?: string }, roleSeed: string, taskBrief?: ModelOptions['taskBrief']) => {
+      const wrap = (m: Model) => (spec.wrapModel ? spec.wrapModel(m, roleSeed) : m);
+      const options: ModelOptions = { seed: roleSeed, recordPolicy: spec.recordPolicy, ...(taskBrief ? { taskBrief } : {}) };
+      return withFallback(wrap(createModel(r.model, options)), r.fallback ? wrap(createModel(r.fallback, options)) : null);
+    };
+    // The task model gets the benchmark's brief on the task: the simulator stands in for a capable model with it
+    // (real models ignore it). The judge does not: it decides from the transcript.
+    const model = role(spec.config.model.main, seed, spec.benchmark.simulatorBrief?.(taskId));
+    const trace = await runEpisode({ config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt });
+    // The benchmark's fixed verifier has the last word on reward; components an LLM judge decides are
+    // judged only when the harness names a judge model (otherwise they are reported as not evaluated).
+    const judgeRole = spec.config.model.judge;
+    const reward = judgeRole && env.scoreWithJudge ? await env.scoreWithJudge(role(judgeRole, `${seed}|judge`)) : await env.score();
+    const breakdown = env.breakdown?.();
+    return { ...trace, reward, success: reward >= 1, ...(breakdown ? { rewardBreakdown: breakdown } : {}) };
+  } finally {
+    await env.close?.();
+  }
 }
 
 /**

@@ -6,7 +6,17 @@ import { capProblems, HARNESS_JSON_BOUNDS, jsonBoundsProblem, JsonBounds, runIdP
  * The input of evolveHarness: one JSON object (what the Web UI's Start Workflow form sends). Validated in
  * the workflow first thing; this module is pure so the workflow bundle can import it.
  */
+/** The benchmarks that ship with HarnessX: examples for forms and help; a run may name any suite its workers know. */
 export const BENCHMARKS = ['blocksworld', 'gsm8k', 'humaneval', 'tau2-retail', 'webshop'] as const;
+/**
+ * A benchmark or user suite name (as suites/load-config.ts allows them). The workflow cannot know which suites
+ * its workers loaded from their config, so it checks only the shape; the run's first activity checks that
+ * the worker knows the name and fails the run non-retryably if not.
+ */
+export const SUITE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export function suiteNameSchema() {
+  return z.string().regex(SUITE_NAME, `benchmark must be a suite name (lower-case letters, digits, ".", "_", "-"), e.g. one of: ${BENCHMARKS.join(', ')}`);
+}
 export const MODEL_PATTERN = /^[a-z][a-z0-9-]*:[^\s]+$/;
 /** Model strings: sim:small, anthropic:claude-opus-4-6, openai:gpt-5.4, openai-compatible:qwen3.5-9b@http://localhost:8000/v1 */
 
@@ -32,7 +42,7 @@ export function workflowIdProblem(workflowId: string): string | null {
 function buildEvolveInputSchema() {
   return z
     .object({
-      benchmark: z.enum(BENCHMARKS, { message: `benchmark must be one of: ${BENCHMARKS.join(', ')}` }),
+      benchmark: suiteNameSchema(),
       model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
       /** 'rules' (deterministic, offline) or a model string for the LLM meta-agent, e.g. "anthropic:claude-opus-4-6". */
       metaAgent: z

@@ -31,29 +31,31 @@ export function defaultCorruptions(reference: Corruption['actions']): Corruption
  * The verifier against the shipped solutions: every task's reference solution must be accepted, and every
  * corrupted solution rejected. A benchmark whose verifier fails this check cannot be trusted to score runs.
  */
-export function checkBenchmark(benchmark: Benchmark, onProgress?: (done: number, total: number) => void): BenchmarkCheck {
+export async function checkBenchmark(benchmark: Benchmark, onProgress?: (done: number, total: number) => void): Promise<BenchmarkCheck> {
   const tasks = benchmark.tasks();
   const failures: string[] = [];
   const byKind: BenchmarkCheck['byKind'] = {};
   let accepted = 0;
   let rejected = 0;
   let corrupted = 0;
-  tasks.forEach((task, i) => {
+  // Tasks one at a time: a user suite's verifyPlan opens its tool servers for each plan, and a check of
+  // hundreds of tasks must not start hundreds of them at once.
+  for (const [i, task] of tasks.entries()) {
     const reference = benchmark.referenceSolution(task.id);
-    const verdict = benchmark.verifyPlan(task.id, reference);
+    const verdict = await benchmark.verifyPlan(task.id, reference);
     if (verdict.valid) accepted++;
     else if (failures.length < 20) failures.push(`${task.id}: reference solution rejected: ${verdict.reason}`);
     for (const c of benchmark.corruptSolutions?.(task.id) ?? defaultCorruptions(reference)) {
       corrupted++;
       const entry = (byKind[c.kind] ??= { tried: 0, rejected: 0 });
       entry.tried++;
-      if (!benchmark.verifyPlan(task.id, c.actions).valid) {
+      if (!(await benchmark.verifyPlan(task.id, c.actions)).valid) {
         rejected++;
         entry.rejected++;
       } else if (failures.length < 20) failures.push(`${task.id}: corrupted solution (${c.kind}) accepted`);
     }
     if ((i + 1) % 250 === 0 || i + 1 === tasks.length) onProgress?.(i + 1, tasks.length);
-  });
+  }
   const loading = benchmark as Partial<ReportsLoading>;
   return {
     benchmark: benchmark.name,

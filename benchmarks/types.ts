@@ -12,8 +12,13 @@ export interface BenchmarkTask {
 }
 
 export interface ScoredEnvironment extends Environment {
-  /** The fixed verifier's reward for the environment's current state: 1 solved, 0 not. */
-  score(): number;
+  /**
+   * The fixed verifier's reward for the environment's current state: 1 solved, 0 not. User suites' verifiers
+   * (a command, an LLM judge) answer asynchronously; built-in benchmarks answer at once.
+   */
+  score(): number | Promise<number>;
+  /** Releases what the environment holds (a user suite's MCP server process); called once the episode is scored, even when it failed. */
+  close?(): Promise<void> | void;
   /** The reward with its components (e.g. tau2's DB, COMMUNICATE, NL_ASSERTION), for traces and reports. */
   breakdown?(): Record<string, unknown>;
   /** The reward including components an LLM judge decides; used when the harness names a judge model. */
@@ -26,8 +31,13 @@ export interface Corruption {
   actions: ToolCall[];
 }
 
+/** An environment scored at once (every built-in benchmark's): its tests and the gold-plan replays need no await. */
+export interface ImmediateScoredEnvironment extends ScoredEnvironment {
+  score(): number;
+}
+
 /** An environment that answers at once (everything but networked ones): replays and tests need no await. */
-export interface SyncScoredEnvironment extends ScoredEnvironment {
+export interface SyncScoredEnvironment extends ImmediateScoredEnvironment {
   execute(call: ToolCall): ToolResult;
 }
 
@@ -47,8 +57,12 @@ export interface Benchmark {
    * then gives createEnvironment a `userModel` when one is configured; a benchmark never creates a model.
    */
   readonly hasSimulatedUser?: boolean;
-  /** `userModel`: the LLM that plays the simulated user (without one, a scripted user plays it); others ignore it. */
-  createEnvironment(taskId: string, options: { seed: string; userModel?: Model }): ScoredEnvironment;
+  /**
+   * `userModel`: the LLM that plays the simulated user (without one, a scripted user plays it); others ignore
+   * it. User suites open their tools (MCP servers) here, so the environment may come as a promise; the run
+   * wiring awaits it and calls `close` when the episode is over.
+   */
+  createEnvironment(taskId: string, options: { seed: string; userModel?: Model }): ScoredEnvironment | Promise<ScoredEnvironment>;
   /**
    * What the simulator (sim:small / sim:large) may know about a task, as plain data; the run wiring passes it
    * to the task model's factory. Benchmarks whose prompt alone suffices for the simulator have none.
@@ -56,12 +70,21 @@ export interface Benchmark {
   simulatorBrief?(taskId: string): SimulatorBrief;
   /** The shipped gold solution as tool calls. */
   referenceSolution(taskId: string): ToolCall[];
-  /** Scores a whole action sequence from the task's initial state with the fixed verifier. */
-  verifyPlan(taskId: string, actions: ToolCall[]): Verdict;
+  /** Scores a whole action sequence from the task's initial state with the fixed verifier (user suites: asynchronously). */
+  verifyPlan(taskId: string, actions: ToolCall[]): Verdict | Promise<Verdict>;
   /** A tiny synthetic task for gate smoke tests; never part of any split. */
   smokeTaskId(): string;
   /** Wrong solutions of a task that the verifier must reject; defaults: empty plan, last action dropped. */
   corruptSolutions?(taskId: string): Corruption[];
   /** A coarse grouping of similar tasks (variant routing); benchmarks without one put every task in one. */
   cluster?(taskId: string): string;
+}
+
+/**
+ * A benchmark that ships with HarnessX: its environments are created and scored at once and its verifier
+ * answers at once, so the built-in benchmarks' tests and replays need no await.
+ */
+export interface BuiltinBenchmark extends Benchmark {
+  createEnvironment(taskId: string, options: { seed: string; userModel?: Model }): ImmediateScoredEnvironment;
+  verifyPlan(taskId: string, actions: ToolCall[]): Verdict;
 }

@@ -7,11 +7,11 @@ import { dataDir } from './paths';
  * What a run-starting command needs: a Temporal server (the dev server is started if none is reachable),
  * a client to start the workflow, and an AEGIS worker in this process to run it (`worker.runUntil`).
  */
-export async function startLocalWorker(log: (line: string) => void) {
+export async function startLocalWorker(log: (line: string) => void, config?: string) {
   await ensureDevServer(log);
   installRuntime();
   const client = await connectClient();
-  const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir() });
+  const worker = await createAegisWorker({ connection: await connectWorker(), dataDir: dataDir(), config });
   return { client, worker };
 }
 

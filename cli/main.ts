@@ -10,6 +10,7 @@ import { commands as exportGrpo } from './commands/export-grpo';
 import { commands as installCli } from './commands/install-cli';
 import { commands as replay } from './commands/replay';
 import { commands as rollout } from './commands/rollout';
+import { commands as runTask } from './commands/run';
 import { commands as server } from './commands/server';
 import { commands as trainJob } from './commands/train-job';
 import { commands as worker } from './commands/worker';
@@ -20,26 +21,29 @@ import type { Commands } from './options';
 
 const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
 
-  harnessx start                          run AEGIS on blocksworld with sim:small (starts what is missing)
+  harnessx start [--suite S] [--config FILE]   run AEGIS (blocksworld, sim:small by default; starts what is missing)
   harnessx evolve [options] [--json]      the same, non-interactive
-      --benchmark B (blocksworld)  --model M (sim:small)  --rounds N (6)  --seed S  --patience P (3)
+      --suite S (blocksworld; --benchmark is the same)  --config FILE  --model M (sim:small)  --rounds N (6)  --seed S  --patience P (3)
       --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
       --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
       --strategy global|ensemble (global)  --gating seesaw|statistical (seesaw)
       --endpoint-limits L (model calls in flight per endpoint: "openai-compatible=64" or JSON; see README)
-  harnessx coevolve [--benchmark B] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only]
+  harnessx coevolve [--suite S] [--config FILE] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only]
       [--endpoint-limits L] [--json]
                                           harness–model co-evolution (GRPO); compares with harness-only on held-out tasks
   harnessx export-grpo <runId> --format trl|verl [--out PATH]   the run's replay buffer as a GRPO dataset
-  harnessx check-benchmark <name> [--json] the verifier accepts every reference solution and rejects corrupted ones
+  harnessx check-benchmark <suite> [--config FILE] [--json]   the verifier accepts every reference solution and rejects corrupted ones
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
-      [--benchmark B] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N]
+      [--suite S] [--config FILE] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N]
       [--endpoint-limits L] [--json]
                                           AEGIS vs baselines on the same tasks, seeds and budget; one table
-  harnessx rollout --benchmark B --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K]
+  harnessx rollout --suite S [--config FILE] --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K]
       [--endpoint-limits L] [--json]
+  harnessx run [--harness file.json] [--model M] [--max-steps N] [--seed S] [--json] "task text"
+                                          run one task with a harness in this process (no Temporal), printing
+                                          each step as it happens (--json: one JSON object per step, then the result)
   harnessx server                         start the Temporal dev server (SQLite, Web UI on :8233), or reuse it
-  harnessx worker                         run an AEGIS worker on task queue ${TASK_QUEUE} (HARNESSX_TASK_QUEUE)
+  harnessx worker [--config FILE]         run an AEGIS worker on task queue ${TASK_QUEUE} (HARNESSX_TASK_QUEUE)
   harnessx status|pause|resume|stop <workflowId>
   harnessx history <workflowId>           the run's audit timeline
   harnessx lineage <workflowId>           the tree of harness versions, with rejected candidates
@@ -52,7 +56,8 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
   harnessx install-cli                    find or build the Temporal CLI
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (use a cluster),
-TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_DATA_DIR (artifact store), HARNESSX_CODEC_KEY (encrypt payloads),
+TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_CONFIG (the suites config when --config is not given; else
+harnessx.config.{ts,mts,js,mjs,cjs,json} in the working directory), HARNESSX_DATA_DIR (artifact store), HARNESSX_CODEC_KEY (encrypt payloads),
 HARNESSX_DEBUG=1 (print a failure's full error and stack), HARNESSX_ENDPOINT_LIMITS (model calls in flight per
 endpoint, e.g. "openai-compatible=32;anthropic=4,rpm=50"), HARNESSX_RATE_LIMIT_WAIT_S (longest wait on 429s per call).
 Exit codes: 0 done, 1 failed (a failed write, an unexpected error), 2 bad command, flags or input.`;
@@ -67,6 +72,7 @@ const COMMANDS: Commands = {
   ...checkBenchmark,
   ...compare,
   ...rollout,
+  ...runTask,
   ...server,
   ...worker,
   ...control,

@@ -3,12 +3,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { verifyCodeProcessors } from '../aegis/gate';
 import { inputProblems } from '../aegis/run-input';
-import { BENCHMARK_NAMES, getBenchmark } from '../benchmarks/registry';
+import { getBenchmark, knownBenchmarkNames } from '../benchmarks/registry';
 import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { capProblems } from '../harness/sandbox/input-bounds';
 import { seedHarness } from '../harness/seed';
 import { EndpointLimits, EndpointLimitsError, parseEndpointLimitsText } from '../models/endpoint-limits';
 import { checkModelString } from '../models/registry';
+import { registerConfiguredSuites, SuiteConfigError } from '../suites/load-config';
+import { SuiteTaskError } from '../suites/load-tasks';
 import { UsageError } from './errors';
 
 /** A command: its arguments after the command name; returns the exit code (nothing: 0). */
@@ -30,7 +32,10 @@ export function endpointLimitsFlag(text: string | undefined): EndpointLimits | u
 
 /** Options every run-starting command takes. */
 export const RUN_OPTIONS = {
+  /** The older name of --suite: a built-in benchmark or a suite of the user's config. */
   benchmark: { type: 'string', default: 'blocksworld' },
+  suite: { type: 'string' },
+  config: { type: 'string' },
   model: { type: 'string', default: 'sim:small' },
   harness: { type: 'string' },
   seed: { type: 'string' },
@@ -91,7 +96,7 @@ export function readHarnessFile(path: string | undefined, model: string) {
  */
 export async function readVerifiedHarness(path: string | undefined, model: string, benchmark: string): Promise<HarnessConfig> {
   const config = readHarnessFile(path, model);
-  if (path && BENCHMARK_NAMES.includes(benchmark)) {
+  if (path && knownBenchmarkNames().includes(benchmark)) {
     const verdict = await verifyCodeProcessors(config, getBenchmark(benchmark));
     if (!verdict.passed) {
       const problems = capProblems(verdict.problems.map((p) => `hooks.${p.hook}.${p.processorId}: ${p.stage}: ${p.reason}`));
@@ -104,4 +109,26 @@ export async function readVerifiedHarness(path: string | undefined, model: strin
 /** `--harness file.json` (verified, see readVerifiedHarness) as a workflow's seedHarness input, or undefined when not given. */
 export async function seedHarnessInput(path: string | undefined, model: string, benchmark: string): Promise<Record<string, unknown> | undefined> {
   return path ? ((await readVerifiedHarness(path, model, benchmark)) as unknown as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Loads the user's config (`--config`, else HARNESSX_CONFIG, else harnessx.config.* here) and registers its
+ * suites; a config that cannot be used is a usage error with its file and field.
+ */
+export async function loadConfigFlag(config: string | undefined): Promise<{ file: string | null; suites: string[] }> {
+  try {
+    return await registerConfiguredSuites({ explicit: config });
+  } catch (e) {
+    if (e instanceof SuiteConfigError || e instanceof SuiteTaskError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** The suite a command runs on (`--suite`, or `--benchmark`), checked against the built-in benchmarks and the config's suites. */
+export async function suiteFlag(values: { benchmark: string; suite?: string; config?: string }): Promise<string> {
+  const { file } = await loadConfigFlag(values.config);
+  const name = values.suite ?? values.benchmark;
+  const known = knownBenchmarkNames();
+  if (!known.includes(name)) throw new UsageError(`unknown suite "${name}"; known: ${known.join(', ')}${file ? ` (config ${file})` : ' (no harnessx.config.* found; pass --config FILE)'}`);
+  return name;
 }

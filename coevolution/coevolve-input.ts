@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { BENCHMARKS, MODEL_PATTERN } from '../aegis/run-input';
+import { MODEL_PATTERN, suiteNameSchema } from '../aegis/run-input';
 import { EndpointLimitsSchema } from '../models/endpoint-limits';
 
 /** The input of the coevolve workflow (pure, for the workflow bundle). */
 export const CoevolveInputSchema = z
   .object({
-    benchmark: z.enum(BENCHMARKS, { message: `benchmark must be one of: ${BENCHMARKS.join(', ')}` }),
+    benchmark: suiteNameSchema(),
     model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
     metaAgent: z.string().refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string').default('rules'),
     seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('coevolve'),

@@ -20,14 +20,27 @@ export interface GrpoRow {
   checkpoint_id: string;
 }
 
-export function grpoRows(entries: BufferEntry[], traceOf: (e: BufferEntry) => EpisodeTrace, benchmark: Benchmark, options?: AdvantageOptions): GrpoRow[] {
+export async function grpoRows(entries: BufferEntry[], traceOf: (e: BufferEntry) => EpisodeTrace, benchmark: Benchmark, options?: AdvantageOptions): Promise<GrpoRow[]> {
   const adv = advantages(entries, options);
-  return entries.map((e) => {
+  const rows: GrpoRow[] = [];
+  // One environment per task, not per entry: a user suite's environment starts its tool servers.
+  const toolsByTask = new Map<string, GrpoRow['tools']>();
+  for (const e of entries) {
     const trace = traceOf(e);
     const { prompt, completion } = renderTrajectory(trace);
-    const tools = toolSchemas(benchmark.createEnvironment(e.taskId, { seed: 'export' }).tools());
-    return { prompt, completion, tools, reward: e.reward, advantage: adv.get(e.key) ?? 0, task_id: e.taskId, harness_id: e.harnessId, checkpoint_id: e.checkpointId };
-  });
+    rows.push({ prompt, completion, tools: toolsByTask.get(e.taskId) ?? toolsByTask.set(e.taskId, await toolsOf(benchmark, e.taskId)).get(e.taskId)!, reward: e.reward, advantage: adv.get(e.key) ?? 0, task_id: e.taskId, harness_id: e.harnessId, checkpoint_id: e.checkpointId });
+  }
+  return rows;
+}
+
+/** The tools a task's environment offers, as the export lists them; a user suite's environment (its tool sessions) is closed again at once. */
+async function toolsOf(benchmark: Benchmark, taskId: string): Promise<GrpoRow['tools']> {
+  const env = await benchmark.createEnvironment(taskId, { seed: 'export' });
+  try {
+    return toolSchemas(env.tools());
+  } finally {
+    await env.close?.();
+  }
 }
 
 export function toTrlJsonl(rows: GrpoRow[]): string {

@@ -2,7 +2,7 @@ import type { HarnessConfig } from './config';
 import { checkContract, HookContractViolation } from './contracts';
 import type { EnvironmentView, Model, ProcessorContext, ProcessorInstance } from './processor';
 import { getProcessorDefinition } from './processors';
-import { EpisodeTrace, TraceRecorder } from './trace';
+import { EpisodeTrace, TraceRecord, TraceRecorder } from './trace';
 import {
   EpisodeEndReason,
   EventOf,
@@ -28,6 +28,8 @@ export interface Environment extends EnvironmentView {
   isDone(): boolean;
   /** Conversational environments: the user's answer to an agent message without a tool call. */
   respond?(agentText: string): Promise<string> | string;
+  /** Environments whose tasks end with a text answer (user suites): a reply without a tool call is that answer. */
+  answer?(text: string): void;
 }
 
 export interface EpisodeInput {
@@ -40,6 +42,12 @@ export interface EpisodeInput {
   attempt: number;
   /** A safety net above any step_budget processor. */
   hardStepCap?: number;
+  /**
+   * Sees each trace record as the loop adds it (model calls, tool calls, notes, errors), so a caller can
+   * show an episode while it runs. It must not throw: an exception inside a hook would count as the hook's
+   * processor failing.
+   */
+  onRecord?: (record: TraceRecord) => void;
 }
 
 /** A processor failed (threw, or broke its hook contract); the episode ends with reason harness_error. */
@@ -119,7 +127,7 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
 
 /** One episode in progress: the conversation so far, the attached processors, the trace and the token count. */
 class EpisodeRun {
-  readonly trace = new TraceRecorder();
+  readonly trace: TraceRecorder;
   readonly usage: Usage = { inputTokens: 0, outputTokens: 0 };
   systemPrompt = '';
   private history: Message[] = [];
@@ -135,6 +143,7 @@ class EpisodeRun {
 
   constructor(input: EpisodeInput) {
     const { config, env, task } = input;
+    this.trace = new TraceRecorder(input.onRecord);
     this.env = env;
     this.task = task;
     this.fullTrace = config.slots.tracer.level === 'full';
@@ -188,7 +197,15 @@ class EpisodeRun {
   async act(step: number, response: ModelResponse): Promise<string> {
     if (response.toolCalls.length) return this.toolTurn(step, response.toolCalls[0]);
     if (this.env.respond) return this.userTurn(step, response.text);
+    if (this.env.answer) return this.answerTurn(step, response.text);
     return this.noActionTurn(step);
+  }
+
+  /** A reply without a tool call where the task takes a final answer: it is given; isDone decides whether that ends the episode. */
+  private answerTurn(step: number, text: string): string {
+    this.env.answer!(text);
+    this.trace.add({ kind: 'note', step, note: 'final answer', data: { answer: text } });
+    return text;
   }
 
   /** A reply without a tool call where no one listens: the model is reminded to act. */

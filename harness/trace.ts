@@ -47,12 +47,16 @@ export class TraceRecorder {
   step = 0;
   private lastMessageCount = 0;
 
+  /** onRecord sees each record as it is added: createAgent streams an episode's steps from it while it runs. */
+  constructor(private readonly onRecord?: (record: TraceRecord) => void) {}
+
   add(record: TraceRecord): void {
     this.records.push(record);
+    this.onRecord?.(record);
   }
 
   note(note: string, data: unknown): void {
-    this.records.push({ kind: 'note', step: this.step, note, data });
+    this.add({ kind: 'note', step: this.step, note, data });
   }
 
   /** The messages added since the previous model call (all of them after history compaction). */

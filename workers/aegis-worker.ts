@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { ActivityDeps, createActivities } from '../activities';
 import { checkEndpointEnvironment } from '../models/endpoint-limiter';
 import { ArtifactStore } from '../store/artifact-store';
+import { registerConfiguredSuites } from '../suites/load-config';
 import { connectionSettings, taskQueue } from '../temporal.config';
 import { dataConverter } from './codec';
 
@@ -16,6 +17,8 @@ export interface AegisWorkerOptions {
   substituteRolloutModel?: ActivityDeps['substituteRolloutModel'];
   /** Payload encryption; defaults to HARNESSX_CODEC_KEY from the environment. */
   dataConverter?: ReturnType<typeof dataConverter>;
+  /** The user's config (`--config`); otherwise HARNESSX_CONFIG, else harnessx.config.* in the working directory, else none. */
+  config?: string;
 }
 
 let runtimeInstalled = false;
@@ -37,6 +40,9 @@ export function installRuntime(): void {
 export async function createAegisWorker(options: AegisWorkerOptions): Promise<Worker> {
   // A bad limit fails the worker at start, not its first rollout.
   checkEndpointEnvironment();
+  // The config's suites are registered before the worker polls: a run naming one of them must find it on
+  // its first activity. A bad config fails the worker at start, with the file and field named.
+  await registerConfiguredSuites({ explicit: options.config });
   const store = new ArtifactStore(options.dataDir);
   return Worker.create({
     connection: options.connection,

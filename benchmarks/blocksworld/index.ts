@@ -4,7 +4,7 @@ import { hashUniform } from '../../harness/canonical';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { dataFiles, ExcludedTask, ReportsLoading } from '../data-file';
 import { splitOf } from '../split';
-import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
+import type { BenchmarkTask, BuiltinBenchmark, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { ACTION_PHRASES, ACTION_TO_TOOL, DEFAULT_COLOURS, joinFacts, phraseFor, renderFact, TOOL_TO_ACTION } from './language';
 import { Domain, parseDomain, parseProblem, Problem } from './pddl';
 import { apply, applicableActions, GroundAction, goalHolds, initialState, missingPreconditions, State, validatePlan } from './strips';
@@ -33,7 +33,7 @@ function readConfig(text: string): { colours: Record<string, string>; intro: str
   return { colours: Object.keys(colours).length ? colours : DEFAULT_COLOURS, intro };
 }
 
-export class BlocksworldBenchmark implements Benchmark, ReportsLoading {
+export class BlocksworldBenchmark implements BuiltinBenchmark, ReportsLoading {
   readonly name = 'blocksworld';
   readonly description = 'PlanBench blocksworld (plan generation) as a multi-turn embodied planning task.';
   private readonly domain: Domain;

@@ -4,7 +4,7 @@ import type { Gsm8kBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { dataFiles, readJsonLines, TaskIndex } from '../data-file';
 import { splitOf } from '../split';
-import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
+import type { BenchmarkTask, BuiltinBenchmark, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { countNumbers, evaluateExpression, formatNumber, readNumber, sameNumber } from './arithmetic';
 
 export const DATA_DIR = join(__dirname, 'data');
@@ -48,7 +48,7 @@ const TOOLS: ToolSpec[] = [
 ];
 
 /** GSM8K (grade-school math word problems) with a calculator tool; the verifier compares numbers. */
-export class Gsm8kBenchmark implements Benchmark {
+export class Gsm8kBenchmark implements BuiltinBenchmark {
   readonly name = 'gsm8k';
   readonly description = 'GSM8K grade-school math with a calculator tool; the answer is the number after ####.';
   private readonly problems = new Map<string, Gsm8kProblem>();

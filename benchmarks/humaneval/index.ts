@@ -4,7 +4,7 @@ import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { boundedMemo } from '../../harness/bounded-memo';
 import { dataFiles, readJsonLines, TaskIndex } from '../data-file';
 import { splitOf } from '../split';
-import type { Benchmark, BenchmarkTask, Corruption, SyncScoredEnvironment, Verdict } from '../types';
+import type { BenchmarkTask, BuiltinBenchmark, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { gradeSolution, PythonRun, runPython } from './python-sandbox';
 
 export const DATA_DIR = join(__dirname, 'data');
@@ -43,7 +43,7 @@ print(out.getvalue()[:1500])
 `;
 
 /** HumanEval as an agentic coding task: a workspace with the stub, tools to read, write and test, then submit. */
-export class HumanEvalBenchmark implements Benchmark {
+export class HumanEvalBenchmark implements BuiltinBenchmark {
   readonly name = 'humaneval';
   readonly description = 'HumanEval as an agentic coding task: edit solution.py, run the docstring examples, submit; hidden tests decide.';
   private readonly problems = new Map<string, HumanEvalProblem>();

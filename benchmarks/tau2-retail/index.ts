@@ -7,7 +7,7 @@ import type { Tau2RetailBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolParameter, ToolResult, ToolSpec } from '../../harness/types';
 import { dataFiles, ExcludedTask, readDataFile, readJsonFile, ReportsLoading, TaskIndex, TaskNote } from '../data-file';
 import { splitOf } from '../split';
-import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
+import type { BuiltinBenchmark, BenchmarkTask, Corruption, ImmediateScoredEnvironment, Verdict } from '../types';
 import { RetailData, RetailDb, ToolError, WRITE_TOOLS } from './retail-db';
 import { LlmUser, openingLine, ScriptedUser, STOP_TOKENS, UserScenario } from './user-simulator';
 
@@ -73,7 +73,7 @@ export interface RewardBreakdown {
  * actions replayed on a fresh copy), COMMUNICATE (required strings in the agent's messages) and
  * NL_ASSERTION (an LLM judge when a judge model is configured; otherwise not evaluated, and not passed).
  */
-export class Tau2RetailBenchmark implements Benchmark, ReportsLoading {
+export class Tau2RetailBenchmark implements BuiltinBenchmark, ReportsLoading {
   readonly name = 'tau2-retail';
   readonly description = 'tau2-bench retail customer service: 16 tools, per-episode database, simulated user, DB/COMMUNICATE/NL_ASSERTION reward.';
   readonly hasSimulatedUser = true;
@@ -237,7 +237,7 @@ export class Tau2RetailBenchmark implements Benchmark, ReportsLoading {
     return db.transferred === this.tau2Task(taskId).goldTransfers;
   }
 
-  createEnvironment(taskId: string, options: { seed: string; userModel?: Model } = { seed: 'default' }): ScoredEnvironment & { breakdown(): RewardBreakdown; scoreWithJudge(judge: Model): Promise<number> } {
+  createEnvironment(taskId: string, options: { seed: string; userModel?: Model } = { seed: 'default' }): ImmediateScoredEnvironment & { breakdown(): RewardBreakdown; scoreWithJudge(judge: Model): Promise<number> } {
     const task = this.tau2Task(taskId);
     const bench = this;
     const db = new RetailDb(this.data);

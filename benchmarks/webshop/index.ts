@@ -5,7 +5,7 @@ import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { readJsonFile } from '../data-file';
 import { splitOf } from '../split';
 import type { Product } from '../tau2-retail/retail-db';
-import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../types';
+import type { BuiltinBenchmark, BenchmarkTask, Corruption, ImmediateScoredEnvironment, Verdict } from '../types';
 import { shopServerUrl } from './server';
 import { formatSelection, generateGoals, goalText, optionLabel, parseSelection, Purchase, Shop, ShopGoal, shopReward } from './store';
 import { RenderedPage, renderPage } from './text-browser';
@@ -38,7 +38,7 @@ function observation(page: RenderedPage, where: string): string {
  * search[query] and click[element]; instructions are generated from the catalogue; the reward is
  * WebShop's (product, options, price).
  */
-export class WebShopBenchmark implements Benchmark {
+export class WebShopBenchmark implements BuiltinBenchmark {
   readonly name = 'webshop';
   readonly description = 'WebShop-style shopping over the tau2 retail catalogue, served over HTTP; reward = product × (options + price) match.';
   readonly shop: Shop;
@@ -144,7 +144,7 @@ export class WebShopBenchmark implements Benchmark {
     };
   }
 
-  createEnvironment(taskId: string): ScoredEnvironment {
+  createEnvironment(taskId: string): ImmediateScoredEnvironment {
     const goal = this.goal(taskId);
     const shop = this.shop;
     const session = this.session(goal);

@@ -1,18 +1,20 @@
 import { checkBenchmark, formatBenchmarkCheck } from '../../benchmarks/check-benchmark';
-import { BENCHMARK_NAMES, getBenchmark } from '../../benchmarks/registry';
+import { getBenchmark, knownBenchmarkNames } from '../../benchmarks/registry';
 import { UsageError } from '../errors';
-import { type Commands, parseOptions } from '../options';
+import { type Commands, loadConfigFlag, parseOptions } from '../options';
 import { printJson, say } from '../output';
 
 /** Runs a benchmark's verifier on every reference solution (all must pass) and on corrupted ones (all must fail). */
-function checkBenchmarkCommand(args: string[]): number {
-  const { values, positionals } = parseOptions(args, { json: { type: 'boolean', default: false } });
-  const name = positionals[0];
-  if (!name) throw new UsageError(`usage: harnessx check-benchmark <name> [--json]; benchmarks: ${BENCHMARK_NAMES.join(', ')}`);
-  if (!BENCHMARK_NAMES.includes(name)) throw new UsageError(`unknown benchmark "${name}"; available: ${BENCHMARK_NAMES.join(', ')}`);
+async function checkBenchmarkCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(args, { json: { type: 'boolean', default: false }, suite: { type: 'string' }, config: { type: 'string' } });
+  await loadConfigFlag(values.config);
+  const known = knownBenchmarkNames();
+  const name = values.suite ?? positionals[0];
+  if (!name) throw new UsageError(`usage: harnessx check-benchmark <suite> [--config FILE] [--json]; suites: ${known.join(', ')}`);
+  if (!known.includes(name)) throw new UsageError(`unknown suite "${name}"; known: ${known.join(', ')}`);
   const log = say(values.json);
   const started = Date.now();
-  const r = checkBenchmark(getBenchmark(name), (done, total) => log(`  checked ${done}/${total} tasks`));
+  const r = await checkBenchmark(getBenchmark(name), (done, total) => log(`  checked ${done}/${total} tasks`));
   // Excluded tasks (with the failing action and error) and notes on loaded tasks are printed too: nothing a
   // user adds to data/ disappears without a word.
   for (const line of formatBenchmarkCheck(r, Date.now() - started)) log(line);

@@ -2,7 +2,7 @@ import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { CoevolveResult, CoevolveStatus } from '../../workflows/coevolve';
 import { idTimestamp, startLocalWorker } from '../local-worker';
-import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, validInput, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { COEVOLVE_PROGRESS, followRun } from '../progress';
 
@@ -22,7 +22,7 @@ async function coevolve(args: string[]): Promise<void> {
   const json = values.json;
   const log = say(json);
   const input = validInput(CoevolveInputSchema, {
-    benchmark: values.benchmark,
+    benchmark: await suiteFlag(values),
     model: values.model,
     seed: values.seed,
     iterations: wholeNumber('iterations', values.iterations),
@@ -34,7 +34,7 @@ async function coevolve(args: string[]): Promise<void> {
   });
   checkModelFlag('--model', input.model);
 
-  const { client, worker } = await startLocalWorker(log);
+  const { client, worker } = await startLocalWorker(log, values.config);
   const workflowId = values['workflow-id'] ?? `coevolve-${input.benchmark}-${idTimestamp()}`;
   const handle = await client.workflow.start('coevolve', { taskQueue: taskQueue(), workflowId, args: [input] });
   log(`co-evolution ${workflowId} started (${webUiUrl(workflowId)}); ${input.iterations} iterations, trainer ${input.trainer}`);

@@ -9,7 +9,7 @@ import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { UsageError } from '../errors';
 import { startLocalWorker } from '../local-worker';
-import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, validInput, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { followRun, ProgressView } from '../progress';
 
@@ -184,8 +184,9 @@ async function compare(args: string[]): Promise<void> {
   const seedCount = wholeNumber('seeds', values.seeds) ?? 1;
   const targetGain = wholeNumber('target-gain', values['target-gain']) ?? DEFAULT_TARGET_GAIN_POINTS;
   const baseSeed = values.seed ?? 'compare';
+  const benchmark = await suiteFlag(values);
   const base = {
-    benchmark: values.benchmark,
+    benchmark,
     model: values.model,
     metaAgent: values['meta-agent'],
     rounds: wholeNumber('rounds', values.rounds),
@@ -196,7 +197,7 @@ async function compare(args: string[]): Promise<void> {
     maxUsd: positiveNumber('max-usd', values['max-usd']),
     maxMeasurementTokens: wholeNumber('max-measurement-tokens', values['max-measurement-tokens']),
     finalTrainTasks: wholeNumber('final-train-tasks', values['final-train-tasks']),
-    seedHarness: await seedHarnessInput(values.harness, values.model, values.benchmark),
+    seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
     // Every arm's run input: the arms share the worker's limiter per endpoint.
     endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
   };
@@ -208,7 +209,7 @@ async function compare(args: string[]): Promise<void> {
   checkModelFlag('--meta-agent', first.metaAgent, { allowRules: true });
   checkComparison(inputs[0], seedCount);
 
-  const { client, worker } = await startLocalWorker(log);
+  const { client, worker } = await startLocalWorker(log, values.config);
   const rows: ArmRun[] = [];
   const tasks = { train: 0, test: 0 };
   const statics: ArmRun[] = [];

@@ -3,7 +3,7 @@ import { ArtifactStore } from '../../store/artifact-store';
 import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { idTimestamp, startLocalWorker } from '../local-worker';
-import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, validInput, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { dataDir } from '../paths';
 import { EVOLVE_PROGRESS, followRun } from '../progress';
@@ -28,8 +28,9 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
   const values = parseFlags(args, EVOLVE_OPTIONS);
   const json = values.json;
   const log = say(json);
+  const benchmark = await suiteFlag(values);
   const input = validInput(evolveInputSchema(), {
-    benchmark: values.benchmark,
+    benchmark,
     model: values.model,
     seed: values.seed,
     rounds: wholeNumber('rounds', values.rounds),
@@ -42,13 +43,13 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     evolver: values.evolver,
     strategy: values.strategy,
     gating: values.gating ? { mode: values.gating } : undefined,
-    seedHarness: await seedHarnessInput(values.harness, values.model, values.benchmark),
+    seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
     endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
   });
   checkModelFlag('--model', input.model);
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
 
-  const { client, worker } = await startLocalWorker(log);
+  const { client, worker } = await startLocalWorker(log, values.config);
   const settings = connectionSettings();
   const workflowId = values['workflow-id'] ?? `evolve-${input.benchmark}-${input.model.replace(/[^\w]+/g, '-')}-${idTimestamp()}`;
   const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input] });

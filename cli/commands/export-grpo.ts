@@ -3,13 +3,15 @@ import { ArtifactStore } from '../../store/artifact-store';
 import { connectClient } from '../../workers/connection';
 import type { CoevolveResult } from '../../workflows/coevolve';
 import { UsageError, writingTo } from '../errors';
-import { type Commands, parseOptions } from '../options';
+import { type Commands, loadConfigFlag, parseOptions } from '../options';
 import { printJson, say } from '../output';
 import { dataDir } from '../paths';
 
 export const EXPORT_GRPO_OPTIONS = {
   format: { type: 'string', default: 'trl' },
   out: { type: 'string' },
+  /** A run on a user suite: the config that declares it (its tools give the dataset's tool schemas). */
+  config: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
 
@@ -17,9 +19,10 @@ export const EXPORT_GRPO_OPTIONS = {
 async function exportGrpo(args: string[]): Promise<void> {
   const { values, positionals } = parseOptions(args, EXPORT_GRPO_OPTIONS);
   const runId = positionals[0];
-  if (!runId) throw new UsageError('usage: harnessx export-grpo <runId> --format trl|verl --out PATH');
+  if (!runId) throw new UsageError('usage: harnessx export-grpo <runId> --format trl|verl --out PATH [--config harnessx.config.ts]');
   const format = values.format;
   if (format !== 'trl' && format !== 'verl') throw new UsageError(`--format must be trl or verl, got "${format}"`);
+  await loadConfigFlag(values.config);
   const store = new ArtifactStore(dataDir());
   const client = await connectClient();
   let result: CoevolveResult;
@@ -31,7 +34,7 @@ async function exportGrpo(args: string[]): Promise<void> {
   const bufferRef = result?.bufferRef;
   if (!bufferRef) throw new UsageError(`run "${runId}" has no replay buffer (is it a coevolve run?)`);
   const out = values.out ?? `${runId}.${format === 'trl' ? 'trl.jsonl' : 'verl.parquet'}`;
-  const written = writingTo(out, () => exportGrpoFile(store, bufferRef, result.benchmark, format, out));
+  const written = await writingTo(out, () => exportGrpoFile(store, bufferRef, result.benchmark, format, out));
   say(values.json)(`wrote ${written.rows} trajectories to ${written.path}`);
   if (values.json) printJson(written);
 }

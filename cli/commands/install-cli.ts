@@ -1,4 +1,6 @@
+import { sep } from 'node:path';
 import { connectionSettings } from '../../temporal.config';
+import { PROJECT_ROOT } from '../paths';
 import type { Commands } from '../options';
 import { ensureTemporalCli, findTemporalCli } from '../temporal-cli';
 
@@ -6,6 +8,13 @@ export const commands: Commands = {
   /** Finds or builds the Temporal CLI; as npm's postinstall it only warns, so the install still succeeds. */
   'install-cli': async (args) => {
     const postinstall = args.includes('--postinstall');
+    // Installed as a dependency (`npm install harnessx` for createAgent), the Temporal CLI is not needed, and
+    // building it from the Go module proxy would add minutes to the user's install. Evolution builds it on
+    // first use (`harnessx start`, `harnessx install-cli`).
+    if (postinstall && PROJECT_ROOT.split(sep).includes('node_modules')) {
+      console.log('harnessx: installed as a package; run `npx harnessx install-cli` before evolving (createAgent needs no Temporal).');
+      return;
+    }
     try {
       const found = findTemporalCli();
       if (found) console.log(`Temporal CLI: ${found.path} (from ${found.source})`);

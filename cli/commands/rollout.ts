@@ -1,8 +1,8 @@
 import { passRate, rolloutTasks } from '../../aegis/rollout';
-import { BENCHMARK_NAMES, getBenchmark } from '../../benchmarks/registry';
+import { getBenchmark } from '../../benchmarks/registry';
 import { harnessId } from '../../harness/config';
 import { UsageError } from '../errors';
-import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, readVerifiedHarness, RUN_OPTIONS } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, readVerifiedHarness, RUN_OPTIONS, suiteFlag } from '../options';
 import { pct, printJson, say } from '../output';
 
 export const ROLLOUT_OPTIONS = {
@@ -17,15 +17,15 @@ export const ROLLOUT_OPTIONS = {
 /** Runs one harness on a benchmark split in this process (no workflow) and prints pass@k. */
 async function rollout(args: string[]): Promise<void> {
   const values = parseFlags(args, ROLLOUT_OPTIONS);
-  if (!BENCHMARK_NAMES.includes(values.benchmark)) throw new UsageError(`--benchmark must be one of ${BENCHMARK_NAMES.join(', ')}, got "${values.benchmark}"`);
+  const suite = await suiteFlag(values);
   checkModelFlag('--model', values.model);
   if (!['train', 'validation', 'test'].includes(values.split)) throw new UsageError(`--split must be train, validation or test, got "${values.split}"`);
   if (values.tasks !== undefined && !/^\d+$/.test(values.tasks)) throw new UsageError(`--tasks must be a whole number, got "${values.tasks}"`);
   if (!/^\d+$/.test(values.k) || Number(values.k) < 1) throw new UsageError(`--k must be a whole number ≥ 1, got "${values.k}"`);
   const endpointLimits = endpointLimitsFlag(values['endpoint-limits']);
-  const config = await readVerifiedHarness(values.harness, values.model, values.benchmark);
+  const config = await readVerifiedHarness(values.harness, values.model, suite);
   const run = { ...config, model: { ...config.model, main: { ...config.model.main, model: values.model } } };
-  const benchmark = getBenchmark(values.benchmark);
+  const benchmark = getBenchmark(suite);
   let ids = benchmark.tasks().filter((t) => t.split === values.split).map((t) => t.id);
   if (values.tasks !== undefined) ids = ids.slice(0, Number(values.tasks));
   const log = say(values.json);

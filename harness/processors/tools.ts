@@ -39,6 +39,19 @@ function normalizeValue(value: unknown): unknown {
 }
 
 /**
+ * User tools (those with an inputSchema) carry free text — titles, comments, resolutions — that must reach
+ * the tool as written: only a value of an enum parameter is repaired, to the member it matches ignoring case
+ * and spaces ("High" → "high"). Built-in tools take ids and names, which normalizeValue canonicalises.
+ */
+function normalizeFor(tool: ToolSpec, param: string, value: unknown): unknown {
+  if (!tool.inputSchema) return normalizeValue(value);
+  const members = tool.parameters[param]?.enum;
+  if (!members || typeof value !== 'string') return value;
+  const wanted = value.trim().toLowerCase();
+  return members.find((m) => m.toLowerCase() === wanted) ?? value;
+}
+
+/**
  * A tool's argument schema, built once per parameter list: zod compiles each new schema on first parse,
  * which cost more than the rest of an episode's tool handling when it was rebuilt on every call.
  */
@@ -76,11 +89,11 @@ export function validateToolArgs(
     for (const [key, value] of Object.entries(args)) {
       const lower = key.toLowerCase();
       const target = expected.find((name) => name === lower || (KEY_ALIASES[name] ?? []).includes(lower));
-      if (target && !(target in out)) out[target] = normalizeValue(value);
+      if (target && !(target in out)) out[target] = normalizeFor(tool, target, value);
       else leftovers.push([key, value]);
     }
     const missing = expected.filter((name) => !(name in out));
-    if (missing.length === 1 && leftovers.length === 1) out[missing[0]] = normalizeValue(leftovers[0][1]);
+    if (missing.length === 1 && leftovers.length === 1) out[missing[0]] = normalizeFor(tool, missing[0], leftovers[0][1]);
     candidate = out;
   }
   const parsed = argsSchema(tool).safeParse(candidate);

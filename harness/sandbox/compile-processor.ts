@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { workerSource } from './sandbox-host';
 import { boundedMemo } from '../bounded-memo';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type ts from 'typescript';
 
@@ -47,9 +47,14 @@ export const conformsToProcessorInterface: (event: HookEvent, ctx: SandboxContex
 `;
 
 let apiText: string | null = null;
-/** The module code processors compile against: harness/types.ts plus the sandbox API. */
+/**
+ * The module code processors compile against: harness/types.ts plus the sandbox API. In the built package
+ * (dist/, compiled JavaScript) the source is not beside this file; its declaration file (types.d.ts)
+ * declares the same types and is valid in a .ts module.
+ */
 export function harnessApiText(): string {
-  apiText ??= readFileSync(join(__dirname, '..', 'types.ts'), 'utf8') + SANDBOX_API;
+  const source = join(__dirname, '..', 'types.ts');
+  apiText ??= readFileSync(existsSync(source) ? source : join(__dirname, '..', 'types.d.ts'), 'utf8') + SANDBOX_API;
   return apiText;
 }
 

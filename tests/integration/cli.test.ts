@@ -106,13 +106,16 @@ it.each([
   [['evolve', '--meta-agent', 'gpt'], /metaAgent must be "rules" or a model string/],
   [['evolve', '--rounds', 'ten'], /--rounds must be a whole number, got "ten"/],
   [['evolve', '--rounds', '0'], /rounds: Too small/],
-  [['evolve', '--benchmark', 'chess'], /benchmark must be one of: blocksworld/],
+  [['evolve', '--benchmark', 'chess'], /unknown suite "chess"; known: blocksworld, gsm8k, humaneval, tau2-retail, webshop/],
+  [['evolve', '--suite', 'chess'], /unknown suite "chess"; known: blocksworld/],
+  [['evolve', '--config', '/nonexistent.config.ts'], /--config: no config file at \/nonexistent.config.ts/],
+  [['check-benchmark', 'support', '--config', 'tests/fixtures/suites/bad/harnessx.config.json'], /suites\/bad\/harnessx.config.json: suites.support.verifier: expected a function, \{command\} or \{judge\}/],
   [['evolve', '--model', 'sim:huge'], /unknown simulator size "huge"/],
   [['evolve', '--harness', '/nonexistent.json'], /--harness \/nonexistent.json: ENOENT/],
   [['rollout', '--split', 'dev'], /--split must be train, validation or test/],
   [['rollout', '--colour', 'red'], /Unknown option '--colour'/],
   [['frobnicate'], /unknown command "frobnicate"/],
-  [['check-benchmark', 'chess'], /unknown benchmark "chess"; available: blocksworld, gsm8k, humaneval, tau2-retail, webshop/],
+  [['check-benchmark', 'chess'], /unknown suite "chess"; known: blocksworld, gsm8k, humaneval, tau2-retail, webshop/],
   [['history', 'no-such-run'], /no audit log for "no-such-run"/],
 ])('harnessx %j fails with a clear message and exit code 2', (args, message) => {
   const r = harnessx(...args);

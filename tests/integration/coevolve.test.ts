@@ -32,7 +32,7 @@ it('co-evolving harness and model beats harness-only evolution on the same held-
   // Every checkpoint is registered in the run's model registry, in order.
   expect(store.readRunFile<Array<{ id: string }>>('it-coevolve', 'checkpoints.json')!.map((c) => c.id)).toEqual(['ckpt-1', 'ckpt-2', 'ckpt-3', 'ckpt-4']);
 
-  const trl = exportGrpoFile(store, result.bufferRef!, 'blocksworld', 'trl', join(fixture.dataDir, 'out', 'grpo.jsonl'));
+  const trl = await exportGrpoFile(store, result.bufferRef!, 'blocksworld', 'trl', join(fixture.dataDir, 'out', 'grpo.jsonl'));
   expect(trl.rows).toBe(buffer.entries.length);
   const first = JSON.parse(readFileSync(trl.path, 'utf8').split('\n')[0]);
   expect(Object.keys(first).sort()).toEqual(['advantage', 'checkpoint_id', 'completion', 'harness_id', 'prompt', 'reward', 'task_id', 'tools']);

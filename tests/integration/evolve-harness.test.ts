@@ -38,14 +38,14 @@ it('runs 2 AEGIS rounds on blocksworld with sim:small and ships at least one edi
 });
 
 it('fails fast and non-retryably on invalid input, listing every problem', async () => {
-  const handle = await start({ benchmark: 'blocksworlds', rounds: 0, k: '2', modle: 'sim:small' }, 'it-invalid');
+  const handle = await start({ benchmark: 'Blocks World', rounds: 0, k: '2', modle: 'sim:small' }, 'it-invalid');
   const error = await handle.result().then(() => null, (e) => e);
   expect(error).toBeInstanceOf(WorkflowFailedError);
   const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
   expect(cause).toBeInstanceOf(ApplicationFailure);
   expect(cause.type).toBe('InvalidInput');
   expect(cause.nonRetryable).toBe(true);
-  expect(cause.message).toMatch(/benchmark: benchmark must be one of: blocksworld/);
+  expect(cause.message).toMatch(/benchmark: benchmark must be a suite name .*e\.g\. one of: blocksworld/);
   expect(cause.message).toMatch(/rounds: /);
   expect(cause.message).toMatch(/k: /);
   expect(cause.message).toMatch(/modle/);

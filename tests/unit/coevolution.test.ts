@@ -96,7 +96,7 @@ describe('GRPO datasets', () => {
     expect(completion.some((m) => m.role === 'assistant' && m.tool_calls?.length)).toBe(true);
     expect(completion.some((m) => m.role === 'tool')).toBe(true);
     const entries = traces.map((t, i) => ({ ...entry(`k${i}`, t.taskId, t.reward), harnessId: id, traceIndex: i }));
-    const rows = grpoRows(entries, (e) => traces[e.traceIndex], bench);
+    const rows = await grpoRows(entries, (e) => traces[e.traceIndex], bench);
     const lines = toTrlJsonl(rows).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatchObject({ task_id: traces[0].taskId, harness_id: id, checkpoint_id: 'base', reward: traces[0].reward });

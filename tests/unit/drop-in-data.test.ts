@@ -31,14 +31,14 @@ function expectStableSplits(shipped: Benchmark, bigger: Benchmark, added: string
   for (const id of added) expect(splits.get(id)).toBe(splitOf(id));
 }
 
-function expectChecked(b: Benchmark, tasks: number): void {
-  const r = checkBenchmark(b);
+async function expectChecked(b: Benchmark, tasks: number): Promise<void> {
+  const r = await checkBenchmark(b);
   expect(r).toMatchObject({ tasks, referenceAccepted: tasks, ok: true });
   expect(r.corruptedRejected).toBe(r.corrupted);
 }
 
 describe('drop-in data', () => {
-  test('gsm8k: every *.jsonl loads; ids are hashes of the question, so files and line order rename nothing', () => {
+  test('gsm8k: every *.jsonl loads; ids are hashes of the question, so files and line order rename nothing', async () => {
     const dir = copyData(GSM8K_DATA);
     const added = [
       { question: 'A farmer has 12 cows and buys 7 more. How many cows does he have?', answer: 'He has 12+7=<<12+7=19>>19 cows.\n#### 19' },
@@ -54,12 +54,12 @@ describe('drop-in data', () => {
     expect(b.problem(ids[1])).toMatchObject({ answer: 60 });
     expectStableSplits(getBenchmark('gsm8k'), b, ids);
     expect(new Set(b.tasks().map((t) => t.id))).toEqual(new Set([...getBenchmark('gsm8k').tasks().map((t) => t.id), ...ids]));
-    expectChecked(b, 1002);
+    await expectChecked(b, 1002);
     writeFileSync(join(dir, 'copy.jsonl'), lines[3] + '\n');
     expect(() => new Gsm8kBenchmark({ dataDir: dir })).toThrow(/duplicate task "gsm8k\/[0-9a-f]{12}": in .*copy\.jsonl and in .*test-dev\.jsonl/);
   });
 
-  test('humaneval: every *.jsonl loads with upstream ids; the new problem is graded like the shipped ones', () => {
+  test('humaneval: every *.jsonl loads with upstream ids; the new problem is graded like the shipped ones', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hx-dropin-'));
     const shipped = readFileSync(join(HUMANEVAL_DATA, 'humaneval-dev.jsonl'), 'utf8').trim().split('\n').slice(0, 2);
     writeFileSync(join(dir, 'humaneval-dev.jsonl'), shipped.join('\n') + '\n');
@@ -74,12 +74,12 @@ describe('drop-in data', () => {
     const b = new HumanEvalBenchmark({ dataDir: dir });
     expect(b.tasks().map((t) => t.id).sort()).toEqual(['humaneval/0', 'humaneval/1', 'humaneval/9001']);
     expectStableSplits(getBenchmark('humaneval'), b, ['humaneval/9001']);
-    expectChecked(b, 3);
+    await expectChecked(b, 3);
     writeFileSync(join(dir, 'again.jsonl'), shipped[1] + '\n');
     expect(() => new HumanEvalBenchmark({ dataDir: dir })).toThrow(/duplicate task "humaneval\/1": in .*again\.jsonl and in .*humaneval-dev\.jsonl/);
   });
 
-  test('blocksworld: every plans *.json and instances/*.pddl load; an instance without a plan is reported, not dropped silently', () => {
+  test('blocksworld: every plans *.json and instances/*.pddl load; an instance without a plan is reported, not dropped silently', async () => {
     const dir = copyData(BLOCKSWORLD_DATA);
     writeFileSync(join(dir, 'instances', 'instance-9001.pddl'), '(define (problem extra)\n(:domain blocksworld-4ops)\n(:objects a b c )\n(:init\n(handempty)\n(ontable a)\n(ontable b)\n(on c a)\n(clear b)\n(clear c)\n)\n(:goal\n(and\n(on a b))\n)\n)\n');
     writeFileSync(join(dir, 'instances', 'instance-9002.pddl'), readFileSync(join(dir, 'instances', 'instance-2.pddl')));
@@ -87,13 +87,13 @@ describe('drop-in data', () => {
     const b = new BlocksworldBenchmark({ dataDir: dir });
     expect(b.tasks()).toHaveLength(350);
     expectStableSplits(getBenchmark('blocksworld'), b, ['blocksworld/instance-9001']);
-    expectChecked(b, 350);
+    await expectChecked(b, 350);
     expect(b.excludedTasks().map((e) => e.id).sort()).toEqual(['blocksworld/instance-1', 'blocksworld/instance-9002']);
     writeFileSync(join(dir, 'plans-again.json'), JSON.stringify({ instances: [{ instance_id: 9001, ground_truth_plan: '(pick-up red)\n' }] }));
     expect(() => new BlocksworldBenchmark({ dataDir: dir })).toThrow(/duplicate task "blocksworld\/instance-9001": a gold plan in .*plans-again\.json and in .*plans-extra\.json/);
   });
 
-  test('tau2-retail: every tasks*.json loads; a task with a failing gold write is excluded with its action, visibly', () => {
+  test('tau2-retail: every tasks*.json loads; a task with a failing gold write is excluded with its action, visibly', async () => {
     const dir = copyData(TAU2_DATA);
     const upstream = JSON.parse(readFileSync(join(TAU2_DATA, 'tasks.json'), 'utf8')) as Array<Record<string, any>>;
     const base = upstream.find((t) => t.id === '0')!;
@@ -102,15 +102,15 @@ describe('drop-in data', () => {
     const b = new Tau2RetailBenchmark({ dataDir: dir });
     expect(b.tasks()).toHaveLength(72);
     expectStableSplits(getBenchmark('tau2-retail'), b, ['tau2-retail/extra-1']);
-    expectChecked(b, 72);
-    const r = checkBenchmark(b);
+    await expectChecked(b, 72);
+    const r = await checkBenchmark(b);
     expect(r.excluded.find((e) => e.id === 'tau2-retail/extra-bad')).toMatchObject({ file: join(dir, 'tasks-extra.json'), action: { index: 1, name: 'cancel_pending_order' }, error: 'Order not found' });
     expect(formatBenchmarkCheck(r).join('\n')).toMatch(/tau2-retail\/extra-bad \(tasks-extra\.json\): gold action 1 \(cancel_pending_order\) is a write and fails: Order not found/);
     writeFileSync(join(dir, 'tasks-more.json'), JSON.stringify([{ ...base, id: 'extra-1' }]));
     expect(() => new Tau2RetailBenchmark({ dataDir: dir })).toThrow(/duplicate task "tau2-retail\/extra-1": in .*tasks-extra\.json and in .*tasks-more\.json/);
   });
 
-  test('webshop: a product added to the catalogue adds its goals; ids come from what a goal asks, so no other task moves', () => {
+  test('webshop: a product added to the catalogue adds its goals; ids come from what a goal asks, so no other task moves', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hx-dropin-'));
     const db = JSON.parse(readFileSync(join(TAU2_DATA, 'db.json'), 'utf8'));
     // Product ids sort first, so under positional ids every other task would have been renamed.
@@ -131,6 +131,6 @@ describe('drop-in data', () => {
     expect(b.tasks()).toHaveLength(shipped.tasks().length + added.length);
     for (const id of added) expect(id).toBe(webshopTaskId(b.goal(id)));
     expectStableSplits(shipped, b, added);
-    expectChecked(b, shipped.tasks().length + added.length);
+    await expectChecked(b, shipped.tasks().length + added.length);
   });
 });

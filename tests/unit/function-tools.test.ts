@@ -58,3 +58,16 @@ describe('user tool schemas in the argument-validation processor', () => {
     expect(validateToolArgs(spec, { subject: 'x', urgency: 1, extra: true }, false).ok).toBe(false);
   });
 });
+
+describe('argument repair on user tools', () => {
+  const spec = toolSpecFromJsonSchema('update_ticket', 'Updates a ticket.', {
+    type: 'object',
+    properties: { id: { type: 'string' }, priority: { type: 'string', enum: ['low', 'high'] }, comment: { type: 'string' } },
+    required: ['id'],
+    additionalProperties: false,
+  });
+  it('repairs the case of an enum value and leaves free text as written', () => {
+    expect(validateToolArgs(spec, { id: 'T-1', priority: ' High', comment: 'The VPN is DOWN' }, true)).toEqual({ ok: true, args: { id: 'T-1', priority: 'high', comment: 'The VPN is DOWN' } });
+    expect(validateToolArgs(spec, { id: 'T-1', priority: 'urgent' }, true).ok).toBe(false);
+  });
+});

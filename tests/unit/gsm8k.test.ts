@@ -27,8 +27,8 @@ describe('GSM8K', () => {
     expect(() => parseGsm8kLine(JSON.stringify({ question: 'q', answer: 'no marker' }), 4)).toThrow('line 5: the answer has no number after ####');
   });
 
-  test('the verifier accepts every reference solution and rejects every corrupted one', () => {
-    const r = checkBenchmark(bench);
+  test('the verifier accepts every reference solution and rejects every corrupted one', async () => {
+    const r = await checkBenchmark(bench);
     expect(r).toMatchObject({ tasks: 1000, referenceAccepted: 1000, ok: true });
     expect(r.corruptedRejected).toBe(r.corrupted);
     expect(Object.keys(r.byKind)).toEqual(['off by one', 'no answer', 'not a number', 'intermediate result', 'several numbers']);
@@ -60,16 +60,16 @@ describe('GSM8K', () => {
 });
 
 describe('check-benchmark on blocksworld', () => {
-  test('accepts all 349 gold plans and rejects every corruption kind', () => {
-    const r = checkBenchmark(getBenchmark('blocksworld'));
+  test('accepts all 349 gold plans and rejects every corruption kind', async () => {
+    const r = await checkBenchmark(getBenchmark('blocksworld'));
     expect(r).toMatchObject({ tasks: 349, referenceAccepted: 349, ok: true, failures: [] });
     expect(r.byKind['first steps swapped'].rejected).toBe(r.byKind['first steps swapped'].tried);
   });
 
-  test('reports a verifier that accepts a wrong solution', () => {
+  test('reports a verifier that accepts a wrong solution', async () => {
     const lax = Object.create(getBenchmark('gsm8k'));
     lax.verifyPlan = () => ({ valid: true, reason: 'accepts anything' });
-    const r = checkBenchmark(lax);
+    const r = await checkBenchmark(lax);
     expect(r.ok).toBe(false);
     expect(r.failures[0]).toMatch(/corrupted solution \(off by one\) accepted/);
   });

@@ -329,7 +329,7 @@ describe('the wiring: activity boundary and CLI', () => {
     expect(many!.message.length).toBeLessThan(8000);
     // A task of another benchmark is unknown here too.
     expect(failureOf(() => checkTaskIds({ benchmark: 'gsm8k', taskIds: [ids[0]] }, ['taskIds']))).toMatchObject({ type: 'InvalidInput' });
-    expect(failureOf(() => checkTaskIds({ benchmark: 'no-such', taskIds: [] }, ['taskIds']))).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/unknown benchmark "no-such"/) });
+    expect(failureOf(() => checkTaskIds({ benchmark: 'no-such', taskIds: [] }, ['taskIds']))).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/unknown suite "no-such"; this worker knows: blocksworld/) });
   });
 
   test('failures leave the boundary without host paths, keeping their type', () => {

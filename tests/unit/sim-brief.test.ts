@@ -2,7 +2,7 @@ import { runOneEpisode } from '../../aegis/rollout';
 import * as blocksLanguage from '../../benchmarks/blocksworld/language';
 import * as arithmetic from '../../benchmarks/gsm8k/arithmetic';
 import { getBenchmark } from '../../benchmarks/registry';
-import type { Benchmark } from '../../benchmarks/types';
+import type { Benchmark, BuiltinBenchmark } from '../../benchmarks/types';
 import { formatSelection, parseSelection } from '../../benchmarks/webshop/store';
 import { parseHarnessConfig, harnessId } from '../../harness/config';
 import type { Model } from '../../harness/processor';
@@ -12,7 +12,7 @@ import { createModel } from '../../models/registry';
 import * as reading from '../../models/sim/reading';
 
 /** The first request the run loop would send for a task: its instruction as the first user message. */
-const firstRequest = (bench: Benchmark, taskId: string, instruction = bench.task(taskId).instruction): ModelRequest => {
+const firstRequest = (bench: BuiltinBenchmark, taskId: string, instruction = bench.task(taskId).instruction): ModelRequest => {
   const env = bench.createEnvironment(taskId, { seed: 's' });
   return { purpose: 'act', messages: [{ role: 'user', content: instruction }], parts: [], tools: env.tools() };
 };

@@ -24,8 +24,8 @@ describe('tau2-bench retail', () => {
     expect(bench.taskNotes()).toContainEqual({ id: 'tau2-retail/46', note: 'gold action 2 (get_order_details) fails and is skipped (read-only): Order not found' });
   });
 
-  test('replaying every shipped task’s gold actions scores DB = 1; every corruption is rejected; check-benchmark lists the exclusions', () => {
-    const r = checkBenchmark(bench);
+  test('replaying every shipped task’s gold actions scores DB = 1; every corruption is rejected; check-benchmark lists the exclusions', async () => {
+    const r = await checkBenchmark(bench);
     expect(r).toMatchObject({ tasks: 71, referenceAccepted: 71, ok: true });
     expect(r.corruptedRejected).toBe(r.corrupted);
     expect(r.excluded).toHaveLength(3);

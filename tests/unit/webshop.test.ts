@@ -49,8 +49,8 @@ describe('WebShop-style store', () => {
     expect(shopReward(goal, { productId: 'p', itemId: '1', options: { color: 'red', size: 'L' }, price: 99, selected: { color: 'red' } })).toBeCloseTo(2 / 3);
   });
 
-  test('the verifier accepts every reference solution and rejects every corruption', () => {
-    const r = checkBenchmark(bench);
+  test('the verifier accepts every reference solution and rejects every corruption', async () => {
+    const r = await checkBenchmark(bench);
     expect(r).toMatchObject({ tasks: 150, referenceAccepted: 150, ok: true });
     expect(r.corruptedRejected).toBe(r.corrupted);
   });

@@ -1,0 +1,332 @@
+import { sha256Hex } from '../harness/canonical';
+import { HarnessConfig, harnessId as harnessIdOf } from '../harness/config';
+import type { Model } from '../harness/processor';
+import { Environment, runEpisode } from '../harness/run-loop';
+import type { EpisodeTrace, TraceRecord } from '../harness/trace';
+import type { EpisodeEndReason, ModelRequest, ModelResponse, ToolCall, ToolResult, ToolSpec, Usage } from '../harness/types';
+import { classifyProviderError, ProviderError } from '../models/errors';
+import { withFallback } from '../models/fallback-model';
+import { createModel } from '../models/registry';
+import { functionToolProvider } from '../suites/function-tools';
+import type { FunctionToolConfig, SuiteTask, ToolProvider, ToolSession } from '../suites/types';
+import { loadHarness } from './load-harness';
+
+/** One thing that happened in a run, streamed to onStep as it happens. */
+export type AgentStep =
+  | {
+      type: 'model';
+      step: number;
+      /** "act" for the agent's turns; processors may call the model to plan or summarise. */
+      purpose: string;
+      text: string;
+      toolCalls: ToolCall[];
+      stopReason: string;
+      usage: Usage;
+      latencyMs: number;
+      model: string;
+    }
+  /** A tool call as it ran (after the harness's before_tool/after_tool processors), or as the harness refused it. */
+  | { type: 'tool'; step: number; call: ToolCall; approved: boolean; rejection?: string; result: ToolResult }
+  /** The final answer: the model's reply without a tool call. */
+  | { type: 'answer'; step: number; text: string }
+  /** A processor failed or the loop recorded a problem. */
+  | { type: 'error'; step: number; message: string; processorId?: string; hook?: string }
+  /** A processor's note (the tracer, evolved code processors). */
+  | { type: 'note'; step: number; note: string; data: unknown };
+
+export interface AgentResult {
+  /** The final answer, or null when the episode ended without one (step budget, harness error). */
+  answer: string | null;
+  steps: number;
+  /** Every tool call in order, with its result (the shape a suite verifier reads in EpisodeRecord.toolCalls). */
+  toolCalls: Array<{ name: string; args: Record<string, unknown>; ok: boolean; output: string }>;
+  usage: Usage;
+  /** The full episode trace, as evolution stores it. */
+  trace: EpisodeTrace;
+  /** goal_reached when the model answered; step_budget_exhausted, interrupted, hard_step_cap or harness_error otherwise. */
+  endReason: EpisodeEndReason;
+}
+
+export interface AgentOptions {
+  /** A harness config (as loadHarness returns it, or a plain object to validate), or a path to a harness file. */
+  harness: HarnessConfig | string | object;
+  /**
+   * The model: a model string ("openai-compatible:qwen3@http://localhost:8000/v1", "anthropic:claude-…",
+   * "sim:small") or a Model object. Left out: the harness's own main model, with its fallback.
+   */
+  model?: string | Model;
+  /** Tool providers (MCP servers, function tool providers) and/or function tools. Each run opens its own sessions. */
+  tools?: Array<ToolProvider | FunctionToolConfig>;
+  /** Function tools' state for one run (a fresh object per run); default an empty object. */
+  initialState?: (task: SuiteTask) => unknown;
+  /** Called synchronously with each step as it happens. If it throws, the run stops and rejects with that error. */
+  onStep?: (step: AgentStep) => void;
+  /** A cap on steps above any step_budget processor in the harness. Default 100. */
+  maxSteps?: number;
+  /** Seeds sampling where the provider supports it (the simulator always does). Default "harnessx". */
+  seed?: string;
+  /** Passed to tool providers as the suite name when they open sessions. Default "agent". */
+  name?: string;
+}
+
+export type AgentTask = string | { id?: string; instruction: string };
+
+export interface Agent {
+  /** The harness's content id (hx-…). */
+  readonly harnessId: string;
+  readonly harness: HarnessConfig;
+  run(task: AgentTask, options?: { signal?: AbortSignal }): Promise<AgentResult>;
+}
+
+/**
+ * An evolved harness in your product: the same run loop and processors as evolution (harness/run-loop.ts),
+ * over the given tools, without Temporal. A reply without a tool call is the final answer. Each run opens
+ * its own tool sessions and closes them when it ends, whether it succeeded or failed.
+ *
+ *   const agent = createAgent({ harness: loadHarness('hx-….json'), model: 'openai-compatible:qwen3@http://localhost:8000/v1', tools: [notesTool] });
+ *   const { answer } = await agent.run('Summarise my notes about the launch', { signal });
+ */
+export function createAgent(options: AgentOptions): Agent {
+  const harness = typeof options.harness === 'string' ? loadHarness(options.harness) : loadHarness(options.harness as object);
+  const id = harnessIdOf(harness);
+  const providers = toolProviders(options.tools ?? [], options.initialState);
+  const maxSteps = options.maxSteps ?? 100;
+  if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new Error(`createAgent: maxSteps must be a whole number ≥ 1, got ${options.maxSteps}`);
+  const seed = options.seed ?? 'harnessx';
+  const suite = options.name ?? 'agent';
+  // Model strings are checked now, so a bad one fails at createAgent rather than at the first run.
+  if (typeof options.model === 'string') createModel(options.model, { seed: 'check' });
+  else if (options.model === undefined) createModel(harness.model.main.model, { seed: 'check' });
+  let runs = 0;
+
+  const modelFor = (episodeSeed: string): Model => {
+    if (typeof options.model === 'object') return options.model;
+    if (typeof options.model === 'string') return createModel(options.model, { seed: episodeSeed });
+    const { model, fallback } = harness.model.main;
+    return withFallback(createModel(model, { seed: episodeSeed }), fallback ? createModel(fallback, { seed: episodeSeed }) : null);
+  };
+
+  return {
+    harnessId: id,
+    harness,
+    async run(task, runOptions = {}) {
+      const view = taskView(task);
+      const attempt = runs++;
+      const episodeSeed = `${seed}|${view.id}|${attempt}`;
+      // One controller for the caller's signal and for a failing onStep: both stop the run the same way.
+      const stop = new AbortController();
+      const outer = runOptions.signal;
+      const onOuterAbort = () => stop.abort(outer?.reason ?? abortError());
+      if (outer?.aborted) onOuterAbort();
+      else outer?.addEventListener('abort', onOuterAbort, { once: true });
+      const emit = (step: AgentStep) => {
+        if (!options.onStep || stop.signal.aborted) return;
+        try {
+          options.onStep(step);
+        } catch (e) {
+          stop.abort(e);
+        }
+      };
+
+      const sessions: Array<{ label: string; session: ToolSession }> = [];
+      let failure: { error: unknown } | null = null;
+      try {
+        throwIfAborted(stop.signal);
+        for (const provider of providers) {
+          try {
+            sessions.push({ label: provider.label, session: await raceAbort(provider.open({ suite, taskId: view.id, seed: episodeSeed }), stop.signal) });
+          } catch (e) {
+            if (stop.signal.aborted) throw stop.signal.reason;
+            throw new Error(`tools "${provider.label}": could not open a session: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+          }
+        }
+        // The step an answer belongs to: the run loop's records carry it, the environment does not see it.
+        let currentStep = 0;
+        const env = new AgentEnvironment(view.instruction, sessions, stop.signal, (text) => emit({ type: 'answer', step: currentStep, text }));
+        const model = guardedModel(modelFor(episodeSeed), stop.signal);
+        const trace = await runEpisode({
+          config: harness,
+          harnessId: id,
+          env,
+          model,
+          task: view,
+          seed: episodeSeed,
+          attempt,
+          hardStepCap: maxSteps,
+          onRecord: (record) => {
+            currentStep = record.step;
+            const step = stepOf(record);
+            if (step) emit(step);
+          },
+        });
+        // A stop inside a processor's own model call ends the episode as a harness error; it is still a stop.
+        throwIfAborted(stop.signal);
+        return {
+          answer: env.finalAnswer,
+          steps: trace.steps,
+          toolCalls: trace.records.flatMap((r) => (r.kind === 'tool_call' ? [{ name: r.call.name, args: r.call.args, ok: r.result.ok, output: r.result.output }] : [])),
+          usage: { ...trace.usage },
+          trace,
+          endReason: trace.endReason,
+        };
+      } catch (e) {
+        failure = { error: stop.signal.aborted ? stop.signal.reason : e };
+        throw failure.error;
+      } finally {
+        outer?.removeEventListener('abort', onOuterAbort);
+        const closed = await Promise.allSettled(sessions.map((s) => s.session.close()));
+        const notClosed = closed.flatMap((c, i) => (c.status === 'rejected' ? [`tools "${sessions[i].label}": ${(c.reason as Error)?.message ?? String(c.reason)}`] : []));
+        // A session that does not close may leave a server process behind: say so, unless the run already failed for another reason.
+        if (notClosed.length && !failure) throw new Error(`the run finished but its tool sessions did not close: ${notClosed.join('; ')}`);
+      }
+    },
+  };
+}
+
+/** The tools of one run, as the run loop drives them: calls routed by tool name, and the model's plain reply as the answer. */
+class AgentEnvironment implements Environment {
+  finalAnswer: string | null = null;
+  private readonly specs: ToolSpec[];
+  private readonly route = new Map<string, { label: string; session: ToolSession }>();
+
+  constructor(
+    private readonly task: string,
+    sessions: Array<{ label: string; session: ToolSession }>,
+    private readonly signal: AbortSignal,
+    private readonly onAnswer: (text: string) => void,
+  ) {
+    this.specs = [];
+    for (const entry of sessions) {
+      for (const spec of entry.session.specs) {
+        const other = this.route.get(spec.name);
+        if (other) throw new Error(`tool "${spec.name}" is offered by both "${other.label}" and "${entry.label}"; tool names must be unique across an agent's tools`);
+        this.route.set(spec.name, entry);
+        this.specs.push(spec);
+      }
+    }
+  }
+
+  instruction(): string {
+    return this.task;
+  }
+  tools(): ToolSpec[] {
+    return this.specs;
+  }
+  admissibleActions(): null {
+    return null;
+  }
+
+  async execute(call: ToolCall): Promise<ToolResult> {
+    throwIfAborted(this.signal);
+    const entry = this.route.get(call.name);
+    if (!entry) return { ok: false, output: `unknown tool "${call.name}"; tools: ${[...this.route.keys()].join(', ') || 'none'}`, errorKind: 'unknown_tool' };
+    try {
+      return await raceAbort(entry.session.call(call), this.signal);
+    } catch (e) {
+      if (this.signal.aborted) throw this.signal.reason;
+      // ToolSession.call reports tool errors as results; a throw is the session itself failing (a dead server).
+      throw new Error(`tools "${entry.label}": call of "${call.name}" failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    }
+  }
+
+  isDone(): boolean {
+    return this.finalAnswer !== null;
+  }
+
+  /** A reply without a tool call is the final answer; the episode ends at this step's end (isDone). */
+  answer(text: string): void {
+    this.finalAnswer = text;
+    this.onAnswer(text);
+  }
+}
+
+/** What a trace record means to someone watching the run; hook records (which processors ran) are left out. */
+function stepOf(record: TraceRecord): AgentStep | null {
+  switch (record.kind) {
+    case 'model_call':
+      return { type: 'model', step: record.step, purpose: record.purpose, text: record.response.text, toolCalls: record.response.toolCalls, stopReason: record.response.stopReason, usage: record.usage, latencyMs: record.latencyMs, model: record.model };
+    case 'tool_call':
+      return { type: 'tool', step: record.step, call: record.call, approved: record.approved, ...(record.rejection !== undefined ? { rejection: record.rejection } : {}), result: record.result };
+    case 'error':
+      return { type: 'error', step: record.step, message: record.message, ...(record.processorId ? { processorId: record.processorId } : {}), ...(record.hook ? { hook: record.hook } : {}) };
+    case 'note':
+      // The run loop notes the final answer in the trace; watchers get it once, as the answer step.
+      if (record.note === 'final answer') return null;
+      return { type: 'note', step: record.step, note: record.note, data: record.data };
+    default:
+      return null;
+  }
+}
+
+/**
+ * The model as the run uses it: a stop ends a call at once (the request itself is not cancelled: Model has
+ * no signal), and any failure comes out as a ProviderError naming provider, model and cause.
+ */
+function guardedModel(model: Model, signal: AbortSignal): Model {
+  const colon = model.id.indexOf(':');
+  const provider = colon > 0 ? model.id.slice(0, colon) : 'custom';
+  const name = colon > 0 ? model.id.slice(colon + 1) : model.id;
+  return {
+    id: model.id,
+    async generate(request: ModelRequest): Promise<ModelResponse> {
+      throwIfAborted(signal);
+      try {
+        return await raceAbort(model.generate(request), signal);
+      } catch (e) {
+        if (signal.aborted) throw signal.reason;
+        if (e instanceof ProviderError) throw e;
+        const error = classifyProviderError(e, provider, name);
+        Object.defineProperty(error, 'cause', { value: e, enumerable: false });
+        throw error;
+      }
+    },
+  };
+}
+
+function toolProviders(tools: Array<ToolProvider | FunctionToolConfig>, initialState: AgentOptions['initialState']): ToolProvider[] {
+  const providers: ToolProvider[] = [];
+  const functions: FunctionToolConfig[] = [];
+  tools.forEach((tool, i) => {
+    if (isToolProvider(tool)) providers.push(tool);
+    else if (tool && typeof (tool as FunctionToolConfig).execute === 'function') functions.push(tool as FunctionToolConfig);
+    else throw new Error(`createAgent: tools[${i}] is neither a ToolProvider (label, open) nor a function tool (name, description, parameters, execute)`);
+  });
+  // All function tools share one provider, so they share one state object per run, as in a suite.
+  if (functions.length) providers.unshift(functionToolProvider(functions, { where: 'createAgent', ...(initialState ? { initialState } : {}) }));
+  return providers;
+}
+
+function isToolProvider(tool: unknown): tool is ToolProvider {
+  return typeof tool === 'object' && tool !== null && typeof (tool as ToolProvider).open === 'function' && typeof (tool as ToolProvider).label === 'string';
+}
+
+function taskView(task: AgentTask): { id: string; instruction: string } {
+  const instruction = typeof task === 'string' ? task : task?.instruction;
+  if (typeof instruction !== 'string' || !instruction.trim()) throw new Error('agent.run: the task needs a non-empty instruction');
+  const id = typeof task === 'object' && task.id !== undefined ? task.id : `task-${sha256Hex(instruction).slice(0, 12)}`;
+  if (typeof id !== 'string' || !id) throw new Error('agent.run: task.id must be a non-empty string when given');
+  return { id, instruction };
+}
+
+function abortError(): Error {
+  const error = new Error('the run was aborted');
+  error.name = 'AbortError';
+  return error;
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason;
+}
+
+/** The promise, or the signal's reason as soon as it aborts (whichever comes first). */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
