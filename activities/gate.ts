@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { seesaw, statisticalSeesaw, suspectedRegressions } from '../aegis/gate';
+import { gateSeeds } from '../aegis/gate-waves';
 import { preGateChecks } from '../aegis/pre-gate';
 import type { TaskOutcome } from '../aegis/rollout';
 import { GATE_CHECKS } from '../aegis/types';
@@ -71,7 +72,7 @@ export function createGateActivities(services: ActivityServices) {
     const scope = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, endpointLimits: input.endpointLimits };
     if (input.gating?.mode === 'statistical') {
       // Paired repeats: the same R seeds for both harnesses; the first repeat reuses the round's seed.
-      const seeds = Array.from({ length: input.gating.repeats }, (_, r) => (r === 0 ? input.seed : `${input.seed}|repeat-${r}`));
+      const seeds = gateSeeds(input.seed, input.gating);
       const runs = async (harnessId: string, spend: Spend[]) => {
         const out: TaskOutcome[][] = [];
         for (const seed of seeds) out.push(await outcomesFor(services, { ...scope, seed, harnessId }, spend, progress));

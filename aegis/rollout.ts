@@ -125,10 +125,12 @@ export function episodeSeed(seed: string, taskId: string, attempt: number): stri
 }
 
 /**
- * How many episodes a rollout keeps open by default. The simulator is synchronous CPU work: its limit (the
- * cores). A real endpoint: twice its limit of calls in flight, because an episode spends part of its time
- * between calls (processors, tools) and the limiter, not the episode count, is what must stay full; the
- * limiter still never lets more than the limit's calls out.
+ * How many episodes a rollout keeps open by default. The simulator is synchronous CPU work on this thread:
+ * one episode at a time, since interleaving episodes on one thread gains nothing and costs CPU (4–11% in
+ * bench/sim-path-bench.ts); a harness with code processors keeps its limit (the cores), so the sandbox
+ * thread's work overlaps the episodes'. A real endpoint: twice its limit of calls in flight, because an
+ * episode spends part of its time between calls (processors, tools) and the limiter, not the episode
+ * count, is what must stay full; the limiter still never lets more than the limit's calls out.
  */
 export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'endpointLimits' | 'limiters' | 'substituteModel'>): number {
   const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
@@ -137,7 +139,21 @@ export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'en
   const modelId = spec.substituteModel ? spec.substituteModel({ id: main, generate: () => Promise.reject(new Error('not called')) }, 'concurrency').id : main;
   if (!limiters) return 1;
   const calls = limiters.resolve(modelId, spec.endpointLimits).limit.maxInFlight;
-  return modelId.startsWith('sim:') ? calls : 2 * calls;
+  if (!inProcessModel(modelId)) return 2 * calls;
+  return hasCodeProcessors(spec.config) ? calls : 1;
+}
+
+/**
+ * The simulator answers in this process, synchronously: there is no endpoint to protect, and a call is never
+ * in flight beside another, so its calls skip the endpoint limiter (whose wrapper cost ~1.5% of a simulator
+ * rollout's CPU). Results do not depend on it either way.
+ */
+function inProcessModel(modelId: string): boolean {
+  return modelId.startsWith('sim:');
+}
+
+function hasCodeProcessors(config: HarnessConfig): boolean {
+  return Object.values(config.hooks).some((processors) => processors.some((p) => p.type === 'code'));
 }
 
 /**
@@ -158,7 +174,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
       ? (created, sample) => {
           const model = substitute ? substitute(created, sample) : created;
           // The limiter sits under the caller's wrapper: a response-cache hit takes no slot at the endpoint.
-          const limited = limiters ? withEndpointLimit(model, limiters.limiterFor(model.id, spec.endpointLimits), { ...spec.limitedModel, random: seededRandom(`${sample}|${model.id}`) }) : model;
+          const limited = limiters && !inProcessModel(model.id) ? withEndpointLimit(model, limiters.limiterFor(model.id, spec.endpointLimits), { ...spec.limitedModel, random: seededRandom(`${sample}|${model.id}`) }) : model;
           return spec.wrapModel ? spec.wrapModel(limited, sample) : limited;
         }
       : spec.wrapModel;

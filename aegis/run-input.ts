@@ -61,6 +61,12 @@ function buildEvolveInputSchema() {
       batchSize: z.number().int().min(1).max(2000).default(40),
       validationSize: z.number().int().min(0).max(2000).default(30),
       candidatesPerRound: z.number().int().min(1).max(16).default(4),
+      /**
+       * Ranked candidates the gate evaluates at once (1 = one after another). Unset: enough to fill the
+       * endpoint's episodes in flight (see gateConcurrency in aegis/gate-waves.ts). What ships does not depend
+       * on it; candidates evaluated beyond the one that ships are spend the round did not need.
+       */
+      gateConcurrency: z.number().int().min(1).max(16).optional(),
       actionabilityThreshold: z.number().min(0).max(1).default(0),
       minGain: z.number().int().min(0).max(1000).default(1),
       /**

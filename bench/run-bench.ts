@@ -30,7 +30,10 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 const rows: string[][] = [];
 const row = (...cells: Array<string | number>) => rows.push(cells.map(String));
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
-/** HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about eight minutes); =simulator skips it. */
+/**
+ * HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about eight minutes); =simulator skips it;
+ * =ratio runs only the simulator's in-process/Temporal throughput pairs (sections 1–3).
+ */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
 function evolvedHarness(): HarnessConfig {
@@ -116,7 +119,7 @@ async function main() {
   const throughTemporal = await temporalRunners(env, workflowBundle);
   // HARNESSX_BENCH_ONLY=simulator skips this section (the simulator's throughput sections alone, ~3 minutes).
   try {
-    if (only !== 'simulator') {
+    if (only !== 'simulator' && only !== 'ratio') {
       const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner, ...throughTemporal.runners] });
       results.latencyEndpoint = latency;
       for (const r of latency) latencyRow(r);
@@ -168,6 +171,7 @@ async function main() {
         }
         out.push(entry);
       }
+      if (only === 'ratio') return [out, null] as const;
       const aegis = await timeIt(() => env.client.workflow.execute('evolveHarness', { taskQueue: 'bench', workflowId: `bench-aegis-${Date.now()}`, args: [{ benchmark: 'blocksworld', rounds: 4, seed: 'bench', evaluateTest: false }] }));
       return [out, aegis] as const;
     });
@@ -190,6 +194,8 @@ async function main() {
       return { episodes: p.episodes, eps, ratio, ratios, tracedRatio, tracedRatios, tracedVsInProcessTraced: likeRatio, tracedVsInProcessTracedRatios: likeRatios, overheadPerModelCallMs: perCallMs };
     });
 
+    // The dev server is torn down below (finally).
+    if (!run) return finish(ROOT, 'ratio.json');
     // 4. Wall time per AEGIS round, by stage (from the workflow history).
     const history = await env.client.workflow.getHandle(run.value.workflowId).fetchHistory();
     const byType = new Map<string, number>();

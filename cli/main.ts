@@ -29,12 +29,14 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
       --strategy global|ensemble (global)  --gating seesaw|statistical (seesaw)
       --endpoint-limits L (model calls in flight per endpoint: "openai-compatible=64" or JSON; see README)
-  harnessx coevolve [--suite S] [--config FILE] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only] [--json]
+  harnessx coevolve [--suite S] [--config FILE] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only]
+      [--endpoint-limits L] [--json]
                                           harness–model co-evolution (GRPO); compares with harness-only on held-out tasks
   harnessx export-grpo <runId> --format trl|verl [--out PATH]   the run's replay buffer as a GRPO dataset
   harnessx check-benchmark <suite> [--config FILE] [--json]   the verifier accepts every reference solution and rejects corrupted ones
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
-      [--suite S] [--config FILE] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N] [--json]
+      [--suite S] [--config FILE] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N]
+      [--endpoint-limits L] [--json]
                                           AEGIS vs baselines on the same tasks, seeds and budget; one table
   harnessx rollout --suite S [--config FILE] --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K]
       [--endpoint-limits L] [--json]

@@ -18,6 +18,7 @@ function history(id: string | undefined): void {
     const what =
       r.stage === 'ship' ? `SHIPPED ${p.editKey} → ${r.harnessId}`
       : r.stage === 'gate' && r.kind === 'rollback' ? `rejected ${p.editKey}: ${p.reason}`
+      : r.stage === 'gate' && p.notNeeded ? `gate not needed ${p.editKey} (evaluated alongside a higher-ranked candidate; the round was decided before it)`
       : r.stage === 'gate' ? `gate passed ${p.editKey}`
       : r.stage === 'rollout' ? `pass ${p.passed}/${p.tasks}`
       : p.noop ? `no-op: ${p.noop}`

@@ -2,7 +2,7 @@ import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { CoevolveResult, CoevolveStatus } from '../../workflows/coevolve';
 import { idTimestamp, startLocalWorker } from '../local-worker';
-import { checkModelFlag, type Commands, parseFlags, RUN_OPTIONS, suiteFlag, validInput, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { COEVOLVE_PROGRESS, followRun } from '../progress';
 
@@ -13,6 +13,7 @@ export const COEVOLVE_OPTIONS = {
   'meta-agent': { type: 'string' },
   'harness-only': { type: 'boolean', default: false },
   'workflow-id': { type: 'string' },
+  'endpoint-limits': { type: 'string' },
 } as const;
 
 /** Harness–model co-evolution; with --json the last line has harnessOnlyPassRate and coevolvedPassRate. */
@@ -29,6 +30,7 @@ async function coevolve(args: string[]): Promise<void> {
     batchSize: wholeNumber('batch-size', values['batch-size']),
     metaAgent: values['meta-agent'],
     trainer: values['harness-only'] ? 'none' : 'grpo',
+    endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
   });
   checkModelFlag('--model', input.model);
 

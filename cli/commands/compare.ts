@@ -9,7 +9,7 @@ import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { UsageError } from '../errors';
 import { startLocalWorker } from '../local-worker';
-import { checkModelFlag, type Commands, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { followRun, ProgressView } from '../progress';
 
@@ -32,6 +32,7 @@ export const COMPARE_OPTIONS = {
   'final-train-tasks': { type: 'string' },
   seeds: { type: 'string', default: '1' },
   'target-gain': { type: 'string', default: String(DEFAULT_TARGET_GAIN_POINTS) },
+  'endpoint-limits': { type: 'string' },
 } as const;
 
 /** One arm's run under one seed: what the table and --json report. */
@@ -197,6 +198,8 @@ async function compare(args: string[]): Promise<void> {
     maxMeasurementTokens: wholeNumber('max-measurement-tokens', values['max-measurement-tokens']),
     finalTrainTasks: wholeNumber('final-train-tasks', values['final-train-tasks']),
     seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
+    // Every arm's run input: the arms share the worker's limiter per endpoint.
+    endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
   };
   if (seedCount < 1 || seedCount > MAX_SEEDS) throw new UsageError(`--seeds must be from 1 to ${MAX_SEEDS}, got ${seedCount}`);
   const seeds = comparisonSeeds(baseSeed, seedCount);

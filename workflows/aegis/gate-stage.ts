@@ -1,3 +1,5 @@
+import { patched } from '@temporalio/workflow';
+import { gateConcurrency, gateInRankingOrder, gateSeeds, VerdictApplied } from '../../aegis/gate-waves';
 import { gateAction, reputationAfterGate, scoreAfterShip, triedAfterGate, triedAfterReviewerRejection } from '../../aegis/round-decisions';
 import type { GateResult } from '../../aegis/types';
 import { rollouts } from './activities';
@@ -6,72 +8,105 @@ import type { AegisRun } from './run';
 import type { Shortlist } from './stages';
 import { adoptCandidate, forkCandidate, RoundFocus } from './strategies';
 
+/** A gate activity's result; results recorded by workers older than the gate's spend report carry none. */
+type GateVerdict = GateResult & { spend?: { tokens: number; costUsd: number | null } };
+
 /**
- * The gate stage: the critic's ranked candidates go through the deterministic gate one at a time, in
- * ranking order; the first that ships (or forks a variant) ends the round. Each verdict updates the tried
- * edits and the bucket reputations before the next candidate, so the order of gate calls is part of the
- * result: evaluating candidates concurrently must still apply the verdicts in ranking order.
+ * The gate stage: the critic's ranked candidates go through the deterministic gate in ranking order; the
+ * first that ships (or forks a variant) ends the round. Each verdict updates the tried edits and the bucket
+ * reputations before the next candidate, so verdicts are applied in ranking order. Where one candidate's
+ * episodes cannot keep the endpoint busy, the candidates after the first are evaluated several at once
+ * (gateConcurrency, gateWaves) and their verdicts still applied in ranking order (gateInRankingOrder): what ships is the same as one at
+ * a time; candidates evaluated after the one that decided are recorded as not needed, their spend counted.
  * Returns true when the round shipped.
  */
 export async function gateStage(run: AegisRun, round: number, focus: RoundFocus, shortlist: Shortlist): Promise<boolean> {
   const { input, state: s, controls } = run;
   const { pool } = shortlist;
-  for (const candidateId of shortlist.ranking) {
-    if (!run.budgetLeft()) return run.noop(round, 'budget exhausted before the gate');
-    const candidate = pool.candidates.find((c) => c.candidateId === candidateId)!;
-    // Results recorded by workers older than the gate's spend report carry none.
-    const gate: GateResult & { spend?: { tokens: number; costUsd: number | null } } = await rollouts.gate({
-      benchmark: input.benchmark,
-      candidatesRef: pool.candidatesRef,
-      candidateId,
-      incumbentId: focus.base,
-      gateTaskIds: focus.gateTaskIds,
-      k: input.k,
-      seed: input.seed,
-      minGain: input.minGain,
-      gating: input.gating,
-      endpointLimits: input.endpointLimits,
-    });
-    run.account(gate.spend);
-    const edit = { key: candidate.editKey, bucket: candidate.bucket, harnessId: focus.base };
-    s.tried = triedAfterGate(s.tried, edit, gate);
-    s.reputation = reputationAfterGate(s.reputation, candidate.bucket, gate.passed);
-    const action = gateAction(gate, { ensemble: focus.variant !== null, minGain: input.minGain });
-    if (action !== 'ship') {
-      s.rejected++;
-      controls.lastEvent = `round ${round}: rejected ${candidate.editKey} (${gate.reason})`;
-      await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, reason: gate.reason, checks: gate.checks } });
-      if (action === 'fork') {
-        await forkCandidate(run, round, focus, candidate, gate, pool.candidatesRef);
-        return true;
-      }
-      continue;
+  const candidateOf = (candidateId: string) => pool.candidates.find((c) => c.candidateId === candidateId)!;
+  const wanted = gateConcurrency({
+    requested: input.gateConcurrency,
+    limits: s.endpointLimits,
+    model: input.model,
+    // The candidate's episodes only: after the first gate the incumbent's outcomes are cached.
+    episodesPerCandidate: focus.gateTaskIds.length * input.k * gateSeeds(input.seed, input.gating).length,
+    candidates: shortlist.ranking.length,
+  });
+  // patched only where it changes something: runs that gate one at a time record the same commands as before.
+  const concurrency = wanted > 1 && patched('concurrent-gate') ? wanted : 1;
+  if (concurrency > 1) controls.lastEvent = `round ${round}: gating ${shortlist.ranking.length} candidates, the first alone, then ${concurrency} at once`;
+
+  const gated = await gateInRankingOrder<string, GateVerdict>({
+    ranking: shortlist.ranking,
+    concurrency,
+    mayContinue: () => run.budgetLeft(),
+    evaluate: (candidateId) =>
+      rollouts.gate({
+        benchmark: input.benchmark,
+        candidatesRef: pool.candidatesRef,
+        candidateId,
+        incumbentId: focus.base,
+        gateTaskIds: focus.gateTaskIds,
+        k: input.k,
+        seed: input.seed,
+        minGain: input.minGain,
+        gating: input.gating,
+        endpointLimits: input.endpointLimits,
+      }),
+    apply: (candidateId, gate) => applyVerdict(run, round, focus, shortlist, candidateOf(candidateId), gate),
+    notNeeded: async (candidateId, gate) => {
+      run.account(gate.spend);
+      const candidate = candidateOf(candidateId);
+      await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, notNeeded: true, passed: gate.passed, reason: gate.reason } });
+    },
+  });
+  if (gated.end === 'stopped') return run.noop(round, 'budget exhausted before the gate');
+  return gated.end === 'decided' && gated.shipped;
+}
+
+/** One candidate's verdict, applied: spend, tried edits, reputation, audit; then reject, fork, or (after approval) ship. */
+async function applyVerdict(run: AegisRun, round: number, focus: RoundFocus, shortlist: Shortlist, candidate: Shortlist['pool']['candidates'][number], gate: GateVerdict): Promise<VerdictApplied> {
+  const { input, state: s, controls } = run;
+  const { pool } = shortlist;
+  const { candidateId } = candidate;
+  run.account(gate.spend);
+  const edit = { key: candidate.editKey, bucket: candidate.bucket, harnessId: focus.base };
+  s.tried = triedAfterGate(s.tried, edit, gate);
+  s.reputation = reputationAfterGate(s.reputation, candidate.bucket, gate.passed);
+  const action = gateAction(gate, { ensemble: focus.variant !== null, minGain: input.minGain });
+  if (action !== 'ship') {
+    s.rejected++;
+    controls.lastEvent = `round ${round}: rejected ${candidate.editKey} (${gate.reason})`;
+    await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, reason: gate.reason, checks: gate.checks } });
+    if (action === 'fork') {
+      await forkCandidate(run, round, focus, candidate, gate, pool.candidatesRef);
+      return { done: true, shipped: true };
     }
-    await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, checks: gate.checks } });
-    if (input.approval === 'human') {
-      const verdict = await awaitApproval(run, round, candidate, gate);
-      if (!verdict.approve) {
-        s.rejected++;
-        s.tried = triedAfterReviewerRejection(s.tried, edit, verdict.reason);
-        if (controls.stopping) return false;
-        continue;
-      }
-    }
-    await run.audit({
-      key: `${round}:ship`,
-      round,
-      stage: 'ship',
-      kind: 'commit',
-      candidateId,
-      harnessId: candidate.harnessId,
-      payload: { ...(focus.variant ? { variant: focus.variant } : {}), from: focus.base, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, unlocked: gate.unlocked } },
-      evidenceRefs: [pool.candidatesRef],
-    });
-    adoptCandidate(run, focus, candidate.harnessId);
-    s.shipped++;
-    s.bestScore = scoreAfterShip(gate);
-    controls.lastEvent = `round ${round}: shipped ${candidate.editKey} (${gate.incumbentPassed} → ${gate.candidatePassed} of ${gate.gateTasks})`;
-    return true;
+    return { done: false };
   }
-  return false;
+  await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, checks: gate.checks } });
+  if (input.approval === 'human') {
+    const verdict = await awaitApproval(run, round, candidate, gate);
+    if (!verdict.approve) {
+      s.rejected++;
+      s.tried = triedAfterReviewerRejection(s.tried, edit, verdict.reason);
+      if (controls.stopping) return { done: true, shipped: false };
+      return { done: false };
+    }
+  }
+  await run.audit({
+    key: `${round}:ship`,
+    round,
+    stage: 'ship',
+    kind: 'commit',
+    candidateId,
+    harnessId: candidate.harnessId,
+    payload: { ...(focus.variant ? { variant: focus.variant } : {}), from: focus.base, to: candidate.harnessId, editKey: candidate.editKey, bucket: candidate.bucket, gate: { incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, unlocked: gate.unlocked } },
+    evidenceRefs: [pool.candidatesRef],
+  });
+  adoptCandidate(run, focus, candidate.harnessId);
+  s.shipped++;
+  s.bestScore = scoreAfterShip(gate);
+  controls.lastEvent = `round ${round}: shipped ${candidate.editKey} (${gate.incumbentPassed} → ${gate.candidatePassed} of ${gate.gateTasks})`;
+  return { done: true, shipped: true };
 }

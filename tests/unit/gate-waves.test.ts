@@ -1,0 +1,145 @@
+import { gateConcurrency, gateInRankingOrder, gateSeeds, gateWaves, VerdictApplied } from '../../aegis/gate-waves';
+import { seededRandom } from '../../models/endpoint-limiter';
+
+/**
+ * Concurrent gating keeps "the first candidate in the Critic's ranking that passes" whatever the concurrency
+ * and whatever order the evaluations finish in: verdicts are applied in ranking order, the rest of the wave
+ * is recorded as not needed.
+ */
+describe('how many candidates the gate evaluates at once', () => {
+  const limits = (model: string, maxInFlight: number) => [{ model, limit: { maxInFlight }, source: 'default' }];
+  it('the run input wins, never more than there are candidates after the first', () => {
+    expect(gateConcurrency({ requested: 3, limits: limits('sim:small', 2), model: 'sim:small', episodesPerCandidate: 100, candidates: 4 })).toBe(3);
+    expect(gateConcurrency({ requested: 8, limits: null, model: 'sim:small', episodesPerCandidate: 100, candidates: 4 })).toBe(3);
+    expect(gateConcurrency({ requested: 8, limits: null, model: 'sim:small', episodesPerCandidate: 100, candidates: 1 })).toBe(1);
+    expect(gateConcurrency({ requested: 1, limits: limits('openai-compatible:m@http://h/v1', 64), model: 'openai-compatible:m@http://h/v1', episodesPerCandidate: 4, candidates: 4 })).toBe(1);
+  });
+  it('otherwise enough candidates to fill the episodes a rollout keeps open at the endpoint', () => {
+    const url = 'openai-compatible:m@http://127.0.0.1:8000/v1';
+    // 64 calls in flight → 128 episodes open; 48 episodes per candidate → 3 candidates fill it.
+    expect(gateConcurrency({ limits: limits(url, 64), model: url, episodesPerCandidate: 48, candidates: 8 })).toBe(3);
+    expect(gateConcurrency({ limits: limits(url, 64), model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(3);
+    // One candidate fills the endpoint alone: nothing is evaluated speculatively.
+    expect(gateConcurrency({ limits: limits(url, 32), model: url, episodesPerCandidate: 120, candidates: 4 })).toBe(1);
+    // The simulator is CPU work on the worker's thread: sequential, whatever its limit.
+    expect(gateConcurrency({ limits: limits('sim:small', 2), model: 'sim:small', episodesPerCandidate: 40, candidates: 4 })).toBe(1);
+    expect(gateConcurrency({ limits: limits('sim:small', 64), model: 'sim:small', episodesPerCandidate: 4, candidates: 4 })).toBe(1);
+    // Limits not recorded (runs from before they were), or recorded for another model: sequential.
+    expect(gateConcurrency({ limits: null, model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(1);
+    expect(gateConcurrency({ limits: limits('sim:small', 64), model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(1);
+  });
+  it('waves: the first candidate alone, then the rest in ranking order; the gate seeds are the activity\'s', () => {
+    expect(gateWaves(['a', 'b', 'c', 'd', 'e', 'f'], 2)).toEqual([['a'], ['b', 'c'], ['d', 'e'], ['f']]);
+    expect(gateWaves(['a', 'b', 'c'], 4)).toEqual([['a'], ['b', 'c']]);
+    expect(gateWaves(['a', 'b'], 1)).toEqual([['a'], ['b']]);
+    expect(gateWaves([], 3)).toEqual([]);
+    expect(() => gateWaves(['a'], 0)).toThrow(/gate concurrency must be a whole number ≥ 1/);
+    expect(gateSeeds('s')).toEqual(['s']);
+    expect(gateSeeds('s', { mode: 'statistical', repeats: 3 })).toEqual(['s', 's|repeat-1', 's|repeat-2']);
+  });
+});
+
+describe('gating in ranking order', () => {
+  type Verdict = { candidate: string; action: 'ship' | 'reject' | 'fork' | 'fail'; spend: number };
+  /** A gate whose evaluation takes a random time (seeded), so later candidates often finish first. */
+  async function gateRun(options: { ranking: string[]; verdicts: Record<string, Verdict['action']>; concurrency: number; seed: string; budget?: number; approval?: Record<string, boolean> }) {
+    const random = seededRandom(options.seed);
+    const log: string[] = [];
+    let spent = 0;
+    let inFlight = 0;
+    let peak = 0;
+    const end = await gateInRankingOrder<string, Verdict>({
+      ranking: options.ranking,
+      concurrency: options.concurrency,
+      mayContinue: () => options.budget === undefined || spent < options.budget,
+      evaluate: async (candidate) => {
+        log.push(`evaluate ${candidate}`);
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, Math.floor(random() * 8)));
+        inFlight--;
+        if (options.verdicts[candidate] === 'fail') throw new Error(`gate of ${candidate} failed`);
+        return { candidate, action: options.verdicts[candidate], spend: 10 };
+      },
+      apply: async (candidate, v): Promise<VerdictApplied> => {
+        spent += v.spend;
+        log.push(`apply ${candidate}:${v.action}`);
+        if (v.action === 'fork') return { done: true, shipped: true };
+        if (v.action !== 'ship') return { done: false };
+        if (options.approval && options.approval[candidate] === false) return { done: false };
+        return { done: true, shipped: true };
+      },
+      notNeeded: async (candidate, v) => {
+        spent += v.spend;
+        log.push(`not needed ${candidate}`);
+      },
+    });
+    const applied = log.filter((l) => l.startsWith('apply'));
+    const notNeeded = log.filter((l) => l.startsWith('not needed'));
+    const evaluated = log.filter((l) => l.startsWith('evaluate'));
+    return { end, applied, notNeeded, evaluated, log, spent, peak };
+  }
+
+  const ranking = ['c1', 'c2', 'c3', 'c4', 'c5'];
+  const cases: Array<[string, Record<string, Verdict['action']>]> = [
+    ['the first passes', { c1: 'ship', c2: 'ship', c3: 'reject', c4: 'reject', c5: 'reject' }],
+    ['the third passes, a later one too', { c1: 'reject', c2: 'reject', c3: 'ship', c4: 'reject', c5: 'ship' }],
+    ['the last passes', { c1: 'reject', c2: 'reject', c3: 'reject', c4: 'reject', c5: 'ship' }],
+    ['none passes', { c1: 'reject', c2: 'reject', c3: 'reject', c4: 'reject', c5: 'reject' }],
+    ['a fork decides', { c1: 'reject', c2: 'fork', c3: 'ship', c4: 'reject', c5: 'reject' }],
+  ];
+  it.each(cases)('%s: same verdicts applied, same end, at every concurrency and completion order', async (_label, verdicts) => {
+    const sequential = await gateRun({ ranking, verdicts, concurrency: 1, seed: 'seq' });
+    // One at a time evaluates exactly what it applies.
+    expect(sequential.evaluated.map((e) => e.slice(9))).toEqual(sequential.applied.map((a) => a.slice(6).split(':')[0]));
+    expect(sequential.peak).toBe(1);
+    for (const concurrency of [2, 3, 5])
+      for (const seed of ['a', 'b', 'c', 'd']) {
+        const r = await gateRun({ ranking, verdicts, concurrency, seed });
+        expect(r.end).toEqual(sequential.end);
+        expect(r.applied).toEqual(sequential.applied);
+        // Evaluated = applied + not needed, none twice; the first candidate is evaluated alone.
+        expect([...r.applied.map((a) => a.slice(6).split(':')[0]), ...r.notNeeded.map((n) => n.slice(11))].sort()).toEqual(r.evaluated.map((e) => e.slice(9)).sort());
+        expect(r.log.slice(0, 2)).toEqual(['evaluate c1', `apply c1:${verdicts.c1}`]);
+        expect(r.peak).toBeLessThanOrEqual(concurrency);
+      }
+  });
+
+  it('the first that passes ships even when a later one finishes first', async () => {
+    const verdicts = { c1: 'reject', c2: 'reject', c3: 'ship', c4: 'ship', c5: 'ship' } as const;
+    for (const seed of ['a', 'b', 'c', 'd', 'e', 'f']) {
+      const r = await gateRun({ ranking, verdicts, concurrency: 5, seed });
+      expect(r.applied).toEqual(['apply c1:reject', 'apply c2:reject', 'apply c3:ship']);
+      expect(r.notNeeded).toEqual(['not needed c4', 'not needed c5']);
+      // Their spend is counted: five evaluations paid for.
+      expect(r.spent).toBe(50);
+    }
+  });
+
+  it('a budget that runs out stops at the same candidate as one at a time', async () => {
+    const verdicts = { c1: 'reject', c2: 'reject', c3: 'reject', c4: 'ship', c5: 'reject' } as const;
+    const sequential = await gateRun({ ranking, verdicts, concurrency: 1, seed: 's', budget: 25 });
+    expect(sequential.end).toEqual({ end: 'stopped' });
+    expect(sequential.applied).toEqual(['apply c1:reject', 'apply c2:reject', 'apply c3:reject']);
+    const concurrent = await gateRun({ ranking, verdicts, concurrency: 5, seed: 's', budget: 25 });
+    expect(concurrent.end).toEqual({ end: 'stopped' });
+    expect(concurrent.applied).toEqual(sequential.applied);
+    expect(concurrent.notNeeded).toEqual(['not needed c4', 'not needed c5']);
+  });
+
+  it('a reviewer rejecting the candidate that passed goes on to the next in ranking order', async () => {
+    const verdicts = { c1: 'ship', c2: 'reject', c3: 'ship', c4: 'ship', c5: 'reject' } as const;
+    const r = await gateRun({ ranking, verdicts, concurrency: 3, seed: 'r', approval: { c1: false } });
+    expect(r.applied).toEqual(['apply c1:ship', 'apply c2:reject', 'apply c3:ship']);
+    expect(r.notNeeded).toEqual(['not needed c4']);
+    expect(r.evaluated).toHaveLength(4);
+  });
+
+  it('a failed evaluation fails the stage only where one at a time would have met it', async () => {
+    // c3 fails, but c2 (in the same wave) ships first: the failure is not needed.
+    const shipsFirst = await gateRun({ ranking, verdicts: { c1: 'reject', c2: 'ship', c3: 'fail', c4: 'reject', c5: 'reject' }, concurrency: 5, seed: 'f' });
+    expect(shipsFirst.end).toEqual({ end: 'decided', shipped: true });
+    await expect(gateRun({ ranking, verdicts: { c1: 'reject', c2: 'reject', c3: 'fail', c4: 'ship', c5: 'reject' }, concurrency: 5, seed: 'f' })).rejects.toThrow('gate of c3 failed');
+    await expect(gateRun({ ranking, verdicts: { c1: 'reject', c2: 'reject', c3: 'fail', c4: 'ship', c5: 'reject' }, concurrency: 1, seed: 'f' })).rejects.toThrow('gate of c3 failed');
+  });
+});
