@@ -19,8 +19,10 @@ export function gateSeeds(seed: string, gating?: { mode: 'seesaw' | 'statistical
  * against the run's endpoint (twice its calls in flight, as defaultRolloutConcurrency), and never more than there are candidates after the first (which
  * the gate evaluates alone, see gateWaves). One candidate that
  * fills the endpoint alone gives 1, so nothing is evaluated speculatively when it would not save time;
- * the simulator (CPU work on the worker's thread) stays sequential. No recorded limits (runs recorded before they were): 1.
+ * the simulator (CPU work on the worker's thread) and paid APIs (speculation costs money) stay sequential. No recorded limits (runs recorded before they were): 1.
  */
+const PAID_PROVIDERS = ['anthropic:', 'openai:'];
+
 export function gateConcurrency(options: { requested?: number; limits: EndpointLimitInForce[] | null | undefined; model: string; episodesPerCandidate: number; candidates: number }): number {
   const most = Math.max(1, options.candidates - 1);
   if (options.requested !== undefined) return Math.min(options.requested, most);
@@ -28,6 +30,9 @@ export function gateConcurrency(options: { requested?: number; limits: EndpointL
   if (!inForce || options.episodesPerCandidate < 1) return 1;
   // The simulator is CPU work on the worker's thread: gates at once would only share it.
   if (options.model.startsWith('sim:')) return 1;
+  // A paid API bills the speculative gates (up to 1.7× the gate's tokens when the second candidate ships,
+  // bench/gate-bench.ts); there waiting is cheaper than paying, so speculation is opt-in (gateConcurrency).
+  if (PAID_PROVIDERS.some((p) => options.model.startsWith(p))) return 1;
   const open = 2 * inForce.limit.maxInFlight;
   return Math.min(most, Math.max(1, Math.ceil(open / options.episodesPerCandidate)));
 }

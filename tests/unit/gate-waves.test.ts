@@ -26,6 +26,9 @@ describe('how many candidates the gate evaluates at once', () => {
     expect(gateConcurrency({ limits: limits('sim:small', 64), model: 'sim:small', episodesPerCandidate: 4, candidates: 4 })).toBe(1);
     // Limits not recorded (runs from before they were), or recorded for another model: sequential.
     expect(gateConcurrency({ limits: null, model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(1);
+    // Paid APIs pay for speculative gates: sequential unless the run asks.
+    expect(gateConcurrency({ limits: limits('anthropic:claude-opus-4-6', 64), model: 'anthropic:claude-opus-4-6', episodesPerCandidate: 8, candidates: 4 })).toBe(1);
+    expect(gateConcurrency({ requested: 3, limits: limits('openai:gpt-5.4', 64), model: 'openai:gpt-5.4', episodesPerCandidate: 8, candidates: 4 })).toBe(3);
     expect(gateConcurrency({ limits: limits('sim:small', 64), model: url, episodesPerCandidate: 8, candidates: 4 })).toBe(1);
   });
   it('waves: the first candidate alone, then the rest in ranking order; the gate seeds are the activity\'s', () => {
