@@ -11,6 +11,7 @@ import { SuiteBenchmark } from '../../suites/suite-benchmark';
 import type { SuiteConfig, ToolProvider, ToolSession } from '../../suites/types';
 import { createVerifier } from '../../suites/verifiers';
 import { loadSuiteTasks } from '../../suites/load-tasks';
+import { grpoRows } from '../../coevolution/export-grpo';
 
 const FIXTURE = resolve(__dirname, '../fixtures/suites/notes');
 
@@ -63,6 +64,16 @@ describe('a user suite as a Benchmark', () => {
     expect(trace).toMatchObject({ success: true, reward: 1, steps: 2, endReason: 'goal_reached', rewardBreakdown: { saved: true, counted: true, answered: true, score: 1, verifier: 'function' } });
     expect(trace.records).toContainEqual(expect.objectContaining({ kind: 'note', note: 'final answer', data: { answer: '1' } }));
     expect(trace.records).toContainEqual(expect.objectContaining({ kind: 'tool_call', call: expect.objectContaining({ name: 'add_note' }), result: { ok: true, output: 'saved note 1' } }));
+  });
+
+  it('exports as a GRPO dataset like a built-in benchmark: the suite\'s tools (with their JSON Schemas), the trajectory, the reward', async () => {
+    const trace = await episode(notes, 'notes-1', scripted([{ call: { name: 'add_note', args: { text: 'buy milk' } } }, { text: '1' }]));
+    const entry = { key: 'k1', taskId: 'notes-1', harnessId: trace.harnessId, checkpointId: 'c0', model: 'test:scripted', reward: trace.reward, iteration: 0, tracesRef: 'r', traceIndex: 0, behaviourLogProb: null };
+    const [row] = await grpoRows([entry], () => trace, notes);
+    expect(row).toMatchObject({ task_id: 'notes-1', reward: 1 });
+    expect(row.tools.map((t) => t.function.name).sort()).toEqual(['add_note', 'list_notes']);
+    expect(row.tools.find((t) => t.function.name === 'add_note')!.function.parameters).toMatchObject({ type: 'object', required: ['text'], properties: { text: { type: 'string', minLength: 1 } } });
+    expect(JSON.stringify(row.completion)).toContain('buy milk');
   });
 
   it('scores 0 an episode that only claims success', async () => {
