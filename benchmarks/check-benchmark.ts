@@ -74,7 +74,9 @@ export async function checkBenchmark(benchmark: Benchmark, onProgress?: (done: n
 /** The check as the lines `check-benchmark` prints: counts, corruption kinds, failures, then every exclusion and note. */
 export function formatBenchmarkCheck(r: BenchmarkCheck, elapsedMs?: number): string[] {
   const lines = [`${r.benchmark}: reference solutions accepted ${r.referenceAccepted}/${r.tasks}; corrupted solutions rejected ${r.corruptedRejected}/${r.corrupted}${elapsedMs === undefined ? '' : ` (${elapsedMs} ms)`}`];
-  for (const [kind, c] of Object.entries(r.byKind)) lines.push(`  ${kind.padEnd(22)} rejected ${c.rejected}/${c.tried}`);
+  // Kinds in one column, as wide as the longest ("last step arguments altered" outgrows the old 22).
+  const width = Math.max(22, ...Object.keys(r.byKind).map((k) => k.length));
+  for (const [kind, c] of Object.entries(r.byKind)) lines.push(`  ${kind.padEnd(width)} rejected ${c.rejected}/${c.tried}`);
   for (const f of r.failures) lines.push(`  FAIL ${f}`);
   lines.push(`  excluded tasks: ${r.excluded.length}`);
   for (const e of r.excluded) lines.push(`    ${e.id} (${basename(e.file)}): ${e.reason}${e.action ? ` — ${e.action.name}(${JSON.stringify(e.action.arguments)})` : ''}`);
