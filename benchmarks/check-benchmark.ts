@@ -27,34 +27,64 @@ export function defaultCorruptions(reference: Corruption['actions']): Corruption
   ];
 }
 
+/** Tasks checked at once (see checkBenchmark). */
+const CHECK_CONCURRENCY = 4;
+
+/** One task's check: why its reference was rejected (null when accepted), and each corruption's fate. */
+interface TaskOutcome {
+  referenceRejection: string | null;
+  corruptions: Array<{ kind: string; rejected: boolean }>;
+}
+
+async function checkTask(benchmark: Benchmark, taskId: string): Promise<TaskOutcome> {
+  const reference = benchmark.referenceSolution(taskId);
+  const verdict = await benchmark.verifyPlan(taskId, reference);
+  const corruptions: TaskOutcome['corruptions'] = [];
+  for (const c of benchmark.corruptSolutions?.(taskId) ?? defaultCorruptions(reference)) corruptions.push({ kind: c.kind, rejected: !(await benchmark.verifyPlan(taskId, c.actions)).valid });
+  return { referenceRejection: verdict.valid ? null : verdict.reason, corruptions };
+}
+
 /**
  * The verifier against the shipped solutions: every task's reference solution must be accepted, and every
  * corrupted solution rejected. A benchmark whose verifier fails this check cannot be trusted to score runs.
  */
 export async function checkBenchmark(benchmark: Benchmark, onProgress?: (done: number, total: number) => void): Promise<BenchmarkCheck> {
   const tasks = benchmark.tasks();
+  // A few tasks at a time: a user suite's verifyPlan starts its tool servers for each plan (a process per
+  // stdio MCP server), which mostly waits on process start-up; a few at once overlap that waiting, and a
+  // check of hundreds of tasks still never starts hundreds of servers at once. Results are merged in task
+  // order, so the report is the same at any concurrency.
+  const outcomes: TaskOutcome[] = new Array(tasks.length);
+  let next = 0;
+  let finished = 0;
+  const checkNext = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const i = next++;
+      outcomes[i] = await checkTask(benchmark, tasks[i].id);
+      finished++;
+      if (finished % 250 === 0 || finished === tasks.length) onProgress?.(finished, tasks.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CHECK_CONCURRENCY, tasks.length) }, checkNext));
+
   const failures: string[] = [];
   const byKind: BenchmarkCheck['byKind'] = {};
   let accepted = 0;
   let rejected = 0;
   let corrupted = 0;
-  // Tasks one at a time: a user suite's verifyPlan opens its tool servers for each plan, and a check of
-  // hundreds of tasks must not start hundreds of them at once.
-  for (const [i, task] of tasks.entries()) {
-    const reference = benchmark.referenceSolution(task.id);
-    const verdict = await benchmark.verifyPlan(task.id, reference);
-    if (verdict.valid) accepted++;
-    else if (failures.length < 20) failures.push(`${task.id}: reference solution rejected: ${verdict.reason}`);
-    for (const c of benchmark.corruptSolutions?.(task.id) ?? defaultCorruptions(reference)) {
+  for (const [i, outcome] of outcomes.entries()) {
+    const id = tasks[i].id;
+    if (outcome.referenceRejection === null) accepted++;
+    else if (failures.length < 20) failures.push(`${id}: reference solution rejected: ${outcome.referenceRejection}`);
+    for (const c of outcome.corruptions) {
       corrupted++;
       const entry = (byKind[c.kind] ??= { tried: 0, rejected: 0 });
       entry.tried++;
-      if (!(await benchmark.verifyPlan(task.id, c.actions)).valid) {
+      if (c.rejected) {
         rejected++;
         entry.rejected++;
-      } else if (failures.length < 20) failures.push(`${task.id}: corrupted solution (${c.kind}) accepted`);
+      } else if (failures.length < 20) failures.push(`${id}: corrupted solution (${c.kind}) accepted`);
     }
-    if ((i + 1) % 250 === 0 || i + 1 === tasks.length) onProgress?.(i + 1, tasks.length);
   }
   const loading = benchmark as Partial<ReportsLoading>;
   return {
@@ -74,7 +104,9 @@ export async function checkBenchmark(benchmark: Benchmark, onProgress?: (done: n
 /** The check as the lines `check-benchmark` prints: counts, corruption kinds, failures, then every exclusion and note. */
 export function formatBenchmarkCheck(r: BenchmarkCheck, elapsedMs?: number): string[] {
   const lines = [`${r.benchmark}: reference solutions accepted ${r.referenceAccepted}/${r.tasks}; corrupted solutions rejected ${r.corruptedRejected}/${r.corrupted}${elapsedMs === undefined ? '' : ` (${elapsedMs} ms)`}`];
-  for (const [kind, c] of Object.entries(r.byKind)) lines.push(`  ${kind.padEnd(22)} rejected ${c.rejected}/${c.tried}`);
+  // Kinds in one column, as wide as the longest ("last step arguments altered" outgrows the old 22).
+  const width = Math.max(22, ...Object.keys(r.byKind).map((k) => k.length));
+  for (const [kind, c] of Object.entries(r.byKind)) lines.push(`  ${kind.padEnd(width)} rejected ${c.rejected}/${c.tried}`);
   for (const f of r.failures) lines.push(`  FAIL ${f}`);
   lines.push(`  excluded tasks: ${r.excluded.length}`);
   for (const e of r.excluded) lines.push(`    ${e.id} (${basename(e.file)}): ${e.reason}${e.action ? ` — ${e.action.name}(${JSON.stringify(e.action.arguments)})` : ''}`);

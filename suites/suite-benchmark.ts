@@ -108,15 +108,19 @@ export class SuiteBenchmark implements Benchmark {
   }
 
   /**
-   * The generic corruptions (nothing, the last step dropped) and, when the reference has a first step, that
-   * step with its arguments altered: a verifier that only checks which tools were called fails this one.
+   * The generic corruptions (nothing, the last step dropped) and the last step with its arguments altered: a
+   * verifier that only checks which tools were called fails this one. The last step, not the first: a plan's
+   * first call is often a read-only look-up (a search), and a look-up with other arguments followed by the
+   * same changes leaves the same final state, so a verifier that rightly judges by the state accepts it. The
+   * last step is the one that finishes the task (the final answer, or the last change), so altering it
+   * must change the outcome.
    */
   corruptSolutions(taskId: string): Corruption[] {
     const reference = this.referenceSolution(taskId);
     const out = defaultCorruptions(reference);
     if (reference.length) {
-      const [first, ...rest] = reference;
-      out.push({ kind: 'first call arguments altered', actions: [{ ...first, args: alterArgs(first.args) }, ...rest] });
+      const last = reference[reference.length - 1];
+      out.push({ kind: 'last step arguments altered', actions: [...reference.slice(0, -1), { ...last, args: alterArgs(last.args) }] });
     }
     return out;
   }

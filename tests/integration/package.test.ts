@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHarnessConfig, toJson } from '../../harness/config';
+import { startTicketDeskModel } from '../helpers/ticket-desk-model';
 import { startWireServer, type RecordedRequest } from '../helpers/wire-server';
 
 /**
@@ -103,6 +104,34 @@ export const wrong = (s: AgentStep) => s.type === 'answer' && s.answerText;
 createAgent({ harness, model, maxSteps: 'ten' });
 `;
 
+/**
+ * The worked example in a user's product: the evolved harness (examples/ticket-desk/evolved-harness.json)
+ * with the example's MCP server as its tools, one task, and the example's own verifier on what the desk
+ * looks like afterwards. createAgent closes its tool sessions when the run ends; the wrapper reads the desk's
+ * state just before, as a product auditing its agent would.
+ */
+const TICKET_DESK_SCRIPT = `import { readFileSync } from 'node:fs';
+import { createAgent, loadHarness, mcpTools } from 'harnessx';
+import { verify } from './ticket-desk/verify.mjs';
+
+const [harnessFile, model, taskId] = process.argv.slice(2);
+const task = readFileSync('ticket-desk/tasks.jsonl', 'utf8').split('\\n').filter(Boolean).map((l) => JSON.parse(l)).find((t) => t.id === taskId);
+const desk = mcpTools({ mcp: { command: 'node', args: ['ticket-desk/server.mjs'] }, state: { resource: 'ticketdesk://state' }, hidden: ['get_desk_state'] });
+let finalState;
+const auditedDesk = {
+  label: desk.label,
+  async open(context) {
+    const session = await desk.open(context);
+    return { specs: session.specs, call: (c) => session.call(c), state: () => session.state(), close: async () => { finalState ??= await session.state(); await session.close(); } };
+  },
+};
+const steps = [];
+const agent = createAgent({ harness: loadHarness(harnessFile), model, tools: [auditedDesk], onStep: (s) => steps.push(s.type) });
+const result = await agent.run({ id: task.id, instruction: task.instruction });
+const verdict = verify({ suite: 'ticket-desk', task, toolCalls: result.toolCalls, answer: result.answer, dialogue: [], state: finalState });
+console.log(JSON.stringify({ answer: result.answer, endReason: result.endReason, toolCalls: result.toolCalls.map((c) => ({ name: c.name, args: c.args, ok: c.ok })), steps, verdict }));
+`;
+
 const CODE_PROCESSOR_SCRIPT = `const { createAgent, parseHarnessConfig } = require('harnessx');
 const source = \`import type { HookEvent, SandboxContext, SandboxResult } from 'harnessx';
 export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult {
@@ -177,6 +206,29 @@ it('npm pack, install the tarball in a fresh folder, and run createAgent from ES
     const coded = ok(await run(process.execPath, ['code.cjs'], app), 'code.cjs');
     expect(coded.stdout.trim().split('\n')).toEqual(['system: You are an agent. Solve the task you are given by calling the tools. [checked in the sandbox]', 'goal_reached ok']);
 
+    // The ticket-desk example, copied into the product as its README says, runs under its evolved harness.
+    // The scripted model writes priorities capitalised ("Urgent"); the harness's arg_validation repairs them
+    // before the desk sees them, so the task is done (under the seed harness the model gives up).
+    cpSync(join(ROOT, 'examples/ticket-desk'), join(app, 'ticket-desk'), { recursive: true });
+    const deskModel = await startTicketDeskModel();
+    let desk: { ms: number; out: { answer: string; endReason: string; toolCalls: Array<{ name: string; args: Record<string, unknown>; ok: boolean }>; steps: string[]; verdict: { score: number; reason?: string } } };
+    try {
+      writeFileSync(join(app, 'ticket-desk.mjs'), TICKET_DESK_SCRIPT);
+      const r = ok(await run(process.execPath, ['ticket-desk.mjs', 'ticket-desk/evolved-harness.json', deskModel.model, 'triage-badge-reader'], app), 'ticket-desk.mjs');
+      desk = { ms: r.ms, out: JSON.parse(r.stdout.trim().split('\n').at(-1)!) };
+      expect(deskModel.errors).toEqual([]);
+      expect(deskModel.replies.map((x) => x.kind)).toEqual(['call', 'call', 'call', 'answer']);
+    } finally {
+      await deskModel.close();
+    }
+    expect(desk.out).toMatchObject({ endReason: 'goal_reached', answer: 'Done: I made the 2 changes you asked for.', verdict: { score: 1 } });
+    expect(desk.out.toolCalls).toEqual([
+      { name: 'search_tickets', args: { query: 'badge reader' }, ok: true },
+      { name: 'assign_team', args: { ticket_id: 'T-1017', team: 'hardware' }, ok: true },
+      { name: 'update_ticket', args: { ticket_id: 'T-1017', priority: 'urgent' }, ok: true },
+    ]);
+    expect(desk.out.steps).toContain('tool');
+
     // The CLI ships from sources (run through tsx): the package's files must hold everything it loads.
     const cli = ok(await run(process.execPath, [join(app, 'node_modules/.bin/harnessx'), 'run', '--harness', 'harness.json', '--model', model, 'When does order A-17 ship?'], app), 'harnessx run');
     expect(cli.stdout).toContain('step 1 · answer I have no order tools here.');
@@ -185,7 +237,7 @@ it('npm pack, install the tarball in a fresh folder, and run createAgent from ES
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: [] }, files: ['check.ts'] }));
     const typed = ok(await run(process.execPath, [TSC, '-p', '.'], app), 'tsc on the installed types');
 
-    const timing = { packMs: packed.ms, installMs: installed.ms, tarballBytes: size, tscMs: typed.ms, scripts: results.map((r) => `${r.script} ${r.ms} ms`) };
+    const timing = { packMs: packed.ms, installMs: installed.ms, tarballBytes: size, tscMs: typed.ms, scripts: [...results.map((r) => `${r.script} ${r.ms} ms`), `ticket-desk.mjs ${desk.ms} ms`] };
     process.stderr.write(`package test timings: ${JSON.stringify(timing)}\n`);
     const built = readdirSync(join(app, 'node_modules/harnessx/dist'));
     expect(built).toEqual(expect.arrayContaining(['harness', 'library', 'models', 'suites']));

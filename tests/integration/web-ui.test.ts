@@ -1,9 +1,9 @@
-import { createServer } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from './browser';
-import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
+import { startDevServer, startWorker, tempDataDir } from './temporal-env';
+import { freePort, startFromUi as startFromUiForm } from './web-ui-form';
 
 jest.setTimeout(240_000);
 
@@ -13,15 +13,6 @@ let worker: Worker;
 let running: Promise<void>;
 let browser: Browser;
 let uiPort: number;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   uiPort = await freePort();
@@ -37,25 +28,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** Fills the Web UI's Start Workflow form the way a person does, and submits it. */
-async function startFromUi(page: Page, workflowId: string, input: string): Promise<void> {
-  await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows/start-workflow`, { waitUntil: 'networkidle' });
-  await page.fill('#workflowId', workflowId);
-  await page.fill('#taskQueue', TASK_QUEUE);
-  await page.fill('#workflowType', 'evolveHarness');
-  await page.getByText('Task Queue is Active').waitFor();
-  await page.click('.cm-content');
-  await page.keyboard.insertText(input);
-  // The input editor commits its value on blur, as it does when a person moves to the button.
-  await page.click('h1');
-  await page.waitForTimeout(300);
-  await page.getByTestId('start-workflow-button').click();
-  // The form submits asynchronously; the run exists once the server has accepted it.
-  await waitFor(() => env.client.workflow.getHandle(workflowId).describe(), () => true, 30_000, `${workflowId} to be started from the UI`).catch(async (e) => {
-    await page.screenshot({ path: `/tmp/${workflowId}-form.png` });
-    throw e;
-  });
-}
+/** Fills the Start Workflow form (tests/integration/web-ui-form.ts) on this file's server and queue. */
+const startFromUi = (page: Page, workflowId: string, input: string) => startFromUiForm(page, { uiPort, taskQueue: TASK_QUEUE, client: env.client }, workflowId, input);
 
 async function workflowPageText(page: Page, workflowId: string, expected: RegExp): Promise<string> {
   const deadline = Date.now() + 90_000;

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHarnessConfig, toJson } from '../../harness/config';
+import { startTicketDeskModel } from '../helpers/ticket-desk-model';
 import { openaiToolCall } from '../helpers/wire-server';
 
 /**
@@ -113,6 +114,29 @@ describe('harnessx run', () => {
       expect(objects[2]).toMatchObject({ type: 'result', answer: '42', endReason: 'goal_reached', steps: 1, usage: { inputTokens: 50, outputTokens: 5 }, toolCalls: [] });
     } finally {
       await server.close();
+    }
+  });
+
+  it('--config/--suite gives the agent the ticket-desk example\'s MCP tools: a tool step on the desk, then the answer', async () => {
+    // The scripted ticket-desk model (tests/helpers/ticket-desk-model.ts) plays the task's gold calls; it
+    // answers only when the search result it was given holds the ticket the answer is about.
+    const model = await startTicketDeskModel();
+    try {
+      const config = join(ROOT, 'examples/ticket-desk/harnessx.config.ts');
+      const { code, stdout, stderr } = await harnessx(['run', '--harness', harnessFile, '--model', model.model, '--config', config, '--suite', 'ticket-desk', 'Who is working on the Outlook crash with the shared calendar?']).done;
+      expect(model.errors).toEqual([]);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      const lines = stdout.trim().split('\n');
+      expect(lines[1]).toMatch(/^step 1 · model {2}→ search_tickets \{"query":"outlook"\}/);
+      // The tool ran on the example's server: its real search result, with the ticket and its assignee.
+      expect(lines[2]).toMatch(/^step 1 · tool {3}search_tickets ok: .*T-1007.*ben\.carter/);
+      expect(lines).toContain('step 2 · answer Ben Carter is working on it (T-1007).');
+      expect(lines.at(-1)).toMatch(/^done: goal_reached after 2 step\(s\)/);
+      // The hidden state tool never reached the model (the scripted model would have refused the request).
+      expect(model.replies.map((r) => r.kind)).toEqual(['call', 'answer']);
+    } finally {
+      await model.close();
     }
   });
 

@@ -81,10 +81,10 @@ describe('a user suite as a Benchmark', () => {
     expect(trace).toMatchObject({ success: false, reward: 0, rewardBreakdown: { saved: false, answered: true } });
   });
 
-  it('check-benchmark: every reference accepted, every corruption (empty, last step dropped, first call altered) rejected', async () => {
+  it('check-benchmark: every reference accepted, every corruption (empty, last step dropped, last step with altered arguments) rejected', async () => {
     const r = await checkBenchmark(notes);
     expect(r).toMatchObject({ ok: true, tasks: 4, referenceAccepted: 4, corruptedRejected: 12, corrupted: 12, failures: [] });
-    expect(Object.keys(r.byKind)).toEqual(['empty', 'last action dropped', 'first call arguments altered']);
+    expect(Object.keys(r.byKind)).toEqual(['empty', 'last action dropped', 'last step arguments altered']);
     // A verifier that accepts anything fails the check.
     const lax = await suiteWith({ verifier: () => 1, tools: undefined }, []);
     expect((await checkBenchmark(lax)).ok).toBe(false);
