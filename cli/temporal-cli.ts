@@ -1,6 +1,7 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
+import { runGoStep } from './go-build';
 import { localCliPath, TEMPORAL_CLI_VERSION } from './paths';
 
 export class TemporalCliMissing extends Error {
@@ -48,31 +49,17 @@ export async function buildTemporalCli(log: (line: string) => void = (l) => proc
   mkdirSync(dirname(target), { recursive: true });
   log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} from the Go module proxy with ${go.stdout.trim()} (a cold build takes 3-6 minutes)…`);
   const started = Date.now();
-  await new Promise<void>((resolvePromise, reject) => {
-    const child = spawn('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+  try {
+    await runGoStep({
+      args: ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`],
       env: { ...process.env, GOBIN: dirname(target), GOFLAGS: process.env.GOFLAGS ?? '-mod=mod' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      what: 'still building',
+      log,
+      tickMs: 20_000,
     });
-    let downloads = 0;
-    let tail = '';
-    const ticker = setInterval(() => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded)`), 20_000);
-    const onData = (chunk: Buffer) => {
-      const text = chunk.toString();
-      tail = (tail + text).slice(-4000);
-      downloads += (text.match(/go: downloading/g) ?? []).length;
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (e) => {
-      clearInterval(ticker);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearInterval(ticker);
-      if (code === 0) resolvePromise();
-      else reject(new TemporalCliMissing(`go install failed (exit ${code}):\n${tail}`));
-    });
-  });
+  } catch (e) {
+    throw new TemporalCliMissing((e as Error).message);
+  }
   if (!existsSync(target)) throw new TemporalCliMissing(`go install succeeded but ${target} is missing`);
   log(`Built ${target} in ${Math.round((Date.now() - started) / 1000)} s.`);
   return target;

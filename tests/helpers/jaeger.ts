@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../../cli/paths';
+import { runGoStep } from '../../cli/go-build';
 
 /**
  * A real OTLP receiver for the telemetry tests: Jaeger (its v2 binary, an OpenTelemetry Collector
@@ -31,30 +32,9 @@ function executable(path: string): boolean {
   }
 }
 
-function run(command: string, args: string[], cwd: string, log: (line: string) => void, what: string): Promise<void> {
-  const started = Date.now();
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let tail = '';
-    let downloads = 0;
-    const ticker = setInterval(() => log(`  … ${what}: ${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded`), 30_000);
-    const onData = (chunk: Buffer) => {
-      const text = chunk.toString();
-      tail = (tail + text).slice(-4000);
-      downloads += (text.match(/go: downloading/g) ?? []).length;
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (e) => {
-      clearInterval(ticker);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearInterval(ticker);
-      if (code === 0) resolvePromise();
-      else reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${tail}`));
-    });
-  });
+/** One go command of the build, in the throwaway module `cwd`, with the module's replaces in force. */
+function runGo(args: string[], cwd: string, log: (line: string) => void, what: string): Promise<void> {
+  return runGoStep({ args, cwd, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local' }, what, log, tickMs: 30_000 });
 }
 
 /** JAEGER_PATH, else the project-local build, else builds it (a cold build takes 10-30 minutes; a warm Go build cache, about one). */
@@ -73,10 +53,10 @@ export async function ensureJaeger(log: (line: string) => void = (l) => process.
   mkdirSync(dirname(target), { recursive: true });
   log(`Building Jaeger ${JAEGER_VERSION} (OTLP receiver for the telemetry test) from the Go module proxy with ${go.stdout.trim()} into ${target} (a cold build takes 10-30 minutes; with a warm Go build cache about one)…`);
   const started = Date.now();
-  await run('go', ['mod', 'init', 'harnessx.local/jaeger-build'], work, log, 'go mod init');
-  for (const replace of JAEGER_REPLACES) await run('go', ['mod', 'edit', `-replace=${replace}`], work, log, 'go mod edit');
-  await run('go', ['get', '-tool', `${JAEGER_PACKAGE}@${JAEGER_VERSION}`], work, log, 'resolving modules');
-  await run('go', ['build', '-o', `${target}.partial`, JAEGER_PACKAGE], work, log, 'building');
+  await runGo(['mod', 'init', 'harnessx.local/jaeger-build'], work, log, 'go mod init');
+  for (const replace of JAEGER_REPLACES) await runGo(['mod', 'edit', `-replace=${replace}`], work, log, 'go mod edit');
+  await runGo(['get', '-tool', `${JAEGER_PACKAGE}@${JAEGER_VERSION}`], work, log, 'resolving modules');
+  await runGo(['build', '-o', `${target}.partial`, JAEGER_PACKAGE], work, log, 'building');
   // Renamed only when complete: an interrupted build never leaves a binary that looks cached.
   renameSync(`${target}.partial`, target);
   log(`Built ${target} in ${Math.round((Date.now() - started) / 1000)} s.`);
