@@ -52,7 +52,7 @@ const FINISH_REASONS: Record<ModelResponse['stopReason'], string> = {
   error: 'error',
 };
 
-export function captureContentEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+export function captureContentEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   return (env[CAPTURE_CONTENT_ENV] ?? '').trim().toLowerCase() === 'true';
 }
 

@@ -18,7 +18,7 @@ const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)/i;
  * TEMPORAL_API_KEY, HARNESSX_CODEC_KEY, …): what content captured from a model or tool call is redacted
  * against, since a tool or a model may echo a key it was configured with.
  */
-export function secretsFromEnvironment(env: NodeJS.ProcessEnv = process.env): string[] {
+export function secretsFromEnvironment(env: Readonly<Record<string, string | undefined>> = process.env): string[] {
   return Object.entries(env)
     .filter(([name, value]) => SECRET_NAME.test(name) && typeof value === 'string' && value.length >= 6)
     .map(([, value]) => value as string);

@@ -31,7 +31,7 @@ export interface TelemetryOptions {
 let started: { telemetry: Telemetry; provider: TracerProvider } | null = null;
 
 /** Whether the environment asks for traces: an OTLP (traces) endpoint is set and the SDK is not disabled. */
-export function telemetryConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+export function telemetryConfigured(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return false;
   return !!(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
 }
