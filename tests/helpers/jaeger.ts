@@ -63,15 +63,21 @@ export async function ensureJaeger(log: (line: string) => void = (l) => process.
   return target;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePromise(port));
-    });
-  });
+/**
+ * `count` distinct free loopback ports: all are held open together before any is released, so two of them
+ * can never be the same port (taking them one after another can hand out a just-released port again).
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolvePromise, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolvePromise(server));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 export interface RunningJaeger {
@@ -87,7 +93,18 @@ export interface RunningJaeger {
  * storage and the query API (no UI, no self-metrics port), so concurrent runs on one machine don't collide.
  */
 export async function startJaeger(binary: string): Promise<RunningJaeger> {
-  const [otlpPort, queryHttpPort, queryGrpcPort] = [await freePort(), await freePort(), await freePort()];
+  // Another process may still take a released port before Jaeger binds it: then try fresh ports, twice more.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startJaegerOnce(binary);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startJaegerOnce(binary: string): Promise<RunningJaeger> {
+  const [otlpPort, queryHttpPort, queryGrpcPort] = await freePorts(3);
   const dir = mkdtempSync(join(tmpdir(), 'hx-jaeger-'));
   const config = join(dir, 'config.yaml');
   writeFileSync(
