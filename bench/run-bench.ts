@@ -3,6 +3,7 @@
  * the same machine. Prints a table and writes bench/results/latest.json. Not a test: nothing here asserts.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { evolvedHarness } from './evolved-harness';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +12,6 @@ import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { rolloutTasks } from '../aegis/rollout';
 import { getBenchmark } from '../benchmarks/registry';
 import { findTemporalCli } from '../cli/temporal-cli';
-import { applyEdits } from '../harness/builder';
-import type { HarnessConfig } from '../harness/config';
 import type { Model } from '../harness/processor';
 import { runEpisode } from '../harness/run-loop';
 import { seedHarness } from '../harness/seed';
@@ -36,18 +35,6 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
  */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
-function evolvedHarness(): HarnessConfig {
-  const built = applyEdits(seedHarness(), [
-    { op: 'insert', hook: 'after_model', processor: { id: 'format_repair', type: 'format_repair', params: {} } },
-    { op: 'insert', hook: 'before_tool', processor: { id: 'arg_validation', type: 'arg_validation', params: {} } },
-    { op: 'insert', hook: 'before_model', processor: { id: 'admissible_actions', type: 'admissible_actions', params: {} } },
-    { op: 'insert', hook: 'before_model', processor: { id: 'loop_detection', type: 'loop_detection', params: {} } },
-    { op: 'insert', hook: 'before_model', processor: { id: 'notes', type: 'notes', params: {} } },
-    { op: 'insert', hook: 'before_model', processor: { id: 'plan_then_act', type: 'plan_then_act', params: {} } },
-  ]);
-  if (!built.ok) throw new Error(built.error.message);
-  return built.config;
-}
 
 /** A model with no latency and no thinking: what remains of an episode's time is orchestration. */
 class ZeroLatencyModel implements Model {

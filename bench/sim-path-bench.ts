@@ -8,26 +8,16 @@
  * HARNESSX_SIMPATH=two for the default and the cheapest path only.
  */
 import { mkdtempSync } from 'node:fs';
+import { evolvedHarness } from './evolved-harness';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultRolloutConcurrency, rolloutTasks, RolloutSpec } from '../aegis/rollout';
 import { getBenchmark } from '../benchmarks/registry';
-import { applyEdits } from '../harness/builder';
 import { harnessId } from '../harness/config';
-import { seedHarness } from '../harness/seed';
 import { ArtifactStore } from '../store/artifact-store';
 
 const benchmark = getBenchmark('blocksworld');
-const built = applyEdits(seedHarness(), [
-  { op: 'insert', hook: 'after_model', processor: { id: 'format_repair', type: 'format_repair', params: {} } },
-  { op: 'insert', hook: 'before_tool', processor: { id: 'arg_validation', type: 'arg_validation', params: {} } },
-  { op: 'insert', hook: 'before_model', processor: { id: 'admissible_actions', type: 'admissible_actions', params: {} } },
-  { op: 'insert', hook: 'before_model', processor: { id: 'loop_detection', type: 'loop_detection', params: {} } },
-  { op: 'insert', hook: 'before_model', processor: { id: 'notes', type: 'notes', params: {} } },
-  { op: 'insert', hook: 'before_model', processor: { id: 'plan_then_act', type: 'plan_then_act', params: {} } },
-]);
-if (!built.ok) throw new Error(built.error.message);
-const config = built.config;
+const config = evolvedHarness();
 const id = harnessId(config);
 const ids = benchmark.tasks().map((t) => t.id).slice(0, 120);
 const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-simpath-')));

@@ -17,7 +17,8 @@ export class TemporalCliMissing extends Error {
   }
 }
 
-function executable(path: string): boolean {
+/** Whether `path` is a file this process may execute. */
+export function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

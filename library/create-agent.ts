@@ -8,6 +8,7 @@ import { classifyProviderError, ProviderError } from '../models/errors';
 import { withFallback } from '../models/fallback-model';
 import { createModel } from '../models/registry';
 import { functionToolProvider } from '../suites/function-tools';
+import { ToolRouter } from '../suites/tool-router';
 import type { FunctionToolConfig, SuiteTask, ToolProvider, ToolSession } from '../suites/types';
 import { startTelemetry } from '../telemetry';
 import { loadHarness } from './load-harness';
@@ -190,8 +191,7 @@ export function createAgent(options: AgentOptions): Agent {
 /** The tools of one run, as the run loop drives them: calls routed by tool name, and the model's plain reply as the answer. */
 class AgentEnvironment implements Environment {
   finalAnswer: string | null = null;
-  private readonly specs: ToolSpec[];
-  private readonly route = new Map<string, { label: string; session: ToolSession }>();
+  private readonly router: ToolRouter;
 
   constructor(
     private readonly task: string,
@@ -199,22 +199,14 @@ class AgentEnvironment implements Environment {
     private readonly signal: AbortSignal,
     private readonly onAnswer: (text: string) => void,
   ) {
-    this.specs = [];
-    for (const entry of sessions) {
-      for (const spec of entry.session.specs) {
-        const other = this.route.get(spec.name);
-        if (other) throw new Error(`tool "${spec.name}" is offered by both "${other.label}" and "${entry.label}"; tool names must be unique across an agent's tools`);
-        this.route.set(spec.name, entry);
-        this.specs.push(spec);
-      }
-    }
+    this.router = new ToolRouter(sessions, (tool, first, second) => `tool "${tool}" is offered by both "${first}" and "${second}"; tool names must be unique across an agent's tools`);
   }
 
   instruction(): string {
     return this.task;
   }
   tools(): ToolSpec[] {
-    return this.specs;
+    return this.router.specs;
   }
   admissibleActions(): null {
     return null;
@@ -222,8 +214,8 @@ class AgentEnvironment implements Environment {
 
   async execute(call: ToolCall): Promise<ToolResult> {
     throwIfAborted(this.signal);
-    const entry = this.route.get(call.name);
-    if (!entry) return { ok: false, output: `unknown tool "${call.name}"; tools: ${[...this.route.keys()].join(', ') || 'none'}`, errorKind: 'unknown_tool' };
+    const entry = this.router.ownerOf(call.name);
+    if (!entry) return this.router.unknownTool(call);
     try {
       return await raceAbort(entry.session.call(call), this.signal);
     } catch (e) {

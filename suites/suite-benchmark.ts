@@ -1,4 +1,5 @@
 import { defaultCorruptions } from '../benchmarks/check-benchmark';
+import { ToolRouter } from './tool-router';
 import type { Benchmark, BenchmarkTask, Corruption, ScoredEnvironment, Verdict } from '../benchmarks/types';
 import type { Model } from '../harness/processor';
 import type { ToolCall, ToolResult, ToolSpec } from '../harness/types';
@@ -147,8 +148,7 @@ function alterArgs(args: Record<string, unknown>): Record<string, unknown> {
 
 /** One episode of a suite: its open tool sessions, everything the agent did, and the verifier's verdict once scored. */
 export class SuiteEnvironment implements ScoredEnvironment {
-  private readonly specs: ToolSpec[];
-  private readonly toolOwner = new Map<string, ToolSession>();
+  private readonly router: ToolRouter;
   private readonly toolCalls: EpisodeRecord['toolCalls'] = [];
   private readonly dialogue: EpisodeRecord['dialogue'] = [];
   private finalAnswer: string | null = null;
@@ -167,18 +167,7 @@ export class SuiteEnvironment implements ScoredEnvironment {
     private readonly sessions: Array<{ label: string; session: ToolSession }>,
     private readonly userModel: Model | undefined,
   ) {
-    const specs: ToolSpec[] = [];
-    const ownerLabel = new Map<string, string>();
-    for (const { label, session } of sessions) {
-      for (const spec of session.specs) {
-        const other = ownerLabel.get(spec.name);
-        if (other !== undefined) throw new Error(`suite "${suite}": tool "${spec.name}" is offered by both ${other} and ${label}; tool names must be unique across a suite's tools`);
-        ownerLabel.set(spec.name, label);
-        this.toolOwner.set(spec.name, session);
-        specs.push(spec);
-      }
-    }
-    this.specs = specs;
+    this.router = new ToolRouter(sessions, (tool, first, second) => `suite "${suite}": tool "${tool}" is offered by both ${first} and ${second}; tool names must be unique across a suite's tools`);
     if (options.config.user) this.respond = (text) => this.userReply(text);
     if (typeof options.config.verifier === 'object' && 'judge' in options.config.verifier) this.scoreWithJudge = (judge) => this.scoreWith(judge);
   }
@@ -188,7 +177,7 @@ export class SuiteEnvironment implements ScoredEnvironment {
   }
 
   tools(): ToolSpec[] {
-    return this.specs;
+    return this.router.specs;
   }
 
   admissibleActions(): null {
@@ -196,10 +185,8 @@ export class SuiteEnvironment implements ScoredEnvironment {
   }
 
   async execute(call: ToolCall): Promise<ToolResult> {
-    const session = this.toolOwner.get(call.name);
-    const result: ToolResult = session
-      ? await session.call(call)
-      : { ok: false, output: `unknown tool "${call.name}"; tools: ${[...this.toolOwner.keys()].join(', ')}`, errorKind: 'unknown_tool' };
+    const owner = this.router.ownerOf(call.name);
+    const result: ToolResult = owner ? await owner.session.call(call) : this.router.unknownTool(call);
     this.toolCalls.push({ name: call.name, args: call.args ?? {}, ok: result.ok, output: result.output });
     return result;
   }

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../../cli/paths';
 import { runGoStep } from '../../cli/go-build';
+import { executable } from '../../cli/temporal-cli';
 
 /**
  * A real OTLP receiver for the telemetry tests: Jaeger (its v2 binary, an OpenTelemetry Collector
@@ -21,15 +22,6 @@ const JAEGER_REPLACES = ['github.com/Shopify/sarama=github.com/Shopify/sarama@v1
 
 export function localJaegerPath(): string {
   return join(PROJECT_ROOT, '.harnessx', 'bin', `jaeger-${JAEGER_VERSION}`);
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** One go command of the build, in the throwaway module `cwd`, with the module's replaces in force. */

@@ -12,7 +12,7 @@ import { ArtifactStore } from '../../store/artifact-store';
 import type { RunSummary } from '../../workflows/evolve-harness';
 import { startTicketDeskModel, type TicketDeskModelServer } from '../helpers/ticket-desk-model';
 import { launchBrowser } from './browser';
-import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
+import { startDevServer, startWorker, tempDataDir, waitFor, activityFailureOf } from './temporal-env';
 import { freePort, startFromUi } from './web-ui-form';
 
 /**
@@ -179,8 +179,7 @@ describe('the Web UI Start Workflow form', () => {
     const handle = env.client.workflow.getHandle('ui-no-such-suite');
     const error = await waitFor(() => handle.result().then(() => null, (e: unknown) => e), (e) => e !== null, 60_000, 'the run to fail');
     expect(error).toBeInstanceOf(WorkflowFailedError);
-    const failure = (error as WorkflowFailedError).cause as Error & { cause?: Error };
-    const cause = (failure instanceof ApplicationFailure ? failure : failure.cause) as ApplicationFailure;
+    const cause = activityFailureOf(error);
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect(cause.type).toBe('InvalidInput');
     expect(cause.nonRetryable).toBe(true);

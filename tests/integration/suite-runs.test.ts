@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { join } from 'node:path';
 import type { RunSummary } from '../../workflows/evolve-harness';
-import { useWorkerFixture } from './temporal-env';
+import { useWorkerFixture, activityFailureOf } from './temporal-env';
 
 /**
  * User suites on a real dev server: the worker registers the suites of its config (found through
@@ -18,9 +18,7 @@ it('fails a run on an unknown suite at once, non-retryably, naming the suites th
   const handle = await fixture.start({ benchmark: 'no-such-suite', rounds: 1 }, 'it-suite-unknown');
   const error = await handle.result().then(() => null, (e) => e);
   expect(error).toBeInstanceOf(WorkflowFailedError);
-  // The activity's failure, as the workflow passed it on (directly, or as the cause of an ActivityFailure).
-  const failure = (error as WorkflowFailedError).cause as Error & { cause?: Error };
-  const cause = (failure instanceof ApplicationFailure ? failure : failure.cause) as ApplicationFailure;
+  const cause = activityFailureOf(error);
   expect(cause).toBeInstanceOf(ApplicationFailure);
   expect(cause.type).toBe('InvalidInput');
   expect(cause.nonRetryable).toBe(true);

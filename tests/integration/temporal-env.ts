@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ApplicationFailure, type WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { findTemporalCli } from '../../cli/temporal-cli';
 import { searchAttributeArgs } from '../../cli/dev-server';
@@ -79,4 +80,13 @@ export function useWorkerFixture(taskQueue: string, extraArgs: string[] = []) {
     await fixture.env?.teardown();
   });
   return fixture;
+}
+
+/**
+ * The activity's ApplicationFailure behind a failed run, as the workflow passed it on: directly, or as the
+ * cause of an ActivityFailure. Anything else is returned as it is, for the caller's assertion to reject.
+ */
+export function activityFailureOf(error: unknown): ApplicationFailure {
+  const failure = (error as WorkflowFailedError).cause as Error & { cause?: Error };
+  return (failure instanceof ApplicationFailure ? failure : failure.cause) as ApplicationFailure;
 }
