@@ -1,13 +1,24 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
 
 /** A real worker process (`harnessx worker`), as a user runs it; resolves once it polls. */
-export function spawnWorker(options: { address: string; dataDir: string; env?: Record<string, string>; onOutput?: (text: string) => void; simOverWire?: string }, children: ChildProcess[]): Promise<ChildProcess> {
+export function spawnWorker(
+  options: {
+    address: string;
+    dataDir: string;
+    env?: Record<string, string>;
+    onOutput?: (text: string) => void;
+    simOverWire?: string;
+    /** How to start the process: node's spawn by default; a network namespace's (tests/helpers/netns.ts) for another "host". */
+    spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+  },
+  children: ChildProcess[],
+): Promise<ChildProcess> {
   // simOverWire: a test worker whose simulator task models go to this latency server (sim-over-wire-worker.ts).
   const args = options.simOverWire ? ['--require', 'tsx/cjs', join(__dirname, 'sim-over-wire-worker.ts')] : [join(ROOT, 'bin/harnessx.js'), 'worker'];
-  const child = spawn(process.execPath, args, {
+  const child = (options.spawn ?? spawn)(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, TEMPORAL_ADDRESS: options.address, HARNESSX_DATA_DIR: options.dataDir, HARNESSX_LOG_LEVEL: 'ERROR', ...(options.simOverWire ? { HX_TEST_SIM_WIRE_URL: options.simOverWire } : {}), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,196 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { devServerArgs, portOpen } from '../../cli/dev-server';
+import { findTemporalCli } from '../../cli/temporal-cli';
+import { ArtifactStore } from '../../store/artifact-store';
+import { createAegisWorker } from '../../workers/aegis-worker';
+import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
+import { createTestNetwork, leftovers, type NetnsHost, type TestNetwork } from '../helpers/netns';
+import { tempDataDir, waitFor, workflowBundle } from './temporal-env';
+import { killAll, spawnWorker } from './worker-process';
+
+jest.setTimeout(600_000);
+
+/**
+ * Workers on separate "hosts" (network namespaces, tests/helpers/netns.ts) share one run through one
+ * Temporal server: losing a host in the middle of a rollout, or restarting the server, changes nothing in the
+ * result — the same final harness as a single-host run with the same seed, and every ship in the audit log
+ * exactly once. The deployment listens on the test bridge's address in the root namespace; the hosts can
+ * reach only that subnet (no default route).
+ */
+const input = { benchmark: 'blocksworld', rounds: 3, patience: 3, batchSize: 16, validationSize: 8, seed: 'it-multi-host', evaluateTest: false };
+
+let network: TestNetwork | undefined;
+let deployment: Deployment | undefined;
+let client: Client;
+const children: ChildProcess[] = [];
+let reference: RunSummary;
+let referenceShips: Array<[number, string | undefined]>;
+
+/** The servers the hosts share. Here a dev server on the bridge address; `restartTemporal` keeps its SQLite state. */
+interface Deployment {
+  address: string;
+  /** The artifact store as the test reads it back (the run's audit log). */
+  store: ArtifactStore;
+  /** What a worker host needs besides TEMPORAL_ADDRESS to reach the shared store. */
+  workerEnv(home: string): Record<string, string>;
+  restartTemporal(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startDevServerDeployment(listenAddress: string): Promise<Deployment> {
+  const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()?.path;
+  if (!cli) throw new Error('the Temporal CLI is missing; globalSetup should have built it (npx harnessx install-cli)');
+  const dir = tempDataDir();
+  const port = 17233 + Math.floor(Math.random() * 2000);
+  const args = devServerArgs(join(dir, 'temporal.sqlite'))
+    .map((a) => (a === '7233' ? String(port) : a))
+    .filter((a, i, all) => !(a === '--ui-port' || all[i - 1] === '--ui-port'));
+  let server: ChildProcess | undefined;
+  const start = async () => {
+    // The dev server with `--ip <address>` binds its internal services there but dials them on 127.0.0.1
+    // (CLI v1.5.1), so it listens on every address; the hosts still reach only the test subnet.
+    server = spawn(cli, [...args, '--headless', '--ip', '0.0.0.0'], { stdio: 'ignore' });
+    await waitFor(() => portOpen(port, listenAddress), (open) => open, 60_000, `the Temporal server on ${listenAddress}:${port}`);
+  };
+  const stopServer = async () => {
+    if (!server || server.exitCode !== null || server.signalCode !== null) return;
+    const exited = new Promise((r) => server!.once('exit', r));
+    server.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  // Until the S3 store lands, the hosts share one store folder (a stand-in for the bucket).
+  const shared = join(dir, 'data');
+  return {
+    address: `${listenAddress}:${port}`,
+    store: new ArtifactStore(shared),
+    workerEnv: () => ({ HARNESSX_DATA_DIR: shared }),
+    restartTemporal: async () => {
+      await stopServer();
+      await start();
+    },
+    stop: stopServer,
+  };
+}
+
+/** `harnessx worker` on a host, with its own HARNESSX_HOME; resolves once it polls. Its pid is the process's own. */
+async function startHostWorker(host: NetnsHost, queue: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; identity: string }> {
+  const home = join(tempDataDir(), host.name);
+  mkdirSync(home, { recursive: true });
+  const env: Record<string, string> = { HARNESSX_HOME: home, HARNESSX_TASK_QUEUE: queue, ...deployment!.workerEnv(home), ...extraEnv };
+  const child = await spawnWorker({ address: deployment!.address, dataDir: env.HARNESSX_DATA_DIR ?? join(home, 'data'), env, spawn: host.spawn }, children);
+  // `ip netns exec` execs the command, so this is node's pid, and the SDK's default identity is pid@hostname.
+  return { child, identity: `${child.pid}@${hostname()}` };
+}
+
+type PendingActivity = { activityType?: { name?: string | null } | null; lastWorkerIdentity?: string | null; heartbeatDetails?: { payloads?: Array<{ data?: Uint8Array | null }> | null } | null };
+
+/** The rollout activities in flight that fault injection is holding open, with the worker running each. */
+async function heldRollouts(handle: WorkflowHandle): Promise<string[]> {
+  const description = await handle.describe();
+  return ((description.raw.pendingActivities ?? []) as PendingActivity[])
+    .filter((a) => /rollout/i.test(a.activityType?.name ?? ''))
+    .filter((a) => a.heartbeatDetails?.payloads?.some((p) => p.data && Buffer.from(p.data).toString('utf8').includes('"fault":"rollout"')))
+    .map((a) => a.lastWorkerIdentity ?? '');
+}
+
+/** For every rollout activity attempt the run started: its attempt number and the worker that ran it. */
+async function rolloutStarts(handle: WorkflowHandle): Promise<Array<{ attempt: number; identity: string }>> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const types = new Map<string, string>();
+  for (const e of events) if (e.activityTaskScheduledEventAttributes) types.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+  return events
+    .filter((e) => e.activityTaskStartedEventAttributes && /rollout/i.test(types.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? ''))
+    .map((e) => ({ attempt: e.activityTaskStartedEventAttributes!.attempt ?? 0, identity: e.activityTaskStartedEventAttributes!.identity ?? '' }));
+}
+
+function expectSameRunAsReference(summary: RunSummary, runId: string): void {
+  const audit = deployment!.store.readAudit(runId);
+  const ships = audit.filter((r) => r.stage === 'ship');
+  // Nothing lost, nothing duplicated: one record per key, one ship per round, as many as the summary counts.
+  expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
+  expect(new Set(ships.map((r) => r.round)).size).toBe(ships.length);
+  expect(ships).toHaveLength(summary.shipped);
+  expect(audit.filter((r) => r.stage === 'round_end').map((r) => r.round)).toEqual([1, 2, 3]);
+  // The same run as on one host: the same ships in the same rounds, the same final harness and pass rate.
+  expect(ships.map((r) => [r.round, r.harnessId])).toEqual(referenceShips);
+  expect(summary.harnessId).toBe(reference.harnessId);
+  expect(summary.shipped).toBe(reference.shipped);
+  expect(summary.evolvedPassRate).toBe(reference.evolvedPassRate);
+}
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  network = createTestNetwork(2);
+  deployment = await startDevServerDeployment(network.hostAddress);
+  client = new Client({ connection: await Connection.connect({ address: deployment.address }) });
+
+  // The single-host reference: an in-process worker in the root namespace with its own local store.
+  const referenceStore = new ArtifactStore(tempDataDir());
+  const connection = await NativeConnection.connect({ address: deployment.address });
+  try {
+    const worker = await createAegisWorker({ connection, taskQueue: 'mh-reference', dataDir: referenceStore.root, workflowBundle: await workflowBundle() });
+    reference = await worker.runUntil(client.workflow.execute('evolveHarness', { taskQueue: 'mh-reference', workflowId: 'mh-reference', args: [input] }));
+  } finally {
+    await connection.close();
+  }
+  referenceShips = referenceStore.readAudit('mh-reference').filter((r) => r.stage === 'ship').map((r) => [r.round, r.harnessId]);
+  expect(reference.rounds).toBe(3);
+});
+
+afterAll(async () => {
+  killAll(children);
+  for (const host of network?.hosts ?? []) await host.killAll().catch(() => undefined);
+  await deployment?.stop();
+  network?.teardown();
+  expect(leftovers()).toEqual([]);
+});
+
+it('a host SIGKILLed in the middle of a rollout: the run completes on the other host, exactly once, as on one host', async () => {
+  const [hostA, hostB] = network!.hosts;
+  const queue = 'mh-kill-host';
+  // Host A alone at first, holding its first rollout open (fault injection), so the kill lands inside it.
+  const a = await startHostWorker(hostA, queue, { HARNESSX_FAULT_DELAY: 'rollout:300000' });
+  const handle = await client.workflow.start('evolveHarness', { taskQueue: queue, workflowId: queue, args: [input] });
+  const held = await waitFor(() => heldRollouts(handle), (ids) => ids.length > 0, 120_000, 'host A to hold a rollout');
+  expect(held).toEqual([a.identity]);
+  const b = await startHostWorker(hostB, queue);
+
+  const aExited = new Promise<NodeJS.Signals | null>((resolve) => a.child.once('exit', (_code, signal) => resolve(signal)));
+  await hostA.killAll(); // every process of host A, as if the machine died
+  expect(await aExited).toBe('SIGKILL');
+  const summary = (await handle.result()) as RunSummary;
+
+  expectSameRunAsReference(summary, queue);
+  // The rollout host A was holding completed on host B, on a later attempt (history records an activity's
+  // started event with its last attempt only, so host A's attempt shows in `held` above, not here).
+  const starts = await rolloutStarts(handle);
+  expect(starts.filter((s) => s.identity === b.identity && s.attempt >= 2).length).toBeGreaterThanOrEqual(1);
+  expect(starts.filter((s) => s.identity === a.identity)).toEqual([]);
+  await hostB.killAll();
+});
+
+it('the Temporal server restarted mid-run: the run completes on both hosts, as on one host', async () => {
+  const [hostA, hostB] = network!.hosts;
+  const queue = 'mh-restart-server';
+  const workers = [await startHostWorker(hostA, queue), await startHostWorker(hostB, queue)];
+  const handle = await client.workflow.start('evolveHarness', { taskQueue: queue, workflowId: queue, args: [input] });
+  await waitFor(() => handle.query<RunStatus>('status'), (s) => s.round >= 2, 120_000, 'round 2');
+
+  await deployment!.restartTemporal();
+  // The client reconnects; the result is waited for through retries while the server comes back.
+  const summary = (await waitFor(() => client.workflow.getHandle(queue).result(), () => true, 300_000, 'the result')) as RunSummary;
+
+  expectSameRunAsReference(summary, queue);
+  // Every rollout ran on one of the two hosts (nothing else polls this queue).
+  const identities = [...new Set((await rolloutStarts(handle)).map((s) => s.identity))];
+  expect(identities.length).toBeGreaterThan(0);
+  expect(identities.filter((identity) => !workers.some((w) => w.identity === identity))).toEqual([]);
+  for (const host of network!.hosts) await host.killAll();
+});
