@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -10,7 +10,7 @@ import { findTemporalCli } from '../../cli/temporal-cli';
 import { ArtifactStore } from '../../store/artifact-store';
 import { createAegisWorker } from '../../workers/aegis-worker';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
-import { createTestNetwork, leftovers, type NetnsHost, type TestNetwork } from '../helpers/netns';
+import { createTestNetwork, leftovers, removeStale, type NetnsHost, type TestNetwork } from '../helpers/netns';
 import { tempDataDir, waitFor, workflowBundle } from './temporal-env';
 import { killAll, spawnWorker } from './worker-process';
 
@@ -29,8 +29,24 @@ let network: TestNetwork | undefined;
 let deployment: Deployment | undefined;
 let client: Client;
 const children: ChildProcess[] = [];
-let reference: RunSummary;
-let referenceShips: Array<[number, string | undefined]>;
+let referenceRun: Promise<{ summary: RunSummary; ships: Array<[number, string | undefined]> }> | undefined;
+
+/** The single-host reference, run once when first needed: an in-process worker in the root namespace with its own local store. */
+function singleHostReference(): Promise<{ summary: RunSummary; ships: Array<[number, string | undefined]> }> {
+  referenceRun ??= (async () => {
+    const referenceStore = new ArtifactStore(tempDataDir());
+    const connection = await NativeConnection.connect({ address: deployment!.address });
+    try {
+      const worker = await createAegisWorker({ connection, taskQueue: 'mh-reference', dataDir: referenceStore.root, workflowBundle: await workflowBundle() });
+      const summary: RunSummary = await worker.runUntil(client.workflow.execute('evolveHarness', { taskQueue: 'mh-reference', workflowId: 'mh-reference', args: [input] }));
+      const ships = (await referenceStore.readAudit('mh-reference')).filter((r) => r.stage === 'ship').map((r): [number, string | undefined] => [r.round, r.harnessId]);
+      return { summary, ships };
+    } finally {
+      await connection.close();
+    }
+  })();
+  return referenceRun;
+}
 
 /** The servers the hosts share. Here a dev server on the bridge address; `restartTemporal` keeps its SQLite state. */
 interface Deployment {
@@ -110,8 +126,11 @@ async function rolloutStarts(handle: WorkflowHandle): Promise<Array<{ attempt: n
     .map((e) => ({ attempt: e.activityTaskStartedEventAttributes!.attempt ?? 0, identity: e.activityTaskStartedEventAttributes!.identity ?? '' }));
 }
 
-function expectSameRunAsReference(summary: RunSummary, runId: string): void {
-  const audit = deployment!.store.readAudit(runId);
+async function expectSameRunAsReference(summary: RunSummary, runId: string): Promise<void> {
+  const { summary: reference, ships: referenceShips } = await singleHostReference();
+  // A reference that ships nothing would make "no ship lost or duplicated" vacuous.
+  expect(reference.shipped).toBeGreaterThan(0);
+  const audit = await deployment!.store.readAudit(runId);
   const ships = audit.filter((r) => r.stage === 'ship');
   // Nothing lost, nothing duplicated: one record per key, one ship per round, as many as the summary counts.
   expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
@@ -131,17 +150,6 @@ beforeAll(async () => {
   deployment = await startDevServerDeployment(network.hostAddress);
   client = new Client({ connection: await Connection.connect({ address: deployment.address }) });
 
-  // The single-host reference: an in-process worker in the root namespace with its own local store.
-  const referenceStore = new ArtifactStore(tempDataDir());
-  const connection = await NativeConnection.connect({ address: deployment.address });
-  try {
-    const worker = await createAegisWorker({ connection, taskQueue: 'mh-reference', dataDir: referenceStore.root, workflowBundle: await workflowBundle() });
-    reference = await worker.runUntil(client.workflow.execute('evolveHarness', { taskQueue: 'mh-reference', workflowId: 'mh-reference', args: [input] }));
-  } finally {
-    await connection.close();
-  }
-  referenceShips = referenceStore.readAudit('mh-reference').filter((r) => r.stage === 'ship').map((r) => [r.round, r.harnessId]);
-  expect(reference.rounds).toBe(3);
 });
 
 afterAll(async () => {
@@ -152,9 +160,42 @@ afterAll(async () => {
   expect(leftovers()).toEqual([]);
 });
 
+/** Whether a TCP connection from inside `host` to address:port succeeds (a node one-liner run in the namespace). */
+function canConnect(host: NetnsHost, address: string, port: number): Promise<boolean> {
+  const probe = `require('net').connect({ host: ${JSON.stringify(address)}, port: ${port}, timeout: 2000 }).on('connect', () => process.exit(0)).on('error', () => process.exit(1)).on('timeout', () => process.exit(1))`;
+  const child = host.spawn(process.execPath, ['-e', probe], { stdio: 'ignore' });
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code === 0)));
+}
+
+it('a host reaches the deployment on the test subnet and nothing else of the machine', async () => {
+  const [hostA] = network!.hosts;
+  const [address, port] = deployment!.address.split(':');
+  expect(await canConnect(hostA, address, Number(port))).toBe(true);
+  // The server listens on the machine's other addresses too, but from a host they are out of reach:
+  // its loopback is its own, and it has no route beyond the test subnet.
+  expect(await canConnect(hostA, '127.0.0.1', Number(port))).toBe(false);
+  const others = Object.values(networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4' && !i.internal && i.address !== network!.hostAddress);
+  for (const other of others) expect(await canConnect(hostA, other!.address, Number(port))).toBe(false);
+});
+
+it("a crashed earlier run's namespaces and links are removed, a live run's are not", async () => {
+  // A pid that no longer exists stands for the crashed run.
+  const gone = spawn(process.execPath, ['-e', '']);
+  const deadPid = await new Promise<number>((resolve) => gone.on('exit', () => resolve(gone.pid!)));
+  execFileSync('ip', ['netns', 'add', `hxt${deadPid}-a`]);
+  execFileSync('ip', ['link', 'add', `hxt${deadPid}-br`, 'type', 'bridge']);
+  expect(leftovers(deadPid).sort()).toEqual([`link hxt${deadPid}-br`, `netns hxt${deadPid}-a`]);
+  const removed = removeStale();
+  expect(removed.sort()).toEqual([`link hxt${deadPid}-br`, `netns hxt${deadPid}-a`]);
+  expect(leftovers(deadPid)).toEqual([]);
+  // This run's own network is untouched.
+  expect(leftovers().length).toBe(1 + 2 * network!.hosts.length);
+});
+
 it('a host SIGKILLed in the middle of a rollout: the run completes on the other host, exactly once, as on one host', async () => {
   const [hostA, hostB] = network!.hosts;
   const queue = 'mh-kill-host';
+  await singleHostReference();
   // Host A alone at first, holding its first rollout open (fault injection), so the kill lands inside it.
   const a = await startHostWorker(hostA, queue, { HARNESSX_FAULT_DELAY: 'rollout:300000' });
   const handle = await client.workflow.start('evolveHarness', { taskQueue: queue, workflowId: queue, args: [input] });
@@ -167,7 +208,7 @@ it('a host SIGKILLed in the middle of a rollout: the run completes on the other 
   expect(await aExited).toBe('SIGKILL');
   const summary = (await handle.result()) as RunSummary;
 
-  expectSameRunAsReference(summary, queue);
+  await expectSameRunAsReference(summary, queue);
   // The rollout host A was holding completed on host B, on a later attempt (history records an activity's
   // started event with its last attempt only, so host A's attempt shows in `held` above, not here).
   const starts = await rolloutStarts(handle);
@@ -179,6 +220,7 @@ it('a host SIGKILLed in the middle of a rollout: the run completes on the other 
 it('the Temporal server restarted mid-run: the run completes on both hosts, as on one host', async () => {
   const [hostA, hostB] = network!.hosts;
   const queue = 'mh-restart-server';
+  await singleHostReference();
   const workers = [await startHostWorker(hostA, queue), await startHostWorker(hostB, queue)];
   const handle = await client.workflow.start('evolveHarness', { taskQueue: queue, workflowId: queue, args: [input] });
   await waitFor(() => handle.query<RunStatus>('status'), (s) => s.round >= 2, 120_000, 'round 2');
@@ -187,7 +229,7 @@ it('the Temporal server restarted mid-run: the run completes on both hosts, as o
   // The client reconnects; the result is waited for through retries while the server comes back.
   const summary = (await waitFor(() => client.workflow.getHandle(queue).result(), () => true, 300_000, 'the result')) as RunSummary;
 
-  expectSameRunAsReference(summary, queue);
+  await expectSameRunAsReference(summary, queue);
   // Every rollout ran on one of the two hosts (nothing else polls this queue).
   const identities = [...new Set((await rolloutStarts(handle)).map((s) => s.identity))];
   expect(identities.length).toBeGreaterThan(0);
