@@ -434,7 +434,7 @@ export async function clusterDown(options: { purge: boolean; log: Log }): Promis
   ];
   for (const [name, signal] of order) {
     const pid = runningPid(name);
-    if (await stopComponent(name, signal)) options.log(`Stopped the ${COMPONENT_LABEL[name]} (pid ${pid}).`);
+    if (await stopComponent(name, signal)) options.log(`Stopped ${COMPONENT_LABEL[name]} (pid ${pid}).`);
   }
   if (options.purge) {
     if (isDirectory(clusterDir())) rmSync(clusterDir(), { recursive: true, force: true });

@@ -29,7 +29,16 @@ export function initPostgres(bin: string, password: string, runAs: RunAs | undef
   const data = postgresDataDir();
   if (existsSync(join(data, 'PG_VERSION'))) return false;
   rmSync(data, { recursive: true, force: true });
-  mkdirSync(data, { recursive: true, mode: 0o700 });
+  mkdirSync(clusterDir(), { recursive: true });
+  if (runAs) {
+    // The server runs as an unprivileged user, who must be able to reach the data directory's parent.
+    const reach = spawnSync('test', ['-x', clusterDir()], { uid: runAs.uid, gid: runAs.gid });
+    if (reach.status !== 0)
+      throw new Error(
+        `PostgreSQL runs as user ${runAs.name} (initdb and postgres refuse to run as root), and ${runAs.name} cannot reach ${clusterDir()}: make its parent directories searchable (chmod o+x), or set HARNESSX_HOME to a directory others may traverse (e.g. /var/lib/harnessx)`,
+      );
+  }
+  mkdirSync(data, { mode: 0o700 });
   chownTree(data, runAs);
   // The password reaches initdb through a file only it reads (never argv), removed straight after.
   const pwfile = join(clusterDir(), `.pgpass-init-${process.pid}`);
@@ -44,8 +53,7 @@ export function initPostgres(bin: string, password: string, runAs: RunAs | undef
     if (r.status !== 0) {
       rmSync(data, { recursive: true, force: true });
       const cause = `${r.stderr ?? ''}${r.error ? r.error.message : ''}`.trim();
-      const hint = /Permission denied/.test(cause) && runAs ? `\n  ${runAs.name} must be able to reach ${data}: make its parent directories searchable (chmod o+x), or set HARNESSX_HOME to a directory such as /var/lib/harnessx` : '';
-      throw new Error(`initdb failed (exit ${r.status}):\n${cause}${hint}`);
+      throw new Error(`initdb failed (exit ${r.status}):\n${cause}`);
     }
   } finally {
     rmSync(pwfile, { force: true });
