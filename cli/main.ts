@@ -1,6 +1,7 @@
 import { TASK_QUEUE } from '../temporal.config';
 import { commands as audit } from './commands/audit';
 import { commands as checkBenchmark } from './commands/check-benchmark';
+import { commands as cluster } from './commands/cluster';
 import { commands as codecServer } from './commands/codec-server';
 import { commands as coevolve } from './commands/coevolve';
 import { commands as compare } from './commands/compare';
@@ -44,6 +45,8 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
                                           run one task with a harness in this process (no Temporal), printing
                                           each step as it happens (--json: one JSON object per step, then the result)
   harnessx server                         start the Temporal dev server (SQLite, Web UI on :8233), or reuse it
+  harnessx cluster up|status|down [--port-base N] [--json|--env] [--purge]
+                                          a production-style local deployment: PostgreSQL, Temporal server, Web UI, S3
   harnessx worker [--config FILE]         run an AEGIS worker on task queue ${TASK_QUEUE} (HARNESSX_TASK_QUEUE)
   harnessx status|pause|resume|stop <workflowId>
   harnessx history <workflowId>           the run's audit timeline
@@ -75,6 +78,7 @@ const COMMANDS: Commands = {
   ...rollout,
   ...runTask,
   ...server,
+  ...cluster,
   ...worker,
   ...control,
   ...audit,

@@ -1,8 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { connectionSettings } from '../temporal.config';
+import { connectionSettings, type ConnectionSettings } from '../temporal.config';
 import { dataConverter } from './codec';
+
+/**
+ * A Temporal setting that does not fit the server it points at (no such namespace, nothing listening):
+ * the message names the environment variable, so a worker or a run fails at start with the cause instead
+ * of retrying behind it.
+ */
+export class TemporalSettingError extends Error {}
 
 function tlsOptions() {
   const s = connectionSettings();
@@ -12,13 +19,51 @@ function tlsOptions() {
   return true;
 }
 
+function addressSetting(s: ConnectionSettings): string {
+  return s.external ? `TEMPORAL_ADDRESS=${s.address}` : `the Temporal server at ${s.address} (TEMPORAL_ADDRESS is unset)`;
+}
+
+async function connecting<T>(s: ConnectionSettings, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (e) {
+    throw new TemporalSettingError(`${addressSetting(s)}: cannot connect (${(e as Error).message.split('\n')[0]}); is the server running, and is the address host:port of its frontend?`, { cause: e });
+  }
+}
+
+type NamespaceService = Pick<Connection['workflowService'], 'describeNamespace' | 'listNamespaces'>;
+
+/** The configured namespace exists on the server; otherwise a TemporalSettingError naming TEMPORAL_NAMESPACE and the namespaces there are. */
+export async function checkNamespace(service: NamespaceService, s: ConnectionSettings = connectionSettings()): Promise<void> {
+  try {
+    await service.describeNamespace({ namespace: s.namespace });
+  } catch (e) {
+    if ((e as { code?: number }).code !== 5 /* gRPC NOT_FOUND */) throw e;
+    let known = '';
+    try {
+      const listed = await service.listNamespaces({ pageSize: 100 });
+      known = (listed.namespaces ?? []).map((n) => n.namespaceInfo?.name).filter((n): n is string => !!n && n !== 'temporal-system').join(', ');
+    } catch {
+      /* listing may be refused (Temporal Cloud API keys are per namespace): the message goes without it */
+    }
+    const setting = process.env.TEMPORAL_NAMESPACE ? `TEMPORAL_NAMESPACE=${s.namespace}` : `TEMPORAL_NAMESPACE is unset, so namespace "${s.namespace}"`;
+    throw new TemporalSettingError(
+      `${setting}: no such namespace on the Temporal server at ${s.address}${known ? ` (it has: ${known})` : ''}; set TEMPORAL_NAMESPACE to an existing namespace, or register it (temporal operator namespace create --namespace ${s.namespace} --address ${s.address})`,
+    );
+  }
+}
+
 export async function connectClient(): Promise<Client> {
   const s = connectionSettings();
-  const connection = await Connection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey });
+  const connection = await connecting(s, () => Connection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey }));
+  await checkNamespace(connection.workflowService, s);
   return new Client({ connection, namespace: s.namespace, dataConverter: dataConverter() });
 }
 
 export async function connectWorker(): Promise<NativeConnection> {
   const s = connectionSettings();
-  return NativeConnection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey });
+  const connection = await connecting(s, () => NativeConnection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey }));
+  // Worker.create would also refuse an unknown namespace, but with the server's words only.
+  await checkNamespace(connection.workflowService, s);
+  return connection;
 }
