@@ -20,6 +20,7 @@ import {
   clusterPorts,
   connectSettings,
   ConnectSettings,
+  DEFAULT_HOST,
   DEFAULT_PORT_BASE,
   NAMESPACE_RETENTION_DAYS,
   PORT_PURPOSE,
@@ -39,6 +40,8 @@ type Log = (line: string) => void;
 /** What `up` remembers for `status` and `down` (no secrets: those are in secrets.json, mode 0600). */
 interface ClusterState {
   portBase: number;
+  /** The address the Temporal frontend and the S3 server listen on (`--host`); absent: loopback. */
+  host?: string;
   createdAt: string;
 }
 
@@ -79,20 +82,24 @@ const COMPONENT_PORTS: Record<ComponentName, Array<keyof ClusterPorts>> = {
   s3: ['s3'],
 };
 
-async function checkPortsFree(name: ComponentName, ports: ClusterPorts, portBase: number): Promise<void> {
+/** The components that listen on `--host`; PostgreSQL and the Web UI stay on loopback. */
+const ON_HOST: ComponentName[] = ['temporal', 's3'];
+
+async function checkPortsFree(name: ComponentName, ports: ClusterPorts, portBase: number, host: string): Promise<void> {
+  const address = ON_HOST.includes(name) ? host : DEFAULT_HOST;
   for (const key of COMPONENT_PORTS[name])
-    if (!(await portFree(ports[key])))
+    if (!(await portFree(ports[key], address)))
       throw new ClusterConfigError(
-        `port ${ports[key]} (${PORT_PURPOSE[key]}) on 127.0.0.1 is in use by another process, so the ${COMPONENT_LABEL[name]} cannot start; stop that process, or pass --port-base N to move the cluster's ports (now ${portBase}..${portBase + 12})`,
+        `port ${ports[key]} (${PORT_PURPOSE[key]}) on ${address} is in use by another process, so the ${COMPONENT_LABEL[name]} cannot start; stop that process, or pass --port-base N to move the cluster's ports (now ${portBase}..${portBase + 12})`,
       );
 }
 
-async function temporalConnection(ports: ClusterPorts): Promise<Connection> {
-  return Connection.connect({ address: `127.0.0.1:${ports.frontendGrpc}`, connectTimeout: 3000 });
+async function temporalConnection(ports: ClusterPorts, host: string): Promise<Connection> {
+  return Connection.connect({ address: `${host}:${ports.frontendGrpc}`, connectTimeout: 3000 });
 }
 
-async function temporalServing(ports: ClusterPorts): Promise<boolean> {
-  const connection = await temporalConnection(ports);
+async function temporalServing(ports: ClusterPorts, host: string): Promise<boolean> {
+  const connection = await temporalConnection(ports, host);
   try {
     await connection.workflowService.getSystemInfo({});
     return true;
@@ -106,9 +113,9 @@ async function httpOk(url: string): Promise<boolean> {
   return res.ok;
 }
 
-function s3Client(ports: ClusterPorts, secrets: ClusterSecrets): S3Client {
+function s3Client(ports: ClusterPorts, secrets: ClusterSecrets, host: string): S3Client {
   return new S3Client({
-    endpoint: `http://127.0.0.1:${ports.s3}`,
+    endpoint: `http://${host}:${ports.s3}`,
     region: CLUSTER_REGION,
     forcePathStyle: true,
     credentials: { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey },
@@ -116,8 +123,8 @@ function s3Client(ports: ClusterPorts, secrets: ClusterSecrets): S3Client {
   });
 }
 
-async function s3Answering(ports: ClusterPorts, secrets: ClusterSecrets): Promise<boolean> {
-  const client = s3Client(ports, secrets);
+async function s3Answering(ports: ClusterPorts, secrets: ClusterSecrets, host: string): Promise<boolean> {
+  const client = s3Client(ports, secrets, host);
   try {
     await client.send(new HeadBucketCommand({ Bucket: CLUSTER_BUCKET }));
     return true;
@@ -162,39 +169,39 @@ function ensureSchemas(tool: string, bin: string, ports: ClusterPorts, secrets: 
   }
 }
 
-function writeTemporalConfig(ports: ClusterPorts, secrets: ClusterSecrets): string {
+function writeTemporalConfig(ports: ClusterPorts, secrets: ClusterSecrets, host: string): string {
   const root = join(clusterDir(), 'temporal');
   mkdirSync(join(root, 'config'), { recursive: true });
   const dynamic = join(root, 'config', 'dynamicconfig.yaml');
   writeFileSync(dynamic, temporalDynamicConfig());
   // The config holds the database password: readable by this user only.
-  writeFileSync(join(root, 'config', 'harnessx.yaml'), temporalServerConfig({ ports, postgresPassword: secrets.postgresPassword, dynamicConfigFile: dynamic }), { mode: 0o600 });
+  writeFileSync(join(root, 'config', 'harnessx.yaml'), temporalServerConfig({ ports, host, postgresPassword: secrets.postgresPassword, dynamicConfigFile: dynamic }), { mode: 0o600 });
   chmodSync(join(root, 'config', 'harnessx.yaml'), 0o600);
   return root;
 }
 
-async function startTemporal(binary: string, ports: ClusterPorts, secrets: ClusterSecrets, log: Log): Promise<number> {
-  const root = writeTemporalConfig(ports, secrets);
+async function startTemporal(binary: string, ports: ClusterPorts, secrets: ClusterSecrets, host: string, log: Log): Promise<number> {
+  const root = writeTemporalConfig(ports, secrets, host);
   const start = () => startDetached('temporal', { command: binary, args: ['--root', root, '--config', 'config', '--env', 'harnessx', '--allow-no-auth', 'start'], cwd: root });
   // All services in one process: on a fresh database, services started at the same moment from separate
   // processes race to save the cluster metadata (`SaveClusterMetadata encountered version mismatch`).
   let pid = start();
   try {
-    await waitUntil(`the Temporal server on 127.0.0.1:${ports.frontendGrpc}`, () => temporalServing(ports), { timeoutMs: 120_000, pid, name: 'temporal', log });
+    await waitUntil(`the Temporal server on ${host}:${ports.frontendGrpc}`, () => temporalServing(ports, host), { timeoutMs: 120_000, pid, name: 'temporal', log });
   } catch (e) {
     // Should the race still hit a first start inside one process, the metadata is saved by then: one more start.
     if (!/SaveClusterMetadata encountered version mismatch/.test(readFileSync(logFile('temporal'), 'utf8'))) throw e;
     log('  the first start lost the cluster-metadata race on the fresh database; starting once more');
     await stopComponent('temporal');
     pid = start();
-    await waitUntil(`the Temporal server on 127.0.0.1:${ports.frontendGrpc}`, () => temporalServing(ports), { timeoutMs: 120_000, pid, name: 'temporal', log });
+    await waitUntil(`the Temporal server on ${host}:${ports.frontendGrpc}`, () => temporalServing(ports, host), { timeoutMs: 120_000, pid, name: 'temporal', log });
   }
   return pid;
 }
 
 /** The `default` namespace (a fresh database has none) and the search attributes the workflows set. */
-async function ensureNamespace(ports: ClusterPorts, log: Log): Promise<void> {
-  const connection = await temporalConnection(ports);
+async function ensureNamespace(ports: ClusterPorts, host: string, log: Log): Promise<void> {
+  const connection = await temporalConnection(ports, host);
   try {
     const namespaceExists = async () => {
       try {
@@ -235,15 +242,15 @@ async function ensureNamespace(ports: ClusterPorts, log: Log): Promise<void> {
   }
 }
 
-function writeUiConfig(ports: ClusterPorts): string {
+function writeUiConfig(ports: ClusterPorts, host: string): string {
   const root = join(clusterDir(), 'ui');
   mkdirSync(join(root, 'config'), { recursive: true });
-  writeFileSync(join(root, 'config', 'harnessx.yaml'), uiServerConfig(ports));
+  writeFileSync(join(root, 'config', 'harnessx.yaml'), uiServerConfig(ports, CLUSTER_NAMESPACE, host));
   return root;
 }
 
-async function ensureBucket(ports: ClusterPorts, secrets: ClusterSecrets, log: Log): Promise<void> {
-  const client = s3Client(ports, secrets);
+async function ensureBucket(ports: ClusterPorts, secrets: ClusterSecrets, host: string, log: Log): Promise<void> {
+  const client = s3Client(ports, secrets, host);
   try {
     await client.send(new CreateBucketCommand({ Bucket: CLUSTER_BUCKET }));
     log(`  created bucket ${CLUSTER_BUCKET}`);
@@ -274,7 +281,7 @@ async function step<T>(log: Log, what: string, fn: () => Promise<T>): Promise<T>
  * Starts whatever of the cluster is not running yet and sets it up; a second `up` reuses the running
  * processes and re-checks the schemas, namespace and bucket (all idempotent).
  */
-export async function clusterUp(options: { portBase?: number; log: Log }): Promise<UpResult> {
+export async function clusterUp(options: { portBase?: number; host?: string; log: Log }): Promise<UpResult> {
   const { log } = options;
   const previous = readState();
   const runningAny = (['postgres', 'temporal', 'ui', 's3'] as const).some((c) => runningPid(c) !== null);
@@ -282,6 +289,9 @@ export async function clusterUp(options: { portBase?: number; log: Log }): Promi
     throw new ClusterConfigError(`the cluster in ${clusterDir()} is running on --port-base ${previous.portBase}; run \`harnessx cluster down\` before moving it to ${options.portBase}`);
   const portBase = options.portBase ?? previous?.portBase ?? DEFAULT_PORT_BASE;
   const ports = clusterPorts(portBase);
+  if (previous && runningAny && options.host !== undefined && options.host !== (previous.host ?? DEFAULT_HOST))
+    throw new ClusterConfigError(`the cluster in ${clusterDir()} is running on --host ${previous.host ?? DEFAULT_HOST}; run \`harnessx cluster down\` before moving it to ${options.host}`);
+  const host = options.host ?? previous?.host ?? DEFAULT_HOST;
 
   // Everything that can be missing is found (or built) before anything starts.
   const pgBin = postgresBinDir();
@@ -292,7 +302,7 @@ export async function clusterUp(options: { portBase?: number; log: Log }): Promi
     s3: await ensureGoBinary(GO_BINARIES.versitygw, log),
   };
   mkdirSync(clusterDir(), { recursive: true });
-  writeFileSync(stateFile(), JSON.stringify({ portBase, createdAt: previous?.createdAt ?? new Date().toISOString() } satisfies ClusterState, null, 2) + '\n');
+  writeFileSync(stateFile(), JSON.stringify({ portBase, host, createdAt: previous?.createdAt ?? new Date().toISOString() } satisfies ClusterState, null, 2) + '\n');
   const secrets = loadOrCreateSecrets();
   const components: UpResult['components'] = [];
   const already = (name: ComponentName) => {
@@ -306,7 +316,7 @@ export async function clusterUp(options: { portBase?: number; log: Log }): Promi
 
   // 1. PostgreSQL.
   if (!already('postgres')) {
-    await checkPortsFree('postgres', ports, portBase);
+    await checkPortsFree('postgres', ports, portBase, host);
     const runAs = postgresUser();
     initPostgres(pgBin, secrets.postgresPassword, runAs, log);
     const pid = await step(log, `Starting PostgreSQL on 127.0.0.1:${ports.postgres}`, async () => {
@@ -327,16 +337,16 @@ export async function clusterUp(options: { portBase?: number; log: Log }): Promi
 
   // 3. The Temporal server, then its namespace and search attributes.
   if (!already('temporal')) {
-    await checkPortsFree('temporal', ports, portBase);
-    const pid = await step(log, `Starting the Temporal server ${GO_BINARIES.temporalServer.version} on 127.0.0.1:${ports.frontendGrpc}`, () => startTemporal(binaries.server, ports, secrets, log));
+    await checkPortsFree('temporal', ports, portBase, host);
+    const pid = await step(log, `Starting the Temporal server ${GO_BINARIES.temporalServer.version} on ${host}:${ports.frontendGrpc}`, () => startTemporal(binaries.server, ports, secrets, host, log));
     components.push({ name: 'temporal', pid, started: true });
   }
-  await step(log, `Registering namespace ${CLUSTER_NAMESPACE} and the search attributes`, () => ensureNamespace(ports, log));
+  await step(log, `Registering namespace ${CLUSTER_NAMESPACE} and the search attributes`, () => ensureNamespace(ports, host, log));
 
   // 4. The Web UI server.
   if (!already('ui')) {
-    await checkPortsFree('ui', ports, portBase);
-    const root = writeUiConfig(ports);
+    await checkPortsFree('ui', ports, portBase, host);
+    const root = writeUiConfig(ports, host);
     const pid = await step(log, `Starting the Temporal Web UI ${GO_BINARIES.uiServer.version} on http://localhost:${ports.ui}`, async () => {
       const pid = startDetached('ui', { command: binaries.ui, args: ['--root', root, '--config', 'config', '--env', 'harnessx', 'start'], cwd: root });
       await waitUntil(`the Web UI on 127.0.0.1:${ports.ui}`, () => httpOk(`http://127.0.0.1:${ports.ui}/`), { timeoutMs: 60_000, pid, name: 'ui', log });
@@ -347,20 +357,20 @@ export async function clusterUp(options: { portBase?: number; log: Log }): Promi
 
   // 5. The S3 server and the bucket.
   if (!already('s3')) {
-    await checkPortsFree('s3', ports, portBase);
+    await checkPortsFree('s3', ports, portBase, host);
     const data = join(clusterDir(), 's3');
     mkdirSync(data, { recursive: true });
-    const pid = await step(log, `Starting the S3 server (versitygw ${GO_BINARIES.versitygw.version}, posix backend in ${data}) on 127.0.0.1:${ports.s3}`, async () => {
+    const pid = await step(log, `Starting the S3 server (versitygw ${GO_BINARIES.versitygw.version}, posix backend in ${data}) on ${host}:${ports.s3}`, async () => {
       // The root keys reach versitygw through its environment, never its command line (visible in ps).
       const env = { ...process.env, ROOT_ACCESS_KEY_ID: secrets.s3AccessKeyId, ROOT_SECRET_ACCESS_KEY: secrets.s3SecretAccessKey, VGW_REGION: CLUSTER_REGION };
-      const pid = startDetached('s3', { command: binaries.s3, args: ['--port', `127.0.0.1:${ports.s3}`, 'posix', data], env });
-      await waitUntil(`the S3 server on 127.0.0.1:${ports.s3}`, () => s3Answering(ports, secrets), { timeoutMs: 60_000, pid, name: 's3', log });
+      const pid = startDetached('s3', { command: binaries.s3, args: ['--port', `${host}:${ports.s3}`, 'posix', data], env });
+      await waitUntil(`the S3 server on ${host}:${ports.s3}`, () => s3Answering(ports, secrets, host), { timeoutMs: 60_000, pid, name: 's3', log });
       return pid;
     });
     components.push({ name: 's3', pid, started: true });
   }
-  await ensureBucket(ports, secrets, log);
-  return { ports, settings: connectSettings(ports, { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey }), components, dataDir: clusterDir() };
+  await ensureBucket(ports, secrets, host, log);
+  return { ports, settings: connectSettings(ports, { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey }, host), components, dataDir: clusterDir() };
 }
 
 export interface ComponentStatus {
@@ -377,6 +387,7 @@ export interface ComponentStatus {
 export async function clusterStatus(): Promise<{ exists: boolean; portBase: number; components: ComponentStatus[] }> {
   const state = readState();
   const portBase = state?.portBase ?? DEFAULT_PORT_BASE;
+  const host = state?.host ?? DEFAULT_HOST;
   const ports = clusterPorts(portBase);
   const secrets = existsSync(secretsFile()) ? (JSON.parse(readFileSync(secretsFile(), 'utf8')) as ClusterSecrets) : null;
   const probe = async (name: ComponentName, port: number, check: () => Promise<string>): Promise<ComponentStatus> => {
@@ -396,7 +407,7 @@ export async function clusterStatus(): Promise<{ exists: boolean; portBase: numb
       return 'accepting connections';
     }),
     probe('temporal', ports.frontendGrpc, async () => {
-      const connection = await temporalConnection(ports);
+      const connection = await temporalConnection(ports, host);
       try {
         const info = await connection.workflowService.getSystemInfo({});
         await connection.workflowService.describeNamespace({ namespace: CLUSTER_NAMESPACE });
@@ -411,7 +422,7 @@ export async function clusterStatus(): Promise<{ exists: boolean; portBase: numb
     }),
     probe('s3', ports.s3, async () => {
       if (!secrets) throw new Error('no credentials (secrets.json missing)');
-      const client = s3Client(ports, secrets);
+      const client = s3Client(ports, secrets, host);
       try {
         await client.send(new HeadBucketCommand({ Bucket: CLUSTER_BUCKET }));
         return `bucket ${CLUSTER_BUCKET} reachable`;

@@ -129,12 +129,12 @@ export async function stopComponent(name: ComponentName, signal: NodeJS.Signals 
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** True when nothing listens on 127.0.0.1:port (we can bind it ourselves). */
-export function portFree(port: number): Promise<boolean> {
+/** True when nothing listens on host:port (we can bind it ourselves). */
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 

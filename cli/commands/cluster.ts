@@ -1,11 +1,17 @@
+import { networkInterfaces } from 'node:os';
 import { clusterDown, clusterStatus, clusterUp, UpResult } from '../cluster/cluster';
-import { ClusterConfigError, envLines, portBaseFlag } from '../cluster/config';
+import { ClusterConfigError, envLines, hostFlag, portBaseFlag } from '../cluster/config';
 import { clusterDir } from '../cluster/processes';
 import { UsageError } from '../errors';
 import { type Commands, parseOptions } from '../options';
 import { printJson } from '../output';
 
-const USAGE = 'usage: harnessx cluster up [--port-base N] [--json | --env] | status [--json] | down [--purge]';
+const USAGE = 'usage: harnessx cluster up [--port-base N] [--host ADDRESS] [--json | --env] | status [--json] | down [--purge]';
+
+/** This machine's IPv4 addresses (where `--host` may point). */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((i) => i.family === 'IPv4').map((i) => i.address));
+}
 
 function describeUp(result: UpResult): string[] {
   const { ports, settings } = result;
@@ -36,6 +42,8 @@ export const commands: Commands = {
   cluster: async (args) => {
     const { values, positionals } = parseOptions(args, {
       'port-base': { type: 'string' },
+      // The address workers on other machines reach the Temporal frontend and the S3 server at (default: loopback only).
+      host: { type: 'string' },
       json: { type: 'boolean', default: false },
       env: { type: 'boolean', default: false },
       purge: { type: 'boolean', default: false },
@@ -47,6 +55,7 @@ export const commands: Commands = {
       if (set && !actions.includes(action)) throw new UsageError(`--${flag} applies to \`cluster ${actions.join('|')}\` only`);
     };
     onlyFor('port-base', values['port-base'] !== undefined, ['up']);
+    onlyFor('host', values.host !== undefined, ['up']);
     onlyFor('env', values.env, ['up']);
     onlyFor('json', values.json, ['up', 'status']);
     onlyFor('purge', values.purge, ['down']);
@@ -55,7 +64,8 @@ export const commands: Commands = {
 
     if (action === 'up') {
       const portBase = values['port-base'] === undefined ? undefined : await guarded(async () => portBaseFlag(values['port-base']));
-      const result = await guarded(() => clusterUp({ portBase, log }));
+      const host = values.host === undefined ? undefined : await guarded(async () => hostFlag(values.host, localAddresses()));
+      const result = await guarded(() => clusterUp({ portBase, host, log }));
       if (values.json) printJson({ ports: result.ports, settings: result.settings, components: result.components, dataDir: result.dataDir });
       else if (values.env) process.stdout.write(envLines(result.settings).join('\n') + '\n');
       else for (const line of describeUp(result)) console.log(line);

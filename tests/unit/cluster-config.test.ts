@@ -5,6 +5,7 @@ import {
   connectSettings,
   DEFAULT_PORT_BASE,
   envLines,
+  hostFlag,
   portBaseFlag,
   PORT_SPAN,
   searchAttributeTypes,
@@ -128,5 +129,31 @@ describe('checkNamespace', () => {
     await expect(checkNamespace(service(() => Promise.resolve({})), settings)).resolves.toBeUndefined();
     const unavailable = Object.assign(new Error('14 UNAVAILABLE'), { code: 14 });
     await expect(checkNamespace(service(() => Promise.reject(unavailable)), settings)).rejects.toBe(unavailable);
+  });
+});
+
+describe('--host (workers on other machines)', () => {
+  const ports = clusterPorts(20000);
+
+  test('must be an IPv4 address of this machine; absent, loopback', () => {
+    expect(hostFlag(undefined, ['10.0.0.5'])).toBe('127.0.0.1');
+    expect(hostFlag('10.0.0.5', ['127.0.0.1', '10.0.0.5'])).toBe('10.0.0.5');
+    expect(() => hostFlag('db.example', ['10.0.0.5'])).toThrow(/--host must be an IPv4 address of this machine.*"db.example"/);
+    expect(() => hostFlag('10.0.0.300', ['10.0.0.5'])).toThrow(ClusterConfigError);
+    expect(() => hostFlag('10.9.9.9', ['127.0.0.1', '10.0.0.5'])).toThrow('--host 10.9.9.9 is not an address of this machine (it has: 127.0.0.1, 10.0.0.5)');
+  });
+
+  test('the Temporal services bind and advertise it; PostgreSQL stays on loopback', () => {
+    const yaml = temporalServerConfig({ ports, host: '10.0.0.5', postgresPassword: 'pw', dynamicConfigFile: '/x/dynamic.yaml' });
+    expect(yaml.match(/bindOnIP: "10\.0\.0\.5"/g)).toHaveLength(4);
+    expect(yaml).not.toContain('bindOnLocalHost');
+    expect(yaml).toContain('broadcastAddress: "10.0.0.5"');
+    expect(yaml).toContain('rpcAddress: "10.0.0.5:20000"');
+    expect(yaml.match(/connectAddr: "127\.0\.0\.1:20012"/g)).toHaveLength(2);
+    expect(uiServerConfig(ports, 'default', '10.0.0.5')).toContain('temporalGrpcAddress: "10.0.0.5:20000"');
+  });
+
+  test('workers are pointed at it', () => {
+    expect(connectSettings(ports, { accessKeyId: 'AK', secretAccessKey: 'SK' }, '10.0.0.5')).toMatchObject({ TEMPORAL_ADDRESS: '10.0.0.5:20000', AWS_ENDPOINT_URL_S3: 'http://10.0.0.5:20011' });
   });
 });
