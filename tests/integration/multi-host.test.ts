@@ -1,12 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { hostname, networkInterfaces } from 'node:os';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { devServerArgs, portOpen } from '../../cli/dev-server';
-import { findTemporalCli } from '../../cli/temporal-cli';
+import { portOpen } from '../../cli/dev-server';
 import { ArtifactStore } from '../../store/artifact-store';
 import { createAegisWorker } from '../../workers/aegis-worker';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
@@ -48,7 +47,7 @@ function singleHostReference(): Promise<{ summary: RunSummary; ships: Array<[num
   return referenceRun;
 }
 
-/** The servers the hosts share. Here a dev server on the bridge address; `restartTemporal` keeps its SQLite state. */
+/** The servers the hosts share, listening on the bridge address. */
 interface Deployment {
   address: string;
   /** The artifact store as the test reads it back (the run's audit log). */
@@ -59,40 +58,54 @@ interface Deployment {
   stop(): Promise<void>;
 }
 
-async function startDevServerDeployment(listenAddress: string): Promise<Deployment> {
-  const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()?.path;
-  if (!cli) throw new Error('the Temporal CLI is missing; globalSetup should have built it (npx harnessx install-cli)');
-  const dir = tempDataDir();
-  const port = 17233 + Math.floor(Math.random() * 2000);
-  const args = devServerArgs(join(dir, 'temporal.sqlite'))
-    .map((a) => (a === '7233' ? String(port) : a))
-    .filter((a, i, all) => !(a === '--ui-port' || all[i - 1] === '--ui-port'));
-  let server: ChildProcess | undefined;
-  const start = async () => {
-    // The dev server with `--ip <address>` binds its internal services there but dials them on 127.0.0.1
-    // (CLI v1.5.1), so it listens on every address; the hosts still reach only the test subnet.
-    server = spawn(cli, [...args, '--headless', '--ip', '0.0.0.0'], { stdio: 'ignore' });
-    await waitFor(() => portOpen(port, listenAddress), (open) => open, 60_000, `the Temporal server on ${listenAddress}:${port}`);
-  };
-  const stopServer = async () => {
-    if (!server || server.exitCode !== null || server.signalCode !== null) return;
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGKILL');
-    await exited;
-  };
-  await start();
-  // Until the S3 store lands, the hosts share one store folder (a stand-in for the bucket).
-  const shared = join(dir, 'data');
-  return {
-    address: `${listenAddress}:${port}`,
-    store: new ArtifactStore(shared),
-    workerEnv: () => ({ HARNESSX_DATA_DIR: shared }),
-    restartTemporal: async () => {
-      await stopServer();
-      await start();
-    },
-    stop: stopServer,
-  };
+const ROOT = join(__dirname, '../..');
+
+/** `harnessx cluster …` under the deployment's own HARNESSX_HOME, as a user runs it; the last stdout line. */
+function harnessxCluster(home: string, args: string[]): string {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/harnessx.js'), 'cluster', ...args], { cwd: ROOT, env: { ...process.env, HARNESSX_HOME: home, HARNESSX_LOG_LEVEL: 'ERROR' }, encoding: 'utf8', timeout: 900_000 });
+  if (r.status !== 0) throw new Error(`harnessx cluster ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr}`);
+  const lines = r.stdout.trim().split('\n');
+  return lines[lines.length - 1];
+}
+
+/**
+ * The production-style deployment (`harnessx cluster up --host <bridge address>`): PostgreSQL, the Temporal
+ * server on it, the Web UI and the S3 server, with the frontend and the S3 server on the test bridge.
+ * `restartTemporal` SIGKILLs the Temporal server's process group and brings it back with a second `cluster
+ * up` (PostgreSQL keeps the state).
+ */
+async function startClusterDeployment(listenAddress: string): Promise<Deployment> {
+  const home = mkdtempSync(join(tmpdir(), 'hx-mh-cluster-'));
+  // PostgreSQL runs as `nobody` when the tests run as root: it must be able to traverse to its data directory.
+  chmodSync(home, 0o755);
+  const portBase = 23000 + 16 * Math.floor(Math.random() * 500);
+  let up = false;
+  try {
+    const settings = (JSON.parse(harnessxCluster(home, ['up', '--port-base', String(portBase), '--host', listenAddress, '--json'])) as { settings: Record<string, string> }).settings;
+    up = true;
+    expect(settings.TEMPORAL_ADDRESS).toBe(`${listenAddress}:${portBase}`);
+    // Until the S3 store lands, the hosts share one store folder (a stand-in for the cluster's bucket).
+    const shared = join(home, 'shared-store');
+    return {
+      address: settings.TEMPORAL_ADDRESS,
+      store: new ArtifactStore(shared),
+      workerEnv: () => ({ HARNESSX_DATA_DIR: shared, TEMPORAL_NAMESPACE: settings.TEMPORAL_NAMESPACE }),
+      restartTemporal: async () => {
+        const status = JSON.parse(harnessxCluster(home, ['status', '--json'])) as { components: Array<{ name: string; pid: number | null }> };
+        const pid = status.components.find((c) => c.name === 'temporal')?.pid;
+        if (!pid) throw new Error('cluster status names no Temporal server pid');
+        process.kill(-pid, 'SIGKILL');
+        await waitFor(async () => portOpen(portBase, listenAddress), (open) => !open, 30_000, 'the Temporal server to be down');
+        const again = JSON.parse(harnessxCluster(home, ['up', '--json'])) as { components: Array<{ name: string; started: boolean }> };
+        // Only the Temporal server was started again: PostgreSQL kept running, with the run's state.
+        expect(again.components.filter((c) => c.started).map((c) => c.name)).toEqual(['temporal']);
+      },
+      stop: async () => void harnessxCluster(home, ['down', '--purge']),
+    };
+  } catch (e) {
+    if (up) harnessxCluster(home, ['down', '--purge']);
+    throw e;
+  }
 }
 
 /** `harnessx worker` on a host, with its own HARNESSX_HOME; resolves once it polls. Its pid is the process's own. */
@@ -147,7 +160,7 @@ async function expectSameRunAsReference(summary: RunSummary, runId: string): Pro
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   network = createTestNetwork(2);
-  deployment = await startDevServerDeployment(network.hostAddress);
+  deployment = await startClusterDeployment(network.hostAddress);
   client = new Client({ connection: await Connection.connect({ address: deployment.address }) });
 
 });
@@ -171,7 +184,7 @@ it('a host reaches the deployment on the test subnet and nothing else of the mac
   const [hostA] = network!.hosts;
   const [address, port] = deployment!.address.split(':');
   expect(await canConnect(hostA, address, Number(port))).toBe(true);
-  // The server listens on the machine's other addresses too, but from a host they are out of reach:
+  // Whatever else of the machine listens (loopback, its other addresses) is out of a host's reach:
   // its loopback is its own, and it has no route beyond the test subnet.
   expect(await canConnect(hostA, '127.0.0.1', Number(port))).toBe(false);
   const others = Object.values(networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4' && !i.internal && i.address !== network!.hostAddress);
