@@ -72,12 +72,12 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-'));
   const store = new ArtifactStore(dataDir);
   const evolved = evolvedHarness();
-  const evolvedId = store.putHarness(evolved);
+  const evolvedId = await store.putHarness(evolved);
   const ids240 = allIds.slice(0, 120);
   // The rollout activity's own code, called directly (no Temporal): the like-for-like baseline for traced rollouts.
   // Its own store, so neither side finds the other's trace blobs already written.
   const inProcessStore = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-bench-inproc-')));
-  inProcessStore.putHarness(evolved);
+  await inProcessStore.putHarness(evolved);
   const inProcessActivities = createActivities({ store: inProcessStore });
 
   // 1. Orchestration overhead per model call (zero-latency model), in-process.
@@ -201,7 +201,7 @@ async function main() {
     const perRound = Object.fromEntries([...byType].map(([k, v]) => [k, v / rounds]));
     results.roundWallMs = { total: run.ms / rounds, byActivity: perRound };
     row('AEGIS round wall time', `${rounds} rounds`, `${(run.ms / rounds).toFixed(0)} ms/round`, Object.entries(perRound).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', '));
-    const audit = store.readAudit(run.value.workflowId);
+    const audit = await store.readAudit(run.value.workflowId);
     const ratios = audit.filter((r) => r.stage === 'digest').map((r) => Number(r.payload.compression));
     results.digestCompression = ratios;
     row('digester compression', 'trace tokens / digest tokens', ratios.map((r) => `${r.toFixed(0)}×`).join(' '), '');
