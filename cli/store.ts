@@ -2,12 +2,36 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toJson } from '../harness/config';
 import { ArtifactStore } from '../store/artifact-store';
+import { openStore, StoreSettingError } from '../store/open-store';
 import type { Store } from '../store/store';
+import { UsageError } from './errors';
 import { dataDir } from './paths';
 
-/** The artifact store the CLI's commands read and write: the data directory. */
+/**
+ * The artifact store the CLI's commands read and write: HARNESSX_STORE (a folder or s3://bucket/prefix),
+ * else the data directory. A malformed setting is a usage error naming it.
+ */
 export function cliStore(): Store {
-  return new ArtifactStore(dataDir());
+  try {
+    return openStore({ defaultDir: dataDir() });
+  } catch (e) {
+    if (e instanceof StoreSettingError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * cliStore, checked before a run starts (reachable, credentials accepted, writable): a wrong endpoint,
+ * key or bucket is one clear error naming the setting, not a run whose activities retry it.
+ */
+export async function checkedCliStore(): Promise<Store> {
+  const store = cliStore();
+  try {
+    await store.check();
+  } catch (e) {
+    throw new UsageError(`artifact store ${store.location}: ${(e as Error).message}`);
+  }
+  return store;
 }
 
 /**

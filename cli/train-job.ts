@@ -2,7 +2,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerCheckpoint, trainDoneFile } from '../activities/coevolution';
 import { runTrainer, TrainerJob } from '../coevolution/external-trainer';
-import { ArtifactStore } from '../store/artifact-store';
+import { openStore } from '../store/open-store';
+import { dataDir } from './paths';
 import { connectClient } from '../workers/connection';
 
 /**
@@ -19,7 +20,8 @@ export async function runTrainJob(jobDir: string): Promise<number> {
   try {
     const checkpoint = await runTrainer(spec.job, () => void client.activity.heartbeat(token(), { training: spec.iteration }).catch(() => undefined));
     const result = { checkpoint, samples: 0, objectiveBefore: null, objectiveAfter: null, relaunched: false };
-    const store = new ArtifactStore((spec.store ?? spec.dataDir)!);
+    // The job names its store as HARNESSX_STORE does (a folder or s3://bucket/prefix); the AWS_* variables come from the worker's environment.
+    const store = openStore({ defaultDir: dataDir(), env: { ...process.env, HARNESSX_STORE: spec.store ?? spec.dataDir } });
     await registerCheckpoint(store, spec.runId, { ...checkpoint, iteration: spec.iteration });
     await store.writeRunFile(spec.runId, trainDoneFile(spec.iteration), JSON.stringify(result));
     await client.activity.complete(token(), result);
