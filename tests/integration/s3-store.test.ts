@@ -1,9 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createCoevolutionActivities, trainJobDir } from '../../activities/coevolution';
+import { emptyBuffer } from '../../coevolution/replay-buffer';
 import { canonicalJson, sha256Hex } from '../../harness/canonical';
 import { checkStore, openStore } from '../../store/open-store';
 import { S3Store } from '../../store/s3-store';
@@ -50,6 +53,31 @@ async function s3Fixture(): Promise<StoreFixture> {
 }
 
 storeContract('S3 (versitygw)', s3Fixture, 60_000);
+
+test('a training job keeps its working folder on the worker and its result and checkpoint registry in the bucket: never relaunched', async () => {
+  const store = openStore({ defaultDir: tempDataDir(), env: gw.env(BUCKET, 'train') });
+  const work = mkdtempSync(join(tmpdir(), 'hx-s3-train-'));
+  const counter = join(work, 'launches.txt');
+  process.env.HARNESSX_WORK_DIR = work;
+  process.env.HARNESSX_TRAINER_COMMAND = `node -e "const fs=require('fs');fs.appendFileSync('${counter}','x');fs.writeFileSync(process.env.HARNESSX_TRAIN_OUT+'/checkpoint.json',JSON.stringify({id:'ft-1',model:'openai-compatible:ft-1@http://127.0.0.1:9/v1'}))"`;
+  try {
+    const base = { id: 'base', model: 'openai-compatible:base@http://127.0.0.1:9/v1' };
+    const input = { runId: 'r-s3', bufferRef: await store.put(emptyBuffer(10)), checkpoint: base, reference: base, iteration: 1, benchmark: 'blocksworld' };
+    const first = await createCoevolutionActivities(store).trainStep(input);
+    // Another "host" (a fresh store object, no state in memory) finds the job done in the bucket.
+    const again = await createCoevolutionActivities(openStore({ defaultDir: tempDataDir(), env: gw.env(BUCKET, 'train') })).trainStep(input);
+    expect(first.checkpoint).toEqual({ id: 'ft-1', model: 'openai-compatible:ft-1@http://127.0.0.1:9/v1' });
+    expect(again.checkpoint).toEqual(first.checkpoint);
+    expect(readFileSync(counter, 'utf8')).toBe('x');
+    expect(trainJobDir(store, 'r-s3', 1)).toBe(join(work, 'runs', 'r-s3', 'train-1'));
+    expect(existsSync(join(work, 'runs', 'r-s3', 'train-1', 'grpo.trl.jsonl'))).toBe(true);
+    expect(await store.readRunFile('r-s3', 'checkpoints.json')).toEqual([{ ...first.checkpoint, iteration: 1 }]);
+    expect(await store.readRunFile('r-s3', 'train-1/done.json')).toMatchObject({ checkpoint: first.checkpoint, relaunched: false });
+  } finally {
+    delete process.env.HARNESSX_TRAINER_COMMAND;
+    delete process.env.HARNESSX_WORK_DIR;
+  }
+});
 
 describe('S3 store: bad settings are named at once', () => {
   const messageOf = async (store: Store) => checkStore(store).then(() => null, (e: Error) => e.message);
