@@ -71,7 +71,7 @@ export function createBookkeepingActivities(services: ActivityServices) {
       const tasks = benchmark.tasks();
       const ids = (split: string) => tasks.filter((t) => t.split === split).map((t) => t.id);
       return {
-        seedHarnessId: store.putHarness(config),
+        seedHarnessId: await store.putHarness(config),
         trainIds: ids('train'),
         validationIds: sampleIds(ids('validation'), input.validationSize, input.seed, 'validation'),
         testIds: ids('test'),
@@ -84,7 +84,7 @@ export function createBookkeepingActivities(services: ActivityServices) {
     },
 
     async writeSummary(input: { runId: string; summary: Record<string, unknown> }) {
-      return { path: store.writeRunFile(input.runId, 'summary.json', JSON.stringify(input.summary, null, 2) + '\n') };
+      return { path: await store.writeRunFile(input.runId, 'summary.json', JSON.stringify(input.summary, null, 2) + '\n') };
     },
 
     /** Forks a candidate into a new variant (retiring the worst when the pool is full). */

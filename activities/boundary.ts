@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { scrubHostPaths } from '../harness/sandbox/input-bounds';
 import { ProviderError } from '../models/errors';
-import type { ArtifactStore } from '../store/artifact-store';
+import type { Store } from '../store/store';
 import { heartbeat, workflowIdOrNull } from './activity-context';
 
 /**
@@ -57,11 +57,11 @@ export function providerFailure(e: ProviderError): ApplicationFailure {
  * Fault injection for durability tests: HARNESSX_FAULT_DELAY="<stage>:<ms>" holds that stage open (leaving a
  * marker in the run's folder once it has started) so a test can kill the worker inside it. Unset: no-op.
  */
-export async function faultPoint(store: ArtifactStore, stage: string): Promise<void> {
+export async function faultPoint(store: Store, stage: string): Promise<void> {
   const [name, ms] = (process.env.HARNESSX_FAULT_DELAY ?? '').split(':');
   const runId = workflowIdOrNull();
   if (name !== stage || !runId) return;
-  store.writeRunFile(runId, `fault-${stage}`, new Date().toISOString());
+  await store.writeRunFile(runId, `fault-${stage}`, new Date().toISOString());
   const until = Date.now() + Number(ms || 0);
   while (Date.now() < until) {
     heartbeat({ fault: stage });

@@ -29,7 +29,7 @@ export function createGateActivities(services: ActivityServices) {
   return {
     /** The deterministic gate, in order; the first failing check stops it. */
     async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number; gating?: GatingSpec; endpointLimits?: EndpointLimits }): Promise<GateResult & { spend: Spend }> {
-      const candidate = store.get<Candidate[]>(input.candidatesRef).find((c) => c.candidateId === input.candidateId);
+      const candidate = (await store.get<Candidate[]>(input.candidatesRef)).find((c) => c.candidateId === input.candidateId);
       if (!candidate) throw ApplicationFailure.nonRetryable(`candidate ${input.candidateId} is not in ${input.candidatesRef}`, 'InvalidInput');
       const checks: GateCheckResult[] = [];
       const spent: Spend[] = [];
@@ -38,7 +38,7 @@ export function createGateActivities(services: ActivityServices) {
         return { candidateId: candidate.candidateId, passed: !failed && checks.length === GATE_CHECKS.length, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra, spend: totalSpend(spent) };
       };
       // The rollout-free checks, exactly as the Evolver's pre-gate ran them (same incumbent, benchmark and seed).
-      const pre = await preGateChecks(store.getHarness(input.incumbentId), candidate, store.getHarness(candidate.harnessId), getBenchmark(input.benchmark), { seed: input.seed });
+      const pre = await preGateChecks(await store.getHarness(input.incumbentId), candidate, await store.getHarness(candidate.harnessId), getBenchmark(input.benchmark), { seed: input.seed });
       checks.push(...pre.checks);
       if (!pre.passed) return result();
       heartbeat({ stage: 'seesaw' });

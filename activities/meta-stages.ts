@@ -49,8 +49,8 @@ export function createMetaStageActivities(services: ActivityServices) {
       case 'reflective-prompt': {
         const runId = workflowIdOrNull() ?? 'local';
         const pool: PromptPoolStore = {
-          load: () => store.readRunFile<PromptPoolEntry[]>(runId, 'prompt-pool.json') ?? [],
-          save: (entries) => void store.writeRunFile(runId, 'prompt-pool.json', JSON.stringify(entries)),
+          load: async () => (await store.readRunFile<PromptPoolEntry[]>(runId, 'prompt-pool.json')) ?? [],
+          save: async (entries) => void (await store.writeRunFile(runId, 'prompt-pool.json', JSON.stringify(entries))),
         };
         return new ReflectivePromptMetaAgent(model, pool, spec.seed ?? 'harnessx');
       }
@@ -87,10 +87,12 @@ export function createMetaStageActivities(services: ActivityServices) {
   }
 
   /** Stores each draft's harness and the candidate list (existing ones first); returns its ref and a summary per candidate. */
-  function storeCandidates(existing: Candidate[], drafts: CandidateDraft[]) {
-    const candidates: Candidate[] = [...existing, ...drafts.map(({ config, ...rest }) => ({ ...rest, harnessId: store.putHarness(config) }))];
+  async function storeCandidates(existing: Candidate[], drafts: CandidateDraft[]) {
+    const stored: Candidate[] = [];
+    for (const { config, ...rest } of drafts) stored.push({ ...rest, harnessId: await store.putHarness(config) });
+    const candidates: Candidate[] = [...existing, ...stored];
     return {
-      candidatesRef: store.put(candidates),
+      candidatesRef: await store.put(candidates),
       candidates: candidates.map((c) => ({ candidateId: c.candidateId, harnessId: c.harnessId, editKey: c.editKey, bucket: c.bucket })),
     };
   }
@@ -98,27 +100,27 @@ export function createMetaStageActivities(services: ActivityServices) {
   return {
     /** The deterministic digest, refined by the LLM Digester when the run has an LLM meta-agent. */
     async digest(input: { round: number; harnessId: string; tracesRef: string; outcomesRef: string; previousDigestRef: string | null } & StageSpec) {
-      const traces = store.get<EpisodeTrace[]>(input.tracesRef);
-      const config = store.getHarness(input.harnessId);
+      const traces = await store.get<EpisodeTrace[]>(input.tracesRef);
+      const config = await store.getHarness(input.harnessId);
       const base = digestTraces({
         round: input.round,
         harnessId: input.harnessId,
         config,
         traces,
-        outcomes: store.get<TaskOutcome[]>(input.outcomesRef),
-        previous: input.previousDigestRef ? store.get<Digest>(input.previousDigestRef) : null,
+        outcomes: await store.get<TaskOutcome[]>(input.outcomesRef),
+        previous: input.previousDigestRef ? await store.get<Digest>(input.previousDigestRef) : null,
       });
       return stage(input, async (agent) => {
         const digest = agent.digest ? await agent.digest({ digest: base, traces, config }) : base;
         const failing = digest.tasks.filter((t) => t.category !== null).length;
-        return { digestRef: store.put(digest), actionability: digest.actionability, failing, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens };
+        return { digestRef: await store.put(digest), actionability: digest.actionability, failing, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens };
       });
     },
 
     async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[] } & StageSpec) {
       return stage(input, async (agent) => {
-        const landscape = await agent.plan({ digest: store.get<Digest>(input.digestRef), tried: input.tried, config: store.getHarness(input.harnessId) });
-        return { landscapeRef: store.put(landscape), options: landscape.options.length, categories: landscape.categories.map((c) => `${c.category}:${c.tasks.length}`) };
+        const landscape = await agent.plan({ digest: await store.get<Digest>(input.digestRef), tried: input.tried, config: await store.getHarness(input.harnessId) });
+        return { landscapeRef: await store.put(landscape), options: landscape.options.length, categories: landscape.categories.map((c) => `${c.category}:${c.tasks.length}`) };
       });
     },
 
@@ -129,16 +131,16 @@ export function createMetaStageActivities(services: ActivityServices) {
     async evolve(input: { landscapeRef: string; digestRef: string; harnessId: string; maxCandidates: number; round: number; tracesRef?: string; benchmark?: string; gate?: GateTerms } & StageSpec) {
       await faultPoint(store, 'evolve');
       return stage(input, async (agent) => {
-        const incumbent = store.getHarness(input.harnessId);
+        const incumbent = await store.getHarness(input.harnessId);
         const drafts = await agent.evolve({
           ...(input.benchmark ? { preGate: makePreGateChecker(incumbent, getBenchmark(input.benchmark), { seed: input.seed ?? 'harnessx' }) } : {}),
           ...(input.gate ? { gate: input.gate } : {}),
-          landscape: store.get<Landscape>(input.landscapeRef),
-          digest: store.get<Digest>(input.digestRef),
+          landscape: await store.get<Landscape>(input.landscapeRef),
+          digest: await store.get<Digest>(input.digestRef),
           config: incumbent,
           maxCandidates: input.maxCandidates,
           round: input.round,
-          traces: input.tracesRef ? store.get<EpisodeTrace[]>(input.tracesRef) : undefined,
+          traces: input.tracesRef ? await store.get<EpisodeTrace[]>(input.tracesRef) : undefined,
         });
         return storeCandidates([], drafts);
       });
@@ -146,11 +148,11 @@ export function createMetaStageActivities(services: ActivityServices) {
 
     /** The critic's decision; candidates it had revised are stored beside the originals (a new candidatesRef). */
     async critique(input: { candidatesRef: string; digestRef: string; reputation: Record<string, number>; harnessId?: string; round?: number; tried?: TriedEdit[]; gate?: GateTerms } & StageSpec) {
-      const candidates = store.get<Candidate[]>(input.candidatesRef);
-      const incumbent = input.harnessId ? store.getHarness(input.harnessId) : null;
-      return stage(input, async (agent): Promise<Critique & Partial<ReturnType<typeof storeCandidates>>> => {
-        const { revised, ...critique } = await agent.critique({ candidates, digest: store.get<Digest>(input.digestRef), reputation: input.reputation, config: incumbent ?? store.getHarness(candidates[0].harnessId), round: input.round ?? 0, tried: input.tried, gate: input.gate });
-        return revised?.length ? { ...(critique as Critique), ...storeCandidates(candidates, revised) } : (critique as Critique);
+      const candidates = await store.get<Candidate[]>(input.candidatesRef);
+      const incumbent = input.harnessId ? await store.getHarness(input.harnessId) : null;
+      return stage(input, async (agent): Promise<Critique & Partial<Awaited<ReturnType<typeof storeCandidates>>>> => {
+        const { revised, ...critique } = await agent.critique({ candidates, digest: await store.get<Digest>(input.digestRef), reputation: input.reputation, config: incumbent ?? (await store.getHarness(candidates[0].harnessId)), round: input.round ?? 0, tried: input.tried, gate: input.gate });
+        return revised?.length ? { ...(critique as Critique), ...(await storeCandidates(candidates, revised)) } : (critique as Critique);
       });
     },
   };

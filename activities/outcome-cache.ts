@@ -1,5 +1,5 @@
 import type { TaskOutcome } from '../aegis/rollout';
-import type { ArtifactStore } from '../store/artifact-store';
+import type { Store } from '../store/store';
 import { workflowIdOrNull } from './activity-context';
 
 /**
@@ -27,26 +27,28 @@ export interface OutcomeScope {
  */
 export interface OutcomeCache {
   /** The cached outcomes among these tasks, by task id; tasks never run in this scope are absent. */
-  lookup(scope: OutcomeScope, taskIds: string[]): Map<string, TaskOutcome>;
-  record(scope: OutcomeScope, outcomes: TaskOutcome[]): void;
+  lookup(scope: OutcomeScope, taskIds: string[]): Promise<Map<string, TaskOutcome>>;
+  record(scope: OutcomeScope, outcomes: TaskOutcome[]): Promise<void>;
 }
 
 function outcomeKey(scope: OutcomeScope, taskId: string) {
   return { v: OUTCOME_CACHE_VERSION, r: workflowIdOrNull(), b: scope.benchmark, h: scope.harnessId, t: taskId, k: scope.k, s: scope.seed };
 }
 
-export function createOutcomeCache(store: ArtifactStore): OutcomeCache {
+export function createOutcomeCache(store: Store): OutcomeCache {
   return {
-    lookup(scope, taskIds) {
+    // One store call for all the tasks: a local store reads them in one go, an object store in parallel.
+    async lookup(scope, taskIds) {
       const cached = new Map<string, TaskOutcome>();
-      for (const id of taskIds) {
-        const hit = store.cacheGet<TaskOutcome>('outcomes', outcomeKey(scope, id));
+      const hits = await store.cacheGetMany<TaskOutcome>('outcomes', taskIds.map((id) => outcomeKey(scope, id)));
+      taskIds.forEach((id, i) => {
+        const hit = hits[i];
         if (hit) cached.set(id, hit);
-      }
+      });
       return cached;
     },
-    record(scope, outcomes) {
-      store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(scope, o.taskId), o]));
+    async record(scope, outcomes) {
+      await store.cacheSetMany('outcomes', outcomes.map((o) => [outcomeKey(scope, o.taskId), o]));
     },
   };
 }

@@ -151,12 +151,12 @@ function effectiveModelId(services: ActivityServices, modelId: string): string {
 
 /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. Spend of the tasks that ran goes to `spent`. */
 export async function outcomesFor(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy'>, spent?: Spend[], progress?: ProgressReporter): Promise<TaskOutcome[]> {
-  const cached = services.outcomeCache.lookup(input, input.taskIds);
+  const cached = await services.outcomeCache.lookup(input, input.taskIds);
   const missing = input.taskIds.filter((id) => !cached.has(id));
   if (missing.length) {
     const { outcomes, spend: used } = await runRollout(services, { ...input, taskIds: missing }, false, progress);
     spent?.push(used);
-    services.outcomeCache.record(input, outcomes);
+    await services.outcomeCache.record(input, outcomes);
     for (const o of outcomes) cached.set(o.taskId, o);
   }
   return input.taskIds.map((id) => cached.get(id)!);
@@ -181,9 +181,9 @@ export function createRolloutActivities(services: ActivityServices) {
   /** A rollout whose per-task outcomes are cached (gates and evaluations reuse them) and stored. */
   async function rolloutAndRecord(input: RolloutInput, writeTraces: boolean): Promise<OutcomesResult & { tracesRef?: string }> {
     const { outcomes, episodes, spend: used, tracesRef } = await withProgress((progress) => runRollout(services, input, writeTraces, progress));
-    services.outcomeCache.record(input, outcomes);
+    await services.outcomeCache.record(input, outcomes);
     return {
-      outcomesRef: store.put(outcomes),
+      outcomesRef: await store.put(outcomes),
       ...(tracesRef ? { tracesRef } : {}),
       passRate: passRate(outcomes),
       passed: outcomes.filter((o) => o.passed).length,
@@ -237,10 +237,10 @@ export function createRolloutActivities(services: ActivityServices) {
         const taskIds = routes[v.id];
         if (!taskIds.length) continue;
         const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }, true, progress);
-        services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes);
+        await services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes);
         outcomes[v.id] = r.outcomes;
         spent.push(r.spend);
-        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: store.put(r.outcomes) });
+        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: await store.put(r.outcomes) });
       }
       } finally {
         progress.stop();

@@ -7,12 +7,12 @@ import { capProblems, taskIdProblem } from '../harness/sandbox/input-bounds';
 import type { Model } from '../harness/processor';
 import type { ModelResponse } from '../harness/types';
 import { ResponseCache, withResponseCache } from '../models/cached-model';
-import type { ArtifactStore } from '../store/artifact-store';
+import type { Store } from '../store/store';
 import { createOutcomeCache, OutcomeCache } from './outcome-cache';
 
 /** What a worker gives its activities: tests inject their own store and meta-agent. */
 export interface ActivityDeps {
-  store: ArtifactStore;
+  store: Store;
   metaAgent?: MetaAgent;
   /**
    * Tests and the bench only, never reachable from workflow input: replaces each task model a rollout
@@ -26,7 +26,7 @@ export interface ActivityDeps {
  * retried and resumed activities free, and the wrappers every model an activity calls goes through.
  */
 export interface ActivityServices {
-  store: ArtifactStore;
+  store: Store;
   /** Model responses cached in the store: a retried or resumed call never pays twice. */
   responseCache: ResponseCache;
   /** Wraps a rollout's task model; `sample` tells repeated attempts of one task apart in the response cache. */
@@ -128,8 +128,8 @@ const MAX_HARNESS_VERDICTS = 1000;
  * once per harness id): a harness that reached the store without the gate (written by hand, by an older
  * version) fails the activity at once, naming its processors, instead of failing every episode.
  */
-export async function loadVerifiedHarness(store: ArtifactStore, harnessId: string, benchmark: string): Promise<HarnessConfig> {
-  const config = store.getHarness(harnessId);
+export async function loadVerifiedHarness(store: Store, harnessId: string, benchmark: string): Promise<HarnessConfig> {
+  const config = await store.getHarness(harnessId);
   const key = `${benchmark}|${harnessId}`;
   let verdict = harnessVerdicts.get(key);
   if (!verdict) {

@@ -107,14 +107,14 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
     name: 'Temporal evaluateHarness',
     async run(input) {
       url = input.server.url;
-      const harnessId = store.putHarness(input.config);
+      const harnessId = await store.putHarness(input.config);
       // Chunks of 8 tasks: several activities share the worker's one limiter per endpoint, so the limit, not the layout, bounds throughput.
       const result = (await env.client.workflow.execute('evaluateHarness', {
         taskQueue,
         workflowId: `bench-latency-eval-${n++}-${Date.now()}`,
         args: [{ benchmark: input.benchmark.name, harnessId, taskIds: input.taskIds, k: input.k, seed: input.seed, chunkSize: 8, endpointLimits: limits(input.limit) }],
       })) as EvaluateResult;
-      const outcomes = result.outcomesRefs.flatMap((ref) => store.get<TaskOutcome[]>(ref));
+      const outcomes = (await Promise.all(result.outcomesRefs.map((ref) => store.get<TaskOutcome[]>(ref)))).flat();
       return { outcomes, episodes: result.episodes, rateLimitedSeenByClient: NaN };
     },
   };

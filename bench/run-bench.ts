@@ -21,6 +21,7 @@ import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
 import { createActivities } from '../activities';
 import { inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
+import { storeBench } from './store-bench';
 
 const ROOT = join(__dirname, '..');
 const benchmark = getBenchmark('blocksworld');
@@ -31,7 +32,8 @@ const row = (...cells: Array<string | number>) => rows.push(cells.map(String));
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 /**
  * HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about eight minutes); =simulator skips it;
- * =ratio runs only the simulator's in-process/Temporal throughput pairs (sections 1–3).
+ * =ratio runs only the simulator's in-process/Temporal throughput pairs (sections 1–3); =store only the S3
+ * store against the local folder (section 0, under a minute).
  */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
@@ -72,13 +74,23 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-'));
   const store = new ArtifactStore(dataDir);
   const evolved = evolvedHarness();
-  const evolvedId = store.putHarness(evolved);
+  const evolvedId = await store.putHarness(evolved);
   const ids240 = allIds.slice(0, 120);
   // The rollout activity's own code, called directly (no Temporal): the like-for-like baseline for traced rollouts.
   // Its own store, so neither side finds the other's trace blobs already written.
   const inProcessStore = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-bench-inproc-')));
-  inProcessStore.putHarness(evolved);
+  await inProcessStore.putHarness(evolved);
   const inProcessActivities = createActivities({ store: inProcessStore });
+
+  // 0. The S3 store (a real versitygw on loopback) against the local folder on the same traced rollout
+  // activity, and on a re-evaluation answered from the outcome cache (ratios S3 / local).
+  if (only === undefined || only === 'store') {
+    const store = await storeBench({ tasks: 120, k: 2, reps: 5 });
+    results.store = store;
+    row('S3 store / local folder: traced rollout activity', `${store.tasks} tasks × pass@${store.k}, median of ${store.reps}`, `${store.rolloutMs.ratio.toFixed(2)}×`, `local ${store.rolloutMs.local.toFixed(0)} ms, S3 (versitygw) ${store.rolloutMs.s3.toFixed(0)} ms`);
+    row('S3 store / local folder: re-evaluation from the outcome cache', `${store.tasks} tasks`, `${store.cachedEvaluateMs.ratio.toFixed(2)}×`, `local ${store.cachedEvaluateMs.local.toFixed(1)} ms, S3 (versitygw) ${store.cachedEvaluateMs.s3.toFixed(1)} ms`);
+    if (only === 'store') return finish(ROOT, 'store.json');
+  }
 
   // 1. Orchestration overhead per model call (zero-latency model), in-process.
   for (const [name, config] of [['seed', seedHarness()], ['evolved (7 processors)', evolved]] as const) {
@@ -201,7 +213,7 @@ async function main() {
     const perRound = Object.fromEntries([...byType].map(([k, v]) => [k, v / rounds]));
     results.roundWallMs = { total: run.ms / rounds, byActivity: perRound };
     row('AEGIS round wall time', `${rounds} rounds`, `${(run.ms / rounds).toFixed(0)} ms/round`, Object.entries(perRound).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', '));
-    const audit = store.readAudit(run.value.workflowId);
+    const audit = await store.readAudit(run.value.workflowId);
     const ratios = audit.filter((r) => r.stage === 'digest').map((r) => Number(r.payload.compression));
     results.digestCompression = ratios;
     row('digester compression', 'trace tokens / digest tokens', ratios.map((r) => `${r.toFixed(0)}×`).join(' '), '');

@@ -3,9 +3,10 @@ import type { Model } from '../harness/processor';
 import type { ModelRequest, ModelResponse } from '../harness/types';
 import { isStructuredModel, ResponseFormat, StructuredModel, StructuredOptions } from './structured';
 
+/** Where responses are kept; may answer asynchronously (the artifact store may be an object store). */
 export interface ResponseCache {
-  get(key: string): ModelResponse | undefined;
-  set(key: string, response: ModelResponse): void;
+  get(key: string): ModelResponse | undefined | Promise<ModelResponse | undefined>;
+  set(key: string, response: ModelResponse): void | Promise<void>;
 }
 
 /**
@@ -17,14 +18,14 @@ export interface ResponseCache {
 export function withResponseCache(model: Model, cache: ResponseCache, sample: string): Model & Partial<StructuredModel> & { hits: number; misses: number } {
   const cached = async (keyed: unknown, call: () => Promise<ModelResponse>): Promise<ModelResponse> => {
     const key = sha256Hex(canonicalJson(keyed));
-    const hit = cache.get(key);
+    const hit = await cache.get(key);
     if (hit) {
       wrapped.hits++;
       return hit;
     }
     wrapped.misses++;
     const response = await call();
-    cache.set(key, response);
+    await cache.set(key, response);
     return response;
   };
   const wrapped: Model & Partial<StructuredModel> & { hits: number; misses: number } = {

@@ -1,17 +1,17 @@
 import type { Candidate, Digest } from '../aegis/types';
-import type { ArtifactStore } from '../store/artifact-store';
+import type { Store } from '../store/store';
 import type { RunData } from './build-report';
 
 /** Gathers what a report needs from the artifact store: the audit log, digests and shipped manifests. */
-export function loadRun(store: ArtifactStore, runId: string): RunData {
-  const audit = store.readAudit(runId);
-  if (!audit.length) throw new Error(`no audit log for "${runId}" in ${store.root}`);
+export async function loadRun(store: Store, runId: string): Promise<RunData> {
+  const audit = await store.readAudit(runId);
+  if (!audit.length) throw new Error(`no audit log for "${runId}" in ${store.location}`);
   const digests = new Map<number, Digest>();
-  for (const r of audit) if (r.stage === 'digest' && r.evidenceRefs[0]) digests.set(r.round, store.get<Digest>(r.evidenceRefs[0]));
+  for (const r of audit) if (r.stage === 'digest' && r.evidenceRefs[0]) digests.set(r.round, await store.get<Digest>(r.evidenceRefs[0]));
   const shippedCandidates = new Map<string, Candidate>();
   for (const r of audit)
     if (r.stage === 'ship' && r.evidenceRefs[0] && r.candidateId) {
-      const c = store.get<Candidate[]>(r.evidenceRefs[0]).find((x) => x.candidateId === r.candidateId);
+      const c = (await store.get<Candidate[]>(r.evidenceRefs[0])).find((x) => x.candidateId === r.candidateId);
       if (c) shippedCandidates.set(c.candidateId, c);
     }
   return { runId, audit, digests, shippedCandidates };

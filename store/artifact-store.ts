@@ -1,12 +1,16 @@
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { createHash, Hash } from 'node:crypto';
-import { crc32, createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { crc32, gunzipSync, gzipSync } from 'node:zlib';
 import { canonicalJson, sha256Hex } from '../harness/canonical';
 import { HarnessConfig, harnessId, parseHarnessConfig, toJson } from '../harness/config';
 import type { AuditRecord } from '../aegis/types';
 import { runIdProblem } from '../harness/sandbox/input-bounds';
+import { ArrayBlobWriter } from './array-blob-writer';
+import { runFileProblem } from './keys';
+import type { Store } from './store';
+
+export { ArrayBlobWriter } from './array-blob-writer';
 
 /**
  * Whether the gzip file at `path` ends with the trailer of `text` (its CRC-32 and length): a partial or
@@ -34,12 +38,19 @@ const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(
 const STALE_LOCK_MS = 10_000;
 
 /**
- * The artifact store: content-addressed blobs (traces, digests, landscapes, manifests), harness versions
- * by id, per-run audit logs. Local files under the data directory. Workflows carry only refs.
+ * The artifact store in a local folder (the embedded default): content-addressed blobs (traces, digests,
+ * landscapes, manifests), harness versions by id, per-run audit logs. Workflows carry only refs. The
+ * methods are async to fit the Store interface but do their file work synchronously, as before: a local
+ * put or cache write costs what it did, and the crash-safety rules (atomic renames, the audit lock) are
+ * unchanged. `root`, `harnessPath` and `runDir` are local paths, deliberately not part of Store.
  */
-export class ArtifactStore {
+export class ArtifactStore implements Store {
   constructor(readonly root: string) {
     mkdirSync(root, { recursive: true });
+  }
+
+  get location(): string {
+    return this.root;
   }
 
   /** Writes `data` to `path` via a temp file and a rename: readers never see a partial file. */
@@ -60,7 +71,7 @@ export class ArtifactStore {
    * `canonical: false` hashes plain JSON instead: for large blobs built by one code path (traces), whose
    * key order is already fixed, sorting keys costs more than it buys.
    */
-  put(value: unknown, options: { canonical?: boolean } = {}): string {
+  async put(value: unknown, options: { canonical?: boolean } = {}): Promise<string> {
     const text = options.canonical === false ? JSON.stringify(value) : canonicalJson(value);
     const hex = sha256Hex(text);
     const path = this.blobPath(hex);
@@ -88,7 +99,7 @@ export class ArtifactStore {
    * (truncated, corrupt) is moved aside so the next put of the same content writes it afresh, and the
    * error names the ref.
    */
-  get<T>(ref: string): T {
+  async get<T>(ref: string): Promise<T> {
     const hex = /^sha256:([0-9a-f]{64})$/.exec(ref)?.[1];
     if (!hex) throw new Error(`not an artifact ref: "${ref}"`);
     const path = this.blobPath(hex);
@@ -117,14 +128,14 @@ export class ArtifactStore {
     return join(this.root, 'artifacts', hex.slice(0, 2), `${hex}.json.gz`);
   }
 
-  putHarness(config: HarnessConfig): string {
+  async putHarness(config: HarnessConfig): Promise<string> {
     const id = harnessId(config);
     const path = this.harnessPath(id);
     if (!existsSync(path)) this.writeAtomic(path, toJson(config));
     return id;
   }
 
-  getHarness(id: string): HarnessConfig {
+  async getHarness(id: string): Promise<HarnessConfig> {
     const path = this.harnessPath(id);
     if (!existsSync(path)) throw new Error(`harness ${id} is not in the store at ${this.root}`);
     return parseHarnessConfig(JSON.parse(readFileSync(path, 'utf8')));
@@ -136,7 +147,15 @@ export class ArtifactStore {
   }
 
   /** A small mutable cache keyed by any JSON value (rollout outcomes keyed by harness, task and seed). */
-  cacheGet<T>(namespace: string, key: unknown): T | undefined {
+  async cacheGet<T>(namespace: string, key: unknown): Promise<T | undefined> {
+    return this.cacheGetSync<T>(namespace, key);
+  }
+
+  async cacheGetMany<T>(namespace: string, keys: unknown[]): Promise<Array<T | undefined>> {
+    return keys.map((key) => this.cacheGetSync<T>(namespace, key));
+  }
+
+  private cacheGetSync<T>(namespace: string, key: unknown): T | undefined {
     const path = join(this.root, 'cache', namespace, `${sha256Hex(canonicalJson(key))}.json`);
     if (!existsSync(path)) return undefined;
     try {
@@ -146,12 +165,12 @@ export class ArtifactStore {
     }
   }
 
-  cacheSet(namespace: string, key: unknown, value: unknown): void {
+  async cacheSet(namespace: string, key: unknown, value: unknown): Promise<void> {
     this.writeAtomic(join(this.root, 'cache', namespace, `${sha256Hex(canonicalJson(key))}.json`), JSON.stringify(value));
   }
 
   /** Many cache entries at once: one directory check, and plain writes (a torn entry reads as a miss). */
-  cacheSetMany(namespace: string, entries: Array<[unknown, unknown]>): void {
+  async cacheSetMany(namespace: string, entries: Array<[unknown, unknown]>): Promise<void> {
     const dir = join(this.root, 'cache', namespace);
     mkdirSync(dir, { recursive: true });
     for (const [key, value] of entries) writeFileSync(join(dir, `${sha256Hex(canonicalJson(key))}.json`), JSON.stringify(value));
@@ -176,7 +195,7 @@ export class ArtifactStore {
    * died holding it is broken after STALE_LOCK_MS. An object store does the same with a conditional
    * create (If-None-Match: *) of the lock object, or of one object per record key.
    */
-  appendAudit(record: AuditRecord): boolean {
+  async appendAudit(record: AuditRecord): Promise<boolean> {
     const dir = this.runDir(record.runId);
     mkdirSync(dir, { recursive: true });
     return this.withLock(join(dir, 'audit.lock'), () => this.appendAuditLocked(record));
@@ -239,7 +258,7 @@ export class ArtifactStore {
     return true;
   }
 
-  readAudit(runId: string): AuditRecord[] {
+  async readAudit(runId: string): Promise<AuditRecord[]> {
     const path = join(this.runDir(runId), 'audit.jsonl');
     if (!existsSync(path)) return [];
     return readFileSync(path, 'utf8')
@@ -249,21 +268,39 @@ export class ArtifactStore {
   }
 
   /** Stages that fault injection has held open in this run (see activities' faultPoint). */
-  faultMarkers(runId: string): string[] {
+  async faultMarkers(runId: string): Promise<string[]> {
     const dir = this.runDir(runId);
     return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('fault-')).map((f) => f.slice('fault-'.length)) : [];
   }
 
   /** A JSON file of the run's folder, or undefined when it does not exist yet. */
-  readRunFile<T>(runId: string, name: string): T | undefined {
-    const path = join(this.runDir(runId), name);
+  async readRunFile<T>(runId: string, name: string): Promise<T | undefined> {
+    const path = this.runFilePath(runId, name);
     return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
   }
 
-  writeRunFile(runId: string, name: string, content: string): string {
-    const path = join(this.runDir(runId), name);
+  async writeRunFile(runId: string, name: string, content: string | Buffer): Promise<string> {
+    const path = this.runFilePath(runId, name);
     this.writeAtomic(path, content);
     return path;
+  }
+
+  async check(): Promise<void> {
+    const probe = join(this.root, `.probe-${process.pid}-${Date.now()}`);
+    try {
+      this.writeAtomic(probe, 'probe');
+      if (readFileSync(probe, 'utf8') !== 'probe') throw new Error('the probe file read back differs');
+      unlinkSync(probe);
+    } catch (e) {
+      throw new Error(`the artifact store folder ${this.root} is not usable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): check HARNESSX_STORE (or HARNESSX_DATA_DIR) and the folder's permissions`);
+    }
+  }
+
+  /** A file of the run's folder (local only: training jobs keep their working files there). */
+  runFilePath(runId: string, name: string): string {
+    const problem = runFileProblem(name);
+    if (problem) throw new Error(`unsafe run file name: ${problem}`);
+    return join(this.runDir(runId), ...name.split('/'));
   }
 }
 
@@ -273,55 +310,3 @@ function tempPathFor(path: string): string {
   return `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
 }
 
-/** See ArtifactStore.arrayWriter. Add every element, then `finish()` once for the ref. */
-export class ArrayBlobWriter {
-  private readonly hash: Hash = createHash('sha256');
-  private readonly gzip = createGzip({ level: 1 });
-  private readonly compressed: Buffer[] = [];
-  private readonly done: Promise<void>;
-  private count = 0;
-  private finished = false;
-
-  private crc = 0;
-  private bytes = 0;
-
-  constructor(private readonly write: (hex: string, data: Buffer, crc: number, length: number) => Promise<void>) {
-    this.gzip.on('data', (chunk: Buffer) => this.compressed.push(chunk));
-    this.done = new Promise((resolve, reject) => {
-      this.gzip.on('end', resolve);
-      this.gzip.on('error', reject);
-    });
-    // A writer abandoned mid-way (its rollout failed) must not surface as an unhandled rejection; finish() still sees the error.
-    this.done.catch(() => undefined);
-  }
-
-  get length(): number {
-    return this.count;
-  }
-
-  add(element: unknown): void {
-    if (this.finished) throw new Error('ArrayBlobWriter: add() after finish()');
-    const text = (this.count++ === 0 ? '[' : ',') + JSON.stringify(element === undefined ? null : element);
-    this.track(text);
-    this.gzip.write(text);
-  }
-
-  private track(text: string): void {
-    this.hash.update(text);
-    this.crc = crc32(text, this.crc);
-    this.bytes += Buffer.byteLength(text);
-  }
-
-  /** Writes the blob (unless the store has it already) and returns its ref. */
-  async finish(): Promise<string> {
-    if (this.finished) throw new Error('ArrayBlobWriter: finish() called twice');
-    this.finished = true;
-    const tail = this.count === 0 ? '[]' : ']';
-    this.track(tail);
-    this.gzip.end(tail);
-    await this.done;
-    const hex = this.hash.digest('hex');
-    await this.write(hex, Buffer.concat(this.compressed), this.crc, this.bytes);
-    return `sha256:${hex}`;
-  }
-}

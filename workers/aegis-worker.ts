@@ -1,7 +1,8 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { ActivityDeps, createActivities } from '../activities';
 import { checkEndpointEnvironment } from '../models/endpoint-limiter';
-import { ArtifactStore } from '../store/artifact-store';
+import { checkStore, openStore } from '../store/open-store';
+import type { Store } from '../store/store';
 import { registerConfiguredSuites } from '../suites/load-config';
 import { startTelemetry } from '../telemetry';
 import { connectionSettings, taskQueue } from '../temporal.config';
@@ -11,7 +12,10 @@ export interface AegisWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
   taskQueue?: string;
+  /** The local store folder when HARNESSX_STORE does not name another store. */
   dataDir: string;
+  /** The artifact store, already opened (and checked) by the caller; otherwise opened from HARNESSX_STORE / dataDir and checked here. */
+  store?: Store;
   /** A prebuilt workflow bundle (tests build it once); otherwise workflows/ is bundled at start. */
   workflowBundle?: { code: string };
   /** Tests and the bench only: replaces each task model rollouts create (see ActivityDeps.substituteRolloutModel). */
@@ -47,7 +51,10 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
   // Episode spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set; the provider flushes when the process
   // exits on its own, and the CLI flushes it before calling process.exit (cli/main.ts).
   startTelemetry();
-  const store = new ArtifactStore(options.dataDir);
+  // The store is checked before the worker polls: wrong credentials, a missing bucket or an unreachable
+  // endpoint stop the worker at start with the setting named, instead of failing (and retrying) activities.
+  const store = options.store ?? openStore({ defaultDir: options.dataDir });
+  if (!options.store) await checkStore(store);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? connectionSettings().namespace,

@@ -21,8 +21,8 @@ export interface PromptPoolEntry {
 
 /** Where the pool lives between rounds (the activity keeps it in the run's folder). */
 export interface PromptPoolStore {
-  load(): PromptPoolEntry[];
-  save(entries: PromptPoolEntry[]): void;
+  load(): PromptPoolEntry[] | Promise<PromptPoolEntry[]>;
+  save(entries: PromptPoolEntry[]): void | Promise<void>;
 }
 
 const DEFAULT_TEMPLATE = 'You are an agent. Solve the task you are given by calling the tools.';
@@ -90,18 +90,18 @@ export class ReflectivePromptMetaAgent implements MetaAgent {
   }
 
   /** Folds the incumbent's scores from this round's digest into the pool and saves it. */
-  private updatePool(digest: Digest, config: HarnessConfig): PromptPoolEntry[] {
-    const entries = this.pool.load();
+  private async updatePool(digest: Digest, config: HarnessConfig): Promise<PromptPoolEntry[]> {
+    const entries = await this.pool.load();
     let entry = entries.find((e) => e.harnessId === digest.harnessId);
     if (!entry) entries.push((entry = { harnessId: digest.harnessId, template: templateOf(config), scores: {} }));
     for (const t of digest.tasks) entry.scores[t.taskId] = t.attempts ? t.successes / t.attempts : 0;
-    this.pool.save(entries);
+    await this.pool.save(entries);
     return entries;
   }
 
   async evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number; traces?: EpisodeTrace[] }): Promise<CandidateDraft[]> {
     const random = seededRandom(`${this.seed}|reflective-prompt|${input.round}`);
-    const pool = this.updatePool(input.digest, input.config);
+    const pool = await this.updatePool(input.digest, input.config);
     const parent = paretoParent(pool, random)?.template ?? templateOf(input.config);
     let children: string[];
     if (this.model) {

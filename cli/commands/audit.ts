@@ -2,17 +2,17 @@ import { buildLineage, formatLineage } from '../../aegis/lineage';
 import { diffHarnesses, formatDiff } from '../../harness/diff';
 import { buildReport } from '../../report/build-report';
 import { loadRun } from '../../report/load-run';
-import { ArtifactStore } from '../../store/artifact-store';
 import { UsageError } from '../errors';
 import { type Commands, parseOptions, readHarnessFile } from '../options';
 import { pct, writeOutputFile } from '../output';
-import { dataDir } from '../paths';
+import { cliStore } from '../store';
 
 /** `history`: the run's audit timeline, one line per record. */
-function history(id: string | undefined): void {
+async function history(id: string | undefined): Promise<void> {
   if (!id) throw new UsageError('usage: harnessx history <workflowId>');
-  const records = new ArtifactStore(dataDir()).readAudit(id);
-  if (!records.length) throw new UsageError(`no audit log for "${id}" in ${dataDir()}`);
+  const store = cliStore();
+  const records = await store.readAudit(id);
+  if (!records.length) throw new UsageError(`no audit log for "${id}" in ${store.location}`);
   for (const r of records) {
     const p = r.payload as Record<string, unknown>;
     const what =
@@ -29,19 +29,20 @@ function history(id: string | undefined): void {
 }
 
 /** `lineage`: the tree of harness versions, with the candidates rejected on each. */
-function lineage(id: string | undefined): void {
+async function lineage(id: string | undefined): Promise<void> {
   if (!id) throw new UsageError('usage: harnessx lineage <workflowId>');
-  const tree = buildLineage(new ArtifactStore(dataDir()).readAudit(id));
-  if (!tree) throw new UsageError(`no audit log for "${id}" in ${dataDir()}`);
+  const store = cliStore();
+  const tree = buildLineage(await store.readAudit(id));
+  if (!tree) throw new UsageError(`no audit log for "${id}" in ${store.location}`);
   console.log(formatLineage(tree));
 }
 
 /** A harness by id from the store, or a JSON file. */
-function loadHarness(ref: string | undefined) {
+async function loadHarness(ref: string | undefined) {
   if (!ref) throw new UsageError('usage: harnessx diff <harnessA> <harnessB>   (harness ids or JSON files)');
   if (/^hx-[0-9a-f]{16}$/.test(ref)) {
     try {
-      return new ArtifactStore(dataDir()).getHarness(ref);
+      return await cliStore().getHarness(ref);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -50,13 +51,13 @@ function loadHarness(ref: string | undefined) {
 }
 
 /** `report`: a self-contained HTML report of the run, written to --out (default report-<id>.html). */
-function report(args: string[]): void {
+async function report(args: string[]): Promise<void> {
   const { values, positionals } = parseOptions(args, { out: { type: 'string' } });
   const id = positionals[0];
   if (!id) throw new UsageError('usage: harnessx report <workflowId> [--out report.html]');
   let data;
   try {
-    data = loadRun(new ArtifactStore(dataDir()), id);
+    data = await loadRun(cliStore(), id);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -68,6 +69,6 @@ function report(args: string[]): void {
 export const commands: Commands = {
   history: (args) => history(args[0]),
   lineage: (args) => lineage(args[0]),
-  diff: (args) => void console.log(formatDiff(diffHarnesses(loadHarness(args[0]), loadHarness(args[1])))),
+  diff: async (args) => void console.log(formatDiff(diffHarnesses(await loadHarness(args[0]), await loadHarness(args[1])))),
   report,
 };

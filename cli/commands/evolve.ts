@@ -1,12 +1,11 @@
 import { evolveInputSchema } from '../../aegis/run-input';
-import { ArtifactStore } from '../../store/artifact-store';
 import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { idTimestamp, startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
-import { dataDir } from '../paths';
 import { EVOLVE_PROGRESS, followRun } from '../progress';
+import { cliStore, localHarnessFile } from '../store';
 
 export const EVOLVE_OPTIONS = {
   ...RUN_OPTIONS,
@@ -59,7 +58,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
 
   const started = Date.now();
   const summary = await worker.runUntil(followRun<RunSummary, RunStatus>(handle, log, EVOLVE_PROGRESS, { interactive }));
-  const harnessPath = new ArtifactStore(dataDir()).harnessPath(summary.harnessId);
+  const harnessPath = await localHarnessFile(cliStore(), summary.harnessId);
   log('');
   log(`Done in ${Math.round((Date.now() - started) / 1000)} s — ${summary.stopReason}.`);
   log(`                       seed harness   evolved harness`);

@@ -1,11 +1,10 @@
 import { exportGrpoFile } from '../../activities/coevolution';
-import { ArtifactStore } from '../../store/artifact-store';
 import { connectClient } from '../../workers/connection';
 import type { CoevolveResult } from '../../workflows/coevolve';
 import { UsageError, writingTo } from '../errors';
 import { type Commands, loadConfigFlag, parseOptions } from '../options';
 import { printJson, say } from '../output';
-import { dataDir } from '../paths';
+import { cliStore } from '../store';
 
 export const EXPORT_GRPO_OPTIONS = {
   format: { type: 'string', default: 'trl' },
@@ -23,7 +22,7 @@ async function exportGrpo(args: string[]): Promise<void> {
   const format = values.format;
   if (format !== 'trl' && format !== 'verl') throw new UsageError(`--format must be trl or verl, got "${format}"`);
   await loadConfigFlag(values.config);
-  const store = new ArtifactStore(dataDir());
+  const store = cliStore();
   const client = await connectClient();
   let result: CoevolveResult;
   try {

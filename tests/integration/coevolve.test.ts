@@ -24,13 +24,13 @@ it('co-evolving harness and model beats harness-only evolution on the same held-
   expect(result.harnessOnlyPassRate!).toBeGreaterThan(result.seedPassRate);
 
   // The buffer holds every episode with its behaviour log-prob, tagged by harness version and checkpoint.
-  const buffer = store.get<ReplayBuffer>(result.bufferRef!);
+  const buffer = await store.get<ReplayBuffer>(result.bufferRef!);
   expect(buffer.entries.length).toBe(4 * 40 * 2);
   expect(new Set(buffer.entries.map((e) => e.checkpointId))).toEqual(new Set(['base', 'ckpt-1', 'ckpt-2', 'ckpt-3']));
   expect(new Set(buffer.entries.map((e) => e.harnessId)).size).toBeGreaterThan(1);
   expect(buffer.entries.every((e) => typeof e.behaviourLogProb === 'number' && e.behaviourLogProb <= 0)).toBe(true);
   // Every checkpoint is registered in the run's model registry, in order.
-  expect(store.readRunFile<Array<{ id: string }>>('it-coevolve', 'checkpoints.json')!.map((c) => c.id)).toEqual(['ckpt-1', 'ckpt-2', 'ckpt-3', 'ckpt-4']);
+  expect((await store.readRunFile<Array<{ id: string }>>('it-coevolve', 'checkpoints.json'))!.map((c) => c.id)).toEqual(['ckpt-1', 'ckpt-2', 'ckpt-3', 'ckpt-4']);
 
   const trl = await exportGrpoFile(store, result.bufferRef!, 'blocksworld', 'trl', join(fixture.dataDir, 'out', 'grpo.jsonl'));
   expect(trl.rows).toBe(buffer.entries.length);
@@ -39,7 +39,7 @@ it('co-evolving harness and model beats harness-only evolution on the same held-
 });
 
 it('an external trainer runs as a detached job that completes the activity asynchronously, once', async () => {
-  const bufferRef = store.put({ capacity: 10, entries: [], inserted: 0 });
+  const bufferRef = await store.put({ capacity: 10, entries: [], inserted: 0 });
   const launches = join(fixture.dataDir, 'launches.txt');
   const saved = { cmd: process.env.HARNESSX_TRAINER_COMMAND, addr: process.env.TEMPORAL_ADDRESS };
   process.env.HARNESSX_TRAINER_COMMAND = `node -e "const fs=require('fs');fs.appendFileSync('${launches}','x');setTimeout(()=>fs.writeFileSync(process.env.HARNESSX_TRAIN_OUT+'/checkpoint.json',JSON.stringify({id:'ft-7',model:'openai-compatible:ft-7@http://gpu:8000/v1'})),1500)"`;
@@ -55,7 +55,7 @@ it('an external trainer runs as a detached job that completes the activity async
     const again = await fixture.env.client.workflow.execute('trainCheckpoint', { taskQueue: 'it-coevolve', workflowId: 'it-train-2', args: [input] });
     expect(again).toMatchObject({ checkpoint: { id: 'ft-7' } });
     expect(readFileSync(launches, 'utf8')).toBe('x');
-    expect(store.readRunFile<Array<{ id: string }>>('it-train', 'checkpoints.json')).toEqual([{ id: 'ft-7', model: 'openai-compatible:ft-7@http://gpu:8000/v1', iteration: 7 }]);
+    expect(await store.readRunFile<Array<{ id: string }>>('it-train', 'checkpoints.json')).toEqual([{ id: 'ft-7', model: 'openai-compatible:ft-7@http://gpu:8000/v1', iteration: 7 }]);
   } finally {
     if (saved.cmd === undefined) delete process.env.HARNESSX_TRAINER_COMMAND;
     else process.env.HARNESSX_TRAINER_COMMAND = saved.cmd;

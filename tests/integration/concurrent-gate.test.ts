@@ -74,7 +74,7 @@ describe('concurrent gating through Temporal', () => {
     peak = 0;
     const workflowId = `concurrent-gate-${gateConcurrency}-${Date.now()}`;
     const summary = (await env.client.workflow.execute('evolveHarness', { taskQueue, workflowId, args: [input(gateConcurrency)] })) as RunSummary;
-    const audit = store.readAudit(workflowId);
+    const audit = await store.readAudit(workflowId);
     const gates = audit.filter((r) => r.stage === 'gate' || r.stage === 'ship');
     const applied = gates.filter((r) => !(r.payload as { notNeeded?: boolean }).notNeeded).map((r) => `${r.round}:${r.stage}:${r.kind}:${r.candidateId}`);
     const notNeeded = gates.filter((r) => (r.payload as { notNeeded?: boolean }).notNeeded).map((r) => `${r.round}:${r.candidateId}`);

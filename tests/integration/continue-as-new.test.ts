@@ -37,7 +37,7 @@ it('continues as new when the server suggests it, carrying compact state, and fi
   expect(runs.filter((s) => s === 'COMPLETED')).toHaveLength(1);
 
   // Every history stays small: the longest run is bounded by the suggestion threshold plus one round.
-  const audit = new ArtifactStore(dataDir).readAudit('it-can');
+  const audit = await new ArtifactStore(dataDir).readAudit('it-can');
   expect(audit.filter((r) => r.stage === 'round_end').map((r) => r.round)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
   // Setup ran once across every history: its input record and the endpoint limits in force, nothing repeated.
@@ -57,11 +57,11 @@ it('coevolve continues as new too, and its buffer, checkpoints and registry run 
 
   // One buffer across all histories: every iteration's episodes, each tagged with the checkpoint that acted.
   const store = new ArtifactStore(dataDir);
-  const buffer = store.get<ReplayBuffer>(result.bufferRef!);
+  const buffer = await store.get<ReplayBuffer>(result.bufferRef!);
   expect(buffer.entries).toHaveLength(4 * 6);
   expect([...new Set(buffer.entries.map((e) => e.checkpointId))]).toEqual(['base', 'ckpt-1', 'ckpt-2', 'ckpt-3']);
   // Each checkpoint registered once, in order, however many histories the run took.
-  expect(store.readRunFile<Array<{ id: string }>>('it-can-co', 'checkpoints.json')!.map((c) => c.id)).toEqual(['ckpt-1', 'ckpt-2', 'ckpt-3', 'ckpt-4']);
+  expect((await store.readRunFile<Array<{ id: string }>>('it-can-co', 'checkpoints.json'))!.map((c) => c.id)).toEqual(['ckpt-1', 'ckpt-2', 'ckpt-3', 'ckpt-4']);
 });
 
 it('runs several hundred rounds within history limits, with flat worker memory', async () => {

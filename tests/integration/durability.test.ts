@@ -53,7 +53,7 @@ it.each([
   await spawnWorker({ address: env.address, dataDir, env: queue }, children);
   const summary = (await handle.result()) as RunSummary;
 
-  const audit = store.readAudit(id);
+  const audit = await store.readAudit(id);
   const ships = audit.filter((r) => r.stage === 'ship');
   expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
   expect(new Set(ships.map((r) => r.round)).size).toBe(ships.length);
@@ -103,7 +103,7 @@ it('a worker SIGKILLed in the middle of a slow rollout resumes it: no finished e
   try {
     // The uninterrupted reference: an in-process worker, its own store and queue, the same endpoint.
     const referenceStore = new ArtifactStore(tempDataDir());
-    const referenceHarness = referenceStore.putHarness(seedHarness('sim:small'));
+    const referenceHarness = await referenceStore.putHarness(seedHarness('sim:small'));
     process.env.HARNESSX_RESPONSE_CACHE = 'off';
     const worker = await createAegisWorker({
       connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue: 'it-slow-reference', dataDir: referenceStore.root, workflowBundle: await workflowBundle(),
@@ -116,7 +116,7 @@ it('a worker SIGKILLed in the middle of a slow rollout resumes it: no finished e
 
     const dataDir = tempDataDir();
     const store = new ArtifactStore(dataDir);
-    const harnessId = store.putHarness(seedHarness('sim:small'));
+    const harnessId = await store.putHarness(seedHarness('sim:small'));
     expect(harnessId).toBe(referenceHarness);
     const queue = { HARNESSX_TASK_QUEUE: 'it-kill-slow-rollout', ...noCache };
     const first = await spawnWorker({ address: env.address, dataDir, env: queue, simOverWire: server.url }, children);
@@ -140,8 +140,8 @@ it('a worker SIGKILLed in the middle of a slow rollout resumes it: no finished e
     }
     // The same result as the uninterrupted run, traces included (resumed ones are read back from the store, in order).
     expect({ ...result, tracesRefs: undefined }).toEqual({ ...expected, tracesRefs: undefined });
-    const episodesOf = (s: ArtifactStore, refs: string[]) => refs.flatMap((ref) => s.get<EpisodeTrace[]>(ref)).map((t) => [t.taskId, t.attempt, t.success, t.steps]);
-    expect(episodesOf(store, result.tracesRefs!)).toEqual(episodesOf(referenceStore, expected.tracesRefs!));
+    const episodesOf = async (s: ArtifactStore, refs: string[]) => (await Promise.all(refs.map((ref) => s.get<EpisodeTrace[]>(ref)))).flat().map((t) => [t.taskId, t.attempt, t.success, t.steps]);
+    expect(await episodesOf(store, result.tracesRefs!)).toEqual(await episodesOf(referenceStore, expected.tracesRefs!));
     // The retried attempt ran: the activity completed on its second attempt or later.
     const attempts = ((await handle.fetchHistory()).events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt).filter((a): a is number => !!a);
     expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);

@@ -30,7 +30,7 @@ it('two workers with a per-worker share of the limit keep the endpoint at or und
   const server = await startLatencyServer({ latencyMs: 100, capacity: 1000 });
   try {
     const dataDir = tempDataDir();
-    const harnessId = new ArtifactStore(dataDir).putHarness(seedHarness('sim:small'));
+    const harnessId = await new ArtifactStore(dataDir).putHarness(seedHarness('sim:small'));
     const queue = 'it-two-workers-limit';
     const workerEnv = { HARNESSX_TASK_QUEUE: queue, HARNESSX_RESPONSE_CACHE: 'off', HARNESSX_ENDPOINT_LIMITS: `openai-compatible=${limit / 2}`, HARNESSX_MAX_ACTIVITIES: '2' };
     const workers = await Promise.all([1, 2].map(() => spawnWorker({ address: env.address, dataDir, env: workerEnv, simOverWire: server.url }, children)));

@@ -26,7 +26,7 @@ it('runs 2 AEGIS rounds on blocksworld with sim:small and ships at least one edi
   expect(summary.harnessId).not.toBe(summary.seedHarnessId);
   expect(summary.evolvedPassRate).toBeGreaterThan(summary.seedPassRate);
   expect(summary.evolvedTestPassRate).not.toBeNull();
-  const audit = store.readAudit('it-2rounds');
+  const audit = await store.readAudit('it-2rounds');
   const ships = audit.filter((r) => r.stage === 'ship');
   expect(ships).toHaveLength(summary.shipped);
   expect(ships[ships.length - 1].harnessId).toBe(summary.harnessId);
@@ -126,7 +126,7 @@ it('refuses a USD budget for a model without a price', async () => {
 it('statistical gating ships only gains that beat paired run-to-run noise, and says so in the gate record', async () => {
   const handle = await start({ benchmark: 'blocksworld', model: 'sim:small', rounds: 1, batchSize: 12, validationSize: 6, seed: 'it-stat', evaluateTest: false, trackHeldOut: false, gating: { mode: 'statistical', repeats: 3 } }, 'it-stat');
   await handle.result();
-  const gates = store.readAudit('it-stat').filter((r) => r.stage === 'gate');
+  const gates = (await store.readAudit('it-stat')).filter((r) => r.stage === 'gate');
   expect(gates.length).toBeGreaterThan(0);
   const seesaws = gates.map((g) => (g.payload.checks as Array<{ check: string; detail: string }>).find((c) => c.check === 'seesaw')).filter(Boolean);
   expect(seesaws.length).toBeGreaterThan(0);
@@ -164,7 +164,7 @@ it('AEGIS with the rule-based meta-agent improves sim:small on the WebShop-style
 });
 
 it('evaluateHarness reports outcomes without writing traces unless asked, and then returns refs that resolve', async () => {
-  const harnessId = store.putHarness(seedHarness());
+  const harnessId = await store.putHarness(seedHarness());
   const ids = getBenchmark('blocksworld').tasks().slice(0, 5).map((t) => t.id);
   const run = (keepTraces: boolean, id: string): Promise<EvaluateResult> =>
     fixture.env.client.workflow.execute('evaluateHarness', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ benchmark: 'blocksworld', harnessId, taskIds: ids, k: 2, seed: 'eval', chunkSize: 2, keepTraces }] });
@@ -177,7 +177,7 @@ it('evaluateHarness reports outcomes without writing traces unless asked, and th
   // Same seed, same outcomes; the traces are there, one blob per chunk of 2 tasks × 2 attempts.
   expect(traced.passed).toBe(plain.passed);
   expect(traced.tracesRefs).toHaveLength(3);
-  const episodes = traced.tracesRefs!.map((ref) => store.get<Array<{ taskId: string }>>(ref));
+  const episodes = await Promise.all(traced.tracesRefs!.map((ref) => store.get<Array<{ taskId: string }>>(ref)));
   expect(episodes.map((e) => e.length)).toEqual([4, 4, 2]);
   expect(episodes.flat().map((t) => t.taskId)).toEqual(ids.flatMap((id) => [id, id]));
 });

@@ -122,7 +122,7 @@ it('evolves the ticket desk for 2 rounds with the rules meta-agent: arg_validati
   expect(model.errors).toEqual([]);
   expect(summary.rounds).toBe(2);
   expect(summary.shipped).toBeGreaterThanOrEqual(1);
-  const audit = store.readAudit('it-ticket-desk-evolve');
+  const audit = await store.readAudit('it-ticket-desk-evolve');
   const ships = audit.filter((r) => r.stage === 'ship');
   expect(ships).toHaveLength(summary.shipped);
   expect(ships.map((s) => (s.payload as { editKey: string }).editKey)).toContain('insert:arg_validation@before_tool');
@@ -135,7 +135,7 @@ it('evolves the ticket desk for 2 rounds with the rules meta-agent: arg_validati
   expect(summary.evolvedTestPassRate).not.toBeNull();
   expect(summary.evolvedTestPassRate!).toBeGreaterThanOrEqual(summary.seedTestPassRate!);
 
-  const evolved = store.getHarness(summary.harnessId);
+  const evolved = await store.getHarness(summary.harnessId);
   const hooks = JSON.stringify(evolved.hooks);
   expect(hooks).toContain('"type":"arg_validation"');
   // The example ships this harness (examples/ticket-desk/evolved-harness.json) with a placeholder model: the

@@ -61,7 +61,7 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
     expect(summary.rounds).toBe(2);
     expect(summary.shipped).toBe(1);
 
-    const audit = store.readAudit('it-llm-meta');
+    const audit = await store.readAudit('it-llm-meta');
     const ship = audit.find((r) => r.stage === 'ship')!;
     expect(ship).toMatchObject({ candidateId: 'r1-c1-rev', payload: expect.objectContaining({ editKey: expect.stringMatching(/^insert:code@before_model#[0-9a-f]{10}$/) }) });
     const shipGate = audit.find((r) => r.key === '1:gate:r1-c1-rev')!;
@@ -78,7 +78,7 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
     for (const d of digests) expect(d.payload.compression).toBeGreaterThan(1);
 
     // The evolved harness carries the code; meta-agent tokens count in the run's spend.
-    const evolved = store.getHarness(summary.harnessId);
+    const evolved = await store.getHarness(summary.harnessId);
     expect(evolved.hooks.before_model.find((p) => p.id === 'repeat_guard')).toMatchObject({ type: 'code', params: expect.objectContaining({ source: REPEATED_STATE_GUARD }) });
     expect(summary.tokens).toBeGreaterThan(0);
     // Every call went through the real SDK: the repair turns quote the problem back to the model.
@@ -130,7 +130,7 @@ it('the cumulative-regression guard rolls back an edit that slipped past a gate 
     { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'anthropic:claude-opus-4-6', rounds: 1, batchSize: 4, validationSize: 0, minGain: 0, seed: 'drift-b', evaluateTest: false, trackHeldOut: false, regressionGuard: { every: 1, trainSample: 30, tolerance: 1 } },
     'it-llm-drift',
   );
-  const audit = store.readAudit('it-llm-drift');
+  const audit = await store.readAudit('it-llm-drift');
   const ship = audit.find((r) => r.stage === 'ship')!;
   const guard = audit.find((r) => r.stage === 'regression')!;
   expect(guard).toMatchObject({ kind: 'rollback', payload: expect.objectContaining({ from: ship.harnessId, to: summary.seedHarnessId, suite: 30 }) });
@@ -167,7 +167,7 @@ it('under the ensemble strategy an edit that helps some tasks and regresses othe
     { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'anthropic:claude-opus-4-6', strategy: 'ensemble', maxVariants: 3, rounds: 1, batchSize: 40, validationSize: 30, seed: 'it-ensemble', evaluateTest: false, trackHeldOut: false, regressionGuard: { every: 0 } },
     'it-llm-ensemble',
   );
-  const audit = store.readAudit('it-llm-ensemble');
+  const audit = await store.readAudit('it-llm-ensemble');
   const gate = audit.find((r) => r.key === '1:gate:r1-c1')!;
   expect(gate).toMatchObject({ kind: 'rollback', payload: expect.objectContaining({ reason: expect.stringMatching(/^seesaw: regresses/) }) });
   const fork = audit.find((r) => r.key === '1:ship')!;
@@ -206,7 +206,7 @@ it('a smoke-test mistake goes back to the Evolver inside the stage, the correcte
     'it-llm-pregate',
   );
   expect(script.log.map((l) => `${l.stage}${l.repair ? '(repair)' : ''}`).filter((s) => !s.startsWith('digest'))).toEqual(['plan', 'evolve', 'evolve(repair)', 'critique', 'plan']);
-  const audit = store.readAudit('it-llm-pregate');
+  const audit = await store.readAudit('it-llm-pregate');
   const ship = audit.find((r) => r.stage === 'ship')!;
   // Keyed by all its changes, filed under the bucket its changes make it (the model said "config").
   expect(ship.payload).toMatchObject({ editKey: expect.stringMatching(/^insert:code@before_model#[0-9a-f]{10}\+configure:step_budget:\{"maxSteps":16\}$/), bucket: 'processor' });

@@ -45,7 +45,7 @@ it('in approval mode, waits for a validated approve/reject update before shippin
   // A stop while a candidate waits rejects it; the run ends after the current round.
   const summary = (await handle.result()) as RunSummary;
   expect(summary.shipped).toBeGreaterThanOrEqual(1);
-  const audit = store.readAudit('it-approve');
+  const audit = await store.readAudit('it-approve');
   const approvals = audit.filter((r) => r.payload.approval);
   expect(approvals[0].payload).toEqual(expect.objectContaining({ approval: 'rejected', reason: 'not this one' }));
   expect(approvals[1].payload).toEqual(expect.objectContaining({ approval: 'approved' }));
@@ -80,7 +80,7 @@ it('encrypts payloads end to end when a codec key is set: the server history hol
 });
 
 it('writes a report from a real run that renders in headless Chromium with every chart drawn', async () => {
-  const html = buildReport(loadRun(store, 'it-sa'));
+  const html = buildReport(await loadRun(store, 'it-sa'));
   const file = join(fixture.dataDir, 'report.html');
   writeFileSync(file, html);
   const browser = await launchBrowser();

@@ -166,7 +166,7 @@ it('a start with 9,999 problems gets a capped message, in the workflow and in pr
 });
 
 it('an unknown task id in evaluateHarness fails at once, non-retryably, naming the id', async () => {
-  const harnessId = new ArtifactStore(dataDir).putHarness(seedHarness('sim:small'));
+  const harnessId = await new ArtifactStore(dataDir).putHarness(seedHarness('sim:small'));
   const known = getBenchmark('blocksworld').tasks()[0].id;
   const handle = await start('evaluateHarness', 'rt-unknown-task', { benchmark: 'blocksworld', harnessId, taskIds: [known, 'blocksworld/no-such-task'], k: 1 });
   const { failure, viaActivity } = await failureOf(handle);

@@ -66,7 +66,7 @@ it('a run against a keyed provider never writes the key to history, traces, stor
       expect(text).not.toContain(CANARY);
       expect(text).not.toContain(META_CANARY);
     }
-    const report = buildReport(loadRun(new ArtifactStore(dataDir), 'it-secrets'));
+    const report = buildReport(await loadRun(new ArtifactStore(dataDir), 'it-secrets'));
     expect(report).not.toContain(CANARY);
     expect(report).not.toContain(META_CANARY);
     expect(logs.length).toBeGreaterThan(100);

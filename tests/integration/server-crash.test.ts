@@ -42,7 +42,7 @@ it('resumes and completes a run after the dev server is killed mid-run and resta
 
   const summary = (await waitFor(() => client.workflow.getHandle('it-server-crash').result(), () => true, 240_000, 'the result')) as RunSummary;
   expect(summary.rounds).toBe(4);
-  const audit = new ArtifactStore(dir).readAudit('it-server-crash');
+  const audit = await new ArtifactStore(dir).readAudit('it-server-crash');
   expect(audit.filter((r) => r.stage === 'round_end').map((r) => r.round)).toEqual([1, 2, 3, 4]);
   expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
   await kill(server);

@@ -51,10 +51,10 @@ describe('the activity boundary wraps every group', () => {
     evolve: async () => [],
     critique: async () => ({ accepted: [], rejected: [], notes: '' }) as never,
   });
-  const planWith = (error: Error) => {
+  const planWith = async (error: Error) => {
     const store = newStore();
     const activities = createActivities({ store, metaAgent: throwing(error) });
-    return activities.plan({ digestRef: store.put({}), harnessId: store.putHarness(seedHarness()), tried: [] });
+    return activities.plan({ digestRef: await store.put({}), harnessId: await store.putHarness(seedHarness()), tried: [] });
   };
 
   test('a provider error in a meta-agent stage is classified like one in a rollout', async () => {
@@ -78,7 +78,7 @@ describe('rollouts and evaluations share one outcome cache', () => {
     const store = newStore();
     const activities = createActivities({ store });
     const taskIds = getBenchmark('blocksworld').tasks().slice(0, 3).map((t) => t.id);
-    const harnessId = store.putHarness(seedHarness('sim:small'));
+    const harnessId = await store.putHarness(seedHarness('sim:small'));
     const rolled = await activities.rollout({ benchmark: 'blocksworld', harnessId, taskIds, k: 1, seed: 's' });
     expect(rolled.tokens).toBeGreaterThan(0);
     const cached = await activities.evaluate({ benchmark: 'blocksworld', harnessId, taskIds, k: 1, seed: 's' });
@@ -102,9 +102,9 @@ describe('the meta-agent stages hand each agent what the gate will do, and repor
     const store = newStore();
     const seen: Record<string, unknown> = {};
     const activities = createActivities({ store, metaAgent: recording(seen) });
-    const harnessId = store.putHarness(seedHarness());
+    const harnessId = await store.putHarness(seedHarness());
     const gate = { minGain: 1, k: 2, batchTasks: 12, validationTasks: 8, mode: 'seesaw' as const };
-    await activities.evolve({ landscapeRef: store.put({}), digestRef: store.put({}), harnessId, maxCandidates: 2, round: 1, benchmark: 'blocksworld', gate, seed: 's' });
+    await activities.evolve({ landscapeRef: await store.put({}), digestRef: await store.put({}), harnessId, maxCandidates: 2, round: 1, benchmark: 'blocksworld', gate, seed: 's' });
     const evolveInput = seen.evolve as { preGate?: (draft: unknown) => Promise<{ passed: boolean; reason: string | null }>; gate?: unknown };
     expect(evolveInput.gate).toEqual(gate);
     // The bound checker runs the gate's checks against the incumbent: an unchanged harness is not canonical.
@@ -112,11 +112,11 @@ describe('the meta-agent stages hand each agent what the gate will do, and repor
     expect(verdict.passed).toBe(false);
     expect(verdict.reason).toMatch(/^(manifest_complete|canonical_form): /);
     // Without a benchmark (histories recorded before the pre-gate) the agent gets no checker.
-    await activities.evolve({ landscapeRef: store.put({}), digestRef: store.put({}), harnessId, maxCandidates: 2, round: 1 });
+    await activities.evolve({ landscapeRef: await store.put({}), digestRef: await store.put({}), harnessId, maxCandidates: 2, round: 1 });
     expect((seen.evolve as { preGate?: unknown }).preGate).toBeUndefined();
 
     const tried = [{ key: 'k', bucket: 'config' as const, harnessId, outcome: 'rejected: smoke_test: crash', rejectedFor: 'mistake' as const }];
-    await activities.critique({ candidatesRef: store.put([{ candidateId: 'r1-c1', harnessId }]), digestRef: store.put({}), reputation: {}, harnessId, round: 1, tried, gate });
+    await activities.critique({ candidatesRef: await store.put([{ candidateId: 'r1-c1', harnessId }]), digestRef: await store.put({}), reputation: {}, harnessId, round: 1, tried, gate });
     expect(seen.critique).toMatchObject({ tried, gate });
   });
 
@@ -126,7 +126,7 @@ describe('the meta-agent stages hand each agent what the gate will do, and repor
     const saved = process.env.HARNESSX_PRICES;
     process.env.HARNESSX_PRICES = JSON.stringify({ 'anthropic:*': { input: 10, output: 50, cacheRead: 1, cacheWrite: 12.5 } });
     try {
-      const planned = await activities.plan({ digestRef: store.put({}), harnessId: store.putHarness(seedHarness()), tried: [], metaAgent: 'anthropic:claude-x' });
+      const planned = await activities.plan({ digestRef: await store.put({}), harnessId: await store.putHarness(seedHarness()), tried: [], metaAgent: 'anthropic:claude-x' });
       expect(planned.spend).toEqual({ inputTokens: 10_000, outputTokens: 500, tokens: 10_500, cacheReadTokens: 6_000, cacheWriteTokens: 1_000, costUsd: (3_000 * 10 + 6_000 * 1 + 1_000 * 12.5 + 500 * 50) / 1e6 });
     } finally {
       if (saved === undefined) delete process.env.HARNESSX_PRICES;

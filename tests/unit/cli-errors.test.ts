@@ -15,13 +15,13 @@ const ROOT = join(__dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'hx-cli-errors-'));
 const dataDir = join(work, 'data');
 
-beforeAll(() => {
+beforeAll(async () => {
   const store = new ArtifactStore(dataDir);
   const rec = (key: string, stage: 'setup' | 'rollout' | 'final', payload: Record<string, unknown>) =>
     store.appendAudit({ key, runId: 'run-1', round: stage === 'setup' ? 0 : 1, stage, kind: 'info', harnessId: 'hx-seed', payload, evidenceRefs: [], ts: '2026-01-01T00:00:00.000Z' });
-  rec('setup', 'setup', { input: { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'rules' } });
-  rec('1:rollout', 'rollout', { passRate: 0.25, passed: 1, tasks: 4, tokens: 100 });
-  rec('final', 'final', { seedPassRate: 0.25, evolvedPassRate: 0.25, seedTestPassRate: 0.2, evolvedTestPassRate: 0.2, shipped: 0, rejected: 0, stopReason: 'budget of 1 rounds used' });
+  await rec('setup', 'setup', { input: { benchmark: 'blocksworld', model: 'sim:small', metaAgent: 'rules' } });
+  await rec('1:rollout', 'rollout', { passRate: 0.25, passed: 1, tasks: 4, tokens: 100 });
+  await rec('final', 'final', { seedPassRate: 0.25, evolvedPassRate: 0.25, seedTestPassRate: 0.2, evolvedTestPassRate: 0.2, shipped: 0, rejected: 0, stopReason: 'budget of 1 rounds used' });
 });
 afterAll(() => {
   chmodSync(work, 0o755);

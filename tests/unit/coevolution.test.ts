@@ -132,7 +132,7 @@ describe('behaviour log-probs and the trainer', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hx-train-'));
     const store = new ArtifactStore(dir);
     const acts = createCoevolutionActivities(store);
-    const bufferRef = store.put(insert(emptyBuffer(10), []));
+    const bufferRef = await store.put(insert(emptyBuffer(10), []));
     const counter = join(dir, 'launches.txt');
     process.env.HARNESSX_TRAINER_COMMAND = `node -e "const fs=require('fs');fs.appendFileSync('${counter}','x');fs.writeFileSync(process.env.HARNESSX_TRAIN_OUT+'/checkpoint.json',JSON.stringify({id:'ft-1',model:'openai-compatible:ft-1@http://127.0.0.1:9/v1'}))"`;
     try {
@@ -142,7 +142,7 @@ describe('behaviour log-probs and the trainer', () => {
       expect(first.checkpoint).toEqual({ id: 'ft-1', model: 'openai-compatible:ft-1@http://127.0.0.1:9/v1' });
       expect(again.checkpoint).toEqual(first.checkpoint);
       expect(readFileSync(counter, 'utf8')).toBe('x');
-      expect(store.readRunFile('r1', 'checkpoints.json')).toEqual([{ id: 'ft-1', model: 'openai-compatible:ft-1@http://127.0.0.1:9/v1', iteration: 1 }]);
+      expect(await store.readRunFile('r1', 'checkpoints.json')).toEqual([{ id: 'ft-1', model: 'openai-compatible:ft-1@http://127.0.0.1:9/v1', iteration: 1 }]);
     } finally {
       delete process.env.HARNESSX_TRAINER_COMMAND;
     }
@@ -160,7 +160,7 @@ describe('behaviour log-probs and the trainer', () => {
     process.env.HARNESSX_TRAINER_POLL_MS = '20';
     try {
       const base = { id: 'base', model: 'openai-compatible:base@http://gpu:8000/v1' };
-      const r = await createCoevolutionActivities(store).trainStep({ runId: 'r2', bufferRef: store.put(emptyBuffer(5)), checkpoint: base, reference: base, iteration: 2, benchmark: 'blocksworld' });
+      const r = await createCoevolutionActivities(store).trainStep({ runId: 'r2', bufferRef: await store.put(emptyBuffer(5)), checkpoint: base, reference: base, iteration: 2, benchmark: 'blocksworld' });
       expect(r.checkpoint).toEqual({ id: 'ft-2', model: 'openai-compatible:ft-2@http://gpu:8000/v1' });
       expect(polls).toBe(3);
       expect(server.requests[0].body).toMatchObject({ base_model: base.model, format: 'trl' });

@@ -153,7 +153,7 @@ describe('the activity boundary', () => {
     const server = await startWireServer(() => reply);
     const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-prov-')));
     const activities = createActivities({ store });
-    const harnessId = store.putHarness({ ...seedHarness(), model: { main: { model: `openai-compatible:m@${server.url}/v1` } } });
+    const harnessId = await store.putHarness({ ...seedHarness(), model: { main: { model: `openai-compatible:m@${server.url}/v1` } } });
     process.env.HARNESSX_RATE_LIMIT_WAIT_S = '0'; // hand the first 429 to the activity boundary at once (the limiter would wait it out)
     const run = () => activities.rollout({ benchmark: 'blocksworld', harnessId, taskIds: [bench.tasks()[0].id], k: 1, seed: 's' });
     try {
@@ -174,7 +174,7 @@ describe('the activity boundary', () => {
     process.env.OPENAI_COMPATIBLE_API_KEY = canary;
     const dir = mkdtempSync(join(tmpdir(), 'hx-canary-'));
     const store = new ArtifactStore(dir);
-    const harnessId = store.putHarness({ ...seedHarness(), model: { main: { model: `openai-compatible:m@${server.url}/v1` } } });
+    const harnessId = await store.putHarness({ ...seedHarness(), model: { main: { model: `openai-compatible:m@${server.url}/v1` } } });
     try {
       const result = await createActivities({ store }).rollout({ benchmark: 'blocksworld', harnessId, taskIds: [bench.tasks()[0].id], k: 1, seed: 's' });
       expect(result.episodes).toBe(1);
@@ -197,7 +197,7 @@ describe('response cache', () => {
     const server = await startWireServer(() => ({ body: openaiToolCall('pick_up', '{"block":"red"}') }));
     const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-cache-')));
     const activities = createActivities({ store });
-    const harnessId = store.putHarness({ ...seedHarness(), model: { main: { model: `openai-compatible:m@${server.url}/v1` } } });
+    const harnessId = await store.putHarness({ ...seedHarness(), model: { main: { model: `openai-compatible:m@${server.url}/v1` } } });
     const task = bench.tasks()[0].id;
     try {
       await activities.rollout({ benchmark: 'blocksworld', harnessId, taskIds: [task], k: 1, seed: 's' });

@@ -248,30 +248,30 @@ describe('the store never trusts its own bytes', () => {
     return join(root, 'artifacts', hex.slice(0, 2), `${hex}.json.gz`);
   };
 
-  test('a truncated blob is named on read and rewritten by the next put of the same content', () => {
+  test('a truncated blob is named on read and rewritten by the next put of the same content', async () => {
     const root = mkdtempSync(join(tmpdir(), 'hx-rt-store-'));
     const store = new ArtifactStore(root);
     const value = { traces: Array.from({ length: 500 }, (_, i) => ({ i, text: `step ${i}` })) };
-    const ref = store.put(value);
+    const ref = await store.put(value);
     truncateSync(blobFile(root, ref), Math.floor(statSync(blobFile(root, ref)).size / 2));
-    expect(() => store.get(ref)).toThrow(new RegExp(`artifact ${ref} is corrupt in the store`));
-    expect(store.put(value)).toBe(ref);
-    expect(store.get(ref)).toEqual(value);
+    await expect(store.get(ref)).rejects.toThrow(new RegExp(`artifact ${ref} is corrupt in the store`));
+    expect(await store.put(value)).toBe(ref);
+    expect(await store.get(ref)).toEqual(value);
     // Partial again and never read: the put notices on its own (the gzip trailer does not match).
     truncateSync(blobFile(root, ref), 10);
-    expect(store.put(value)).toBe(ref);
-    expect(store.get(ref)).toEqual(value);
+    expect(await store.put(value)).toBe(ref);
+    expect(await store.get(ref)).toEqual(value);
   });
 
-  test('a blob whose bytes decompress to other content is refused, not returned', () => {
+  test('a blob whose bytes decompress to other content is refused, not returned', async () => {
     const root = mkdtempSync(join(tmpdir(), 'hx-rt-store-'));
     const store = new ArtifactStore(root);
-    const ref = store.put({ answer: 42 });
-    const forged = store.put({ answer: 41 });
+    const ref = await store.put({ answer: 42 });
+    const forged = await store.put({ answer: 41 });
     writeFileSync(blobFile(root, ref), readFileSync(blobFile(root, forged)));
-    expect(() => store.get(ref)).toThrow(/its content hashes to sha256:/);
-    expect(store.put({ answer: 42 })).toBe(ref);
-    expect(store.get(ref)).toEqual({ answer: 42 });
+    await expect(store.get(ref)).rejects.toThrow(/its content hashes to sha256:/);
+    expect(await store.put({ answer: 42 })).toBe(ref);
+    expect(await store.get(ref)).toEqual({ answer: 42 });
   });
 
   test('a corrupt array blob is rewritten by the next arrayWriter of the same elements', async () => {
@@ -285,7 +285,7 @@ describe('the store never trusts its own bytes', () => {
     const ref = await write();
     truncateSync(blobFile(root, ref), 20);
     await expect(write()).resolves.toBe(ref);
-    expect(store.get<unknown[]>(ref)).toHaveLength(100);
+    expect(await store.get<unknown[]>(ref)).toHaveLength(100);
   });
 
   test('two processes appending the same audit keys at once write each key exactly once', async () => {
@@ -294,13 +294,15 @@ describe('the store never trusts its own bytes', () => {
     const appender = `
       const { ArtifactStore } = require('./store/artifact-store');
       const store = new ArtifactStore(${JSON.stringify(root)});
-      let appended = 0;
-      for (let i = 0; i < ${N}; i++)
-        if (store.appendAudit({ key: 'k' + i, runId: 'race', round: i, stage: 'ship', kind: 'info', payload: { by: process.pid }, evidenceRefs: [], ts: 't' })) appended++;
-      console.log(appended);`;
+      (async () => {
+        let appended = 0;
+        for (let i = 0; i < ${N}; i++)
+          if (await store.appendAudit({ key: 'k' + i, runId: 'race', round: i, stage: 'ship', kind: 'info', payload: { by: process.pid }, evidenceRefs: [], ts: 't' })) appended++;
+        console.log(appended);
+      })();`;
     const runs = [nodeChild(appender), nodeChild(appender)];
     const appended = (await Promise.all(runs.map((r) => r.done))).map((out) => Number(out.trim()));
-    const keys = new ArtifactStore(root).readAudit('race').map((r) => r.key);
+    const keys = (await new ArtifactStore(root).readAudit('race')).map((r) => r.key);
     expect(keys).toHaveLength(N);
     expect(new Set(keys).size).toBe(N);
     expect(appended[0] + appended[1]).toBe(N);
@@ -332,11 +334,11 @@ describe('the wiring: activity boundary and CLI', () => {
     expect(failureOf(() => checkTaskIds({ benchmark: 'no-such', taskIds: [] }, ['taskIds']))).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/unknown suite "no-such"; this worker knows: blocksworld/) });
   });
 
-  test('failures leave the boundary without host paths, keeping their type', () => {
+  test('failures leave the boundary without host paths, keeping their type', async () => {
     const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-rt-')));
     let error: unknown;
     try {
-      store.get(`sha256:${'0'.repeat(64)}`);
+      await store.get(`sha256:${'0'.repeat(64)}`);
     } catch (e) {
       error = e;
     }

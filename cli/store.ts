@@ -1,0 +1,49 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { toJson } from '../harness/config';
+import { ArtifactStore } from '../store/artifact-store';
+import { openStore, StoreSettingError } from '../store/open-store';
+import type { Store } from '../store/store';
+import { UsageError } from './errors';
+import { dataDir } from './paths';
+
+/**
+ * The artifact store the CLI's commands read and write: HARNESSX_STORE (a folder or s3://bucket/prefix),
+ * else the data directory. A malformed setting is a usage error naming it.
+ */
+export function cliStore(): Store {
+  try {
+    return openStore({ defaultDir: dataDir() });
+  } catch (e) {
+    if (e instanceof StoreSettingError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * cliStore, checked before a run starts (reachable, credentials accepted, writable): a wrong endpoint,
+ * key or bucket is one clear error naming the setting, not a run whose activities retry it.
+ */
+export async function checkedCliStore(): Promise<Store> {
+  const store = cliStore();
+  try {
+    await store.check();
+  } catch (e) {
+    throw new UsageError(`artifact store ${store.location}: ${(e as Error).message}`);
+  }
+  return store;
+}
+
+/**
+ * A local file holding harness `id`, for `--harness` and the summary's harnessPath: the store's own file
+ * when the store is a local folder, otherwise a copy written under the local data directory (harnesses
+ * are content-addressed, so the copy never goes stale).
+ */
+export async function localHarnessFile(store: Store, id: string): Promise<string> {
+  if (store instanceof ArtifactStore) return store.harnessPath(id);
+  const local = new ArtifactStore(dataDir());
+  const path = local.harnessPath(id);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, toJson(await store.getHarness(id)));
+  return path;
+}
