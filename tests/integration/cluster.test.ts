@@ -111,7 +111,7 @@ it('a run survives the Temporal server being killed mid-stage and restarted by `
   expect(summary.harnessId).toBe(reference.harnessId);
   expect(summary.shipped).toBe(reference.shipped);
   expect(summary.evolvedPassRate).toBe(reference.evolvedPassRate);
-  const audit = store.readAudit('it-cluster-restart');
+  const audit = await store.readAudit('it-cluster-restart');
   expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
   expect(audit.filter((r) => r.stage === 'round_end').map((r) => r.round)).toEqual([1, 2]);
   // Advanced visibility on PostgreSQL: the run's search attributes are queryable.

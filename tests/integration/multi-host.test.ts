@@ -1,12 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { portOpen } from '../../cli/dev-server';
 import { ArtifactStore } from '../../store/artifact-store';
+import { openStore } from '../../store/open-store';
+import type { Store } from '../../store/store';
 import { createAegisWorker } from '../../workers/aegis-worker';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { createTestNetwork, leftovers, removeStale, type NetnsHost, type TestNetwork } from '../helpers/netns';
@@ -50,8 +52,8 @@ function singleHostReference(): Promise<{ summary: RunSummary; ships: Array<[num
 /** The servers the hosts share, listening on the bridge address. */
 interface Deployment {
   address: string;
-  /** The artifact store as the test reads it back (the run's audit log). */
-  store: ArtifactStore;
+  /** The artifact store as the test reads it back (the run's audit log), through the S3 store. */
+  store: Store;
   /** What a worker host needs besides TEMPORAL_ADDRESS to reach the shared store. */
   workerEnv(home: string): Record<string, string>;
   restartTemporal(): Promise<void>;
@@ -84,12 +86,12 @@ async function startClusterDeployment(listenAddress: string): Promise<Deployment
     const settings = (JSON.parse(harnessxCluster(home, ['up', '--port-base', String(portBase), '--host', listenAddress, '--json'])) as { settings: Record<string, string> }).settings;
     up = true;
     expect(settings.TEMPORAL_ADDRESS).toBe(`${listenAddress}:${portBase}`);
-    // Until the S3 store lands, the hosts share one store folder (a stand-in for the cluster's bucket).
-    const shared = join(home, 'shared-store');
+    // The hosts share the cluster's bucket and nothing else: each keeps its own HARNESSX_HOME.
+    const bucketEnv = { HARNESSX_STORE: settings.HARNESSX_STORE, AWS_ENDPOINT_URL_S3: settings.AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID: settings.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: settings.AWS_SECRET_ACCESS_KEY, AWS_REGION: settings.AWS_REGION };
     return {
       address: settings.TEMPORAL_ADDRESS,
-      store: new ArtifactStore(shared),
-      workerEnv: () => ({ HARNESSX_DATA_DIR: shared, TEMPORAL_NAMESPACE: settings.TEMPORAL_NAMESPACE }),
+      store: openStore({ defaultDir: join(home, 'unused'), env: bucketEnv }),
+      workerEnv: () => ({ ...bucketEnv, TEMPORAL_NAMESPACE: settings.TEMPORAL_NAMESPACE }),
       restartTemporal: async () => {
         const status = JSON.parse(harnessxCluster(home, ['status', '--json'])) as { components: Array<{ name: string; pid: number | null }> };
         const pid = status.components.find((c) => c.name === 'temporal')?.pid;
@@ -109,13 +111,13 @@ async function startClusterDeployment(listenAddress: string): Promise<Deployment
 }
 
 /** `harnessx worker` on a host, with its own HARNESSX_HOME; resolves once it polls. Its pid is the process's own. */
-async function startHostWorker(host: NetnsHost, queue: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; identity: string }> {
+async function startHostWorker(host: NetnsHost, queue: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; identity: string; home: string }> {
   const home = join(tempDataDir(), host.name);
   mkdirSync(home, { recursive: true });
   const env: Record<string, string> = { HARNESSX_HOME: home, HARNESSX_TASK_QUEUE: queue, ...deployment!.workerEnv(home), ...extraEnv };
   const child = await spawnWorker({ address: deployment!.address, dataDir: env.HARNESSX_DATA_DIR ?? join(home, 'data'), env, spawn: host.spawn }, children);
   // `ip netns exec` execs the command, so this is node's pid, and the SDK's default identity is pid@hostname.
-  return { child, identity: `${child.pid}@${hostname()}` };
+  return { child, identity: `${child.pid}@${hostname()}`, home };
 }
 
 type PendingActivity = { activityType?: { name?: string | null } | null; lastWorkerIdentity?: string | null; heartbeatDetails?: { payloads?: Array<{ data?: Uint8Array | null }> | null } | null };
@@ -155,6 +157,16 @@ async function expectSameRunAsReference(summary: RunSummary, runId: string): Pro
   expect(summary.harnessId).toBe(reference.harnessId);
   expect(summary.shipped).toBe(reference.shipped);
   expect(summary.evolvedPassRate).toBe(reference.evolvedPassRate);
+}
+
+/** The run lives in the bucket only: neither host's own folder holds its audit log or run files. */
+async function expectNothingLocal(workers: Array<{ home: string }>, runId: string): Promise<void> {
+  for (const { home } of workers) {
+    const local = new ArtifactStore(join(home, 'data'));
+    expect(await local.readAudit(runId)).toEqual([]);
+    const files = existsSync(home) ? (readdirSync(home, { recursive: true }) as string[]) : [];
+    expect(files.filter((f) => f.includes(runId))).toEqual([]);
+  }
 }
 
 beforeAll(async () => {
@@ -222,6 +234,7 @@ it('a host SIGKILLed in the middle of a rollout: the run completes on the other 
   const summary = (await handle.result()) as RunSummary;
 
   await expectSameRunAsReference(summary, queue);
+  await expectNothingLocal([a, b], queue);
   // The rollout host A was holding completed on host B, on a later attempt (history records an activity's
   // started event with its last attempt only, so host A's attempt shows in `held` above, not here).
   const starts = await rolloutStarts(handle);
@@ -243,6 +256,7 @@ it('the Temporal server restarted mid-run: the run completes on both hosts, as o
   const summary = (await waitFor(() => client.workflow.getHandle(queue).result(), () => true, 300_000, 'the result')) as RunSummary;
 
   await expectSameRunAsReference(summary, queue);
+  await expectNothingLocal(workers, queue);
   // Every rollout ran on one of the two hosts (nothing else polls this queue).
   const identities = [...new Set((await rolloutStarts(handle)).map((s) => s.identity))];
   expect(identities.length).toBeGreaterThan(0);
