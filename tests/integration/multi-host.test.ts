@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -102,7 +102,10 @@ async function startClusterDeployment(listenAddress: string): Promise<Deployment
         // Only the Temporal server was started again: PostgreSQL kept running, with the run's state.
         expect(again.components.filter((c) => c.started).map((c) => c.name)).toEqual(['temporal']);
       },
-      stop: async () => void harnessxCluster(home, ['down', '--purge']),
+      stop: async () => {
+        harnessxCluster(home, ['down', '--purge']);
+        rmSync(home, { recursive: true, force: true });
+      },
     };
   } catch (e) {
     if (up) harnessxCluster(home, ['down', '--purge']);
