@@ -22,6 +22,7 @@ import { createAegisWorker } from '../workers/aegis-worker';
 import { createActivities } from '../activities';
 import { inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
 import { storeBench } from './store-bench';
+import { clusterBench, describeClusterBench } from './cluster-bench';
 
 const ROOT = join(__dirname, '..');
 const benchmark = getBenchmark('blocksworld');
@@ -33,7 +34,8 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
 /**
  * HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about eight minutes); =simulator skips it;
  * =ratio runs only the simulator's in-process/Temporal throughput pairs (sections 1–3); =store only the S3
- * store against the local folder (section 0, under a minute).
+ * store against the local folder (section 0, under a minute); =cluster only one AEGIS round on the
+ * production-style server (`harnessx cluster`, PostgreSQL) against the dev server (section 8).
  */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
@@ -70,6 +72,10 @@ async function timeIt<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T; 
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  if (only === 'cluster') {
+    await clusterSection();
+    return finish(ROOT, 'cluster.json');
+  }
   // A fresh store each run: cached outcomes from an earlier run would flatter every number.
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-'));
   const store = new ArtifactStore(dataDir);
@@ -258,7 +264,17 @@ async function main() {
   results.metaAgentTokensPerRound = metaTokens;
   for (const line of metaTokens) row('meta-agent tokens per round (blocksworld, batch 12)', line.split(':')[0].trim(), '', line.slice(line.indexOf(':') + 1).trim());
 
+  // 8. One AEGIS round on the production-style server against the dev server.
+  await clusterSection();
+
   finish(ROOT, 'latest.json');
+}
+
+/** Section 8: see bench/cluster-bench.ts (five interleaved pairs after a warm-up on each server). */
+async function clusterSection(): Promise<void> {
+  const r = await clusterBench({ pairs: 5 });
+  results.clusterRound = r;
+  row(...(describeClusterBench(r) as [string, string, string, string]));
 }
 
 function latencyRow(r: LatencyRow): void {
