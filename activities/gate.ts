@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { seesaw, statisticalSeesaw, suspectedRegressions } from '../aegis/gate';
 import { gateSeeds } from '../aegis/gate-waves';
 import { preGateChecks } from '../aegis/pre-gate';
+import { allowanceSpent, GateAllowance, runSequentialSeesaw } from '../aegis/sequential-gate';
 import type { TaskOutcome } from '../aegis/rollout';
 import { GATE_CHECKS } from '../aegis/types';
 import type { Candidate, GateCheckResult, GateResult } from '../aegis/types';
@@ -20,6 +21,34 @@ export interface GatingSpec {
 }
 
 /**
+ * Sequential gating (seesaw mode): run the candidate in chunks and stop once the verdict is fixed (see
+ * aegis/sequential-gate.ts; same verdict as the full seesaw). `firstTaskIds` are the unsolved tasks to try
+ * first (the validation tasks, whose outcomes a shipped candidate carries into the next round's gate).
+ */
+export interface SequentialGateSpec {
+  firstTaskIds: string[];
+}
+
+export interface GateInput {
+  benchmark: string;
+  candidatesRef: string;
+  candidateId: string;
+  incumbentId: string;
+  gateTaskIds: string[];
+  k: number;
+  seed: string;
+  minGain: number;
+  gating?: GatingSpec;
+  endpointLimits?: EndpointLimits;
+  sequential?: SequentialGateSpec;
+  /** The evolution budget left: the gate stops undecided (budgetStopped) between chunks once it is spent. */
+  allowance?: GateAllowance;
+}
+
+/** A gate's verdict and spend; budgetStopped when the allowance ran out before the verdict was fixed (neither ship nor reject). */
+export type GateOutcome = GateResult & { spend: Spend; evaluatedTasks?: number; budgetStopped?: boolean };
+
+/**
  * The gate: whether a candidate may replace the incumbent. Checks run in GATE_CHECKS order: the static ones
  * (manifest, canonical form, reward hacking, code processors), the smoke test, then the comparison on the
  * gate tasks (seesaw or statistical), whose rollouts reuse cached outcomes.
@@ -28,12 +57,12 @@ export function createGateActivities(services: ActivityServices) {
   const { store } = services;
   return {
     /** The deterministic gate, in order; the first failing check stops it. */
-    async gate(input: { benchmark: string; candidatesRef: string; candidateId: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number; gating?: GatingSpec; endpointLimits?: EndpointLimits }): Promise<GateResult & { spend: Spend }> {
+    async gate(input: GateInput): Promise<GateOutcome> {
       const candidate = (await store.get<Candidate[]>(input.candidatesRef)).find((c) => c.candidateId === input.candidateId);
       if (!candidate) throw ApplicationFailure.nonRetryable(`candidate ${input.candidateId} is not in ${input.candidatesRef}`, 'InvalidInput');
       const checks: GateCheckResult[] = [];
       const spent: Spend[] = [];
-      const result = (extra: Partial<GateResult> = {}): GateResult & { spend: Spend } => {
+      const result = (extra: Partial<GateOutcome> = {}): GateOutcome => {
         const failed = checks.find((c) => !c.passed);
         return { candidateId: candidate.candidateId, passed: !failed && checks.length === GATE_CHECKS.length, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra, spend: totalSpend(spent) };
       };
@@ -42,6 +71,7 @@ export function createGateActivities(services: ActivityServices) {
       checks.push(...pre.checks);
       if (!pre.passed) return result();
       heartbeat({ stage: 'seesaw' });
+      if (input.sequential && input.gating?.mode !== 'statistical') return withProgress((progress) => compareSequentially(input, input.sequential!, candidate.harnessId, spent, progress, result));
       return withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result));
     },
   };
@@ -52,12 +82,12 @@ export function createGateActivities(services: ActivityServices) {
    * order, so the verdict and the reported spend never depend on which finishes first.
    */
   async function compare(
-    input: { benchmark: string; incumbentId: string; gateTaskIds: string[]; k: number; seed: string; minGain: number; gating?: GatingSpec; endpointLimits?: EndpointLimits },
+    input: GateInput,
     candidateHarnessId: string,
     spent: Spend[],
     progress: ProgressReporter,
-    result: (extra?: Partial<GateResult>) => GateResult & { spend: Spend },
-  ): Promise<GateResult & { spend: Spend }> {
+    result: (extra?: Partial<GateOutcome>) => GateOutcome,
+  ): Promise<GateOutcome> {
     const { checks } = result();
     const both = async <T>(run: (harnessId: string, spend: Spend[]) => Promise<T>): Promise<[T, T]> => {
       const incumbentSpend: Spend[] = [];
@@ -93,5 +123,48 @@ export function createGateActivities(services: ActivityServices) {
     const s = seesaw(before, after, input.minGain, recheck);
     checks.push({ check: s.check, passed: s.passed, detail: s.detail });
     return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
+  }
+
+  /**
+   * The seesaw, sequentially: the incumbent's outcomes on every gate task first (mostly cached: the round's
+   * rollout ran the batch, and an incumbent that shipped ran the validation tasks in its own gate), then the
+   * candidate in chunks (aegis/sequential-gate.ts), each chunk's suspected regressions confirmed before the
+   * next. Stops once the verdict is fixed, or undecided (budgetStopped) once the allowance is spent. The
+   * verdict and its detail come from `seesaw` on the tasks that ran, which equals the full seesaw's verdict.
+   */
+  async function compareSequentially(
+    input: GateInput,
+    spec: SequentialGateSpec,
+    candidateHarnessId: string,
+    spent: Spend[],
+    progress: ProgressReporter,
+    result: (extra?: Partial<GateOutcome>) => GateOutcome,
+  ): Promise<GateOutcome> {
+    const { checks } = result();
+    const scope = { benchmark: input.benchmark, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits };
+    const before = await outcomesFor(services, { ...scope, taskIds: input.gateTaskIds, harnessId: input.incumbentId }, spent, progress);
+    const run = await runSequentialSeesaw({
+      incumbent: before,
+      firstTaskIds: spec.firstTaskIds,
+      minGain: input.minGain,
+      runCandidate: (taskIds) => outcomesFor(services, { ...scope, taskIds, harnessId: candidateHarnessId }, spent, progress),
+      // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only, as in compare.
+      confirm: (taskIds) => outcomesFor(services, { ...scope, taskIds, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidateHarnessId }, spent, progress),
+      outOfBudget: () => allowanceSpent(input.allowance, totalSpend(spent)),
+    });
+    const { progress: p, decision } = run;
+    const incumbentPassed = p.solvedTotal;
+    const candidatePassed = incumbentPassed - p.suspects + p.unlocked;
+    const evaluatedTasks = run.candidate.length;
+    if (run.outOfBudget) {
+      checks.push({ check: 'seesaw', passed: false, detail: `stopped undecided after ${evaluatedTasks} of ${before.length} gate tasks: the evolution budget is spent` });
+      return result({ incumbentPassed, candidatePassed, evaluatedTasks, budgetStopped: true });
+    }
+    const s = seesaw(run.incumbent, run.candidate, input.minGain, run.recheck);
+    // The early stop is exact: the seesaw over the tasks that ran agrees with it (a mismatch is a bug, not a verdict).
+    if (!decision.decided || decision.passed !== s.passed) throw new Error(`sequential gate disagrees with the seesaw on ${evaluatedTasks} of ${before.length} tasks: ${JSON.stringify(decision)} vs ${s.passed}`);
+    const stopped = evaluatedTasks < before.length ? ` (decided after ${evaluatedTasks} of ${before.length} gate tasks)` : '';
+    checks.push({ check: s.check, passed: s.passed, detail: `${s.detail}${stopped}` });
+    return result({ incumbentPassed, candidatePassed, regressions: s.regressions, unlocked: s.unlocked, evaluatedTasks });
   }
 }

@@ -47,6 +47,25 @@ export function loopProgress(s: Pick<RunState, 'round' | 'roundsWithoutShip' | '
   return { round: s.round, roundsWithoutShip: s.roundsWithoutShip, stopRequested: stopping, tokens: s.tokens, costUsd: s.costUsd };
 }
 
+/**
+ * What the evolution budget still allows (a gate's allowance: it stops undecided between chunks once spent);
+ * null where there is no such cap. Never negative.
+ */
+export function evolutionAllowance(limits: SpendLimits, s: Pick<RunState, 'tokens' | 'costUsd'>): { tokens: number | null; usd: number | null } {
+  return {
+    tokens: limits.maxTokens === undefined ? null : Math.max(0, limits.maxTokens - s.tokens),
+    usd: limits.maxUsd === undefined || s.costUsd === null ? null : Math.max(0, limits.maxUsd - s.costUsd),
+  };
+}
+
+/** How far the evolution spend went past its caps (0 within them): the summary reports it. */
+export function budgetOvershoot(limits: SpendLimits, s: Pick<RunState, 'tokens' | 'costUsd'>): { tokens: number; usd: number | null } {
+  return {
+    tokens: limits.maxTokens === undefined ? 0 : Math.max(0, s.tokens - limits.maxTokens),
+    usd: limits.maxUsd === undefined ? 0 : s.costUsd === null ? null : Math.max(0, s.costUsd - limits.maxUsd),
+  };
+}
+
 /** Why the spend limits end the run (a reason starting with BUDGET_EXHAUSTED), or null while spend is left. */
 export function spendExhausted(limits: SpendLimits, s: Pick<RunState, 'round' | 'roundsWithoutShip' | 'tokens' | 'costUsd'>): string | null {
   return anyOf(tokenBudget(limits.maxTokens), usdBudget(limits.maxUsd))(loopProgress(s, false));

@@ -1,5 +1,6 @@
 import { HeldOutPoint, measurementSpend, RunState } from './run-state';
 import { seededSample } from './sampling';
+import { budgetOvershoot, SpendLimits } from './run-budget';
 import { BUDGET_EXHAUSTED } from './stop';
 
 /** The result of an evolveHarness run (also written to the run's summary.json). */
@@ -22,6 +23,14 @@ export interface RunSummary {
   /** Evolution spend: what maxTokens/maxUsd cap. */
   tokens: number;
   costUsd: number | null;
+  /**
+   * How far evolution spend went past maxTokens / maxUsd (0 within them; absent in summaries written before
+   * it was reported). The budget is checked before each round and each gate, and a sequential gate stops
+   * between chunks once it is spent, so this is at most one round's rollout plus one gate chunk (and a
+   * regression guard's evaluation, when the guard ran just before the budget was reached).
+   */
+  overshootTokens?: number;
+  overshootUsd?: number | null;
   /** Measurement spend (held-out tracking, the final evaluation), outside the evolution budget. */
   measurementTokens: number;
   measurementUsd: number | null;
@@ -69,7 +78,7 @@ export function batchPassRates(s: Pick<RunState, 'seedBatchPassRate' | 'lastPass
 
 /** The summary of a finished run (without summaryPath, which the writeSummary activity returns). */
 export function buildRunSummary(
-  run: { workflowId: string; benchmark: string; model: string; stopReason: string },
+  run: { workflowId: string; benchmark: string; model: string; stopReason: string; limits?: SpendLimits },
   s: RunState,
   measured: { seedTrain: Measured; evolvedTrain: Measured; seedTest: Measured | null; evolvedTest: Measured | null; finalEvaluation?: boolean },
 ): Omit<RunSummary, 'summaryPath'> {
@@ -91,6 +100,7 @@ export function buildRunSummary(
     testTasks: measured.seedTest?.tasks ?? 0,
     tokens: s.tokens,
     costUsd: s.costUsd,
+    ...(run.limits ? (({ tokens, usd }) => ({ overshootTokens: tokens, overshootUsd: usd }))(budgetOvershoot(run.limits, s)) : {}),
     measurementTokens: measurementSpend(s).tokens,
     measurementUsd: measurementSpend(s).costUsd,
     finalEvaluation: measured.finalEvaluation ?? true,

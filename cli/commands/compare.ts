@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { minimumRoundTokens } from '../../aegis/run-budget';
+import { budgetOvershoot, minimumRoundTokens } from '../../aegis/run-budget';
 import { EvolveInput, evolveInputSchema } from '../../aegis/run-input';
 import { checkRunSetup } from '../../activities/bookkeeping';
 import { getBenchmark } from '../../benchmarks/registry';
@@ -48,6 +48,8 @@ interface ArmRun {
   tokens: number;
   costUsd: number | null;
   measurementTokens: number;
+  /** Evolution tokens past --max-tokens (0 within it). */
+  overshootTokens: number;
   tokensToTarget: number | null;
   reused: boolean;
 }
@@ -132,6 +134,9 @@ interface ArmAggregate {
   tokens: MeanInterval;
   costUsd: MeanInterval | null;
   measurementTokens: MeanInterval;
+  overshootTokens: MeanInterval;
+  /** The largest overshoot of any seed: what bounded overshoot is about. */
+  maxOvershootTokens: number;
   rounds: MeanInterval;
   shipped: MeanInterval;
   rejected: MeanInterval;
@@ -159,6 +164,8 @@ export function aggregateArms(rows: ArmRun[], evolvers: string[]): ArmAggregate[
       tokens: meanInterval(rs.map((r) => r.tokens)),
       costUsd: costs ? meanInterval(costs) : null,
       measurementTokens: meanInterval(rs.map((r) => r.measurementTokens)),
+      overshootTokens: meanInterval(rs.map((r) => r.overshootTokens)),
+      maxOvershootTokens: Math.max(0, ...rs.map((r) => r.overshootTokens)),
       rounds: meanInterval(rs.map((r) => r.rounds)),
       shipped: meanInterval(rs.map((r) => r.shipped)),
       rejected: meanInterval(rs.map((r) => r.rejected)),
@@ -233,11 +240,13 @@ async function compare(args: string[]): Promise<void> {
           tokens: r.tokens,
           costUsd: r.costUsd,
           measurementTokens: r.measurementTokens ?? 0,
+          // Summaries written before the overshoot was reported: from the tokens and the cap.
+          overshootTokens: r.overshootTokens ?? budgetOvershoot({ maxTokens: input.maxTokens }, { tokens: r.tokens, costUsd: null }).tokens,
           tokensToTarget: target === null ? null : tokensToTarget(r.heldOut ?? [], target),
           reused,
         });
         if (ai === 0)
-          statics.push({ evolver: 'static', seed: input.seed, workflowId: null, trainPassRate: r.seedPassRate, testPassRate: r.seedTestPassRate, rounds: 0, shipped: 0, rejected: 0, tokens: 0, costUsd: 0, measurementTokens: 0, tokensToTarget: null, reused });
+          statics.push({ evolver: 'static', seed: input.seed, workflowId: null, trainPassRate: r.seedPassRate, testPassRate: r.seedTestPassRate, rounds: 0, shipped: 0, rejected: 0, tokens: 0, costUsd: 0, measurementTokens: 0, overshootTokens: 0, tokensToTarget: null, reused });
       }
     }
   });
@@ -251,13 +260,13 @@ async function compare(args: string[]): Promise<void> {
   log('');
   log(`${first.benchmark} · task model ${first.model} · meta-agent ${first.metaAgent} · pass@${first.k} · ${seeds.length} seed${seeds.length > 1 ? 's' : ''} (${seeds.join(', ')}) · evolution budget ${first.maxTokens ?? '∞'} tokens${first.maxUsd ? `, $${first.maxUsd}` : ''}, ${first.rounds} rounds`);
   log(`  measured outside the evolution budget, on the same tasks for every arm: train ${tasks.train} tasks, test ${tasks.test} (held out); ± is a 95% t-interval over seeds`);
-  log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(13)} ${'test'.padStart(13)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)} ${'meas-tok'.padStart(9)} ${'to-target'.padStart(11)}  AEGIS−arm (test, paired)`);
+  log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(13)} ${'test'.padStart(13)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)} ${'meas-tok'.padStart(9)} ${'overshoot'.padStart(9)} ${'to-target'.padStart(11)}  AEGIS−arm (test, paired)`);
   for (const a of arms) {
     const cost = a.costUsd === null ? 'n/a' : `$${a.costUsd.mean.toFixed(2)}`;
     const toTarget = a.evolver === 'static' ? '' : a.tokensToTarget.mean === null ? `— 0/${a.seeds}` : `${Math.round(a.tokensToTarget.mean)} ${a.tokensToTarget.reached}/${a.seeds}`;
-    log(`  ${a.evolver.padEnd(18)} ${ci(a.trainPassRate).padStart(13)} ${ci(a.testPassRate).padStart(13)} ${num(a.rounds).padStart(6)} ${num(a.shipped).padStart(5)} ${num(a.rejected).padStart(7)} ${num(a.tokens).padStart(9)} ${cost.padStart(8)} ${num(a.measurementTokens).padStart(9)} ${toTarget.padStart(11)}  ${versus(a)}`);
+    log(`  ${a.evolver.padEnd(18)} ${ci(a.trainPassRate).padStart(13)} ${ci(a.testPassRate).padStart(13)} ${num(a.rounds).padStart(6)} ${num(a.shipped).padStart(5)} ${num(a.rejected).padStart(7)} ${num(a.tokens).padStart(9)} ${cost.padStart(8)} ${num(a.measurementTokens).padStart(9)} ${num(a.overshootTokens).padStart(9)} ${toTarget.padStart(11)}  ${versus(a)}`);
   }
-  log(`  * = significant at 5% (paired t-test over seeds); to-target = mean evolution tokens to first reach the seed's test pass rate + ${targetGain} points (seeds that reached it).`);
+  log(`  * = significant at 5% (paired t-test over seeds); to-target = mean evolution tokens to first reach the seed's test pass rate + ${targetGain} points (seeds that reached it); overshoot = mean evolution tokens past the budget (largest: ${Math.round(Math.max(0, ...arms.map((a) => a.maxOvershootTokens)))}).`);
   if (incomparable) log(`  note: ${incomparable} run(s) have no held-out test pass rate (final evaluation skipped or no test split); they are left out of the test columns.`);
   if (json)
     printJson({

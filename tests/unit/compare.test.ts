@@ -11,8 +11,8 @@ const ROOT = join(__dirname, '../..');
 const harnessx = (...args: string[]) =>
   spawnSync(process.execPath, [join(ROOT, 'bin/harnessx.js'), 'compare', ...args], { env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', HARNESSX_DEBUG: '' }, encoding: 'utf8', timeout: 50_000 });
 
-const row = (evolver: string, seed: string, testPassRate: number | null, extra: Partial<{ tokens: number; tokensToTarget: number | null }> = {}) => ({
-  evolver, seed, workflowId: null, trainPassRate: 0.5, testPassRate, rounds: 3, shipped: 1, rejected: 2, tokens: extra.tokens ?? 1000, costUsd: 0, measurementTokens: 500, tokensToTarget: extra.tokensToTarget ?? null, reused: false,
+const row = (evolver: string, seed: string, testPassRate: number | null, extra: Partial<{ tokens: number; tokensToTarget: number | null; overshootTokens: number }> = {}) => ({
+  evolver, seed, workflowId: null, trainPassRate: 0.5, testPassRate, rounds: 3, shipped: 1, rejected: 2, tokens: extra.tokens ?? 1000, costUsd: 0, measurementTokens: 500, overshootTokens: extra.overshootTokens ?? 0, tokensToTarget: extra.tokensToTarget ?? null, reused: false,
 });
 
 describe('compare', () => {
@@ -31,7 +31,7 @@ describe('compare', () => {
 
   it('aggregates each arm over seeds and tests AEGIS against each baseline paired by seed', () => {
     const rows = [
-      row('aegis', 'a', 0.6, { tokensToTarget: 300 }), row('aegis', 'b', 0.7, { tokensToTarget: 500 }), row('aegis', 'c', 0.8),
+      row('aegis', 'a', 0.6, { tokensToTarget: 300, overshootTokens: 120 }), row('aegis', 'b', 0.7, { tokensToTarget: 500 }), row('aegis', 'c', 0.8, { overshootTokens: 30 }),
       row('random', 'a', 0.5), row('random', 'b', 0.5), row('random', 'c', 0.5),
       row('single-agent', 'a', 0.6), row('single-agent', 'b', 0.7), row('single-agent', 'c', 0.8),
     ];
@@ -39,6 +39,9 @@ describe('compare', () => {
     expect(aegis.testPassRate!.mean).toBeCloseTo(0.7, 10);
     expect(aegis.testPassRate!.halfWidth!).toBeCloseTo((4.302653 * 0.1) / Math.sqrt(3), 5);
     expect(aegis.tokensToTarget).toEqual({ reached: 2, mean: 400 });
+    expect(aegis.overshootTokens.mean).toBeCloseTo(50, 10);
+    expect(aegis.maxOvershootTokens).toBe(120);
+    expect(random.maxOvershootTokens).toBe(0);
     expect(aegis.versusAegis).toBeUndefined();
     // +20 points on 3 seeds with spread 0.1: p = 0.074, not significant.
     expect(random.versusAegis).toMatchObject({ n: 3, significant: false });

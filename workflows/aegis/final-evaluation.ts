@@ -29,7 +29,7 @@ export async function finishRun(run: AegisRun, stopReason: string): Promise<RunS
   const finalTrain = finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed);
   const [seedTrain, evolvedTrain] = skipped ? batchPassRates(s, input.batchSize) : [await evaluate(s.seedHarnessId, finalTrain), await evaluateEvolved(finalTrain)];
   const [seedTest, evolvedTest] = input.evaluateTest && !skipped ? [await evaluate(s.seedHarnessId, s.testIds), await evaluateEvolved(s.testIds)] : [null, null];
-  const summary = buildRunSummary({ workflowId: run.workflowId, benchmark: input.benchmark, model: input.model, stopReason }, s, { seedTrain, evolvedTrain, seedTest, evolvedTest, finalEvaluation: !skipped });
+  const summary = buildRunSummary({ workflowId: run.workflowId, benchmark: input.benchmark, model: input.model, stopReason, limits: { maxTokens: input.maxTokens, maxUsd: input.maxUsd } }, s, { seedTrain, evolvedTrain, seedTest, evolvedTest, finalEvaluation: !skipped });
   const written = await books.writeSummary({ runId: run.workflowId, summary: { ...summary, passRates: s.passRates, tried: s.tried } });
   await run.audit({ key: 'final', round: s.round, stage: 'final', kind: 'info', harnessId: s.incumbentId, payload: summary as unknown as Record<string, unknown> });
   controls.stage = 'done';

@@ -1,5 +1,6 @@
 import { patched } from '@temporalio/workflow';
 import { gateConcurrency, gateInRankingOrder, gateSeeds, VerdictApplied } from '../../aegis/gate-waves';
+import { evolutionAllowance } from '../../aegis/run-budget';
 import { gateAction, reputationAfterGate, scoreAfterShip, triedAfterGate, triedAfterReviewerRejection } from '../../aegis/round-decisions';
 import type { GateResult } from '../../aegis/types';
 import { rollouts } from './activities';
@@ -8,8 +9,14 @@ import type { AegisRun } from './run';
 import type { Shortlist } from './stages';
 import { adoptCandidate, forkCandidate, RoundFocus } from './strategies';
 
-/** A gate activity's result; results recorded by workers older than the gate's spend report carry none. */
-type GateVerdict = GateResult & { spend?: { tokens: number; costUsd: number | null } };
+/**
+ * A gate activity's result; results recorded by workers older than the gate's spend report carry none.
+ * evaluatedTasks and budgetStopped come from sequential gating (aegis/sequential-gate.ts).
+ */
+type GateVerdict = GateResult & { spend?: { tokens: number; costUsd: number | null }; evaluatedTasks?: number; budgetStopped?: boolean };
+
+/** A gate's spend and coverage for its audit record: what the gate cost per candidate, and over how many of its tasks the candidate ran. */
+const gateSpendRecord = (gate: GateVerdict) => ({ ...(gate.spend ? { tokens: gate.spend.tokens, costUsd: gate.spend.costUsd } : {}), ...(gate.evaluatedTasks !== undefined ? { evaluatedTasks: gate.evaluatedTasks } : {}) });
 
 /**
  * The gate stage: the critic's ranked candidates go through the deterministic gate in ranking order; the
@@ -35,6 +42,11 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   // patched only where it changes something: runs that gate one at a time record the same commands as before.
   const concurrency = wanted > 1 && patched('concurrent-gate') ? wanted : 1;
   if (concurrency > 1) controls.lastEvent = `round ${round}: gating ${shortlist.ranking.length} candidates, the first alone, then ${concurrency} at once`;
+  // Sequential gating (same verdicts, fewer candidate episodes) and the gate's budget allowance, for the
+  // global strategy's seesaw only: an ensemble fork needs every unlocked task of a rejected candidate, and
+  // statistical gating compares whole repeats. Runs recorded before it replay gating every task.
+  const sequential = input.strategy !== 'ensemble' && input.gating?.mode !== 'statistical' && patched('sequential-gate');
+  const validation = new Set(s.validationIds);
 
   const gated = await gateInRankingOrder<string, GateVerdict>({
     ranking: shortlist.ranking,
@@ -52,12 +64,14 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
         minGain: input.minGain,
         gating: input.gating,
         endpointLimits: input.endpointLimits,
+        // The allowance is read when the gate starts: the budget left after every verdict applied before it.
+        ...(sequential ? { sequential: { firstTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)) }, allowance: evolutionAllowance(input, s) } : {}),
       }),
     apply: (candidateId, gate) => applyVerdict(run, round, focus, shortlist, candidateOf(candidateId), gate),
     notNeeded: async (candidateId, gate) => {
       run.account(gate.spend);
       const candidate = candidateOf(candidateId);
-      await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, notNeeded: true, passed: gate.passed, reason: gate.reason } });
+      await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, notNeeded: true, passed: gate.passed, reason: gate.reason, ...gateSpendRecord(gate) } });
     },
   });
   if (gated.end === 'stopped') return run.noop(round, 'budget exhausted before the gate');
@@ -70,6 +84,13 @@ async function applyVerdict(run: AegisRun, round: number, focus: RoundFocus, sho
   const { pool } = shortlist;
   const { candidateId } = candidate;
   run.account(gate.spend);
+  if (gate.budgetStopped) {
+    // Undecided, not rejected: the budget ran out mid-gate. Nothing is learned about the edit, so neither
+    // the tried edits nor the reputations move; the round ends without a ship.
+    controls.lastEvent = `round ${round}: gate of ${candidate.editKey} stopped undecided (evolution budget spent)`;
+    await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, budgetStopped: true, reason: gate.reason, checks: gate.checks, ...gateSpendRecord(gate) } });
+    return { done: true, shipped: false };
+  }
   const edit = { key: candidate.editKey, bucket: candidate.bucket, harnessId: focus.base };
   s.tried = triedAfterGate(s.tried, edit, gate);
   s.reputation = reputationAfterGate(s.reputation, candidate.bucket, gate.passed);
@@ -77,14 +98,14 @@ async function applyVerdict(run: AegisRun, round: number, focus: RoundFocus, sho
   if (action !== 'ship') {
     s.rejected++;
     controls.lastEvent = `round ${round}: rejected ${candidate.editKey} (${gate.reason})`;
-    await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, reason: gate.reason, checks: gate.checks } });
+    await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'rollback', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, reason: gate.reason, checks: gate.checks, ...gateSpendRecord(gate) } });
     if (action === 'fork') {
       await forkCandidate(run, round, focus, candidate, gate, pool.candidatesRef);
       return { done: true, shipped: true };
     }
     return { done: false };
   }
-  await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, checks: gate.checks } });
+  await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, checks: gate.checks, ...gateSpendRecord(gate) } });
   if (input.approval === 'human') {
     const verdict = await awaitApproval(run, round, candidate, gate);
     if (!verdict.approve) {

@@ -13,6 +13,8 @@ export async function guardAgainstDrift(run: AegisRun, round: number): Promise<v
   const guard = input.regressionGuard;
   const suite = regressionSuite(s.validationIds, s.trainIds, guard.trainSample, input.seed);
   if (!suite.length) return;
+  // The guard's spend goes into its audit record, so the log shows what the guard cost (audits of the spend per stage).
+  const tokensBefore = s.tokens;
   const solved = async (harnessId: string) => {
     const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds: suite, k: input.k, seed: `${input.seed}|regression`, endpointLimits: input.endpointLimits });
     run.account(r.spend);
@@ -24,7 +26,7 @@ export async function guardAgainstDrift(run: AegisRun, round: number): Promise<v
   const verdict = regressionVerdict(best, { harnessId: s.incumbentId, solved: current }, guard.tolerance, round);
   const base = { key: `${round}:regression`, round, stage: 'regression' as const, harnessId: s.incumbentId };
   if (verdict.rollback) {
-    await run.audit({ ...base, kind: 'rollback', payload: { from: s.incumbentId, to: best.harnessId, solved: current, bestSolved: best.solved, bestRound: best.round, suite: suite.length } });
+    await run.audit({ ...base, kind: 'rollback', payload: { from: s.incumbentId, to: best.harnessId, solved: current, bestSolved: best.solved, bestRound: best.round, suite: suite.length, tokens: s.tokens - tokensBefore } });
     run.controls.lastEvent = `round ${round}: regression guard rolled back to ${best.harnessId} (${current} < ${best.solved} of ${suite.length})`;
     if (s.variants) s.variants = variantsAfterRollback(s.variants, s.incumbentId, best.harnessId);
     s.incumbentId = best.harnessId;
@@ -33,5 +35,5 @@ export async function guardAgainstDrift(run: AegisRun, round: number): Promise<v
     return;
   }
   s.regressionBest = verdict.best;
-  await run.audit({ ...base, kind: 'info', payload: { solved: current, bestSolved: best.solved, bestHarnessId: best.harnessId, suite: suite.length } });
+  await run.audit({ ...base, kind: 'info', payload: { solved: current, bestSolved: best.solved, bestHarnessId: best.harnessId, suite: suite.length, tokens: s.tokens - tokensBefore } });
 }
