@@ -3,13 +3,9 @@
  * Temporal server on it (persistence and advanced visibility), the Web UI server and an S3-compatible
  * server (versitygw) — every one a real server, on ports that leave the dev server's alone.
  */
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { ensureGoBinary, GO_BINARIES } from '../go-binaries';
 import {
   CLUSTER_BUCKET,
@@ -22,57 +18,16 @@ import {
   ConnectSettings,
   DEFAULT_HOST,
   DEFAULT_PORT_BASE,
-  NAMESPACE_RETENTION_DAYS,
   PORT_PURPOSE,
-  POSTGRES_USER,
-  searchAttributeTypes,
-  temporalDynamicConfig,
-  TEMPORAL_DATABASE,
-  temporalServerConfig,
   uiServerConfig,
-  VISIBILITY_DATABASE,
 } from './config';
-import { initPostgres, postgresBinDir, postgresFailure, postgresReady, psql, startPostgres, waitForPostgres } from './postgres';
+import { initPostgres, postgresBinDir, postgresFailure, postgresReady, startPostgres, waitForPostgres } from './postgres';
 import { clusterDir, COMPONENT_LABEL, ComponentName, isDirectory, logFile, portFree, postgresUser, runningPid, startDetached, stopComponent, waitUntil } from './processes';
+import { ensureBucket, s3Answering, s3Client } from './s3';
+import { loadOrCreateSecrets, readSecrets, readState, writeState } from './state';
+import { ensureNamespace, ensureSchemas, startTemporal, temporalConnection } from './temporal';
 
 type Log = (line: string) => void;
-
-/** What `up` remembers for `status` and `down` (no secrets: those are in secrets.json, mode 0600). */
-interface ClusterState {
-  portBase: number;
-  /** The address the Temporal frontend and the S3 server listen on (`--host`); absent: loopback. */
-  host?: string;
-  createdAt: string;
-}
-
-interface ClusterSecrets {
-  postgresPassword: string;
-  s3AccessKeyId: string;
-  s3SecretAccessKey: string;
-}
-
-const stateFile = () => join(clusterDir(), 'cluster.json');
-const secretsFile = () => join(clusterDir(), 'secrets.json');
-
-function readState(): ClusterState | null {
-  if (!existsSync(stateFile())) return null;
-  return JSON.parse(readFileSync(stateFile(), 'utf8')) as ClusterState;
-}
-
-/** Generated once, kept across `up`s (the database's password and the bucket's keys must not change under it). */
-function loadOrCreateSecrets(): ClusterSecrets {
-  if (existsSync(secretsFile())) {
-    chmodSync(secretsFile(), 0o600);
-    return JSON.parse(readFileSync(secretsFile(), 'utf8')) as ClusterSecrets;
-  }
-  const secrets: ClusterSecrets = {
-    postgresPassword: randomBytes(18).toString('base64url'),
-    s3AccessKeyId: `HX${randomBytes(9).toString('hex').toUpperCase()}`,
-    s3SecretAccessKey: randomBytes(30).toString('base64url'),
-  };
-  writeFileSync(secretsFile(), JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
-  return secrets;
-}
 
 /** The ports each component listens on (checked free before that component starts). */
 const COMPONENT_PORTS: Record<ComponentName, Array<keyof ClusterPorts>> = {
@@ -94,152 +49,9 @@ async function checkPortsFree(name: ComponentName, ports: ClusterPorts, portBase
       );
 }
 
-async function temporalConnection(ports: ClusterPorts, host: string): Promise<Connection> {
-  return Connection.connect({ address: `${host}:${ports.frontendGrpc}`, connectTimeout: 3000 });
-}
-
-async function temporalServing(ports: ClusterPorts, host: string): Promise<boolean> {
-  const connection = await temporalConnection(ports, host);
-  try {
-    await connection.workflowService.getSystemInfo({});
-    return true;
-  } finally {
-    await connection.close();
-  }
-}
-
 async function httpOk(url: string): Promise<boolean> {
   const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
   return res.ok;
-}
-
-function s3Client(ports: ClusterPorts, secrets: ClusterSecrets, host: string): S3Client {
-  return new S3Client({
-    endpoint: `http://${host}:${ports.s3}`,
-    region: CLUSTER_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey },
-    maxAttempts: 1,
-  });
-}
-
-async function s3Answering(ports: ClusterPorts, secrets: ClusterSecrets, host: string): Promise<boolean> {
-  const client = s3Client(ports, secrets, host);
-  try {
-    await client.send(new HeadBucketCommand({ Bucket: CLUSTER_BUCKET }));
-    return true;
-  } catch (e) {
-    // A 404 is an answer: the server is up, the bucket not made yet.
-    return (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
-  } finally {
-    client.destroy();
-  }
-}
-
-/** Runs temporal-sql-tool with the password in its environment (SQL_PASSWORD), never on its command line. */
-function sqlTool(tool: string, ports: ClusterPorts, secrets: ClusterSecrets, database: string, args: string[]): void {
-  const r = spawnSync(tool, ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(ports.postgres), '-u', POSTGRES_USER, '--db', database, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, SQL_PASSWORD: secrets.postgresPassword },
-  });
-  if (r.status !== 0) throw new Error(`temporal-sql-tool ${args[0]} on database ${database} failed (exit ${r.status}):\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-15).join('\n')}`);
-}
-
-/**
- * The Temporal databases and schemas, idempotent: each database is created when missing, its versioning
- * tables set up when missing, and update-schema applies only the versions not applied yet. The schemas are
- * the ones embedded in the SQL tool of the server's own version (the same files as the server module's
- * schema/postgresql/v12), so a tool found through TEMPORAL_SQL_TOOL_PATH needs no Go module cache.
- */
-function ensureSchemas(tool: string, bin: string, ports: ClusterPorts, secrets: ClusterSecrets, log: Log): void {
-  for (const [database, schema] of [
-    [TEMPORAL_DATABASE, 'postgresql/v12/temporal'],
-    [VISIBILITY_DATABASE, 'postgresql/v12/visibility'],
-  ] as const) {
-    const exists = psql(bin, ports.postgres, secrets.postgresPassword, 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${database}'`) === '1';
-    if (!exists) {
-      log(`  creating database ${database}`);
-      sqlTool(tool, ports, secrets, database, ['create-database']);
-    }
-    const versioned = psql(bin, ports.postgres, secrets.postgresPassword, database, `SELECT to_regclass('public.schema_version') IS NOT NULL`) === 't';
-    if (!versioned) sqlTool(tool, ports, secrets, database, ['setup-schema', '-v', '0.0']);
-    sqlTool(tool, ports, secrets, database, ['update-schema', '--schema-name', schema]);
-    const version = psql(bin, ports.postgres, secrets.postgresPassword, database, 'SELECT curr_version FROM schema_version LIMIT 1');
-    log(`  ${database}: schema ${version}`);
-  }
-}
-
-function writeTemporalConfig(ports: ClusterPorts, secrets: ClusterSecrets, host: string): string {
-  const root = join(clusterDir(), 'temporal');
-  mkdirSync(join(root, 'config'), { recursive: true });
-  const dynamic = join(root, 'config', 'dynamicconfig.yaml');
-  writeFileSync(dynamic, temporalDynamicConfig());
-  // The config holds the database password: readable by this user only.
-  writeFileSync(join(root, 'config', 'harnessx.yaml'), temporalServerConfig({ ports, host, postgresPassword: secrets.postgresPassword, dynamicConfigFile: dynamic }), { mode: 0o600 });
-  chmodSync(join(root, 'config', 'harnessx.yaml'), 0o600);
-  return root;
-}
-
-async function startTemporal(binary: string, ports: ClusterPorts, secrets: ClusterSecrets, host: string, log: Log): Promise<number> {
-  const root = writeTemporalConfig(ports, secrets, host);
-  const start = () => startDetached('temporal', { command: binary, args: ['--root', root, '--config', 'config', '--env', 'harnessx', '--allow-no-auth', 'start'], cwd: root });
-  // All services in one process: on a fresh database, services started at the same moment from separate
-  // processes race to save the cluster metadata (`SaveClusterMetadata encountered version mismatch`).
-  let pid = start();
-  try {
-    await waitUntil(`the Temporal server on ${host}:${ports.frontendGrpc}`, () => temporalServing(ports, host), { timeoutMs: 120_000, pid, name: 'temporal', log });
-  } catch (e) {
-    // Should the race still hit a first start inside one process, the metadata is saved by then: one more start.
-    if (!/SaveClusterMetadata encountered version mismatch/.test(readFileSync(logFile('temporal'), 'utf8'))) throw e;
-    log('  the first start lost the cluster-metadata race on the fresh database; starting once more');
-    await stopComponent('temporal');
-    pid = start();
-    await waitUntil(`the Temporal server on ${host}:${ports.frontendGrpc}`, () => temporalServing(ports, host), { timeoutMs: 120_000, pid, name: 'temporal', log });
-  }
-  return pid;
-}
-
-/** The `default` namespace (a fresh database has none) and the search attributes the workflows set. */
-async function ensureNamespace(ports: ClusterPorts, host: string, log: Log): Promise<void> {
-  const connection = await temporalConnection(ports, host);
-  try {
-    const namespaceExists = async () => {
-      try {
-        await connection.workflowService.describeNamespace({ namespace: CLUSTER_NAMESPACE });
-        return true;
-      } catch (e) {
-        if ((e as { code?: number }).code === 5 /* NOT_FOUND */) return false;
-        throw e;
-      }
-    };
-    if (!(await namespaceExists())) {
-      log(`  registering namespace ${CLUSTER_NAMESPACE} (retention ${NAMESPACE_RETENTION_DAYS} days)`);
-      try {
-        await connection.workflowService.registerNamespace({ namespace: CLUSTER_NAMESPACE, workflowExecutionRetentionPeriod: msToTs(`${NAMESPACE_RETENTION_DAYS} days`) });
-      } catch (e) {
-        if ((e as { code?: number }).code !== 6 /* ALREADY_EXISTS */) throw e;
-      }
-    }
-    const wanted = searchAttributeTypes();
-    // The frontend learns a new namespace from its registry (refreshed every few seconds): until then
-    // search-attribute calls answer NOT_FOUND, so they are retried until the namespace is known.
-    await waitUntil(`namespace ${CLUSTER_NAMESPACE} on the frontend`, async () => {
-      const listed = await connection.operatorService.listSearchAttributes({ namespace: CLUSTER_NAMESPACE });
-      const missing = Object.fromEntries(Object.entries(wanted).filter(([name]) => !(name in (listed.customAttributes ?? {}))));
-      if (Object.keys(missing).length === 0) return true;
-      log(`  adding search attributes ${Object.keys(missing).join(', ')}`);
-      await connection.operatorService.addSearchAttributes({ namespace: CLUSTER_NAMESPACE, searchAttributes: missing });
-      return false;
-    }, { timeoutMs: 60_000 });
-    // A query naming every attribute succeeds only once the frontend maps them all.
-    const query = Object.keys(wanted).map((name) => `${name} IS NULL`).join(' AND ');
-    await waitUntil('the search attributes in visibility queries', async () => {
-      await connection.workflowService.countWorkflowExecutions({ namespace: CLUSTER_NAMESPACE, query });
-      return true;
-    }, { timeoutMs: 60_000 });
-  } finally {
-    await connection.close();
-  }
 }
 
 function writeUiConfig(ports: ClusterPorts, host: string): string {
@@ -247,19 +59,6 @@ function writeUiConfig(ports: ClusterPorts, host: string): string {
   mkdirSync(join(root, 'config'), { recursive: true });
   writeFileSync(join(root, 'config', 'harnessx.yaml'), uiServerConfig(ports, CLUSTER_NAMESPACE, host));
   return root;
-}
-
-async function ensureBucket(ports: ClusterPorts, secrets: ClusterSecrets, host: string, log: Log): Promise<void> {
-  const client = s3Client(ports, secrets, host);
-  try {
-    await client.send(new CreateBucketCommand({ Bucket: CLUSTER_BUCKET }));
-    log(`  created bucket ${CLUSTER_BUCKET}`);
-  } catch (e) {
-    const name = (e as Error).name;
-    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw e;
-  } finally {
-    client.destroy();
-  }
 }
 
 export interface UpResult {
@@ -302,7 +101,7 @@ export async function clusterUp(options: { portBase?: number; host?: string; log
     s3: await ensureGoBinary(GO_BINARIES.versitygw, log),
   };
   mkdirSync(clusterDir(), { recursive: true });
-  writeFileSync(stateFile(), JSON.stringify({ portBase, host, createdAt: previous?.createdAt ?? new Date().toISOString() } satisfies ClusterState, null, 2) + '\n');
+  writeState({ portBase, host, createdAt: previous?.createdAt ?? new Date().toISOString() });
   const secrets = loadOrCreateSecrets();
   const components: UpResult['components'] = [];
   const already = (name: ComponentName) => {
@@ -389,7 +188,7 @@ export async function clusterStatus(): Promise<{ exists: boolean; portBase: numb
   const portBase = state?.portBase ?? DEFAULT_PORT_BASE;
   const host = state?.host ?? DEFAULT_HOST;
   const ports = clusterPorts(portBase);
-  const secrets = existsSync(secretsFile()) ? (JSON.parse(readFileSync(secretsFile(), 'utf8')) as ClusterSecrets) : null;
+  const secrets = readSecrets();
   const probe = async (name: ComponentName, port: number, check: () => Promise<string>): Promise<ComponentStatus> => {
     const pid = runningPid(name);
     const base = { name, label: COMPONENT_LABEL[name], pid, port, log: logFile(name) };
