@@ -1,6 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { toJson } from '../harness/config';
 import { ArtifactStore } from '../store/artifact-store';
 import { openStore, StoreSettingError } from '../store/open-store';
 import type { Store } from '../store/store';
@@ -42,8 +39,6 @@ export async function checkedCliStore(): Promise<Store> {
 export async function localHarnessFile(store: Store, id: string): Promise<string> {
   if (store instanceof ArtifactStore) return store.harnessPath(id);
   const local = new ArtifactStore(dataDir());
-  const path = local.harnessPath(id);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, toJson(await store.getHarness(id)));
-  return path;
+  await local.putHarness(await store.getHarness(id));
+  return local.harnessPath(id);
 }
