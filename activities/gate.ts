@@ -27,6 +27,8 @@ export interface GatingSpec {
  */
 export interface SequentialGateSpec {
   firstTaskIds: string[];
+  /** Tasks in the candidate's first chunk (sequentialFirstChunk); absent in gates recorded before it: 8. */
+  firstChunk?: number;
 }
 
 export interface GateInput {
@@ -151,6 +153,7 @@ export function createGateActivities(services: ActivityServices) {
       // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only, as in compare.
       confirm: (taskIds) => outcomesFor(services, { ...scope, taskIds, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidateHarnessId }, spent, progress),
       outOfBudget: () => allowanceSpent(input.allowance, totalSpend(spent)),
+      firstChunk: spec.firstChunk,
     });
     const { progress: p, decision } = run;
     const incumbentPassed = p.solvedTotal;

@@ -67,6 +67,12 @@ function buildEvolveInputSchema() {
        * on it; candidates evaluated beyond the one that ships are spend the round did not need.
        */
       gateConcurrency: z.number().int().min(1).max(16).optional(),
+      /**
+       * Tasks in the first chunk of a sequential gate (later chunks: the same, then doubling). Unset: 8, or
+       * enough to fill a local endpoint's recorded limit (sequentialFirstChunk in aegis/sequential-gate.ts).
+       * Verdicts do not depend on it; what a gate spends before its verdict does.
+       */
+      gateChunk: z.number().int().min(1).max(2000).optional(),
       actionabilityThreshold: z.number().min(0).max(1).default(0),
       minGain: z.number().int().min(0).max(1000).default(1),
       /**

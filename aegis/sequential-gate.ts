@@ -1,4 +1,5 @@
 import type { TaskOutcome } from './rollout';
+import type { EndpointLimitInForce } from './run-state';
 
 /**
  * The sequential seesaw: the same verdict as the seesaw on every gate task (aegis/gate.ts `seesaw`), reached
@@ -37,6 +38,27 @@ export function sequentialGateOrder(incumbent: readonly TaskOutcome[], firstTask
 
 /** Tasks in the first chunk; later chunks double after the second (8, 8, 16, 32, …), so a slow gate needs few steps. */
 export const SEQUENTIAL_GATE_FIRST_CHUNK = 8;
+
+const PAID_PROVIDERS = ['anthropic:', 'openai:'];
+
+/**
+ * The first chunk of a run's sequential gates. `requested` (the run input's gateChunk) wins. Otherwise 8,
+ * except against an endpoint that is neither the simulator nor a paid API, recorded with a limit at setup
+ * (a local vLLM or Ollama): there a chunk of 8 tasks leaves most of the endpoint idle while it runs, so
+ * the first chunk holds as many tasks as fill the episodes a rollout keeps open (twice the calls in
+ * flight, as defaultRolloutConcurrency). The size comes from the run's input and the limits recorded at
+ * setup, never from a limit changed later, so it is fixed for the whole run and replays the same. It
+ * changes only what the gate spends before its verdict, never the verdict (sequentialDecision is exact).
+ * The simulator (CPU-bound, nothing to fill) and paid APIs (a bigger chunk spends more on a candidate an
+ * early regression rejects) keep 8; set gateChunk to trade the other way.
+ */
+export function sequentialFirstChunk(options: { requested?: number; limits: EndpointLimitInForce[] | null | undefined; model: string; episodesPerTask: number }): number {
+  if (options.requested !== undefined) return options.requested;
+  const inForce = options.limits?.find((l) => l.model === options.model);
+  if (!inForce || options.episodesPerTask < 1) return SEQUENTIAL_GATE_FIRST_CHUNK;
+  if (options.model.startsWith('sim:') || PAID_PROVIDERS.some((p) => options.model.startsWith(p))) return SEQUENTIAL_GATE_FIRST_CHUNK;
+  return Math.max(SEQUENTIAL_GATE_FIRST_CHUNK, Math.ceil((2 * inForce.limit.maxInFlight) / options.episodesPerTask));
+}
 
 /** The gate tasks cut into the chunks the candidate runs in, in order (solved tasks, then unsolved). */
 export function sequentialChunks(order: SequentialGateOrder, firstChunk = SEQUENTIAL_GATE_FIRST_CHUNK): string[][] {

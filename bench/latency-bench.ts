@@ -11,6 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rolloutTasks, TaskOutcome } from '../aegis/rollout';
+import { sequentialFirstChunk } from '../aegis/sequential-gate';
 import { ArtifactStore } from '../store/artifact-store';
 import { createAegisWorker } from '../workers/aegis-worker';
 import type { EvaluateResult } from '../workflows/evaluate-harness';
@@ -122,10 +123,14 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
     name: 'Temporal one AEGIS round',
     async run(input) {
       url = input.server.url;
+      // The run's model is the simulator (sent over the wire by the substitute), so the gate's first chunk is
+      // set to what a self-hosted endpoint of this limit gets (sequentialFirstChunk), as a user's run would.
+      const selfHosted = 'openai-compatible:bench@http://localhost/v1';
+      const gateChunk = sequentialFirstChunk({ limits: [{ model: selfHosted, limit: { maxInFlight: input.limit }, source: 'bench' }], model: selfHosted, episodesPerTask: input.k });
       const summary = (await env.client.workflow.execute('evolveHarness', {
         taskQueue,
         workflowId: `bench-latency-aegis-${n++}-${Date.now()}`,
-        args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: 1, batchSize: input.taskIds.length, validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, endpointLimits: limits(input.limit) }],
+        args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: 1, batchSize: input.taskIds.length, validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, endpointLimits: limits(input.limit), gateChunk }],
       })) as RunSummary;
       void summary;
       return { outcomes: [], episodes: input.server.episodesSeen(), rateLimitedSeenByClient: NaN };

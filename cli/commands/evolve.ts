@@ -20,6 +20,7 @@ export const EVOLVE_OPTIONS = {
   strategy: { type: 'string' },
   gating: { type: 'string' },
   'endpoint-limits': { type: 'string' },
+  'gate-chunk': { type: 'string' },
 } as const;
 
 /** `evolve` (and `start`, the same with faster progress): one AEGIS run with a worker in this process. */
@@ -44,6 +45,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     gating: values.gating ? { mode: values.gating } : undefined,
     seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
     endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
+    gateChunk: wholeNumber('gate-chunk', values['gate-chunk']),
   });
   checkModelFlag('--model', input.model);
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });

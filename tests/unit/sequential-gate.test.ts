@@ -1,7 +1,7 @@
 import { seesaw } from '../../aegis/gate';
 import type { TaskOutcome } from '../../aegis/rollout';
 import { budgetOvershoot, evolutionAllowance } from '../../aegis/run-budget';
-import { allowanceSpent, runSequentialSeesaw, sequentialChunks, sequentialDecision, sequentialGateOrder } from '../../aegis/sequential-gate';
+import { allowanceSpent, runSequentialSeesaw, sequentialChunks, sequentialDecision, sequentialFirstChunk, sequentialGateOrder } from '../../aegis/sequential-gate';
 
 const outcome = (taskId: string, passed: boolean): TaskOutcome => ({ taskId, passed, successes: passed ? 1 : 0, attempts: 2 });
 
@@ -87,6 +87,38 @@ describe('sequential seesaw', () => {
     }
     // The point of it: most gates stop before running the candidate on every task.
     expect(cheaper).toBeGreaterThan(200);
+  });
+
+  it('reaches the same verdict whatever the first chunk (the chunk moves spend, never the verdict)', async () => {
+    const random = generator(23);
+    for (let i = 0; i < 150; i++) {
+      const rates = { incumbent: random(), keep: 0.8 + 0.2 * random(), unlock: 0.3 * random(), cleared: random() };
+      const g = gateCase(random, 1 + Math.floor(random() * 120), rates);
+      const minGain = Math.floor(random() * 4);
+      const full = seesaw(g.incumbent, g.candidate, minGain, g.fullRecheck());
+      for (const firstChunk of [1, 8, 64]) {
+        const run = await runSequentialSeesaw({ incumbent: g.incumbent, minGain, runCandidate: g.runCandidate, confirm: g.confirm, firstChunk });
+        expect(run.decision).toMatchObject({ decided: true, passed: full.passed });
+      }
+    }
+  });
+
+  it('sizes the first chunk to fill a self-hosted endpoint, and keeps 8 for the simulator and paid APIs', () => {
+    const limits = (model: string, maxInFlight: number) => [{ model, limit: { maxInFlight }, source: 'run input' }];
+    const local = 'openai-compatible:qwen@http://gpu:8000/v1';
+    // 64 calls in flight keep 128 episodes open: 64 tasks at k = 2, 32 at k = 4.
+    expect(sequentialFirstChunk({ limits: limits(local, 64), model: local, episodesPerTask: 2 })).toBe(64);
+    expect(sequentialFirstChunk({ limits: limits(local, 64), model: local, episodesPerTask: 4 })).toBe(32);
+    // Ollama's default 4 in flight: a chunk of 8 already fills it.
+    expect(sequentialFirstChunk({ limits: limits(local, 4), model: local, episodesPerTask: 2 })).toBe(8);
+    expect(sequentialFirstChunk({ limits: limits('sim:small', 64), model: 'sim:small', episodesPerTask: 2 })).toBe(8);
+    expect(sequentialFirstChunk({ limits: limits('anthropic:claude-x', 64), model: 'anthropic:claude-x', episodesPerTask: 2 })).toBe(8);
+    // Runs recorded before the limits were, or limits of another model: 8.
+    expect(sequentialFirstChunk({ limits: null, model: local, episodesPerTask: 2 })).toBe(8);
+    expect(sequentialFirstChunk({ limits: limits('openai-compatible:other@http://x/v1', 64), model: local, episodesPerTask: 2 })).toBe(8);
+    // The run input's gateChunk wins, both ways.
+    expect(sequentialFirstChunk({ requested: 3, limits: limits(local, 64), model: local, episodesPerTask: 2 })).toBe(3);
+    expect(sequentialFirstChunk({ requested: 50, limits: null, model: 'sim:small', episodesPerTask: 2 })).toBe(50);
   });
 
   it('rejects a confirmed regression before running the unsolved tasks', async () => {

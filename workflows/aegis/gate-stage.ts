@@ -1,6 +1,7 @@
 import { patched } from '@temporalio/workflow';
 import { gateConcurrency, gateInRankingOrder, gateSeeds, VerdictApplied } from '../../aegis/gate-waves';
 import { evolutionAllowance } from '../../aegis/run-budget';
+import { sequentialFirstChunk } from '../../aegis/sequential-gate';
 import { gateAction, reputationAfterGate, scoreAfterShip, triedAfterGate, triedAfterReviewerRejection } from '../../aegis/round-decisions';
 import type { GateResult } from '../../aegis/types';
 import { rollouts } from './activities';
@@ -47,6 +48,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   // statistical gating compares whole repeats. Runs recorded before it replay gating every task.
   const sequential = input.strategy !== 'ensemble' && input.gating?.mode !== 'statistical' && patched('sequential-gate');
   const validation = new Set(s.validationIds);
+  const firstChunk = sequentialFirstChunk({ requested: input.gateChunk, limits: s.endpointLimits, model: input.model, episodesPerTask: input.k });
 
   const gated = await gateInRankingOrder<string, GateVerdict>({
     ranking: shortlist.ranking,
@@ -65,7 +67,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
         gating: input.gating,
         endpointLimits: input.endpointLimits,
         // The allowance is read when the gate starts: the budget left after every verdict applied before it.
-        ...(sequential ? { sequential: { firstTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)) }, allowance: evolutionAllowance(input, s) } : {}),
+        ...(sequential ? { sequential: { firstTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), firstChunk }, allowance: evolutionAllowance(input, s) } : {}),
       }),
     apply: (candidateId, gate) => applyVerdict(run, round, focus, shortlist, candidateOf(candidateId), gate),
     notNeeded: async (candidateId, gate) => {

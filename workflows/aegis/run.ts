@@ -1,5 +1,6 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { measurementBudgetLeft, spendExhausted, stopReason } from '../../aegis/run-budget';
+import { sequentialFirstChunk } from '../../aegis/sequential-gate';
 import { EvolveInput, evolveInputSchema, inputProblems, workflowIdProblem } from '../../aegis/run-input';
 import { addSpend, initialRunState, measurementSpend, ReportedSpend, RunState } from '../../aegis/run-state';
 import type { AuditRecord } from '../../aegis/types';
@@ -105,7 +106,7 @@ export async function openRun(input: EvolveInput, controls: RunControls): Promis
     // Runs started before the limits were recorded replay without this activity.
     if (patched('endpoint-limits')) {
       controls.state.endpointLimits = await rollouts.endpointLimitsInForce({ models: [input.model], endpointLimits: input.endpointLimits });
-      await run.audit({ key: 'endpoint-limits', round: 0, stage: 'setup', kind: 'info', harnessId: controls.state.seedHarnessId, payload: { endpointLimits: controls.state.endpointLimits } });
+      await run.audit({ key: 'endpoint-limits', round: 0, stage: 'setup', kind: 'info', harnessId: controls.state.seedHarnessId, payload: { endpointLimits: controls.state.endpointLimits, gateFirstChunk: sequentialFirstChunk({ requested: input.gateChunk, limits: controls.state.endpointLimits, model: input.model, episodesPerTask: input.k }) } });
     }
     return run;
   }
