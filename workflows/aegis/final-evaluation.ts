@@ -1,4 +1,5 @@
 import { batchPassRates, buildRunSummary, finalEvaluationSkipped, finalTrainTaskIds, RunSummary, skipsFinalEvaluation } from '../../aegis/run-summary';
+import { patched } from '@temporalio/workflow';
 import { books, rollouts } from './activities';
 import type { AegisRun } from './run';
 
@@ -14,21 +15,21 @@ export async function finishRun(run: AegisRun, stopReason: string): Promise<RunS
   const evalArgs = { benchmark: input.benchmark, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits };
   const exhausted = finalEvaluationSkipped(stopReason);
   const skipped = run.measurementApart() ? skipsFinalEvaluation({ evolutionExhausted: exhausted, afterBudget: input.finalEvaluationAfterBudget, measurementLeft: run.measurementLeft() }) : exhausted;
-  const evaluate = async (harnessId: string, taskIds: string[]) => {
-    const r = await rollouts.evaluate({ ...evalArgs, harnessId, taskIds });
-    run.accountMeasurement(r.spend);
-    return r;
-  };
+  const evaluate = (harnessId: string, taskIds: string[]) => rollouts.evaluate({ ...evalArgs, harnessId, taskIds });
   // Under the ensemble strategy the evolved system is the routed pool of variants, evaluated as such.
-  const evaluateEvolved = async (taskIds: string[]) => {
-    if (!s.variants) return evaluate(s.incumbentId, taskIds);
-    const r = await rollouts.ensembleEvaluate({ ...evalArgs, variants: s.variants, taskIds });
-    run.accountMeasurement(r.spend);
-    return r;
-  };
+  const evaluateEvolved = (taskIds: string[]) => (s.variants ? rollouts.ensembleEvaluate({ ...evalArgs, variants: s.variants, taskIds }) : evaluate(s.incumbentId, taskIds));
   const finalTrain = finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed);
-  const [seedTrain, evolvedTrain] = skipped ? batchPassRates(s, input.batchSize) : [await evaluate(s.seedHarnessId, finalTrain), await evaluateEvolved(finalTrain)];
-  const [seedTest, evolvedTest] = input.evaluateTest && !skipped ? [await evaluate(s.seedHarnessId, s.testIds), await evaluateEvolved(s.testIds)] : [null, null];
+  const withTest = input.evaluateTest && !skipped;
+  const runs: Array<() => ReturnType<typeof evaluate>> = skipped
+    ? []
+    : [() => evaluate(s.seedHarnessId, finalTrain), () => evaluateEvolved(finalTrain), ...(withTest ? [() => evaluate(s.seedHarnessId, s.testIds), () => evaluateEvolved(s.testIds)] : [])];
+  // All at once keeps the endpoint busy through each evaluation's slowest episodes (they are independent);
+  // spend is accounted in this fixed order afterwards, so the sums never depend on which finished first.
+  // Runs recorded before it replay them one at a time.
+  const results = patched('concurrent-measurement') ? await Promise.all(runs.map((r) => r())) : await sequentially(runs);
+  for (const r of results) run.accountMeasurement(r.spend);
+  const [seedTrain, evolvedTrain] = skipped ? batchPassRates(s, input.batchSize) : [results[0], results[1]];
+  const [seedTest, evolvedTest] = withTest ? [results[2], results[3]] : [null, null];
   const summary = buildRunSummary({ workflowId: run.workflowId, benchmark: input.benchmark, model: input.model, stopReason, limits: { maxTokens: input.maxTokens, maxUsd: input.maxUsd } }, s, { seedTrain, evolvedTrain, seedTest, evolvedTest, finalEvaluation: !skipped });
   const written = await books.writeSummary({ runId: run.workflowId, summary: { ...summary, passRates: s.passRates, tried: s.tried } });
   await run.audit({ key: 'final', round: s.round, stage: 'final', kind: 'info', harnessId: s.incumbentId, payload: summary as unknown as Record<string, unknown> });
@@ -36,4 +37,10 @@ export async function finishRun(run: AegisRun, stopReason: string): Promise<RunS
   controls.lastEvent = `done: ${stopReason}`;
   controls.publish(controls.stopping ? 'stopped' : exhausted ? 'budget_exhausted' : 'completed');
   return { ...summary, summaryPath: written.path };
+}
+
+async function sequentially<T>(runs: Array<() => Promise<T>>): Promise<T[]> {
+  const out: T[] = [];
+  for (const r of runs) out.push(await r());
+  return out;
 }

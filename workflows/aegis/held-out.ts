@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import { rollouts } from './activities';
 import type { AegisRun } from './run';
 
@@ -11,13 +12,13 @@ import type { AegisRun } from './run';
 export async function trackHeldOut(run: AegisRun): Promise<{ validation: number | null; test: number | null }> {
   const { input, state: s } = run;
   if (!(input.trackHeldOut && run.measurementLeft())) return { validation: null, test: null };
-  const track = async (taskIds: string[], seed: string) => {
-    const r = await rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds, k: input.k, seed, endpointLimits: input.endpointLimits });
-    run.accountMeasurement(r.spend);
-    return r.passRate;
-  };
-  return {
-    validation: s.validationIds.length ? await track(s.validationIds, input.seed) : null,
-    test: input.evaluateTest ? await track(s.testIds, `${input.seed}|final`) : null,
-  };
+  const evaluate = (taskIds: string[], seed: string) => rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds, k: input.k, seed, endpointLimits: input.endpointLimits });
+  const wanted = { validation: s.validationIds.length > 0, test: input.evaluateTest };
+  // Both at once keeps the endpoint busy through each one's slowest episodes; spend is accounted in a fixed
+  // order afterwards, so the sums never depend on which finished first. Older runs replay one at a time.
+  const [validation, test] = patched('concurrent-measurement')
+    ? await Promise.all([wanted.validation ? evaluate(s.validationIds, input.seed) : null, wanted.test ? evaluate(s.testIds, `${input.seed}|final`) : null])
+    : [wanted.validation ? await evaluate(s.validationIds, input.seed) : null, wanted.test ? await evaluate(s.testIds, `${input.seed}|final`) : null];
+  for (const r of [validation, test]) if (r) run.accountMeasurement(r.spend);
+  return { validation: validation?.passRate ?? null, test: test?.passRate ?? null };
 }
