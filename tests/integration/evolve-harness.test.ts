@@ -116,6 +116,35 @@ it('ends cleanly with status budget_exhausted when the token budget is spent', a
   expect(ids).toContain('it-budget-tokens');
 });
 
+it('a batch rollout stops at the token budget: the run overshoots by at most the task that crossed it, not the rest of the batch', async () => {
+  // tau2-retail on the simulator is verbose (about 80k tokens a task at k=2): a 12-task batch is ~1 M tokens,
+  // so a 300k budget is spent a few tasks in. Before the rollout had an allowance, the whole batch ran.
+  const handle = await start({ benchmark: 'tau2-retail', model: 'sim:small', rounds: 5, patience: 5, batchSize: 12, validationSize: 4, seed: 'it-budget-rollout', maxTokens: 300_000, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 4 }, 'it-budget-rollout');
+  const summary = (await handle.result()) as RunSummary;
+  expect(summary.stopReason).toMatch(/^budget exhausted: \d+ of 300000 tokens$/);
+  const audit = await store.readAudit('it-budget-rollout');
+  const rollout = audit.find((r) => r.stage === 'rollout')!;
+  expect(rollout.payload).toMatchObject({ budgetStopped: true, batchTasks: 12 });
+  const covered = rollout.payload.tasks as number;
+  expect(covered).toBeGreaterThan(0);
+  expect(covered).toBeLessThan(12);
+  expect(rollout.payload.coveredTasks).toBe(covered);
+  // The round ends at the rollout: no digest, no gate, a no-op saying why.
+  const roundOne = audit.filter((r) => r.round === 1);
+  expect(roundOne.map((r) => r.stage)).not.toContain('digest');
+  expect(roundOne.find((r) => r.key === '1:noop')?.payload.noop).toMatch(/evolution budget spent during the rollout/);
+  // The traces the round kept are the covered tasks' only; the last of them crossed the budget.
+  const traces = await store.get<Array<{ taskId: string; usage: { inputTokens: number; outputTokens: number } }>>(rollout.evidenceRefs[0]);
+  expect(traces).toHaveLength(covered * 2);
+  const crossingTask = traces[traces.length - 1].taskId;
+  const crossingTokens = traces.filter((t) => t.taskId === crossingTask).reduce((n, t) => n + t.usage.inputTokens + t.usage.outputTokens, 0);
+  expect(summary.tokens).toBe(rollout.payload.tokens);
+  expect(summary.overshootTokens).toBeLessThanOrEqual(crossingTokens + (rollout.payload.beyondCutTokens as number));
+  // Not vacuous: the tasks before the crossing one stayed within the budget, and the crossing one passed it.
+  expect(summary.tokens - crossingTokens - (rollout.payload.beyondCutTokens as number)).toBeLessThan(300_000);
+  expect(summary.tokens).toBeGreaterThanOrEqual(300_000);
+});
+
 it('refuses a USD budget for a model without a price', async () => {
   const handle = await start({ benchmark: 'blocksworld', model: 'openai-compatible:m@http://127.0.0.1:9/v1', maxUsd: 5 }, 'it-budget-unpriced');
   const error = await handle.result().then(() => null, (e) => e);
