@@ -122,6 +122,14 @@ function cutRecord(cut: CutResult | undefined, covered: number): Pick<OutcomesRe
   return { budgetStopped: true, coveredTasks: covered, beyondCutTokens: cut.beyondCut.inputTokens + cut.beyondCut.outputTokens };
 }
 
+/** What an allowance leaves after a spend (never negative; a USD cap stays as it is while the spend is unpriced). */
+function allowanceLeft(allowance: RolloutAllowance, spend: Spend): RolloutAllowance {
+  return {
+    tokens: allowance.tokens === null ? null : Math.max(0, allowance.tokens - spend.tokens),
+    usd: allowance.usd === null || spend.costUsd === null ? allowance.usd : Math.max(0, allowance.usd - spend.costUsd),
+  };
+}
+
 /** A rollout's outcomes, spend and traces (what the Digester reads). */
 export interface RolloutResult extends OutcomesResult {
   tracesRef: string;
@@ -259,26 +267,35 @@ export function createRolloutActivities(services: ActivityServices) {
     /**
      * Variant isolation's rollout: routes the batch to variants by cluster, rolls each variant out on its
      * tasks, and returns the pool with updated statistics plus where validation tasks route now. Retries are
-     * safe: the result depends only on the input pool.
+     * safe: the result depends only on the input pool. Under an allowance the variants roll out in pool
+     * order, each with what the earlier ones left; one that is cut ends it (budgetStopped), the later
+     * variants do not run, and the pool comes back as it went in: part of a batch is no basis for routing.
      */
-    async ensembleRollout(input: { benchmark: string; variants: Variant[]; taskIds: string[]; validationIds: string[]; k: number; seed: string; endpointLimits?: EndpointLimits }) {
+    async ensembleRollout(input: { benchmark: string; variants: Variant[]; taskIds: string[]; validationIds: string[]; k: number; seed: string; endpointLimits?: EndpointLimits; allowance?: RolloutAllowance }) {
       await faultPoint(store, 'rollout');
       const clusterOf = clusterOfTask(input.benchmark);
       const routes = routeTasks(input.variants, input.taskIds, clusterOf);
       const perVariant: Array<{ variantId: string; harnessId: string; taskIds: string[]; tasks: number; passed: number; tracesRef: string; outcomesRef: string }> = [];
       const outcomes: Record<string, TaskOutcome[]> = {};
       const spent: Spend[] = [];
+      let cut: CutResult | undefined;
       const progress = new ProgressReporter();
       progress.start();
       try {
       for (const v of input.variants) {
         const taskIds = routes[v.id];
         if (!taskIds.length) continue;
-        const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }, true, progress);
+        const allowance = input.allowance ? allowanceLeft(input.allowance, totalSpend(spent)) : undefined;
+        const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...(allowance ? { allowance } : {}) }, true, progress);
         await services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes);
         outcomes[v.id] = r.outcomes;
         spent.push(r.spend);
-        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: await store.put(r.outcomes) });
+        const covered = taskIds.slice(0, r.outcomes.length);
+        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds: covered, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: await store.put(r.outcomes) });
+        if (r.cut?.budgetStopped) {
+          cut = r.cut;
+          break;
+        }
       }
       } finally {
         progress.stop();
@@ -287,13 +304,14 @@ export function createRolloutActivities(services: ActivityServices) {
       const used = totalSpend(spent);
       return {
         perVariant,
-        variants: recordOutcomes(input.variants, outcomes, clusterOf),
+        variants: cut ? input.variants : recordOutcomes(input.variants, outcomes, clusterOf),
         validationRoutes: routeTasks(input.variants, input.validationIds, clusterOf),
         passRate: passRate(all),
         passed: all.filter((o) => o.passed).length,
         tasks: all.length,
         episodes: all.length * input.k,
         ...used,
+        ...cutRecord(cut, all.length),
       };
     },
 

@@ -296,3 +296,35 @@ describe('the rollout and evaluate activities under an allowance', () => {
     expect(cachedOnly.tasks).toBe(2);
   });
 });
+
+describe('the ensemble rollout under an allowance', () => {
+  test('variants roll out in pool order, each with what the earlier left; the cut one ends it and the pool comes back unchanged', async () => {
+    const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-cut-')));
+    const activities = createActivities({ store });
+    const harnessId = await store.putHarness(seedHarness('sim:small'));
+    const clusterOf = (id: string) => bench.cluster?.(id) ?? 'all';
+    // v1 leads on the first task's cluster, so the batch splits between the two variants.
+    const variants = [
+      { id: 'v0', harnessId, parentId: null, born: 0, stats: {} },
+      { id: 'v1', harnessId, parentId: 'v0', born: 1, stats: { [clusterOf(ids[0])]: { passed: 5, total: 5 } } },
+    ];
+    const input = { benchmark: 'tau2-retail', variants, taskIds: ids, validationIds: [], k: 2, seed: 'cut' };
+    const whole = await activities.ensembleRollout(input);
+    const inOrder = whole.perVariant.flatMap((p) => p.taskIds);
+    expect(whole.perVariant.map((p) => p.variantId)).toEqual(['v0', 'v1']);
+    expect(whole.budgetStopped).toBeUndefined();
+    // A cap that v0's share does not reach: v1 is cut part-way.
+    const v0Share = whole.perVariant[0].tasks;
+    const cut = await activities.ensembleRollout({ ...input, seed: 'cut', allowance: { tokens: Math.floor(whole.tokens * 0.9), usd: null } });
+    expect(cut.budgetStopped).toBe(true);
+    expect(cut.variants).toEqual(variants);
+    expect(cut.tasks).toBe(cut.coveredTasks);
+    expect(cut.tasks).toBeGreaterThan(v0Share);
+    expect(cut.tasks).toBeLessThan(ids.length);
+    expect(cut.perVariant.flatMap((p) => p.taskIds)).toEqual(inOrder.slice(0, cut.tasks));
+    // A cap inside v0's share: v1 never runs.
+    const early = await activities.ensembleRollout({ ...input, seed: 'cut', allowance: { tokens: 1, usd: null } });
+    expect(early).toMatchObject({ budgetStopped: true, tasks: 1 });
+    expect(early.perVariant.map((p) => p.variantId)).toEqual(['v0']);
+  });
+});

@@ -39,9 +39,10 @@ export function evolutionAllowanceFor(run: AegisRun): { allowance?: ReturnType<t
 }
 
 /**
- * Rolls the batch out under the run's strategy and picks what the round improves. Under 'global' the rollout
- * gets the evolution budget left as its allowance: a rollout that comes back budgetStopped covers only part of
- * the batch (a prefix, in task order), and the round ends there. The ensemble's per-variant rollouts run whole.
+ * Rolls the batch out under the run's strategy and picks what the round improves. The rollout gets the
+ * evolution budget left as its allowance: one that comes back budgetStopped covers only part of the batch (a
+ * prefix in task order; under 'ensemble', in pool order and then task order, with the pool unchanged), and
+ * the round ends there.
  */
 export async function rolloutByStrategy(run: AegisRun, batch: string[]): Promise<{ roll: RolloutTotals; focus: RoundFocus }> {
   const { input, state: s } = run;
@@ -50,7 +51,7 @@ export async function rolloutByStrategy(run: AegisRun, batch: string[]): Promise
     return { roll, focus: { base: s.incumbentId, variant: null, gateTaskIds: [...batch, ...s.validationIds], tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef } };
   }
   // Each variant rolls out on the tasks routed to it; the pool comes back with updated per-cluster statistics.
-  const er = await rollouts.ensembleRollout({ benchmark: input.benchmark, variants: s.variants!, taskIds: batch, validationIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits });
+  const er = await rollouts.ensembleRollout({ benchmark: input.benchmark, variants: s.variants!, taskIds: batch, validationIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...evolutionAllowanceFor(run) });
   s.variants = er.variants;
   const f = variantToImprove(er.perVariant);
   const { perVariant: _p, variants: _v, validationRoutes: _r, ...totals } = er;
