@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createActivities } from '../../activities';
 import { FinishedEpisode, rolloutTasks, RolloutSpec } from '../../aegis/rollout';
 import { allowanceReached, EpisodeUsage, referenceCut, RolloutCut } from '../../aegis/rollout-cut';
+import { evolutionAllowance, hasSpendCap } from '../../aegis/run-budget';
 import { seededRandom } from '../../aegis/sampling';
 import { allowanceSpent } from '../../aegis/sequential-gate';
 import { getBenchmark } from '../../benchmarks/registry';
@@ -294,6 +295,16 @@ describe('the rollout and evaluate activities under an allowance', () => {
     const cachedOnly = await activities.evaluate({ ...scope, taskIds: [ids[0], ids[2]], allowance: { tokens: 0, usd: null } });
     expect(cachedOnly.budgetStopped).toBeUndefined();
     expect(cachedOnly.tasks).toBe(2);
+  });
+});
+
+describe('which runs give their rollouts an allowance', () => {
+  test('only runs with a spend cap, and the allowance is the evolution budget left', () => {
+    expect(hasSpendCap({})).toBe(false);
+    expect(hasSpendCap({ maxTokens: 1 })).toBe(true);
+    expect(hasSpendCap({ maxUsd: 1 })).toBe(true);
+    expect(evolutionAllowance({ maxTokens: 1000 }, { tokens: 400, costUsd: 0 })).toEqual({ tokens: 600, usd: null });
+    expect(evolutionAllowance({ maxTokens: 1000, maxUsd: 2 }, { tokens: 1400, costUsd: 0.5 })).toEqual({ tokens: 0, usd: 1.5 });
   });
 });
 
