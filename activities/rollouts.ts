@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { finishedFromHeartbeat, FinishedEpisode, passRate, rolloutTasks, TaskOutcome } from '../aegis/rollout';
+import type { CutResult, RolloutAllowance } from '../aegis/rollout-cut';
 import { recordOutcomes, routeTasks, Variant } from '../aegis/variants';
 import { getBenchmark } from '../benchmarks/registry';
 import type { EpisodeTrace } from '../harness/trace';
@@ -22,6 +23,11 @@ export interface RolloutInput {
   recordPolicy?: boolean;
   /** The run's endpoint limits (its input's `endpointLimits`), over the worker's HARNESSX_ENDPOINT_LIMITS. */
   endpointLimits?: EndpointLimits;
+  /**
+   * The evolution budget left (the gate's allowance): once spent, no new task starts and the result covers
+   * the tasks up to the cut (aegis/rollout-cut.ts), budgetStopped. Measurement never sets it.
+   */
+  allowance?: RolloutAllowance;
 }
 
 /**
@@ -100,6 +106,28 @@ export interface OutcomesResult {
   outputTokens: number;
   /** USD from the price table; null when the model is unpriced. */
   costUsd: number | null;
+  /**
+   * Under an allowance that ran out before the last task: the outcomes (and traces) cover only the first
+   * `coveredTasks` tasks of the input, in its order; the spend above includes `beyondCutTokens`, paid for
+   * episodes past the cut that were already running, whose outcomes are not used.
+   */
+  budgetStopped?: true;
+  coveredTasks?: number;
+  beyondCutTokens?: number;
+}
+
+/** What a cut rollout adds to its result (nothing for one that covered every task); `covered`: the input's tasks in the result. */
+function cutRecord(cut: CutResult | undefined, covered: number): Pick<OutcomesResult, 'budgetStopped' | 'coveredTasks' | 'beyondCutTokens'> {
+  if (!cut?.budgetStopped) return {};
+  return { budgetStopped: true, coveredTasks: covered, beyondCutTokens: cut.beyondCut.inputTokens + cut.beyondCut.outputTokens };
+}
+
+/** What an allowance leaves after a spend (never negative; a USD cap stays as it is while the spend is unpriced). */
+function allowanceLeft(allowance: RolloutAllowance, spend: Spend): RolloutAllowance {
+  return {
+    tokens: allowance.tokens === null ? null : Math.max(0, allowance.tokens - spend.tokens),
+    usd: allowance.usd === null || spend.costUsd === null ? allowance.usd : Math.max(0, allowance.usd - spend.costUsd),
+  };
 }
 
 /** A rollout's outcomes, spend and traces (what the Digester reads). */
@@ -112,7 +140,7 @@ export interface RolloutResult extends OutcomesResult {
  * the store as its episode ends (tracesRef); otherwise traces are not needed (gates and evaluations use
  * outcomes) and are dropped.
  */
-export async function runRollout(services: ActivityServices, input: RolloutInput, writeTraces = false, progress: ProgressReporter = new ProgressReporter()): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string }> {
+export async function runRollout(services: ActivityServices, input: RolloutInput, writeTraces = false, progress: ProgressReporter = new ProgressReporter()): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string; cut?: CutResult }> {
   const { store } = services;
   // Its code processors verified before any episode runs (once per harness id).
   const config = await loadVerifiedHarness(store, input.harnessId, input.benchmark);
@@ -137,10 +165,13 @@ export async function runRollout(services: ActivityServices, input: RolloutInput
     resume: progress.resumeOf(key),
     ...(persistTraces ? { saveTrace: (trace: EpisodeTrace) => store.put(trace), loadTrace: (ref: string) => store.get<EpisodeTrace>(ref) } : {}),
     onProgress: ({ done, total, finished }) => progress.update(key, done, total, finished),
+    ...(input.allowance ? { allowance: input.allowance } : {}),
   });
-  const { inputTokens, outputTokens } = result.usage;
-  const spend: Spend = { inputTokens, outputTokens, tokens: inputTokens + outputTokens, costUsd: costUsd(config.model.main.model, result.usage) };
-  return { outcomes: result.outcomes, episodes: result.episodes, spend, ...(traces ? { tracesRef: await traces.finish() } : {}) };
+  // Spend is everything paid: the episodes in the result and any that ran past a cut.
+  const beyond = result.cut?.beyondCut;
+  const usage = { inputTokens: result.usage.inputTokens + (beyond?.inputTokens ?? 0), outputTokens: result.usage.outputTokens + (beyond?.outputTokens ?? 0) };
+  const spend: Spend = { ...usage, tokens: usage.inputTokens + usage.outputTokens, costUsd: costUsd(config.model.main.model, usage) };
+  return { outcomes: result.outcomes, episodes: result.episodes, spend, ...(traces ? { tracesRef: await traces.finish() } : {}), ...(result.cut ? { cut: result.cut } : {}) };
 }
 
 /** The id of the model a rollout's episodes actually call for `modelId` (a test or bench substitute's, if any). */
@@ -150,16 +181,26 @@ function effectiveModelId(services: ActivityServices, modelId: string): string {
 }
 
 /** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. Spend of the tasks that ran goes to `spent`. */
-export async function outcomesFor(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy'>, spent?: Spend[], progress?: ProgressReporter): Promise<TaskOutcome[]> {
-  const cached = await services.outcomeCache.lookup(input, input.taskIds);
-  const missing = input.taskIds.filter((id) => !cached.has(id));
-  if (missing.length) {
-    const { outcomes, spend: used } = await runRollout(services, { ...input, taskIds: missing }, false, progress);
-    spent?.push(used);
-    await services.outcomeCache.record(input, outcomes);
-    for (const o of outcomes) cached.set(o.taskId, o);
-  }
-  return input.taskIds.map((id) => cached.get(id)!);
+export async function outcomesFor(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy' | 'allowance'>, spent?: Spend[], progress?: ProgressReporter): Promise<TaskOutcome[]> {
+  return (await outcomesWithin(services, input, spent, progress)).outcomes;
+}
+
+/**
+ * outcomesFor under an optional allowance: cached tasks are free, the missing ones run under it, and a cut
+ * among them cuts the input's task list at the first missing task left out. The outcomes are then those of
+ * the input's tasks before it (a prefix, in input order), the same whatever ran concurrently.
+ */
+export async function outcomesWithin(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy'>, spent?: Spend[], progress?: ProgressReporter): Promise<{ outcomes: TaskOutcome[]; cut?: CutResult }> {
+  const { allowance, ...scope } = input;
+  const cached = await services.outcomeCache.lookup(scope, scope.taskIds);
+  const missing = scope.taskIds.filter((id) => !cached.has(id));
+  if (!missing.length) return { outcomes: scope.taskIds.map((id) => cached.get(id)!) };
+  const { outcomes, spend: used, cut } = await runRollout(services, { ...scope, taskIds: missing, ...(allowance ? { allowance } : {}) }, false, progress);
+  spent?.push(used);
+  await services.outcomeCache.record(scope, outcomes);
+  for (const o of outcomes) cached.set(o.taskId, o);
+  const firstLeftOut = cut?.budgetStopped ? scope.taskIds.indexOf(missing[cut.coveredTasks]) : scope.taskIds.length;
+  return { outcomes: scope.taskIds.slice(0, firstLeftOut).map((id) => cached.get(id)!), ...(cut ? { cut } : {}) };
 }
 
 /** The endpoint limit a worker applies to each model (run input over its HARNESSX_ENDPOINT_LIMITS over the default). */
@@ -180,7 +221,8 @@ export function createRolloutActivities(services: ActivityServices) {
 
   /** A rollout whose per-task outcomes are cached (gates and evaluations reuse them) and stored. */
   async function rolloutAndRecord(input: RolloutInput, writeTraces: boolean): Promise<OutcomesResult & { tracesRef?: string }> {
-    const { outcomes, episodes, spend: used, tracesRef } = await withProgress((progress) => runRollout(services, input, writeTraces, progress));
+    const { outcomes, episodes, spend: used, tracesRef, cut } = await withProgress((progress) => runRollout(services, input, writeTraces, progress));
+    // A cut rollout's outcomes are those up to its cut only: nothing past it reaches the cache.
     await services.outcomeCache.record(input, outcomes);
     return {
       outcomesRef: await store.put(outcomes),
@@ -190,6 +232,7 @@ export function createRolloutActivities(services: ActivityServices) {
       tasks: outcomes.length,
       episodes,
       ...used,
+      ...cutRecord(cut, outcomes.length),
     };
   }
 
@@ -211,36 +254,48 @@ export function createRolloutActivities(services: ActivityServices) {
       return rolloutAndRecord(input, false);
     },
 
-    /** Pass rate of a harness on a fixed task list (cached per task). */
+    /**
+     * Pass rate of a harness on a fixed task list (cached per task). Under an allowance that runs out, the
+     * result covers a prefix of the tasks and says budgetStopped: a partial pass rate, not the list's.
+     */
     async evaluate(input: Omit<RolloutInput, 'recordPolicy'>) {
       const spent: Spend[] = [];
-      const outcomes = await withProgress((progress) => outcomesFor(services, input, spent, progress));
-      return { passRate: passRate(outcomes), passed: outcomes.filter((o) => o.passed).length, tasks: outcomes.length, episodes: outcomes.length * input.k, spend: totalSpend(spent) };
+      const { outcomes, cut } = await withProgress((progress) => outcomesWithin(services, input, spent, progress));
+      return { passRate: passRate(outcomes), passed: outcomes.filter((o) => o.passed).length, tasks: outcomes.length, episodes: outcomes.length * input.k, spend: totalSpend(spent), ...cutRecord(cut, outcomes.length) };
     },
 
     /**
      * Variant isolation's rollout: routes the batch to variants by cluster, rolls each variant out on its
      * tasks, and returns the pool with updated statistics plus where validation tasks route now. Retries are
-     * safe: the result depends only on the input pool.
+     * safe: the result depends only on the input pool. Under an allowance the variants roll out in pool
+     * order, each with what the earlier ones left; one that is cut ends it (budgetStopped), the later
+     * variants do not run, and the pool comes back as it went in: part of a batch is no basis for routing.
      */
-    async ensembleRollout(input: { benchmark: string; variants: Variant[]; taskIds: string[]; validationIds: string[]; k: number; seed: string; endpointLimits?: EndpointLimits }) {
+    async ensembleRollout(input: { benchmark: string; variants: Variant[]; taskIds: string[]; validationIds: string[]; k: number; seed: string; endpointLimits?: EndpointLimits; allowance?: RolloutAllowance }) {
       await faultPoint(store, 'rollout');
       const clusterOf = clusterOfTask(input.benchmark);
       const routes = routeTasks(input.variants, input.taskIds, clusterOf);
       const perVariant: Array<{ variantId: string; harnessId: string; taskIds: string[]; tasks: number; passed: number; tracesRef: string; outcomesRef: string }> = [];
       const outcomes: Record<string, TaskOutcome[]> = {};
       const spent: Spend[] = [];
+      let cut: CutResult | undefined;
       const progress = new ProgressReporter();
       progress.start();
       try {
       for (const v of input.variants) {
         const taskIds = routes[v.id];
         if (!taskIds.length) continue;
-        const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }, true, progress);
+        const allowance = input.allowance ? allowanceLeft(input.allowance, totalSpend(spent)) : undefined;
+        const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...(allowance ? { allowance } : {}) }, true, progress);
         await services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes);
         outcomes[v.id] = r.outcomes;
         spent.push(r.spend);
-        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: await store.put(r.outcomes) });
+        const covered = taskIds.slice(0, r.outcomes.length);
+        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds: covered, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: await store.put(r.outcomes) });
+        if (r.cut?.budgetStopped) {
+          cut = r.cut;
+          break;
+        }
       }
       } finally {
         progress.stop();
@@ -249,13 +304,14 @@ export function createRolloutActivities(services: ActivityServices) {
       const used = totalSpend(spent);
       return {
         perVariant,
-        variants: recordOutcomes(input.variants, outcomes, clusterOf),
+        variants: cut ? input.variants : recordOutcomes(input.variants, outcomes, clusterOf),
         validationRoutes: routeTasks(input.variants, input.validationIds, clusterOf),
         passRate: passRate(all),
         passed: all.filter((o) => o.passed).length,
         tasks: all.length,
         episodes: all.length * input.k,
         ...used,
+        ...cutRecord(cut, all.length),
       };
     },
 

@@ -8,8 +8,10 @@ import type { Model } from '../harness/processor';
 import type { EndpointLimits } from '../models/endpoint-limits';
 import { EndpointLimiters, LimitedModelOptions, seededRandom, sharedEndpointLimiters, withEndpointLimit } from '../models/endpoint-limiter';
 import { withFallback } from '../models/fallback-model';
+import { costUsd } from '../models/prices';
 import { createModel } from '../models/registry';
 import type { ModelOptions } from '../models/types';
+import { allowanceReached, CutResult, RolloutAllowance, RolloutCut } from './rollout-cut';
 
 export interface TaskOutcome {
   taskId: string;
@@ -70,6 +72,12 @@ export interface RolloutSpec {
   loadTrace?: (ref: string) => EpisodeTrace | Promise<EpisodeTrace>;
   /** After each episode (sequential order): what is finished so far, for heartbeat details. */
   onProgress?: (progress: RolloutProgress) => void | Promise<void>;
+  /**
+   * The spend this rollout may make (the run's evolution budget left). Once spent, no new task starts, and
+   * the result covers the tasks up to the cut (aegis/rollout-cut.ts: defined on the task order, the same at
+   * any concurrency); episodes past the cut that were already running are paid for and reported (`cut`).
+   */
+  allowance?: RolloutAllowance;
 }
 
 /** One finished episode, enough to reuse it without running it again. */
@@ -112,8 +120,10 @@ export interface RolloutResult {
   traces: EpisodeTrace[];
   outcomes: TaskOutcome[];
   episodes: number;
-  /** Task-model tokens over all episodes. */
+  /** Task-model tokens over the episodes in the result (a cut rollout: those up to its cut). */
   usage: { inputTokens: number; outputTokens: number };
+  /** With an allowance: how many tasks the result covers, whether the allowance stopped it, and what ran beyond the cut. */
+  cut?: CutResult;
 }
 
 /**
@@ -192,6 +202,8 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
     if (reusable) resumed.set(index, episode);
   }
   const finished: FinishedEpisode[] = [...resumed.values()];
+  const allowance = spec.allowance;
+  const cut = allowance ? new RolloutCut(spec.taskIds.length, spec.k, (usage) => allowanceReached(allowance, usage, (u) => costUsd(spec.config.model.main.model, u))) : null;
 
   type Done = { episode: FinishedEpisode; trace: EpisodeTrace | null };
   const slots = new Map<number, Promise<Done>>();
@@ -206,12 +218,14 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
     const traceRef = spec.saveTrace ? await spec.saveTrace(trace) : null;
     const episode: FinishedEpisode = { taskId, attempt, success: trace.success, usage: { inputTokens: trace.usage.inputTokens, outputTokens: trace.usage.outputTokens }, traceRef };
     finished.push(episode);
+    cut?.finish(index, episode.usage);
     return { episode, trace: needTraces ? trace : null };
   };
   const launch = () => {
-    while (!stopped && launched < total && launched < emitted + window && running < concurrency) {
+    while (!stopped && launched < total && launched < emitted + window && running < concurrency && (!cut || cut.mayLaunch())) {
       const index = launched++;
       const earlier = resumed.get(index);
+      cut?.launch(index, earlier?.usage);
       if (earlier) {
         slots.set(index, Promise.resolve({ episode: earlier, trace: null }));
         continue;
@@ -238,9 +252,14 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   let successes = 0;
   try {
     for (; emitted < total; ) {
+      if (cut?.stopsBefore(emitted)) break;
       launch();
-      const { episode, trace: fresh } = await slots.get(emitted)!;
+      const slot = slots.get(emitted);
+      // Launching runs ahead of emitting, and a held-back task is never one the cut needs (rollout-cut.ts).
+      if (!slot) throw new Error(`rollout: episode ${emitted} of ${total} was never launched (a bug in the launch rule)`);
+      const { episode, trace: fresh } = await slot;
       slots.delete(emitted);
+      cut?.emit(emitted, episode.usage);
       emitted++;
       const trace = fresh ?? (needTraces && episode.traceRef !== null && spec.loadTrace ? await spec.loadTrace(episode.traceRef) : null);
       if (episode.success) successes++;
@@ -263,7 +282,13 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
     await Promise.allSettled(slots.values());
     throw e;
   }
-  return { traces, outcomes, episodes: total, usage };
+  if (!cut) return { traces, outcomes, episodes: total, usage };
+  // Past the cut: nothing new starts; what is running finishes (paid for, counted beyond the cut, its outcome
+  // and trace unused; a failure there changes nothing the result holds), and the heartbeat records it all.
+  stopped = true;
+  await Promise.allSettled(slots.values());
+  if (emitted < total) await spec.onProgress?.({ done: emitted, total, finished });
+  return { traces, outcomes, episodes: emitted, usage, cut: cut.result() };
 }
 
 export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {

@@ -47,6 +47,11 @@ export function loopProgress(s: Pick<RunState, 'round' | 'roundsWithoutShip' | '
   return { round: s.round, roundsWithoutShip: s.roundsWithoutShip, stopRequested: stopping, tokens: s.tokens, costUsd: s.costUsd };
 }
 
+/** Whether the run caps its evolution spend at all (maxTokens or maxUsd): only then do its stages get an allowance. */
+export function hasSpendCap(limits: SpendLimits): boolean {
+  return limits.maxTokens !== undefined || limits.maxUsd !== undefined;
+}
+
 /**
  * What the evolution budget still allows (a gate's allowance: it stops undecided between chunks once spent);
  * null where there is no such cap. Never negative.

@@ -49,6 +49,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
 async function aegisRound(run: AegisRun, round: number): Promise<boolean> {
   await run.controls.enter('rollout');
   const focus = await rolloutStage(run, round);
+  if ('noop' in focus) return run.noop(round, focus.noop);
   await run.controls.enter('digest');
   const digest = await digestStage(run, round, focus);
   if ('noop' in digest) return run.noop(round, digest.noop);

@@ -1,6 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
+import { rolloutTasks } from '../../aegis/rollout';
 import { seededRandom } from '../../aegis/sampling';
 import { getBenchmark } from '../../benchmarks/registry';
 import { seedHarness } from '../../harness/seed';
@@ -114,6 +115,62 @@ it('ends cleanly with status budget_exhausted when the token budget is spent', a
   const ids: string[] = [];
   for await (const w of fixture.env.client.workflow.list({ query: 'HarnessXStatus = "budget_exhausted"' })) ids.push(w.workflowId);
   expect(ids).toContain('it-budget-tokens');
+});
+
+it('a batch rollout stops at the token budget: the run overshoots by at most the task that crossed it, not the rest of the batch', async () => {
+  // tau2-retail on the simulator is verbose (about 80k tokens a task at k=2): a 12-task batch is ~1 M tokens,
+  // so a 300k budget is spent a few tasks in. Before the rollout had an allowance, the whole batch ran.
+  const handle = await start({ benchmark: 'tau2-retail', model: 'sim:small', rounds: 5, patience: 5, batchSize: 12, validationSize: 4, seed: 'it-budget-rollout', maxTokens: 300_000, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 4 }, 'it-budget-rollout');
+  const summary = (await handle.result()) as RunSummary;
+  expect(summary.stopReason).toMatch(/^budget exhausted: \d+ of 300000 tokens$/);
+  const audit = await store.readAudit('it-budget-rollout');
+  const rollout = audit.find((r) => r.stage === 'rollout')!;
+  expect(rollout.payload).toMatchObject({ budgetStopped: true, batchTasks: 12 });
+  const covered = rollout.payload.tasks as number;
+  expect(covered).toBeGreaterThan(0);
+  expect(covered).toBeLessThan(12);
+  expect(rollout.payload.coveredTasks).toBe(covered);
+  // The round ends at the rollout: no digest, no gate, a no-op saying why.
+  const roundOne = audit.filter((r) => r.round === 1);
+  expect(roundOne.map((r) => r.stage)).not.toContain('digest');
+  expect(roundOne.find((r) => r.key === '1:noop')?.payload.noop).toMatch(/evolution budget spent during the rollout/);
+  // The traces the round kept are the covered tasks' only; the last of them crossed the budget.
+  const traces = await store.get<Array<{ taskId: string; usage: { inputTokens: number; outputTokens: number } }>>(rollout.evidenceRefs[0]);
+  expect(traces).toHaveLength(covered * 2);
+  const crossingTask = traces[traces.length - 1].taskId;
+  const crossingTokens = traces.filter((t) => t.taskId === crossingTask).reduce((n, t) => n + t.usage.inputTokens + t.usage.outputTokens, 0);
+  expect(summary.tokens).toBe(rollout.payload.tokens);
+  expect(summary.overshootTokens).toBeLessThanOrEqual(crossingTokens + (rollout.payload.beyondCutTokens as number));
+  // Not vacuous: the tasks before the crossing one stayed within the budget, and the crossing one passed it.
+  expect(summary.tokens - crossingTokens - (rollout.payload.beyondCutTokens as number)).toBeLessThan(300_000);
+  expect(summary.tokens).toBeGreaterThanOrEqual(300_000);
+});
+
+it('a regression guard the budget stops part-way neither rolls back nor moves its best, and overshoots by at most one task', async () => {
+  const base = { benchmark: 'tau2-retail', model: 'sim:small', patience: 5, batchSize: 8, validationSize: 4, seed: 'it-budget-guard', evaluateTest: false, trackHeldOut: false, finalTrainTasks: 4, regressionGuard: { every: 1, trainSample: 12, tolerance: 1 } };
+  // Round 1's spend, from a run without a budget (its round 1 is the same: nothing in it reaches a budget).
+  await (await start({ ...base, rounds: 1 }, 'it-budget-guard-free')).result();
+  const free = await store.readAudit('it-budget-guard-free');
+  const roundOne = free.find((r) => r.key === '1:round_end')!.payload.tokens as number;
+  expect(free.find((r) => r.key === '1:regression')?.payload.budgetStopped).toBeUndefined();
+  // The same run with 300k tokens left when the guard starts: its 16-task suite (~80k tokens a task) does not fit.
+  const maxTokens = roundOne + 300_000;
+  const summary = (await (await start({ ...base, rounds: 3, maxTokens }, 'it-budget-guard')).result()) as RunSummary;
+  const audit = await store.readAudit('it-budget-guard');
+  expect(audit.find((r) => r.key === '1:round_end')!.payload.tokens).toBe(roundOne);
+  const guard = audit.find((r) => r.key === '1:regression')!;
+  expect(guard.kind).toBe('info');
+  expect(guard.payload).toMatchObject({ budgetStopped: true, suite: 16 });
+  expect(guard.payload.stoppedOn).toMatch(/ after \d+ of 16 suite tasks$/);
+  expect(audit.filter((r) => r.stage === 'regression' && r.kind === 'rollback')).toEqual([]);
+  expect(summary.stopReason).toMatch(/^budget exhausted/);
+  // The overshoot is at most one task's two episodes: the most any task of the benchmark costs the seed harness under the guard's seed.
+  const bench = getBenchmark('tau2-retail');
+  const perTask = new Map<string, number>();
+  await rolloutTasks({ benchmark: bench, config: seedHarness('sim:small'), harnessId: 'it-guard-probe', taskIds: bench.tasks().map((t) => t.id), k: 2, seed: 'it-budget-guard|regression', keepTraces: false, limiters: null, onTrace: (t) => perTask.set(t.taskId, (perTask.get(t.taskId) ?? 0) + t.usage.inputTokens + t.usage.outputTokens) });
+  const mostPerTask = Math.max(...perTask.values());
+  expect(summary.tokens).toBeGreaterThanOrEqual(maxTokens);
+  expect(summary.overshootTokens).toBeLessThanOrEqual(mostPerTask);
 });
 
 it('refuses a USD budget for a model without a price', async () => {

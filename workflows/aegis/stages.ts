@@ -21,23 +21,34 @@ export function roundBatch(run: AegisRun, round: number): string[] {
   return seededSample(run.state.trainIds, run.input.batchSize, `${run.input.seed}|batch|${round}`).sort();
 }
 
-export async function rolloutStage(run: AegisRun, round: number): Promise<RoundFocus> {
+/**
+ * The round's rollout. One the evolution budget stopped part-way (budgetStopped) ends the round: its spend is
+ * accounted and recorded, but a part of the batch is no basis for a digest or a gate, and its pass rate (over
+ * the tasks it covered) does not enter the batch pass-rate history.
+ */
+export async function rolloutStage(run: AegisRun, round: number): Promise<RoundFocus | NoOp> {
   const { input, state: s } = run;
-  const { roll, focus } = await rolloutByStrategy(run, roundBatch(run, round));
-  s.lastPassRate = roll.passRate;
+  const batch = roundBatch(run, round);
+  const { roll, focus } = await rolloutByStrategy(run, batch);
   run.account(roll);
-  if (s.seedBatchPassRate === null) s.seedBatchPassRate = roll.passRate;
-  run.controls.lastEvent = `round ${round}: pass@${input.k} ${roll.passed}/${roll.tasks} on the batch`;
+  const stopped = roll.budgetStopped ? { budgetStopped: true, coveredTasks: roll.coveredTasks, batchTasks: batch.length, beyondCutTokens: roll.beyondCutTokens } : {};
+  if (!roll.budgetStopped) {
+    s.lastPassRate = roll.passRate;
+    if (s.seedBatchPassRate === null) s.seedBatchPassRate = roll.passRate;
+  }
+  run.controls.lastEvent = roll.budgetStopped
+    ? `round ${round}: rollout stopped after ${roll.tasks} of ${batch.length} batch tasks (evolution budget spent)`
+    : `round ${round}: pass@${input.k} ${roll.passed}/${roll.tasks} on the batch`;
   await run.audit({
     key: `${round}:rollout`,
     round,
     stage: 'rollout',
     kind: 'info',
     harnessId: s.incumbentId,
-    payload: { ...focusRecord(run, focus), passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, inputTokens: roll.inputTokens, outputTokens: roll.outputTokens, costUsd: roll.costUsd },
+    payload: { ...focusRecord(run, focus), passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, inputTokens: roll.inputTokens, outputTokens: roll.outputTokens, costUsd: roll.costUsd, ...stopped },
     evidenceRefs: [roll.tracesRef, roll.outcomesRef],
   });
-  return focus;
+  return roll.budgetStopped ? noOp(`evolution budget spent during the rollout (${roll.tasks} of ${batch.length} batch tasks)`) : focus;
 }
 
 /**

@@ -1,4 +1,6 @@
+import { patched } from '@temporalio/workflow';
 import { variantsAfterShip, variantToImprove } from '../../aegis/round-decisions';
+import { evolutionAllowance, hasSpendCap } from '../../aegis/run-budget';
 import type { GateResult } from '../../aegis/types';
 import { leadVariant } from '../../aegis/variants';
 import { ActivityResult, books, rollouts } from './activities';
@@ -26,15 +28,30 @@ export interface RoundFocus {
 /** The rollout's totals over the whole batch, for the record and the spend: what the rollout activity returns. */
 export type RolloutTotals = ActivityResult<'rollout'>;
 
-/** Rolls the batch out under the run's strategy and picks what the round improves. */
+/**
+ * The evolution budget left, for a rollout or evaluation that is evolution spend (the batch rollout, the
+ * regression guard) in a run with a spend cap: it stops starting tasks once that is spent. Read when the
+ * activity is scheduled. Runs recorded before it (no 'rollout-allowance' marker) replay without one, and
+ * runs without a cap never ask.
+ */
+export function evolutionAllowanceFor(run: AegisRun): { allowance?: ReturnType<typeof evolutionAllowance> } {
+  return hasSpendCap(run.input) && patched('rollout-allowance') ? { allowance: evolutionAllowance(run.input, run.state) } : {};
+}
+
+/**
+ * Rolls the batch out under the run's strategy and picks what the round improves. The rollout gets the
+ * evolution budget left as its allowance: one that comes back budgetStopped covers only part of the batch (a
+ * prefix in task order; under 'ensemble', in pool order and then task order, with the pool unchanged), and
+ * the round ends there.
+ */
 export async function rolloutByStrategy(run: AegisRun, batch: string[]): Promise<{ roll: RolloutTotals; focus: RoundFocus }> {
   const { input, state: s } = run;
   if (input.strategy !== 'ensemble') {
-    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits });
+    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...evolutionAllowanceFor(run) });
     return { roll, focus: { base: s.incumbentId, variant: null, gateTaskIds: [...batch, ...s.validationIds], tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef } };
   }
   // Each variant rolls out on the tasks routed to it; the pool comes back with updated per-cluster statistics.
-  const er = await rollouts.ensembleRollout({ benchmark: input.benchmark, variants: s.variants!, taskIds: batch, validationIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits });
+  const er = await rollouts.ensembleRollout({ benchmark: input.benchmark, variants: s.variants!, taskIds: batch, validationIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...evolutionAllowanceFor(run) });
   s.variants = er.variants;
   const f = variantToImprove(er.perVariant);
   const { perVariant: _p, variants: _v, validationRoutes: _r, ...totals } = er;
