@@ -30,7 +30,6 @@ export type StageResult<R> = (R & { failed?: undefined; spend: Spend }) | { fail
 /** The meta-agent stages of a round: digest → plan → evolve → critique. */
 export function createMetaStageActivities(services: ActivityServices) {
   const { store } = services;
-  const rules = new RuleBasedMetaAgent();
 
   /**
    * The meta-agent a run asked for: 'rules' (deterministic) or a model string for the LLM meta-agent, whose
@@ -55,7 +54,8 @@ export function createMetaStageActivities(services: ActivityServices) {
         return new ReflectivePromptMetaAgent(model, pool, spec.seed ?? 'harnessx');
       }
       default:
-        return model ? new LlmMetaAgent(model) : rules;
+        // The rules agent is seeded by the run: its exploration options break ties by a draw on the seed.
+        return model ? new LlmMetaAgent(model) : new RuleBasedMetaAgent(spec.seed ?? 'harnessx');
     }
   };
 

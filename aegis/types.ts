@@ -44,6 +44,11 @@ export interface Remedy {
   rationale: string;
   /** From an LLM Planner: the change to make, for the Evolver to write (edits is empty then). */
   direction?: string;
+  /**
+   * Set on the rules Planner's exploration options (valid single edits outside the catalogue's remedies for
+   * the digest's categories): the failing tasks the edit is aimed at, which its manifest claims.
+   */
+  exploration?: { aimedAt: string[] };
 }
 
 export interface Landscape {
