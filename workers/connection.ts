@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { connectionSettings, type ConnectionSettings } from '../temporal.config';
+import { connectionSettings, type ConnectionSettings, DEV_SERVER } from '../temporal.config';
 import { dataConverter } from './codec';
 
 /**
@@ -53,6 +53,30 @@ export async function checkNamespace(service: NamespaceService, s: ConnectionSet
   }
 }
 
+type SearchAttributeService = Pick<NativeConnection['operatorService'], 'listSearchAttributes'>;
+
+/**
+ * The namespace has the project's search attributes (temporal.config.ts DEV_SERVER.searchAttributes):
+ * a run upserts them (unless its input says searchAttributes: false), and a server without them fails
+ * every workflow task of the run, so the run would sit at "setup" with the cause only in the server's
+ * history. The dev server and `harnessx cluster up` register them; another server needs them added once.
+ * Where the listing is refused (Temporal Cloud API keys may not reach the operator service), it is skipped.
+ */
+export async function checkSearchAttributes(service: SearchAttributeService, s: ConnectionSettings = connectionSettings()): Promise<void> {
+  let present: Record<string, unknown>;
+  try {
+    present = (await service.listSearchAttributes({ namespace: s.namespace })).customAttributes ?? {};
+  } catch {
+    return;
+  }
+  const missing = Object.entries(DEV_SERVER.searchAttributes).filter(([name]) => !(name in present));
+  if (!missing.length) return;
+  const commands = missing.map(([name, type]) => `temporal operator search-attribute create --namespace ${s.namespace} --address ${s.address} --name ${name} --type ${type}`).join('; ');
+  throw new TemporalSettingError(
+    `namespace "${s.namespace}" on the Temporal server at ${s.address} lacks the search attributes runs record (${missing.map(([name]) => name).join(', ')}): every run would stop at setup. Add them once: ${commands}`,
+  );
+}
+
 export async function connectClient(): Promise<Client> {
   const s = connectionSettings();
   const connection = await connecting(s, () => Connection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey }));
@@ -65,5 +89,6 @@ export async function connectWorker(): Promise<NativeConnection> {
   const connection = await connecting(s, () => NativeConnection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey }));
   // Worker.create would also refuse an unknown namespace, but with the server's words only.
   await checkNamespace(connection.workflowService, s);
+  await checkSearchAttributes(connection.operatorService, s);
   return connection;
 }

@@ -1,4 +1,4 @@
-import { checkNamespace, TemporalSettingError } from '../../workers/connection';
+import { checkNamespace, checkSearchAttributes, TemporalSettingError } from '../../workers/connection';
 import {
   ClusterConfigError,
   clusterPorts,
@@ -129,6 +129,28 @@ describe('checkNamespace', () => {
     await expect(checkNamespace(service(() => Promise.resolve({})), settings)).resolves.toBeUndefined();
     const unavailable = Object.assign(new Error('14 UNAVAILABLE'), { code: 14 });
     await expect(checkNamespace(service(() => Promise.reject(unavailable)), settings)).rejects.toBe(unavailable);
+  });
+});
+
+describe('checkSearchAttributes', () => {
+  const settings = { address: '127.0.0.1:7300', namespace: 'default', external: true, tls: false };
+  const all = { HarnessXBenchmark: 2, HarnessXTaskModel: 2, HarnessXMetaModel: 2, HarnessXStatus: 2, HarnessXRound: 3, HarnessXBestScore: 4, HarnessXHarnessId: 2 };
+  const service = (list: () => Promise<unknown>) => ({ listSearchAttributes: list }) as unknown as Parameters<typeof checkSearchAttributes>[0];
+
+  test('a namespace lacking some names them and gives the commands that add them', async () => {
+    const { HarnessXRound: _round, HarnessXBestScore: _best, ...some } = all;
+    const error = await checkSearchAttributes(service(async () => ({ customAttributes: some })), settings).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemporalSettingError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^namespace "default" on the Temporal server at 127.0.0.1:7300 lacks the search attributes runs record \(HarnessXRound, HarnessXBestScore\)/);
+    expect(message).toContain('temporal operator search-attribute create --namespace default --address 127.0.0.1:7300 --name HarnessXRound --type Int');
+    expect(message).toContain('--name HarnessXBestScore --type Double');
+    expect(message).not.toContain('HarnessXBenchmark');
+  });
+
+  test('all present passes; a refused listing is skipped rather than blocking the worker', async () => {
+    await expect(checkSearchAttributes(service(async () => ({ customAttributes: all })), settings)).resolves.toBeUndefined();
+    await expect(checkSearchAttributes(service(() => Promise.reject(Object.assign(new Error('7 PERMISSION_DENIED'), { code: 7 }))), settings)).resolves.toBeUndefined();
   });
 });
 
