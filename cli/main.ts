@@ -30,6 +30,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
       --strategy global|ensemble (global)  --gating seesaw|statistical (seesaw)
       --endpoint-limits L (model calls in flight per endpoint: "openai-compatible=64" or JSON; see README)
+      --max-tokens N  --max-usd X (evolution budget)  --max-measurement-tokens N (held-out tracking, final evaluation)
       --gate-chunk N (tasks in a sequential gate's first chunk; default 8, or enough to fill a local endpoint)
   harnessx coevolve [--suite S] [--config FILE] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only]
       [--endpoint-limits L] [--json]

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { budgetOvershoot, minimumRoundTokens } from '../../aegis/run-budget';
+import { budgetOvershoot } from '../../aegis/run-budget';
 import { EvolveInput, evolveInputSchema } from '../../aegis/run-input';
-import { checkRunSetup } from '../../activities/bookkeeping';
-import { getBenchmark } from '../../benchmarks/registry';
 import { meanInterval, MeanInterval, pairedTTest, PairedTest, tokensToTarget } from '../../report/comparison-stats';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
+import { BUDGET_OPTIONS, budgetFlags, checkRunBudget } from '../budget-flags';
 import { UsageError } from '../errors';
 import { startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
@@ -26,9 +25,7 @@ export const COMPARE_OPTIONS = {
   rounds: { type: 'string' },
   'batch-size': { type: 'string' },
   'validation-size': { type: 'string' },
-  'max-tokens': { type: 'string' },
-  'max-usd': { type: 'string' },
-  'max-measurement-tokens': { type: 'string' },
+  ...BUDGET_OPTIONS,
   'final-train-tasks': { type: 'string' },
   seeds: { type: 'string', default: '1' },
   'target-gain': { type: 'string', default: String(DEFAULT_TARGET_GAIN_POINTS) },
@@ -65,29 +62,10 @@ export function armWorkflowId(input: EvolveInput): string {
   return `compare-${input.evolver}-${input.benchmark}-${digest}`;
 }
 
-/** Why a decimal flag is not a positive number, or the number. */
-function positiveNumber(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new UsageError(`--${name} must be a positive number, got "${v}"`);
-  return n;
-}
-
-/**
- * Every problem a comparison can be refused for before any run starts: seeds, evolvers, the seed harness and
- * model strings, a USD cap for an unpriced model, and a token budget too small for one round's rollout.
- */
+/** Every problem a comparison can be refused for before any run starts: seeds and evolvers here, then checkRunBudget. */
 function checkComparison(inputs: EvolveInput[], seeds: number): void {
   if (seeds < 1 || seeds > MAX_SEEDS) throw new UsageError(`--seeds must be from 1 to ${MAX_SEEDS}, got ${seeds}`);
-  const first = inputs[0];
-  const { problems } = checkRunSetup({ benchmark: first.benchmark, model: first.model, metaAgent: first.metaAgent, seedHarness: first.seedHarness, validationSize: first.validationSize, seed: first.seed, maxUsd: first.maxUsd });
-  if (problems.length) throw new UsageError(`invalid options:\n${problems.map((p) => `  - ${p.replace(/^maxUsd:/, '--max-usd:')}`).join('\n')}`);
-  if (first.maxTokens !== undefined) {
-    const train = getBenchmark(first.benchmark).tasks().filter((t) => t.split === 'train');
-    const minimum = minimumRoundTokens(train.map((t) => t.instruction.length), first.batchSize, first.k);
-    if (first.maxTokens < minimum)
-      throw new UsageError(`--max-tokens ${first.maxTokens} is too small for even one round: one round's rollout of ${first.batchSize} ${first.benchmark} tasks at pass@${first.k} needs at least ${minimum} tokens`);
-  }
+  checkRunBudget(inputs[0]);
 }
 
 /** A progress line that also shows both spends. */
@@ -200,9 +178,7 @@ async function compare(args: string[]): Promise<void> {
     k: wholeNumber('k', values.k),
     batchSize: wholeNumber('batch-size', values['batch-size']),
     validationSize: wholeNumber('validation-size', values['validation-size']),
-    maxTokens: wholeNumber('max-tokens', values['max-tokens']),
-    maxUsd: positiveNumber('max-usd', values['max-usd']),
-    maxMeasurementTokens: wholeNumber('max-measurement-tokens', values['max-measurement-tokens']),
+    ...budgetFlags(values),
     finalTrainTasks: wholeNumber('final-train-tasks', values['final-train-tasks']),
     seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
     // Every arm's run input: the arms share the worker's limiter per endpoint.

@@ -1,6 +1,7 @@
 import { evolveInputSchema } from '../../aegis/run-input';
 import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
+import { BUDGET_OPTIONS, budgetFlags, checkRunBudget } from '../budget-flags';
 import { idTimestamp, startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
@@ -21,6 +22,7 @@ export const EVOLVE_OPTIONS = {
   gating: { type: 'string' },
   'endpoint-limits': { type: 'string' },
   'gate-chunk': { type: 'string' },
+  ...BUDGET_OPTIONS,
 } as const;
 
 /** `evolve` (and `start`, the same with faster progress): one AEGIS run with a worker in this process. */
@@ -46,9 +48,11 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
     endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
     gateChunk: wholeNumber('gate-chunk', values['gate-chunk']),
+    ...budgetFlags(values),
   });
   checkModelFlag('--model', input.model);
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
+  checkRunBudget(input);
 
   const { client, worker } = await startLocalWorker(log, values.config);
   const settings = connectionSettings();

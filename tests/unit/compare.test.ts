@@ -8,8 +8,10 @@ jest.setTimeout(60_000);
 
 const ROOT = join(__dirname, '../..');
 // An unreachable server: any command that got past its checks would fail on connecting, with another message.
-const harnessx = (...args: string[]) =>
-  spawnSync(process.execPath, [join(ROOT, 'bin/harnessx.js'), 'compare', ...args], { env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', HARNESSX_DEBUG: '' }, encoding: 'utf8', timeout: 50_000 });
+const harnessxCommand = (command: string, ...args: string[]) =>
+  spawnSync(process.execPath, [join(ROOT, 'bin/harnessx.js'), command, ...args], { env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', HARNESSX_DEBUG: '' }, encoding: 'utf8', timeout: 50_000 });
+
+const harnessx = (...args: string[]) => harnessxCommand('compare', ...args);
 
 const row = (evolver: string, seed: string, testPassRate: number | null, extra: Partial<{ tokens: number; tokensToTarget: number | null; overshootTokens: number }> = {}) => ({
   evolver, seed, workflowId: null, trainPassRate: 0.5, testPassRate, rounds: 3, shipped: 1, rejected: 2, tokens: extra.tokens ?? 1000, costUsd: 0, measurementTokens: 500, overshootTokens: extra.overshootTokens ?? 0, tokensToTarget: extra.tokensToTarget ?? null, reused: false,
@@ -66,6 +68,19 @@ describe('compare', () => {
     [['--max-usd', 'lots'], /--max-usd must be a positive number, got "lots"/],
   ])('refuses %j before any run starts', (args, message) => {
     const r = harnessx(...args);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/connect/i);
+  });
+
+  // evolve takes the same budget flags and refuses the same budgets before it connects.
+  it.each([
+    [['--max-tokens', '1000'], /--max-tokens 1000 is too small for even one round: one round's rollout of 40 blocksworld tasks at pass@2 needs at least \d+ tokens/],
+    [['--model', 'openai-compatible:m@http://127.0.0.1:1/v1', '--max-usd', '2'], /--max-usd: "openai-compatible:m@http:\/\/127.0.0.1:1\/v1" has no price/],
+    [['--max-usd', 'lots'], /--max-usd must be a positive number, got "lots"/],
+    [['--max-measurement-tokens', 'many'], /--max-measurement-tokens must be a whole number, got "many"/],
+  ])('evolve refuses %j before any run starts', (args, message) => {
+    const r = harnessxCommand('evolve', ...args);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/connect/i);
