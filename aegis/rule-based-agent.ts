@@ -1,7 +1,7 @@
 import { applyEdits, Edit } from '../harness/builder';
 import type { HarnessConfig } from '../harness/config';
 import { HOOKS } from '../harness/types';
-import { validSingleEdits } from './baselines/random-evolver';
+import { validSingleEdits } from './edit-space';
 import { CATEGORY_COMPONENTS } from './digester';
 import type { CandidateDraft, MetaAgent, TriedEdit } from './meta-agent';
 import { bucketOf, editKey, remediesFor } from './remedies';

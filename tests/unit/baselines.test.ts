@@ -1,4 +1,5 @@
-import { RandomMetaAgent, validSingleEdits } from '../../aegis/baselines/random-evolver';
+import { RandomMetaAgent } from '../../aegis/baselines/random-evolver';
+import { validSingleEdits } from '../../aegis/edit-space';
 import { paretoParent, PromptPoolEntry, ReflectivePromptMetaAgent, templateOf } from '../../aegis/baselines/reflective-prompt';
 import { SingleAgentMetaAgent } from '../../aegis/baselines/single-agent';
 import { seededRandom } from '../../aegis/sampling';

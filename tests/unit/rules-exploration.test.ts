@@ -1,4 +1,4 @@
-import { validSingleEdits } from '../../aegis/baselines/random-evolver';
+import { validSingleEdits } from '../../aegis/edit-space';
 import { checkManifest } from '../../aegis/gate';
 import type { TriedEdit } from '../../aegis/meta-agent';
 import { remediesFor } from '../../aegis/remedies';
