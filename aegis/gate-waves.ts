@@ -23,16 +23,24 @@ export function gateSeeds(seed: string, gating?: { mode: 'seesaw' | 'statistical
  */
 const PAID_PROVIDERS = ['anthropic:', 'openai:'];
 
+/**
+ * The run's model's recorded limit when its endpoint is one the gate should fill: self-hosted (vLLM,
+ * Ollama, …), not the simulator (CPU work on the worker's thread: more at once would only share it) and not
+ * a paid API (every extra episode is billed, so filling it is opt-in). Null there, and for runs recorded
+ * before limits were.
+ */
+export function selfHostedLimit(limits: EndpointLimitInForce[] | null | undefined, model: string): EndpointLimitInForce | null {
+  if (model.startsWith('sim:') || PAID_PROVIDERS.some((p) => model.startsWith(p))) return null;
+  return limits?.find((l) => l.model === model) ?? null;
+}
+
 export function gateConcurrency(options: { requested?: number; limits: EndpointLimitInForce[] | null | undefined; model: string; episodesPerCandidate: number; candidates: number }): number {
   const most = Math.max(1, options.candidates - 1);
   if (options.requested !== undefined) return Math.min(options.requested, most);
-  const inForce = options.limits?.find((l) => l.model === options.model);
+  // On a paid API speculative gates cost up to 1.7× the gate's tokens when the second candidate ships
+  // (bench/gate-bench.ts): waiting is cheaper than paying, so there speculation is opt-in.
+  const inForce = selfHostedLimit(options.limits, options.model);
   if (!inForce || options.episodesPerCandidate < 1) return 1;
-  // The simulator is CPU work on the worker's thread: gates at once would only share it.
-  if (options.model.startsWith('sim:')) return 1;
-  // A paid API bills the speculative gates (up to 1.7× the gate's tokens when the second candidate ships,
-  // bench/gate-bench.ts); there waiting is cheaper than paying, so speculation is opt-in (gateConcurrency).
-  if (PAID_PROVIDERS.some((p) => options.model.startsWith(p))) return 1;
   const open = 2 * inForce.limit.maxInFlight;
   return Math.min(most, Math.max(1, Math.ceil(open / options.episodesPerCandidate)));
 }

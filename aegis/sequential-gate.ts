@@ -1,4 +1,5 @@
 import type { TaskOutcome } from './rollout';
+import { selfHostedLimit } from './gate-waves';
 import type { EndpointLimitInForce } from './run-state';
 
 /**
@@ -39,8 +40,6 @@ export function sequentialGateOrder(incumbent: readonly TaskOutcome[], firstTask
 /** Tasks in the first chunk; later chunks double after the second (8, 8, 16, 32, …), so a slow gate needs few steps. */
 export const SEQUENTIAL_GATE_FIRST_CHUNK = 8;
 
-const PAID_PROVIDERS = ['anthropic:', 'openai:'];
-
 /**
  * The first chunk of a run's sequential gates. `requested` (the run input's gateChunk) wins. Otherwise 8,
  * except against an endpoint that is neither the simulator nor a paid API, recorded with a limit at setup
@@ -54,9 +53,8 @@ const PAID_PROVIDERS = ['anthropic:', 'openai:'];
  */
 export function sequentialFirstChunk(options: { requested?: number; limits: EndpointLimitInForce[] | null | undefined; model: string; episodesPerTask: number }): number {
   if (options.requested !== undefined) return options.requested;
-  const inForce = options.limits?.find((l) => l.model === options.model);
+  const inForce = selfHostedLimit(options.limits, options.model);
   if (!inForce || options.episodesPerTask < 1) return SEQUENTIAL_GATE_FIRST_CHUNK;
-  if (options.model.startsWith('sim:') || PAID_PROVIDERS.some((p) => options.model.startsWith(p))) return SEQUENTIAL_GATE_FIRST_CHUNK;
   return Math.max(SEQUENTIAL_GATE_FIRST_CHUNK, Math.ceil((2 * inForce.limit.maxInFlight) / options.episodesPerTask));
 }
 
