@@ -16,9 +16,7 @@
  */
 
 /**
- * The spend a rollout may make before it stops starting tasks (the run's evolution budget left); null = no
- * cap. The same shape as the gate's GateAllowance (aegis/sequential-gate.ts), which imports from rollout.ts
- * and so cannot be imported here.
+ * The spend a rollout or a gate may make before it stops (the run's evolution budget left); null = no cap.
  */
 export interface RolloutAllowance {
   tokens: number | null;
@@ -30,16 +28,16 @@ export interface EpisodeUsage {
   outputTokens: number;
 }
 
-/**
- * Whether a spend has reached the allowance (spend ≥ allowance in tokens, or in USD where the model is
- * priced): the gate's test (allowanceSpent in sequential-gate.ts; a unit test holds them equal), on usage
- * priced by `priceOf`.
- */
+/** Whether a spend has reached the allowance: spend ≥ allowance in tokens, or in USD where the spend is priced. The gate's test too (allowanceSpent). */
+export function spendReaches(allowance: RolloutAllowance, spent: { tokens: number; costUsd: number | null }): boolean {
+  if (allowance.tokens !== null && spent.tokens >= allowance.tokens) return true;
+  return allowance.usd !== null && spent.costUsd !== null && spent.costUsd >= allowance.usd;
+}
+
+/** spendReaches on episode usage priced by `priceOf` (priced only when a USD cap needs it). */
 export function allowanceReached(allowance: RolloutAllowance, usage: EpisodeUsage, priceOf: (usage: EpisodeUsage) => number | null): boolean {
-  if (allowance.tokens !== null && usage.inputTokens + usage.outputTokens >= allowance.tokens) return true;
-  if (allowance.usd === null) return false;
-  const usd = priceOf(usage);
-  return usd !== null && usd >= allowance.usd;
+  const tokens = usage.inputTokens + usage.outputTokens;
+  return spendReaches(allowance, { tokens, costUsd: allowance.usd === null ? null : priceOf(usage) });
 }
 
 /** What a cut rollout ran beyond its cut: paid for, reported, never part of the result. */

@@ -1,4 +1,5 @@
 import type { TaskOutcome } from './rollout';
+import { RolloutAllowance, spendReaches } from './rollout-cut';
 import { selfHostedLimit } from './gate-waves';
 import type { EndpointLimitInForce } from './run-state';
 
@@ -106,16 +107,11 @@ export function sequentialDecision(p: SequentialProgress, minGain: number): Sequ
 }
 
 /** The spend a gate may still make before it stops undecided (the run's evolution budget left); null = no cap. */
-export interface GateAllowance {
-  tokens: number | null;
-  usd: number | null;
-}
+export type GateAllowance = RolloutAllowance;
 
 /** Whether a gate has used up its allowance (checked between chunks, so it overshoots by at most one chunk). */
 export function allowanceSpent(allowance: GateAllowance | undefined, spent: { tokens: number; costUsd: number | null }): boolean {
-  if (!allowance) return false;
-  if (allowance.tokens !== null && spent.tokens >= allowance.tokens) return true;
-  return allowance.usd !== null && spent.costUsd !== null && spent.costUsd >= allowance.usd;
+  return allowance !== undefined && spendReaches(allowance, spent);
 }
 
 /** What a sequential seesaw ran and concluded; `decision` is undecided only when `outOfBudget` stopped it. */
