@@ -9,7 +9,8 @@ import type { Candidate, GateCheckResult, GateResult } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
 import { heartbeat } from './activity-context';
 import type { EndpointLimits } from '../models/endpoint-limits';
-import { outcomesFor, ProgressReporter, withProgress } from './rollouts';
+import { ProgressReporter, withProgress } from './rollout-progress';
+import { outcomesFor } from './rollouts';
 import type { ActivityServices } from './services';
 import { Spend, totalSpend } from './spend';
 

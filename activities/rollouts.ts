@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { finishedFromHeartbeat, FinishedEpisode, passRate, rolloutTasks, TaskOutcome } from '../aegis/rollout';
+import { passRate, rolloutTasks, TaskOutcome } from '../aegis/rollout';
 import type { CutResult, RolloutAllowance } from '../aegis/rollout-cut';
 import { recordOutcomes, routeTasks, Variant } from '../aegis/variants';
 import { getBenchmark } from '../benchmarks/registry';
@@ -8,8 +7,8 @@ import type { EndpointLimitInForce } from '../aegis/run-state';
 import type { EndpointLimits } from '../models/endpoint-limits';
 import { sharedEndpointLimiters } from '../models/endpoint-limiter';
 import { costUsd } from '../models/prices';
-import { heartbeat, heartbeatDetailsOrNull, progressPacer } from './activity-context';
 import { faultPoint } from './boundary';
+import { ProgressReporter, rolloutKey, withProgress } from './rollout-progress';
 import { ActivityServices, loadVerifiedHarness } from './services';
 import { Spend, totalSpend } from './spend';
 
@@ -28,70 +27,6 @@ export interface RolloutInput {
    * the tasks up to the cut (aegis/rollout-cut.ts), budgetStopped. Measurement never sets it.
    */
   allowance?: RolloutAllowance;
-}
-
-/**
- * An activity's progress over its rollouts, sent as heartbeat details: a retried attempt (the worker died)
- * reads it back and skips the episodes already finished. One activity may run several rollouts (the gate:
- * incumbent, candidate, re-checks; ensembles: one per variant), each under its own key.
- */
-export interface ActivityProgress {
-  rollouts: Record<string, { done: number; total: number; finished: FinishedEpisode[] }>;
-}
-
-/** What distinguishes one rollout of an activity from another: harness, tasks, attempts, seed. */
-export function rolloutKey(input: Pick<RolloutInput, 'harnessId' | 'taskIds' | 'k' | 'seed'>): string {
-  const tasks = createHash('sha256').update(JSON.stringify(input.taskIds)).digest('hex').slice(0, 16);
-  return `${input.harnessId}|${input.k}|${input.seed}|${tasks}`;
-}
-
-/**
- * The progress one activity attempt reports: seeded from the previous attempt's heartbeat details, updated
- * by each rollout, heartbeated as episodes finish (paced) and on a timer (so an activity waiting out a
- * provider's retry-after, or a slow model call, stays alive). Outside an activity it is inert.
- */
-export class ProgressReporter {
-  private readonly progress: ActivityProgress;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly pace = progressPacer();
-
-  constructor(private readonly beatEveryMs = 5000) {
-    const details = heartbeatDetailsOrNull() as Partial<ActivityProgress> | null;
-    const earlier = details && typeof details === 'object' && details.rollouts && typeof details.rollouts === 'object' ? details.rollouts : {};
-    this.progress = { rollouts: { ...earlier } };
-  }
-
-  /** The episodes an earlier attempt finished in this rollout (none if it is new or the details are of another shape). */
-  resumeOf(key: string): FinishedEpisode[] {
-    return finishedFromHeartbeat(this.progress.rollouts[key]);
-  }
-
-  update(key: string, done: number, total: number, finished: readonly FinishedEpisode[]): Promise<void> {
-    this.progress.rollouts[key] = { done, total, finished: [...finished] };
-    return this.pace(this.progress);
-  }
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => heartbeat(this.progress), this.beatEveryMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-}
-
-/** Runs `body` with a reporter beating on a timer; the reporter stops however body ends. */
-export async function withProgress<T>(body: (progress: ProgressReporter) => Promise<T>): Promise<T> {
-  const progress = new ProgressReporter();
-  progress.start();
-  try {
-    return await body(progress);
-  } finally {
-    progress.stop();
-  }
 }
 
 /** A rollout's outcomes and spend (evaluation needs no traces). */
@@ -279,27 +214,23 @@ export function createRolloutActivities(services: ActivityServices) {
       const outcomes: Record<string, TaskOutcome[]> = {};
       const spent: Spend[] = [];
       let cut: CutResult | undefined;
-      const progress = new ProgressReporter();
-      progress.start();
-      try {
-      for (const v of input.variants) {
-        const taskIds = routes[v.id];
-        if (!taskIds.length) continue;
-        const allowance = input.allowance ? allowanceLeft(input.allowance, totalSpend(spent)) : undefined;
-        const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...(allowance ? { allowance } : {}) }, true, progress);
-        await services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes);
-        outcomes[v.id] = r.outcomes;
-        spent.push(r.spend);
-        const covered = taskIds.slice(0, r.outcomes.length);
-        perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds: covered, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: await store.put(r.outcomes) });
-        if (r.cut?.budgetStopped) {
-          cut = r.cut;
-          break;
+      await withProgress(async (progress) => {
+        for (const v of input.variants) {
+          const taskIds = routes[v.id];
+          if (!taskIds.length) continue;
+          const allowance = input.allowance ? allowanceLeft(input.allowance, totalSpend(spent)) : undefined;
+          const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...(allowance ? { allowance } : {}) }, true, progress);
+          await services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes);
+          outcomes[v.id] = r.outcomes;
+          spent.push(r.spend);
+          const covered = taskIds.slice(0, r.outcomes.length);
+          perVariant.push({ variantId: v.id, harnessId: v.harnessId, taskIds: covered, tasks: r.outcomes.length, passed: r.outcomes.filter((o) => o.passed).length, tracesRef: r.tracesRef!, outcomesRef: await store.put(r.outcomes) });
+          if (r.cut?.budgetStopped) {
+            cut = r.cut;
+            return;
+          }
         }
-      }
-      } finally {
-        progress.stop();
-      }
+      });
       const all = Object.values(outcomes).flat();
       const used = totalSpend(spent);
       return {

@@ -4,7 +4,8 @@ import { main } from '../../cli/main';
 import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
 import { checkEndpointEnvironment } from '../../models/endpoint-limiter';
 import { EvaluateInputSchema } from '../../workflows/evaluate-harness';
-import { endpointLimitsInForce, rolloutKey } from '../../activities/rollouts';
+import { rolloutKey } from '../../activities/rollout-progress';
+import { endpointLimitsInForce } from '../../activities/rollouts';
 
 /** Run input, environment and CLI flags carry endpoint limits; bad values are refused naming the setting. */
 describe('endpoint limits in run input', () => {
