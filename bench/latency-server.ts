@@ -43,7 +43,7 @@ export interface AnsweredCall {
   messages: number;
 }
 
-export async function startLatencyServer(options: { latencyMs: number; capacity: number; port?: number; onAnswered?: (call: AnsweredCall) => void }): Promise<LatencyServer> {
+export async function startLatencyServer(options: { latencyMs: number; capacity: number; port?: number; host?: string; onAnswered?: (call: AnsweredCall) => void }): Promise<LatencyServer> {
   const { latencyMs, capacity } = options;
   let inFlight = 0;
   let since = performance.now();
@@ -96,8 +96,10 @@ export async function startLatencyServer(options: { latencyMs: number; capacity:
       move(-1);
     }
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  // `host`: another address of this machine (a test bridge other network namespaces reach), else loopback.
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  const url = `http://${host}:${(server.address() as AddressInfo).port}/v1`;
   return {
     url,
     stats,

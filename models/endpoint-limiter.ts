@@ -4,6 +4,7 @@ import type { Model } from '../harness/processor';
 import type { ModelRequest, ModelResponse, Usage } from '../harness/types';
 import { EndpointLimit, EndpointLimits, ENDPOINT_LIMITS_ENV, parseEndpointLimitsText, parseRateLimitWaitSeconds, RATE_LIMIT_WAIT_ENV, resolveEndpointLimit } from './endpoint-limits';
 import { ProviderError } from './errors';
+import type { SignalledLimits } from './endpoint-shares';
 
 /** Time as the limiter sees it; tests inject a fake one. */
 export interface Clock {
@@ -27,7 +28,7 @@ export interface LimiterStats {
   peakInFlight: number;
   /** 429/503 answers seen. */
   rateLimited: number;
-  /** Times AIMD halved the ceiling. */
+  /** Times AIMD lowered the ceiling. */
   decreases: number;
   lowestCeiling: number;
 }
@@ -54,6 +55,14 @@ export class EndpointLimiter {
   private tokenBucket: number;
   private refilledAt: number;
   private timer = false;
+  /** The cluster coordinator's grant (null: not coordinated, the limit is this process's own). */
+  private shareValue: EndpointLimit | null = null;
+  /** Since the last report to the coordinator: the most calls wanted at once, and each refusal's calls in flight when it was sent. */
+  private peakWanted = 0;
+  private refusedAt: number[] = [];
+  private signalled: SignalledLimits | null = null;
+  /** Wall-clock ms when the configured limit was last set (the coordinator keeps the newest setting). */
+  limitSetAt = Date.now();
   readonly stats: LimiterStats;
 
   constructor(
@@ -71,9 +80,17 @@ export class EndpointLimiter {
   get limit(): EndpointLimit {
     return this.limitValue;
   }
-  /** The ceiling in force now (AIMD's current value, whole). */
+  /** What this process may use: the coordinator's share when there is one, else the configured limit. */
+  get effective(): EndpointLimit {
+    return this.shareValue ?? this.limitValue;
+  }
+  get share(): EndpointLimit | null {
+    return this.shareValue;
+  }
+  /** The ceiling in force now (AIMD's current value, whole; 0 while a coordinated share is 0: the worker lent it). */
   get currentCeiling(): number {
-    return Math.max(1, Math.floor(this.ceiling));
+    if (this.shareValue?.maxInFlight === 0) return 0;
+    return Math.max(1, Math.floor(Math.min(this.ceiling, this.effective.maxInFlight)));
   }
   get active(): number {
     return this.inFlight;
@@ -86,25 +103,60 @@ export class EndpointLimiter {
   configure(limit: EndpointLimit): void {
     if (JSON.stringify(limit) === JSON.stringify(this.limitValue)) return;
     this.limitValue = limit;
+    this.limitSetAt = Date.now();
     this.ceiling = limit.maxInFlight;
     this.requestBucket = Math.min(this.requestBucket, this.requestCapacity());
     this.tokenBucket = Math.min(this.tokenBucket, this.tokenCapacity());
     this.pump();
   }
 
+  /**
+   * The coordinator's share for this process (null: back to the configured limit). A larger share is used at
+   * once; a smaller one stops new calls until those in flight are under it (none is cut short).
+   */
+  setShare(share: EndpointLimit | null): void {
+    if (JSON.stringify(share) === JSON.stringify(this.shareValue)) return;
+    this.shareValue = share;
+    // AIMD works under the share; the coordinator already folds refusals into it, so the ceiling starts full.
+    this.ceiling = Math.max(1, this.effective.maxInFlight);
+    this.requestBucket = Math.min(this.requestBucket, this.requestCapacity());
+    this.tokenBucket = Math.min(this.tokenBucket, this.tokenCapacity());
+    this.pump();
+  }
+
+  /** Records what a refused call's response headers announced (rate-limit headers), for the next report. */
+  noteSignalled(limits: SignalledLimits | null): void {
+    if (limits) this.signalled = { ...this.signalled, ...limits };
+  }
+
+  /** What the coordinator hears at a renewal; the counters start again from now. */
+  takeReport(): { wanted: number; active: number; refusedAt: number[]; signalled: SignalledLimits | null } {
+    const report = { wanted: Math.max(this.peakWanted, this.inFlight + this.waiters.length), active: this.inFlight, refusedAt: this.refusedAt, signalled: this.signalled };
+    this.peakWanted = this.inFlight + this.waiters.length;
+    this.refusedAt = [];
+    this.signalled = null;
+    return report;
+  }
   /** Waits (FIFO) for a slot under the ceiling and the rate buckets. */
   acquire(): Promise<Permit> {
     if (this.waiters.length === 0 && this.canStart()) return Promise.resolve(this.take());
     return new Promise<Permit>((resolve) => {
       this.waiters.push(resolve);
+      this.peakWanted = Math.max(this.peakWanted, this.inFlight + this.waiters.length);
+      this.onWaiting?.();
       this.pump();
     });
   }
 
+  /** Told when a call has to wait (the coordination client renews early when its share is short). */
+  onWaiting?: () => void;
+
   /** Takes a slot now (the caller checked canStart) and returns its permit. */
   private take(): Permit {
     this.inFlight++;
-    if (this.limitValue.requestsPerMinute) this.requestBucket -= 1;
+    const inFlightAtSend = this.inFlight;
+    this.peakWanted = Math.max(this.peakWanted, this.inFlight + this.waiters.length);
+    if (this.effective.requestsPerMinute) this.requestBucket -= 1;
     this.stats.calls++;
     this.stats.peakInFlight = Math.max(this.stats.peakInFlight, this.inFlight);
     const generation = this.generation;
@@ -115,13 +167,17 @@ export class EndpointLimiter {
         released = true;
         this.inFlight--;
         if (outcome.ok) {
-          if (outcome.usage && this.limitValue.tokensPerMinute) this.tokenBucket -= outcome.usage.inputTokens + outcome.usage.outputTokens;
-          this.ceiling = Math.min(this.limitValue.maxInFlight, this.ceiling + 1 / this.ceiling);
+          if (outcome.usage && this.effective.tokensPerMinute) this.tokenBucket -= outcome.usage.inputTokens + outcome.usage.outputTokens;
+          this.ceiling = Math.min(Math.max(1, this.effective.maxInFlight), this.ceiling + 1 / this.ceiling);
         } else if (outcome.rateLimited) {
           this.stats.rateLimited++;
+          this.refusedAt.push(inFlightAtSend);
           if (generation === this.generation) {
             this.generation++;
-            this.ceiling = Math.max(1, this.ceiling / 2);
+            // Straight to the calls the endpoint took when it refused this one (a concurrency cap is found in
+            // one step, not by halving down to it), but at least a quarter and at most half of the ceiling.
+            const ceiling = Math.min(this.ceiling, this.effective.maxInFlight);
+            this.ceiling = Math.max(1, ceiling / 4, Math.min(ceiling / 2, inFlightAtSend - 1));
             this.stats.decreases++;
             this.stats.lowestCeiling = Math.min(this.stats.lowestCeiling, this.currentCeiling);
           }
@@ -132,12 +188,12 @@ export class EndpointLimiter {
   }
 
   private requestCapacity(): number {
-    const rpm = this.limitValue.requestsPerMinute;
+    const rpm = this.effective.requestsPerMinute;
     // At most a second's worth at once: requests are paced, not burst at the top of a minute.
     return rpm ? Math.max(1, rpm / 60) : Infinity;
   }
   private tokenCapacity(): number {
-    const tpm = this.limitValue.tokensPerMinute;
+    const tpm = this.effective.tokensPerMinute;
     return tpm ? Math.max(1, tpm / 6) : Infinity;
   }
 
@@ -145,14 +201,14 @@ export class EndpointLimiter {
     const now = this.clock.now();
     const minutes = (now - this.refilledAt) / 60_000;
     this.refilledAt = now;
-    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.limitValue;
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.effective;
     if (rpm) this.requestBucket = Math.min(this.requestCapacity(), this.requestBucket + minutes * rpm);
     if (tpm) this.tokenBucket = Math.min(this.tokenCapacity(), this.tokenBucket + minutes * tpm);
   }
 
   private canStart(): boolean {
     if (this.inFlight >= this.currentCeiling) return false;
-    if (!this.limitValue.requestsPerMinute && !this.limitValue.tokensPerMinute) return true;
+    if (!this.effective.requestsPerMinute && !this.effective.tokensPerMinute) return true;
     this.refill();
     return this.requestBucket >= 1 - 1e-9 && this.tokenBucket > 0;
   }
@@ -164,7 +220,7 @@ export class EndpointLimiter {
 
   /** Rate-bound (not slot-bound) waiters: look again when the buckets have refilled enough. */
   private waitForBuckets(): void {
-    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.limitValue;
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.effective;
     const needRequests = rpm && this.requestBucket < 1 ? ((1 - this.requestBucket) / rpm) * 60_000 : 0;
     const needTokens = tpm && this.tokenBucket <= 0 ? ((1 - this.tokenBucket) / tpm) * 60_000 : 0;
     const ms = Math.max(1, Math.ceil(Math.max(needRequests, needTokens)));
@@ -221,6 +277,7 @@ export function withEndpointLimit(model: Model, limiter: EndpointLimiter, option
           response = await model.generate(request);
         } catch (e) {
           const backpressure = isBackpressure(e);
+          if (backpressure) limiter.noteSignalled(e.signalled);
           permit.release({ ok: false, rateLimited: backpressure });
           if (!backpressure) throw e;
           const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
@@ -239,9 +296,28 @@ export function withEndpointLimit(model: Model, limiter: EndpointLimiter, option
   };
 }
 
+/**
+ * Shares one process's limiters with the rest of the cluster (workers/endpoint-coordination.ts): told of
+ * every limiter whose limit is the cluster's (a run's input or the default), and of one that leaves it.
+ */
+export interface EndpointCoordination {
+  attach(limiter: EndpointLimiter, configured: boolean): void;
+  detach(limiter: EndpointLimiter): void;
+}
+
+/**
+ * Whether a limit is the whole cluster's: a run's input and the defaults are; HARNESSX_ENDPOINT_LIMITS is
+ * this process's own (the per-process override), and the in-process simulator takes no slot anywhere.
+ */
+export function isClusterLimit(modelId: string, source: string): boolean {
+  return !modelId.startsWith('sim:') && !source.startsWith('environment');
+}
+
 export interface LimitInForce {
   key: string;
   limit: EndpointLimit;
+  /** The coordinator's share of it for this process, when coordinated. */
+  share?: EndpointLimit | null;
   /** Where the limit came from: "default", `environment "openai-compatible"`, `run input "…"`. */
   source: string;
   ceiling: number;
@@ -255,7 +331,8 @@ export interface LimitInForce {
  * EndpointLimitsError naming the variable) and a run's input, which overrides the environment key by key.
  */
 export class EndpointLimiters {
-  private readonly limiters = new Map<string, { limiter: EndpointLimiter; source: string }>();
+  private readonly limiters = new Map<string, { limiter: EndpointLimiter; source: string; coordinated: boolean }>();
+  private coordination: EndpointCoordination | null = null;
   private readonly env: EndpointLimits;
   private readonly cpus: number;
   private readonly clock: Clock;
@@ -278,16 +355,35 @@ export class EndpointLimiters {
     if (entry) {
       entry.limiter.configure(limit);
       entry.source = source;
+      this.coordinate(entry);
       return entry.limiter;
     }
-    const limiter = new EndpointLimiter(modelId, limit, this.clock);
-    this.limiters.set(modelId, { limiter, source });
-    return limiter;
+    const created = { limiter: new EndpointLimiter(modelId, limit, this.clock), source, coordinated: false };
+    this.limiters.set(modelId, created);
+    this.coordinate(created);
+    return created.limiter;
+  }
+
+  /** From now on, limits that are the cluster's are shared through `coordination` (once per process, at worker start). */
+  useCoordination(coordination: EndpointCoordination): void {
+    this.coordination = coordination;
+    for (const entry of this.limiters.values()) this.coordinate(entry);
+  }
+
+  private coordinate(entry: { limiter: EndpointLimiter; source: string; coordinated: boolean }): void {
+    if (!this.coordination) return;
+    const cluster = isClusterLimit(entry.limiter.key, entry.source);
+    if (cluster) this.coordination.attach(entry.limiter, entry.source !== 'default');
+    else if (entry.coordinated) {
+      this.coordination.detach(entry.limiter);
+      entry.limiter.setShare(null);
+    }
+    entry.coordinated = cluster;
   }
 
   /** What status and the audit log show: every endpoint this process has talked to, and its limiter now. */
   inForce(): LimitInForce[] {
-    return [...this.limiters.values()].map(({ limiter, source }) => ({ key: limiter.key, limit: limiter.limit, source, ceiling: limiter.currentCeiling, inFlight: limiter.active, stats: { ...limiter.stats } }));
+    return [...this.limiters.values()].map(({ limiter, source, coordinated }) => ({ key: limiter.key, limit: limiter.limit, ...(coordinated ? { share: limiter.share } : {}), source, ceiling: limiter.currentCeiling, inFlight: limiter.active, stats: { ...limiter.stats } }));
   }
 }
 

@@ -1,4 +1,5 @@
 import { redact } from '../harness/redact';
+import { parseSignalledLimits, type SignalledLimits } from './endpoint-shares';
 
 /**
  * Provider errors, classified once: retryable (429, 5xx, timeouts, connection failures; honouring
@@ -13,6 +14,8 @@ export class ProviderError extends Error {
     readonly status: number | null,
     readonly retryAfterMs: number | null,
     readonly kind: 'rate_limited' | 'unavailable' | 'rejected' | 'malformed_response',
+    /** Per-minute limits the refusal's headers announced (x-ratelimit-*, anthropic-ratelimit-*): the endpoint's cap, learned. */
+    readonly signalled: SignalledLimits | null = null,
   ) {
     super(message);
     this.name = 'ProviderError';
@@ -49,9 +52,9 @@ export function classifyProviderError(error: unknown, provider: string, model: s
     const connection = /Connection|Timeout|Abort|fetch failed|ECONN|ETIMEDOUT|socket/i.test(`${name} ${detail}`);
     return new ProviderError(`${at}: ${connection ? 'connection failed' : 'request failed'}: ${detail}`, provider, model, true, null, null, 'unavailable');
   }
-  if (status === 429) return new ProviderError(`${at}: rate limited (429): ${detail}`, provider, model, true, 429, retryAfterMs(e.headers), 'rate_limited');
+  if (status === 429) return new ProviderError(`${at}: rate limited (429): ${detail}`, provider, model, true, 429, retryAfterMs(e.headers), 'rate_limited', parseSignalledLimits(e.headers));
   if (status === 408 || status === 409 || status >= 500)
-    return new ProviderError(`${at}: provider unavailable (${status}): ${detail}`, provider, model, true, status, retryAfterMs(e.headers), 'unavailable');
+    return new ProviderError(`${at}: provider unavailable (${status}): ${detail}`, provider, model, true, status, retryAfterMs(e.headers), 'unavailable', parseSignalledLimits(e.headers));
   const cause =
     status === 401 ? 'authentication failed (check the API key)'
     : status === 403 ? 'permission denied'

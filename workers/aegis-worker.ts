@@ -7,6 +7,7 @@ import { registerConfiguredSuites } from '../suites/load-config';
 import { startTelemetry } from '../telemetry';
 import { connectionSettings, taskQueue } from '../temporal.config';
 import { dataConverter } from './codec';
+import { installEndpointCoordination } from './endpoint-coordination';
 
 export interface AegisWorkerOptions {
   connection: NativeConnection;
@@ -55,10 +56,15 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
   // endpoint stop the worker at start with the setting named, instead of failing (and retrying) activities.
   const store = options.store ?? openStore({ defaultDir: options.dataDir });
   if (!options.store) await checkStore(store);
+  const namespace = options.namespace ?? connectionSettings().namespace;
+  const queue = options.taskQueue ?? taskQueue();
+  const converter = options.dataConverter ?? dataConverter();
+  // Endpoint limits set in a run's input (or defaulted) are the whole cluster's: shared out by the queue's coordinator workflow.
+  installEndpointCoordination({ connection: options.connection, namespace, taskQueue: queue, dataConverter: converter });
   return Worker.create({
     connection: options.connection,
-    namespace: options.namespace ?? connectionSettings().namespace,
-    taskQueue: options.taskQueue ?? taskQueue(),
+    namespace,
+    taskQueue: queue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({ store, ...(options.substituteRolloutModel ? { substituteRolloutModel: options.substituteRolloutModel } : {}) }),
     // Enough slots that a poller is always waiting: a task that finds no waiting poller goes to the
@@ -66,6 +72,6 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
     // throughput at 2 slots. Real-model rollouts wait on the network, so they want many slots anyway;
     // CPU-bound simulator episodes share the event loop (rollouts yield to it every 50 ms).
     maxConcurrentActivityTaskExecutions: Number(process.env.HARNESSX_MAX_ACTIVITIES ?? 16),
-    dataConverter: options.dataConverter ?? dataConverter(),
+    dataConverter: converter,
   });
 }

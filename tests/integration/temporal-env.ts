@@ -20,7 +20,7 @@ let runtime = false;
  * A real Temporal dev server from the project's own CLI binary (never a download), with the project's
  * search attributes registered.
  */
-export async function startDevServer(extraArgs: string[] = [], options: { uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
+export async function startDevServer(extraArgs: string[] = [], options: { uiPort?: number; ip?: string } = {}): Promise<TestWorkflowEnvironment> {
   if (!runtime) {
     runtime = true;
     // Expected failures (invalid-input tests) would log at WARN; keep test output to real errors.
@@ -30,7 +30,7 @@ export async function startDevServer(extraArgs: string[] = [], options: { uiPort
   if (!cli) throw new Error('the Temporal CLI is missing; globalSetup should have built it (npx harnessx install-cli)');
   const attributes = searchAttributeArgs();
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...attributes, ...extraArgs], ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}) },
+    server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...attributes, ...extraArgs], ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}), ...(options.ip ? { ip: options.ip } : {}) },
   });
 }
 

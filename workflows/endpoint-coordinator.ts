@@ -1,0 +1,57 @@
+import { allHandlersFinished, condition, continueAsNew, defineQuery, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
+import { emptyShareState, EndpointReport, EndpointShareState, reclaimExpired, renewShare, ShareGrant } from '../models/endpoint-shares';
+
+/**
+ * One endpoint limit for the whole cluster: a long-running workflow per task queue that divides each
+ * endpoint's limit among the workers calling it (models/endpoint-shares.ts). Workers renew their shares
+ * with an update every second or so; a worker that stops renewing loses its share after its lease, one that
+ * wants nothing lends it. Its state (shares, learned caps) is workflow state: it survives the worker that
+ * runs it, the server restarting, and continue-as-new.
+ */
+export interface EndpointCoordinatorInput {
+  endpoints?: Record<string, EndpointShareState>;
+}
+
+export interface LeaseRenewal {
+  workerId: string;
+  endpoints: EndpointReport[];
+}
+
+export const renewEndpointLeasesUpdate = defineUpdate<ShareGrant[], [LeaseRenewal]>('renewEndpointLeases');
+export const endpointSharesQuery = defineQuery<Record<string, EndpointShareState>>('endpointShares');
+
+/** The workflow id of a task queue's coordinator: one per queue, so every worker of a queue shares it. */
+export function endpointCoordinatorId(taskQueue: string): string {
+  return `harnessx-endpoints-${taskQueue}`;
+}
+
+/** Renewals per run before continue-as-new (each adds a few events; this keeps a run's history to a few thousand). */
+const RENEWALS_PER_RUN = 600;
+
+export async function endpointCoordinator(input: EndpointCoordinatorInput = {}): Promise<void> {
+  const endpoints: Record<string, EndpointShareState> = input.endpoints ?? {};
+  let renewals = 0;
+  setHandler(
+    renewEndpointLeasesUpdate,
+    ({ workerId, endpoints: reports }) => {
+      renewals++;
+      // Workflow time: the same on replay.
+      const now = Date.now();
+      return reports.map((report) => renewShare((endpoints[report.key] ??= emptyShareState(report, now)), workerId, report, now));
+    },
+    {
+      validator: (renewal) => {
+        if (typeof renewal?.workerId !== 'string' || !Array.isArray(renewal.endpoints)) throw new Error('a renewal names its worker and lists its endpoints');
+      },
+    },
+  );
+  // A query must not change state: it answers with a copy from which expired workers are dropped.
+  setHandler(endpointSharesQuery, () => {
+    const view = JSON.parse(JSON.stringify(endpoints)) as Record<string, EndpointShareState>;
+    for (const state of Object.values(view)) reclaimExpired(state, Date.now());
+    return view;
+  });
+  await condition(() => renewals >= RENEWALS_PER_RUN || workflowInfo().continueAsNewSuggested);
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof endpointCoordinator>({ endpoints });
+}
