@@ -29,6 +29,8 @@ export interface LatencyCase {
   limit: number;
   /** Episodes at once in the rollout (default: the limit, as rolloutTasks does). */
   concurrency?: number;
+  /** No limit configured: `limit` is the default the runners fall back on, and the cap is learned from the 429s. */
+  unset?: boolean;
   tasks: number;
   k: number;
   note: string;
@@ -45,6 +47,7 @@ export interface RunnerInput {
   seed: string;
   limit: number;
   concurrency?: number;
+  unset?: boolean;
 }
 
 /** Runs the episodes of one case against the server; returns what the rollout returned. */
@@ -60,7 +63,7 @@ export interface EpisodeRunner {
 export const inProcessRunner: EpisodeRunner = {
   name: 'in-process',
   async run(input) {
-    const limiters = new EndpointLimiters({ env: { 'openai-compatible': { maxInFlight: input.limit } } });
+    const limiters = new EndpointLimiters(input.unset ? {} : { env: { 'openai-compatible': { maxInFlight: input.limit } } });
     const modelString = `openai-compatible:${input.simModel}@${input.server.url}`;
     const limiter = limiters.limiterFor(modelString);
     const result = await rolloutTasks({
@@ -103,7 +106,7 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
   const cacheSetting = process.env.HARNESSX_RESPONSE_CACHE;
   process.env.HARNESSX_RESPONSE_CACHE = 'off';
   let n = 0;
-  const limits = (limit: number) => ({ 'openai-compatible': { maxInFlight: limit } });
+  const limits = (input: RunnerInput) => (input.unset ? {} : { endpointLimits: { 'openai-compatible': { maxInFlight: input.limit } } });
   const evaluate: EpisodeRunner = {
     name: 'Temporal evaluateHarness',
     async run(input) {
@@ -113,7 +116,7 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
       const result = (await env.client.workflow.execute('evaluateHarness', {
         taskQueue,
         workflowId: `bench-latency-eval-${n++}-${Date.now()}`,
-        args: [{ benchmark: input.benchmark.name, harnessId, taskIds: input.taskIds, k: input.k, seed: input.seed, chunkSize: 8, endpointLimits: limits(input.limit) }],
+        args: [{ benchmark: input.benchmark.name, harnessId, taskIds: input.taskIds, k: input.k, seed: input.seed, chunkSize: 8, ...limits(input) }],
       })) as EvaluateResult;
       const outcomes = (await Promise.all(result.outcomesRefs.map((ref) => store.get<TaskOutcome[]>(ref)))).flat();
       return { outcomes, episodes: result.episodes, rateLimitedSeenByClient: NaN };
@@ -130,7 +133,7 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
       const summary = (await env.client.workflow.execute('evolveHarness', {
         taskQueue,
         workflowId: `bench-latency-aegis-${n++}-${Date.now()}`,
-        args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: 1, batchSize: input.taskIds.length, validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, endpointLimits: limits(input.limit), gateChunk }],
+        args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: 1, batchSize: input.taskIds.length, validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, ...limits(input), gateChunk }],
       })) as RunSummary;
       void summary;
       return { outcomes: [], episodes: input.server.episodesSeen(), rateLimitedSeenByClient: NaN };
@@ -152,6 +155,7 @@ export const DEFAULT_LATENCY_CASES: LatencyCase[] = [
   { latencyMs: 200, capacity: 8, limit: 8, tasks: 16, k: 2, note: 'limit = cap' },
   { latencyMs: 200, capacity: 64, limit: 64, tasks: 256, k: 2, note: 'limit = cap' },
   { latencyMs: 200, capacity: 64, limit: 128, tasks: 256, k: 2, note: 'limit set 2× the cap: AIMD' },
+  { latencyMs: 200, capacity: 8, limit: 32, unset: true, tasks: 64, k: 2, note: 'no limit set (default 32), cap 8: learned' },
   { latencyMs: 1000, capacity: 64, limit: 64, tasks: 128, k: 2, note: 'limit = cap' },
 ];
 
@@ -192,7 +196,7 @@ export async function latencyBench(options: { benchmark: Benchmark; config: Harn
         if (c.concurrency !== undefined && runner !== inProcessRunner) continue;
         server.reset();
         const t0 = performance.now();
-        const result = await runner.run({ server, benchmark: options.benchmark, config: options.config, harnessId: options.harnessId, simModel: options.simModel, taskIds, k: c.k, seed, limit: c.limit, concurrency: c.concurrency });
+        const result = await runner.run({ server, benchmark: options.benchmark, config: options.config, harnessId: options.harnessId, simModel: options.simModel, taskIds, k: c.k, seed, limit: c.limit, concurrency: c.concurrency, unset: c.unset });
         const ms = performance.now() - t0;
         const calls = server.stats.answered;
         rows.push({

@@ -19,6 +19,7 @@ import type { ModelRequest, ModelResponse } from '../harness/types';
 import { ArtifactStore } from '../store/artifact-store';
 import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
+import { clusterEndpointBench } from './cluster-endpoint-bench';
 import { createActivities } from '../activities';
 import { inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
 import { storeBench } from './store-bench';
@@ -35,7 +36,8 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
  * HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about eight minutes); =simulator skips it;
  * =ratio runs only the simulator's in-process/Temporal throughput pairs (sections 1–3); =store only the S3
  * store against the local folder (section 0, under a minute); =cluster only one AEGIS round on the
- * production-style server (`harnessx cluster`, PostgreSQL) against the dev server (section 8).
+ * production-style server (`harnessx cluster`, PostgreSQL) against the dev server (section 8); =cluster-endpoint
+ * only 2 × 2 worker processes sharing one endpoint limit (bench/cluster-endpoint-bench.ts, about two minutes).
  */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
@@ -75,6 +77,13 @@ async function main() {
   if (only === 'cluster') {
     await clusterSection();
     return finish(ROOT, 'cluster.json');
+  }
+  if (only === 'cluster-endpoint') {
+    const clusterRows = await clusterEndpointBench();
+    results.clusterEndpoint = clusterRows;
+    for (const r of clusterRows)
+      row(`one endpoint limit, ${r.workers} worker processes (L=${r.latencyMs} ms, limit ${r.limit})`, r.phase, `busy ${r.busy.toFixed(2)}`, `baseline: the endpoint's limit 1.00 (target ≥ 0.85); ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}`);
+    return finish(ROOT, 'cluster-endpoint.json');
   }
   // A fresh store each run: cached outcomes from an earlier run would flatter every number.
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-'));

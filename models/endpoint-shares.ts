@@ -67,6 +67,13 @@ export interface EndpointShareState {
   /** The cap learned from refusals and headers; kept across runs so later rollouts start at it. */
   learned: { maxInFlight?: number; requestsPerMinute?: number; tokensPerMinute?: number; refusedAt?: number; probedAt?: number };
   workers: Record<string, WorkerShare>;
+  /** When this state began (continue-as-new carries it over; a coordinator started afresh begins a new one). */
+  createdAt: number;
+  /**
+   * Until then no worker is granted more than it holds: a fresh coordinator heard from a worker holding a
+   * grant of an earlier one, so other workers may hold grants it has not heard of yet (they renew within a lease).
+   */
+  holdUntil: number;
 }
 
 /** The coordinator's answer for one endpoint. */
@@ -108,7 +115,7 @@ export function divide(cap: number, wanted: Record<string, number>): Record<stri
     if (each === 0) {
       // Fewer calls left than workers wanting them: one each, in id order.
       for (const id of hungry.slice(0, left)) out[id]++;
-      break;
+      return out;
     }
     for (const id of hungry) {
       const give = Math.min(each, wanted[id] - out[id]);
@@ -160,7 +167,7 @@ function learn(state: EndpointShareState, workerId: string, report: EndpointRepo
 
 /** A new endpoint's state; its cap is probed no sooner than PROBE_UP_MS from now. */
 export function emptyShareState(report: EndpointReport, now: number): EndpointShareState {
-  return { limit: report.limit, configured: report.configured, limitSetAt: report.limitSetAt, learned: { probedAt: now }, workers: {} };
+  return { limit: report.limit, configured: report.configured, limitSetAt: report.limitSetAt, learned: { probedAt: now }, workers: {}, createdAt: now, holdUntil: 0 };
 }
 
 /**
@@ -180,6 +187,8 @@ export function renewShare(state: EndpointShareState, workerId: string, report: 
   if (!worker) {
     // A worker this coordinator has not seen may hold a grant from an earlier coordinator: count it until it says otherwise.
     const held = Math.max(report.appliedGrant, report.active);
+    // One that does shows an earlier coordinator existed: others may hold grants too; nobody grows until all have been heard.
+    if (report.appliedVersion !== 0 && now - state.createdAt < LEASE_MS + RECLAIM_MARGIN_MS) state.holdUntil = state.createdAt + LEASE_MS + RECLAIM_MARGIN_MS;
     worker = state.workers[workerId] = { grant: report.appliedGrant, version: report.appliedVersion, bound: held, wanted: 0, active: 0, lastSeen: now };
   }
   // Acknowledged: the worker applies its latest grant, so it can have at most that, or what it still had running.
@@ -194,7 +203,8 @@ export function renewShare(state: EndpointShareState, workerId: string, report: 
   const cap = capOf(state);
   const targets = divide(cap, Object.fromEntries(Object.entries(state.workers).map(([id, w]) => [id, w.wanted])));
   const othersBound = Object.entries(state.workers).filter(([id]) => id !== workerId).reduce((sum, [, w]) => sum + w.bound, 0);
-  const grant = Math.max(0, Math.min(targets[workerId], cap - othersBound));
+  const holding = now < state.holdUntil;
+  const grant = Math.max(0, Math.min(targets[workerId], cap - othersBound, holding ? worker.bound : Infinity));
   worker.grant = grant;
   worker.version++;
   worker.bound = Math.max(worker.bound, grant);
@@ -207,7 +217,7 @@ export function renewShare(state: EndpointShareState, workerId: string, report: 
     liveWorkers,
     fallback: Math.max(1, Math.floor(cap / liveWorkers)),
     // Short of its target (others still hand theirs back): ask again soon.
-    renewInMs: grant < targets[workerId] ? RENEW_SOON_MS : RENEW_MS,
+    renewInMs: grant < targets[workerId] && !holding ? RENEW_SOON_MS : RENEW_MS,
   };
 }
 

@@ -27,11 +27,14 @@ const queue = 'it-cluster-endpoint';
 let network: TestNetwork;
 let env: TestWorkflowEnvironment;
 let server: LatencyServer;
+/** The dev server as the hosts reach it: the bridge address (it listens on every address of the root namespace). */
+let address: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   network = createTestNetwork(2);
-  env = await startDevServer([], { ip: network.hostAddress });
+  env = await startDevServer([], { ip: '0.0.0.0' });
+  address = `${network.hostAddress}:${env.address.split(':').pop()}`;
   // Capacity equal to the limit: one call above it would be refused (counted in stats.rejected).
   server = await startLatencyServer({ latencyMs: 100, capacity: LIMIT, host: network.hostAddress });
 });
@@ -54,7 +57,7 @@ it('2 hosts × 2 workers never send the endpoint more than its one limit: throug
   const harnessId = await new ArtifactStore(dataDir).putHarness(seedHarness('sim:small'));
   const workerEnv = { HARNESSX_TASK_QUEUE: queue, HARNESSX_RESPONSE_CACHE: 'off', HARNESSX_MAX_ACTIVITIES: '4' };
   const [hostA, hostB] = network.hosts;
-  for (const host of [hostA, hostA, hostB, hostB]) await spawnWorker({ address: env.address, dataDir, env: workerEnv, simOverWire: server.url, spawn: host.spawn }, children);
+  for (const host of [hostA, hostA, hostB, hostB]) await spawnWorker({ address, dataDir, env: workerEnv, simOverWire: server.url, spawn: host.spawn }, children);
   const taskIds = getBenchmark('blocksworld').tasks().filter((t) => t.split === 'train').slice(0, 48).map((t) => t.id);
   const evaluate = (workflowId: string) =>
     env.client.workflow.start('evaluateHarness', { taskQueue: queue, workflowId, args: [{ benchmark: 'blocksworld', harnessId, taskIds, k: 2, seed: 'it-cluster-endpoint', chunkSize: 4, endpointLimits: { 'openai-compatible': { maxInFlight: LIMIT } } }] });

@@ -256,7 +256,7 @@ describe('the endpoint limiter', () => {
     expect(limiter.active).toBe(0);
   });
 
-  test('429s halve the ceiling (once per generation), the calls are retried, and successes raise it back', async () => {
+  test('429s lower the ceiling (once per generation), the calls are retried, and successes raise it back', async () => {
     const clock = fakeClock();
     const limiter = new EndpointLimiter('openai:test', { maxInFlight: 8 }, clock);
     const seen = { peak: 0, overCeiling: 0 };
@@ -266,9 +266,11 @@ describe('the endpoint limiter', () => {
     const replies = await Promise.all(Array.from({ length: 8 }, () => model.generate(request)));
     expect(replies.every((r) => r.text === 'ok')).toBe(true);
     expect(limiter.stats.rateLimited).toBe(8);
-    // Eight 429s from calls started together count as one signal: one halving, not eight.
+    // Eight 429s from calls started together count as one signal: one decrease, not eight. It goes to the
+    // calls in flight when the first refused call was sent, less that call, within a quarter to a half of the ceiling.
     expect(limiter.stats.decreases).toBe(1);
-    expect(limiter.stats.lowestCeiling).toBe(4);
+    expect(limiter.stats.lowestCeiling).toBeGreaterThanOrEqual(2);
+    expect(limiter.stats.lowestCeiling).toBeLessThanOrEqual(4);
     expect(clock.sleeps).toHaveLength(8);
     // Jittered exponential backoff without retry-after: within [0, base) on the first retry.
     expect(clock.sleeps.every((ms) => ms >= 0 && ms < 500)).toBe(true);

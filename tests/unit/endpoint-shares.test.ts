@@ -34,21 +34,27 @@ function simulate(seed: string, steps: number, workers: SimWorker[], state: Endp
   let now = startAt;
   let peak = 0;
   const cap = capOf(state);
+  const lastRenewal = new Map<string, number>();
+  const renew = (w: SimWorker) => {
+    // A reply is applied before the worker renews again (the client never overlaps renewals).
+    if (w.pending) {
+      w.version = w.pending.version;
+      w.grant = w.pending.grant;
+      w.pending = null;
+    }
+    const g = renewShare(state, w.id, report(w), now);
+    w.pending = { version: g.version, grant: g.share.maxInFlight };
+    lastRenewal.set(w.id, now);
+  };
   for (let step = 0; step < steps; step++) {
     now += Math.floor(hashUniform('dt', seed, step) * 300);
+    // A live worker renews well within its lease (every second; here at the latest after half of it).
+    for (const x of workers) if (x.alive && now - (lastRenewal.get(x.id) ?? now) > LEASE_MS / 2) renew(x);
     const w = workers[Math.floor(hashUniform('who', seed, step) * workers.length)];
     if (!w.alive) continue;
     const action = hashUniform('what', seed, step);
-    if (action < 0.3) {
-      // A reply applied before the worker renews again (the client never overlaps renewals).
-      if (w.pending) {
-        w.version = w.pending.version;
-        w.grant = w.pending.grant;
-        w.pending = null;
-      }
-      const g = renewShare(state, w.id, report(w), now);
-      w.pending = { version: g.version, grant: g.share.maxInFlight };
-    } else if (action < 0.45 && w.pending) {
+    if (action < 0.3) renew(w);
+    else if (action < 0.45 && w.pending) {
       w.version = w.pending.version;
       w.grant = w.pending.grant;
       w.pending = null;
@@ -142,10 +148,10 @@ describe('cluster-wide endpoint shares', () => {
   test('a restarted coordinator (empty state) counts the grants workers still apply, and stays under the cap', () => {
     const workers = ['a', 'b', 'c'].map((id) => worker(id, 100));
     const before = emptyShareState(report(workers[0]), 0);
-    simulate('restart-1', 500, workers, before);
+    const { now } = simulate('restart-1', 500, workers, before);
     // The coordinator's state is lost; workers keep what they apply and report it.
-    const after = emptyShareState(report(workers[0]), 0);
-    simulate('restart-2', 1500, workers, after);
+    const after = emptyShareState(report(workers[0]), now);
+    simulate('restart-2', 1500, workers, after, now);
     for (const w of workers) w.wanted = 100;
     // Each worker keeps its grant through the restart: the first renewal to the new coordinator does not take it away.
     const fresh = emptyShareState(report(workers[0]), 0);
