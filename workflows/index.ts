@@ -1,3 +1,4 @@
 export { evolveHarness, statusQuery, pauseSignal, resumeSignal, stopSignal, setBudgetUpdate, decideUpdate } from './evolve-harness';
 export { evaluateHarness } from './evaluate-harness';
 export { coevolve, coevolveStatusQuery, trainCheckpoint } from './coevolve';
+export { deployHarness } from './deployment';
