@@ -37,6 +37,8 @@ export interface DeploymentOptions {
   batchSize?: number;
   /** How long a report may wait for its batch to fill (ms). Default 1000. */
   flushMs?: number;
+  /** An agent with no harness of its own waits at most this long for the deployment's first answer (ms). Default 30000. */
+  firstHarnessTimeoutMs?: number;
   /** Where the one-line notices go (fail static, recovered). Default console.warn. */
   log?: (line: string) => void;
 }
@@ -80,7 +82,13 @@ export class DeploymentLink {
 
   /** Resolves the deployment's harness once (the first run waits for this only when there is no harness yet). */
   async ready(): Promise<void> {
-    if (!this.current) await this.poll();
+    const deadline = Date.now() + (this.options.firstHarnessTimeoutMs ?? 30_000);
+    // A deployment just started answers once its setup ran: ask again until then.
+    while (!this.current) {
+      await this.poll();
+      if (this.current || Date.now() >= deadline) break;
+      await sleep(200);
+    }
     if (!this.current) throw new Error(`deployment "${this.options.name}": no harness known yet and HarnessX did not answer (workflow ${this.workflowId})`);
   }
 

@@ -37,28 +37,31 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
     d.paused = resume.paused;
   } else d.state = await setUp(input);
   let applied = 0;
+  const pendingAudits: Promise<boolean>[] = [];
+  const closeFullWindow = (d: DeploymentControls, now: number) => {
+    if (!windowFull(d.state, input, now)) return;
+    const { summary, runs } = closeWindow(d.state, now);
+    pendingAudits.push(audit(d, { key: `window:${summary.index}`, round: d.state.round, stage: 'rollout', kind: 'info', harnessId: summary.harnessId, payload: { live: true, window: summary } }));
+    const blocked = d.paused ? 'paused' : round ? 'a round is still running' : roundBlocked(d.state, input, now);
+    if (blocked) d.state.lastEvent = `window ${summary.index} closed; no round (${blocked})`;
+    // The round runs beside the loop, so reports keep being applied while the meta-agent and the gate work.
+    else
+      round = liveRound(d, runs)
+        // A round that fails (an activity out of retries) ends as a no-op; the deployment goes on serving.
+        .catch(async (e: unknown) => {
+          d.state.lastEvent = `round ${d.state.round} failed: ${(e as Error)?.message ?? String(e)}`;
+          await audit(d, { key: `${d.state.round}:failed`, round: d.state.round, stage: 'round_end', kind: 'info', harnessId: d.state.championId, payload: { failed: d.state.lastEvent } });
+        })
+        .finally(() => void (round = null));
+  };
   let round: Promise<void> | null = null;
   for (;;) {
     await nextWork(d, TICK_MS);
-    applied += await applyInbox(d);
+    applied += await applyInbox(d, (now) => closeFullWindow(d, now));
     await auditRollbacks(d);
     await decideCanary(d);
-    const now = Date.now();
-    if (windowFull(d.state, input, now)) {
-      const { summary, runs } = closeWindow(d.state, now);
-      await audit(d, { key: `window:${summary.index}`, round: d.state.round, stage: 'rollout', kind: 'info', harnessId: summary.harnessId, payload: { live: true, window: summary } });
-      const blocked = d.paused ? 'paused' : round ? 'a round is still running' : roundBlocked(d.state, input, now);
-      if (blocked) d.state.lastEvent = `window ${summary.index} closed; no round (${blocked})`;
-      // The round runs beside the loop, so reports keep being applied while the meta-agent and the gate work.
-      else
-        round = liveRound(d, runs)
-          // A round that fails (an activity out of retries) ends as a no-op; the deployment goes on serving.
-          .catch(async (e: unknown) => {
-            d.state.lastEvent = `round ${d.state.round} failed: ${(e as Error)?.message ?? String(e)}`;
-            await audit(d, { key: `${d.state.round}:failed`, round: d.state.round, stage: 'round_end', kind: 'info', harnessId: d.state.championId, payload: { failed: d.state.lastEvent } });
-          })
-          .finally(() => void (round = null));
-    }
+    closeFullWindow(d, Date.now());
+    await Promise.all(pendingAudits.splice(0));
     if (d.stopping && !d.inbox.length && !d.feedbackInbox.length) break;
     if ((workflowInfo().continueAsNewSuggested || applied >= REPORTS_PER_HISTORY) && !round) {
       await condition(allHandlersFinished);
@@ -93,16 +96,19 @@ async function setUp(input: DeploymentInput): Promise<DeploymentState> {
 }
 
 /** Queued reports: traces to the store (only refs stay in the state), then into the window; then queued feedback. */
-async function applyInbox(d: DeploymentControls): Promise<number> {
+async function applyInbox(d: DeploymentControls, windowCheck: (now: number) => void): Promise<number> {
   let applied = 0;
   while (d.inbox.length) {
-    const batch = d.inbox.slice(0, 200);
+    // A window holds exactly window.runs runs: a batch never crosses its end, and a full window closes before the next batch.
+    const batch = d.inbox.slice(0, Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length)));
     const refs = await live.storeLiveTraces({ traces: batch.map((r) => r.trace ?? null) });
     const reports = batch.map(({ trace: _trace, ...r }, i) => (refs[i] ? { ...r, traceRef: refs[i]! } : r));
     acceptReports(d.state, reports, d.input);
     // Removed only once applied: a continue-as-new or a failure before this point keeps them queued.
     d.inbox.splice(0, batch.length);
     applied += batch.length;
+    await decideCanary(d);
+    windowCheck(Date.now());
   }
   for (const f of d.feedbackInbox.splice(0)) {
     const outcome = applyFeedback(d.state, f, d.input);

@@ -58,10 +58,14 @@ export class DeploymentControls {
 
 export function installDeploymentControls(c: DeploymentControls): void {
   setHandler(currentQuery, (known?: number) => {
+    if (!c.state) throw new Error(`deployment ${c.input.name} is still setting up`);
     if (known !== undefined && c.state && known === c.state.revision) return { revision: known, unchanged: true as const };
     return currentHarness(c.state, c.input, c.paused);
   });
-  setHandler(deploymentStatusQuery, () => deploymentStatus(c.state, c.input, c, Date.now()));
+  setHandler(deploymentStatusQuery, () => {
+    if (!c.state) throw new Error(`deployment ${c.input.name} is still setting up`);
+    return deploymentStatus(c.state, c.input, c, Date.now());
+  });
   setHandler(pauseSignal, () => void (c.paused = true));
   setHandler(resumeSignal, () => void (c.paused = false));
   setHandler(stopSignal, () => void (c.stopping = true));
