@@ -41,6 +41,10 @@ describe('deployHarness with createAgent({ deployment })', () => {
 
   it('serves the deployment, reports every run once (also across a worker outage), takes feedback, and refuses an empty rollback', async () => {
     const input = { name: 'it-desk', benchmark: 'blocksworld', window: { runs: 6 }, ttlMs: 200, gate: { heldOutTasks: 4 }, budgetPerDay: { tokens: 1 } };
+    // An agent with no harness of its own cannot start a run before the deployment answers (here: it does not exist yet).
+    const newcomer = createAgent({ deployment: { name: 'it-desk', client: env.client, requestTimeoutMs: 1000, firstHarnessTimeoutMs: 2000, log: () => undefined }, model: answering });
+    await expect(newcomer.run('x')).rejects.toThrow(/no harness known yet/);
+    await newcomer.close(0);
     const handle = await env.client.workflow.start('deployHarness', { taskQueue: TASK_QUEUE, workflowId: 'deploy-it-desk', args: [input] });
     const logs: string[] = [];
     const agent = createAgent({
@@ -83,10 +87,6 @@ describe('deployHarness with createAgent({ deployment })', () => {
     }
     expect(served.every((r) => r.harnessId === seedId)).toBe(true);
     expect(keeperLogs.filter((l) => /unreachable/.test(l))).toHaveLength(1);
-    // A new agent with no harness of its own and nothing known cannot start a run while HarnessX is down.
-    const newcomer = createAgent({ deployment: { name: 'it-desk', client: env.client, requestTimeoutMs: 1000, firstHarnessTimeoutMs: 2000, log: () => undefined }, model: answering });
-    await expect(newcomer.run('x')).rejects.toThrow(/no harness known yet/);
-    await newcomer.close(0);
     await startWorkerNow();
     await keeper.close(60_000);
     expect(keeper.deploymentStats()).toMatchObject({ reportsDropped: 0, reportsQueued: 0 });
