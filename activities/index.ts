@@ -2,6 +2,7 @@ import { atActivityBoundary } from './boundary';
 import { createBookkeepingActivities } from './bookkeeping';
 import { createCoevolutionActivities } from './coevolution';
 import { createGateActivities } from './gate';
+import { createLiveActivities } from './live';
 import { createMetaStageActivities } from './meta-stages';
 import { createRolloutActivities } from './rollouts';
 import { ActivityDeps, checkSuiteKnown, checkTaskIds, createActivityServices, TASK_ID_FIELDS } from './services';
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMetaStageActivities(services),
     ...createGateActivities(services),
     ...createCoevolutionActivities(services.store),
+    ...createLiveActivities(services),
   };
   // Every activity that names a suite checks it first (prepareRun, the first activity of a run, among them).
   const inputCheck = (name: string) => (TASK_ID_FIELDS[name] ? (input: unknown) => checkTaskIds(input, TASK_ID_FIELDS[name]) : checkSuiteKnown);

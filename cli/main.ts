@@ -6,6 +6,7 @@ import { commands as codecServer } from './commands/codec-server';
 import { commands as coevolve } from './commands/coevolve';
 import { commands as compare } from './commands/compare';
 import { commands as control } from './commands/control';
+import { commands as deploy } from './commands/deploy';
 import { commands as evolve } from './commands/evolve';
 import { commands as exportGrpo } from './commands/export-grpo';
 import { commands as installCli } from './commands/install-cli';
@@ -60,6 +61,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
   harnessx replay <workflowId> [--save f] replay the run's histories against the current workflow code
   harnessx codec-server [--port 8888]     decrypt payloads for the Web UI (HARNESSX_CODEC_KEY, _AUTH)
   harnessx install-cli                    find or build the Temporal CLI
+  harnessx deploy start|status|pause|resume|stop|rollback <name>   a live deployment that evolves from its traffic (README)
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (use a cluster),
 TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_CONFIG (the suites config when --config is not given; else
@@ -83,6 +85,7 @@ const COMMANDS: Commands = {
   ...cluster,
   ...worker,
   ...control,
+  ...deploy,
   ...audit,
   ...replay,
   ...codecServer,

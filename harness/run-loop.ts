@@ -54,6 +54,13 @@ export interface EpisodeInput {
    * after scoring); the caller then ends it. Otherwise runEpisode opens and ends its own.
    */
   telemetry?: EpisodeTelemetry;
+  /**
+   * Mid-task swap (a deployment's `swap: 'between-steps'`): asked at each step boundary after the first, it
+   * may hand the loop a newer harness. The conversation is kept; processors with the same id, type and
+   * params keep their instance and state; the others start fresh; removed ones get their task_end. With it
+   * set, every trace record carries the harness id its step ran under.
+   */
+  nextHarness?: (step: number) => { config: HarnessConfig; harnessId: string } | null;
 }
 
 /** A processor failed (threw, or broke its hook contract); the episode ends with reason harness_error. */
@@ -73,6 +80,8 @@ class EpisodeInterrupted extends Error {
 interface Attached {
   id: string;
   instance: ProcessorInstance;
+  /** The spec it was built from (type and params), to tell at a swap whether it carries over. */
+  spec: string;
 }
 
 const SINGLE_EVENT_HOOKS = new Set<HookName>(HOOKS.filter((h) => h !== 'before_tool'));
@@ -117,6 +126,7 @@ async function runEpisodeTraced(input: EpisodeInput, telemetry: EpisodeTelemetry
   try {
     await run.taskStart();
     for (step = 1; step <= hardCap; step++) {
+      if (step > 1) await run.maybeSwap(step);
       await run.stepStart(step);
       stepsTaken = step;
       const response = await run.modelTurn(step);
@@ -134,7 +144,8 @@ async function runEpisodeTraced(input: EpisodeInput, telemetry: EpisodeTelemetry
   telemetry.finished({ endReason, steps: stepsTaken, usage: run.usage });
   return {
     taskId: input.task.id,
-    harnessId: input.harnessId,
+    harnessId: run.harnessId,
+    ...(run.swaps.length ? { harnessSwaps: run.swaps } : {}),
     model: input.model.id,
     seed: input.seed,
     attempt: input.attempt,
@@ -161,14 +172,19 @@ class EpisodeRun {
   /** The model as processors and the loop call it: every call is counted and traced. */
   private readonly model: Model;
   private readonly ctx: ProcessorContext;
-  private readonly attached = {} as Record<HookName, Attached[]>;
-  private readonly fullTrace: boolean;
+  private attached = {} as Record<HookName, Attached[]>;
+  private fullTrace: boolean;
   /** Compact traces: the context parts of the previous act call (see compactParts). */
   private previousParts = new Set<string>();
+  /** The harness the current step runs under, and each mid-task swap so far. */
+  harnessId: string;
+  readonly swaps: Array<{ step: number; from: string; to: string }> = [];
 
-  constructor(input: EpisodeInput, private readonly telemetry: EpisodeTelemetry) {
+  constructor(private readonly input: EpisodeInput, private readonly telemetry: EpisodeTelemetry) {
     const { config, env, task } = input;
-    this.trace = new TraceRecorder(input.onRecord);
+    this.harnessId = input.harnessId;
+    // Episodes that may swap stamp every record with its step's harness id, so a replay knows which version ran which step.
+    this.trace = new TraceRecorder(input.onRecord, input.nextHarness ? () => this.harnessId : undefined);
     this.env = env;
     this.task = task;
     this.fullTrace = config.slots.tracer.level === 'full';
@@ -180,12 +196,47 @@ class EpisodeRun {
       trace: this.trace,
       retryTool: async (call) => env.execute(call),
     };
-    for (const hook of HOOKS) {
-      this.attached[hook] = config.hooks[hook].map((spec) => {
-        const def = getProcessorDefinition(spec.type);
-        if (!def) throw new Error(`unknown processor type "${spec.type}" (processor "${spec.id}")`);
-        return { id: spec.id, instance: def.create(def.params.parse(spec.params)) };
-      });
+    for (const hook of HOOKS) this.attached[hook] = this.attach(config, hook, []);
+  }
+
+  /** A hook's processors for `config`: those in `kept` with the same id, type and params carry over, with their state. */
+  private attach(config: HarnessConfig, hook: HookName, kept: Attached[]): Attached[] {
+    return config.hooks[hook].map((spec) => {
+      const key = JSON.stringify([spec.type, spec.params ?? {}]);
+      const same = kept.find((a) => a.id === spec.id && a.spec === key);
+      if (same) return same;
+      const def = getProcessorDefinition(spec.type);
+      if (!def) throw new Error(`unknown processor type "${spec.type}" (processor "${spec.id}")`);
+      return { id: spec.id, instance: def.create(def.params.parse(spec.params)), spec: key };
+    });
+  }
+
+  /**
+   * A step boundary where the deployment may have promoted a newer harness: the history stays; processors
+   * carry over or start fresh (attach); task_end processors that leave get their task_end now; the system
+   * prompt is rebuilt when the new harness's task_start processors differ.
+   */
+  async maybeSwap(step: number): Promise<void> {
+    const next = this.input.nextHarness?.(step);
+    if (!next || next.harnessId === this.harnessId) return;
+    const previous = this.attached;
+    const fresh = {} as Record<HookName, Attached[]>;
+    for (const hook of HOOKS) fresh[hook] = this.attach(next.config, hook, previous[hook]);
+    const leaving = previous.task_end.filter((a) => !fresh.task_end.includes(a));
+    if (leaving.length) {
+      this.attached.task_end = leaving;
+      await this.taskEnd(step - 1, false, 'interrupted');
+    }
+    const startChanged = previous.task_start.length !== fresh.task_start.length || fresh.task_start.some((a, i) => a !== previous.task_start[i]);
+    this.attached = fresh;
+        const from = this.harnessId;
+    this.harnessId = next.harnessId;
+    this.swaps.push({ step, from, to: next.harnessId });
+    this.trace.add({ kind: 'note', step, note: 'harness swap', data: { from, to: next.harnessId } });
+    this.fullTrace = next.config.slots.tracer.level === 'full';
+    if (startChanged) {
+      const [start] = await this.runHook('task_start', { hook: 'task_start', task: this.task, systemPrompt: '', tools: this.env.tools() });
+      this.systemPrompt = start.systemPrompt;
     }
   }
 

@@ -4,7 +4,7 @@ import type { ContextPart, EpisodeEndReason, HookName, Message, ToolCall, ToolRe
  * One episode's record. Model requests are stored as their newest messages plus counts (the full
  * conversation is the concatenation), so a trace grows linearly with the episode, not quadratically.
  */
-export type TraceRecord =
+export type TraceRecord = (
   | { kind: 'hook'; hook: HookName; step: number; processors: string[]; outcome: 'ok' | 'interrupt' | 'split' | 'intercept' }
   | {
       kind: 'model_call';
@@ -20,7 +20,11 @@ export type TraceRecord =
   | { kind: 'tool_call'; step: number; call: ToolCall; approved: boolean; rejection?: string; result: ToolResult }
   | { kind: 'note'; step: number; note: string; data: unknown }
   | { kind: 'dialogue'; step: number; agent: string; user: string }
-  | { kind: 'error'; step: number; message: string; processorId?: string; hook?: HookName };
+  | { kind: 'error'; step: number; message: string; processorId?: string; hook?: HookName }
+) & {
+  /** The harness the record's step ran under; set in episodes that may swap harness mid-task (a deployment's between-steps). */
+  harnessId?: string;
+};
 
 export interface EpisodeTrace {
   taskId: string;
@@ -40,6 +44,8 @@ export interface EpisodeTrace {
   rewardBreakdown?: Record<string, unknown>;
   usage: Usage;
   durationMs: number;
+  /** Mid-task swaps: at the start of `step` the episode moved from one harness to the next (harnessId is the last). */
+  harnessSwaps?: Array<{ step: number; from: string; to: string }>;
 }
 
 export class TraceRecorder {
@@ -48,9 +54,13 @@ export class TraceRecorder {
   private lastMessageCount = 0;
 
   /** onRecord sees each record as it is added: createAgent streams an episode's steps from it while it runs. */
-  constructor(private readonly onRecord?: (record: TraceRecord) => void) {}
+  constructor(
+    private readonly onRecord?: (record: TraceRecord) => void,
+    private readonly harnessOfStep?: () => string,
+  ) {}
 
   add(record: TraceRecord): void {
+    if (this.harnessOfStep) record = { ...record, harnessId: this.harnessOfStep() };
     this.records.push(record);
     this.onRecord?.(record);
   }

@@ -11,6 +11,7 @@ import { functionToolProvider } from '../suites/function-tools';
 import { ToolRouter } from '../suites/tool-router';
 import type { FunctionToolConfig, SuiteTask, ToolProvider, ToolSession } from '../suites/types';
 import { startTelemetry } from '../telemetry';
+import { DeploymentLink, DeploymentOptions, DeploymentStats } from './deployment';
 import { loadHarness } from './load-harness';
 
 /** One thing that happened in a run, streamed to onStep as it happens. */
@@ -47,11 +48,24 @@ export interface AgentResult {
   trace: EpisodeTrace;
   /** goal_reached when the model answered; step_budget_exhausted, interrupted, hard_step_cap or harness_error otherwise. */
   endReason: EpisodeEndReason;
+  /** This run's id (for agent.feedback) and the harness that ran its last step. */
+  runId: string;
+  harnessId: string;
 }
 
 export interface AgentOptions {
-  /** A harness config (as loadHarness returns it, or a plain object to validate), or a path to a harness file. */
-  harness: HarnessConfig | string | object;
+  /**
+   * A harness config (as loadHarness returns it, or a plain object to validate), or a path to a harness file.
+   * With `deployment`: the harness served until the deployment first answers (and if it never does).
+   */
+  harness?: HarnessConfig | string | object;
+  /**
+   * Serve a deployment's current harness (`harnessx deploy start <name>`), kept current without a restart,
+   * and report each run to it (library/deployment.ts).
+   */
+  deployment?: DeploymentOptions;
+  /** With a deployment: the verifier's score of a finished run where the product can check it (the most trusted outcome). */
+  verify?: (result: AgentResult, task: { id: string; instruction: string }) => number | null | Promise<number | null>;
   /**
    * The model: a model string ("openai-compatible:qwen3@http://localhost:8000/v1", "anthropic:claude-…",
    * "sim:small") or a Model object. Left out: the harness's own main model, with its fallback.
@@ -77,7 +91,14 @@ export interface Agent {
   /** The harness's content id (hx-…). */
   readonly harnessId: string;
   readonly harness: HarnessConfig;
-  run(task: AgentTask, options?: { signal?: AbortSignal }): Promise<AgentResult>;
+  /** `runKey` keeps a user or conversation on one version during a canary (default: the run's id). */
+  run(task: AgentTask, options?: { signal?: AbortSignal; runKey?: string; runId?: string }): Promise<AgentResult>;
+  /** With a deployment: a run's outcome as the product learned it later (1 = solved). Never throws on HarnessX's behalf. */
+  feedback(runId: string, score: number, note?: string): void;
+  /** With a deployment: its link's counters (reports sent, dropped, fail-static); null without one. */
+  deploymentStats(): DeploymentStats | null;
+  /** Sends what is queued (bounded by timeoutMs) and stops the reporter. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -89,8 +110,12 @@ export interface Agent {
  *   const { answer } = await agent.run('Summarise my notes about the launch', { signal });
  */
 export function createAgent(options: AgentOptions): Agent {
-  const harness = typeof options.harness === 'string' ? loadHarness(options.harness) : loadHarness(options.harness as object);
-  const id = harnessIdOf(harness);
+  const link = options.deployment ? new DeploymentLink(options.deployment) : null;
+  if (!link && options.harness === undefined) throw new Error('createAgent: give a harness, or a deployment to serve');
+  const fallback = options.harness === undefined ? null : typeof options.harness === 'string' ? loadHarness(options.harness) : loadHarness(options.harness as object);
+  // Without a fallback, the model is checked against the deployment's first harness, once known.
+  const harness = fallback ?? (null as unknown as HarnessConfig);
+  const id = fallback ? harnessIdOf(fallback) : '';
   const providers = toolProviders(options.tools ?? [], options.initialState);
   const maxSteps = options.maxSteps ?? 100;
   if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new Error(`createAgent: maxSteps must be a whole number ≥ 1, got ${options.maxSteps}`);
@@ -98,26 +123,65 @@ export function createAgent(options: AgentOptions): Agent {
   const suite = options.name ?? 'agent';
   // Model strings are checked now, so a bad one fails at createAgent rather than at the first run.
   if (typeof options.model === 'string') createModel(options.model, { seed: 'check' });
-  else if (options.model === undefined) createModel(harness.model.main.model, { seed: 'check' });
+  else if (options.model === undefined && fallback) createModel(harness.model.main.model, { seed: 'check' });
   // With OTEL_EXPORTER_OTLP_ENDPOINT set, episodes are exported; a host application's own SDK, registered
   // first, gets the spans instead (startTelemetry then registers nothing).
   startTelemetry();
   let runs = 0;
 
-  const modelFor = (episodeSeed: string): Model => {
+  const modelFor = (episodeSeed: string, served: HarnessConfig): Model => {
     if (typeof options.model === 'object') return options.model;
     if (typeof options.model === 'string') return createModel(options.model, { seed: episodeSeed });
-    const { model, fallback } = harness.model.main;
+    const { model, fallback } = served.model.main;
     return withFallback(createModel(model, { seed: episodeSeed }), fallback ? createModel(fallback, { seed: episodeSeed }) : null);
   };
 
   return {
-    harnessId: id,
-    harness,
+    get harnessId() {
+      return link?.serve('')?.harnessId ?? id;
+    },
+    get harness() {
+      return (link?.serve('')?.config ?? harness) as HarnessConfig;
+    },
+    feedback: (runId, score, note) => {
+      if (!link) throw new Error('agent.feedback: this agent serves no deployment (createAgent({ deployment }))');
+      link.feedback(runId, score, note);
+    },
+    deploymentStats: () => (link ? { ...link.stats } : null),
+    close: async (timeoutMs) => link?.close(timeoutMs),
     async run(task, runOptions = {}) {
       const view = taskView(task);
       const attempt = runs++;
+      const runId = runOptions.runId ?? `${seed}|${view.id}|${attempt}|${Date.now().toString(36)}`;
+      const runKey = runOptions.runKey ?? runId;
+      // The deployment's harness for this key, or the static one; the run never waits on HarnessX unless no harness is known at all.
+      if (link && !fallback && !link.serve(runKey)) await link.ready();
+      const served = link?.serve(runKey) ?? { harnessId: id, config: harness, arm: 'champion' as const };
       const episodeSeed = `${seed}|${view.id}|${attempt}`;
+      let result: AgentResult | null = null;
+      let lastHarnessId = served.harnessId;
+      const harnessIds = [served.harnessId];
+      try {
+        result = await runOnce(view, attempt, episodeSeed, runOptions, served.config, served.harnessId, (step) => {
+          const next = link?.newerChampion(lastHarnessId, served.arm) ?? null;
+          if (next) {
+            lastHarnessId = next.harnessId;
+            harnessIds.push(next.harnessId);
+          }
+          return next;
+        });
+        return Object.assign(result, { runId, harnessId: lastHarnessId });
+      } catch (e) {
+        link?.report({ runId, runKey, harnessId: lastHarnessId, harnessIds, taskId: view.id, endReason: 'crashed', steps: 0, failed: (e as Error)?.message ?? String(e) }, null);
+        throw e;
+      } finally {
+        if (link && result) void reportRun(link, options.verify, result, view, { runId, runKey, harnessIds });
+      }
+    },
+  };
+
+  async function runOnce(view: { id: string; instruction: string }, attempt: number, episodeSeed: string, runOptions: { signal?: AbortSignal }, harness: HarnessConfig, id: string, nextHarness: (step: number) => { config: HarnessConfig; harnessId: string } | null): Promise<AgentResult> {
+    {
       // One controller for the caller's signal and for a failing onStep: both stop the run the same way.
       const stop = new AbortController();
       const outer = runOptions.signal;
@@ -148,7 +212,7 @@ export function createAgent(options: AgentOptions): Agent {
         // The step an answer belongs to: the run loop's records carry it, the environment does not see it.
         let currentStep = 0;
         const env = new AgentEnvironment(view.instruction, sessions, stop.signal, (text) => emit({ type: 'answer', step: currentStep, text }));
-        const model = guardedModel(modelFor(episodeSeed), stop.signal);
+        const model = guardedModel(modelFor(episodeSeed, harness), stop.signal);
         const trace = await runEpisode({
           config: harness,
           harnessId: id,
@@ -158,6 +222,7 @@ export function createAgent(options: AgentOptions): Agent {
           seed: episodeSeed,
           attempt,
           hardStepCap: maxSteps,
+          ...(link ? { nextHarness } : {}),
           onRecord: (record) => {
             currentStep = record.step;
             const step = stepOf(record);
@@ -173,6 +238,8 @@ export function createAgent(options: AgentOptions): Agent {
           usage: { ...trace.usage },
           trace,
           endReason: trace.endReason,
+          runId: '',
+          harnessId: trace.harnessId,
         };
       } catch (e) {
         failure = { error: stop.signal.aborted ? stop.signal.reason : e };
@@ -184,8 +251,19 @@ export function createAgent(options: AgentOptions): Agent {
         // A session that does not close may leave a server process behind: say so, unless the run already failed for another reason.
         if (notClosed.length && !failure) throw new Error(`the run finished but its tool sessions did not close: ${notClosed.join('; ')}`);
       }
-    },
-  };
+    }
+  }
+}
+
+/** A finished run's report: its verifier score where the product can check it, and its execution signals (from the trace). Never throws. */
+async function reportRun(link: DeploymentLink, verify: AgentOptions['verify'], result: AgentResult, task: { id: string; instruction: string }, ids: { runId: string; runKey: string; harnessIds: string[] }): Promise<void> {
+  let verifier: number | null = null;
+  try {
+    verifier = verify ? await verify(result, task) : null;
+  } catch {
+    verifier = null;
+  }
+  link.report({ ...ids, harnessId: result.harnessId, taskId: task.id, endReason: result.endReason, steps: result.steps, ...(typeof verifier === 'number' && verifier >= 0 && verifier <= 1 ? { verifier } : {}) }, result.trace);
 }
 
 /** The tools of one run, as the run loop drives them: calls routed by tool name, and the model's plain reply as the answer. */

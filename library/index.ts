@@ -8,6 +8,7 @@
 export { createAgent } from './create-agent';
 export type { Agent, AgentOptions, AgentResult, AgentStep, AgentTask } from './create-agent';
 export { loadHarness, HarnessLoadError } from './load-harness';
+export type { DeploymentClient, DeploymentOptions, DeploymentStats } from './deployment';
 export { runEpisode, ProcessorError } from '../harness/run-loop';
 export type { Environment, EpisodeInput } from '../harness/run-loop';
 export type { EpisodeTrace, TraceRecord } from '../harness/trace';

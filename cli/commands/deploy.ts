@@ -1,0 +1,149 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { deploymentInputSchema, deploymentWorkflowId } from '../../aegis/live/deployment-input';
+import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
+import { connectClient } from '../../workers/connection';
+import type { DeploymentStatus } from '../../workflows/deployment';
+import { UsageError } from '../errors';
+import { checkModelFlag, type Commands, parseOptions, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
+
+const USAGE = `usage: harnessx deploy start|status|pause|resume|stop|rollback <name> [options]
+  start <name> --suite S [--config FILE] [--model M] [--harness file.json] [--meta-agent rules|MODEL] [--seed S]
+        [--window-runs N] [--canary-share X] [--canary-min-runs N] [--canary-max-runs N] [--budget-tokens N]
+        [--budget-usd X] [--swap between-runs|between-steps] [--ttl-ms N] [--approval auto|human] [--keep-only-digests]
+  status <name> [--json]     champion, canary, windows with pass rates and intervals, spend, next round
+  rollback <name> [--reason R]   withdraw the canary, or go back to the previous champion`;
+
+const START_OPTIONS = {
+  suite: { type: 'string' },
+  benchmark: { type: 'string' },
+  config: { type: 'string' },
+  model: { type: 'string', default: 'sim:small' },
+  harness: { type: 'string' },
+  'meta-agent': { type: 'string' },
+  seed: { type: 'string' },
+  'window-runs': { type: 'string' },
+  'canary-share': { type: 'string' },
+  'canary-min-runs': { type: 'string' },
+  'canary-max-runs': { type: 'string' },
+  'budget-tokens': { type: 'string' },
+  'budget-usd': { type: 'string' },
+  swap: { type: 'string' },
+  'ttl-ms': { type: 'string' },
+  approval: { type: 'string' },
+  'keep-only-digests': { type: 'boolean' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function decimal(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+/** `deploy start`: the deployment's workflow, on the workers' task queue (run `harnessx worker` where it should live). */
+async function start(args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, START_OPTIONS);
+  const name = positionals[0];
+  if (!name) throw new UsageError(USAGE);
+  const benchmark = await suiteFlag({ ...values, benchmark: values.benchmark ?? 'blocksworld' });
+  const input = validInput(deploymentInputSchema(), {
+    name,
+    benchmark,
+    model: values.model,
+    metaAgent: values['meta-agent'],
+    seed: values.seed,
+    seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
+    window: { runs: wholeNumber('window-runs', values['window-runs']) },
+    canary: { share: decimal('canary-share', values['canary-share']), minRuns: wholeNumber('canary-min-runs', values['canary-min-runs']), maxRuns: wholeNumber('canary-max-runs', values['canary-max-runs']) },
+    budgetPerDay: { tokens: wholeNumber('budget-tokens', values['budget-tokens']), usd: decimal('budget-usd', values['budget-usd']) },
+    swap: values.swap,
+    ttlMs: wholeNumber('ttl-ms', values['ttl-ms']),
+    approval: values.approval,
+    keepOnlyDigests: values['keep-only-digests'],
+  });
+  checkModelFlag('--model', input.model);
+  checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
+  const workflowId = deploymentWorkflowId(name);
+  const client = await connectClient();
+  try {
+    await client.workflow.start('deployHarness', { taskQueue: taskQueue(), workflowId, args: [input] });
+  } catch (e) {
+    if (e instanceof WorkflowExecutionAlreadyStartedError) throw new UsageError(`deployment "${name}" is already running (workflow ${workflowId}); see harnessx deploy status ${name}`);
+    throw e;
+  }
+  if (values.json) console.log(JSON.stringify({ name, workflowId, webUi: webUiUrl(workflowId) }));
+  else console.log(`deployment ${name} started (workflow ${workflowId}, ${webUiUrl(workflowId)}); a worker must be running: npx harnessx worker`);
+}
+
+async function handleOf(name: string | undefined, command: string) {
+  if (!name) throw new UsageError(USAGE);
+  const workflowId = deploymentWorkflowId(name);
+  const handle = (await connectClient()).workflow.getHandle(workflowId);
+  try {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING' && command !== 'status') throw new UsageError(`cannot ${command} deployment "${name}": it is ${description.status.name.toLowerCase()}`);
+    return { handle, workflowId, running: description.status.name === 'RUNNING', status: description.status.name };
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) throw new UsageError(`no deployment "${name}" (workflow ${workflowId}) in namespace ${connectionSettings().namespace}`);
+    throw e;
+  }
+}
+
+/** `deploy status`: the status query (or the final status of a stopped deployment); --json prints it whole. */
+async function status(args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, { json: { type: 'boolean', default: false } });
+  const { handle, running, status: workflowStatus } = await handleOf(positionals[0], 'status');
+  const s: DeploymentStatus = running ? await handle.query<DeploymentStatus>('deploymentStatus') : ((await handle.result()) as DeploymentStatus);
+  if (values.json) return void console.log(JSON.stringify({ workflowStatus, ...(s as DeploymentStatus) }));
+  const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
+  const lines = [
+    `deployment ${s.name}: ${s.status} (${workflowStatus.toLowerCase()}), revision ${s.revision}`,
+    `  champion  ${s.champion}`,
+    s.canary ? `  canary    ${s.canary.harnessId} (${(s.canary.share * 100).toFixed(0)}% of run keys): ${pct(s.canary.canary.rate)} over ${s.canary.runs} runs vs champion ${pct(s.canary.champion.rate)} over ${s.canary.championRuns}` : '  canary    none',
+    `  window ${s.window.index}: ${s.window.runs}/${s.window.of} runs, pass rate ${pct(s.window.passRate)} [${pct(s.window.low)}, ${pct(s.window.high)}]`,
+    ...s.windows.slice(-10).map((w) => `    window ${w.index}: ${w.runs} runs, ${pct(w.passRate)} [${pct(w.low)}, ${pct(w.high)}] under ${w.harnessId} (${Object.entries(w.bySource).map(([k, n]) => `${k} ${n}`).join(', ')})`),
+    `  spend today ${s.spend.today.tokens} tokens${s.spend.budgetPerDay.tokens ? ` of ${s.spend.budgetPerDay.tokens}` : ''}; reports ${s.counts.reports}, failed runs ${s.counts.productRunsFailed}, promotions ${s.counts.promotions}, rollbacks ${s.counts.rollbacks} (pulled ${s.counts.pulls})`,
+    `  next round ${s.nextRound}`,
+    `  last event ${s.lastEvent}`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+async function signal(command: 'pause' | 'resume' | 'stop', args: string[]): Promise<void> {
+  const { handle, workflowId } = await handleOf(args[0], command);
+  await handle.signal(command);
+  console.log(`sent ${command} to ${workflowId}${command === 'pause' ? ' (evolution pauses; serving and reports go on)' : ''}`);
+}
+
+async function rollback(args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, { reason: { type: 'string' } });
+  const { handle } = await handleOf(positionals[0], 'rollback');
+  try {
+    const done = (await handle.executeUpdate('rollback', { args: [{ reason: values.reason }] })) as { harnessId: string };
+    console.log(`deployment ${positionals[0]} now serves ${done.harnessId}; agents pick it up within their TTL`);
+  } catch (e) {
+    const cause = (e as Error).cause;
+    throw new UsageError(`the deployment refused: ${cause instanceof Error ? cause.message : (e as Error).message}`);
+  }
+}
+
+export const commands: Commands = {
+  deploy: async (args) => {
+    const [sub, ...rest] = args;
+    switch (sub) {
+      case 'start':
+        return start(rest);
+      case 'status':
+        return status(rest);
+      case 'pause':
+      case 'resume':
+      case 'stop':
+        return signal(sub, rest);
+      case 'rollback':
+        return rollback(rest);
+      default:
+        throw new UsageError(USAGE);
+    }
+  },
+};

@@ -1,0 +1,148 @@
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { canaryDecision } from '../aegis/live/canary';
+import { DeploymentInput, deploymentInputSchema } from '../aegis/live/deployment-input';
+import { acceptReports, applyFeedback, closeWindow, DeploymentState, DeploymentStatus, deploymentStatus, endCanary, initialDeploymentState, roundBlocked, windowFull } from '../aegis/live/deployment-state';
+import { inputProblems, workflowIdProblem } from '../aegis/run-input';
+import type { AuditRecord } from '../aegis/types';
+import { books, ledger, live } from './deployment/activities';
+import { DeploymentControls, installDeploymentControls, nextWork, ReportedRun } from './deployment/controls';
+import { canaryRules, liveRound } from './deployment/round';
+
+export type { CurrentHarness, DeploymentState, DeploymentStatus, Feedback, RunReport } from '../aegis/live/deployment-state';
+export { currentQuery, decideUpdate as deployDecideUpdate, deploymentStatusQuery, feedbackUpdate, reportUpdate, rollbackUpdate, MAX_REPORTS_PER_UPDATE } from './deployment/controls';
+export type { ReportedRun } from './deployment/controls';
+
+/** Reports applied before the deployment continues as new, besides Temporal's own suggestion (history size). */
+const REPORTS_PER_HISTORY = 2000;
+/** How often the loop wakes without work, so windows and canaries bounded by time close on time. */
+const TICK_MS = 60_000;
+
+/**
+ * A deployed harness, live for weeks: it serves agents the champion (and a canary to its share of run keys)
+ * through the `current` query, takes their run reports and feedback, closes a window every `window.runs`
+ * runs and then runs a live AEGIS round (workflows/deployment/round.ts) that may put a candidate out as a
+ * canary; after each batch of reports the sequential test decides the canary (promote, roll back, or pull).
+ * Only this workflow changes the champion. Evolution stops when the day's budget is spent; serving never
+ * does. It continues as new before its history grows large, carrying its state and unapplied reports.
+ */
+export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus> {
+  const input = parseDeploymentInput(rawInput);
+  const d = new DeploymentControls(input);
+  installDeploymentControls(d);
+  const resume = input.resume as { state: DeploymentState; inbox: ReportedRun[]; feedback: DeploymentControls['feedbackInbox']; paused: boolean } | undefined;
+  if (resume) {
+    d.state = resume.state;
+    d.inbox.unshift(...resume.inbox);
+    d.feedbackInbox.unshift(...resume.feedback);
+    d.paused = resume.paused;
+  } else d.state = await setUp(input);
+  let applied = 0;
+  const pendingAudits: Promise<boolean>[] = [];
+  const closeFullWindow = (d: DeploymentControls, now: number) => {
+    if (!windowFull(d.state, input, now)) return;
+    const { summary, runs } = closeWindow(d.state, now);
+    pendingAudits.push(audit(d, { key: `window:${summary.index}`, round: d.state.round, stage: 'rollout', kind: 'info', harnessId: summary.harnessId, payload: { live: true, window: summary } }));
+    const blocked = d.paused ? 'paused' : round ? 'a round is still running' : roundBlocked(d.state, input, now);
+    if (blocked) d.state.lastEvent = `window ${summary.index} closed; no round (${blocked})`;
+    // The round runs beside the loop, so reports keep being applied while the meta-agent and the gate work.
+    else
+      round = liveRound(d, runs)
+        // A round that fails (an activity out of retries) ends as a no-op; the deployment goes on serving.
+        .catch(async (e: unknown) => {
+          d.state.lastEvent = `round ${d.state.round} failed: ${(e as Error)?.message ?? String(e)}`;
+          await audit(d, { key: `${d.state.round}:failed`, round: d.state.round, stage: 'round_end', kind: 'info', harnessId: d.state.championId, payload: { failed: d.state.lastEvent } });
+        })
+        .finally(() => void (round = null));
+  };
+  let round: Promise<void> | null = null;
+  for (;;) {
+    await nextWork(d, TICK_MS);
+    applied += await applyInbox(d, (now) => closeFullWindow(d, now));
+    await auditRollbacks(d);
+    await decideCanary(d);
+    closeFullWindow(d, Date.now());
+    await Promise.all(pendingAudits.splice(0));
+    if (d.stopping && !d.inbox.length && !d.feedbackInbox.length) break;
+    if ((workflowInfo().continueAsNewSuggested || applied >= REPORTS_PER_HISTORY) && !round) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof deployHarness>({ ...input, resume: { state: d.state, inbox: d.inbox, feedback: d.feedbackInbox, paused: d.paused } });
+    }
+  }
+  if (round) await round;
+  await condition(allHandlersFinished);
+  await audit(d, { key: `stop:${d.state.counts.reports}`, round: d.state.round, stage: 'final', kind: 'info', harnessId: d.state.championId, payload: { stopped: true, counts: d.state.counts } });
+  return deploymentStatus(d.state, input, d, Date.now());
+}
+
+/** The input checked first thing: an invalid one fails the deployment at once, non-retryably, listing its problems. */
+function parseDeploymentInput(raw: unknown): DeploymentInput {
+  const idProblem = workflowIdProblem(workflowInfo().workflowId);
+  if (idProblem) throw ApplicationFailure.nonRetryable(`invalid deployHarness run: ${idProblem}`, 'InvalidInput', { problems: [idProblem] });
+  const parsed = deploymentInputSchema().safeParse(raw ?? {});
+  if (!parsed.success) {
+    const problems = inputProblems(parsed.error);
+    throw ApplicationFailure.nonRetryable(`invalid deployHarness input:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput', { problems });
+  }
+  return parsed.data;
+}
+
+/** The seed harness checked and stored as evolveHarness's setup does it; its config is what agents serve first. */
+async function setUp(input: DeploymentInput): Promise<DeploymentState> {
+  const prepared = await books.prepareRun({ benchmark: input.benchmark, model: input.model, metaAgent: input.metaAgent, seedHarness: input.seedHarness, validationSize: 0, seed: input.seed });
+  const configs = await live.harnessConfigs({ harnessIds: [prepared.seedHarnessId] });
+  const state = initialDeploymentState(input.name, { harnessId: prepared.seedHarnessId, config: configs[prepared.seedHarnessId] as unknown as Record<string, unknown> }, Date.now());
+  await ledger.recordAudit({ runId: workflowInfo().workflowId, key: 'setup', round: 0, stage: 'setup', kind: 'info', harnessId: state.championId, evidenceRefs: [], payload: { deployment: true, input: { ...input, resume: undefined } } });
+  return state;
+}
+
+/** Queued reports: traces to the store (only refs stay in the state), then into the window; then queued feedback. */
+async function applyInbox(d: DeploymentControls, windowCheck: (now: number) => void): Promise<number> {
+  let applied = 0;
+  while (d.inbox.length) {
+    // A window holds exactly window.runs runs: a batch never crosses its end, and a full window closes before the next batch.
+    const batch = d.inbox.slice(0, Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length)));
+    const refs = await live.storeLiveTraces({ traces: batch.map((r) => r.trace ?? null) });
+    const reports = batch.map(({ trace: _trace, ...r }, i) => (refs[i] ? { ...r, traceRef: refs[i]! } : r));
+    acceptReports(d.state, reports, d.input);
+    // Removed only once applied: a continue-as-new or a failure before this point keeps them queued.
+    d.inbox.splice(0, batch.length);
+    applied += batch.length;
+    await decideCanary(d);
+    windowCheck(Date.now());
+  }
+  for (const f of d.feedbackInbox.splice(0)) {
+    const outcome = applyFeedback(d.state, f, d.input);
+    if (outcome === 'late') await audit(d, { key: `feedback:${f.runId}:${d.state.counts.feedback}`, round: d.state.round, stage: 'rollout', kind: 'info', payload: { lateFeedback: f } });
+  }
+  return applied;
+}
+
+async function auditRollbacks(d: DeploymentControls): Promise<void> {
+  for (const r of d.rollbacks.splice(0)) {
+    d.state.lastEvent = `manual rollback: now serving ${r.harnessId} (${r.reason})`;
+    await audit(d, { key: `rollback:${d.state.revision}`, round: d.state.round, stage: 'ship', kind: 'rollback', harnessId: r.harnessId, payload: { manual: true, to: r.harnessId, reason: r.reason } });
+  }
+}
+
+/** The canary's sequential test on the outcomes so far; a decision is applied and audited with its evidence. */
+async function decideCanary(d: DeploymentControls): Promise<void> {
+  const c = d.state.canary;
+  if (!c) return;
+  const decision = canaryDecision(c.runs, c.championRuns, canaryRules(d, Date.now()));
+  if (decision.decision === 'continue') return;
+  const { harnessId, round } = c;
+  endCanary(d.state, decision, Date.now());
+  await audit(d, {
+    key: `${round}:canary-end`,
+    round,
+    stage: 'ship',
+    kind: decision.decision === 'promote' ? 'commit' : 'rollback',
+    harnessId,
+    payload: { live: true, decision: decision.decision, pulled: decision.pulled, reason: decision.reason, evidence: decision.evidence, champion: d.state.championId },
+  });
+}
+
+/** Appends to the deployment's audit log (idempotent by key: a retried append never duplicates). */
+function audit(_d: DeploymentControls, entry: Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs'> & { evidenceRefs?: string[] }): Promise<boolean> {
+  return ledger.recordAudit({ runId: workflowInfo().workflowId, evidenceRefs: [], ...entry });
+}
