@@ -1,4 +1,5 @@
 import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
+import { coevolveSummary } from '../../aegis/run-labels';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { CoevolveResult, CoevolveStatus } from '../../workflows/coevolve';
 import { idTimestamp, startLocalWorker } from '../local-worker';
@@ -36,7 +37,7 @@ async function coevolve(args: string[]): Promise<void> {
 
   const { client, worker } = await startLocalWorker(log, values.config);
   const workflowId = values['workflow-id'] ?? `coevolve-${input.benchmark}-${idTimestamp()}`;
-  const handle = await client.workflow.start('coevolve', { taskQueue: taskQueue(), workflowId, args: [input] });
+  const handle = await client.workflow.start('coevolve', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: coevolveSummary(input) });
   log(`co-evolution ${workflowId} started (${webUiUrl(workflowId)}); ${input.iterations} iterations, trainer ${input.trainer}`);
   const result = await worker.runUntil(followRun<CoevolveResult, CoevolveStatus>(handle, log, COEVOLVE_PROGRESS));
   log('');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { budgetOvershoot } from '../../aegis/run-budget';
+import { evolveSummary } from '../../aegis/run-labels';
 import { EvolveInput, evolveInputSchema } from '../../aegis/run-input';
 import { meanInterval, MeanInterval, pairedTTest, PairedTest, tokensToTarget } from '../../report/comparison-stats';
 import { taskQueue, webUiUrl } from '../../temporal.config';
@@ -97,7 +98,7 @@ async function runArm(client: Client, input: EvolveInput, log: (line: string) =>
   }
   if (handle) log(`${prefix}resuming run ${workflowId} (${webUiUrl(workflowId)})`);
   else {
-    handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
+    handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: evolveSummary(input), workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
     log(`${prefix}run ${workflowId} (${webUiUrl(workflowId)})`);
   }
   return { summary: await followRun<RunSummary, RunStatus>(handle, log, COMPARE_PROGRESS, { prefix }), reused: false };

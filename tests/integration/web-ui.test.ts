@@ -1,6 +1,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { evolveSummary } from '../../aegis/run-labels';
+import { evolveInputSchema } from '../../aegis/run-input';
 import { launchBrowser } from './browser';
 import { startDevServer, startWorker, tempDataDir } from './temporal-env';
 import { freePort, startFromUi as startFromUiForm } from './web-ui-form';
@@ -60,5 +64,26 @@ it('shows the input validation error in the Web UI when the form input is invali
   const text = await workflowPageText(page, 'ui-invalid', /invalid evolveHarness input/);
   expect(text).toMatch(/Failed/);
   expect(text).toMatch(/rounds/);
+  await page.close();
+});
+
+/** Screenshots a person can look at after the run (CI keeps test-artifacts/). */
+export const ARTEFACTS = join(__dirname, '../../test-artifacts');
+
+it("shows a run's static summary, current details and labelled activities on its Web UI page", async () => {
+  const input = evolveInputSchema().parse({ benchmark: 'blocksworld', model: 'sim:small', rounds: 1, batchSize: 8, validationSize: 4, seed: 'ui-meta' });
+  const summary = evolveSummary(input);
+  const handle = await env.client.workflow.start('evolveHarness', { taskQueue: TASK_QUEUE, workflowId: 'ui-metadata', args: [input], staticSummary: summary });
+  await handle.result();
+  // What the UI reads: the summary as the server stores it, and the labels on the history's activities.
+  const described = await handle.describe();
+  expect(await described.staticSummary()).toBe(summary);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const text = await workflowPageText(page, 'ui-metadata', /HarnessX AEGIS · blocksworld/);
+  expect(text).toContain(summary);
+  expect(text).toMatch(/Round 1\/1 · done/);
+  expect(text).toMatch(/round 1 · rollout · 8 tasks · pass@2/);
+  mkdirSync(ARTEFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTEFACTS, 'web-ui-run-page-1400.png'), fullPage: true });
   await page.close();
 });
