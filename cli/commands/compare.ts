@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { budgetOvershoot } from '../../aegis/run-budget';
-import { evolveSummary } from '../../aegis/run-labels';
+import { evolveSummary, grouped } from '../../aegis/run-labels';
 import { EvolveInput, evolveInputSchema } from '../../aegis/run-input';
 import { meanInterval, MeanInterval, pairedTTest, PairedTest, tokensToTarget } from '../../report/comparison-stats';
 import { taskQueue, webUiUrl } from '../../temporal.config';
@@ -11,7 +11,7 @@ import { UsageError } from '../errors';
 import { startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
-import { followRun, ProgressView } from '../progress';
+import { EVOLVE_PROGRESS, FollowOptions, followRun, ProgressView } from '../progress';
 
 const EVOLVERS = ['aegis', 'single-agent', 'random', 'reflective-prompt'] as const;
 /** Most seeds one comparison repeats over (each seed runs every arm). */
@@ -69,20 +69,17 @@ function checkComparison(inputs: EvolveInput[], seeds: number): void {
   checkRunBudget(inputs[0]);
 }
 
-/** A progress line that also shows both spends. */
+/** A compare arm's progress: its counts include both spends (the prefix names arm and seed). */
 const COMPARE_PROGRESS: ProgressView<RunStatus> = {
-  query: 'status',
-  line: (s, t) => ({
-    key: `${s.round}|${s.stage}|${s.lastEvent}`,
-    text: `[${t}s] round ${s.round}/${s.rounds} · ${s.stage} · shipped ${s.shipped} · rejected ${s.rejected} · evolution ${s.tokens ?? 0} tok · measurement ${s.measurementTokens ?? 0} tok · ${s.lastEvent}`,
-  }),
+  ...EVOLVE_PROGRESS,
+  counts: (s) => `shipped ${s.shipped} · rejected ${s.rejected} · ${grouped(s.tokens ?? 0)} + ${grouped(s.measurementTokens ?? 0)} tok`,
 };
 
 /**
  * The arm's summary: a finished run with this id is reused; a running one is followed (this process's
  * worker picks its tasks up); otherwise the run starts (again, after a failure).
  */
-async function runArm(client: Client, input: EvolveInput, log: (line: string) => void, prefix: string): Promise<{ summary: RunSummary; reused: boolean }> {
+async function runArm(client: Client, input: EvolveInput, log: (line: string) => void, prefix: string, live: FollowOptions['live']): Promise<{ summary: RunSummary; reused: boolean }> {
   const workflowId = armWorkflowId(input);
   let handle: WorkflowHandle | null = client.workflow.getHandle(workflowId);
   try {
@@ -101,7 +98,7 @@ async function runArm(client: Client, input: EvolveInput, log: (line: string) =>
     handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: evolveSummary(input), workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
     log(`${prefix}run ${workflowId} (${webUiUrl(workflowId)})`);
   }
-  return { summary: await followRun<RunSummary, RunStatus>(handle, log, COMPARE_PROGRESS, { prefix }), reused: false };
+  return { summary: await followRun<RunSummary, RunStatus>(handle, log, COMPARE_PROGRESS, { prefix, live }), reused: false };
 }
 
 /** Per arm over seeds: means with 95% intervals, and tokens-to-target where reached. */
@@ -201,8 +198,8 @@ async function compare(args: string[]): Promise<void> {
   await worker.runUntil(async () => {
     for (const [si, seedInputs] of inputs.entries()) {
       for (const [ai, input] of seedInputs.entries()) {
-        const prefix = `  [${si * evolvers.length + ai + 1}/${total} · seed ${input.seed}] ${input.evolver} `;
-        const { summary: r, reused } = await runArm(client, input, log, prefix);
+        const prefix = `[${si * evolvers.length + ai + 1}/${total} ${input.evolver} · ${input.seed}] `;
+        const { summary: r, reused } = await runArm(client, input, log, prefix, json ? null : process.stdout);
         if (r.finalEvaluation !== false) Object.assign(tasks, { train: r.trainTasks, test: r.testTasks });
         const target = r.seedTestPassRate === null ? null : r.seedTestPassRate + targetGain / 100;
         rows.push({

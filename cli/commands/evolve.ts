@@ -64,7 +64,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
   log(`Benchmark ${input.benchmark}, task model ${input.model} (the sim model is a simulator, not an LLM), ${input.rounds} rounds, pass@${input.k}.`);
 
   const started = Date.now();
-  const summary = await worker.runUntil(followRun<RunSummary, RunStatus>(handle, log, EVOLVE_PROGRESS, { interactive }));
+  const summary = await worker.runUntil(followRun<RunSummary, RunStatus>(handle, log, EVOLVE_PROGRESS, { interactive, live: json ? null : process.stdout }));
   const harnessPath = await localHarnessFile(cliStore(), summary.harnessId);
   log('');
   log(`Done in ${Math.round((Date.now() - started) / 1000)} s — ${summary.stopReason}.`);
