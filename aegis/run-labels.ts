@@ -67,7 +67,8 @@ export function activitySummary(place: ActivityPlace, activity: string, rawArgs:
   if (META_STAGES.has(activity)) return join(round, activity, 'meta-agent');
   if (activity === 'rollout' || activity === 'ensembleRollout' || activity === 'rolloutOutcomes') return join(round, place.stage === 'rollout' ? 'rollout' : place.stage, tasks, typeof args.k === 'number' ? `pass@${args.k}` : null);
   if (activity === 'evaluate' || activity === 'ensembleEvaluate') {
-    const what = place.stage === 'final' ? `final evaluation · ${seed.endsWith('|final') ? 'test' : 'train'}` : seed.endsWith('|regression') ? 'regression guard' : `held-out ${seed.endsWith('|final') ? 'test' : 'validation'}`;
+    // The final evaluation gives train and test the same seed: its label names harness and task count only.
+    const what = place.stage === 'final' ? 'final evaluation' : seed.endsWith('|regression') ? 'regression guard' : `held-out ${seed.endsWith('|final') ? 'test' : 'validation'}`;
     return join(place.stage === 'final' ? null : round, what, typeof args.harnessId === 'string' ? args.harnessId : Array.isArray(args.variants) ? `${args.variants.length} variants` : null, tasks);
   }
   if (activity === 'prepareRun') return 'setup · seed harness and task split';

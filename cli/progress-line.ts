@@ -81,7 +81,7 @@ export interface ProgressState {
  */
 export function progressLine(s: ProgressState, width = 100): string {
   const head = `[${clock(s.elapsedSeconds)}] ${s.where}`;
-  const ep = s.flight ? `${s.flight.done}/${s.flight.total} episodes${s.flight.activities > 1 ? ` in ${s.flight.activities} activities` : ''}` : '';
+  const ep = s.flight ? `${s.flight.done}/${s.flight.total} episodes` : '';
   const eta = s.flight ? (s.etaSeconds === null ? 'ETA …' : `ETA ${clock(s.etaSeconds)}`) : '';
   const compose = (barWidth: number, withCounts: boolean) =>
     [head, s.flight && barWidth > 0 ? bar(s.flight.done, s.flight.total, barWidth) : '', ep, eta, withCounts ? s.counts : ''].filter(Boolean).join(' · ');

@@ -80,8 +80,12 @@ it("shows a run's static summary, current details and labelled activities on its
   expect(await described.staticSummary()).toBe(summary);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   mkdirSync(ARTEFACTS, { recursive: true });
-  const text = await workflowPageText(page, 'ui-metadata', /HarnessX AEGIS · blocksworld/).finally(() => page.screenshot({ path: join(ARTEFACTS, 'web-ui-run-page-1400.png'), fullPage: true }));
-  expect(text).toContain(summary);
-  expect(text).toMatch(/round 1 · rollout · 8 tasks · pass@2/);
+  // The run's timeline: each activity labelled with round, stage and what it works on.
+  const history = await workflowPageText(page, 'ui-metadata', /round 1 · rollout · 8 tasks · pass@2/).finally(() => page.screenshot({ path: join(ARTEFACTS, 'web-ui-run-page-1400.png'), fullPage: true }));
+  expect(history).toMatch(/round 1 · gate · r1-c\d/);
+  // The User Metadata tab: the static summary and the current details the workflow kept current.
+  await page.getByText('User Metadata', { exact: true }).click();
+  await page.getByText(summary).first().waitFor({ timeout: 30_000 }).finally(() => page.screenshot({ path: join(ARTEFACTS, 'web-ui-user-metadata-1400.png'), fullPage: true }));
+  expect(await page.innerText('body')).toMatch(/Round 1\/1 · done/);
   await page.close();
 });

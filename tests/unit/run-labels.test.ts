@@ -17,7 +17,7 @@ describe('what the Temporal Web UI shows of a run', () => {
     expect(activitySummary({ round: 4, stage: 'gate' }, 'evaluate', { seed: 's|regression', harnessId: 'hx-1', taskIds: tasks(30) })).toBe('round 4 · regression guard · hx-1 · 30 tasks');
     expect(activitySummary({ round: 4, stage: 'gate' }, 'evaluate', { seed: 's', harnessId: 'hx-1', taskIds: tasks(20) })).toBe('round 4 · held-out validation · hx-1 · 20 tasks');
     expect(activitySummary({ round: 4, stage: 'gate' }, 'evaluate', { seed: 's|final', harnessId: 'hx-1', taskIds: tasks(20) })).toBe('round 4 · held-out test · hx-1 · 20 tasks');
-    expect(activitySummary({ round: 6, stage: 'final' }, 'evaluate', { seed: 's|final', harnessId: 'hx-2', taskIds: tasks(50) })).toBe('final evaluation · test · hx-2 · 50 tasks');
+    expect(activitySummary({ round: 6, stage: 'final' }, 'evaluate', { seed: 's|final', harnessId: 'hx-2', taskIds: tasks(50) })).toBe('final evaluation · hx-2 · 50 tasks');
     expect(activitySummary({ round: 0, stage: 'setup' }, 'prepareRun', {})).toBe('setup · seed harness and task split');
     expect(activitySummary({ round: 2, stage: 'GRPO update', roundWord: 'iteration' }, 'trainStep', {})).toBe('iteration 2 · GRPO update · trainStep');
   });
