@@ -61,3 +61,17 @@ describe('history as text', () => {
     expect(lines[2].endsWith('…')).toBe(true);
   });
 });
+
+describe('status for a person', () => {
+  const { statusLines } = require('../../cli/status-lines') as typeof import('../../cli/status-lines');
+  it('is a few lines within 100 columns, with rounded numbers and the link whole', () => {
+    const live = { runId: 'r', round: 2, rounds: 4, stage: 'gate', paused: false, stopRequested: false, incumbentHarnessId: 'hx-0123456789abcdef', bestScore: 0.8088, lastPassRate: 0.4838709677419355, shipped: 1, rejected: 3, lastEvent: 'round 2: rejected prompt:x (seesaw: no gain) '.repeat(4), pendingApproval: null, tokens: 1029848, measurementTokens: 120000, endpointLimits: null } as const;
+    const lines = statusLines({ workflowId: 'evolve-webshop', workflowStatus: 'RUNNING', startTime: new Date('2026-12-07T02:01:03Z'), elapsedSeconds: 125, summary: 'HarnessX AEGIS · webshop', live: { ...live }, result: null, note: null, webUi: 'http://localhost:8233/namespaces/default/workflows/evolve-webshop' });
+    expect(lines[0]).toBe('evolve-webshop · running · started 2026-12-07 02:01:03 UTC · 2:05');
+    expect(lines[2]).toBe('round 2/4 · gate · shipped 1 · rejected 3 · last batch 48.4%');
+    expect(lines[3]).toBe('spend: evolution 1,029,848 tok · measurement 120,000 tok · incumbent hx-0123456789abcdef');
+    expect(lines.length).toBeLessThanOrEqual(7);
+    for (const l of lines.slice(0, -1)) expect([...l].length).toBeLessThanOrEqual(100);
+    expect(lines[lines.length - 1]).toBe('Web UI: http://localhost:8233/namespaces/default/workflows/evolve-webshop');
+  });
+});
