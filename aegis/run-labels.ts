@@ -92,11 +92,10 @@ export interface DetailsView {
 
 /** The workflow's current details (markdown the Web UI renders on the run's page): kept current by the workflow. */
 export function currentDetails(v: DetailsView): string {
+  // "of", not "/": the UI's markdown renders 1/4 as a fraction glyph.
   return [
-    `**Round ${v.round}/${v.rounds} · ${v.stage}**`,
-    `best held-out validation ${percent(v.bestValidation)} · last batch pass ${percent(v.lastPassRate)}`,
-    `shipped ${v.shipped} · rejected ${v.rejected} · evolution spend ${grouped(v.tokens)} tok`,
-    `last event: ${v.lastEvent}`,
+    `**Round ${v.round} of ${v.rounds} · ${v.stage}** · best held-out validation ${percent(v.bestValidation)} · last batch pass ${percent(v.lastPassRate)}`,
+    `shipped ${v.shipped} · rejected ${v.rejected} · evolution spend ${grouped(v.tokens)} tok · last event: ${v.lastEvent}`,
   ].join('\n\n');
 }
 

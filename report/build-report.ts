@@ -77,11 +77,11 @@ export function buildReport(data: RunData): string {
     shown.map((st) => ({ key: st, colour: colours[st], name: st })),
     { format: (v) => `${thousands(v)} tok` },
   );
-  const money = (v: number | null) => (v === null ? 'unpriced' : `$${v.toFixed(v < 1 ? 4 : 2)}`);
+  const money = (v: number | null) => (v === null ? 'n/a' : `$${v.toFixed(v < 1 ? 4 : 2)}`);
   const stageRows = shown
     .map((st) => {
       const t = spend.rounds.reduce((sum, r) => sum + r.tokens[st], 0);
-      const usd = spend.rounds.every((r) => r.usd) ? spend.rounds.reduce((sum, r) => sum + r.usd![st], 0) : null;
+      const usd = spend.unpricedStages.includes(st) ? null : spend.rounds.reduce((sum, r) => sum + r.usd[st], 0);
       return `<tr><td>${esc(st)}</td><td class="num">${thousands(t)}</td><td class="num">${money(usd)}</td></tr>`;
     })
     .join('');
@@ -124,7 +124,7 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}table{border-collapse:collap
 <h2>Per-task outcomes across rounds</h2><p>Green: solved (pass@k) in that round's batch; red: failed; blank: not in the batch.</p>${heat}
 <h2>Tokens and cost per round, by stage</h2>${tokens}
 <div class="scroll"><table><tr><th>stage</th><th>tokens</th><th>USD</th></tr>${stageRows}<tr><th>evolution (the budget's spend)</th><th class="num" data-total="evolution">${thousands(spend.evolutionTokens)}</th><th class="num">${money(spend.evolutionUsd)}</th></tr><tr><th>measurement (outside the budget)</th><th class="num" data-total="measurement">${thousands(spend.measurementTokens)}</th><th class="num">${money(spend.measurementUsd)}</th></tr></table></div>
-<p>Evolution spend (rollouts, meta-agent, gate, regression guard) is what maxTokens/maxUsd cap; measurement spend (held-out tracking, the final evaluation) is accounted apart from it${final && typeof final.measurementTokens === 'number' ? `: ${esc(final.measurementTokens)} tokens` : ''}${final && final.finalEvaluation === false ? '; the final evaluation was skipped, so the pass rates above are the first and last batch' : ''}.</p>
+<p>Evolution spend (rollouts, meta-agent, gate, regression guard) is what maxTokens/maxUsd cap; measurement spend (held-out tracking, the final evaluation) is accounted apart from it${final && typeof final.measurementTokens === 'number' ? `: ${thousands(final.measurementTokens)} tokens` : ''}${final && final.finalEvaluation === false ? '; the final evaluation was skipped, so the pass rates above are the first and last batch' : ''}.</p>
 <p>Costs come from the price table (the simulator is free; real models are priced with HARNESSX_PRICES). Digest compression per round (trace tokens per digest token): ${esc(compression.join(', ') || 'n/a')}.</p>
 <h2>Shipped edits: predicted vs actual impact</h2>
 <div class="scroll"><table><tr><th>round</th><th>candidate</th><th>bucket</th><th>edit</th><th>predicted unlocks</th><th>actual unlocks (gate set)</th><th>predicted and actual</th><th></th></tr>${manifests || '<tr><td colspan="8">nothing shipped</td></tr>'}</table></div>

@@ -15,8 +15,8 @@ export interface RoundSpend {
   /** The round, or 'final' for the final evaluation (measurement only). */
   round: number | 'final';
   tokens: Record<SpendStage, number>;
-  /** USD per stage; null when some spend of the run is unpriced. */
-  usd: Record<SpendStage, number> | null;
+  /** USD per stage (see SpendBreakdown.unpricedStages for stages whose records carry no price). */
+  usd: Record<SpendStage, number>;
 }
 
 export interface SpendBreakdown {
@@ -25,6 +25,8 @@ export interface SpendBreakdown {
   measurementTokens: number;
   evolutionUsd: number | null;
   measurementUsd: number | null;
+  /** Stages with spend whose records carry no USD (the regression guard's never do): their USD is unknown. */
+  unpricedStages: SpendStage[];
 }
 
 const zero = (): Record<SpendStage, number> => Object.fromEntries(SPEND_STAGES.map((s) => [s, 0])) as Record<SpendStage, number>;
@@ -46,7 +48,7 @@ function stageSpend(r: AuditRecord): { stage: SpendStage; tokens: number; usd: n
 export function spendByStage(audit: readonly AuditRecord[]): SpendBreakdown {
   const byRound = new Map<number | 'final', RoundSpend>();
   const row = (round: number | 'final') => byRound.get(round) ?? byRound.set(round, { round, tokens: zero(), usd: zero() }).get(round)!;
-  let priced = true;
+  const unpriced = new Set<SpendStage>();
   let attributed = 0;
   for (const r of audit) {
     const s = stageSpend(r);
@@ -54,8 +56,8 @@ export function spendByStage(audit: readonly AuditRecord[]): SpendBreakdown {
     const target = row(r.round);
     target.tokens[s.stage] += s.tokens;
     attributed += s.tokens;
-    if (s.usd === null) priced = false;
-    else target.usd![s.stage] += s.usd;
+    if (s.usd === null) unpriced.add(s.stage);
+    else target.usd[s.stage] += s.usd;
   }
   // Measurement: the cumulative counter on each round's end record, and the final record's total.
   let measured = 0;
@@ -64,7 +66,7 @@ export function spendByStage(audit: readonly AuditRecord[]): SpendBreakdown {
     const total = n(r.payload.measurementTokens);
     if (total > measured) row(r.round).tokens.measurement += total - measured;
     const usd = n(r.payload.measurementUsd);
-    if (usd > measuredUsd) row(r.round).usd!.measurement += usd - measuredUsd;
+    if (usd > measuredUsd) row(r.round).usd.measurement += usd - measuredUsd;
     measured = Math.max(measured, total);
     measuredUsd = Math.max(measuredUsd, usd);
   }
@@ -74,15 +76,19 @@ export function spendByStage(audit: readonly AuditRecord[]): SpendBreakdown {
   const measurementTokens = Math.max(measured, n(final?.measurementTokens));
   if (measurementTokens > measured) row('final').tokens.measurement += measurementTokens - measured;
   const finalMeasurementUsd = final && typeof final.measurementUsd === 'number' ? final.measurementUsd : null;
-  if (finalMeasurementUsd !== null && finalMeasurementUsd > measuredUsd) row('final').usd!.measurement += finalMeasurementUsd - measuredUsd;
+  if (finalMeasurementUsd !== null && finalMeasurementUsd > measuredUsd) row('final').usd.measurement += finalMeasurementUsd - measuredUsd;
   // Spend no record names: shown on the last round so the stacks add up to the summary.
   const unattributed = evolutionTokens - attributed;
   const rounds = [...byRound.values()].sort((a, b) => (a.round === 'final' ? 1 : b.round === 'final' ? -1 : a.round - b.round));
   const lastRound = [...rounds].reverse().find((r) => r.round !== 'final') ?? row(0);
-  if (unattributed > 0) lastRound.tokens.unattributed += unattributed;
-  const evolutionUsd = final && typeof final.costUsd === 'number' && priced ? final.costUsd : null;
+  if (unattributed > 0) {
+    lastRound.tokens.unattributed += unattributed;
+    unpriced.add('unattributed');
+  }
+  const evolutionUsd = final && typeof final.costUsd === 'number' ? final.costUsd : null;
   return {
-    rounds: rounds.map((r) => (priced ? r : { ...r, usd: null })),
+    rounds,
+    unpricedStages: [...unpriced],
     evolutionTokens,
     measurementTokens,
     evolutionUsd,

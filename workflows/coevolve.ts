@@ -92,7 +92,7 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
   const note = (event: string) => {
     lastEvent = event;
     const last = s.passRates[s.passRates.length - 1];
-    setCurrentDetails(`**Iteration ${s.iteration}/${input.iterations} · ${place.stage}**\n\nlast batch pass ${percent(last?.passRate)} · shipped ${s.shipped} · checkpoint ${s.checkpoint.id}\n\nlast event: ${event}`);
+    setCurrentDetails(`**Iteration ${s.iteration} of ${input.iterations} · ${place.stage}**\n\nlast batch pass ${percent(last?.passRate)} · shipped ${s.shipped} · checkpoint ${s.checkpoint.id}\n\nlast event: ${event}`);
   };
 
   /** One AEGIS round on the rollout's traces: digest → plan → evolve → critique → gate; the shipped candidate, if any. */

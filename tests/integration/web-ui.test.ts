@@ -85,7 +85,16 @@ it("shows a run's static summary, current details and labelled activities on its
   expect(history).toMatch(/round 1 · gate · r1-c\d/);
   // The User Metadata tab: the static summary and the current details the workflow kept current.
   await page.getByText('User Metadata', { exact: true }).click();
-  await page.getByText(summary).first().waitFor({ timeout: 30_000 }).finally(() => page.screenshot({ path: join(ARTEFACTS, 'web-ui-user-metadata-1400.png'), fullPage: true }));
-  expect(await page.innerText('body')).toMatch(/Round 1\/1 · done/);
+  // Summary and details are rendered as markdown in sandboxed frames: read every frame's text.
+  const metadataText = async () => (await Promise.all(page.frames().map((f) => f.innerText('body').catch(() => '')))).join('\n');
+  const deadline = Date.now() + 30_000;
+  let shown = await metadataText();
+  while (!(shown.includes(summary) && /Round 1 of 1 · done/.test(shown)) && Date.now() < deadline) {
+    await page.waitForTimeout(1000);
+    shown = await metadataText();
+  }
+  await page.screenshot({ path: join(ARTEFACTS, 'web-ui-user-metadata-1400.png'), fullPage: true });
+  expect(shown).toContain(summary);
+  expect(shown).toMatch(/Round 1 of 1 · done/);
   await page.close();
 });

@@ -24,7 +24,7 @@ describe('what the Temporal Web UI shows of a run', () => {
 
   it('keeps current details to round, stage, best validation, counts and the last event', () => {
     const text = currentDetails({ round: 3, rounds: 6, stage: 'gate', shipped: 1, rejected: 2, bestValidation: 0.72, lastPassRate: 0.4838709677419355, tokens: 1029848, lastEvent: 'round 3: shipped x' });
-    expect(text).toContain('**Round 3/6 · gate**');
+    expect(text).toContain('**Round 3 of 6 · gate**');
     expect(text).toContain('best held-out validation 72.0% · last batch pass 48.4%');
     expect(text).toContain('evolution spend 1,029,848 tok');
     expect(text).toContain('last event: round 3: shipped x');
