@@ -30,6 +30,7 @@ export const COMPARE_OPTIONS = {
   'final-train-tasks': { type: 'string' },
   seeds: { type: 'string', default: '1' },
   'target-gain': { type: 'string', default: String(DEFAULT_TARGET_GAIN_POINTS) },
+  wide: { type: 'boolean', default: false },
   'endpoint-limits': { type: 'string' },
 } as const;
 
@@ -99,6 +100,12 @@ async function runArm(client: Client, input: EvolveInput, log: (line: string) =>
     log(`${prefix}run ${workflowId} (${webUiUrl(workflowId)})`);
   }
   return { summary: await followRun<RunSummary, RunStatus>(handle, log, COMPARE_PROGRESS, { prefix, live }), reused: false };
+}
+
+/** A pass-rate mean with its 95% interval clipped to [0%, 100%] (a rate cannot leave it): "72.5% [0.0–100.0]". */
+export function rateInterval(m: MeanInterval): string {
+  if (m.low === null || m.high === null) return pct(m.mean);
+  return `${pct(m.mean)} [${(100 * Math.max(0, m.low)).toFixed(1)}–${(100 * Math.min(1, m.high)).toFixed(1)}]`;
 }
 
 /** Per arm over seeds: means with 95% intervals, and tokens-to-target where reached. */
@@ -228,19 +235,30 @@ async function compare(args: string[]): Promise<void> {
   const arms = aggregateArms([...statics, ...rows], ['static', ...evolvers]);
   const incomparable = rows.filter((r) => r.testPassRate === null).length;
 
-  const ci = (m: MeanInterval | null) => (m === null ? 'n/a' : m.halfWidth === null ? pct(m.mean) : `${pct(m.mean)} ±${(100 * m.halfWidth).toFixed(1)}`);
+  const ci = (m: MeanInterval | null) => (m === null ? 'n/a' : m.halfWidth === null ? pct(m.mean) : values.wide ? `${pct(m.mean)} ±${(100 * m.halfWidth).toFixed(1)}` : rateInterval(m));
   const num = (m: MeanInterval) => String(Math.round(m.mean));
   const versus = (a: ArmAggregate) => (a.versusAegis ? `${a.versusAegis.meanDifference >= 0 ? '+' : ''}${(100 * a.versusAegis.meanDifference).toFixed(1)}${a.versusAegis.significant ? ' *' : ''}${a.versusAegis.p === null ? '' : ` (p=${a.versusAegis.p.toFixed(3)})`}` : '');
   log('');
   log(`${first.benchmark} · task model ${first.model} · meta-agent ${first.metaAgent} · pass@${first.k} · ${seeds.length} seed${seeds.length > 1 ? 's' : ''} (${seeds.join(', ')}) · evolution budget ${first.maxTokens ?? '∞'} tokens${first.maxUsd ? `, $${first.maxUsd}` : ''}, ${first.rounds} rounds`);
   log(`  measured outside the evolution budget, on the same tasks for every arm: train ${tasks.train} tasks, test ${tasks.test} (held out); ± is a 95% t-interval over seeds`);
-  log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(13)} ${'test'.padStart(13)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)} ${'meas-tok'.padStart(9)} ${'overshoot'.padStart(9)} ${'to-target'.padStart(11)}  AEGIS−arm (test, paired)`);
-  for (const a of arms) {
-    const cost = a.costUsd === null ? 'n/a' : `$${a.costUsd.mean.toFixed(2)}`;
-    const toTarget = a.evolver === 'static' ? '' : a.tokensToTarget.mean === null ? `— 0/${a.seeds}` : `${Math.round(a.tokensToTarget.mean)} ${a.tokensToTarget.reached}/${a.seeds}`;
-    log(`  ${a.evolver.padEnd(18)} ${ci(a.trainPassRate).padStart(13)} ${ci(a.testPassRate).padStart(13)} ${num(a.rounds).padStart(6)} ${num(a.shipped).padStart(5)} ${num(a.rejected).padStart(7)} ${num(a.tokens).padStart(9)} ${cost.padStart(8)} ${num(a.measurementTokens).padStart(9)} ${num(a.overshootTokens).padStart(9)} ${toTarget.padStart(11)}  ${versus(a)}`);
+  if (values.wide) {
+    log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(13)} ${'test'.padStart(13)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)} ${'meas-tok'.padStart(9)} ${'overshoot'.padStart(9)} ${'to-target'.padStart(11)}  AEGIS−arm (test, paired)`);
+    for (const a of arms) {
+      const cost = a.costUsd === null ? 'n/a' : `$${a.costUsd.mean.toFixed(2)}`;
+      const toTarget = a.evolver === 'static' ? '' : a.tokensToTarget.mean === null ? `— 0/${a.seeds}` : `${Math.round(a.tokensToTarget.mean)} ${a.tokensToTarget.reached}/${a.seeds}`;
+      log(`  ${a.evolver.padEnd(18)} ${ci(a.trainPassRate).padStart(13)} ${ci(a.testPassRate).padStart(13)} ${num(a.rounds).padStart(6)} ${num(a.shipped).padStart(5)} ${num(a.rejected).padStart(7)} ${num(a.tokens).padStart(9)} ${cost.padStart(8)} ${num(a.measurementTokens).padStart(9)} ${num(a.overshootTokens).padStart(9)} ${toTarget.padStart(11)}  ${versus(a)}`);
+    }
+  } else {
+    // Fits 100 columns: test (the held-out measure) with its interval, train, ships, spend, the paired test.
+    log(`  ${'evolver'.padEnd(17)} ${'test (95% interval)'.padStart(22)} ${'train'.padStart(7)} ${'ships'.padStart(5)} ${'tokens'.padStart(11)} ${'to-target'.padStart(9)}  AEGIS−arm`);
+    for (const a of arms) {
+      const toTarget = a.evolver === 'static' ? '' : `${a.tokensToTarget.reached}/${a.seeds}`;
+      log(`  ${a.evolver.padEnd(17)} ${ci(a.testPassRate).padStart(22)} ${pct(a.trainPassRate.mean).padStart(7)} ${num(a.shipped).padStart(5)} ${grouped(a.tokens.mean).padStart(11)} ${toTarget.padStart(9)}  ${versus(a)}`);
+    }
   }
-  log(`  * = significant at 5% (paired t-test over seeds); to-target = mean evolution tokens to first reach the seed's test pass rate + ${targetGain} points (seeds that reached it); overshoot = mean evolution tokens past the budget (largest: ${Math.round(Math.max(0, ...arms.map((a) => a.maxOvershootTokens)))}).`);
+  if (seeds.length < 3) log(`  warning: ${seeds.length} seed${seeds.length > 1 ? 's' : ''}: intervals and p-values say almost nothing; use --seeds 3 or more.`);
+  log(`  * = significant at 5% (paired t-test over seeds); to-target = seeds that reached the seed's test pass rate + ${targetGain} points`);
+  log(`  (mean evolution tokens to it in --wide); overshoot past the budget: largest ${grouped(Math.max(0, ...arms.map((a) => a.maxOvershootTokens)))} tokens.`);
   if (incomparable) log(`  note: ${incomparable} run(s) have no held-out test pass rate (final evaluation skipped or no test split); they are left out of the test columns.`);
   if (json)
     printJson({
