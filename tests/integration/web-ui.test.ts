@@ -80,21 +80,22 @@ it("shows a run's static summary, current details and labelled activities on its
   expect(await described.staticSummary()).toBe(summary);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   mkdirSync(ARTEFACTS, { recursive: true });
-  // The run's timeline: each activity labelled with round, stage and what it works on.
-  const history = await workflowPageText(page, 'ui-metadata', /round 1 · rollout · 8 tasks · pass@2/).finally(() => page.screenshot({ path: join(ARTEFACTS, 'web-ui-run-page-1400.png'), fullPage: true }));
-  expect(history).toMatch(/round 1 · gate · r1-c\d/);
-  // The User Metadata tab: the static summary and the current details the workflow kept current.
+  await workflowPageText(page, 'ui-metadata', /Completed/).finally(() => page.screenshot({ path: join(ARTEFACTS, 'web-ui-run-page-1400.png'), fullPage: true }));
+  // The User Metadata tab: the static summary, the current details the workflow kept current, and every
+  // activity labelled with round, stage and what it works on ("Events with Metadata").
   await page.getByText('User Metadata', { exact: true }).click();
   // Summary and details are rendered as markdown in sandboxed frames: read every frame's text.
   const metadataText = async () => (await Promise.all(page.frames().map((f) => f.innerText('body').catch(() => '')))).join('\n');
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   let shown = await metadataText();
-  while (!(shown.includes(summary) && /Round 1 of 1 · done/.test(shown)) && Date.now() < deadline) {
+  while (!(shown.includes(summary) && /Round 1 of 1 · done/.test(shown) && /round 1 · rollout · 8 tasks · pass@2/.test(shown)) && Date.now() < deadline) {
     await page.waitForTimeout(1000);
     shown = await metadataText();
   }
   await page.screenshot({ path: join(ARTEFACTS, 'web-ui-user-metadata-1400.png'), fullPage: true });
   expect(shown).toContain(summary);
   expect(shown).toMatch(/Round 1 of 1 · done/);
+  expect(shown).toMatch(/round 1 · rollout · 8 tasks · pass@2/);
+  expect(shown).toMatch(/round 1 · gate · r1-c\d/);
   await page.close();
 });
