@@ -106,7 +106,7 @@ export function buildReport(data: RunData): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>HarnessX run ${esc(data.runId)}</title>
 <style>
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;padding:0 16px;color:#222;overflow-wrap:anywhere}
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;padding:0 16px;color:#222;overflow-wrap:break-word}
 svg{max-width:100%;height:auto}.scroll{overflow-x:auto}.num{text-align:right;font-variant-numeric:tabular-nums}
 pre{white-space:pre-wrap;word-break:break-word}
 h1{font-size:22px}h2{font-size:17px;margin-top:32px;border-bottom:1px solid #ddd}
