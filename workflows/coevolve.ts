@@ -1,17 +1,22 @@
-import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Checkpoint } from '../activities/coevolution';
 import { CoevolveInput, CoevolveInputSchema } from '../coevolution/coevolve-input';
 import { inputProblems, workflowIdProblem } from '../aegis/run-input';
 import { seededSample } from '../aegis/sampling';
 import { TriedEdit, triedEditFromGate } from '../aegis/meta-agent';
+import { activitySummary, ActivityPlace, coevolveSummary, percent } from '../aegis/run-labels';
 import { ACTIVITY_OPTIONS } from '../temporal.config';
+import { labelledActivities } from './labelled-activities';
 import { pauseSignal, resumeSignal, stopSignal } from './evolve-harness';
 
-const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
-const meta = proxyActivities<Activities>(ACTIVITY_OPTIONS.meta);
-const books = proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping);
-const training = proxyActivities<Activities>(ACTIVITY_OPTIONS.training);
+/** Where the run is, for each activity's summary in the Web UI (module state is per workflow execution). */
+const place: ActivityPlace = { round: 0, stage: 'setup', roundWord: 'iteration' };
+const label = (activity: string, args: unknown) => activitySummary(place, activity, args);
+const rollouts = labelledActivities(proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout), label);
+const meta = labelledActivities(proxyActivities<Activities>(ACTIVITY_OPTIONS.meta), label);
+const books = labelledActivities(proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping), label);
+const training = labelledActivities(proxyActivities<Activities>(ACTIVITY_OPTIONS.training), label);
 
 export interface CoevolveState {
   iteration: number;
@@ -83,6 +88,12 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
   }
   const s = state;
   const spec = { metaAgent: input.metaAgent, seed: input.seed };
+  /** Records what happened and shows it in the run's current details (Web UI). */
+  const note = (event: string) => {
+    lastEvent = event;
+    const last = s.passRates[s.passRates.length - 1];
+    setCurrentDetails(`**Iteration ${s.iteration} of ${input.iterations} · ${place.stage}**\n\nlast batch pass ${percent(last?.passRate)} · shipped ${s.shipped} · checkpoint ${s.checkpoint.id}\n\nlast event: ${event}`);
+  };
 
   /** One AEGIS round on the rollout's traces: digest → plan → evolve → critique → gate; the shipped candidate, if any. */
   async function improveHarness(it: number, acting: string, batch: string[], roll: { tracesRef: string; outcomesRef: string }) {
@@ -108,6 +119,7 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     await condition(() => !paused || stopping);
     if (stopping) break;
     const it = ++s.iteration;
+    Object.assign(place, { round: it, stage: 'rollout' });
     // 1. Rollout under the current harness and checkpoint; 2. verify (the benchmark scores each episode).
     const { harnessId: acting } = await books.withModel({ harnessId: s.harnessId, model: s.checkpoint.model });
     const batch = seededSample(s.trainIds, input.batchSize, `${input.seed}|batch|${it}`).sort();
@@ -116,27 +128,31 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     // 3. Insert into the buffer; behaviour log-probs are computed once, here.
     const inserted = await training.bufferInsert({ bufferRef: s.bufferRef, capacity: input.bufferCapacity, tracesRef: roll.tracesRef, iteration: it, checkpoint: s.checkpoint, seed: input.seed });
     s.bufferRef = inserted.bufferRef;
-    lastEvent = `iteration ${it}: pass@${input.k} ${roll.passed}/${roll.tasks}; buffer ${inserted.size}`;
+    place.stage = 'harness update';
+    note(`iteration ${it}: pass@${input.k} ${roll.passed}/${roll.tasks}; buffer ${inserted.size}`);
     // 4. AEGIS harness update on this iteration's traces (deterministic gate on train + validation tasks).
     const shipped = await improveHarness(it, acting, batch, roll);
     if (shipped) {
       s.harnessId = shipped.harnessId;
       s.shipped++;
-      lastEvent = `iteration ${it}: shipped ${shipped.editKey}`;
+      note(`iteration ${it}: shipped ${shipped.editKey}`);
     }
     // 5–6. GRPO update from the same buffer (behaviour log-probs from insertion), then advance.
     if (input.trainer === 'grpo') {
+      place.stage = 'GRPO update';
       const trained = await training.trainStep({ runId: workflowId, bufferRef: s.bufferRef, checkpoint: s.checkpoint, reference: s.reference, iteration: it, benchmark: input.benchmark, grpo: input.grpo });
       s.checkpoint = trained.checkpoint;
-      lastEvent = `${lastEvent}; checkpoint ${trained.checkpoint.id}`;
+      note(`${lastEvent}; checkpoint ${trained.checkpoint.id}`);
     }
     if (workflowInfo().continueAsNewSuggested && !stopping) await continueAsNew<typeof coevolve>({ ...input, resume: s });
   }
 
   // The harness-only arm: same benchmark, seed, iterations and batches, no model updates.
   const harnessOnly = input.compareHarnessOnly && input.trainer === 'grpo'
-    ? await executeChild(coevolve, { workflowId: `${workflowId}-harness-only`, args: [{ ...input, trainer: 'none', compareHarnessOnly: false, resume: undefined }] })
+    ? await executeChild(coevolve, { workflowId: `${workflowId}-harness-only`, args: [{ ...input, trainer: 'none', compareHarnessOnly: false, resume: undefined }], staticSummary: `${coevolveSummary({ ...input, trainer: 'none' })} · harness-only arm` })
     : null;
+  Object.assign(place, { stage: 'final' });
+  note('final evaluation on the test tasks');
   const evaluate = async (harnessId: string, model: string) => {
     const { harnessId: id } = await books.withModel({ harnessId, model });
     return rollouts.evaluate({ benchmark: input.benchmark, harnessId: id, taskIds: s.testIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits });

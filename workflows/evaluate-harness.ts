@@ -1,6 +1,7 @@
-import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities, OutcomesResult } from '../activities';
+import { evaluateSummary } from '../aegis/run-labels';
 import { inputProblems, workflowIdProblem } from '../aegis/run-input';
 import { taskIdProblem } from '../harness/sandbox/input-bounds';
 import { EndpointLimitsSchema } from '../models/endpoint-limits';
@@ -54,10 +55,16 @@ export async function evaluateHarness(rawInput: unknown): Promise<EvaluateResult
   const { taskIds, chunkSize, keepTraces, ...rest } = parsed.data;
   const chunks: string[][] = [];
   for (let i = 0; i < taskIds.length; i += chunkSize) chunks.push(taskIds.slice(i, i + chunkSize));
+  // Runs started from the Web UI carry no static summary: the current details say what this run evaluates.
+  setCurrentDetails(`${evaluateSummary({ ...rest, taskIds })} · ${chunks.length} chunk(s) of up to ${chunkSize}`);
   // Runs started before evaluations dropped traces by default replay with the activity they scheduled.
   const withTraces = keepTraces || !patched('evaluate-without-traces');
   const results: Array<OutcomesResult & { tracesRef?: string }> = await Promise.all(
-    chunks.map((chunk) => (withTraces ? rollouts.rollout({ ...rest, taskIds: chunk }) : rollouts.rolloutOutcomes({ ...rest, taskIds: chunk }))),
+    chunks.map((chunk, i) => {
+      // The chunk's summary in the Web UI (user metadata: not compared on replay).
+      const options = { summary: `evaluation · ${rest.harnessId} · chunk ${i + 1}/${chunks.length} · ${chunk.length} tasks` };
+      return withTraces ? rollouts.rollout.executeWithOptions(options, [{ ...rest, taskIds: chunk }]) : rollouts.rolloutOutcomes.executeWithOptions(options, [{ ...rest, taskIds: chunk }]);
+    }),
   );
   const passed = results.reduce((n, r) => n + r.passed, 0);
   return {

@@ -2,6 +2,7 @@ import { continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow'
 import { regressionGuardDue } from '../aegis/round-decisions';
 import { heldOutAfterRound, measurementSpend, stateAfterRound } from '../aegis/run-state';
 import type { RunSummary } from '../aegis/run-summary';
+import { labelActivitiesWith } from './aegis/activities';
 import { installControls, RunControls } from './aegis/controls';
 import { finishRun } from './aegis/final-evaluation';
 import { gateStage } from './aegis/gate-stage';
@@ -25,6 +26,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
   const input = parseEvolveInput(rawInput);
   const controls = new RunControls(workflowInfo().workflowId, input);
   installControls(controls);
+  labelActivitiesWith(() => ({ round: controls.state?.round ?? 0, stage: controls.stage }));
   const run = await openRun(input, controls);
   const s = run.state;
   controls.publish('running');

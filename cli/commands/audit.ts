@@ -1,31 +1,24 @@
 import { buildLineage, formatLineage } from '../../aegis/lineage';
 import { diffHarnesses, formatDiff } from '../../harness/diff';
 import { buildReport } from '../../report/build-report';
+import { historyLines } from '../../report/history-text';
 import { loadRun } from '../../report/load-run';
 import { UsageError } from '../errors';
 import { type Commands, parseOptions, readHarnessFile } from '../options';
-import { pct, writeOutputFile } from '../output';
+import { printJson, writeOutputFile } from '../output';
+import { lineWidth } from '../progress-line';
 import { cliStore } from '../store';
 
-/** `history`: the run's audit timeline, one line per record. */
-async function history(id: string | undefined): Promise<void> {
-  if (!id) throw new UsageError('usage: harnessx history <workflowId>');
+/** `history`: the run's audit timeline as aligned text (cut to the terminal's width), or the records with --json. */
+async function history(args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, { json: { type: 'boolean', default: false } });
+  const id = positionals[0];
+  if (!id) throw new UsageError('usage: harnessx history <workflowId> [--json]');
   const store = cliStore();
   const records = await store.readAudit(id);
   if (!records.length) throw new UsageError(`no audit log for "${id}" in ${store.location}`);
-  for (const r of records) {
-    const p = r.payload as Record<string, unknown>;
-    const what =
-      r.stage === 'ship' ? `SHIPPED ${p.editKey} → ${r.harnessId}`
-      : r.stage === 'gate' && r.kind === 'rollback' ? `rejected ${p.editKey}: ${p.reason}`
-      : r.stage === 'gate' && p.notNeeded ? `gate not needed ${p.editKey} (evaluated alongside a higher-ranked candidate; the round was decided before it)`
-      : r.stage === 'gate' ? `gate passed ${p.editKey}`
-      : r.stage === 'rollout' ? `pass ${p.passed}/${p.tasks}`
-      : p.noop ? `no-op: ${p.noop}`
-      : r.stage === 'final' ? `final: train ${pct(p.seedPassRate as number)} → ${pct(p.evolvedPassRate as number)}, test ${pct(p.seedTestPassRate as number)} → ${pct(p.evolvedTestPassRate as number)}`
-      : JSON.stringify(p).slice(0, 140);
-    console.log(`${r.ts}  round ${String(r.round).padStart(3)}  ${r.stage.padEnd(9)} ${r.kind.padEnd(8)} ${what}`);
-  }
+  if (values.json) return printJson(records);
+  for (const line of historyLines(records, process.stdout.isTTY ? lineWidth(process.stdout) : Infinity)) console.log(line);
 }
 
 /** `lineage`: the tree of harness versions, with the candidates rejected on each. */
@@ -67,7 +60,7 @@ async function report(args: string[]): Promise<void> {
 }
 
 export const commands: Commands = {
-  history: (args) => history(args[0]),
+  history,
   lineage: (args) => lineage(args[0]),
   diff: async (args) => void console.log(formatDiff(diffHarnesses(await loadHarness(args[0]), await loadHarness(args[1])))),
   report,

@@ -1,4 +1,5 @@
 import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
+import { coevolveSummary } from '../../aegis/run-labels';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { CoevolveResult, CoevolveStatus } from '../../workflows/coevolve';
 import { idTimestamp, startLocalWorker } from '../local-worker';
@@ -36,9 +37,9 @@ async function coevolve(args: string[]): Promise<void> {
 
   const { client, worker } = await startLocalWorker(log, values.config);
   const workflowId = values['workflow-id'] ?? `coevolve-${input.benchmark}-${idTimestamp()}`;
-  const handle = await client.workflow.start('coevolve', { taskQueue: taskQueue(), workflowId, args: [input] });
+  const handle = await client.workflow.start('coevolve', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: coevolveSummary(input) });
   log(`co-evolution ${workflowId} started (${webUiUrl(workflowId)}); ${input.iterations} iterations, trainer ${input.trainer}`);
-  const result = await worker.runUntil(followRun<CoevolveResult, CoevolveStatus>(handle, log, COEVOLVE_PROGRESS));
+  const result = await worker.runUntil(followRun<CoevolveResult, CoevolveStatus>(handle, log, COEVOLVE_PROGRESS, { live: values.json ? null : process.stdout }));
   log('');
   log(`held-out test pass@${input.k} (${result.testTasks} tasks): seed ${pct(result.seedPassRate)} · harness-only ${pct(result.harnessOnlyPassRate)} · co-evolved ${pct(result.coevolvedPassRate)}`);
   log(`final checkpoint ${result.checkpoint.id} (${result.checkpoint.model}); harness ${result.harnessId}; ${result.shipped} harness edit(s) shipped`);

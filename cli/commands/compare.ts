@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { budgetOvershoot } from '../../aegis/run-budget';
+import { evolveSummary, grouped } from '../../aegis/run-labels';
 import { EvolveInput, evolveInputSchema } from '../../aegis/run-input';
 import { meanInterval, MeanInterval, pairedTTest, PairedTest, tokensToTarget } from '../../report/comparison-stats';
 import { taskQueue, webUiUrl } from '../../temporal.config';
@@ -10,7 +11,7 @@ import { UsageError } from '../errors';
 import { startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
-import { followRun, ProgressView } from '../progress';
+import { EVOLVE_PROGRESS, FollowOptions, followRun, ProgressView } from '../progress';
 
 const EVOLVERS = ['aegis', 'single-agent', 'random', 'reflective-prompt'] as const;
 /** Most seeds one comparison repeats over (each seed runs every arm). */
@@ -29,6 +30,7 @@ export const COMPARE_OPTIONS = {
   'final-train-tasks': { type: 'string' },
   seeds: { type: 'string', default: '1' },
   'target-gain': { type: 'string', default: String(DEFAULT_TARGET_GAIN_POINTS) },
+  wide: { type: 'boolean', default: false },
   'endpoint-limits': { type: 'string' },
 } as const;
 
@@ -68,20 +70,17 @@ function checkComparison(inputs: EvolveInput[], seeds: number): void {
   checkRunBudget(inputs[0]);
 }
 
-/** A progress line that also shows both spends. */
+/** A compare arm's progress: its counts include both spends (the prefix names arm and seed). */
 const COMPARE_PROGRESS: ProgressView<RunStatus> = {
-  query: 'status',
-  line: (s, t) => ({
-    key: `${s.round}|${s.stage}|${s.lastEvent}`,
-    text: `[${t}s] round ${s.round}/${s.rounds} · ${s.stage} · shipped ${s.shipped} · rejected ${s.rejected} · evolution ${s.tokens ?? 0} tok · measurement ${s.measurementTokens ?? 0} tok · ${s.lastEvent}`,
-  }),
+  ...EVOLVE_PROGRESS,
+  counts: (s) => `shipped ${s.shipped} · rejected ${s.rejected} · ${grouped(s.tokens ?? 0)} + ${grouped(s.measurementTokens ?? 0)} tok`,
 };
 
 /**
  * The arm's summary: a finished run with this id is reused; a running one is followed (this process's
  * worker picks its tasks up); otherwise the run starts (again, after a failure).
  */
-async function runArm(client: Client, input: EvolveInput, log: (line: string) => void, prefix: string): Promise<{ summary: RunSummary; reused: boolean }> {
+async function runArm(client: Client, input: EvolveInput, log: (line: string) => void, prefix: string, live: FollowOptions['live']): Promise<{ summary: RunSummary; reused: boolean }> {
   const workflowId = armWorkflowId(input);
   let handle: WorkflowHandle | null = client.workflow.getHandle(workflowId);
   try {
@@ -97,10 +96,16 @@ async function runArm(client: Client, input: EvolveInput, log: (line: string) =>
   }
   if (handle) log(`${prefix}resuming run ${workflowId} (${webUiUrl(workflowId)})`);
   else {
-    handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
+    handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: evolveSummary(input), workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
     log(`${prefix}run ${workflowId} (${webUiUrl(workflowId)})`);
   }
-  return { summary: await followRun<RunSummary, RunStatus>(handle, log, COMPARE_PROGRESS, { prefix }), reused: false };
+  return { summary: await followRun<RunSummary, RunStatus>(handle, log, COMPARE_PROGRESS, { prefix, live }), reused: false };
+}
+
+/** A pass-rate mean with its 95% interval clipped to [0%, 100%] (a rate cannot leave it): "72.5% [0.0–100.0]". */
+export function rateInterval(m: MeanInterval): string {
+  if (m.low === null || m.high === null) return pct(m.mean);
+  return `${pct(m.mean)} [${(100 * Math.max(0, m.low)).toFixed(1)}–${(100 * Math.min(1, m.high)).toFixed(1)}]`;
 }
 
 /** Per arm over seeds: means with 95% intervals, and tokens-to-target where reached. */
@@ -200,8 +205,8 @@ async function compare(args: string[]): Promise<void> {
   await worker.runUntil(async () => {
     for (const [si, seedInputs] of inputs.entries()) {
       for (const [ai, input] of seedInputs.entries()) {
-        const prefix = `  [${si * evolvers.length + ai + 1}/${total} · seed ${input.seed}] ${input.evolver} `;
-        const { summary: r, reused } = await runArm(client, input, log, prefix);
+        const prefix = `[${si * evolvers.length + ai + 1}/${total} ${input.evolver} · ${input.seed}] `;
+        const { summary: r, reused } = await runArm(client, input, log, prefix, json ? null : process.stdout);
         if (r.finalEvaluation !== false) Object.assign(tasks, { train: r.trainTasks, test: r.testTasks });
         const target = r.seedTestPassRate === null ? null : r.seedTestPassRate + targetGain / 100;
         rows.push({
@@ -230,19 +235,30 @@ async function compare(args: string[]): Promise<void> {
   const arms = aggregateArms([...statics, ...rows], ['static', ...evolvers]);
   const incomparable = rows.filter((r) => r.testPassRate === null).length;
 
-  const ci = (m: MeanInterval | null) => (m === null ? 'n/a' : m.halfWidth === null ? pct(m.mean) : `${pct(m.mean)} ±${(100 * m.halfWidth).toFixed(1)}`);
+  const ci = (m: MeanInterval | null) => (m === null ? 'n/a' : m.halfWidth === null ? pct(m.mean) : values.wide ? `${pct(m.mean)} ±${(100 * m.halfWidth).toFixed(1)}` : rateInterval(m));
   const num = (m: MeanInterval) => String(Math.round(m.mean));
   const versus = (a: ArmAggregate) => (a.versusAegis ? `${a.versusAegis.meanDifference >= 0 ? '+' : ''}${(100 * a.versusAegis.meanDifference).toFixed(1)}${a.versusAegis.significant ? ' *' : ''}${a.versusAegis.p === null ? '' : ` (p=${a.versusAegis.p.toFixed(3)})`}` : '');
   log('');
   log(`${first.benchmark} · task model ${first.model} · meta-agent ${first.metaAgent} · pass@${first.k} · ${seeds.length} seed${seeds.length > 1 ? 's' : ''} (${seeds.join(', ')}) · evolution budget ${first.maxTokens ?? '∞'} tokens${first.maxUsd ? `, $${first.maxUsd}` : ''}, ${first.rounds} rounds`);
   log(`  measured outside the evolution budget, on the same tasks for every arm: train ${tasks.train} tasks, test ${tasks.test} (held out); ± is a 95% t-interval over seeds`);
-  log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(13)} ${'test'.padStart(13)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)} ${'meas-tok'.padStart(9)} ${'overshoot'.padStart(9)} ${'to-target'.padStart(11)}  AEGIS−arm (test, paired)`);
-  for (const a of arms) {
-    const cost = a.costUsd === null ? 'n/a' : `$${a.costUsd.mean.toFixed(2)}`;
-    const toTarget = a.evolver === 'static' ? '' : a.tokensToTarget.mean === null ? `— 0/${a.seeds}` : `${Math.round(a.tokensToTarget.mean)} ${a.tokensToTarget.reached}/${a.seeds}`;
-    log(`  ${a.evolver.padEnd(18)} ${ci(a.trainPassRate).padStart(13)} ${ci(a.testPassRate).padStart(13)} ${num(a.rounds).padStart(6)} ${num(a.shipped).padStart(5)} ${num(a.rejected).padStart(7)} ${num(a.tokens).padStart(9)} ${cost.padStart(8)} ${num(a.measurementTokens).padStart(9)} ${num(a.overshootTokens).padStart(9)} ${toTarget.padStart(11)}  ${versus(a)}`);
+  if (values.wide) {
+    log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(13)} ${'test'.padStart(13)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)} ${'meas-tok'.padStart(9)} ${'overshoot'.padStart(9)} ${'to-target'.padStart(11)}  AEGIS−arm (test, paired)`);
+    for (const a of arms) {
+      const cost = a.costUsd === null ? 'n/a' : `$${a.costUsd.mean.toFixed(2)}`;
+      const toTarget = a.evolver === 'static' ? '' : a.tokensToTarget.mean === null ? `— 0/${a.seeds}` : `${Math.round(a.tokensToTarget.mean)} ${a.tokensToTarget.reached}/${a.seeds}`;
+      log(`  ${a.evolver.padEnd(18)} ${ci(a.trainPassRate).padStart(13)} ${ci(a.testPassRate).padStart(13)} ${num(a.rounds).padStart(6)} ${num(a.shipped).padStart(5)} ${num(a.rejected).padStart(7)} ${num(a.tokens).padStart(9)} ${cost.padStart(8)} ${num(a.measurementTokens).padStart(9)} ${num(a.overshootTokens).padStart(9)} ${toTarget.padStart(11)}  ${versus(a)}`);
+    }
+  } else {
+    // Fits 100 columns: test (the held-out measure) with its interval, train, ships, spend, the paired test.
+    log(`  ${'evolver'.padEnd(17)} ${'test (95% interval)'.padStart(22)} ${'train'.padStart(7)} ${'ships'.padStart(5)} ${'tokens'.padStart(11)} ${'to-target'.padStart(9)}  AEGIS−arm`);
+    for (const a of arms) {
+      const toTarget = a.evolver === 'static' ? '' : `${a.tokensToTarget.reached}/${a.seeds}`;
+      log(`  ${a.evolver.padEnd(17)} ${ci(a.testPassRate).padStart(22)} ${pct(a.trainPassRate.mean).padStart(7)} ${num(a.shipped).padStart(5)} ${grouped(a.tokens.mean).padStart(11)} ${toTarget.padStart(9)}  ${versus(a)}`);
+    }
   }
-  log(`  * = significant at 5% (paired t-test over seeds); to-target = mean evolution tokens to first reach the seed's test pass rate + ${targetGain} points (seeds that reached it); overshoot = mean evolution tokens past the budget (largest: ${Math.round(Math.max(0, ...arms.map((a) => a.maxOvershootTokens)))}).`);
+  if (seeds.length < 3) log(`  warning: ${seeds.length} seed${seeds.length > 1 ? 's' : ''}: intervals and p-values say almost nothing; use --seeds 3 or more.`);
+  log(`  * = significant at 5% (paired t-test over seeds); to-target = seeds that reached the seed's test pass rate + ${targetGain} points`);
+  log(`  (mean evolution tokens to it in --wide); overshoot past the budget: largest ${grouped(Math.max(0, ...arms.map((a) => a.maxOvershootTokens)))} tokens.`);
   if (incomparable) log(`  note: ${incomparable} run(s) have no held-out test pass rate (final evaluation skipped or no test split); they are left out of the test columns.`);
   if (json)
     printJson({

@@ -1,13 +1,17 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { connectionSettings, webUiUrl } from '../../temporal.config';
 import { connectClient } from '../../workers/connection';
-import type { RunStatus } from '../../workflows/evolve-harness';
+import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
+import { statusLines } from '../status-lines';
 import { UsageError } from '../errors';
 import { type Commands, parseOptions, wholeNumber } from '../options';
 
-/** `status` prints the run's state as JSON; `pause`, `resume` and `stop` signal a running run. */
-async function control(command: 'status' | 'pause' | 'resume' | 'stop', id: string | undefined): Promise<void> {
-  if (!id) throw new UsageError(`usage: harnessx ${command} <workflowId>`);
+/** `status` shows the run's state (a few lines, or all of it as JSON); `pause`, `resume` and `stop` signal a running run. */
+async function control(command: 'status' | 'pause' | 'resume' | 'stop', args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, { json: { type: 'boolean', default: false } });
+  const id = positionals[0];
+  const json = values.json;
+  if (!id) throw new UsageError(`usage: harnessx ${command} <workflowId>${command === 'status' ? ' [--json]' : ''}`);
   const client = await connectClient();
   const handle = client.workflow.getHandle(id);
   let description;
@@ -18,23 +22,37 @@ async function control(command: 'status' | 'pause' | 'resume' | 'stop', id: stri
     throw e;
   }
   const workflowStatus = description.status.name;
-  if (command === 'status') {
-    const out: Record<string, unknown> = { workflowId: id, workflowStatus, webUi: webUiUrl(id) };
-    if (workflowStatus === 'RUNNING') {
-      try {
-        Object.assign(out, await handle.query<RunStatus>('status'));
-      } catch (e) {
-        out.note = `live status unavailable (${(e as Error).message}); is a worker running? npx harnessx worker`;
-      }
-    } else if (workflowStatus === 'COMPLETED') {
-      out.result = await handle.result();
-    }
-    console.log(JSON.stringify(out, null, 2));
-    return;
-  }
+  if (command === 'status') return status(handle, description, json);
   if (workflowStatus !== 'RUNNING') throw new UsageError(`cannot ${command} "${id}": it is ${workflowStatus.toLowerCase()}`);
   await handle.signal(command);
   console.log(`sent ${command} to ${id}${command === 'stop' ? ' (it stops after the current round)' : command === 'pause' ? ' (it pauses at the next stage boundary)' : ''}`);
+}
+
+/** The longest `status` waits for the run's live state: a busy or absent worker must not hold it up. */
+const STATUS_QUERY_MS = 800;
+
+/**
+ * `status`: what the server knows (state, start, summary, search attributes) at once; the live state from
+ * the workflow's query within STATUS_QUERY_MS (a worker answers it); a finished run's result.
+ */
+async function status(handle: WorkflowHandle, description: WorkflowExecutionDescription, json: boolean): Promise<void> {
+  const id = handle.workflowId;
+  const workflowStatus = description.status.name;
+  const out: Record<string, unknown> = { workflowId: id, workflowStatus, webUi: webUiUrl(id) };
+  if (workflowStatus === 'RUNNING') {
+    try {
+      Object.assign(out, await handle.client.connection.withDeadline(Date.now() + STATUS_QUERY_MS, () => handle.query<RunStatus>('status')));
+    } catch (e) {
+      out.note = `live status unavailable (${(e as Error).message}); is a worker running? npx harnessx worker`;
+    }
+  } else if (workflowStatus === 'COMPLETED') {
+    out.result = await handle.result();
+  }
+  if (json) return console.log(JSON.stringify(out, null, 2));
+  const summary = await description.staticSummary().catch(() => undefined);
+  const elapsed = ((description.closeTime ?? new Date()).getTime() - description.startTime.getTime()) / 1000;
+  for (const line of statusLines({ workflowId: id, workflowStatus, startTime: description.startTime, elapsedSeconds: elapsed, summary, live: 'round' in out ? (out as unknown as RunStatus) : null, result: (out.result as RunSummary | undefined) ?? null, note: (out.note as string | undefined) ?? null, webUi: webUiUrl(id) }))
+    console.log(line);
 }
 
 /** An update the workflow's validator rejected, as the run's own reason. */
@@ -74,10 +92,10 @@ async function budget(args: string[]): Promise<void> {
 }
 
 export const commands: Commands = {
-  status: (args) => control('status', args[0]),
-  pause: (args) => control('pause', args[0]),
-  resume: (args) => control('resume', args[0]),
-  stop: (args) => control('stop', args[0]),
+  status: (args) => control('status', args),
+  pause: (args) => control('pause', args),
+  resume: (args) => control('resume', args),
+  stop: (args) => control('stop', args),
   approve: (args) => decide(true, args),
   reject: (args) => decide(false, args),
   budget,

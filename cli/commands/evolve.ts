@@ -1,3 +1,4 @@
+import { evolveSummary } from '../../aegis/run-labels';
 import { evolveInputSchema } from '../../aegis/run-input';
 import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
@@ -57,13 +58,13 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
   const { client, worker } = await startLocalWorker(log, values.config);
   const settings = connectionSettings();
   const workflowId = values['workflow-id'] ?? `evolve-${input.benchmark}-${input.model.replace(/[^\w]+/g, '-')}-${idTimestamp()}`;
-  const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input] });
+  const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: evolveSummary(input) });
   log(`AEGIS run ${workflowId} started on ${settings.address} (namespace ${settings.namespace}).`);
   log(`Follow it in the Temporal Web UI: ${webUiUrl(workflowId)}`);
   log(`Benchmark ${input.benchmark}, task model ${input.model} (the sim model is a simulator, not an LLM), ${input.rounds} rounds, pass@${input.k}.`);
 
   const started = Date.now();
-  const summary = await worker.runUntil(followRun<RunSummary, RunStatus>(handle, log, EVOLVE_PROGRESS, { interactive }));
+  const summary = await worker.runUntil(followRun<RunSummary, RunStatus>(handle, log, EVOLVE_PROGRESS, { interactive, live: json ? null : process.stdout }));
   const harnessPath = await localHarnessFile(cliStore(), summary.harnessId);
   log('');
   log(`Done in ${Math.round((Date.now() - started) / 1000)} s — ${summary.stopReason}.`);

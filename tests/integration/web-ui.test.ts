@@ -1,6 +1,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { evolveSummary } from '../../aegis/run-labels';
+import { evolveInputSchema } from '../../aegis/run-input';
 import { launchBrowser } from './browser';
 import { startDevServer, startWorker, tempDataDir } from './temporal-env';
 import { freePort, startFromUi as startFromUiForm } from './web-ui-form';
@@ -60,5 +64,38 @@ it('shows the input validation error in the Web UI when the form input is invali
   const text = await workflowPageText(page, 'ui-invalid', /invalid evolveHarness input/);
   expect(text).toMatch(/Failed/);
   expect(text).toMatch(/rounds/);
+  await page.close();
+});
+
+/** Screenshots a person can look at after the run (CI keeps test-artifacts/). */
+export const ARTEFACTS = join(__dirname, '../../test-artifacts');
+
+it("shows a run's static summary, current details and labelled activities on its Web UI page", async () => {
+  const input = evolveInputSchema().parse({ benchmark: 'blocksworld', model: 'sim:small', rounds: 1, batchSize: 8, validationSize: 4, seed: 'ui-meta' });
+  const summary = evolveSummary(input);
+  const handle = await env.client.workflow.start('evolveHarness', { taskQueue: TASK_QUEUE, workflowId: 'ui-metadata', args: [input], staticSummary: summary });
+  await handle.result();
+  // What the UI reads: the summary as the server stores it, and the labels on the history's activities.
+  const described = await handle.describe();
+  expect(await described.staticSummary()).toBe(summary);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  mkdirSync(ARTEFACTS, { recursive: true });
+  await workflowPageText(page, 'ui-metadata', /Completed/).finally(() => page.screenshot({ path: join(ARTEFACTS, 'web-ui-run-page-1400.png'), fullPage: true }));
+  // The User Metadata tab: the static summary, the current details the workflow kept current, and every
+  // activity labelled with round, stage and what it works on ("Events with Metadata").
+  await page.getByText('User Metadata', { exact: true }).click();
+  // Summary and details are rendered as markdown in sandboxed frames: read every frame's text.
+  const metadataText = async () => (await Promise.all(page.frames().map((f) => f.innerText('body').catch(() => '')))).join('\n');
+  const deadline = Date.now() + 60_000;
+  let shown = await metadataText();
+  while (!(shown.includes(summary) && /Round 1 of 1 · done/.test(shown) && /round 1 · rollout · 8 tasks · pass@2/.test(shown)) && Date.now() < deadline) {
+    await page.waitForTimeout(1000);
+    shown = await metadataText();
+  }
+  await page.screenshot({ path: join(ARTEFACTS, 'web-ui-user-metadata-1400.png'), fullPage: true });
+  expect(shown).toContain(summary);
+  expect(shown).toMatch(/Round 1 of 1 · done/);
+  expect(shown).toMatch(/round 1 · rollout · 8 tasks · pass@2/);
+  expect(shown).toMatch(/round 1 · gate · r1-c\d/);
   await page.close();
 });

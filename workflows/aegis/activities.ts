@@ -1,17 +1,29 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
+import { activitySummary, ActivityPlace } from '../../aegis/run-labels';
 import { ACTIVITY_OPTIONS, LOCAL_ACTIVITY_OPTIONS } from '../../temporal.config';
+import { labelledActivities } from '../labelled-activities';
+
+/**
+ * Where the run is (round and stage), asked when an activity is scheduled to label it in the Web UI.
+ * Module state is per workflow execution (the SDK isolates workflow globals); evolveHarness sets it first thing.
+ */
+let place: (() => ActivityPlace) | null = null;
+export function labelActivitiesWith(where: () => ActivityPlace): void {
+  place = where;
+}
+const label = (activity: string, args: unknown) => (place ? activitySummary(place(), activity, args) : null);
 
 /**
  * The evolveHarness workflow's activity stubs, one per kind of work: each kind has its own timeouts and
  * retry policy (temporal.config.ts). Activities are imported as types only: their code runs on workers.
  */
 /** Rollouts, evaluations and the gate: task-model episodes, the long-running work. */
-export const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
+export const rollouts = labelledActivities(proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout), label);
 /** The meta-agent stages: digest, plan, evolve, critique. */
-export const meta = proxyActivities<Activities>(ACTIVITY_OPTIONS.meta);
+export const meta = labelledActivities(proxyActivities<Activities>(ACTIVITY_OPTIONS.meta), label);
 /** Setup, variant forks and the summary: short store operations. */
-export const books = proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping);
+export const books = labelledActivities(proxyActivities<Activities>(ACTIVITY_OPTIONS.bookkeeping), label);
 /** Audit appends are millisecond, idempotent file appends: local activities spare a server round trip each. */
 export const ledger = proxyLocalActivities<Activities>(LOCAL_ACTIVITY_OPTIONS);
 

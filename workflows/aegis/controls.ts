@@ -1,7 +1,8 @@
-import { condition, defineQuery, defineSignal, defineUpdate, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, defineQuery, defineSignal, defineUpdate, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { applyBudgetChange, BudgetChange, budgetChangeProblem } from '../../aegis/run-budget';
 import type { EvolveInput } from '../../aegis/run-input';
 import { decisionProblem, PendingApproval, ReviewerDecision, RoundBudget, RunState, RunStatus, runStatus, Stage } from '../../aegis/run-state';
+import { bestValidation, currentDetails } from '../../aegis/run-labels';
 import { RunStatusValue, SA } from '../../aegis/search-attributes';
 
 /**
@@ -25,7 +26,7 @@ export class RunControls {
   /** True while the run waits at a stage boundary for a resume: the status shows stage 'paused'. */
   waitingForResume = false;
   stopping = false;
-  lastEvent = 'starting';
+  private event = 'starting';
   /** Undefined until setup has prepared the run (or the run resumed from continue-as-new). */
   state: RunState | undefined;
   pending: PendingApproval | null = null;
@@ -38,16 +39,39 @@ export class RunControls {
     this.state = input.resume as RunState | undefined;
   }
 
+  /** What happened last, in words; setting it refreshes the run's current details in the Web UI. */
+  get lastEvent(): string {
+    return this.event;
+  }
+  set lastEvent(event: string) {
+    this.event = event;
+    this.refreshDetails();
+  }
+
   /** Stage boundary: a pause takes effect here, so a stage in flight always completes. */
   async enter(next: Stage): Promise<void> {
     this.waitingForResume = this.paused && !this.stopping;
+    if (this.waitingForResume) this.refreshDetails();
     await condition(() => !this.paused || this.stopping);
     this.waitingForResume = false;
     this.stage = next;
+    this.refreshDetails();
+  }
+
+  /**
+   * The workflow's current details (user metadata the Web UI shows on the run's page). Setting them is no
+   * command, so it changes nothing a replay compares.
+   */
+  refreshDetails(): void {
+    const st = this.status();
+    setCurrentDetails(
+      currentDetails({ round: st.round, rounds: st.rounds, stage: st.stage, shipped: st.shipped, rejected: st.rejected, bestValidation: bestValidation(this.state?.heldOut), lastPassRate: st.lastPassRate, tokens: st.tokens, lastEvent: st.lastEvent }),
+    );
   }
 
   /** Keeps the HarnessX* search attributes current (when the input asks for them), so runs can be filtered. */
   publish(status: RunStatusValue): void {
+    this.refreshDetails();
     if (!this.input.searchAttributes) return;
     const s = this.state;
     upsertSearchAttributes([
@@ -56,7 +80,8 @@ export class RunControls {
       { key: SA.metaModel, value: this.input.metaAgent },
       { key: SA.status, value: status },
       { key: SA.round, value: s?.round ?? 0 },
-      { key: SA.bestScore, value: s?.bestScore ?? s?.lastPassRate ?? 0 },
+      // The best held-out validation pass rate so far (0 until measured): the number status, the summary and the report show.
+      { key: SA.bestScore, value: bestValidation(s?.heldOut) ?? 0 },
       ...(s ? [{ key: SA.harnessId, value: s.incumbentId }] : []),
     ]);
   }

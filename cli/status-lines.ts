@@ -1,0 +1,39 @@
+import { grouped, percent } from '../aegis/run-labels';
+import type { RunStatus, RunSummary } from '../workflows/evolve-harness';
+import { clock, fit } from './progress-line';
+
+export interface StatusView {
+  workflowId: string;
+  workflowStatus: string;
+  startTime: Date;
+  elapsedSeconds: number;
+  summary?: string;
+  /** The status query's answer (a running run whose worker answered), or null. */
+  live: RunStatus | null;
+  /** A completed run's result. */
+  result: RunSummary | null;
+  note: string | null;
+  webUi: string;
+}
+
+/** `status` for a person: a handful of lines, each within 100 columns (`--json` has the full state). */
+export function statusLines(v: StatusView, width = 100): string[] {
+  const lines = [`${v.workflowId} · ${v.workflowStatus.toLowerCase()} · started ${v.startTime.toISOString().replace('T', ' ').slice(0, 19)} UTC · ${clock(v.elapsedSeconds)}`];
+  if (v.summary) lines.push(v.summary);
+  const s = v.live;
+  if (s) {
+    lines.push(`round ${s.round}/${s.rounds} · ${s.stage}${s.paused ? ' (paused)' : ''}${s.stopRequested ? ' (stopping)' : ''} · shipped ${s.shipped} · rejected ${s.rejected} · last batch ${percent(s.lastPassRate)}`);
+    lines.push(`spend: evolution ${grouped(s.tokens)} tok · measurement ${grouped(s.measurementTokens)} tok · incumbent ${s.incumbentHarnessId ?? '-'}`);
+    lines.push(`last: ${s.lastEvent}`);
+    if (s.pendingApproval) lines.push(`waiting for approval: ${s.pendingApproval.candidateId} ${s.pendingApproval.editKey} (npx harnessx approve|reject ${v.workflowId})`);
+  }
+  const r = v.result;
+  if (r) {
+    lines.push(`${r.stopReason} · ${r.rounds} rounds · shipped ${r.shipped} · rejected ${r.rejected}`);
+    lines.push(`train ${percent(r.seedPassRate)} → ${percent(r.evolvedPassRate)} (${r.trainTasks} tasks) · test ${percent(r.seedTestPassRate)} → ${percent(r.evolvedTestPassRate)} (${r.testTasks}, held out)`);
+    lines.push(`spend: evolution ${grouped(r.tokens)} tok${r.costUsd ? ` ($${r.costUsd.toFixed(2)})` : ''} · measurement ${grouped(r.measurementTokens)} tok · harness ${r.harnessId}`);
+  }
+  if (v.note) lines.push(v.note);
+  // The link stays whole (a cut link is no link).
+  return [...lines.map((l) => fit(l, width)), `Web UI: ${v.webUi}`];
+}
