@@ -9,6 +9,7 @@ import { commands as control } from './commands/control';
 import { commands as evolve } from './commands/evolve';
 import { commands as exportGrpo } from './commands/export-grpo';
 import { commands as installCli } from './commands/install-cli';
+import { commands as processors } from './commands/processors';
 import { commands as replay } from './commands/replay';
 import { commands as rollout } from './commands/rollout';
 import { commands as runTask } from './commands/run';
@@ -60,6 +61,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
   harnessx replay <workflowId> [--save f] replay the run's histories against the current workflow code
   harnessx codec-server [--port 8888]     decrypt payloads for the Web UI (HARNESSX_CODEC_KEY, _AUTH)
   harnessx install-cli                    find or build the Temporal CLI
+  harnessx processors [--json]            the processor library and its bundles (--json: last line { processors, bundles })
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (use a cluster),
 TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_CONFIG (the suites config when --config is not given; else
@@ -85,6 +87,7 @@ const COMMANDS: Commands = {
   ...control,
   ...audit,
   ...replay,
+  ...processors,
   ...codecServer,
 };
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { HarnessConfig } from '../../harness/config';
 import { PROCESSOR_LIBRARY } from '../../harness/processors';
+import { BUNDLES } from '../../harness/processors/bundles';
 
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
@@ -33,7 +34,8 @@ export const EDIT_VOCABULARY = `Edits are typed builder operations on the harnes
   replace   {"op":"replace","hook":"<hook>","group":"<singleton group>","processor":{...}}  — swap the processor of a singleton group for another of the same group.
   remove    {"op":"remove","processorId":"<id>"}  — drop a processor.
   configure {"op":"configure","processorId":"<id>","params":{...}}  — change parameters of a processor already in the harness (the params given are merged over the current ones).
-Edit types, as the ledger names them: insert:<type>@<hook>, replace:<group>-><type>@<hook>, remove:<id>, configure:<id>:<params>; a candidate's key joins all its changes with "+", and its bucket is derived from all its changes (processor > tools > config > prompt). "editExamples" shows each operation on the current harness.`;
+  bundle    {"op":"bundle","name":"<bundle>"}  — apply a named processor set from "Bundles" as one edit.
+Edit types, as the ledger names them: insert:<type>@<hook>, replace:<group>-><type>@<hook>, remove:<id>, configure:<id>:<params>, bundle:<name>@<version>; a candidate's key joins all its changes with "+", and its bucket is derived from all its changes (processor > tools > config > prompt). "editExamples" shows each operation on the current harness.`;
 
 /** How the deterministic gate decides, in numbers when the run's terms are known. */
 export function gateMechanics(terms?: GateTerms): string {
@@ -113,7 +115,10 @@ ${JSON_ONLY}`;
 export function withStableContext(system: string, parts: { catalogue?: boolean; codeApi?: boolean; libraryTypes?: boolean }): string {
   const blocks = [system];
   if (parts.libraryTypes) blocks.push(`Library processor types (type, hooks, purpose) — the names to use in "missing:<type>":\n${JSON.stringify(libraryTypes())}`);
-  if (parts.catalogue) blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue())}`);
+  if (parts.catalogue) {
+    blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue())}`);
+    blocks.push(`Bundles (named processor sets; apply one as a single edit {"op":"bundle","name":"<name>"}: each member is configured where its type is present, replaces the holder of its singleton group on that hook, or is inserted):\n${JSON.stringify(bundleCatalogue())}`);
+  }
   if (parts.codeApi) blocks.push(`Code processor API (the "harnessx" module code processors import types from):\n${harnessApiText()}`);
   return blocks.join('\n\n');
 }
@@ -257,6 +262,11 @@ export function harnessView(config: HarnessConfig, maxSource = 3000): Record<str
   for (const hook of HOOKS)
     if (config.hooks[hook].length) out[hook] = config.hooks[hook].map((p) => ({ id: p.id, type: p.type, params: p.type === 'code' ? { source: clip(String(p.params.source), maxSource) } : p.params }));
   return out;
+}
+
+/** The bundles as the model and the CLI see them: name, version, purpose, members. */
+export function bundleCatalogue(): Array<{ name: string; version: number; description: string; processors: string[] }> {
+  return BUNDLES.map((b) => ({ name: b.name, version: b.version, description: b.description, processors: b.members.map((x) => `${x.type}@${x.hook}`) }));
 }
 
 let catalogueCache: unknown[] | null = null;

@@ -3,6 +3,7 @@ import { contextPartsByStep } from '../../aegis/llm/prompts';
 import { digestTraces, sharedPreamble } from '../../aegis/digester';
 import { earlyStopExplanation } from '../../aegis/sequential-gate';
 import type { Candidate } from '../../aegis/types';
+import { applyEdits } from '../../harness/builder';
 import { seedHarness } from '../../harness/seed';
 import type { EpisodeTrace } from '../../harness/trace';
 import type { ModelRequest } from '../../harness/types';
@@ -81,7 +82,10 @@ describe('the meta-agent sees the task it improves', () => {
   });
 
   test('untriedEditTypes spans every edit kind: insert, replace, remove, configure', () => {
-    const untried = untriedEditTypes(seedHarness(), []);
+    const built = applyEdits(seedHarness(), [{ op: 'insert', hook: 'before_tool', processor: { id: 'args', type: 'arg_validation', params: {} } }]);
+    if (!built.ok) throw new Error(built.error.message);
+    const untried = untriedEditTypes(built.config, []);
+    expect(untried).toContain('replace:arg_validation->tool_call_correction@before_tool');
     for (const kind of ['insert:', 'replace:', 'remove:', 'configure:']) expect(untried.some((k) => k.startsWith(kind))).toBe(true);
     const tried = untriedEditTypes(seedHarness(), [{ key: 'configure:step_budget:{"maxSteps":20}', bucket: 'config', harnessId: 'hx', outcome: 'rejected: seesaw: no gain' }]);
     expect(tried).not.toContain('configure:step_budget');
