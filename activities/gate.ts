@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { seesaw, statisticalSeesaw, suspectedRegressions } from '../aegis/gate';
 import { gateSeeds } from '../aegis/gate-waves';
 import { preGateChecks } from '../aegis/pre-gate';
-import { allowanceSpent, GateAllowance, runSequentialSeesaw } from '../aegis/sequential-gate';
+import { allowanceSpent, earlyStopExplanation, GateAllowance, runSequentialSeesaw } from '../aegis/sequential-gate';
 import type { TaskOutcome } from '../aegis/rollout';
 import { GATE_CHECKS } from '../aegis/types';
 import type { Candidate, GateCheckResult, GateResult } from '../aegis/types';
@@ -167,7 +167,7 @@ export function createGateActivities(services: ActivityServices) {
     const s = seesaw(run.incumbent, run.candidate, input.minGain, run.recheck);
     // The early stop is exact: the seesaw over the tasks that ran agrees with it (a mismatch is a bug, not a verdict).
     if (!decision.decided || decision.passed !== s.passed) throw new Error(`sequential gate disagrees with the seesaw on ${evaluatedTasks} of ${before.length} tasks: ${JSON.stringify(decision)} vs ${s.passed}`);
-    const stopped = evaluatedTasks < before.length ? ` (decided after ${evaluatedTasks} of ${before.length} gate tasks)` : '';
+    const stopped = evaluatedTasks < before.length ? ` (${earlyStopExplanation(p, input.minGain, evaluatedTasks, before.length)})` : '';
     checks.push({ check: s.check, passed: s.passed, detail: `${s.detail}${stopped}` });
     return result({ incumbentPassed, candidatePassed, regressions: s.regressions, unlocked: s.unlocked, evaluatedTasks });
   }

@@ -117,9 +117,9 @@ export function createMetaStageActivities(services: ActivityServices) {
       });
     },
 
-    async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[] } & StageSpec) {
+    async plan(input: { digestRef: string; harnessId: string; tried: TriedEdit[]; gate?: GateTerms } & StageSpec) {
       return stage(input, async (agent) => {
-        const landscape = await agent.plan({ digest: await store.get<Digest>(input.digestRef), tried: input.tried, config: await store.getHarness(input.harnessId) });
+        const landscape = await agent.plan({ digest: await store.get<Digest>(input.digestRef), tried: input.tried, config: await store.getHarness(input.harnessId), ...(input.gate ? { gate: input.gate } : {}) });
         return { landscapeRef: await store.put(landscape), options: landscape.options.length, categories: landscape.categories.map((c) => `${c.category}:${c.tasks.length}`) };
       });
     },

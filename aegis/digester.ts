@@ -29,6 +29,28 @@ export function stepsTaken(trace: EpisodeTrace): number {
   return trace.records.reduce((n, r) => (r.kind === 'model_call' || r.kind === 'tool_call' || r.kind === 'dialogue' || r.kind === 'error' ? Math.max(n, r.step) : n), 0);
 }
 
+/** A shared start shorter than this is not worth separating from the goals (it is a word or two). */
+const MIN_PREAMBLE_CHARS = 80;
+
+/**
+ * The text every instruction starts with, ending at a line break (a benchmark's intro, rules or policy),
+ * or '' when there is none or only one distinct instruction: a single task's text is all its own.
+ */
+export function sharedPreamble(instructions: readonly string[]): string {
+  const distinct = [...new Set(instructions)];
+  if (distinct.length < 2) return '';
+  let n = 0;
+  const first = distinct[0];
+  while (n < first.length && distinct.every((s) => s[n] === first[n])) n++;
+  const cut = first.lastIndexOf('\n', n - 1);
+  return cut + 1 >= MIN_PREAMBLE_CHARS ? first.slice(0, cut + 1) : '';
+}
+
+/** An instruction without the shared preamble: the task's own statement. */
+export function ownText(instruction: string, preamble: string): string {
+  return preamble && instruction.startsWith(preamble) ? instruction.slice(preamble.length).trimStart() : instruction;
+}
+
 /** Counts the failure signals of one episode from its trace alone. */
 export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<FailureCategory, number>>; evidence: string[] } {
   const counts: Partial<Record<FailureCategory, number>> = {};
@@ -82,6 +104,8 @@ export function digestTraces(input: { round: number; harnessId: string; config: 
   const byTask = new Map<string, EpisodeTrace[]>();
   for (const t of input.traces) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
   const prior = new Map((input.previous?.tasks ?? []).map((t) => [t.taskId, t.history]));
+  const instructionOf = new Map(input.traces.map((t) => [t.taskId, t.instruction]));
+  const preamble = sharedPreamble([...instructionOf.values()]);
   const tasks: TaskDigest[] = input.outcomes.map((o) => {
     const counts: Partial<Record<FailureCategory, number>> = {};
     const evidence: string[] = [];
@@ -104,11 +128,12 @@ export function digestTraces(input: { round: number; harnessId: string; config: 
       categoryCounts: counts,
       implicated,
       evidence,
+      ...(instructionOf.has(o.taskId) ? { goal: ownText(instructionOf.get(o.taskId)!, preamble) } : {}),
       history: [...(prior.get(o.taskId) ?? []), { round: input.round, passed: o.passed, category }],
     };
   });
   const failing = tasks.filter((t) => t.category !== null);
   const traceTokens = input.traces.reduce((n, t) => n + Math.ceil(JSON.stringify(t.records).length / 4), 0);
-  const digestTokens = Math.ceil(JSON.stringify(tasks.map(({ history: _h, ...rest }) => rest)).length / 4);
-  return { round: input.round, harnessId: input.harnessId, tasks, actionability: tasks.length ? failing.length / tasks.length : 0, traceTokens, digestTokens };
+  const digestTokens = Math.ceil(JSON.stringify(tasks.map(({ history: _h, goal: _g, ...rest }) => rest)).length / 4);
+  return { round: input.round, harnessId: input.harnessId, tasks, actionability: tasks.length ? failing.length / tasks.length : 0, traceTokens, digestTokens, ...(preamble ? { sharedPreamble: preamble } : {}) };
 }

@@ -33,9 +33,20 @@ export function rejectionKind(edit: Pick<TriedEdit, 'outcome' | 'rejectedFor'>):
   return check && (MISTAKE_CHECKS as readonly string[]).includes(check) ? 'mistake' : 'idea';
 }
 
+/** The gate's counts, where the verdict carries them (ships are reported with their measured effect). */
+type GateCounts = Partial<Pick<GateResult, 'incumbentPassed' | 'candidatePassed' | 'gateTasks' | 'unlocked' | 'regressions' | 'checks'>>;
+
+/** "shipped" with what it did on the gate set, in numbers: passed before and after, and the tasks it unlocked. */
+export function shippedOutcome(gate: GateCounts): string {
+  if (gate.gateTasks === undefined || gate.candidatePassed === undefined || gate.incumbentPassed === undefined) return 'shipped';
+  const seesaw = gate.checks?.find((c) => c.check === 'seesaw')?.detail;
+  const unlocked = gate.unlocked?.length ? `; unlocked ${gate.unlocked.slice(0, 8).join(', ')}${gate.unlocked.length > 8 ? ` and ${gate.unlocked.length - 8} more` : ''}` : '';
+  return `shipped: ${gate.incumbentPassed} → ${gate.candidatePassed} of ${gate.gateTasks} gate tasks passed (${gate.candidatePassed - gate.incumbentPassed >= 0 ? '+' : ''}${gate.candidatePassed - gate.incumbentPassed})${unlocked}${seesaw ? `; seesaw: ${seesaw}` : ''}`;
+}
+
 /** The ledger entry for a gated candidate (what the workflows append after each gate). */
-export function triedEditFromGate(candidate: Pick<Candidate, 'editKey' | 'bucket'>, incumbentId: string, gate: Pick<GateResult, 'passed' | 'reason'>): TriedEdit {
-  if (gate.passed) return { key: candidate.editKey, bucket: candidate.bucket, harnessId: incumbentId, outcome: 'shipped' };
+export function triedEditFromGate(candidate: Pick<Candidate, 'editKey' | 'bucket'>, incumbentId: string, gate: Pick<GateResult, 'passed' | 'reason'> & GateCounts): TriedEdit {
+  if (gate.passed) return { key: candidate.editKey, bucket: candidate.bucket, harnessId: incumbentId, outcome: shippedOutcome(gate) };
   const outcome = `rejected: ${gate.reason}`;
   return { key: candidate.editKey, bucket: candidate.bucket, harnessId: incumbentId, outcome, rejectedFor: rejectionKind({ outcome }) ?? 'idea' };
 }
@@ -78,7 +89,7 @@ export interface MetaAgent {
   /** Refines the deterministic digest (the LLM Digester writes per-task failure summaries). Optional. */
   /** `config`: the harness the traces ran on (the LLM Digester shows it, to name implicated processors). */
   digest?(input: { digest: Digest; traces: EpisodeTrace[]; config?: HarnessConfig }): Promise<Digest>;
-  plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig }): Promise<Landscape>;
+  plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig; gate?: GateTerms }): Promise<Landscape>;
   /** `traces`: the round's raw episodes (baselines without a digester read them). */
   /**
    * `preGate`: the gate's rollout-free checks, injected by the evolve activity. An agent that has it may

@@ -1,5 +1,6 @@
 import type { Edit } from '../harness/builder';
 import { canonicalJson, sha256Hex } from '../harness/canonical';
+import { getBundle } from '../harness/processors/bundles';
 import type { HarnessConfig } from '../harness/config';
 import { HOOKS, HookName } from '../harness/types';
 import type { Bucket, FailureCategory, Remedy } from './types';
@@ -30,6 +31,8 @@ export function changeKey(e: Edit): string {
       return `remove:${e.processorId}`;
     case 'configure':
       return `configure:${e.processorId}:${paramsLabel(e.params)}`;
+    case 'bundle':
+      return `bundle:${e.name}@${getBundle(e.name)?.version ?? '?'}`;
   }
 }
 
@@ -46,6 +49,7 @@ const BUCKET_RANK: Record<Bucket, number> = { prompt: 0, config: 1, tools: 2, pr
 
 /** The bucket one change belongs to; `types` maps processor ids to types (the harness it applies to). */
 export function changeBucket(e: Edit, types: ReadonlyMap<string, string>): Bucket {
+  if (e.op === 'bundle') return 'processor';
   const type = e.op === 'insert' || e.op === 'replace' ? e.processor.type : types.get(e.processorId) ?? 'unknown';
   if (PROMPT_TYPES.has(type)) return 'prompt';
   if (TOOL_TYPES.has(type)) return 'tools';

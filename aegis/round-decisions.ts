@@ -50,7 +50,7 @@ export function gateAction(gate: Pick<GateResult, 'passed' | 'checks' | 'regress
 export const TRIED_HISTORY = 500;
 
 /** The tried-edits record after a gate verdict; a rejection says whether it was for the idea or a mistake. */
-export function triedAfterGate(tried: TriedEdit[], edit: { key: string; bucket: Bucket; harnessId: string }, gate: Pick<GateResult, 'passed' | 'reason'>): TriedEdit[] {
+export function triedAfterGate(tried: TriedEdit[], edit: { key: string; bucket: Bucket; harnessId: string }, gate: Parameters<typeof triedEditFromGate>[2]): TriedEdit[] {
   return [...tried, triedEditFromGate({ editKey: edit.key, bucket: edit.bucket }, edit.harnessId, gate)].slice(-TRIED_HISTORY);
 }
 

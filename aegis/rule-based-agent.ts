@@ -52,12 +52,13 @@ export function buildLandscape(digest: Digest, tried: TriedEdit[], config: Harne
 /** The processor type an edit adds, changes or removes (on `config`, the harness it applies to). */
 function editedType(edit: Edit, config: HarnessConfig): string | undefined {
   if (edit.op === 'insert' || edit.op === 'replace') return edit.processor.type;
+  if (edit.op === 'bundle') return undefined;
   for (const hook of HOOKS) for (const p of config.hooks[hook]) if (p.id === edit.processorId) return p.type;
   return undefined;
 }
 
 /** Additions first, budget changes next, removals last: what is on the incumbent passed the gate (or is the seed's). */
-const OP_ORDER: Record<Edit['op'], number> = { insert: 0, replace: 0, configure: 1, remove: 2 };
+const OP_ORDER: Record<Edit['op'], number> = { insert: 0, replace: 0, bundle: 0, configure: 1, remove: 2 };
 
 /**
  * Exploration: the valid single edits on the incumbent (the random baseline's edit space) that are neither

@@ -106,6 +106,23 @@ export function sequentialDecision(p: SequentialProgress, minGain: number): Sequ
   return { decided: false };
 }
 
+/**
+ * Why a sequential seesaw stopped before the last gate task, in numbers: what the tasks that ran showed
+ * and why the tasks left could not change the verdict (worded for the meta-agent's ledger).
+ */
+export function earlyStopExplanation(p: SequentialProgress, minGain: number, evaluated: number, total: number): string {
+  const left = total - evaluated;
+  const unsolvedLeft = p.unsolvedTotal - p.unsolvedChecked;
+  const head = `decided after ${evaluated} of ${total} gate tasks`;
+  const decision = sequentialDecision(p, minGain);
+  if (!decision.decided) return `${head}: undecided`;
+  if (decision.why === 'regression')
+    return `${head}: ${p.confirmedRegressions} task(s) the incumbent passes failed the candidate's regular and confirmation attempts, and one confirmed regression rejects it whatever the other ${left} task(s) show`;
+  if (decision.why === 'gain_out_of_reach')
+    return `${head}: the candidate needed ${minGain + p.suspects} unlock(s) (minGain ${minGain} + ${p.suspects} suspected regression(s)) but had ${p.unlocked}, and only ${unsolvedLeft} task(s) the incumbent fails were left to run, so the gain was out of reach`;
+  return `${head}: every task the incumbent passes was checked with no regression, and ${p.unlocked} unlock(s) reached the gain needed (${minGain + p.suspects}); the ${left} task(s) left were ones the incumbent fails, which can only add to the gain`;
+}
+
 /** The spend a gate may still make before it stops undecided (the run's evolution budget left); null = no cap. */
 export type GateAllowance = RolloutAllowance;
 

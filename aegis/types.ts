@@ -22,6 +22,8 @@ export interface TaskDigest {
   evidence: string[];
   /** The LLM Digester's failure summary, when an LLM meta-agent digested the round. */
   summary?: string;
+  /** The task's own statement: its instruction without the preamble every task of the round shares (Digest.sharedPreamble). */
+  goal?: string;
   /** Outcome per round this task was seen in, oldest first. */
   history: Array<{ round: number; passed: boolean; category: FailureCategory | null }>;
 }
@@ -34,6 +36,8 @@ export interface Digest {
   actionability: number;
   traceTokens: number;
   digestTokens: number;
+  /** The text every task's instruction of the round starts with (a benchmark's rules or policy), shown once per request. */
+  sharedPreamble?: string;
 }
 
 export interface Remedy {
@@ -85,6 +89,8 @@ export interface Candidate {
   editKey: string;
   bucket: Bucket;
   manifest: Manifest;
+  /** The gate's rollout-free checks on it, where the Evolver ran them (the Critic is told): "passed" or the first failure. */
+  preGate?: string;
 }
 
 export type Critique = { decision: 'no_op'; reason: string } | { decision: 'ship_ranking'; ranking: string[]; notes: string[] };

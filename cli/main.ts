@@ -10,6 +10,7 @@ import { commands as deploy } from './commands/deploy';
 import { commands as evolve } from './commands/evolve';
 import { commands as exportGrpo } from './commands/export-grpo';
 import { commands as installCli } from './commands/install-cli';
+import { commands as processors } from './commands/processors';
 import { commands as replay } from './commands/replay';
 import { commands as rollout } from './commands/rollout';
 import { commands as runTask } from './commands/run';
@@ -62,6 +63,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
   harnessx codec-server [--port 8888]     decrypt payloads for the Web UI (HARNESSX_CODEC_KEY, _AUTH)
   harnessx install-cli                    find or build the Temporal CLI
   harnessx deploy start|status|pause|resume|stop|rollback <name>   a live deployment that evolves from its traffic (README)
+  harnessx processors [--json]            the processor library and its bundles (--json: last line { processors, bundles })
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (use a cluster),
 TEMPORAL_CLI_PATH (use this CLI binary), HARNESSX_CONFIG (the suites config when --config is not given; else
@@ -88,6 +90,7 @@ const COMMANDS: Commands = {
   ...deploy,
   ...audit,
   ...replay,
+  ...processors,
   ...codecServer,
 };
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HarnessConfig, HarnessConfigError, ProcessorSpec, ProcessorSpecSchema, canonicalize } from './config';
 import { getProcessorDefinition } from './processors';
+import { BUNDLES, getBundle } from './processors/bundles';
 import { HOOKS, HookName } from './types';
 
 const HookSchema = z.enum(HOOKS);
@@ -11,6 +12,8 @@ export const EditSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('replace'), hook: HookSchema, group: z.string().min(1), processor: ProcessorSpecSchema }),
   z.object({ op: z.literal('remove'), processorId: z.string().min(1) }),
   z.object({ op: z.literal('configure'), processorId: z.string().min(1), params: z.record(z.string(), z.unknown()) }),
+  /** A named processor set (harness/processors/bundles.ts) applied as one edit. */
+  z.object({ op: z.literal('bundle'), name: z.string().min(1) }),
 ]);
 export type Edit = z.infer<typeof EditSchema>;
 
@@ -116,7 +119,26 @@ export function applyEdit(config: HarnessConfig, edit: Edit): BuildResult {
       return remove(config, edit.processorId);
     case 'configure':
       return configure(config, edit.processorId, edit.params);
+    case 'bundle':
+      return applyBundle(config, edit.name);
   }
+}
+
+/** A bundle's members, each configured where its type is present, replaced into its group, or inserted. */
+export function applyBundle(config: HarnessConfig, name: string): BuildResult {
+  const bundle = getBundle(name);
+  if (!bundle) return err('unknown_type', `unknown bundle "${name}"; bundles: ${BUNDLES.map((b) => b.name).join(', ')}`);
+  let current: BuildResult = { ok: true, config };
+  for (const member of bundle.members) {
+    if (!current.ok) return current;
+    const c: HarnessConfig = current.config;
+    const same = c.hooks[member.hook].find((p) => p.type === member.type);
+    const group = getProcessorDefinition(member.type)?.meta.singletonGroup;
+    const holder = group && c.hooks[member.hook].find((p) => getProcessorDefinition(p.type)?.meta.singletonGroup === group);
+    const spec = { id: member.id, type: member.type, params: member.params };
+    current = same ? configure(c, same.id, member.params) : holder ? replace(c, member.hook, group!, spec) : insert(c, member.hook, locate(c, member.id) ? { ...spec, id: `${member.id}_${bundle.name}` } : spec);
+  }
+  return current;
 }
 
 export function applyEdits(config: HarnessConfig, edits: Edit[]): BuildResult {

@@ -21,7 +21,7 @@ const same = jsonEqual;
 export const HOOK_CONTRACTS: Record<HookName, string> = {
   task_start: 'systemPrompt',
   step_start: 'history (structural edits: drop, reorder, summarize)',
-  before_model: 'content of the last user message; append one user message; append context parts',
+  before_model: 'content of the last user message; append one user message; append context parts; request.route (which model role answers)',
   after_model: 'response text and tool calls',
   before_tool: 'tool call arguments, approval flag and rejection reason',
   after_tool: 'tool result',

@@ -18,9 +18,30 @@ export interface TraceNotes {
   note(kind: string, data: unknown): void;
 }
 
+/**
+ * Lessons kept across episodes, already bound by the run's wiring to one harness and one suite (the
+ * artifact store keeps them, so they survive restarts and span hosts). harness/ never opens a store itself.
+ */
+export interface EpisodeMemory {
+  recall(): Promise<string[]>;
+  remember(lessons: string[]): Promise<void>;
+}
+
+/** The harness's model roles a processor may call besides the main model (harness config `model`). */
+export type ModelRole = 'judge' | 'evaluator';
+
 export interface ProcessorContext {
   readonly task: TaskView;
   readonly model: Model;
+  /**
+   * The harness's other model roles, when its config names them: each call goes through the worker's
+   * endpoint limiter and is counted in the episode's usage (the run's spend) like the main model's.
+   */
+  readonly models?: Partial<Record<ModelRole, Model>>;
+  /** Cross-episode memory, when the run wires a store (absent in smoke tests and unit runs). */
+  readonly memory?: EpisodeMemory;
+  /** Skill files the suite declares, by name (loaded by the suite, not by the harness). */
+  readonly skills?: Readonly<Record<string, string>>;
   readonly env: EnvironmentView;
   readonly trace: TraceNotes;
   /** Re-executes a tool call (through before_tool checks of the environment only); for retry processors. */

@@ -1,7 +1,7 @@
 import type { HarnessConfig } from './config';
 import { checkContract, HookContractViolation } from './contracts';
 import { EpisodeTelemetry } from './genai-telemetry';
-import type { EnvironmentView, Model, ProcessorContext, ProcessorInstance } from './processor';
+import type { EnvironmentView, EpisodeMemory, Model, ModelRole, ProcessorContext, ProcessorInstance } from './processor';
 import { getProcessorDefinition } from './processors';
 import { EpisodeTrace, TraceRecord, TraceRecorder } from './trace';
 import {
@@ -38,6 +38,11 @@ export interface EpisodeInput {
   harnessId: string;
   env: Environment;
   model: Model;
+  /** The harness's other model roles for processors and routed steps (limited and wrapped by the caller). */
+  models?: Partial<Record<ModelRole, Model>>;
+  /** Cross-episode memory bound to this harness and suite, and the suite's skill files, for processors. */
+  memory?: EpisodeMemory;
+  skills?: Record<string, string>;
   task: TaskView;
   seed: string;
   attempt: number;
@@ -171,6 +176,7 @@ class EpisodeRun {
   private readonly task: TaskView;
   /** The model as processors and the loop call it: every call is counted and traced. */
   private readonly model: Model;
+  private readonly roles: Partial<Record<ModelRole, Model>>;
   private readonly ctx: ProcessorContext;
   private attached = {} as Record<HookName, Attached[]>;
   private fullTrace: boolean;
@@ -189,9 +195,14 @@ class EpisodeRun {
     this.task = task;
     this.fullTrace = config.slots.tracer.level === 'full';
     this.model = this.traced(input.model);
+    // Every role a processor or a routed step calls is counted and traced like the main model.
+    this.roles = Object.fromEntries(Object.entries(input.models ?? {}).map(([role, m]) => [role, this.traced(m)]));
     this.ctx = {
       task,
       model: this.model,
+      models: this.roles,
+      ...(input.memory ? { memory: input.memory } : {}),
+      ...(input.skills ? { skills: input.skills } : {}),
       env: { tools: () => env.tools(), admissibleActions: () => env.admissibleActions() },
       trace: this.trace,
       retryTool: async (call) => env.execute(call),
@@ -262,7 +273,9 @@ class EpisodeRun {
       tools: this.env.tools(),
     };
     const [prepared] = await this.runHook('before_model', { hook: 'before_model', step, request });
-    const raw = await this.model.generate(prepared.request);
+    // A router processor may hand the step to another role of the harness; a role it lacks falls back to main.
+    const route = prepared.request.route;
+    const raw = await ((route && route !== 'main' ? this.roles[route] : undefined) ?? this.model).generate(prepared.request);
     const [{ response }] = await this.runHook('after_model', { hook: 'after_model', step, response: raw });
     // Only the first tool call acts: the environments take one action per step.
     this.history = [...this.history, { role: 'assistant', content: response.text, toolCalls: response.toolCalls.slice(0, 1) }];

@@ -67,6 +67,11 @@ export interface ModelRequest {
   tools: ToolSpec[];
   temperature?: number;
   maxTokens?: number;
+  /**
+   * The model role that answers this request instead of the main model (a router processor sets it on an
+   * act request); the loop uses it only when the harness config names that role.
+   */
+  route?: 'main' | 'judge' | 'evaluator';
 }
 
 export interface Usage {

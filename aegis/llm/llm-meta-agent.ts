@@ -7,11 +7,11 @@ import { HOOKS } from '../../harness/types';
 import { PROCESSOR_LIBRARY } from '../../harness/processors';
 import type { CandidateDraft, CritiqueWithRevisions, MetaAgent, PreGateChecker, TriedEdit } from '../meta-agent';
 import { rejectionKind, StageFailure } from '../meta-agent';
-import { bucketOf, changeKey, editKey } from '../remedies';
+import { bucketOf, changeBucket, changeKey, editKey } from '../remedies';
 import { landscapeFacts } from '../rule-based-agent';
 import { Candidate, Digest, GateTerms, Landscape, Manifest, Remedy, TaskDigest } from '../types';
 import { callStructured, MetaUsage, StageCall, summarizeCalls } from './structured-output';
-import { clip, CRITIC_SYSTEM, DEFAULT_PROMPT_CHARS, DIGESTER_SYSTEM, digesterUser, editExamples, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, fitJson, gateMechanics, harnessView, PLANNER_SYSTEM, withStableContext } from './prompts';
+import { clip, CRITIC_SYSTEM, DEFAULT_PROMPT_CHARS, DIGESTER_SYSTEM, digesterUser, editExamples, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, fitJson, gateMechanics, harnessView, PLANNER_SYSTEM, PREAMBLE_CHARS, preambleOnce, withStableContext } from './prompts';
 import { CriticOutputSchema, DigesterOutputSchema, EvolverOutputSchema, PlannerOutputSchema, Proposal } from './schemas';
 
 /** The Evolver's system prompt with the catalogue and code API: stable, so cached where the provider caches. */
@@ -32,19 +32,44 @@ export function ledgerView(tried: TriedEdit[], max = 30) {
   return tried.slice(-max).map((t) => ({ key: clip(t.key, 200), bucket: t.bucket, onHarness: t.harnessId, outcome: clip(t.outcome, 400), ...(rejectionKind(t) ? { rejectedFor: rejectionKind(t) } : {}) }));
 }
 
-/** Insert edit types the library offers and the ledger has not tried, as the Planner names them: insert:<type>@<hook>. */
+/**
+ * Edit types the ledger has not tried on this harness, of every kind, as the Planner names them:
+ * insert:<type>@<hook> for library types the harness lacks, replace:<group>-><type>@<hook> for another
+ * member of a singleton group it has, remove:<id> and configure:<id> for each processor it has.
+ */
 export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[]): string[] {
-  const present = new Set(HOOKS.flatMap((h) => config.hooks[h].map((p) => p.type)));
+  const present = HOOKS.flatMap((hook) => config.hooks[hook].map((p) => ({ ...p, hook })));
+  const presentTypes = new Set(present.map((p) => p.type));
   // A tried key may join several edits with '+'; each part counts as tried, unless it failed on a mistake
-  // (the idea never ran, so it is still untried).
-  const triedKeys = new Set(tried.filter((t) => rejectionKind(t) !== 'mistake').flatMap((t) => t.key.split('+')));
+  // (the idea never ran, so it is still untried). A configure counts as tried whatever its params were.
+  const triedKeys = new Set(tried.filter((t) => rejectionKind(t) !== 'mistake').flatMap((t) => t.key.split('+')).map((k) => (k.startsWith('configure:') ? k.split(':').slice(0, 2).join(':') : k)));
   const out: string[] = [];
+  const add = (key: string) => (!triedKeys.has(key) && !out.includes(key) ? out.push(key) : 0);
   for (const def of Object.values(PROCESSOR_LIBRARY)) {
-    if (present.has(def.type) && def.type !== 'code') continue;
-    for (const hook of def.hooks) {
-      const key = `insert:${def.type}@${hook}`;
-      if (!triedKeys.has(key) && (def.type !== 'code' || ['before_model', 'after_model', 'after_tool', 'before_tool'].includes(hook))) out.push(key);
-    }
+    if (presentTypes.has(def.type) && def.type !== 'code') continue;
+    for (const hook of def.hooks) if (def.type !== 'code' || ['before_model', 'after_model', 'after_tool', 'before_tool'].includes(hook)) add(`insert:${def.type}@${hook}`);
+  }
+  for (const p of present) {
+    const group = PROCESSOR_LIBRARY[p.type]?.meta.singletonGroup;
+    if (group)
+      for (const def of Object.values(PROCESSOR_LIBRARY))
+        if (def.type !== p.type && def.meta.singletonGroup === group && def.hooks.includes(p.hook)) add(`replace:${group}->${def.type}@${p.hook}`);
+  }
+  for (const p of present) add(`remove:${p.id}`);
+  for (const p of present) if (p.type !== 'code') add(`configure:${p.id}`);
+  return out;
+}
+
+/** The untried edit types by the bucket each would land in (what "spans every kind and bucket" looks like to the Planner). */
+export function untriedByBucket(config: HarnessConfig, tried: TriedEdit[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const typeOf = new Map(HOOKS.flatMap((h) => config.hooks[h].map((p) => [p.id, p.type] as const)));
+  for (const key of untriedEditTypes(config, tried)) {
+    const [op, rest] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+    const type = op === 'insert' ? rest.split('@')[0] : op === 'replace' ? rest.split('->')[1].split('@')[0] : typeOf.get(rest) ?? 'code';
+    const processor = { id: 'x', type, params: {} };
+    const bucket = changeBucket(op === 'configure' ? { op, processorId: rest, params: {} } : op === 'remove' ? { op, processorId: rest } : { op: 'insert', hook: 'task_start', processor }, typeOf);
+    (out[bucket] ??= []).push(key);
   }
   return out;
 }
@@ -109,7 +134,7 @@ export class LlmMetaAgent implements MetaAgent {
           model: this.model,
           stage: 'digest',
           system: withStableContext(DIGESTER_SYSTEM, { libraryTypes: true }),
-          user: digesterUser(chunk.map((d) => ({ digest: d, traces: byTask.get(d.taskId) ?? [] })), input.config, this.promptChars),
+          user: digesterUser(chunk.map((d) => ({ digest: d, traces: byTask.get(d.taskId) ?? [] })), input.config, this.promptChars, input.digest.sharedPreamble),
           schema: DigesterOutputSchema,
           check: (v) => {
             const got = new Set(v.tasks.map((t) => t.taskId));
@@ -127,7 +152,7 @@ export class LlmMetaAgent implements MetaAgent {
     return { ...input.digest, tasks, digestTokens: outputTokens || tokens(JSON.stringify([...summaries.values()])) };
   }
 
-  async plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig }): Promise<Landscape> {
+  async plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig; gate?: GateTerms }): Promise<Landscape> {
     const { digest, tried, config } = input;
     const stalled = promptEditsStalled(tried);
     const untried = untriedEditTypes(config, tried);
@@ -137,15 +162,17 @@ export class LlmMetaAgent implements MetaAgent {
         stage: 'plan',
         system: withStableContext(PLANNER_SYSTEM, { catalogue: true }),
         user: fitJson(
-          [30, 12].map((n) => ({
+          [30, 12, 4].map((n) => ({
             round: digest.round,
+            ...preambleOnce(digest, n === 30 ? PREAMBLE_CHARS : 1500),
             failingTasks: failingSummary(digest, n),
             solvedTasks: digest.tasks.filter((t) => t.passed).length,
             harness: harnessView(config, n === 30 ? 3000 : 600),
             editExamples: editExamples(config),
             editsTried: ledgerView(tried, n),
-            untriedEditTypes: untried,
+            untriedEditTypes: n === 4 ? untried.slice(0, 40) : untriedByBucket(config, tried),
             promptOnlyEditsStalled: stalled,
+            ...(input.gate ? { gateRules: gateMechanics(input.gate) } : {}),
           })),
           this.promptChars,
         ),
@@ -202,11 +229,12 @@ export class LlmMetaAgent implements MetaAgent {
     return proposals.map((p, i) => LlmMetaAgent.draft(config, p, `r${round}-c${i + 1}`)).filter((d) => (seen.has(d.editKey) ? false : (seen.add(d.editKey), true)));
   }
 
-  /** The pre-gate verdict of each draft, failures only, worded for the Evolver. */
+  /** The pre-gate verdict of each draft, failures only, worded for the Evolver; every draft is marked with its verdict for the Critic. */
   private static async preGateFailures(drafts: CandidateDraft[], preGate: PreGateChecker): Promise<Array<{ candidateId: string; reason: string }>> {
     const failures: Array<{ candidateId: string; reason: string }> = [];
     for (const d of drafts) {
       const verdict = await preGate(d);
+      d.preGate = verdict.passed ? 'passed' : `rejected: ${verdict.reason ?? 'rejected'}`;
       if (!verdict.passed) failures.push({ candidateId: d.candidateId, reason: verdict.reason ?? 'rejected' });
     }
     return failures;
@@ -222,9 +250,10 @@ export class LlmMetaAgent implements MetaAgent {
     const { landscape, digest, config, maxCandidates, round } = input;
     if (!landscape.options.length) return [];
     const user = fitJson(
-      [20, 8].map((n) => ({
+      [20, 8, 4].map((n) => ({
         round,
         maxCandidates,
+        ...preambleOnce(digest, n === 20 ? PREAMBLE_CHARS : 1500),
         options: landscape.options.slice(0, 8).map((o) => ({ category: o.category, bucket: o.bucket, direction: o.direction ?? o.rationale })),
         failingTasks: failingSummary(digest, n),
         editsTried: landscape.editsTried.slice(-n).map((t) => ({ key: clip(t.key, 200), outcome: clip(t.outcome, 300), ...(rejectionKind(t) ? { rejectedFor: rejectionKind(t) } : {}) })),
@@ -259,7 +288,11 @@ export class LlmMetaAgent implements MetaAgent {
       check,
     });
     this.calls.push(...repaired.calls.map((c) => ({ ...c, attempt: 'repair' as const })));
-    return repaired.ok ? LlmMetaAgent.drafts(config, repaired.value.candidates, round) : drafts;
+    if (!repaired.ok) return drafts;
+    const corrected = LlmMetaAgent.drafts(config, repaired.value.candidates, round);
+    // The corrected list is checked again, so the Critic is told what the gate's first checks say of it.
+    await LlmMetaAgent.preGateFailures(corrected, input.preGate);
+    return corrected;
   }
 
   /** Claims a manifest makes that the digest does not support: checked in code, given to the Critic. */
@@ -293,8 +326,9 @@ export class LlmMetaAgent implements MetaAgent {
           system: CRITIC_SYSTEM,
           // Full changes while the budget allows; then each change by its key (never a cut in the middle of a change).
           user: fitJson(
-            [20, 8].map((n) => ({
+            [20, 8, 4].map((n) => ({
               revisionAllowed,
+              ...preambleOnce(digest, n === 20 ? PREAMBLE_CHARS : 1500),
               candidates: candidates.map((c) => ({
                 candidateId: c.candidateId,
                 bucket: c.bucket,
@@ -303,6 +337,7 @@ export class LlmMetaAgent implements MetaAgent {
                 changes: n === 20 ? c.manifest.changes : c.manifest.changes.map((e) => changeKey(e)),
                 evidence: c.manifest.capabilityEvidence,
                 predictedImpact: c.manifest.predictedImpact,
+                preGate: c.preGate ?? 'not run (the gate runs its rollout-free checks first)',
               })),
               automaticClaimChecks: LlmMetaAgent.claimFindings(candidates, digest),
               failingTasks: failingSummary(digest, n),
@@ -329,7 +364,7 @@ export class LlmMetaAgent implements MetaAgent {
           model: this.model,
           stage: 'revise',
           system: withStableContext(EVOLVER_REVISION_SYSTEM, { catalogue: true, codeApi: true }),
-          user: JSON.stringify({ candidate: { bucket: original.bucket, changes: original.manifest.changes, evidence: original.manifest.capabilityEvidence, predictedImpact: original.manifest.predictedImpact, rationale: original.manifest.attributionSignature }, criticRequest: decision.request, ...this.evolverContext(config) }),
+          user: JSON.stringify({ ...preambleOnce(digest, 1500), failingTasks: failingSummary(digest, 8), candidate: { bucket: original.bucket, changes: original.manifest.changes, evidence: original.manifest.capabilityEvidence, predictedImpact: original.manifest.predictedImpact, rationale: original.manifest.attributionSignature }, criticRequest: decision.request, ...this.evolverContext(config) }),
           schema: EvolverOutputSchema,
           maxTokens: 8192,
           check: (v) => [...(v.candidates.length !== 1 ? [`candidates: exactly one revised candidate, got ${v.candidates.length}`] : []), ...LlmMetaAgent.proposalProblems(config, v.candidates, (i) => `candidates.${i}`)],

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { HarnessConfig } from '../../harness/config';
 import { PROCESSOR_LIBRARY } from '../../harness/processors';
+import { BUNDLES } from '../../harness/processors/bundles';
 
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
 import { HOOK_CONTRACTS } from '../../harness/contracts';
 import { harnessApiText } from '../../harness/sandbox/compile-processor';
 import { DEFAULT_SANDBOX_LIMITS, TICKS_PER_NOMINAL_MS } from '../../harness/sandbox/quickjs-sandbox';
-import { stepsTaken } from '../digester';
+import { ownText, sharedPreamble, stepsTaken } from '../digester';
 import type { Digest, GateTerms, TaskDigest } from '../types';
 
 /**
@@ -21,7 +22,7 @@ const JSON_ONLY = 'Reply with one JSON object only (you may wrap it in a ```json
 const CATEGORIES_TEXT = `Categories: format_error (malformed or prose actions, bad arguments, calls the harness blocked), invalid_action (actions whose preconditions fail), loop (returning to earlier states), no_progress (budget ran out without getting closer), transient_tool_error, long_context, harness_error (a processor crashed). A plan_then_act planning reply (purpose "plan") is not an action: never count it as a format error.`;
 
 export const DIGESTER_SYSTEM = `You are the Digester of AEGIS, a system that improves an LLM agent's harness (prompts, tools, processors on lifecycle hooks) from execution traces.
-You get: the current harness (each processor's id, type, hook and parameters), the processor types the library offers, and the failing tasks of one round — each with its goal, its initial observation, its outcome over k attempts, a compact trace excerpt of failed attempts, for each step which context parts the model actually received, automatic signal counts, and its history in earlier rounds.
+You get: the current harness (each processor's id, type, hook and parameters), the processor types the library offers, and the failing tasks of one round — each with its goal (the task's own text, in full; "sharedPreamble", when given, is the text every task's instruction starts with, shown once), its initial observation, its outcome over k attempts, a compact trace excerpt of failed attempts, per step (newest first) the context parts the model actually received with their text, automatic signal counts, and its history in earlier rounds.
 For every task, write a short failure summary grounded in the trace, pick the primary failure category and any secondary ones the trace also shows, quote the evidence, and name the harness components implicated: processor ids of the harness as given, or "missing:<processor type>" for a library type the harness lacks. Before blaming a processor, check in "contextParts" whether its output reached the model on the failed step.
 ${CATEGORIES_TEXT}
 ${JSON_ONLY}
@@ -33,7 +34,8 @@ export const EDIT_VOCABULARY = `Edits are typed builder operations on the harnes
   replace   {"op":"replace","hook":"<hook>","group":"<singleton group>","processor":{...}}  — swap the processor of a singleton group for another of the same group.
   remove    {"op":"remove","processorId":"<id>"}  — drop a processor.
   configure {"op":"configure","processorId":"<id>","params":{...}}  — change parameters of a processor already in the harness (the params given are merged over the current ones).
-Edit types, as the ledger names them: insert:<type>@<hook>, replace:<group>-><type>@<hook>, remove:<id>, configure:<id>:<params>; a candidate's key joins all its changes with "+", and its bucket is derived from all its changes (processor > tools > config > prompt). "editExamples" shows each operation on the current harness.`;
+  bundle    {"op":"bundle","name":"<bundle>"}  — apply a named processor set from "Bundles" as one edit.
+Edit types, as the ledger names them: insert:<type>@<hook>, replace:<group>-><type>@<hook>, remove:<id>, configure:<id>:<params>, bundle:<name>@<version>; a candidate's key joins all its changes with "+", and its bucket is derived from all its changes (processor > tools > config > prompt). "editExamples" shows each operation on the current harness.`;
 
 /** How the deterministic gate decides, in numbers when the run's terms are known. */
 export function gateMechanics(terms?: GateTerms): string {
@@ -76,8 +78,10 @@ Rules:
 - Name edit types that have not been tried yet in "untriedEditTypes".
 - When prompt-only edits have stopped shipping, propose structural changes (tools, processors, memory or control redesigns, or new processor code), not more rewording.
 - Options must be task-agnostic: never key behaviour on task ids or copy task data.
+- "untriedEditTypes" in the data lists, by bucket, every edit not yet tried on this harness: inserts, replaces within a singleton group, removes and configures; name the ones you propose in your "untriedEditTypes".
+GATE
 ${JSON_ONLY}
-Shape: {"options":[{"category":"loop","bucket":"processor","direction":"...","editTypes":["insert:code@before_model"],"targetTasks":["..."]}],"untriedEditTypes":["..."],"notes":"..."}. Most promising option first; at most 8.`;
+Shape: {"options":[{"category":"loop","bucket":"processor","direction":"...","editTypes":["insert:code@before_model"],"targetTasks":["..."]}],"untriedEditTypes":["..."],"notes":"..."}. Most promising option first; at most 8.`.replace('GATE', gateMechanics());
 
 export const EVOLVER_SYSTEM = `You are the Evolver of AEGIS. Turn the Planner's options into candidate harness edits.
 ${EDIT_VOCABULARY}
@@ -94,7 +98,7 @@ Shape: {"candidates":[{"bucket":"processor","rationale":"...","changes":[...],"e
 export const EVOLVER_REVISION_SYSTEM = `${EVOLVER_SYSTEM}
 Now revise ONE candidate following the Critic's request. Reply with {"candidates":[<the one revised candidate>]}.`;
 
-export const CRITIC_SYSTEM = `You are the Critic of AEGIS. Check each candidate's manifest against the trace evidence: do the claimed unlocks fail in the digest for the reasons the change addresses? Is the change task-agnostic and likely to avoid regressions on solved tasks? Automatic claim checks are given to you, and so is the ledger of earlier gate results with their reasons ("editsTried"): do not rank first an idea the gate already rejected on this harness.
+export const CRITIC_SYSTEM = `You are the Critic of AEGIS. Check each candidate's manifest against the trace evidence: do the claimed unlocks fail in the digest for the reasons the change addresses? Is the change task-agnostic and likely to avoid regressions on solved tasks? Each candidate's "preGate" says whether it passed the gate's rollout-free checks (manifest, canonical form, reward hacking, type-check and smoke tests, a smoke episode) or the first check it failed: a candidate that failed them will be rejected before any rollout, so never rank it first. Automatic claim checks are given to you, and so is the ledger of earlier gate results with their reasons ("editsTried"): do not rank first an idea the gate already rejected on this harness.
 ${gateMechanics()}
 So rank the candidate most likely to pass first; rank only candidates you would ship.
 Decide one of:
@@ -111,7 +115,10 @@ ${JSON_ONLY}`;
 export function withStableContext(system: string, parts: { catalogue?: boolean; codeApi?: boolean; libraryTypes?: boolean }): string {
   const blocks = [system];
   if (parts.libraryTypes) blocks.push(`Library processor types (type, hooks, purpose) — the names to use in "missing:<type>":\n${JSON.stringify(libraryTypes())}`);
-  if (parts.catalogue) blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue())}`);
+  if (parts.catalogue) {
+    blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue())}`);
+    blocks.push(`Bundles (named processor sets; apply one as a single edit {"op":"bundle","name":"<name>"}: each member is configured where its type is present, replaces the holder of its singleton group on that hook, or is inserted):\n${JSON.stringify(bundleCatalogue())}`);
+  }
   if (parts.codeApi) blocks.push(`Code processor API (the "harnessx" module code processors import types from):\n${harnessApiText()}`);
   return blocks.join('\n\n');
 }
@@ -142,44 +149,71 @@ export function initialObservation(trace: EpisodeTrace): string | null {
   return null;
 }
 
+/** Characters of context-part text an attempt's excerpt shows in full, newest step first (about 2k tokens). */
+export const CONTEXT_PART_CHARS = 8_000;
+
 /**
- * Per step, the context parts the model received on its acting call (kinds; the text of warnings and
- * plans is what a processor told the model). Compact traces keep only parts that changed since the last
+ * Per step, newest first, the context parts the model received on its acting call, each part's text in
+ * full while `budget` characters last (what a processor told the model is often the evidence); older
+ * steps past the budget list the kinds only. Compact traces keep only parts that changed since the last
  * call and count the rest as carried: those are listed as "+N unchanged".
  */
-export function contextPartsByStep(trace: EpisodeTrace, maxSteps = 12): Array<{ step: number; parts: string[] }> {
-  const out: Array<{ step: number; parts: string[] }> = [];
-  for (const r of trace.records) {
-    if (r.kind !== 'model_call' || r.purpose !== 'act') continue;
-    const parts = r.request.parts.map((p) => `${p.kind}: ${clip(p.text.replace(/\s+/g, ' '), 100)}`);
+export function contextPartsByStep(trace: EpisodeTrace, maxSteps = 12, budget = CONTEXT_PART_CHARS): Array<{ step: number; parts: string[] }> {
+  const calls = trace.records.filter((r): r is Extract<typeof r, { kind: 'model_call' }> => r.kind === 'model_call' && r.purpose === 'act').reverse().slice(0, maxSteps);
+  let left = budget;
+  return calls.map((r) => {
+    const parts = r.request.parts.map((p) => {
+      if (p.text.length > left) return `${p.kind}: (text of ${p.text.length} chars not shown: the excerpt's budget is spent on newer steps)`;
+      left -= p.text.length;
+      return `${p.kind}: ${p.text}`;
+    });
     if (r.request.carriedParts) parts.push(`+${r.request.carriedParts} unchanged from the previous step`);
-    out.push({ step: r.step, parts: parts.length ? parts : ['(none)'] });
-  }
-  return out.length > maxSteps ? [...out.slice(0, maxSteps / 2), ...out.slice(-maxSteps / 2)] : out;
+    return { step: r.step, parts: parts.length ? parts : ['(none)'] };
+  });
 }
 
-/** What the Digester reads: the harness and library once, then per task its goal, start and failed attempts. */
-export function digesterUser(tasks: Array<{ digest: TaskDigest; traces: EpisodeTrace[] }>, config?: HarnessConfig, budget = DEFAULT_PROMPT_CHARS): string {
+/**
+ * A task's own goal is never cut below this many characters: the preamble every task shares goes first
+ * (it is shown once per request), and a goal longer than this is cut with a marker.
+ */
+export const GOAL_CHARS = 12_000;
+/** The shared preamble, shown once per request: rules the model needs, but not each task's own text. */
+export const PREAMBLE_CHARS = 6_000;
+
+/** The goal and first observation of a task as the stages see them: its own text, in full up to GOAL_CHARS. */
+export function taskStatement(trace: EpisodeTrace | undefined, preamble: string): { goal: string | null; initialObservation: string | null } {
+  if (!trace) return { goal: null, initialObservation: null };
+  const observation = initialObservation(trace);
+  return {
+    goal: clip(ownText(trace.instruction, preamble), GOAL_CHARS),
+    // The first message is usually the instruction itself (goal and start state in one): said, not repeated.
+    initialObservation: observation === null ? null : observation === trace.instruction ? '(the goal above is the first message the agent got)' : clip(ownText(observation, preamble), GOAL_CHARS),
+  };
+}
+
+/**
+ * What the Digester reads: the harness and the shared preamble once, then per task its goal and start in
+ * full, and its failed attempts. Budgets shrink the excerpts and the harness, never a task's own text.
+ */
+export function digesterUser(tasks: Array<{ digest: TaskDigest; traces: EpisodeTrace[] }>, config?: HarnessConfig, budget = DEFAULT_PROMPT_CHARS, preamble?: string): string {
   const failedOf = (traces: EpisodeTrace[]) => traces.filter((t) => !t.success).slice(0, 2);
+  const shared = preamble ?? sharedPreamble(tasks.flatMap((t) => t.traces.slice(0, 1).map((x) => x.instruction)));
   const full = (level: 0 | 1 | 2) => ({
+    ...(shared ? { sharedPreamble: clip(shared, level === 0 ? PREAMBLE_CHARS : 1500) } : {}),
     ...(config ? { harness: harnessView(config, level === 0 ? 3000 : 600) } : {}),
-    tasks: tasks.map(({ digest: d, traces }) => {
-      const first = traces[0];
-      return {
-        taskId: d.taskId,
-        goal: first ? clip(first.instruction, level === 2 ? 300 : 1200) : null,
-        initialObservation: first ? clip(initialObservation(first) ?? '', level === 2 ? 300 : 1500) : null,
-        outcome: `${d.successes}/${d.attempts} attempts succeeded`,
-        signals: d.categoryCounts,
-        autoEvidence: d.evidence,
-        history: d.history.slice(-6),
-        failedAttempts: failedOf(traces).slice(0, level === 2 ? 1 : 2).map((t) => ({
-          attempt: t.attempt,
-          excerpt: traceExcerpt(t, level === 0 ? 14 : 8),
-          ...(level < 2 ? { contextParts: contextPartsByStep(t, level === 0 ? 12 : 6) } : {}),
-        })),
-      };
-    }),
+    tasks: tasks.map(({ digest: d, traces }) => ({
+      taskId: d.taskId,
+      ...taskStatement(traces[0], shared),
+      outcome: `${d.successes}/${d.attempts} attempts succeeded`,
+      signals: d.categoryCounts,
+      autoEvidence: d.evidence,
+      history: d.history.slice(-6),
+      failedAttempts: failedOf(traces).slice(0, level === 2 ? 1 : 2).map((t) => ({
+        attempt: t.attempt,
+        excerpt: traceExcerpt(t, level === 0 ? 14 : 8),
+        ...(level < 2 ? { contextParts: contextPartsByStep(t, level === 0 ? 12 : 6, level === 0 ? CONTEXT_PART_CHARS : 2000) } : {}),
+      })),
+    })),
   });
   return fitJson([full(0), full(1), full(2)], budget);
 }
@@ -230,6 +264,11 @@ export function harnessView(config: HarnessConfig, maxSource = 3000): Record<str
   return out;
 }
 
+/** The bundles as the model and the CLI see them: name, version, purpose, members. */
+export function bundleCatalogue(): Array<{ name: string; version: number; description: string; processors: string[] }> {
+  return BUNDLES.map((b) => ({ name: b.name, version: b.version, description: b.description, processors: b.members.map((x) => `${x.type}@${x.hook}`) }));
+}
+
 let catalogueCache: unknown[] | null = null;
 /** The processor library as the model sees it: type, hooks, purpose, params as JSON Schema. */
 export function processorCatalogue(): unknown[] {
@@ -250,5 +289,10 @@ export function failingSummary(digest: Digest, max = 30) {
   return digest.tasks
     .filter((t) => t.category !== null)
     .slice(0, max)
-    .map((t) => ({ taskId: t.taskId, category: t.category, secondary: t.secondary ?? [], summary: t.summary ?? null, evidence: t.evidence.slice(0, 3), implicated: t.implicated, history: t.history.slice(-4) }));
+    .map((t) => ({ taskId: t.taskId, ...(t.goal !== undefined ? { goal: clip(t.goal, GOAL_CHARS) } : {}), category: t.category, secondary: t.secondary ?? [], summary: t.summary ?? null, evidence: t.evidence.slice(0, 3), implicated: t.implicated, history: t.history.slice(-4) }));
+}
+
+/** The round's shared preamble once (for a request that shows tasks' goals), clipped: the goals are never cut for it. */
+export function preambleOnce(digest: Digest, max = PREAMBLE_CHARS): { sharedPreamble?: string } {
+  return digest.sharedPreamble ? { sharedPreamble: clip(digest.sharedPreamble, max) } : {};
 }

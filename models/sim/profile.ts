@@ -25,6 +25,9 @@ export interface ContextSignals {
   visitedStates: boolean;
   loopWarning: boolean;
   notes: boolean;
+  /** A sub-goal checklist (todo_tracking) and a repeated-call warning (repeated_action): a real model uses both. */
+  todo?: boolean;
+  repeatWarning?: boolean;
   plan: { steps: Array<{ name: string; args: Record<string, unknown> }>; next: number } | null;
   /** Non-system messages in view; long contexts degrade every rate ("context rot"). */
   contextLength: number;
@@ -44,6 +47,8 @@ export function contextSignals(request: ModelRequest): ContextSignals {
     visitedStates: kinds.has('visited_states'),
     loopWarning: kinds.has('loop_warning'),
     notes: kinds.has('notes'),
+    todo: kinds.has('todo'),
+    repeatWarning: kinds.has('repeated_action'),
     plan: planPart && Array.isArray(planPart.steps) ? planPart : null,
     contextLength: request.messages.filter((m) => m.role !== 'system').length,
   };
@@ -54,8 +59,8 @@ export function effectiveRates(profile: SimProfile, s: ContextSignals): SimProfi
   const rot = Math.min(3, 1 + 0.04 * Math.max(0, s.contextLength - 14));
   const format = profile.format * (s.formatInstructions ? 0.3 : 1) * (s.examples ? 0.5 : 1);
   const invalid = profile.invalid * (s.admissibleListed ? 0.1 : 1) * (s.structuredObservation ? 0.7 : 1) * (s.examples ? 0.8 : 1);
-  const loop = profile.loop * (s.visitedStates ? 0.35 : 1) * (s.loopWarning ? 0.2 : 1) * (s.notes ? 0.7 : 1) * (s.plan ? 0.5 : 1);
-  const subgoal = profile.subgoal * (s.notes ? 0.6 : 1) * (s.plan ? 0.4 : 1);
+  const loop = profile.loop * (s.visitedStates ? 0.35 : 1) * (s.loopWarning ? 0.2 : 1) * (s.notes ? 0.7 : 1) * (s.plan ? 0.5 : 1) * (s.repeatWarning ? 0.5 : 1);
+  const subgoal = profile.subgoal * (s.notes ? 0.6 : 1) * (s.plan ? 0.4 : 1) * (s.todo ? 0.6 : 1);
   const cap = (x: number) => Math.min(0.95, x * rot);
   return { format: cap(format), invalid: cap(invalid), loop: cap(loop), subgoal: cap(subgoal), planError: profile.planError };
 }

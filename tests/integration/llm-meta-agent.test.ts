@@ -213,7 +213,7 @@ it('a smoke-test mistake goes back to the Evolver inside the stage, the correcte
   expect(summary.shipped).toBe(1);
   // The gate passed the corrected candidate at once (no mistake left for it), and the ledger keys it by all its changes.
   expect(audit.find((r) => r.key === '1:gate:r1-c1')).toMatchObject({ kind: 'info' });
-  expect(ledgerSeen).toEqual([{ key: ship.payload.editKey, bucket: 'processor', onHarness: summary.seedHarnessId, outcome: 'shipped' }]);
+  expect(ledgerSeen).toEqual([{ key: ship.payload.editKey, bucket: 'processor', onHarness: summary.seedHarnessId, outcome: expect.stringMatching(/^shipped: \d+ → \d+ of \d+ gate tasks passed \(\+\d+\)/) }]);
   expect(audit.find((r) => r.key === '2:noop')!.payload.noop).toBe('empty landscape');
   // Each meta-agent stage's audit record carries its spend, cached tokens included where the provider cached.
   expect(audit.find((r) => r.key === '1:plan')!.payload.metaSpend).toMatchObject({ inputTokens: 2000, outputTokens: 100, tokens: 2100, cacheReadTokens: 1500, cacheWriteTokens: 200 });

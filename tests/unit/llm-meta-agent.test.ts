@@ -87,8 +87,8 @@ describe('the LLM meta-agent', () => {
     expect(model.requests[1].messages[3].content).toMatch(/prompt-only edits have stopped shipping/);
     const sent = JSON.parse(model.requests[0].messages[1].content);
     expect(sent.promptOnlyEditsStalled).toBe(true);
-    expect(sent.untriedEditTypes).toEqual(untriedEditTypes(seedHarness(), tried));
-    expect(sent.untriedEditTypes).toContain('insert:loop_detection@before_model');
+    expect(Object.values(sent.untriedEditTypes).flat().sort()).toEqual(untriedEditTypes(seedHarness(), tried).sort());
+    expect(sent.untriedEditTypes.processor).toContain('insert:loop_detection@before_model');
   });
 
   test('the Evolver’s edits must apply to the incumbent; a builder error is quoted in the repair, and a second failure is a StageFailure', async () => {
@@ -234,9 +234,10 @@ describe('what the Digester sees', () => {
     const sent = JSON.parse(digesterUser([{ digest: digest.tasks[0], traces: [trace] }], seedHarness()));
     expect(sent.harness.step_start).toEqual([{ id: 'step_budget', type: 'step_budget', params: { maxSteps: 14 } }]);
     expect(sent.tasks[0]).toMatchObject({ goal: trace.instruction, initialObservation: 'Current state:\n- red on table' });
+    // Newest step first.
     expect(sent.tasks[0].failedAttempts[0].contextParts).toEqual([
-      { step: 1, parts: ['plan: Plan: 1. pick up the red block'] },
       { step: 2, parts: ['loop_warning: Warning: back in a state.', '+1 unchanged from the previous step'] },
+      { step: 1, parts: ['plan: Plan: 1. pick up the red block'] },
     ]);
     const excerpt: string = sent.tasks[0].failedAttempts[0].excerpt;
     expect(excerpt).not.toContain('without a tool call');

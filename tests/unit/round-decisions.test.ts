@@ -88,6 +88,9 @@ describe('what the gate verdicts leave behind', () => {
     const tried = triedAfterGate([], edit, { passed: false, reason: 'seesaw: no gain' });
     expect(tried).toEqual([{ ...edit, outcome: 'rejected: seesaw: no gain', rejectedFor: 'idea' }]);
     expect(triedAfterGate(tried, edit, { passed: true, reason: null }).at(-1)).toEqual({ ...edit, outcome: 'shipped' });
+    // A ship with the gate's counts comes back with its measured effect.
+    const counted = { passed: true, reason: null, incumbentPassed: 9, candidatePassed: 12, gateTasks: 20, unlocked: ['t3', 't7', 't9'], regressions: [] };
+    expect(triedAfterGate(tried, edit, counted).at(-1)!.outcome).toBe('shipped: 9 → 12 of 20 gate tasks passed (+3); unlocked t3, t7, t9');
     const full = Array.from({ length: 500 }, (_, i) => ({ ...edit, key: `e${i}`, outcome: 'shipped' }));
     const next = triedAfterGate(full, edit, { passed: true, reason: null });
     expect(next).toHaveLength(500);

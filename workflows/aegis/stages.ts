@@ -1,8 +1,9 @@
 import { digestNoOpReason, gateTermsFor } from '../../aegis/round-decisions';
 import { seededSample } from '../../aegis/sampling';
-import { ActivityResult, meta } from './activities';
+import { patched } from '@temporalio/workflow';
+import { ActivityResult, meta, rollouts } from './activities';
 import type { AegisRun } from './run';
-import { focusRecord, rolloutByStrategy, RoundFocus } from './strategies';
+import { evolutionAllowanceFor, focusRecord, rolloutByStrategy, RoundFocus } from './strategies';
 
 /**
  * The stages of one AEGIS round before the gate: rollout, then the meta-agent's digest, plan, evolve and
@@ -76,13 +77,36 @@ export async function digestStage(run: AegisRun, round: number, focus: RoundFocu
     payload: { failing: digest.failing, actionability: digest.actionability, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens, compression: digest.digestTokens ? digest.traceTokens / digest.digestTokens : null, ...metaSpendRecord(digest.spend) },
     evidenceRefs: [digest.digestRef],
   });
+  // A batch that passes entirely leaves the round nothing to learn from the batch; the validation tasks
+  // (part of every gate set) may still fail, and their traces are then what the round works from.
+  if (digest.failing === 0 && s.validationIds.length > 0 && run.input.strategy !== 'ensemble' && patched('digest-validation-failures')) return validationDigest(run, round, focus);
   const idle = digestNoOpReason(digest, run.input.actionabilityThreshold);
   return idle ? noOp(idle) : digest;
 }
 
+/**
+ * The round's digest from the base harness's validation rollouts, when its batch passed in full. Evolution
+ * spend (it steers the search) under the same allowance as the batch; the gate later reuses these outcomes.
+ */
+async function validationDigest(run: AegisRun, round: number, focus: RoundFocus): Promise<DigestOutput | NoOp> {
+  const { input, state: s } = run;
+  const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: focus.base, taskIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...evolutionAllowanceFor(run) });
+  run.account(roll);
+  await run.audit({ key: `${round}:rollout-validation`, round, stage: 'rollout', kind: 'info', harnessId: focus.base, payload: { validation: true, passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, costUsd: roll.costUsd, ...(roll.budgetStopped ? { budgetStopped: true } : {}) }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });
+  if (roll.budgetStopped) return noOp(`evolution budget spent during the validation rollout (${roll.tasks} of ${s.validationIds.length} tasks)`);
+  if (roll.passed === roll.tasks) return noOp('nothing actionable: every task passed, the validation tasks too');
+  const digest = await meta.digest({ round, harnessId: focus.base, tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef, previousDigestRef: s.previousDigestRef, ...stageSpec(run) });
+  run.account(digest.spend);
+  if (digest.failed !== undefined) return noOp(`stage failed: ${digest.failed}`);
+  s.previousDigestRef = digest.digestRef;
+  await run.audit({ key: `${round}:digest-validation`, round, stage: 'digest', kind: 'info', payload: { fromValidation: true, failing: digest.failing, actionability: digest.actionability, traceTokens: digest.traceTokens, digestTokens: digest.digestTokens, ...metaSpendRecord(digest.spend) }, evidenceRefs: [digest.digestRef] });
+  const idle = digestNoOpReason(digest, input.actionabilityThreshold);
+  return idle ? noOp(`validation: ${idle}`) : digest;
+}
+
 export type PlanOutput = Extract<ActivityResult<'plan'>, { failed?: undefined }>;
 export async function planStage(run: AegisRun, round: number, focus: RoundFocus, digest: DigestOutput): Promise<PlanOutput | NoOp> {
-  const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: focus.base, tried: run.state.tried, ...stageSpec(run) });
+  const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: focus.base, tried: run.state.tried, gate: gateTerms(run, focus), ...stageSpec(run) });
   run.account(plan.spend);
   if (plan.failed !== undefined) return noOp(`stage failed: ${plan.failed}`);
   await run.audit({ key: `${round}:plan`, round, stage: 'plan', kind: 'info', payload: { options: plan.options, categories: plan.categories, ...metaSpendRecord(plan.spend) }, evidenceRefs: [plan.landscapeRef] });
