@@ -163,6 +163,8 @@ class EpisodeRun {
   private readonly ctx: ProcessorContext;
   private readonly attached = {} as Record<HookName, Attached[]>;
   private readonly fullTrace: boolean;
+  /** The harness's cap on tool calls run per reply (unset: all). */
+  private readonly maxCallsPerStep: number | undefined;
   /** Compact traces: the context parts of the previous act call (see compactParts). */
   private previousParts = new Set<string>();
 
@@ -172,6 +174,7 @@ class EpisodeRun {
     this.env = env;
     this.task = task;
     this.fullTrace = config.slots.tracer.level === 'full';
+    this.maxCallsPerStep = config.slots.toolRegistry.maxCallsPerStep;
     this.model = this.traced(input.model);
     this.ctx = {
       task,
@@ -213,14 +216,14 @@ class EpisodeRun {
     const [prepared] = await this.runHook('before_model', { hook: 'before_model', step, request });
     const raw = await this.model.generate(prepared.request);
     const [{ response }] = await this.runHook('after_model', { hook: 'after_model', step, response: raw });
-    // Only the first tool call acts: the environments take one action per step.
-    this.history = [...this.history, { role: 'assistant', content: response.text, toolCalls: response.toolCalls.slice(0, 1) }];
+    // Every call stays in the history: the providers' protocols expect a result for each call id.
+    this.history = [...this.history, { role: 'assistant', content: response.text, toolCalls: response.toolCalls }];
     return response;
   }
 
-  /** Acting on the model's reply (its first tool call, else its text); returns the step's observation. */
+  /** Acting on the model's reply (its tool calls, else its text); returns the step's observation. */
   async act(step: number, response: ModelResponse): Promise<string> {
-    if (response.toolCalls.length) return this.toolTurn(step, response.toolCalls[0]);
+    if (response.toolCalls.length) return this.toolTurns(step, response.toolCalls);
     if (this.env.respond) return this.userTurn(step, response.text);
     if (this.env.answer) return this.answerTurn(step, response.text);
     return this.noActionTurn(step);
@@ -250,8 +253,36 @@ class EpisodeRun {
   }
 
   /**
+   * A reply's tool calls, in the model's order, each a tool turn of its own with a result for its own call
+   * id. Calls past the harness's per-step cap, or after a call that finished the task (a later move could
+   * undo the goal), do not run: each is answered with an error result saying why, as the protocols need.
+   */
+  private async toolTurns(step: number, calls: ToolCall[]): Promise<string> {
+    const cap = this.maxCallsPerStep ?? Infinity;
+    const outputs: string[] = [];
+    for (const [index, call] of calls.entries()) {
+      const why =
+        index >= cap
+          ? `Tool call not run: this harness runs at most ${cap} tool call${cap === 1 ? '' : 's'} per reply and this was call ${index + 1} of ${calls.length}. Send it again in your next reply if it is still needed.`
+          : index > 0 && this.env.isDone()
+            ? `Tool call not run: the task was already finished by call ${index} of ${calls.length} in this reply.`
+            : undefined;
+      outputs.push(why === undefined ? await this.toolTurn(step, call) : this.notRun(step, call, why));
+    }
+    return outputs.join('\n');
+  }
+
+  /** A call of the reply that the loop does not run: traced as refused, answered to its own id. */
+  private notRun(step: number, call: ToolCall, why: string): string {
+    const result: ToolResult = { ok: false, output: why, errorKind: 'blocked' };
+    this.trace.add({ kind: 'tool_call', step, call, approved: false, rejection: why, result });
+    this.history.push({ role: 'tool', content: why, toolCallId: call.id, isError: true });
+    return why;
+  }
+
+  /**
    * The tool turn: before_tool may approve, rewrite, reject, split or intercept the call; each resulting
-   * call runs (or is refused) and passes after_tool. Every result is answered to the model's one call id.
+   * call runs (or is refused) and passes after_tool. Every result is answered to this call's id.
    */
   private async toolTurn(step: number, call: ToolCall): Promise<string> {
     const outputs: string[] = [];
