@@ -101,8 +101,9 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
 }
 
 /** What names an episode's agent span. */
-export function episodeSpanInfo(input: Pick<EpisodeInput, 'config' | 'harnessId' | 'task' | 'seed' | 'attempt'>) {
-  return { agentName: input.config.name, harnessId: input.harnessId, taskId: input.task.id, seed: input.seed, attempt: input.attempt, model: input.config.model.main.model };
+export function episodeSpanInfo(input: Pick<EpisodeInput, 'config' | 'harnessId' | 'task' | 'seed' | 'attempt' | 'model'>) {
+  // The model the agent calls, which a run or createAgent may set apart from the harness file's model.main.
+  return { agentName: input.config.name, harnessId: input.harnessId, taskId: input.task.id, seed: input.seed, attempt: input.attempt, model: input.model.id };
 }
 
 async function runEpisodeTraced(input: EpisodeInput, telemetry: EpisodeTelemetry): Promise<EpisodeTrace> {
@@ -260,14 +261,16 @@ class EpisodeRun {
   private async toolTurns(step: number, calls: ToolCall[]): Promise<string> {
     const cap = this.maxCallsPerStep ?? Infinity;
     const outputs: string[] = [];
+    let finishedBy: number | null = null;
     for (const [index, call] of calls.entries()) {
       const why =
         index >= cap
           ? `Tool call not run: this harness runs at most ${cap} tool call${cap === 1 ? '' : 's'} per reply and this was call ${index + 1} of ${calls.length}. Send it again in your next reply if it is still needed.`
-          : index > 0 && this.env.isDone()
-            ? `Tool call not run: the task was already finished by call ${index} of ${calls.length} in this reply.`
+          : finishedBy !== null
+            ? `Tool call not run: the task was already finished by call ${finishedBy} of ${calls.length} in this reply.`
             : undefined;
       outputs.push(why === undefined ? await this.toolTurn(step, call) : this.notRun(step, call, why));
+      if (finishedBy === null && why === undefined && this.env.isDone()) finishedBy = index + 1;
     }
     return outputs.join('\n');
   }

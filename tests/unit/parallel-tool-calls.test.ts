@@ -78,7 +78,7 @@ const PROTOCOLS = [
         .map((m) => ({ id: m.tool_call_id!, content: m.content, isError: /not run/.test(m.content) })),
     // One tool message per call, right after the assistant message that made the calls.
     shape: (body: Record<string, unknown>) => (body.messages as Array<{ role: string }>).map((m) => m.role).join(','),
-    expectedShape: 'system,user,assistant,tool,tool,tool',
+    expectedShape: 'user,assistant,tool,tool,tool',
   },
   {
     name: 'Anthropic Messages',
