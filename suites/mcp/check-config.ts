@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { McpToolsConfig } from '../types';
+import { EPISODE_PLACEHOLDERS, usesPlaceholders } from './episode-placeholders';
 
 /** Where a provider comes from, as every error about it says: `harnessx.config.ts: suites.support.tools[0] (mcp stdio \`node server.mjs\`)`. */
 export interface McpWhere {
@@ -56,7 +57,9 @@ export function checkMcpConfig(config: McpToolsConfig, where: McpWhere): McpOpti
     if (!isObject(env) || !Object.values(env).every((v) => typeof v === 'string')) fail('mcp.env', 'must be an object of string values');
     if (m.cwd !== undefined && (typeof m.cwd !== 'string' || !m.cwd)) fail('mcp.cwd', 'must be a non-empty string (a folder, relative to the config file)');
     // Relative cwd (and, with no cwd, relative paths in args) mean "next to the config file", wherever the worker runs.
-    const cwd = path.resolve(where.configDir, (m.cwd as string | undefined) ?? '.');
+    // A cwd that starts with {episodeDir} is filled in per episode (an absolute temporary folder).
+    const rawCwd = (m.cwd as string | undefined) ?? '.';
+    const cwd = rawCwd.startsWith('{episodeDir}') ? rawCwd : path.resolve(where.configDir, rawCwd);
     server = { transport: 'stdio', command: m.command as string, args: args as string[], env: env as Record<string, string>, cwd };
     label = `mcp stdio \`${[m.command as string, ...redactArgs(args as string[])].join(' ')}\``;
   } else if ('url' in m) {
@@ -77,6 +80,8 @@ export function checkMcpConfig(config: McpToolsConfig, where: McpWhere): McpOpti
   }
 
   if (config.stateless !== undefined && typeof config.stateless !== 'boolean') fail('stateless', 'must be true or false');
+  if (config.stateless && usesPlaceholders(server!))
+    fail('stateless', `is true, but mcp.args, mcp.env or mcp.cwd name ${EPISODE_PLACEHOLDERS.join(', ')}: one shared server cannot have per-episode settings (leave stateless out)`);
   const hidden = new Set<string>();
   if (config.hidden !== undefined) {
     if (!Array.isArray(config.hidden) || !config.hidden.every((h) => typeof h === 'string' && h)) fail('hidden', 'must be an array of tool names');

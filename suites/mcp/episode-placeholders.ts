@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { McpServerSpec } from './check-config';
+
+/**
+ * Per-episode settings for a stdio MCP server. A fresh process is not fresh state for a server that writes
+ * to disk (the memory server keeps its graph in a file): every episode would see the earlier ones' writes.
+ * `{episodeDir}` (a new empty folder per episode, removed when the episode's session closes), `{taskId}` and
+ * `{episodeId}` in the server's `env` values, `args` and `cwd` give each episode its own file.
+ */
+export const EPISODE_PLACEHOLDERS = ['{episodeDir}', '{taskId}', '{episodeId}'] as const;
+
+/** Whether a stdio server's settings name any placeholder (then each session needs its own values). */
+export function usesPlaceholders(server: McpServerSpec): boolean {
+  if (server.transport !== 'stdio') return false;
+  const texts = [...server.args, ...Object.values(server.env), server.cwd];
+  return texts.some((t) => EPISODE_PLACEHOLDERS.some((p) => t.includes(p)));
+}
+
+/** Whether the settings name `{episodeDir}` (then the folder is created for the episode). */
+function usesEpisodeDir(server: McpServerSpec): boolean {
+  return server.transport === 'stdio' && [...server.args, ...Object.values(server.env), server.cwd].some((t) => t.includes('{episodeDir}'));
+}
+
+/** The episode's id in file-name-safe form: the episode seed (run seed | task | attempt) hashed, so two episodes never share it. */
+export function episodeIdOf(seed: string): string {
+  return createHash('sha256').update(seed).digest('hex').slice(0, 16);
+}
+
+export interface EpisodeServer {
+  server: McpServerSpec;
+  /** Removes what the episode created (its folder); safe to call more than once. */
+  teardown(): Promise<void>;
+}
+
+/**
+ * The server settings for one episode, placeholders filled in, and the teardown of its folder. A cwd
+ * that became relative after substitution stays relative to the config file's folder (checked already).
+ */
+export async function forEpisode(server: McpServerSpec, episode: { taskId: string; seed: string }): Promise<EpisodeServer> {
+  if (server.transport !== 'stdio' || !usesPlaceholders(server)) return { server, teardown: async () => undefined };
+  const dir = usesEpisodeDir(server) ? await mkdtemp(path.join(tmpdir(), 'harnessx-episode-')) : null;
+  const values: Record<string, string> = { '{episodeDir}': dir ?? '', '{taskId}': episode.taskId, '{episodeId}': episodeIdOf(episode.seed) };
+  const fill = (text: string) => text.replace(/\{episodeDir\}|\{taskId\}|\{episodeId\}/g, (p) => values[p]);
+  let removed = false;
+  return {
+    server: { ...server, args: server.args.map(fill), env: Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, fill(v)])), cwd: fill(server.cwd) },
+    teardown: async () => {
+      if (removed || !dir) return;
+      removed = true;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
