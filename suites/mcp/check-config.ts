@@ -27,6 +27,8 @@ export interface McpOptions {
   hidden: Set<string>;
   startTimeoutMs: number;
   callTimeoutMs: number;
+  /** The per-episode seeding command, run in the config file's folder. */
+  setup?: { command: string; args: string[]; timeoutMs: number; cwd: string };
 }
 
 const DEFAULT_START_TIMEOUT_MS = 20_000;
@@ -100,7 +102,16 @@ export function checkMcpConfig(config: McpToolsConfig, where: McpWhere): McpOpti
   }
   const startTimeoutMs = checkMs(config.startTimeoutMs, DEFAULT_START_TIMEOUT_MS, 'startTimeoutMs', fail);
   const callTimeoutMs = checkMs(config.callTimeoutMs, DEFAULT_CALL_TIMEOUT_MS, 'callTimeoutMs', fail);
-  return { server, label, where: `${at} (${label})`, stateless: config.stateless ?? false, state, hidden, startTimeoutMs, callTimeoutMs };
+  let setup: McpOptions['setup'];
+  if (config.setup !== undefined) {
+    const u = config.setup as unknown;
+    if (!isObject(u) || typeof u.command !== 'string' || !u.command) fail('setup', 'must be { command, args?, timeoutMs? }, e.g. { command: "node", args: ["seed.mjs", "{episodeDir}"] }');
+    const su = u as Record<string, unknown>;
+    if (su.args !== undefined && (!Array.isArray(su.args) || !su.args.every((a) => typeof a === 'string'))) fail('setup.args', 'must be an array of strings');
+    if (server!.transport !== 'stdio' || config.stateless) fail('setup', 'seeds one episode\'s state, so it needs a stdio server that is not stateless');
+    setup = { command: su.command as string, args: (su.args as string[] | undefined) ?? [], timeoutMs: checkMs(su.timeoutMs, startTimeoutMs, 'setup.timeoutMs', fail), cwd: where.configDir };
+  }
+  return { server, label, where: `${at} (${label})`, stateless: config.stateless ?? false, state, hidden, startTimeoutMs, callTimeoutMs, setup };
 }
 
 function checkMs(value: unknown, fallback: number, field: string, fail: (field: string, expected: string) => never): number {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { McpServerSpec } from './check-config';
+import { execFile } from 'node:child_process';
+import type { McpOptions, McpServerSpec } from './check-config';
 
 /**
  * Per-episode settings for a stdio MCP server. A fresh process is not fresh state for a server that writes
@@ -39,12 +40,20 @@ export interface EpisodeServer {
  * The server settings for one episode, placeholders filled in, and the teardown of its folder. A cwd
  * that became relative after substitution stays relative to the config file's folder (checked already).
  */
-export async function forEpisode(server: McpServerSpec, episode: { taskId: string; seed: string }): Promise<EpisodeServer> {
-  if (server.transport !== 'stdio' || !usesPlaceholders(server)) return { server, teardown: async () => undefined };
-  const dir = usesEpisodeDir(server) ? await mkdtemp(path.join(tmpdir(), 'harnessx-episode-')) : null;
+export async function forEpisode(server: McpServerSpec, episode: { taskId: string; seed: string }, setup?: McpOptions['setup']): Promise<EpisodeServer> {
+  if (server.transport !== 'stdio' || (!usesPlaceholders(server) && !setup)) return { server, teardown: async () => undefined };
+  const dir = usesEpisodeDir(server) || setup ? await mkdtemp(path.join(tmpdir(), 'harnessx-episode-')) : null;
   const values: Record<string, string> = { '{episodeDir}': dir ?? '', '{taskId}': episode.taskId, '{episodeId}': episodeIdOf(episode.seed) };
   const fill = (text: string) => text.replace(/\{episodeDir\}|\{taskId\}|\{episodeId\}/g, (p) => values[p]);
   let removed = false;
+  if (setup) {
+    try {
+      await runSetup(setup, setup.args.map(fill), { HARNESSX_TASK_ID: episode.taskId, HARNESSX_EPISODE_ID: values['{episodeId}'], HARNESSX_EPISODE_DIR: dir ?? '' });
+    } catch (e) {
+      if (dir) await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
   return {
     server: { ...server, args: server.args.map(fill), env: Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, fill(v)])), cwd: fill(server.cwd) },
     teardown: async () => {
@@ -53,4 +62,16 @@ export async function forEpisode(server: McpServerSpec, episode: { taskId: strin
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The setup command; its failure says the exit code (or the timeout) and the end of its stderr. */
+function runSetup(setup: NonNullable<McpOptions['setup']>, args: string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(setup.command, args, { cwd: setup.cwd, env: { ...process.env, ...env }, timeout: setup.timeoutMs, killSignal: 'SIGKILL' }, (error, _stdout, stderr) => {
+      if (!error) return resolve();
+      const how = error.killed ? `did not finish within ${setup.timeoutMs} ms` : typeof error.code === 'number' ? `exited with code ${error.code}` : error.message;
+      const tail = String(stderr).trim().split('\n').slice(-6).join('\n    ');
+      reject(new Error(`setup \`${[setup.command, ...args].join(' ')}\` ${how}${tail ? `; its stderr ended with:\n    ${tail}` : ''}`));
+    });
+  });
 }

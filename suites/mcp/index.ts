@@ -28,7 +28,9 @@ export function mcpToolProvider(config: McpToolsConfig, where: { configFile: str
         return session(options, shared.connection, shared.tools, { ownsConnection: false, teardown: async () => undefined });
       }
       // Placeholders ({episodeDir}, {taskId}, {episodeId}) filled for this episode; its folder goes with the session.
-      const episode = await forEpisode(options.server, context);
+      const episode = await forEpisode(options.server, context, options.setup).catch((e: Error) => {
+        throw new Error(`${options.where}: ${e.message}`);
+      });
       try {
         const { connection, tools } = await startConnection({ ...options, server: episode.server });
         return session(options, connection, tools, { ownsConnection: true, teardown: episode.teardown });

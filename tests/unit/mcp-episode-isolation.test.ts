@@ -85,6 +85,27 @@ describe('per-episode settings for a stdio MCP server that writes to disk', () =
     expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('harnessx-episode-') && !before.has(f))).toEqual([]);
   });
 
+  it('seeds each episode with its setup command before the server starts, and fails the start when setup fails', async () => {
+    const seedScript = 'require("fs").writeFileSync(process.argv[1], JSON.stringify({ type: "entity", name: process.env.HARNESSX_TASK_ID + "-seed", entityType: "customer", observations: [process.env.HARNESSX_EPISODE_ID] }) + "\\n")';
+    const seeded = provider({
+      mcp: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: '{episodeDir}/memory.jsonl' } },
+      state: { resource: 'memory://knowledge-graph' },
+      setup: { command: process.execPath, args: ['-e', seedScript, '{episodeDir}/memory.jsonl'] },
+    });
+    const session = await seeded.open({ suite: 'memory', taskId: 'T-7', seed: 'run|T-7|0' });
+    try {
+      const state = (await session.state()) as { entities: Array<{ name: string; observations: string[] }> };
+      expect(state.entities).toEqual([expect.objectContaining({ name: 'T-7-seed', observations: [episodeIdOf('run|T-7|0')] })]);
+    } finally {
+      await session.close();
+    }
+    const before = new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('harnessx-episode-')));
+    const broken = provider({ mcp: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: '{episodeDir}/m.jsonl' } }, setup: { command: process.execPath, args: ['-e', 'console.error("no fixture for " + process.env.HARNESSX_TASK_ID); process.exit(4)'] } });
+    await expect(broken.open({ suite: 'memory', taskId: 'T-9', seed: 's' })).rejects.toThrow(/suites\.memory\.tools\[0\].*: setup `.*` exited with code 4; its stderr ended with:\n\s+no fixture for T-9/);
+    expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('harnessx-episode-') && !before.has(f))).toEqual([]);
+    expect(() => provider({ stateless: true, mcp: { command: 'node', args: [MEMORY] }, setup: { command: 'node' } })).toThrow(/setup seeds one episode's state, so it needs a stdio server that is not stateless/);
+  });
+
   it('refuses placeholders on a stateless (shared) server, naming the field', () => {
     expect(() => provider({ stateless: true, mcp: { command: 'node', args: [MEMORY], env: { MEMORY_FILE_PATH: '{episodeDir}/m.jsonl' } } })).toThrow(
       /suites\.memory\.tools\[0\]: stateless is true, .*one shared server cannot have per-episode settings/,
