@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { McpToolsConfig } from '../types';
-import { EPISODE_PLACEHOLDERS, usesPlaceholders } from './episode-placeholders';
+import { EPISODE_PLACEHOLDERS, type EpisodeSetup, usesPlaceholders } from './episode-placeholders';
 
 /** Where a provider comes from, as every error about it says: `harnessx.config.ts: suites.support.tools[0] (mcp stdio \`node server.mjs\`)`. */
 export interface McpWhere {
@@ -28,7 +28,7 @@ export interface McpOptions {
   startTimeoutMs: number;
   callTimeoutMs: number;
   /** The per-episode seeding command, run in the config file's folder. */
-  setup?: { command: string; args: string[]; timeoutMs: number; cwd: string };
+  setup?: EpisodeSetup;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 20_000;

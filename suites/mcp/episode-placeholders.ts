@@ -3,7 +3,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
-import type { McpOptions, McpServerSpec } from './check-config';
+
+/** The server settings this module reads (check-config's McpServerSpec; not imported, so the two files form no cycle). */
+type McpServerSpec = { transport: 'stdio'; command: string; args: string[]; env: Record<string, string>; cwd: string } | { transport: 'http' };
+
+/** The per-episode seeding command, as check-config checked it (McpOptions['setup']). */
+export interface EpisodeSetup {
+  command: string;
+  args: string[];
+  timeoutMs: number;
+  cwd: string;
+}
 
 /**
  * Per-episode settings for a stdio MCP server. A fresh process is not fresh state for a server that writes
@@ -30,8 +40,8 @@ export function episodeIdOf(seed: string): string {
   return createHash('sha256').update(seed).digest('hex').slice(0, 16);
 }
 
-export interface EpisodeServer {
-  server: McpServerSpec;
+export interface EpisodeServer<S> {
+  server: S;
   /** Removes what the episode created (its folder); safe to call more than once. */
   teardown(): Promise<void>;
 }
@@ -40,7 +50,7 @@ export interface EpisodeServer {
  * The server settings for one episode, placeholders filled in, and the teardown of its folder. A cwd
  * that became relative after substitution stays relative to the config file's folder (checked already).
  */
-export async function forEpisode(server: McpServerSpec, episode: { taskId: string; seed: string }, setup?: McpOptions['setup']): Promise<EpisodeServer> {
+export async function forEpisode<S extends McpServerSpec>(server: S, episode: { taskId: string; seed: string }, setup?: EpisodeSetup): Promise<EpisodeServer<S>> {
   if (server.transport !== 'stdio' || (!usesPlaceholders(server) && !setup)) return { server, teardown: async () => undefined };
   const dir = usesEpisodeDir(server) || setup ? await mkdtemp(path.join(tmpdir(), 'harnessx-episode-')) : null;
   const values: Record<string, string> = { '{episodeDir}': dir ?? '', '{taskId}': episode.taskId, '{episodeId}': episodeIdOf(episode.seed) };
@@ -65,7 +75,7 @@ export async function forEpisode(server: McpServerSpec, episode: { taskId: strin
 }
 
 /** The setup command; its failure says the exit code (or the timeout) and the end of its stderr. */
-function runSetup(setup: NonNullable<McpOptions['setup']>, args: string[], env: Record<string, string>): Promise<void> {
+function runSetup(setup: EpisodeSetup, args: string[], env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(setup.command, args, { cwd: setup.cwd, env: { ...process.env, ...env }, timeout: setup.timeoutMs, killSignal: 'SIGKILL' }, (error, _stdout, stderr) => {
       if (!error) return resolve();
