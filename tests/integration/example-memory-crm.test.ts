@@ -50,8 +50,9 @@ test('rollout --json: a model sending the reference as parallel calls passes eve
     const perTask: Array<{ taskId: string; passed: boolean; episodes: Array<{ reason?: string }> }> = [];
     for (const split of ['train', 'validation', 'test']) {
       const r = await harnessx('rollout', '--config', CONFIG, '--suite', 'memory-crm', '--model', `openai-compatible:crm-test@${server.url}/v1`, '--split', split, '--k', '1', '--json');
-      expect(r.stderr).toBe('');
+      // With --json the progress line goes to stderr and the JSON to stdout.
       expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/pass@1 100\.0% over \d+ tasks/);
       perTask.push(...JSON.parse(r.stdout.trim().split('\n').pop()!).perTask);
     }
     expect(perTask.map((t) => t.taskId).sort()).toEqual(TASKS.map((t) => t.id).sort());
