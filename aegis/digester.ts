@@ -14,10 +14,11 @@ export const CATEGORY_COMPONENTS: Record<FailureCategory, string[]> = {
   transient_tool_error: ['tool_retry'],
   long_context: ['episode_summary', 'sliding_window'],
   harness_error: [],
+  wrong_outcome: ['plan_then_act', 'tool_docs', 'few_shot', 'system_prompt'],
 };
 
 const WEIGHTS: Record<FailureCategory, number> = {
-  harness_error: 100, format_error: 1, invalid_action: 1, loop: 1.2, transient_tool_error: 0.8, long_context: 0.5, no_progress: 0.1,
+  harness_error: 100, format_error: 1, invalid_action: 1, loop: 1.2, transient_tool_error: 0.8, long_context: 0.5, no_progress: 0.1, wrong_outcome: 0.05,
 };
 
 /**
@@ -80,6 +81,7 @@ export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<Fa
   if (!trace.success && maxMessages > 30) bump('long_context', `context grew to ${maxMessages} messages`);
   if (!trace.success && (trace.endReason === 'step_budget_exhausted' || trace.endReason === 'hard_step_cap'))
     bump('no_progress', `ended by ${trace.endReason} after ${stepsTaken(trace)} steps`);
+  if (!trace.success && Object.keys(counts).length === 0) bump('wrong_outcome', `ended by ${trace.endReason} after ${stepsTaken(trace)} steps with no error in the trace, but the verifier failed it${trace.endReason === 'goal_reached' ? ' (a wrong final answer or state)' : ''}`);
   return { counts, evidence };
 }
 
@@ -116,7 +118,8 @@ export function digestTraces(input: { round: number; harnessId: string; config: 
       for (const line of s.evidence) if (evidence.length < 4) evidence.push(`attempt ${t.attempt}: ${line}`);
     }
     const order = o.successes === o.attempts ? [] : ranked(counts);
-    const category = order[0] ?? null;
+    // A failed task always has a category: one without traces to read is a wrong outcome too.
+    const category = order[0] ?? (o.successes < o.attempts ? 'wrong_outcome' : null);
     const implicated = category ? CATEGORY_COMPONENTS[category].map((type) => present.get(type) ?? `missing:${type}`) : [];
     return {
       taskId: o.taskId,

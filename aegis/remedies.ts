@@ -113,6 +113,11 @@ export function remediesFor(category: FailureCategory, config: HarnessConfig): R
     case 'long_context':
       add(!has.has('episode_summary') && !has.has('sliding_window'), () => make(category, 'processor', [insert('step_start', 'episode_summary')], 'summarize old turns'));
       break;
+    case 'wrong_outcome':
+      add(!has.has('plan_then_act'), () => make(category, 'processor', [insert('before_model', 'plan_then_act')], 'plan before answering'));
+      add(!has.has('tool_docs'), () => make(category, 'tools', [insert('task_start', 'tool_docs')], 'document the tools'));
+      add(!has.has('few_shot'), () => make(category, 'prompt', [insert('task_start', 'few_shot')], 'show good turns'));
+      break;
     case 'harness_error':
       break;
   }

@@ -4,7 +4,12 @@ import { EditSchema } from '../harness/builder';
 export const BUCKETS = ['prompt', 'tools', 'config', 'processor'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 
-export const FAILURE_CATEGORIES = ['format_error', 'invalid_action', 'loop', 'no_progress', 'transient_tool_error', 'long_context', 'harness_error'] as const;
+/**
+ * wrong_outcome: the verifier failed the episode and the trace shows none of the other signals (a wrong final
+ * answer or state, reached cleanly). Every failed task gets a category, so a model whose mistakes the
+ * signals do not recognise still leaves the meta-agent something to work on.
+ */
+export const FAILURE_CATEGORIES = ['format_error', 'invalid_action', 'loop', 'no_progress', 'transient_tool_error', 'long_context', 'harness_error', 'wrong_outcome'] as const;
 export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];
 
 export interface TaskDigest {

@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { verifyCodeProcessors } from '../aegis/gate';
 import { inputProblems } from '../aegis/run-input';
-import { getBenchmark, knownBenchmarkNames } from '../benchmarks/registry';
+import { BENCHMARK_NAMES, getBenchmark, knownBenchmarkNames } from '../benchmarks/registry';
 import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { capProblems } from '../harness/sandbox/input-bounds';
 import { seedHarness } from '../harness/seed';
@@ -66,10 +66,35 @@ export function validInput<S extends z.ZodType>(schema: S, raw: Record<string, u
   return parsed.data;
 }
 
-/** A model flag's value names a provider and model the registry knows ("rules" where a meta-agent may be rule-based). */
-export function checkModelFlag(flag: string, model: string, options: { allowRules?: boolean } = {}): void {
+/**
+ * A model flag's value names a provider and model the registry knows ("rules" where a meta-agent may be
+ * rule-based). Given the suite the model is to play, the simulator is refused on a suite it has no skill
+ * for (see simulatorMisfit).
+ */
+export function checkModelFlag(flag: string, model: string, options: { allowRules?: boolean; suite?: string } = {}): void {
   const problem = options.allowRules && model === 'rules' ? null : checkModelString(model);
   if (problem) throw new UsageError(`${flag}: ${problem}`);
+  const misfit = options.suite === undefined ? null : simulatorMisfit(model, options.suite);
+  if (misfit) throw new UsageError(`${flag} ${model}: ${misfit}`);
+}
+
+/** A task model as a run's banner names it: the simulator says it is one; an LLM endpoint is just named. */
+export function taskModelLabel(model: string): string {
+  return model.startsWith('sim:') ? `${model} (the simulator, not an LLM)` : model;
+}
+
+/**
+ * Why the simulator cannot play a suite, or null. sim:* has a skill for each built-in benchmark (and a brief
+ * on its tasks where the prompt alone is not enough); a user suite's tasks are unknown to it, so every
+ * episode would end "I cannot tell what task this is" and a run would measure nothing.
+ */
+export function simulatorMisfit(model: string, suite: string): string | null {
+  if (!model.startsWith('sim:') || BENCHMARK_NAMES.includes(suite)) return null;
+  return (
+    `the simulator plays only the built-in benchmarks (${BENCHMARK_NAMES.join(', ')}), and suite "${suite}" gives it no simulator brief: ` +
+    `every episode would be "I cannot tell what task this is". Use a real model, e.g. --model openai-compatible:<model>@http://localhost:8000/v1, ` +
+    `--model openai:<model> or --model anthropic:<model> (see "Models" in the README).`
+  );
 }
 
 /** The harness in `--harness file.json`, or the seed harness for `model` when none is given. */

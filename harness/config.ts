@@ -25,7 +25,16 @@ export const ProcessorSpecSchema = z.object({
 export type ProcessorSpec = z.infer<typeof ProcessorSpecSchema>;
 
 export const SlotsSchema = z.object({
-  toolRegistry: z.object({ exposeAll: z.boolean().default(true) }).prefault({}),
+  toolRegistry: z
+    .object({
+      exposeAll: z.boolean().default(true),
+      /**
+       * How many of one reply's tool calls run; the rest are answered with an error result. Unset: all of
+       * them (models send several calls at once by default). No default, so existing harness ids stay.
+       */
+      maxCallsPerStep: z.number().int().min(1).optional(),
+    })
+    .prefault({}),
   tracer: z.object({ level: z.enum(['full', 'compact']).default('compact') }).prefault({}),
   workspace: z.object({ kind: z.enum(['none', 'memory']).default('none') }).prefault({}),
   sandbox: z.object({ provider: z.enum(['none', 'vm']).default('none') }).prefault({}),

@@ -36,12 +36,43 @@ const PROVIDER_NAMES: Record<string, string> = {
   sim: 'harnessx.simulator',
 };
 
-/** gen_ai.provider.name and gen_ai.request.model of a model string ("openai:gpt-4o" → openai, gpt-4o). */
-export function genAiModel(modelId: string): { provider: string; model: string } {
+/**
+ * gen_ai.provider.name, gen_ai.request.model and, for a model string that names its endpoint
+ * ("openai-compatible:qwen3.5-9b@http://gpu-1:8000/v1"), server.address and server.port: the endpoint is
+ * where the convention puts it, never in the model name (dashboards group by model name).
+ */
+export function genAiModel(modelId: string): { provider: string; model: string; serverAddress?: string; serverPort?: number } {
   const at = modelId.indexOf(':');
   if (at <= 0) return { provider: '_OTHER', model: modelId };
   const prefix = modelId.slice(0, at);
-  return { provider: PROVIDER_NAMES[prefix] ?? prefix, model: modelId.slice(at + 1) };
+  const provider = PROVIDER_NAMES[prefix] ?? prefix;
+  const rest = modelId.slice(at + 1);
+  const endpoint = endpointOf(rest);
+  if (!endpoint) return { provider, model: rest };
+  return { provider, model: rest.slice(0, endpoint.at), serverAddress: endpoint.url.hostname.replace(/^\[|\]$/g, ''), serverPort: endpoint.port };
+}
+
+/** The "@<http(s) URL>" a model string ends with, if any; the URL's port, or its scheme's default. */
+function endpointOf(spec: string): { at: number; url: URL; port: number } | null {
+  const at = spec.lastIndexOf('@');
+  if (at <= 0 || !/^https?:\/\//i.test(spec.slice(at + 1))) return null;
+  let url: URL;
+  try {
+    url = new URL(spec.slice(at + 1));
+  } catch {
+    return null;
+  }
+  return { at, url, port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80 };
+}
+
+/** The model's attributes on a span: provider, model name and, where the string names one, the endpoint. */
+function modelAttributes(modelId: string): Attributes {
+  const { provider, model, serverAddress, serverPort } = genAiModel(modelId);
+  return {
+    'gen_ai.provider.name': provider,
+    'gen_ai.request.model': model,
+    ...(serverAddress !== undefined ? { 'server.address': serverAddress, 'server.port': serverPort } : {}),
+  };
 }
 
 /** Our stop reasons → gen_ai.response.finish_reasons values (the OpenAI-style names the convention uses). */
@@ -64,7 +95,7 @@ export interface EpisodeSpanInfo {
   taskId: string;
   seed: string;
   attempt: number;
-  /** The main model's string (provider:name). */
+  /** The string (provider:name) of the model the agent calls: the one the run uses, not the harness file's. */
   model: string;
 }
 
@@ -94,19 +125,19 @@ export class EpisodeTelemetry {
   private readonly capture: boolean;
   private secrets: string[] | null = null;
   private ended = false;
+  /** The model that answered the episode's latest call (a fallback, a dated version): the agent span's response model. */
+  private responseModel: string | null = null;
 
   private constructor(info: EpisodeSpanInfo, parent: Context) {
     // Looked up per episode, not once per process: a provider registered (or replaced, in tests) later is used.
     this.tracer = trace.getTracer(TRACER_NAME);
-    const { provider, model } = genAiModel(info.model);
     this.span = this.tracer.startSpan(
       `invoke_agent ${info.agentName}`,
       {
         kind: SpanKind.INTERNAL,
         attributes: {
           'gen_ai.operation.name': 'invoke_agent',
-          'gen_ai.provider.name': provider,
-          'gen_ai.request.model': model,
+          ...modelAttributes(info.model),
           'gen_ai.agent.name': info.agentName,
           'gen_ai.agent.id': info.harnessId,
           // An episode is one conversation; its seed (run seed, task, attempt) names it uniquely within a run.
@@ -140,11 +171,10 @@ export class EpisodeTelemetry {
   }
 
   private async recordChat(modelId: string, request: ModelRequest, call: () => Promise<ModelResponse>): Promise<ModelResponse> {
-    const { provider, model } = genAiModel(modelId);
+    const { model } = genAiModel(modelId);
     const attributes: Attributes = {
       'gen_ai.operation.name': 'chat',
-      'gen_ai.provider.name': provider,
-      'gen_ai.request.model': model,
+      ...modelAttributes(modelId),
       'harnessx.request.purpose': request.purpose,
     };
     if (request.temperature !== undefined) attributes['gen_ai.request.temperature'] = request.temperature;
@@ -156,8 +186,9 @@ export class EpisodeTelemetry {
     const span = this.tracer.startSpan(`chat ${model}`, { kind: SpanKind.CLIENT, attributes }, this.context);
     try {
       const response = await context.with(trace.setSpan(this.context, span), call);
+      this.responseModel = genAiModel(response.model).model;
       span.setAttributes({
-        'gen_ai.response.model': genAiModel(response.model).model,
+        'gen_ai.response.model': this.responseModel,
         'gen_ai.usage.input_tokens': response.usage.inputTokens,
         'gen_ai.usage.output_tokens': response.usage.outputTokens,
         'gen_ai.response.finish_reasons': [FINISH_REASONS[response.stopReason] ?? response.stopReason],
@@ -216,6 +247,7 @@ export class EpisodeTelemetry {
       'harnessx.episode.steps': outcome.steps,
       'gen_ai.usage.input_tokens': outcome.usage.inputTokens,
       'gen_ai.usage.output_tokens': outcome.usage.outputTokens,
+      ...(this.responseModel !== null ? { 'gen_ai.response.model': this.responseModel } : {}),
     });
     if (outcome.endReason === 'harness_error') {
       this.span.setAttribute('error.type', 'harness_error');

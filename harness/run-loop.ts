@@ -115,8 +115,9 @@ export async function runEpisode(input: EpisodeInput): Promise<EpisodeTrace> {
 }
 
 /** What names an episode's agent span. */
-export function episodeSpanInfo(input: Pick<EpisodeInput, 'config' | 'harnessId' | 'task' | 'seed' | 'attempt'>) {
-  return { agentName: input.config.name, harnessId: input.harnessId, taskId: input.task.id, seed: input.seed, attempt: input.attempt, model: input.config.model.main.model };
+export function episodeSpanInfo(input: Pick<EpisodeInput, 'config' | 'harnessId' | 'task' | 'seed' | 'attempt' | 'model'>) {
+  // The model the agent calls, which a run or createAgent may set apart from the harness file's model.main.
+  return { agentName: input.config.name, harnessId: input.harnessId, taskId: input.task.id, seed: input.seed, attempt: input.attempt, model: input.model.id };
 }
 
 async function runEpisodeTraced(input: EpisodeInput, telemetry: EpisodeTelemetry): Promise<EpisodeTrace> {
@@ -180,6 +181,8 @@ class EpisodeRun {
   private readonly ctx: ProcessorContext;
   private attached = {} as Record<HookName, Attached[]>;
   private fullTrace: boolean;
+  /** The harness's cap on tool calls run per reply (unset: all). */
+  private maxCallsPerStep: number | undefined;
   /** Compact traces: the context parts of the previous act call (see compactParts). */
   private previousParts = new Set<string>();
   /** The harness the current step runs under, and each mid-task swap so far. */
@@ -194,6 +197,7 @@ class EpisodeRun {
     this.env = env;
     this.task = task;
     this.fullTrace = config.slots.tracer.level === 'full';
+    this.maxCallsPerStep = config.slots.toolRegistry.maxCallsPerStep;
     this.model = this.traced(input.model);
     // Every role a processor or a routed step calls is counted and traced like the main model.
     this.roles = Object.fromEntries(Object.entries(input.models ?? {}).map(([role, m]) => [role, this.traced(m)]));
@@ -240,11 +244,12 @@ class EpisodeRun {
     }
     const startChanged = previous.task_start.length !== fresh.task_start.length || fresh.task_start.some((a, i) => a !== previous.task_start[i]);
     this.attached = fresh;
-        const from = this.harnessId;
+    const from = this.harnessId;
     this.harnessId = next.harnessId;
     this.swaps.push({ step, from, to: next.harnessId });
     this.trace.add({ kind: 'note', step, note: 'harness swap', data: { from, to: next.harnessId } });
     this.fullTrace = next.config.slots.tracer.level === 'full';
+    this.maxCallsPerStep = next.config.slots.toolRegistry.maxCallsPerStep;
     if (startChanged) {
       const [start] = await this.runHook('task_start', { hook: 'task_start', task: this.task, systemPrompt: '', tools: this.env.tools() });
       this.systemPrompt = start.systemPrompt;
@@ -277,14 +282,14 @@ class EpisodeRun {
     const route = prepared.request.route;
     const raw = await ((route && route !== 'main' ? this.roles[route] : undefined) ?? this.model).generate(prepared.request);
     const [{ response }] = await this.runHook('after_model', { hook: 'after_model', step, response: raw });
-    // Only the first tool call acts: the environments take one action per step.
-    this.history = [...this.history, { role: 'assistant', content: response.text, toolCalls: response.toolCalls.slice(0, 1) }];
+    // Every call stays in the history: the providers' protocols expect a result for each call id.
+    this.history = [...this.history, { role: 'assistant', content: response.text, toolCalls: response.toolCalls }];
     return response;
   }
 
-  /** Acting on the model's reply (its first tool call, else its text); returns the step's observation. */
+  /** Acting on the model's reply (its tool calls, else its text); returns the step's observation. */
   async act(step: number, response: ModelResponse): Promise<string> {
-    if (response.toolCalls.length) return this.toolTurn(step, response.toolCalls[0]);
+    if (response.toolCalls.length) return this.toolTurns(step, response.toolCalls);
     if (this.env.respond) return this.userTurn(step, response.text);
     if (this.env.answer) return this.answerTurn(step, response.text);
     return this.noActionTurn(step);
@@ -314,8 +319,38 @@ class EpisodeRun {
   }
 
   /**
+   * A reply's tool calls, in the model's order, each a tool turn of its own with a result for its own call
+   * id. Calls past the harness's per-step cap, or after a call that finished the task (a later move could
+   * undo the goal), do not run: each is answered with an error result saying why, as the protocols need.
+   */
+  private async toolTurns(step: number, calls: ToolCall[]): Promise<string> {
+    const cap = this.maxCallsPerStep ?? Infinity;
+    const outputs: string[] = [];
+    let finishedBy: number | null = null;
+    for (const [index, call] of calls.entries()) {
+      const why =
+        index >= cap
+          ? `Tool call not run: this harness runs at most ${cap} tool call${cap === 1 ? '' : 's'} per reply and this was call ${index + 1} of ${calls.length}. Send it again in your next reply if it is still needed.`
+          : finishedBy !== null
+            ? `Tool call not run: the task was already finished by call ${finishedBy} of ${calls.length} in this reply.`
+            : undefined;
+      outputs.push(why === undefined ? await this.toolTurn(step, call) : this.notRun(step, call, why));
+      if (finishedBy === null && why === undefined && this.env.isDone()) finishedBy = index + 1;
+    }
+    return outputs.join('\n');
+  }
+
+  /** A call of the reply that the loop does not run: traced as refused, answered to its own id. */
+  private notRun(step: number, call: ToolCall, why: string): string {
+    const result: ToolResult = { ok: false, output: why, errorKind: 'blocked' };
+    this.trace.add({ kind: 'tool_call', step, call, approved: false, rejection: why, result });
+    this.history.push({ role: 'tool', content: why, toolCallId: call.id, isError: true });
+    return why;
+  }
+
+  /**
    * The tool turn: before_tool may approve, rewrite, reject, split or intercept the call; each resulting
-   * call runs (or is refused) and passes after_tool. Every result is answered to the model's one call id.
+   * call runs (or is refused) and passes after_tool. Every result is answered to this call's id.
    */
   private async toolTurn(step: number, call: ToolCall): Promise<string> {
     const outputs: string[] = [];

@@ -190,6 +190,7 @@ const ToolSchema = oneOf('expected an MCP server entry {mcp: …} or a function 
         hidden: z.array(z.string()).optional(),
         startTimeoutMs: z.number().int().positive().optional(),
         callTimeoutMs: z.number().int().positive().optional(),
+        setup: z.object({ command: z.string().min(1), args: z.array(z.string()).optional(), timeoutMs: z.number().int().positive().optional() }).strict().optional(),
       })
       .strict(),
   },

@@ -92,6 +92,12 @@ export interface McpToolsConfig {
   startTimeoutMs?: number;
   /** Milliseconds one tools/call may take. Default 60000. */
   callTimeoutMs?: number;
+  /**
+   * Seeds an episode's state before its stdio server starts: a command run in the config file's folder with
+   * the placeholders filled in its args and HARNESSX_TASK_ID, HARNESSX_EPISODE_ID and HARNESSX_EPISODE_DIR
+   * set; a non-zero exit fails the episode's start with its stderr. Needs a per-episode server (not stateless).
+   */
+  setup?: { command: string; args?: string[]; timeoutMs?: number };
 }
 
 /** A plain TypeScript tool; `parameters` is a zod object schema (its JSON Schema is what the model sees). */

@@ -131,8 +131,18 @@ export function clip(text: string, max: number): string {
 /** A failed attempt as a few lines: each step's action and the first line of its result, then the end. */
 export function traceExcerpt(trace: EpisodeTrace, maxLines = 14): string {
   const lines: string[] = [];
+  // A reply may hold several calls: they are labelled "step 3 (call 2 of 3)" so the reader sees one reply, not three steps.
+  const callsInStep = new Map<number, number>();
+  for (const r of trace.records) if (r.kind === 'tool_call') callsInStep.set(r.step, (callsInStep.get(r.step) ?? 0) + 1);
+  const seenInStep = new Map<number, number>();
+  const callLabel = (step: number) => {
+    const total = callsInStep.get(step) ?? 1;
+    const nth = (seenInStep.get(step) ?? 0) + 1;
+    seenInStep.set(step, nth);
+    return total > 1 ? `step ${step} (call ${nth} of ${total})` : `step ${step}`;
+  };
   for (const r of trace.records) {
-    if (r.kind === 'tool_call') lines.push(`step ${r.step}: ${r.call.name}(${JSON.stringify(r.call.args)}) → ${r.result.ok ? 'ok' : r.result.errorKind ?? 'error'}: ${r.result.output.split('\n')[0].slice(0, 140)}`);
+    if (r.kind === 'tool_call') lines.push(`${callLabel(r.step)}: ${r.call.name}(${JSON.stringify(r.call.args)}) → ${r.result.ok ? 'ok' : r.result.errorKind ?? 'error'}: ${r.result.output.split('\n')[0].slice(0, 140)}`);
     else if (r.kind === 'error') lines.push(`step ${r.step}: ERROR ${r.message.slice(0, 200)}`);
     // Only an acting reply without a tool call is a format problem; plan_then_act's planning replies are prose by design.
     else if (r.kind === 'model_call' && r.purpose === 'act' && !r.response.toolCalls.length && r.response.text) lines.push(`step ${r.step}: model replied without a tool call: ${JSON.stringify(r.response.text.slice(0, 120))}`);

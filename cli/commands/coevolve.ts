@@ -33,7 +33,7 @@ async function coevolve(args: string[]): Promise<void> {
     trainer: values['harness-only'] ? 'none' : 'grpo',
     endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
   });
-  checkModelFlag('--model', input.model);
+  checkModelFlag('--model', input.model, { suite: input.benchmark });
 
   const { client, worker } = await startLocalWorker(log, values.config);
   const workflowId = values['workflow-id'] ?? `coevolve-${input.benchmark}-${idTimestamp()}`;

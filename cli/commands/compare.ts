@@ -193,7 +193,7 @@ async function compare(args: string[]): Promise<void> {
   const seeds = comparisonSeeds(baseSeed, seedCount);
   const inputs = seeds.map((seed) => evolvers.map((evolver) => validInput(evolveInputSchema(), { ...base, seed, evolver })));
   const first = inputs[0][0];
-  checkModelFlag('--model', first.model, { allowRules: true });
+  checkModelFlag('--model', first.model, { allowRules: true, suite: benchmark });
   checkModelFlag('--meta-agent', first.metaAgent, { allowRules: true });
   checkComparison(inputs[0], seedCount);
 

@@ -4,7 +4,7 @@ import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { BUDGET_OPTIONS, budgetFlags, checkRunBudget } from '../budget-flags';
 import { idTimestamp, startLocalWorker } from '../local-worker';
-import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
+import { checkModelFlag, taskModelLabel, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { EVOLVE_PROGRESS, followRun } from '../progress';
 import { cliStore, localHarnessFile } from '../store';
@@ -51,7 +51,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     gateChunk: wholeNumber('gate-chunk', values['gate-chunk']),
     ...budgetFlags(values),
   });
-  checkModelFlag('--model', input.model);
+  checkModelFlag('--model', input.model, { suite: benchmark });
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
   checkRunBudget(input);
 
@@ -61,7 +61,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
   const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: evolveSummary(input) });
   log(`AEGIS run ${workflowId} started on ${settings.address} (namespace ${settings.namespace}).`);
   log(`Follow it in the Temporal Web UI: ${webUiUrl(workflowId)}`);
-  log(`Benchmark ${input.benchmark}, task model ${input.model} (the sim model is a simulator, not an LLM), ${input.rounds} rounds, pass@${input.k}.`);
+  log(`Benchmark ${input.benchmark}, task model ${taskModelLabel(input.model)}, ${input.rounds} rounds, pass@${input.k}.`);
 
   const started = Date.now();
   const summary = await worker.runUntil(followRun<RunSummary, RunStatus>(handle, log, EVOLVE_PROGRESS, { interactive, live: json ? null : process.stdout }));

@@ -5,6 +5,7 @@ import { startTelemetry } from '../../telemetry';
 import { UsageError } from '../errors';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, readVerifiedHarness, RUN_OPTIONS, suiteFlag } from '../options';
 import { pct, printJson, say } from '../output';
+import { episodeScore, taskScores } from '../rollout-report';
 
 export const ROLLOUT_OPTIONS = {
   ...RUN_OPTIONS,
@@ -19,7 +20,7 @@ export const ROLLOUT_OPTIONS = {
 async function rollout(args: string[]): Promise<void> {
   const values = parseFlags(args, ROLLOUT_OPTIONS);
   const suite = await suiteFlag(values);
-  checkModelFlag('--model', values.model);
+  checkModelFlag('--model', values.model, { suite });
   if (!['train', 'validation', 'test'].includes(values.split)) throw new UsageError(`--split must be train, validation or test, got "${values.split}"`);
   if (values.tasks !== undefined && !/^\d+$/.test(values.tasks)) throw new UsageError(`--tasks must be a whole number, got "${values.tasks}"`);
   if (!/^\d+$/.test(values.k) || Number(values.k) < 1) throw new UsageError(`--k must be a whole number ≥ 1, got "${values.k}"`);
@@ -33,15 +34,17 @@ async function rollout(args: string[]): Promise<void> {
   if (values.tasks !== undefined) ids = ids.slice(0, Number(values.tasks));
   const log = say(values.json);
   const started = Date.now();
+  const scored: ReturnType<typeof episodeScore>[] = [];
   const { episodes, outcomes } = await rolloutTasks({
     benchmark, config: run, harnessId: harnessId(run), taskIds: ids, k: Number(values.k), seed: values.seed, keepTraces: false, endpointLimits,
+    onTrace: (trace) => scored.push(episodeScore(trace)),
     onEpisode: (done, total) => {
       if (done % 50 === 0) log(`  ${done}/${total} episodes`);
     },
   });
   const result = { benchmark: benchmark.name, model: values.model, harnessId: harnessId(run), split: values.split, passRate: passRate(outcomes), tasks: outcomes.length, episodes, seconds: (Date.now() - started) / 1000 };
   log(`${result.harnessId} on ${result.benchmark}/${result.split} with ${result.model}: pass@${values.k} ${pct(result.passRate)} over ${result.tasks} tasks (${result.episodes} episodes, ${result.seconds.toFixed(1)} s)`);
-  if (values.json) printJson(result);
+  if (values.json) printJson({ ...result, perTask: taskScores(outcomes, scored) });
 }
 
 export const commands: Commands = { rollout };

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { McpToolsConfig } from '../types';
+import { EPISODE_PLACEHOLDERS, type EpisodeSetup, usesPlaceholders } from './episode-placeholders';
 
 /** Where a provider comes from, as every error about it says: `harnessx.config.ts: suites.support.tools[0] (mcp stdio \`node server.mjs\`)`. */
 export interface McpWhere {
@@ -26,6 +27,8 @@ export interface McpOptions {
   hidden: Set<string>;
   startTimeoutMs: number;
   callTimeoutMs: number;
+  /** The per-episode seeding command, run in the config file's folder. */
+  setup?: EpisodeSetup;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 20_000;
@@ -56,7 +59,9 @@ export function checkMcpConfig(config: McpToolsConfig, where: McpWhere): McpOpti
     if (!isObject(env) || !Object.values(env).every((v) => typeof v === 'string')) fail('mcp.env', 'must be an object of string values');
     if (m.cwd !== undefined && (typeof m.cwd !== 'string' || !m.cwd)) fail('mcp.cwd', 'must be a non-empty string (a folder, relative to the config file)');
     // Relative cwd (and, with no cwd, relative paths in args) mean "next to the config file", wherever the worker runs.
-    const cwd = path.resolve(where.configDir, (m.cwd as string | undefined) ?? '.');
+    // A cwd that starts with {episodeDir} is filled in per episode (an absolute temporary folder).
+    const rawCwd = (m.cwd as string | undefined) ?? '.';
+    const cwd = rawCwd.startsWith('{episodeDir}') ? rawCwd : path.resolve(where.configDir, rawCwd);
     server = { transport: 'stdio', command: m.command as string, args: args as string[], env: env as Record<string, string>, cwd };
     label = `mcp stdio \`${[m.command as string, ...redactArgs(args as string[])].join(' ')}\``;
   } else if ('url' in m) {
@@ -77,6 +82,8 @@ export function checkMcpConfig(config: McpToolsConfig, where: McpWhere): McpOpti
   }
 
   if (config.stateless !== undefined && typeof config.stateless !== 'boolean') fail('stateless', 'must be true or false');
+  if (config.stateless && usesPlaceholders(server!))
+    fail('stateless', `is true, but mcp.args, mcp.env or mcp.cwd name ${EPISODE_PLACEHOLDERS.join(', ')}: one shared server cannot have per-episode settings (leave stateless out)`);
   const hidden = new Set<string>();
   if (config.hidden !== undefined) {
     if (!Array.isArray(config.hidden) || !config.hidden.every((h) => typeof h === 'string' && h)) fail('hidden', 'must be an array of tool names');
@@ -95,7 +102,16 @@ export function checkMcpConfig(config: McpToolsConfig, where: McpWhere): McpOpti
   }
   const startTimeoutMs = checkMs(config.startTimeoutMs, DEFAULT_START_TIMEOUT_MS, 'startTimeoutMs', fail);
   const callTimeoutMs = checkMs(config.callTimeoutMs, DEFAULT_CALL_TIMEOUT_MS, 'callTimeoutMs', fail);
-  return { server, label, where: `${at} (${label})`, stateless: config.stateless ?? false, state, hidden, startTimeoutMs, callTimeoutMs };
+  let setup: McpOptions['setup'];
+  if (config.setup !== undefined) {
+    const u = config.setup as unknown;
+    if (!isObject(u) || typeof u.command !== 'string' || !u.command) fail('setup', 'must be { command, args?, timeoutMs? }, e.g. { command: "node", args: ["seed.mjs", "{episodeDir}"] }');
+    const su = u as Record<string, unknown>;
+    if (su.args !== undefined && (!Array.isArray(su.args) || !su.args.every((a) => typeof a === 'string'))) fail('setup.args', 'must be an array of strings');
+    if (server!.transport !== 'stdio' || config.stateless) fail('setup', 'seeds one episode\'s state, so it needs a stdio server that is not stateless');
+    setup = { command: su.command as string, args: (su.args as string[] | undefined) ?? [], timeoutMs: checkMs(su.timeoutMs, startTimeoutMs, 'setup.timeoutMs', fail), cwd: where.configDir };
+  }
+  return { server, label, where: `${at} (${label})`, stateless: config.stateless ?? false, state, hidden, startTimeoutMs, callTimeoutMs, setup };
 }
 
 function checkMs(value: unknown, fallback: number, field: string, fail: (field: string, expected: string) => never): number {

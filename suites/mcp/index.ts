@@ -3,12 +3,15 @@ import type { McpToolsConfig, ToolProvider, ToolSession } from '../types';
 import { checkMcpConfig, type McpOptions } from './check-config';
 import { callTool } from './call-tool';
 import { connectMcp, type McpConnection } from './connect';
+import { forEpisode } from './episode-placeholders';
 import { listTools, type ListedTools } from './list-tools';
 import { readState } from './read-state';
 
 /**
  * Tools from one MCP server (stdio command or Streamable HTTP URL) through the official SDK client. Each
- * open() starts a fresh server process or HTTP session, so concurrent episodes never share state; with
+ * open() starts a fresh server process or HTTP session. A fresh process is not fresh state for a server that
+ * writes to disk: its settings give each episode its own folder or file through placeholders
+ * (episode-placeholders.ts), which the session removes when it closes. With
  * `stateless: true` one connection, opened on first use, serves every session of this process (close it
  * at exit with closeSharedMcpConnections()).
  *
@@ -19,13 +22,22 @@ export function mcpToolProvider(config: McpToolsConfig, where: { configFile: str
   const options = checkMcpConfig(config, where);
   return {
     label: options.label,
-    async open() {
+    async open(context) {
       if (options.stateless) {
         const shared = await sharedConnection(options);
-        return session(options, shared.connection, shared.tools, { ownsConnection: false });
+        return session(options, shared.connection, shared.tools, { ownsConnection: false, teardown: async () => undefined });
       }
-      const { connection, tools } = await startConnection(options);
-      return session(options, connection, tools, { ownsConnection: true });
+      // Placeholders ({episodeDir}, {taskId}, {episodeId}) filled for this episode; its folder goes with the session.
+      const episode = await forEpisode(options.server, context, options.setup).catch((e: Error) => {
+        throw new Error(`${options.where}: ${e.message}`);
+      });
+      try {
+        const { connection, tools } = await startConnection({ ...options, server: episode.server });
+        return session(options, connection, tools, { ownsConnection: true, teardown: episode.teardown });
+      } catch (e) {
+        await episode.teardown();
+        throw e;
+      }
     },
   };
 }
@@ -79,7 +91,7 @@ async function sharedConnection(options: McpOptions): Promise<Started> {
   }
 }
 
-function session(options: McpOptions, connection: McpConnection, tools: ListedTools, how: { ownsConnection: boolean }): ToolSession {
+function session(options: McpOptions, connection: McpConnection, tools: ListedTools, how: { ownsConnection: boolean; teardown: () => Promise<void> }): ToolSession {
   const visible = new Set(tools.specs.map((s) => s.name));
   let closed = false;
   const lostReason = (): string | undefined => (closed ? 'the tool session is closed' : connection.lostReason());
@@ -93,7 +105,12 @@ function session(options: McpOptions, connection: McpConnection, tools: ListedTo
     },
     async close(): Promise<void> {
       closed = true;
-      if (how.ownsConnection) await connection.close();
+      // The server first (it may still be writing to the episode's folder), then what the episode created.
+      try {
+        if (how.ownsConnection) await connection.close();
+      } finally {
+        await how.teardown();
+      }
     },
   };
 }

@@ -1,4 +1,5 @@
 import { digestTraces, episodeSignals } from '../../aegis/digester';
+import { digestNoOpReason } from '../../aegis/round-decisions';
 import { checkCanonicalForm, checkManifest, seesaw } from '../../aegis/gate';
 import type { TaskOutcome } from '../../aegis/rollout';
 import { buildLandscape, draftCandidates, rankCandidates } from '../../aegis/rule-based-agent';
@@ -36,6 +37,32 @@ describe('digester', () => {
     const r2 = digestTraces({ round: 2, harnessId: seedId, config: seed, traces, outcomes, previous: r1 });
     expect(r2.tasks[0].history).toEqual([{ round: 1, passed: false, category: 'invalid_action' }, { round: 2, passed: false, category: 'invalid_action' }]);
     expect(r1.traceTokens).toBeGreaterThan(0);
+  });
+});
+
+describe('failures the trace signals do not explain', () => {
+  // A real model on a user suite: it answers cleanly, the verifier says the answer is wrong. No tool error, no budget.
+  const clean = (taskId: string, success: boolean) => trace(taskId, success, [tool(1, undefined, 'ok')], 'goal_reached');
+
+  it('are failures: category wrong_outcome, counted as failing, so the round is not a no-op', () => {
+    expect(episodeSignals(clean('a', false)).counts).toEqual({ wrong_outcome: 1 });
+    expect(episodeSignals(clean('a', false)).evidence[0]).toMatch(/verifier failed it \(a wrong final answer or state\)/);
+    // A passing episode is not a failure, and a failure with another signal is not called wrong_outcome.
+    expect(episodeSignals(clean('a', true)).counts).toEqual({});
+    expect(episodeSignals(trace('a', false, [tool(1, 'precondition')], 'goal_reached')).counts).toEqual({ invalid_action: 1 });
+
+    const digest = digestTraces({ round: 1, harnessId: seedId, config: seed, traces: [clean('a', false), clean('b', true)], outcomes: [outcome('a', false), outcome('b', true)], previous: null });
+    expect(digest.tasks.map((t) => [t.taskId, t.category])).toEqual([['a', 'wrong_outcome'], ['b', null]]);
+    expect(digest.actionability).toBeCloseTo(1 / 2);
+    expect(digestNoOpReason({ failing: digest.tasks.filter((t) => t.category !== null).length, actionability: digest.actionability }, 0.3)).toBeNull();
+    // Remedies exist for it, so the rule-based planner has options.
+    expect(buildLandscape(digest, [], seed, seedId).categories.map((c) => c.category)).toEqual(['wrong_outcome']);
+    expect(buildLandscape(digest, [], seed, seedId).options.length).toBeGreaterThan(0);
+  });
+
+  it('a failed task with no traces to read is still a failure', () => {
+    const digest = digestTraces({ round: 1, harnessId: seedId, config: seed, traces: [], outcomes: [outcome('a', false)], previous: null });
+    expect(digest.tasks[0].category).toBe('wrong_outcome');
   });
 });
 

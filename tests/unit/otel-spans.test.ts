@@ -176,6 +176,39 @@ describe('episode spans (GenAI semantic conventions) with an SDK registered', ()
     expect(everything).not.toContain('order 42');
   });
 
+  test('invoke_agent names the model the agent actually used, and chat spans put its endpoint in server.address/server.port', async () => {
+    // The harness file says sim:small; the run (like `rollout --model` or createAgent) uses an endpoint model.
+    const used = 'openai-compatible:qwen3.5-9b@http://127.0.0.1:8123/v1';
+    const model: Model = {
+      id: used,
+      generate: async () => ({ text: '', toolCalls: [{ id: 'c1', name: 'finish', args: {} }], stopReason: 'tool_use', usage: { inputTokens: 5, outputTokens: 1 }, model: 'openai-compatible:qwen3.5-9b-instruct' }),
+    };
+    let done = false;
+    const env: Environment = {
+      instruction: () => 'Finish.',
+      tools: () => [{ name: 'finish', description: 'end', parameters: {} }],
+      admissibleActions: () => null,
+      execute: () => {
+        done = true;
+        return { ok: true, output: 'finished' };
+      },
+      isDone: () => done,
+    };
+    const config = parseHarnessConfig({ name: 'desk', model: { main: { model: 'sim:small' } } });
+    await runEpisode({ config, harnessId: 'hx-test', env, model, task: { id: 't', instruction: 'Finish.' }, seed: 's', attempt: 0 });
+    const spans = exporter.getFinishedSpans();
+    const [agent] = named(spans, 'invoke_agent');
+    const [chat] = named(spans, 'chat ');
+    const endpoint = { 'gen_ai.provider.name': 'openai-compatible', 'gen_ai.request.model': 'qwen3.5-9b', 'server.address': '127.0.0.1', 'server.port': 8123 };
+    expect(agent.attributes).toMatchObject({ ...endpoint, 'gen_ai.response.model': 'qwen3.5-9b-instruct' });
+    expect(chat.name).toBe('chat qwen3.5-9b');
+    expect(chat.attributes).toMatchObject({ ...endpoint, 'gen_ai.response.model': 'qwen3.5-9b-instruct' });
+    // Neither the harness file's simulator nor the URL is named as a model.
+    const everything = JSON.stringify(spans.map((s) => s.attributes));
+    expect(everything).not.toContain('harnessx.simulator');
+    expect(everything).not.toMatch(/"gen_ai\.(request|response)\.model":"[^"]*http/);
+  });
+
   test('opted in, message content and tool arguments/results are recorded, with secrets redacted', async () => {
     const secret = 'sk-test-0123456789abcdef';
     process.env.OPENAI_COMPATIBLE_API_KEY = secret;
@@ -273,7 +306,12 @@ describe('helpers', () => {
   test('gen_ai.provider.name from the model string prefix', () => {
     expect(genAiModel('openai:gpt-4o')).toEqual({ provider: 'openai', model: 'gpt-4o' });
     expect(genAiModel('anthropic:claude-sonnet-4-5')).toEqual({ provider: 'anthropic', model: 'claude-sonnet-4-5' });
-    expect(genAiModel('openai-compatible:llama3@http://localhost:8000/v1')).toEqual({ provider: 'openai-compatible', model: 'llama3@http://localhost:8000/v1' });
+    // The endpoint goes to server.address/server.port, never into the model name.
+    expect(genAiModel('openai-compatible:llama3@http://localhost:8000/v1')).toEqual({ provider: 'openai-compatible', model: 'llama3', serverAddress: 'localhost', serverPort: 8000 });
+    expect(genAiModel('openai-compatible:org/model@v2@https://gpu.example.com/v1')).toEqual({ provider: 'openai-compatible', model: 'org/model@v2', serverAddress: 'gpu.example.com', serverPort: 443 });
+    expect(genAiModel('openai-compatible:m@http://[::1]/v1')).toEqual({ provider: 'openai-compatible', model: 'm', serverAddress: '::1', serverPort: 80 });
+    // An "@" not followed by a URL is part of the name.
+    expect(genAiModel('openai:gpt-4o@2024')).toEqual({ provider: 'openai', model: 'gpt-4o@2024' });
     expect(genAiModel('sim:small')).toEqual({ provider: 'harnessx.simulator', model: 'small' });
   });
 

@@ -52,7 +52,8 @@ export function decideGsm8k(request: ModelRequest, signals: ContextSignals, rate
   const planned = signals.plan?.steps[signals.plan.next];
   if (planned?.name === 'calculator' && pending.some((s) => s.expression === planned.args.expression)) intended = { name: 'calculator', args: { ...planned.args } };
 
-  const last = [...request.messages].reverse().find((m) => m.role === 'assistant' && m.toolCalls?.[0]?.name === 'calculator')?.toolCalls?.[0];
+  // The latest calculation asked for, wherever it sat in a reply of several calls.
+  const last = request.messages.flatMap((m) => (m.role === 'assistant' ? m.toolCalls ?? [] : [])).filter((c) => c.name === 'calculator').at(-1);
   if (last && u('loop') < rates.loop) intended = { name: 'calculator', args: { ...last.args } };
   else if (next && done.length > 0 && u('subgoal') < rates.subgoal) intended = { name: 'submit_answer', args: { answer: formatNumber(done[done.length - 1]) } };
   else if (intended.name === 'calculator' && u('invalid') < rates.invalid) intended = { name: 'calculator', args: { expression: String(intended.args.expression).replace(/\*/g, ' times ').replace(/\//g, ' over ') } };

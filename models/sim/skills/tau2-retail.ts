@@ -57,7 +57,8 @@ export function decideTau2(request: ModelRequest, signals: ContextSignals, rates
     if (!confirmed) return { kind: 'prose', text: proposal };
   }
   let call: Omit<ToolCall, 'id'> = { name: next.name, args: structuredClone(next.arguments) };
-  const lastCall = [...request.messages].reverse().find((m) => m.role === 'assistant' && m.toolCalls?.length)?.toolCalls?.[0];
+  // The latest call, the last of its reply when a reply held several.
+  const lastCall = [...request.messages].reverse().find((m) => m.role === 'assistant' && m.toolCalls?.length)?.toolCalls?.at(-1);
   if (lastCall && !isWrite(lastCall.name) && u('loop') < rates.loop) call = { name: lastCall.name, args: { ...lastCall.args } };
   else if (u('invalid') < rates.invalid) call = { name: call.name, args: corrupt(call.args) };
   if (u('format') < rates.format) return { kind: 'prose', text: `Let me use ${call.name} ${JSON.stringify(call.args)}` };
