@@ -66,6 +66,8 @@ export interface UpResult {
   settings: ConnectSettings;
   components: Array<{ name: ComponentName; pid: number; started: boolean }>;
   dataDir: string;
+  /** True when this `up` generated the secrets (the first one, or after `down --purge`). */
+  secretsCreated: boolean;
 }
 
 async function step<T>(log: Log, what: string, fn: () => Promise<T>): Promise<T> {
@@ -102,6 +104,8 @@ export async function clusterUp(options: { portBase?: number; host?: string; log
   };
   mkdirSync(clusterDir(), { recursive: true });
   writeState({ portBase, host, createdAt: previous?.createdAt ?? new Date().toISOString() });
+  // Whether this `up` generates the keys: only then (or on --show-secrets) does the CLI print the secret key.
+  const secretsCreated = readSecrets() === null;
   const secrets = loadOrCreateSecrets();
   const components: UpResult['components'] = [];
   const already = (name: ComponentName) => {
@@ -169,7 +173,7 @@ export async function clusterUp(options: { portBase?: number; host?: string; log
     components.push({ name: 's3', pid, started: true });
   }
   await ensureBucket(ports, secrets, host, log);
-  return { ports, settings: connectSettings(ports, { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey }, host), components, dataDir: clusterDir() };
+  return { ports, settings: connectSettings(ports, { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey }, host), components, dataDir: clusterDir(), secretsCreated };
 }
 
 export interface ComponentStatus {
