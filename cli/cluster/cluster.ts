@@ -5,7 +5,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ensureGoBinary, GO_BINARIES } from '../go-binaries';
 import {
   CLUSTER_BUCKET,
@@ -228,7 +228,16 @@ export async function clusterStatus(): Promise<{ exists: boolean; portBase: numb
       const client = s3Client(ports, secrets, host);
       try {
         await client.send(new HeadBucketCommand({ Bucket: CLUSTER_BUCKET }));
-        return `bucket ${CLUSTER_BUCKET} reachable`;
+        // Reachable is not enough: a full disk answers HEAD but refuses every write (507), which fails runs.
+        const Key = '.harnessx-status-write-probe';
+        try {
+          await client.send(new PutObjectCommand({ Bucket: CLUSTER_BUCKET, Key, Body: 'probe' }));
+          await client.send(new DeleteObjectCommand({ Bucket: CLUSTER_BUCKET, Key }));
+        } catch (e) {
+          const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          throw new Error(`bucket ${CLUSTER_BUCKET} reachable but not writable${status ? ` (HTTP ${status}${status === 507 ? ': the disk is full' : ''})` : ''}: ${(e as Error).message}`);
+        }
+        return `bucket ${CLUSTER_BUCKET} reachable and writable`;
       } finally {
         client.destroy();
       }
