@@ -9,7 +9,7 @@ const transform = {
 const transformIgnorePatterns = ['/node_modules/(?!hyparquet)'];
 module.exports = {
   projects: [
-    { displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'], transform, transformIgnorePatterns, testEnvironment: 'node' },
+    { displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'], transform, transformIgnorePatterns, testEnvironment: 'node', globalSetup: '<rootDir>/tests/unit/global-setup.ts' },
     {
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],

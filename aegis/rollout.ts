@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Benchmark } from '../benchmarks/types';
+import { guardTools } from '../benchmarks/tool-guard';
 import type { HarnessConfig } from '../harness/config';
 import { EpisodeTelemetry } from '../harness/genai-telemetry';
 import { episodeSpanInfo, runEpisode } from '../harness/run-loop';
@@ -296,7 +297,8 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
   // Environments never create models: a benchmark with a simulated user (tau2-retail) is given the one that plays it.
   // It goes through wrapModel like the roles: the endpoint limiter (and response cache) cover its calls too.
   const userModel = spec.benchmark.hasSimulatedUser ? simulatedUserModel(spec.config, `${seed}|user`, spec.wrapModel) : undefined;
-  const env = await spec.benchmark.createEnvironment(taskId, { seed, ...(userModel ? { userModel } : {}) });
+  // A tool that throws is the episode's failed tool call, never the activity's failure (tool-guard.ts).
+  const env = guardTools(await spec.benchmark.createEnvironment(taskId, { seed, ...(userModel ? { userModel } : {}) }));
   // A user suite's environment holds tool sessions (an MCP server process): released however the episode ends.
   try {
     const task = spec.benchmark.task(taskId);

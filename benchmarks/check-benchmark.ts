@@ -17,6 +17,16 @@ export interface BenchmarkCheck {
   excluded: ExcludedTask[];
   /** What loading worked around in kept tasks (e.g. a failing read-only gold action skipped). */
   notes: TaskNote[];
+  /**
+   * Tasks whose reference is accepted by the fixed verifier but which an episode cannot pass (reward 1)
+   * without a judge model (tau2's NL assertions): counted apart, so "accepted" does not overstate what scores.
+   */
+  needJudge: TaskNote[];
+}
+
+/** A benchmark that knows which of its tasks need a judge model to score 1. */
+export interface ReportsJudgedTasks {
+  tasksNeedingJudge(): TaskNote[];
 }
 
 /** Generic corruptions for benchmarks without their own: nothing at all, and the last action dropped. */
@@ -98,6 +108,7 @@ export async function checkBenchmark(benchmark: Benchmark, onProgress?: (done: n
     ok: accepted === tasks.length && rejected === corrupted,
     excluded: loading.excludedTasks?.() ?? [],
     notes: loading.taskNotes?.() ?? [],
+    needJudge: (benchmark as Partial<ReportsJudgedTasks>).tasksNeedingJudge?.() ?? [],
   };
 }
 
@@ -112,5 +123,7 @@ export function formatBenchmarkCheck(r: BenchmarkCheck, elapsedMs?: number): str
   for (const e of r.excluded) lines.push(`    ${e.id} (${basename(e.file)}): ${e.reason}${e.action ? ` — ${e.action.name}(${JSON.stringify(e.action.arguments)})` : ''}`);
   if (r.notes.length) lines.push(`  notes on loaded tasks: ${r.notes.length}`);
   for (const n of r.notes) lines.push(`    ${n.id}: ${n.note}`);
+  if (r.needJudge.length) lines.push(`  tasks that need a judge model to pass (their references are accepted above, but score 0 without one): ${r.needJudge.length}/${r.tasks}`);
+  for (const n of r.needJudge) lines.push(`    ${n.id}: ${n.note}`);
   return lines;
 }

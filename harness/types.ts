@@ -92,8 +92,8 @@ export interface ModelResponse {
 export interface ToolResult {
   ok: boolean;
   output: string;
-  /** Why a call failed: the environment's precondition, bad arguments, a transient fault, or a block. */
-  errorKind?: 'precondition' | 'bad_arguments' | 'transient' | 'blocked' | 'unknown_tool';
+  /** Why a call failed: the environment's precondition, bad arguments, a transient fault, a block, or the tool itself threw (tool_crashed). */
+  errorKind?: 'precondition' | 'bad_arguments' | 'transient' | 'blocked' | 'unknown_tool' | 'tool_crashed';
 }
 
 export interface TaskView {

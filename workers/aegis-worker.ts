@@ -1,5 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { ActivityDeps, createActivities } from '../activities';
+import { boxStatus } from '../benchmarks/code-box';
 import { checkEndpointEnvironment } from '../models/endpoint-limiter';
 import { checkStore, openStore } from '../store/open-store';
 import type { Store } from '../store/store';
@@ -46,6 +47,9 @@ export function installRuntime(): void {
 export async function createAegisWorker(options: AegisWorkerOptions): Promise<Worker> {
   // A bad limit fails the worker at start, not its first rollout.
   checkEndpointEnvironment();
+  // Said at start, not at the first HumanEval episode: without a box, task code is refused (or, opted in, unboxed).
+  const box = boxStatus();
+  if (box.kind !== 'bubblewrap') process.stderr.write(`harnessx worker: ${box.summary}\n`);
   // The config's suites are registered before the worker polls: a run naming one of them must find it on
   // its first activity. A bad config fails the worker at start, with the file and field named.
   await registerConfiguredSuites({ explicit: options.config });

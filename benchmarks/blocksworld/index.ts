@@ -5,6 +5,7 @@ import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { dataFiles, ExcludedTask, ReportsLoading } from '../data-file';
 import { splitOf } from '../split';
 import type { BenchmarkTask, BuiltinBenchmark, Corruption, SyncScoredEnvironment, Verdict } from '../types';
+import { own } from '../own';
 import { ACTION_PHRASES, ACTION_TO_TOOL, DEFAULT_COLOURS, joinFacts, phraseFor, renderFact, TOOL_TO_ACTION } from './language';
 import { Domain, parseDomain, parseProblem, Problem } from './pddl';
 import { apply, applicableActions, GroundAction, goalHolds, initialState, missingPreconditions, State, validatePlan } from './strips';
@@ -107,7 +108,7 @@ export class BlocksworldBenchmark implements BuiltinBenchmark, ReportsLoading {
       .map((line) => {
         const [name, ...colours] = line.replace(/[()]/g, '').trim().split(/\s+/);
         const args = colours.map((c) => {
-          const o = this.objectByColour[c];
+          const o = own(this.objectByColour, c);
           if (!o) throw new Error(`${id}: gold plan names unknown block colour "${c}"`);
           return o;
         });
@@ -180,13 +181,13 @@ export class BlocksworldBenchmark implements BuiltinBenchmark, ReportsLoading {
 
   /** A tool call as a ground action, or why it cannot be one (bad_arguments / unknown_tool). */
   toGroundAction(call: ToolCall, objects: string[]): { action: GroundAction } | { error: ToolResult } {
-    const name = TOOL_TO_ACTION[call.name];
+    const name = typeof call.name === 'string' ? own(TOOL_TO_ACTION, call.name) : undefined;
     if (!name) return { error: { ok: false, errorKind: 'unknown_tool', output: `Unknown tool "${call.name}". Tools: ${Object.keys(TOOL_TO_ACTION).join(', ')}.` } };
     const params = name === 'stack' || name === 'unstack' ? ['block', 'target'] : ['block'];
     const args: string[] = [];
     for (const p of params) {
       const value = call.args?.[p];
-      const object = typeof value === 'string' ? this.objectByColour[value] : undefined;
+      const object = typeof value === 'string' ? own(this.objectByColour, value) : undefined;
       if (!object || !objects.includes(object)) {
         const known = objects.map(this.colour).join(', ');
         return { error: { ok: false, errorKind: 'bad_arguments', output: `Invalid arguments for ${call.name}: "${p}" must be one of ${known}; got ${JSON.stringify(value)}.` } };

@@ -78,15 +78,37 @@ export function evaluateExpression(source: string): Evaluated {
   }
 }
 
-/** GSM8K-style number reading: "$1,234.50", "18 dollars", "-3" → the number; null when there is none. */
-export function readNumber(text: string): number | null {
-  const m = /-?\d[\d,]*(?:\.\d+)?|-?\.\d+/.exec(String(text).replace(/(\d),(?=\d{3}\b)/g, '$1'));
-  return m ? Number(m[0].replace(/,/g, '')) : null;
+// GSM8K's number reading (issue 27): a sign (ASCII "-", U+2212 "−", or the word minus/negative), digits whose
+// commas are thousands separators in valid positions only ("1,234" yes; "1,8", "18,00", "1,87,5" are no number),
+// decimals; a number followed by "%" or a superscript or subscript digit ("18%", "18²") is not a plain number.
+const NUMBER_CANDIDATE = /(?:\b(?:minus|negative)\s+|[-\u2212])?(?:\d[\d,]*(?:\.\d+)?|\.\d+)/gi;
+const NEGATIVE = /^(?:(?:minus|negative)\s+|[-\u2212])/i;
+const WELL_GROUPED = /^(?:(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?|\.\d+)$/;
+const NOT_PLAIN_AFTER = /^[%\u00b2\u00b3\u00b9\u2070-\u209f]/;
+
+/** Every number-like token of a text in order: its value, or null when it is malformed ("1,8", "18%"). */
+function numberTokens(text: string): Array<number | null> {
+  const s = String(text);
+  const out: Array<number | null> = [];
+  for (const m of s.matchAll(NUMBER_CANDIDATE)) {
+    const negative = NEGATIVE.test(m[0]);
+    // A comma that ends the token is the sentence's ("18, then 20"), not the number's.
+    const digits = m[0].replace(NEGATIVE, '').replace(/,+$/, '');
+    const after = s.slice(m.index! + m[0].length - (m[0].length - m[0].replace(/,+$/, '').length));
+    const plain = WELL_GROUPED.test(digits) && !NOT_PLAIN_AFTER.test(after);
+    out.push(plain ? (negative ? -1 : 1) * Number(digits.replace(/,/g, '')) : null);
+  }
+  return out;
 }
 
-/** How many numbers a text holds, read as readNumber reads one ("$1,234.50" is one). */
+/** GSM8K-style number reading: "$1,234.50", "18 dollars", "−3", "minus 3" → the number; null when there is none or it is malformed. */
+export function readNumber(text: string): number | null {
+  return numberTokens(text)[0] ?? null;
+}
+
+/** How many numbers a text holds, read as readNumber reads one ("$1,234.50" is one; a malformed one counts too). */
 export function countNumbers(text: string): number {
-  return (String(text).replace(/(\d),(?=\d{3}\b)/g, '$1').match(/-?\d[\d,]*(?:\.\d+)?|-?\.\d+/g) ?? []).length;
+  return numberTokens(text).length;
 }
 
 export function sameNumber(a: number, b: number): boolean {

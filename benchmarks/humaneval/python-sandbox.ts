@@ -2,26 +2,30 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { boxArguments, BoxKind, requireBox } from '../code-box';
 
 /**
- * Runs untrusted Python (a candidate solution and the benchmark's tests) in a throwaway directory with
- * python3 in isolated mode (-I: no user site, no PYTHON* variables), an empty environment, a wall-clock
- * timeout, CPU and address-space limits, and no network: a fresh network namespace (`unshare -n`) where the
- * machine allows it, and in every case the socket API replaced by one that refuses. The directory is
- * deleted afterwards.
+ * Runs untrusted Python (a candidate solution and the benchmark's tests) in a throwaway directory, inside the
+ * task-code box (code-box.ts: its own mount, PID and network namespaces; nothing of the host but a read-only
+ * interpreter), with python3 in isolated mode (-I: no user site, no PYTHON* variables), an empty environment,
+ * a wall-clock timeout, and CPU, address-space, stack and file-size limits. The socket API is also replaced by
+ * one that refuses, so a network call fails with a clear message. The directory is deleted afterwards.
  */
 export interface PythonRun {
   ok: boolean;
   stdout: string;
   stderr: string;
   timedOut: boolean;
-  isolation: 'netns' | 'socket-block';
+  isolation: BoxKind;
 }
 
+// Hard limits equal to soft ones: without capabilities the code cannot raise them again.
 const PREAMBLE = `import resource, socket, sys
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 resource.setrlimit(resource.RLIMIT_CPU, (10, 10))
+resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, 64 << 20))
+resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
 def _no_network(*args, **kwargs):
     raise OSError("network access is disabled in the sandbox")
 socket.socket = _no_network
@@ -30,66 +34,75 @@ socket.getaddrinfo = _no_network
 sys.setrecursionlimit(3000)
 `;
 
-let netns: boolean | null = null;
-/** Whether this machine lets us give the child its own (empty) network namespace. */
-function canUnshareNetwork(): boolean {
-  if (netns === null) {
-    const r = spawnSync('unshare', ['-n', 'true'], { timeout: 5000 });
-    netns = r.status === 0;
-  }
-  return netns;
+interface Python {
+  exe: string;
+  /** The folders the interpreter loads itself from (sys.prefix and sys.base_prefix), mounted read-only in the box. */
+  prefixes: string[];
 }
-
-let python: string | null | undefined;
-export function pythonPath(): string | null {
+let python: Python | null | undefined;
+function findPython(): Python | null {
   if (python === undefined) {
-    const r = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', timeout: 10_000 });
-    python = r.status === 0 ? r.stdout.trim() : null;
+    const r = spawnSync('python3', ['-c', 'import json, os, sys; print(json.dumps([os.path.realpath(sys.executable), sys.prefix, sys.base_prefix]))'], { encoding: 'utf8', timeout: 10_000 });
+    if (r.status !== 0) python = null;
+    else {
+      const [exe, prefix, basePrefix] = JSON.parse(r.stdout) as string[];
+      python = { exe, prefixes: [...new Set([prefix, basePrefix, dirname(exe)])] };
+    }
   }
   return python;
 }
+export function pythonPath(): string | null {
+  return findPython()?.exe ?? null;
+}
+function requirePython(): Python {
+  const p = findPython();
+  if (!p) throw new Error('python3 is not installed: the HumanEval verifier needs it (Debian: apt-get install python3)');
+  return p;
+}
+
+/** The command prefix that runs a program in `dir` in the box (or, opted in, unboxed with the old best-effort namespaces). */
+function boxPrefix(kind: BoxKind, dir: string, py: Python): string[] {
+  if (kind === 'bubblewrap') return ['bwrap', ...boxArguments(dir, py.prefixes), '--'];
+  return unboxedPrefix();
+}
 
 export function runPython(files: Record<string, string>, program: string, timeoutMs = 10_000): PythonRun {
-  const exe = pythonPath();
-  if (!exe) throw new Error('python3 is not installed: the HumanEval verifier needs it (Debian: apt-get install python3)');
+  const py = requirePython();
+  const kind = requireBox();
   const dir = mkdtempSync(join(tmpdir(), 'hx-py-'));
   try {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
     writeFileSync(join(dir, '__runner__.py'), PREAMBLE + program);
-    const isolated = canUnshareNetwork();
-    const [cmd, args] = isolated ? ['unshare', ['-n', exe, '-I', '__runner__.py']] : [exe, ['-I', '__runner__.py']];
-    const r = spawnSync(cmd, args, { cwd: dir, env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' }, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 20 });
+    const [cmd, ...args] = [...boxPrefix(kind, dir, py), py.exe, '-I', '__runner__.py'];
+    const r = spawnSync(cmd, args, { cwd: dir, env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' }, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 });
     const timedOut = r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
-    return { ok: r.status === 0 && !timedOut, stdout: r.stdout ?? '', stderr: r.stderr ?? '', timedOut, isolation: isolated ? 'netns' : 'socket-block' };
+    return { ok: r.status === 0 && !timedOut, stdout: r.stdout ?? '', stderr: r.stderr ?? '', timedOut, isolation: kind };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * How far the process running a candidate solution is cut off from its grader: 'namespaces' (its own user,
- * PID and network namespaces: it cannot see the grader's process at all), 'pid-namespace' (PID and network
- * namespaces, as root without user namespaces), or 'process' (a plain child; the non-dumpable grader is
- * still out of reach of a non-root solution).
+ * Unboxed (only when the operator opted in): the best the machine allows without bwrap: own user, PID and
+ * network namespaces through unshare; PID and network namespaces as root without user namespaces; or a plain
+ * child (the non-dumpable grader is still out of reach of a non-root solution).
  */
-export type WorkerIsolation = 'namespaces' | 'pid-namespace' | 'process';
-
-const ISOLATION_PREFIXES: Array<[WorkerIsolation, string[]]> = [
-  ['namespaces', ['unshare', '--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount-proc', '--net']],
-  ['pid-namespace', ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--net']],
-  ['process', []],
+const UNBOXED_PREFIXES: string[][] = [
+  ['unshare', '--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount-proc', '--net'],
+  ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--net'],
+  [],
 ];
-let workerIsolation: [WorkerIsolation, string[]] | undefined;
-function isolationForWorker(): [WorkerIsolation, string[]] {
-  workerIsolation ??= ISOLATION_PREFIXES.find(([, prefix]) => !prefix.length || spawnSync(prefix[0], [...prefix.slice(1), 'true'], { timeout: 5000 }).status === 0)!;
-  return workerIsolation;
+let unboxed: string[] | undefined;
+function unboxedPrefix(): string[] {
+  unboxed ??= UNBOXED_PREFIXES.find((prefix) => !prefix.length || spawnSync(prefix[0], [...prefix.slice(1), 'true'], { timeout: 5000 }).status === 0)!;
+  return unboxed;
 }
 
 export interface GradeRun {
   passed: boolean;
   reason: string;
   timedOut: boolean;
-  isolation: WorkerIsolation;
+  isolation: BoxKind;
 }
 
 const GRADER = join(__dirname, 'grader.py');
@@ -104,17 +117,16 @@ const WORKER = join(__dirname, 'solution_worker.py');
  * spawns and what it patches in its own interpreter never reach the verdict.
  */
 export function gradeSolution(job: { solution: string; prompt: string; test: string; entryPoint: string }, seconds = 10): GradeRun {
-  const exe = pythonPath();
-  if (!exe) throw new Error('python3 is not installed: the HumanEval verifier needs it (Debian: apt-get install python3)');
-  const [isolation, prefix] = isolationForWorker();
+  const py = requirePython();
+  const isolation = requireBox();
   const dir = mkdtempSync(join(tmpdir(), 'hx-grade-'));
   try {
     writeFileSync(join(dir, 'solution.py'), job.solution);
     copyFileSync(WORKER, join(dir, 'solution_worker.py'));
     const nonce = randomBytes(24).toString('hex');
-    const input = JSON.stringify({ nonce, prompt: job.prompt, test: job.test, entryPoint: job.entryPoint, seconds, solutionDir: dir, command: [...prefix, exe, '-I', '-S', 'solution_worker.py', job.entryPoint] });
+    const input = JSON.stringify({ nonce, prompt: job.prompt, test: job.test, entryPoint: job.entryPoint, seconds, solutionDir: dir, command: [...boxPrefix(isolation, dir, py), py.exe, '-I', '-S', 'solution_worker.py', job.entryPoint] });
     // -S as well as -I: the standard library only (HumanEval needs no more), and a faster start.
-    const r = spawnSync(exe, ['-I', '-S', GRADER], { input, cwd: dir, env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' }, encoding: 'utf8', timeout: (seconds + 10) * 1000, killSignal: 'SIGKILL', maxBuffer: 1 << 20 });
+    const r = spawnSync(py.exe, ['-I', '-S', GRADER], { input, cwd: dir, env: { PATH: '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' }, encoding: 'utf8', timeout: (seconds + 10) * 1000, killSignal: 'SIGKILL', maxBuffer: 1 << 20 });
     const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith(`${nonce} `));
     if (!line) {
       const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';

@@ -5,6 +5,8 @@ import json, os, resource, socket, sys
 
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 resource.setrlimit(resource.RLIMIT_CPU, (10, 10))
+resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, 64 << 20))
+resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
 
 
 def _no_network(*args, **kwargs):

@@ -22,8 +22,9 @@ export interface Tau2Task {
   nlAssertions: string[];
   rewardBasis: string[];
   /**
-   * Gold actions that fail against the tools (all read-only: a mistyped e-mail, an order id without its W):
-   * recorded and skipped, as upstream tau2's evaluator does, when the gold database is built.
+   * Gold actions that fail against the tools (a mistyped e-mail, an order id without its W, a write whose
+   * check fails and so changes nothing): recorded and skipped, as upstream tau2's evaluator does, when the
+   * gold database is built.
    */
   skippedGoldActions: Array<{ index: number; name: string; error: string }>;
   /** Whether the gold ends by transferring the user to a human agent (then the agent must too). */
@@ -113,13 +114,14 @@ export class Tau2RetailBenchmark implements BuiltinBenchmark, ReportsLoading {
         };
         index.add(task.id, task, file);
         // The gold database as upstream tau2 builds it: the gold actions replayed on a fresh copy, a failing
-        // one logged and skipped. A failing read changes nothing, so the task keeps its target; a failing
-        // write means the target is not the database the task describes, so the task is excluded.
+        // one (read or write) logged and skipped; a failed write changes nothing, so the database the later
+        // actions build is still defined. A task is excluded only when its gold database cannot be built at
+        // all: a gold action names a tool the environment does not have.
         const replay = this.replayGold(task);
-        if ('failedWrite' in replay) {
-          const { index: at, error } = replay.failedWrite;
+        if ('unbuildable' in replay) {
+          const { index: at, error } = replay.unbuildable;
           const a = task.actions[at];
-          this.exclusions.push({ id: task.id, file, reason: `gold action ${at + 1} (${a.name}) is a write and fails: ${error}; the gold database cannot be built`, action: { index: at + 1, name: a.name, arguments: a.arguments }, error });
+          this.exclusions.push({ id: task.id, file, reason: `gold action ${at + 1} (${a.name}) cannot run: ${error}; the gold database cannot be built`, action: { index: at + 1, name: a.name, arguments: a.arguments }, error });
           continue;
         }
         task.skippedGoldActions = replay.skipped;
@@ -145,16 +147,23 @@ export class Tau2RetailBenchmark implements BuiltinBenchmark, ReportsLoading {
     return this.exclusions;
   }
 
-  /** Kept tasks whose failing read-only gold actions were skipped when the gold database was built. */
+  /** Tasks with NL assertions in their reward basis: without a judge model they are "not evaluated" and score 0. */
+  tasksNeedingJudge(): TaskNote[] {
+    return [...this.taskMap.values()]
+      .filter((t) => t.rewardBasis.includes('NL_ASSERTION') && t.nlAssertions.length > 0)
+      .map((t) => ({ id: t.id, note: `${t.nlAssertions.length} NL assertion(s) only a judge model decides` }));
+  }
+
+  /** Kept tasks whose failing gold actions were skipped when the gold database was built. */
   taskNotes(): TaskNote[] {
-    return [...this.taskMap.values()].flatMap((t) => t.skippedGoldActions.map((a) => ({ id: t.id, note: `gold action ${a.index + 1} (${a.name}) fails and is skipped (read-only): ${a.error}` })));
+    return [...this.taskMap.values()].flatMap((t) => t.skippedGoldActions.map((a) => ({ id: t.id, note: `gold action ${a.index + 1} (${a.name}) fails and is skipped (${(WRITE_TOOLS as readonly string[]).includes(a.name) ? 'a write; it changes nothing' : 'read-only'}): ${a.error}` })));
   }
 
   /**
    * The gold actions on a fresh database: the change set they produce (the DB target) with the failing
-   * read-only actions skipped, or the first write that fails.
+   * actions skipped, or the first action naming a tool the database does not have.
    */
-  private replayGold(task: Tau2Task): { changes: Record<string, unknown>; skipped: Tau2Task['skippedGoldActions'] } | { failedWrite: { index: number; error: string } } {
+  private replayGold(task: Tau2Task): { changes: Record<string, unknown>; skipped: Tau2Task['skippedGoldActions'] } | { unbuildable: { index: number; error: string } } {
     const db = new RetailDb(this.data);
     const skipped: Tau2Task['skippedGoldActions'] = [];
     for (const [i, a] of task.actions.entries()) {
@@ -162,7 +171,7 @@ export class Tau2RetailBenchmark implements BuiltinBenchmark, ReportsLoading {
         db.call(a.name, a.arguments);
       } catch (e) {
         if (!(e instanceof ToolError)) throw e;
-        if ((WRITE_TOOLS as readonly string[]).includes(a.name)) return { failedWrite: { index: i, error: e.message } };
+        if (e.message.startsWith('Unknown tool')) return { unbuildable: { index: i, error: e.message } };
         skipped.push({ index: i, name: a.name, error: e.message });
       }
     }
@@ -248,7 +257,7 @@ export class Tau2RetailBenchmark implements BuiltinBenchmark, ReportsLoading {
     // plays it (offline runs and tests).
     const user: { reply(text: string): string | Promise<string> } = options.userModel
       ? new LlmUser(options.userModel, this.guidelines, task.scenario, openingLine(task.scenario))
-      : new ScriptedUser(task.scenario, () => bench.databaseMatches(taskId, db) && bench.transferMatches(taskId, db));
+      : new ScriptedUser(task.scenario);
     let ended = false;
     let judged: number | undefined;
     const breakdown = (): RewardBreakdown => {
@@ -335,7 +344,9 @@ export class Tau2RetailBenchmark implements BuiltinBenchmark, ReportsLoading {
 
   corruptSolutions(taskId: string): Corruption[] {
     const gold = this.referenceSolution(taskId);
-    const writes = gold.map((a, i) => [a, i] as const).filter(([a]) => (WRITE_TOOLS as readonly string[]).includes(a.name));
+    // Writes that change the gold database: dropping a skipped (failing) one changes nothing, so it corrupts nothing.
+    const skipped = new Set(this.tau2Task(taskId).skippedGoldActions.map((a) => a.index));
+    const writes = gold.map((a, i) => [a, i] as const).filter(([a, i]) => (WRITE_TOOLS as readonly string[]).includes(a.name) && !skipped.has(i));
     const touched = new Set(gold.map((a) => a.args.order_id));
     const bystander = Object.values(this.data.orders).find((o) => o.status === 'pending' && !touched.has(o.order_id))!;
     // The unasked-for write goes before a gold transfer (nothing runs after one: the conversation is over).

@@ -1,3 +1,4 @@
+import { own } from '../own';
 import { evaluateExpression } from '../gsm8k/arithmetic';
 
 /**
@@ -48,14 +49,14 @@ export class RetailDb {
   /** The initial version of a record changed in another episode (to compare change sets fairly). */
   original(key: string): unknown {
     const [table, id] = key.split(/\/(.*)/s);
-    return table === 'users' ? this.base.users[id] : this.base.orders[id];
+    return table === 'users' ? own(this.base.users, id) : own(this.base.orders, id);
   }
 
   /** A record for reading, or this episode's own copy of it for writing (cloned on first write). */
   private record<T>(mine: Map<string, T>, base: Record<string, T>, id: string, write: boolean, notFound: string): T {
-    const own = mine.get(id);
-    if (own) return own;
-    const shared = base[id];
+    const copied = mine.get(id);
+    if (copied) return copied;
+    const shared = own(base, id);
     if (!shared) throw new ToolError(notFound);
     if (!write) return shared;
     const copy = structuredClone(shared);
@@ -69,7 +70,7 @@ export class RetailDb {
     return this.record(this.orders, this.base.orders, String(id), write, 'Order not found');
   }
   private product(id: unknown): Product {
-    const p = this.base.products[String(id)];
+    const p = own(this.base.products, String(id));
     if (!p) throw new ToolError('Product not found');
     return p;
   }
@@ -77,12 +78,12 @@ export class RetailDb {
   /** Runs one tool; returns its output text or throws ToolError. */
   call(name: string, args: Record<string, unknown>): string {
     const s = (k: string) => {
-      const v = args[k];
+      const v = own(args, k);
       if (typeof v !== 'string') throw new ToolError(`Argument "${k}" must be a string`);
       return v;
     };
     const list = (k: string) => {
-      const v = args[k];
+      const v = own(args, k);
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ToolError(`Argument "${k}" must be a list of ids`);
       return v as string[];
     };
@@ -107,7 +108,7 @@ export class RetailDb {
         return JSON.stringify(this.product(s('product_id')));
       case 'get_item_details': {
         const id = s('item_id');
-        for (const p of Object.values(this.base.products)) if (p.variants[id]) return JSON.stringify(p.variants[id]);
+        for (const p of Object.values(this.base.products)) if (own(p.variants, id)) return JSON.stringify(p.variants[id]);
         throw new ToolError('Item not found');
       }
       case 'list_all_product_types':
@@ -131,10 +132,10 @@ export class RetailDb {
         if (reason !== 'no longer needed' && reason !== 'ordered by mistake') throw this.undo(o, 'Invalid reason');
         const refunds = o.payment_history.filter((p) => p.transaction_type === 'payment').map((p) => ({ transaction_type: 'refund' as const, amount: p.amount, payment_method_id: p.payment_method_id }));
         for (const r of refunds) {
-          const pm = this.user(o.user_id).payment_methods[r.payment_method_id];
+          const pm = own(this.user(o.user_id).payment_methods, r.payment_method_id);
           if (pm?.source === 'gift_card') {
             const u = this.user(o.user_id, true);
-            const card = u.payment_methods[r.payment_method_id];
+            const card = own(u.payment_methods, r.payment_method_id)!;
             card.balance = round2((card.balance ?? 0) + r.amount);
           }
         }
@@ -159,20 +160,20 @@ export class RetailDb {
         const method = s('payment_method_id');
         if (!o.status.includes('pending')) throw this.undo(o, 'Non-pending order cannot be modified');
         const u = this.user(o.user_id);
-        if (!u.payment_methods[method]) throw this.undo(o, 'Payment method not found');
+        if (!own(u.payment_methods, method)) throw this.undo(o, 'Payment method not found');
         if (o.payment_history.length !== 1 || o.payment_history[0].transaction_type !== 'payment') throw this.undo(o, 'There should be exactly one payment for a pending order');
         const old = o.payment_history[0];
         if (old.payment_method_id === method) throw this.undo(o, 'The new payment method should be different from the current one');
         const amount = old.amount;
-        const target = u.payment_methods[method];
+        const target = own(u.payment_methods, method)!;
         if (target.source === 'gift_card' && (target.balance ?? 0) < amount) throw this.undo(o, 'Insufficient gift card balance to pay for the order');
         o.payment_history.push({ transaction_type: 'payment', amount, payment_method_id: method }, { transaction_type: 'refund', amount, payment_method_id: old.payment_method_id });
         if (target.source === 'gift_card') {
-          const card = this.user(o.user_id, true).payment_methods[method];
+          const card = own(this.user(o.user_id, true).payment_methods, method)!;
           card.balance = round2((card.balance ?? 0) - amount);
         }
-        if (u.payment_methods[old.payment_method_id]?.source === 'gift_card') {
-          const card = this.user(o.user_id, true).payment_methods[old.payment_method_id];
+        if (own(u.payment_methods, old.payment_method_id)?.source === 'gift_card') {
+          const card = own(this.user(o.user_id, true).payment_methods, old.payment_method_id)!;
           card.balance = round2((card.balance ?? 0) + amount);
         }
         return JSON.stringify(o);
@@ -192,7 +193,7 @@ export class RetailDb {
           const index = o.items.findIndex((it, i) => it.item_id === id && !used.has(i));
           used.add(index);
           const item = o.items[index];
-          const variant = this.product(item.product_id).variants[newIds[k]];
+          const variant = own(this.product(item.product_id).variants, newIds[k]);
           if (!variant || newIds[k] === id) throw this.undo(o, `New item ${newIds[k]} not found or not a different variant of the same product`);
           if (!variant.available) throw this.undo(o, `New item ${newIds[k]} not available`);
           diff += variant.price - item.price;
@@ -200,7 +201,7 @@ export class RetailDb {
         });
         diff = round2(diff);
         const u = this.user(o.user_id);
-        const pm = u.payment_methods[method];
+        const pm = own(u.payment_methods, method);
         if (!pm) throw this.undo(o, 'Payment method not found');
         if (pm.source === 'gift_card' && (pm.balance ?? 0) < diff) throw this.undo(o, 'Insufficient gift card balance to pay for the price difference');
         if (exchange) {
@@ -213,7 +214,7 @@ export class RetailDb {
         }
         o.payment_history.push({ transaction_type: diff > 0 ? 'payment' : 'refund', amount: Math.abs(diff), payment_method_id: method });
         if (pm.source === 'gift_card') {
-          const card = this.user(o.user_id, true).payment_methods[method];
+          const card = own(this.user(o.user_id, true).payment_methods, method)!;
           card.balance = round2((card.balance ?? 0) - diff);
         }
         for (const { index, variant } of replacements) o.items[index] = { ...o.items[index], item_id: variant.item_id, price: variant.price, options: variant.options };
@@ -226,8 +227,8 @@ export class RetailDb {
         if (o.status !== 'delivered') throw this.undo(o, 'Non-delivered order cannot be returned');
         const u = this.user(o.user_id);
         const original = o.payment_history[0]?.payment_method_id;
-        if (!u.payment_methods[method]) throw this.undo(o, 'Payment method not found');
-        if (method !== original && u.payment_methods[method].source !== 'gift_card') throw this.undo(o, 'Payment method should be either the original payment method or a gift card');
+        if (!own(u.payment_methods, method)) throw this.undo(o, 'Payment method not found');
+        if (method !== original && own(u.payment_methods, method)!.source !== 'gift_card') throw this.undo(o, 'Payment method should be either the original payment method or a gift card');
         this.checkMultiplicity(o, itemIds);
         o.status = 'return requested';
         o.return_items = [...itemIds].sort();
@@ -251,7 +252,7 @@ export class RetailDb {
 
   /** A failed write leaves the database as it was: drop the copy made for it (if nothing else changed it). */
   private undo(o: Order, message: string): ToolError {
-    const base = this.base.orders[o.order_id];
+    const base = own(this.base.orders, o.order_id);
     if (base && JSON.stringify(base) === JSON.stringify(o)) this.orders.delete(o.order_id);
     return new ToolError(message);
   }

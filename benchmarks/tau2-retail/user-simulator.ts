@@ -28,16 +28,19 @@ export function openingLine(s: UserScenario): string {
 
 /**
  * The deterministic user for offline runs: it answers identification questions with what it knows,
- * confirms proposed actions, ends the call (###STOP###) once its request is done, and gives up after four
- * replies that do not move it forward. `satisfied` is how the script knows the request is done: it is the
- * benchmark's own database check, which an offline stand-in may use (an LLM user judges from the talk).
+ * confirms proposed actions, ends the call (###STOP###) when the agent says the request is done or asks
+ * whether there is anything else, and gives up after four replies that do not move it forward. It decides
+ * by its script from what the agent says, never by looking at the database: a user that stopped exactly
+ * when the database matched the gold one would tell the agent when it had succeeded.
  */
+const AGENT_SAYS_DONE = /\banything else\b|\b(?:all|is|are|has been|have been) (?:done|set|taken care of|complete|completed)\b|\bsuccessfully\b/i;
+
 export class ScriptedUser {
   private unhelpful = 0;
-  constructor(private readonly scenario: UserScenario, private readonly satisfied: () => boolean) {}
+  constructor(private readonly scenario: UserScenario) {}
 
   reply(agentText: string): string {
-    if (this.satisfied()) return 'Great, that is everything I needed. Thank you! ###STOP###';
+    if (AGENT_SAYS_DONE.test(agentText)) return 'No, that is everything I needed. Thank you! ###STOP###';
     if (/e-?mail|name|zip|user id|identif|verify|authenticat/i.test(agentText) && this.scenario.known_info) return firstPerson(this.scenario.known_info);
     if (/confirm|proceed|shall i|should i|would you like|do you want|go ahead|\(yes\)/i.test(agentText)) return 'Yes, please go ahead.';
     if (++this.unhelpful >= 4) return 'This is not getting anywhere. ###STOP###';

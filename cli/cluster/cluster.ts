@@ -5,7 +5,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ensureGoBinary, GO_BINARIES } from '../go-binaries';
 import {
   CLUSTER_BUCKET,
@@ -66,6 +66,8 @@ export interface UpResult {
   settings: ConnectSettings;
   components: Array<{ name: ComponentName; pid: number; started: boolean }>;
   dataDir: string;
+  /** True when this `up` generated the secrets (the first one, or after `down --purge`). */
+  secretsCreated: boolean;
 }
 
 async function step<T>(log: Log, what: string, fn: () => Promise<T>): Promise<T> {
@@ -102,6 +104,8 @@ export async function clusterUp(options: { portBase?: number; host?: string; log
   };
   mkdirSync(clusterDir(), { recursive: true });
   writeState({ portBase, host, createdAt: previous?.createdAt ?? new Date().toISOString() });
+  // Whether this `up` generates the keys: only then (or on --show-secrets) does the CLI print the secret key.
+  const secretsCreated = readSecrets() === null;
   const secrets = loadOrCreateSecrets();
   const components: UpResult['components'] = [];
   const already = (name: ComponentName) => {
@@ -169,7 +173,7 @@ export async function clusterUp(options: { portBase?: number; host?: string; log
     components.push({ name: 's3', pid, started: true });
   }
   await ensureBucket(ports, secrets, host, log);
-  return { ports, settings: connectSettings(ports, { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey }, host), components, dataDir: clusterDir() };
+  return { ports, settings: connectSettings(ports, { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey }, host), components, dataDir: clusterDir(), secretsCreated };
 }
 
 export interface ComponentStatus {
@@ -224,7 +228,16 @@ export async function clusterStatus(): Promise<{ exists: boolean; portBase: numb
       const client = s3Client(ports, secrets, host);
       try {
         await client.send(new HeadBucketCommand({ Bucket: CLUSTER_BUCKET }));
-        return `bucket ${CLUSTER_BUCKET} reachable`;
+        // Reachable is not enough: a full disk answers HEAD but refuses every write (507), which fails runs.
+        const Key = '.harnessx-status-write-probe';
+        try {
+          await client.send(new PutObjectCommand({ Bucket: CLUSTER_BUCKET, Key, Body: 'probe' }));
+          await client.send(new DeleteObjectCommand({ Bucket: CLUSTER_BUCKET, Key }));
+        } catch (e) {
+          const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          throw new Error(`bucket ${CLUSTER_BUCKET} reachable but not writable${status ? ` (HTTP ${status}${status === 507 ? ': the disk is full' : ''})` : ''}: ${(e as Error).message}`);
+        }
+        return `bucket ${CLUSTER_BUCKET} reachable and writable`;
       } finally {
         client.destroy();
       }

@@ -6,15 +6,27 @@ import { UsageError } from '../errors';
 import { type Commands, parseOptions } from '../options';
 import { printJson } from '../output';
 
-const USAGE = 'usage: harnessx cluster up [--port-base N] [--host ADDRESS] [--json | --env] | status [--json] | down [--purge]';
+const USAGE = 'usage: harnessx cluster up [--port-base N] [--host ADDRESS] [--json | --env] [--show-secrets] | status [--json] | down [--purge]';
 
 /** This machine's IPv4 addresses (where `--host` may point). */
 function localAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((i) => i.family === 'IPv4').map((i) => i.address));
 }
 
-function describeUp(result: UpResult): string[] {
-  const { ports, settings } = result;
+/**
+ * The settings as `up` shows them: the bucket's secret key only when this `up` created it or the operator
+ * asks (--show-secrets), so a restart after a crash does not print it into a terminal log again. `--env`
+ * prints it always: its output is for `eval`, not for reading.
+ */
+export function shownSettings(result: Pick<UpResult, 'settings' | 'secretsCreated' | 'dataDir'>, showSecrets: boolean): UpResult['settings'] {
+  if (result.secretsCreated || showSecrets) return result.settings;
+  return { ...result.settings, AWS_SECRET_ACCESS_KEY: `<in ${result.dataDir}/secrets.json; cluster up --show-secrets prints it>` };
+}
+
+function describeUp(result: UpResult, showSecrets: boolean): string[] {
+  const { ports } = result;
+  const settings = shownSettings(result, showSecrets);
+  const shown = settings === result.settings;
   return [
     '',
     `The cluster is up (data, logs and keys in ${result.dataDir}; \`harnessx cluster down\` stops it).`,
@@ -22,7 +34,9 @@ function describeUp(result: UpResult): string[] {
     `  Web UI           ${settings.TEMPORAL_UI_URL}`,
     `  S3 server        ${settings.AWS_ENDPOINT_URL_S3}, bucket ${settings.HARNESSX_STORE.replace(/^s3:\/\/([^/]+).*/, '$1')}`,
     '',
-    'Point workers and runs at it (these lines include the bucket\'s secret key; `eval "$(npx harnessx cluster up --env)"` sets them):',
+    shown
+      ? 'Point workers and runs at it (these lines include the bucket\'s secret key, shown because this `up` created it or --show-secrets asked; `eval "$(npx harnessx cluster up --env)"` sets them):'
+      : 'Point workers and runs at it (`eval "$(npx harnessx cluster up --env)"` sets them, secret key included):',
     ...envLines(settings).map((l) => `  ${l}`),
     '  npx harnessx worker        # on each worker host, with the same suites config (see README, "Deploying on a real cluster")',
   ];
@@ -47,6 +61,7 @@ export const commands: Commands = {
       json: { type: 'boolean', default: false },
       env: { type: 'boolean', default: false },
       purge: { type: 'boolean', default: false },
+      'show-secrets': { type: 'boolean', default: false },
     });
     const [action, ...extra] = positionals;
     if (!action || extra.length > 0) throw new UsageError(USAGE);
@@ -59,6 +74,7 @@ export const commands: Commands = {
     onlyFor('env', values.env, ['up']);
     onlyFor('json', values.json, ['up', 'status']);
     onlyFor('purge', values.purge, ['down']);
+    onlyFor('show-secrets', values['show-secrets'], ['up']);
     // Progress goes to stderr whenever stdout carries a machine-readable result.
     const log = (line: string) => (values.json || values.env ? process.stderr : process.stdout).write(`${line}\n`);
 
@@ -66,9 +82,9 @@ export const commands: Commands = {
       const portBase = values['port-base'] === undefined ? undefined : await guarded(async () => portBaseFlag(values['port-base']));
       const host = values.host === undefined ? undefined : await guarded(async () => hostFlag(values.host, localAddresses()));
       const result = await guarded(() => clusterUp({ portBase, host, log }));
-      if (values.json) printJson({ ports: result.ports, settings: result.settings, components: result.components, dataDir: result.dataDir });
+      if (values.json) printJson({ ports: result.ports, settings: shownSettings(result, values['show-secrets']), components: result.components, dataDir: result.dataDir, secretsCreated: result.secretsCreated });
       else if (values.env) process.stdout.write(envLines(result.settings).join('\n') + '\n');
-      else for (const line of describeUp(result)) console.log(line);
+      else for (const line of describeUp(result, values['show-secrets'])) console.log(line);
       return 0;
     }
     if (action === 'status') {

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ensureTemporalCli } from '../../cli/temporal-cli';
+import { ensureBubblewrap } from '../helpers/bubblewrap';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -17,8 +18,9 @@ function ensureChromium(): void {
   }
 }
 
-/** Integration suites need the real Temporal CLI and Chromium: find or install them once, before any suite. */
+/** Integration suites need the real Temporal CLI, Chromium and bubblewrap: find or install them once, before any suite. */
 export default async function globalSetup(): Promise<void> {
   process.env.HARNESSX_TEMPORAL_CLI = await ensureTemporalCli(log);
   ensureChromium();
+  ensureBubblewrap(log);
 }

@@ -93,19 +93,22 @@ describe('drop-in data', () => {
     expect(() => new BlocksworldBenchmark({ dataDir: dir })).toThrow(/duplicate task "blocksworld\/instance-9001": a gold plan in .*plans-again\.json and in .*plans-extra\.json/);
   });
 
-  test('tau2-retail: every tasks*.json loads; a task with a failing gold write is excluded with its action, visibly', async () => {
+  test('tau2-retail: every tasks*.json loads; a failing gold write is skipped (it changes nothing), a task whose gold database cannot be built is excluded with its action, visibly', async () => {
     const dir = copyData(TAU2_DATA);
     const upstream = JSON.parse(readFileSync(join(TAU2_DATA, 'tasks.json'), 'utf8')) as Array<Record<string, any>>;
     const base = upstream.find((t) => t.id === '0')!;
-    const badWrite = { ...base, id: 'extra-bad', evaluation_criteria: { ...base.evaluation_criteria, actions: [{ name: 'cancel_pending_order', arguments: { order_id: '#W0000000', reason: 'no longer needed' } }] } };
-    writeFileSync(join(dir, 'tasks-extra.json'), JSON.stringify([{ ...base, id: 'extra-1' }, badWrite]));
+    const badWrite = { ...base, id: 'extra-bad', evaluation_criteria: { ...base.evaluation_criteria, actions: [{ name: 'refund_everything', arguments: { order_id: '#W0000000' } }] } };
+    const failingWrite = { ...base, id: 'extra-2', evaluation_criteria: { ...base.evaluation_criteria, actions: [{ name: 'cancel_pending_order', arguments: { order_id: '#W0000000', reason: 'no longer needed' } }, ...base.evaluation_criteria.actions] } };
+    writeFileSync(join(dir, 'tasks-extra.json'), JSON.stringify([{ ...base, id: 'extra-1' }, badWrite, failingWrite]));
     const b = new Tau2RetailBenchmark({ dataDir: dir });
-    expect(b.tasks()).toHaveLength(72);
-    expectStableSplits(getBenchmark('tau2-retail'), b, ['tau2-retail/extra-1']);
-    await expectChecked(b, 72);
+    const shipped = getBenchmark('tau2-retail').tasks().length;
+    expect(b.tasks()).toHaveLength(shipped + 2);
+    expectStableSplits(getBenchmark('tau2-retail'), b, ['tau2-retail/extra-1', 'tau2-retail/extra-2']);
+    await expectChecked(b, shipped + 2);
     const r = await checkBenchmark(b);
-    expect(r.excluded.find((e) => e.id === 'tau2-retail/extra-bad')).toMatchObject({ file: join(dir, 'tasks-extra.json'), action: { index: 1, name: 'cancel_pending_order' }, error: 'Order not found' });
-    expect(formatBenchmarkCheck(r).join('\n')).toMatch(/tau2-retail\/extra-bad \(tasks-extra\.json\): gold action 1 \(cancel_pending_order\) is a write and fails: Order not found/);
+    expect(r.excluded.find((e) => e.id === 'tau2-retail/extra-bad')).toMatchObject({ file: join(dir, 'tasks-extra.json'), action: { index: 1, name: 'refund_everything' }, error: 'Unknown tool "refund_everything"' });
+    expect(formatBenchmarkCheck(r).join('\n')).toMatch(/tau2-retail\/extra-bad \(tasks-extra\.json\): gold action 1 \(refund_everything\) cannot run: Unknown tool "refund_everything"; the gold database cannot be built/);
+    expect(r.notes).toContainEqual({ id: 'tau2-retail/extra-2', note: 'gold action 1 (cancel_pending_order) fails and is skipped (a write; it changes nothing): Order not found' });
     writeFileSync(join(dir, 'tasks-more.json'), JSON.stringify([{ ...base, id: 'extra-1' }]));
     expect(() => new Tau2RetailBenchmark({ dataDir: dir })).toThrow(/duplicate task "tau2-retail\/extra-1": in .*tasks-extra\.json and in .*tasks-more\.json/);
   });

@@ -27,6 +27,26 @@ describe('GSM8K', () => {
     expect(() => parseGsm8kLine(JSON.stringify({ question: 'q', answer: 'no marker' }), 4)).toThrow('line 5: the answer has no number after ####');
   });
 
+  test("the probes from outside (issue 27): thousands separators only in valid positions, Unicode minus, no percent or superscripts", () => {
+    const read: Array<[string, number | null]> = [
+      ['1,8', null], ['18,00', null], ['1,87,5', null], ['18%', null], ['18²', null], ['18³ dollars', null],
+      ['\u221218', -18], ['\u22123', -3], ['minus 3', -3], ['Negative 3', -3], ['-3', -3],
+      ['1,234', 1234], ['1,234,567.5', 1234567.5], ['$1,800', 1800], ['18, then 20', 18], ['18.', 18], ['.5', 0.5],
+    ];
+    expect(read.map(([text]) => [text, readNumber(text)])).toEqual(read);
+    // A task whose answer has three digits, so that a misplaced comma can be written into it.
+    const task = bench.tasks().map((t) => bench.problem(t.id)).find((p) => Number.isInteger(p.answer) && p.answer >= 100 && p.answer < 1000)!;
+    const env = (answer: string) => {
+      const e = bench.createEnvironment(task.id);
+      e.execute({ id: 's', name: 'submit_answer', args: { answer } });
+      return e.score();
+    };
+    const smoke = task.answer;
+    expect(env(String(smoke))).toBe(1);
+    // The reference is rejected when written in any of the malformed ways above.
+    for (const bad of [`${smoke}%`, `${smoke}²`, `\u2212${smoke}`, `${String(smoke).slice(0, 1)},${String(smoke).slice(1)}`]) expect({ bad, score: env(bad) }).toEqual({ bad, score: 0 });
+  });
+
   test('the verifier accepts every reference solution and rejects every corrupted one', async () => {
     const r = await checkBenchmark(bench);
     expect(r).toMatchObject({ tasks: 1000, referenceAccepted: 1000, ok: true });

@@ -66,9 +66,8 @@ describe('HumanEval grading cannot be forged by the code it grades', () => {
     }
   });
 
-  test('where the machine allows, the solution runs in its own namespaces, out of sight of its grader', () => {
-    const r = gradeSolution({ solution: `import os\nPID = os.getpid()\n${p.prompt}    return os.getpid() == 1 or os.getppid() == 0\n`, prompt: p.prompt, test: 'def check(candidate):\n    assert candidate([], 0.0) is True\n', entryPoint: p.entryPoint });
-    if (r.isolation === 'process') expect(r.passed).toBe(false);
-    else expect(r).toMatchObject({ passed: true });
+  test('the solution runs in its own box (PID namespace), out of sight of its grader', () => {
+    const r = gradeSolution({ solution: `import os\nPID = os.getpid()\n${p.prompt}    return os.getpid() <= 2 or os.getppid() == 0\n`, prompt: p.prompt, test: 'def check(candidate):\n    assert candidate([], 0.0) is True\n', entryPoint: p.entryPoint });
+    expect(r).toMatchObject({ passed: true, isolation: 'bubblewrap' });
   });
 });

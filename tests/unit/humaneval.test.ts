@@ -41,7 +41,8 @@ describe('HumanEval', () => {
     expect(net.stderr).toMatch(/network access is disabled in the sandbox|Network is unreachable/);
     const loop = runPython({}, 'while True:\n    pass\n', 800);
     expect(loop).toMatchObject({ ok: false, timedOut: true });
-    const env = runPython({}, 'import os\nprint(sorted(k for k in os.environ if k not in ("PATH", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE")))\n');
+    const env = runPython({}, 'import os\nprint(sorted(k for k in os.environ if k not in ("PATH", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE", "PWD")))\n');
+    // PWD is the box's own /sandbox (bwrap sets it): nothing of the host.
     expect(env.stdout.trim()).toBe('[]');
   });
 

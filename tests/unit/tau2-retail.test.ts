@@ -15,9 +15,10 @@ const bench = getBenchmark('tau2-retail') as Tau2RetailBenchmark;
 
 describe('tau2-bench retail', () => {
   test('scores tasks as upstream tau2 does: failing read-only gold actions are skipped, only unbuildable or uncheckable tasks are excluded, each with why', () => {
-    expect(bench.tasks()).toHaveLength(71);
-    expect(bench.excludedTasks().map((e) => e.id)).toEqual(['tau2-retail/25', 'tau2-retail/57', 'tau2-retail/105']);
-    expect(bench.excludedTasks().find((e) => e.id === 'tau2-retail/105')).toMatchObject({ action: { index: 1, name: 'exchange_delivered_order_items' }, error: 'Insufficient gift card balance to pay for the price difference' });
+    expect(bench.tasks()).toHaveLength(72);
+    expect(bench.excludedTasks().map((e) => e.id)).toEqual(['tau2-retail/25', 'tau2-retail/57']);
+    // A gold write that fails changes nothing: upstream skips it and scores the task; so do we.
+    expect(bench.taskNotes()).toContainEqual({ id: 'tau2-retail/105', note: 'gold action 1 (exchange_delivered_order_items) fails and is skipped (a write; it changes nothing): Insufficient gift card balance to pay for the price difference' });
     expect(bench.excluded.get('tau2-retail/57')).toMatch(/nothing to check/);
     // The customer gives a mistyped e-mail first: the failing look-up is recorded, the task kept.
     expect(bench.tau2Task('tau2-retail/35').skippedGoldActions).toEqual([{ index: 0, name: 'find_user_id_by_email', error: 'User not found' }]);
@@ -26,10 +27,14 @@ describe('tau2-bench retail', () => {
 
   test('replaying every shipped task’s gold actions scores DB = 1; every corruption is rejected; check-benchmark lists the exclusions', async () => {
     const r = await checkBenchmark(bench);
-    expect(r).toMatchObject({ tasks: 71, referenceAccepted: 71, ok: true });
+    expect(r).toMatchObject({ tasks: 72, referenceAccepted: 72, ok: true });
     expect(r.corruptedRejected).toBe(r.corrupted);
-    expect(r.excluded).toHaveLength(3);
-    expect(formatBenchmarkCheck(r).join('\n')).toMatch(/excluded tasks: 3\n[\s\S]*tau2-retail\/105 \(tasks.json\): gold action 1 \(exchange_delivered_order_items\) is a write and fails: Insufficient gift card balance/);
+    expect(r.excluded).toHaveLength(2);
+    // The tasks a reference cannot pass without a judge model are reported apart, each with its assertions.
+    const judged = bench.tasks().filter((t) => bench.tau2Task(t.id).rewardBasis.includes('NL_ASSERTION') && bench.tau2Task(t.id).nlAssertions.length > 0);
+    expect(judged.length).toBeGreaterThan(0);
+    expect(r.needJudge.map((n) => n.id)).toEqual(judged.map((t) => t.id));
+    expect(formatBenchmarkCheck(r).join('\n')).toMatch(new RegExp(`excluded tasks: 2\\n[\\s\\S]*tasks that need a judge model to pass \\(their references are accepted above, but score 0 without one\\): ${judged.length}/72`));
   });
 
   test('each episode has its own database: a write in one is invisible to another', () => {
@@ -58,15 +63,15 @@ describe('tau2-bench retail', () => {
     expect(() => db.call('get_order_details', { order_id: 42 })).toThrow('Argument "order_id" must be a string');
   });
 
-  test('the scripted user identifies itself when asked, confirms, and stops once its request is done', () => {
-    let done = false;
-    const user = new ScriptedUser({ reason_for_call: 'You want to cancel your order.', known_info: 'You are Ann Lee in zip code 10001.' }, () => done);
+  test('the scripted user identifies itself when asked, confirms, and stops when the agent says it is done (by its script, never the database)', () => {
+    const user = new ScriptedUser({ reason_for_call: 'You want to cancel your order.', known_info: 'You are Ann Lee in zip code 10001.' });
     expect(firstPerson('You are Ann Lee; your zip is 1.')).toBe('I am Ann Lee; my zip is 1.');
     expect(user.reply('Could you give me your email, or your name and zip code?')).toBe('I am Ann Lee in zip code 10001.');
     expect(user.reply('I will cancel order #W1. Do you confirm (yes)?')).toBe('Yes, please go ahead.');
     expect(user.reply('Hmm.')).toBe('As I said: I want to cancel my order.');
-    done = true;
-    expect(user.reply('Done. Anything else?')).toMatch(/###STOP###$/);
+    expect(user.reply('Your order has been taken care of. Is there anything else I can help you with?')).toMatch(/###STOP###$/);
+    // The constructor takes no database check: what ends the call is the agent's words.
+    expect(ScriptedUser.length).toBe(1);
   });
 
   test('NL assertions are not evaluated without a judge (never counted as passed); a judge model decides them', async () => {
