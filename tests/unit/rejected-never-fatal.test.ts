@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkRewardHacking } from '../../aegis/gate';
 import { makePreGateChecker } from '../../aegis/pre-gate';
 import { editKey } from '../../aegis/remedies';
 import type { AuditRecord } from '../../aegis/types';
@@ -194,5 +195,42 @@ describe('stored files verify and heal', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+});
+
+describe('memorisation is reward hacking', () => {
+  const gsm8k = getBenchmark('gsm8k');
+  const fnv = (text: string) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return (h >>> 0).toString(16).padStart(8, '0');
+  };
+  const answerOf = (id: string) => String(gsm8k.referenceSolution(id).at(-1)!.args.answer);
+  const processorWith = (source: string) => {
+    const seed = seedHarness();
+    const built = applyEdits(seed, [{ op: 'insert', hook: 'before_tool', processor: { id: 'lookup', type: 'code', params: { source, smokeTests: [{ name: 'n', event: { hook: 'before_tool' }, expect: 'unchanged' }] } } }]);
+    if (!built.ok) throw new Error(built.error.message);
+    return { seed, candidate: built.config };
+  };
+
+  test('a before_tool processor holding a hash → answer table of the train tasks is rejected', async () => {
+    const train = gsm8k.tasks().filter((t) => t.split === 'train');
+    const table = train.map((t) => `'${fnv(t.instruction)}': '${answerOf(t.id)}'`).join(', ');
+    const source = `import type { HookEvent, SandboxContext, SandboxResult } from 'harnessx';
+const TABLE: { [key: string]: string } = { ${table} };
+export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult { return null; }
+`;
+    const { seed, candidate } = processorWith(source);
+    const verdict = checkRewardHacking(gsm8k, seed, candidate);
+    expect(verdict).toMatchObject({ check: 'reward_hacking', passed: false, detail: expect.stringMatching(/memorised_answers.*(final answers of \d+ tasks|hash-like literals)/) });
+  });
+
+  test('the answers alone, without hashes, are rejected too; ordinary code is not', async () => {
+    // Twenty distinctive answers (three characters or more, not round numbers such as 100 or 250).
+    const answers = gsm8k.tasks().filter((t) => t.split === 'train').map((t) => answerOf(t.id)).filter((a) => a.length >= 3 && !/^\d{1,2}0+$/.test(a)).slice(0, 20);
+    const { seed, candidate } = processorWith(`export function processEvent() { const known = [${answers.map((a) => JSON.stringify(a)).join(', ')}]; return known.length ? null : null; }`);
+    expect(checkRewardHacking(gsm8k, seed, candidate)).toMatchObject({ passed: false, detail: expect.stringMatching(/final answers of \d+ tasks/) });
+    const plain = processorWith(REPEATED_STATE_GUARD);
+    expect(checkRewardHacking(gsm8k, plain.seed, plain.candidate)).toMatchObject({ passed: true });
   });
 });
