@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkRewardHacking } from '../../aegis/gate';
 import { makePreGateChecker } from '../../aegis/pre-gate';
+import { evolveInputSchema, inputProblems } from '../../aegis/run-input';
+import { readHarnessFile } from '../../cli/options';
 import { editKey } from '../../aegis/remedies';
 import type { AuditRecord } from '../../aegis/types';
 import { getBenchmark } from '../../benchmarks/registry';
@@ -232,5 +234,28 @@ export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResu
     expect(checkRewardHacking(gsm8k, seed, candidate)).toMatchObject({ passed: false, detail: expect.stringMatching(/final answers of \d+ tasks/) });
     const plain = processorWith(REPEATED_STATE_GUARD);
     expect(checkRewardHacking(gsm8k, plain.seed, plain.candidate)).toMatchObject({ passed: true });
+  });
+});
+
+describe('bounded inputs', () => {
+  test('--harness /dev/zero is refused after a bounded read; a file that is not JSON is not echoed', () => {
+    expect(() => readHarnessFile('/dev/zero', 'sim:small')).toThrow(/--harness \/dev\/zero: the file is larger than 8388608 bytes/);
+    const secret = join(mkdtempSync(join(tmpdir(), 'hx-secret-')), 'passwd');
+    writeFileSync(secret, 'root:x:0:0:root:/root:/bin/bash\n');
+    const error = (() => {
+      try {
+        readHarnessFile(secret, 'sim:small');
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error?.message).toMatch(/is not valid JSON/);
+    expect(error?.message).not.toContain('root:x');
+  });
+
+  test('a run seed longer than 200 characters is refused, naming the field', () => {
+    const parsed = evolveInputSchema().safeParse({ benchmark: 'blocksworld', seed: 'x'.repeat(2_000_000) });
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(inputProblems(parsed.error)).toContain('seed: seed is longer than 200 characters');
   });
 });
