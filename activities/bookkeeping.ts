@@ -4,6 +4,7 @@ import { forkVariant, Variant } from '../aegis/variants';
 import type { AuditRecord } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
 import { sampleIds } from '../benchmarks/split';
+import { internalCheckError } from '../harness/check-boundary';
 import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { capProblems, MAX_PROBLEMS } from '../harness/sandbox/input-bounds';
 import { seedHarness } from '../harness/seed';
@@ -41,8 +42,9 @@ export function checkRunSetup(input: RunSetupInput): { config: HarnessConfig; pr
     try {
       config = parseHarnessConfig({ ...input.seedHarness, model: input.seedHarness.model ?? { main: { model: input.model } } });
     } catch (e) {
+      // Anything else the seed's content provokes is a problem with the input too, never a retried activity.
       if (e instanceof HarnessConfigError) problems.push(...e.issues.map((i) => `seedHarness.${i}`));
-      else throw e;
+      else problems.push(`seedHarness: ${internalCheckError(e)}`);
     }
   }
   return { config, problems };

@@ -3,6 +3,7 @@ import { canonicalJson, sha256Hex } from '../harness/canonical';
 import { HarnessConfig, harnessId, parseHarnessConfig, ProcessorSpec } from '../harness/config';
 import { capProblems } from '../harness/sandbox/input-bounds';
 import type { Benchmark } from '../benchmarks/types';
+import { verdictOrRejection } from '../harness/check-boundary';
 import { verifyCodeProcessor } from '../harness/processors/code';
 import { HOOKS, HookName } from '../harness/types';
 import { addedTexts, findLeaks } from './reward-hacking';
@@ -109,7 +110,7 @@ function verifyOneCodeProcessor(benchmark: Benchmark, hook: HookName, spec: Proc
   const key = sha256Hex(canonicalJson({ benchmark: benchmark.name, hook, params: spec.params }));
   let verdict = processorVerdicts.get(key);
   if (!verdict) {
-    verdict = (async (): Promise<CodeProcessorProblem | null> => {
+    verdict = verdictOrRejection(async (): Promise<CodeProcessorProblem | null> => {
       const checked = await verifyCodeProcessor(hook, spec.params);
       if (!checked.ok) return { hook, processorId: spec.id, stage: checked.stage, reason: checked.reason };
       // The gate's reward-hacking checks on this processor's texts, as if it were newly added.
@@ -118,7 +119,7 @@ function verifyOneCodeProcessor(benchmark: Benchmark, hook: HookName, spec: Proc
       const leaks = findLeaks(benchmark, addedTexts({ ...base, hooks: none }, { ...base, hooks: { ...none, [hook]: [spec] } }));
       if (leaks.length) return { hook, processorId: spec.id, stage: 'reward_hacking', reason: leaks.slice(0, 3).map((l) => `${l.rule} at ${l.where}: ${l.detail}`).join('; ') };
       return null;
-    })();
+    }, (reason): CodeProcessorProblem => ({ hook, processorId: spec.id, stage: 'compile', reason }));
     if (processorVerdicts.size >= MAX_PROCESSOR_VERDICTS) processorVerdicts.clear();
     processorVerdicts.set(key, verdict);
   }

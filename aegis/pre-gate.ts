@@ -1,4 +1,5 @@
 import type { Benchmark } from '../benchmarks/types';
+import { verdictOrRejection } from '../harness/check-boundary';
 import { HarnessConfig, harnessId } from '../harness/config';
 import { checkCanonicalForm, checkCodeProcessors, checkManifest, checkRewardHacking } from './gate';
 import type { PreGateChecker, PreGateVerdict } from './meta-agent';
@@ -22,15 +23,17 @@ export async function preGateChecks(incumbent: HarnessConfig, candidate: Candida
     const failed = checks.find((c) => !c.passed);
     return { passed: !failed, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null };
   };
-  const steps: Array<() => GateCheckResult | Promise<GateCheckResult>> = [
-    () => checkManifest(candidate),
-    () => checkCanonicalForm(incumbent, candidate, candidateConfig),
-    () => checkRewardHacking(benchmark, incumbent, candidateConfig),
-    () => checkCodeProcessors(incumbent, candidateConfig),
-    () => smokeEpisode(candidate.harnessId, candidateConfig, benchmark, options.seed),
+  const steps: Array<[GateCheckResult['check'], () => GateCheckResult | Promise<GateCheckResult>]> = [
+    ['manifest_complete', () => checkManifest(candidate)],
+    ['canonical_form', () => checkCanonicalForm(incumbent, candidate, candidateConfig)],
+    ['reward_hacking', () => checkRewardHacking(benchmark, incumbent, candidateConfig)],
+    ['code_sandbox', () => checkCodeProcessors(incumbent, candidateConfig)],
+    ['smoke_test', () => smokeEpisode(candidate.harnessId, candidateConfig, benchmark, options.seed)],
   ];
-  for (const step of steps) {
-    checks.push(await step());
+  for (const [check, step] of steps) {
+    // Whatever a check throws (the candidate's doing or ours) rejects the candidate: the gate and the
+    // Evolver get a verdict, never a failed activity (harness/check-boundary.ts).
+    checks.push(await verdictOrRejection(step, (detail): GateCheckResult => ({ check, passed: false, detail })));
     if (!checks[checks.length - 1].passed) return done();
   }
   return done();

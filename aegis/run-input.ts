@@ -23,6 +23,10 @@ export const MODEL_PATTERN = /^[a-z][a-z0-9-]*:[^\s]+$/;
 /** The state continue-as-new carries: larger than a harness, still far from what overflows a serializer. */
 export const RESUME_JSON_BOUNDS: JsonBounds = { maxDepth: 64, maxNodes: 2_000_000, maxChars: 20_000_000 };
 
+/** Free-text fields of a run's input: each is copied into many activity inputs, so each is short. */
+export const MAX_SEED_CHARS = 200;
+export const MAX_MODEL_CHARS = 500;
+
 /** A zod refinement: the value is JSON within `bounds` (checked without recursion). */
 export function withinBounds(bounds: JsonBounds, label: string) {
   return (value: unknown, ctx: z.RefinementCtx) => {
@@ -43,10 +47,11 @@ function buildEvolveInputSchema() {
   return z
     .object({
       benchmark: suiteNameSchema(),
-      model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
+      model: z.string().max(MAX_MODEL_CHARS, `model is longer than ${MAX_MODEL_CHARS} characters`).regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
       /** 'rules' (deterministic, offline) or a model string for the LLM meta-agent, e.g. "anthropic:claude-opus-4-6". */
       metaAgent: z
         .string()
+        .max(MAX_MODEL_CHARS, `metaAgent is longer than ${MAX_MODEL_CHARS} characters`)
         .refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string such as "anthropic:claude-opus-4-6"')
         .default('rules'),
       /** 'global': one harness for all tasks. 'ensemble': up to maxVariants variants, tasks routed by cluster (report §4.5). */
@@ -54,7 +59,8 @@ function buildEvolveInputSchema() {
       maxVariants: z.number().int().min(2).max(8).default(3),
       /** The evolver: AEGIS, or a baseline (same gate, same records) for comparisons. */
       evolver: z.enum(['aegis', 'single-agent', 'random', 'reflective-prompt']).default('aegis'),
-      seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
+      // Bounded: the seed travels in every activity's input and heartbeat (a 2 MB one filled the history).
+      seed: z.union([z.string().min(1).max(MAX_SEED_CHARS, `seed is longer than ${MAX_SEED_CHARS} characters`), z.number().int()]).transform(String).default('harnessx'),
       rounds: z.number().int().min(1).max(10000).default(6),
       patience: z.number().int().min(1).max(1000).default(3),
       k: z.number().int().min(1).max(16).default(2),

@@ -107,15 +107,27 @@ function checkEnvironment(): void {
 /** Runs one command line; returns the exit code. Failures are printed here (see reportFailure), never thrown. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // console.log ignores write errors (a full disk, a closed pipe); the stream still emits them. Any command
+  // whose output could not be written exits non-zero, whichever way it printed.
+  let outputError: NodeJS.ErrnoException | null = null;
+  const onOutputError = (e: NodeJS.ErrnoException) => (outputError ??= e);
+  process.stdout.on('error', onOutputError);
+  const withOutputChecked = async (code: number): Promise<number> => {
+    await new Promise((resolveTick) => setImmediate(resolveTick));
+    process.stdout.off('error', onOutputError);
+    if (!outputError || code !== 0) return code;
+    process.stderr.write(`harnessx: could not write the output (${outputError.code ?? outputError.message})\n`);
+    return 1;
+  };
   try {
     if (command === undefined || command === 'help' || command === '--help') {
       console.log(HELP);
-      return 0;
+      return await withOutputChecked(0);
     }
     const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!run) throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
     checkEnvironment();
-    return (await run(rest)) ?? 0;
+    return await withOutputChecked((await run(rest)) ?? 0);
   } catch (e) {
     return reportFailure(e);
   } finally {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { parseJsonQuietly, readBoundedText } from '../harness/bounded-file';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { verifyCodeProcessors } from '../aegis/gate';
@@ -102,9 +102,11 @@ export function readHarnessFile(path: string | undefined, model: string) {
   if (!path) return seedHarness(model);
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    // Bounded and quiet: `--harness /dev/zero` is refused after 8 MiB, `--harness /etc/passwd` without quoting it.
+    raw = parseJsonQuietly(readBoundedText(path, 'the file'), 'the file');
   } catch (e) {
-    throw new UsageError(`--harness ${path}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--harness ${path}: ${code ? `cannot read it (${code})` : (e as Error).message}`);
   }
   try {
     return parseHarnessConfig(raw);

@@ -8,7 +8,7 @@ export const CoevolveInputSchema = z
     benchmark: suiteNameSchema(),
     model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
     metaAgent: z.string().refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string').default('rules'),
-    seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('coevolve'),
+    seed: z.union([z.string().min(1).max(200, 'seed is longer than 200 characters'), z.number().int()]).transform(String).default('coevolve'),
     iterations: z.number().int().min(1).max(100_000).default(4),
     k: z.number().int().min(1).max(16).default(2),
     batchSize: z.number().int().min(1).max(2000).default(40),

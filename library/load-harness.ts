@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { parseJsonQuietly, readBoundedText } from '../harness/bounded-file';
 import { dirname, resolve } from 'node:path';
 import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
 
@@ -37,7 +38,13 @@ function loadFile(path: string, depth: number): HarnessConfig {
   const source = `harness file ${path}`;
   if (!existsSync(path)) throw new HarnessLoadError(source, 'no such file');
   if (statSync(path).isDirectory()) throw new HarnessLoadError(source, 'is a directory, not a harness JSON file');
-  const value = parseJson(readFileSync(path, 'utf8'), source);
+  let text: string;
+  try {
+    text = readBoundedText(path, 'the file');
+  } catch (e) {
+    throw new HarnessLoadError(source, (e as NodeJS.ErrnoException).code ? `cannot be read (${(e as NodeJS.ErrnoException).code})` : (e as Error).message.replace(/^the file /, ''));
+  }
+  const value = parseJson(text, source);
   const summaryPath = evolveSummaryHarnessPath(value);
   if (summaryPath !== null) {
     // One hop only: a summary pointing at another summary is not something HarnessX writes.
@@ -56,9 +63,10 @@ function evolveSummaryHarnessPath(value: unknown): string | null {
 
 function parseJson(text: string, source: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJsonQuietly(text, 'it');
   } catch (e) {
-    throw new HarnessLoadError(source, `is not valid JSON (${(e as Error).message})`);
+    // Without the text: a file given by mistake is not echoed into errors.
+    throw new HarnessLoadError(source, (e as Error).message.replace(/^it /, ''));
   }
 }
 

@@ -1,14 +1,15 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { crc32, gunzipSync, gzipSync } from 'node:zlib';
 import { canonicalJson, sha256Hex } from '../harness/canonical';
-import { HarnessConfig, harnessId, parseHarnessConfig, toJson } from '../harness/config';
+import { HarnessConfig, harnessId, toJson } from '../harness/config';
 import type { AuditRecord } from '../aegis/types';
 import { runIdProblem } from '../harness/sandbox/input-bounds';
 import { ArrayBlobWriter } from './array-blob-writer';
 import { runFileProblem } from './keys';
 import type { Store } from './store';
+import { parseAuditLines, parseStoredHarness, StoredFileCorrupt, storedHarnessIsIntact } from './verified-files';
 
 export { ArrayBlobWriter } from './array-blob-writer';
 
@@ -131,14 +132,26 @@ export class ArtifactStore implements Store {
   async putHarness(config: HarnessConfig): Promise<string> {
     const id = harnessId(config);
     const path = this.harnessPath(id);
-    if (!existsSync(path)) this.writeAtomic(path, toJson(config));
+    // A copy that is damaged or holds another harness is rewritten: putting a harness again repairs it.
+    if (!existsSync(path) || !storedHarnessIsIntact(id, readFileSync(path, 'utf8'))) this.writeAtomic(path, toJson(config));
     return id;
   }
 
+  /** The harness `id` names, verified against its content id; a damaged copy is set aside (see StoredFileCorrupt). */
   async getHarness(id: string): Promise<HarnessConfig> {
     const path = this.harnessPath(id);
     if (!existsSync(path)) throw new Error(`harness ${id} is not in the store at ${this.root}`);
-    return parseHarnessConfig(JSON.parse(readFileSync(path, 'utf8')));
+    try {
+      return parseStoredHarness(id, readFileSync(path, 'utf8'));
+    } catch (e) {
+      if (!(e instanceof StoredFileCorrupt)) throw e;
+      try {
+        renameSync(path, `${path}.corrupt-${process.pid}-${Date.now()}`);
+      } catch {
+        // Another reader moved it first.
+      }
+      throw new StoredFileCorrupt(`${e.message}; it was moved aside, and the next put of the same harness rewrites it`);
+    }
   }
 
   harnessPath(id: string): string {
@@ -238,6 +251,7 @@ export class ArtifactStore implements Store {
     const index = this.auditIndex.get(record.runId) ?? { offset: 0, keys: new Set<string>() };
     this.auditIndex.set(record.runId, index);
     if (existsSync(path)) {
+      this.setAsideTornTail(path);
       const size = statSync(path).size;
       if (size > index.offset) {
         const fd = openSync(path, 'r');
@@ -246,7 +260,7 @@ export class ArtifactStore implements Store {
           readSync(fd, fresh, 0, fresh.length, index.offset);
           const text = fresh.toString('utf8');
           const complete = text.lastIndexOf('\n') + 1; // a line still being written is read next time
-          for (const line of text.slice(0, complete).split('\n')) if (line.trim()) index.keys.add((JSON.parse(line) as AuditRecord).key);
+          for (const r of parseAuditLines(text.slice(0, complete), `audit log of run ${record.runId}`)) index.keys.add(r.key);
           index.offset += Buffer.byteLength(text.slice(0, complete));
         } finally {
           closeSync(fd);
@@ -258,13 +272,35 @@ export class ArtifactStore implements Store {
     return true;
   }
 
+  /**
+   * Under the audit lock no append is in progress, so a last line without its newline was torn by a writer
+   * that died: it is moved to audit.jsonl.torn-… with a warning and the log cut back to its last whole
+   * record, so the next append starts a line of its own instead of gluing itself to the torn one.
+   */
+  private setAsideTornTail(path: string): void {
+    const size = statSync(path).size;
+    if (size === 0) return;
+    const fd = openSync(path, 'r');
+    let tail: Buffer;
+    try {
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      if (last[0] === 0x0a) return;
+      const text = readFileSync(path);
+      const keep = text.lastIndexOf(0x0a) + 1;
+      tail = text.subarray(keep);
+      writeFileSync(`${path}.torn-${process.pid}-${Date.now()}`, tail);
+      truncateSync(path, keep);
+    } finally {
+      closeSync(fd);
+    }
+    console.warn(`audit log ${path}: a torn last line (${tail.length} bytes) was set aside; the log continues from its last whole record`);
+  }
+
   async readAudit(runId: string): Promise<AuditRecord[]> {
     const path = join(this.runDir(runId), 'audit.jsonl');
     if (!existsSync(path)) return [];
-    return readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as AuditRecord);
+    return parseAuditLines(readFileSync(path, 'utf8'), `audit log of run ${runId}`);
   }
 
   /** Stages that fault injection has held open in this run (see activities' faultPoint). */

@@ -11,11 +11,12 @@ import {
 } from '@aws-sdk/client-s3';
 import type { AuditRecord } from '../aegis/types';
 import { canonicalJson, sha256Hex } from '../harness/canonical';
-import { HarnessConfig, harnessId, parseHarnessConfig, toJson } from '../harness/config';
+import { HarnessConfig, harnessId, toJson } from '../harness/config';
 import { runIdProblem } from '../harness/sandbox/input-bounds';
 import { ArrayBlobWriter } from './array-blob-writer';
 import { runFileProblem } from './keys';
 import type { Store } from './store';
+import { parseStoredHarness, storedHarnessIsIntact } from './verified-files';
 
 /** Where an S3Store keeps its objects, and what its messages name (never credentials). */
 export interface S3StoreSettings {
@@ -129,7 +130,9 @@ export class S3Store implements Store {
   async putHarness(config: HarnessConfig): Promise<string> {
     const id = harnessId(config);
     const key = this.harnessKey(id);
-    if (!(await this.exists(key))) await this.send('write', key, new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: toJson(config), ContentType: 'application/json' }));
+    // A copy that is damaged or holds another harness is rewritten: putting a harness again repairs it.
+    const stored = await this.read(key);
+    if (!stored || !storedHarnessIsIntact(id, stored.bytes.toString('utf8'))) await this.send('write', key, new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: toJson(config), ContentType: 'application/json' }));
     return id;
   }
 
@@ -137,7 +140,8 @@ export class S3Store implements Store {
     const key = this.harnessKey(id);
     const object = await this.read(key);
     if (!object) throw new Error(`harness ${id} is not in the store at ${this.location}`);
-    return parseHarnessConfig(JSON.parse(object.bytes.toString('utf8')));
+    // Verified against its content id (verified-files.ts); the next putHarness of the same harness repairs a bad copy.
+    return parseStoredHarness(id, object.bytes.toString('utf8'));
   }
 
   private harnessKey(id: string): string {
@@ -243,10 +247,12 @@ export class S3Store implements Store {
       if (!object) throw new Error(`audit record ${this.url(key)} was listed but cannot be read`);
       try {
         return JSON.parse(object.bytes.toString('utf8')) as { stamp: number; record: AuditRecord };
-      } catch (e) {
-        throw new Error(`audit record ${this.url(key)} is not valid JSON (${(e as Error).message})`);
+      } catch {
+        // One damaged record never makes the whole log unreadable (as a torn line in a local audit.jsonl).
+        console.warn(`audit record ${this.url(key)} is damaged (not JSON) and was skipped`);
+        return null;
       }
-    });
+    }).then((all) => all.filter((e): e is { stamp: number; record: AuditRecord } => e !== null));
     let highest = this.auditClock.get(runId) ?? 0;
     for (const e of entries) highest = Math.max(highest, e.stamp);
     this.auditClock.set(runId, highest);

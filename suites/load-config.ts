@@ -12,7 +12,7 @@ import { createVerifier } from './verifiers';
 export const CONFIG_FILE_NAMES = ['harnessx.config.ts', 'harnessx.config.mts', 'harnessx.config.js', 'harnessx.config.mjs', 'harnessx.config.cjs', 'harnessx.config.json'] as const;
 
 /** Suite names are folder-safe, lower case, and cannot look like an option. */
-export const SUITE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+export const SUITE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** Where an MCP server entry of the config is (for its error messages) and the folder its relative paths resolve against. */
 export interface McpWhere {
@@ -87,7 +87,7 @@ export async function loadSuitesConfig(file: string, options: LoadConfigOptions 
   const suites: SuiteBenchmark[] = [];
   for (const [name, suite] of Object.entries(config.suites)) {
     const at = `${displayPath(path)}: suites.${name}`;
-    if (!SUITE_NAME_PATTERN.test(name)) throw new SuiteConfigError(`${at}: suite names are lower-case letters, digits, ".", "_" and "-", starting with a letter or digit`);
+    if (!SUITE_NAME_PATTERN.test(name)) throw new SuiteConfigError(`${at}: suite names are lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64 characters`);
     if (reserved.has(name)) throw new SuiteConfigError(`${at}: "${name}" is the name of a built-in benchmark; choose another name`);
     suites.push(await buildSuite(name, suite, { configFile: path, configDir, mcpProvider: options.mcpProvider ?? defaultMcpProvider }));
   }

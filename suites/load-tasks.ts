@@ -3,6 +3,7 @@ import { basename, isAbsolute, resolve } from 'node:path';
 import { splitOf } from '../benchmarks/split';
 import type { Split } from '../benchmarks/types';
 import type { SuiteConfig, SuiteTask } from './types';
+import { taskIdProblem } from '../harness/sandbox/input-bounds';
 
 /** A task as a loaded suite holds it: its split is decided (the task's own, else the hash of its id). */
 export interface LoadedSuiteTask extends SuiteTask {
@@ -87,6 +88,9 @@ function parseJsonlFile(file: string, what: string): Array<{ value: unknown; at:
 function checkTask(value: unknown, at: string): SuiteTask {
   if (!isRecord(value)) throw new SuiteTaskError(`${at}: a task must be a JSON object, got ${describe(value)}`);
   if (typeof value.id !== 'string' || !value.id.trim()) throw new SuiteTaskError(`${at}: id: expected a non-empty string, got ${describe(value.id)}`);
+  // The id becomes part of file and object names and of every rollout's input: refused here, at load, not at the first rollout.
+  const idProblem = taskIdProblem(value.id);
+  if (idProblem) throw new SuiteTaskError(`${at}: id: ${idProblem}`);
   const task = `${at} (task "${value.id}")`;
   if (typeof value.instruction !== 'string' || !value.instruction.trim()) throw new SuiteTaskError(`${task}: instruction: expected a non-empty string, got ${describe(value.instruction)}`);
   for (const key of Object.keys(value)) if (!TASK_KEYS.has(key)) throw new SuiteTaskError(`${task}: ${key}: unknown field; a task has ${[...TASK_KEYS].join(', ')} (put anything else in metadata)`);

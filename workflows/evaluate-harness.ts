@@ -25,7 +25,7 @@ export const EvaluateInputSchema = z
         }
       }),
     k: z.number().int().min(1).max(16).default(2),
-    seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
+    seed: z.union([z.string().min(1).max(200, 'seed is longer than 200 characters'), z.number().int()]).transform(String).default('harnessx'),
     /** Tasks per rollout activity: smaller chunks spread better over workers, larger ones cost fewer round trips. */
     chunkSize: z.number().int().min(1).max(10_000).default(25),
     /** Write every episode's trace to the store and return the refs (tracesRefs); off by default, as outcomes are what an evaluation reports. */

@@ -1,7 +1,9 @@
+import { workflowIdProblem } from '../../aegis/run-input';
 import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
 import { coevolveSummary } from '../../aegis/run-labels';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { CoevolveResult, CoevolveStatus } from '../../workflows/coevolve';
+import { UsageError } from '../errors';
 import { idTimestamp, startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
@@ -35,8 +37,11 @@ async function coevolve(args: string[]): Promise<void> {
   });
   checkModelFlag('--model', input.model, { suite: input.benchmark });
 
-  const { client, worker } = await startLocalWorker(log, values.config);
   const workflowId = values['workflow-id'] ?? `coevolve-${input.benchmark}-${idTimestamp()}`;
+  // Checked before the workflow starts (and before a local server starts): a bad id would otherwise start it, then fail it at its first line.
+  const idProblem = workflowIdProblem(workflowId);
+  if (idProblem) throw new UsageError(`--workflow-id: ${idProblem}`);
+  const { client, worker } = await startLocalWorker(log, values.config);
   const handle = await client.workflow.start('coevolve', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: coevolveSummary(input) });
   log(`co-evolution ${workflowId} started (${webUiUrl(workflowId)}); ${input.iterations} iterations, trainer ${input.trainer}`);
   const result = await worker.runUntil(followRun<CoevolveResult, CoevolveStatus>(handle, log, COEVOLVE_PROGRESS, { live: values.json ? null : process.stdout }));

@@ -1,9 +1,10 @@
 import { evolveSummary } from '../../aegis/run-labels';
-import { evolveInputSchema } from '../../aegis/run-input';
+import { evolveInputSchema, workflowIdProblem } from '../../aegis/run-input';
 import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { BUDGET_OPTIONS, budgetFlags, checkRunBudget } from '../budget-flags';
 import { idTimestamp, startLocalWorker } from '../local-worker';
+import { UsageError } from '../errors';
 import { checkModelFlag, taskModelLabel, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { EVOLVE_PROGRESS, followRun } from '../progress';
@@ -55,9 +56,12 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
   checkRunBudget(input);
 
+  const workflowId = values['workflow-id'] ?? `evolve-${input.benchmark}-${input.model.replace(/[^\w]+/g, '-')}-${idTimestamp()}`;
+  // Checked before the workflow starts (and before a local server starts): a bad id would otherwise start it, then fail it at its first line.
+  const idProblem = workflowIdProblem(workflowId);
+  if (idProblem) throw new UsageError(`--workflow-id: ${idProblem}`);
   const { client, worker } = await startLocalWorker(log, values.config);
   const settings = connectionSettings();
-  const workflowId = values['workflow-id'] ?? `evolve-${input.benchmark}-${input.model.replace(/[^\w]+/g, '-')}-${idTimestamp()}`;
   const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: evolveSummary(input) });
   log(`AEGIS run ${workflowId} started on ${settings.address} (namespace ${settings.namespace}).`);
   log(`Follow it in the Temporal Web UI: ${webUiUrl(workflowId)}`);

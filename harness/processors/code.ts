@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../canonical';
 import { checkContract } from '../contracts';
 import { defineProcessor, ProcessorOutput } from '../processor';
-import { compileProcessor, sandboxProgram, transpile } from '../sandbox/compile-processor';
+import { verdictOrRejection } from '../check-boundary';
+import { compileProcessor, sandboxProgram } from '../sandbox/compile-processor';
+import { JsonBounds, jsonBoundsProblem } from '../sandbox/input-bounds';
 import { DEFAULT_SANDBOX_LIMITS, workLimitsFor } from '../sandbox/quickjs-sandbox';
 import { runInSandboxThread } from '../sandbox/sandbox-host';
 import { HOOKS, HookEvent } from '../types';
@@ -41,6 +43,29 @@ const Envelope = z.object({
   notes: z.array(z.object({ kind: z.string(), data: z.unknown() })).max(50),
 });
 const MAX_OUTPUT_CHARS = 1 << 20;
+/**
+ * What the host accepts from the guest (result, state and notes together). The guest controls its own
+ * JSON.stringify, so its output can be nested far deeper than any recursive serializer on the host (the
+ * trace writer, canonicalJson, zod) survives: it is measured before the host touches it.
+ */
+export const SANDBOX_OUTPUT_BOUNDS: JsonBounds = { maxDepth: 64, maxNodes: 100_000, maxChars: MAX_OUTPUT_CHARS };
+
+/** The deepest nesting of arrays and objects in JSON text, counted without parsing (strings skipped). Stops past `limit`. */
+export function jsonTextDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > limit) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
 
 export interface SandboxCallInput {
   event: HookEvent;
@@ -58,12 +83,15 @@ export async function callSandboxed(program: string, input: SandboxCallInput, ti
   const run = await runInSandboxThread(program, '__hx_call', JSON.stringify(input), { ...DEFAULT_SANDBOX_LIMITS, ...workLimitsFor(timeoutMs) });
   if (!run.ok) return { ok: false, reason: `sandbox ${run.kind}: ${run.message}` };
   if (run.output.length > MAX_OUTPUT_CHARS) return { ok: false, reason: `sandbox output of ${run.output.length} chars exceeds ${MAX_OUTPUT_CHARS}` };
+  if (jsonTextDepthExceeds(run.output, SANDBOX_OUTPUT_BOUNDS.maxDepth)) return { ok: false, reason: `sandbox output is nested deeper than ${SANDBOX_OUTPUT_BOUNDS.maxDepth} levels` };
   let raw: unknown;
   try {
     raw = JSON.parse(run.output);
   } catch {
     return { ok: false, reason: 'sandbox output is not JSON' };
   }
+  const tooBig = jsonBoundsProblem(raw, SANDBOX_OUTPUT_BOUNDS, 'sandbox output');
+  if (tooBig) return { ok: false, reason: tooBig };
   const envelope = Envelope.safeParse(raw);
   if (!envelope.success) return { ok: false, reason: `sandbox output: ${envelope.error.issues[0]?.message}` };
   const { result, state, notes } = envelope.data;
@@ -79,13 +107,18 @@ export async function callSandboxed(program: string, input: SandboxCallInput, ti
   return { ok: true, output: result as HookEvent, state, notes, changed: JSON.stringify(result) !== JSON.stringify(input.event), ticks: run.ticks };
 }
 
-export type CodeVerdict = { ok: true; detail: string } | { ok: false; stage: 'params' | 'compile' | 'smoke_test'; reason: string };
+/** `program`: the sandbox script, compiled on the checker thread (never on the caller's: see compileProcessor). */
+export type CodeVerdict = { ok: true; detail: string; program: string } | { ok: false; stage: 'params' | 'compile' | 'smoke_test'; reason: string };
 
 /**
  * What a code processor must pass before it can ship: its params parse, its source type-checks against the
  * processor interface, and every smoke test it ships passes in the sandbox on the hook it is attached to.
  */
-export async function verifyCodeProcessor(hook: string, params: unknown): Promise<CodeVerdict> {
+export function verifyCodeProcessor(hook: string, params: unknown): Promise<CodeVerdict> {
+  return verdictOrRejection(() => verifyUnguarded(hook, params), (reason): CodeVerdict => ({ ok: false, stage: 'compile', reason }));
+}
+
+async function verifyUnguarded(hook: string, params: unknown): Promise<CodeVerdict> {
   const parsed = CodeParamsSchema.safeParse(params);
   if (!parsed.success) return { ok: false, stage: 'params', reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
   const compiled = await compileProcessor(parsed.data.source);
@@ -102,7 +135,7 @@ export async function verifyCodeProcessor(hook: string, params: unknown): Promis
     if (t.outputIncludes && !JSON.stringify(r.output).includes(t.outputIncludes))
       return { ok: false, stage: 'smoke_test', reason: `smoke test "${t.name}": output does not include ${JSON.stringify(t.outputIncludes)}` };
   }
-  return { ok: true, detail: `type-checked; ${parsed.data.smokeTests.length} smoke test(s) passed in the sandbox (${ticks} work ticks)` };
+  return { ok: true, program, detail: `type-checked; ${parsed.data.smokeTests.length} smoke test(s) passed in the sandbox (${ticks} work ticks)` };
 }
 
 /** verifyCodeProcessor's verdicts by hook and params: each source is type-checked and smoke-tested once per process. */
@@ -133,13 +166,13 @@ export const codeProcessor = defineProcessor({
   params: CodeParamsSchema,
   create: (params) => {
     let state: Record<string, unknown> = {};
-    // Transpiled and wrapped once per episode instance; every event then only runs it.
-    const program = sandboxProgram(transpile(params.source));
     return {
       async *process(event, ctx) {
+        // The program comes from the verdict: compiled on the checker thread, so a source that would
+        // overflow the compiler's stack is a rejection there, never an exception on this thread.
         const verdict = await verifyCodeProcessorOnce(event.hook, params);
         if (!verdict.ok) throw new Error(`unverified code processor refused to run: ${verdict.stage}: ${verdict.reason}`);
-        const r = await callSandboxed(program, { event, instruction: ctx.task.instruction, admissibleActions: ctx.env.admissibleActions(), state }, params.timeoutMs);
+        const r = await callSandboxed(verdict.program, { event, instruction: ctx.task.instruction, admissibleActions: ctx.env.admissibleActions(), state }, params.timeoutMs);
         if (!r.ok) throw new Error(r.reason);
         state = r.state;
         for (const n of r.notes) ctx.trace.note(`code:${n.kind}`, n.data);

@@ -8,7 +8,48 @@ import type ts from 'typescript';
 
 /** Loaded on first use: most processes that import the harness never compile code (~300 ms saved). */
 let tsModule: typeof ts | null = null;
-const T = (): typeof ts => (tsModule ??= require('typescript') as typeof ts);
+const T = (): typeof ts => (tsModule ??= meterChecker(require('typescript') as typeof ts));
+
+/**
+ * The type-checker's work, counted deterministically: every type and signature the checker creates
+ * goes through TypeScript's object allocator, which is wrapped here to count them. A check that creates
+ * more than its budget is stopped by an exception from inside the allocator, so the verdict on a
+ * pathological type is a count (the same on a busy and an idle machine), reached in seconds, where a wall
+ * clock limit gave ok, FAIL, ok for one source near the limit. (TypeScript's own cancellation token is
+ * polled only at function and class declarations, never inside one type alias, so it cannot do this.)
+ */
+export const checkerWork = { used: 0, limit: Infinity };
+class CheckerBudgetExceeded extends Error {}
+
+function meterChecker(typescript: typeof ts): typeof ts {
+  type Allocator = Record<'getTypeConstructor' | 'getSignatureConstructor', () => new (...args: unknown[]) => object>;
+  const internals = typescript as unknown as { objectAllocator: Allocator; setObjectAllocator(a: Partial<Allocator>): void };
+  const counted = (base: new (...args: unknown[]) => object) => {
+    // Reflect.construct: the base may be a class (TypeScript's services install class constructors).
+    function Counted(this: object, ...args: unknown[]): object {
+      if (++checkerWork.used > checkerWork.limit) throw new CheckerBudgetExceeded(`the type check exceeded its work limit of ${checkerWork.limit} checker objects (types and signatures)`);
+      return Reflect.construct(base, args, Counted);
+    }
+    Counted.prototype = base.prototype;
+    return Counted as unknown as new (...args: unknown[]) => object;
+  };
+  const allocator = internals.objectAllocator;
+  const Type = counted(allocator.getTypeConstructor());
+  const Signature = counted(allocator.getSignatureConstructor());
+  // Symbols are not counted: the binder makes them for the lib files once per thread (their parsed files are
+  // cached), so their count would depend on what the thread checked before. Types and signatures belong to
+  // one check's checker only.
+  internals.setObjectAllocator({ getTypeConstructor: () => Type, getSignatureConstructor: () => Signature });
+  return typescript;
+}
+
+/**
+ * Checker objects (types and signatures) one check may create. Measured: the loop-guard processor of the
+ * tests needs 566; the recursive-tuple bomb grows with the square of its tuple length (Build<200>: 22,292;
+ * Build<400>: 84,192 and 8 s on a loaded machine; Build<999>: ~500,000, ~50 s and 714 MB), so it is refused
+ * after 50,000, a few seconds in, with the same verdict on any machine.
+ */
+export const DEFAULT_CHECKER_WORK = 50_000;
 
 /**
  * Evolved processor code: a TypeScript module that exports
@@ -144,17 +185,31 @@ export const sourceKey = (source: string) => createHash('sha256').update(source)
  * Type-checks against the processor interface and compiles, on the calling thread, unbounded: for the
  * checker thread below and for tests. Everything else calls compileProcessor.
  */
-export function compileProcessorSync(source: string): CompileResult {
-  return checked(sourceKey(source), () => compileUncached(source));
+export function compileProcessorSync(source: string, checkerWorkLimit = DEFAULT_CHECKER_WORK): CompileResult {
+  return checked(`${checkerWorkLimit}:${sourceKey(source)}`, () => {
+    T();
+    checkerWork.used = 0;
+    checkerWork.limit = checkerWorkLimit;
+    try {
+      return compileUncached(source);
+    } catch (e) {
+      if (e instanceof CheckerBudgetExceeded) return { ok: false, stage: 'typecheck', errors: [e.message] };
+      throw e;
+    } finally {
+      checkerWork.limit = Infinity;
+    }
+  });
 }
 
 export interface TypecheckLimits {
-  /** Wall time for one check: a backstop (ordinary checks take well under a second once the thread is warm). */
+  /** Checker objects one check may create (see checkerWork): the deterministic limit that decides. */
+  checkerWork?: number;
+  /** Wall time for one check: only a backstop far above what the work limit allows; its verdicts are not cached. */
   timeoutMs: number;
   /** The checker thread's JavaScript heap. */
   heapMb: number;
 }
-export const DEFAULT_TYPECHECK_LIMITS: TypecheckLimits = { timeoutMs: 30_000, heapMb: 512 };
+export const DEFAULT_TYPECHECK_LIMITS: TypecheckLimits = { checkerWork: DEFAULT_CHECKER_WORK, timeoutMs: 60_000, heapMb: 512 };
 
 const CHECKER_BODY = `
 try {
@@ -165,7 +220,7 @@ parentPort.postMessage({ ready: true });
 parentPort.on('message', (m) => {
   let result;
   try {
-    result = mod.compileProcessorSync(m.source);
+    result = mod.compileProcessorSync(m.source, m.checkerWork);
   } catch (e) {
     result = { ok: false, stage: 'typecheck', errors: ['the type checker failed: ' + String(e && e.message || e).split('\\n')[0]] };
   }
@@ -236,7 +291,7 @@ class CheckerThread {
       void ready.then((started) => {
         if (!started || settled) return;
         timer = setTimeout(() => done({ ok: false, stage: 'typecheck', errors: [`the type check exceeded its ${limits.timeoutMs} ms time limit`] }, true), limits.timeoutMs);
-        worker.postMessage({ id, source });
+        worker.postMessage({ id, source, checkerWork: limits.checkerWork ?? DEFAULT_CHECKER_WORK });
       });
     });
   }
@@ -255,15 +310,25 @@ let checker: CheckerThread | null = null;
 const verdicts = new Map<string, Promise<CompileResult>>();
 const MAX_VERDICTS = 500;
 
-/** Type-checks and compiles on the checker thread, bounded (see CheckerThread); cached per source text. */
+/**
+ * Verdicts that came from the machine, not the source (the wall-clock backstop, the heap, a dying thread):
+ * never cached, so one unlucky moment cannot stick to a source until the worker restarts.
+ */
+const MACHINE_VERDICT = /exceeded its \d+ ms time limit|MB memory limit|type checker thread exited|the type checker failed/;
+
+/** Type-checks and compiles on the checker thread, bounded (see CheckerThread); deterministic verdicts are cached per source text. */
 export function compileProcessor(source: string, limits: TypecheckLimits = DEFAULT_TYPECHECK_LIMITS): Promise<CompileResult> {
-  const key = `${limits.timeoutMs}:${limits.heapMb}:${sourceKey(source)}`;
+  const key = `${limits.checkerWork ?? DEFAULT_CHECKER_WORK}:${limits.timeoutMs}:${limits.heapMb}:${sourceKey(source)}`;
   let verdict = verdicts.get(key);
   if (!verdict) {
     checker ??= new CheckerThread();
-    verdict = checker.check(source, limits);
+    const checking = checker.check(source, limits);
+    verdict = checking;
     if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
-    verdicts.set(key, verdict);
+    verdicts.set(key, checking);
+    void checking.then((r) => {
+      if (!r.ok && r.errors.some((e) => MACHINE_VERDICT.test(e)) && verdicts.get(key) === checking) verdicts.delete(key);
+    });
   }
   return verdict;
 }

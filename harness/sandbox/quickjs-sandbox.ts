@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { newQuickJSWASMModuleFromVariant, newVariant, QuickJSWASMModule } from 'quickjs-emscripten-core';
+import { GUEST_PRELUDE } from './guest-prelude';
 
 /**
  * Runs untrusted JavaScript in QuickJS compiled to WebAssembly: a separate JS engine with its own heap. The
@@ -16,12 +17,14 @@ import { newQuickJSWASMModuleFromVariant, newVariant, QuickJSWASMModule } from '
  *   buffers) can take the guest past it, and the host's memory for the sandbox is that maximum, whatever
  *   the code does.
  * - Work. The verdict counts QuickJS interrupt ticks (one tick = 10,000 interrupt polls: function calls
- *   and backward jumps, regular-expression steps), never wall time, so the same code on the same input
- *   gets the same verdict however loaded the machine is. Builtins such as String.prototype.repeat or
- *   JSON.stringify do not poll (10,000 such calls can run between two ticks), so a wall-clock backstop,
- *   two orders of magnitude above any tick budget's cost, ends code whose work hides in builtins; it is
- *   reported as its own kind. Callers that must stay live run calls off their thread (sandbox-host.ts),
- *   where the backstop also terminates a guest stuck inside one builtin.
+ *   and backward jumps, regular-expression steps) plus the work builtins charge by input size (they never
+ *   poll: guest-prelude.ts meters them), never wall time, so the same code on the same input gets the same
+ *   verdict however loaded the machine is. A wall-clock backstop, fixed by the host and far above any
+ *   budget's cost, remains as a last resort against a builtin the prelude does not meter; it is reported
+ *   as its own kind and no verdict of metered code depends on it. Callers that must stay live run calls
+ *   off their thread (sandbox-host.ts), where the backstop also terminates a guest stuck inside a builtin.
+ * - Determinism: Date and Math.random inside the guest are a fixed clock and a PRNG seeded from the
+ *   call's input (guest-prelude.ts).
  * - Stack: QuickJS's own check, kept well under the host's native stack.
  */
 export interface SandboxLimits {
@@ -42,9 +45,18 @@ export interface SandboxLimits {
  */
 export const TICKS_PER_NOMINAL_MS = 4;
 
+/** Interrupt polls per tick (QuickJS's interrupt counter): builtins charge work in polls. */
+export const POLLS_PER_TICK = 10_000;
+
+/**
+ * The backstop is the host's, never the code's: a processor's own config sets its work budget (timeoutMs)
+ * but cannot stretch how long the host lets one call hold a thread.
+ */
+export const SANDBOX_BACKSTOP_MS = 30_000;
+
 /** Work limits for a budget stated in nominal milliseconds. */
 export function workLimitsFor(nominalMs: number): Pick<SandboxLimits, 'workTicks' | 'backstopMs'> {
-  return { workTicks: Math.max(1, Math.round(nominalMs * TICKS_PER_NOMINAL_MS)), backstopMs: Math.max(10_000, nominalMs * 100) };
+  return { workTicks: Math.max(1, Math.round(nominalMs * TICKS_PER_NOMINAL_MS)), backstopMs: SANDBOX_BACKSTOP_MS };
 }
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = { ...workLimitsFor(100), memoryBytes: 16 << 20, stackBytes: 128 << 10 };
@@ -127,6 +139,13 @@ export function sandboxMemoryBytes(quickjs: QuickJSWASMModule): number {
 export const backstopMessage = (limits: SandboxLimits, ticks: number) =>
   `ran past the ${limits.backstopMs} ms backstop inside builtins (${ticks} of ${limits.workTicks} work ticks counted)`;
 
+/** FNV-1a of the call's input: the guest's Math.random seed (the same input, the same numbers). */
+function seedOf(input: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < input.length; i++) h = Math.imul(h ^ input.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 function firstLine(text: string, max = 300): string {
   const line = text.split('\n')[0];
   return line.length > max ? `${line.slice(0, max)}…` : line;
@@ -142,16 +161,36 @@ export function runInSandbox(quickjs: QuickJSWASMModule, program: string, entry:
   // Refuses any single allocation above the limit (the module's memory cap bounds the total).
   runtime.setMemoryLimit(memoryBytes);
   runtime.setMaxStackSize(limits.stackBytes);
+  let polled = 0;
+  let charged = 0;
+  // Work so far: interrupt ticks plus what builtins charged (in polls), in whole ticks.
+  const work = () => polled + Math.floor(charged / POLLS_PER_TICK);
   let ticks = 0;
   let stopped: 'work' | 'backstop' | null = null;
   const started = Date.now();
-  runtime.setInterruptHandler(() => {
-    ticks++;
+  const overBudget = () => {
+    ticks = work();
     if (ticks > limits.workTicks) stopped = 'work';
-    else if (Date.now() - started > limits.backstopMs) stopped = 'backstop';
+    return stopped !== null;
+  };
+  runtime.setInterruptHandler(() => {
+    polled++;
+    if (!overBudget() && Date.now() - started > limits.backstopMs) stopped = 'backstop';
     return stopped !== null;
   });
   const vm = runtime.newContext();
+  // Once over budget, the charge keeps failing: a program that catches the wrapper's error gains nothing.
+  const charge = vm.newFunction('__hx_charge', (units) => {
+    const n = vm.getNumber(units);
+    if (Number.isFinite(n) && n > 0) charged += n;
+    else if (!(n >= 0)) charged = Infinity;
+    return overBudget() ? vm.true : vm.false;
+  });
+  vm.setProp(vm.global, '__hx_charge', charge);
+  charge.dispose();
+  const seed = vm.newNumber(seedOf(input));
+  vm.setProp(vm.global, '__hx_seed', seed);
+  seed.dispose();
   let abnormal = false;
   const fail = (thrown: string): SandboxOutcome => {
     let message = thrown;
@@ -184,6 +223,12 @@ export function runInSandbox(quickjs: QuickJSWASMModule, program: string, entry:
     }
   };
   try {
+    const prelude = vm.evalCode(GUEST_PRELUDE, 'prelude.js');
+    if (prelude.error) {
+      abnormal = true;
+      return { ok: false, kind: 'error', message: `sandbox prelude failed: ${errorText(prelude.error)}`, ticks };
+    }
+    prelude.value.dispose();
     const loaded = vm.evalCode(program, 'processor.js');
     if (loaded.error) return fail(errorText(loaded.error));
     loaded.value.dispose();
@@ -197,9 +242,15 @@ export function runInSandbox(quickjs: QuickJSWASMModule, program: string, entry:
     arg.dispose();
     fn.dispose();
     if (called.error) return fail(errorText(called.error));
+    if (overBudget()) {
+      // The program caught the metering error and returned: the work limit holds all the same.
+      called.value.dispose();
+      return fail('');
+    }
     const type = vm.typeof(called.value);
     const output = type === 'string' ? vm.getString(called.value) : null;
     called.value.dispose();
+    ticks = work();
     if (output === null) return { ok: false, kind: 'bad_output', message: `"${entry}" returned a ${type}, not a string`, ticks };
     return { ok: true, output, ticks };
   } catch (e) {

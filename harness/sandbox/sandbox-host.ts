@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { backstopMessage, SandboxLimits, SandboxOutcome } from './quickjs-sandbox';
 
 /**
- * Runs sandbox calls on a worker thread, one at a time, so the calling thread's event loop (activity
+ * Runs sandbox calls on worker threads, one at a time per thread, so the calling thread's event loop (activity
  * heartbeats, timers) keeps turning while guest code runs, and a guest stuck inside one builtin (where
  * QuickJS never polls its interrupt handler) is ended by terminating the thread at the backstop.
  *
@@ -45,6 +45,11 @@ class SandboxThread {
   private running: Pending | null = null;
   private timer: NodeJS.Timeout | null = null;
   private nextId = 1;
+
+  /** Calls running or waiting on this thread. */
+  get load(): number {
+    return this.queue.length + (this.running ? 1 : 0);
+  }
 
   run(program: string, entry: string, input: string, limits: SandboxLimits): Promise<SandboxOutcome> {
     return new Promise((resolve) => {
@@ -106,10 +111,19 @@ class SandboxThread {
   }
 }
 
-let thread: SandboxThread | null = null;
+/**
+ * Sandbox threads of the process. A call goes to an idle thread, or a new one while there are fewer than
+ * MAX_SANDBOX_THREADS: one slow call (a guest near its budget, or the backstop) never holds up the calls of
+ * other episodes and activities. Only past that many concurrent calls does one wait, behind the shortest
+ * queue. Idle threads are unref'd (they keep no process alive) and cost their heap only once used.
+ */
+export const MAX_SANDBOX_THREADS = 4;
+const threads: SandboxThread[] = [];
 
-/** runInSandbox on the process's sandbox thread (see above). Never rejects for anything the guest does. */
+/** runInSandbox on a sandbox thread (see above). Never rejects for anything the guest does. */
 export function runInSandboxThread(program: string, entry: string, input: string, limits: SandboxLimits): Promise<SandboxOutcome> {
-  thread ??= new SandboxThread();
-  return thread.run(program, entry, input, limits);
+  let chosen = threads.find((t) => t.load === 0);
+  if (!chosen && threads.length < MAX_SANDBOX_THREADS) threads.push((chosen = new SandboxThread()));
+  chosen ??= threads.reduce((a, b) => (b.load < a.load ? b : a));
+  return chosen.run(program, entry, input, limits);
 }
