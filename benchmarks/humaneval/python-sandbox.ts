@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { packageRoot } from '../../harness/package-root';
 
 /**
  * Runs untrusted Python (a candidate solution and the benchmark's tests) in a throwaway directory with
@@ -92,8 +93,9 @@ export interface GradeRun {
   isolation: WorkerIsolation;
 }
 
-const GRADER = join(__dirname, 'grader.py');
-const WORKER = join(__dirname, 'solution_worker.py');
+// From the package root: the compiled copy (dist/) ships without the Python files beside it.
+const GRADER = join(packageRoot(), 'benchmarks', 'humaneval', 'grader.py');
+const WORKER = join(packageRoot(), 'benchmarks', 'humaneval', 'solution_worker.py');
 
 /**
  * Grades a solution with hidden tests so that the solution cannot forge the verdict. grader.py (trusted: it
