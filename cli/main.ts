@@ -36,7 +36,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       [--endpoint-limits L] [--json]
                                           harness–model co-evolution (GRPO); compares with harness-only on held-out tasks
   harnessx export-grpo <runId> --format trl|verl [--out PATH]   the run's replay buffer as a GRPO dataset
-  harnessx check-benchmark <suite> [--config FILE] [--json]   the verifier accepts every reference solution and rejects corrupted ones
+  harnessx check-benchmark [suite] [--config FILE] [--json]   (suite: optional when the config has one) the verifier accepts every reference solution and rejects corrupted ones
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
       [--suite S] [--config FILE] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N]
       [--endpoint-limits L] [--json]

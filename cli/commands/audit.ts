@@ -1,18 +1,18 @@
 import { buildLineage, formatLineage } from '../../aegis/lineage';
 import { diffHarnesses, formatDiff } from '../../harness/diff';
 import { buildReport } from '../../report/build-report';
-import { loadRun } from '../../report/load-run';
+import { loadRun, NoAuditLogError } from '../../report/load-run';
 import { UsageError } from '../errors';
 import { type Commands, parseOptions, readHarnessFile } from '../options';
 import { pct, writeOutputFile } from '../output';
-import { cliStore } from '../store';
+import { cliStore, noRunMessage } from '../store';
 
 /** `history`: the run's audit timeline, one line per record. */
 async function history(id: string | undefined): Promise<void> {
   if (!id) throw new UsageError('usage: harnessx history <workflowId>');
   const store = cliStore();
   const records = await store.readAudit(id);
-  if (!records.length) throw new UsageError(`no audit log for "${id}" in ${store.location}`);
+  if (!records.length) throw new UsageError(noRunMessage(id, store));
   for (const r of records) {
     const p = r.payload as Record<string, unknown>;
     const what =
@@ -33,7 +33,7 @@ async function lineage(id: string | undefined): Promise<void> {
   if (!id) throw new UsageError('usage: harnessx lineage <workflowId>');
   const store = cliStore();
   const tree = buildLineage(await store.readAudit(id));
-  if (!tree) throw new UsageError(`no audit log for "${id}" in ${store.location}`);
+  if (!tree) throw new UsageError(noRunMessage(id, store));
   console.log(formatLineage(tree));
 }
 
@@ -55,11 +55,12 @@ async function report(args: string[]): Promise<void> {
   const { values, positionals } = parseOptions(args, { out: { type: 'string' } });
   const id = positionals[0];
   if (!id) throw new UsageError('usage: harnessx report <workflowId> [--out report.html]');
+  const store = cliStore();
   let data;
   try {
-    data = await loadRun(cliStore(), id);
+    data = await loadRun(store, id);
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(e instanceof NoAuditLogError ? noRunMessage(id, store) : (e as Error).message);
   }
   const out = values.out ?? `report-${id}.html`;
   writeOutputFile(out, buildReport(data));
