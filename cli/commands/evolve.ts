@@ -22,6 +22,8 @@ export const EVOLVE_OPTIONS = {
   gating: { type: 'string' },
   'endpoint-limits': { type: 'string' },
   'gate-chunk': { type: 'string' },
+  /** Start the run without joining its task queue as a worker (workers run elsewhere); also HARNESSX_LOCAL_WORKER=off. */
+  'no-worker': { type: 'boolean', default: false },
   ...BUDGET_OPTIONS,
 } as const;
 
@@ -54,7 +56,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
   checkRunBudget(input);
 
-  const { client, worker } = await startLocalWorker(log, values.config);
+  const { client, worker } = await startLocalWorker(log, values.config, { noWorker: values['no-worker'] });
   const settings = connectionSettings();
   const workflowId = values['workflow-id'] ?? `evolve-${input.benchmark}-${input.model.replace(/[^\w]+/g, '-')}-${idTimestamp()}`;
   const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input] });
