@@ -12,6 +12,7 @@ import { BufferEntry, emptyBuffer, insert, ReplayBuffer } from '../coevolution/r
 import { renderTrajectory } from '../coevolution/render-trajectory';
 import { runTrainer, TrainerJob, trainerFromEnv } from '../coevolution/external-trainer';
 import type { EpisodeTrace } from '../harness/trace';
+import { packageRoot } from '../harness/package-root';
 import { completionLogProb, OpenAIModel } from '../models/openai/openai-model';
 import { decisionsLogProb, formatSimModel, parseSimName, SimDecision, Theta } from '../models/sim/policy';
 import { createModel } from '../models/registry';
@@ -153,7 +154,7 @@ export function createCoevolutionActivities(store: Store) {
           writeFileSync(join(jobDir, 'task-token'), Buffer.from(token).toString('base64'));
           writeFileSync(join(jobDir, 'job.json'), JSON.stringify({ job, runId: input.runId, iteration: input.iteration, store: store.location }));
           if (!runnerAlive(jobDir)) {
-            const runner = spawn(process.execPath, [join(__dirname, '..', 'bin', 'harnessx.js'), 'train-job', jobDir], { detached: true, stdio: 'ignore', env: process.env });
+            const runner = spawn(process.execPath, [join(packageRoot(), 'bin', 'harnessx.js'), 'train-job', jobDir], { detached: true, stdio: 'ignore', env: process.env });
             runner.unref();
           }
           throw new CompleteAsyncError();

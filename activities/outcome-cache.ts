@@ -1,4 +1,5 @@
 import type { TaskOutcome } from '../aegis/rollout';
+import { packageVersion } from '../harness/package-root';
 import type { Store } from '../store/store';
 import { workflowIdOrNull } from './activity-context';
 
@@ -7,7 +8,7 @@ import { workflowIdOrNull } from './activity-context';
  * environments, the run loop): bump this when any of them changes behaviour, so a store that outlives an
  * upgrade never serves stale results. The package version is part of the key too.
  */
-export const OUTCOME_CACHE_VERSION = `2-${require('../package.json').version}`;
+export const OUTCOME_CACHE_VERSION = `2-${packageVersion()}`;
 
 /** What a task's outcome depends on besides the task: the harness, the attempts per task and the seed. */
 export interface OutcomeScope {

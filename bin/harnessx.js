@@ -1,8 +1,15 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's CommonJS hook (no build step).
-require('tsx/cjs');
-const { main } = require('../cli/main');
-const { reportFailure } = require('../cli/errors');
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+// A clone runs the TypeScript sources through tsx's CommonJS hook (no build step). The installed package
+// ships no sources: it runs the JavaScript `npm pack` compiled into dist/ (prepack), which starts faster and
+// lets Temporal's bundler take the workflows from node_modules.
+const fromSources = existsSync(join(__dirname, '..', 'cli', 'main.ts'));
+if (fromSources) require('tsx/cjs');
+const cli = fromSources ? '../cli' : '../dist/cli';
+const { main } = require(`${cli}/main`);
+const { reportFailure } = require(`${cli}/errors`);
 
 // main prints its own failures; these catch what escapes it (a timer, a stream), in the same one-line form.
 process.on('uncaughtException', (error) => process.exit(reportFailure(error)));

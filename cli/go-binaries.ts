@@ -2,17 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runGoStep } from './go-build';
-import { PROJECT_ROOT } from './paths';
+import { binDir } from './paths';
 import { executable } from './temporal-cli';
 
 /**
  * The Go binaries a production-style deployment needs (`harnessx cluster`, #18), pinned to versions the Go
  * module proxy serves with no replace directives, so `go install pkg@version` builds each one. Each is
- * built once into .harnessx/bin/<name>-<version> (the version in the name: a bump never reuses a stale
+ * built once into <binDir>/<name>-<version> (a clone's .harnessx/bin; see cli/paths.ts) (the version in the name: a bump never reuses a stale
  * binary) and found there afterwards; `<ENV>_PATH` points at an existing binary instead.
  */
 export interface GoBinary {
-  /** Short name, also the file name stem under .harnessx/bin. */
+  /** Short name, also the file name stem under binDir(). */
   name: string;
   version: string;
   /** The package path `go install` builds. */
@@ -35,7 +35,7 @@ export const GO_BINARIES = {
 } satisfies Record<string, GoBinary>;
 
 export function localGoBinaryPath(binary: GoBinary): string {
-  return join(PROJECT_ROOT, '.harnessx', 'bin', `${binary.name}-${binary.version}`);
+  return join(binDir(), `${binary.name}-${binary.version}`);
 }
 
 /** `<ENV>_PATH`, else the project-local build, else null. */
@@ -70,7 +70,7 @@ async function buildGoBinary(binary: GoBinary, log: (line: string) => void): Pro
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.status !== 0) throw new Error(`${binary.name} ${binary.version} is not built and Go is not on PATH to build it: install Go (https://go.dev/dl), or set ${binary.env} to an existing binary`);
   const target = localGoBinaryPath(binary);
-  const scratch = join(PROJECT_ROOT, '.harnessx', 'build', `${binary.name}-${binary.version}-${process.pid}`);
+  const scratch = join(dirname(binDir()), 'build', `${binary.name}-${binary.version}-${process.pid}`);
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   mkdirSync(dirname(target), { recursive: true });

@@ -34,11 +34,12 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --endpoint-limits L (model calls in flight per endpoint: "openai-compatible=64" or JSON; see README)
       --max-tokens N  --max-usd X (evolution budget)  --max-measurement-tokens N (held-out tracking, final evaluation)
       --gate-chunk N (tasks in a sequential gate's first chunk; default 8, or enough to fill a local endpoint)
+      --no-worker (start the run without joining as a worker: workers run elsewhere; also HARNESSX_LOCAL_WORKER=off)
   harnessx coevolve [--suite S] [--config FILE] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only]
       [--endpoint-limits L] [--json]
                                           harness–model co-evolution (GRPO); compares with harness-only on held-out tasks
   harnessx export-grpo <runId> --format trl|verl [--out PATH]   the run's replay buffer as a GRPO dataset
-  harnessx check-benchmark <suite> [--config FILE] [--json]   the verifier accepts every reference solution and rejects corrupted ones
+  harnessx check-benchmark [suite] [--config FILE] [--json]   (suite: optional when the config has one) the verifier accepts every reference solution and rejects corrupted ones
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
       [--suite S] [--config FILE] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N]
       [--endpoint-limits L] [--json]

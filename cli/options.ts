@@ -9,7 +9,7 @@ import { capProblems } from '../harness/sandbox/input-bounds';
 import { seedHarness } from '../harness/seed';
 import { EndpointLimits, EndpointLimitsError, parseEndpointLimitsText } from '../models/endpoint-limits';
 import { checkModelString } from '../models/registry';
-import { registerConfiguredSuites, SuiteConfigError } from '../suites/load-config';
+import { CONFIG_FILE_NAMES, registerConfiguredSuites, SuiteConfigError } from '../suites/load-config';
 import { SuiteTaskError } from '../suites/load-tasks';
 import { UsageError } from './errors';
 
@@ -44,12 +44,13 @@ export const RUN_OPTIONS = {
 } as const;
 
 /** Parses a command's flags (strict: an unknown flag is a usage error) and its positional arguments. */
-export function parseOptions<O extends Options>(args: string[], options: O) {
+// The return types are spelled out (through parseArgs itself) because node:util does not export its result type, and the build emits declarations.
+export function parseOptions<O extends Options>(args: string[], options: O): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: true }>> {
   return parseArgs({ args, options, strict: true, allowPositionals: true });
 }
 
 /** Parses flags of a command that takes no positional arguments. */
-export function parseFlags<O extends Options>(args: string[], options: O) {
+export function parseFlags<O extends Options>(args: string[], options: O): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>>['values'] {
   return parseArgs({ args, options, strict: true }).values;
 }
 
@@ -151,11 +152,24 @@ export async function loadConfigFlag(config: string | undefined): Promise<{ file
   }
 }
 
+/**
+ * Which config the suites came from, or the search that found none (a suite name that is unknown usually
+ * means the command ran from another folder than the config's).
+ */
+export function configSearchNote(file: string | null, cwd: string = process.cwd()): string {
+  if (file) return `config ${file}`;
+  return `no config file found: --config not given, HARNESSX_CONFIG unset, no ${CONFIG_FILE_NAMES.join(', ')} in ${cwd}; pass --config FILE`;
+}
+
+/** `unknown suite "x"; known: …` with where the suites were looked for. */
+export function unknownSuiteMessage(name: string, file: string | null): string {
+  return `unknown suite "${name}"; known: ${knownBenchmarkNames().join(', ')} (${configSearchNote(file)})`;
+}
+
 /** The suite a command runs on (`--suite`, or `--benchmark`), checked against the built-in benchmarks and the config's suites. */
 export async function suiteFlag(values: { benchmark: string; suite?: string; config?: string }): Promise<string> {
   const { file } = await loadConfigFlag(values.config);
   const name = values.suite ?? values.benchmark;
-  const known = knownBenchmarkNames();
-  if (!known.includes(name)) throw new UsageError(`unknown suite "${name}"; known: ${known.join(', ')}${file ? ` (config ${file})` : ' (no harnessx.config.* found; pass --config FILE)'}`);
+  if (!knownBenchmarkNames().includes(name)) throw new UsageError(unknownSuiteMessage(name, file));
   return name;
 }

@@ -42,3 +42,15 @@ export async function localHarnessFile(store: Store, id: string): Promise<string
   await local.putHarness(await store.getHarness(id));
   return local.harnessPath(id);
 }
+
+/**
+ * "No audit log for <id>": where the CLI looked (and which setting chose that store), and how to point it at
+ * the store the run's workers used — runs on a cluster usually live in a bucket this shell has no settings for.
+ */
+export function noRunMessage(id: string, store: Store, env: NodeJS.ProcessEnv = process.env): string {
+  const chosenBy = env.HARNESSX_STORE?.trim() ? 'HARNESSX_STORE' : env.HARNESSX_DATA_DIR ? 'HARNESSX_DATA_DIR' : 'the default data folder; HARNESSX_STORE and HARNESSX_DATA_DIR are unset';
+  const hint = env.HARNESSX_STORE?.trim()
+    ? 'check that HARNESSX_STORE (and AWS_ENDPOINT_URL_S3) name the store the run\'s workers used'
+    : 'if the run\'s workers used an S3 store, set the same store settings here: HARNESSX_STORE=s3://bucket[/prefix], AWS_ENDPOINT_URL_S3 and the AWS_* keys (for `cluster up`: eval "$(npx harnessx cluster up --env)"); if they used another folder, HARNESSX_DATA_DIR';
+  return `no audit log for "${id}" in ${store.location} (${chosenBy}): ${hint}`;
+}

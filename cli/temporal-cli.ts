@@ -2,14 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { runGoStep } from './go-build';
-import { localCliPath, TEMPORAL_CLI_VERSION } from './paths';
+import { binDir, localCliPath, TEMPORAL_CLI_VERSION } from './paths';
 
 export class TemporalCliMissing extends Error {
   constructor(detail: string) {
     super(
       `The Temporal CLI (dev server + Web UI) is not available: ${detail}\n` +
         `Fix one of:\n` +
-        `  - install Go (https://go.dev/dl) and run: npx harnessx install-cli   (builds ${TEMPORAL_CLI_VERSION} into .harnessx/bin)\n` +
+        `  - install Go (https://go.dev/dl) and run: npx harnessx install-cli   (builds ${TEMPORAL_CLI_VERSION} into ${binDir()})\n` +
         `  - install the CLI with a package manager (brew install temporal) or the official download, then set TEMPORAL_CLI_PATH\n` +
         `  - or point at an existing cluster: TEMPORAL_ADDRESS=host:7233 (plus TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS_CERT/KEY)`,
     );
@@ -38,11 +38,11 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): { path: s
     if (executable(candidate)) return { path: candidate, source: 'PATH' };
   }
   const local = localCliPath();
-  if (executable(local)) return { path: local, source: 'project (.harnessx/bin)' };
+  if (executable(local)) return { path: local, source: binDir() };
   return null;
 }
 
-/** Builds the CLI from the Go module proxy into .harnessx/bin, streaming progress (a cold build takes minutes). */
+/** Builds the CLI from the Go module proxy into binDir() (a clone's .harnessx/bin), streaming progress (a cold build takes minutes). */
 export async function buildTemporalCli(log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<string> {
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.status !== 0) throw new TemporalCliMissing('it is not installed, and Go is not on PATH to build it');

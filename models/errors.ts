@@ -40,8 +40,25 @@ function retryAfterMs(headers: unknown): number | null {
 // The redaction helper moved to harness/ so telemetry spans can use it too; re-exported for the providers.
 export { redact };
 
-/** Maps whatever a provider SDK threw to a ProviderError. Works on both the Anthropic and OpenAI SDKs. */
-export function classifyProviderError(error: unknown, provider: string, model: string, secrets: Array<string | undefined> = []): ProviderError {
+/**
+ * An endpoint as messages show it: scheme, host, port and path only — credentials in the URL and its query
+ * (some gateways take a key there) never reach a message.
+ */
+export function endpointForMessage(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}`;
+  } catch {
+    return '(an endpoint URL that does not parse)';
+  }
+}
+
+/**
+ * Maps whatever a provider SDK threw to a ProviderError. Works on both the Anthropic and OpenAI SDKs.
+ * `endpoint` (the base URL the SDK called) is named when the connection failed or nothing was found there:
+ * "Connection error." alone does not say which server refused.
+ */
+export function classifyProviderError(error: unknown, provider: string, model: string, secrets: Array<string | undefined> = [], endpoint?: string): ProviderError {
   if (error instanceof ProviderError) return error;
   const e = error as { status?: unknown; headers?: unknown; name?: string; message?: string; constructor?: { name?: string } };
   const name = `${e?.constructor?.name ?? ''} ${e?.name ?? ''}`;
@@ -50,7 +67,8 @@ export function classifyProviderError(error: unknown, provider: string, model: s
   const at = `${provider} model "${model}"`;
   if (status === null) {
     const connection = /Connection|Timeout|Abort|fetch failed|ECONN|ETIMEDOUT|socket/i.test(`${name} ${detail}`);
-    return new ProviderError(`${at}: ${connection ? 'connection failed' : 'request failed'}: ${detail}`, provider, model, true, null, null, 'unavailable');
+    const where = endpoint ? ` (${endpointForMessage(endpoint)})` : '';
+    return new ProviderError(`${at}: ${connection ? `connection failed${where}` : `request failed${where}`}: ${detail}`, provider, model, true, null, null, 'unavailable');
   }
   if (status === 429) return new ProviderError(`${at}: rate limited (429): ${detail}`, provider, model, true, 429, retryAfterMs(e.headers), 'rate_limited', parseSignalledLimits(e.headers));
   if (status === 408 || status === 409 || status >= 500)
@@ -58,7 +76,7 @@ export function classifyProviderError(error: unknown, provider: string, model: s
   const cause =
     status === 401 ? 'authentication failed (check the API key)'
     : status === 403 ? 'permission denied'
-    : status === 404 ? 'not found (check the model name and base URL)'
+    : status === 404 ? `not found (check the model name and base URL${endpoint ? ` ${endpointForMessage(endpoint)}` : ''})`
     : status === 400 || status === 422 ? 'request rejected'
     : `client error`;
   return new ProviderError(`${at}: ${cause} (${status}): ${detail}`, provider, model, false, status, null, 'rejected');

@@ -2,10 +2,18 @@ import type { Candidate, Digest } from '../aegis/types';
 import type { Store } from '../store/store';
 import type { RunData } from './build-report';
 
+/** The store holds no audit record of the run: the caller knows which settings chose the store and says so. */
+export class NoAuditLogError extends Error {
+  constructor(readonly runId: string, location: string) {
+    super(`no audit log for "${runId}" in ${location}`);
+    this.name = 'NoAuditLogError';
+  }
+}
+
 /** Gathers what a report needs from the artifact store: the audit log, digests and shipped manifests. */
 export async function loadRun(store: Store, runId: string): Promise<RunData> {
   const audit = await store.readAudit(runId);
-  if (!audit.length) throw new Error(`no audit log for "${runId}" in ${store.location}`);
+  if (!audit.length) throw new NoAuditLogError(runId, store.location);
   const digests = new Map<number, Digest>();
   for (const r of audit) if (r.stage === 'digest' && r.evidenceRefs[0]) digests.set(r.round, await store.get<Digest>(r.evidenceRefs[0]));
   const shippedCandidates = new Map<string, Candidate>();

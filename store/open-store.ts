@@ -34,6 +34,9 @@ export function openStore(options: { defaultDir: string; env?: Env }): Store {
   const env = options.env ?? process.env;
   const raw = env.HARNESSX_STORE?.trim();
   if (!raw) return new ArtifactStore(options.defaultDir);
+  // "s3:/bucket", "s3:bucket/runs": a mistyped S3 location, not a folder named "s3:…" — taken as a folder, every
+  // host would quietly keep its own store and audit log.
+  if (/^s3:/i.test(raw) && !/^s3:\/\//i.test(raw)) throw new StoreSettingError(`HARNESSX_STORE=${shown(raw)} starts with "s3:" but is not an S3 location: expected s3://bucket or s3://bucket/prefix (two slashes after "s3:"); for a local folder, give a path that does not start with "s3:" (e.g. ./s3-data)`);
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) return new ArtifactStore(resolve(raw));
   if (!raw.toLowerCase().startsWith('s3://')) throw new StoreSettingError(`HARNESSX_STORE=${shown(raw)} is not a store this version supports: expected a local folder path or s3://bucket/prefix`);
   const { bucket, prefix } = parseS3Url(raw);

@@ -142,6 +142,9 @@ async function readConfigModule(path: string): Promise<unknown> {
   try {
     // require, not import(): the CLI runs under tsx's CommonJS hook and jest transforms what it requires, so a
     // .ts config with import/export loads in both; Node 20.19+ requires .mjs modules too.
+    // The installed package runs compiled JavaScript without tsx's hook: it is registered here, for a
+    // TypeScript config only (in a clone the CLI already runs under it, and jest has its own transform).
+    if (/\.[cm]?ts$/.test(path) && __filename.endsWith('.js')) require('tsx/cjs');
     delete require.cache[path];
     mod = require(path);
   } catch (e) {

@@ -9,6 +9,7 @@ import { startTelemetry } from '../telemetry';
 import { connectionSettings, taskQueue } from '../temporal.config';
 import { dataConverter } from './codec';
 import { installEndpointCoordination } from './endpoint-coordination';
+import { workflowSource } from './workflow-bundle';
 
 export interface AegisWorkerOptions {
   connection: NativeConnection;
@@ -18,8 +19,10 @@ export interface AegisWorkerOptions {
   dataDir: string;
   /** The artifact store, already opened (and checked) by the caller; otherwise opened from HARNESSX_STORE / dataDir and checked here. */
   store?: Store;
-  /** A prebuilt workflow bundle (tests build it once); otherwise workflows/ is bundled at start. */
+  /** A prebuilt workflow bundle (tests build it once); otherwise the sources' or the package's own (workers/workflow-bundle.ts). */
   workflowBundle?: { code: string };
+  /** Where a note about the workflow code goes (the package's bundle not matching the installed SDK); stderr by default. */
+  log?: (line: string) => void;
   /** Tests and the bench only: replaces each task model rollouts create (see ActivityDeps.substituteRolloutModel). */
   substituteRolloutModel?: ActivityDeps['substituteRolloutModel'];
   /** Payload encryption; defaults to HARNESSX_CODEC_KEY from the environment. */
@@ -69,7 +72,7 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
     connection: options.connection,
     namespace,
     taskQueue: queue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowSource(options.log ?? ((line) => process.stderr.write(`${line}\n`)))),
     activities: createActivities({ store, ...(options.substituteRolloutModel ? { substituteRolloutModel: options.substituteRolloutModel } : {}) }),
     // Enough slots that a poller is always waiting: a task that finds no waiting poller goes to the
     // server's backlog and waits there 1–2 s (measured), which cost simulator rollouts a third of their

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageRoot } from '../../harness/package-root';
 import { hashUniform } from '../../harness/canonical';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { dataFiles, ExcludedTask, ReportsLoading } from '../data-file';
@@ -10,7 +11,8 @@ import { ACTION_PHRASES, ACTION_TO_TOOL, DEFAULT_COLOURS, joinFacts, phraseFor, 
 import { Domain, parseDomain, parseProblem, Problem } from './pddl';
 import { apply, applicableActions, GroundAction, goalHolds, initialState, missingPreconditions, State, validatePlan } from './strips';
 
-export const DATA_DIR = join(__dirname, 'data');
+// From the package root, not __dirname: the compiled copy (dist/) ships without the data beside it.
+export const DATA_DIR = join(packageRoot(), 'benchmarks', 'blocksworld', 'data');
 const SMOKE_ID = 'blocksworld/smoke';
 
 interface Instance {

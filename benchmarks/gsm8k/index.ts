@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { packageRoot } from '../../harness/package-root';
 import type { Gsm8kBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { dataFiles, readJsonLines, TaskIndex } from '../data-file';
@@ -7,7 +8,8 @@ import { splitOf } from '../split';
 import type { BenchmarkTask, BuiltinBenchmark, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { countNumbers, evaluateExpression, formatNumber, readNumber, sameNumber } from './arithmetic';
 
-export const DATA_DIR = join(__dirname, 'data');
+// From the package root, not __dirname: the compiled copy (dist/) ships without the data beside it.
+export const DATA_DIR = join(packageRoot(), 'benchmarks', 'gsm8k', 'data');
 const SMOKE_ID = 'gsm8k/smoke';
 
 /** One problem in GSM8K's upstream format: the answer is a rationale with <<expr=result>> notes and "#### N". */

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { packageRoot } from '../../harness/package-root';
 import type { HumanEvalBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { boundedMemo } from '../../harness/bounded-memo';
@@ -7,7 +8,8 @@ import { splitOf } from '../split';
 import type { BenchmarkTask, BuiltinBenchmark, Corruption, SyncScoredEnvironment, Verdict } from '../types';
 import { gradeSolution, PythonRun, runPython } from './python-sandbox';
 
-export const DATA_DIR = join(__dirname, 'data');
+// From the package root, not __dirname: the compiled copy (dist/) ships without the data beside it.
+export const DATA_DIR = join(packageRoot(), 'benchmarks', 'humaneval', 'data');
 const SMOKE_ID = 'humaneval/smoke';
 export const FILE = 'solution.py';
 

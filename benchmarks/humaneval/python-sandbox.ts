@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { packageRoot } from '../../harness/package-root';
 import { boxArguments, BoxKind, requireBox } from '../code-box';
 
 /**
@@ -105,8 +106,9 @@ export interface GradeRun {
   isolation: BoxKind;
 }
 
-const GRADER = join(__dirname, 'grader.py');
-const WORKER = join(__dirname, 'solution_worker.py');
+// From the package root: the compiled copy (dist/) ships without the Python files beside it.
+const GRADER = join(packageRoot(), 'benchmarks', 'humaneval', 'grader.py');
+const WORKER = join(packageRoot(), 'benchmarks', 'humaneval', 'solution_worker.py');
 
 /**
  * Grades a solution with hidden tests so that the solution cannot forge the verdict. grader.py (trusted: it

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { packageRoot } from '../../harness/package-root';
 import { z } from 'zod';
 import { callStructured } from '../../harness/structured-output';
 import { canonicalJson } from '../../harness/canonical';
@@ -11,7 +12,8 @@ import type { BuiltinBenchmark, BenchmarkTask, Corruption, ImmediateScoredEnviro
 import { RetailData, RetailDb, ToolError, WRITE_TOOLS } from './retail-db';
 import { LlmUser, openingLine, ScriptedUser, STOP_TOKENS, UserScenario } from './user-simulator';
 
-export const DATA_DIR = join(__dirname, 'data');
+// From the package root, not __dirname: the compiled copy (dist/) ships without the data beside it.
+export const DATA_DIR = join(packageRoot(), 'benchmarks', 'tau2-retail', 'data');
 
 /** One task in tau2-bench's tasks.json format (the fields used here). */
 export interface Tau2Task {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { packageRoot } from '../../harness/package-root';
 import type { WebShopBrief } from '../../harness/task-brief';
 import type { ToolCall, ToolResult, ToolSpec } from '../../harness/types';
 import { readJsonFile } from '../data-file';
@@ -10,7 +11,7 @@ import { shopServerUrl } from './server';
 import { formatSelection, generateGoals, goalText, optionLabel, parseSelection, Purchase, Shop, ShopGoal, shopReward } from './store';
 import { RenderedPage, renderPage } from './text-browser';
 
-export const DATA_DIR = join(__dirname, '..', 'tau2-retail', 'data');
+export const DATA_DIR = join(packageRoot(), 'benchmarks', 'tau2-retail', 'data');
 
 const TOOLS: ToolSpec[] = [
   { name: 'search', description: 'Type a query into the search box (only on the search page) and search.', parameters: { query: { type: 'string', description: 'search words' } }, phrases: ['search[{query}]'] },

@@ -261,7 +261,8 @@ export function connectSettings(ports: ClusterPorts, s3: { accessKeyId: string; 
     TEMPORAL_ADDRESS: `${host}:${ports.frontendGrpc}`,
     TEMPORAL_NAMESPACE: CLUSTER_NAMESPACE,
     TEMPORAL_UI_URL: `http://localhost:${ports.ui}`,
-    HARNESSX_STORE: `s3://${CLUSTER_BUCKET}/runs`,
+    // The bucket's root, no prefix: the store keeps run files under runs/ itself (a "runs" prefix made runs/runs/…).
+    HARNESSX_STORE: `s3://${CLUSTER_BUCKET}`,
     AWS_ENDPOINT_URL_S3: `http://${host}:${ports.s3}`,
     AWS_ACCESS_KEY_ID: s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,

@@ -2,12 +2,12 @@ import { buildLineage, formatLineage } from '../../aegis/lineage';
 import { diffHarnesses, formatDiff } from '../../harness/diff';
 import { buildReport } from '../../report/build-report';
 import { historyLines } from '../../report/history-text';
-import { loadRun } from '../../report/load-run';
+import { loadRun, NoAuditLogError } from '../../report/load-run';
 import { UsageError } from '../errors';
 import { type Commands, parseOptions, readHarnessFile } from '../options';
 import { printJson, writeOutputFile } from '../output';
 import { lineWidth } from '../progress-line';
-import { cliStore } from '../store';
+import { cliStore, noRunMessage } from '../store';
 
 /** `history`: the run's audit timeline as aligned text (cut to the terminal's width), or the records with --json. */
 async function history(args: string[]): Promise<void> {
@@ -16,7 +16,7 @@ async function history(args: string[]): Promise<void> {
   if (!id) throw new UsageError('usage: harnessx history <workflowId> [--json]');
   const store = cliStore();
   const records = await store.readAudit(id);
-  if (!records.length) throw new UsageError(`no audit log for "${id}" in ${store.location}`);
+  if (!records.length) throw new UsageError(noRunMessage(id, store));
   if (values.json) return printJson(records);
   for (const line of historyLines(records, process.stdout.isTTY ? lineWidth(process.stdout) : Infinity)) console.log(line);
 }
@@ -26,7 +26,7 @@ async function lineage(id: string | undefined): Promise<void> {
   if (!id) throw new UsageError('usage: harnessx lineage <workflowId>');
   const store = cliStore();
   const tree = buildLineage(await store.readAudit(id));
-  if (!tree) throw new UsageError(`no audit log for "${id}" in ${store.location}`);
+  if (!tree) throw new UsageError(noRunMessage(id, store));
   console.log(formatLineage(tree));
 }
 
@@ -48,11 +48,12 @@ async function report(args: string[]): Promise<void> {
   const { values, positionals } = parseOptions(args, { out: { type: 'string' } });
   const id = positionals[0];
   if (!id) throw new UsageError('usage: harnessx report <workflowId> [--out report.html]');
+  const store = cliStore();
   let data;
   try {
-    data = await loadRun(cliStore(), id);
+    data = await loadRun(store, id);
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(e instanceof NoAuditLogError ? noRunMessage(id, store) : (e as Error).message);
   }
   const out = values.out ?? `report-${id}.html`;
   writeOutputFile(out, buildReport(data));

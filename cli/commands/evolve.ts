@@ -24,6 +24,8 @@ export const EVOLVE_OPTIONS = {
   gating: { type: 'string' },
   'endpoint-limits': { type: 'string' },
   'gate-chunk': { type: 'string' },
+  /** Start the run without joining its task queue as a worker (workers run elsewhere); also HARNESSX_LOCAL_WORKER=off. */
+  'no-worker': { type: 'boolean', default: false },
   ...BUDGET_OPTIONS,
 } as const;
 
@@ -60,7 +62,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
   // Checked before the workflow starts (and before a local server starts): a bad id would otherwise start it, then fail it at its first line.
   const idProblem = workflowIdProblem(workflowId);
   if (idProblem) throw new UsageError(`--workflow-id: ${idProblem}`);
-  const { client, worker } = await startLocalWorker(log, values.config);
+  const { client, worker } = await startLocalWorker(log, values.config, { noWorker: values['no-worker'] });
   const settings = connectionSettings();
   const handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: evolveSummary(input) });
   log(`AEGIS run ${workflowId} started on ${settings.address} (namespace ${settings.namespace}).`);

@@ -1,6 +1,5 @@
-import { sep } from 'node:path';
 import { connectionSettings } from '../../temporal.config';
-import { PROJECT_ROOT } from '../paths';
+import { installedAsDependency } from '../../harness/package-root';
 import type { Commands } from '../options';
 import { ensureTemporalCli, findTemporalCli } from '../temporal-cli';
 
@@ -11,7 +10,7 @@ export const commands: Commands = {
     // Installed as a dependency (`npm install harnessx` for createAgent), the Temporal CLI is not needed, and
     // building it from the Go module proxy would add minutes to the user's install. Evolution builds it on
     // first use (`harnessx start`, `harnessx install-cli`).
-    if (postinstall && PROJECT_ROOT.split(sep).includes('node_modules')) {
+    if (postinstall && installedAsDependency()) {
       console.log('harnessx: installed as a package; run `npx harnessx install-cli` before evolving (createAgent needs no Temporal).');
       return;
     }

@@ -2,6 +2,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { dataConverter } from '../../workers/codec';
 import { installRuntime } from '../../workers/aegis-worker';
+import { workflowSource } from '../../workers/workflow-bundle';
 import { connectClient } from '../../workers/connection';
 import { UsageError } from '../errors';
 import { type Commands, parseFlags } from '../options';
@@ -17,11 +18,12 @@ async function replay(id: string | undefined, args: string[]): Promise<void> {
   for await (const w of client.workflow.list({ query: `WorkflowId = "${id.replace(/"/g, '')}"` })) runs.push(w.runId);
   if (!runs.length) throw new UsageError(`no workflow "${id}"`);
   let failures = 0;
+  const workflows = workflowSource((line) => console.log(line));
   for (const runId of runs.reverse()) {
     const history = await client.workflow.getHandle(id, runId).fetchHistory();
     if (values.save) writeOutputFile(runs.length > 1 ? values.save.replace(/(\.json)?$/, `-${runId}.json`) : values.save, historyToJSON(history));
     try {
-      await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows'), dataConverter: dataConverter() }, history, id);
+      await Worker.runReplayHistory({ ...workflows, dataConverter: dataConverter() }, history, id);
       console.log(`run ${runId}: ${history.events?.length ?? 0} events replayed, deterministic`);
     } catch (e) {
       failures++;

@@ -3,7 +3,7 @@ import { createAgent, type AgentStep } from '../../library/create-agent';
 import type { HarnessConfig } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
 import { UsageError } from '../errors';
-import { checkModelFlag, type Commands, loadConfigFlag, parseOptions, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, loadConfigFlag, parseOptions, unknownSuiteMessage, wholeNumber } from '../options';
 import { getBenchmark, knownBenchmarkNames } from '../../benchmarks/registry';
 import { SuiteBenchmark } from '../../suites/suite-benchmark';
 import type { ToolProvider } from '../../suites/types';
@@ -65,9 +65,8 @@ async function suiteTools(config: string | undefined, suite: string | undefined)
     if (config !== undefined) throw new UsageError(`--config needs --suite: name the suite whose tools the agent gets\n${USAGE}`);
     return [];
   }
-  await loadConfigFlag(config);
-  const known = knownBenchmarkNames();
-  if (!known.includes(suite)) throw new UsageError(`--suite: unknown suite "${suite}"; known: ${known.join(', ')}`);
+  const { file } = await loadConfigFlag(config);
+  if (!knownBenchmarkNames().includes(suite)) throw new UsageError(`--suite: ${unknownSuiteMessage(suite, file)}`);
   const benchmark = getBenchmark(suite);
   if (!(benchmark instanceof SuiteBenchmark)) throw new UsageError(`--suite: "${suite}" is a built-in benchmark; run takes the tools of a suite from your harnessx config`);
   return [...benchmark.toolProviders];

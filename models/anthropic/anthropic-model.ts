@@ -56,7 +56,7 @@ export class AnthropicModel implements StructuredModel {
     try {
       raw = await this.client.messages.create(params);
     } catch (e) {
-      throw classifyProviderError(e, 'anthropic', this.model, [this.apiKey]);
+      throw classifyProviderError(e, 'anthropic', this.model, [this.apiKey], this.client.baseURL);
     }
     const parsed = ResponseSchema.safeParse(raw);
     if (!parsed.success)

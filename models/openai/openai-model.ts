@@ -106,7 +106,7 @@ export class OpenAIModel implements StructuredModel {
     try {
       raw = await this.client.chat.completions.create(params);
     } catch (e) {
-      throw classifyProviderError(e, this.provider, this.model, [this.apiKey]);
+      throw classifyProviderError(e, this.provider, this.model, [this.apiKey], this.client.baseURL);
     }
     const parsed = ResponseSchema.safeParse(raw);
     if (!parsed.success)
@@ -144,7 +144,7 @@ export async function completionLogProb(model: OpenAIModelHandle, prompt: string
   try {
     raw = await model.client.completions.create({ model: model.name, prompt: prompt + completion, max_tokens: 1, echo: true, logprobs: 0, temperature: 0 });
   } catch (e) {
-    throw classifyProviderError(e, model.provider, model.name, [model.apiKey]);
+    throw classifyProviderError(e, model.provider, model.name, [model.apiKey], model.client.baseURL);
   }
   const parsed = PromptLogprobsSchema.safeParse(raw);
   if (!parsed.success) throw new ProviderError(`${model.provider} model "${model.name}": prompt log-probs missing from the completions response`, model.provider, model.name, false, null, null, 'malformed_response');

@@ -5,18 +5,21 @@ import { join } from 'node:path';
 import { parseHarnessConfig, toJson } from '../../harness/config';
 import { startTicketDeskModel } from '../helpers/ticket-desk-model';
 import { startWireServer, type RecordedRequest } from '../helpers/wire-server';
+import { startDevServer } from './temporal-env';
 
 /**
  * The package as a user gets it: `npm pack` (which builds dist/ through prepack), the tarball installed
  * into a fresh folder from the npm cache, then `import { createAgent, loadHarness } from 'harnessx'` from
  * an ES module and from CommonJS, running one task against a local server speaking the OpenAI protocol
  * (scripted; anything unscripted gets a 500, so the scripts would fail), and the declarations checked by
- * the repo's TypeScript. Nothing here needs Temporal.
+ * the installed TypeScript under strict settings. Then the main job from the installed package: `evolve` on
+ * the user's own suite (a TypeScript config beside the project) against the same kind of server, on a
+ * Temporal dev server started from the repo's CLI binary (TEMPORAL_CLI_PATH for the installed CLI); the
+ * project folder holds no path back into the repo.
  */
 jest.setTimeout(15 * 60_000);
 
 const ROOT = join(__dirname, '../..');
-const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
@@ -71,6 +74,55 @@ function scriptedOrderDesk(req: RecordedRequest) {
     };
   return undefined;
 }
+
+/**
+ * The task model `evolve` runs against: asked a question naming an order, it looks the order up; given the
+ * tool's result, it answers from it. Lenient about the rest of the conversation (the seed harness decides
+ * the system prompt), strict about the two turns it knows: anything else gets a 500.
+ */
+function scriptedOrderAgent(req: RecordedRequest) {
+  if (req.path !== '/v1/chat/completions') return undefined;
+  const messages = req.body.messages as Array<{ role: string; content: string | null }>;
+  const last = messages.at(-1)!;
+  const order = last.role === 'user' ? /\b([A-Z]-\d+)\b/.exec(String(last.content))?.[1] : undefined;
+  const usage = { prompt_tokens: 100, completion_tokens: 10, total_tokens: 110 };
+  if (order)
+    return { body: { id: 'e1', object: 'chat.completion', created: 1, model: 'desk', usage, choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_e1', type: 'function', function: { name: 'lookup_order', arguments: JSON.stringify({ orderId: order }) } }] } }] } };
+  const ships = last.role === 'tool' ? /"ships":"(\w+)"/.exec(String(last.content))?.[1] : undefined;
+  if (ships) return { body: { id: 'e2', object: 'chat.completion', created: 1, model: 'desk', usage, choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `It ships on ${ships}.` } }] } };
+  return undefined;
+}
+
+/** The user's suite, as the README tells a user to write it: a TypeScript config importing harnessx and zod from the project's node_modules. */
+const ORDERS_CONFIG = `import { defineConfig, functionTool } from 'harnessx';
+import { z } from 'zod';
+
+const SHIPS: Record<string, string> = { 'A-17': 'Friday', 'B-2': 'Monday', 'C-9': 'Tuesday', 'D-4': 'Sunday', 'E-5': 'Thursday', 'F-6': 'Saturday' };
+const lookupOrder = functionTool({
+  name: 'lookup_order',
+  description: 'Looks up an order by id.',
+  parameters: z.object({ orderId: z.string() }),
+  execute: ({ orderId }) => ({ orderId, ships: SHIPS[orderId] ?? 'unknown' }),
+});
+
+export default defineConfig({
+  suites: {
+    orders: {
+      description: 'When does an order ship?',
+      tasks: './tasks.jsonl',
+      tools: [lookupOrder],
+      verifier: (record) => {
+        const ships = (record.task.metadata as { ships: string }).ships;
+        const answered = (record.answer ?? '').includes(ships);
+        return { score: answered ? 1 : 0, reason: answered ? undefined : \`the answer does not say \${ships}\` };
+      },
+    },
+  },
+});
+`;
+const ORDER_TASKS = [['A-17', 'Friday', 'train'], ['B-2', 'Monday', 'train'], ['C-9', 'Tuesday', 'train'], ['D-4', 'Sunday', 'train'], ['E-5', 'Thursday', 'validation'], ['F-6', 'Saturday', 'test']]
+  .map(([order, ships, split]) => JSON.stringify({ id: `order-${order}`, instruction: `When does order ${order} ship?`, metadata: { ships }, split, reference: [{ name: 'lookup_order', args: { orderId: order } }], referenceAnswer: `It ships on ${ships}.` }))
+  .join('\n');
 
 /** The user's script, the same in both module systems but for how it loads harnessx. */
 const userScript = (load: string) => `${load}
@@ -149,16 +201,18 @@ const model = { id: 'mine:m', async generate(request) {
 createAgent({ harness, model }).run('hi').then((r) => { console.log(r.endReason + ' ' + r.answer); process.exit(0); }, (e) => { console.error(e); process.exit(1); });
 `;
 
-it('npm pack, install the tarball in a fresh folder, and run createAgent from ESM and CommonJS with its types resolving', async () => {
+it('npm pack, install the tarball in a fresh folder: createAgent from ESM and CommonJS, its types under strict tsc, and check-benchmark and evolve on a user suite from the installed CLI', async () => {
   const work = mkdtempSync(join(tmpdir(), 'hx-package-'));
   const server = await startWireServer(scriptedOrderDesk);
   try {
     const packed = ok(await run('npm', ['pack', '--pack-destination', work, '--json'], ROOT), 'npm pack');
     const [{ filename, files, size }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; size: number; files: Array<{ path: string }> }>;
     const paths = files.map((f) => f.path);
-    expect(paths).toEqual(expect.arrayContaining(['dist/library/index.js', 'dist/library/index.d.ts', 'dist/harness/run-loop.js', 'bin/harnessx.js', 'cli/main.ts', 'package.json']));
-    // dist/ holds the library graph only; tests never ship.
-    expect(paths.filter((p) => /^(tests|bench)\/|^dist\/(cli|workers|workflows|activities|tests)\//.test(p))).toEqual([]);
+    expect(paths).toEqual(
+      expect.arrayContaining(['dist/library/index.js', 'dist/library/index.d.ts', 'dist/harness/run-loop.js', 'dist/cli/main.js', 'dist/workflows/index.js', 'dist/workflow-bundle.js', 'dist/workflow-bundle.json', 'bin/harnessx.js', 'benchmarks/blocksworld/data/domain.pddl', 'benchmarks/humaneval/grader.py', 'package.json']),
+    );
+    // Compiled JavaScript and declarations only: no TypeScript sources (Temporal's bundler refuses .ts under node_modules), no tests.
+    expect(paths.filter((p) => /^(tests|bench)\/|^dist\/tests\//.test(p) || (p.endsWith('.ts') && !p.endsWith('.d.ts')))).toEqual([]);
 
     const app = join(work, 'app');
     mkdirSync(app);
@@ -229,19 +283,48 @@ it('npm pack, install the tarball in a fresh folder, and run createAgent from ES
     ]);
     expect(desk.out.steps).toContain('tool');
 
-    // The CLI ships from sources (run through tsx): the package's files must hold everything it loads.
+    // The CLI runs from dist/ (compiled): the package's files must hold everything it loads.
     const cli = ok(await run(process.execPath, [join(app, 'node_modules/.bin/harnessx'), 'run', '--harness', 'harness.json', '--model', model, 'When does order A-17 ship?'], app), 'harnessx run');
     expect(cli.stdout).toContain('step 1 · answer I have no order tools here.');
     expect(server.unexpected).toEqual([]);
     writeFileSync(join(app, 'check.ts'), TYPES_CHECK);
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: [] }, files: ['check.ts'] }));
-    const typed = ok(await run(process.execPath, [TSC, '-p', '.'], app), 'tsc on the installed types');
+    // The project's own TypeScript (installed with harnessx), not the repo's.
+    const typed = ok(await run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', '.'], app), 'tsc on the installed types');
 
-    const timing = { packMs: packed.ms, installMs: installed.ms, tarballBytes: size, tscMs: typed.ms, scripts: [...results.map((r) => `${r.script} ${r.ms} ms`), `ticket-desk.mjs ${desk.ms} ms`] };
+    // The main job: evolve on the user's suite, from the installed package, with state in the project folder.
+    writeFileSync(join(app, 'harnessx.config.ts'), ORDERS_CONFIG);
+    writeFileSync(join(app, 'tasks.jsonl'), `${ORDER_TASKS}\n`);
+    const checked = ok(await run(process.execPath, [join(app, 'node_modules/.bin/harnessx'), 'check-benchmark', '--json'], app), 'harnessx check-benchmark');
+    expect(JSON.parse(checked.stdout.trim().split('\n').at(-1)!)).toMatchObject({ benchmark: 'orders', ok: true });
+    const agentServer = await startWireServer(scriptedOrderAgent);
+    const temporal = await startDevServer();
+    let evolved: Awaited<ReturnType<typeof run>>;
+    try {
+      const env = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_CLI_PATH: process.env.HARNESSX_TEMPORAL_CLI!, HARNESSX_TASK_QUEUE: 'hx-package-test', HARNESSX_LOG_LEVEL: 'ERROR', HARNESSX_HOME: '', HARNESSX_DATA_DIR: '', HARNESSX_STORE: '', HARNESSX_CONFIG: '' };
+      evolved = ok(
+        await run(process.execPath, [join(app, 'node_modules/.bin/harnessx'), 'evolve', '--suite', 'orders', '--model', `openai-compatible:desk@${agentServer.url}/v1`, '--rounds', '1', '--batch-size', '4', '--validation-size', '1', '--k', '1', '--seed', 'package', '--workflow-id', 'package-evolve', '--json'], app, env),
+        'harnessx evolve',
+      );
+      expect(agentServer.unexpected).toEqual([]);
+    } finally {
+      await temporal.teardown();
+      await agentServer.close();
+    }
+    const summary = JSON.parse(evolved.stdout.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ workflowId: 'package-evolve', trainTasks: 4, testTasks: 1, seedPassRate: 1, seedTestPassRate: 1, harnessId: expect.stringMatching(/^hx-[0-9a-f]{16}$/) });
+    // State defaults to the user's project, not the package folder inside node_modules.
+    expect(summary.harnessPath).toBe(join(app, '.harnessx/data/harnesses', `${summary.harnessId}.json`));
+    expect(existsSync(summary.harnessPath)).toBe(true);
+    // The shipped workflow bundle matched the installed SDK: nothing was bundled at start.
+    expect(evolved.stderr).not.toContain('prebuilt workflow bundle');
+    expect(agentServer.requests.length).toBeGreaterThanOrEqual(2 * 6);
+
+    const timing = { packMs: packed.ms, installMs: installed.ms, tarballBytes: size, tscMs: typed.ms, cliRunMs: cli.ms, checkBenchmarkMs: checked.ms, evolveMs: evolved.ms, scripts: [...results.map((r) => `${r.script} ${r.ms} ms`), `ticket-desk.mjs ${desk.ms} ms`] };
     process.stderr.write(`package test timings: ${JSON.stringify(timing)}\n`);
     const built = readdirSync(join(app, 'node_modules/harnessx/dist'));
-    expect(built).toEqual(expect.arrayContaining(['harness', 'library', 'models', 'suites']));
-    expect(built.filter((d) => ['cli', 'workers', 'workflows', 'activities', 'tests'].includes(d))).toEqual([]);
+    expect(built).toEqual(expect.arrayContaining(['harness', 'library', 'models', 'suites', 'cli', 'workers', 'workflows', 'activities']));
+    expect(built).not.toContain('tests');
   } finally {
     await server.close();
     rmSync(work, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { getBenchmark } from '../../benchmarks/registry';
 import { seedHarness } from '../../harness/seed';
 import type { ModelRequest } from '../../harness/types';
 import { runOneEpisode } from '../../aegis/rollout';
-import { ProviderError } from '../../models/errors';
+import { endpointForMessage, ProviderError } from '../../models/errors';
 import { withFallback } from '../../models/fallback-model';
 import { checkModelString, createModel } from '../../models/registry';
 import { ArtifactStore } from '../../store/artifact-store';
@@ -124,7 +124,7 @@ describe('openai and openai-compatible providers through the real SDK and the Ch
       status = 404;
       const missing = await failureOf(model.generate(request));
       expect(missing).toEqual(expect.objectContaining({ retryable: false, status: 404 }));
-      expect(missing.message).toMatch(/openai model "gpt-test": not found \(check the model name and base URL\)/);
+      expect(missing.message).toContain(`openai model "gpt-test": not found (check the model name and base URL ${server.url}/v1)`);
       status = 422;
       expect((await failureOf(model.generate(request))).retryable).toBe(false);
     } finally {
@@ -132,6 +132,13 @@ describe('openai and openai-compatible providers through the real SDK and the Ch
     }
     const offline = await failureOf(model.generate(request));
     expect(offline).toEqual(expect.objectContaining({ retryable: true, kind: 'unavailable', status: null }));
+    // The server that refused is named: "Connection error." alone does not say which one.
+    expect(offline.message).toMatch(new RegExp(`^openai model "gpt-test": connection failed \\(${server.url.replace(/[.]/g, '\\.')}/v1\\): `));
+  });
+
+  it('names an endpoint without the credentials or query a URL may carry', () => {
+    expect(endpointForMessage('https://user:hunter2@gateway.example.com:8443/v1/?key=sk-secret')).toBe('https://gateway.example.com:8443/v1');
+    expect(endpointForMessage('not a url')).toBe('(an endpoint URL that does not parse)');
   });
 
   it('says what is missing before any call: keys and base URLs', () => {

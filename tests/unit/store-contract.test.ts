@@ -46,6 +46,9 @@ describe('openStore: HARNESSX_STORE and the AWS settings', () => {
 
   test('malformed settings: an error naming the setting and the form expected, never echoing a secret', () => {
     expect(() => open({ HARNESSX_STORE: 'gs://bucket/x' })).toThrow(/^HARNESSX_STORE="gs:\/\/bucket\/x" is not a store this version supports: expected a local folder path or s3:\/\/bucket\/prefix$/);
+    // Typos of an S3 location are refused, not taken as a local folder named "s3:…".
+    for (const typo of ['s3:/harnessx', 's3:harnessx/runs', 'S3:/bucket/x'])
+      expect(() => open({ HARNESSX_STORE: typo })).toThrow(`HARNESSX_STORE=${JSON.stringify(typo)} starts with "s3:" but is not an S3 location: expected s3://bucket or s3://bucket/prefix`);
     expect(() => open({ HARNESSX_STORE: 's3://' })).toThrow(/HARNESSX_STORE="s3:\/\/" names no valid bucket \(""\): expected s3:\/\/bucket or s3:\/\/bucket\/prefix/);
     expect(() => open({ HARNESSX_STORE: 's3://Bad_Bucket/x' })).toThrow(/names no valid bucket \("Bad_Bucket"\)/);
     expect(() => open({ HARNESSX_STORE: 's3://bucket/a/../b' })).toThrow(/has an invalid prefix \("a\/..\/b"\)/);
