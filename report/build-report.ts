@@ -134,9 +134,11 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}table{border-collapse:collap
 
 /** Started, ended (or last record) and how long, from the audit log's timestamps. */
 function timing(audit: readonly AuditRecord[]): string {
-  if (!audit.length) return '';
-  const first = new Date(audit[0].ts);
-  const last = new Date(audit[audit.length - 1].ts);
+  // A record whose stamp does not parse (a hand-edited or foreign log) is left out of the timing, never fatal.
+  const stamps = audit.map((r) => new Date(r.ts)).filter((d) => !Number.isNaN(d.getTime()));
+  if (!stamps.length) return 'times not recorded';
+  const first = stamps[0];
+  const last = stamps[stamps.length - 1];
   const seconds = Math.max(0, Math.round((last.getTime() - first.getTime()) / 1000));
   const duration = seconds >= 3600 ? `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min` : seconds >= 60 ? `${Math.floor(seconds / 60)} min ${seconds % 60} s` : `${seconds} s`;
   const at = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 19);

@@ -72,7 +72,9 @@ export function spendByStage(audit: readonly AuditRecord[]): SpendBreakdown {
   }
   const final = audit.find((r) => r.stage === 'final')?.payload;
   const lastEnd = [...audit].reverse().find((r) => r.stage === 'round_end')?.payload;
-  const evolutionTokens = n(final?.tokens ?? lastEnd?.tokens);
+  // Runs from before the summary carried its spend (or still running without one) total what the stages recorded.
+  const recordedTotal = final?.tokens ?? lastEnd?.tokens;
+  const evolutionTokens = typeof recordedTotal === 'number' ? recordedTotal : attributed;
   const measurementTokens = Math.max(measured, n(final?.measurementTokens));
   if (measurementTokens > measured) row('final').tokens.measurement += measurementTokens - measured;
   const finalMeasurementUsd = final && typeof final.measurementUsd === 'number' ? final.measurementUsd : null;

@@ -14,7 +14,8 @@ const newStore = () => new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-activiti
 /** Workflows schedule activities by name, and recorded histories replay against those names. */
 const ACTIVITY_NAMES = [
   'bufferInsert', 'critique', 'digest', 'endpointLimitsInForce', 'ensembleEvaluate', 'ensembleRollout', 'evaluate', 'evolve', 'exportGrpo', 'forkVariant',
-  'gate', 'plan', 'prepareRun', 'recordAudit', 'rollout', 'rolloutOutcomes', 'trainStep', 'withModel', 'writeSummary',
+  'gate', 'harnessConfigs', 'liveGateTasks', 'liveWindowEvidence', 'plan', 'prepareRun', 'recordAudit', 'rollout', 'rolloutOutcomes', 'storeLiveTraces',
+  'trainStep', 'withModel', 'writeSummary',
 ];
 
 const HISTORIES = join(__dirname, '../replay-histories');

@@ -1,3 +1,4 @@
+import { webUiUrl } from '../../temporal.config';
 import { buildLineage, formatLineage } from '../../aegis/lineage';
 import type { AuditRecord } from '../../aegis/types';
 import { applyEdits } from '../../harness/builder';
@@ -56,16 +57,20 @@ describe('diff', () => {
 describe('HTML report', () => {
   it('is self-contained and draws every chart from the audit data', () => {
     const html = buildReport({ runId: 'run', audit, digests: new Map([[1, { round: 1, harnessId: 'hx-seed', tasks: [{ taskId: 't1', passed: true, successes: 1, attempts: 1, category: null, categoryCounts: {}, implicated: [], evidence: [], history: [] }, { taskId: 't2', passed: false, successes: 0, attempts: 1, category: 'loop', categoryCounts: { loop: 1 }, implicated: [], evidence: [], history: [] }], actionability: 0.5, traceTokens: 100, digestTokens: 10 }]]), shippedCandidates: new Map() });
-    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3)/);
+    // Self-contained: nothing loaded from the network. The one outside address is the link to the run in the Web UI.
+    expect(html).not.toMatch(/<script|<link|src="https?:/);
+    expect([...html.matchAll(/https?:\/\/(?!www\.w3)[^"'\s<]+/g)].map((m) => m[0])).toEqual([webUiUrl('run')]);
     for (const chart of ['pass-rate', 'decisions', 'task-heatmap', 'tokens']) expect(html).toContain(`data-chart="${chart}"`);
-    expect(html.match(/<circle class="mark"/g)).toHaveLength(2 + 2 + 2); // train, validation, test × 2 rounds
+    // Train batch where measured (seed, after round 1), validation after rounds 1–2, test at the seed (final record) and after rounds 1–2.
+    expect(html.match(/<circle class="mark"/g)).toHaveLength(2 + 2 + 3);
     expect(html).toContain('gate → shipped');
     expect(html).toContain('gate → seesaw: regression');
     expect(html).toContain('plan → no-op: empty landscape');
     expect(html).toContain('15.6%'.replace('15.6', '20.0'));
     expect(html).toContain('t1 round 1: pass');
-    expect(html).toContain('<tr><td>1</td><td>$0.0125</td></tr>');
-    expect(html).toContain('<tr><td>2</td><td>unpriced (set HARNESSX_PRICES)</td></tr>');
-    expect(html).toContain('<td>partly unpriced</td>');
+    // Spend by stage: the rollout's tokens over both rounds; its USD is n/a because round 2 was unpriced (a
+    // partial sum would understate it); with no total in the final record, the stages' sum is the total.
+    expect(html).toContain('<tr><td>rollout</td><td class="num">1,900</td><td class="num">n/a</td></tr>');
+    expect(html).toContain('data-total="evolution">1,900</th>');
   });
 });

@@ -112,17 +112,19 @@ function typeCheck(blocks: Block[]): string[] {
 }
 
 /** `harnessx <command> …` lines of shell blocks: README line, command (alternatives split), the flags it names. */
-export function harnessxCommandLines(blocks: Block[]): Array<{ line: number; commands: string[]; flags: string[]; text: string }> {
-  const out: Array<{ line: number; commands: string[]; flags: string[]; text: string }> = [];
+export function harnessxCommandLines(blocks: Block[]): Array<{ line: number; commands: string[]; words: string[]; flags: string[]; text: string }> {
+  const out: Array<{ line: number; commands: string[]; words: string[]; flags: string[]; text: string }> = [];
   for (const block of blocks) {
     if (!['bash', 'sh', 'shell', 'console'].includes(block.lang)) continue;
     block.code.split('\n').forEach((raw, i) => {
       // A comment is prose: "--" there is not a flag.
       const text = raw.replace(/(^|\s)#.*$/, '');
-      const m = /(?:^|[\s;&|(])(?:npx\s+)?harnessx\s+([a-z][\w|-]*)(.*)$/.exec(text);
+      const m = /(?:^|[\s;&|(])(?:npx\s+)?harnessx\s+([a-z][\w|-]*)((?:\s+[a-z][\w.-]*)*)(.*)$/.exec(text);
       if (!m || m[1] === 'help') return;
-      const flags = [...m[2].matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((f) => f[1]);
-      if (flags.length) out.push({ line: block.line + i, commands: m[1].split('|'), flags, text: raw.trim() });
+      // The words before the first flag (a subcommand such as `deploy start`, a run id) reach the command as written.
+      const words = m[2].split(/\s+/).filter(Boolean);
+      const flags = [...m[3].matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((f) => f[1]);
+      if (flags.length) out.push({ line: block.line + i, commands: m[1].split('|'), words, flags, text: raw.trim() });
     });
   }
   return out;
@@ -183,9 +185,9 @@ describe('README shell lines name flags that exist', () => {
 
   it('every flag is one the command parses', async () => {
     const problems: string[] = [];
-    for (const { line, commands, flags, text } of lines) {
+    for (const { line, commands, words, flags, text } of lines) {
       for (const command of commands) {
-        const known = await flagsOf(command, flags.map((f) => `--${f}`));
+        const known = await flagsOf(command, [...words, ...flags.map((f) => `--${f}`)]);
         if (known === null) problems.push(`README.md:${line}: \`harnessx ${command}\` takes no flags (or is not a command), but the README gives it ${flags.map((f) => `--${f}`).join(' ')}: ${text}`);
         else for (const f of flags) if (!known.includes(f)) problems.push(`README.md:${line}: \`harnessx ${command}\` has no flag --${f} (it has ${known.map((k) => `--${k}`).join(', ')}): ${text}`);
       }
