@@ -63,8 +63,8 @@ it('evolve --json runs a workflow on the cluster in TEMPORAL_ADDRESS and ends wi
   expect(r.stderr).toContain('round 1/1');
   const h = harnessx('history', 'it-cli');
   expect(h.code).toBe(0);
-  expect(h.stdout).toMatch(/round +1 +rollout/);
-  expect(h.stdout).toMatch(/final: train/);
+  expect(h.stdout).toMatch(/^\S+ +1 +rollout +info /m);
+  expect(h.stdout).toMatch(/ final +info .*train \d+\.\d% → \d+\.\d%/);
 });
 
 it('coevolve --json reports harness-only and co-evolved pass rates; export-grpo writes TRL JSONL and verl parquet', () => {
@@ -94,11 +94,12 @@ it('compare --json runs AEGIS and every baseline on the same tasks and seeds and
     expect(row).toMatchObject({ rounds: 2, costUsd: 0 });
     // Nothing ships that the gate did not pass, so no evolver ends below the static harness on train.
     expect(row.trainPassRate).toBeGreaterThanOrEqual(table.rows[0].trainPassRate);
-    expect(harnessx('history', row.workflowId).stdout).toMatch(/final: train/);
+    expect(harnessx('history', row.workflowId).stdout).toMatch(/ final +info .*train \d+\.\d% → \d+\.\d%/);
   }
-  // The printed table names every evolver with its train and test pass rates.
-  expect(r.stderr).toMatch(/evolver +train +test +rounds +ships +rejects +tokens +cost/);
-  expect(r.stderr).toMatch(/\n  reflective-prompt +\d+\.\d%/);
+  // The printed table (100 columns; --wide has the rest) names every evolver with its test and train pass rates.
+  expect(r.stderr).toMatch(/evolver +test \(95% interval\) +train +ships +tokens +to-target +AEGIS−arm/);
+  expect(r.stderr).toMatch(/\n  reflective-prompt +\d+\.\d% +\d+\.\d% +\d+ /);
+  expect(r.stderr).toMatch(/warning: 1 seed: intervals and p-values say almost nothing/);
 });
 
 it.each([
@@ -111,7 +112,7 @@ it.each([
   [['evolve', '--config', '/nonexistent.config.ts'], /--config: no config file at \/nonexistent.config.ts/],
   [['check-benchmark', 'support', '--config', 'tests/fixtures/suites/bad/harnessx.config.json'], /suites\/bad\/harnessx.config.json: suites.support.verifier: expected a function, \{command\} or \{judge\}/],
   [['evolve', '--model', 'sim:huge'], /unknown simulator size "huge"/],
-  [['evolve', '--harness', '/nonexistent.json'], /--harness \/nonexistent.json: ENOENT/],
+  [['evolve', '--harness', '/nonexistent.json'], /--harness \/nonexistent.json: cannot read it \(ENOENT\)/],
   [['rollout', '--split', 'dev'], /--split must be train, validation or test/],
   [['rollout', '--colour', 'red'], /Unknown option '--colour'/],
   [['frobnicate'], /unknown command "frobnicate"/],

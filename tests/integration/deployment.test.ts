@@ -45,7 +45,9 @@ describe('deployHarness with createAgent({ deployment })', () => {
     const newcomer = createAgent({ deployment: { name: 'it-desk', client: env.client, requestTimeoutMs: 1000, firstHarnessTimeoutMs: 2000, log: () => undefined }, model: answering });
     await expect(newcomer.run('x')).rejects.toThrow(/no harness known yet/);
     await newcomer.close(0);
-    const handle = await env.client.workflow.start('deployHarness', { taskQueue: TASK_QUEUE, workflowId: 'deploy-it-desk', args: [input] });
+    // Started paused (the signal arrives with the start, before any window closes): this test is about serving
+    // and reports, so no live round may put a canary out and make which harness a run gets depend on timing.
+    const handle = await env.client.workflow.signalWithStart('deployHarness', { taskQueue: TASK_QUEUE, workflowId: 'deploy-it-desk', args: [input], signal: 'pause', signalArgs: [] });
     const logs: string[] = [];
     const agent = createAgent({
       deployment: { name: 'it-desk', client: env.client, flushMs: 50, batchSize: 4, requestTimeoutMs: 2000, log: (l) => logs.push(l) },
@@ -58,7 +60,7 @@ describe('deployHarness with createAgent({ deployment })', () => {
     const seedId = results[0].harnessId;
     expect(seedId).toMatch(/^hx-/);
     await agent.close(30_000);
-    // The evolution budget (1 token a day) is spent by the first round; serving goes on.
+    // Evolution is paused; windows still close and serving goes on.
     const status = await waitFor(() => handle.query<DeploymentStatus>('deploymentStatus'), (s) => s.counts.reports === 12 && s.windows.length === 2, 60_000, '12 reports in two windows');
     expect(status.windows.map((w) => [w.runs, w.passRate])).toEqual([[6, 0.5], [6, 0.5]]);
     expect(status.windows[0].bySource).toEqual({ verifier: 6 });

@@ -32,7 +32,8 @@ it('runs AEGIS with an LLM meta-agent over the Anthropic protocol and ships a sa
       stage: 'plan',
       reply: (u) => ({
         options: [{ category: 'loop', bucket: 'processor', direction: 'Write a before_model code processor that warns the model when the current state repeats an earlier one.', editTypes: ['insert:code@before_model'], targetTasks: failingIds.slice(0, 5) }],
-        untriedEditTypes: (u.untriedEditTypes as string[]).slice(0, 5),
+        // The Planner is shown the untried edits grouped by bucket (a flat list only in its most compact retry).
+        untriedEditTypes: (Array.isArray(u.untriedEditTypes) ? (u.untriedEditTypes as string[]) : Object.values(u.untriedEditTypes as Record<string, string[]>).flat()).slice(0, 5),
         notes: 'loops dominate',
       }),
     },

@@ -232,9 +232,8 @@ export const x: [${names.join(', ')}] extends [${[...names].reverse().join(', ')
   const { failure, viaActivity } = await result;
   expect(viaActivity).toBe(true);
   expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
-  // The check's limits are 30 s and 512 MB: on a loaded machine these types exceed them, on an idle one they
-  // finish checking and the seed's smoke test (written for other code) fails. Either way the seed is refused.
-  expect(failure.message).toMatch(/seedHarness\.hooks\.before_model\.evolved: (compile: typecheck: the type check exceeded its (30000 ms time|512 MB memory) limit|smoke_test: )/);
+  // The check is bounded by work (checker objects created), not by time: the same verdict on a busy and an idle machine.
+  expect(failure.message).toMatch(/seedHarness\.hooks\.before_model\.evolved: compile: typecheck: the type check exceeded its work limit of \d+ checker objects/);
   // prepareRun's heartbeat timeout is 15 s. A check that outlived it finished on its first attempt only
   // because the worker kept heartbeating meanwhile (the check runs off the event loop); the server saw them.
   if (Date.now() - startedAt > 20_000) expect(heartbeats.size).toBeGreaterThanOrEqual(1);

@@ -178,7 +178,8 @@ describe('S3 store end to end: a worker process whose artifacts live only in the
     });
     expect(history.stderr).toBe('');
     expect(history.code).toBe(0);
-    expect(history.stdout.trim().split('\n')).toHaveLength(audit.length);
-    expect(history.stdout).toMatch(/final: train/);
+    // A header line (the columns and the day), then one line per record.
+    expect(history.stdout.trim().split('\n')).toHaveLength(audit.length + 1);
+    expect(history.stdout).toMatch(/ final +info .*train \d+\.\d% → \d+\.\d%/);
   });
 });
