@@ -4,13 +4,16 @@ import { budgetOvershoot } from '../../aegis/run-budget';
 import { evolveSummary, grouped } from '../../aegis/run-labels';
 import { EvolveInput, evolveInputSchema } from '../../aegis/run-input';
 import { meanInterval, MeanInterval, pairedTTest, PairedTest, tokensToTarget } from '../../report/comparison-stats';
+import { buildComparisonReport, clippedRateInterval, ComparisonRow, fewSeedsWarning } from '../../report/compare-report';
+import { spendByStage } from '../../report/spend-by-stage';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { BUDGET_OPTIONS, budgetFlags, checkRunBudget } from '../budget-flags';
 import { UsageError } from '../errors';
 import { startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
-import { pct, printJson, say } from '../output';
+import { pct, printJson, say, writeOutputFile } from '../output';
+import { cliStore } from '../store';
 import { EVOLVE_PROGRESS, FollowOptions, followRun, ProgressView } from '../progress';
 
 const EVOLVERS = ['aegis', 'single-agent', 'random', 'reflective-prompt'] as const;
@@ -31,6 +34,7 @@ export const COMPARE_OPTIONS = {
   seeds: { type: 'string', default: '1' },
   'target-gain': { type: 'string', default: String(DEFAULT_TARGET_GAIN_POINTS) },
   wide: { type: 'boolean', default: false },
+  report: { type: 'string' },
   'endpoint-limits': { type: 'string' },
 } as const;
 
@@ -51,6 +55,9 @@ interface ArmRun {
   overshootTokens: number;
   tokensToTarget: number | null;
   reused: boolean;
+  /** For the --report file only (left out of --json's rows): the seed harness's test rate and held-out tracking. */
+  seedTestPassRate?: number | null;
+  heldOut?: RunSummary['heldOut'];
 }
 
 /** The seeds of a comparison: the given seed alone, or seed-1 … seed-N. */
@@ -104,8 +111,9 @@ async function runArm(client: Client, input: EvolveInput, log: (line: string) =>
 
 /** A pass-rate mean with its 95% interval clipped to [0%, 100%] (a rate cannot leave it): "72.5% [0.0–100.0]". */
 export function rateInterval(m: MeanInterval): string {
-  if (m.low === null || m.high === null) return pct(m.mean);
-  return `${pct(m.mean)} [${(100 * Math.max(0, m.low)).toFixed(1)}–${(100 * Math.min(1, m.high)).toFixed(1)}]`;
+  const ci = clippedRateInterval(m);
+  if (!ci) return pct(m.mean);
+  return `${pct(m.mean)} [${(100 * ci.low).toFixed(1)}–${(100 * ci.high).toFixed(1)}]`;
 }
 
 /** Per arm over seeds: means with 95% intervals, and tokens-to-target where reached. */
@@ -225,6 +233,8 @@ async function compare(args: string[]): Promise<void> {
           overshootTokens: r.overshootTokens ?? budgetOvershoot({ maxTokens: input.maxTokens }, { tokens: r.tokens, costUsd: null }).tokens,
           tokensToTarget: target === null ? null : tokensToTarget(r.heldOut ?? [], target),
           reused,
+          seedTestPassRate: r.seedTestPassRate,
+          heldOut: r.heldOut ?? [],
         });
         if (ai === 0)
           statics.push({ evolver: 'static', seed: input.seed, workflowId: null, trainPassRate: r.seedPassRate, testPassRate: r.seedTestPassRate, rounds: 0, shipped: 0, rejected: 0, tokens: 0, costUsd: 0, measurementTokens: 0, overshootTokens: 0, tokensToTarget: null, reused });
@@ -256,10 +266,40 @@ async function compare(args: string[]): Promise<void> {
       log(`  ${a.evolver.padEnd(17)} ${ci(a.testPassRate).padStart(22)} ${pct(a.trainPassRate.mean).padStart(7)} ${num(a.shipped).padStart(5)} ${grouped(a.tokens.mean).padStart(11)} ${toTarget.padStart(9)}  ${versus(a)}`);
     }
   }
-  if (seeds.length < 3) log(`  warning: ${seeds.length} seed${seeds.length > 1 ? 's' : ''}: intervals and p-values say almost nothing; use --seeds 3 or more.`);
+  const warning = fewSeedsWarning(seeds.length);
+  if (warning) log(`  warning: ${warning}`);
   log(`  * = significant at 5% (paired t-test over seeds); to-target = seeds that reached the seed's test pass rate + ${targetGain} points`);
   log(`  (mean evolution tokens to it in --wide); overshoot past the budget: largest ${grouped(Math.max(0, ...arms.map((a) => a.maxOvershootTokens)))} tokens.`);
   if (incomparable) log(`  note: ${incomparable} run(s) have no held-out test pass rate (final evaluation skipped or no test split); they are left out of the test columns.`);
+  if (values.report) {
+    const store = cliStore();
+    // Each run's spend by stage from its audit log; a run whose log is not in this store is named in the report.
+    const spendOf = async (workflowId: string | null) => {
+      if (!workflowId) return null;
+      const audit = await store.readAudit(workflowId).catch(() => []);
+      return audit.length ? spendByStage(audit) : null;
+    };
+    const reportRows: ComparisonRow[] = [];
+    for (const r of allRows) reportRows.push({ ...r, seedTestPassRate: r.seedTestPassRate ?? null, heldOut: r.heldOut ?? [], spend: await spendOf(r.workflowId) });
+    const html = buildComparisonReport({
+      benchmark: first.benchmark,
+      model: first.model,
+      metaAgent: first.metaAgent,
+      k: first.k,
+      seeds,
+      rounds: first.rounds,
+      maxTokens: first.maxTokens ?? null,
+      targetGainPoints: targetGain,
+      trainTasks: tasks.train,
+      testTasks: tasks.test,
+      rows: reportRows,
+      arms,
+      generatedAt: new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC',
+      runUrl: webUiUrl,
+    });
+    writeOutputFile(values.report, html);
+    log(`  wrote ${values.report}`);
+  }
   if (json)
     printJson({
       benchmark: first.benchmark,
@@ -274,8 +314,9 @@ async function compare(args: string[]): Promise<void> {
       targetGainPoints: targetGain,
       trainTasks: tasks.train,
       testTasks: tasks.test,
-      rows: allRows,
+      rows: allRows.map(({ seedTestPassRate: _s, heldOut: _h, ...row }) => row),
       arms,
+      warning: warning ?? null,
     });
 }
 
