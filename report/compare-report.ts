@@ -158,9 +158,9 @@ export function buildComparisonReport(data: ComparisonReportData): string {
     const ci = clippedRateInterval(m);
     return ci ? `${pct(m.mean)} <span class="ci">[${pct(ci.low)}–${pct(ci.high)}]</span>` : pct(m.mean);
   };
-  const versus = (a: ComparisonArm) => (a.versusAegis ? `${a.versusAegis.meanDifference >= 0 ? '+' : ''}${(100 * a.versusAegis.meanDifference).toFixed(1)} points${a.versusAegis.p === null ? '' : ` (p = ${a.versusAegis.p.toFixed(3)}${a.versusAegis.significant ? ', significant' : ''})`}` : '');
+  const versus = (a: ComparisonArm) => (a.versusAegis ? `${a.versusAegis.meanDifference >= 0 ? '+' : ''}${(100 * a.versusAegis.meanDifference).toFixed(1)} pts${a.versusAegis.p === null ? '' : ` · p ${a.versusAegis.p.toFixed(3)}${a.versusAegis.significant ? ' *' : ''}`}` : '');
   const table = data.arms
-    .map((a) => `<tr><td>${esc(a.evolver)}</td><td class="num">${a.seeds}</td><td class="num" data-arm="${esc(a.evolver)}">${interval(a.testPassRate)}</td><td class="num">${interval(a.trainPassRate)}</td><td class="num">${thousands(a.tokens.mean)}</td><td class="num">${a.evolver === 'static' ? '' : `${a.tokensToTarget.reached}/${a.seeds}${a.tokensToTarget.mean === null ? '' : ` · ${thousands(a.tokensToTarget.mean)}`}`}</td><td>${esc(versus(a))}</td></tr>`)
+    .map((a) => `<tr><td>${esc(a.evolver)}</td><td class="num">${a.seeds}</td><td class="num" data-arm="${esc(a.evolver)}">${interval(a.testPassRate)}</td><td class="num">${interval(a.trainPassRate)}</td><td class="num">${thousands(a.tokens.mean)}</td><td class="num">${a.evolver === 'static' ? '' : `${a.tokensToTarget.reached}/${a.seeds}${a.tokensToTarget.mean === null ? '' : ` · ${thousands(a.tokensToTarget.mean)}`}`}</td><td class="num">${esc(versus(a))}</td></tr>`)
     .join('');
   const warn = warning ? `<p class="warning" role="alert">⚠ ${esc(warning)}</p>` : '';
   const seedRows = data.rows
@@ -179,7 +179,7 @@ export function buildComparisonReport(data: ComparisonReportData): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;padding:0 16px;color:#222;overflow-wrap:break-word}
 svg{max-width:100%;height:auto}svg text{font-size:11px;fill:#333}.grid{stroke:#eee}.scroll{overflow-x:auto}
 h1{font-size:22px}h2{font-size:17px;margin-top:32px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .ci{color:#666}.warning{background:#fff4e5;border:1px solid #f0b429;padding:8px 12px}code{font-size:12px}
 </style></head><body>
 <h1>HarnessX comparison · ${esc(data.benchmark)}</h1>
@@ -190,7 +190,7 @@ ${warn}
 ${intervalChart(data.arms, data.rows)}
 <div class="scroll"><table><tr><th>evolver</th><th>seeds</th><th>test (95% interval)</th><th>train</th><th>evolution tokens</th><th>reached target · mean tokens</th><th>AEGIS − arm (test, paired)</th></tr>${table}</table></div>
 ${warn ? warn.replace('role="alert"', '') : ''}
-<p>Means over seeds with Student t 95% intervals, clipped to 0–100% (a pass rate cannot leave it). The paired t-test compares AEGIS with each arm seed by seed.</p>
+<p>Means over seeds with Student t 95% intervals, clipped to 0–100% (a pass rate cannot leave it). AEGIS − arm: the mean difference in held-out test pass rate (percentage points) with the paired t-test's p over seeds (* significant at 5%).</p>
 <h2>Tokens to target</h2>
 <p>Target: the seed harness's held-out test pass rate under each seed plus ${data.targetGainPoints} points (dashed lines). Each line is one arm under one seed: the incumbent's test pass rate after each round against the evolution tokens spent by then.</p>
 ${tokensToTargetChart(data)}

@@ -101,10 +101,10 @@ async function runArm(client: Client, input: EvolveInput, log: (line: string) =>
     if (!(e instanceof WorkflowNotFoundError)) throw e;
     handle = null;
   }
-  if (handle) log(`${prefix}resuming run ${workflowId} (${webUiUrl(workflowId)})`);
+  if (handle) log(`${prefix}resuming run ${workflowId}`);
   else {
     handle = await client.workflow.start('evolveHarness', { taskQueue: taskQueue(), workflowId, args: [input], staticSummary: evolveSummary(input), workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
-    log(`${prefix}run ${workflowId} (${webUiUrl(workflowId)})`);
+    log(`${prefix}run ${workflowId}`);
   }
   return { summary: await followRun<RunSummary, RunStatus>(handle, log, COMPARE_PROGRESS, { prefix, live }), reused: false };
 }
@@ -210,6 +210,8 @@ async function compare(args: string[]): Promise<void> {
   const tasks = { train: 0, test: 0 };
   const statics: ArmRun[] = [];
   const total = seeds.length * evolvers.length;
+  // One line for every run's Web UI link (each run's own line stays within 100 columns).
+  log(`runs in the Web UI: ${webUiUrl('')}<workflow id>`);
   await worker.runUntil(async () => {
     for (const [si, seedInputs] of inputs.entries()) {
       for (const [ai, input] of seedInputs.entries()) {
@@ -249,8 +251,10 @@ async function compare(args: string[]): Promise<void> {
   const num = (m: MeanInterval) => String(Math.round(m.mean));
   const versus = (a: ArmAggregate) => (a.versusAegis ? `${a.versusAegis.meanDifference >= 0 ? '+' : ''}${(100 * a.versusAegis.meanDifference).toFixed(1)}${a.versusAegis.significant ? ' *' : ''}${a.versusAegis.p === null ? '' : ` (p=${a.versusAegis.p.toFixed(3)})`}` : '');
   log('');
-  log(`${first.benchmark} · task model ${first.model} · meta-agent ${first.metaAgent} · pass@${first.k} · ${seeds.length} seed${seeds.length > 1 ? 's' : ''} (${seeds.join(', ')}) · evolution budget ${first.maxTokens ?? '∞'} tokens${first.maxUsd ? `, $${first.maxUsd}` : ''}, ${first.rounds} rounds`);
-  log(`  measured outside the evolution budget, on the same tasks for every arm: train ${tasks.train} tasks, test ${tasks.test} (held out); ± is a 95% t-interval over seeds`);
+  log(`${first.benchmark} · task model ${first.model} · meta-agent ${first.metaAgent} · pass@${first.k} · ${first.rounds} rounds`);
+  log(`  evolution budget ${first.maxTokens ? `${grouped(first.maxTokens)} tokens` : '∞ tokens'}${first.maxUsd ? `, $${first.maxUsd}` : ''} · ${seeds.length} seed${seeds.length > 1 ? 's' : ''}: ${seeds.length > 4 ? `${seeds.slice(0, 2).join(', ')} … ${seeds[seeds.length - 1]}` : seeds.join(', ')}`);
+  log(`  measured outside the evolution budget on the same tasks for every arm: train ${tasks.train} tasks,`);
+  log(`  test ${tasks.test} (held out); ${values.wide ? '± is a 95% t-interval over seeds' : '[low–high] is a 95% t-interval over seeds, clipped to 0–100%'}`);
   if (values.wide) {
     log(`  ${'evolver'.padEnd(18)} ${'train'.padStart(13)} ${'test'.padStart(13)} ${'rounds'.padStart(6)} ${'ships'.padStart(5)} ${'rejects'.padStart(7)} ${'tokens'.padStart(9)} ${'cost'.padStart(8)} ${'meas-tok'.padStart(9)} ${'overshoot'.padStart(9)} ${'to-target'.padStart(11)}  AEGIS−arm (test, paired)`);
     for (const a of arms) {
@@ -268,7 +272,8 @@ async function compare(args: string[]): Promise<void> {
   }
   const warning = fewSeedsWarning(seeds.length);
   if (warning) log(`  warning: ${warning}`);
-  log(`  * = significant at 5% (paired t-test over seeds); to-target = seeds that reached the seed's test pass rate + ${targetGain} points`);
+  log(`  * = significant at 5% (paired t-test over seeds)`);
+  log(`  to-target = seeds that reached the seed harness's test pass rate + ${targetGain} points`);
   log(`  (mean evolution tokens to it in --wide); overshoot past the budget: largest ${grouped(Math.max(0, ...arms.map((a) => a.maxOvershootTokens)))} tokens.`);
   if (incomparable) log(`  note: ${incomparable} run(s) have no held-out test pass rate (final evaluation skipped or no test split); they are left out of the test columns.`);
   if (values.report) {

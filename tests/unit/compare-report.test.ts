@@ -1,48 +1,7 @@
-import { aggregateArms } from '../../cli/commands/compare';
-import { buildComparisonReport, clippedRateInterval, ComparisonReportData, ComparisonRow, fewSeedsWarning, spendPerArm } from '../../report/compare-report';
+import { buildComparisonReport, clippedRateInterval, fewSeedsWarning, spendPerArm } from '../../report/compare-report';
 import { spendByStage } from '../../report/spend-by-stage';
 import { syntheticAudit } from '../helpers/synthetic-audit';
-
-/** A comparison of static, aegis and random over the given seeds, with test pass rates per seed. */
-function comparison(tests: Record<'aegis' | 'random', number[]>, seedTest = 0.5): ComparisonReportData {
-  const seeds = tests.aegis.map((_, i) => `s-${i + 1}`);
-  const spend = spendByStage(syntheticAudit());
-  const row = (evolver: string, seed: string, test: number): ComparisonRow & { rounds: number; shipped: number; rejected: number; costUsd: number; measurementTokens: number; overshootTokens: number; reused: boolean } => ({
-    evolver,
-    seed,
-    workflowId: evolver === 'static' ? null : `compare-${evolver}-${seed}`,
-    testPassRate: test,
-    trainPassRate: test,
-    tokens: evolver === 'static' ? 0 : 385_000,
-    seedTestPassRate: seedTest,
-    heldOut: evolver === 'static' ? [] : [{ round: 1, evolutionTokens: 200_000, test: (seedTest + test) / 2 }, { round: 2, evolutionTokens: 385_000, test }],
-    tokensToTarget: test >= seedTest + 0.2 ? 385_000 : null,
-    spend: evolver === 'static' ? null : spend,
-    rounds: 2,
-    shipped: 1,
-    rejected: 1,
-    costUsd: 0,
-    measurementTokens: 0,
-    overshootTokens: 0,
-    reused: false,
-  });
-  const rows = seeds.flatMap((seed, i) => [row('static', seed, seedTest), row('aegis', seed, tests.aegis[i]), row('random', seed, tests.random[i])]);
-  return {
-    benchmark: 'gsm8k',
-    model: 'sim:small',
-    metaAgent: 'rules',
-    k: 1,
-    seeds,
-    rounds: 2,
-    maxTokens: 1_000_000,
-    targetGainPoints: 20,
-    trainTasks: 40,
-    testTasks: 20,
-    rows,
-    arms: aggregateArms(rows, ['static', 'aegis', 'random']),
-    runUrl: (id) => `http://localhost:8233/namespaces/default/workflows/${id}`,
-  };
-}
+import { comparison } from '../helpers/synthetic-comparison';
 
 describe('comparison report', () => {
   it('clips an interval to [0, 1] and has none for a single seed', () => {
@@ -80,7 +39,7 @@ describe('comparison report', () => {
     // 75% ± t(2)·0.05/√3 = 75% ± 12.4: inside [0, 100], unclipped.
     expect(html).toMatch(/data-arm="aegis">75\.0% <span class="ci">\[62\.6%–87\.4%\]<\/span>/);
     // AEGIS − random: +20 points on every seed.
-    expect(html).toContain('+20.0 points (p = 0.000, significant)');
+    expect(html).toContain('+20.0 pts · p 0.000 *');
   });
 
   it('is self-contained: no scripts, no external resources, only links to the runs', () => {
