@@ -1,8 +1,10 @@
 import { buildLineage, LineageNode } from '../aegis/lineage';
 import type { AuditRecord, Candidate, Digest } from '../aegis/types';
+import type { HarnessConfig } from '../harness/config';
 import { webUiUrl } from '../temporal.config';
+import { DiffPart, editDiff, HarnessScores, lineageScores, OUTCOME_ORDER, roundTimes, ShippedEffect, shippedEffects, TaskRow, taskRows } from './run-details';
 import { SPEND_STAGES, spendByStage } from './spend-by-stage';
-import { barChart, esc, heatMap, lineChart, stackedBars, thousands } from './svg';
+import { barChart, esc, lineChart, stackedBars, thousands } from './svg';
 
 export interface RunData {
   runId: string;
@@ -11,6 +13,8 @@ export interface RunData {
   digests: Map<number, Digest>;
   /** Candidates of shipped edits, by candidate id. */
   shippedCandidates: Map<string, Candidate>;
+  /** The harnesses each shipped edit went from and to, by harness id (for each edit's diff); absent: no diffs. */
+  harnesses?: Map<string, HarnessConfig>;
 }
 
 const pct = (x: unknown) => (typeof x === 'number' ? `${(100 * x).toFixed(1)}%` : 'n/a');
@@ -21,10 +25,71 @@ function reasonClass(reason: string): string {
   return reason.split(':')[0] || 'other';
 }
 
-function lineageHtml(node: LineageNode): string {
+function scoreText(s: HarnessScores | undefined): string {
+  if (!s) return '';
+  const parts = [
+    s.gate && s.gate.candidatePassed !== null ? `gate ${s.gate.incumbentPassed ?? '?'} → ${s.gate.candidatePassed} of ${s.gate.gateTasks ?? '?'}` : null,
+    s.validation !== null ? `validation ${pct(s.validation)}` : null,
+    s.test !== null ? `test ${pct(s.test)}` : null,
+  ].filter(Boolean);
+  return parts.length ? ` <span class="score">${esc(parts.join(' · '))}</span>` : '';
+}
+
+function lineageHtml(node: LineageNode, scores: Map<string, HarnessScores>): string {
   const rejected = node.rejected.map((r) => `<li class="rejected">✗ round ${r.round} <code>${esc(r.editKey)}</code> — ${esc(r.reason)}</li>`).join('');
-  const children = node.children.map(lineageHtml).join('');
-  return `<li><code>${esc(node.harnessId)}</code> ${node.editKey ? `← round ${node.round}: <code>${esc(node.editKey)}</code>` : '(seed)'}${rejected || children ? `<ul>${rejected}${children}</ul>` : ''}</li>`;
+  const children = node.children.map((c) => lineageHtml(c, scores)).join('');
+  return `<li><code>${esc(node.harnessId)}</code> ${node.editKey ? `← round ${node.round}: <code>${esc(node.editKey)}</code>` : '(seed)'}${scoreText(scores.get(node.harnessId))}${rejected || children ? `<ul>${rejected}${children}</ul>` : ''}</li>`;
+}
+
+const change = (b: number | null, a: number | null) => {
+  if (b === null && a === null) return 'n/a';
+  const delta = b !== null && a !== null ? ` <span class="${a > b ? 'up' : a < b ? 'down' : 'same'}">(${a >= b ? '+' : ''}${(100 * (a - b)).toFixed(1)} pts)</span>` : '';
+  return `${pct(b)} → ${pct(a)}${delta}`;
+};
+
+function diffPartsHtml(parts: DiffPart[]): string {
+  return parts.map((p) => (p.op === 'same' ? esc(p.text) : p.op === 'add' ? `<ins>${esc(p.text)}</ins>` : `<del>${esc(p.text)}</del>`)).join('');
+}
+
+/** One shipped edit: its measured effect, why it was made, and what it changed. */
+function editHtml(e: ShippedEffect, data: RunData): string {
+  const c = data.shippedCandidates.get(e.candidateId);
+  const from = e.from ? data.harnesses?.get(e.from) : undefined;
+  const to = e.to ? data.harnesses?.get(e.to) : undefined;
+  const diff = from && to ? editDiff(from, to) : null;
+  const gate = e.gate.candidatePassed !== null ? `${e.gate.incumbentPassed ?? '?'} → ${e.gate.candidatePassed} of ${e.gate.gateTasks ?? '?'} gate tasks` : 'n/a';
+  const hits = e.predictedUnlocks.filter((t) => e.gate.unlocked.includes(t)).length;
+  const texts = diff?.texts.map((t) => `<p class="where"><code>${esc(t.where)}</code></p><pre class="textdiff">${diffPartsHtml(t.parts)}</pre>`).join('') ?? '';
+  return `<section class="edit" data-edit="${esc(e.candidateId)}"><h3>Round ${e.round} · <code>${esc(e.editKey)}</code> <span class="muted">(${esc(e.bucket || '?')}, ${esc(e.candidateId)})</span></h3>
+<table class="effect"><tr><th>gate</th><td>${esc(gate)}${e.gate.unlocked.length ? ` · unlocked ${e.gate.unlocked.map((t) => `<code>${esc(t)}</code>`).join(', ')}` : ''}</td></tr>
+<tr><th>train batch</th><td>${change(e.train.before, e.train.after)} <span class="muted">(this round's batch → the next round's)</span></td></tr>
+<tr><th>validation</th><td>${change(e.validation.before, e.validation.after)}</td></tr>
+<tr><th>test (held out)</th><td>${change(e.test.before, e.test.after)}</td></tr></table>
+${e.shared ? '<p class="muted">Another ship or a rollback happened in the same round: the end-of-round measures are not this edit\'s alone.</p>' : ''}
+<p><b>Why:</b> ${esc(e.rationale ?? 'no manifest recorded')}. Predicted unlocks ${e.predictedUnlocks.length}, actual ${e.gate.unlocked.length}, both ${hits}.</p>
+${e.evidence.length ? `<details><summary>trace evidence (${e.evidence.length})</summary><ul>${e.evidence.map((x) => `<li>${esc(x)}</li>`).join('')}</ul></details>` : ''}
+${diff ? `<details${texts ? ' open' : ''}><summary>what changed${texts ? ' (prompt text)' : ''}</summary><pre>${esc(texts ? diff.lines.split('\n').map((l) => (l.length > 160 ? `${l.slice(0, 159)}…` : l)).join('\n') : diff.lines)}</pre>${texts}</details>` : ''}
+<details><summary>manifest</summary><pre>${esc(JSON.stringify(c?.manifest ?? null, null, 2))}</pre></details></section>`;
+}
+
+/** The per-task heat map: tasks grouped by outcome, readable names, each cell's result and failure on hover. */
+function taskTableHtml(rows: TaskRow[], rounds: number[]): string {
+  if (!rows.length) return '<p>No digests recorded: no per-task outcomes.</p>';
+  const cell = (row: TaskRow, round: number) => {
+    const c = row.cells.find((x) => x.round === round);
+    if (!c) return '<td class="cell"></td>';
+    const failure = c.failure ? ` · ${c.failure.step !== null ? `failed at step ${c.failure.step}: ` : ''}${c.failure.text}` : '';
+    const tip = `round ${round}: ${c.passed ? 'solved' : 'failed'} (${c.successes}/${c.attempts} attempts)${c.category ? ` · ${c.category}` : ''}${failure}`;
+    return `<td class="cell ${c.passed ? 'pass' : 'fail'}" title="${esc(tip)}">${c.passed ? '✓' : '✗'}</td>`;
+  };
+  const head = `<tr><th>task</th>${rounds.map((r) => `<th class="cell">${r}</th>`).join('')}</tr>`;
+  return `<div data-chart="task-heatmap">${OUTCOME_ORDER.map((outcome) => {
+    const group = rows.filter((r) => r.outcome === outcome);
+    if (!group.length) return '';
+    const body = group.map((r) => `<tr data-outcome="${esc(outcome)}"><td class="task" title="${esc(`${r.taskId}${r.goal ? `\n${r.goal}` : ''}`)}">${esc(r.name)}</td>${rounds.map((round) => cell(r, round)).join('')}</tr>`).join('');
+    const open = outcome === 'unlocked' || outcome === 'regressed' || outcome === 'flaky' || group.length <= 20;
+    return `<details class="outcome"${open ? ' open' : ''}><summary>${esc(outcome)} (${group.length})</summary><div class="scroll"><table class="tasks">${head}${body}</table></div></details>`;
+  }).join('')}</div>`;
 }
 
 /** One self-contained HTML file: charts are inline SVG, no scripts or external assets. */
@@ -86,20 +151,12 @@ export function buildReport(data: RunData): string {
     })
     .join('');
 
-  const taskIds = [...new Set([...data.digests.values()].flatMap((d) => d.tasks.map((t) => t.taskId)))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  const outcome = new Map<string, 'pass' | 'fail'>();
-  for (const [round, d] of data.digests) for (const t of d.tasks) outcome.set(`${t.taskId}|${round}`, t.passed ? 'pass' : 'fail');
-  const heat = heatMap('task-heatmap', taskIds, rounds, (task, round) => outcome.get(`${task}|${round}`) ?? null);
-
-  const manifests = by('ship')
-    .map((r) => {
-      const c = r.candidateId ? data.shippedCandidates.get(r.candidateId) : undefined;
-      const actual = ((r.payload.gate as { unlocked?: string[] } | undefined)?.unlocked ?? []) as string[];
-      const predicted = c?.manifest.predictedImpact.tasksWillUnlock ?? [];
-      const hits = predicted.filter((t) => actual.includes(t)).length;
-      return `<tr><td>${r.round}</td><td><code>${esc(r.candidateId)}</code></td><td>${esc(c?.bucket ?? '')}</td><td><code>${esc(r.payload.editKey)}</code></td><td>${predicted.length}</td><td>${actual.length}</td><td>${hits}</td><td><details><summary>manifest</summary><pre>${esc(JSON.stringify(c?.manifest ?? null, null, 2))}</pre></details></td></tr>`;
-    })
-    .join('');
+  const tasks = taskRows(data.digests);
+  const heat = taskTableHtml(tasks, rounds);
+  const counts = OUTCOME_ORDER.map((o) => `${tasks.filter((t) => t.outcome === o).length} ${o}`).join(', ');
+  const edits = shippedEffects(audit, data.shippedCandidates).map((e) => editHtml(e, data)).join('');
+  const times = roundTimes(audit);
+  const timeRows = times.map((t) => `<tr><td>${t.round}</td><td>${esc(t.start.replace('T', ' ').slice(0, 19))}</td><td class="num">${esc(duration(t.seconds))}</td></tr>`).join('');
   const lineage = buildLineage(audit);
   const compression = by('digest').map((r) => (typeof r.payload.compression === 'number' ? r.payload.compression.toFixed(0) + '×' : 'n/a'));
 
@@ -111,7 +168,11 @@ svg{max-width:100%;height:auto}.scroll{overflow-x:auto}.num{text-align:right;fon
 pre{white-space:pre-wrap;word-break:break-word}
 h1{font-size:22px}h2{font-size:17px;margin-top:32px;border-bottom:1px solid #ddd}
 svg text{font-size:11px;fill:#333}.grid{stroke:#eee}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}
-.rejected{color:#a33}.kpi{display:inline-block;margin-right:28px}.kpi b{font-size:20px;display:block}code{font-size:12px}pre{max-height:300px;overflow:auto}
+.rejected{color:#a33}.score{color:#555;font-size:12px}.muted{color:#666;font-size:12px}.up{color:#2a7d2a}.down{color:#b03030}.same{color:#666}
+.edit{border:1px solid #ddd;border-radius:4px;padding:4px 12px 8px;margin:12px 0}.edit h3{font-size:15px;margin:8px 0}.effect th{width:130px}
+ins{background:#d9f2d9;text-decoration:none}del{background:#f8d7d7}.textdiff{border:1px solid #eee;padding:6px}.where{margin:8px 0 2px}
+.tasks td.task{max-width:560px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}.tasks .cell{width:22px;text-align:center;padding:2px}
+.pass{background:#cfe8cc;color:#2a6a2a}.fail{background:#f5c9c9;color:#9a2a2a}details.outcome summary{font-weight:600;margin-top:8px}.kpi{display:inline-block;margin-right:28px}.kpi b{font-size:20px;display:block}code{font-size:12px}pre{max-height:300px;overflow:auto}
 </style></head><body>
 <h1>HarnessX run <code>${esc(data.runId)}</code></h1>
 <p>${timing(audit)} · <a href="${esc(webUiUrl(data.runId))}">open the run in the Temporal Web UI</a></p>
@@ -120,14 +181,16 @@ svg text{font-size:11px;fill:#333}.grid{stroke:#eee}table{border-collapse:collap
 <h2>Pass rate per round</h2>${passChart}
 <p>Each point is the harness in use after that round (0: the seed harness). Train batch: measured at the start of the next round, on its adaptation batch. Validation and test: measured at the end of the round, on the gate's validation tasks and the test tasks (reported only, never seen by evolution). Dashed lines: ships (green) and regression-guard rollbacks (red); hover for the edit.</p>
 <h2>Decisions per stage and reason</h2>${outcomeChart}
-<h2>Lineage</h2><ul>${lineage ? lineageHtml(lineage) : '<li>no setup record</li>'}</ul>
-<h2>Per-task outcomes across rounds</h2><p>Green: solved (pass@k) in that round's batch; red: failed; blank: not in the batch.</p>${heat}
+<h2>Lineage</h2><p>Each version with its gate verdict when shipped (tasks the incumbent → the candidate passed) and validation / test at the end of its round; ✗ candidates rejected on it.</p><ul class="lineage">${lineage ? lineageHtml(lineage, lineageScores(audit, lineage)) : '<li>no setup record</li>'}</ul>
+<h2>Per-task outcomes across rounds</h2><p>Each round's adaptation batch, tasks grouped by outcome (${esc(counts)}): unlocked = failed, then solved from some round on; regressed = solved, then failed; flaky = both ways. ✓ solved (pass@k), ✗ failed, blank: not in that round's batch. Hover a task for its id and goal, a cell for its attempts, failure category and the step it failed at.</p>${heat}
 <h2>Tokens and cost per round, by stage</h2>${tokens}
 <div class="scroll"><table><tr><th>stage</th><th>tokens</th><th>USD</th></tr>${stageRows}<tr><th>evolution (the budget's spend)</th><th class="num" data-total="evolution">${thousands(spend.evolutionTokens)}</th><th class="num">${money(spend.evolutionUsd)}</th></tr><tr><th>measurement (outside the budget)</th><th class="num" data-total="measurement">${thousands(spend.measurementTokens)}</th><th class="num">${money(spend.measurementUsd)}</th></tr></table></div>
 <p>Evolution spend (rollouts, meta-agent, gate, regression guard) is what maxTokens/maxUsd cap; measurement spend (held-out tracking, the final evaluation) is accounted apart from it${final && typeof final.measurementTokens === 'number' ? `: ${thousands(final.measurementTokens)} tokens` : ''}${final && final.finalEvaluation === false ? '; the final evaluation was skipped, so the pass rates above are the first and last batch' : ''}.</p>
 <p>Costs come from the price table (the simulator is free; real models are priced with HARNESSX_PRICES). Digest compression per round (trace tokens per digest token): ${esc(compression.join(', ') || 'n/a')}.</p>
-<h2>Shipped edits: predicted vs actual impact</h2>
-<div class="scroll"><table><tr><th>round</th><th>candidate</th><th>bucket</th><th>edit</th><th>predicted unlocks</th><th>actual unlocks (gate set)</th><th>predicted and actual</th><th></th></tr>${manifests || '<tr><td colspan="8">nothing shipped</td></tr>'}</table></div>
+<h2>Shipped edits and their measured effect</h2>
+${edits || '<p>Nothing shipped.</p>'}
+<h2>Timing per round</h2>
+<div class="scroll"><table><tr><th>round</th><th>started (UTC)</th><th>duration</th></tr>${timeRows}</table></div>
 </body></html>
 `;
 }
@@ -140,10 +203,13 @@ function timing(audit: readonly AuditRecord[]): string {
   const first = stamps[0];
   const last = stamps[stamps.length - 1];
   const seconds = Math.max(0, Math.round((last.getTime() - first.getTime()) / 1000));
-  const duration = seconds >= 3600 ? `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min` : seconds >= 60 ? `${Math.floor(seconds / 60)} min ${seconds % 60} s` : `${seconds} s`;
   const at = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 19);
   const ended = audit.some((r) => r.stage === 'final');
-  return `started ${at(first)} UTC · ${ended ? 'ended' : 'last record'} ${at(last)} UTC · ${duration}`;
+  return `started ${at(first)} UTC · ${ended ? 'ended' : 'last record'} ${at(last)} UTC · ${duration(seconds)}`;
+}
+
+function duration(seconds: number): string {
+  return seconds >= 3600 ? `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min` : seconds >= 60 ? `${Math.floor(seconds / 60)} min ${seconds % 60} s` : `${seconds} s`;
 }
 
 /** The final record's two spends, when it has them (runs from before the split record evolution spend only). */

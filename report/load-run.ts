@@ -1,4 +1,5 @@
 import type { Candidate, Digest } from '../aegis/types';
+import type { HarnessConfig } from '../harness/config';
 import type { Store } from '../store/store';
 import type { RunData } from './build-report';
 
@@ -10,7 +11,7 @@ export class NoAuditLogError extends Error {
   }
 }
 
-/** Gathers what a report needs from the artifact store: the audit log, digests and shipped manifests. */
+/** Gathers what a report needs from the artifact store: the audit log, digests, shipped manifests and their harnesses. */
 export async function loadRun(store: Store, runId: string): Promise<RunData> {
   const audit = await store.readAudit(runId);
   if (!audit.length) throw new NoAuditLogError(runId, store.location);
@@ -22,5 +23,14 @@ export async function loadRun(store: Store, runId: string): Promise<RunData> {
       const c = (await store.get<Candidate[]>(r.evidenceRefs[0])).find((x) => x.candidateId === r.candidateId);
       if (c) shippedCandidates.set(c.candidateId, c);
     }
-  return { runId, audit, digests, shippedCandidates };
+  // Each shipped edit's harness before and after, for its diff (a harness missing from the store only loses its diff).
+  const harnesses = new Map<string, HarnessConfig>();
+  for (const r of audit)
+    if (r.stage === 'ship')
+      for (const id of [r.payload.from, r.harnessId ?? r.payload.to])
+        if (typeof id === 'string' && !harnesses.has(id)) {
+          const h = await store.getHarness(id).catch(() => null);
+          if (h) harnesses.set(id, h);
+        }
+  return { runId, audit, digests, shippedCandidates, harnesses };
 }

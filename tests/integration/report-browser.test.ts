@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
+import { parseHarnessConfig } from '../../harness/config';
+import { seedHarness } from '../../harness/seed';
 import { buildReport } from '../../report/build-report';
 import { buildComparisonReport } from '../../report/compare-report';
 import { syntheticAudit } from '../helpers/synthetic-audit';
@@ -18,7 +20,22 @@ afterAll(() => browser?.close());
 
 it.each([1400, 800])('the run report at %i px: no horizontal overflow, no clipped label, totals as the summary', async (width) => {
   const audit = syntheticAudit();
-  const html = buildReport({ runId: 'evolve-webshop-demo', audit, digests: new Map(), shippedCandidates: new Map() });
+  // A shipped prompt edit with its diff, and tasks with long goals: neither may widen the page.
+  audit.find((r) => r.stage === 'ship')!.payload.from = 'hx-seed';
+  const prompted = (template: string) => parseHarnessConfig({ ...seedHarness(), hooks: { ...seedHarness().hooks, task_start: [{ id: 'system_prompt', type: 'system_prompt', params: { template } }] } });
+  const long = 'Search with the fewest words that name the product, open the best match, choose every option the instruction asks for and buy it. '.repeat(4);
+  const goal = (i: number) => `i need a long sleeve button-down shirt in navy blue, size large, machine washable, number ${i}, and price lower than 40.00 dollars`;
+  const tasks = (round: number) => Array.from({ length: 12 }, (_, i) => ({ taskId: `webshop/10759687${i}-8abd4a61`, passed: (i + round) % 3 === 0, successes: (i + round) % 3 === 0 ? 2 : 0, attempts: 2, category: (i + round) % 3 === 0 ? null : ('loop' as const), categoryCounts: {}, implicated: [], evidence: ['attempt 0: step 4: click[Buy Now] returned to an earlier state'], goal: goal(i), history: [] }));
+  const html = buildReport({
+    runId: 'evolve-webshop-demo',
+    audit,
+    digests: new Map([1, 2].map((round) => [round, { round, harnessId: 'hx', tasks: tasks(round), actionability: 1, traceTokens: 0, digestTokens: 0 }])),
+    shippedCandidates: new Map(),
+    harnesses: new Map([
+      ['hx-seed', prompted(long)],
+      ['hx-r1', prompted(long.replace('fewest', 'fewest distinctive'))],
+    ]),
+  });
   mkdirSync(ARTEFACTS, { recursive: true });
   const file = join(ARTEFACTS, `report-${width}.html`);
   writeFileSync(file, html);

@@ -67,7 +67,10 @@ describe('HTML report', () => {
     expect(html).toContain('gate → seesaw: regression');
     expect(html).toContain('plan → no-op: empty landscape');
     expect(html).toContain('15.6%'.replace('15.6', '20.0'));
-    expect(html).toContain('t1 round 1: pass');
+    // The heat map: t2 (failed) is listed before t1 (solved), each cell says what happened on hover.
+    expect(html.indexOf('<summary>never solved (1)</summary>')).toBeLessThan(html.indexOf('<summary>always solved (1)</summary>'));
+    expect(html).toContain('title="round 1: solved (1/1 attempts)"');
+    expect(html).toContain('title="round 1: failed (0/1 attempts) · loop"');
     // Spend by stage: the rollout's tokens over both rounds; its USD is n/a because round 2 was unpriced (a
     // partial sum would understate it); with no total in the final record, the stages' sum is the total.
     expect(html).toContain('<tr><td>rollout</td><td class="num">1,900</td><td class="num">n/a</td></tr>');
