@@ -1,9 +1,19 @@
 import { Context } from '@temporalio/activity';
 
-/** Heartbeats when running inside an activity; a no-op when called directly (tests, in-process bench). */
+/** The details each running activity last heartbeated: a bare liveness beat repeats them instead of erasing them. */
+const lastDetails = new WeakMap<Context, unknown>();
+
+/**
+ * Heartbeats when running inside an activity; a no-op when called directly (tests, in-process bench). A
+ * beat without details (the boundary's liveness timer) sends the activity's last details again, so the
+ * progress they carry (episodes, meta-agent calls) stays visible to the CLI between updates.
+ */
 export function heartbeat(details?: unknown): void {
   try {
-    Context.current().heartbeat(details);
+    const context = Context.current();
+    if (details === undefined) details = lastDetails.get(context);
+    else lastDetails.set(context, details);
+    context.heartbeat(details);
   } catch {
     /* not in an activity context */
   }

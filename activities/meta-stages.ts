@@ -12,7 +12,7 @@ import { getBenchmark } from '../benchmarks/registry';
 import type { EpisodeTrace } from '../harness/trace';
 import { costUsd } from '../models/prices';
 import { createModel } from '../models/registry';
-import { workflowIdOrNull } from './activity-context';
+import { heartbeat, workflowIdOrNull } from './activity-context';
 import { faultPoint } from './boundary';
 import type { ActivityServices } from './services';
 import type { Spend } from './spend';
@@ -77,12 +77,18 @@ export function createMetaStageActivities(services: ActivityServices) {
   /** Runs a meta-agent stage: a StageFailure becomes a recorded failure (the round no-ops), never a retry. */
   async function stage<R extends object>(spec: StageSpec, fn: (agent: MetaAgent) => Promise<R>): Promise<StageResult<R>> {
     const agent = agentFor(spec);
+    // A model meta-agent's calls so far, as heartbeat details: the CLI's progress line shows them (cli/progress.ts).
+    const usage = (spec.metaAgent ?? 'rules') !== 'rules' && agent.usage ? () => agent.usage!().calls : null;
+    const beat = usage ? setInterval(() => heartbeat({ meta: { calls: usage() } }), 1000) : null;
+    if (usage) heartbeat({ meta: { calls: 0 } });
     try {
       const r = await fn(agent);
       return { ...r, spend: metaSpend(agent, spec.metaAgent) };
     } catch (e) {
       if (e instanceof StageFailure) return { failed: e.message, spend: metaSpend(agent, spec.metaAgent) };
       throw e;
+    } finally {
+      if (beat) clearInterval(beat);
     }
   }
 

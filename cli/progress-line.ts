@@ -11,6 +11,14 @@ export interface InFlight {
   total: number;
   /** Activities contributing, e.g. 3 gate activities of one wave. */
   activities: number;
+  /** A model meta-agent's calls so far in the stage running (absent when no meta-agent stage reports any). */
+  metaCalls?: number;
+}
+
+/** A meta-agent stage's heartbeat details (`{ meta: { calls } }`, activities/meta-stages.ts): its calls so far. */
+export function metaCallsOf(details: unknown): number | null {
+  const calls = (details as { meta?: { calls?: unknown } } | null)?.meta?.calls;
+  return typeof calls === 'number' && Number.isFinite(calls) && calls >= 0 ? calls : null;
 }
 
 /** Sums an activity's heartbeat details (`{ rollouts: { key: { done, total } } }`, activities/rollout-progress.ts). */
@@ -81,10 +89,13 @@ export interface ProgressState {
  */
 export function progressLine(s: ProgressState, width = 100): string {
   const head = `[${clock(s.elapsedSeconds)}] ${s.where}`;
-  const ep = s.flight ? `${s.flight.done}/${s.flight.total} episodes` : '';
-  const eta = s.flight ? (s.etaSeconds === null ? 'ETA …' : `ETA ${clock(s.etaSeconds)}`) : '';
+  const episodes = s.flight && s.flight.total > 0 ? s.flight : null;
+  const ep = episodes ? `${episodes.done}/${episodes.total} episodes` : '';
+  const eta = episodes ? (s.etaSeconds === null ? 'ETA …' : `ETA ${clock(s.etaSeconds)}`) : '';
+  const calls = s.flight?.metaCalls;
+  const meta = calls === undefined ? '' : `meta-agent ${calls} call${calls === 1 ? '' : 's'}`;
   const compose = (barWidth: number, withCounts: boolean) =>
-    [head, s.flight && barWidth > 0 ? bar(s.flight.done, s.flight.total, barWidth) : '', ep, eta, withCounts ? s.counts : ''].filter(Boolean).join(' · ');
+    [head, episodes && barWidth > 0 ? bar(episodes.done, episodes.total, barWidth) : '', ep, eta, meta, withCounts ? s.counts : ''].filter(Boolean).join(' · ');
   for (const withCounts of [true, false])
     for (const barWidth of [20, 12, 6, 0]) {
       const line = compose(barWidth, withCounts);

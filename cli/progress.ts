@@ -3,7 +3,7 @@ import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-wor
 import type { CoevolveStatus } from '../workflows/coevolve';
 import type { RunStatus } from '../workflows/evolve-harness';
 import { UsageError } from './errors';
-import { EtaTracker, episodesOf, fit, InFlight, lineWidth, progressLine } from './progress-line';
+import { EtaTracker, episodesOf, fit, InFlight, lineWidth, metaCallsOf, progressLine } from './progress-line';
 
 /**
  * How a workflow reports progress: its status query; where it is (round and stage: a new `where` is new
@@ -32,7 +32,8 @@ export const COEVOLVE_PROGRESS: ProgressView<CoevolveStatus> = {
 };
 
 /**
- * The episodes in flight: the heartbeat details of the run's pending activities (activities/rollout-progress.ts),
+ * The work in flight: the heartbeat details of the run's pending activities — episodes (activities/rollout-progress.ts)
+ * and a model meta-agent's calls (activities/meta-stages.ts) —
  * read from the server's description of the run, decoded with the client's data converter (and codec).
  */
 export async function inFlight(handle: WorkflowHandle): Promise<InFlight | null> {
@@ -41,15 +42,21 @@ export async function inFlight(handle: WorkflowHandle): Promise<InFlight | null>
   let done = 0;
   let total = 0;
   let activities = 0;
+  let metaCalls: number | null = null;
   for (const a of raw.pendingActivities ?? []) {
     const details = await decodeArrayFromPayloads(converter, a.heartbeatDetails?.payloads);
+    const calls = metaCallsOf(details[0]);
+    if (calls !== null) {
+      metaCalls = (metaCalls ?? 0) + calls;
+      activities++;
+    }
     const ep = episodesOf(details[0]);
     if (!ep) continue;
     done += ep.done;
     total += ep.total;
     activities++;
   }
-  return activities ? { done, total, activities } : null;
+  return activities ? { done, total, activities, ...(metaCalls !== null ? { metaCalls } : {}) } : null;
 }
 
 export interface FollowOptions {
@@ -97,7 +104,7 @@ export async function followRun<R, S>(handle: WorkflowHandle, log: (line: string
         drawn = true;
         return;
       }
-      const key = `${where}|${flight ? Math.floor((4 * flight.done) / Math.max(1, flight.total)) : '-'}`;
+      const key = `${where}|${flight && flight.total > 0 ? Math.floor((4 * flight.done) / flight.total) : '-'}|${flight?.metaCalls ?? ''}`;
       if (key !== lastKey) print(line);
       lastKey = key;
     } catch {

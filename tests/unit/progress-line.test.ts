@@ -1,4 +1,4 @@
-import { bar, clock, EtaTracker, episodesOf, lineWidth, progressLine } from '../../cli/progress-line';
+import { bar, clock, EtaTracker, episodesOf, lineWidth, metaCallsOf, progressLine } from '../../cli/progress-line';
 import { historyLines, recordKind, whatHappened } from '../../report/history-text';
 import type { AuditRecord } from '../../aegis/types';
 
@@ -26,6 +26,21 @@ describe('live progress line', () => {
     expect([...line].length).toBeLessThanOrEqual(100);
     for (const width of [100, 80, 60, 40]) expect([...progressLine({ ...state, counts: 'shipped 1 · rejected 2 · 1,029,848 + 120,000 tok' }, width)].length).toBeLessThanOrEqual(width);
     expect(progressLine({ ...state, flight: null, etaSeconds: null })).toBe('[1:23] round 2/4 · gate · shipped 1 · rejected 2');
+  });
+
+  it("counts a model meta-agent's calls in the stage from its heartbeat, without an episode bar", () => {
+    expect(metaCallsOf({ meta: { calls: 3 } })).toBe(3);
+    expect(metaCallsOf({ meta: { calls: -1 } })).toBeNull();
+    expect(metaCallsOf({ meta: { calls: '3' } })).toBeNull();
+    expect(metaCallsOf({ rollouts: {} })).toBeNull();
+    expect(metaCallsOf(null)).toBeNull();
+    const state = { elapsedSeconds: 83, where: 'round 2/4 · evolve', flight: { done: 0, total: 0, activities: 1, metaCalls: 3 }, etaSeconds: null, counts: 'shipped 1 · rejected 2' };
+    expect(progressLine(state)).toBe('[1:23] round 2/4 · evolve · meta-agent 3 calls · shipped 1 · rejected 2');
+    expect(progressLine({ ...state, flight: { ...state.flight, metaCalls: 1 } })).toContain('meta-agent 1 call ·');
+    // Episodes and calls at once: both shown, the bar dropped to stay within 100 columns.
+    const both = progressLine({ ...state, flight: { done: 5, total: 10, activities: 2, metaCalls: 0 } }, 100);
+    expect(both).toBe('[1:23] round 2/4 · evolve · 5/10 episodes · ETA … · meta-agent 0 calls · shipped 1 · rejected 2');
+    expect([...both].length).toBeLessThanOrEqual(100);
   });
 
   it('is wider only on a wider terminal', () => {
