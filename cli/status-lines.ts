@@ -1,6 +1,7 @@
 import { grouped, percent } from '../aegis/run-labels';
+import type { DeploymentStatus } from '../aegis/live/deployment-state';
 import type { RunStatus, RunSummary } from '../workflows/evolve-harness';
-import { clock, fit } from './progress-line';
+import { bar, clock, fit } from './progress-line';
 
 export interface StatusView {
   workflowId: string;
@@ -36,4 +37,27 @@ export function statusLines(v: StatusView, width = 100): string[] {
   if (v.note) lines.push(v.note);
   // The link stays whole (a cut link is no link).
   return [...lines.map((l) => fit(l, width)), `Web UI: ${v.webUi}`];
+}
+
+/** `deploy status` for a person: a handful of lines within `width` columns (`--json` has the full state). */
+export function deploymentStatusLines(s: DeploymentStatus, workflowStatus: string, webUi: string, width = 100): string[] {
+  const rate = (r: number | null, low: number | null, high: number | null) => `${percent(r)}${low !== null && high !== null ? ` [${percent(low)}–${percent(high)}]` : ''}`;
+  const w = s.window;
+  const budget = s.spend.budgetPerDay;
+  const lines = [
+    `deployment ${s.name} · ${s.status}${workflowStatus === 'RUNNING' ? '' : ` (${workflowStatus.toLowerCase()})`} · revision ${s.revision} · round ${s.round}`,
+    `champion ${s.champion}`,
+    s.canary
+      ? `canary ${s.canary.harnessId} (${Math.round(100 * s.canary.share)}% of runs): ${percent(s.canary.canary.rate)} over ${s.canary.runs} vs ${percent(s.canary.champion.rate)} over ${s.canary.championRuns}`
+      : 'canary none',
+    `window ${w.index}: ${bar(w.runs, Math.max(1, w.of), 20)} ${w.runs}/${w.of} runs · pass rate ${rate(w.passRate, w.low, w.high)}`,
+  ];
+  const closed = s.windows.slice(-3);
+  if (closed.length) lines.push(`last windows: ${closed.map((x) => `#${x.index} ${percent(x.passRate)} (${x.runs})`).join(' · ')}`);
+  lines.push(
+    `spend today ${grouped(s.spend.today.tokens)} tok${budget.tokens ? ` of ${grouped(budget.tokens)}` : ''}${s.spend.today.usd ? ` ($${s.spend.today.usd.toFixed(2)})` : ''} · promotions ${s.counts.promotions} · rollbacks ${s.counts.rollbacks} · failed runs ${s.counts.productRunsFailed}`,
+    `next round ${s.nextRound}`,
+    `last: ${s.lastEvent}`,
+  );
+  return [...lines.map((l) => fit(l, width)), `Web UI: ${webUi}`];
 }

@@ -5,6 +5,8 @@ import { connectClient } from '../../workers/connection';
 import type { DeploymentStatus } from '../../workflows/deployment';
 import { UsageError } from '../errors';
 import { checkModelFlag, type Commands, parseOptions, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
+import { lineWidth } from '../progress-line';
+import { deploymentStatusLines } from '../status-lines';
 
 const USAGE = `usage: harnessx deploy start|status|pause|resume|stop|rollback <name> [options]
   start <name> --suite S [--config FILE] [--model M] [--harness file.json] [--meta-agent rules|MODEL] [--seed S]
@@ -96,17 +98,7 @@ async function status(args: string[]): Promise<void> {
   const { handle, running, status: workflowStatus } = await handleOf(positionals[0], 'status');
   const s: DeploymentStatus = running ? await handle.query<DeploymentStatus>('deploymentStatus') : ((await handle.result()) as DeploymentStatus);
   if (values.json) return void console.log(JSON.stringify({ workflowStatus, ...(s as DeploymentStatus) }));
-  const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
-  const lines = [
-    `deployment ${s.name}: ${s.status} (${workflowStatus.toLowerCase()}), revision ${s.revision}`,
-    `  champion  ${s.champion}`,
-    s.canary ? `  canary    ${s.canary.harnessId} (${(s.canary.share * 100).toFixed(0)}% of run keys): ${pct(s.canary.canary.rate)} over ${s.canary.runs} runs vs champion ${pct(s.canary.champion.rate)} over ${s.canary.championRuns}` : '  canary    none',
-    `  window ${s.window.index}: ${s.window.runs}/${s.window.of} runs, pass rate ${pct(s.window.passRate)} [${pct(s.window.low)}, ${pct(s.window.high)}]`,
-    ...s.windows.slice(-10).map((w) => `    window ${w.index}: ${w.runs} runs, ${pct(w.passRate)} [${pct(w.low)}, ${pct(w.high)}] under ${w.harnessId} (${Object.entries(w.bySource).map(([k, n]) => `${k} ${n}`).join(', ')})`),
-    `  spend today ${s.spend.today.tokens} tokens${s.spend.budgetPerDay.tokens ? ` of ${s.spend.budgetPerDay.tokens}` : ''}; reports ${s.counts.reports}, failed runs ${s.counts.productRunsFailed}, promotions ${s.counts.promotions}, rollbacks ${s.counts.rollbacks} (pulled ${s.counts.pulls})`,
-    `  next round ${s.nextRound}`,
-    `  last event ${s.lastEvent}`,
-  ];
+  const lines = deploymentStatusLines(s, workflowStatus, webUiUrl(deploymentWorkflowId(s.name)), lineWidth(process.stdout));
   console.log(lines.join('\n'));
 }
 

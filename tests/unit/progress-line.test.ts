@@ -90,3 +90,45 @@ describe('status for a person', () => {
     expect(lines[lines.length - 1]).toBe('Web UI: http://localhost:8233/namespaces/default/workflows/evolve-webshop');
   });
 });
+
+describe('deploy status for a person', () => {
+  const { deploymentStatusLines } = require('../../cli/status-lines') as typeof import('../../cli/status-lines');
+  const status = {
+    name: 'support-prod',
+    status: 'running',
+    revision: 7,
+    champion: 'hx-0123456789abcdef',
+    canary: { harnessId: 'hx-fedcba9876543210', round: 3, share: 0.1, runs: 42, championRuns: 380, canary: { rate: 0.8571428571, low: 0.7, high: 0.95 }, champion: { rate: 0.7236842105, low: 0.68, high: 0.77 } },
+    window: { index: 12, runs: 37, of: 50, passRate: 0.7567567567, low: 0.6, high: 0.87 },
+    windows: Array.from({ length: 11 }, (_, i) => ({ index: i + 1, runs: 50, passRate: 0.7 + i / 100, low: 0.6, high: 0.8, harnessId: 'hx-0123456789abcdef', bySource: { verifier: 30, feedback: 20 } })),
+    regressionSet: 40,
+    spend: { today: { day: '2026-12-07', tokens: 1234567, usd: 1.5 }, total: { tokens: 9876543, usd: 12 }, budgetPerDay: { tokens: 5000000 } },
+    versions: [],
+    counts: { reports: 1000, duplicates: 0, productRunsFailed: 3, feedback: 200, lateFeedback: 0, swaps: 2, midTaskSwaps: 0, promotions: 2, rollbacks: 1, pulls: 0, rounds: 3 },
+    round: 3,
+    nextRound: 'when window 12 has 50 runs (37 so far)',
+    lastEvent: 'round 3: canary hx-fedcba9876543210 started on 10% of run keys after the gate passed it 14 → 17 of 40 '.repeat(3),
+  } as unknown as import('../../aegis/live/deployment-state').DeploymentStatus;
+
+  it('is a few lines within 100 columns: progress of the window, canary against champion, the last windows, spend', () => {
+    const lines = deploymentStatusLines(status, 'RUNNING', 'http://localhost:8233/namespaces/default/workflows/deployment-support-prod');
+    expect(lines[0]).toBe('deployment support-prod · running · revision 7 · round 3');
+    expect(lines[2]).toBe('canary hx-fedcba9876543210 (10% of runs): 85.7% over 42 vs 72.4% over 380');
+    expect(lines[3]).toBe(`window 12: ${bar(37, 50, 20)} 37/50 runs · pass rate 75.7% [60.0%–87.0%]`);
+    expect(lines[4]).toBe('last windows: #9 78.0% (50) · #10 79.0% (50) · #11 80.0% (50)');
+    expect(lines[5]).toBe('spend today 1,234,567 tok of 5,000,000 ($1.50) · promotions 2 · rollbacks 1 · failed runs 3');
+    expect(lines.length).toBeLessThanOrEqual(9);
+    for (const l of lines.slice(0, -1)) expect([...l].length).toBeLessThanOrEqual(100);
+    expect(lines[lines.length - 2].endsWith('…')).toBe(true);
+    expect(lines[lines.length - 1]).toBe('Web UI: http://localhost:8233/namespaces/default/workflows/deployment-support-prod');
+  });
+
+  it('says when the workflow has ended and when there is no canary or closed window yet', () => {
+    const lines = deploymentStatusLines({ ...status, canary: null, windows: [] }, 'COMPLETED', 'u', 60);
+    expect(lines[0]).toMatch(/^deployment support-prod · running \(completed\) · revision 7/);
+    expect(lines).toContain('canary none');
+    expect(lines.some((l) => l.startsWith('last windows'))).toBe(false);
+    for (const l of lines.slice(0, -1)) expect([...l].length).toBeLessThanOrEqual(60);
+  });
+});
+
