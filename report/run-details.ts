@@ -39,15 +39,17 @@ export interface ShippedEffect {
   predictedUnlocks: string[];
 }
 
-/** The manifest's attribution signature read as a sentence: "format_error→format_repair|…: recover actions" → its reason. */
+/**
+ * The manifest's attribution signature read as a sentence: the rules agent writes "cause→remedy|remedy…: why"
+ * ("no_progress→plan_then_act|step_budget: more steps" → "more steps (against no_progress failures)"); any
+ * other signature (an LLM meta-agent's) is shown as written.
+ */
 function rationaleOf(c: Candidate | undefined): string | null {
-  const sig = c?.manifest.attributionSignature;
+  const sig = c?.manifest.attributionSignature?.trim();
   if (!sig) return null;
-  const colon = sig.indexOf(': ');
-  const [cause, remedy] = (colon >= 0 ? sig.slice(0, colon) : sig).split('→');
-  const why = colon >= 0 ? sig.slice(colon + 2) : '';
-  const target = remedy ? `${cause.trim()} → ${remedy.split('|')[0].trim()}` : cause.trim();
-  return why ? `${why} (targets ${target})` : `targets ${target}`;
+  const m = sig.match(/^([a-z_]+)→[^:]*(?::\s*(.*))?$/s);
+  if (!m) return sig;
+  return m[2] ? `${m[2]} (against ${m[1]} failures)` : `against ${m[1]} failures`;
 }
 
 export function shippedEffects(audit: readonly AuditRecord[], candidates: ReadonlyMap<string, Candidate> = new Map()): ShippedEffect[] {

@@ -57,7 +57,7 @@ interface ArmRun {
   reused: boolean;
   /** For the --report file only (left out of --json's rows): the seed harness's test rate and held-out tracking. */
   seedTestPassRate?: number | null;
-  heldOut?: RunSummary['heldOut'];
+  heldOut?: ComparisonRow['heldOut'];
 }
 
 /** The seeds of a comparison: the given seed alone, or seed-1 … seed-N. */

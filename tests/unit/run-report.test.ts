@@ -49,7 +49,10 @@ describe('the run report: shipped edits', () => {
     // Round 1 has no earlier round end: test before is the seed harness's, validation before is unknown.
     expect(e.test).toEqual({ before: 0.4, after: 0.45 });
     expect(e.validation).toEqual({ before: null, after: 0.5 });
-    expect(e.rationale).toBe('retry the search with fewer words (targets no_progress → system_prompt)');
+    expect(e.rationale).toBe('retry the search with fewer words (against no_progress failures)');
+    // Any other signature (an LLM meta-agent's) is shown as written.
+    const llm = { ...candidate, manifest: { ...candidate.manifest, attributionSignature: 'The agent gives up after one empty search; a retry rule fixes it.' } };
+    expect(shippedEffects(syntheticAudit(), new Map([[llm.candidateId, llm]]))[0].rationale).toBe('The agent gives up after one empty search; a retry rule fixes it.');
     expect(e.predictedUnlocks).toEqual(['webshop/a', 'webshop/c']);
   });
 
@@ -106,7 +109,7 @@ describe('the run report: shipped edits', () => {
     expect(html).toContain('9 → 13 of 30 gate tasks');
     expect(html).toContain('40.0% → 55.0% <span class="up">(+15.0 pts)</span>');
     expect(html).toContain('40.0% → 45.0% <span class="up">(+5.0 pts)</span>');
-    expect(html).toContain('retry the search with fewer words (targets no_progress → system_prompt)');
+    expect(html).toContain('retry the search with fewer words (against no_progress failures)');
     expect(html).toContain('<ins>cheapest matching </ins>');
     expect(html).toContain('Predicted unlocks 2, actual 2, both 1.');
   });
