@@ -27,12 +27,12 @@ export async function storedLessons(backing: LessonBacking, key: MemoryKey): Pro
 }
 
 /**
- * One rollout's view of the memory of (harness, suite). Deterministic by construction: every episode of
- * the rollout recalls the same snapshot, read once when the rollout starts, and the lessons its episodes
- * extract are appended to the store once, when the rollout ends, in the rollout's sequential order (task by
- * task, attempt by attempt), whatever order episodes finished in. So a rollout's outcomes do not depend on
- * its concurrency, and the next rollout of the same harness and suite (the gate after the batch, the next
- * round, another host, a restarted worker) recalls them.
+ * One rollout's view of the memory of (harness, suite). Deterministic by construction: the rollout runs one
+ * episode at a time (rolloutTasks forces it when memory is in use), and episode i recalls the lessons stored
+ * when the rollout started plus those of the rollout's episodes before it in sequential order (task by
+ * task, attempt by attempt) — so a second attempt learns from the first. The lessons are appended to the
+ * store once, when the rollout ends, in that order; the next rollout of the same harness and suite (the
+ * gate after the batch, the next round, another host, a restarted worker) recalls them.
  */
 export class RolloutMemory {
   private readonly pending = new Map<number, string[]>();
@@ -46,11 +46,16 @@ export class RolloutMemory {
   /** The memory one episode sees: `index` is its place in the rollout's sequential order. */
   forEpisode(index: number): EpisodeMemory {
     return {
-      recall: async () => [...this.snapshot],
+      recall: async () => [...this.snapshot, ...this.before(index)],
       remember: async (lessons) => {
         this.pending.set(index, [...(this.pending.get(index) ?? []), ...lessons.filter((l) => typeof l === 'string' && l.trim())]);
       },
     };
+  }
+
+  /** Lessons of the rollout's episodes before `index`, in sequential order. */
+  private before(index: number): string[] {
+    return [...this.pending.entries()].filter(([i]) => i < index).sort(([a], [b]) => a - b).flatMap(([, l]) => l);
   }
 
   /**
@@ -59,7 +64,7 @@ export class RolloutMemory {
    * flushing at the same moment on two hosts may lose one side's lessons (the cache has no compare-and-set).
    */
   async flush(upTo = Infinity): Promise<number> {
-    const fresh = [...this.pending.entries()].filter(([i]) => i < upTo).sort(([a], [b]) => a - b).flatMap(([, l]) => l);
+    const fresh = this.before(upTo);
     this.pending.clear();
     if (!fresh.length) return 0;
     const merged = [...(await storedLessons(this.backing, this.key)), ...fresh].slice(-MAX_STORED_LESSONS);

@@ -82,9 +82,10 @@ export interface RolloutSpec {
   allowance?: RolloutAllowance;
   /**
    * Where episodic memory keeps its lessons (the activity's artifact store): with it, a harness with an
-   * episodic_memory processor recalls the lessons stored for (this harness id, this benchmark) and its
-   * episodes' new lessons are stored when the rollout ends (aegis/episode-memory.ts). Without it the
-   * processor has no memory and passes events on.
+   * episodic_memory processor recalls the lessons stored for (this harness id, this benchmark) and those of
+   * the rollout's earlier episodes, its episodes run one at a time (whatever `concurrency` says), and their
+   * new lessons are stored when the rollout ends (aegis/episode-memory.ts). Without it the processor has no
+   * memory and passes events on.
    */
   lessonStore?: LessonBacking;
 }
@@ -184,7 +185,9 @@ function hasCodeProcessors(config: HarnessConfig): boolean {
 export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   const keep = spec.keepTraces !== false;
   const needTraces = keep || !!spec.onTrace;
-  const concurrency = spec.concurrency ?? defaultRolloutConcurrency(spec);
+  // Episodic memory: episode i recalls what episodes before it learnt, so episodes run one at a time.
+  const withMemory = !!spec.lessonStore && usesEpisodeMemory(spec.config);
+  const concurrency = withMemory ? 1 : spec.concurrency ?? defaultRolloutConcurrency(spec);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`rollout concurrency must be a whole number ≥ 1, got ${concurrency}`);
   const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
   const substitute = spec.substituteModel;
@@ -212,7 +215,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   }
   const finished: FinishedEpisode[] = [...resumed.values()];
   const allowance = spec.allowance;
-  const memory = spec.lessonStore && usesEpisodeMemory(spec.config) ? await RolloutMemory.open(spec.lessonStore, { harnessId: spec.harnessId, suite: spec.benchmark.name }) : null;
+  const memory = withMemory ? await RolloutMemory.open(spec.lessonStore!, { harnessId: spec.harnessId, suite: spec.benchmark.name }) : null;
   const cut = allowance ? new RolloutCut(spec.taskIds.length, spec.k, (usage) => allowanceReached(allowance, usage, (u) => costUsd(spec.config.model.main.model, u))) : null;
 
   type Done = { episode: FinishedEpisode; trace: EpisodeTrace | null };

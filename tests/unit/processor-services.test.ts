@@ -67,9 +67,9 @@ describe('episodic memory in real rollouts', () => {
     // One lesson per episode, in the rollout's order, each naming its outcome.
     expect(lessons).toHaveLength(2);
     expect(lessons.every((l) => /^(Succeeded|Failed)/.test(l))).toBe(true);
-    // The first rollout recalled nothing: the store was empty when it started.
+    // In the first rollout, the first episode recalled nothing (the store was empty), the second the first's lesson.
     const firstTraces = await store.get<Array<{ records: Array<{ kind: string; note?: string; data?: { lessons?: number } }> }>>(first.tracesRef!);
-    expect(firstTraces.flatMap((t) => t.records).filter((r) => r.note === 'memory_recall').map((r) => r.data!.lessons)).toEqual([0, 0]);
+    expect(firstTraces.flatMap((t) => t.records).filter((r) => r.note === 'memory_recall').map((r) => r.data!.lessons)).toEqual([0, 1]);
 
     // A second rollout — another process, a fresh store object — recalls the lessons into its system prompt.
     const second = await rolloutTasks({ benchmark: bench, config, harnessId: id, taskIds: trainIds.slice(2, 3), k: 1, seed: 'mem', lessonStore: new ArtifactStore(root), limiters: null });
@@ -88,16 +88,39 @@ describe('episodic memory in real rollouts', () => {
     expect(await storedLessons(store, { harnessId: 'hx-a', suite: 'gsm8k' })).toEqual([]);
   });
 
-  test('deterministic: every episode of a rollout recalls the same snapshot, and lessons are stored in sequential order whatever order episodes end in', async () => {
+  test('deterministic: episode i recalls the stored lessons plus those of the rollout\'s episodes before it, and lessons are stored in sequential order', async () => {
     const store = new ArtifactStore(tmp());
+    await store.cacheSet(EPISODE_MEMORY_NAMESPACE, { harnessId: 'hx-a', suite: 's' }, ['stored']);
     const memory = await RolloutMemory.open(store, { harnessId: 'hx-a', suite: 's' });
     await memory.forEpisode(2).remember(['third']);
     await memory.forEpisode(0).remember(['first']);
-    expect(await memory.forEpisode(1).recall()).toEqual([]);
+    expect(await memory.forEpisode(0).recall()).toEqual(['stored']);
+    expect(await memory.forEpisode(1).recall()).toEqual(['stored', 'first']);
     await memory.forEpisode(1).remember(['second']);
+    expect(await memory.forEpisode(3).recall()).toEqual(['stored', 'first', 'second', 'third']);
     await memory.forEpisode(3).remember(['past the cut']);
     expect(await memory.flush(3)).toBe(3);
-    expect(await storedLessons(store, { harnessId: 'hx-a', suite: 's' })).toEqual(['first', 'second', 'third']);
+    expect(await storedLessons(store, { harnessId: 'hx-a', suite: 's' })).toEqual(['stored', 'first', 'second', 'third']);
+  });
+
+  test('a rollout with memory runs one episode at a time whatever concurrency it is given, and its second attempt recalls the first', async () => {
+    const config = memoryHarness();
+    let inFlight = 0;
+    let peak = 0;
+    const substituteModel = (m: Model): Model => ({
+      id: 'scripted:slow',
+      generate: async (request) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 2));
+        inFlight--;
+        return m.generate(request);
+      },
+    });
+    const result = await rolloutTasks({ benchmark: bench, config, harnessId: harnessId(config), taskIds: trainIds.slice(0, 2), k: 2, seed: 'seq', lessonStore: new ArtifactStore(tmp()), limiters: null, concurrency: 4, substituteModel });
+    expect(peak).toBe(1);
+    const recalled = result.traces.map((t) => (t.records.find((r) => r.kind === 'note' && r.note === 'memory_recall') as { data: { lessons: number } }).data.lessons);
+    expect(recalled).toEqual([0, 1, 2, 3]);
   });
 
   test('a harness without episodic_memory never touches the lesson store', async () => {
