@@ -9,6 +9,7 @@ import type { Digest, Landscape } from '../../aegis/types';
 import { getBenchmark } from '../../benchmarks/registry';
 import { applyEdit, applyEdits } from '../../harness/builder';
 import { canonicalize, HarnessConfig, harnessId, parseHarnessConfig } from '../../harness/config';
+import { diffHarnesses, formatDiff } from '../../harness/diff';
 import { runEpisode } from '../../harness/run-loop';
 import { seedHarness } from '../../harness/seed';
 import type { ModelResponse } from '../../harness/types';
@@ -70,6 +71,7 @@ describe('positions within a hook', () => {
     const moved = applyEdit(base, { op: 'move', processorId: 'skills', after: 'tools' });
     expect(moved.ok && moved.config.hooks.task_start.map((p) => p.id)).toEqual(['system_prompt', 'tools', 'skills']);
     expect(moved.ok && harnessId(moved.config)).not.toBe(harnessId(base));
+    expect(moved.ok && formatDiff(diffHarnesses(base, moved.config))).toBe('↕ task_start: skills: default order → after tools');
     // Replacing the anchor moves the position to its successor.
     const replaced = moved.ok ? applyEdit(moved.config, { op: 'replace', hook: 'task_start', group: 'tool_filter', processor: { id: 'tools2', type: 'tool_filter', params: {} } }) : moved;
     expect(replaced.ok && replaced.config.hooks.task_start.map((p) => [p.id, p.after ?? null])).toEqual([['system_prompt', null], ['tools2', null], ['skills', 'tools2']]);
