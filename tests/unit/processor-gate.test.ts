@@ -227,6 +227,17 @@ describe('the gate ships each processor where it helps (user suites, scripted mo
     expectShips(await gate({ benchmark: suite, incumbent: suiteHarness(), edits: [insert('task_start', 'skill_loader')], taskIds: suite.tasks().map((t) => t.id), model }));
   });
 
+  test('self_verify on an answer task: the judge holds a wrong-format answer back (it is not given), and the model answers again', async () => {
+    const judge: Model = { id: 'scripted:judge', generate: async (r) => text(/ANSWER: \d+$/.test(r.messages.at(-1)!.content) ? 'OK' : 'MISSING: the answer must be given as ANSWER: <number>.', 'scripted:judge') };
+    const model = (created: Model) =>
+      created.id === 'sim:large'
+        ? judge
+        : reply((r) => text(r.messages.some((m) => m.role === 'user' && m.content.includes('held back')) ? `ANSWER: ${numberIn(firstUser(r.messages))}` : `The number is ${numberIn(firstUser(r.messages))}.`));
+    const suite = suites.get('gate-format')!;
+    const incumbent = parseHarnessConfig({ ...suiteHarness(), model: { main: { model: 'sim:small' }, judge: { model: 'sim:large' } } });
+    expectShips(await gate({ benchmark: suite, incumbent, edits: [insert('after_model', 'self_verify')], taskIds: suite.tasks().map((t) => t.id), model }));
+  });
+
   test('tool_whitelist: the model tidies up with clear_notes, which deletes its work; the whitelist refuses the call', async () => {
     const model = () =>
       reply((r) => {
