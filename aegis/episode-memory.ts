@@ -53,6 +53,16 @@ export class RolloutMemory {
     };
   }
 
+  /** The lessons episode `index` gave (for its FinishedEpisode record, so a resumed rollout keeps them). */
+  lessonsOf(index: number): string[] {
+    return [...(this.pending.get(index) ?? [])];
+  }
+
+  /** A resumed episode's lessons, as its earlier attempt recorded them. */
+  restore(index: number, lessons: string[]): void {
+    this.pending.set(index, [...lessons]);
+  }
+
   /** Lessons of the rollout's episodes before `index`, in sequential order. */
   private before(index: number): string[] {
     return [...this.pending.entries()].filter(([i]) => i < index).sort(([a], [b]) => a - b).flatMap(([, l]) => l);

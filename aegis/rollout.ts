@@ -98,6 +98,8 @@ export interface FinishedEpisode {
   usage: { inputTokens: number; outputTokens: number };
   /** Its trace in the store (saveTrace), or null when traces were not saved. */
   traceRef: string | null;
+  /** Lessons it gave episodic memory (rollouts with memory): a resumed rollout's later episodes recall them as the first attempt's did. */
+  lessons?: string[];
 }
 
 export interface RolloutProgress {
@@ -113,6 +115,7 @@ const FinishedEpisodeSchema = z.object({
   success: z.boolean(),
   usage: z.object({ inputTokens: z.number().min(0), outputTokens: z.number().min(0) }),
   traceRef: z.string().nullable(),
+  lessons: z.array(z.string()).optional(),
 });
 
 /**
@@ -229,7 +232,8 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
     const { taskId, attempt } = keyOf(index);
     const trace = await runOneEpisode(episodeSpec, taskId, attempt, memory ? { memory: memory.forEpisode(index) } : {});
     const traceRef = spec.saveTrace ? await spec.saveTrace(trace) : null;
-    const episode: FinishedEpisode = { taskId, attempt, success: trace.success, usage: { inputTokens: trace.usage.inputTokens, outputTokens: trace.usage.outputTokens }, traceRef };
+    const lessons = memory?.lessonsOf(index);
+    const episode: FinishedEpisode = { taskId, attempt, success: trace.success, usage: { inputTokens: trace.usage.inputTokens, outputTokens: trace.usage.outputTokens }, traceRef, ...(lessons?.length ? { lessons } : {}) };
     finished.push(episode);
     cut?.finish(index, episode.usage);
     return { episode, trace: needTraces ? trace : null };
@@ -240,6 +244,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
       const earlier = resumed.get(index);
       cut?.launch(index, earlier?.usage);
       if (earlier) {
+        if (memory && earlier.lessons?.length) memory.restore(index, earlier.lessons);
         slots.set(index, Promise.resolve({ episode: earlier, trace: null }));
         continue;
       }

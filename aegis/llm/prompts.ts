@@ -28,7 +28,7 @@ ${CATEGORIES_TEXT}
 ${JSON_ONLY}
 Shape: {"tasks":[{"taskId":"...","summary":"...","category":"loop","secondary":["invalid_action"],"evidence":["step 4: ..."],"implicated":["missing:loop_detection"]}]} — one entry per task given, same taskIds; "secondary" may be empty and never repeats "category".`;
 
-/** The four edit operations, stated once for the Planner and the Evolver; examples on the current harness come with the data. */
+/** The edit operations, stated once for the Planner and the Evolver; examples on the current harness come with the data. */
 export const EDIT_VOCABULARY = `Edits are typed builder operations on the harness; a candidate is a list of one to six of them, applied in order:
   insert    {"op":"insert","hook":"<hook>","processor":{"id":"<new id>","type":"<library type>","params":{...}}}  — add a processor (its type must allow the hook; a singleton group allows one per harness).
   replace   {"op":"replace","hook":"<hook>","group":"<singleton group>","processor":{...}}  — swap the processor of a singleton group for another of the same group.

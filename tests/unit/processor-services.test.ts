@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EPISODE_MEMORY_NAMESPACE, RolloutMemory, storedLessons } from '../../aegis/episode-memory';
-import { rolloutTasks, runOneEpisode } from '../../aegis/rollout';
+import { finishedFromHeartbeat, rolloutTasks, runOneEpisode } from '../../aegis/rollout';
 import { runRollout } from '../../activities/rollouts';
 import { createActivityServices } from '../../activities/services';
 import { getBenchmark } from '../../benchmarks/registry';
 import { HarnessConfig, harnessId, parseHarnessConfig } from '../../harness/config';
 import type { Model } from '../../harness/processor';
+import type { EpisodeTrace } from '../../harness/trace';
 import type { ModelRequest, ModelResponse } from '../../harness/types';
 import { EndpointLimiters, sharedEndpointLimiters } from '../../models/endpoint-limiter';
 import { ArtifactStore } from '../../store/artifact-store';
@@ -121,6 +122,28 @@ describe('episodic memory in real rollouts', () => {
     expect(peak).toBe(1);
     const recalled = result.traces.map((t) => (t.records.find((r) => r.kind === 'note' && r.note === 'memory_recall') as { data: { lessons: number } }).data.lessons);
     expect(recalled).toEqual([0, 1, 2, 3]);
+  });
+
+  test('a resumed rollout (a retried activity) keeps the lessons of the episodes it does not run again', async () => {
+    const config = memoryHarness();
+    const ids = trainIds.slice(0, 2);
+    const progress: unknown[] = [];
+    // Traces saved by ref, as the activity does for paid models, so a resumed episode is reused, not run again.
+    const saved = new Map<string, EpisodeTrace>();
+    const traceStore = { saveTrace: (t: EpisodeTrace) => (saved.set(`t${saved.size}`, t), `t${saved.size - 1}`), loadTrace: (ref: string) => saved.get(ref)! };
+    const whole = await rolloutTasks({ benchmark: bench, config, harnessId: harnessId(config), taskIds: ids, k: 1, seed: 'res', lessonStore: new ArtifactStore(tmp()), limiters: null, ...traceStore, onProgress: (p) => void progress.push(JSON.parse(JSON.stringify(p))) });
+    const afterFirst = finishedFromHeartbeat(progress[0]);
+    expect(afterFirst).toHaveLength(1);
+    expect(afterFirst[0].lessons).toHaveLength(1);
+    const store = new ArtifactStore(tmp());
+    const savedBefore = saved.size;
+    const resumed = await rolloutTasks({ benchmark: bench, config, harnessId: harnessId(config), taskIds: ids, k: 1, seed: 'res', lessonStore: store, limiters: null, ...traceStore, resume: afterFirst });
+    expect(resumed.traces).toHaveLength(2);
+    expect(saved.size - savedBefore).toBe(1); // only the second episode ran
+    // The second episode, run again, recalls the first one's lesson although the first did not run again.
+    expect(resumed.traces[1].systemPrompt).toBe(whole.traces[1].systemPrompt);
+    expect(resumed.traces[1].systemPrompt).toContain('Failed');
+    expect(await storedLessons(store, { harnessId: harnessId(config), suite: 'blocksworld' })).toHaveLength(2);
   });
 
   test('a harness without episodic_memory never touches the lesson store', async () => {
