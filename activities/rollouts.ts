@@ -101,6 +101,8 @@ export async function runRollout(services: ActivityServices, input: RolloutInput
     ...(persistTraces ? { saveTrace: (trace: EpisodeTrace) => store.put(trace), loadTrace: (ref: string) => store.get<EpisodeTrace>(ref) } : {}),
     onProgress: ({ done, total, finished }) => progress.update(key, done, total, finished),
     ...(input.allowance ? { allowance: input.allowance } : {}),
+    // Episodic memory's lessons live in the artifact store, keyed by harness id and benchmark.
+    lessonStore: store,
   });
   // Spend is everything paid: the episodes in the result and any that ran past a cut.
   const beyond = result.cut?.beyondCut;

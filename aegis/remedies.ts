@@ -22,9 +22,11 @@ function paramsLabel(params: Record<string, unknown>): string {
 /** One change, named: what it does, where, and (for code and long params) a hash of what it carries. */
 export function changeKey(e: Edit): string {
   switch (e.op) {
-    case 'insert':
+    case 'insert': {
       // Code processors differ by their source: two inserts of different code are different edits.
-      return e.processor.type === 'code' ? `insert:code@${e.hook}#${sha256Hex(canonicalJson(e.processor.params)).slice(0, 10)}` : `insert:${e.processor.type}@${e.hook}`;
+      const key = e.processor.type === 'code' ? `insert:code@${e.hook}#${sha256Hex(canonicalJson(e.processor.params)).slice(0, 10)}` : `insert:${e.processor.type}@${e.hook}`;
+      return `${key}${positionLabel(e.processor)}`;
+    }
     case 'replace':
       return e.processor.type === 'code' ? `replace:${e.group}->code@${e.hook}#${sha256Hex(canonicalJson(e.processor.params)).slice(0, 10)}` : `replace:${e.group}->${e.processor.type}@${e.hook}`;
     case 'remove':
@@ -33,7 +35,14 @@ export function changeKey(e: Edit): string {
       return `configure:${e.processorId}:${paramsLabel(e.params)}`;
     case 'bundle':
       return `bundle:${e.name}@${getBundle(e.name)?.version ?? '?'}`;
+    case 'move':
+      return `move:${e.processorId}${positionLabel(e)}`;
   }
+}
+
+/** "(before:<id>)" or "(after:<id>)" for a positioned change; "" otherwise. */
+function positionLabel(p: { before?: string; after?: string }): string {
+  return p.before !== undefined ? `(before:${p.before})` : p.after !== undefined ? `(after:${p.after})` : '';
 }
 
 /** The ledger key of a candidate: every change it makes, in order, joined by "+". */
@@ -53,7 +62,7 @@ export function changeBucket(e: Edit, types: ReadonlyMap<string, string>): Bucke
   const type = e.op === 'insert' || e.op === 'replace' ? e.processor.type : types.get(e.processorId) ?? 'unknown';
   if (PROMPT_TYPES.has(type)) return 'prompt';
   if (TOOL_TYPES.has(type)) return 'tools';
-  return e.op === 'configure' ? 'config' : 'processor';
+  return e.op === 'configure' || e.op === 'move' ? 'config' : 'processor';
 }
 
 /** A candidate's bucket, derived from all its changes (not the first one, not what a model claimed). */

@@ -5,7 +5,8 @@ import type { HarnessConfig } from '../harness/config';
 import { EpisodeTelemetry } from '../harness/genai-telemetry';
 import { episodeSpanInfo, runEpisode } from '../harness/run-loop';
 import type { EpisodeTrace } from '../harness/trace';
-import type { Model } from '../harness/processor';
+import type { EpisodeMemory, Model, ModelRole } from '../harness/processor';
+import { LessonBacking, RolloutMemory } from './episode-memory';
 import type { EndpointLimits } from '../models/endpoint-limits';
 import { EndpointLimiters, LimitedModelOptions, seededRandom, sharedEndpointLimiters, withEndpointLimit } from '../models/endpoint-limiter';
 import { withFallback } from '../models/fallback-model';
@@ -79,6 +80,14 @@ export interface RolloutSpec {
    * any concurrency); episodes past the cut that were already running are paid for and reported (`cut`).
    */
   allowance?: RolloutAllowance;
+  /**
+   * Where episodic memory keeps its lessons (the activity's artifact store): with it, a harness with an
+   * episodic_memory processor recalls the lessons stored for (this harness id, this benchmark) and those of
+   * the rollout's earlier episodes, its episodes run one at a time (whatever `concurrency` says), and their
+   * new lessons are stored when the rollout ends (aegis/episode-memory.ts). Without it the processor has no
+   * memory and passes events on.
+   */
+  lessonStore?: LessonBacking;
 }
 
 /** One finished episode, enough to reuse it without running it again. */
@@ -89,6 +98,8 @@ export interface FinishedEpisode {
   usage: { inputTokens: number; outputTokens: number };
   /** Its trace in the store (saveTrace), or null when traces were not saved. */
   traceRef: string | null;
+  /** Lessons it gave episodic memory (rollouts with memory): a resumed rollout's later episodes recall them as the first attempt's did. */
+  lessons?: string[];
 }
 
 export interface RolloutProgress {
@@ -104,6 +115,7 @@ const FinishedEpisodeSchema = z.object({
   success: z.boolean(),
   usage: z.object({ inputTokens: z.number().min(0), outputTokens: z.number().min(0) }),
   traceRef: z.string().nullable(),
+  lessons: z.array(z.string()).optional(),
 });
 
 /**
@@ -176,7 +188,9 @@ function hasCodeProcessors(config: HarnessConfig): boolean {
 export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   const keep = spec.keepTraces !== false;
   const needTraces = keep || !!spec.onTrace;
-  const concurrency = spec.concurrency ?? defaultRolloutConcurrency(spec);
+  // Episodic memory: episode i recalls what episodes before it learnt, so episodes run one at a time.
+  const withMemory = !!spec.lessonStore && usesEpisodeMemory(spec.config);
+  const concurrency = withMemory ? 1 : spec.concurrency ?? defaultRolloutConcurrency(spec);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`rollout concurrency must be a whole number ≥ 1, got ${concurrency}`);
   const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
   const substitute = spec.substituteModel;
@@ -204,6 +218,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   }
   const finished: FinishedEpisode[] = [...resumed.values()];
   const allowance = spec.allowance;
+  const memory = withMemory ? await RolloutMemory.open(spec.lessonStore!, { harnessId: spec.harnessId, suite: spec.benchmark.name }) : null;
   const cut = allowance ? new RolloutCut(spec.taskIds.length, spec.k, (usage) => allowanceReached(allowance, usage, (u) => costUsd(spec.config.model.main.model, u))) : null;
 
   type Done = { episode: FinishedEpisode; trace: EpisodeTrace | null };
@@ -215,9 +230,10 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   let stopped = false;
   const runAt = async (index: number): Promise<Done> => {
     const { taskId, attempt } = keyOf(index);
-    const trace = await runOneEpisode(episodeSpec, taskId, attempt);
+    const trace = await runOneEpisode(episodeSpec, taskId, attempt, memory ? { memory: memory.forEpisode(index) } : {});
     const traceRef = spec.saveTrace ? await spec.saveTrace(trace) : null;
-    const episode: FinishedEpisode = { taskId, attempt, success: trace.success, usage: { inputTokens: trace.usage.inputTokens, outputTokens: trace.usage.outputTokens }, traceRef };
+    const lessons = memory?.lessonsOf(index);
+    const episode: FinishedEpisode = { taskId, attempt, success: trace.success, usage: { inputTokens: trace.usage.inputTokens, outputTokens: trace.usage.outputTokens }, traceRef, ...(lessons?.length ? { lessons } : {}) };
     finished.push(episode);
     cut?.finish(index, episode.usage);
     return { episode, trace: needTraces ? trace : null };
@@ -228,6 +244,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
       const earlier = resumed.get(index);
       cut?.launch(index, earlier?.usage);
       if (earlier) {
+        if (memory && earlier.lessons?.length) memory.restore(index, earlier.lessons);
         slots.set(index, Promise.resolve({ episode: earlier, trace: null }));
         continue;
       }
@@ -283,16 +300,33 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
     await Promise.allSettled(slots.values());
     throw e;
   }
-  if (!cut) return { traces, outcomes, episodes: total, usage };
+  // The lessons of the episodes the result covers, stored in sequential order (never those past a cut).
+  if (!cut) {
+    await memory?.flush();
+    return { traces, outcomes, episodes: total, usage };
+  }
   // Past the cut: nothing new starts; what is running finishes (paid for, counted beyond the cut, its outcome
   // and trace unused; a failure there changes nothing the result holds), and the heartbeat records it all.
   stopped = true;
   await Promise.allSettled(slots.values());
   if (emitted < total) await spec.onProgress?.({ done: emitted, total, finished });
+  await memory?.flush(emitted);
   return { traces, outcomes, episodes: emitted, usage, cut: cut.result() };
 }
 
-export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number): Promise<EpisodeTrace> {
+/** Whether a harness reads or writes episodic memory (only then does a rollout open the store's lessons). */
+export function usesEpisodeMemory(config: HarnessConfig): boolean {
+  return Object.values(config.hooks).some((processors) => processors.some((p) => p.type === 'episodic_memory'));
+}
+
+/**
+ * One episode of a harness on a task. Besides the main model, the processors get the harness's other
+ * model roles (judge, evaluator — the summariser), created like the main model: through `wrapModel`, so
+ * the endpoint limiter and the response cache cover their calls, and counted in the episode's usage by the
+ * run loop, so they are part of the rollout's spend. `memory`: the episode's view of episodic memory; the
+ * benchmark's declared skill files (a user suite's `skills`) are handed to skill_loader.
+ */
+export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'onEpisode'>, taskId: string, attempt: number, extras: { memory?: EpisodeMemory } = {}): Promise<EpisodeTrace> {
   const seed = episodeSeed(spec.seed, taskId, attempt);
   // Environments never create models: a benchmark with a simulated user (tau2-retail) is given the one that plays it.
   // It goes through wrapModel like the roles: the endpoint limiter (and response cache) cover its calls too.
@@ -311,10 +345,17 @@ export async function runOneEpisode(spec: Omit<RolloutSpec, 'taskIds' | 'k' | 'o
     // (real models ignore it). The judge does not: it decides from the transcript.
     const model = role(spec.config.model.main, seed, spec.benchmark.simulatorBrief?.(taskId));
     const input = { config: spec.config, harnessId: spec.harnessId, env, model, task: { id: task.id, instruction: task.instruction }, seed, attempt };
+    // Processors' model roles: seeded apart from the scoring judge's, so a processor's calls never shift the verdict's.
+    const models: Partial<Record<ModelRole, Model>> = {};
+    for (const name of ['judge', 'evaluator'] as const) {
+      const configured = spec.config.model[name];
+      if (configured) models[name] = role(configured, `${seed}|${name}-processor`);
+    }
+    const skills = spec.benchmark.skills?.();
     // The episode's agent span stays open through scoring, so it carries the reward.
     const telemetry = EpisodeTelemetry.start(episodeSpanInfo(input));
     try {
-      const trace = await runEpisode({ ...input, telemetry });
+      const trace = await runEpisode({ ...input, models, ...(extras.memory ? { memory: extras.memory } : {}), ...(skills && Object.keys(skills).length ? { skills } : {}), telemetry });
       // The benchmark's fixed verifier has the last word on reward; components an LLM judge decides are
       // judged only when the harness names a judge model (otherwise they are reported as not evaluated).
       const judgeRole = spec.config.model.judge;

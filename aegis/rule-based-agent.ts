@@ -58,7 +58,7 @@ function editedType(edit: Edit, config: HarnessConfig): string | undefined {
 }
 
 /** Additions first, budget changes next, removals last: what is on the incumbent passed the gate (or is the seed's). */
-const OP_ORDER: Record<Edit['op'], number> = { insert: 0, replace: 0, bundle: 0, configure: 1, remove: 2 };
+const OP_ORDER: Record<Edit['op'], number> = { insert: 0, replace: 0, bundle: 0, configure: 1, move: 1, remove: 2 };
 
 /**
  * Exploration: the valid single edits on the incumbent (the random baseline's edit space) that are neither

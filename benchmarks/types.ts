@@ -78,6 +78,11 @@ export interface Benchmark {
   corruptSolutions?(taskId: string): Corruption[];
   /** A coarse grouping of similar tasks (variant routing); benchmarks without one put every task in one. */
   cluster?(taskId: string): string;
+  /**
+   * Skill files the benchmark declares (a user suite's `skills`), by name → text, read when the suite was
+   * loaded; the run wiring hands them to each episode for the skill_loader processor.
+   */
+  skills?(): Readonly<Record<string, string>>;
 }
 
 /**

@@ -14,6 +14,8 @@ export const EditSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('configure'), processorId: z.string().min(1), params: z.record(z.string(), z.unknown()) }),
   /** A named processor set (harness/processors/bundles.ts) applied as one edit. */
   z.object({ op: z.literal('bundle'), name: z.string().min(1) }),
+  /** Sets a processor's position within its hook: right before or after another processor of that hook. */
+  z.object({ op: z.literal('move'), processorId: z.string().min(1), before: z.string().min(1).optional(), after: z.string().min(1).optional() }),
 ]);
 export type Edit = z.infer<typeof EditSchema>;
 
@@ -25,7 +27,8 @@ export type BuilderRule =
   | 'no_such_group'
   | 'group_mismatch'
   | 'no_such_processor'
-  | 'invalid_params';
+  | 'invalid_params'
+  | 'bad_position';
 
 export interface BuilderError {
   rule: BuilderRule;
@@ -66,10 +69,33 @@ function withHook(config: HarnessConfig, hook: HookName, specs: ProcessorSpec[])
   return { ...config, hooks: { ...config.hooks, [hook]: specs } };
 }
 
+/** A position must name another processor already on the same hook (one of before/after at most). */
+function checkPosition(config: HarnessConfig, hook: HookName, spec: { id: string; before?: string; after?: string }): BuildResult | null {
+  if (spec.before !== undefined && spec.after !== undefined) return err('bad_position', `"${spec.id}": give one of before/after, not both`);
+  const target = spec.before ?? spec.after;
+  if (target === undefined) return null;
+  if (target === spec.id) return err('bad_position', `"${spec.id}" cannot be placed relative to itself`);
+  if (!config.hooks[hook].some((p) => p.id === target))
+    return err('bad_position', `"${spec.id}": no processor "${target}" on ${hook} to place it ${spec.before !== undefined ? 'before' : 'after'} (processors there: ${config.hooks[hook].map((p) => p.id).join(', ') || 'none'})`);
+  return null;
+}
+
+/** Positions that named `from` name `to` instead (a replace), or are dropped (`to` null: a remove). */
+function retarget(specs: ProcessorSpec[], from: string, to: string | null): ProcessorSpec[] {
+  return specs.map((p) => {
+    if (p.before !== from && p.after !== from) return p;
+    const { before, after, ...rest } = p;
+    if (to === null) return { ...rest, ...(before !== from && before !== undefined ? { before } : {}), ...(after !== from && after !== undefined ? { after } : {}) };
+    return { ...rest, ...(before !== undefined ? { before: before === from ? to : before } : {}), ...(after !== undefined ? { after: after === from ? to : after } : {}) };
+  });
+}
+
 export function insert(config: HarnessConfig, hook: HookName, spec: ProcessorSpec): BuildResult {
   const bad = checkSpec(hook, spec);
   if (bad) return bad;
   if (locate(config, spec.id)) return err('duplicate_id', `a processor with id "${spec.id}" already exists`);
+  const badPosition = checkPosition(config, hook, spec);
+  if (badPosition) return badPosition;
   const group = getProcessorDefinition(spec.type)!.meta.singletonGroup;
   const holder = group && config.hooks[hook].find((p) => getProcessorDefinition(p.type)?.meta.singletonGroup === group);
   if (holder) return err('singleton_conflict', `singleton group "${group}" on ${hook} is held by "${holder.id}"; use replace`);
@@ -85,15 +111,37 @@ export function replace(config: HarnessConfig, hook: HookName, group: string, sp
     return err('group_mismatch', `"${spec.type}" is not in singleton group "${group}"`);
   const clash = locate(config, spec.id);
   if (clash && !(clash.hook === hook && clash.index === index)) return err('duplicate_id', `a processor with id "${spec.id}" already exists`);
+  const previous = config.hooks[hook][index];
+  // The newcomer takes the old processor's place: its own position if it gives one, else the old one's.
+  const placed = spec.before !== undefined || spec.after !== undefined ? spec : { ...spec, ...(previous.before !== undefined ? { before: previous.before } : {}), ...(previous.after !== undefined ? { after: previous.after } : {}) };
+  const others = { ...config, hooks: { ...config.hooks, [hook]: config.hooks[hook].filter((_, i) => i !== index) } };
+  const badPosition = checkPosition(others, hook, placed);
+  if (badPosition) return badPosition;
   const specs = [...config.hooks[hook]];
-  specs[index] = { ...spec, params: spec.params ?? {} };
-  return finish(withHook(config, hook, specs));
+  specs[index] = { ...placed, params: spec.params ?? {} };
+  return finish(withHook(config, hook, retarget(specs, previous.id, spec.id)));
 }
 
 export function remove(config: HarnessConfig, processorId: string): BuildResult {
   const at = locate(config, processorId);
   if (!at) return err('no_such_processor', `no processor with id "${processorId}"`);
-  return finish(withHook(config, at.hook, config.hooks[at.hook].filter((p) => p.id !== processorId)));
+  // Processors placed relative to the removed one keep the default order instead.
+  return finish(withHook(config, at.hook, retarget(config.hooks[at.hook].filter((p) => p.id !== processorId), processorId, null)));
+}
+
+/** Places a processor right before or after another processor of its hook (its position; the rest keep theirs). */
+export function move(config: HarnessConfig, processorId: string, position: { before?: string; after?: string }): BuildResult {
+  const at = locate(config, processorId);
+  if (!at) return err('no_such_processor', `no processor with id "${processorId}"`);
+  if (position.before === undefined && position.after === undefined) return err('bad_position', `move "${processorId}": give "before" or "after" (another processor's id on ${at.hook})`);
+  const badPosition = checkPosition(config, at.hook, { id: processorId, ...position });
+  if (badPosition) return badPosition;
+  const current = config.hooks[at.hook][at.index];
+  const specs = [...config.hooks[at.hook]];
+  specs[at.index] = { id: current.id, type: current.type, params: current.params, ...position };
+  const built = finish(withHook(config, at.hook, specs));
+  if (!built.ok && built.error.message.includes('form a circle')) return err('bad_position', built.error.message);
+  return built;
 }
 
 /** Merges params into a processor's params (a config-bucket or prompt edit). */
@@ -121,6 +169,8 @@ export function applyEdit(config: HarnessConfig, edit: Edit): BuildResult {
       return configure(config, edit.processorId, edit.params);
     case 'bundle':
       return applyBundle(config, edit.name);
+    case 'move':
+      return move(config, edit.processorId, { ...(edit.before !== undefined ? { before: edit.before } : {}), ...(edit.after !== undefined ? { after: edit.after } : {}) });
   }
 }
 

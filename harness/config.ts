@@ -15,12 +15,20 @@ export const ModelConfigSchema = z.object({
   evaluator: ModelRoleSchema.optional(),
 });
 
+const ProcessorIdSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'lower-case id: letters, digits, "_" or "-"');
 export const ProcessorSpecSchema = z.object({
   /** Unique within the harness; edits refer to processors by it. */
-  id: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'lower-case id: letters, digits, "_" or "-"'),
+  id: ProcessorIdSchema,
   /** A processor type from the library (harness/processors). */
   type: z.string().min(1),
   params: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * An explicit position within the hook: run before (or after) the processor with this id on the same
+   * hook. Honoured over the default order (order class, type dependencies, id); see harness/ordering.ts.
+   * Absent by default, so harnesses without positions keep their ids.
+   */
+  before: ProcessorIdSchema.optional(),
+  after: ProcessorIdSchema.optional(),
 });
 export type ProcessorSpec = z.infer<typeof ProcessorSpecSchema>;
 
@@ -84,8 +92,9 @@ export function parseHarnessConfig(input: unknown): HarnessConfig {
 }
 
 /**
- * The canonical normal form: defaults applied, each hook's processors in execution order (order class,
- * soft `after` dependencies, then id), so configs that behave the same are the same data.
+ * The canonical normal form: defaults applied, each hook's processors in execution order (explicit
+ * before/after positions, then order class, soft type dependencies, then id), so configs that behave the
+ * same are the same data.
  */
 export function canonicalize(config: HarnessConfig): HarnessConfig {
   const hooks = {} as HarnessConfig['hooks'];

@@ -22,7 +22,7 @@ export const HOOK_CONTRACTS: Record<HookName, string> = {
   task_start: 'systemPrompt',
   step_start: 'history (structural edits: drop, reorder, summarize)',
   before_model: 'content of the last user message; append one user message; append context parts; request.route (which model role answers)',
-  after_model: 'response text and tool calls',
+  after_model: 'response text and tool calls; response.meta.heldBack (a name) holds a reply without tool calls back from the user and the task',
   before_tool: 'tool call arguments, approval flag and rejection reason',
   after_tool: 'tool result',
   step_end: 'nothing (read-only)',

@@ -7,7 +7,11 @@ export type ProcessorChange =
   | { change: 'added'; hook: HookName; processor: ProcessorSpec }
   | { change: 'removed'; hook: HookName; processor: ProcessorSpec }
   | { change: 'replaced'; hook: HookName; from: ProcessorSpec; to: ProcessorSpec }
-  | { change: 'reconfigured'; hook: HookName; id: string; type: string; params: Record<string, { from: unknown; to: unknown }> };
+  | { change: 'reconfigured'; hook: HookName; id: string; type: string; params: Record<string, { from: unknown; to: unknown }> }
+  | { change: 'moved'; hook: HookName; id: string; from: string; to: string };
+
+/** A processor's explicit position within its hook, as a diff shows it. */
+const positionOf = (p: ProcessorSpec) => (p.before !== undefined ? `before ${p.before}` : p.after !== undefined ? `after ${p.after}` : 'default order');
 
 export interface HarnessDiff {
   model: Array<{ role: string; from: unknown; to: unknown }>;
@@ -40,6 +44,7 @@ export function diffHarnesses(a: HarnessConfig, b: HarnessConfig): HarnessDiff {
         );
         processors.push({ change: 'reconfigured', hook, id: to.id, type: to.type, params });
       }
+      if (from.type === to.type && positionOf(from) !== positionOf(to)) processors.push({ change: 'moved', hook, id: to.id, from: positionOf(from), to: positionOf(to) });
     }
     for (const gone of before) processors.push({ change: 'removed', hook, processor: gone });
   }
@@ -60,6 +65,7 @@ export function formatDiff(diff: HarnessDiff): string {
     if (c.change === 'added') lines.push(`+ ${c.hook}: ${c.processor.id} (${c.processor.type})${params(c.processor.params)}`);
     else if (c.change === 'removed') lines.push(`- ${c.hook}: ${c.processor.id} (${c.processor.type})${params(c.processor.params)}`);
     else if (c.change === 'replaced') lines.push(`± ${c.hook}: ${c.from.id} (${c.from.type}) → ${c.to.id} (${c.to.type})${params(c.to.params)}`);
+    else if (c.change === 'moved') lines.push(`↕ ${c.hook}: ${c.id}: ${c.from} → ${c.to}`);
     else for (const [k, v] of Object.entries(c.params)) lines.push(`~ ${c.hook}: ${c.id}.${k}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}`);
   }
   for (const s of diff.slots) lines.push(`~ slots.${s.slot}: ${JSON.stringify(s.from)} → ${JSON.stringify(s.to)}`);

@@ -290,6 +290,8 @@ class EpisodeRun {
   /** Acting on the model's reply (its tool calls, else its text); returns the step's observation. */
   async act(step: number, response: ModelResponse): Promise<string> {
     if (response.toolCalls.length) return this.toolTurns(step, response.toolCalls);
+    // An after_model processor (self_verify) held a final answer back: it reaches neither the user nor the task.
+    if (response.meta?.heldBack) return this.heldBackTurn(step, String(response.meta.heldBack));
     if (this.env.respond) return this.userTurn(step, response.text);
     if (this.env.answer) return this.answerTurn(step, response.text);
     return this.noActionTurn(step);
@@ -300,6 +302,14 @@ class EpisodeRun {
     this.env.answer!(text);
     this.trace.add({ kind: 'note', step, note: 'final answer', data: { answer: text } });
     return text;
+  }
+
+  /** A final answer an after_model processor held back (response.meta.heldBack names it): the model is asked to fix it and answer again. */
+  private heldBackTurn(step: number, by: string): string {
+    const observation = `Your answer was held back by the harness (${by}) and not given: fix what your last message says is missing, then give your final answer.`;
+    this.history.push({ role: 'user', content: observation });
+    this.trace.add({ kind: 'note', step, note: 'answer held back', data: { by } });
+    return observation;
   }
 
   /** A reply without a tool call where no one listens: the model is reminded to act. */

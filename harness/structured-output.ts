@@ -63,6 +63,11 @@ export async function callStructured<S extends z.ZodType>(input: {
   schema: S;
   /** Semantic checks beyond the schema (ids that must exist, edits that must apply); problems or []. */
   check?: (value: z.infer<S>) => string[];
+  /**
+   * Semantic checks of a reply that fails the schema, on its raw JSON (the parts that parse on their own):
+   * so one repair message names every problem of the reply, not the schema's alone.
+   */
+  partialCheck?: (raw: unknown) => string[];
   maxTokens?: number;
   history?: Array<{ role: 'user' | 'assistant'; content: string }>;
 }): Promise<StructuredResult<z.infer<S>>> {
@@ -78,7 +83,7 @@ export async function callStructured<S extends z.ZodType>(input: {
     const request: ModelRequest = { purpose: 'summarize', messages: [...messages], parts: [], tools: [], temperature: 0, maxTokens: input.maxTokens ?? 4096 };
     // The system prompt is stable per stage: providers that cache prompt prefixes are asked to.
     const response = format && isStructuredModel(model) ? await model.generateStructured(request, format, { cachePrefix: true }) : await model.generate(request);
-    const problems = validate(response.text, input.schema, input.check);
+    const problems = validate(response.text, input.schema, input.check, input.partialCheck);
     calls.push({ stage: input.stage, attempt, usage: response.usage, mode: format ? 'native' : 'text', refused: problems.ok ? null : problems.errors.join('; ') });
     if (problems.ok) return { ok: true, value: problems.value, calls };
     if (attempt === 'repair') return { ok: false, error: `${input.stage}: invalid output after one repair attempt: ${problems.errors.join('; ')}`, calls };
@@ -90,13 +95,29 @@ export async function callStructured<S extends z.ZodType>(input: {
   throw new Error('unreachable');
 }
 
-function validate<S extends z.ZodType>(text: string, schema: S, check?: (value: z.infer<S>) => string[]): { ok: true; value: z.infer<S> } | { ok: false; errors: string[] } {
+/** Problems a repair message lists at most (the rest are counted), so a reply broken everywhere still gets a bounded message. */
+export const MAX_REPAIR_PROBLEMS = 30;
+
+/** Every problem, up to MAX_REPAIR_PROBLEMS, then how many more there are. */
+function capped(problems: string[]): string[] {
+  const unique = [...new Set(problems)];
+  return unique.length <= MAX_REPAIR_PROBLEMS ? unique : [...unique.slice(0, MAX_REPAIR_PROBLEMS), `… and ${unique.length - MAX_REPAIR_PROBLEMS} more problem(s) of the same reply`];
+}
+
+/**
+ * A reply's value, or every problem found in it: all of the schema's issues, plus the semantic problems of
+ * what parses (check on a valid reply; partialCheck on the parts of an invalid one).
+ */
+function validate<S extends z.ZodType>(text: string, schema: S, check?: (value: z.infer<S>) => string[], partialCheck?: (raw: unknown) => string[]): { ok: true; value: z.infer<S> } | { ok: false; errors: string[] } {
   const json = extractJson(text);
   if (!json.ok) return { ok: false, errors: [json.error] };
   const parsed = schema.safeParse(json.value);
-  if (!parsed.success) return { ok: false, errors: parsed.error.issues.slice(0, 8).map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`) };
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+    return { ok: false, errors: capped([...issues, ...(partialCheck?.(json.value) ?? [])]) };
+  }
   const semantic = check?.(parsed.data) ?? [];
-  return semantic.length ? { ok: false, errors: semantic.slice(0, 8) } : { ok: true, value: parsed.data };
+  return semantic.length ? { ok: false, errors: capped(semantic) } : { ok: true, value: parsed.data };
 }
 
 /** Usage of a meta-agent's calls: tokens (cached ones named), calls, repairs (what MetaAgent.usage reports). */

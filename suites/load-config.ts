@@ -126,7 +126,29 @@ async function buildSuite(name: string, suite: SuiteConfig, where: { configFile:
     }
   }
   const verifier = createVerifier(suite.verifier, { suite: name, configDir: where.configDir, timeoutMs: suite.verifierTimeoutMs });
-  return new SuiteBenchmark({ name, config: suite, tasks, providers, verifier });
+  const skills = readSkillFiles(suite.skills ?? {}, { at, configDir: where.configDir });
+  return new SuiteBenchmark({ name, config: suite, tasks, providers, verifier, skills });
+}
+
+/** The most characters one skill file may hold (it goes into system prompts). */
+export const MAX_SKILL_CHARS = 200_000;
+
+/** A suite's skill files, read and checked at load: a missing, unreadable or oversized file fails here, naming the field and the path. */
+export function readSkillFiles(declared: Record<string, string>, where: { at: string; configDir: string }): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, file] of Object.entries(declared)) {
+    const path = resolve(where.configDir, file);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new SuiteConfigError(`${where.at}.skills.${name}: cannot read ${displayPath(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (text.length > MAX_SKILL_CHARS) throw new SuiteConfigError(`${where.at}.skills.${name}: ${displayPath(path)} has ${text.length} characters; a skill file may have at most ${MAX_SKILL_CHARS}`);
+    if (!text.trim()) throw new SuiteConfigError(`${where.at}.skills.${name}: ${displayPath(path)} is empty`);
+    out[name] = text;
+  }
+  return out;
 }
 
 /** The module's default export (or the module itself), or the parsed JSON. */
@@ -231,6 +253,7 @@ const SuiteSchema = z
       { when: (v) => isRecord(v) && 'persona' in v, schema: z.object({ persona: z.string().min(1) }).strict() },
     ]).optional(),
     verifierTimeoutMs: z.number().int().positive().optional(),
+    skills: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'skill names are letters, digits, ".", "_" and "-" (at most 64)'), z.string().min(1, 'a file path relative to the config file')).optional(),
   })
   .strict();
 

@@ -28,6 +28,8 @@ export interface SuiteBenchmarkOptions {
   /** One per configured MCP server, plus one for the suite's function tools when it has any. */
   providers: ToolProvider[];
   verifier: SuiteVerifier;
+  /** The suite's skill files, read at load (name → text). */
+  skills?: Record<string, string>;
 }
 
 /**
@@ -57,6 +59,11 @@ export class SuiteBenchmark implements Benchmark {
   task(id: string): BenchmarkTask {
     const t = this.suiteTask(id);
     return { id: t.id, instruction: t.instruction, split: t.split };
+  }
+
+  /** The skill files the suite declares, for the skill_loader processor. */
+  skills(): Readonly<Record<string, string>> {
+    return this.options.skills ?? {};
   }
 
   /** The suite's tools, for running one of its agents outside evolution (`harnessx run --suite`, createAgent). */

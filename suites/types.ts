@@ -127,6 +127,11 @@ export interface SuiteConfig {
   user?: { script: string[] } | { persona: string };
   /** Milliseconds a verifier may take per episode. Default 30000. */
   verifierTimeoutMs?: number;
+  /**
+   * Skill files (instructions the skill_loader processor may add to the system prompt), by name → a path
+   * relative to the config file (text, at most 200,000 characters each). Read once when the config loads.
+   */
+  skills?: Record<string, string>;
 }
 
 export interface HarnessxConfig {

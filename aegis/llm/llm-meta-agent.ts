@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { applyEdits } from '../../harness/builder';
+import { applyEdit, applyEdits } from '../../harness/builder';
 import type { HarnessConfig } from '../../harness/config';
 import type { Model } from '../../harness/processor';
 import type { EpisodeTrace } from '../../harness/trace';
@@ -12,7 +12,8 @@ import { landscapeFacts } from '../rule-based-agent';
 import { Candidate, Digest, GateTerms, Landscape, Manifest, Remedy, TaskDigest } from '../types';
 import { callStructured, MetaUsage, StageCall, summarizeCalls } from './structured-output';
 import { clip, CRITIC_SYSTEM, DEFAULT_PROMPT_CHARS, DIGESTER_SYSTEM, digesterUser, editExamples, EVOLVER_REVISION_SYSTEM, EVOLVER_SYSTEM, failingSummary, fitJson, gateMechanics, harnessView, PLANNER_SYSTEM, PREAMBLE_CHARS, preambleOnce, withStableContext } from './prompts';
-import { CriticOutputSchema, DigesterOutputSchema, EvolverOutputSchema, PlannerOutputSchema, Proposal } from './schemas';
+import { CriticOutputSchema, DigesterOutputSchema, EvolverOutput, EvolverOutputSchema, PlannerOutputSchema, Proposal, ProposalSchema } from './schemas';
+import { moduleProblems, resolveModules } from './code-modules';
 
 /** The Evolver's system prompt with the catalogue and code API: stable, so cached where the provider caches. */
 const EVOLVER_STABLE = () => withStableContext(EVOLVER_SYSTEM, { catalogue: true, codeApi: true });
@@ -197,14 +198,56 @@ export class LlmMetaAgent implements MetaAgent {
     return { harness: harnessView(config), editExamples: editExamples(config) };
   }
 
-  /** Builder problems of a proposal on the incumbent, for the repair prompt. */
-  private static proposalProblems(config: HarnessConfig, proposals: Proposal[], label: (i: number) => string): string[] {
+  /**
+   * Builder problems of proposals on the incumbent, for the repair prompt: every change that does not
+   * apply, not only a candidate's first (a change that fails is skipped and the next ones are tried on what
+   * the candidate built so far, so a later problem is reported too).
+   */
+  static proposalProblems(config: HarnessConfig, proposals: Proposal[], label: (i: number) => string): string[] {
     const problems: string[] = [];
     proposals.forEach((p, i) => {
-      const built = applyEdits(config, p.changes);
-      if (!built.ok) problems.push(`${label(i)}.changes: ${built.error.rule}: ${built.error.message}`);
+      let current = config;
+      p.changes.forEach((edit, j) => {
+        const built = applyEdit(current, edit);
+        if (built.ok) current = built.config;
+        else problems.push(`${label(i)}.changes.${j}: ${built.error.rule}: ${built.error.message}`);
+      });
     });
     return problems;
+  }
+
+  /**
+   * Every problem of an Evolver reply: module references, too many candidates, changes that do not apply.
+   * `raw`: a reply that failed the schema — its candidates that parse on their own are checked too, so the
+   * repair message names their problems beside the schema's.
+   */
+  static replyProblems(config: HarnessConfig, reply: EvolverOutput, maxCandidates: number): string[] {
+    const resolved = resolveModules(reply.candidates, reply.modules);
+    return [
+      ...resolved.problems,
+      ...(reply.candidates.length > maxCandidates ? [`candidates: at most ${maxCandidates}, got ${reply.candidates.length}`] : []),
+      ...LlmMetaAgent.proposalProblems(config, resolved.candidates, (i) => `candidates.${i}`),
+    ];
+  }
+
+  /** The semantic problems of the parts of a schema-invalid Evolver reply that parse on their own. */
+  static partialReplyProblems(config: HarnessConfig, raw: unknown): string[] {
+    const value = raw as { candidates?: unknown; modules?: unknown } | null;
+    if (!value || typeof value !== 'object' || !Array.isArray(value.candidates)) return [];
+    const modules = EvolverOutputSchema.shape.modules.safeParse(value.modules);
+    const problems: string[] = [];
+    value.candidates.forEach((c, i) => {
+      const parsed = ProposalSchema.safeParse(c);
+      if (!parsed.success) return;
+      const resolved = resolveModules([parsed.data], modules.success ? modules.data : [], () => `candidates.${i}`);
+      problems.push(...resolved.problems, ...LlmMetaAgent.proposalProblems(config, resolved.candidates, () => `candidates.${i}`));
+    });
+    return problems;
+  }
+
+  /** The reply's candidates with module references resolved to their source (checked: resolution found no problem). */
+  private static resolved(reply: EvolverOutput): Proposal[] {
+    return resolveModules(reply.candidates, reply.modules).candidates;
   }
 
   /** A checked proposal as a draft: keyed by all its changes, filed under the bucket its changes make it. */
@@ -262,18 +305,19 @@ export class LlmMetaAgent implements MetaAgent {
       })),
       this.promptChars,
     );
-    const check = (v: { candidates: Proposal[] }) => [
-      ...(v.candidates.length > maxCandidates ? [`candidates: at most ${maxCandidates}, got ${v.candidates.length}`] : []),
-      ...LlmMetaAgent.proposalProblems(config, v.candidates, (i) => `candidates.${i}`),
-    ];
-    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_STABLE(), user, schema: EvolverOutputSchema, maxTokens: 8192, check }));
-    const drafts = LlmMetaAgent.drafts(config, out.candidates, round);
+    const check = (v: EvolverOutput) => LlmMetaAgent.replyProblems(config, v, maxCandidates);
+    const partialCheck = (raw: unknown) => LlmMetaAgent.partialReplyProblems(config, raw);
+    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_STABLE(), user, schema: EvolverOutputSchema, maxTokens: 8192, check, partialCheck }));
+    const drafts = LlmMetaAgent.drafts(config, LlmMetaAgent.resolved(out), round);
     if (!input.preGate) return drafts;
     const failures = await LlmMetaAgent.preGateFailures(drafts, input.preGate);
     if (!failures.length) return drafts;
+    // A shared module is type-checked once for the reply; its problem is stated once, not per candidate using it.
+    const brokenModules = await moduleProblems(out.modules);
     const byId = new Map(drafts.map((d, i) => [d.candidateId, i]));
     const feedback = [
       'The gate\'s rollout-free checks rejected these candidates (they would not reach the rollouts):',
+      ...[...brokenModules].map(([id, problem]) => `- modules.${id} (used by every code processor that names it): ${problem}`),
       ...failures.map((f) => `- candidates.${byId.get(f.candidateId)} (${f.candidateId}): ${f.reason}`),
       'Reply with the complete candidate list again: the passing candidates unchanged, each failing one corrected (same idea, the mistake fixed).',
     ].join('\n');
@@ -286,10 +330,11 @@ export class LlmMetaAgent implements MetaAgent {
       schema: EvolverOutputSchema,
       maxTokens: 8192,
       check,
+      partialCheck,
     });
     this.calls.push(...repaired.calls.map((c) => ({ ...c, attempt: 'repair' as const })));
     if (!repaired.ok) return drafts;
-    const corrected = LlmMetaAgent.drafts(config, repaired.value.candidates, round);
+    const corrected = LlmMetaAgent.drafts(config, LlmMetaAgent.resolved(repaired.value), round);
     // The corrected list is checked again, so the Critic is told what the gate's first checks say of it.
     await LlmMetaAgent.preGateFailures(corrected, input.preGate);
     return corrected;
@@ -367,10 +412,11 @@ export class LlmMetaAgent implements MetaAgent {
           user: JSON.stringify({ ...preambleOnce(digest, 1500), failingTasks: failingSummary(digest, 8), candidate: { bucket: original.bucket, changes: original.manifest.changes, evidence: original.manifest.capabilityEvidence, predictedImpact: original.manifest.predictedImpact, rationale: original.manifest.attributionSignature }, criticRequest: decision.request, ...this.evolverContext(config) }),
           schema: EvolverOutputSchema,
           maxTokens: 8192,
-          check: (v) => [...(v.candidates.length !== 1 ? [`candidates: exactly one revised candidate, got ${v.candidates.length}`] : []), ...LlmMetaAgent.proposalProblems(config, v.candidates, (i) => `candidates.${i}`)],
+          check: (v) => [...(v.candidates.length !== 1 ? [`candidates: exactly one revised candidate, got ${v.candidates.length}`] : []), ...LlmMetaAgent.replyProblems(config, v, 1)],
+          partialCheck: (raw) => LlmMetaAgent.partialReplyProblems(config, raw),
         }),
       );
-      const draft = LlmMetaAgent.draft(config, proposal.candidates[0], `${original.candidateId}-rev`);
+      const draft = LlmMetaAgent.draft(config, LlmMetaAgent.resolved(proposal)[0], `${original.candidateId}-rev`);
       revised.push(draft);
       candidates = [...candidates, { ...draft, harnessId: 'pending' }];
     }

@@ -28,14 +28,17 @@ ${CATEGORIES_TEXT}
 ${JSON_ONLY}
 Shape: {"tasks":[{"taskId":"...","summary":"...","category":"loop","secondary":["invalid_action"],"evidence":["step 4: ..."],"implicated":["missing:loop_detection"]}]} — one entry per task given, same taskIds; "secondary" may be empty and never repeats "category".`;
 
-/** The four edit operations, stated once for the Planner and the Evolver; examples on the current harness come with the data. */
+/** The edit operations, stated once for the Planner and the Evolver; examples on the current harness come with the data. */
 export const EDIT_VOCABULARY = `Edits are typed builder operations on the harness; a candidate is a list of one to six of them, applied in order:
   insert    {"op":"insert","hook":"<hook>","processor":{"id":"<new id>","type":"<library type>","params":{...}}}  — add a processor (its type must allow the hook; a singleton group allows one per harness).
   replace   {"op":"replace","hook":"<hook>","group":"<singleton group>","processor":{...}}  — swap the processor of a singleton group for another of the same group.
   remove    {"op":"remove","processorId":"<id>"}  — drop a processor.
   configure {"op":"configure","processorId":"<id>","params":{...}}  — change parameters of a processor already in the harness (the params given are merged over the current ones).
   bundle    {"op":"bundle","name":"<bundle>"}  — apply a named processor set from "Bundles" as one edit.
-Edit types, as the ledger names them: insert:<type>@<hook>, replace:<group>-><type>@<hook>, remove:<id>, configure:<id>:<params>, bundle:<name>@<version>; a candidate's key joins all its changes with "+", and its bucket is derived from all its changes (processor > tools > config > prompt). "editExamples" shows each operation on the current harness.`;
+  move      {"op":"move","processorId":"<id>","before":"<other id>"} (or "after")  — run a processor right before (after) another processor of the same hook.
+Order within a hook: processors run one after another, each on what the previous one yielded, in the order "harness" lists them. By default that order is the order class of the type (pre, normal, post), then the types a type must follow, then the id alphabetically — never the order of insertion. An explicit position overrides it: an inserted processor may carry "before" or "after" (another processor's id on its hook) next to "id", "type" and "params", and "move" sets one on a processor already there. Positions must name a processor of the same hook and must not form a circle; removing a processor drops positions relative to it.
+Shared code: a TypeScript source several code processors use can be sent once per reply in "modules" ([{"id":"<module id>","source":"<TypeScript>"}]) and referenced from a code processor's params as {"module":"<module id>","smokeTests":[...]} instead of "source"; it is type-checked once for the reply, and each candidate's harness carries the full source.
+Edit types, as the ledger names them: insert:<type>@<hook>, replace:<group>-><type>@<hook>, remove:<id>, configure:<id>:<params>, bundle:<name>@<version>, move:<id>(before:<id>); a candidate's key joins all its changes with "+", and its bucket is derived from all its changes (processor > tools > config > prompt; a move is a config change). "editExamples" shows each operation on the current harness.`;
 
 /** How the deterministic gate decides, in numbers when the run's terms are known. */
 export function gateMechanics(terms?: GateTerms): string {
@@ -58,6 +61,8 @@ export function codeProcessorContract(limits: { workTicks: number; memoryBytes: 
     { id: 'state-json', text: '`ctx.state` is copied as JSON between calls: functions, Maps, Sets and undefined values are lost, Dates become strings.' },
     { id: 'failure', text: 'A call that throws, breaks the hook\'s contract or exceeds a sandbox limit ends the episode with endReason "harness_error", and what it did to ctx.state is discarded.' },
     { id: 'before-tool-reject', text: 'A before_tool processor rejects a call by returning the event with "approved": false and "rejection": "<reason>": the tool does not run, the model gets the error result "Tool call rejected by the harness: <reason>" (errorKind "blocked", which the digest counts as a format error), and the step still counts against the step budget.' },
+    { id: 'tool-args-history', text: 'When a before_tool processor rewrites a call\'s arguments (a repair), the tool runs with the rewritten arguments and the trace\'s tool_call record shows them, but the conversation history keeps the call as the model sent it (after any after_model processor) with the result of the rewritten call answered to its id: on the next step the model sees its original arguments followed by that result, so say in the result or a context part what was changed if the model should know.' },
+    { id: 'step-start-summarize', text: 'At step_start a processor returns the history to use, any array of messages: it may drop messages, reorder them, or replace a span with one message of its own text (a summary); what it returns is the conversation from then on (later steps start from it, so what it drops is gone for good). Code cannot call a model (the sandbox has none), so a code summary is text it builds itself; the library\'s context_compaction summarises with the harness\'s evaluator model. Drop an assistant message with tool calls only together with their tool results: the messages reach the provider as they are, and providers refuse a tool result whose call is missing.' },
     { id: 'context-parts', text: 'In before_model, event.request.parts lists the context parts processors earlier on the hook added, as {"kind", "text", "data"?}; each reaches the model after the conversation as a block `<context kind="<kind>">` newline <text> newline `</context>`, and "data" is never shown to the model.' },
     { id: 'smoke-isolated', text: 'Each smoke test runs the processor once on its own: "state" is ctx.state at the start of that call (default {}), "instruction" is ctx.instruction, "admissibleActions" is ctx.admissibleActions, and no state passes from one smoke test to the next.' },
     { id: 'smoke-hook', text: 'A smoke test\'s event must be an event of the hook the processor is attached to ("event.hook" equal to that hook), or the candidate is rejected.' },
@@ -250,7 +255,7 @@ export function libraryTypes(): Array<{ type: string; hooks: readonly string[]; 
 }
 
 /** One concrete example of each edit operation on this harness (what the vocabulary looks like here). */
-export function editExamples(config: HarnessConfig): Record<'insert' | 'replace' | 'remove' | 'configure', unknown> {
+export function editExamples(config: HarnessConfig): Record<'insert' | 'replace' | 'remove' | 'configure' | 'move', unknown> {
   const present = HOOKS.flatMap((hook) => config.hooks[hook].map((p) => ({ ...p, hook })));
   const presentTypes = new Set(present.map((p) => p.type));
   const absent = Object.values(PROCESSOR_LIBRARY).find((d) => !presentTypes.has(d.type) && d.type !== 'code' && d.type !== 'tracer') ?? PROCESSOR_LIBRARY.loop_detection;
@@ -263,14 +268,30 @@ export function editExamples(config: HarnessConfig): Record<'insert' | 'replace'
     replace: grouped && group ? { op: 'replace', hook: grouped.hook, group, processor: { id: `${grouped.id}_v2`, type: grouped.type, params: grouped.params } } : 'no singleton group in this harness',
     remove: removable ? { op: 'remove', processorId: removable.id } : 'nothing to remove',
     configure: configurable ? { op: 'configure', processorId: configurable.id, params: configurable.type === 'step_budget' ? { maxSteps: Number(configurable.params.maxSteps ?? 14) + 6 } : configurable.params } : 'nothing to configure',
+    move: (() => {
+      const hook = HOOKS.find((h) => config.hooks[h].length >= 2);
+      if (!hook) return 'no hook with two processors to reorder';
+      const [first, second] = config.hooks[hook];
+      return { op: 'move', processorId: second.id, before: first.id };
+    })(),
   };
 }
 
-/** The harness as the stages see it: per hook, each processor's id, type and parameters (code sources clipped). */
-export function harnessView(config: HarnessConfig, maxSource = 3000): Record<string, Array<{ id: string; type: string; params: unknown }>> {
-  const out: Record<string, Array<{ id: string; type: string; params: unknown }>> = {};
+/**
+ * The harness as the stages see it: per hook, in execution order, each processor's id, type and parameters
+ * (code sources clipped), and its explicit position when it has one.
+ */
+export function harnessView(config: HarnessConfig, maxSource = 3000): Record<string, Array<{ id: string; type: string; params: unknown; before?: string; after?: string }>> {
+  const out: Record<string, Array<{ id: string; type: string; params: unknown; before?: string; after?: string }>> = {};
   for (const hook of HOOKS)
-    if (config.hooks[hook].length) out[hook] = config.hooks[hook].map((p) => ({ id: p.id, type: p.type, params: p.type === 'code' ? { source: clip(String(p.params.source), maxSource) } : p.params }));
+    if (config.hooks[hook].length)
+      out[hook] = config.hooks[hook].map((p) => ({
+        id: p.id,
+        type: p.type,
+        params: p.type === 'code' ? { source: clip(String(p.params.source), maxSource) } : p.params,
+        ...(p.before !== undefined ? { before: p.before } : {}),
+        ...(p.after !== undefined ? { after: p.after } : {}),
+      }));
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EditSchema } from '../../harness/builder';
 import { BUCKETS, FAILURE_CATEGORIES } from '../types';
+import { CodeModuleSchema } from './code-modules';
 
 /** Structured outputs of the four LLM stages. Every reply is validated against one of these. */
 
@@ -58,7 +59,9 @@ export const ProposalSchema = z.object({
 });
 export type Proposal = z.infer<typeof ProposalSchema>;
 
-export const EvolverOutputSchema = z.object({ candidates: z.array(ProposalSchema).max(8) });
+/** "modules": code shared by several code processors of the reply, referenced by id (aegis/llm/code-modules.ts). */
+export const EvolverOutputSchema = z.object({ modules: z.array(CodeModuleSchema).max(8).default([]), candidates: z.array(ProposalSchema).max(8) });
+export type EvolverOutput = z.infer<typeof EvolverOutputSchema>;
 
 export const CriticOutputSchema = z.discriminatedUnion('decision', [
   z.object({ decision: z.literal('ship_ranking'), ranking: z.array(z.string().min(1)).min(1), notes: z.array(z.string()).max(20).default([]) }),

@@ -12,7 +12,7 @@ import { actionsIn, describeCall } from './observation-text';
 export const tokenBudget = defineProcessor({
   type: 'token_budget',
   dimension: 'control',
-  description: 'Ends the episode (token_budget_exhausted) at the next step start once the model calls of this episode have used maxTokens input+output tokens; warns the model at warnAt of the budget.',
+  description: 'Ends the episode (token_budget_exhausted) at the next step start once the model calls of this episode have used maxTokens input+output tokens; at warnAt of the budget it writes a warning to the trace (the model is not told).',
   hooks: ['after_model'],
   meta: { singletonGroup: 'token_budget', order: 'post' },
   params: z.object({ maxTokens: z.number().int().min(100).max(10_000_000).default(200_000), warnAt: z.number().min(0.1).max(1).default(0.8) }),

@@ -76,7 +76,8 @@ export const selfVerify = defineProcessor({
       const missing = /MISSING:\s*(.+)/i.exec(verdict.text)?.[1]?.trim();
       ctx.trace.note('self_verify', { step: e.step, verified: !missing, finding: missing ?? null });
       if (!missing) return e;
-      return { ...e, response: { ...e.response, text: `Before I answer, one check: ${missing}. Let me fix that first.` } };
+      // meta.heldBack: the run loop gives this text neither to the user nor as the task's answer.
+      return { ...e, response: { ...e.response, text: `Before I answer, one check: ${missing}. Let me fix that first.`, meta: { ...e.response.meta, heldBack: 'self_verify' } } };
     });
   },
 });

@@ -39,7 +39,7 @@ async function call(p: ReturnType<typeof instance>, event: HookEvent): Promise<u
 const verify = (hook: string, body: string, smokeTests: unknown[], top = '') => verifyCodeProcessor(hook, { source: source(body, top), smokeTests, timeoutMs: 1000 });
 const reasonOf = (out: unknown) => (out as { reason?: string }).reason;
 
-const TESTED = ['signature', 'result', 'state-scope', 'state-json', 'failure', 'before-tool-reject', 'context-parts', 'smoke-isolated', 'smoke-hook', 'smoke-expect', 'smoke-output-includes', 'limits'];
+const TESTED = ['signature', 'result', 'state-scope', 'state-json', 'failure', 'before-tool-reject', 'tool-args-history', 'step-start-summarize', 'context-parts', 'smoke-isolated', 'smoke-hook', 'smoke-expect', 'smoke-output-includes', 'limits'];
 
 test('every sentence of the contract has a test below, and the limits quoted are the sandbox’s', () => {
   const contract = codeProcessorContract(DEFAULT_SANDBOX_LIMITS);
@@ -124,6 +124,71 @@ test('before-tool-reject: the tool does not run, the model gets the blocked resu
   expect(requests[1].messages.at(-1)).toMatchObject({ role: 'tool', content: 'Tool call rejected by the harness: vetoed', isError: true });
   // The tool never ran: the environment's state is unchanged (a is still on the table, the hand empty).
   expect(env.isDone()).toBe(false);
+});
+
+test('tool-args-history: the tool and the trace get the repaired arguments; the history keeps the model\'s original call, answered by the repaired call\'s result', async () => {
+  const bench = getBenchmark('blocksworld');
+  const taskId = bench.smokeTaskId();
+  const repair = 'if (event.hook !== "before_tool") return null; return { ...event, call: { ...event.call, args: { block: String(event.call.args.block).toLowerCase() } } };';
+  const config = parseHarnessConfig({
+    model: { main: { model: 'sim:large' } },
+    hooks: {
+      step_start: [{ id: 'step_budget', type: 'step_budget', params: { maxSteps: 2 } }],
+      before_tool: [{ id: 'lower', type: 'code', params: { source: source(repair), smokeTests: [{ name: 'x', event: { hook: 'before_tool', step: 1, call: { id: 'c1', name: 'pick_up', args: { block: 'RED' } }, approved: true }, expect: 'changed', outputIncludes: '"block":"red"' }], timeoutMs: 1000 } }],
+    },
+  });
+  const requests: ModelRequest[] = [];
+  const model: Model = {
+    id: 'scripted:actor',
+    async generate(request): Promise<ModelResponse> {
+      requests.push(request);
+      return { text: '', toolCalls: [{ id: `c${requests.length}`, name: 'pick_up', args: { block: 'RED' } }], usage: { inputTokens: 1, outputTokens: 1 }, stopReason: 'tool_use', model: 'scripted:actor' };
+    },
+  };
+  const env = bench.createEnvironment(taskId, { seed: 's' });
+  const trace = await runEpisode({ config, harnessId: harnessId(config), env, model, task: bench.task(taskId), seed: 's', attempt: 0 });
+  const first = trace.records.find((r) => r.kind === 'tool_call') as { call: { args: unknown }; result: { ok: boolean; output: string } };
+  // The tool ran with the repaired arguments (the red block exists; "RED" would not) and the trace shows them.
+  expect(first.call.args).toEqual({ block: 'red' });
+  expect(first.result.ok).toBe(true);
+  // The next request's history: the model's own call, as sent, then the repaired call's result under its id.
+  const [assistant, tool] = requests[1].messages.slice(-2);
+  expect(assistant).toMatchObject({ role: 'assistant', toolCalls: [{ id: 'c1', name: 'pick_up', args: { block: 'RED' } }] });
+  expect(tool).toMatchObject({ role: 'tool', toolCallId: 'c1', content: first.result.output, isError: false });
+});
+
+test('step-start-summarize: a step_start processor may replace a span with its own summary; the result is the conversation from then on; an orphaned tool result goes to the provider as it is', async () => {
+  const bench = getBenchmark('blocksworld');
+  const taskId = bench.smokeTaskId();
+  // Keeps the first message, replaces everything after it with one summary message of its own text.
+  const summarize = 'if (event.hook !== "step_start" || event.history.length < 3) return null; return { ...event, history: [event.history[0], { role: "user", content: "Summary: " + String(event.history.length - 1) + " earlier messages." }] };';
+  const config = parseHarnessConfig({
+    model: { main: { model: 'sim:large' } },
+    hooks: {
+      step_start: [
+        { id: 'step_budget', type: 'step_budget', params: { maxSteps: 3 } },
+        { id: 'summary', type: 'code', params: { source: source(summarize), smokeTests: [{ name: 'x', event: { hook: 'step_start', step: 2, history: [{ role: 'user', content: 'go' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'more' }] }, expect: 'changed', outputIncludes: 'Summary: 2 earlier' }], timeoutMs: 1000 } },
+      ],
+    },
+  });
+  const requests: ModelRequest[] = [];
+  const model: Model = {
+    id: 'scripted:actor',
+    async generate(request): Promise<ModelResponse> {
+      requests.push(JSON.parse(JSON.stringify(request)));
+      return { text: '', toolCalls: [{ id: `c${requests.length}`, name: 'pick_up', args: { block: 'zz' } }], usage: { inputTokens: 1, outputTokens: 1 }, stopReason: 'tool_use', model: 'scripted:actor' };
+    },
+  };
+  const env = bench.createEnvironment(taskId, { seed: 's' });
+  await runEpisode({ config, harnessId: harnessId(config), env, model, task: bench.task(taskId), seed: 's', attempt: 0 });
+  const convo = (r: ModelRequest) => r.messages.filter((m) => m.role !== 'system').map((m) => `${m.role}:${m.content.slice(0, 20)}`);
+  // Step 2 sees the summary in place of step 1's call and result; step 3 builds on step 2's summarised history.
+  expect(convo(requests[1])).toEqual([convo(requests[0])[0], 'user:Summary: 2 earlier m']);
+  expect(convo(requests[2])).toEqual([convo(requests[0])[0], 'user:Summary: 3 earlier m']);
+  // A tool result whose call was dropped is sent as it is (the provider, not the harness, refuses it).
+  const orphan: ModelRequest = { purpose: 'act', messages: [{ role: 'user', content: 'go' }, { role: 'tool', content: 'done', toolCallId: 'gone' }], parts: [], tools: [] };
+  expect(convertToOpenAIMessages(orphan, 'm').messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'gone', content: 'done' });
+  expect(JSON.stringify(convertToAnthropicMessages(orphan, 'm').messages)).toContain('"tool_use_id":"gone"');
 });
 
 test('context-parts: {kind, text, data?} parts reach the model as <context kind> blocks after the conversation; data never does', () => {

@@ -97,7 +97,7 @@ describe('the LLM meta-agent', () => {
     const agent = new LlmMetaAgent(model);
     const landscape = { round: 1, harnessId: 'hx-1', failingTasks: [], categories: [], implicatedComponents: [], editsTried: [], untriedBuckets: [], options: [{ category: 'loop' as const, bucket: 'processor' as const, edits: [], key: 'k', rationale: 'r', direction: 'd' }], solvedTasks: [], unstableTasks: [] };
     await expect(agent.evolve({ landscape, digest, config: seedHarness(), maxCandidates: 2, round: 1 })).rejects.toBeInstanceOf(StageFailure);
-    expect(model.requests[1].messages[3].content).toMatch(/candidates\.0\.changes: hook_not_allowed: "loop_detection" attaches only to before_model/);
+    expect(model.requests[1].messages[3].content).toMatch(/candidates\.0\.changes\.0: hook_not_allowed: "loop_detection" attaches only to before_model/);
     expect(agent.usage()).toEqual({ usage: { inputTokens: 2, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0 }, calls: 2, repairs: 1 });
   });
 
@@ -201,7 +201,7 @@ describe('the ledger: edit keys, buckets, ideas and mistakes', () => {
     const sent = JSON.parse(plannerModel.requests[0].messages[1].content);
     expect(sent.editsTried.map((t: { rejectedFor: string }) => t.rejectedFor)).toEqual(['idea', 'mistake']);
     expect(sent.editsTried[0].outcome).toContain('no gain: 5/16 vs 5/16');
-    expect(Object.keys(sent.editExamples)).toEqual(['insert', 'replace', 'remove', 'configure']);
+    expect(Object.keys(sent.editExamples)).toEqual(['insert', 'replace', 'remove', 'configure', 'move']);
     expect(sent.editExamples.configure).toEqual({ op: 'configure', processorId: 'step_budget', params: { maxSteps: 20 } });
     expect(plannerModel.requests[0].messages[0].content).toMatch(/replace\s+\{"op":"replace"/);
 
