@@ -62,6 +62,7 @@ export class DeploymentLink {
   private fetchedAt = 0;
   private polling: Promise<void> | null = null;
   private failing = false;
+  private refusedCanary: string | null = null;
   private queue: Array<RunReport & { trace?: EpisodeTrace | null }> = [];
   private feedbackQueue: Array<{ runId: string; score: number; note?: string }> = [];
   private sending: Promise<void> | null = null;
@@ -175,7 +176,14 @@ export class DeploymentLink {
   private adopt(c: CurrentHarness): void {
     // Validated as loadHarness validates a file: a config the library cannot run keeps the last good one.
     const champion = { harnessId: c.champion.harnessId, config: parseHarnessConfig(c.champion.config) };
-    const canary = c.canary ? { ...c.canary, config: parseHarnessConfig(c.canary.config) } : null;
+    let canary: (NonNullable<CurrentHarness['canary']> & { config: HarnessConfig }) | null = null;
+    try {
+      canary = c.canary ? { ...c.canary, config: parseHarnessConfig(c.canary.config) } : null;
+    } catch (e) {
+      // A canary this library cannot run is not served (its runs go to the champion), and never blocks the champion's updates.
+      if (this.refusedCanary !== c.canary!.harnessId) this.log(`harnessx: deployment "${this.options.name}": canary ${c.canary!.harnessId} cannot run here (${(e as Error).message.split('\n')[0]}); serving the champion instead`);
+      this.refusedCanary = c.canary!.harnessId;
+    }
     this.current = { ...c, champion, canary };
     this.stats.revision = c.revision;
     this.stats.harnessId = champion.harnessId;

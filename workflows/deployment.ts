@@ -45,20 +45,26 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
     const blocked = d.paused ? 'paused' : round ? 'a round is still running' : roundBlocked(d.state, input, now);
     if (blocked) d.state.lastEvent = `window ${summary.index} closed; no round (${blocked})`;
     // The round runs beside the loop, so reports keep being applied while the meta-agent and the gate work.
-    else
+    else {
+      d.roundRunning = true;
       round = liveRound(d, runs)
         // A round that fails (an activity out of retries) ends as a no-op; the deployment goes on serving.
         .catch(async (e: unknown) => {
           d.state.lastEvent = `round ${d.state.round} failed: ${(e as Error)?.message ?? String(e)}`;
           await audit(d, { key: `${d.state.round}:failed`, round: d.state.round, stage: 'round_end', kind: 'info', harnessId: d.state.championId, payload: { failed: d.state.lastEvent } });
         })
-        .finally(() => void (round = null));
+        .finally(() => {
+          round = null;
+          d.roundRunning = false;
+        });
+    }
   };
   let round: Promise<void> | null = null;
   for (;;) {
     await nextWork(d, TICK_MS);
     applied += await applyInbox(d, (now) => closeFullWindow(d, now));
     await auditRollbacks(d);
+    await auditManualCanaries(d);
     await decideCanary(d);
     closeFullWindow(d, Date.now());
     await Promise.all(pendingAudits.splice(0));
@@ -121,6 +127,13 @@ async function auditRollbacks(d: DeploymentControls): Promise<void> {
   for (const r of d.rollbacks.splice(0)) {
     d.state.lastEvent = `manual rollback: now serving ${r.harnessId} (${r.reason})`;
     await audit(d, { key: `rollback:${d.state.revision}`, round: d.state.round, stage: 'ship', kind: 'rollback', harnessId: r.harnessId, payload: { manual: true, to: r.harnessId, reason: r.reason } });
+  }
+}
+
+/** An operator's candidate went out as the canary (the update's handler started it): recorded with its reason. */
+async function auditManualCanaries(d: DeploymentControls): Promise<void> {
+  for (const m of d.manualCanaries.splice(0)) {
+    await audit(d, { key: `manual-canary:${d.state.revision}:${m.harnessId}`, round: d.state.round, stage: 'ship', kind: 'info', harnessId: m.harnessId, payload: { canary: true, manual: true, from: d.state.championId, to: m.harnessId, share: d.input.canary.share, reason: m.reason } });
   }
 }
 
