@@ -1,4 +1,4 @@
-import type { EpisodeTrace } from '../harness/trace';
+import type { EpisodeTrace, TraceRecord } from '../harness/trace';
 import { stateOf } from '../harness/processors/observation-text';
 import type { HarnessConfig } from '../harness/config';
 import { HOOKS } from '../harness/types';
@@ -82,7 +82,7 @@ export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<Fa
   }
   // In a product, a reply without a tool call is the final answer: an action written as prose ends the run
   // there ("I will unstack the red block."). The verifier fails it; the cause is the format, not the outcome.
-  const final = trace.success ? undefined : trace.records.find((r) => r.kind === 'note' && r.note === 'final answer');
+  const final = trace.success ? undefined : trace.records.find((r): r is Extract<TraceRecord, { kind: 'note' }> => r.kind === 'note' && r.note === 'final answer');
   const announced = final && typeof (final.data as { answer?: unknown })?.answer === 'string' ? ((final.data as { answer: string }).answer) : '';
   if (final && ANNOUNCED_ACTION.test(announced)) bump('format_error', `step ${final.step}: the final answer announces an action instead of calling a tool: ${announced.slice(0, 120)}`);
   const maxMessages = Math.max(0, ...trace.records.map((r) => (r.kind === 'model_call' ? r.request.messageCount : 0)));

@@ -6,7 +6,7 @@ import type { DeploymentStatus } from '../../workflows/deployment';
 import { UsageError } from '../errors';
 import { harnessId as harnessIdOf } from '../../harness/config';
 import { liveBenchLines } from '../deploy-bench/live-summary';
-import { playLiveWorkload } from '../deploy-bench/live-workload';
+import { liveBenchDeploymentInput, playLiveWorkload } from '../deploy-bench/live-workload';
 import { idTimestamp, startLocalWorker } from '../local-worker';
 import { checkModelFlag, type Commands, parseOptions, readVerifiedHarness, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { printJson, say } from '../output';
@@ -169,10 +169,10 @@ const BENCH_OPTIONS = {
   concurrency: { type: 'string', default: '8' },
   swap: { type: 'string' },
   'inject-bad-candidate': { type: 'boolean', default: false },
-  'window-runs': { type: 'string', default: '30' },
-  'canary-share': { type: 'string', default: '0.5' },
-  'canary-min-runs': { type: 'string', default: '15' },
-  'canary-max-runs': { type: 'string', default: '30' },
+  'window-runs': { type: 'string' },
+  'canary-share': { type: 'string' },
+  'canary-min-runs': { type: 'string' },
+  'canary-max-runs': { type: 'string' },
   pace: { type: 'string', default: 'rounds' },
   'latency-ms': { type: 'string' },
   name: { type: 'string' },
@@ -192,17 +192,21 @@ async function bench(args: string[]): Promise<void> {
   if (runs < 1 || concurrency < 1) throw new UsageError('--runs and --concurrency must be at least 1');
   if (values.pace !== 'rounds' && values.pace !== 'none') throw new UsageError(`--pace must be "rounds" or "none", got "${values.pace}"`);
   const name = values.name ?? `bench-${idTimestamp()}`;
-  const input = validInput(deploymentInputSchema(), {
-    name,
-    benchmark,
-    model: values.model,
-    metaAgent: values['meta-agent'],
-    seed: values.seed,
-    window: { runs: wholeNumber('window-runs', values['window-runs']) },
-    canary: { share: decimal('canary-share', values['canary-share']), minRuns: wholeNumber('canary-min-runs', values['canary-min-runs']), maxRuns: wholeNumber('canary-max-runs', values['canary-max-runs']) },
-    swap: values.swap,
-    ttlMs: 500,
-  });
+  const input = validInput(
+    deploymentInputSchema(),
+    liveBenchDeploymentInput({
+      name,
+      benchmark,
+      model: values.model,
+      seed: values.seed,
+      metaAgent: values['meta-agent'],
+      swap: values.swap as 'between-runs' | 'between-steps' | undefined,
+      windowRuns: wholeNumber('window-runs', values['window-runs']),
+      canaryShare: decimal('canary-share', values['canary-share']),
+      canaryMinRuns: wholeNumber('canary-min-runs', values['canary-min-runs']),
+      canaryMaxRuns: wholeNumber('canary-max-runs', values['canary-max-runs']),
+    }),
+  );
   checkModelFlag('--model', input.model, { suite: benchmark });
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
   const { client, worker } = await startLocalWorker(log, values.config);
@@ -227,7 +231,7 @@ async function bench(args: string[]): Promise<void> {
     await handle.result();
     return played;
   });
-  const { status: _status, ...summary } = result;
+  const { status: _status, played: _played, ...summary } = result;
   for (const line of liveBenchLines(summary)) log(line);
   if (values.json) printJson(summary);
 }

@@ -3,8 +3,8 @@ import type { DeploymentStats } from '../../library/deployment';
 
 /** One run of a live workload as the product saw it. */
 export type PlayedRun =
-  | { index: number; ok: true; startHarnessId: string; harnessId: string; midTaskSwap: boolean; steps: number; ms: number }
-  | { index: number; ok: false; error: string; ms: number };
+  | { index: number; ok: true; startHarnessId: string; harnessId: string; midTaskSwap: boolean; steps: number; ms: number; endedAt?: number }
+  | { index: number; ok: false; error: string; ms: number; endedAt?: number };
 
 /**
  * The last line of `deploy bench --json`: what the deployment made of the traffic (its windows in order,

@@ -21,6 +21,28 @@ import { liveBenchSummary, LiveBenchSummary, PlayedRun } from './live-summary';
  * deployment has applied. A status query that fails (worker or server down) never holds the workload: the
  * product goes on answering.
  */
+/**
+ * The deployment `deploy bench` starts: small windows and a quick canary (at most 30 canary runs, half the
+ * traffic), so a few hundred runs see several rounds. A product's deployment keeps the safer defaults
+ * (windows of 50, a 20% canary of up to 200 runs).
+ */
+export const LIVE_BENCH_DEFAULTS = { windowRuns: 30, canaryShare: 0.5, canaryMinRuns: 15, canaryMaxRuns: 30, ttlMs: 500 } as const;
+
+export function liveBenchDeploymentInput(x: { name: string; benchmark: string; model: string; seed: string; metaAgent?: string; swap?: 'between-runs' | 'between-steps'; windowRuns?: number; canaryShare?: number; canaryMinRuns?: number; canaryMaxRuns?: number }) {
+  const d = LIVE_BENCH_DEFAULTS;
+  return {
+    name: x.name,
+    benchmark: x.benchmark,
+    model: x.model,
+    seed: x.seed,
+    ...(x.metaAgent ? { metaAgent: x.metaAgent } : {}),
+    window: { runs: x.windowRuns ?? d.windowRuns },
+    canary: { share: x.canaryShare ?? d.canaryShare, minRuns: x.canaryMinRuns ?? d.canaryMinRuns, maxRuns: x.canaryMaxRuns ?? d.canaryMaxRuns },
+    ...(x.swap ? { swap: x.swap } : {}),
+    ttlMs: d.ttlMs,
+  };
+}
+
 export interface LiveWorkloadOptions {
   client: Client;
   /** The deployment's name (already started). */
@@ -55,6 +77,8 @@ export interface LiveWorkloadOptions {
 export interface LiveWorkloadResult extends LiveBenchSummary {
   /** The final status of the deployment as the workload saw it (null if it never answered at the end). */
   status: DeploymentStatus | null;
+  /** Every run as the product saw it, in the order they ended. */
+  played: PlayedRun[];
 }
 
 const STATUS_EVERY_MS = 150;
@@ -155,9 +179,9 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
       const t0 = Date.now();
       try {
         const r = await agent.run({ id: task.id, instruction: task.instruction }, { runKey, runId: `${o.name}-run-${i}` });
-        played.push({ index: i, ok: true, startHarnessId: r.trace.harnessSwaps?.[0]?.from ?? r.harnessId, harnessId: r.harnessId, midTaskSwap: (r.trace.harnessSwaps?.length ?? 0) > 0, steps: r.steps, ms: Date.now() - t0 });
+        played.push({ index: i, ok: true, startHarnessId: r.trace.harnessSwaps?.[0]?.from ?? r.harnessId, harnessId: r.harnessId, midTaskSwap: (r.trace.harnessSwaps?.length ?? 0) > 0, steps: r.steps, ms: Date.now() - t0, endedAt: Date.now() });
       } catch (e) {
-        played.push({ index: i, ok: false, error: (e as Error)?.message ?? String(e), ms: Date.now() - t0 });
+        played.push({ index: i, ok: false, error: (e as Error)?.message ?? String(e), ms: Date.now() - t0, endedAt: Date.now() });
       }
       finished++;
       await maybeInjectBad();
@@ -184,7 +208,7 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
     b.pulled = version ? version.status === 'pulled' : null;
     b.canaryRuns = version?.canaryRuns ?? null;
   }
-  return { ...liveBenchSummary({ runs: o.runs, concurrency: o.concurrency, played, status: final, stats, badCandidate: bad, durationMs: Date.now() - startedAt, paced: o.pace ?? 'rounds' }), status: final };
+  return { ...liveBenchSummary({ runs: o.runs, concurrency: o.concurrency, played, status: final, stats, badCandidate: bad, durationMs: Date.now() - startedAt, paced: o.pace ?? 'rounds' }), status: final, played };
 }
 
 /** A candidate that regresses without crashing anything: the champion with a step budget of 2. */
