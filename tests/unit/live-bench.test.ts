@@ -65,7 +65,7 @@ describe('the live bench summary', () => {
     ...Array.from({ length: 96 }, (_, i): PlayedRun => ({ index: i, ok: true, startHarnessId: i < 50 ? 'hx-a' : 'hx-b', harnessId: i === 40 ? 'hx-b' : i < 50 ? 'hx-a' : 'hx-b', midTaskSwap: i === 40, steps: 5, ms: 1 })),
     { index: 96, ok: false, error: 'model down', ms: 1 },
   ];
-  const stats = { revision: 3, harnessId: 'hx-b', reportsQueued: 0, reportsSent: 95, reportsDropped: 0, sendFailures: 0, feedbackSent: 0, failingStatic: false };
+  const stats = { revision: 3, harnessId: 'hx-b', reportsQueued: 0, reportsSent: 95, reportsDropped: 0, sendFailures: 0, feedbackSent: 0, tracesTooLarge: 0, failingStatic: false };
 
   it('gives the windows in order, the gain in points, and counts what the product saw', () => {
     const s = liveBenchSummary({ runs: 97, concurrency: 4, played, status: status(), stats, badCandidate: null, durationMs: 1000, paced: 'rounds' });
@@ -144,5 +144,32 @@ describe('the Digester on live traces', () => {
     // A long reply that happens to start with "I will" is an answer, not an announced action.
     expect(episodeSignals(trace(`I will explain.\n${'The plan is done. '.repeat(5)}`, false)).counts).toEqual({ wrong_outcome: 1 });
     expect(episodeSignals(trace('I will unstack the yellow block.', true)).counts).toEqual({});
+  });
+});
+
+describe("the agent's report batches", () => {
+  it('stay under the update size limit, and a trace too large for any update is sent without its trace (counted), never blocking the queue', async () => {
+    const { DeploymentLink } = await import('../../library/deployment');
+    const sent: Array<{ bytes: number; reports: Array<{ runId: string; trace?: unknown }> }> = [];
+    const client = {
+      workflow: {
+        getHandle: () => ({
+          query: async () => ({ revision: 1, unchanged: true }),
+          executeUpdate: async (name: string, { args }: { args: unknown[] }) => {
+            if (name === 'report') sent.push({ bytes: Buffer.byteLength(JSON.stringify(args[0])), reports: args[0] as Array<{ runId: string; trace?: unknown }> });
+            return { queued: (args[0] as unknown[]).length };
+          },
+        }),
+      },
+    };
+    const link = new DeploymentLink({ name: 'desk', client, batchSize: 50, flushMs: 1, log: () => undefined });
+    const trace = (kb: number) => ({ records: [{ kind: 'note', step: 1, note: 'x', data: 'y'.repeat(kb * 1024) }], endReason: 'goal_reached', steps: 1 }) as unknown as EpisodeTrace;
+    for (let i = 0; i < 12; i++) link.report({ runId: `r${i}`, runKey: 'u', harnessId: 'hx-a', taskId: 't', endReason: 'goal_reached', steps: 1 }, trace(i === 5 ? 1500 : 100));
+    await link.flush(10_000);
+    expect(sent.flatMap((b) => b.reports.map((r) => r.runId))).toEqual(Array.from({ length: 12 }, (_, i) => `r${i}`));
+    expect(Math.max(...sent.map((b) => b.bytes))).toBeLessThanOrEqual(400 * 1024);
+    expect(sent.length).toBeGreaterThan(3);
+    expect(sent.flatMap((b) => b.reports).find((r) => r.runId === 'r5')!.trace).toBeNull();
+    expect(link.stats).toMatchObject({ tracesTooLarge: 1, reportsDropped: 0, reportsSent: 12 });
   });
 });
