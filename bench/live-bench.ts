@@ -38,7 +38,7 @@ export async function liveBench(options: { runs?: number; concurrency?: number }
   const variants = [
     { variant: 'between runs', swap: 'between-runs' as const },
     { variant: 'between steps (40 ms per model call)', swap: 'between-steps' as const, latencyMs: 40 },
-    { variant: `regressing candidate injected after ${Math.floor(runs * 0.6)} runs`, swap: 'between-runs' as const, inject: Math.floor(runs * 0.6) },
+    { variant: `regressing candidate injected after ${Math.floor(runs * 0.4)} runs`, swap: 'between-runs' as const, inject: Math.floor(runs * 0.4) },
   ];
   const rows: LiveBenchRow[] = [];
   try {

@@ -1,4 +1,4 @@
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import { canaryDecision } from '../aegis/live/canary';
 import { DeploymentInput, deploymentInputSchema } from '../aegis/live/deployment-input';
 import { acceptReports, applyFeedback, closeWindow, DeploymentState, DeploymentStatus, deploymentStatus, endCanary, initialDeploymentState, roundBlocked, windowFull } from '../aegis/live/deployment-state';
@@ -106,7 +106,10 @@ async function applyInbox(d: DeploymentControls, windowCheck: (now: number) => v
   let applied = 0;
   while (d.inbox.length) {
     // A window holds exactly window.runs runs: a batch never crosses its end, and a full window closes before the next batch.
-    const batch = d.inbox.slice(0, Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length)));
+    let size = Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length));
+    // With a canary deciding, a batch never carries it past its run cap: the cap decides at exactly maxRuns canary runs.
+    if (d.state.canary && patched('canary-cap-exact')) size = Math.max(1, Math.min(size, d.input.canary.maxRuns - d.state.canary.runs.length));
+    const batch = d.inbox.slice(0, size);
     const refs = await live.storeLiveTraces({ traces: batch.map((r) => r.trace ?? null) });
     const reports = batch.map(({ trace: _trace, ...r }, i) => (refs[i] ? { ...r, traceRef: refs[i]! } : r));
     acceptReports(d.state, reports, d.input);
@@ -146,7 +149,7 @@ async function decideCanary(d: DeploymentControls): Promise<void> {
   const { harnessId, round } = c;
   endCanary(d.state, decision, Date.now());
   await audit(d, {
-    key: `${round}:canary-end`,
+    key: `${round}:canary-end:${harnessId}`,
     round,
     stage: 'ship',
     kind: decision.decision === 'promote' ? 'commit' : 'rollback',

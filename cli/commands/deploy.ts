@@ -224,7 +224,7 @@ async function bench(args: string[]): Promise<void> {
       pace: values.pace as 'rounds' | 'none',
       // Between-steps swaps need runs longer than the agents' TTL: 40 ms per model call, as a fast endpoint's.
       latencyMs: wholeNumber('latency-ms', values['latency-ms']) ?? (input.swap === 'between-steps' ? 40 : 0),
-      ...(values['inject-bad-candidate'] ? { injectBadCandidateAfter: Math.floor(runs * 0.6) } : {}),
+      ...(values['inject-bad-candidate'] ? { injectBadCandidateAfter: Math.floor(runs * 0.4) } : {}),
       log,
     });
     await handle.signal('stop');

@@ -62,7 +62,7 @@ export interface LiveWorkloadOptions {
   pace?: 'rounds' | 'none';
   /** Overrides the deployment's swap mode in the agent. */
   swap?: 'between-runs' | 'between-steps';
-  /** Put a regressing candidate out as a canary once this many runs are done (and no round or canary is busy). */
+  /** Put a regressing candidate out as a canary once this many runs are done (and no canary is deciding). */
   injectBadCandidateAfter?: number;
   /** Called once when this many runs have started (fault injection in tests: kill the worker, the server). */
   faults?: Array<{ afterRuns: number; run: () => Promise<void> | void }>;
@@ -147,7 +147,7 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
   const maybeInjectBad = async () => {
     if (o.injectBadCandidateAfter === undefined || bad || finished < o.injectBadCandidateAfter) return;
     const s = await fresh();
-    if (!s || s.canary || s.roundRunning) return;
+    if (!s || s.canary) return;
     const at = finished;
     bad = { harnessId: '', injectedAtRun: at, decision: null, canaryRuns: null, pulled: null };
     const current = (await handle.query<{ champion: { config: Record<string, unknown> } }>('current')).champion.config;

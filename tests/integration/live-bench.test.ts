@@ -58,7 +58,7 @@ describe('a live workload against a deployment (in-process worker)', () => {
 
   it('a regressing candidate put out as the canary is rolled back within one canary window; no run fails or is lost', async () => {
     const handle = await deploy('it-bad');
-    const r = await playLiveWorkload({ client: env.client, name: 'it-bad', benchmark: 'blocksworld', model: 'sim:small', runs: 300, concurrency: 8, seed: 'it-bad', injectBadCandidateAfter: 150, agentLog: () => undefined });
+    const r = await playLiveWorkload({ client: env.client, name: 'it-bad', benchmark: 'blocksworld', model: 'sim:small', runs: 360, concurrency: 8, seed: 'it-bad', injectBadCandidateAfter: 100, agentLog: () => undefined });
     await handle.signal('stop');
     await handle.result();
     expect(r.badCandidate).not.toBeNull();
