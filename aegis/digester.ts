@@ -1,4 +1,4 @@
-import type { EpisodeTrace } from '../harness/trace';
+import type { EpisodeTrace, TraceRecord } from '../harness/trace';
 import { stateOf } from '../harness/processors/observation-text';
 import type { HarnessConfig } from '../harness/config';
 import { HOOKS } from '../harness/types';
@@ -52,6 +52,9 @@ export function ownText(instruction: string, preamble: string): string {
   return preamble && instruction.startsWith(preamble) ? instruction.slice(preamble.length).trimStart() : instruction;
 }
 
+/** A short reply that only says what the agent is about to do: an intended action, not an answer. */
+const ANNOUNCED_ACTION = /^\s*(?:I will|I'll|I am going to|I'm going to|Let me|Next,? I(?: will|'ll)?|Now I(?: will|'ll)?)\b[^\n]{0,200}$/i;
+
 /** Counts the failure signals of one episode from its trace alone. */
 export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<FailureCategory, number>>; evidence: string[] } {
   const counts: Partial<Record<FailureCategory, number>> = {};
@@ -77,6 +80,11 @@ export function episodeSignals(trace: EpisodeTrace): { counts: Partial<Record<Fa
       if (state) seen.add(state);
     }
   }
+  // In a product, a reply without a tool call is the final answer: an action written as prose ends the run
+  // there ("I will unstack the red block."). The verifier fails it; the cause is the format, not the outcome.
+  const final = trace.success ? undefined : trace.records.find((r): r is Extract<TraceRecord, { kind: 'note' }> => r.kind === 'note' && r.note === 'final answer');
+  const announced = final && typeof (final.data as { answer?: unknown })?.answer === 'string' ? ((final.data as { answer: string }).answer) : '';
+  if (final && ANNOUNCED_ACTION.test(announced)) bump('format_error', `step ${final.step}: the final answer announces an action instead of calling a tool: ${announced.slice(0, 120)}`);
   const maxMessages = Math.max(0, ...trace.records.map((r) => (r.kind === 'model_call' ? r.request.messageCount : 0)));
   if (!trace.success && maxMessages > 30) bump('long_context', `context grew to ${maxMessages} messages`);
   if (!trace.success && (trace.endReason === 'step_budget_exhausted' || trace.endReason === 'hard_step_cap'))

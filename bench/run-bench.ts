@@ -24,6 +24,7 @@ import { createActivities } from '../activities';
 import { inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
 import { storeBench } from './store-bench';
 import { clusterBench, describeClusterBench } from './cluster-bench';
+import { liveBench } from './live-bench';
 
 const ROOT = join(__dirname, '..');
 const benchmark = getBenchmark('blocksworld');
@@ -37,7 +38,8 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
  * =ratio runs only the simulator's in-process/Temporal throughput pairs (sections 1–3); =store only the S3
  * store against the local folder (section 0, under a minute); =cluster only one AEGIS round on the
  * production-style server (`harnessx cluster`, PostgreSQL) against the dev server (section 8); =cluster-endpoint
- * only 2 × 2 worker processes sharing one endpoint limit (bench/cluster-endpoint-bench.ts, about two minutes).
+ * only 2 × 2 worker processes sharing one endpoint limit (bench/cluster-endpoint-bench.ts, about two minutes);
+ * =live only `deploy bench` three ways (bench/live-bench.ts, about three minutes).
  */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
@@ -84,6 +86,10 @@ async function main() {
     for (const r of clusterRows)
       row(`one endpoint limit, ${r.workers} worker processes (L=${r.latencyMs} ms, limit ${r.limit})`, r.phase, `busy ${r.busy.toFixed(2)}`, `baseline: the endpoint's limit 1.00 (target ≥ 0.85); ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}`);
     return finish(ROOT, 'cluster-endpoint.json');
+  }
+  if (only === 'live') {
+    await liveSection();
+    return finish(ROOT, 'live.json');
   }
   // A fresh store each run: cached outcomes from an earlier run would flatter every number.
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-'));
@@ -276,6 +282,9 @@ async function main() {
   // 8. One AEGIS round on the production-style server against the dev server.
   await clusterSection();
 
+  // 9. Live evolution: deploy bench three ways.
+  await liveSection();
+
   finish(ROOT, 'latest.json');
 }
 
@@ -284,6 +293,24 @@ async function clusterSection(): Promise<void> {
   const r = await clusterBench({ pairs: 5 });
   results.clusterRound = r;
   row(...(describeClusterBench(r) as [string, string, string, string]));
+}
+
+/**
+ * Section 9: a live workload through createAgent against a deployment (bench/live-bench.ts). The reference
+ * is the offline AEGIS gain on the same suite and model (README: blocksworld sim:small 14% → 90%+ test).
+ */
+async function liveSection(): Promise<void> {
+  const live = await liveBench();
+  results.live = live;
+  for (const { variant, summary: s } of live) {
+    const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+    row(
+      `live evolution, deploy bench ${s.runs} runs × ${s.concurrency} (${variant})`,
+      `first → last window ${pct(s.firstPassRate)} → ${pct(s.lastPassRate)}`,
+      `${s.gainPoints === null ? 'n/a' : `${s.gainPoints >= 0 ? '+' : ''}${s.gainPoints}`} points`,
+      `reference: offline AEGIS +70 points or more (target ≥ +30); ${s.rounds} rounds, ${s.promotions} promotions, ${s.rollbacks} rollbacks, ${s.midTaskSwaps} mid-task swaps; product: ${s.productRunsFailed} failed, ${s.productRunsLost} lost, ${s.reportsDropped} dropped${s.badCandidate ? `; injected regression ${s.badCandidate.decision} after ${s.badCandidate.canaryRuns} canary runs` : ''}; ${(s.durationMs / 1000).toFixed(0)} s`,
+    );
+  }
 }
 
 function latencyRow(r: LatencyRow): void {

@@ -68,9 +68,10 @@ export interface AgentOptions {
   verify?: (result: AgentResult, task: { id: string; instruction: string }) => number | null | Promise<number | null>;
   /**
    * The model: a model string ("openai-compatible:qwen3@http://localhost:8000/v1", "anthropic:claude-…",
-   * "sim:small") or a Model object. Left out: the harness's own main model, with its fallback.
+   * "sim:small"), a Model object, or a function giving each run its model (per task or tenant). Left out:
+   * the harness's own main model, with its fallback.
    */
-  model?: string | Model;
+  model?: string | Model | ((run: { taskId: string; seed: string }) => Model);
   /** Tool providers (MCP servers, function tool providers) and/or function tools. Each run opens its own sessions. */
   tools?: Array<ToolProvider | FunctionToolConfig>;
   /** Function tools' state for one run (a fresh object per run); default an empty object. */
@@ -129,7 +130,8 @@ export function createAgent(options: AgentOptions): Agent {
   startTelemetry();
   let runs = 0;
 
-  const modelFor = (episodeSeed: string, served: HarnessConfig): Model => {
+  const modelFor = (episodeSeed: string, served: HarnessConfig, taskId: string): Model => {
+    if (typeof options.model === 'function') return options.model({ taskId, seed: episodeSeed });
     if (typeof options.model === 'object') return options.model;
     if (typeof options.model === 'string') return createModel(options.model, { seed: episodeSeed });
     const { model, fallback } = served.model.main;
@@ -212,7 +214,7 @@ export function createAgent(options: AgentOptions): Agent {
         // The step an answer belongs to: the run loop's records carry it, the environment does not see it.
         let currentStep = 0;
         const env = new AgentEnvironment(view.instruction, sessions, stop.signal, (text) => emit({ type: 'answer', step: currentStep, text }));
-        const model = guardedModel(modelFor(episodeSeed, harness), stop.signal);
+        const model = guardedModel(modelFor(episodeSeed, harness, view.id), stop.signal);
         const trace = await runEpisode({
           config: harness,
           harnessId: id,

@@ -51,6 +51,8 @@ export interface DeploymentStats {
   reportsDropped: number;
   sendFailures: number;
   feedbackSent: number;
+  /** Reports sent without their trace because the trace alone was over the update's size limit. */
+  tracesTooLarge: number;
   /** True while the last poll failed and the agent serves the last harness it knew. */
   failingStatic: boolean;
 }
@@ -62,12 +64,13 @@ export class DeploymentLink {
   private fetchedAt = 0;
   private polling: Promise<void> | null = null;
   private failing = false;
+  private refusedCanary: string | null = null;
   private queue: Array<RunReport & { trace?: EpisodeTrace | null }> = [];
   private feedbackQueue: Array<{ runId: string; score: number; note?: string }> = [];
   private sending: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
-  readonly stats: DeploymentStats = { revision: null, harnessId: null, reportsQueued: 0, reportsSent: 0, reportsDropped: 0, sendFailures: 0, feedbackSent: 0, failingStatic: false };
+  readonly stats: DeploymentStats = { revision: null, harnessId: null, reportsQueued: 0, reportsSent: 0, reportsDropped: 0, sendFailures: 0, feedbackSent: 0, tracesTooLarge: 0, failingStatic: false };
   private readonly workflowId: string;
   private readonly timeoutMs: number;
   private readonly log: (line: string) => void;
@@ -175,7 +178,14 @@ export class DeploymentLink {
   private adopt(c: CurrentHarness): void {
     // Validated as loadHarness validates a file: a config the library cannot run keeps the last good one.
     const champion = { harnessId: c.champion.harnessId, config: parseHarnessConfig(c.champion.config) };
-    const canary = c.canary ? { ...c.canary, config: parseHarnessConfig(c.canary.config) } : null;
+    let canary: (NonNullable<CurrentHarness['canary']> & { config: HarnessConfig }) | null = null;
+    try {
+      canary = c.canary ? { ...c.canary, config: parseHarnessConfig(c.canary.config) } : null;
+    } catch (e) {
+      // A canary this library cannot run is not served (its runs go to the champion), and never blocks the champion's updates.
+      if (this.refusedCanary !== c.canary!.harnessId) this.log(`harnessx: deployment "${this.options.name}": canary ${c.canary!.harnessId} cannot run here (${(e as Error).message.split('\n')[0]}); serving the champion instead`);
+      this.refusedCanary = c.canary!.harnessId;
+    }
     this.current = { ...c, champion, canary };
     this.stats.revision = c.revision;
     this.stats.harnessId = champion.harnessId;
@@ -194,11 +204,35 @@ export class DeploymentLink {
     (this.timer as { unref?: () => void }).unref?.();
   }
 
+  /**
+   * The next batch: at most batchSize reports and MAX_UPDATE_BYTES of JSON, so an update stays well under
+   * Temporal's payload limit (2 MB). A report whose trace alone is too large goes without its trace (the
+   * outcome and signals still count) rather than blocking the queue behind it forever.
+   */
+  private nextBatch(): Array<RunReport & { trace?: EpisodeTrace | null }> {
+    const batch: Array<RunReport & { trace?: EpisodeTrace | null }> = [];
+    let bytes = 0;
+    for (const [i, r] of this.queue.entries()) {
+      if (batch.length >= (this.options.batchSize ?? 50)) break;
+      let size = jsonBytes(r);
+      if (size > MAX_UPDATE_BYTES) {
+        const { trace: _trace, ...withoutTrace } = r;
+        this.queue[i] = { ...withoutTrace, trace: null };
+        this.stats.tracesTooLarge++;
+        size = jsonBytes(this.queue[i]);
+      }
+      if (batch.length && bytes + size > MAX_UPDATE_BYTES) break;
+      batch.push(this.queue[i]);
+      bytes += size;
+    }
+    return batch;
+  }
+
   /** One batch of reports and the feedback queued; on failure they stay at the head of their queues. */
   private send(): Promise<void> {
     this.sending ??= (async () => {
       const handle = this.options.client.workflow.getHandle(this.workflowId);
-      const batch = this.queue.slice(0, this.options.batchSize ?? 50);
+      const batch = this.nextBatch();
       try {
         if (batch.length) {
           await withTimeout(handle.executeUpdate('report', { args: [batch] }), this.timeoutMs, 'the report update');
@@ -223,6 +257,13 @@ export class DeploymentLink {
     })();
     return this.sending;
   }
+}
+
+/** Most JSON one report update carries (Temporal warns at 512 KiB and refuses payloads over 2 MiB). */
+const MAX_UPDATE_BYTES = 400 * 1024;
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import { canaryDecision } from '../aegis/live/canary';
 import { DeploymentInput, deploymentInputSchema } from '../aegis/live/deployment-input';
 import { acceptReports, applyFeedback, closeWindow, DeploymentState, DeploymentStatus, deploymentStatus, endCanary, initialDeploymentState, roundBlocked, windowFull } from '../aegis/live/deployment-state';
@@ -45,20 +45,26 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
     const blocked = d.paused ? 'paused' : round ? 'a round is still running' : roundBlocked(d.state, input, now);
     if (blocked) d.state.lastEvent = `window ${summary.index} closed; no round (${blocked})`;
     // The round runs beside the loop, so reports keep being applied while the meta-agent and the gate work.
-    else
+    else {
+      d.roundRunning = true;
       round = liveRound(d, runs)
         // A round that fails (an activity out of retries) ends as a no-op; the deployment goes on serving.
         .catch(async (e: unknown) => {
           d.state.lastEvent = `round ${d.state.round} failed: ${(e as Error)?.message ?? String(e)}`;
           await audit(d, { key: `${d.state.round}:failed`, round: d.state.round, stage: 'round_end', kind: 'info', harnessId: d.state.championId, payload: { failed: d.state.lastEvent } });
         })
-        .finally(() => void (round = null));
+        .finally(() => {
+          round = null;
+          d.roundRunning = false;
+        });
+    }
   };
   let round: Promise<void> | null = null;
   for (;;) {
     await nextWork(d, TICK_MS);
     applied += await applyInbox(d, (now) => closeFullWindow(d, now));
     await auditRollbacks(d);
+    await auditManualCanaries(d);
     await decideCanary(d);
     closeFullWindow(d, Date.now());
     await Promise.all(pendingAudits.splice(0));
@@ -100,7 +106,10 @@ async function applyInbox(d: DeploymentControls, windowCheck: (now: number) => v
   let applied = 0;
   while (d.inbox.length) {
     // A window holds exactly window.runs runs: a batch never crosses its end, and a full window closes before the next batch.
-    const batch = d.inbox.slice(0, Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length)));
+    let size = Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length));
+    // With a canary deciding, a batch never carries it past its run cap: the cap decides at exactly maxRuns canary runs.
+    if (d.state.canary && patched('canary-cap-exact')) size = Math.max(1, Math.min(size, d.input.canary.maxRuns - d.state.canary.runs.length));
+    const batch = d.inbox.slice(0, size);
     const refs = await live.storeLiveTraces({ traces: batch.map((r) => r.trace ?? null) });
     const reports = batch.map(({ trace: _trace, ...r }, i) => (refs[i] ? { ...r, traceRef: refs[i]! } : r));
     acceptReports(d.state, reports, d.input);
@@ -124,6 +133,13 @@ async function auditRollbacks(d: DeploymentControls): Promise<void> {
   }
 }
 
+/** An operator's candidate went out as the canary (the update's handler started it): recorded with its reason. */
+async function auditManualCanaries(d: DeploymentControls): Promise<void> {
+  for (const m of d.manualCanaries.splice(0)) {
+    await audit(d, { key: `manual-canary:${d.state.revision}:${m.harnessId}`, round: d.state.round, stage: 'ship', kind: 'info', harnessId: m.harnessId, payload: { canary: true, manual: true, from: d.state.championId, to: m.harnessId, share: d.input.canary.share, reason: m.reason } });
+  }
+}
+
 /** The canary's sequential test on the outcomes so far; a decision is applied and audited with its evidence. */
 async function decideCanary(d: DeploymentControls): Promise<void> {
   const c = d.state.canary;
@@ -133,7 +149,7 @@ async function decideCanary(d: DeploymentControls): Promise<void> {
   const { harnessId, round } = c;
   endCanary(d.state, decision, Date.now());
   await audit(d, {
-    key: `${round}:canary-end`,
+    key: `${round}:canary-end:${harnessId}`,
     round,
     stage: 'ship',
     kind: decision.decision === 'promote' ? 'commit' : 'rollback',

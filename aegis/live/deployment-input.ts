@@ -37,6 +37,8 @@ function buildDeploymentInputSchema() {
           minRuns: z.number().int().min(1).max(100_000).default(rules.minRuns),
           maxRuns: z.number().int().min(1).max(100_000).default(rules.maxRuns),
           margin: z.number().min(0).max(1).default(rules.margin),
+          /** The margin is at most this share of the champion's pass rate (a 0%-canary never passes against a 4% champion). */
+          relativeMargin: z.number().min(0).max(1).default(rules.relativeMargin),
           z: z.number().min(0).max(10).default(rules.z),
           maxFailureRate: z.number().min(0).max(1).default(rules.maxFailureRate),
           maxDrop: z.number().min(0).max(1).default(rules.maxDrop),

@@ -88,6 +88,8 @@ export interface Version {
   status: VersionStatus;
   at: number;
   reason?: string;
+  /** A canary's runs when it was decided (its evidence's size). */
+  canaryRuns?: number;
 }
 
 export interface DeploymentCounts {
@@ -302,10 +304,28 @@ export function startCanary(s: DeploymentState, candidate: { harnessId: string; 
   s.lastEvent = `round ${round}: canary ${candidate.harnessId} serves ${(share * 100).toFixed(0)}% of runs`;
 }
 
+/**
+ * Why an operator's own candidate cannot go out as the canary now, or null. An operator's candidate skips
+ * the offline check (there is nothing to replay it against that the operator has not already chosen), so
+ * the canary's sequential test and its pull rule are what protect users from it.
+ */
+export function manualCanaryProblem(s: DeploymentState | undefined, request: unknown): string | null {
+  if (!s) return 'the deployment is still setting up';
+  if (typeof request !== 'object' || request === null) return 'canary: expected { harnessId, config, reason? }';
+  const { harnessId, config, reason } = request as Record<string, unknown>;
+  if (typeof harnessId !== 'string' || !/^hx-[0-9a-f]{8,64}$/.test(harnessId)) return `canary: harnessId must be a harness content id (hx-…), got ${JSON.stringify(String(harnessId).slice(0, 80))}`;
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return 'canary: config must be the harness config object';
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) return 'canary: reason must be a text of at most 500 characters';
+  if (s.canary) return `canary ${s.canary.harnessId} is still deciding; roll it back first (harnessx deploy rollback ${s.name})`;
+  if (harnessId === s.championId) return `${harnessId} is already the champion`;
+  return null;
+}
+
 /** Applies the sequential test's decision: the canary becomes champion, or is rolled back (pulled when early). */
 export function endCanary(s: DeploymentState, decision: Extract<CanaryDecision, { decision: 'promote' | 'rollback' }>, now: number): void {
   const c = s.canary!;
   const version = [...s.versions].reverse().find((v) => v.harnessId === c.harnessId && v.status === 'canary');
+  if (version) version.canaryRuns = c.runs.length;
   if (decision.decision === 'promote') {
     const old = [...s.versions].reverse().find((v) => v.harnessId === s.championId && (v.status === 'champion' || v.status === 'seed'));
     if (old && old.status === 'champion') old.status = 'retired';
@@ -402,6 +422,9 @@ export function harnessFor(current: Pick<CurrentHarness, 'champion' | 'canary'>,
 /** `deploy status --json`: the champion, any canary with its live evidence, the windows, spend, and what comes next. */
 export interface DeploymentStatus {
   name: string;
+  /** The suite it serves and the task model its agents run. */
+  benchmark: string;
+  model: string;
   status: 'running' | 'paused' | 'stopping';
   revision: number;
   champion: string;
@@ -413,15 +436,19 @@ export interface DeploymentStatus {
   versions: Version[];
   counts: DeploymentCounts;
   round: number;
+  /** A live round (digest … offline check) is working now; the loop keeps serving and taking reports meanwhile. */
+  roundRunning: boolean;
   nextRound: string;
   lastEvent: string;
 }
 
-export function deploymentStatus(s: DeploymentState, input: DeploymentInput, control: { paused: boolean; stopping: boolean }, now: number): DeploymentStatus {
+export function deploymentStatus(s: DeploymentState, input: DeploymentInput, control: { paused: boolean; stopping: boolean; roundRunning?: boolean }, now: number): DeploymentStatus {
   const w = weightedRate(s.window.runs);
   const blocked = control.paused ? 'paused' : roundBlocked(s, input, now);
   return {
     name: s.name,
+    benchmark: input.benchmark,
+    model: input.model,
     status: control.stopping ? 'stopping' : control.paused ? 'paused' : 'running',
     revision: s.revision,
     champion: s.championId,
@@ -435,6 +462,7 @@ export function deploymentStatus(s: DeploymentState, input: DeploymentInput, con
     versions: s.versions,
     counts: s.counts,
     round: s.round,
+    roundRunning: control.roundRunning ?? false,
     nextRound: blocked ? `not before: ${blocked}` : `when window ${s.window.index} has ${input.window.runs} runs (${s.window.runs.length} so far)`,
     lastEvent: s.lastEvent,
   };

@@ -4,16 +4,28 @@ import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import { connectClient } from '../../workers/connection';
 import type { DeploymentStatus } from '../../workflows/deployment';
 import { UsageError } from '../errors';
-import { checkModelFlag, type Commands, parseOptions, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
+import { harnessId as harnessIdOf } from '../../harness/config';
+import { liveBenchLines } from '../deploy-bench/live-summary';
+import { liveBenchDeploymentInput, playLiveWorkload } from '../deploy-bench/live-workload';
+import { idTimestamp, startLocalWorker } from '../local-worker';
+import { checkModelFlag, type Commands, parseOptions, readVerifiedHarness, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
+import { printJson, say } from '../output';
 import { lineWidth } from '../progress-line';
 import { deploymentStatusLines } from '../status-lines';
+import { cliStore } from '../store';
 
 const USAGE = `usage: harnessx deploy start|status|pause|resume|stop|rollback <name> [options]
   start <name> --suite S [--config FILE] [--model M] [--harness file.json] [--meta-agent rules|MODEL] [--seed S]
         [--window-runs N] [--canary-share X] [--canary-min-runs N] [--canary-max-runs N] [--budget-tokens N]
         [--budget-usd X] [--swap between-runs|between-steps] [--ttl-ms N] [--approval auto|human] [--keep-only-digests]
   status <name> [--json]     champion, canary, windows with pass rates and intervals, spend, next round
-  rollback <name> [--reason R]   withdraw the canary, or go back to the previous champion`;
+  rollback <name> [--reason R]   withdraw the canary, or go back to the previous champion
+  canary <name> --harness file.json [--reason R]   put your own candidate out as the canary (no offline check;
+        the canary's sequential test decides it)
+  bench --suite S [--model M] [--runs N] [--concurrency N] [--swap between-runs|between-steps]
+        [--inject-bad-candidate] [--window-runs N] [--canary-share X] [--canary-min-runs N] [--canary-max-runs N]
+        [--seed S] [--pace rounds|none] [--latency-ms N] [--json]
+        play a live workload through createAgent against a new deployment, as a product would`;
 
 const START_OPTIONS = {
   suite: { type: 'string' },
@@ -120,6 +132,102 @@ async function rollback(args: string[]): Promise<void> {
   }
 }
 
+/** `deploy canary`: an operator's own harness to the canary's share of traffic; the sequential test promotes or rolls it back. */
+async function canary(args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, { harness: { type: 'string' }, reason: { type: 'string' } });
+  if (!values.harness) throw new UsageError(`deploy canary: --harness file.json is required\n${USAGE}`);
+  const { handle } = await handleOf(positionals[0], 'canary');
+  const status = await handle.query<DeploymentStatus>('deploymentStatus');
+  const config = await readVerifiedHarness(values.harness, status.model, status.benchmark);
+  const harnessId = await cliStore().putHarness(config);
+  if (harnessId !== harnessIdOf(config)) throw new Error(`the store gave ${harnessId} for a harness whose content id is ${harnessIdOf(config)}`);
+  try {
+    const done = (await handle.executeUpdate('canary', { args: [{ harnessId, config, reason: values.reason }] })) as { share: number };
+    console.log(`deployment ${status.name}: ${harnessId} serves ${(done.share * 100).toFixed(0)}% of run keys as the canary; see harnessx deploy status ${status.name}`);
+  } catch (e) {
+    const cause = (e as Error).cause;
+    throw new UsageError(`the deployment refused: ${cause instanceof Error ? cause.message : (e as Error).message}`);
+  }
+}
+
+const BENCH_OPTIONS = {
+  suite: { type: 'string' },
+  benchmark: { type: 'string' },
+  config: { type: 'string' },
+  model: { type: 'string', default: 'sim:small' },
+  'meta-agent': { type: 'string' },
+  seed: { type: 'string', default: 'harnessx' },
+  runs: { type: 'string', default: '600' },
+  concurrency: { type: 'string', default: '8' },
+  swap: { type: 'string' },
+  'inject-bad-candidate': { type: 'boolean', default: false },
+  'window-runs': { type: 'string' },
+  'canary-share': { type: 'string' },
+  'canary-min-runs': { type: 'string' },
+  'canary-max-runs': { type: 'string' },
+  pace: { type: 'string', default: 'rounds' },
+  'latency-ms': { type: 'string' },
+  name: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+/**
+ * `deploy bench`: a new deployment on this machine's worker, and a live workload played against it through
+ * createAgent exactly as a product plays it. The last line of --json is the LiveBenchSummary.
+ */
+async function bench(args: string[]): Promise<void> {
+  const { values } = parseOptions(args, BENCH_OPTIONS);
+  const log = say(values.json);
+  const benchmark = await suiteFlag({ ...values, benchmark: values.benchmark ?? 'blocksworld' });
+  const runs = wholeNumber('runs', values.runs)!;
+  const concurrency = wholeNumber('concurrency', values.concurrency)!;
+  if (runs < 1 || concurrency < 1) throw new UsageError('--runs and --concurrency must be at least 1');
+  if (values.pace !== 'rounds' && values.pace !== 'none') throw new UsageError(`--pace must be "rounds" or "none", got "${values.pace}"`);
+  const name = values.name ?? `bench-${idTimestamp()}`;
+  const input = validInput(
+    deploymentInputSchema(),
+    liveBenchDeploymentInput({
+      name,
+      benchmark,
+      model: values.model,
+      seed: values.seed,
+      metaAgent: values['meta-agent'],
+      swap: values.swap as 'between-runs' | 'between-steps' | undefined,
+      windowRuns: wholeNumber('window-runs', values['window-runs']),
+      canaryShare: decimal('canary-share', values['canary-share']),
+      canaryMinRuns: wholeNumber('canary-min-runs', values['canary-min-runs']),
+      canaryMaxRuns: wholeNumber('canary-max-runs', values['canary-max-runs']),
+    }),
+  );
+  checkModelFlag('--model', input.model, { suite: benchmark });
+  checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });
+  const { client, worker } = await startLocalWorker(log, values.config);
+  const handle = await client.workflow.start('deployHarness', { taskQueue: taskQueue(), workflowId: deploymentWorkflowId(name), args: [input] });
+  log(`deployment ${name} started (${webUiUrl(deploymentWorkflowId(name))}); playing ${runs} runs of ${benchmark} on ${input.model}, ${concurrency} at a time`);
+  const result = await worker.runUntil(async () => {
+    const played = await playLiveWorkload({
+      client,
+      name,
+      benchmark,
+      model: input.model,
+      runs,
+      concurrency,
+      seed: input.seed,
+      pace: values.pace as 'rounds' | 'none',
+      // Between-steps swaps need runs longer than the agents' TTL: 40 ms per model call, as a fast endpoint's.
+      latencyMs: wholeNumber('latency-ms', values['latency-ms']) ?? (input.swap === 'between-steps' ? 40 : 0),
+      ...(values['inject-bad-candidate'] ? { injectBadCandidateAfter: Math.floor(runs * 0.4) } : {}),
+      log,
+    });
+    await handle.signal('stop');
+    await handle.result();
+    return played;
+  });
+  const { status: _status, played: _played, ...summary } = result;
+  for (const line of liveBenchLines(summary)) log(line);
+  if (values.json) printJson(summary);
+}
+
 export const commands: Commands = {
   deploy: async (args) => {
     const [sub, ...rest] = args;
@@ -134,6 +242,10 @@ export const commands: Commands = {
         return signal(sub, rest);
       case 'rollback':
         return rollback(rest);
+      case 'canary':
+        return canary(rest);
+      case 'bench':
+        return bench(rest);
       default:
         throw new UsageError(USAGE);
     }

@@ -8,7 +8,9 @@ import {
   deploymentStatus,
   Feedback,
   feedbackProblem,
+  manualCanaryProblem,
   manualRollback,
+  startCanary,
   reportProblem,
   rollbackProblem,
   RunReport,
@@ -31,6 +33,8 @@ export type ReportedRun = RunReport & { trace?: EpisodeTrace | null };
 export const reportUpdate = defineUpdate<{ queued: number }, [ReportedRun[]]>('report');
 export const feedbackUpdate = defineUpdate<{ queued: number }, [Feedback[]]>('feedback');
 export const rollbackUpdate = defineUpdate<{ harnessId: string }, [{ reason?: string }]>('rollback');
+/** An operator's own candidate straight to the canary (`harnessx deploy canary`); the sequential test decides it. */
+export const canaryUpdate = defineUpdate<{ harnessId: string; share: number }, [{ harnessId: string; config: Record<string, unknown>; reason?: string }]>('canary');
 export const decideUpdate = defineUpdate<string, [{ harnessId: string; approve: boolean; reason?: string }]>('decide');
 
 /** Most reports one update may carry: a bounded batch keeps each history event small. */
@@ -44,6 +48,10 @@ export class DeploymentControls {
   feedbackInbox: Feedback[] = [];
   /** Manual rollbacks done by the handler, for the loop to audit. */
   rollbacks: Array<{ harnessId: string; reason: string; at: number }> = [];
+  /** Operators' candidates put out as canaries by the handler, for the loop to audit. */
+  manualCanaries: Array<{ harnessId: string; reason: string }> = [];
+  /** A live round is running beside the loop (status shows it; a paced workload waits for it). */
+  roundRunning = false;
   pendingApproval: { harnessId: string; round: number } | null = null;
   decision: { approve: boolean; reason: string } | null = null;
   state!: DeploymentState;
@@ -52,7 +60,7 @@ export class DeploymentControls {
 
   /** Something for the loop to do. */
   hasWork(): boolean {
-    return this.inbox.length > 0 || this.feedbackInbox.length > 0 || this.rollbacks.length > 0 || this.stopping;
+    return this.inbox.length > 0 || this.feedbackInbox.length > 0 || this.rollbacks.length > 0 || this.manualCanaries.length > 0 || this.stopping;
   }
 }
 
@@ -117,6 +125,21 @@ export function installDeploymentControls(c: DeploymentControls): void {
       validator: (_request) => {
         if (!c.state) throw new Error('the deployment is still setting up');
         const problem = rollbackProblem(c.state);
+        if (problem) throw new Error(problem);
+      },
+    },
+  );
+  setHandler(
+    canaryUpdate,
+    (request) => {
+      startCanary(c.state, { harnessId: request.harnessId, config: request.config }, c.state.round, c.input.canary.share, Date.now());
+      c.manualCanaries.push({ harnessId: request.harnessId, reason: request.reason?.trim() || 'an operator\'s candidate' });
+      return { harnessId: request.harnessId, share: c.input.canary.share };
+    },
+    {
+      validator: (request) => {
+        if (c.stopping) throw new Error(`deployment ${c.input.name} is stopping`);
+        const problem = manualCanaryProblem(c.state, request);
         if (problem) throw new Error(problem);
       },
     },

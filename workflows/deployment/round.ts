@@ -81,6 +81,8 @@ export async function liveRound(d: DeploymentControls, windowRuns: LiveRun[]): P
     if (!gate.passed) continue;
     if (input.approval === 'human' && !(await approved(d, candidate.harnessId, round))) continue;
     const configs = await live.harnessConfigs({ harnessIds: [candidate.harnessId] });
+    // An operator's canary (deploy canary) went out while this round worked: it keeps the traffic's slice.
+    if (s.canary) return noop(`an operator's canary ${s.canary.harnessId} is deciding; ${candidate.harnessId} passed the offline check and waits for a later round`);
     startCanary(s, { harnessId: candidate.harnessId, config: configs[candidate.harnessId] as unknown as Record<string, unknown> }, round, input.canary.share, Date.now());
     await audit({ key: `${round}:canary`, stage: 'ship', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { canary: true, from: base, to: candidate.harnessId, share: input.canary.share, weakEvidenceOnly: weakOnly, ...checked } });
     return;

@@ -1,0 +1,61 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { deploymentInputSchema } from '../aegis/live/deployment-input';
+import { LiveBenchSummary } from '../cli/deploy-bench/live-summary';
+import { liveBenchDeploymentInput, playLiveWorkload } from '../cli/deploy-bench/live-workload';
+import { searchAttributeArgs } from '../cli/dev-server';
+import { findTemporalCli } from '../cli/temporal-cli';
+import { createAegisWorker } from '../workers/aegis-worker';
+
+/**
+ * The `live` section of `npm run bench`: `deploy bench` three ways on a dev server with an in-process worker
+ * (blocksworld, sim:small, 600 runs, 8 at a time): plain, with between-steps swaps (40 ms per model call),
+ * and with a regressing candidate injected after 360 runs. The measure is the live pass rate's gain from the
+ * first window to the last, against the offline AEGIS gain on the same suite and model as the reference.
+ */
+export interface LiveBenchRow {
+  variant: string;
+  summary: LiveBenchSummary;
+}
+
+export async function liveBench(options: { runs?: number; concurrency?: number } = {}): Promise<LiveBenchRow[]> {
+  const runs = options.runs ?? 600;
+  const concurrency = options.concurrency ?? 8;
+  const cli = findTemporalCli()?.path;
+  if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() } });
+  const taskQueue = 'hx-bench-live';
+  const worker = await createAegisWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    dataDir: mkdtempSync(join(tmpdir(), 'hx-bench-live-')),
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }),
+  });
+  const variants = [
+    { variant: 'between runs', swap: 'between-runs' as const },
+    { variant: 'between steps (40 ms per model call)', swap: 'between-steps' as const, latencyMs: 40 },
+    { variant: `regressing candidate injected after ${Math.floor(runs * 0.4)} runs`, swap: 'between-runs' as const, inject: Math.floor(runs * 0.4) },
+  ];
+  const rows: LiveBenchRow[] = [];
+  try {
+    await worker.runUntil(async () => {
+      for (const [i, v] of variants.entries()) {
+        const name = `bench-live-${i}`;
+        const input = deploymentInputSchema().parse(liveBenchDeploymentInput({ name, benchmark: 'blocksworld', model: 'sim:small', seed: 'harnessx', swap: v.swap }));
+        const handle = await env.client.workflow.start('deployHarness', { taskQueue, workflowId: `deploy-${name}`, args: [input] });
+        const r = await playLiveWorkload({ client: env.client, name, benchmark: 'blocksworld', model: 'sim:small', runs, concurrency, seed: 'harnessx', latencyMs: v.latencyMs ?? 0, ...(v.inject ? { injectBadCandidateAfter: v.inject } : {}), agentLog: () => undefined });
+        await handle.signal('stop');
+        await handle.result();
+        const { status: _s, played: _p, ...summary } = r;
+        rows.push({ variant: v.variant, summary });
+      }
+    });
+  } finally {
+    await env.teardown();
+  }
+  return rows;
+}

@@ -1,0 +1,142 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { deploymentInputSchema } from '../../aegis/live/deployment-input';
+import { liveBenchDeploymentInput, playLiveWorkload } from '../../cli/deploy-bench/live-workload';
+import { devServerArgs, portOpen } from '../../cli/dev-server';
+import { findTemporalCli } from '../../cli/temporal-cli';
+import { ArtifactStore } from '../../store/artifact-store';
+import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
+import { kill, killAll, spawnWorker } from './worker-process';
+
+/**
+ * `deploy bench`'s claims on a real server, with the workload played through createAgent as a product plays
+ * it: the live pass rate climbs by at least 30 points over 600 runs of blocksworld on the simulator (the
+ * offline AEGIS gain is the reference); a regressing candidate put out as the canary is rolled back within
+ * one canary window with no run failed or lost; and with the worker, then the Temporal server killed
+ * mid-stream, every run is answered and every report arrives.
+ */
+jest.setTimeout(600_000);
+
+describe('a live workload against a deployment (in-process worker)', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  const dataDir = tempDataDir();
+  const queue = 'hx-live-bench-it';
+  beforeAll(async () => {
+    env = await startDevServer();
+    worker = await startWorker(env, dataDir, queue);
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  const deploy = async (name: string) => {
+    const input = deploymentInputSchema().parse(liveBenchDeploymentInput({ name, benchmark: 'blocksworld', model: 'sim:small', seed: name }));
+    return env.client.workflow.start('deployHarness', { taskQueue: queue, workflowId: `deploy-${name}`, args: [input] });
+  };
+
+  it('600 runs: the last window passes at least 30 points more often than the first, and no run fails or is lost', async () => {
+    const handle = await deploy('it-gain');
+    const r = await playLiveWorkload({ client: env.client, name: 'it-gain', benchmark: 'blocksworld', model: 'sim:small', runs: 600, concurrency: 8, seed: 'it-gain', agentLog: () => undefined });
+    await handle.signal('stop');
+    await handle.result();
+    expect(r.windows).toHaveLength(20);
+    expect(r.windows.every((w) => w.runs === 30)).toBe(true);
+    expect(r.gainPoints).toBeGreaterThanOrEqual(30);
+    expect(r.promotions).toBeGreaterThanOrEqual(2);
+    // The champion of the last window is not the seed: the gain is the evolved harness's.
+    expect(r.windows[19].harnessId).not.toBe(r.windows[0].harnessId);
+    expect({ failed: r.productRunsFailed, lost: r.productRunsLost, dropped: r.reportsDropped }).toEqual({ failed: 0, lost: 0, dropped: 0 });
+  });
+
+  it('a regressing candidate put out as the canary is rolled back within one canary window; no run fails or is lost', async () => {
+    const handle = await deploy('it-bad');
+    const r = await playLiveWorkload({ client: env.client, name: 'it-bad', benchmark: 'blocksworld', model: 'sim:small', runs: 360, concurrency: 8, seed: 'it-bad', injectBadCandidateAfter: 100, agentLog: () => undefined });
+    await handle.signal('stop');
+    await handle.result();
+    expect(r.badCandidate).not.toBeNull();
+    expect(['rolled_back', 'pulled']).toContain(r.badCandidate!.decision);
+    expect(r.badCandidate!.canaryRuns).toBeLessThanOrEqual(30);
+    // It never became the champion: no window ran under it.
+    expect(r.windows.some((w) => w.harnessId === r.badCandidate!.harnessId)).toBe(false);
+    expect({ failed: r.productRunsFailed, lost: r.productRunsLost, dropped: r.reportsDropped }).toEqual({ failed: 0, lost: 0, dropped: 0 });
+    const audit = await new ArtifactStore(dataDir).readAudit('deploy-it-bad');
+    expect(audit.some((a) => a.stage === 'ship' && (a.payload as { manual?: boolean }).manual === true && a.harnessId === r.badCandidate!.harnessId)).toBe(true);
+    expect(audit.some((a) => a.kind === 'rollback' && a.harnessId === r.badCandidate!.harnessId)).toBe(true);
+  });
+});
+
+describe('a live workload while the worker, then the Temporal server, are killed', () => {
+  const children: ChildProcess[] = [];
+  const dir = tempDataDir();
+  const port = 19233 + Math.floor(Math.random() * 2000);
+  const queue = 'hx-live-bench-kill';
+  const startServer = (): ChildProcess => {
+    const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()!.path;
+    const args = devServerArgs(join(dir, 'temporal.sqlite')).map((a) => (a === '7233' ? String(port) : a));
+    const server = spawn(cli, [...args.filter((a, i) => !(a === '--ui-port' || args[i - 1] === '--ui-port')), '--headless'], { stdio: 'ignore' });
+    children.push(server);
+    return server;
+  };
+  afterAll(() => killAll(children));
+
+  it('every run is answered and every report reaches the deployment', async () => {
+    let server = startServer();
+    await waitFor(() => portOpen(port), (open) => open, 60_000, 'server up');
+    const address = `127.0.0.1:${port}`;
+    const workerOptions = { address, dataDir: dir, env: { HARNESSX_TASK_QUEUE: queue } };
+    let worker = await spawnWorker(workerOptions, children);
+    const client = new Client({ connection: await Connection.connect({ address }) });
+    const input = deploymentInputSchema().parse(liveBenchDeploymentInput({ name: 'it-kill', benchmark: 'blocksworld', model: 'sim:small', seed: 'it-kill' }));
+    const handle = await client.workflow.start('deployHarness', { taskQueue: queue, workflowId: 'deploy-it-kill', args: [input] });
+
+    const outages: Array<{ what: string; from: number; to: number }> = [];
+    let chain: Promise<void> | null = null;
+    const faults = async () => {
+      let from = Date.now();
+      await kill(worker);
+      await new Promise((r) => setTimeout(r, 3000));
+      worker = await spawnWorker(workerOptions, children);
+      outages.push({ what: 'worker', from, to: Date.now() });
+      await new Promise((r) => setTimeout(r, 3000));
+      from = Date.now();
+      await kill(server);
+      await new Promise((r) => setTimeout(r, 3000));
+      server = startServer();
+      await waitFor(() => portOpen(port), (open) => open, 60_000, 'server back');
+      outages.push({ what: 'server', from, to: Date.now() });
+    };
+    const r = await playLiveWorkload({
+      client,
+      name: 'it-kill',
+      benchmark: 'blocksworld',
+      model: 'sim:small',
+      runs: 900,
+      concurrency: 8,
+      seed: 'it-kill',
+      // Runs that take a while, as with a real endpoint, so the outages fall in the middle of the stream.
+      latencyMs: 60,
+      faults: [{ afterRuns: 60, run: () => void (chain = faults()) }],
+      agentLog: () => undefined,
+      drainTimeoutMs: 180_000,
+    });
+    await chain;
+    expect(outages.map((o) => o.what)).toEqual(['worker', 'server']);
+    // The product kept answering during each outage.
+    for (const o of outages) expect(r.played.filter((p) => p.ok && p.endedAt! > o.from && p.endedAt! < o.to).length).toBeGreaterThan(0);
+    expect(r.played.every((p) => p.ok)).toBe(true);
+    expect({ failed: r.productRunsFailed, lost: r.productRunsLost, dropped: r.reportsDropped }).toEqual({ failed: 0, lost: 0, dropped: 0 });
+    expect(r.status!.counts.reports).toBe(900);
+    expect(r.status!.counts.duplicates).toBeGreaterThanOrEqual(0);
+    await handle.signal('stop');
+    await handle.result();
+    await kill(server);
+  });
+});
