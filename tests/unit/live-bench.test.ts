@@ -6,6 +6,7 @@ import { regressingCandidate } from '../../cli/deploy-bench/live-workload';
 import { harnessId } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
 import type { EpisodeTrace, TraceRecord } from '../../harness/trace';
+import { DeploymentLink } from '../../library/deployment';
 import { benchmarkToolProvider } from '../../suites/benchmark-tools';
 
 /**
@@ -149,7 +150,6 @@ describe('the Digester on live traces', () => {
 
 describe("the agent's report batches", () => {
   it('stay under the update size limit, and a trace too large for any update is sent without its trace (counted), never blocking the queue', async () => {
-    const { DeploymentLink } = await import('../../library/deployment');
     const sent: Array<{ bytes: number; reports: Array<{ runId: string; trace?: unknown }> }> = [];
     const client = {
       workflow: {
