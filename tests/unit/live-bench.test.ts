@@ -6,7 +6,7 @@ import { regressingCandidate } from '../../cli/deploy-bench/live-workload';
 import { harnessId } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
 import type { EpisodeTrace, TraceRecord } from '../../harness/trace';
-import { DeploymentLink } from '../../library/deployment';
+import { DeploymentClient, DeploymentLink } from '../../library/deployment';
 import { benchmarkToolProvider } from '../../suites/benchmark-tools';
 
 /**
@@ -151,13 +151,13 @@ describe('the Digester on live traces', () => {
 describe("the agent's report batches", () => {
   it('stay under the update size limit, and a trace too large for any update is sent without its trace (counted), never blocking the queue', async () => {
     const sent: Array<{ bytes: number; reports: Array<{ runId: string; trace?: unknown }> }> = [];
-    const client = {
+    const client: DeploymentClient = {
       workflow: {
         getHandle: () => ({
-          query: async () => ({ revision: 1, unchanged: true }),
-          executeUpdate: async (name: string, { args }: { args: unknown[] }) => {
+          query: async <R>() => ({ revision: 1, unchanged: true }) as R,
+          executeUpdate: async <R>(name: string, { args }: { args: unknown[] }) => {
             if (name === 'report') sent.push({ bytes: Buffer.byteLength(JSON.stringify(args[0])), reports: args[0] as Array<{ runId: string; trace?: unknown }> });
-            return { queued: (args[0] as unknown[]).length };
+            return { queued: (args[0] as unknown[]).length } as R;
           },
         }),
       },
