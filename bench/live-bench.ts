@@ -11,9 +11,9 @@ import { findTemporalCli } from '../cli/temporal-cli';
 import { createAegisWorker } from '../workers/aegis-worker';
 
 /**
- * The `live` section of `npm run bench`: `deploy bench` three ways on a dev server with an in-process worker
- * (blocksworld, sim:small, 600 runs, 8 at a time): plain, with between-steps swaps (40 ms per model call),
- * and with a regressing candidate injected after 360 runs. The measure is the live pass rate's gain from the
+ * The `live` section of `npm run bench`: `deploy bench` on a dev server with an in-process worker
+ * (blocksworld, sim:small, 600 runs, 8 at a time): plain over three seeds, with between-steps swaps (40 ms
+ * per model call), and with a regressing candidate injected after 240 runs. The measure is the live pass rate's gain from the
  * first window to the last, against the offline AEGIS gain on the same suite and model as the reference.
  */
 export interface LiveBenchRow {
@@ -35,19 +35,20 @@ export async function liveBench(options: { runs?: number; concurrency?: number }
     dataDir: mkdtempSync(join(tmpdir(), 'hx-bench-live-')),
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }),
   });
-  const variants = [
-    { variant: 'between runs', swap: 'between-runs' as const },
-    { variant: 'between steps (40 ms per model call)', swap: 'between-steps' as const, latencyMs: 40 },
-    { variant: `regressing candidate injected after ${Math.floor(runs * 0.4)} runs`, swap: 'between-runs' as const, inject: Math.floor(runs * 0.4) },
+  // The plain workload over three seeds: which runs a canary sees is noisy, so one seed says little.
+  const variants: Array<{ variant: string; seed: string; swap: 'between-runs' | 'between-steps'; latencyMs?: number; inject?: number }> = [
+    ...['harnessx', 'b', 'c'].map((seed) => ({ variant: `between runs, seed ${seed}`, seed, swap: 'between-runs' as const })),
+    { variant: 'between steps (40 ms per model call)', seed: 'harnessx', swap: 'between-steps', latencyMs: 40 },
+    { variant: `regressing candidate injected after ${Math.floor(runs * 0.4)} runs`, seed: 'harnessx', swap: 'between-runs', inject: Math.floor(runs * 0.4) },
   ];
   const rows: LiveBenchRow[] = [];
   try {
     await worker.runUntil(async () => {
       for (const [i, v] of variants.entries()) {
         const name = `bench-live-${i}`;
-        const input = deploymentInputSchema().parse(liveBenchDeploymentInput({ name, benchmark: 'blocksworld', model: 'sim:small', seed: 'harnessx', swap: v.swap }));
+        const input = deploymentInputSchema().parse(liveBenchDeploymentInput({ name, benchmark: 'blocksworld', model: 'sim:small', seed: v.seed, swap: v.swap }));
         const handle = await env.client.workflow.start('deployHarness', { taskQueue, workflowId: `deploy-${name}`, args: [input] });
-        const r = await playLiveWorkload({ client: env.client, name, benchmark: 'blocksworld', model: 'sim:small', runs, concurrency, seed: 'harnessx', latencyMs: v.latencyMs ?? 0, ...(v.inject ? { injectBadCandidateAfter: v.inject } : {}), agentLog: () => undefined });
+        const r = await playLiveWorkload({ client: env.client, name, benchmark: 'blocksworld', model: 'sim:small', runs, concurrency, seed: v.seed, latencyMs: v.latencyMs ?? 0, ...(v.inject ? { injectBadCandidateAfter: v.inject } : {}), agentLog: () => undefined });
         await handle.signal('stop');
         await handle.result();
         const { status: _s, played: _p, ...summary } = r;

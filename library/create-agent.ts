@@ -12,6 +12,7 @@ import { ToolRouter } from '../suites/tool-router';
 import type { FunctionToolConfig, SuiteTask, ToolProvider, ToolSession } from '../suites/types';
 import { startTelemetry } from '../telemetry';
 import { DeploymentLink, DeploymentOptions, DeploymentStats } from './deployment';
+import { judgeRun } from './live-judge';
 import { loadHarness } from './load-harness';
 
 /** One thing that happened in a run, streamed to onStep as it happens. */
@@ -177,7 +178,11 @@ export function createAgent(options: AgentOptions): Agent {
         link?.report({ runId, runKey, harnessId: lastHarnessId, harnessIds, taskId: view.id, endReason: 'crashed', steps: 0, failed: (e as Error)?.message ?? String(e) }, null);
         throw e;
       } finally {
-        if (link && result) void reportRun(link, options.verify, result, view, { runId, runKey, harnessIds });
+        if (link && result) {
+          // The judge model of the harness the run was served, seeded by the run.
+          const judgeRole = served.config.model.judge;
+          void reportRun(link, options.verify, result, view, { runId, runKey, harnessIds }, judgeRole ? () => createModel(judgeRole.model, { seed: `${episodeSeed}|judge` }) : null);
+        }
       }
     },
   };
@@ -257,15 +262,22 @@ export function createAgent(options: AgentOptions): Agent {
   }
 }
 
-/** A finished run's report: its verifier score where the product can check it, and its execution signals (from the trace). Never throws. */
-async function reportRun(link: DeploymentLink, verify: AgentOptions['verify'], result: AgentResult, task: { id: string; instruction: string }, ids: { runId: string; runKey: string; harnessIds: string[] }): Promise<void> {
+/**
+ * A finished run's report: its verifier score where the product can check it; else, when the deployment has a
+ * rubric and the served harness a judge model, the judge's score; and its execution signals (from the trace).
+ * Never throws.
+ */
+async function reportRun(link: DeploymentLink, verify: AgentOptions['verify'], result: AgentResult, task: { id: string; instruction: string }, ids: { runId: string; runKey: string; harnessIds: string[] }, judgeModel: (() => Model) | null): Promise<void> {
   let verifier: number | null = null;
   try {
     verifier = verify ? await verify(result, task) : null;
   } catch {
     verifier = null;
   }
-  link.report({ ...ids, harnessId: result.harnessId, taskId: task.id, endReason: result.endReason, steps: result.steps, ...(typeof verifier === 'number' && verifier >= 0 && verifier <= 1 ? { verifier } : {}) }, result.trace);
+  const scored = typeof verifier === 'number' && verifier >= 0 && verifier <= 1;
+  const rubric = link.rubric();
+  const judge = !scored && rubric && judgeModel ? await judgeRun(judgeModel(), rubric, { task: task.instruction, answer: result.answer, toolCalls: result.toolCalls, endReason: result.endReason }) : null;
+  link.report({ ...ids, harnessId: result.harnessId, taskId: task.id, endReason: result.endReason, steps: result.steps, ...(scored ? { verifier: verifier as number } : {}), ...(judge !== null ? { judge } : {}) }, result.trace);
 }
 
 /** The tools of one run, as the run loop drives them: calls routed by tool name, and the model's plain reply as the answer. */

@@ -104,6 +104,11 @@ export class DeploymentLink {
     return { harnessId: picked.harnessId, config: picked.config as HarnessConfig, arm: picked.arm };
   }
 
+  /** The deployment's judge rubric, if it has one (the judge outcome source). */
+  rubric(): string | null {
+    return this.current?.rubric ?? null;
+  }
+
   /** Mid-task swap: at a step boundary, the champion if it changed since the run started (between-steps only). */
   newerChampion(servedId: string, arm: 'champion' | 'canary'): { harnessId: string; config: HarnessConfig } | null {
     this.refreshIfStale();

@@ -19,6 +19,9 @@ export function recordKind(r: Pick<AuditRecord, 'stage' | 'kind' | 'payload'>): 
     if (p.budgetStopped) return 'undecided';
     return 'passed';
   }
+  if (r.stage === 'ship' && p.decision) return p.decision === 'promote' ? 'promoted' : p.pulled ? 'pulled' : 'rolled back';
+  if (r.stage === 'ship' && p.canary) return 'canary';
+  if (r.stage === 'ship' && p.manual) return 'rolled back';
   if (r.stage === 'ship') return p.fork ? 'forked' : 'shipped';
   if (r.stage === 'regression') return r.kind === 'rollback' ? 'rollback' : 'checked';
   return r.kind === 'commit' ? 'commit' : 'info';
@@ -37,6 +40,8 @@ const metaTok = (p: Record<string, unknown>) => {
 export function whatHappened(r: Pick<AuditRecord, 'stage' | 'kind' | 'payload' | 'candidateId' | 'harnessId'>): string {
   const p = (r.payload ?? {}) as Record<string, unknown>;
   if (p.noop) return `round ended without a ship: ${String(p.noop)}`;
+  const live = liveRecord(r, p);
+  if (live !== null) return live;
   switch (r.stage) {
     case 'setup': {
       const input = p.input as Record<string, unknown> | undefined;
@@ -82,6 +87,26 @@ export function whatHappened(r: Pick<AuditRecord, 'stage' | 'kind' | 'payload' |
     default:
       return '';
   }
+}
+
+/** A deployment's own records (deployHarness): windows, canaries and their ends, manual rollbacks; null for any other. */
+function liveRecord(r: Pick<AuditRecord, 'stage' | 'harnessId'>, p: Record<string, unknown>): string | null {
+  const short = (id: unknown) => (typeof id === 'string' ? id.slice(0, 11) : '?');
+  if (r.stage === 'setup' && p.deployment) {
+    const input = (p.input ?? {}) as Record<string, unknown>;
+    const window = input.window as { runs?: number } | undefined;
+    const canary = input.canary as { share?: number } | undefined;
+    return `deployment ${String(input.name)} · ${String(input.benchmark)} · task model ${String(input.model)} · meta-agent ${String(input.metaAgent)} · windows of ${num(window?.runs)} · canary ${rate(canary?.share)} · seed ${short(r.harnessId)}`;
+  }
+  if (r.stage === 'rollout' && p.live && p.window) {
+    const w = p.window as { index?: number; runs?: number; passRate?: number | null; low?: number | null; high?: number | null; harnessId?: string };
+    return `window ${num(w.index)}: ${num(w.runs)} runs · pass ${rate(w.passRate)} [${rate(w.low)}–${rate(w.high)}] under ${short(w.harnessId)}`;
+  }
+  if (r.stage === 'ship' && p.decision) return `${p.decision === 'promote' ? 'promoted' : 'rolled back'} ${short(r.harnessId)}: ${String(p.reason ?? '')}`;
+  if (r.stage === 'ship' && p.canary) return `canary ${short(p.to ?? r.harnessId)} from ${short(p.from)} on ${rate(p.share)} of run keys${p.manual ? ` (an operator's: ${String(p.reason ?? '')})` : ''}`;
+  if (r.stage === 'ship' && p.manual) return `manual rollback to ${short(p.to)}: ${String(p.reason ?? '')}`;
+  if (r.stage === 'final' && p.stopped) return `deployment stopped · ${num((p.counts as { reports?: number } | undefined)?.reports)} reports`;
+  return null;
 }
 
 /** Cuts a line to `width` columns with an ellipsis (never silently). */

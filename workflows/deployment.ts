@@ -76,7 +76,7 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
   }
   if (round) await round;
   await condition(allHandlersFinished);
-  await audit(d, { key: `stop:${d.state.counts.reports}`, round: d.state.round, stage: 'final', kind: 'info', harnessId: d.state.championId, payload: { stopped: true, counts: d.state.counts } });
+  await audit(d, { key: `stop:${d.state.counts.reports}`, round: d.state.round, stage: 'final', kind: 'info', harnessId: d.state.championId, payload: { stopped: true, counts: d.state.counts, spend: { total: d.state.totalSpend } } });
   return deploymentStatus(d.state, input, d, Date.now());
 }
 

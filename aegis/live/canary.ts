@@ -36,10 +36,11 @@ export interface CanaryRules {
   /** How much worse than the champion (pass-rate points, 0–1) the canary may be and still count as no worse. */
   margin: number;
   /**
-   * …and at most this share of the champion's own pass rate: against a champion at 4%, a 5-point margin would
-   * let a candidate that solves nothing through; with 0.25 the margin there is 1 point.
+   * …and, for a candidate no offline check vouched for (an operator's), at most this share of the champion's
+   * own pass rate: against a champion at 4%, a 5-point margin would let a candidate that solves nothing
+   * through; with 0.25 the margin there is 1 point. Unset: the margin alone.
    */
-  relativeMargin: number;
+  relativeMargin?: number;
   /** The z of the sequential test's bounds: above 1.96 because the test looks after every batch of reports. */
   z: number;
   /** Pull at once when this share of the canary's runs failed outright (crashed, harness error) … */
@@ -79,7 +80,8 @@ export interface CanaryEvidence {
  *  - promote: from minRuns, the difference's lower bound is above −margin (no worse, with confidence);
  *  - roll back: from minRuns, the upper bound is below −margin (worse, with confidence);
  *  - at maxRuns: promote if the observed difference is at least −margin, else roll back;
- * where margin is the smaller of `margin` and `relativeMargin` × the champion's pass rate.
+ * where margin is `margin`, or for an operator's candidate the smaller of it and `relativeMargin` × the
+ * champion's pass rate.
  * Decisions depend only on the outcomes given, never on time or order of arrival.
  */
 export function canaryDecision(canaryRuns: readonly CanaryRun[], championRuns: readonly CanaryRun[], rules: CanaryRules): CanaryDecision {
@@ -102,11 +104,11 @@ export function canaryDecision(canaryRuns: readonly CanaryRun[], championRuns: r
   if (n >= 5 && high !== null && high < -rules.maxDrop)
     return { decision: 'rollback', pulled: n < rules.minRuns, reason: `pulled: canary ${pct(canary.rate!)}% vs champion ${pct(champion.rate!)}%, certainly more than ${pct(rules.maxDrop)} points worse`, evidence };
   if (n < rules.minRuns || diff === null) return { decision: 'continue', reason: `${n} of at least ${rules.minRuns} canary runs`, evidence };
-  const margin = Math.min(rules.margin, (rules.relativeMargin ?? Infinity) * champion.rate!);
+  const margin = rules.relativeMargin === undefined ? rules.margin : Math.min(rules.margin, rules.relativeMargin * champion.rate!);
   if (low! > -margin) return { decision: 'promote', pulled: false, reason: `canary ${pct(canary.rate!)}% vs champion ${pct(champion.rate!)}%: no worse than ${pct(margin)} points (lower bound ${pct(low!)})`, evidence };
   if (high! < -margin) return { decision: 'rollback', pulled: false, reason: `canary ${pct(canary.rate!)}% vs champion ${pct(champion.rate!)}%: worse by more than ${pct(margin)} points (upper bound ${pct(high!)})`, evidence };
   if (n >= rules.maxRuns) {
-    // At the cap the observed difference decides; a tie (both at 0%, say) goes to the candidate, which passed the offline check.
+    // At the cap the observed difference decides; a tie (both at 0%, say) goes to the candidate.
     const ok = diff >= -margin;
     return { decision: ok ? 'promote' : 'rollback', pulled: false, reason: `run cap ${rules.maxRuns} reached: canary ${pct(canary.rate!)}% vs champion ${pct(champion.rate!)}%`, evidence };
   }

@@ -37,8 +37,8 @@ function buildDeploymentInputSchema() {
           minRuns: z.number().int().min(1).max(100_000).default(rules.minRuns),
           maxRuns: z.number().int().min(1).max(100_000).default(rules.maxRuns),
           margin: z.number().min(0).max(1).default(rules.margin),
-          /** The margin is at most this share of the champion's pass rate (a 0%-canary never passes against a 4% champion). */
-          relativeMargin: z.number().min(0).max(1).default(rules.relativeMargin),
+          /** For an operator's canary (no offline check): the margin is at most this share of the champion's pass rate. */
+          relativeMargin: z.number().min(0).max(1).default(rules.relativeMargin ?? 0.25),
           z: z.number().min(0).max(10).default(rules.z),
           maxFailureRate: z.number().min(0).max(1).default(rules.maxFailureRate),
           maxDrop: z.number().min(0).max(1).default(rules.maxDrop),
@@ -62,6 +62,11 @@ function buildDeploymentInputSchema() {
       ttlMs: z.number().int().min(100).max(3_600_000).default(5_000),
       /** Keep only digests of live traces (no raw traces in the store). */
       keepOnlyDigests: z.boolean().default(false),
+      /**
+       * The rubric the harness's judge model scores live runs by (agents do it after a run, when the product's
+       * own check gave no score); its scores count as the `judge` outcome source.
+       */
+      judge: z.object({ rubric: z.string().trim().min(20, 'judge.rubric must say what a good run is (at least 20 characters)').max(4000, 'judge.rubric: at most 4000 characters') }).strict().optional(),
       /** 'human': a candidate that passed the offline check waits for approval before its canary. */
       approval: z.enum(['auto', 'human']).default('auto'),
       /** Set by continue-as-new: the compact state the deployment carries across histories. */

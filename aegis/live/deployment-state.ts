@@ -78,6 +78,8 @@ export interface CanaryState {
   startedAt: number;
   runs: CanaryRun[];
   championRuns: CanaryRun[];
+  /** False for an operator's candidate (deploy canary), which skipped the offline check; absent means checked. */
+  offlineChecked?: boolean;
 }
 
 export type VersionStatus = 'seed' | 'canary' | 'champion' | 'retired' | 'rolled_back' | 'pulled';
@@ -297,8 +299,8 @@ export function roundEvidence(runs: readonly LiveRun[], championId: string): Liv
 }
 
 /** The candidate goes out to its share of traffic. */
-export function startCanary(s: DeploymentState, candidate: { harnessId: string; config: Record<string, unknown> }, round: number, share: number, now: number): void {
-  s.canary = { harnessId: candidate.harnessId, config: candidate.config, round, share, startedAt: now, runs: [], championRuns: [] };
+export function startCanary(s: DeploymentState, candidate: { harnessId: string; config: Record<string, unknown> }, round: number, share: number, now: number, options: { offlineChecked?: boolean } = {}): void {
+  s.canary = { harnessId: candidate.harnessId, config: candidate.config, round, share, startedAt: now, runs: [], championRuns: [], ...(options.offlineChecked === false ? { offlineChecked: false } : {}) };
   s.versions.push({ harnessId: candidate.harnessId, parentId: s.championId, round, status: 'canary', at: now });
   s.revision++;
   s.lastEvent = `round ${round}: canary ${candidate.harnessId} serves ${(share * 100).toFixed(0)}% of runs`;
@@ -398,9 +400,11 @@ export interface CurrentHarness {
   swap: DeploymentInput['swap'];
   ttlMs: number;
   paused: boolean;
+  /** The deployment's rubric for the harness's judge model (agents score runs with it when nothing better is known). */
+  rubric?: string;
 }
 
-export function currentHarness(s: DeploymentState, input: Pick<DeploymentInput, 'swap' | 'ttlMs'>, paused: boolean): CurrentHarness {
+export function currentHarness(s: DeploymentState, input: Pick<DeploymentInput, 'swap' | 'ttlMs'> & { judge?: DeploymentInput['judge'] }, paused: boolean): CurrentHarness {
   return {
     name: s.name,
     revision: s.revision,
@@ -409,6 +413,7 @@ export function currentHarness(s: DeploymentState, input: Pick<DeploymentInput, 
     swap: input.swap,
     ttlMs: input.ttlMs,
     paused,
+    ...(input.judge?.rubric ? { rubric: input.judge.rubric } : {}),
   };
 }
 

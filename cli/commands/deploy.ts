@@ -4,6 +4,7 @@ import { connectionSettings, taskQueue, webUiUrl } from '../../temporal.config';
 import { connectClient } from '../../workers/connection';
 import type { DeploymentStatus } from '../../workflows/deployment';
 import { UsageError } from '../errors';
+import { readBoundedText } from '../../harness/bounded-file';
 import { harnessId as harnessIdOf } from '../../harness/config';
 import { liveBenchLines } from '../deploy-bench/live-summary';
 import { liveBenchDeploymentInput, playLiveWorkload } from '../deploy-bench/live-workload';
@@ -18,6 +19,7 @@ const USAGE = `usage: harnessx deploy start|status|pause|resume|stop|rollback <n
   start <name> --suite S [--config FILE] [--model M] [--harness file.json] [--meta-agent rules|MODEL] [--seed S]
         [--window-runs N] [--canary-share X] [--canary-min-runs N] [--canary-max-runs N] [--budget-tokens N]
         [--budget-usd X] [--swap between-runs|between-steps] [--ttl-ms N] [--approval auto|human] [--keep-only-digests]
+        [--judge-rubric FILE]   the rubric the harness's judge model scores live runs by
   status <name> [--json]     champion, canary, windows with pass rates and intervals, spend, next round
   rollback <name> [--reason R]   withdraw the canary, or go back to the previous champion
   canary <name> --harness file.json [--reason R]   put your own candidate out as the canary (no offline check;
@@ -45,6 +47,7 @@ const START_OPTIONS = {
   'ttl-ms': { type: 'string' },
   approval: { type: 'string' },
   'keep-only-digests': { type: 'boolean' },
+  'judge-rubric': { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
 
@@ -53,6 +56,16 @@ function decimal(name: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
   return n;
+}
+
+/** The rubric file's text, bounded (64 KiB read; the input allows 4000 characters and says so). */
+function rubricFile(path: string): string {
+  try {
+    return readBoundedText(path, 'the rubric file', 64 * 1024);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--judge-rubric ${path}: ${code ? `cannot read it (${code})` : (e as Error).message}`);
+  }
 }
 
 /** `deploy start`: the deployment's workflow, on the workers' task queue (run `harnessx worker` where it should live). */
@@ -75,6 +88,7 @@ async function start(args: string[]): Promise<void> {
     ttlMs: wholeNumber('ttl-ms', values['ttl-ms']),
     approval: values.approval,
     keepOnlyDigests: values['keep-only-digests'],
+    ...(values['judge-rubric'] ? { judge: { rubric: rubricFile(values['judge-rubric']) } } : {}),
   });
   checkModelFlag('--model', input.model);
   checkModelFlag('--meta-agent', input.metaAgent, { allowRules: true });

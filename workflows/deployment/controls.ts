@@ -132,7 +132,7 @@ export function installDeploymentControls(c: DeploymentControls): void {
   setHandler(
     canaryUpdate,
     (request) => {
-      startCanary(c.state, { harnessId: request.harnessId, config: request.config }, c.state.round, c.input.canary.share, Date.now());
+      startCanary(c.state, { harnessId: request.harnessId, config: request.config }, c.state.round, c.input.canary.share, Date.now(), { offlineChecked: false });
       c.manualCanaries.push({ harnessId: request.harnessId, reason: request.reason?.trim() || 'an operator\'s candidate' });
       return { harnessId: request.harnessId, share: c.input.canary.share };
     },

@@ -107,5 +107,6 @@ export function canaryRules(d: DeploymentControls, now: number): CanaryRules {
   const { canary } = d.input;
   const c = d.state.canary!;
   const overTime = canary.maxHours !== undefined && now - c.startedAt >= canary.maxHours * 3_600_000;
-  return { ...canary, maxRuns: overTime ? Math.max(1, Math.min(canary.maxRuns, c.runs.length)) : canary.maxRuns, minRuns: overTime ? Math.min(canary.minRuns, Math.max(1, c.runs.length)) : canary.minRuns };
+  // The relative margin holds a candidate no offline check vouched for (an operator's) to the champion's own level.
+  return { ...canary, relativeMargin: c.offlineChecked === false ? canary.relativeMargin : undefined, maxRuns: overTime ? Math.max(1, Math.min(canary.maxRuns, c.runs.length)) : canary.maxRuns, minRuns: overTime ? Math.min(canary.minRuns, Math.max(1, c.runs.length)) : canary.minRuns };
 }
