@@ -11,9 +11,9 @@ export class NoAuditLogError extends Error {
   }
 }
 
-/** Gathers what a report needs from the artifact store: the audit log, digests, shipped manifests and their harnesses. */
-export async function loadRun(store: Store, runId: string): Promise<RunData> {
-  const audit = await store.readAudit(runId);
+/** Gathers what a report needs from the artifact store: the audit log (unless the caller has read it), digests, shipped manifests and their harnesses. */
+export async function loadRun(store: Store, runId: string, preloaded?: RunData['audit']): Promise<RunData> {
+  const audit = preloaded ?? (await store.readAudit(runId));
   if (!audit.length) throw new NoAuditLogError(runId, store.location);
   const digests = new Map<number, Digest>();
   for (const r of audit) if (r.stage === 'digest' && r.evidenceRefs[0]) digests.set(r.round, await store.get<Digest>(r.evidenceRefs[0]));

@@ -1,6 +1,8 @@
 import { buildLineage, formatLineage } from '../../aegis/lineage';
 import { diffHarnesses, formatDiff } from '../../harness/diff';
 import { buildReport } from '../../report/build-report';
+import { buildDeploymentReport } from '../../report/deployment-report';
+import { isDeploymentAudit } from '../../report/deployment-timeline';
 import { historyLines } from '../../report/history-text';
 import { loadRun, NoAuditLogError } from '../../report/load-run';
 import { UsageError } from '../errors';
@@ -43,19 +45,27 @@ async function loadHarness(ref: string | undefined) {
   return readHarnessFile(ref, 'sim:small');
 }
 
-/** `report`: a self-contained HTML report of the run, written to --out (default report-<id>.html). */
+/** `report`: a self-contained HTML report of the run or deployment, written to --out (default report-<id>.html). */
 async function report(args: string[]): Promise<void> {
   const { values, positionals } = parseOptions(args, { out: { type: 'string' } });
   const id = positionals[0];
   if (!id) throw new UsageError('usage: harnessx report <workflowId> [--out report.html]');
   const store = cliStore();
+  const out = values.out ?? `report-${id}.html`;
+  const audit = await store.readAudit(id);
+  if (!audit.length) throw new UsageError(noRunMessage(id, store));
+  // A deployment (deploy-<name>) draws its live pass rate per window with each version marked.
+  if (isDeploymentAudit(audit)) {
+    writeOutputFile(out, buildDeploymentReport({ runId: id, audit }));
+    console.log(`wrote ${out}`);
+    return;
+  }
   let data;
   try {
-    data = await loadRun(store, id);
+    data = await loadRun(store, id, audit);
   } catch (e) {
     throw new UsageError(e instanceof NoAuditLogError ? noRunMessage(id, store) : (e as Error).message);
   }
-  const out = values.out ?? `report-${id}.html`;
   writeOutputFile(out, buildReport(data));
   console.log(`wrote ${out}`);
 }

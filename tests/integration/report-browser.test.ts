@@ -5,8 +5,10 @@ import { parseHarnessConfig } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
 import { buildReport } from '../../report/build-report';
 import { buildComparisonReport } from '../../report/compare-report';
+import { buildDeploymentReport } from '../../report/deployment-report';
 import { syntheticAudit } from '../helpers/synthetic-audit';
 import { comparison } from '../helpers/synthetic-comparison';
+import { syntheticDeploymentAudit } from '../helpers/synthetic-deployment-audit';
 import { launchBrowser } from './browser';
 
 jest.setTimeout(120_000);
@@ -74,5 +76,36 @@ it.each([1400, 800])('the comparison report at %i px: no horizontal overflow, no
     }).map((t) => t.textContent)`);
   expect(clipped).toEqual([]);
   expect(await page.isVisible('.warning')).toBe(true);
+  await page.close();
+});
+
+it.each([1400, 800])('the deployment report at %i px: no horizontal overflow, no clipped or overlapping marker label, every window drawn', async (width) => {
+  const html = buildDeploymentReport({ runId: 'deploy-support-prod', audit: syntheticDeploymentAudit() });
+  mkdirSync(ARTEFACTS, { recursive: true });
+  const file = join(ARTEFACTS, `deployment-report-${width}.html`);
+  writeFileSync(file, html);
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  await page.goto(`file://${file}`);
+  await page.screenshot({ path: join(ARTEFACTS, `deployment-report-${width}.png`), fullPage: true });
+  expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+  const clipped = await page.evaluate<string[]>(`[...document.querySelectorAll('svg text')].filter((t) => {
+      const svg = t.ownerSVGElement.getBoundingClientRect();
+      const r = t.getBoundingClientRect();
+      return r.width > 0 && (r.left < svg.left - 1 || r.right > svg.right + 1 || r.top < svg.top - 1 || r.bottom > svg.bottom + 1);
+    }).map((t) => t.textContent)`);
+  expect(clipped).toEqual([]);
+  // Marker labels as rendered (real font widths): no two overlap.
+  const overlaps = await page.evaluate<string[]>(`(() => {
+      const boxes = [...document.querySelectorAll('g.event text')].map((t) => ({ text: t.textContent, r: t.getBoundingClientRect() }));
+      const out = [];
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i].r, b = boxes[j].r;
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) out.push(boxes[i].text + ' / ' + boxes[j].text);
+      }
+      return out;
+    })()`);
+  expect(overlaps).toEqual([]);
+  expect(await page.locator('circle.pt').count()).toBe(8);
+  expect(await page.locator('g.event[data-event="rolled_back"] text').textContent()).toContain('rolled back hx-bbbb1111: canary 5.0%');
   await page.close();
 });
