@@ -1,6 +1,6 @@
 import { sha256Hex } from '../harness/canonical';
 import { HarnessConfig, harnessId as harnessIdOf } from '../harness/config';
-import type { Model } from '../harness/processor';
+import type { Model, ModelRole } from '../harness/processor';
 import { Environment, runEpisode } from '../harness/run-loop';
 import type { EpisodeTrace, TraceRecord } from '../harness/trace';
 import type { EpisodeEndReason, ModelRequest, ModelResponse, ToolCall, ToolResult, ToolSpec, Usage } from '../harness/types';
@@ -220,11 +220,18 @@ export function createAgent(options: AgentOptions): Agent {
         let currentStep = 0;
         const env = new AgentEnvironment(view.instruction, sessions, stop.signal, (text) => emit({ type: 'answer', step: currentStep, text }));
         const model = guardedModel(modelFor(episodeSeed, harness, view.id), stop.signal);
+        // The harness's judge and evaluator roles, for processors that call them (llm_judge, context_compaction's summariser, a router).
+        const models: Partial<Record<ModelRole, Model>> = {};
+        for (const r of ['judge', 'evaluator'] as const) {
+          const role = harness.model[r];
+          if (role) models[r] = guardedModel(withFallback(createModel(role.model, { seed: `${episodeSeed}|${r}` }), role.fallback ? createModel(role.fallback, { seed: `${episodeSeed}|${r}` }) : null), stop.signal);
+        }
         const trace = await runEpisode({
           config: harness,
           harnessId: id,
           env,
           model,
+          ...(Object.keys(models).length ? { models } : {}),
           task: view,
           seed: episodeSeed,
           attempt,

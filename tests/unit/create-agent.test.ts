@@ -258,6 +258,19 @@ describe('createAgent', () => {
   });
 });
 
+describe("createAgent gives processors the harness's model roles", () => {
+  it('an llm_judge processor asks the judge role (sim:small), not the product\'s main model, and the scripted main model sees only its own turn', async () => {
+    const model = new ScriptedAgentModel([{ text: 'All done.', call: undefined }]);
+    const harness = parseHarnessConfig({ ...seedHarness(), model: { main: { model: 'sim:small' }, judge: { model: 'sim:small' } }, hooks: { ...seedHarness().hooks, task_end: [{ id: 'llm_judge', type: 'llm_judge', params: {} }] } });
+    const agent = createAgent({ harness, model, tools: [addNote], initialState: () => ({ notes: [] }) });
+    const result = await agent.run({ id: 'judged', instruction: 'Say you are done.' });
+    // The main model was asked exactly once (the scripted reply); the judge's call went elsewhere and was noted.
+    model.assertConsumed();
+    const judged = result.trace.records.filter((r) => r.kind === 'note' && r.note === 'llm_judge');
+    expect(judged).toHaveLength(1);
+  });
+});
+
 describe('createAgent with an MCP server (the SDK-built stdio fixture)', () => {
   jest.setTimeout(60_000);
   it('calls its tools through the MCP client and stops the server when the run ends', async () => {
