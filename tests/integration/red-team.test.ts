@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, truncateSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { ChildProcess } from 'node:child_process';
 import { join, relative } from 'node:path';
@@ -10,7 +10,7 @@ import { getBenchmark } from '../../benchmarks/registry';
 import { seedHarness } from '../../harness/seed';
 import { ArtifactStore } from '../../store/artifact-store';
 import { attempt, GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
-import { startDevServer, tempDataDir } from './temporal-env';
+import { startDevServer, tempDataDir, waitFor } from './temporal-env';
 import { killAll, spawnWorker } from './worker-process';
 
 /**
@@ -239,4 +239,43 @@ export const x: [${names.join(', ')}] extends [${[...names].reverse().join(', ')
   if (Date.now() - startedAt > 20_000) expect(heartbeats.size).toBeGreaterThanOrEqual(1);
   expect(await attempts(handle)).toEqual({ activities: [{ name: 'prepareRun', attempt: 1 }], failedWorkflowTasks: 0 });
   expect(worker.exitCode).toBeNull();
+});
+
+// Issue 28: inputs bounded where a history would break; a damaged artifact recomputed, not a failed run.
+it('a 1.99 MB seedHarness in the start form fails at once as InvalidInput naming the field, before any activity', async () => {
+  const base = seedHarness('sim:small');
+  const handle = await start('evolveHarness', 'rt-huge-seed-harness', { ...SMALL_RUN, seedHarness: { ...base, prompts: { ...base.prompts, padding: 'p'.repeat(1_990_000) } } });
+  const { failure, viaActivity } = await failureOf(handle);
+  expect(viaActivity).toBe(false);
+  expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(failure.message).toContain('seedHarness: seedHarness is larger than 262144 characters');
+  expect(await attempts(handle)).toEqual({ activities: [], failedWorkflowTasks: 0 });
+});
+
+it('an artifact damaged while a round uses it is recomputed: the round runs again from its rollout and the run completes', async () => {
+  const dir = tempDataDir();
+  const store = new ArtifactStore(dir);
+  const queue = 'it-red-team-recompute';
+  // The evolve stage is held open 4 s after it starts (a marker file says when), long enough to damage what it reads next.
+  await spawnWorker({ address: env.address, dataDir: dir, env: { HARNESSX_TASK_QUEUE: queue, HARNESSX_FAULT_DELAY: 'evolve:4000' } }, children);
+  const id = 'rt-recompute-artifact';
+  const handle = await env.client.workflow.start('evolveHarness', { taskQueue: queue, workflowId: id, args: [SMALL_RUN] });
+  await waitFor(async () => store.faultMarkers(id), (m) => m.includes('evolve'), 120_000, 'the evolve stage to start');
+  const tracesRef = (await store.readAudit(id)).find((r) => r.key === '1:rollout')!.evidenceRefs[0];
+  const hex = tracesRef.slice('sha256:'.length);
+  // Torn: the round's traces blob cut to 20 bytes (before, the evolve activity moved it aside and its retries found it "not in the store": FAILED).
+  truncateSync(join(dir, 'artifacts', hex.slice(0, 2), `${hex}.json.gz`), 20);
+
+  const summary = (await handle.result()) as { rounds: number; harnessId: string };
+  expect(summary.harnessId).toMatch(/^hx-/);
+  const audit = await store.readAudit(id);
+  expect(audit.find((r) => r.key === '1:recompute-1')).toMatchObject({ stage: 'evolve', payload: { artifact: tracesRef, reason: 'corrupt' } });
+  // The round ran again from its rollout (which wrote the traces again), and its stages recorded under keys of their own.
+  for (const stage of ['rollout', 'digest', 'plan', 'evolve']) expect(audit.map((r) => r.key)).toContain(`1:${stage}~redo1`);
+  expect(audit.map((r) => r.key)).not.toContain('1:recompute-2');
+  const { activities, failedWorkflowTasks } = await attempts(handle);
+  expect(failedWorkflowTasks).toBe(0);
+  // Every activity ran on its first attempt: the unreadable artifact was no retry, and the evolve ran twice in all.
+  expect(activities.every((a) => a.attempt === 1)).toBe(true);
+  expect(activities.filter((a) => a.name === 'evolve')).toHaveLength(2);
 });
