@@ -72,6 +72,29 @@ export function seesaw(
   return { ...base, passed: true, detail: `${incumbentPassed} → ${candidatePassed} of ${incumbent.length}; unlocks ${unlocked.length}, no regression` };
 }
 
+/**
+ * The gate's rule on unseen tasks (issue 28): a candidate's gain must show on tasks its author never saw.
+ * The Evolver builds candidates from the round's batch (train) traces; the gate set is that batch plus the
+ * validation tasks, which the author is not shown. A candidate that passed the comparison (no regression on
+ * any gate task, validation included, and at least minGain more solved) ships only if at least
+ * `minUnseenGain` of the tasks it unlocks are unseen: a gain on the tasks it was built from alone (a
+ * per-task lookup table memorising their answers does exactly that) is no evidence that it generalises.
+ * `unseenTaskIds` undefined or minUnseenGain 0: the comparison's verdict unchanged (gates recorded before).
+ */
+export function withUnseenGain<T extends { passed: boolean; detail: string; unlocked: string[] }>(s: T, unseenTaskIds: readonly string[] | undefined, minUnseenGain: number | undefined): T & { unseenUnlocked?: number } {
+  if (!unseenTaskIds || !minUnseenGain || minUnseenGain <= 0) return s;
+  const unseen = new Set(unseenTaskIds);
+  const unseenUnlocked = s.unlocked.filter((id) => unseen.has(id)).length;
+  if (!s.passed) return { ...s, unseenUnlocked };
+  if (unseenUnlocked >= minUnseenGain) return { ...s, unseenUnlocked, detail: `${s.detail}; ${unseenUnlocked} of the unlocked on validation tasks its author never saw` };
+  return {
+    ...s,
+    unseenUnlocked,
+    passed: false,
+    detail: `no gain on unseen tasks: it unlocks ${s.unlocked.length} task(s), ${unseenUnlocked} of them among the ${unseen.size} validation task(s) its author never saw (needs ≥ ${minUnseenGain}); a gain only on the tasks it was built from does not show that it generalises`,
+  };
+}
+
 /** Gate check 3: nothing the candidate adds carries task ids, gold solutions, task data or verifier access. */
 export function checkRewardHacking(benchmark: Benchmark, incumbent: HarnessConfig, candidateConfig: HarnessConfig): GateCheckResult {
   const texts = addedTexts(incumbent, candidateConfig);

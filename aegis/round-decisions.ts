@@ -82,6 +82,15 @@ export function gateTermsFor(
   };
 }
 
+/**
+ * Validation tasks a candidate must unlock to ship (aegis/gate.ts withUnseenGain): gating.minUnseenGain, at
+ * most minGain (the sequential gate may stop at a pass once minGain is reached on its first chunk, which is
+ * the validation tasks; so more could not be asked of it). Inputs recorded before the option: 1.
+ */
+export function unseenGainRequired(input: { minGain: number; gating?: { minUnseenGain?: number } }): number {
+  return Math.min(input.gating?.minUnseenGain ?? 1, input.minGain);
+}
+
 /** The critic's bucket reputations after a gate verdict: ×1.25 on a pass, ×0.9 on a rejection, kept within [0.25, 4]. */
 export function reputationAfterGate(reputation: Record<string, number>, bucket: Bucket, passed: boolean): Record<string, number> {
   return { ...reputation, [bucket]: Math.max(0.25, Math.min(4, (reputation[bucket] ?? 1) * (passed ? 1.25 : 0.9))) };

@@ -103,7 +103,16 @@ function buildEvolveInputSchema() {
        * ship only when the gain beats measured run-to-run noise over `repeats` paired rollouts.
        */
       gating: z
-        .object({ mode: z.enum(['seesaw', 'statistical']).default('seesaw'), repeats: z.number().int().min(2).max(20).default(3), tCritical: z.number().min(0).max(20).default(2) })
+        .object({
+          mode: z.enum(['seesaw', 'statistical']).default('seesaw'),
+          repeats: z.number().int().min(2).max(20).default(3),
+          tCritical: z.number().min(0).max(20).default(2),
+          /**
+           * Validation tasks (never shown to the candidate's author) a candidate must unlock to ship, at most
+           * minGain (README: "The gate decides on unseen tasks"). 0: a gain anywhere on the gate set ships, as before.
+           */
+          minUnseenGain: z.number().int().min(0).max(1000).default(1),
+        })
         .strict()
         .prefault({}),
       /**
