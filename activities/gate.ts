@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { seesaw, statisticalSeesaw, suspectedRegressions, withUnseenGain } from '../aegis/gate';
+import { seesaw, statisticalSeesaw, statisticalUnseenGain, suspectedRegressions, withUnseenGain } from '../aegis/gate';
 import { gateSeeds } from '../aegis/gate-waves';
 import { preGateChecks } from '../aegis/pre-gate';
 import { allowanceSpent, earlyStopExplanation, GateAllowance, runSequentialSeesaw } from '../aegis/sequential-gate';
@@ -118,7 +118,8 @@ export function createGateActivities(services: ActivityServices) {
         return out;
       };
       const [incumbentRuns, candidateRuns] = await both(runs);
-      const s = withUnseenGain(statisticalSeesaw(incumbentRuns, candidateRuns, { minGain: input.minGain, tCritical: input.gating.tCritical }), input.unseenTaskIds, input.minUnseenGain);
+      const compared = statisticalSeesaw(incumbentRuns, candidateRuns, { minGain: input.minGain, tCritical: input.gating.tCritical });
+      const s = withUnseenGain(compared, input.unseenTaskIds, input.minUnseenGain, statisticalUnseenGain(incumbentRuns, candidateRuns, input.unseenTaskIds));
       checks.push({ check: s.check, passed: s.passed, detail: s.detail });
       return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
     }

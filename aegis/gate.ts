@@ -76,23 +76,39 @@ export function seesaw(
  * The gate's rule on unseen tasks (issue 28): a candidate's gain must show on tasks its author never saw.
  * The Evolver builds candidates from the round's batch (train) traces; the gate set is that batch plus the
  * validation tasks, which the author is not shown. A candidate that passed the comparison (no regression on
- * any gate task, validation included, and at least minGain more solved) ships only if at least
- * `minUnseenGain` of the tasks it unlocks are unseen: a gain on the tasks it was built from alone (a
- * per-task lookup table memorising their answers does exactly that) is no evidence that it generalises.
- * `unseenTaskIds` undefined or minUnseenGain 0: the comparison's verdict unchanged (gates recorded before).
+ * any gate task, validation included, and at least minGain more solved) ships only if its gain on the unseen
+ * tasks is at least `minUnseenGain`: in the seesaw, the unseen tasks it unlocks; in statistical gating, its
+ * mean gain over the paired repeats on the unseen tasks (`measured`, see statisticalUnseenGain). A gain on the
+ * tasks it was built from alone (a per-task lookup table memorising their answers does exactly that) is no
+ * evidence that it generalises. `unseenTaskIds` undefined or minUnseenGain 0: the verdict unchanged (gates
+ * recorded before the rule).
  */
-export function withUnseenGain<T extends { passed: boolean; detail: string; unlocked: string[] }>(s: T, unseenTaskIds: readonly string[] | undefined, minUnseenGain: number | undefined): T & { unseenUnlocked?: number } {
+export function withUnseenGain<T extends { passed: boolean; detail: string; unlocked: string[] }>(
+  s: T,
+  unseenTaskIds: readonly string[] | undefined,
+  minUnseenGain: number | undefined,
+  measured?: number,
+): T & { unseenGain?: number } {
   if (!unseenTaskIds || !minUnseenGain || minUnseenGain <= 0) return s;
   const unseen = new Set(unseenTaskIds);
-  const unseenUnlocked = s.unlocked.filter((id) => unseen.has(id)).length;
-  if (!s.passed) return { ...s, unseenUnlocked };
-  if (unseenUnlocked >= minUnseenGain) return { ...s, unseenUnlocked, detail: `${s.detail}; ${unseenUnlocked} of the unlocked on validation tasks its author never saw` };
+  const unseenGain = measured ?? s.unlocked.filter((id) => unseen.has(id)).length;
+  const what = measured === undefined ? `${unseenGain} of the unlocked on` : `a mean gain of ${unseenGain.toFixed(2)} on the`;
+  if (!s.passed) return { ...s, unseenGain };
+  if (unseenGain >= minUnseenGain) return { ...s, unseenGain, detail: `${s.detail}; ${what} ${unseen.size} validation task(s) its author never saw` };
   return {
     ...s,
-    unseenUnlocked,
+    unseenGain,
     passed: false,
-    detail: `no gain on unseen tasks: it unlocks ${s.unlocked.length} task(s), ${unseenUnlocked} of them among the ${unseen.size} validation task(s) its author never saw (needs ≥ ${minUnseenGain}); a gain only on the tasks it was built from does not show that it generalises`,
+    detail: `no gain on unseen tasks: ${what} ${unseen.size} validation task(s) its author never saw (needs ≥ ${minUnseenGain}); a gain only on the tasks it was built from does not show that it generalises (the comparison alone: ${s.detail})`,
   };
+}
+
+/** Statistical gating's gain on the unseen tasks: the mean over the paired repeats of (candidate − incumbent) solved among them. */
+export function statisticalUnseenGain(incumbentRuns: TaskOutcome[][], candidateRuns: TaskOutcome[][], unseenTaskIds: readonly string[] | undefined): number | undefined {
+  if (!unseenTaskIds || !incumbentRuns.length) return undefined;
+  const unseen = new Set(unseenTaskIds);
+  const solved = (run: TaskOutcome[]) => run.filter((o) => o.passed && unseen.has(o.taskId)).length;
+  return incumbentRuns.reduce((sum, run, r) => sum + solved(candidateRuns[r]) - solved(run), 0) / incumbentRuns.length;
 }
 
 /** Gate check 3: nothing the candidate adds carries task ids, gold solutions, task data or verifier access. */

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities } from '../../activities';
-import { seesaw, withUnseenGain } from '../../aegis/gate';
+import { seesaw, statisticalUnseenGain, withUnseenGain } from '../../aegis/gate';
 import { evolveInputSchema } from '../../aegis/run-input';
 import { unseenGainRequired } from '../../aegis/round-decisions';
 import type { TaskOutcome } from '../../aegis/rollout';
@@ -27,11 +27,11 @@ describe('withUnseenGain (pure)', () => {
 
   test('a gain that includes an unseen task ships; a gain on seen tasks alone does not, whatever its size', () => {
     const generalises = withUnseenGain(seesaw(incumbent, [o('t1', true), o('t2', false), o('t3', true), o('v1', true), o('v2', true)], 1), unseen, 1);
-    expect(generalises).toMatchObject({ passed: true, unseenUnlocked: 1, detail: expect.stringContaining('1 of the unlocked on validation tasks its author never saw') });
+    expect(generalises).toMatchObject({ passed: true, unseenGain: 1, detail: expect.stringContaining('; 1 of the unlocked on 2 validation task(s) its author never saw') });
     const memorises = withUnseenGain(seesaw(incumbent, [o('t1', true), o('t2', true), o('t3', true), o('v1', false), o('v2', true)], 1), unseen, 1);
-    expect(memorises).toMatchObject({ passed: false, unseenUnlocked: 0 });
+    expect(memorises).toMatchObject({ passed: false, unseenGain: 0 });
     expect(memorises.detail).toBe(
-      'no gain on unseen tasks: it unlocks 2 task(s), 0 of them among the 2 validation task(s) its author never saw (needs ≥ 1); a gain only on the tasks it was built from does not show that it generalises',
+      'no gain on unseen tasks: 0 of the unlocked on 2 validation task(s) its author never saw (needs ≥ 1); a gain only on the tasks it was built from does not show that it generalises (the comparison alone: 2 → 4 of 5; unlocks 2, no regression)',
     );
   });
 
@@ -41,6 +41,19 @@ describe('withUnseenGain (pure)', () => {
     const memorises = seesaw(incumbent, [o('t1', true), o('t2', true), o('t3', true), o('v1', false), o('v2', true)], 1);
     expect(withUnseenGain(memorises, undefined, 1)).toEqual(memorises);
     expect(withUnseenGain(memorises, unseen, 0)).toEqual(memorises);
+  });
+
+  test('statistical gating: the mean gain over the paired repeats on the unseen tasks', () => {
+    const inc = [[o('t1', false), o('v1', false), o('v2', true)], [o('t1', false), o('v1', false), o('v2', false)], [o('t1', false), o('v1', true), o('v2', true)]];
+    const seenOnly = inc.map((run) => run.map((x) => (x.taskId === 't1' ? o('t1', true) : x)));
+    expect(statisticalUnseenGain(inc, seenOnly, unseen)).toBe(0);
+    const both = inc.map((run) => run.map((x) => o(x.taskId, true)));
+    // Unseen solved per repeat: incumbent 1, 0, 2; candidate 2, 2, 2: gains 1, 2, 0.
+    expect(statisticalUnseenGain(inc, both, unseen)).toBe(1);
+    expect(statisticalUnseenGain(inc, both, undefined)).toBeUndefined();
+    const passed = { passed: true, detail: 'significant: gain 1.00', unlocked: [] as string[] };
+    expect(withUnseenGain(passed, unseen, 1, 0)).toMatchObject({ passed: false, detail: expect.stringMatching(/^no gain on unseen tasks: a mean gain of 0\.00 on the 2 validation task\(s\) .*\(the comparison alone: significant: gain 1\.00\)$/) });
+    expect(withUnseenGain(passed, unseen, 1, 1)).toMatchObject({ passed: true, detail: 'significant: gain 1.00; a mean gain of 1.00 on the 2 validation task(s) its author never saw' });
   });
 
   test('the requirement: gating.minUnseenGain (default 1), at most minGain', () => {
@@ -119,7 +132,7 @@ export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResu
 
     const withRule = await gate({ unseenTaskIds: validation, minUnseenGain: 1 });
     expect(withRule.passed).toBe(false);
-    expect(withRule.reason).toMatch(/^seesaw: no gain on unseen tasks: it unlocks \d+ task\(s\), 0 of them among the 12 validation task\(s\) its author never saw/);
+    expect(withRule.reason).toMatch(/^seesaw: no gain on unseen tasks: 0 of the unlocked on 12 validation task\(s\) its author never saw \(needs ≥ 1\).*\(the comparison alone: \d+ → \d+ of 20; unlocks [4-8], no regression\)$/);
     // Sequential gating (the default under the global strategy) decides the same.
     const sequential = await gate({ unseenTaskIds: validation, minUnseenGain: 1, sequential: { firstTaskIds: validation, firstChunk: 8 } });
     expect(sequential.passed).toBe(false);
@@ -135,7 +148,7 @@ export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResu
     const secondRef = await store.put([second]);
     const shows = await activities.gate({ ...common, candidatesRef: secondRef, candidateId: 'r1-c2', incumbentId, gateTaskIds: [...batch, ...validation], minGain: 1, unseenTaskIds: validation, minUnseenGain: 1 });
     const unlockedUnseen = shows.unlocked.filter((id) => validation.includes(id));
-    expect(shows.checks.find((c) => c.check === 'seesaw')!.detail).toContain(`${unlockedUnseen.length} of the unlocked on validation tasks its author never saw`);
+    expect(shows.checks.find((c) => c.check === 'seesaw')!.detail).toContain(`; ${unlockedUnseen.length} of the unlocked on 12 validation task(s) its author never saw`);
     expect(unlockedUnseen.length).toBeGreaterThanOrEqual(1);
     expect(shows.passed).toBe(true);
   });
