@@ -76,7 +76,7 @@ export function boundedFetch(limit = MAX_MCP_RESPONSE_BYTES, base: Fetch = fetch
   }) as Fetch;
 }
 
-function withBody(response: Response, body: BodyInit): Response {
+function withBody(response: Response, body: ConstructorParameters<typeof Response>[0]): Response {
   const headers = new Headers(response.headers);
   headers.delete('content-length');
   return new Response(body, { status: response.status, statusText: response.statusText, headers });
@@ -126,7 +126,7 @@ function boundedEventStream(body: ReadableStream<Uint8Array>, limit: number, ids
   let size = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
       try {
         chunk = await reader.read();
       } catch (error) {

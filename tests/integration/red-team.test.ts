@@ -244,7 +244,7 @@ export const x: [${names.join(', ')}] extends [${[...names].reverse().join(', ')
 // Issue 28: inputs bounded where a history would break; a damaged artifact recomputed, not a failed run.
 it('a 1.99 MB seedHarness in the start form fails at once as InvalidInput naming the field, before any activity', async () => {
   const base = seedHarness('sim:small');
-  const handle = await start('evolveHarness', 'rt-huge-seed-harness', { ...SMALL_RUN, seedHarness: { ...base, prompts: { ...base.prompts, padding: 'p'.repeat(1_990_000) } } });
+  const handle = await start('evolveHarness', 'rt-huge-seed-harness', { ...SMALL_RUN, seedHarness: { ...base, name: 'p'.repeat(1_990_000) } });
   const { failure, viaActivity } = await failureOf(handle);
   expect(viaActivity).toBe(false);
   expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });

@@ -112,7 +112,7 @@ describe('boundedFetch', () => {
     const declared = await boundedFetch(100, reply('{}', { 'content-type': 'application/json', 'content-length': '5000' }))('http://x/mcp', post);
     expect(await declared.json()).toEqual({ jsonrpc: '2.0', id: 3, error: { code: -32090, message: expect.stringContaining('the result was too large') } });
     const lying = await boundedFetch(100, reply('y'.repeat(500), { 'content-type': 'application/json', 'content-length': '10' }))('http://x/mcp', post);
-    expect((await lying.json()).error.message).toContain('more than 100 bytes');
+    expect(((await lying.json()) as { error: { message: string } }).error.message).toContain('more than 100 bytes');
     const fits = await boundedFetch(100, reply('{"ok":1}', { 'content-type': 'application/json' }))('http://x/mcp', post);
     expect(await fits.json()).toEqual({ ok: 1 });
     const stream = await boundedFetch(100, reply(`event: message\ndata: ${'z'.repeat(400)}\n\n`, { 'content-type': 'text/event-stream' }))('http://x/mcp', post);

@@ -17,11 +17,11 @@ function problems(schema: Schema, value: unknown): string[] {
   return parsed.success ? [] : inputProblems(parsed.error);
 }
 
-/** A harness config padded with a long system prompt to `chars` characters in all. */
+/** A harness config padded (an extra field: the bound is checked before the config's own schema) to `chars` characters in all. */
 function harnessOf(chars: number): Record<string, unknown> {
   const base = JSON.parse(JSON.stringify(seedHarness())) as Record<string, unknown>;
   const size = JSON.stringify(base).length;
-  return { ...base, prompts: { ...(base.prompts as object), padding: 'p'.repeat(Math.max(0, chars - size)) } };
+  return { ...base, padding: 'p'.repeat(Math.max(0, chars - size)) };
 }
 
 const schemas: Array<[string, Schema, Record<string, unknown>]> = [
@@ -56,7 +56,7 @@ describe('seedHarness', () => {
     expect(problems(schema, { ...valid, seedHarness: harnessOf(1_990_000) })).toEqual(['seedHarness: seedHarness is larger than 262144 characters']);
     expect(problems(schema, { ...valid, seedHarness: harnessOf(200_000) })).toEqual([]);
     // Many small values instead of one long string: refused by count.
-    const many = { ...harnessOf(0), prompts: Object.fromEntries(Array.from({ length: 25_000 }, (_, i) => [`k${i}`, ''])) };
+    const many = { ...harnessOf(0), padding: Object.fromEntries(Array.from({ length: 25_000 }, (_, i) => [`k${i}`, ''])) };
     expect(problems(schema, { ...valid, seedHarness: many })).toEqual(['seedHarness: seedHarness has more than 20000 values']);
   });
   test('coevolve: a resume of 25 MB is refused naming the field', () => {
