@@ -67,7 +67,7 @@ export function triedAfterReviewerRejection(tried: TriedEdit[], edit: { key: str
  * and how many of the gate tasks are from the round's batch and how many are validation tasks.
  */
 export function gateTermsFor(
-  input: { minGain: number; k: number; gating?: { mode: 'seesaw' | 'statistical'; repeats: number; tCritical: number } },
+  input: { minGain: number; k: number; gating?: { mode: 'seesaw' | 'statistical'; repeats: number; tCritical: number; minUnseenGain?: number } },
   gateTaskIds: readonly string[],
   validationIds: readonly string[],
 ): GateTerms {
@@ -78,6 +78,7 @@ export function gateTermsFor(
     k: input.k,
     batchTasks: gateTaskIds.length - validationTasks,
     validationTasks,
+    ...(validationTasks > 0 && unseenGainRequired(input) > 0 ? { minUnseenGain: unseenGainRequired(input) } : {}),
     ...(input.gating ? { mode: input.gating.mode, repeats: input.gating.repeats, tCritical: input.gating.tCritical } : {}),
   };
 }

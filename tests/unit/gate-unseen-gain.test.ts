@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { createActivities } from '../../activities';
 import { seesaw, statisticalUnseenGain, withUnseenGain } from '../../aegis/gate';
 import { evolveInputSchema } from '../../aegis/run-input';
-import { unseenGainRequired } from '../../aegis/round-decisions';
+import { gateTermsFor, unseenGainRequired } from '../../aegis/round-decisions';
+import { gateMechanics } from '../../aegis/llm/prompts';
 import type { TaskOutcome } from '../../aegis/rollout';
 import type { Candidate } from '../../aegis/types';
 import { getBenchmark } from '../../benchmarks/registry';
@@ -65,6 +66,14 @@ describe('withUnseenGain (pure)', () => {
     expect(unseenGainRequired({ minGain: 2, gating: {} })).toBe(1);
     expect(unseenGainRequired({ minGain: 2, gating: { minUnseenGain: 0 } })).toBe(0);
   });
+});
+
+test('the Evolver and the Critic are told the rule, in numbers, when it applies', () => {
+  const input = evolveInputSchema().parse({ benchmark: 'gsm8k', minGain: 2, gating: { minUnseenGain: 2 } });
+  const told = gateMechanics(gateTermsFor(input, ['t1', 't2', 'v1', 'v2'], ['v1', 'v2']));
+  expect(told).toContain('at least 2 of the task(s) the candidate gains must be validation tasks');
+  const off = gateMechanics(gateTermsFor({ ...input, gating: { ...input.gating, minUnseenGain: 0 } }, ['t1', 'v1'], ['v1']));
+  expect(off).not.toContain('validation tasks, so an edit');
 });
 
 describe('the gate activity against a memorising processor (GSM8K, sim:small)', () => {
