@@ -2,6 +2,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { scrubHostPaths } from '../harness/sandbox/input-bounds';
 import { ProviderError } from '../models/errors';
 import type { Store } from '../store/store';
+import { ARTIFACT_UNAVAILABLE } from '../aegis/recompute';
+import { ArtifactUnavailable } from '../store/verified-files';
 import { heartbeat, workflowIdOrNull } from './activity-context';
 
 /**
@@ -18,6 +20,7 @@ export function atActivityBoundary<A extends unknown[], R>(fn: (...args: A) => P
       return await fn(...args);
     } catch (e) {
       if (e instanceof ProviderError) throw withoutHostPaths(providerFailure(e));
+      if (e instanceof ArtifactUnavailable) throw withoutHostPaths(artifactFailure(e));
       throw withoutHostPaths(e);
     } finally {
       clearInterval(timer);
@@ -39,6 +42,14 @@ export function withoutHostPaths(e: unknown): unknown {
   if (e.stack) e.stack = scrubHostPaths(e.stack);
   if (e.cause) withoutHostPaths(e.cause);
   return e;
+}
+
+/**
+ * A missing or damaged artifact as a failure retries cannot fix (reading it again finds the same), typed so
+ * the workflow can tell it from other failures and re-run the activity that wrote it.
+ */
+export function artifactFailure(e: ArtifactUnavailable): ApplicationFailure {
+  return ApplicationFailure.create({ message: e.message, type: ARTIFACT_UNAVAILABLE, nonRetryable: true, details: [{ ref: e.ref, reason: e.reason }] });
 }
 
 /** A provider error as the Temporal failure the workflow sees: its kind names the type, retryability and retry-after carry over. */

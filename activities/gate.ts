@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { seesaw, statisticalSeesaw, suspectedRegressions } from '../aegis/gate';
+import { seesaw, statisticalSeesaw, statisticalUnseenGain, suspectedRegressions, withUnseenGain } from '../aegis/gate';
 import { gateSeeds } from '../aegis/gate-waves';
 import { preGateChecks } from '../aegis/pre-gate';
 import { allowanceSpent, earlyStopExplanation, GateAllowance, runSequentialSeesaw } from '../aegis/sequential-gate';
@@ -46,6 +46,12 @@ export interface GateInput {
   sequential?: SequentialGateSpec;
   /** The evolution budget left: the gate stops undecided (budgetStopped) between chunks once it is spent. */
   allowance?: GateAllowance;
+  /**
+   * The gate tasks the candidate's author never saw (the validation tasks of the gate set) and how many of
+   * them the candidate must unlock to ship (withUnseenGain in aegis/gate.ts). Absent in gates recorded before.
+   */
+  unseenTaskIds?: string[];
+  minUnseenGain?: number;
 }
 
 /** A gate's verdict and spend; budgetStopped when the allowance ran out before the verdict was fixed (neither ship nor reject). */
@@ -112,7 +118,8 @@ export function createGateActivities(services: ActivityServices) {
         return out;
       };
       const [incumbentRuns, candidateRuns] = await both(runs);
-      const s = statisticalSeesaw(incumbentRuns, candidateRuns, { minGain: input.minGain, tCritical: input.gating.tCritical });
+      const compared = statisticalSeesaw(incumbentRuns, candidateRuns, { minGain: input.minGain, tCritical: input.gating.tCritical });
+      const s = withUnseenGain(compared, input.unseenTaskIds, input.minUnseenGain, statisticalUnseenGain(incumbentRuns, candidateRuns, input.unseenTaskIds));
       checks.push({ check: s.check, passed: s.passed, detail: s.detail });
       return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
     }
@@ -123,7 +130,7 @@ export function createGateActivities(services: ActivityServices) {
     const recheck = suspects.length
       ? await outcomesFor(services, { ...rollout, taskIds: suspects, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidateHarnessId }, spent, progress)
       : [];
-    const s = seesaw(before, after, input.minGain, recheck);
+    const s = withUnseenGain(seesaw(before, after, input.minGain, recheck), input.unseenTaskIds, input.minUnseenGain);
     checks.push({ check: s.check, passed: s.passed, detail: s.detail });
     return result({ incumbentPassed: s.incumbentPassed, candidatePassed: s.candidatePassed, regressions: s.regressions, unlocked: s.unlocked });
   }
@@ -168,7 +175,9 @@ export function createGateActivities(services: ActivityServices) {
     // The early stop is exact: the seesaw over the tasks that ran agrees with it (a mismatch is a bug, not a verdict).
     if (!decision.decided || decision.passed !== s.passed) throw new Error(`sequential gate disagrees with the seesaw on ${evaluatedTasks} of ${before.length} tasks: ${JSON.stringify(decision)} vs ${s.passed}`);
     const stopped = evaluatedTasks < before.length ? ` (${earlyStopExplanation(p, input.minGain, evaluatedTasks, before.length)})` : '';
-    checks.push({ check: s.check, passed: s.passed, detail: `${s.detail}${stopped}` });
-    return result({ incumbentPassed, candidatePassed, regressions: s.regressions, unlocked: s.unlocked, evaluatedTasks });
+    // The unseen tasks (validation) are the candidate's first chunk, so an early pass has run them already.
+    const u = withUnseenGain(s, input.unseenTaskIds, input.minUnseenGain);
+    checks.push({ check: u.check, passed: u.passed, detail: `${u.detail}${stopped}` });
+    return result({ incumbentPassed, candidatePassed, regressions: u.regressions, unlocked: u.unlocked, evaluatedTasks });
   }
 }

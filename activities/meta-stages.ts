@@ -11,6 +11,7 @@ import type { Candidate, Critique, Digest, GateTerms, Landscape } from '../aegis
 import { getBenchmark } from '../benchmarks/registry';
 import type { EpisodeTrace } from '../harness/trace';
 import { costUsd } from '../models/prices';
+import { ArtifactUnavailable } from '../store/verified-files';
 import { createModel } from '../models/registry';
 import { heartbeat, workflowIdOrNull } from './activity-context';
 import { faultPoint } from './boundary';
@@ -92,6 +93,20 @@ export function createMetaStageActivities(services: ActivityServices) {
     }
   }
 
+  /**
+   * The previous round's digest, or null when it is no longer in the store (or damaged): it only sharpens
+   * this digest (what changed since), it was written by a round that is over, and no activity can write it again.
+   */
+  async function previousDigest(ref: string): Promise<Digest | null> {
+    try {
+      return await store.get<Digest>(ref);
+    } catch (e) {
+      if (!(e instanceof ArtifactUnavailable)) throw e;
+      console.warn(`digest: the previous digest ${ref} is ${e.reason === 'missing' ? 'not in the store' : 'damaged'}; digesting without it`);
+      return null;
+    }
+  }
+
   /** Stores each draft's harness and the candidate list (existing ones first); returns its ref and a summary per candidate. */
   async function storeCandidates(existing: Candidate[], drafts: CandidateDraft[]) {
     const stored: Candidate[] = [];
@@ -114,7 +129,7 @@ export function createMetaStageActivities(services: ActivityServices) {
         config,
         traces,
         outcomes: await store.get<TaskOutcome[]>(input.outcomesRef),
-        previous: input.previousDigestRef ? await store.get<Digest>(input.previousDigestRef) : null,
+        previous: input.previousDigestRef ? await previousDigest(input.previousDigestRef) : null,
       });
       return stage(input, async (agent) => {
         const digest = agent.digest ? await agent.digest({ digest: base, traces, config }) : base;

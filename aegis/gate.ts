@@ -72,6 +72,45 @@ export function seesaw(
   return { ...base, passed: true, detail: `${incumbentPassed} → ${candidatePassed} of ${incumbent.length}; unlocks ${unlocked.length}, no regression` };
 }
 
+/**
+ * The gate's rule on unseen tasks (issue 28): a candidate's gain must show on tasks its author never saw.
+ * The Evolver builds candidates from the round's batch (train) traces; the gate set is that batch plus the
+ * validation tasks, which the author is not shown. A candidate that passed the comparison (no regression on
+ * any gate task, validation included, and at least minGain more solved) ships only if its gain on the unseen
+ * tasks is at least `minUnseenGain`: in the seesaw, the unseen tasks it unlocks; in statistical gating, its
+ * mean gain over the paired repeats on the unseen tasks (`measured`, see statisticalUnseenGain). A gain on the
+ * tasks it was built from alone (a per-task lookup table memorising their answers does exactly that) is no
+ * evidence that it generalises. `unseenTaskIds` undefined or minUnseenGain 0: the verdict unchanged (gates
+ * recorded before the rule).
+ */
+export function withUnseenGain<T extends { passed: boolean; detail: string; unlocked: string[] }>(
+  s: T,
+  unseenTaskIds: readonly string[] | undefined,
+  minUnseenGain: number | undefined,
+  measured?: number,
+): T & { unseenGain?: number } {
+  if (!unseenTaskIds || !minUnseenGain || minUnseenGain <= 0) return s;
+  const unseen = new Set(unseenTaskIds);
+  const unseenGain = measured ?? s.unlocked.filter((id) => unseen.has(id)).length;
+  const what = measured === undefined ? `${unseenGain} of the unlocked on` : `a mean gain of ${unseenGain.toFixed(2)} on the`;
+  if (!s.passed) return { ...s, unseenGain };
+  if (unseenGain >= minUnseenGain) return { ...s, unseenGain, detail: `${s.detail}; ${what} ${unseen.size} validation task(s) its author never saw` };
+  return {
+    ...s,
+    unseenGain,
+    passed: false,
+    detail: `no gain on unseen tasks: ${what} ${unseen.size} validation task(s) its author never saw (needs ≥ ${minUnseenGain}); a gain only on the tasks it was built from does not show that it generalises (the comparison alone: ${s.detail})`,
+  };
+}
+
+/** Statistical gating's gain on the unseen tasks: the mean over the paired repeats of (candidate − incumbent) solved among them. */
+export function statisticalUnseenGain(incumbentRuns: TaskOutcome[][], candidateRuns: TaskOutcome[][], unseenTaskIds: readonly string[] | undefined): number | undefined {
+  if (!unseenTaskIds || !incumbentRuns.length) return undefined;
+  const unseen = new Set(unseenTaskIds);
+  const solved = (run: TaskOutcome[]) => run.filter((o) => o.passed && unseen.has(o.taskId)).length;
+  return incumbentRuns.reduce((sum, run, r) => sum + solved(candidateRuns[r]) - solved(run), 0) / incumbentRuns.length;
+}
+
 /** Gate check 3: nothing the candidate adds carries task ids, gold solutions, task data or verifier access. */
 export function checkRewardHacking(benchmark: Benchmark, incumbent: HarnessConfig, candidateConfig: HarnessConfig): GateCheckResult {
   const texts = addedTexts(incumbent, candidateConfig);

@@ -67,7 +67,7 @@ export function triedAfterReviewerRejection(tried: TriedEdit[], edit: { key: str
  * and how many of the gate tasks are from the round's batch and how many are validation tasks.
  */
 export function gateTermsFor(
-  input: { minGain: number; k: number; gating?: { mode: 'seesaw' | 'statistical'; repeats: number; tCritical: number } },
+  input: { minGain: number; k: number; gating?: { mode: 'seesaw' | 'statistical'; repeats: number; tCritical: number; minUnseenGain?: number } },
   gateTaskIds: readonly string[],
   validationIds: readonly string[],
 ): GateTerms {
@@ -78,8 +78,18 @@ export function gateTermsFor(
     k: input.k,
     batchTasks: gateTaskIds.length - validationTasks,
     validationTasks,
+    ...(validationTasks > 0 && unseenGainRequired(input) > 0 ? { minUnseenGain: unseenGainRequired(input) } : {}),
     ...(input.gating ? { mode: input.gating.mode, repeats: input.gating.repeats, tCritical: input.gating.tCritical } : {}),
   };
+}
+
+/**
+ * Validation tasks a candidate must unlock to ship (aegis/gate.ts withUnseenGain): gating.minUnseenGain, at
+ * most minGain (the sequential gate may stop at a pass once minGain is reached on its first chunk, which is
+ * the validation tasks; so more could not be asked of it). Inputs recorded before the option: 1.
+ */
+export function unseenGainRequired(input: { minGain: number; gating?: { minUnseenGain?: number } }): number {
+  return Math.min(input.gating?.minUnseenGain ?? 1, input.minGain);
 }
 
 /** The critic's bucket reputations after a gate verdict: ×1.25 on a pass, ×0.9 on a rejection, kept within [0.25, 4]. */

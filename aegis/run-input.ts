@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EndpointLimitsSchema } from '../models/endpoint-limits';
-import { capProblems, HARNESS_JSON_BOUNDS, jsonBoundsProblem, JsonBounds, runIdProblem } from '../harness/sandbox/input-bounds';
+import { capProblems, jsonBoundsProblem, JsonBounds, runIdProblem, SEED_HARNESS_JSON_BOUNDS } from '../harness/sandbox/input-bounds';
 
 /**
  * The input of evolveHarness: one JSON object (what the Web UI's Start Workflow form sends). Validated in
@@ -26,6 +26,23 @@ export const RESUME_JSON_BOUNDS: JsonBounds = { maxDepth: 64, maxNodes: 2_000_00
 /** Free-text fields of a run's input: each is copied into many activity inputs, so each is short. */
 export const MAX_SEED_CHARS = 200;
 export const MAX_MODEL_CHARS = 500;
+
+/** A seed string of at most MAX_SEED_CHARS characters (or an integer), the field named in the error. */
+export function seedSchema(fallback: string) {
+  return z.union([z.string().min(1).max(MAX_SEED_CHARS, `seed is longer than ${MAX_SEED_CHARS} characters`), z.number().int()]).transform(String).default(fallback);
+}
+/** A model string of at most MAX_MODEL_CHARS characters, the field named in the error. */
+export function modelSchema(field = 'model') {
+  return z.string().max(MAX_MODEL_CHARS, `${field} is longer than ${MAX_MODEL_CHARS} characters`).regex(MODEL_PATTERN, `${field} must look like "provider:name", e.g. "sim:small"`).default('sim:small');
+}
+/** 'rules' or a model string, at most MAX_MODEL_CHARS characters. */
+export function metaAgentSchema() {
+  return z
+    .string()
+    .max(MAX_MODEL_CHARS, `metaAgent is longer than ${MAX_MODEL_CHARS} characters`)
+    .refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string such as "anthropic:claude-opus-4-6"')
+    .default('rules');
+}
 
 /** A zod refinement: the value is JSON within `bounds` (checked without recursion). */
 export function withinBounds(bounds: JsonBounds, label: string) {
@@ -86,7 +103,16 @@ function buildEvolveInputSchema() {
        * ship only when the gain beats measured run-to-run noise over `repeats` paired rollouts.
        */
       gating: z
-        .object({ mode: z.enum(['seesaw', 'statistical']).default('seesaw'), repeats: z.number().int().min(2).max(20).default(3), tCritical: z.number().min(0).max(20).default(2) })
+        .object({
+          mode: z.enum(['seesaw', 'statistical']).default('seesaw'),
+          repeats: z.number().int().min(2).max(20).default(3),
+          tCritical: z.number().min(0).max(20).default(2),
+          /**
+           * Validation tasks (never shown to the candidate's author) a candidate must unlock to ship, at most
+           * minGain (README: "The gate decides on unseen tasks"). 0: a gain anywhere on the gate set ships, as before.
+           */
+          minUnseenGain: z.number().int().min(0).max(1000).default(1),
+        })
         .strict()
         .prefault({}),
       /**
@@ -123,7 +149,7 @@ function buildEvolveInputSchema() {
       /** Model endpoint limits for this run (calls in flight, requests/tokens per minute), over the workers' HARNESSX_ENDPOINT_LIMITS. */
       endpointLimits: EndpointLimitsSchema.optional(),
       /** A harness config to start from; defaults to the built-in seed harness for the model. */
-      seedHarness: z.record(z.string(), z.unknown()).superRefine(withinBounds(HARNESS_JSON_BOUNDS, 'seedHarness')).optional(),
+      seedHarness: z.record(z.string(), z.unknown()).superRefine(withinBounds(SEED_HARNESS_JSON_BOUNDS, 'seedHarness')).optional(),
       /** Set by continue-as-new: the compact state a run carries across histories. */
       resume: z.unknown().superRefine(withinBounds(RESUME_JSON_BOUNDS, 'resume')).optional(),
     })

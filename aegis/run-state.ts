@@ -1,6 +1,7 @@
 import type { TriedEdit } from './meta-agent';
 import type { Variant } from './variants';
 import type { EndpointLimit } from '../models/endpoint-limits';
+import { MAX_REASON_CHARS, textFieldProblem } from '../harness/sandbox/input-bounds';
 
 /**
  * The state of one evolveHarness run and what its status query shows. Pure (types and plain functions),
@@ -92,7 +93,7 @@ export function decisionProblem(pending: PendingApproval | null, d: { candidateI
   if (!pending) return 'no candidate is waiting for approval';
   if (d.candidateId !== pending.candidateId) return `the candidate waiting is ${pending.candidateId}, not ${d.candidateId}`;
   if (typeof d.approve !== 'boolean') return 'approve must be true or false';
-  return null;
+  return textFieldProblem('reason', (d as { reason?: unknown }).reason, MAX_REASON_CHARS);
 }
 
 export interface RunStatus {

@@ -142,6 +142,8 @@ export interface GateTerms {
   k: number;
   batchTasks: number;
   validationTasks: number;
+  /** Validation tasks a candidate must gain to ship (the gate's rule on unseen tasks); absent in terms recorded before it. */
+  minUnseenGain?: number;
   mode?: 'seesaw' | 'statistical';
   repeats?: number;
   tCritical?: number;

@@ -31,6 +31,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --k K (2)  --batch-size N (40)  --validation-size N (30)  --candidates K (4)  --harness file.json
       --meta-agent rules|MODEL (rules; e.g. anthropic:claude-opus-4-6)  --evolver aegis|single-agent|random|reflective-prompt
       --strategy global|ensemble (global)  --gating seesaw|statistical (seesaw)
+      --min-unseen-gain N (1: validation tasks a candidate must unlock to ship; 0: a gain anywhere, as before)
       --endpoint-limits L (model calls in flight per endpoint: "openai-compatible=64" or JSON; see README)
       --max-tokens N  --max-usd X (evolution budget)  --max-measurement-tokens N (held-out tracking, final evaluation)
       --gate-chunk N (tasks in a sequential gate's first chunk; default 8, or enough to fill a local endpoint)

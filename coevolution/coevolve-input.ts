@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { MODEL_PATTERN, suiteNameSchema } from '../aegis/run-input';
+import { metaAgentSchema, modelSchema, RESUME_JSON_BOUNDS, seedSchema, suiteNameSchema, withinBounds } from '../aegis/run-input';
 import { EndpointLimitsSchema } from '../models/endpoint-limits';
 
 /** The input of the coevolve workflow (pure, for the workflow bundle). */
 export const CoevolveInputSchema = z
   .object({
     benchmark: suiteNameSchema(),
-    model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
-    metaAgent: z.string().refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string').default('rules'),
-    seed: z.union([z.string().min(1).max(200, 'seed is longer than 200 characters'), z.number().int()]).transform(String).default('coevolve'),
+    model: modelSchema(),
+    metaAgent: metaAgentSchema(),
+    seed: seedSchema('coevolve'),
     iterations: z.number().int().min(1).max(100_000).default(4),
     k: z.number().int().min(1).max(16).default(2),
     batchSize: z.number().int().min(1).max(2000).default(40),
@@ -23,7 +23,7 @@ export const CoevolveInputSchema = z
     /** Model endpoint limits for this run, over the workers' HARNESSX_ENDPOINT_LIMITS. */
     endpointLimits: EndpointLimitsSchema.optional(),
     /** Set by continue-as-new. */
-    resume: z.unknown().optional(),
+    resume: z.unknown().superRefine(withinBounds(RESUME_JSON_BOUNDS, 'resume')).optional(),
   })
   .strict();
 export type CoevolveInput = z.infer<typeof CoevolveInputSchema>;

@@ -37,8 +37,13 @@ export function parseJsonQuietly(text: string, label: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const at = /position (\d+)/.exec((e as Error).message)?.[1];
-    const where = at !== undefined ? `the error is at character ${at}` : /end of JSON input/.test((e as Error).message) ? `it ends too early, after ${text.length} characters` : 'unexpected text';
-    throw new Error(`${label} is not valid JSON (${where})`);
+    throw new Error(`${label} is not valid JSON (${whereJsonBreaks(e, text)})`);
   }
+}
+
+/** Where JSON.parse failed on `text`, in words that quote none of it. */
+export function whereJsonBreaks(error: unknown, text: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const at = /position (\d+)/.exec(message)?.[1];
+  return at !== undefined ? `the error is at character ${at}` : /end of JSON input/.test(message) ? `it ends too early, after ${text.length} characters` : 'unexpected text';
 }

@@ -9,7 +9,7 @@ import { runIdProblem } from '../harness/sandbox/input-bounds';
 import { ArrayBlobWriter } from './array-blob-writer';
 import { runFileProblem } from './keys';
 import type { Store } from './store';
-import { parseAuditLines, parseStoredHarness, StoredFileCorrupt, storedHarnessIsIntact } from './verified-files';
+import { ArtifactUnavailable, parseAuditLines, parseStoredHarness, StoredFileCorrupt, storedHarnessIsIntact } from './verified-files';
 
 export { ArrayBlobWriter } from './array-blob-writer';
 
@@ -104,7 +104,7 @@ export class ArtifactStore implements Store {
     const hex = /^sha256:([0-9a-f]{64})$/.exec(ref)?.[1];
     if (!hex) throw new Error(`not an artifact ref: "${ref}"`);
     const path = this.blobPath(hex);
-    if (!existsSync(path)) throw new Error(`artifact ${ref} is not in the store at ${this.root}`);
+    if (!existsSync(path)) throw new ArtifactUnavailable(ref, 'missing', `artifact ${ref} is not in the store at ${this.root}`);
     let text: string;
     try {
       text = gunzipSync(readFileSync(path)).toString('utf8');
@@ -122,7 +122,7 @@ export class ArtifactStore implements Store {
     } catch {
       // Another reader moved it first.
     }
-    return new Error(`artifact ${ref} is corrupt in the store: ${why}; it was moved aside, and the next put of the same content rewrites it`);
+    return new ArtifactUnavailable(ref, 'corrupt', `artifact ${ref} is corrupt in the store: ${why}; it was moved aside, and the next put of the same content rewrites it`);
   }
 
   private blobPath(hex: string): string {

@@ -16,7 +16,7 @@ import { runIdProblem } from '../harness/sandbox/input-bounds';
 import { ArrayBlobWriter } from './array-blob-writer';
 import { runFileProblem } from './keys';
 import type { Store } from './store';
-import { parseStoredHarness, storedHarnessIsIntact } from './verified-files';
+import { ArtifactUnavailable, parseStoredHarness, storedHarnessIsIntact } from './verified-files';
 
 /** Where an S3Store keeps its objects, and what its messages name (never credentials). */
 export interface S3StoreSettings {
@@ -83,11 +83,17 @@ export class S3Store implements Store {
     return new ArrayBlobWriter(async (hex, data) => this.putBlob(hex, () => data));
   }
 
-  /** Uploads a blob unless it is there already (content-addressed: an existing object is the same content). */
+  /**
+   * Uploads a blob unless it is there already, whole: content-addressed, so an object of the same length is
+   * the same content (gzip at a fixed level is deterministic); one of another length (truncated, replaced)
+   * is a damaged copy, and putting the same content again repairs it.
+   */
   private async putBlob(hex: string, gzipped: () => Buffer): Promise<void> {
     const key = this.blobKey(hex);
-    if (await this.exists(key)) return;
-    await this.send('write', key, new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: gzipped(), ContentType: 'application/json', ContentEncoding: 'gzip' }));
+    const size = await this.storedSize(key);
+    const body = gzipped();
+    if (size === body.length) return;
+    await this.send('write', key, new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: body, ContentType: 'application/json', ContentEncoding: 'gzip' }));
   }
 
   async get<T>(ref: string): Promise<T> {
@@ -95,7 +101,7 @@ export class S3Store implements Store {
     if (!hex) throw new Error(`not an artifact ref: "${ref}"`);
     const key = this.blobKey(hex);
     const object = await this.read(key);
-    if (!object) throw new Error(`artifact ${ref} is not in the store at ${this.location}`);
+    if (!object) throw new ArtifactUnavailable(ref, 'missing', `artifact ${ref} is not in the store at ${this.location}`);
     let text: string;
     try {
       text = gunzipSync(object.bytes).toString('utf8');
@@ -120,7 +126,7 @@ export class S3Store implements Store {
     } catch {
       // Replaced meanwhile (the If-Match failed) or the store does not allow it: the error below says enough.
     }
-    return new Error(`artifact ${ref} is corrupt in the store (${this.url(key)}): ${why}; ${removed ? 'it was deleted, and the next put of the same content rewrites it' : 'delete it so the next put of the same content rewrites it'}`);
+    return new ArtifactUnavailable(ref, 'corrupt', `artifact ${ref} is corrupt in the store (${this.url(key)}): ${why}; ${removed ? 'it was deleted, and the next put of the same content rewrites it' : 'delete it so the next put of the same content rewrites it'}`);
   }
 
   private blobKey(hex: string): string {
@@ -285,12 +291,13 @@ export class S3Store implements Store {
     await this.send('write', key, new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }));
   }
 
-  private async exists(key: string): Promise<boolean> {
+  /** The object's size in bytes, or null when there is no such object. */
+  private async storedSize(key: string): Promise<number | null> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
-      return true;
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      return head.ContentLength ?? -1;
     } catch (e) {
-      if (isNotFound(e)) return false;
+      if (isNotFound(e)) return null;
       throw describeS3Error(e, this.settings, 'read', this.url(key));
     }
   }

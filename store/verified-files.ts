@@ -10,6 +10,22 @@ import { HarnessConfig, harnessId, parseHarnessConfig } from '../harness/config'
 export class StoredFileCorrupt extends Error {}
 
 /**
+ * An artifact (a content-addressed blob) that cannot be read: not in the store, or damaged (and set aside).
+ * Reading it again cannot help; writing its content again can, so the activity boundary fails the activity
+ * for good with type ARTIFACT_UNAVAILABLE and the ref, and the workflow re-runs the activity that wrote it.
+ */
+export class ArtifactUnavailable extends Error {
+  constructor(
+    readonly ref: string,
+    readonly reason: 'missing' | 'corrupt',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ArtifactUnavailable';
+  }
+}
+
+/**
  * The harness stored under `id`, or StoredFileCorrupt naming the id and what is wrong (never the file's
  * bytes: a damaged or hostile file must not reach error messages). A file that parses to another
  * harness (tampered, or a copy under the wrong name) is refused, not served under this id.

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readBoundedText, whereJsonBreaks } from '../harness/bounded-file';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { BENCHMARK_NAMES, registerBenchmark } from '../benchmarks/registry';
@@ -86,7 +87,8 @@ export async function loadSuitesConfig(file: string, options: LoadConfigOptions 
   const reserved = new Set([...BENCHMARK_NAMES, ...(options.reservedNames ?? [])]);
   const suites: SuiteBenchmark[] = [];
   for (const [name, suite] of Object.entries(config.suites)) {
-    const at = `${displayPath(path)}: suites.${name}`;
+    // A name too long to be one is cut in the message (it is refused anyway).
+    const at = `${displayPath(path)}: suites.${name.length > 80 ? `${name.slice(0, 80)}… (${name.length} characters)` : name}`;
     if (!SUITE_NAME_PATTERN.test(name)) throw new SuiteConfigError(`${at}: suite names are lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64 characters`);
     if (reserved.has(name)) throw new SuiteConfigError(`${at}: "${name}" is the name of a built-in benchmark; choose another name`);
     suites.push(await buildSuite(name, suite, { configFile: path, configDir, mcpProvider: options.mcpProvider ?? defaultMcpProvider }));
@@ -154,10 +156,17 @@ export function readSkillFiles(declared: Record<string, string>, where: { at: st
 /** The module's default export (or the module itself), or the parsed JSON. */
 async function readConfigModule(path: string): Promise<unknown> {
   if (path.endsWith('.json')) {
+    // Bounded, and a parse error says where, never what the file holds (a wrong path must not be echoed).
+    let text: string;
     try {
-      return JSON.parse(readFileSync(path, 'utf8'));
+      text = readBoundedText(path, displayPath(path));
     } catch (e) {
-      throw new SuiteConfigError(`${displayPath(path)}: not valid JSON (${(e as Error).message})`);
+      throw new SuiteConfigError(`${displayPath(path)}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new SuiteConfigError(`${displayPath(path)}: not valid JSON (${whereJsonBreaks(e, text)})`);
     }
   }
   let mod: unknown;

@@ -1,9 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { splitOf } from '../benchmarks/split';
 import type { Split } from '../benchmarks/types';
 import type { SuiteConfig, SuiteTask } from './types';
+import { readBoundedText, whereJsonBreaks } from '../harness/bounded-file';
 import { taskIdProblem } from '../harness/sandbox/input-bounds';
+
+/**
+ * The largest tasks or references JSONL file a suite may have: far above the shipped benchmarks' data (the
+ * largest is 2.8 MB), far below what hurts a worker (a path to /dev/zero or a 10 GB file is refused after
+ * reading this much, never read whole). Every worker and the CLI load the suite, so it is held in memory.
+ */
+export const MAX_SUITE_FILE_BYTES = 64 << 20;
+/** An instruction longer than this is not a task but a mistake (a whole file pasted in). */
+export const MAX_INSTRUCTION_CHARS = 200_000;
 
 /** A task as a loaded suite holds it: its split is decided (the task's own, else the hash of its id). */
 export interface LoadedSuiteTask extends SuiteTask {
@@ -66,7 +75,7 @@ export async function loadSuiteTasks(config: Pick<SuiteConfig, 'tasks' | 'refere
 function parseJsonlFile(file: string, what: string): Array<{ value: unknown; at: string }> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, 'it', MAX_SUITE_FILE_BYTES);
   } catch (e) {
     throw new SuiteTaskError(`${what}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -78,7 +87,7 @@ function parseJsonlFile(file: string, what: string): Array<{ value: unknown; at:
     try {
       out.push({ value: JSON.parse(line), at });
     } catch (e) {
-      throw new SuiteTaskError(`${at}: not valid JSON (${(e as Error).message})`);
+      throw new SuiteTaskError(`${at}: not valid JSON (${whereJsonBreaks(e, line)})`);
     }
   });
   return out;
@@ -93,6 +102,7 @@ function checkTask(value: unknown, at: string): SuiteTask {
   if (idProblem) throw new SuiteTaskError(`${at}: id: ${idProblem}`);
   const task = `${at} (task "${value.id}")`;
   if (typeof value.instruction !== 'string' || !value.instruction.trim()) throw new SuiteTaskError(`${task}: instruction: expected a non-empty string, got ${describe(value.instruction)}`);
+  if (value.instruction.length > MAX_INSTRUCTION_CHARS) throw new SuiteTaskError(`${task}: instruction: ${value.instruction.length} characters long; at most ${MAX_INSTRUCTION_CHARS} are allowed`);
   for (const key of Object.keys(value)) if (!TASK_KEYS.has(key)) throw new SuiteTaskError(`${task}: ${key}: unknown field; a task has ${[...TASK_KEYS].join(', ')} (put anything else in metadata)`);
   if (value.metadata !== undefined && !isRecord(value.metadata)) throw new SuiteTaskError(`${task}: metadata: expected an object, got ${describe(value.metadata)}`);
   if (value.split !== undefined && !SPLITS.includes(value.split as Split)) throw new SuiteTaskError(`${task}: split: expected one of ${SPLITS.join(', ')}, got ${describe(value.split)}`);

@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Checkpoint } from '../activities/coevolution';
 import { CoevolveInput, CoevolveInputSchema } from '../coevolution/coevolve-input';
@@ -106,9 +106,11 @@ export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
     const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: acting, round: it, ...spec });
     if (critique.failed !== undefined || critique.decision !== 'ship_ranking') return null;
     const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
+    // The gain must show on the validation tasks, which the meta-agent never saw (aegis/gate.ts withUnseenGain).
+    const unseen = patched('gate-unseen-gain') ? { unseenTaskIds: s.validationIds, minUnseenGain: 1 } : {};
     for (const candidateId of critique.ranking) {
       const c = pool.candidates.find((x) => x.candidateId === candidateId)!;
-      const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: acting, gateTaskIds: [...batch, ...s.validationIds], k: input.k, seed: `${input.seed}|${it}`, minGain: 1, endpointLimits: input.endpointLimits });
+      const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: acting, gateTaskIds: [...batch, ...s.validationIds], k: input.k, seed: `${input.seed}|${it}`, minGain: 1, endpointLimits: input.endpointLimits, ...unseen });
       s.tried = [...s.tried, triedEditFromGate(c, acting, gate)].slice(-500);
       if (gate.passed) return c;
     }

@@ -2,7 +2,7 @@ import { ApplicationFailure, patched, proxyActivities, setCurrentDetails, workfl
 import { z } from 'zod';
 import type { Activities, OutcomesResult } from '../activities';
 import { evaluateSummary } from '../aegis/run-labels';
-import { inputProblems, workflowIdProblem } from '../aegis/run-input';
+import { inputProblems, seedSchema, suiteNameSchema, workflowIdProblem } from '../aegis/run-input';
 import { taskIdProblem } from '../harness/sandbox/input-bounds';
 import { EndpointLimitsSchema } from '../models/endpoint-limits';
 import { ACTIVITY_OPTIONS } from '../temporal.config';
@@ -11,7 +11,7 @@ const rollouts = proxyActivities<Activities>(ACTIVITY_OPTIONS.rollout);
 
 export const EvaluateInputSchema = z
   .object({
-    benchmark: z.string().min(1),
+    benchmark: suiteNameSchema(),
     harnessId: z.string().regex(/^hx-[0-9a-f]{16}$/, 'a harness id such as hx-0123456789abcdef'),
     /** Malformed ids are refused here; ids the benchmark does not have, by the rollout activity (it knows the benchmark). */
     taskIds: z
@@ -25,7 +25,7 @@ export const EvaluateInputSchema = z
         }
       }),
     k: z.number().int().min(1).max(16).default(2),
-    seed: z.union([z.string().min(1).max(200, 'seed is longer than 200 characters'), z.number().int()]).transform(String).default('harnessx'),
+    seed: seedSchema('harnessx'),
     /** Tasks per rollout activity: smaller chunks spread better over workers, larger ones cost fewer round trips. */
     chunkSize: z.number().int().min(1).max(10_000).default(25),
     /** Write every episode's trace to the store and return the refs (tracesRefs); off by default, as outcomes are what an evaluation reports. */

@@ -1,5 +1,7 @@
 import { continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow';
+import { MAX_ROUND_RECOMPUTES, unavailableArtifact } from '../aegis/recompute';
 import { regressionGuardDue } from '../aegis/round-decisions';
+import type { AuditRecord } from '../aegis/types';
 import { heldOutAfterRound, measurementSpend, stateAfterRound } from '../aegis/run-state';
 import type { RunSummary } from '../aegis/run-summary';
 import { labelActivitiesWith } from './aegis/activities';
@@ -33,7 +35,7 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
   let stopReason: string | null;
   while (!(stopReason = run.stopReason())) {
     const round = ++s.round;
-    const shipped = await aegisRound(run, round);
+    const shipped = await roundRecomputingArtifacts(run, round);
     await accountRound(run, round, shipped);
     // patched: histories recorded before the guard existed replay without it.
     if (regressionGuardDue(input.regressionGuard, round) && run.budgetLeft() && patched('regression-guard')) await guardAgainstDrift(run, round);
@@ -45,6 +47,45 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
   }
   await controls.enter('final');
   return finishRun(run, stopReason);
+}
+
+/**
+ * One round, run again from its rollout when an activity found an artifact of the round missing or damaged
+ * (aegis/recompute.ts): the activity that wrote it runs again, instead of the run failing. After
+ * MAX_ROUND_RECOMPUTES more runs the round ends as a no-op naming the artifact. Each recompute is in the audit
+ * log. Histories recorded before this (no 'recompute-unavailable-artifacts' marker) replay without it.
+ */
+async function roundRecomputingArtifacts(run: AegisRun, round: number): Promise<boolean> {
+  if (!patched('recompute-unavailable-artifacts')) return aegisRound(run, round);
+  // What a round's stages read from the state and change: restored before running it again, so the second
+  // run starts where the first did (its spend stays accounted: it was spent).
+  const start = { previousDigestRef: run.state.previousDigestRef, ...(run.state.variants ? { variants: run.state.variants } : {}) };
+  try {
+    for (let redo = 1; ; redo++) {
+      try {
+        return await aegisRound(run, round);
+      } catch (e) {
+        const lost = unavailableArtifact(e);
+        if (!lost) throw e;
+        const giveUp = redo > MAX_ROUND_RECOMPUTES;
+        run.redo = 0;
+        await run.audit({
+          key: `${round}:recompute-${redo}`,
+          round,
+          stage: run.controls.stage as AuditRecord['stage'],
+          kind: 'info',
+          harnessId: run.state.incumbentId,
+          payload: { artifact: lost.ref, reason: lost.reason, action: giveUp ? 'round ends as a no-op' : 'the round runs again from its rollout, which writes its artifacts again' },
+        });
+        if (giveUp) return await run.noop(round, `artifact ${lost.ref} was ${lost.reason === 'missing' ? 'not in the store' : 'damaged'} after the round ran ${redo} times`);
+        run.controls.lastEvent = `round ${round}: artifact ${lost.ref} ${lost.reason}; running the round again`;
+        run.redo = redo;
+        Object.assign(run.state, start);
+      }
+    }
+  } finally {
+    run.redo = 0;
+  }
 }
 
 /** One round; true when a candidate shipped (or forked a variant). Each stage may end the round as a no-op. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { HARNESS_JSON_BOUNDS } from '../../harness/sandbox/input-bounds';
-import { MODEL_PATTERN, RESUME_JSON_BOUNDS, suiteNameSchema, withinBounds } from '../run-input';
+import { SEED_HARNESS_JSON_BOUNDS } from '../../harness/sandbox/input-bounds';
+import { metaAgentSchema, modelSchema, RESUME_JSON_BOUNDS, seedSchema, suiteNameSchema, withinBounds } from '../run-input';
 import { DEFAULT_CANARY_RULES } from './canary';
 import { OUTCOME_SOURCES } from './outcomes';
 
@@ -19,14 +19,11 @@ function buildDeploymentInputSchema() {
       name: z.string().regex(DEPLOYMENT_NAME, 'name must be lower-case letters, digits, ".", "_", "-" (at most 64), e.g. "support-prod"'),
       /** The suite it serves: its tools and verifier, replayable tasks and held-out tasks for the offline check of a candidate. */
       benchmark: suiteNameSchema(),
-      model: z.string().regex(MODEL_PATTERN, 'model must look like "provider:name", e.g. "sim:small"').default('sim:small'),
-      metaAgent: z
-        .string()
-        .refine((v) => v === 'rules' || MODEL_PATTERN.test(v), 'metaAgent must be "rules" or a model string such as "anthropic:claude-opus-4-6"')
-        .default('rules'),
-      seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('harnessx'),
+      model: modelSchema(),
+      metaAgent: metaAgentSchema(),
+      seed: seedSchema('harnessx'),
       /** The starting harness (a config object); default: the built-in seed harness for the model. */
-      seedHarness: z.record(z.string(), z.unknown()).superRefine(withinBounds(HARNESS_JSON_BOUNDS, 'seedHarness')).optional(),
+      seedHarness: z.record(z.string(), z.unknown()).superRefine(withinBounds(SEED_HARNESS_JSON_BOUNDS, 'seedHarness')).optional(),
       /** Evolution spend per UTC day (meta-agent and offline checks); serving is never limited by it. */
       budgetPerDay: z.object({ tokens: z.number().int().min(1).optional(), usd: z.number().positive().optional() }).strict().prefault({}),
       /** A round starts when the window has this many reported runs (or, with `hours`, that long has passed with at least one run). */

@@ -1,3 +1,4 @@
+import { MAX_REASON_CHARS, MAX_REPORTED_ID_CHARS, textFieldProblem } from '../../harness/sandbox/input-bounds';
 import type { EpisodeEndReason } from '../../harness/types';
 import type { TriedEdit } from '../meta-agent';
 import { assignsToCanary, CanaryDecision, CanaryRun } from './canary';
@@ -168,7 +169,11 @@ export function reportProblem(r: unknown, i: number): string | null {
   const at = `reports[${i}]`;
   if (!r || typeof r !== 'object') return `${at}: expected an object`;
   const o = r as Record<string, unknown>;
-  for (const f of ['runId', 'runKey', 'harnessId', 'taskId'] as const) if (typeof o[f] !== 'string' || !(o[f] as string)) return `${at}.${f}: expected a non-empty string`;
+  for (const f of ['runId', 'runKey', 'harnessId', 'taskId'] as const) {
+    if (typeof o[f] !== 'string' || !(o[f] as string)) return `${at}.${f}: expected a non-empty string`;
+    const long = textFieldProblem(`${at}.${f}`, o[f], MAX_REPORTED_ID_CHARS);
+    if (long) return long;
+  }
   if (typeof o.steps !== 'number' || !Number.isInteger(o.steps) || o.steps < 0) return `${at}.steps: expected a whole number ≥ 0`;
   for (const f of ['verifier', 'judge'] as const) if (o[f] != null && (typeof o[f] !== 'number' || (o[f] as number) < 0 || (o[f] as number) > 1)) return `${at}.${f}: expected a score in [0, 1]`;
   return null;
@@ -180,7 +185,7 @@ export function feedbackProblem(f: unknown): string | null {
   if (typeof o.runId !== 'string' || !o.runId) return 'feedback.runId: expected a non-empty string';
   if (typeof o.score !== 'number' || !(o.score >= 0 && o.score <= 1)) return 'feedback.score: expected a number in [0, 1]';
   if (o.note !== undefined && typeof o.note !== 'string') return 'feedback.note: expected a string';
-  return null;
+  return textFieldProblem('feedback.runId', o.runId, MAX_REPORTED_ID_CHARS) ?? textFieldProblem('feedback.note', o.note, MAX_REASON_CHARS);
 }
 
 /** One report as a LiveRun: its best-trusted outcome among the sources the deployment counts. */

@@ -22,6 +22,7 @@ export const EVOLVE_OPTIONS = {
   evolver: { type: 'string' },
   strategy: { type: 'string' },
   gating: { type: 'string' },
+  'min-unseen-gain': { type: 'string' },
   'endpoint-limits': { type: 'string' },
   'gate-chunk': { type: 'string' },
   /** Start the run without joining its task queue as a worker (workers run elsewhere); also HARNESSX_LOCAL_WORKER=off. */
@@ -48,7 +49,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     metaAgent: values['meta-agent'],
     evolver: values.evolver,
     strategy: values.strategy,
-    gating: values.gating ? { mode: values.gating } : undefined,
+    gating: values.gating || values['min-unseen-gain'] !== undefined ? { ...(values.gating ? { mode: values.gating } : {}), ...(values['min-unseen-gain'] !== undefined ? { minUnseenGain: wholeNumber('min-unseen-gain', values['min-unseen-gain']) } : {}) } : undefined,
     seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
     endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
     gateChunk: wholeNumber('gate-chunk', values['gate-chunk']),

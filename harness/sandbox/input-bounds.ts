@@ -38,6 +38,24 @@ export interface JsonBounds {
   maxChars: number;
 }
 export const HARNESS_JSON_BOUNDS: JsonBounds = { maxDepth: 32, maxNodes: 100_000, maxChars: 2_000_000 };
+/**
+ * A harness given inline in a workflow input (seedHarness): it is in the start event, in prepareRun's
+ * scheduled event and in every continue-as-new, so it is held far below Temporal's 2 MB payload limit and
+ * the history's size. 256 KiB holds a harness with several code processors at their 20,000-character cap.
+ */
+export const SEED_HARNESS_JSON_BOUNDS: JsonBounds = { maxDepth: 32, maxNodes: 20_000, maxChars: 256 * 1024 };
+/** Free text an operator sends with a decision or a rollback: it is kept in the run's state and audit log. */
+export const MAX_REASON_CHARS = 2_000;
+/** Ids a product sends in a deployment's reports and feedback (run ids, run keys, task ids). */
+export const MAX_REPORTED_ID_CHARS = 256;
+
+/** Why an optional free-text field is refused (not a string, or longer than `max`), naming it; null if fine. */
+export function textFieldProblem(field: string, value: unknown, max: number): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') return `${field}: expected a string`;
+  if (value.length > max) return `${field} is longer than ${max} characters (${value.length})`;
+  return null;
+}
 
 /**
  * The first way `value` breaks `bounds`, or null. Walks with an explicit stack, never recursion, so a

@@ -3,6 +3,7 @@ import { CallToolResultSchema, ErrorCode, McpError } from '@modelcontextprotocol
 import type { ToolCall, ToolResult } from '../../harness/types';
 import type { McpOptions } from './check-config';
 import { stripMcpPrefix } from './connect';
+import { RESULT_TOO_LARGE } from './bounded-fetch';
 import { describeNetworkError } from './connect-http';
 
 type CallToolResult = ReturnType<typeof CallToolResultSchema.parse>;
@@ -72,6 +73,8 @@ function fromCallError(name: string, error: unknown, options: McpOptions, lost: 
       return { ok: false, output: `${name} did not finish within ${options.callTimeoutMs} ms (callTimeoutMs); the call was cancelled`, errorKind: 'transient' };
     if (error.code === ErrorCode.ConnectionClosed)
       return { ok: false, output: `${name} could not finish: ${lost ?? `the MCP server (${options.label}) closed the connection`}`, errorKind: 'transient' };
+    // Our own reply to a response past the byte limit (bounded-fetch.ts): the tool ran, its answer was dropped.
+    if (error.code === RESULT_TOO_LARGE) return { ok: false, output: `${name} failed: ${words}`, errorKind: 'precondition' };
     return { ok: false, output: `${name} failed: ${words}`, errorKind: kindOfProtocolError(error.code, words) };
   }
   const message = error instanceof Error ? error.message : String(error);

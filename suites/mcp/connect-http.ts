@@ -1,11 +1,13 @@
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { boundedFetch, MAX_MCP_RESPONSE_BYTES } from './bounded-fetch';
 
 /**
  * A Streamable HTTP transport for one session. Headers (API keys, bearer tokens) go on every request and
- * nowhere else: never into labels, errors or traces.
+ * nowhere else: never into labels, errors or traces. Each response is bounded like a stdio message (see
+ * bounded-fetch.ts): a larger tool result fails that call with "the result was too large".
  */
-export function httpTransport(url: URL, headers: Record<string, string>): StreamableHTTPClientTransport {
-  return new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+export function httpTransport(url: URL, headers: Record<string, string>, maxResponseBytes = MAX_MCP_RESPONSE_BYTES): StreamableHTTPClientTransport {
+  return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: boundedFetch(maxResponseBytes) });
 }
 
 /** Ends the server-side session (HTTP DELETE with its session id) before dropping the connection. */

@@ -44,9 +44,25 @@ export class TrackedStdioTransport extends StdioClientTransport {
   /** The server's pid from the moment it spawned; the SDK forgets it as soon as close() begins. */
   private startedPid: number | null = null;
   private closing: Promise<void> | undefined;
+  /** The server sent a message past the SDK's read limit (10 MiB); the SDK then drops the session. */
+  oversized = false;
 
   constructor(params: { command: string; args: string[]; env: Record<string, string>; cwd: string }) {
     super({ ...params, stderr: 'pipe' });
+    // The SDK's ReadBuffer throws past its limit and the transport closes; we note why, so the call in flight
+    // says its result was too large rather than that the server exited. (A private field: checked, not assumed.)
+    const buffer = (this as unknown as { _readBuffer?: { append?: (chunk: Buffer) => void } })._readBuffer;
+    if (buffer && typeof buffer.append === 'function') {
+      const append = buffer.append.bind(buffer);
+      buffer.append = (chunk: Buffer) => {
+        try {
+          append(chunk);
+        } catch (error) {
+          this.oversized = true;
+          throw error;
+        }
+      };
+    }
     // The SDK hands out stderr before start so nothing the server writes while starting is lost.
     this.stderr?.on('data', (chunk: Buffer) => this.stderrTail.push(chunk));
     this.stderr?.on('end', () => this.stderrTail.end());

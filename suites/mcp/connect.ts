@@ -41,6 +41,7 @@ export async function connectMcp(options: McpOptions): Promise<McpConnection> {
   const client = new Client(CLIENT_INFO, { capabilities: {} });
   let lost: string | undefined;
   client.onclose = () => {
+    if (stdio?.oversized) lost ??= `the result was too large: the MCP server (${options.label}) sent a message of more than 10 MiB, and messages are limited to 10 MiB; the session was closed`;
     lost ??= stdio ? `the MCP server (${options.label}) has exited${stdio.stderrTail.describe(6)}` : `the connection to the MCP server (${options.label}) has closed`;
   };
   // The SDK reports stray protocol errors here; without a handler they would be dropped silently anyway,

@@ -68,6 +68,13 @@ export function storeContract(backend: string, fixture: () => Promise<StoreFixtu
       await expect(f.open().get(ref)).rejects.toThrow(new RegExp(`artifact ${ref} is corrupt in the store.*does not decompress`));
       expect(await store.put(value)).toBe(ref);
       expect(await f.open().get(ref)).toEqual(value);
+      // Damaged and never read: putting the same content again still repairs it (issue 28).
+      await f.replaceBlobBytes(ref, whole.subarray(0, Math.floor(whole.length / 3)));
+      expect(await store.put(value)).toBe(ref);
+      expect(await f.open().get(ref)).toEqual(value);
+      await f.replaceBlobBytes(ref, gzipSync(JSON.stringify({ answer: 41 })));
+      expect(await f.open().put(value)).toBe(ref);
+      expect(await f.open().get(ref)).toEqual(value);
     }, timeoutMs);
 
     test('harness versions by id; an unknown id and a malformed one are named', async () => {

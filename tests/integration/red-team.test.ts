@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, truncateSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { ChildProcess } from 'node:child_process';
 import { join, relative } from 'node:path';
@@ -10,7 +10,9 @@ import { getBenchmark } from '../../benchmarks/registry';
 import { seedHarness } from '../../harness/seed';
 import { ArtifactStore } from '../../store/artifact-store';
 import { attempt, GUARD_SMOKE_TESTS, REPEATED_STATE_GUARD } from '../fixtures/code-processors';
-import { startDevServer, tempDataDir } from './temporal-env';
+import { digestAll, scriptedMetaAgent } from '../helpers/scripted-meta-agent';
+import { startWireServer } from '../helpers/wire-server';
+import { startDevServer, tempDataDir, waitFor } from './temporal-env';
 import { killAll, spawnWorker } from './worker-process';
 
 /**
@@ -151,10 +153,13 @@ it('a start with 9,999 problems gets a capped message, in the workflow and in pr
   expect(inWorkflow.failure.message.length).toBeLessThan(8000);
   expect(await attempts(evaluate)).toEqual({ activities: [], failedWorkflowTasks: 0 });
 
-  // In prepareRun: a seed harness with 9,999 processors of no known type.
+  // In prepareRun: a seed harness with 3,000 processors of no known type (9,999 are more values than a
+  // seedHarness input may hold, 20,000: refused in the workflow itself, naming the field).
   const base = seedHarness('sim:small');
-  const bogus = Array.from({ length: 9999 }, (_, i) => ({ id: `p${i}`, type: 'no_such_processor', params: {} }));
-  const evolve = await start('evolveHarness', 'rt-many-processors', { ...SMALL_RUN, seedHarness: { ...base, hooks: { ...base.hooks, before_model: bogus } } });
+  const bogus = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `p${i}`, type: 'no_such_processor', params: {} }));
+  const tooMany = await failureOf(await start('evolveHarness', 'rt-too-many-processors', { ...SMALL_RUN, seedHarness: { ...base, hooks: { ...base.hooks, before_model: bogus(9999) } } }));
+  expect(tooMany).toMatchObject({ viaActivity: false, failure: { type: 'InvalidInput', message: expect.stringContaining('seedHarness: seedHarness has more than 20000 values') } });
+  const evolve = await start('evolveHarness', 'rt-many-processors', { ...SMALL_RUN, seedHarness: { ...base, hooks: { ...base.hooks, before_model: bogus(3000) } } });
   const inActivity = await failureOf(evolve);
   expect(inActivity.viaActivity).toBe(true);
   expect(inActivity.failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
@@ -239,4 +244,120 @@ export const x: [${names.join(', ')}] extends [${[...names].reverse().join(', ')
   if (Date.now() - startedAt > 20_000) expect(heartbeats.size).toBeGreaterThanOrEqual(1);
   expect(await attempts(handle)).toEqual({ activities: [{ name: 'prepareRun', attempt: 1 }], failedWorkflowTasks: 0 });
   expect(worker.exitCode).toBeNull();
+});
+
+// Issue 28: inputs bounded where a history would break; a damaged artifact recomputed, not a failed run.
+it('a 1.99 MB seedHarness in the start form fails at once as InvalidInput naming the field, before any activity', async () => {
+  const base = seedHarness('sim:small');
+  const handle = await start('evolveHarness', 'rt-huge-seed-harness', { ...SMALL_RUN, seedHarness: { ...base, name: 'p'.repeat(1_990_000) } });
+  const { failure, viaActivity } = await failureOf(handle);
+  expect(viaActivity).toBe(false);
+  expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(failure.message).toContain('seedHarness: seedHarness is larger than 262144 characters');
+  expect(await attempts(handle)).toEqual({ activities: [], failedWorkflowTasks: 0 });
+});
+
+it('an artifact damaged while a round uses it is recomputed: the round runs again from its rollout and the run completes', async () => {
+  const dir = tempDataDir();
+  const store = new ArtifactStore(dir);
+  const queue = 'it-red-team-recompute';
+  // The evolve stage is held open 4 s after it starts (a marker file says when), long enough to damage what it reads next.
+  await spawnWorker({ address: env.address, dataDir: dir, env: { HARNESSX_TASK_QUEUE: queue, HARNESSX_FAULT_DELAY: 'evolve:4000' } }, children);
+  const id = 'rt-recompute-artifact';
+  const handle = await env.client.workflow.start('evolveHarness', { taskQueue: queue, workflowId: id, args: [SMALL_RUN] });
+  await waitFor(async () => store.faultMarkers(id), (m) => m.includes('evolve'), 120_000, 'the evolve stage to start');
+  const tracesRef = (await store.readAudit(id)).find((r) => r.key === '1:rollout')!.evidenceRefs[0];
+  const hex = tracesRef.slice('sha256:'.length);
+  // Torn: the round's traces blob cut to 20 bytes (before, the evolve activity moved it aside and its retries found it "not in the store": FAILED).
+  truncateSync(join(dir, 'artifacts', hex.slice(0, 2), `${hex}.json.gz`), 20);
+
+  const summary = (await handle.result()) as { rounds: number; harnessId: string };
+  expect(summary.harnessId).toMatch(/^hx-/);
+  const audit = await store.readAudit(id);
+  expect(audit.find((r) => r.key === '1:recompute-1')).toMatchObject({ stage: 'evolve', payload: { artifact: tracesRef, reason: 'corrupt' } });
+  // The round ran again from its rollout (which wrote the traces again), and its stages recorded under keys of their own.
+  for (const stage of ['rollout', 'digest', 'plan', 'evolve']) expect(audit.map((r) => r.key)).toContain(`1:${stage}~redo1`);
+  expect(audit.map((r) => r.key)).not.toContain('1:recompute-2');
+  const { activities, failedWorkflowTasks } = await attempts(handle);
+  expect(failedWorkflowTasks).toBe(0);
+  // Every activity ran on its first attempt: the unreadable artifact was no retry, and the evolve ran twice in all.
+  expect(activities.every((a) => a.attempt === 1)).toBe(true);
+  expect(activities.filter((a) => a.name === 'evolve')).toHaveLength(2);
+});
+
+it('a memorising processor from the Evolver (a lookup table of the batch answers) is rejected by the gate on unseen tasks, and the run completes', async () => {
+  const gsm8k = getBenchmark('gsm8k');
+  const fnv = (text: string) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return (h >>> 0).toString(16).padStart(8, '0');
+  };
+  const instructionOf = new Map(gsm8k.tasks().map((t) => [t.id, t.instruction]));
+  const answerOf = (id: string) => String(gsm8k.referenceSolution(id).at(-1)!.args.answer);
+  // A before_tool processor that submits its table's answer for an instruction it knows (8 entries: under the
+  // reward-hacking check's 12, so only the rule on unseen tasks stands in its way).
+  const memoriser = (ids: string[]) => `import type { HookEvent, SandboxContext, SandboxResult } from 'harnessx';
+const TABLE: { [key: string]: string } = { ${ids.map((id) => `'${fnv(instructionOf.get(id)!)}': '${answerOf(id)}'`).join(', ')} };
+function fnv(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+export function processEvent(event: HookEvent, ctx: SandboxContext): SandboxResult {
+  if (event.hook !== 'before_tool' || !event.call || event.call.name !== 'submit_answer') return null;
+  const known = TABLE[fnv(ctx.instruction)];
+  return known === undefined ? null : { ...event, call: { ...event.call, args: { answer: known } } };
+}
+`;
+  const failing: string[] = [];
+  const script = scriptedMetaAgent([
+    { stage: 'digest', repeat: true, reply: (u) => (failing.push(...(u.tasks as Array<{ taskId: string }>).map((t) => t.taskId)), digestAll(u)) },
+    {
+      stage: 'plan',
+      reply: (u) => ({
+        options: [{ category: 'loop', bucket: 'processor', direction: 'Check the submitted answer.', editTypes: ['insert:code@before_tool'], targetTasks: failing.slice(0, 5) }],
+        untriedEditTypes: (Array.isArray(u.untriedEditTypes) ? (u.untriedEditTypes as string[]) : Object.values(u.untriedEditTypes as Record<string, string[]>).flat()).slice(0, 5),
+        notes: 'wrong answers',
+      }),
+    },
+    {
+      stage: 'evolve',
+      reply: () => ({
+        candidates: [
+          {
+            bucket: 'processor',
+            rationale: 'submit the right answers',
+            changes: [{ op: 'insert', hook: 'before_tool', processor: { id: 'answers', type: 'code', params: { source: memoriser(failing.slice(0, 8)), smokeTests: [{ name: 'n', event: { hook: 'before_tool' }, expect: 'unchanged' }] } } }],
+            evidence: ['wrong final answer'],
+            predictedImpact: { tasksWillUnlock: failing.slice(0, 8), stabilize: [], atRisk: [] },
+          },
+        ],
+      }),
+    },
+    { stage: 'critique', reply: () => ({ decision: 'ship_ranking', ranking: ['r1-c1'], notes: ['fixes every wrong answer'] }) },
+  ]);
+  const server = await startWireServer(script.respond);
+  try {
+    const dir = tempDataDir();
+    const queue = 'it-red-team-memoriser';
+    await spawnWorker({ address: env.address, dataDir: dir, env: { HARNESSX_TASK_QUEUE: queue, ANTHROPIC_API_KEY: 'sk-ant-scripted-offline', ANTHROPIC_BASE_URL: server.url } }, children);
+    const id = 'rt-memoriser';
+    const handle = await env.client.workflow.start('evolveHarness', {
+      taskQueue: queue,
+      workflowId: id,
+      args: [{ benchmark: 'gsm8k', model: 'sim:small', metaAgent: 'anthropic:claude-opus-4-6', rounds: 1, batchSize: 16, validationSize: 8, candidatesPerRound: 1, seed: 'rt-memo', evaluateTest: false, trackHeldOut: false, finalTrainTasks: 6, regressionGuard: { every: 0 } }],
+    });
+    const summary = (await handle.result()) as { shipped: number; rejected: number; harnessId: string; seedHarnessId: string };
+    script.assertConsumed();
+    expect(summary).toMatchObject({ shipped: 0, rejected: 1 });
+    expect(summary.harnessId).toBe(summary.seedHarnessId);
+    const gate = (await new ArtifactStore(dir).readAudit(id)).find((r) => r.key === '1:gate:r1-c1')!;
+    expect(gate.kind).toBe('rollback');
+    const checks = gate.payload.checks as Array<{ check: string; passed: boolean; detail: string }>;
+    expect(checks.find((c) => c.check === 'reward_hacking')).toMatchObject({ passed: true });
+    // It did gain — on the batch it was built from — and that is all it gained.
+    expect(gate.payload.reason).toMatch(/^seesaw: no gain on unseen tasks: 0 of the unlocked on \d+ validation task\(s\) its author never saw \(needs ≥ 1\).*\(the comparison alone: \d+ → \d+ of \d+; unlocks [1-9]\d*, no regression/);
+  } finally {
+    await server.close();
+  }
 });

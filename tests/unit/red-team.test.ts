@@ -349,7 +349,7 @@ describe('the wiring: activity boundary and CLI', () => {
     expect(cleaned).toBe(error);
     expect(cleaned.message).toMatch(/^artifact sha256:0+ is not in the store at <path>$/);
     expect(cleaned.stack).not.toMatch(new RegExp(ROOT.replace(/[/.]/g, '\\$&')));
-    expect(cleaned.name).toBe('Error');
+    expect(cleaned.name).toBe('ArtifactUnavailable');
   });
 
   test('--harness: a harness whose code fails verification is a usage error naming the file; a good one loads', async () => {

@@ -112,7 +112,9 @@ describe('what the gate verdicts leave behind', () => {
 
   it("states the gate's terms for this round: batch and validation tasks counted from the gate set", () => {
     const input = { minGain: 2, k: 3, gating: { mode: 'statistical' as const, repeats: 4, tCritical: 2.5 } };
-    expect(gateTermsFor(input, ['t1', 't2', 'v1'], ['v1', 'v2'])).toEqual({ minGain: 2, k: 3, batchTasks: 2, validationTasks: 1, mode: 'statistical', repeats: 4, tCritical: 2.5 });
+    expect(gateTermsFor(input, ['t1', 't2', 'v1'], ['v1', 'v2'])).toEqual({ minGain: 2, k: 3, batchTasks: 2, validationTasks: 1, minUnseenGain: 1, mode: 'statistical', repeats: 4, tCritical: 2.5 });
+    // The rule on unseen tasks turned off (0), or no validation task in the gate set: the agents are not told of it.
+    expect(gateTermsFor({ ...input, gating: { ...input.gating, minUnseenGain: 0 } }, ['t1', 'v1'], ['v1'])).not.toHaveProperty('minUnseenGain');
     expect(gateTermsFor({ minGain: 1, k: 1 }, ['t1'], [])).toEqual({ minGain: 1, k: 1, batchTasks: 1, validationTasks: 0 });
   });
 

@@ -46,6 +46,37 @@ describe('suite tasks (JSONL or a function)', () => {
     await expect(loadSuiteTasks({ tasks: 'tasks.jsonl' }, source(dir))).rejects.toThrow(message);
   });
 
+  // Issue 28: ids become file and object names and travel in every rollout's input: refused when the suite
+  // loads (naming file, line and field), from a JSONL file or a tasks() function alike, never at the first rollout.
+  const unsafe: Array<[string, string, RegExp]> = [
+    ['a path that climbs out', '../../etc/x', /id: task id "\.\.\/\.\.\/etc\/x" is not safe/],
+    ['a NUL byte', 'a\u0000b', /id: task id "a\\u0000b" is not safe/],
+    ['10,000 characters', 'a'.repeat(10_000), /id: task id is 10000 characters long; at most 200 are allowed$/],
+  ];
+  it.each(unsafe)('refuse a task id with %s at load, from a file and from tasks()', async (_what, id, message) => {
+    const dir = folder({ 'tasks.jsonl': [line({ id: 'ok/1', instruction: 'x' }), line({ id, instruction: 'x' })].join('\n') });
+    const fromFile = await loadSuiteTasks({ tasks: 'tasks.jsonl' }, source(dir)).catch((e: Error) => e);
+    expect((fromFile as Error).message).toMatch(/^suite "support": tasks\.jsonl:2: /);
+    expect((fromFile as Error).message).toMatch(message);
+    const fromFunction = await loadSuiteTasks({ tasks: async () => [{ id, instruction: 'x' }] }, source(dir)).catch((e: Error) => e);
+    expect((fromFunction as Error).message).toMatch(/^suite "support": tasks\(\)\[0\]: /);
+    expect((fromFunction as Error).message).toMatch(message);
+    // The safe id on line 1 alone loads.
+    await expect(loadSuiteTasks({ tasks: async () => [{ id: 'ok/1', instruction: 'x' }] }, source(dir))).resolves.toHaveLength(1);
+  });
+
+  it('refuse a tasks file past 64 MiB (a device, a huge file) after reading that much, and an instruction past 200,000 characters', async () => {
+    const dir = folder({ 'long.jsonl': line({ id: 'a', instruction: 'i'.repeat(200_001) }) });
+    await expect(loadSuiteTasks({ tasks: '/dev/zero' }, source(dir))).rejects.toThrow('suite "support": tasks: cannot read /dev/zero: it is larger than 67108864 bytes');
+    await expect(loadSuiteTasks({ tasks: 'long.jsonl' }, source(dir))).rejects.toThrow('suite "support": long.jsonl:1 (task "a"): instruction: 200001 characters long; at most 200000 are allowed');
+  });
+
+  it('a line that does not parse is reported without quoting the file', async () => {
+    const dir = folder({ 'tasks.jsonl': 'root:x:0:0:root:/root:/bin/bash' });
+    const error = await loadSuiteTasks({ tasks: 'tasks.jsonl' }, source(dir)).catch((e: Error) => e);
+    expect((error as Error).message).toBe('suite "support": tasks.jsonl:1: not valid JSON (unexpected text)');
+  });
+
   it('refuse a reference for a task that does not exist, and a missing file', async () => {
     const dir = folder({ 'tasks.jsonl': line({ id: 'a', instruction: 'x' }) });
     await expect(loadSuiteTasks({ tasks: 'tasks.jsonl', references: { zz: [] } }, source(dir))).rejects.toThrow('suite "support": references["zz"]: no task has id "zz"');
@@ -113,6 +144,11 @@ describe('the config file', () => {
     await expect(load(JSON.stringify({ suites: { Support: { tasks: 't.jsonl', verifier: { command: 'x' } } } }))).rejects.toThrow('suites.Support: suite names are lower-case letters');
     await expect(load(JSON.stringify({ suites: { gsm8k: { tasks: 't.jsonl', verifier: { command: 'x' } } } }))).rejects.toThrow('suites.gsm8k: "gsm8k" is the name of a built-in benchmark; choose another name');
     await expect(load('{"suites": ')).rejects.toThrow('harnessx.config.json: not valid JSON');
+    // Issue 28: a 10,000-character suite name is refused at load, and the message does not repeat it whole.
+    const long = 's'.repeat(10_000);
+    const error = await load(JSON.stringify({ suites: { [long]: { tasks: 't.jsonl', verifier: { command: 'x' } } } })).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/^harnessx\.config\.json: suites\.s{80}… \(10000 characters\): suite names are lower-case letters, digits, "\.", "_" and "-", starting with a letter or digit, at most 64 characters$/);
+    await expect(load(JSON.stringify({ suites: { ['s'.repeat(64)]: { tasks: 't.jsonl', verifier: { command: 'x' } } } }))).resolves.toHaveLength(1);
     await expect(load(JSON.stringify({ suites: { s: { tasks: 'bad.jsonl', verifier: { command: 'x' } } } }), { 'bad.jsonl': '{"id": 1}' })).rejects.toThrow('harnessx.config.json: suite "s": bad.jsonl:1: id: expected a non-empty string, got number 1');
   });
 

@@ -2,7 +2,7 @@ import { patched } from '@temporalio/workflow';
 import { gateConcurrency, gateInRankingOrder, gateSeeds, VerdictApplied } from '../../aegis/gate-waves';
 import { evolutionAllowance } from '../../aegis/run-budget';
 import { sequentialFirstChunk } from '../../aegis/sequential-gate';
-import { gateAction, reputationAfterGate, scoreAfterShip, triedAfterGate, triedAfterReviewerRejection } from '../../aegis/round-decisions';
+import { gateAction, reputationAfterGate, unseenGainRequired, scoreAfterShip, triedAfterGate, triedAfterReviewerRejection } from '../../aegis/round-decisions';
 import type { GateResult } from '../../aegis/types';
 import { rollouts } from './activities';
 import { awaitApproval } from './approval';
@@ -49,6 +49,9 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   const sequential = input.strategy !== 'ensemble' && input.gating?.mode !== 'statistical' && patched('sequential-gate');
   const validation = new Set(s.validationIds);
   const firstChunk = sequentialFirstChunk({ requested: input.gateChunk, limits: s.endpointLimits, model: input.model, episodesPerTask: input.k });
+  // The rule on unseen tasks (aegis/gate.ts withUnseenGain): the gain must show on the validation tasks, which
+  // the candidate's author never saw. Runs recorded before it replay with the comparison alone.
+  const unseen = patched('gate-unseen-gain') ? { unseenTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), minUnseenGain: unseenGainRequired(input) } : {};
 
   const gated = await gateInRankingOrder<string, GateVerdict>({
     ranking: shortlist.ranking,
@@ -66,6 +69,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
         minGain: input.minGain,
         gating: input.gating,
         endpointLimits: input.endpointLimits,
+        ...unseen,
         // The allowance is read when the gate starts: the budget left after every verdict applied before it.
         ...(sequential ? { sequential: { firstTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), firstChunk }, allowance: evolutionAllowance(input, s) } : {}),
       }),

@@ -40,9 +40,18 @@ export class AegisRun {
     return this.controls.workflowId;
   }
 
-  /** Appends to the run's audit log (idempotent by key, so a retried append never duplicates). */
+  /**
+   * How many times the current round has been run again because an artifact it read was unavailable (see
+   * aegis/recompute.ts); 0 on a round's first run. Not carried by continue-as-new: a round never spans two histories.
+   */
+  redo = 0;
+
+  /**
+   * Appends to the run's audit log (idempotent by key, so a retried append never duplicates). A round run
+   * again records under keys of its own ("3:rollout~redo1"), so the records of both runs are kept.
+   */
   audit(entry: AuditEntry): Promise<boolean> {
-    return ledger.recordAudit({ runId: this.workflowId, evidenceRefs: [], ...entry });
+    return ledger.recordAudit({ runId: this.workflowId, evidenceRefs: [], ...entry, ...(this.redo ? { key: `${entry.key}~redo${this.redo}` } : {}) });
   }
 
   /** Adds an activity result's task-model spend to the run's totals. */

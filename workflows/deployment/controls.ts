@@ -1,5 +1,6 @@
 import { condition, defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
 import type { DeploymentInput } from '../../aegis/live/deployment-input';
+import { MAX_REASON_CHARS, textFieldProblem } from '../../harness/sandbox/input-bounds';
 import {
   currentHarness,
   CurrentHarness,
@@ -122,8 +123,10 @@ export function installDeploymentControls(c: DeploymentControls): void {
       return { harnessId: done.harnessId };
     },
     {
-      validator: (_request) => {
+      validator: (request) => {
         if (!c.state) throw new Error('the deployment is still setting up');
+        const long = textFieldProblem('reason', request?.reason, MAX_REASON_CHARS);
+        if (long) throw new Error(long);
         const problem = rollbackProblem(c.state);
         if (problem) throw new Error(problem);
       },
@@ -154,6 +157,8 @@ export function installDeploymentControls(c: DeploymentControls): void {
       validator: (d) => {
         if (!c.pendingApproval) throw new Error('no candidate is waiting for approval');
         if (d.harnessId !== c.pendingApproval.harnessId) throw new Error(`the candidate waiting is ${c.pendingApproval.harnessId}, not ${d.harnessId}`);
+        const long = textFieldProblem('reason', d.reason, MAX_REASON_CHARS);
+        if (long) throw new Error(long);
       },
     },
   );
