@@ -109,6 +109,9 @@ async function applyInbox(d: DeploymentControls, windowCheck: (now: number) => v
     let size = Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length));
     // With a canary deciding, a batch never carries it past its run cap: the cap decides at exactly maxRuns canary runs.
     if (d.state.canary && patched('canary-cap-exact')) size = Math.max(1, Math.min(size, d.input.canary.maxRuns - d.state.canary.runs.length));
+    // And at most ~400 KiB of traces, so the activity's input stays far below Temporal's 2 MiB payload limit
+    // (updates bring 400 KiB each; several queued updates must not become one oversized activity input).
+    if (patched('live-trace-batch-bytes')) size = Math.min(size, withinBytes(d.inbox, size, TRACE_BATCH_BYTES));
     const batch = d.inbox.slice(0, size);
     const refs = await live.storeLiveTraces({ traces: batch.map((r) => r.trace ?? null) });
     const reports = batch.map(({ trace: _trace, ...r }, i) => (refs[i] ? { ...r, traceRef: refs[i]! } : r));
@@ -124,6 +127,18 @@ async function applyInbox(d: DeploymentControls, windowCheck: (now: number) => v
     if (outcome === 'late') await audit(d, { key: `feedback:${f.runId}:${d.state.counts.feedback}`, round: d.state.round, stage: 'rollout', kind: 'info', payload: { lateFeedback: f } });
   }
   return applied;
+}
+
+const TRACE_BATCH_BYTES = 400 * 1024;
+
+/** How many of the first `max` queued reports fit in `bytes` of trace JSON (at least one). */
+function withinBytes(inbox: readonly ReportedRun[], max: number, bytes: number): number {
+  let total = 0;
+  for (let i = 0; i < Math.min(max, inbox.length); i++) {
+    total += inbox[i].trace ? JSON.stringify(inbox[i].trace).length : 0;
+    if (total > bytes) return Math.max(1, i);
+  }
+  return max;
 }
 
 async function auditRollbacks(d: DeploymentControls): Promise<void> {
