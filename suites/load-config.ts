@@ -142,7 +142,8 @@ export function readSkillFiles(declared: Record<string, string>, where: { at: st
     const path = resolve(where.configDir, file);
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      // Bounded like every file the config names: a skill at /dev/zero is refused, not read forever.
+      text = readBoundedText(path, 'the skill file', 4 * MAX_SKILL_CHARS);
     } catch (e) {
       throw new SuiteConfigError(`${where.at}.skills.${name}: cannot read ${displayPath(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
