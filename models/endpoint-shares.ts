@@ -1,4 +1,5 @@
 import type { EndpointLimit } from './endpoint-limits';
+import { readRateLimitHeaders, type SignalledLimits, signalledLimitsOf } from './rate-limit-headers';
 
 /**
  * One endpoint limit for the whole cluster, divided among the workers that call the endpoint. Pure: the
@@ -45,10 +46,7 @@ export interface EndpointReport {
   signalled?: SignalledLimits;
 }
 
-export interface SignalledLimits {
-  requestsPerMinute?: number;
-  tokensPerMinute?: number;
-}
+export type { SignalledLimits };
 
 export interface WorkerShare {
   grant: number;
@@ -236,19 +234,9 @@ function minDefined(a: number | undefined, b: number | undefined): number | unde
 /**
  * The per-minute limits an endpoint announces in its response headers: OpenAI's `x-ratelimit-limit-requests`
  * / `-tokens`, Anthropic's `anthropic-ratelimit-requests-limit` / `-tokens-limit` (or the input and output
- * token limits, summed). Headers may be a fetch Headers or a plain object; absent or malformed values are ignored.
+ * token limits, summed). Headers may be a fetch Headers or a plain object; absent or malformed values are
+ * ignored. The reading itself is models/rate-limit-headers.ts.
  */
 export function parseSignalledLimits(headers: unknown): SignalledLimits | null {
-  const get = (name: string): number | undefined => {
-    let raw: unknown = null;
-    if (headers && typeof (headers as Headers).get === 'function') raw = (headers as Headers).get(name);
-    else if (headers && typeof headers === 'object') raw = (headers as Record<string, unknown>)[name];
-    const n = Number(raw);
-    return raw !== null && raw !== undefined && raw !== '' && Number.isFinite(n) && n >= 1 ? Math.floor(n) : undefined;
-  };
-  const requests = get('x-ratelimit-limit-requests') ?? get('anthropic-ratelimit-requests-limit');
-  const split = [get('anthropic-ratelimit-input-tokens-limit'), get('anthropic-ratelimit-output-tokens-limit')];
-  const tokens = get('x-ratelimit-limit-tokens') ?? get('anthropic-ratelimit-tokens-limit') ?? (split[0] && split[1] ? split[0] + split[1] : undefined);
-  if (requests === undefined && tokens === undefined) return null;
-  return { ...(requests !== undefined ? { requestsPerMinute: requests } : {}), ...(tokens !== undefined ? { tokensPerMinute: tokens } : {}) };
+  return signalledLimitsOf(readRateLimitHeaders(headers));
 }
