@@ -20,6 +20,7 @@ import { ArtifactStore } from '../store/artifact-store';
 import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
 import { clusterEndpointBench } from './cluster-endpoint-bench';
+import { capDiscoveryBench } from './cap-discovery-bench';
 import { createActivities } from '../activities';
 import { inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
 import { storeBench } from './store-bench';
@@ -37,7 +38,9 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
  * =ratio runs only the simulator's in-process/Temporal throughput pairs (sections 1–3); =store only the S3
  * store against the local folder (section 0, under a minute); =cluster only one AEGIS round on the
  * production-style server (`harnessx cluster`, PostgreSQL) against the dev server (section 8); =cluster-endpoint
- * only 2 × 2 worker processes sharing one endpoint limit (bench/cluster-endpoint-bench.ts, about two minutes).
+ * only 2 × 2 worker processes sharing one endpoint limit (bench/cluster-endpoint-bench.ts, about two minutes);
+ * =cap-discovery only a worker learning an endpoint's cap with no limit configured, and a second run (a new
+ * worker process) starting at the cap the coordinator kept (bench/cap-discovery-bench.ts, about three minutes).
  */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
@@ -84,6 +87,13 @@ async function main() {
     for (const r of clusterRows)
       row(`one endpoint limit, ${r.workers} worker processes (L=${r.latencyMs} ms, limit ${r.limit})`, r.phase, `busy ${r.busy.toFixed(2)}`, `baseline: the endpoint's limit 1.00 (target ≥ 0.85); ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}`);
     return finish(ROOT, 'cluster-endpoint.json');
+  }
+  if (only === 'cap-discovery') {
+    const capRows = await capDiscoveryBench();
+    results.capDiscovery = capRows;
+    for (const r of capRows)
+      row(`cap discovery, no limit set (L=${r.latencyMs} ms, cap ${r.capacity})`, `${r.run}: ${r.window}`, `busy ${r.busy.toFixed(2)}`, `baseline: the endpoint's cap 1.00 (target ≥ 0.85 in the first 60 s); ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; learned cap ${r.learnedCap ?? 'none'}`);
+    return finish(ROOT, 'cap-discovery.json');
   }
   // A fresh store each run: cached outcomes from an earlier run would flatter every number.
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-'));

@@ -4,11 +4,13 @@ import { Client, type ClientOptions, WithStartWorkflowOperation } from '@tempora
 import type { NativeConnection } from '@temporalio/worker';
 import type { EndpointCoordination, EndpointLimiter } from '../models/endpoint-limiter';
 import { sharedEndpointLimiters } from '../models/endpoint-limiter';
-import { EndpointReport, LEASE_MS, RENEW_MS, RENEW_SOON_MS, ShareGrant } from '../models/endpoint-shares';
+import { EndpointReport, LEARNED_CAPS_MEMO, LEASE_MS, RENEW_MS, RENEW_SOON_MS, ShareGrant, startingShareFromMemo } from '../models/endpoint-shares';
 import { type endpointCoordinator, endpointCoordinatorId, renewEndpointLeasesUpdate } from '../workflows/endpoint-coordinator';
 
 /** How long one renewal may take before the coordinator counts as unreachable for it. */
 const RENEWAL_TIMEOUT_MS = 5_000;
+/** With no grant this long after attaching, the learned cap is read from the coordinator's memo (describe). */
+const MEMO_AFTER_MS = 1_000;
 
 interface Attached {
   limiter: EndpointLimiter;
@@ -56,6 +58,32 @@ export class EndpointCoordinationClient implements EndpointCoordination {
     limiter.setShare({ maxInFlight: 0 });
     limiter.onWaiting = () => this.renewSoon();
     this.schedule(0);
+    const memoTimer = setTimeout(() => void this.startFromMemo(limiter.key), MEMO_AFTER_MS);
+    memoTimer.unref();
+  }
+
+  /**
+   * No grant yet (the coordinator's workflow task is slow: its last worker died and the task waits out the
+   * sticky queue): start at the fair part of the learned cap its memo records, as a worker cut off would.
+   * Endpoints with a configured limit, or nothing learned, keep waiting for their grant.
+   */
+  private async startFromMemo(key: string): Promise<void> {
+    const entry = this.attached.get(key);
+    if (!entry || entry.version !== 0 || this.stopped) return;
+    let memo: Record<string, unknown> | undefined;
+    try {
+      memo = (await withTimeout(this.client.workflow.getHandle(endpointCoordinatorId(this.taskQueue)).describe(), RENEWAL_TIMEOUT_MS)).memo;
+    } catch {
+      return;
+    }
+    const share = startingShareFromMemo(memo?.[LEARNED_CAPS_MEMO], key);
+    // A grant that arrived meanwhile wins.
+    if (share === null || entry.version !== 0 || this.stopped) return;
+    entry.fallback = share;
+    // What it applies now, so the coordinator counts it when it hears from this worker.
+    entry.grant = share;
+    entry.version = -1;
+    entry.limiter.setShare({ maxInFlight: share });
   }
 
   detach(limiter: EndpointLimiter): void {
