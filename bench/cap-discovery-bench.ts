@@ -25,6 +25,7 @@ import { endpointCoordinatorId, endpointSharesQuery } from '../workflows/endpoin
 import { startLatencyServer } from './latency-server';
 
 const ROOT = join(__dirname, '..');
+const SLICE_MS = 10_000;
 
 export interface CapDiscoveryRow {
   run: string;
@@ -41,6 +42,8 @@ export interface CapDiscoveryRow {
   busy: number;
   /** The cap the coordinator had learned when the window ended (undefined: nothing learned yet). */
   learnedCap?: number;
+  /** Busy share in each 10 s of the window (where the time went). */
+  slices?: number[];
 }
 
 function startWorker(env: Record<string, string>, children: ChildProcess[]): Promise<ChildProcess> {
@@ -75,7 +78,7 @@ export async function capDiscoveryBench(options: { latencyMs?: number; capacity?
     // No HARNESSX_ENDPOINT_LIMITS and no endpointLimits in the run input: nothing tells the worker the cap.
     const workerEnv: Record<string, string> = { TEMPORAL_ADDRESS: env.address, HARNESSX_DATA_DIR: dataDir, HARNESSX_TASK_QUEUE: queue, HX_TEST_SIM_WIRE_URL: server.url, HARNESSX_RESPONSE_CACHE: 'off', HARNESSX_LOG_LEVEL: 'ERROR' };
     delete process.env.HARNESSX_ENDPOINT_LIMITS;
-    const taskIds = getBenchmark('blocksworld').tasks().filter((t) => t.split === 'train').slice(0, options.tasks ?? 150).map((t) => t.id);
+    const taskIds = getBenchmark('blocksworld').tasks().filter((t) => t.split === 'train').slice(0, options.tasks ?? 120).map((t) => t.id);
     const learnedCap = async (): Promise<number | undefined> => {
       try {
         const shares = await env.client.workflow.getHandle(endpointCoordinatorId(queue)).query(endpointSharesQuery);
@@ -95,13 +98,21 @@ export async function capDiscoveryBench(options: { latencyMs?: number; capacity?
     const runOnce = async (run: string, seed: string): Promise<void> => {
       server.reset();
       const t0 = performance.now();
+      const slices: number[] = [];
+      let integralAt = 0;
+      const sampler = setInterval(() => {
+        server.meanInFlight(); // brings the integral up to now
+        slices.push((server.stats.inFlightIntegral - integralAt) / SLICE_MS / capacity);
+        integralAt = server.stats.inFlightIntegral;
+      }, SLICE_MS);
       const handle = await env.client.workflow.start('evaluateHarness', { taskQueue: queue, workflowId: `bench-cap-discovery-${seed}-${Date.now()}`, args: [{ benchmark: 'blocksworld', harnessId, taskIds, k: 2, seed, chunkSize: 8 }] });
       const done = handle.result().then(() => true);
       const first = await Promise.race([done, new Promise<false>((resolve) => setTimeout(() => resolve(false), windowMs))]);
       // Counters are cumulative since the reset: read at 60 s they are the first 60 s, read at the end the whole run.
-      if (!first) rows.push(await measure(run, `first ${windowMs / 1000} s`, t0));
+      if (!first) rows.push({ ...(await measure(run, `first ${windowMs / 1000} s`, t0)), slices: slices.slice(0, Math.round(windowMs / SLICE_MS)) });
       await done;
-      rows.push(await measure(run, first ? 'whole run (under the window)' : 'whole run', t0));
+      clearInterval(sampler);
+      rows.push({ ...(await measure(run, first ? 'whole run (under the window)' : 'whole run', t0)), slices });
     };
 
     let worker = await startWorker(workerEnv, children);

@@ -92,7 +92,7 @@ async function main() {
     const capRows = await capDiscoveryBench();
     results.capDiscovery = capRows;
     for (const r of capRows)
-      row(`cap discovery, no limit set (L=${r.latencyMs} ms, cap ${r.capacity})`, `${r.run}: ${r.window}`, `busy ${r.busy.toFixed(2)}`, `baseline: the endpoint's cap 1.00 (target ≥ 0.85 in the first 60 s); ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; learned cap ${r.learnedCap ?? 'none'}`);
+      row(`cap discovery, no limit set (L=${r.latencyMs} ms, cap ${r.capacity})`, `${r.run}: ${r.window}`, `busy ${r.busy.toFixed(2)}`, `baseline: the endpoint's cap 1.00 (target ≥ 0.85 in the first 60 s); ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; learned cap ${r.learnedCap ?? 'none'}; busy per 10 s ${(r.slices ?? []).map((x) => x.toFixed(2)).join(' ')}`);
     return finish(ROOT, 'cap-discovery.json');
   }
   // A fresh store each run: cached outcomes from an earlier run would flatter every number.

@@ -132,9 +132,10 @@ export class EndpointCoordinationClient implements EndpointCoordination {
         const taken = limiter.takeReport();
         return { key: limiter.key, limit: limiter.limit, configured, limitSetAt: limiter.limitSetAt, wanted: taken.wanted, active: taken.active, appliedVersion: version, appliedGrant: grant, refusedAt: taken.refusedAt, ...(taken.signalled ? { signalled: taken.signalled } : {}) };
       });
+      const sentVersions = new Map(entries.map((e) => [e.limiter.key, e.version]));
       const grants = await withTimeout(this.send(endpoints), RENEWAL_TIMEOUT_MS);
       this.leaseFrom = sentAt;
-      for (const grant of grants) next = Math.min(next, this.apply(grant));
+      for (const grant of grants) next = Math.min(next, this.apply(grant, sentVersions.get(grant.key)));
     } catch {
       // Unreachable (or too slow): shares hold for their lease, then the fallback; renewals go on.
       this.fallBackIfExpired();
@@ -153,9 +154,12 @@ export class EndpointCoordinationClient implements EndpointCoordination {
     });
   }
 
-  private apply(grant: ShareGrant): number {
+  private apply(grant: ShareGrant, sentVersion: number | undefined): number {
     const entry = this.attached.get(grant.key);
     if (!entry) return RENEW_MS;
+    // The worker moved to a share of its own (the memo's) after this renewal was sent: the grant answers a
+    // report that no longer holds (it may be 0: nothing was wanted then). Tell the coordinator what it applies now.
+    if (sentVersion !== undefined && entry.version !== sentVersion) return RENEW_SOON_MS;
     entry.version = grant.version;
     entry.grant = grant.share.maxInFlight;
     entry.fallback = grant.fallback;
