@@ -31,8 +31,8 @@ const RENEWALS_PER_RUN = 600;
 export async function endpointCoordinator(input: EndpointCoordinatorInput = {}): Promise<void> {
   const endpoints: Record<string, EndpointShareState> = input.endpoints ?? {};
   let renewals = 0;
-  /** The learned caps last written to the memo ('' until this run writes them). */
-  let memoText = '';
+  /** The learned caps last written to the memo (none yet in this run; nothing learned is not written). */
+  let memoText = '{}';
   setHandler(
     renewEndpointLeasesUpdate,
     ({ workerId, endpoints: reports }) => {
