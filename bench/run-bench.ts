@@ -20,6 +20,7 @@ import { ArtifactStore } from '../store/artifact-store';
 import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
 import { clusterEndpointBench } from './cluster-endpoint-bench';
+import { capDiscoveryBench } from './cap-discovery-bench';
 import { createActivities } from '../activities';
 import { inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
 import { storeBench } from './store-bench';
@@ -39,7 +40,9 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
  * store against the local folder (section 0, under a minute); =cluster only one AEGIS round on the
  * production-style server (`harnessx cluster`, PostgreSQL) against the dev server (section 8); =cluster-endpoint
  * only 2 × 2 worker processes sharing one endpoint limit (bench/cluster-endpoint-bench.ts, about two minutes);
- * =live only `deploy bench` three ways (bench/live-bench.ts, about three minutes).
+ * =live only `deploy bench` (bench/live-bench.ts, five workloads, about five minutes);
+ * =cap-discovery only a worker learning an endpoint's cap with no limit configured, and a second run (a new
+ * worker process) starting at the cap the coordinator kept (bench/cap-discovery-bench.ts, about three minutes).
  */
 const only = process.env.HARNESSX_BENCH_ONLY;
 
@@ -90,6 +93,13 @@ async function main() {
   if (only === 'live') {
     await liveSection();
     return finish(ROOT, 'live.json');
+  }
+  if (only === 'cap-discovery') {
+    const capRows = await capDiscoveryBench();
+    results.capDiscovery = capRows;
+    for (const r of capRows)
+      row(`cap discovery, no limit set (L=${r.latencyMs} ms, cap ${r.capacity})`, `${r.run}: ${r.window}`, `busy ${r.busy.toFixed(2)}`, `baseline: the endpoint's cap 1.00 (target ≥ 0.85 in the first 60 s); ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; learned cap ${r.learnedCap ?? 'none'}; busy per 10 s ${(r.slices ?? []).map((x) => x.toFixed(2)).join(' ')}`);
+    return finish(ROOT, 'cap-discovery.json');
   }
   // A fresh store each run: cached outcomes from an earlier run would flatter every number.
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-'));

@@ -1,4 +1,5 @@
 import type { EndpointLimit } from './endpoint-limits';
+import { readRateLimitHeaders, type SignalledLimits, signalledLimitsOf } from './rate-limit-headers';
 
 /**
  * One endpoint limit for the whole cluster, divided among the workers that call the endpoint. Pure: the
@@ -45,10 +46,7 @@ export interface EndpointReport {
   signalled?: SignalledLimits;
 }
 
-export interface SignalledLimits {
-  requestsPerMinute?: number;
-  tokensPerMinute?: number;
-}
+export type { SignalledLimits };
 
 export interface WorkerShare {
   grant: number;
@@ -65,7 +63,7 @@ export interface EndpointShareState {
   configured: boolean;
   limitSetAt: number;
   /** The cap learned from refusals and headers; kept across runs so later rollouts start at it. */
-  learned: { maxInFlight?: number; requestsPerMinute?: number; tokensPerMinute?: number; refusedAt?: number; probedAt?: number };
+  learned: { maxInFlight?: number; requestsPerMinute?: number; tokensPerMinute?: number; refusedAt?: number; probedAt?: number; heardAt?: number };
   workers: Record<string, WorkerShare>;
   /** When this state began (continue-as-new carries it over; a coordinator started afresh begins a new one). */
   createdAt: number;
@@ -155,6 +153,11 @@ function learn(state: EndpointShareState, workerId: string, report: EndpointRepo
   // The provider may have raised its cap (or the default was low): while every share is in use and nothing
   // was refused for a while, try a quarter more. A configured limit is never passed.
   const saturated = Object.values(state.workers).reduce((s, w) => s + w.wanted, 0) > capOf(state);
+  // Quiet time counts only while the endpoint is kept full: an idle spell (no demand, or nobody renewing for
+  // a lease, e.g. between runs) is no evidence that it takes more, so a new run starts at the learned cap.
+  const idleGap = learned.heardAt !== undefined && now - learned.heardAt > LEASE_MS;
+  learned.heardAt = now;
+  if (!saturated || idleGap) learned.probedAt = now;
   const quietSince = Math.max(learned.refusedAt ?? 0, learned.probedAt ?? 0);
   const probing = learned.maxInFlight !== undefined || !state.configured;
   if (probing && saturated && now - quietSince > PROBE_UP_MS) {
@@ -221,6 +224,44 @@ export function renewShare(state: EndpointShareState, workerId: string, report: 
   };
 }
 
+/** The coordinator's memo key for learned caps (workflows/endpoint-coordinator.ts upserts it; workers read it with describe). */
+export const LEARNED_CAPS_MEMO = 'learnedCaps';
+
+/** One endpoint's learned cap as the memo shows it, with how many workers shared the endpoint then. */
+export interface LearnedCapMemo {
+  cap: number;
+  workers: number;
+}
+
+/**
+ * The learned caps of endpoints whose limit nobody set, for the coordinator's memo: the server answers a
+ * describe without any worker, so a worker that starts while the coordinator's workflow task is slow (its
+ * last worker died and the task waits out the sticky queue, ~10 s) can still start at the learned cap.
+ * Configured limits are left out: a worker never passes its owner's limit on a guess.
+ */
+export function learnedCapsMemo(endpoints: Record<string, EndpointShareState>): Record<string, LearnedCapMemo> {
+  const out: Record<string, LearnedCapMemo> = {};
+  for (const key of Object.keys(endpoints).sort()) {
+    const state = endpoints[key];
+    if (state.configured || state.learned.maxInFlight === undefined) continue;
+    out[key] = { cap: capOf(state), workers: Math.max(1, Object.keys(state.workers).length) };
+  }
+  return out;
+}
+
+/**
+ * What a worker not yet heard by the coordinator may use on an endpoint, from the memo: its fair part of the
+ * learned cap as last recorded (the same rule as the fallback of a worker cut off). Null when the memo has
+ * nothing valid for the key (then it waits for its grant, as before).
+ */
+export function startingShareFromMemo(memo: unknown, key: string): number | null {
+  if (!memo || typeof memo !== 'object') return null;
+  const entry = (memo as Record<string, unknown>)[key] as Partial<LearnedCapMemo> | undefined;
+  const whole = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1;
+  if (!entry || !whole(entry.cap) || !whole(entry.workers)) return null;
+  return Math.max(1, Math.floor(entry.cap / entry.workers));
+}
+
 /** A grant of calls in flight as a limit: the per-minute limits (configured or learned, the lower) in the same proportion of the cap. */
 export function shareOf(state: EndpointShareState, grant: number, cap = capOf(state)): EndpointLimit {
   const part = (perMinute: number | undefined) => (perMinute === undefined ? undefined : Math.max(grant > 0 ? 1 : 0, Math.floor((perMinute * grant) / cap)));
@@ -236,19 +277,9 @@ function minDefined(a: number | undefined, b: number | undefined): number | unde
 /**
  * The per-minute limits an endpoint announces in its response headers: OpenAI's `x-ratelimit-limit-requests`
  * / `-tokens`, Anthropic's `anthropic-ratelimit-requests-limit` / `-tokens-limit` (or the input and output
- * token limits, summed). Headers may be a fetch Headers or a plain object; absent or malformed values are ignored.
+ * token limits, summed). Headers may be a fetch Headers or a plain object; absent or malformed values are
+ * ignored. The reading itself is models/rate-limit-headers.ts.
  */
 export function parseSignalledLimits(headers: unknown): SignalledLimits | null {
-  const get = (name: string): number | undefined => {
-    let raw: unknown = null;
-    if (headers && typeof (headers as Headers).get === 'function') raw = (headers as Headers).get(name);
-    else if (headers && typeof headers === 'object') raw = (headers as Record<string, unknown>)[name];
-    const n = Number(raw);
-    return raw !== null && raw !== undefined && raw !== '' && Number.isFinite(n) && n >= 1 ? Math.floor(n) : undefined;
-  };
-  const requests = get('x-ratelimit-limit-requests') ?? get('anthropic-ratelimit-requests-limit');
-  const split = [get('anthropic-ratelimit-input-tokens-limit'), get('anthropic-ratelimit-output-tokens-limit')];
-  const tokens = get('x-ratelimit-limit-tokens') ?? get('anthropic-ratelimit-tokens-limit') ?? (split[0] && split[1] ? split[0] + split[1] : undefined);
-  if (requests === undefined && tokens === undefined) return null;
-  return { ...(requests !== undefined ? { requestsPerMinute: requests } : {}), ...(tokens !== undefined ? { tokensPerMinute: tokens } : {}) };
+  return signalledLimitsOf(readRateLimitHeaders(headers));
 }

@@ -1,5 +1,6 @@
 import { redact } from '../harness/redact';
 import { parseSignalledLimits, type SignalledLimits } from './endpoint-shares';
+import { readRateLimitHeaders, waitFromHeaders } from './rate-limit-headers';
 
 /**
  * Provider errors, classified once: retryable (429, 5xx, timeouts, connection failures; honouring
@@ -22,19 +23,9 @@ export class ProviderError extends Error {
   }
 }
 
+/** retry-after(-ms), else the reset of an exhausted rate-limit bucket (models/rate-limit-headers.ts); null: neither. */
 function retryAfterMs(headers: unknown): number | null {
-  const get = (name: string): string | null => {
-    if (headers && typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
-    if (headers && typeof headers === 'object') return ((headers as Record<string, string>)[name] as string) ?? null;
-    return null;
-  };
-  const ms = get('retry-after-ms');
-  if (ms && Number.isFinite(Number(ms))) return Number(ms);
-  const after = get('retry-after');
-  if (!after) return null;
-  if (Number.isFinite(Number(after))) return Number(after) * 1000;
-  const date = Date.parse(after);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : null;
+  return waitFromHeaders(readRateLimitHeaders(headers));
 }
 
 // The redaction helper moved to harness/ so telemetry spans can use it too; re-exported for the providers.

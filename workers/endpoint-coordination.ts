@@ -4,11 +4,13 @@ import { Client, type ClientOptions, WithStartWorkflowOperation } from '@tempora
 import type { NativeConnection } from '@temporalio/worker';
 import type { EndpointCoordination, EndpointLimiter } from '../models/endpoint-limiter';
 import { sharedEndpointLimiters } from '../models/endpoint-limiter';
-import { EndpointReport, LEASE_MS, RENEW_MS, RENEW_SOON_MS, ShareGrant } from '../models/endpoint-shares';
+import { EndpointReport, LEARNED_CAPS_MEMO, LEASE_MS, RENEW_MS, RENEW_SOON_MS, ShareGrant, startingShareFromMemo } from '../models/endpoint-shares';
 import { type endpointCoordinator, endpointCoordinatorId, renewEndpointLeasesUpdate } from '../workflows/endpoint-coordinator';
 
 /** How long one renewal may take before the coordinator counts as unreachable for it. */
 const RENEWAL_TIMEOUT_MS = 5_000;
+/** With no grant this long after attaching, the learned cap is read from the coordinator's memo (describe). */
+const MEMO_AFTER_MS = 1_000;
 
 interface Attached {
   limiter: EndpointLimiter;
@@ -56,6 +58,32 @@ export class EndpointCoordinationClient implements EndpointCoordination {
     limiter.setShare({ maxInFlight: 0 });
     limiter.onWaiting = () => this.renewSoon();
     this.schedule(0);
+    const memoTimer = setTimeout(() => void this.startFromMemo(limiter.key), MEMO_AFTER_MS);
+    memoTimer.unref();
+  }
+
+  /**
+   * No grant yet (the coordinator's workflow task is slow: its last worker died and the task waits out the
+   * sticky queue): start at the fair part of the learned cap its memo records, as a worker cut off would.
+   * Endpoints with a configured limit, or nothing learned, keep waiting for their grant.
+   */
+  private async startFromMemo(key: string): Promise<void> {
+    const entry = this.attached.get(key);
+    if (!entry || entry.version !== 0 || this.stopped) return;
+    let memo: Record<string, unknown> | undefined;
+    try {
+      memo = (await withTimeout(this.client.workflow.getHandle(endpointCoordinatorId(this.taskQueue)).describe(), RENEWAL_TIMEOUT_MS)).memo;
+    } catch {
+      return;
+    }
+    const share = startingShareFromMemo(memo?.[LEARNED_CAPS_MEMO], key);
+    // A grant that arrived meanwhile wins.
+    if (share === null || entry.version !== 0 || this.stopped) return;
+    entry.fallback = share;
+    // What it applies now, so the coordinator counts it when it hears from this worker.
+    entry.grant = share;
+    entry.version = -1;
+    entry.limiter.setShare({ maxInFlight: share });
   }
 
   detach(limiter: EndpointLimiter): void {
@@ -104,9 +132,10 @@ export class EndpointCoordinationClient implements EndpointCoordination {
         const taken = limiter.takeReport();
         return { key: limiter.key, limit: limiter.limit, configured, limitSetAt: limiter.limitSetAt, wanted: taken.wanted, active: taken.active, appliedVersion: version, appliedGrant: grant, refusedAt: taken.refusedAt, ...(taken.signalled ? { signalled: taken.signalled } : {}) };
       });
+      const sentVersions = new Map(entries.map((e) => [e.limiter.key, e.version]));
       const grants = await withTimeout(this.send(endpoints), RENEWAL_TIMEOUT_MS);
       this.leaseFrom = sentAt;
-      for (const grant of grants) next = Math.min(next, this.apply(grant));
+      for (const grant of grants) next = Math.min(next, this.apply(grant, sentVersions.get(grant.key)));
     } catch {
       // Unreachable (or too slow): shares hold for their lease, then the fallback; renewals go on.
       this.fallBackIfExpired();
@@ -125,9 +154,12 @@ export class EndpointCoordinationClient implements EndpointCoordination {
     });
   }
 
-  private apply(grant: ShareGrant): number {
+  private apply(grant: ShareGrant, sentVersion: number | undefined): number {
     const entry = this.attached.get(grant.key);
     if (!entry) return RENEW_MS;
+    // The worker moved to a share of its own (the memo's) after this renewal was sent: the grant answers a
+    // report that no longer holds (it may be 0: nothing was wanted then). Tell the coordinator what it applies now.
+    if (sentVersion !== undefined && entry.version !== sentVersion) return RENEW_SOON_MS;
     entry.version = grant.version;
     entry.grant = grant.share.maxInFlight;
     entry.fallback = grant.fallback;

@@ -1,5 +1,5 @@
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
-import { emptyShareState, EndpointReport, EndpointShareState, reclaimExpired, renewShare, ShareGrant } from '../models/endpoint-shares';
+import { allHandlersFinished, condition, continueAsNew, defineQuery, defineUpdate, patched, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { emptyShareState, EndpointReport, EndpointShareState, LEARNED_CAPS_MEMO, learnedCapsMemo, reclaimExpired, renewShare, ShareGrant } from '../models/endpoint-shares';
 
 /**
  * One endpoint limit for the whole cluster: a long-running workflow per task queue that divides each
@@ -31,13 +31,26 @@ const RENEWALS_PER_RUN = 600;
 export async function endpointCoordinator(input: EndpointCoordinatorInput = {}): Promise<void> {
   const endpoints: Record<string, EndpointShareState> = input.endpoints ?? {};
   let renewals = 0;
+  /** The learned caps last written to the memo (none yet in this run; nothing learned is not written). */
+  let memoText = '{}';
   setHandler(
     renewEndpointLeasesUpdate,
     ({ workerId, endpoints: reports }) => {
       renewals++;
       // Workflow time: the same on replay.
       const now = Date.now();
-      return reports.map((report) => renewShare((endpoints[report.key] ??= emptyShareState(report, now)), workerId, report, now));
+      const grants = reports.map((report) => renewShare((endpoints[report.key] ??= emptyShareState(report, now)), workerId, report, now));
+      // Learned caps also go to the memo (only when they change): a worker starting while this workflow's
+      // task is slow to run reads them with describe, which needs no worker (workers/endpoint-coordination.ts).
+      if (patched('endpoint-learned-caps-memo')) {
+        const memo = learnedCapsMemo(endpoints);
+        const text = JSON.stringify(memo);
+        if (text !== memoText) {
+          memoText = text;
+          upsertMemo({ [LEARNED_CAPS_MEMO]: memo });
+        }
+      }
+      return grants;
     },
     {
       validator: (renewal) => {

@@ -1,6 +1,6 @@
 import { hashUniform } from '../../harness/canonical';
 import { EndpointLimiter } from '../../models/endpoint-limiter';
-import { capOf, divide, emptyShareState, EndpointReport, EndpointShareState, LEASE_MS, parseSignalledLimits, PROBE_UP_MS, RECLAIM_MARGIN_MS, renewShare, shareOf } from '../../models/endpoint-shares';
+import { capOf, divide, emptyShareState, EndpointReport, EndpointShareState, learnedCapsMemo, LEASE_MS, parseSignalledLimits, PROBE_UP_MS, RECLAIM_MARGIN_MS, renewShare, shareOf, startingShareFromMemo } from '../../models/endpoint-shares';
 import { classifyProviderError } from '../../models/errors';
 
 const KEY = 'openai-compatible:m@http://10.0.0.1:8000/v1';
@@ -172,6 +172,72 @@ describe('cluster-wide endpoint shares', () => {
     expect(state.learned.maxInFlight).toBe(8);
     expect(g.cap).toBe(8);
     expect(capOf(state)).toBe(8);
+  });
+
+  test('a learned cap outlives the worker, the run and continue-as-new: the next run’s first grant is the cap, not the default', () => {
+    const a = worker('a', 200);
+    const state = emptyShareState(report(a, 32, false), 0);
+    renewShare(state, 'a', report(a, 32, false), 0);
+    a.refusedAt.push(9, 12, 20);
+    renewShare(state, 'a', report(a, 32, false), 500);
+    expect(capOf(state)).toBe(8);
+    // Continue-as-new: the state is the next run's input (plain JSON through the data converter).
+    const carried = JSON.parse(JSON.stringify(state)) as EndpointShareState;
+    // Worker a is gone (killed with its process); a new process starts a new run, with no limit set either
+    // (a later limitSetAt: the newest setting wins, and it is still the default).
+    const b = worker('b', 200);
+    const later = LEASE_MS + RECLAIM_MARGIN_MS + 1000;
+    const first = renewShare(carried, 'b', { ...report(b, 32, false), limitSetAt: 2 }, later);
+    expect(Object.keys(carried.workers)).toEqual(['b']);
+    expect(first.cap).toBe(8);
+    expect(first.share.maxInFlight).toBe(8);
+    // A state that learned nothing grants the default: the cap above came from what was learned.
+    const fresh = emptyShareState(report(b, 32, false), later);
+    expect(renewShare(fresh, 'b', report(b, 32, false), later).share.maxInFlight).toBe(32);
+    // A configured limit above the learned cap stays under it (a limit set above the provider's cap is what learning corrects).
+    expect(renewShare(carried, 'b', { ...report(b, 64, true), limitSetAt: 3 }, later + 100).cap).toBe(8);
+  });
+
+  test('an idle spell between runs is not quiet saturation: the next run starts at the learned cap, and probes only after 10 s full', () => {
+    const a = worker('a', 200);
+    const state = emptyShareState(report(a, 32, false), 0);
+    renewShare(state, 'a', report(a, 32, false), 0);
+    a.refusedAt.push(9);
+    renewShare(state, 'a', report(a, 32, false), 500);
+    // The run ends: a wants nothing for a while, then a new run keeps it full.
+    a.wanted = 0;
+    for (let t = 1000; t <= 30_000; t += 1000) renewShare(state, 'a', report(a, 32, false), t);
+    a.wanted = 200;
+    renewShare(state, 'a', report(a, 32, false), 31_000);
+    expect(capOf(state)).toBe(8);
+    // Quiet time runs from the last renewal that did not keep the endpoint full (30 s).
+    renewShare(state, 'a', report(a, 32, false), 30_000 + PROBE_UP_MS - 1);
+    expect(capOf(state)).toBe(8);
+    renewShare(state, 'a', report(a, 32, false), 30_000 + PROBE_UP_MS + 1);
+    expect(capOf(state)).toBe(10);
+  });
+
+  test('the memo carries learned caps of endpoints nobody set a limit for; a new worker starts at its fair part of one', () => {
+    const a = worker('a', 200);
+    const unset = emptyShareState(report(a, 32, false), 0);
+    renewShare(unset, 'a', report(a, 32, false), 0);
+    renewShare(unset, 'b', report(worker('b', 200), 32, false), 0);
+    a.refusedAt.push(13);
+    renewShare(unset, 'a', report(a, 32, false), 100);
+    const set = emptyShareState(report(a, 64, true), 0);
+    renewShare(set, 'a', report(a, 64, true), 0);
+    a.refusedAt.push(20);
+    renewShare(set, 'a', report(a, 64, true), 100);
+    expect(capOf(set)).toBe(19);
+    const nothing = emptyShareState(report(a, 32, false), 0);
+    const memo = JSON.parse(JSON.stringify(learnedCapsMemo({ 'x:unset': unset, 'x:set': set, 'x:nothing': nothing })));
+    // Only what was learned where nobody set a limit: a configured limit is never passed on a guess.
+    expect(memo).toEqual({ 'x:unset': { cap: 12, workers: 2 } });
+    expect(startingShareFromMemo(memo, 'x:unset')).toBe(6);
+    expect(startingShareFromMemo(memo, 'x:set')).toBeNull();
+    // Whatever else a memo holds is not taken for a cap.
+    for (const bad of [undefined, null, 'x', { 'x:unset': { cap: 0, workers: 1 } }, { 'x:unset': { cap: 8.5, workers: 1 } }, { 'x:unset': { cap: '8', workers: 1 } }, { 'x:unset': { cap: 8 } }]) expect(startingShareFromMemo(bad, 'x:unset')).toBeNull();
+    expect(startingShareFromMemo({ k: { cap: 3, workers: 8 } }, 'k')).toBe(1);
   });
 
   test('a default cap is probed upward only after a quiet, saturated while; a configured one is never passed', () => {
