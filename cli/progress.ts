@@ -3,7 +3,7 @@ import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-wor
 import type { CoevolveStatus } from '../workflows/coevolve';
 import type { RunStatus } from '../workflows/evolve-harness';
 import { UsageError } from './errors';
-import { EtaTracker, episodesOf, fit, InFlight, lineWidth, progressLine } from './progress-line';
+import { earliestStoreWait, EtaTracker, episodesOf, fit, InFlight, lineWidth, progressLine, StoreWaitView, storeWaitOf } from './progress-line';
 
 /**
  * How a workflow reports progress: its status query; where it is (round and stage: a new `where` is new
@@ -36,20 +36,27 @@ export const COEVOLVE_PROGRESS: ProgressView<CoevolveStatus> = {
  * read from the server's description of the run, decoded with the client's data converter (and codec).
  */
 export async function inFlight(handle: WorkflowHandle): Promise<InFlight | null> {
+  return (await pendingWork(handle)).flight;
+}
+
+/** The episodes in flight (see inFlight) and the store outage any pending activity is waiting out (activities/store-outage.ts). */
+export async function pendingWork(handle: WorkflowHandle): Promise<{ flight: InFlight | null; storeWait: StoreWaitView | null }> {
   const { raw } = await handle.describe();
   const converter = handle.client.options.loadedDataConverter;
   let done = 0;
   let total = 0;
   let activities = 0;
+  const waits: Array<StoreWaitView | null> = [];
   for (const a of raw.pendingActivities ?? []) {
     const details = await decodeArrayFromPayloads(converter, a.heartbeatDetails?.payloads);
+    waits.push(storeWaitOf(details[0]));
     const ep = episodesOf(details[0]);
     if (!ep) continue;
     done += ep.done;
     total += ep.total;
     activities++;
   }
-  return activities ? { done, total, activities } : null;
+  return { flight: activities ? { done, total, activities } : null, storeWait: earliestStoreWait(waits) };
 }
 
 export interface FollowOptions {
@@ -85,19 +92,19 @@ export async function followRun<R, S>(handle: WorkflowHandle, log: (line: string
     busy = true;
     try {
       const status = await handle.query<S>(view.query);
-      const flight = await inFlight(handle).catch(() => null);
+      const { flight, storeWait } = await pendingWork(handle).catch(() => ({ flight: null, storeWait: null }));
       const where = view.where(status);
       const now = Date.now();
       const event = view.event(status);
       if (event && event !== lastEvent) print(`  ${fit(event, width() - 2)}`);
       lastEvent = event;
-      const line = progressLine({ elapsedSeconds: (now - started) / 1000, where, flight, etaSeconds: flight ? eta.eta(where, now, flight) : null, counts: view.counts(status) }, width());
+      const line = progressLine({ elapsedSeconds: (now - started) / 1000, where, flight, etaSeconds: flight ? eta.eta(where, now, flight) : null, counts: view.counts(status), storeWait }, width());
       if (live) {
         live.write(`\r\x1b[K${prefix}${line}`);
         drawn = true;
         return;
       }
-      const key = `${where}|${flight ? Math.floor((4 * flight.done) / Math.max(1, flight.total)) : '-'}`;
+      const key = `${where}|${flight ? Math.floor((4 * flight.done) / Math.max(1, flight.total)) : '-'}|${storeWait?.since ?? ''}`;
       if (key !== lastKey) print(line);
       lastKey = key;
     } catch {
