@@ -27,12 +27,26 @@ function current(): Context | null {
   }
 }
 
-/** Heartbeats when running inside an activity; a no-op when called directly (tests, in-process bench). */
+/**
+ * Heartbeats when running inside an activity; a no-op when called directly (tests, in-process bench). A bare
+ * `heartbeat()` (a keep-alive) re-sends the details last sent (or the previous attempt's, until this one has
+ * sent its own), so it never wipes the progress a retried attempt would resume from.
+ */
 export function heartbeat(details?: unknown): void {
   const context = current();
   if (!context) return;
-  lastDetails.set(context, details);
-  beat(context, withStoreWait(context, details));
+  if (details !== undefined) lastDetails.set(context, details);
+  beat(context, withStoreWait(context, details !== undefined ? details : baseDetails(context)));
+}
+
+/** The details to carry on: this attempt's last, else the previous attempt's (without the wait it was in). */
+function baseDetails(context: Context): unknown {
+  const details = lastDetails.has(context) ? lastDetails.get(context) : context.info.heartbeatDetails;
+  if (details && typeof details === 'object' && !Array.isArray(details) && 'storeWait' in details) {
+    const { storeWait: _earlier, ...rest } = details as Record<string, unknown>;
+    return rest;
+  }
+  return details;
 }
 
 /**
@@ -48,12 +62,7 @@ export function noteStoreWait(wait: StoreWaitDetails | null): void {
   if (wait) storeWaits.set(context, wait);
   else if (storeWaits.has(context)) storeWaits.delete(context);
   else return;
-  let details = lastDetails.has(context) ? lastDetails.get(context) : context.info.heartbeatDetails;
-  if (details && typeof details === 'object' && !Array.isArray(details) && 'storeWait' in details) {
-    const { storeWait: _earlier, ...rest } = details as Record<string, unknown>;
-    details = rest;
-  }
-  beat(context, withStoreWait(context, details));
+  beat(context, withStoreWait(context, baseDetails(context)));
 }
 
 function beat(context: Context, details: unknown): void {

@@ -201,6 +201,20 @@ describe('in an activity: heartbeats while waiting, the wait in the details, the
     expect(beats).toEqual([{ rollouts: earlier.rollouts, storeWait: { since: '2026-12-07T05:00:00.000Z', reason: 'HTTP 503' } }]);
   });
 
+  test("a bare keep-alive heartbeat re-sends the progress (this attempt's last, else the previous attempt's) instead of wiping it", async () => {
+    const earlier = { rollouts: { key: { done: 5, total: 8, finished: [] } }, storeWait: { since: '2026-12-07T05:00:00.000Z', reason: 'ECONNREFUSED' } };
+    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: earlier });
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const now = { rollouts: { key: { done: 6, total: 8, finished: [] } } };
+    await env.run(async () => {
+      heartbeat();
+      heartbeat(now);
+      heartbeat();
+    });
+    expect(beats).toEqual([{ rollouts: earlier.rollouts }, now, now]);
+  });
+
   test('past the budget the activity fails for good (non-retryable), naming the setting', () => {
     const failure = activityOutagePolicy(10 * MIN).exhausted!(refused(), Date.now() - 10 * MIN);
     expect(failure).toBeInstanceOf(ApplicationFailure);
