@@ -24,6 +24,9 @@ const taskIds = getBenchmark('blocksworld').tasks().filter((t) => t.split === 't
 const attempt = (activityId: string, n: number, run = 'run-a', workflowId = 'wf-spend') =>
   new MockActivityEnvironment({ activityId, attempt: n, workflowExecution: { workflowId, runId: run }, activityType: 'evaluate' });
 
+/** Runs `fn` in the attempt's activity context, typed. */
+const runIn = <R>(env: MockActivityEnvironment, fn: () => Promise<R>): Promise<R> => env.run(fn) as Promise<R>;
+
 async function setup() {
   const store = newStore();
   const harnessId = await store.putHarness(seedHarness('sim:small'));
@@ -35,35 +38,35 @@ async function setup() {
 describe('an evaluation retried after its result was lost reports the spend of an uninterrupted one', () => {
   test('attempt 2 reuses attempt 1\'s outcomes and counts what they cost; another activity reusing them pays nothing', async () => {
     const reference = await setup();
-    const uninterrupted = await attempt('11', 1).run(() => reference.activities.evaluate(reference.input));
+    const uninterrupted = await runIn(attempt('11', 1), () => reference.activities.evaluate(reference.input));
     expect(uninterrupted.spend.tokens).toBeGreaterThan(0);
 
     const run = await setup();
-    const first = await attempt('11', 1).run(() => run.activities.evaluate(run.input));
+    const first = await runIn(attempt('11', 1), () => run.activities.evaluate(run.input));
     expect(first).toEqual(uninterrupted);
     // The first attempt's completion never reached the server: Temporal runs attempt 2, which finds every outcome cached.
-    const retried = await attempt('11', 2).run(() => run.activities.evaluate(run.input));
+    const retried = await runIn(attempt('11', 2), () => run.activities.evaluate(run.input));
     expect(retried).toEqual(uninterrupted);
     // A lost start dispatched again under the same attempt number is another execution too.
-    const redispatched = await attempt('11', 1).run(() => run.activities.evaluate(run.input));
+    const redispatched = await runIn(attempt('11', 1), () => run.activities.evaluate(run.input));
     expect(redispatched.spend).toEqual(uninterrupted.spend);
     // Another activity of the run (a later re-evaluation) reuses them for free, as before: the spend was its payer's.
-    const other = await attempt('12', 1).run(() => run.activities.evaluate(run.input));
+    const other = await runIn(attempt('12', 1), () => run.activities.evaluate(run.input));
     expect(other.spend.tokens).toBe(0);
     expect(other.passRate).toBe(uninterrupted.passRate);
     // Another run of the workflow (continue-as-new, reset) with the same activity id: not an earlier attempt.
-    const otherRun = await attempt('11', 2, 'run-b').run(() => run.activities.evaluate(run.input));
+    const otherRun = await runIn(attempt('11', 2, 'run-b'), () => run.activities.evaluate(run.input));
     expect(otherRun.spend.tokens).toBe(0);
   });
 
   test('an attempt that ran part of the tasks: the retry pays the rest and counts the part, equal to the uninterrupted spend', async () => {
     const reference = await setup();
-    const uninterrupted = await attempt('20', 1).run(() => reference.activities.evaluate(reference.input));
+    const uninterrupted = await runIn(attempt('20', 1), () => reference.activities.evaluate(reference.input));
     const run = await setup();
     const services = createActivityServices({ store: run.store });
     // Attempt 1 got as far as caching the first half (as a gate does between its rollouts) and died.
-    await attempt('20', 1).run(() => outcomesFor(services, { ...run.input, taskIds: taskIds.slice(0, 3) }));
-    const retried = await attempt('20', 2).run(() => run.activities.evaluate(run.input));
+    await runIn(attempt('20', 1), () => outcomesFor(services, { ...run.input, taskIds: taskIds.slice(0, 3) }));
+    const retried = await runIn(attempt('20', 2), () => run.activities.evaluate(run.input));
     expect(retried.spend).toEqual(uninterrupted.spend);
   });
 
@@ -71,7 +74,7 @@ describe('an evaluation retried after its result was lost reports the spend of a
     const run = await setup();
     const services = createActivityServices({ store: run.store });
     const firstSpent: Spend[] = [];
-    await attempt('30', 1).run(async () => {
+    await runIn(attempt('30', 1), async () => {
       await outcomesFor(services, run.input, firstSpent);
       await outcomesFor(services, run.input, firstSpent); // the second look is free within the attempt that paid
     });
@@ -79,7 +82,7 @@ describe('an evaluation retried after its result was lost reports the spend of a
     expect(paid).toBeGreaterThan(0);
     const retrySpent: Spend[] = [];
     const env = attempt('30', 2);
-    await env.run(async () => {
+    await runIn(env, async () => {
       await outcomesFor(services, run.input, retrySpent);
       await outcomesFor(services, run.input, retrySpent);
     });
@@ -105,14 +108,14 @@ describe('the outcome cache keeps what each answer cost', () => {
     const scope = { benchmark: 'blocksworld', harnessId: 'hx-0000000000000000', k: 1, seed: 's' };
     const outcome = (taskId: string) => ({ taskId, passed: true, successes: 1, attempts: 1 });
     const spend = (tokens: number): Spend => ({ inputTokens: tokens - 1, outputTokens: 1, tokens, costUsd: null });
-    await attempt('40', 1).run(() => cache.record(scope, [outcome('a'), outcome('b')], (id) => spend(id === 'a' ? 100 : 7)));
+    await runIn(attempt('40', 1), () => cache.record(scope, [outcome('a'), outcome('b')], (id) => spend(id === 'a' ? 100 : 7)));
     const env = attempt('40', 2);
-    const first = await env.run(() => cache.lookup(scope, ['a', 'b', 'c']));
+    const first = await runIn(env, () => cache.lookup(scope, ['a', 'b', 'c']));
     expect([...first.outcomes.keys()]).toEqual(['a', 'b']);
     expect(first.reusedSpend).toEqual({ inputTokens: 105, outputTokens: 2, tokens: 107, costUsd: null });
-    expect((await env.run(() => cache.lookup(scope, ['a', 'b']))).reusedSpend.tokens).toBe(0);
+    expect((await runIn(env, () => cache.lookup(scope, ['a', 'b']))).reusedSpend.tokens).toBe(0);
     // The paying attempt itself, and other activities, reuse it for free.
-    expect((await attempt('41', 1).run(() => cache.lookup(scope, ['a', 'b']))).reusedSpend.tokens).toBe(0);
+    expect((await runIn(attempt('41', 1), () => cache.lookup(scope, ['a', 'b']))).reusedSpend.tokens).toBe(0);
   });
 
   test('paidByEarlierAttempt: same run and activity, another attempt token', () => {

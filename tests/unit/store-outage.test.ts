@@ -194,7 +194,7 @@ describe('in an activity: heartbeats while waiting, the wait in the details, the
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
     const policy = activityOutagePolicy(15 * MIN);
-    const { since, attemptDeadline } = await env.run(async () => ({ since: policy.since!(), attemptDeadline: policy.attemptDeadline!() }));
+    const { since, attemptDeadline } = (await env.run(async () => ({ since: policy.since!(), attemptDeadline: policy.attemptDeadline!() }))) as { since: number | null; attemptDeadline: number | null };
     expect(since).toBe(Date.parse('2026-12-07T05:00:00.000Z'));
     expect(attemptDeadline).toBeGreaterThan(Date.now() + 590_000);
     await env.run(async () => policy.onWait!({ sinceMs: since!, reason: 'HTTP 503', message: 'm', retries: 1 }));
