@@ -80,7 +80,12 @@ export const ACTIVITY_OPTIONS = {
   training: { startToCloseTimeout: '24h', heartbeatTimeout: '1m', retry: { ...retry(3), nonRetryableErrorTypes: ['InvalidInput', 'TrainerMissing'] } },
 } satisfies Record<string, ActivityOptions>;
 
+/**
+ * Audit appends. 20 attempts: an attempt waits out an artifact store outage for up to 25 s (it cannot
+ * heartbeat; activities/store-outage.ts), so the attempts and their backoff cover a ~15 minute outage;
+ * an append that fails for any other reason fails in milliseconds.
+ */
 export const LOCAL_ACTIVITY_OPTIONS = {
   startToCloseTimeout: '30s',
-  retry: { ...retry(10), nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: { ...retry(20), nonRetryableErrorTypes: ['InvalidInput'] },
 } satisfies LocalActivityOptions;

@@ -8,6 +8,7 @@ import { GATE_CHECKS } from '../aegis/types';
 import type { Candidate, GateCheckResult, GateResult } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
 import { heartbeat } from './activity-context';
+import { faultPoint } from './boundary';
 import type { EndpointLimits } from '../models/endpoint-limits';
 import { ProgressReporter, withProgress } from './rollout-progress';
 import { outcomesFor } from './rollouts';
@@ -80,8 +81,13 @@ export function createGateActivities(services: ActivityServices) {
       checks.push(...pre.checks);
       if (!pre.passed) return result();
       heartbeat({ stage: 'seesaw' });
-      if (input.sequential && input.gating?.mode !== 'statistical') return withProgress((progress) => compareSequentially(input, input.sequential!, candidate.harnessId, spent, progress, result));
-      return withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result));
+      const outcome =
+        input.sequential && input.gating?.mode !== 'statistical'
+          ? await withProgress((progress) => compareSequentially(input, input.sequential!, candidate.harnessId, spent, progress, result))
+          : await withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result));
+      // Durability tests hold here: the rollouts' outcomes are in the cache, the verdict not yet reported.
+      await faultPoint(store, 'gate');
+      return outcome;
     },
   };
 

@@ -75,7 +75,12 @@ export interface RolloutResult extends OutcomesResult {
  * the store as its episode ends (tracesRef); otherwise traces are not needed (gates and evaluations use
  * outcomes) and are dropped.
  */
-export async function runRollout(services: ActivityServices, input: RolloutInput, writeTraces = false, progress: ProgressReporter = new ProgressReporter()): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; tracesRef?: string; cut?: CutResult }> {
+export async function runRollout(
+  services: ActivityServices,
+  input: RolloutInput,
+  writeTraces = false,
+  progress: ProgressReporter = new ProgressReporter(),
+): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; spendOf: (taskId: string) => Spend; tracesRef?: string; cut?: CutResult }> {
   const { store } = services;
   // Its code processors verified before any episode runs (once per harness id).
   const config = await loadVerifiedHarness(store, input.harnessId, input.benchmark);
@@ -108,7 +113,12 @@ export async function runRollout(services: ActivityServices, input: RolloutInput
   const beyond = result.cut?.beyondCut;
   const usage = { inputTokens: result.usage.inputTokens + (beyond?.inputTokens ?? 0), outputTokens: result.usage.outputTokens + (beyond?.outputTokens ?? 0) };
   const spend: Spend = { ...usage, tokens: usage.inputTokens + usage.outputTokens, costUsd: costUsd(config.model.main.model, usage) };
-  return { outcomes: result.outcomes, episodes: result.episodes, spend, ...(traces ? { tracesRef: await traces.finish() } : {}), ...(result.cut ? { cut: result.cut } : {}) };
+  // What each task's outcome cost (its k episodes): kept with the outcome in the cache, so a retried attempt that reuses it counts it again.
+  const spendOf = (taskId: string): Spend => {
+    const u = Object.hasOwn(result.taskUsage, taskId) ? result.taskUsage[taskId] : { inputTokens: 0, outputTokens: 0 };
+    return { ...u, tokens: u.inputTokens + u.outputTokens, costUsd: costUsd(config.model.main.model, u) };
+  };
+  return { outcomes: result.outcomes, episodes: result.episodes, spend, spendOf, ...(traces ? { tracesRef: await traces.finish() } : {}), ...(result.cut ? { cut: result.cut } : {}) };
 }
 
 /** The id of the model a rollout's episodes actually call for `modelId` (a test or bench substitute's, if any). */
@@ -117,7 +127,11 @@ function effectiveModelId(services: ActivityServices, modelId: string): string {
   return substitute ? substitute({ id: modelId, generate: () => Promise.reject(new Error('not called')) }, 'id').id : modelId;
 }
 
-/** Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. Spend of the tasks that ran goes to `spent`. */
+/**
+ * Outcomes for (harness, tasks, k, seed), reusing cached per-task outcomes: re-evaluation is free. Spend of
+ * the tasks that ran goes to `spent`, and so does what earlier attempts of this activity paid for outcomes
+ * it reuses (a retried activity reports the spend of an uninterrupted one; outcome-cache.ts).
+ */
 export async function outcomesFor(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy' | 'allowance'>, spent?: Spend[], progress?: ProgressReporter): Promise<TaskOutcome[]> {
   return (await outcomesWithin(services, input, spent, progress)).outcomes;
 }
@@ -128,13 +142,16 @@ export async function outcomesFor(services: ActivityServices, input: Omit<Rollou
  * the input's tasks before it (a prefix, in input order), the same whatever ran concurrently.
  */
 export async function outcomesWithin(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy'>, spent?: Spend[], progress?: ProgressReporter): Promise<{ outcomes: TaskOutcome[]; cut?: CutResult }> {
-  const { allowance, ...scope } = input;
-  const cached = await services.outcomeCache.lookup(scope, scope.taskIds);
+  const { allowance: given, ...scope } = input;
+  const { outcomes: cached, reusedSpend } = await services.outcomeCache.lookup(scope, scope.taskIds);
+  if (reusedSpend.tokens > 0 || (reusedSpend.costUsd ?? 0) > 0) spent?.push(reusedSpend);
   const missing = scope.taskIds.filter((id) => !cached.has(id));
   if (!missing.length) return { outcomes: scope.taskIds.map((id) => cached.get(id)!) };
-  const { outcomes, spend: used, cut } = await runRollout(services, { ...scope, taskIds: missing, ...(allowance ? { allowance } : {}) }, false, progress);
+  // What earlier attempts paid for reused outcomes was paid from the same allowance.
+  const allowance = given && reusedSpend.tokens > 0 ? allowanceLeft(given, reusedSpend) : given;
+  const { outcomes, spend: used, spendOf, cut } = await runRollout(services, { ...scope, taskIds: missing, ...(allowance ? { allowance } : {}) }, false, progress);
   spent?.push(used);
-  await services.outcomeCache.record(scope, outcomes);
+  await services.outcomeCache.record(scope, outcomes, spendOf);
   for (const o of outcomes) cached.set(o.taskId, o);
   const firstLeftOut = cut?.budgetStopped ? scope.taskIds.indexOf(missing[cut.coveredTasks]) : scope.taskIds.length;
   return { outcomes: scope.taskIds.slice(0, firstLeftOut).map((id) => cached.get(id)!), ...(cut ? { cut } : {}) };
@@ -158,9 +175,9 @@ export function createRolloutActivities(services: ActivityServices) {
 
   /** A rollout whose per-task outcomes are cached (gates and evaluations reuse them) and stored. */
   async function rolloutAndRecord(input: RolloutInput, writeTraces: boolean): Promise<OutcomesResult & { tracesRef?: string }> {
-    const { outcomes, episodes, spend: used, tracesRef, cut } = await withProgress((progress) => runRollout(services, input, writeTraces, progress));
+    const { outcomes, episodes, spend: used, spendOf, tracesRef, cut } = await withProgress((progress) => runRollout(services, input, writeTraces, progress));
     // A cut rollout's outcomes are those up to its cut only: nothing past it reaches the cache.
-    await services.outcomeCache.record(input, outcomes);
+    await services.outcomeCache.record(input, outcomes, spendOf);
     return {
       outcomesRef: await store.put(outcomes),
       ...(tracesRef ? { tracesRef } : {}),
@@ -198,6 +215,8 @@ export function createRolloutActivities(services: ActivityServices) {
     async evaluate(input: Omit<RolloutInput, 'recordPolicy'>) {
       const spent: Spend[] = [];
       const { outcomes, cut } = await withProgress((progress) => outcomesWithin(services, input, spent, progress));
+      // Durability tests hold here: the outcomes are in the cache, the result not yet reported (outcome-cache.ts: spend counted once).
+      await faultPoint(store, 'evaluate');
       return { passRate: passRate(outcomes), passed: outcomes.filter((o) => o.passed).length, tasks: outcomes.length, episodes: outcomes.length * input.k, spend: totalSpend(spent), ...cutRecord(cut, outcomes.length) };
     },
 
@@ -222,7 +241,7 @@ export function createRolloutActivities(services: ActivityServices) {
           if (!taskIds.length) continue;
           const allowance = input.allowance ? allowanceLeft(input.allowance, totalSpend(spent)) : undefined;
           const r = await runRollout(services, { benchmark: input.benchmark, harnessId: v.harnessId, taskIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...(allowance ? { allowance } : {}) }, true, progress);
-          await services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes);
+          await services.outcomeCache.record({ ...input, harnessId: v.harnessId }, r.outcomes, r.spendOf);
           outcomes[v.id] = r.outcomes;
           spent.push(r.spend);
           const covered = taskIds.slice(0, r.outcomes.length);

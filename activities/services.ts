@@ -7,8 +7,10 @@ import { capProblems, taskIdProblem } from '../harness/sandbox/input-bounds';
 import type { Model } from '../harness/processor';
 import type { ModelResponse } from '../harness/types';
 import { ResponseCache, withResponseCache } from '../models/cached-model';
+import { outageBudgetMs } from '../store/outage';
 import type { Store } from '../store/store';
 import { createOutcomeCache, OutcomeCache } from './outcome-cache';
+import { activityOutagePolicy } from './store-outage';
 
 /** What a worker gives its activities: tests inject their own store and meta-agent. */
 export interface ActivityDeps {
@@ -41,7 +43,9 @@ export interface ActivityServices {
 }
 
 export function createActivityServices(deps: ActivityDeps): ActivityServices {
-  const { store } = deps;
+  // The one place activities get their store: a store reached over a network waits out its outages here
+  // (HARNESSX_STORE_OUTAGE_MINUTES, store/outage.ts) instead of failing the activity, and with it the run.
+  const store = deps.store.withOutagePolicy ? deps.store.withOutagePolicy(activityOutagePolicy(outageBudgetMs())) : deps.store;
   const responseCache: ResponseCache = {
     get: (key) => store.cacheGet<ModelResponse>('responses', key),
     set: (key, response) => store.cacheSet('responses', key, response),

@@ -135,6 +135,8 @@ export interface RolloutResult {
   episodes: number;
   /** Task-model tokens over the episodes in the result (a cut rollout: those up to its cut). */
   usage: { inputTokens: number; outputTokens: number };
+  /** The same tokens per task of `outcomes` (its k episodes, resumed ones included): what each outcome cost. */
+  taskUsage: Record<string, { inputTokens: number; outputTokens: number }>;
   /** With an allowance: how many tasks the result covers, whether the allowance stopped it, and what ran beyond the cut. */
   cut?: CutResult;
 }
@@ -266,6 +268,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
 
   const traces: EpisodeTrace[] = [];
   const usage = { inputTokens: 0, outputTokens: 0 };
+  const perTaskUsage = new Map<string, { inputTokens: number; outputTokens: number }>();
   const outcomes: TaskOutcome[] = [];
   let successes = 0;
   try {
@@ -283,6 +286,10 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
       if (episode.success) successes++;
       usage.inputTokens += episode.usage.inputTokens;
       usage.outputTokens += episode.usage.outputTokens;
+      let perTask = perTaskUsage.get(episode.taskId);
+      if (!perTask) perTaskUsage.set(episode.taskId, (perTask = { inputTokens: 0, outputTokens: 0 }));
+      perTask.inputTokens += episode.usage.inputTokens;
+      perTask.outputTokens += episode.usage.outputTokens;
       if (trace) {
         spec.onTrace?.(trace);
         if (keep) traces.push(trace);
@@ -300,10 +307,11 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
     await Promise.allSettled(slots.values());
     throw e;
   }
+  const taskUsage = Object.fromEntries(perTaskUsage);
   // The lessons of the episodes the result covers, stored in sequential order (never those past a cut).
   if (!cut) {
     await memory?.flush();
-    return { traces, outcomes, episodes: total, usage };
+    return { traces, outcomes, episodes: total, usage, taskUsage };
   }
   // Past the cut: nothing new starts; what is running finishes (paid for, counted beyond the cut, its outcome
   // and trace unused; a failure there changes nothing the result holds), and the heartbeat records it all.
@@ -311,7 +319,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   await Promise.allSettled(slots.values());
   if (emitted < total) await spec.onProgress?.({ done: emitted, total, finished });
   await memory?.flush(emitted);
-  return { traces, outcomes, episodes: emitted, usage, cut: cut.result() };
+  return { traces, outcomes, episodes: emitted, usage, taskUsage, cut: cut.result() };
 }
 
 /** Whether a harness reads or writes episodic memory (only then does a rollout open the store's lessons). */

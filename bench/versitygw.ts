@@ -17,6 +17,10 @@ export interface RunningVersitygw {
   createBucket(name: string): Promise<void>;
   /** HARNESSX_STORE and AWS_* for s3://bucket/prefix on this gateway. */
   env(bucket: string, prefix?: string): Record<string, string>;
+  /** Kills the gateway (as a crash would), keeping its folder: requests are refused until restart(). */
+  halt(): Promise<void>;
+  /** Starts it again on the same port, keys and folder (an outage's end); resolves once it answers. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,26 +61,39 @@ async function startOnce(binary: string): Promise<RunningVersitygw> {
   const root = mkdtempSync(join(tmpdir(), 'hx-versitygw-'));
   const accessKeyId = `hxtest${Math.random().toString(36).slice(2, 10)}`;
   const secretAccessKey = `secret-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-  const child: ChildProcess = spawn(binary, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, 'posix', root], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (c: Buffer) => (output = (output + c.toString()).slice(-8000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`versitygw exited (code ${code}) before answering:\n${output}`))));
-  exited.catch(() => undefined);
   const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await Promise.race([fetch(endpoint).then(() => true, () => false), exited]).catch((e: Error) => {
-      throw e;
-    });
-    if (up) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`versitygw did not answer on ${endpoint} within 30 s:\n${output}`);
+  /** Starts the gateway on `port` over `root` and resolves once it answers HTTP (again, after halt()). */
+  const launch = async (): Promise<ChildProcess> => {
+    const child: ChildProcess = spawn(binary, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, 'posix', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (c: Buffer) => (output = (output + c.toString()).slice(-8000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`versitygw exited (code ${code}) before answering:\n${output}`))));
+    exited.catch(() => undefined);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const up = await Promise.race([fetch(endpoint).then(() => true, () => false), exited]).catch((e: Error) => {
+        throw e;
+      });
+      if (up) break;
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`versitygw did not answer on ${endpoint} within 30 s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return child;
+  };
+  const halt = async (c: ChildProcess, signal: NodeJS.Signals) => {
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill(signal);
+    const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
+    await gone;
+    clearTimeout(timer);
+  };
+  let child = await launch();
   return {
     endpoint,
     accessKeyId,
@@ -97,14 +114,13 @@ async function startOnce(binary: string): Promise<RunningVersitygw> {
       AWS_SECRET_ACCESS_KEY: secretAccessKey,
       AWS_REGION: 'us-east-1',
     }),
+    halt: () => halt(child, 'SIGKILL'),
+    restart: async () => {
+      await halt(child, 'SIGKILL');
+      child = await launch();
+    },
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await gone;
-        clearTimeout(timer);
-      }
+      await halt(child, 'SIGTERM');
       rmSync(root, { recursive: true, force: true });
     },
   };

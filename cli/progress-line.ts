@@ -36,6 +36,29 @@ export function episodesOf(details: unknown): { done: number; total: number } | 
   return total > 0 ? { done, total } : null;
 }
 
+/** A store outage an activity is waiting out (its heartbeat details' `storeWait`, activities/activity-context.ts). */
+export interface StoreWaitView {
+  /** ISO time the outage began. */
+  since: string;
+  reason: string;
+}
+
+/** The store outage in an activity's heartbeat details, or null. */
+export function storeWaitOf(details: unknown): StoreWaitView | null {
+  const w = (details as { storeWait?: { since?: unknown; reason?: unknown } } | null)?.storeWait;
+  return w && typeof w.since === 'string' && typeof w.reason === 'string' && Number.isFinite(Date.parse(w.since)) ? { since: w.since, reason: w.reason } : null;
+}
+
+/** The earliest of several activities' outages (they wait out the same store), or null. */
+export function earliestStoreWait(waits: Array<StoreWaitView | null>): StoreWaitView | null {
+  return waits.filter((w): w is StoreWaitView => !!w).sort((a, b) => Date.parse(a.since) - Date.parse(b.since))[0] ?? null;
+}
+
+/** "waiting for the artifact store since 05:12:03 UTC (ECONNREFUSED)". */
+export function storeWaitText(w: StoreWaitView): string {
+  return `waiting for the artifact store since ${new Date(w.since).toISOString().slice(11, 19)} UTC (${w.reason})`;
+}
+
 /**
  * The rate of the work in flight, observed between polls: an ETA from it (null until two observations of
  * the same work show progress). A new stage or round is new work: the observation restarts.
@@ -81,6 +104,8 @@ export interface ProgressState {
   etaSeconds: number | null;
   /** Counts that are current at every moment (shipped 1 · rejected 2), never a past round's event. */
   counts: string;
+  /** A store outage the run's activities are waiting out: shown right after where the run is. */
+  storeWait?: StoreWaitView | null;
 }
 
 /**
@@ -88,7 +113,7 @@ export interface ProgressState {
  * cut with an ellipsis.
  */
 export function progressLine(s: ProgressState, width = 100): string {
-  const head = `[${clock(s.elapsedSeconds)}] ${s.where}`;
+  const head = `[${clock(s.elapsedSeconds)}] ${s.where}${s.storeWait ? ` · ${storeWaitText(s.storeWait)}` : ''}`;
   const episodes = s.flight && s.flight.total > 0 ? s.flight : null;
   const ep = episodes ? `${episodes.done}/${episodes.total} episodes` : '';
   const eta = episodes ? (s.etaSeconds === null ? 'ETA …' : `ETA ${clock(s.etaSeconds)}`) : '';

@@ -3,7 +3,7 @@ import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-wor
 import type { CoevolveStatus } from '../workflows/coevolve';
 import type { RunStatus } from '../workflows/evolve-harness';
 import { UsageError } from './errors';
-import { EtaTracker, episodesOf, fit, InFlight, lineWidth, metaCallsOf, progressLine } from './progress-line';
+import { earliestStoreWait, EtaTracker, episodesOf, fit, InFlight, lineWidth, metaCallsOf, progressLine, StoreWaitView, storeWaitOf } from './progress-line';
 
 /**
  * How a workflow reports progress: its status query; where it is (round and stage: a new `where` is new
@@ -37,14 +37,21 @@ export const COEVOLVE_PROGRESS: ProgressView<CoevolveStatus> = {
  * read from the server's description of the run, decoded with the client's data converter (and codec).
  */
 export async function inFlight(handle: WorkflowHandle): Promise<InFlight | null> {
+  return (await pendingWork(handle)).flight;
+}
+
+/** The episodes in flight (see inFlight) and the store outage any pending activity is waiting out (activities/store-outage.ts). */
+export async function pendingWork(handle: WorkflowHandle): Promise<{ flight: InFlight | null; storeWait: StoreWaitView | null }> {
   const { raw } = await handle.describe();
   const converter = handle.client.options.loadedDataConverter;
   let done = 0;
   let total = 0;
   let activities = 0;
   let metaCalls: number | null = null;
+  const waits: Array<StoreWaitView | null> = [];
   for (const a of raw.pendingActivities ?? []) {
     const details = await decodeArrayFromPayloads(converter, a.heartbeatDetails?.payloads);
+    waits.push(storeWaitOf(details[0]));
     const calls = metaCallsOf(details[0]);
     if (calls !== null) {
       metaCalls = (metaCalls ?? 0) + calls;
@@ -56,7 +63,7 @@ export async function inFlight(handle: WorkflowHandle): Promise<InFlight | null>
     total += ep.total;
     activities++;
   }
-  return activities ? { done, total, activities, ...(metaCalls !== null ? { metaCalls } : {}) } : null;
+  return { flight: activities ? { done, total, activities, ...(metaCalls !== null ? { metaCalls } : {}) } : null, storeWait: earliestStoreWait(waits) };
 }
 
 export interface FollowOptions {
@@ -92,19 +99,19 @@ export async function followRun<R, S>(handle: WorkflowHandle, log: (line: string
     busy = true;
     try {
       const status = await handle.query<S>(view.query);
-      const flight = await inFlight(handle).catch(() => null);
+      const { flight, storeWait } = await pendingWork(handle).catch(() => ({ flight: null, storeWait: null }));
       const where = view.where(status);
       const now = Date.now();
       const event = view.event(status);
       if (event && event !== lastEvent) print(`  ${fit(event, width() - 2)}`);
       lastEvent = event;
-      const line = progressLine({ elapsedSeconds: (now - started) / 1000, where, flight, etaSeconds: flight ? eta.eta(where, now, flight) : null, counts: view.counts(status) }, width());
+      const line = progressLine({ elapsedSeconds: (now - started) / 1000, where, flight, etaSeconds: flight ? eta.eta(where, now, flight) : null, counts: view.counts(status), storeWait }, width());
       if (live) {
         live.write(`\r\x1b[K${prefix}${line}`);
         drawn = true;
         return;
       }
-      const key = `${where}|${flight && flight.total > 0 ? Math.floor((4 * flight.done) / flight.total) : '-'}|${flight?.metaCalls ?? ''}`;
+      const key = `${where}|${flight && flight.total > 0 ? Math.floor((4 * flight.done) / flight.total) : '-'}|${flight?.metaCalls ?? ''}|${storeWait?.since ?? ''}`;
       if (key !== lastKey) print(line);
       lastKey = key;
     } catch {

@@ -1,7 +1,7 @@
 import { grouped, percent } from '../aegis/run-labels';
 import type { DeploymentStatus } from '../aegis/live/deployment-state';
 import type { RunStatus, RunSummary } from '../workflows/evolve-harness';
-import { bar, clock, fit } from './progress-line';
+import { bar, clock, fit, StoreWaitView, storeWaitText } from './progress-line';
 
 export interface StatusView {
   workflowId: string;
@@ -14,6 +14,8 @@ export interface StatusView {
   /** A completed run's result. */
   result: RunSummary | null;
   note: string | null;
+  /** A store outage the run's activities are waiting out (from their heartbeat details), or null. */
+  storeWait?: StoreWaitView | null;
   webUi: string;
 }
 
@@ -34,6 +36,7 @@ export function statusLines(v: StatusView, width = 100): string[] {
     lines.push(`train ${percent(r.seedPassRate)} → ${percent(r.evolvedPassRate)} (${r.trainTasks} tasks) · test ${percent(r.seedTestPassRate)} → ${percent(r.evolvedTestPassRate)} (${r.testTasks}, held out)`);
     lines.push(`spend: evolution ${grouped(r.tokens)} tok${r.costUsd ? ` ($${r.costUsd.toFixed(2)})` : ''} · measurement ${grouped(r.measurementTokens)} tok · harness ${r.harnessId}`);
   }
+  if (v.storeWait) lines.push(`${storeWaitText(v.storeWait)}: the run goes on once it answers`);
   if (v.note) lines.push(v.note);
   // The link stays whole (a cut link is no link).
   return [...lines.map((l) => fit(l, width)), `Web UI: ${v.webUi}`];

@@ -15,8 +15,9 @@ type Env = Record<string, string | undefined>;
 
 /**
  * Attempts per S3 request, the first included. Small on purpose: a wrong key, a missing bucket or a dead
- * endpoint must surface as its own error at once, not after minutes of retries; a transient failure that
- * outlasts them fails the activity, and Temporal retries that.
+ * endpoint must surface as its own error at once, not after minutes of retries. Inside a worker's activities
+ * a transient failure that outlasts them is waited out (store/outage.ts, HARNESSX_STORE_OUTAGE_MINUTES);
+ * elsewhere (the CLI) it is the error.
  */
 const S3_MAX_ATTEMPTS = 3;
 

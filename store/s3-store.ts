@@ -15,6 +15,7 @@ import { HarnessConfig, harnessId, toJson } from '../harness/config';
 import { runIdProblem } from '../harness/sandbox/input-bounds';
 import { ArrayBlobWriter } from './array-blob-writer';
 import { runFileProblem } from './keys';
+import { OutagePolicy, StoreUnavailableError, transientReason, waitOutOutage } from './outage';
 import type { Store } from './store';
 import { ArtifactUnavailable, parseStoredHarness, storedHarnessIsIntact } from './verified-files';
 
@@ -46,14 +47,31 @@ const PARALLEL_REQUESTS = 16;
  */
 export class S3Store implements Store {
   readonly location: string;
-  /** The highest audit order stamp this process has written or seen, per run (see appendAudit). */
-  private readonly auditClock = new Map<string, number>();
 
   constructor(
     private readonly client: S3Client,
     readonly settings: S3StoreSettings,
+    /** How each request waits out a transient failure (store/outage.ts); null: it fails at once (the CLI). */
+    private readonly outage: OutagePolicy | null = null,
+    /** The highest audit order stamp this process has written or seen, per run (see appendAudit); shared with withOutagePolicy's copies. */
+    private readonly auditClock = new Map<string, number>(),
   ) {
     this.location = `s3://${settings.bucket}${settings.prefix ? `/${settings.prefix}` : ''}`;
+  }
+
+  /**
+   * The same store (client, bucket, audit clock) whose requests wait out transient failures (connection
+   * refused or reset, timeouts, 5xx, 507) under `policy`. Every S3 request goes through `request`, so blob
+   * uploads at a trace writer's finish, audit appends and listings all wait alike; each request is retried
+   * alone, so nothing that already succeeded runs twice.
+   */
+  withOutagePolicy(policy: OutagePolicy): S3Store {
+    return new S3Store(this.client, this.settings, policy, this.auditClock);
+  }
+
+  /** One S3 request under the outage policy: `call` maps the SDK's error (describeS3Error) or handles it. */
+  private request<T>(call: () => Promise<T>): Promise<T> {
+    return waitOutOutage(call, this.outage);
   }
 
   private key(path: string): string {
@@ -233,12 +251,18 @@ export class S3Store implements Store {
     const headObject = await this.read(head);
     const headStamp = headObject ? Number(headObject.bytes.toString('utf8')) || 0 : 0;
     const stamp = Math.max(Date.now(), (this.auditClock.get(record.runId) ?? 0) + 1, headStamp + 1);
-    try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: JSON.stringify({ stamp, record }), ContentType: 'application/json', IfNoneMatch: '*' }));
-    } catch (e) {
-      if (isPreconditionFailed(e)) return false; // that key is in the log already
-      throw describeS3Error(e, this.settings, 'write', this.url(key));
-    }
+    // Retried after an outage, a create that did reach the store before the connection broke finds its own
+    // record (412): the key is in the log once either way.
+    const created = await this.request(async () => {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: JSON.stringify({ stamp, record }), ContentType: 'application/json', IfNoneMatch: '*' }));
+        return true;
+      } catch (e) {
+        if (isPreconditionFailed(e)) return false; // that key is in the log already
+        throw describeS3Error(e, this.settings, 'write', this.url(key));
+      }
+    });
+    if (!created) return false;
     this.auditClock.set(record.runId, stamp);
     // Not conditional: a concurrent append may lower it again, which costs only the cross-host ordering of overlapping appends.
     await this.send('write', head, new PutObjectCommand({ Bucket: this.settings.bucket, Key: head, Body: String(stamp) }));
@@ -292,26 +316,30 @@ export class S3Store implements Store {
   }
 
   /** The object's size in bytes, or null when there is no such object. */
-  private async storedSize(key: string): Promise<number | null> {
-    try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
-      return head.ContentLength ?? -1;
-    } catch (e) {
-      if (isNotFound(e)) return null;
-      throw describeS3Error(e, this.settings, 'read', this.url(key));
-    }
+  private storedSize(key: string): Promise<number | null> {
+    return this.request(async () => {
+      try {
+        const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+        return head.ContentLength ?? -1;
+      } catch (e) {
+        if (isNotFound(e)) return null;
+        throw describeS3Error(e, this.settings, 'read', this.url(key));
+      }
+    });
   }
 
   /** The object's bytes and ETag, or null when there is no such object. */
-  private async read(key: string): Promise<{ bytes: Buffer; etag?: string } | null> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }));
-      const bytes = Buffer.from(await out.Body!.transformToByteArray());
-      return { bytes, etag: out.ETag };
-    } catch (e) {
-      if (isNotFound(e)) return null;
-      throw describeS3Error(e, this.settings, 'read', this.url(key));
-    }
+  private read(key: string): Promise<{ bytes: Buffer; etag?: string } | null> {
+    return this.request(async () => {
+      try {
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+        const bytes = Buffer.from(await out.Body!.transformToByteArray());
+        return { bytes, etag: out.ETag };
+      } catch (e) {
+        if (isNotFound(e)) return null;
+        throw describeS3Error(e, this.settings, 'read', this.url(key));
+      }
+    });
   }
 
   /** Every key under `prefix`, in the store's (lexicographic) order. */
@@ -319,24 +347,28 @@ export class S3Store implements Store {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      let out;
-      try {
-        out = await this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }));
-      } catch (e) {
-        throw describeS3Error(e, this.settings, 'list', this.url(prefix));
-      }
+      const page = token;
+      const out = await this.request(async () => {
+        try {
+          return await this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: page }));
+        } catch (e) {
+          throw describeS3Error(e, this.settings, 'list', this.url(prefix));
+        }
+      });
       for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
     return keys;
   }
 
-  private async send(action: 'write' | 'read', key: string, command: PutObjectCommand | DeleteObjectCommand): Promise<void> {
-    try {
-      await this.client.send(command as PutObjectCommand);
-    } catch (e) {
-      throw describeS3Error(e, this.settings, action, this.url(key));
-    }
+  private send(action: 'write' | 'read', key: string, command: PutObjectCommand | DeleteObjectCommand): Promise<void> {
+    return this.request(async () => {
+      try {
+        await this.client.send(command as PutObjectCommand);
+      } catch (e) {
+        throw describeS3Error(e, this.settings, action, this.url(key));
+      }
+    });
   }
 }
 
@@ -373,8 +405,11 @@ export function describeS3Error(e: unknown, settings: S3StoreSettings, action: s
   const name = errorName(e);
   const status = httpStatus(e);
   const net = networkCode(e);
+  // Failures that may pass (a restarting store, a full disk): the same messages, as StoreUnavailableError, which a worker's activities wait out (outage.ts).
+  const transient = transientReason(net, name, status);
+  const made = (message: string) => (transient ? new StoreUnavailableError(message, transient) : new Error(message));
   if (net) {
-    return new Error(
+    return made(
       `cannot reach the S3 endpoint ${endpoint} (${net}) to ${action} ${what}: check AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL)${settings.endpoint ? '' : ' and AWS_REGION'} and that the store is running and reachable from this host`,
     );
   }
@@ -395,7 +430,7 @@ export function describeS3Error(e: unknown, settings: S3StoreSettings, action: s
     return new Error(`the bucket "${settings.bucket}" is in another region than ${settings.region} (${name || status}): set AWS_REGION to the bucket's region`);
   }
   const detail = e instanceof S3ServiceException || e instanceof Error ? `${name || 'Error'}: ${(e as Error).message}` : String(e);
-  return new Error(`the S3 store ${settings.bucket} at ${endpoint} failed to ${action} ${what} (${detail}${status ? `, HTTP ${status}` : ''})`);
+  return made(`the S3 store ${settings.bucket} at ${endpoint} failed to ${action} ${what} (${detail}${status ? `, HTTP ${status}${status === 507 ? ': its disk is full' : ''}` : ''})`);
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */

@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../aegis/types';
 import type { HarnessConfig } from '../harness/config';
 import type { ArrayBlobWriter } from './array-blob-writer';
+import type { OutagePolicy } from './outage';
 
 /**
  * What every artifact store offers, wherever it keeps its bytes (a local folder, an S3-compatible bucket):
@@ -55,4 +56,11 @@ export interface Store {
    * before a run starts, so a wrong setting never surfaces as a retry loop inside a run.
    */
   check(): Promise<void>;
+
+  /**
+   * The same store, whose requests wait out transient failures (the store restarting, a full disk) under
+   * `policy` instead of failing at once (store/outage.ts). Only stores reached over a network have it; a
+   * worker's activities use it (activities/store-outage.ts), the CLI does not.
+   */
+  withOutagePolicy?(policy: OutagePolicy): Store;
 }

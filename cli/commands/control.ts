@@ -2,6 +2,8 @@ import { WorkflowNotFoundError, type WorkflowExecutionDescription, type Workflow
 import { connectionSettings, webUiUrl } from '../../temporal.config';
 import { connectClient } from '../../workers/connection';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
+import { pendingWork } from '../progress';
+import type { StoreWaitView } from '../progress-line';
 import { statusLines } from '../status-lines';
 import { UsageError } from '../errors';
 import { type Commands, parseOptions, wholeNumber } from '../options';
@@ -45,13 +47,16 @@ async function status(handle: WorkflowHandle, description: WorkflowExecutionDesc
     } catch (e) {
       out.note = `live status unavailable (${(e as Error).message}); is a worker running? npx harnessx worker`;
     }
+    // An artifact store outage the run's activities are waiting out (their heartbeat details), whatever the query said.
+    const { storeWait } = await pendingWork(handle).catch(() => ({ storeWait: null }));
+    if (storeWait) out.storeWait = storeWait;
   } else if (workflowStatus === 'COMPLETED') {
     out.result = await handle.result();
   }
   if (json) return console.log(JSON.stringify(out, null, 2));
   const summary = await description.staticSummary().catch(() => undefined);
   const elapsed = ((description.closeTime ?? new Date()).getTime() - description.startTime.getTime()) / 1000;
-  for (const line of statusLines({ workflowId: id, workflowStatus, startTime: description.startTime, elapsedSeconds: elapsed, summary, live: 'round' in out ? (out as unknown as RunStatus) : null, result: (out.result as RunSummary | undefined) ?? null, note: (out.note as string | undefined) ?? null, webUi: webUiUrl(id) }))
+  for (const line of statusLines({ workflowId: id, workflowStatus, startTime: description.startTime, elapsedSeconds: elapsed, summary, live: 'round' in out ? (out as unknown as RunStatus) : null, result: (out.result as RunSummary | undefined) ?? null, note: (out.note as string | undefined) ?? null, storeWait: (out.storeWait as StoreWaitView | undefined) ?? null, webUi: webUiUrl(id) }))
     console.log(line);
 }
 
