@@ -144,22 +144,26 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
     }
   };
 
+  let injecting = false;
   const maybeInjectBad = async () => {
-    if (o.injectBadCandidateAfter === undefined || bad || finished < o.injectBadCandidateAfter) return;
-    const s = await fresh();
-    if (!s || s.canary) return;
-    const at = finished;
-    bad = { harnessId: '', injectedAtRun: at, decision: null, canaryRuns: null, pulled: null };
-    const current = (await handle.query<{ champion: { config: Record<string, unknown> } }>('current')).champion.config;
-    const config = regressingCandidate(parseHarnessConfig(current));
-    const harnessId = harnessIdOf(config);
-    bad.harnessId = harnessId;
+    // One runner at a time: the flag is set before the first await, so no two runners inject.
+    if (o.injectBadCandidateAfter === undefined || bad || injecting || finished < o.injectBadCandidateAfter) return;
+    injecting = true;
     try {
+      const s = await fresh();
+      if (!s || s.canary) return;
+      const at = finished;
+      const current = (await handle.query<{ champion: { config: Record<string, unknown> } }>('current')).champion.config;
+      const config = regressingCandidate(parseHarnessConfig(current));
+      const harnessId = harnessIdOf(config);
       await handle.executeUpdate('canary', { args: [{ harnessId, config, reason: 'deploy bench --inject-bad-candidate: a step budget of 2 (it cannot finish a task)' }] });
+      bad = { harnessId, injectedAtRun: at, decision: null, canaryRuns: null, pulled: null };
       log(`injected a regressing candidate ${harnessId} as the canary after ${at} runs`);
     } catch (e) {
-      log(`could not inject the regressing candidate: ${(e as Error).message}`);
-      bad = null; // try again after the next run
+      // Refused (a canary went out meanwhile) or unreachable: tried again after a later run.
+      log(`could not inject the regressing candidate yet: ${(e as Error).message}`);
+    } finally {
+      injecting = false;
     }
   };
 
