@@ -1,4 +1,5 @@
 import type { AuditRecord } from '../aegis/types';
+import type { WindowSummary } from '../aegis/live/deployment-state';
 
 /**
  * What a deployment's audit log says happened, read back for its report: the closed windows with their live
@@ -17,20 +18,16 @@ export function isDeploymentAudit(audit: readonly AuditRecord[]): boolean {
   return audit.some((r) => r.stage === 'setup' && r.payload?.deployment === true);
 }
 
-/** One closed window as its audit record gives it. */
-export interface LiveWindow {
-  index: number;
-  runs: number;
-  passRate: number | null;
-  low: number | null;
-  high: number | null;
-  /** The champion it ran under (when it closed). */
-  harnessId: string;
+/**
+ * One closed window as its audit record gives it: the deployment's WindowSummary, read back leniently (any
+ * outcome source name; times null when a record predates them).
+ */
+export type LiveWindow = Omit<WindowSummary, 'bySource' | 'startedAt' | 'endedAt'> & {
   bySource: Record<string, number>;
   /** Milliseconds since the epoch (the workflow's clock); null when not recorded. */
   startedAt: number | null;
   endedAt: number | null;
-}
+};
 
 export type EventKind = 'canary' | 'promoted' | 'rolled_back' | 'pulled' | 'manual_rollback';
 

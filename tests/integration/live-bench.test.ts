@@ -1,15 +1,13 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { deploymentInputSchema } from '../../aegis/live/deployment-input';
 import { liveBenchDeploymentInput, playLiveWorkload } from '../../cli/deploy-bench/live-workload';
-import { devServerArgs, portOpen } from '../../cli/dev-server';
-import { findTemporalCli } from '../../cli/temporal-cli';
+import { portOpen } from '../../cli/dev-server';
 import { ArtifactStore } from '../../store/artifact-store';
 import { startDevServer, startWorker, tempDataDir, waitFor } from './temporal-env';
-import { kill, killAll, spawnWorker } from './worker-process';
+import { kill, killAll, spawnDevServer, spawnWorker } from './worker-process';
 
 /**
  * `deploy bench`'s claims on a real server, with the workload played through createAgent as a product plays
@@ -86,13 +84,7 @@ describe('a live workload while the worker, then the Temporal server, are killed
   const dir = tempDataDir();
   const port = 19233 + Math.floor(Math.random() * 2000);
   const queue = 'hx-live-bench-kill';
-  const startServer = (): ChildProcess => {
-    const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()!.path;
-    const args = devServerArgs(join(dir, 'temporal.sqlite')).map((a) => (a === '7233' ? String(port) : a));
-    const server = spawn(cli, [...args.filter((a, i) => !(a === '--ui-port' || args[i - 1] === '--ui-port')), '--headless'], { stdio: 'ignore' });
-    children.push(server);
-    return server;
-  };
+  const startServer = (): ChildProcess => spawnDevServer(dir, port, children);
   afterAll(() => killAll(children));
 
   it('every run is answered and every report reaches the deployment', async () => {

@@ -1,12 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
-import { devServerArgs, portOpen } from '../../cli/dev-server';
-import { findTemporalCli } from '../../cli/temporal-cli';
+import { portOpen } from '../../cli/dev-server';
 import { ArtifactStore } from '../../store/artifact-store';
 import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { tempDataDir, waitFor } from './temporal-env';
-import { kill, killAll, spawnWorker } from './worker-process';
+import { kill, killAll, spawnDevServer, spawnWorker } from './worker-process';
 
 jest.setTimeout(300_000);
 
@@ -14,14 +12,7 @@ const children: ChildProcess[] = [];
 const dir = tempDataDir();
 const port = 17233 + Math.floor(Math.random() * 2000);
 
-/** The dev server exactly as `harnessx server` runs it (SQLite file), on a test port, without the UI. */
-function startServer(): ChildProcess {
-  const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()!.path;
-  const args = devServerArgs(join(dir, 'temporal.sqlite')).map((a) => (a === '7233' ? String(port) : a));
-  const server = spawn(cli, [...args.filter((a, i) => !(a === '--ui-port' || args[i - 1] === '--ui-port')), '--headless'], { stdio: 'ignore' });
-  children.push(server);
-  return server;
-}
+const startServer = (): ChildProcess => spawnDevServer(dir, port, children);
 
 afterAll(() => killAll(children));
 

@@ -1,12 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
-import { devServerArgs, portOpen } from '../../cli/dev-server';
-import { findTemporalCli } from '../../cli/temporal-cli';
+import { portOpen } from '../../cli/dev-server';
 import { ArtifactStore } from '../../store/artifact-store';
 import type { RunSummary } from '../../workflows/evolve-harness';
 import { tempDataDir, waitFor } from './temporal-env';
-import { kill, killAll, spawnWorker } from './worker-process';
+import { kill, killAll, spawnDevServer, spawnWorker } from './worker-process';
 
 /**
  * Spend counted once, whatever is retried: a run whose worker is SIGKILLed, or whose Temporal server is
@@ -25,14 +23,8 @@ const address = `127.0.0.1:${port}`;
 let server: ChildProcess;
 let client: Client;
 
-/** The dev server as `harnessx server` runs it (SQLite file), on a test port, without the UI; it survives its own kill. */
-function startServer(): ChildProcess {
-  const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()!.path;
-  const args = devServerArgs(join(dir, 'temporal.sqlite')).map((a) => (a === '7233' ? String(port) : a));
-  const child = spawn(cli, [...args.filter((a, i) => !(a === '--ui-port' || args[i - 1] === '--ui-port')), '--headless'], { stdio: 'ignore' });
-  children.push(child);
-  return child;
-}
+/** The dev server on its SQLite file: it survives its own kill. */
+const startServer = (): ChildProcess => spawnDevServer(dir, port, children);
 
 const id = 'it-spend-once';
 // No held-out tracking: the first evaluation is then the final one (fresh seeds, paid), not one the gates' cached outcomes answer for free.

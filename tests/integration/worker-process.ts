@@ -1,5 +1,7 @@
 import { ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
 import { join } from 'node:path';
+import { devServerArgs } from '../../cli/dev-server';
+import { findTemporalCli } from '../../cli/temporal-cli';
 
 const ROOT = join(__dirname, '../..');
 
@@ -50,4 +52,16 @@ export async function kill(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
   await exited;
+}
+
+/**
+ * The dev server exactly as `harnessx server` runs it (its SQLite file in `dir`), on a test port, without
+ * the UI: killed and started again on the same file, it resumes what it held (the crash tests).
+ */
+export function spawnDevServer(dir: string, port: number, children: ChildProcess[]): ChildProcess {
+  const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()!.path;
+  const args = devServerArgs(join(dir, 'temporal.sqlite')).map((a) => (a === '7233' ? String(port) : a));
+  const server = spawn(cli, [...args.filter((a, i) => !(a === '--ui-port' || args[i - 1] === '--ui-port')), '--headless'], { stdio: 'ignore' });
+  children.push(server);
+  return server;
 }
