@@ -140,6 +140,8 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
         windowsLogged = s.windows.length;
       }
       if (!s.roundRunning && started - s.counts.reports <= lag) return;
+      // While a round works no run ends, so the injection is tried here too (no canary deciding is the moment).
+      if (!s.canary) await maybeInjectBad();
       await sleep(STATUS_EVERY_MS);
     }
   };
