@@ -107,7 +107,8 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
   const readStatus = (): Promise<void> =>
     (reading ??= (async () => {
       try {
-        status = await withTimeout(handle.query<DeploymentStatus>('deploymentStatus'), 3000);
+        // A loaded server answers a query of a large deployment in seconds; no answer in 15 s counts as down.
+        status = await withTimeout(handle.query<DeploymentStatus>('deploymentStatus'), 15_000);
       } catch {
         status = null; // unreachable: the workload does not wait on it
       } finally {
@@ -117,7 +118,12 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
     })());
   const lastStatus = (): DeploymentStatus | null => status;
   const fresh = async () => {
-    if (Date.now() - statusAt >= STATUS_EVERY_MS) await readStatus();
+    if (Date.now() - statusAt >= STATUS_EVERY_MS) {
+      const read = readStatus();
+      // After a failed read (worker or server down) the product does not wait for the next one: it goes on
+      // serving, and the read finishes in the background. While the deployment answers, pacing waits for it.
+      if (status !== null || statusAt === 0) await read;
+    }
     return status;
   };
 
