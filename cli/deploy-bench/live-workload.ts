@@ -103,11 +103,15 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
   // The deployment's status, read at most every STATUS_EVERY_MS by whichever runner needs it.
   let status: DeploymentStatus | null = null;
   let statusAt = 0;
+  /** The deployment has answered once: until then (it is setting up) the workload waits for it. */
+  let answered = false;
   let reading: Promise<void> | null = null;
   const readStatus = (): Promise<void> =>
     (reading ??= (async () => {
       try {
-        status = await withTimeout(handle.query<DeploymentStatus>('deploymentStatus'), 3000);
+        // A loaded server answers a query of a large deployment in seconds; no answer in 15 s counts as down.
+        status = await withTimeout(handle.query<DeploymentStatus>('deploymentStatus'), 15_000);
+        answered = true;
       } catch {
         status = null; // unreachable: the workload does not wait on it
       } finally {
@@ -117,7 +121,13 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
     })());
   const lastStatus = (): DeploymentStatus | null => status;
   const fresh = async () => {
-    if (Date.now() - statusAt >= STATUS_EVERY_MS) await readStatus();
+    if (Date.now() - statusAt >= STATUS_EVERY_MS) {
+      const read = readStatus();
+      // After a failed read (worker or server down) the product does not wait for the next one: it goes on
+      // serving, and the read finishes in the background. While the deployment answers (and before it first
+      // has, while it sets up), pacing waits for it.
+      if (status !== null || !answered) await read;
+    }
     return status;
   };
 
@@ -140,6 +150,8 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
         windowsLogged = s.windows.length;
       }
       if (!s.roundRunning && started - s.counts.reports <= lag) return;
+      // While a round works no run ends, so the injection is tried here too (no canary deciding is the moment).
+      if (!s.canary) await maybeInjectBad();
       await sleep(STATUS_EVERY_MS);
     }
   };
