@@ -64,6 +64,8 @@ export interface LiveWorkloadOptions {
   swap?: 'between-runs' | 'between-steps';
   /** Put a regressing candidate out as a canary once this many runs are done (and no canary is deciding). */
   injectBadCandidateAfter?: number;
+  /** After `runs` runs, keep playing until this says so (tests: until a fault sequence is over). */
+  continueUntil?: () => boolean;
   /** Called once when this many runs have started (fault injection in tests: kill the worker, the server). */
   faults?: Array<{ afterRuns: number; run: () => Promise<void> | void }>;
   /** Progress, one line per closed window and per notable event. */
@@ -186,7 +188,7 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
   const runner = async () => {
     for (;;) {
       await pace();
-      if (started >= o.runs) return;
+      if (started >= o.runs && (!o.continueUntil || o.continueUntil())) return;
       const i = started++;
       while (faults.length && faults[0].afterRuns <= i) {
         const fault = faults.shift()!;
@@ -218,7 +220,7 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
     await readStatus();
     final = lastStatus();
     // Settled: every report applied, no round working, no canary still deciding on runs that will not come.
-    if (final && final.counts.reports >= o.runs - stats.reportsDropped && !final.roundRunning) break;
+    if (final && final.counts.reports >= played.length - stats.reportsDropped && !final.roundRunning) break;
     await sleep(250);
   }
   if (bad && final) {
@@ -228,7 +230,7 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
     b.pulled = version ? version.status === 'pulled' : null;
     b.canaryRuns = version?.canaryRuns ?? null;
   }
-  return { ...liveBenchSummary({ runs: o.runs, concurrency: o.concurrency, played, status: final, stats, badCandidate: bad, durationMs: Date.now() - startedAt, paced: o.pace ?? 'rounds' }), status: final, played };
+  return { ...liveBenchSummary({ runs: played.length, concurrency: o.concurrency, played, status: final, stats, badCandidate: bad, durationMs: Date.now() - startedAt, paced: o.pace ?? 'rounds' }), status: final, played };
 }
 
 /** A candidate that regresses without crashing anything: the champion with a step budget of 2. */
