@@ -109,8 +109,10 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
   /** The deployment has answered once: until then (it is setting up) the workload waits for it. */
   let answered = false;
   let reading: Promise<void> | null = null;
+  let readingSince = 0;
   const readStatus = (): Promise<void> =>
     (reading ??= (async () => {
+      readingSince = Date.now();
       try {
         // A loaded server answers a query of a large deployment in seconds; no answer in 15 s counts as down.
         status = await withTimeout(handle.query<DeploymentStatus>('deploymentStatus'), 15_000);
@@ -134,6 +136,9 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
       if (!answered) await read;
       else if (status !== null) await Promise.race([read, sleep(PACE_WAIT_MS)]);
     }
+    // A read that has hung for longer than PACE_WAIT_MS (a worker down: the server holds the query) makes the
+    // last answer stale: the workload treats the deployment as unreachable rather than pacing on old counts.
+    if (answered && reading && Date.now() - readingSince >= PACE_WAIT_MS) return null;
     return status;
   };
 

@@ -126,6 +126,8 @@ describe('a live workload while the worker, then the Temporal server, are killed
       faults: [{ afterRuns: 60, run: () => void (chain = faults()) }],
       // However fast the runs go, the stream lasts until both outages are over: runs must end during each.
       continueUntil: () => outages.length === 2,
+      // This test is about the product during outages, not about evolution: no pacing by the deployment's reports.
+      pace: 'none',
       agentLog: () => undefined,
       drainTimeoutMs: 180_000,
     });
