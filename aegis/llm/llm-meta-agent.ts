@@ -5,6 +5,8 @@ import type { Model } from '../../harness/processor';
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
 import { PROCESSOR_LIBRARY } from '../../harness/processors';
+import { BUNDLES } from '../../harness/processors/bundles';
+import { bundlesInLibrary, DEFAULT_PROCESSOR_LIBRARY, editOutsideLibrary, ProcessorLibraryName, typeInLibrary } from '../library-scope';
 import type { CandidateDraft, CritiqueWithRevisions, MetaAgent, PreGateChecker, TriedEdit } from '../meta-agent';
 import { rejectionKind, StageFailure } from '../meta-agent';
 import { bucketOf, changeBucket, changeKey, editKey } from '../remedies';
@@ -36,40 +38,57 @@ export function ledgerView(tried: TriedEdit[], max = 30) {
 /**
  * Edit types the ledger has not tried on this harness, of every kind, as the Planner names them:
  * insert:<type>@<hook> for library types the harness lacks, replace:<group>-><type>@<hook> for another
- * member of a singleton group it has, remove:<id> and configure:<id> for each processor it has.
+ * member of a singleton group it has, remove:<id> and configure:<id> for each processor it has,
+ * move:<id> for each processor that shares its hook with another (a move counts as tried whatever its
+ * position was), and bundle:<name>@<version> for each bundle. `library`: the run's processor library —
+ * with 'core' only its types are inserted or replaced to, and no bundle is listed.
  */
-export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[]): string[] {
+export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[], library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): string[] {
   const present = HOOKS.flatMap((hook) => config.hooks[hook].map((p) => ({ ...p, hook })));
   const presentTypes = new Set(present.map((p) => p.type));
   // A tried key may join several edits with '+'; each part counts as tried, unless it failed on a mistake
-  // (the idea never ran, so it is still untried). A configure counts as tried whatever its params were.
-  const triedKeys = new Set(tried.filter((t) => rejectionKind(t) !== 'mistake').flatMap((t) => t.key.split('+')).map((k) => (k.startsWith('configure:') ? k.split(':').slice(0, 2).join(':') : k)));
+  // (the idea never ran, so it is still untried). A configure counts as tried whatever its params were, a
+  // move whatever its position was.
+  const triedKeys = new Set(
+    tried
+      .filter((t) => rejectionKind(t) !== 'mistake')
+      .flatMap((t) => t.key.split('+'))
+      .map((k) => (k.startsWith('configure:') ? k.split(':').slice(0, 2).join(':') : k.startsWith('move:') ? k.replace(/\((before|after):.*$/, '') : k)),
+  );
   const out: string[] = [];
   const add = (key: string) => (!triedKeys.has(key) && !out.includes(key) ? out.push(key) : 0);
-  for (const def of Object.values(PROCESSOR_LIBRARY)) {
+  const library_ = Object.values(PROCESSOR_LIBRARY).filter((def) => typeInLibrary(def.type, library));
+  for (const def of library_) {
     if (presentTypes.has(def.type) && def.type !== 'code') continue;
     for (const hook of def.hooks) if (def.type !== 'code' || ['before_model', 'after_model', 'after_tool', 'before_tool'].includes(hook)) add(`insert:${def.type}@${hook}`);
   }
   for (const p of present) {
     const group = PROCESSOR_LIBRARY[p.type]?.meta.singletonGroup;
     if (group)
-      for (const def of Object.values(PROCESSOR_LIBRARY))
+      for (const def of library_)
         if (def.type !== p.type && def.meta.singletonGroup === group && def.hooks.includes(p.hook)) add(`replace:${group}->${def.type}@${p.hook}`);
   }
   for (const p of present) add(`remove:${p.id}`);
   for (const p of present) if (p.type !== 'code') add(`configure:${p.id}`);
+  for (const p of present) if (config.hooks[p.hook].length >= 2) add(`move:${p.id}`);
+  if (bundlesInLibrary(library)) for (const b of BUNDLES) add(`bundle:${b.name}@${b.version}`);
   return out;
 }
 
 /** The untried edit types by the bucket each would land in (what "spans every kind and bucket" looks like to the Planner). */
-export function untriedByBucket(config: HarnessConfig, tried: TriedEdit[]): Record<string, string[]> {
+export function untriedByBucket(config: HarnessConfig, tried: TriedEdit[], library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   const typeOf = new Map(HOOKS.flatMap((h) => config.hooks[h].map((p) => [p.id, p.type] as const)));
-  for (const key of untriedEditTypes(config, tried)) {
+  for (const key of untriedEditTypes(config, tried, library)) {
     const [op, rest] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
     const type = op === 'insert' ? rest.split('@')[0] : op === 'replace' ? rest.split('->')[1].split('@')[0] : typeOf.get(rest) ?? 'code';
     const processor = { id: 'x', type, params: {} };
-    const bucket = changeBucket(op === 'configure' ? { op, processorId: rest, params: {} } : op === 'remove' ? { op, processorId: rest } : { op: 'insert', hook: 'task_start', processor }, typeOf);
+    const bucket =
+      op === 'bundle'
+        ? changeBucket({ op, name: rest.split('@')[0] }, typeOf)
+        : op === 'move'
+          ? changeBucket({ op, processorId: rest, before: rest }, typeOf)
+          : changeBucket(op === 'configure' ? { op, processorId: rest, params: {} } : op === 'remove' ? { op, processorId: rest } : { op: 'insert', hook: 'task_start', processor }, typeOf);
     (out[bucket] ??= []).push(key);
   }
   return out;

@@ -86,7 +86,7 @@ Rules:
 - Name edit types that have not been tried yet in "untriedEditTypes".
 - When prompt-only edits have stopped shipping, propose structural changes (tools, processors, memory or control redesigns, or new processor code), not more rewording.
 - Options must be task-agnostic: never key behaviour on task ids or copy task data.
-- "untriedEditTypes" in the data lists, by bucket, every edit not yet tried on this harness: inserts, replaces within a singleton group, removes and configures; name the ones you propose in your "untriedEditTypes".
+- "untriedEditTypes" in the data lists, by bucket, every edit not yet tried on this harness: inserts, replaces within a singleton group, removes, configures, moves (move:<id>, any position) and bundles; name the ones you propose in your "untriedEditTypes".
 GATE
 ${JSON_ONLY}
 Shape: {"options":[{"category":"loop","bucket":"processor","direction":"...","editTypes":["insert:code@before_model"],"targetTasks":["..."]}],"untriedEditTypes":["..."],"notes":"..."}. Most promising option first; at most 8.`.replace('GATE', gateMechanics());
