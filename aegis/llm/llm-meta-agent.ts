@@ -18,7 +18,7 @@ import { CriticOutputSchema, DigesterOutputSchema, EvolverOutput, EvolverOutputS
 import { moduleProblems, resolveModules } from './code-modules';
 
 /** The Evolver's system prompt with the catalogue and code API: stable, so cached where the provider caches. */
-const EVOLVER_STABLE = () => withStableContext(EVOLVER_SYSTEM, { catalogue: true, codeApi: true });
+const EVOLVER_STABLE = (library: ProcessorLibraryName) => withStableContext(EVOLVER_SYSTEM, { catalogue: true, codeApi: true, library });
 
 /** Failing tasks per Digester call: enough context per task, bounded prompt. */
 const DIGEST_CHUNK = 8;
@@ -116,8 +116,12 @@ export class LlmMetaAgent implements MetaAgent {
    * `promptChars`: the payload budget; by default smaller for openai-compatible (open-weight, smaller
    * context) models, whose prompts are summarised level by level rather than cut.
    */
-  constructor(private readonly model: Model, options: { promptChars?: number } = {}) {
+  /** The run's processor library: what the catalogue shows and what a proposal may insert (see aegis/library-scope.ts). */
+  private readonly library: ProcessorLibraryName;
+
+  constructor(private readonly model: Model, options: { promptChars?: number; library?: ProcessorLibraryName } = {}) {
     this.name = `llm:${model.id}`;
+    this.library = options.library ?? DEFAULT_PROCESSOR_LIBRARY;
     this.promptChars = options.promptChars ?? (model.id.startsWith('openai-compatible:') ? COMPATIBLE_PROMPT_CHARS : DEFAULT_PROMPT_CHARS);
   }
 
@@ -153,7 +157,7 @@ export class LlmMetaAgent implements MetaAgent {
         callStructured({
           model: this.model,
           stage: 'digest',
-          system: withStableContext(DIGESTER_SYSTEM, { libraryTypes: true }),
+          system: withStableContext(DIGESTER_SYSTEM, { libraryTypes: true, library: this.library }),
           user: digesterUser(chunk.map((d) => ({ digest: d, traces: byTask.get(d.taskId) ?? [] })), input.config, this.promptChars, input.digest.sharedPreamble),
           schema: DigesterOutputSchema,
           check: (v) => {
@@ -175,12 +179,12 @@ export class LlmMetaAgent implements MetaAgent {
   async plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig; gate?: GateTerms }): Promise<Landscape> {
     const { digest, tried, config } = input;
     const stalled = promptEditsStalled(tried);
-    const untried = untriedEditTypes(config, tried);
+    const untried = untriedEditTypes(config, tried, this.library);
     const out = await this.structured('plan', () =>
       callStructured({
         model: this.model,
         stage: 'plan',
-        system: withStableContext(PLANNER_SYSTEM, { catalogue: true }),
+        system: withStableContext(PLANNER_SYSTEM, { catalogue: true, library: this.library }),
         user: fitJson(
           [30, 12, 4].map((n) => ({
             round: digest.round,
@@ -190,7 +194,7 @@ export class LlmMetaAgent implements MetaAgent {
             harness: harnessView(config, n === 30 ? 3000 : 600),
             editExamples: editExamples(config),
             editsTried: ledgerView(tried, n),
-            untriedEditTypes: n === 4 ? untried.slice(0, 40) : untriedByBucket(config, tried),
+            untriedEditTypes: n === 4 ? untried.slice(0, 40) : untriedByBucket(config, tried, this.library),
             promptOnlyEditsStalled: stalled,
             ...(input.gate ? { gateRules: gateMechanics(input.gate) } : {}),
           })),
@@ -214,7 +218,7 @@ export class LlmMetaAgent implements MetaAgent {
   }
 
   private evolverContext(config: HarnessConfig) {
-    return { harness: harnessView(config), editExamples: editExamples(config) };
+    return { harness: harnessView(config), editExamples: editExamples(config, this.library) };
   }
 
   /**
@@ -222,11 +226,13 @@ export class LlmMetaAgent implements MetaAgent {
    * apply, not only a candidate's first (a change that fails is skipped and the next ones are tried on what
    * the candidate built so far, so a later problem is reported too).
    */
-  static proposalProblems(config: HarnessConfig, proposals: Proposal[], label: (i: number) => string): string[] {
+  static proposalProblems(config: HarnessConfig, proposals: Proposal[], label: (i: number) => string, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): string[] {
     const problems: string[] = [];
     proposals.forEach((p, i) => {
       let current = config;
       p.changes.forEach((edit, j) => {
+        const outside = editOutsideLibrary(edit, library);
+        if (outside) return void problems.push(`${label(i)}.changes.${j}: library: ${outside}`);
         const built = applyEdit(current, edit);
         if (built.ok) current = built.config;
         else problems.push(`${label(i)}.changes.${j}: ${built.error.rule}: ${built.error.message}`);
@@ -240,17 +246,17 @@ export class LlmMetaAgent implements MetaAgent {
    * `raw`: a reply that failed the schema — its candidates that parse on their own are checked too, so the
    * repair message names their problems beside the schema's.
    */
-  static replyProblems(config: HarnessConfig, reply: EvolverOutput, maxCandidates: number): string[] {
+  static replyProblems(config: HarnessConfig, reply: EvolverOutput, maxCandidates: number, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): string[] {
     const resolved = resolveModules(reply.candidates, reply.modules);
     return [
       ...resolved.problems,
       ...(reply.candidates.length > maxCandidates ? [`candidates: at most ${maxCandidates}, got ${reply.candidates.length}`] : []),
-      ...LlmMetaAgent.proposalProblems(config, resolved.candidates, (i) => `candidates.${i}`),
+      ...LlmMetaAgent.proposalProblems(config, resolved.candidates, (i) => `candidates.${i}`, library),
     ];
   }
 
   /** The semantic problems of the parts of a schema-invalid Evolver reply that parse on their own. */
-  static partialReplyProblems(config: HarnessConfig, raw: unknown): string[] {
+  static partialReplyProblems(config: HarnessConfig, raw: unknown, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): string[] {
     const value = raw as { candidates?: unknown; modules?: unknown } | null;
     if (!value || typeof value !== 'object' || !Array.isArray(value.candidates)) return [];
     const modules = EvolverOutputSchema.shape.modules.safeParse(value.modules);
@@ -259,7 +265,7 @@ export class LlmMetaAgent implements MetaAgent {
       const parsed = ProposalSchema.safeParse(c);
       if (!parsed.success) return;
       const resolved = resolveModules([parsed.data], modules.success ? modules.data : [], () => `candidates.${i}`);
-      problems.push(...resolved.problems, ...LlmMetaAgent.proposalProblems(config, resolved.candidates, () => `candidates.${i}`));
+      problems.push(...resolved.problems, ...LlmMetaAgent.proposalProblems(config, resolved.candidates, () => `candidates.${i}`, library));
     });
     return problems;
   }
@@ -324,9 +330,9 @@ export class LlmMetaAgent implements MetaAgent {
       })),
       this.promptChars,
     );
-    const check = (v: EvolverOutput) => LlmMetaAgent.replyProblems(config, v, maxCandidates);
-    const partialCheck = (raw: unknown) => LlmMetaAgent.partialReplyProblems(config, raw);
-    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_STABLE(), user, schema: EvolverOutputSchema, maxTokens: 8192, check, partialCheck }));
+    const check = (v: EvolverOutput) => LlmMetaAgent.replyProblems(config, v, maxCandidates, this.library);
+    const partialCheck = (raw: unknown) => LlmMetaAgent.partialReplyProblems(config, raw, this.library);
+    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_STABLE(this.library), user, schema: EvolverOutputSchema, maxTokens: 8192, check, partialCheck }));
     const drafts = LlmMetaAgent.drafts(config, LlmMetaAgent.resolved(out), round);
     if (!input.preGate) return drafts;
     const failures = await LlmMetaAgent.preGateFailures(drafts, input.preGate);
@@ -343,7 +349,7 @@ export class LlmMetaAgent implements MetaAgent {
     const repaired = await callStructured({
       model: this.model,
       stage: 'evolve',
-      system: EVOLVER_STABLE(),
+      system: EVOLVER_STABLE(this.library),
       user,
       history: [{ role: 'assistant', content: JSON.stringify(out) }, { role: 'user', content: feedback }],
       schema: EvolverOutputSchema,
@@ -427,12 +433,12 @@ export class LlmMetaAgent implements MetaAgent {
         callStructured({
           model: this.model,
           stage: 'revise',
-          system: withStableContext(EVOLVER_REVISION_SYSTEM, { catalogue: true, codeApi: true }),
+          system: withStableContext(EVOLVER_REVISION_SYSTEM, { catalogue: true, codeApi: true, library: this.library }),
           user: JSON.stringify({ ...preambleOnce(digest, 1500), failingTasks: failingSummary(digest, 8), candidate: { bucket: original.bucket, changes: original.manifest.changes, evidence: original.manifest.capabilityEvidence, predictedImpact: original.manifest.predictedImpact, rationale: original.manifest.attributionSignature }, criticRequest: decision.request, ...this.evolverContext(config) }),
           schema: EvolverOutputSchema,
           maxTokens: 8192,
-          check: (v) => [...(v.candidates.length !== 1 ? [`candidates: exactly one revised candidate, got ${v.candidates.length}`] : []), ...LlmMetaAgent.replyProblems(config, v, 1)],
-          partialCheck: (raw) => LlmMetaAgent.partialReplyProblems(config, raw),
+          check: (v) => [...(v.candidates.length !== 1 ? [`candidates: exactly one revised candidate, got ${v.candidates.length}`] : []), ...LlmMetaAgent.replyProblems(config, v, 1, this.library)],
+          partialCheck: (raw) => LlmMetaAgent.partialReplyProblems(config, raw, this.library),
         }),
       );
       const draft = LlmMetaAgent.draft(config, LlmMetaAgent.resolved(proposal)[0], `${original.candidateId}-rev`);
