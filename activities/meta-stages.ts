@@ -49,7 +49,7 @@ export function createMetaStageActivities(services: ActivityServices) {
       case 'random':
         return new RandomMetaAgent(spec.seed ?? 'harnessx', library);
       case 'single-agent':
-        return new SingleAgentMetaAgent(model);
+        return new SingleAgentMetaAgent(model, library);
       case 'reflective-prompt': {
         const runId = workflowIdOrNull() ?? 'local';
         const pool: PromptPoolStore = {

@@ -4,6 +4,9 @@ import { withStableContext, PLANNER_SYSTEM } from '../../aegis/llm/prompts';
 import type { TriedEdit } from '../../aegis/meta-agent';
 import { RuleBasedMetaAgent } from '../../aegis/rule-based-agent';
 import { RandomMetaAgent } from '../../aegis/baselines/random-evolver';
+import { SingleAgentMetaAgent } from '../../aegis/baselines/single-agent';
+import { StageFailure } from '../../aegis/meta-agent';
+import { ScriptedModel } from '../helpers/processor-harness';
 import { evolveInputSchema } from '../../aegis/run-input';
 import { FAILURE_CATEGORIES, type Digest, type FailureCategory } from '../../aegis/types';
 import { libraryFlag } from '../../cli/options';
@@ -128,6 +131,43 @@ describe('the processor library switch (run input processorLibrary)', () => {
     expect(editOutsideLibrary({ op: 'replace', processor: { type: 'tool_call_correction' } }, 'core')).toMatch(/tool_call_correction/);
     // Removing or configuring what the harness already has stays allowed.
     expect(editOutsideLibrary({ op: 'remove' }, 'core')).toBeNull();
+  });
+
+  test("the LLM meta-agent with 'core': its stages see the narrow catalogue, and a reply reaching outside is sent back to repair", async () => {
+    const config = seedHarness();
+    const digest = digestOf(1, config);
+    const proposal = (type: string, hook: string) => ({ bucket: 'processor', rationale: 'r', changes: [{ op: 'insert', hook, processor: { id: type, type, params: {} } }], evidence: ['e'], predictedImpact: { tasksWillUnlock: ['t0'], stabilize: [], atRisk: [] } });
+    const model = new ScriptedModel([
+      JSON.stringify({ options: [{ category: 'loop', bucket: 'processor', direction: 'detect loops', editTypes: ['insert:loop_detection@before_model'] }], untriedEditTypes: [] }),
+      JSON.stringify({ candidates: [proposal('repeated_action', 'before_model')] }),
+      JSON.stringify({ candidates: [proposal('loop_detection', 'before_model')] }),
+    ]);
+    const agent = new LlmMetaAgent(model, { library: 'core' });
+    const landscape = await agent.plan({ digest, tried: [], config });
+    const drafts = await agent.evolve({ landscape, digest, config, maxCandidates: 2, round: 1 });
+    model.assertConsumed();
+    expect(drafts.map((d) => d.editKey)).toEqual(['insert:loop_detection@before_model']);
+    const systems = model.requests.map((r) => r.messages.filter((m) => m.role === 'system').map((m) => String(m.content)).join(''));
+    for (const system of systems) {
+      expect(system).not.toContain('"type":"repeated_action"');
+      expect(system).not.toContain('Bundles (');
+    }
+    const planData = JSON.parse(String(model.requests[0].messages.filter((m) => m.role === 'user').at(-1)!.content));
+    expect(JSON.stringify(planData.untriedEditTypes)).not.toMatch(/repeated_action|bundle:/);
+    // The repair request names the change and the library.
+    expect(JSON.stringify(model.requests[2].messages)).toMatch(/candidates\.0\.changes\.0: library: processor type \\"repeated_action\\" is not in this run's processor library \\"core\\"/);
+  });
+
+  test("the single-agent baseline's model is held to the library too", async () => {
+    const config = seedHarness();
+    const digest = digestOf(1, config);
+    const traces = [{ taskId: 't0', harnessId: 'hx', model: 'sim:small', seed: 's', attempt: 0, systemPrompt: '', instruction: 'do it', records: [], success: false, endReason: 'step_budget_exhausted', steps: 3, usage: { inputTokens: 1, outputTokens: 1 } }] as never;
+    const reply = JSON.stringify({ candidates: [{ bucket: 'processor', rationale: 'compact', changes: [{ op: 'insert', hook: 'step_start', processor: { id: 'cc', type: 'context_compaction', params: {} } }], evidence: ['long'], predictedImpact: { tasksWillUnlock: ['t0'], stabilize: [], atRisk: [] } }] });
+    const run = (library: 'full' | 'core') => new SingleAgentMetaAgent(new ScriptedModel([reply, reply]), library).evolve({ landscape: { editsTried: [] } as never, digest, config, maxCandidates: 1, round: 1, traces });
+    expect((await run('full'))[0].editKey).toBe('insert:context_compaction@step_start');
+    const refused = await run('core').catch((e) => e);
+    expect(refused).toBeInstanceOf(StageFailure);
+    expect(String(refused.message)).toMatch(/library: processor type "context_compaction" is not in this run's processor library "core"/);
   });
 
   test('run input: absent means full (old histories), core is accepted, anything else is refused by name', () => {
