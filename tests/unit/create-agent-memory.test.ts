@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EPISODE_MEMORY_NAMESPACE, LessonBacking, storedLessons } from '../../aegis/episode-memory';
+import { EPISODE_MEMORY_NAMESPACE, LessonBacking, RolloutMemory, storedLessons } from '../../aegis/episode-memory';
 import { applyEdits, type Edit } from '../../harness/builder';
 import { harnessId, type HarnessConfig } from '../../harness/config';
 import type { Model } from '../../harness/processor';
@@ -71,6 +71,18 @@ describe('createAgent: episodic memory across the product\'s runs', () => {
     const other = new AnsweringModel();
     await createAgent({ harness, model: other, memory: store, name: 'another-app' }).run(TASK);
     expect(other.systems[0]).not.toContain(LESSON_HEADER);
+  });
+
+  test('a product named like the suite recalls what a rollout of the same harness stored during evolution', async () => {
+    const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-agent-evolved-')));
+    const harness = withMemory();
+    // What aegis/rollout.ts does for (harness, suite) when a rollout ends.
+    const rollout = await RolloutMemory.open(store, { harnessId: harnessId(harness), suite: 'tau2-retail' });
+    await rollout.forEpisode(0).remember(['Check the order status before offering a refund.']);
+    await rollout.flush();
+    const model = new AnsweringModel();
+    await createAgent({ harness, model, memory: store, name: 'tau2-retail' }).run('Refund my order please');
+    expect(model.systems[0]).toContain('Check the order status before offering a refund.');
   });
 
   test('by default the lessons live in the project\'s artifact store (HARNESSX_DATA_DIR), so they outlive the agent', async () => {
