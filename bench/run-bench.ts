@@ -165,6 +165,10 @@ async function main() {
   // 2–3. Rollout throughput in-process (the baseline) and through Temporal activities (real dev server, one
   // in-process worker), on the same episodes (same seed per pair), interleaved five times per size so JIT
   // warm-up and machine noise hit both sides alike; the ratio reported is the median of the five pairs (single pairs swing by ±0.1 on 2 cores).
+  // HARNESSX_BENCH_PAIRS=N interleaves N pairs instead (the same measurement, a steadier median on a busy machine).
+  const pairCount = benchPairs(process.env.HARNESSX_BENCH_PAIRS);
+  results.pairs = pairCount;
+  results.loadAverage = require('node:os').loadavg();
   const sizes = [ids240, allIds];
   try {
     const worker = await createAegisWorker({ connection: env.nativeConnection, taskQueue: 'bench', dataDir, workflowBundle });
@@ -178,7 +182,7 @@ async function main() {
       const out: Array<{ episodes: number; calls: number; traceBytes: number; inProcessMs: number[]; temporalMs: number[]; tracedMs: number[]; inProcessTracedMs: number[] }> = [];
       for (const [i, ids] of sizes.entries()) {
         const entry = { episodes: 0, calls: 0, traceBytes: 0, inProcessMs: [] as number[], temporalMs: [] as number[], tracedMs: [] as number[], inProcessTracedMs: [] as number[] };
-        for (let rep = 0; rep < 5; rep++) {
+        for (let rep = 0; rep < pairCount; rep++) {
           const seed = `bench-${i}-${rep}`;
           if (rep === 0) {
             // Counted once, untimed, on the first repetition's episodes (later ones differ only in seed).
@@ -224,6 +228,9 @@ async function main() {
       return { episodes: p.episodes, eps, ratio, ratios, tracedRatio, tracedRatios, tracedVsInProcessTraced: likeRatio, tracedVsInProcessTracedRatios: likeRatios, overheadPerModelCallMs: perCallMs };
     });
 
+    results.loadAverageAfter = require('node:os').loadavg();
+    const load = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+    row('machine load average (1, 5, 15 min)', `${pairCount} pairs per size`, load(results.loadAverageAfter as number[]), `before the pairs: ${load(results.loadAverage as number[])} (${results.cores} cores; other processes slow both sides, unevenly)`);
     // The dev server is torn down below (finally).
     if (!run) return finish(ROOT, 'ratio.json');
     // 4. Wall time per AEGIS round, by stage (from the workflow history).
@@ -321,6 +328,14 @@ async function liveSection(): Promise<void> {
       `reference: offline AEGIS +70 points or more (target ≥ +30); ${s.rounds} rounds, ${s.promotions} promotions, ${s.rollbacks} rollbacks, ${s.midTaskSwaps} mid-task swaps; product: ${s.productRunsFailed} failed, ${s.productRunsLost} lost, ${s.reportsDropped} dropped${s.badCandidate ? `; injected regression ${s.badCandidate.decision} after ${s.badCandidate.canaryRuns} canary runs` : ''}; ${(s.durationMs / 1000).toFixed(0)} s`,
     );
   }
+}
+
+/** HARNESSX_BENCH_PAIRS: how many interleaved in-process/Temporal pairs per size (default 5; odd, so the median is one pair's). */
+function benchPairs(text: string | undefined): number {
+  if (text === undefined || text === '') return 5;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 99 || n % 2 === 0) throw new Error(`HARNESSX_BENCH_PAIRS must be an odd whole number from 1 to 99 (the median is then one pair's ratio), got "${text}"`);
+  return n;
 }
 
 function latencyRow(r: LatencyRow): void {
