@@ -22,14 +22,17 @@ const results = (benchmark: string, library: string) => JSON.parse(readFileSync(
 
 /**
  * Gated candidates of a run, those whose edit key inserts or replaces to a non-core type or applies a bundle,
- * and how many of those the gate shipped (its audit record's kind is "info"; a refusal is "rollback").
+ * and how many such edits the run shipped (its "ship" audit records of kind "commit").
  */
 async function wider(workflowId: string | null): Promise<{ gated: number; wide: number; wideShipped: number }> {
   if (!workflowId) return { gated: 0, wide: 0, wideShipped: 0 };
-  const gates = (await cliStore().readAudit(workflowId)).filter((r) => r.stage === 'gate' && r.candidateId).map((r) => ({ key: String((r.payload as { editKey?: string })?.editKey ?? ''), shipped: r.kind === 'info' }));
+  const audit = await cliStore().readAudit(workflowId);
+  const keyOf = (r: (typeof audit)[number]) => String((r.payload as { editKey?: string })?.editKey ?? '');
   const typesOf = (key: string) => [...key.matchAll(/(?:insert:|->)([a-z_]+)@/g)].map((m) => m[1]);
-  const wide = gates.filter((g) => g.key.includes('bundle:') || typesOf(g.key).some((t) => !CORE_PROCESSOR_TYPES.includes(t)));
-  return { gated: gates.length, wide: wide.length, wideShipped: wide.filter((g) => g.shipped).length };
+  const isWide = (key: string) => key.includes('bundle:') || typesOf(key).some((t) => !CORE_PROCESSOR_TYPES.includes(t));
+  const gated = audit.filter((r) => r.stage === 'gate' && r.candidateId).map(keyOf);
+  const shipped = audit.filter((r) => r.stage === 'ship' && r.kind === 'commit').map(keyOf);
+  return { gated: gated.length, wide: gated.filter(isWide).length, wideShipped: shipped.filter(isWide).length };
 }
 
 async function main(): Promise<void> {
