@@ -5,7 +5,7 @@ import { validSingleEdits } from './edit-space';
 import { CATEGORY_COMPONENTS } from './digester';
 import { DEFAULT_PROCESSOR_LIBRARY, editOutsideLibrary, ProcessorLibraryName } from './library-scope';
 import type { CandidateDraft, MetaAgent, TriedEdit } from './meta-agent';
-import { bucketOf, editKey, remediesFor } from './remedies';
+import { bucketOf, editKey, isWiderRemedy, remediesFor } from './remedies';
 import { seededRandom } from './sampling';
 import { BUCKETS, Candidate, Critique, Digest, FailureCategory, Landscape, Manifest, Remedy } from './types';
 
@@ -37,16 +37,21 @@ export function buildLandscape(digest: Digest, tried: TriedEdit[], config: Harne
   // gate's rollout-free checks are deterministic, so a mistake would repeat. (The LLM Planner, whose retry
   // of a mistake is a corrected edit with another key, is told mistakes do not count against an idea.)
   const triedHere = new Set(tried.filter((t) => t.harnessId === harnessId).map((t) => t.key));
-  // The run's processor library bounds the catalogue too (its remedies name only pre-#30 types today; the filter keeps 'core' honest if that changes).
-  const perCategory = categories.map((c) => remediesFor(c.category, config).filter((r) => !triedHere.has(r.key) && r.edits.every((e) => editOutsideLibrary(e, library) === null)));
-  // Interleave: each category's best untried remedy first, so one dominant category cannot crowd out the rest.
+  // The run's processor library bounds the catalogue: remediesFor offers the wider library's remedies only
+  // with 'full', and the filter refuses anything outside the library whatever the catalogue says.
+  const perCategory = categories.map((c) => remediesFor(c.category, config, library).filter((r) => !triedHere.has(r.key) && r.edits.every((e) => editOutsideLibrary(e, library) === null)));
+  // Two tiers: every category's core remedies before any remedy of the wider library (a new type or a
+  // bundle), so the options a 'core' run has come first, in the same order, and a 'full' run differs only
+  // where 'core' would have run out of catalogue (and explored). Within a tier, interleave: each category's
+  // best untried remedy first, so one dominant category cannot crowd out the rest.
   const options: Remedy[] = [];
   const keys = new Set<string>();
-  for (let depth = 0; perCategory.some((list) => list.length > depth); depth++)
-    for (const list of perCategory) {
-      const r = list[depth];
-      if (r && !keys.has(r.key)) options.push(r), keys.add(r.key);
-    }
+  for (const tier of [perCategory.map((list) => list.filter((r) => !isWiderRemedy(r))), perCategory.map((list) => list.filter(isWiderRemedy))])
+    for (let depth = 0; tier.some((list) => list.length > depth); depth++)
+      for (const list of tier) {
+        const r = list[depth];
+        if (r && !keys.has(r.key)) options.push(r), keys.add(r.key);
+      }
   const explore = explorationOptions(digest, config, new Set([...triedHere, ...keys]), `${seed}|explore|${digest.round}|${harnessId}`, library);
   return { ...landscapeFacts(digest, tried, harnessId), categories, options: [...options, ...explore] };
 }
@@ -156,9 +161,11 @@ export function draftCandidates(landscape: Landscape, config: HarnessConfig, max
 }
 
 /**
- * Critic: drops unsupported unlock claims, then ranks by supported impact × bucket reputation. Exploration
- * candidates follow every catalogue remedy, in the Planner's order: their claims rest on a component's
- * implication (or on nothing left to try), not on a remedy written for the failure.
+ * Critic: drops unsupported unlock claims, then ranks by supported impact × bucket reputation. The wider
+ * library's remedies (a new type or a bundle) follow the core remedies, as in the Planner's options, so a
+ * round that drafts both gates the core ones first, as a 'core' run would. Exploration candidates follow
+ * every catalogue remedy, in the Planner's order: their claims rest on a component's implication (or on
+ * nothing left to try), not on a remedy written for the failure.
  */
 export function rankCandidates(candidates: Candidate[], digest: Digest, reputation: Record<string, number>): Critique {
   const failing = new Set(digest.tasks.filter((t) => t.category !== null).map((t) => t.taskId));
@@ -170,8 +177,12 @@ export function rankCandidates(candidates: Candidate[], digest: Digest, reputati
     return { c, score: (supported.length + 0.5 * c.manifest.predictedImpact.stabilize.length) * (reputation[c.bucket] ?? 1) };
   });
   const supported = scored.filter((s) => s.score > 0);
+  const byScore = (a: (typeof scored)[number], b: (typeof scored)[number]) => b.score - a.score || (a.c.candidateId < b.c.candidateId ? -1 : 1);
+  const catalogue = supported.filter((s) => !isExploration(s.c));
+  const wider = (s: (typeof scored)[number]) => isWiderRemedy({ edits: s.c.manifest.changes });
   const ranked = [
-    ...supported.filter((s) => !isExploration(s.c)).sort((a, b) => b.score - a.score || (a.c.candidateId < b.c.candidateId ? -1 : 1)),
+    ...catalogue.filter((s) => !wider(s)).sort(byScore),
+    ...catalogue.filter(wider).sort(byScore),
     ...supported.filter((s) => isExploration(s.c)),
   ];
   if (!ranked.length) return { decision: 'no_op', reason: 'no candidate is supported by trace evidence' };

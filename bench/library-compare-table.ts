@@ -3,7 +3,7 @@
  * and evolver, the held-out test pass rate of each arm over seeds (mean, 95% t-interval), its evolution tokens,
  * and the paired difference full − core over the same seeds (same tasks, same seed names).
  *
- *   node --require tsx/cjs bench/library-compare-table.ts [tag]     # tag: "" | "-with-random" | "-10seeds"
+ *   node --require tsx/cjs bench/library-compare-table.ts [tag]     # tag: "" | "-10seeds" | "-100m" | "-100m-10seeds"
  *
  * Reads bench/results/library-compare-<benchmark>-<full|core><tag>.json (the last line `compare --json` prints),
  * and each run's audit log from the artifact store (HARNESSX_STORE / HARNESSX_DATA_DIR, as the CLI) to count
@@ -20,16 +20,23 @@ interface Row { evolver: string; seed: string; workflowId: string | null; testPa
 const tag = process.argv[2] ?? '';
 const results = (benchmark: string, library: string) => JSON.parse(readFileSync(join(__dirname, 'results', `library-compare-${benchmark}-${library}${tag}.json`), 'utf8')) as { rows: Row[]; processorLibrary?: string; seeds: string[] };
 
-/** Gated candidates of a run, and those whose edit key inserts or replaces to a non-core type or applies a bundle. */
-async function wider(workflowId: string | null): Promise<{ gated: number; wide: number }> {
-  if (!workflowId) return { gated: 0, wide: 0 };
-  const keys = (await cliStore().readAudit(workflowId)).filter((r) => r.stage === 'gate' && r.candidateId).map((r) => String((r.payload as { editKey?: string })?.editKey ?? ''));
+/**
+ * Gated candidates of a run, those whose edit key inserts or replaces to a non-core type or applies a bundle,
+ * and how many such edits the run shipped (its "ship" audit records of kind "commit").
+ */
+async function wider(workflowId: string | null): Promise<{ gated: number; wide: number; wideShipped: number }> {
+  if (!workflowId) return { gated: 0, wide: 0, wideShipped: 0 };
+  const audit = await cliStore().readAudit(workflowId);
+  const keyOf = (r: (typeof audit)[number]) => String((r.payload as { editKey?: string })?.editKey ?? '');
   const typesOf = (key: string) => [...key.matchAll(/(?:insert:|->)([a-z_]+)@/g)].map((m) => m[1]);
-  return { gated: keys.length, wide: keys.filter((k) => k.includes('bundle:') || typesOf(k).some((t) => !CORE_PROCESSOR_TYPES.includes(t))).length };
+  const isWide = (key: string) => key.includes('bundle:') || typesOf(key).some((t) => !CORE_PROCESSOR_TYPES.includes(t));
+  const gated = audit.filter((r) => r.stage === 'gate' && r.candidateId).map(keyOf);
+  const shipped = audit.filter((r) => r.stage === 'ship' && r.kind === 'commit').map(keyOf);
+  return { gated: gated.length, wide: gated.filter(isWide).length, wideShipped: shipped.filter(isWide).length };
 }
 
 async function main(): Promise<void> {
-console.log('| benchmark | evolver | seeds | test, full library | test, core library | full − core (paired, 95% interval) | tokens full / core | ships full / core | gated with a new type or bundle: full / core |');
+console.log('| benchmark | evolver | seeds | test, full library | test, core library | full − core (paired, 95% interval) | tokens full / core | ships full / core | gated with a new type or bundle (shipped): full / core |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const benchmark of ['blocksworld', 'tau2-retail']) {
   const full = results(benchmark, 'full');
@@ -48,10 +55,11 @@ for (const benchmark of ['blocksworld', 'tau2-retail']) {
     const test = pairedTTest(fRates, cRates);
     const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
     const diffText = diff.halfWidth === null ? pts(diff.mean) : `${pts(diff.mean)} [${pts(diff.low as number)}, ${pts(diff.high as number)}]${test.p === null ? '' : ` p=${test.p.toFixed(2)}`}`;
-    const count = async (rows: Row[]) => (await Promise.all(rows.map((r) => wider(r.workflowId)))).reduce((a, b) => ({ gated: a.gated + b.gated, wide: a.wide + b.wide }), { gated: 0, wide: 0 });
+    const count = async (rows: Row[]) =>
+      (await Promise.all(rows.map((r) => wider(r.workflowId)))).reduce((a, b) => ({ gated: a.gated + b.gated, wide: a.wide + b.wide, wideShipped: a.wideShipped + b.wideShipped }), { gated: 0, wide: 0, wideShipped: 0 });
     const [wf, wc] = [await count(pairs.map((p) => p.f)), await count(pairs.map((p) => p.c))];
     const tok = (rows: Row[]) => `${(mean(rows.map((r) => r.tokens)) / 1e6).toFixed(1)}M`;
-    console.log(`| ${benchmark} | ${evolver} | ${pairs.length} | ${rateInterval(meanInterval(fRates))} | ${rateInterval(meanInterval(cRates))} | ${diffText} | ${tok(pairs.map((p) => p.f))} / ${tok(pairs.map((p) => p.c))} | ${mean(pairs.map((p) => p.f.shipped)).toFixed(1)} / ${mean(pairs.map((p) => p.c.shipped)).toFixed(1)} | ${wf.wide} of ${wf.gated} / ${wc.wide} of ${wc.gated} |`);
+    console.log(`| ${benchmark} | ${evolver} | ${pairs.length} | ${rateInterval(meanInterval(fRates))} | ${rateInterval(meanInterval(cRates))} | ${diffText} | ${tok(pairs.map((p) => p.f))} / ${tok(pairs.map((p) => p.c))} | ${mean(pairs.map((p) => p.f.shipped)).toFixed(1)} / ${mean(pairs.map((p) => p.c.shipped)).toFixed(1)} | ${wf.wide} of ${wf.gated} (${wf.wideShipped}) / ${wc.wide} of ${wc.gated} (${wc.wideShipped}) |`);
   }
 }
 }

@@ -9,7 +9,7 @@ import { callStructured, StageCall, summarizeCalls } from '../llm/structured-out
 import { applyEdits } from '../../harness/builder';
 import { harnessApiText } from '../../harness/sandbox/compile-processor';
 import { CandidateDraft, MetaAgent, StageFailure, TriedEdit } from '../meta-agent';
-import { remediesFor } from '../remedies';
+import { isWiderRemedy, remediesFor } from '../remedies';
 import { DEFAULT_PROCESSOR_LIBRARY, editOutsideLibrary, ProcessorLibraryName } from '../library-scope';
 import type { Candidate, Digest, FailureCategory, Landscape } from '../types';
 import { draftFrom, gateAll, passThroughLandscape } from './common';
@@ -45,11 +45,14 @@ export class SingleAgentMetaAgent implements MetaAgent {
       const counts = new Map<FailureCategory, number>();
       for (const t of failed) for (const [c, n] of Object.entries(episodeSignals(t).counts) as [FailureCategory, number][]) counts.set(c, (counts.get(c) ?? 0) + n);
       const tried = new Set(input.landscape.editsTried.map((t) => t.key));
-      for (const [category] of [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
-        const remedy = remediesFor(category, input.config).find((r) => !tried.has(r.key) && r.edits.every((e) => editOutsideLibrary(e, this.library) === null));
-        const d = remedy && draftFrom(input.config, remedy.edits, remedy.bucket, id, `single-agent: ${category} → ${remedy.rationale}`, input.digest);
-        if (d) return [d];
-      }
+      // Core remedies of every category before any remedy of the wider library (with 'full'), as the rules Planner.
+      const categories = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([c]) => c);
+      for (const wider of [false, true])
+        for (const category of categories) {
+          const remedy = remediesFor(category, input.config, this.library).find((r) => isWiderRemedy(r) === wider && !tried.has(r.key) && r.edits.every((e) => editOutsideLibrary(e, this.library) === null));
+          const d = remedy && draftFrom(input.config, remedy.edits, remedy.bucket, id, `single-agent: ${category} → ${remedy.rationale}`, input.digest);
+          if (d) return [d];
+        }
       return [];
     }
     const r = await callStructured({

@@ -26,15 +26,25 @@ const phrase = (call: { name: string; args: Record<string, unknown> }) =>
 
 describe('deterministic reward-hacking checks', () => {
   test('accept every edit of the rule-based catalogue and a task-agnostic code processor', () => {
+    // A category's remedies are alternatives offered for one harness (tool_call_correction replaces
+    // arg_validation once that is present): every offered remedy must apply to the harness it was offered
+    // for, and the catalogue is asked again after each one ships, as a run does.
     let config = seed;
+    const shipped = new Set<string>();
     for (const category of FAILURE_CATEGORIES)
-      for (const remedy of remediesFor(category, config)) {
-        const r = applyEdits(config, remedy.edits);
-        expect(r.ok).toBe(true);
-        if (!r.ok) continue;
-        expect(checkRewardHacking(bench, config, r.config)).toMatchObject({ passed: true });
-        config = r.config;
+      for (let offered = remediesFor(category, config); offered.some((r) => !shipped.has(r.key)); offered = remediesFor(category, config)) {
+        for (const remedy of offered) {
+          const r = applyEdits(config, remedy.edits);
+          expect([remedy.key, r.ok]).toEqual([remedy.key, true]);
+          if (r.ok) expect(checkRewardHacking(bench, config, r.config)).toMatchObject({ passed: true });
+        }
+        const next = offered.find((r) => !shipped.has(r.key))!;
+        shipped.add(next.key);
+        const r = applyEdits(config, next.edits);
+        if (r.ok) config = r.config;
       }
+    // The walk reached the wider library's remedies too (the catalogue offers them with the full library).
+    expect([...shipped]).toEqual(expect.arrayContaining(['insert:parse_retry@after_model', 'replace:arg_validation->tool_call_correction@before_tool', 'insert:self_verify@after_model']));
     expect(checkRewardHacking(bench, seed, withCode(REPEATED_STATE_GUARD))).toMatchObject({ passed: true });
   });
 
