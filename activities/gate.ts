@@ -53,10 +53,16 @@ export interface GateInput {
    */
   unseenTaskIds?: string[];
   minUnseenGain?: number;
+  /**
+   * What the incumbent's early validation rollout cost (aegis/overlap.ts), when the run had it run beside
+   * the batch: this gate's spend and allowance count it as if the gate had run those episodes itself, once
+   * it compares (a candidate stopped by the static checks leaves it to the next gate).
+   */
+  prepaid?: Spend;
 }
 
 /** A gate's verdict and spend; budgetStopped when the allowance ran out before the verdict was fixed (neither ship nor reject). */
-export type GateOutcome = GateResult & { spend: Spend; evaluatedTasks?: number; budgetStopped?: boolean };
+export type GateOutcome = GateResult & { spend: Spend; evaluatedTasks?: number; budgetStopped?: boolean; prepaidUsed?: boolean };
 
 /**
  * The gate: whether a candidate may replace the incumbent. Checks run in GATE_CHECKS order: the static ones
@@ -80,6 +86,7 @@ export function createGateActivities(services: ActivityServices) {
       const pre = await preGateChecks(await store.getHarness(input.incumbentId), candidate, await store.getHarness(candidate.harnessId), getBenchmark(input.benchmark), { seed: input.seed });
       checks.push(...pre.checks);
       if (!pre.passed) return result();
+      if (input.prepaid) spent.push(input.prepaid);
       heartbeat({ stage: 'seesaw' });
       const outcome =
         input.sequential && input.gating?.mode !== 'statistical'
@@ -87,7 +94,7 @@ export function createGateActivities(services: ActivityServices) {
           : await withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result));
       // Durability tests hold here: the rollouts' outcomes are in the cache, the verdict not yet reported.
       await faultPoint(store, 'gate');
-      return outcome;
+      return input.prepaid ? { ...outcome, prepaidUsed: true } : outcome;
     },
   };
 

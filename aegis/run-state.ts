@@ -50,6 +50,8 @@ export interface RunState {
   rollbacks?: number;
   /** The variant pool under strategy 'ensemble' (absent under 'global'). */
   variants?: Variant[];
+  /** Early work (aegis/overlap.ts) that no stage used: spent, but in no budget. Absent until there is some. */
+  overlapDiscarded?: { tokens: number; costUsd: number | null; rollouts: number };
   /** The endpoint limits in force for the run's models, as a worker resolved them at setup (absent in older runs). */
   endpointLimits?: EndpointLimitInForce[];
 }

@@ -20,9 +20,13 @@ export async function finishRun(run: AegisRun, stopReason: string): Promise<RunS
   const evaluateEvolved = (taskIds: string[]) => (s.variants ? rollouts.ensembleEvaluate({ ...evalArgs, variants: s.variants, taskIds }) : evaluate(s.incumbentId, taskIds));
   const finalTrain = finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed);
   const withTest = input.evaluateTest && !skipped;
+  // The seed's half may have run from setup on (aegis/overlap.ts: only where nothing can skip this evaluation).
+  const early = run.overlap.seedFinal;
+  run.overlap.seedFinal = null;
+  const seedOn = (taskIds: string[], started: ReturnType<typeof evaluate> | null | undefined) => () => started ?? evaluate(s.seedHarnessId, taskIds);
   const runs: Array<() => ReturnType<typeof evaluate>> = skipped
     ? []
-    : [() => evaluate(s.seedHarnessId, finalTrain), () => evaluateEvolved(finalTrain), ...(withTest ? [() => evaluate(s.seedHarnessId, s.testIds), () => evaluateEvolved(s.testIds)] : [])];
+    : [seedOn(finalTrain, early?.train), () => evaluateEvolved(finalTrain), ...(withTest ? [seedOn(s.testIds, early?.test), () => evaluateEvolved(s.testIds)] : [])];
   // All at once keeps the endpoint busy through each evaluation's slowest episodes (they are independent);
   // spend is accounted in this fixed order afterwards, so the sums never depend on which finished first.
   // Runs recorded before it replay them one at a time.

@@ -9,11 +9,13 @@ import type { AegisRun } from './run';
  * that is gone. Nothing evolution decides reads these numbers, so the test split stays unseen by it. The
  * test arm uses the final evaluation's seed, so the last round's number is the final one.
  */
-export async function trackHeldOut(run: AegisRun): Promise<{ validation: number | null; test: number | null }> {
+export async function trackHeldOut(run: AegisRun, harnessId = run.state.incumbentId): Promise<{ validation: number | null; test: number | null }> {
   const { input, state: s } = run;
   if (!(input.trackHeldOut && run.measurementLeft())) return { validation: null, test: null };
-  const evaluate = (taskIds: string[], seed: string) => rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds, k: input.k, seed, endpointLimits: input.endpointLimits });
+  const evaluate = (taskIds: string[], seed: string) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed, endpointLimits: input.endpointLimits });
   const wanted = { validation: s.validationIds.length > 0, test: input.evaluateTest };
+  // The seed's final test evaluation, when it started early (aegis/overlap.ts), runs these very test outcomes.
+  if (wanted.test && harnessId === s.seedHarnessId) await run.overlap.seedTestSettled();
   // Both at once keeps the endpoint busy through each one's slowest episodes; spend is accounted in a fixed
   // order afterwards, so the sums never depend on which finished first. Older runs replay one at a time.
   const [validation, test] = patched('concurrent-measurement')

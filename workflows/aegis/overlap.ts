@@ -1,0 +1,146 @@
+import { log } from '@temporalio/workflow';
+import { NO_OVERLAP, OverlapPlan } from '../../aegis/overlap';
+import { addSpend, ReportedSpend } from '../../aegis/run-state';
+import type { ActivityResult } from './activities';
+
+type Rollout = ActivityResult<'rollout'>;
+type Evaluation = ActivityResult<'evaluate'>;
+
+/** Work started early for a harness, used by the first stage that needs it. */
+interface Early<T> {
+  harnessId: string;
+  result: Promise<T>;
+  /** What the work is, for the log when nothing used it. */
+  what: string;
+}
+/** What a rollout or an evaluation spent. */
+const spendOf = (r: Rollout | Evaluation): ReportedSpend => ('spend' in r ? r.spend : r);
+
+/**
+ * The work a run started ahead of the stage that needs it (aegis/overlap.ts says which, and why no decision
+ * changes). One per run, not carried by continue-as-new: `drain` settles everything first. Background
+ * promises are awaited where they are used or in `drain`; a failure of one that nothing uses is logged, and
+ * a failure of one that is used fails that stage as its own activity would have.
+ */
+export class RunOverlap {
+  /** `state` receives the spend of early work nothing used (overlapDiscarded: in the summary, in no budget). */
+  constructor(
+    readonly plan: OverlapPlan = NO_OVERLAP,
+    private readonly state: { overlapDiscarded?: { tokens: number; costUsd: number | null; rollouts: number } } = {},
+  ) {}
+
+  /** Held-out tracking, one round after another: each step starts when the one before it has been accounted. */
+  private measurements: Promise<void> = Promise.resolve();
+  /** Pending held-out measurements by harness: a gate of that harness waits for it (it reuses the outcomes). */
+  private measuring = new Map<string, Promise<void>>();
+  /** The incumbent's rollout on the validation tasks, run beside the batch rollout. */
+  private baseline: Early<Evaluation> | null = null;
+  /** The next round's batch rollout of the incumbent, run while the meta-agent works. */
+  private speculation: (Early<Rollout> & { round: number }) | null = null;
+  /** The final evaluation's seed-harness half, run from setup on; taken by the final evaluation (or accounted before continue-as-new). */
+  seedFinal: { train: Promise<Evaluation>; test: Promise<Evaluation> | null } | null = null;
+
+  startSeedFinal(train: Promise<Evaluation>, test: Promise<Evaluation> | null): void {
+    this.seedFinal = { train: quiet(train), test: test && quiet(test) };
+  }
+
+  /**
+   * Waits for the seed's final test evaluation, if one is running: a held-out measurement of the seed harness
+   * reads the same outcomes (same tasks and seed) and would otherwise run them a second time.
+   */
+  async seedTestSettled(): Promise<void> {
+    await this.seedFinal?.test?.catch(() => undefined);
+  }
+  private settling: Array<Promise<void>> = [];
+
+  /** Queues a measurement after those before it; `harnessId`'s gate waits for it. */
+  measureLater(harnessId: string, step: () => Promise<void>): void {
+    const done = this.measurements.then(step);
+    this.measurements = done;
+    this.measuring.set(harnessId, done);
+    void done.then(
+      () => this.measuring.get(harnessId) === done && this.measuring.delete(harnessId),
+      () => undefined,
+    );
+  }
+
+  /** Whether a queued measurement will roll this harness out on the validation tasks (so no baseline is needed). */
+  measures(harnessId: string): boolean {
+    return this.measuring.has(harnessId);
+  }
+
+  /** Waits for a queued measurement of this harness, if any. */
+  async measured(harnessId: string): Promise<void> {
+    await this.measuring.get(harnessId);
+  }
+
+  /** Starts the baseline of this harness, unless one is pending already (a round that ended before its gate leaves it for the next). */
+  startBaseline(harnessId: string, run: () => Promise<Evaluation>): void {
+    if (this.baseline?.harnessId === harnessId) return;
+    this.drop('baseline');
+    this.baseline = { harnessId, result: quiet(run()), what: `validation baseline of ${harnessId}` };
+  }
+
+  /** The baseline of this harness, taken by the stage that uses it (its spend is that stage's); null when none. */
+  takeBaseline(harnessId: string): Promise<Evaluation> | null {
+    if (this.baseline?.harnessId !== harnessId) return null;
+    const { result } = this.baseline;
+    this.baseline = null;
+    return result;
+  }
+
+  startSpeculation(harnessId: string, round: number, run: () => Promise<Rollout>): void {
+    this.drop('speculation');
+    this.speculation = { harnessId, round, result: quiet(run()), what: `round ${round}'s batch rollout of ${harnessId}` };
+  }
+
+  /** The speculative batch rollout for this round and incumbent, or null (one for another harness is dropped). */
+  takeSpeculation(harnessId: string, round: number): Promise<Rollout> | null {
+    const s = this.speculation;
+    if (!s) return null;
+    this.speculation = null;
+    if (s.harnessId === harnessId && s.round === round) return s.result;
+    this.discard(s);
+    return null;
+  }
+
+  /** Drops early work nobody will use now (a round run again, continue-as-new, the run's end): its spend is counted as discarded once it settles. */
+  drop(which: 'baseline' | 'speculation' | 'all'): void {
+    if ((which === 'baseline' || which === 'all') && this.baseline) this.discard(this.baseline), (this.baseline = null);
+    if ((which === 'speculation' || which === 'all') && this.speculation) this.discard(this.speculation), (this.speculation = null);
+  }
+
+  /** Everything settled: measurements accounted, unused work counted as discarded. The seed's final evaluation is left to whoever drains. */
+  async drain(): Promise<void> {
+    this.drop('all');
+    await this.measurements;
+    await Promise.all(this.settling);
+    this.settling = [];
+  }
+
+  /** A baseline taken but not used (no gate compared), kept for the next gate of the same harness. */
+  returnBaseline(harnessId: string, spend: Evaluation['spend']): void {
+    this.drop('baseline');
+    this.baseline = { harnessId, result: Promise.resolve({ passRate: 0, passed: 0, tasks: 0, episodes: 0, spend }), what: `validation baseline of ${harnessId}` };
+  }
+
+  private discard(early: Early<Rollout | Evaluation>): void {
+    this.settling.push(
+      early.result.then(
+        (r) => {
+          const before = this.state.overlapDiscarded ?? { tokens: 0, costUsd: 0, rollouts: 0 };
+          const spend = spendOf(r);
+          this.state.overlapDiscarded = { ...addSpend(before, spend), rollouts: before.rollouts + 1 };
+          log.info('overlap: work started early was not used', { what: early.what, tokens: spend.tokens ?? 0 });
+        },
+        (e) => log.warn('overlap: work started early failed and was not used', { what: early.what, error: String(e) }),
+      ),
+    );
+  }
+}
+
+/** A promise whose rejection is handled (it is awaited later, or counted as discarded): no unhandled rejection fails the workflow task meanwhile. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
