@@ -17,6 +17,9 @@ import type { EndpointLimitInForce } from './run-state';
  *   the next round uses it when the incumbent did not change (no ship), and drops it otherwise. The only
  *   one that can do work today's code would not: only on a self-hosted endpoint (its cost is time, which
  *   it fills) or when asked for ('on').
+ * - `finalWithLastGate`: in the run's last round, a candidate's final evaluation runs while it is gated; the
+ *   final evaluation uses it when that candidate is the evolved harness. Speculative like the above (a
+ *   rejected candidate's is dropped), under the same conditions, and only without a measurement cap.
  *
  * None of them changes a decision for a given seed: each stage's inputs and outcomes are the same; spend is
  * accounted where today's code accounts it (a rollout run early is accounted by the stage that uses it), and
@@ -31,9 +34,10 @@ export interface OverlapPlan {
   gateBaselineEarly: boolean;
   seedFinalEarly: boolean;
   speculateNextBatch: boolean;
+  finalWithLastGate: boolean;
 }
 
-export const NO_OVERLAP: OverlapPlan = { measureInBackground: false, gateBaselineEarly: false, seedFinalEarly: false, speculateNextBatch: false };
+export const NO_OVERLAP: OverlapPlan = { measureInBackground: false, gateBaselineEarly: false, seedFinalEarly: false, speculateNextBatch: false, finalWithLastGate: false };
 
 export interface OverlapRunInput {
   overlap: OverlapSetting;
@@ -62,6 +66,7 @@ export function overlapPlan(input: OverlapRunInput, limits: EndpointLimitInForce
     // The final evaluation then surely runs (no budget can skip it), and measurement order cannot matter.
     seedFinalEarly: uncapped && input.maxMeasurementTokens === undefined,
     speculateNextBatch: uncapped && global && speculationPays,
+    finalWithLastGate: uncapped && global && speculationPays && input.maxMeasurementTokens === undefined,
   };
 }
 

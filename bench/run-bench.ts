@@ -22,7 +22,7 @@ import { createAegisWorker } from '../workers/aegis-worker';
 import { clusterEndpointBench } from './cluster-endpoint-bench';
 import { capDiscoveryBench } from './cap-discovery-bench';
 import { createActivities } from '../activities';
-import { inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
+import { DEFAULT_LATENCY_CASES, inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
 import { storeBench } from './store-bench';
 import { clusterBench, describeClusterBench } from './cluster-bench';
 import { liveBench } from './live-bench';
@@ -40,6 +40,7 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
  * store against the local folder (section 0, under a minute); =cluster only one AEGIS round on the
  * production-style server (`harnessx cluster`, PostgreSQL) against the dev server (section 8); =cluster-endpoint
  * only 2 × 2 worker processes sharing one endpoint limit (bench/cluster-endpoint-bench.ts, about two minutes);
+ * =aegis-round only the AEGIS rounds of the latency section, stages in turn against overlapped (about six minutes);
  * =live only `deploy bench` (bench/live-bench.ts, five workloads, about five minutes);
  * =cap-discovery only a worker learning an endpoint's cap with no limit configured, and a second run (a new
  * worker process) starting at the cap the coordinator kept (bench/cap-discovery-bench.ts, about three minutes).
@@ -149,7 +150,13 @@ async function main() {
   const throughTemporal = await temporalRunners(env, workflowBundle);
   // HARNESSX_BENCH_ONLY=simulator skips this section (the simulator's throughput sections alone, ~3 minutes).
   try {
-    if (only !== 'simulator' && only !== 'ratio') {
+    if (only === 'aegis-round') {
+      // Only the AEGIS rounds, stages in turn against overlapped, on the 200 ms / 64 and 1 s / 64 endpoints.
+      const cases = DEFAULT_LATENCY_CASES.filter((c) => c.capacity === 64 && c.limit === 64 && c.concurrency === undefined);
+      const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: throughTemporal.runners.filter((r) => r.name.includes('AEGIS')), cases });
+      results.aegisRounds = latency;
+      for (const r of latency) latencyRow(r);
+    } else if (only !== 'simulator' && only !== 'ratio') {
       const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner, ...throughTemporal.runners] });
       results.latencyEndpoint = latency;
       for (const r of latency) latencyRow(r);
@@ -157,9 +164,9 @@ async function main() {
   } finally {
     await throughTemporal.close();
   }
-  if (only === 'latency') {
+  if (only === 'latency' || only === 'aegis-round') {
     await env.teardown();
-    return finish(ROOT, 'latency.json');
+    return finish(ROOT, `${only}.json`);
   }
 
   // 2–3. Rollout throughput in-process (the baseline) and through Temporal activities (real dev server, one
@@ -328,7 +335,7 @@ function latencyRow(r: LatencyRow): void {
     `latency endpoint L=${r.latencyMs} ms C=${r.capacity} (${r.runner})`,
     `limit ${r.limit}, ${r.concurrency} episode(s) at once: ${r.note}`,
     `${r.episodesPerMinute.toFixed(0)} ep/min`,
-    `${r.episodes} episodes, ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; ratio to the endpoint's limit ${r.ratioToEndpointLimit.toFixed(2)}; outcomes ${r.sameAsSimulator === null ? 'n/a' : r.sameAsSimulator ? '=' : '≠'} simulator's`,
+    `${r.episodes} episodes, ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; ratio to the endpoint's limit ${r.ratioToEndpointLimit.toFixed(2)}; outcomes ${r.sameAsSimulator === null ? 'n/a' : r.sameAsSimulator ? '=' : '≠'} simulator's${r.detail ? `; ${r.detail}` : ''}`,
   );
 }
 

@@ -2,18 +2,16 @@ import { continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow'
 import { MAX_ROUND_RECOMPUTES, unavailableArtifact } from '../aegis/recompute';
 import { regressionGuardDue } from '../aegis/round-decisions';
 import type { AuditRecord } from '../aegis/types';
-import { heldOutAfterRound, measurementSpend, stateAfterRound } from '../aegis/run-state';
 import type { RunSummary } from '../aegis/run-summary';
 import { labelActivitiesWith } from './aegis/activities';
 import { installControls, RunControls } from './aegis/controls';
 import { finishRun } from './aegis/final-evaluation';
 import { gateStage } from './aegis/gate-stage';
-import { trackHeldOut } from './aegis/held-out';
+import { accountRound } from './aegis/held-out';
 import { guardAgainstDrift } from './aegis/regression-guard';
 import { AegisRun, openRun, parseEvolveInput } from './aegis/run';
-import { critiqueStage, digestStage, evolveStage, planStage, rolloutStage, roundBatch } from './aegis/stages';
-import { rollouts } from './aegis/activities';
-import { speculationWorthwhile } from '../aegis/overlap';
+import { critiqueStage, digestStage, evolveStage, planStage, rolloutStage } from './aegis/stages';
+import { settleOverlap, speculateNextBatch } from './aegis/early-work';
 
 // What cli/, workers and tests import from here: the run's types and its query, signal and update definitions.
 export type { PendingApproval, RunState, RunStatus, Stage } from '../aegis/run-state';
@@ -51,19 +49,6 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
   await run.overlap.drain();
   await controls.enter('final');
   return finishRun(run, stopReason);
-}
-
-/**
- * Before continue-as-new: every background step settled and accounted (a new history cannot await this
- * one's activities). The seed's final evaluation, when it ran early, is accounted now; the final
- * evaluation then finds its outcomes in the run's cache, paid.
- */
-async function settleOverlap(run: AegisRun): Promise<void> {
-  await run.overlap.drain();
-  const early = run.overlap.seedFinal;
-  if (!early) return;
-  run.overlap.seedFinal = null;
-  for (const r of [await early.train, early.test && (await early.test)]) if (r) run.accountMeasurement(r.spend);
 }
 
 /**
@@ -126,36 +111,4 @@ async function aegisRound(run: AegisRun, round: number): Promise<boolean> {
   if ('noop' in shortlist) return run.noop(round, shortlist.noop);
   await run.controls.enter('gate');
   return gateStage(run, round, focus, shortlist);
-}
-
-/**
- * Round end: patience and the pass-rate history, held-out tracking (with the evolution tokens spent so far,
- * for tokens-to-target), and the round's audit record with both spends.
- */
-async function accountRound(run: AegisRun, round: number, shipped: boolean): Promise<void> {
-  const s = run.state;
-  Object.assign(s, stateAfterRound(s, round, shipped));
-  // What the round ended with, before the next round (or a background measurement) moves anything.
-  const end = { harnessId: s.incumbentId, passRate: s.lastPassRate, tokens: s.tokens, costUsd: s.costUsd };
-  const measure = async () => {
-    const heldOut = await trackHeldOut(run, end.harnessId);
-    s.heldOut = heldOutAfterRound(s.heldOut, { round, evolutionTokens: end.tokens, ...heldOut });
-    const spend = { tokens: end.tokens, costUsd: end.costUsd, measurementTokens: measurementSpend(s).tokens, measurementUsd: measurementSpend(s).costUsd };
-    await run.audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: end.harnessId, payload: { shipped, passRate: end.passRate, ...heldOut, ...spend } });
-  };
-  // Measurement decides nothing evolution does: with overlap it runs while the next round works.
-  if (run.overlap.plan.measureInBackground) run.overlap.measureLater(end.harnessId, measure);
-  else await measure();
-}
-
-/**
- * While the meta-agent works on this round, the next round's batch rollout of the incumbent (aegis/overlap.ts):
- * the next round uses it when the incumbent is still the same, and drops it otherwise.
- */
-function speculateNextBatch(run: AegisRun, round: number): void {
-  const { input, state: s, controls } = run;
-  if (!run.overlap.plan.speculateNextBatch) return;
-  if (!speculationWorthwhile({ round, rounds: s.budget.rounds, guardDueAfterRound: regressionGuardDue(input.regressionGuard, round), stopping: controls.stopping })) return;
-  const next = round + 1;
-  run.overlap.startSpeculation(s.incumbentId, next, () => rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: roundBatch(run, next), k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }));
 }

@@ -92,17 +92,19 @@ describe('overlapping AEGIS stages through Temporal', () => {
     // The overlap happened: stages' activities were open at once.
     const overlapsOn = crossStageOverlaps(on.history.events as HistoryEvent[]);
     const overlapsOff = crossStageOverlaps(off.history.events as HistoryEvent[]);
-    expect(on.overlapRecord).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: true, speculateNextBatch: true });
+    expect(on.overlapRecord).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: true, speculateNextBatch: true, finalWithLastGate: true });
     expect(off.overlapRecord).toBeUndefined();
     expect(overlapsOff).toEqual([]);
     console.log(`overlap ${seed}: ${[...new Set(overlapsOn)].join('; ')}`);
     expect(overlapsOn.some((o) => /^rollout while .*evaluate/.test(o))).toBe(true); // the batch beside the baseline or the seed's final evaluation
     expect(overlapsOn.some((o) => /^(digest|plan|evolve|critique) while .*evaluate/.test(o))).toBe(true); // measurement while the meta-agent works
     expect(overlapsOn.some((o) => /^(digest|plan|evolve|critique) while .*rollout/.test(o))).toBe(true); // the next batch while the meta-agent works
+    expect(overlapsOn.some((o) => /^gate while .*evaluate|^evaluate while .*gate/.test(o))).toBe(true); // the last round's candidate's final evaluation beside its gate
     // A speculation dropped after a ship (a round before the last, with no guard after it) is reported
     // apart, never in the evolution spend compared above; without one nothing is discarded.
     const shippedRounds = on.verdicts.filter((v) => v.includes(':ship:')).map((v) => Number(v.split(':')[0]));
-    const dropped = shippedRounds.some((r) => r < 5 && r % 3 !== 0);
+    // So is the final evaluation of a last-round candidate that was gated and rejected.
+    const dropped = shippedRounds.some((r) => r < 5 && r % 3 !== 0) || on.verdicts.some((v) => v.startsWith('5:gate:rollback'));
     expect((on.summary.overlapDiscardedTokens ?? 0) > 0).toBe(dropped);
     console.log(`overlap ${seed}: ${on.verdicts.join(' ')}; discarded ${on.summary.overlapDiscardedTokens ?? 0} tokens`);
 

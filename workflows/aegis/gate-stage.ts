@@ -6,7 +6,7 @@ import { gateAction, reputationAfterGate, unseenGainRequired, scoreAfterShip, tr
 import type { GateResult } from '../../aegis/types';
 import { rollouts } from './activities';
 import { awaitApproval } from './approval';
-import type { AegisRun } from './run';
+import { AegisRun, startFinalEvaluation } from './run';
 import type { Shortlist } from './stages';
 import { adoptCandidate, forkCandidate, RoundFocus } from './strategies';
 
@@ -65,6 +65,8 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
     concurrency,
     mayContinue: () => run.budgetLeft(),
     evaluate: async (candidateId) => {
+      // The run's last round: the candidate's final evaluation beside its gate (aegis/overlap.ts).
+      if (run.overlap.plan.finalWithLastGate && round >= s.budget.rounds && !controls.stopping) startFinalEvaluation(run, candidateOf(candidateId).harnessId);
       const paid = prepaid;
       prepaid = undefined;
       const verdict = await rollouts.gate({

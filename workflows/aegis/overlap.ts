@@ -13,6 +13,11 @@ interface Early<T> {
   /** What the work is, for the log when nothing used it. */
   what: string;
 }
+/** A final evaluation's two halves: the train tasks, and the test tasks when the run evaluates them. */
+export interface FinalEvaluation {
+  train: Promise<Evaluation>;
+  test: Promise<Evaluation> | null;
+}
 /** What a rollout or an evaluation spent. */
 const spendOf = (r: Rollout | Evaluation): ReportedSpend => ('spend' in r ? r.spend : r);
 
@@ -37,21 +42,39 @@ export class RunOverlap {
   private baseline: Early<Evaluation> | null = null;
   /** The next round's batch rollout of the incumbent, run while the meta-agent works. */
   private speculation: (Early<Rollout> & { round: number }) | null = null;
-  /** The final evaluation's seed-harness half, run from setup on; taken by the final evaluation (or accounted before continue-as-new). */
-  seedFinal: { train: Promise<Evaluation>; test: Promise<Evaluation> | null } | null = null;
+  /**
+   * The final evaluation of a harness started early (aegis/overlap.ts): the seed's from setup on, and in the
+   * last round each candidate's while it is gated. Taken by the final evaluation; the others are discarded.
+   */
+  private finals = new Map<string, FinalEvaluation>();
+  /** Discarded work still settling: `drain` waits for it, so its spend is counted before the summary. */
+  private settling: Array<Promise<void>> = [];
 
-  startSeedFinal(train: Promise<Evaluation>, test: Promise<Evaluation> | null): void {
-    this.seedFinal = { train: quiet(train), test: test && quiet(test) };
+  startFinal(harnessId: string, train: Promise<Evaluation>, test: Promise<Evaluation> | null): void {
+    if (this.finals.has(harnessId)) return;
+    this.finals.set(harnessId, { train: quiet(train), test: test && quiet(test) });
+  }
+
+  /** The early final evaluation of this harness, taken (null when there is none). */
+  takeFinal(harnessId: string): FinalEvaluation | null {
+    const early = this.finals.get(harnessId) ?? null;
+    this.finals.delete(harnessId);
+    return early;
+  }
+
+  /** Drops every early final evaluation not taken: their spend is discarded once they settle. */
+  dropFinals(): void {
+    for (const [harnessId, early] of this.finals) for (const r of [early.train, early.test]) if (r) this.discard({ harnessId, result: r, what: `final evaluation of ${harnessId}` });
+    this.finals.clear();
   }
 
   /**
-   * Waits for the seed's final test evaluation, if one is running: a held-out measurement of the seed harness
-   * reads the same outcomes (same tasks and seed) and would otherwise run them a second time.
+   * Waits for an early final test evaluation of this harness, if one is running: a held-out measurement of
+   * the same harness reads the same outcomes (same tasks and seed) and would otherwise run them a second time.
    */
-  async seedTestSettled(): Promise<void> {
-    await this.seedFinal?.test?.catch(() => undefined);
+  async finalTestSettled(harnessId: string): Promise<void> {
+    await this.finals.get(harnessId)?.test?.catch(() => undefined);
   }
-  private settling: Array<Promise<void>> = [];
 
   /** Queues a measurement after those before it; `harnessId`'s gate waits for it. */
   measureLater(harnessId: string, step: () => Promise<void>): void {

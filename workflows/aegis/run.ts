@@ -142,8 +142,12 @@ async function startOverlap(run: AegisRun): Promise<void> {
   if (!Object.values(plan).some(Boolean) || !patched('overlap-stages')) return;
   run.overlap = new RunOverlap(plan, s);
   if (s.round === 0) await run.audit({ key: 'overlap', round: 0, stage: 'setup', kind: 'info', harnessId: s.seedHarnessId, payload: { ...plan } });
-  if (plan.seedFinalEarly && s.round === 0) {
-    const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId: s.seedHarnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits });
-    run.overlap.startSeedFinal(evaluate(finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed)), input.evaluateTest ? evaluate(s.testIds) : null);
-  }
+  if (plan.seedFinalEarly && s.round === 0) startFinalEvaluation(run, s.seedHarnessId);
+}
+
+/** A harness's final evaluation (train tasks, test tasks when evaluated), started now (aegis/overlap.ts). */
+export function startFinalEvaluation(run: AegisRun, harnessId: string): void {
+  const { input, state: s } = run;
+  const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits });
+  run.overlap.startFinal(harnessId, evaluate(finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed)), input.evaluateTest ? evaluate(s.testIds) : null);
 }
