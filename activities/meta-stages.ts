@@ -7,6 +7,7 @@ import { SingleAgentMetaAgent } from '../aegis/baselines/single-agent';
 import type { TaskOutcome } from '../aegis/rollout';
 import { makePreGateChecker } from '../aegis/pre-gate';
 import { RuleBasedMetaAgent } from '../aegis/rule-based-agent';
+import type { ProcessorLibraryName } from '../aegis/library-scope';
 import type { Candidate, Critique, Digest, GateTerms, Landscape } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
 import type { EpisodeTrace } from '../harness/trace';
@@ -23,6 +24,8 @@ export interface StageSpec {
   metaAgent?: string;
   evolver?: 'aegis' | 'single-agent' | 'random' | 'reflective-prompt';
   seed?: string;
+  /** The processor library the agent proposes from (absent: 'full'); see aegis/library-scope.ts. */
+  processorLibrary?: ProcessorLibraryName;
 }
 
 /** A stage's result and what its meta-agent spent, or, when the agent gave up (StageFailure), why. */
@@ -40,12 +43,13 @@ export function createMetaStageActivities(services: ActivityServices) {
   const agentFor = (spec: StageSpec): MetaAgent => {
     if (services.metaAgent) return services.metaAgent;
     const name = spec.metaAgent ?? 'rules';
+    const library = spec.processorLibrary ?? 'full';
     const model = name === 'rules' ? null : services.wrapMetaModel(createModel(name, { seed: 'meta' }));
     switch (spec.evolver ?? 'aegis') {
       case 'random':
-        return new RandomMetaAgent(spec.seed ?? 'harnessx');
+        return new RandomMetaAgent(spec.seed ?? 'harnessx', library);
       case 'single-agent':
-        return new SingleAgentMetaAgent(model);
+        return new SingleAgentMetaAgent(model, library);
       case 'reflective-prompt': {
         const runId = workflowIdOrNull() ?? 'local';
         const pool: PromptPoolStore = {
@@ -56,7 +60,7 @@ export function createMetaStageActivities(services: ActivityServices) {
       }
       default:
         // The rules agent is seeded by the run: its exploration options break ties by a draw on the seed.
-        return model ? new LlmMetaAgent(model) : new RuleBasedMetaAgent(spec.seed ?? 'harnessx');
+        return model ? new LlmMetaAgent(model, { library }) : new RuleBasedMetaAgent(spec.seed ?? 'harnessx', library);
     }
   };
 

@@ -2,6 +2,7 @@ import { applyEdits, Edit } from '../harness/builder';
 import type { HarnessConfig } from '../harness/config';
 import { PROCESSOR_LIBRARY } from '../harness/processors';
 import { HOOKS } from '../harness/types';
+import { DEFAULT_PROCESSOR_LIBRARY, ProcessorLibraryName, typeInLibrary } from './library-scope';
 import type { Bucket } from './types';
 
 /**
@@ -12,11 +13,14 @@ import type { Bucket } from './types';
 /** The bucket an inserted library processor is filed under, by its dimension. */
 const BUCKET_OF: Record<string, Bucket> = { context: 'prompt', memory: 'processor', tools: 'tools', control: 'processor', observability: 'processor' };
 
-/** Every valid single builder edit on a config: inserts of library types at their hooks, removals, budget changes. */
-export function validSingleEdits(config: HarnessConfig): Array<{ edit: Edit; bucket: Bucket }> {
+/**
+ * Every valid single builder edit on a config: inserts of library types at their hooks, removals, budget
+ * changes. `library`: the run's processor library ('core' inserts only the pre-#30 types).
+ */
+export function validSingleEdits(config: HarnessConfig, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): Array<{ edit: Edit; bucket: Bucket }> {
   const out: Array<{ edit: Edit; bucket: Bucket }> = [];
   for (const def of Object.values(PROCESSOR_LIBRARY)) {
-    if (def.type === 'code') continue; // code needs a source: random search does not write programs
+    if (def.type === 'code' || !typeInLibrary(def.type, library)) continue; // code needs a source: random search does not write programs
     for (const hook of def.hooks) out.push({ edit: { op: 'insert', hook, processor: { id: def.type, type: def.type, params: {} } }, bucket: BUCKET_OF[def.dimension] });
   }
   for (const hook of HOOKS)

@@ -1,3 +1,4 @@
+import type { HarnessConfig } from '../harness/config';
 import type { EpisodeMemory } from '../harness/processor';
 
 /**
@@ -81,4 +82,9 @@ export class RolloutMemory {
     await this.backing.cacheSet(EPISODE_MEMORY_NAMESPACE, this.key, merged);
     return fresh.length;
   }
+}
+
+/** Whether a harness reads or writes episodic memory (only then does a rollout, or createAgent, open the store's lessons). */
+export function usesEpisodeMemory(config: HarnessConfig): boolean {
+  return Object.values(config.hooks).some((processors) => processors.some((p) => p.type === 'episodic_memory'));
 }

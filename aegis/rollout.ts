@@ -6,7 +6,9 @@ import { EpisodeTelemetry } from '../harness/genai-telemetry';
 import { episodeSpanInfo, runEpisode } from '../harness/run-loop';
 import type { EpisodeTrace } from '../harness/trace';
 import type { EpisodeMemory, Model, ModelRole } from '../harness/processor';
-import { LessonBacking, RolloutMemory } from './episode-memory';
+import { LessonBacking, RolloutMemory, usesEpisodeMemory } from './episode-memory';
+
+export { usesEpisodeMemory };
 import type { EndpointLimits } from '../models/endpoint-limits';
 import { EndpointLimiters, LimitedModelOptions, seededRandom, sharedEndpointLimiters, withEndpointLimit } from '../models/endpoint-limiter';
 import { withFallback } from '../models/fallback-model';
@@ -322,10 +324,6 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   return { traces, outcomes, episodes: emitted, usage, taskUsage, cut: cut.result() };
 }
 
-/** Whether a harness reads or writes episodic memory (only then does a rollout open the store's lessons). */
-export function usesEpisodeMemory(config: HarnessConfig): boolean {
-  return Object.values(config.hooks).some((processors) => processors.some((p) => p.type === 'episodic_memory'));
-}
 
 /**
  * One episode of a harness on a task. Besides the main model, the processors get the harness's other

@@ -3,6 +3,7 @@ import type { HarnessConfig } from '../harness/config';
 import { HOOKS } from '../harness/types';
 import { validSingleEdits } from './edit-space';
 import { CATEGORY_COMPONENTS } from './digester';
+import { DEFAULT_PROCESSOR_LIBRARY, editOutsideLibrary, ProcessorLibraryName } from './library-scope';
 import type { CandidateDraft, MetaAgent, TriedEdit } from './meta-agent';
 import { bucketOf, editKey, remediesFor } from './remedies';
 import { seededRandom } from './sampling';
@@ -17,7 +18,7 @@ const isExploration = (c: Candidate) => c.manifest.attributionSignature.startsWi
  * remedies come first; exploration options (see explorationOptions) follow them, so a round whose catalogue
  * is thin or exhausted for the incumbent still fills its candidate slots instead of idling.
  */
-export function buildLandscape(digest: Digest, tried: TriedEdit[], config: HarnessConfig, harnessId: string, seed = 'rules'): Landscape {
+export function buildLandscape(digest: Digest, tried: TriedEdit[], config: HarnessConfig, harnessId: string, seed = 'rules', library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): Landscape {
   const failing = digest.tasks.filter((t) => t.category !== null);
   // A task counts under every category its failed attempts show, so when the dominant category's remedies
   // are exhausted the secondary signals still yield options. Dominant categories rank first.
@@ -36,7 +37,8 @@ export function buildLandscape(digest: Digest, tried: TriedEdit[], config: Harne
   // gate's rollout-free checks are deterministic, so a mistake would repeat. (The LLM Planner, whose retry
   // of a mistake is a corrected edit with another key, is told mistakes do not count against an idea.)
   const triedHere = new Set(tried.filter((t) => t.harnessId === harnessId).map((t) => t.key));
-  const perCategory = categories.map((c) => remediesFor(c.category, config).filter((r) => !triedHere.has(r.key)));
+  // The run's processor library bounds the catalogue too (its remedies name only pre-#30 types today; the filter keeps 'core' honest if that changes).
+  const perCategory = categories.map((c) => remediesFor(c.category, config).filter((r) => !triedHere.has(r.key) && r.edits.every((e) => editOutsideLibrary(e, library) === null)));
   // Interleave: each category's best untried remedy first, so one dominant category cannot crowd out the rest.
   const options: Remedy[] = [];
   const keys = new Set<string>();
@@ -45,7 +47,7 @@ export function buildLandscape(digest: Digest, tried: TriedEdit[], config: Harne
       const r = list[depth];
       if (r && !keys.has(r.key)) options.push(r), keys.add(r.key);
     }
-  const explore = explorationOptions(digest, config, new Set([...triedHere, ...keys]), `${seed}|explore|${digest.round}|${harnessId}`);
+  const explore = explorationOptions(digest, config, new Set([...triedHere, ...keys]), `${seed}|explore|${digest.round}|${harnessId}`, library);
   return { ...landscapeFacts(digest, tried, harnessId), categories, options: [...options, ...explore] };
 }
 
@@ -73,11 +75,11 @@ const OP_ORDER: Record<Edit['op'], number> = { insert: 0, replace: 0, bundle: 0,
  * Each option says which failing tasks it is aimed at: those whose categories implicate its component, or,
  * when none do, every failing task (it is a shot at the failures the catalogue has no remedy left for).
  */
-export function explorationOptions(digest: Digest, config: HarnessConfig, skip: ReadonlySet<string>, key: string): Remedy[] {
+export function explorationOptions(digest: Digest, config: HarnessConfig, skip: ReadonlySet<string>, key: string, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): Remedy[] {
   const failing = digest.tasks.filter((t) => t.category !== null);
   if (!failing.length) return [];
   const random = seededRandom(key);
-  const scored = validSingleEdits(config).map(({ edit }) => {
+  const scored = validSingleEdits(config, library).map(({ edit }) => {
     const type = editedType(edit, config);
     const implicating = failing.filter((t) => (Object.keys(t.categoryCounts) as FailureCategory[]).some((c) => type !== undefined && CATEGORY_COMPONENTS[c].includes(type)));
     return { edit, type, implicating, draw: random() };
@@ -179,10 +181,10 @@ export function rankCandidates(candidates: Candidate[], digest: Digest, reputati
 /** The deterministic meta-agent: no LLM, same stage interfaces as the LLM one. */
 export class RuleBasedMetaAgent implements MetaAgent {
   readonly name = 'rules';
-  /** `seed`: the run's seed, for the exploration options' tie-break draw. */
-  constructor(private readonly seed = 'rules') {}
+  /** `seed`: the run's seed, for the exploration options' tie-break draw; `library`: the run's processor library. */
+  constructor(private readonly seed = 'rules', private readonly library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY) {}
   async plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig }): Promise<Landscape> {
-    return buildLandscape(input.digest, input.tried, input.config, input.digest.harnessId, this.seed);
+    return buildLandscape(input.digest, input.tried, input.config, input.digest.harnessId, this.seed, this.library);
   }
   async evolve(input: { landscape: Landscape; digest: Digest; config: HarnessConfig; maxCandidates: number; round: number }): Promise<CandidateDraft[]> {
     return draftCandidates(input.landscape, input.config, input.maxCandidates, input.round, input.digest);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EndpointLimitsSchema } from '../models/endpoint-limits';
+import { DEFAULT_PROCESSOR_LIBRARY, PROCESSOR_LIBRARIES } from './library-scope';
 import { capProblems, jsonBoundsProblem, JsonBounds, runIdProblem, SEED_HARNESS_JSON_BOUNDS } from '../harness/sandbox/input-bounds';
 
 /**
@@ -76,6 +77,12 @@ function buildEvolveInputSchema() {
       maxVariants: z.number().int().min(2).max(8).default(3),
       /** The evolver: AEGIS, or a baseline (same gate, same records) for comparisons. */
       evolver: z.enum(['aegis', 'single-agent', 'random', 'reflective-prompt']).default('aegis'),
+      /**
+       * The processor library the meta-agent proposes from: 'full' (every type and bundle) or 'core' (the 15
+       * types before #30 plus code, no bundles) — for measuring whether the wider space helps. Absent in runs
+       * started before the field existed: they replay as 'full', which is what they ran with.
+       */
+      processorLibrary: z.enum(PROCESSOR_LIBRARIES).default(DEFAULT_PROCESSOR_LIBRARY),
       // Bounded: the seed travels in every activity's input and heartbeat (a 2 MB one filled the history).
       seed: z.union([z.string().min(1).max(MAX_SEED_CHARS, `seed is longer than ${MAX_SEED_CHARS} characters`), z.number().int()]).transform(String).default('harnessx'),
       rounds: z.number().int().min(1).max(10000).default(6),

@@ -36,6 +36,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --max-tokens N  --max-usd X (evolution budget)  --max-measurement-tokens N (held-out tracking, final evaluation)
       --gate-chunk N (tasks in a sequential gate's first chunk; default 8, or enough to fill a local endpoint)
       --overlap auto|on|off (stages that do not depend on each other run at once; auto: where the endpoint is the limit)
+      --library full|core (full; core: the 15 pre-#30 processor types + code, no bundles)
       --no-worker (start the run without joining as a worker: workers run elsewhere; also HARNESSX_LOCAL_WORKER=off)
   harnessx coevolve [--suite S] [--config FILE] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only]
       [--endpoint-limits L] [--json]
@@ -44,7 +45,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
   harnessx check-benchmark [suite] [--config FILE] [--json]   (suite: optional when the config has one) the verifier accepts every reference solution and rejects corrupted ones
   harnessx compare [--evolvers aegis,single-agent,random,reflective-prompt] [--meta-agent rules|MODEL]
       [--suite S] [--config FILE] [--model M] [--rounds N] [--seed S] [--batch-size N] [--max-tokens N]
-      [--endpoint-limits L] [--json]
+      [--endpoint-limits L] [--library full|core] [--json]
                                           AEGIS vs baselines on the same tasks, seeds and budget; one table
   harnessx rollout --suite S [--config FILE] --model M [--harness file.json] [--split train|validation|test] [--tasks N] [--k K]
       [--endpoint-limits L] [--json]

@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { verifyCodeProcessors } from '../aegis/gate';
 import { inputProblems } from '../aegis/run-input';
+import { PROCESSOR_LIBRARIES, ProcessorLibraryName } from '../aegis/library-scope';
 import { BENCHMARK_NAMES, getBenchmark, knownBenchmarkNames } from '../benchmarks/registry';
 import { HarnessConfig, HarnessConfigError, parseHarnessConfig } from '../harness/config';
 import { capProblems } from '../harness/sandbox/input-bounds';
@@ -52,6 +53,13 @@ export function parseOptions<O extends Options>(args: string[], options: O): Ret
 /** Parses flags of a command that takes no positional arguments. */
 export function parseFlags<O extends Options>(args: string[], options: O): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>>['values'] {
   return parseArgs({ args, options, strict: true }).values;
+}
+
+/** --library: the processor library a run's meta-agent proposes from ('full' or 'core'); undefined when not given (the schema's default). */
+export function libraryFlag(v: string | undefined): ProcessorLibraryName | undefined {
+  if (v === undefined) return undefined;
+  if (!(PROCESSOR_LIBRARIES as readonly string[]).includes(v)) throw new UsageError(`--library must be one of ${PROCESSOR_LIBRARIES.join(', ')} ("core": the 15 processor types before the library grew, plus code, no bundles), got "${v}"`);
+  return v as ProcessorLibraryName;
 }
 
 export function wholeNumber(name: string, v: string | undefined): number | undefined {

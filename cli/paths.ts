@@ -5,18 +5,8 @@ import { installedAsDependency, packageRoot } from '../harness/package-root';
 export const PROJECT_ROOT = packageRoot();
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
-/**
- * Project state (git-ignored): the dev server's SQLite, the artifact store, `cluster up`'s data. In a clone
- * it is the clone's .harnessx; installed as a dependency it is ./.harnessx in the working directory (the
- * user's project), never the package folder inside node_modules, which npm replaces on every install.
- */
-export function stateDir(): string {
-  if (process.env.HARNESSX_HOME) return resolve(process.env.HARNESSX_HOME);
-  return installedAsDependency() ? resolve('.harnessx') : join(PROJECT_ROOT, '.harnessx');
-}
-export function dataDir(): string {
-  return process.env.HARNESSX_DATA_DIR ? resolve(process.env.HARNESSX_DATA_DIR) : join(stateDir(), 'data');
-}
+// Where project state and the artifact store live: shared with the library (createAgent's episodic memory), so in store/.
+export { dataDir, stateDir } from '../store/data-dir';
 
 /**
  * Where built Go binaries (the Temporal CLI, `cluster up`'s servers) live: a clone's .harnessx/bin, as

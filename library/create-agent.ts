@@ -14,6 +14,9 @@ import { startTelemetry } from '../telemetry';
 import { DeploymentLink, DeploymentOptions, DeploymentStats } from './deployment';
 import { judgeRun } from './live-judge';
 import { loadHarness } from './load-harness';
+import { LessonBacking, RolloutMemory, usesEpisodeMemory } from '../aegis/episode-memory';
+import { dataDir } from '../store/data-dir';
+import { openStore } from '../store/open-store';
 
 /** One thing that happened in a run, streamed to onStep as it happens. */
 export type AgentStep =
@@ -83,8 +86,17 @@ export interface AgentOptions {
   maxSteps?: number;
   /** Seeds sampling where the provider supports it (the simulator always does). Default "harnessx". */
   seed?: string;
-  /** Passed to tool providers as the suite name when they open sessions. Default "agent". */
+  /** Passed to tool providers as the suite name when they open sessions; also the suite episodic memory's lessons are keyed by. Default "agent". */
   name?: string;
+  /**
+   * Where a harness's `episodic_memory` processor keeps its lessons across this product's runs, keyed by
+   * the served harness's id and `name` (as rollouts key them by harness and suite). Default: the project's
+   * HarnessX artifact store, the one the CLI uses — HARNESSX_STORE (a folder or s3://bucket/prefix), else
+   * the data folder (HARNESSX_DATA_DIR, default .harnessx/data) — opened the first time a harness with
+   * episodic_memory runs. A store of your own (anything with cacheGet/cacheSet, e.g. an ArtifactStore), or
+   * false: no memory (the processor then passes events on and stores nothing).
+   */
+  memory?: LessonBacking | false;
 }
 
 export type AgentTask = string | { id?: string; instruction: string };
@@ -130,6 +142,7 @@ export function createAgent(options: AgentOptions): Agent {
   // first, gets the spans instead (startTelemetry then registers nothing).
   startTelemetry();
   let runs = 0;
+  const lessons = lessonStore(options.memory);
 
   const modelFor = (episodeSeed: string, served: HarnessConfig, taskId: string): Model => {
     if (typeof options.model === 'function') return options.model({ taskId, seed: episodeSeed });
@@ -226,12 +239,15 @@ export function createAgent(options: AgentOptions): Agent {
           const role = harness.model[r];
           if (role) models[r] = guardedModel(withFallback(createModel(role.model, { seed: `${episodeSeed}|${r}` }), role.fallback ? createModel(role.fallback, { seed: `${episodeSeed}|${r}` }) : null), stop.signal);
         }
+        // Episodic memory: the lessons stored for (this harness, this product's suite), and this run's, stored when it ends.
+        const memory = usesEpisodeMemory(harness) ? await lessons.open(id, suite) : null;
         const trace = await runEpisode({
           config: harness,
           harnessId: id,
           env,
           model,
           ...(Object.keys(models).length ? { models } : {}),
+          ...(memory ? { memory: memory.forEpisode(0) } : {}),
           task: view,
           seed: episodeSeed,
           attempt,
@@ -245,6 +261,7 @@ export function createAgent(options: AgentOptions): Agent {
         });
         // A stop inside a processor's own model call ends the episode as a harness error; it is still a stop.
         throwIfAborted(stop.signal);
+        if (memory) await lessons.flush(memory);
         return {
           answer: env.finalAnswer,
           steps: trace.steps,
@@ -267,6 +284,35 @@ export function createAgent(options: AgentOptions): Agent {
       }
     }
   }
+}
+
+/**
+ * Episodic memory for createAgent's runs: the store (the given one, or the project's artifact store, opened
+ * on first use so an agent without episodic_memory never touches it), and flushes one at a time per
+ * (harness, suite) in this process — a flush reads, appends and writes, so two runs ending together would
+ * otherwise lose one run's lessons. Runs in other processes sharing the store can still race (the cache has
+ * no compare-and-set), as rollouts on two hosts can.
+ */
+function lessonStore(option: AgentOptions['memory']): { open(harnessId: string, suite: string): Promise<RolloutMemory | null>; flush(memory: RolloutMemory): Promise<void> } {
+  let backing: LessonBacking | null = option === false ? null : option ?? null;
+  const queues = new Map<string, Promise<unknown>>();
+  const store = (): LessonBacking => (backing ??= openStore({ defaultDir: dataDir() }));
+  return {
+    async open(harnessId, suite) {
+      if (option === false) return null;
+      return RolloutMemory.open(store(), { harnessId, suite });
+    },
+    async flush(memory) {
+      const key = JSON.stringify(memory.key);
+      const next = (queues.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => memory.flush());
+      queues.set(key, next);
+      try {
+        await next;
+      } finally {
+        if (queues.get(key) === next) queues.delete(key);
+      }
+    },
+  };
 }
 
 /**

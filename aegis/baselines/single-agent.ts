@@ -10,6 +10,7 @@ import { applyEdits } from '../../harness/builder';
 import { harnessApiText } from '../../harness/sandbox/compile-processor';
 import { CandidateDraft, MetaAgent, StageFailure, TriedEdit } from '../meta-agent';
 import { remediesFor } from '../remedies';
+import { DEFAULT_PROCESSOR_LIBRARY, editOutsideLibrary, ProcessorLibraryName } from '../library-scope';
 import type { Candidate, Digest, FailureCategory, Landscape } from '../types';
 import { draftFrom, gateAll, passThroughLandscape } from './common';
 
@@ -25,7 +26,8 @@ You work alone: there is no separate digest, plan or critique. You see raw trace
 export class SingleAgentMetaAgent implements MetaAgent {
   readonly name: string;
   private readonly calls: StageCall[] = [];
-  constructor(private readonly model: Model | null) {
+  /** `library`: the run's processor library (the catalogue shown, and what a proposal may insert). */
+  constructor(private readonly model: Model | null, private readonly library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY) {
     this.name = model ? `single-agent:${model.id}` : 'single-agent:rules';
   }
   usage(): { usage: Usage; calls: number; repairs: number } {
@@ -44,7 +46,7 @@ export class SingleAgentMetaAgent implements MetaAgent {
       for (const t of failed) for (const [c, n] of Object.entries(episodeSignals(t).counts) as [FailureCategory, number][]) counts.set(c, (counts.get(c) ?? 0) + n);
       const tried = new Set(input.landscape.editsTried.map((t) => t.key));
       for (const [category] of [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
-        const remedy = remediesFor(category, input.config).find((r) => !tried.has(r.key));
+        const remedy = remediesFor(category, input.config).find((r) => !tried.has(r.key) && r.edits.every((e) => editOutsideLibrary(e, this.library) === null));
         const d = remedy && draftFrom(input.config, remedy.edits, remedy.bucket, id, `single-agent: ${category} → ${remedy.rationale}`, input.digest);
         if (d) return [d];
       }
@@ -59,13 +61,18 @@ export class SingleAgentMetaAgent implements MetaAgent {
         failedEpisodes: failed.slice(0, 20).map((t) => ({ taskId: t.taskId, attempt: t.attempt, instruction: clip(t.instruction, 600), excerpt: traceExcerpt(t) })),
         editsTried: input.landscape.editsTried.slice(-20),
         harness: harnessView(input.config),
-        processorLibrary: processorCatalogue(),
+        processorLibrary: processorCatalogue(this.library),
+        ...(this.library === 'full' ? {} : { libraryNote: `This run's processor library is "${this.library}": insert or replace only the types listed; bundles are not available.` }),
         codeProcessorApi: harnessApiText(),
       }),
       schema: EvolverOutputSchema,
       maxTokens: 8192,
       check: (v) => [
         ...(v.candidates.length !== 1 ? [`candidates: exactly one, got ${v.candidates.length}`] : []),
+        ...v.candidates.flatMap((p, i) => p.changes.flatMap((e, j) => {
+          const outside = editOutsideLibrary(e, this.library);
+          return outside ? [`candidates.${i}.changes.${j}: library: ${outside}`] : [];
+        })),
         ...v.candidates.flatMap((p, i) => {
           const built = applyEdits(input.config, p.changes);
           return built.ok ? [] : [`candidates.${i}.changes: ${built.error.rule}: ${built.error.message}`];

@@ -5,6 +5,8 @@ import type { Model } from '../../harness/processor';
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
 import { PROCESSOR_LIBRARY } from '../../harness/processors';
+import { BUNDLES } from '../../harness/processors/bundles';
+import { bundlesInLibrary, DEFAULT_PROCESSOR_LIBRARY, editOutsideLibrary, ProcessorLibraryName, typeInLibrary } from '../library-scope';
 import type { CandidateDraft, CritiqueWithRevisions, MetaAgent, PreGateChecker, TriedEdit } from '../meta-agent';
 import { rejectionKind, StageFailure } from '../meta-agent';
 import { bucketOf, changeBucket, changeKey, editKey } from '../remedies';
@@ -16,7 +18,7 @@ import { CriticOutputSchema, DigesterOutputSchema, EvolverOutput, EvolverOutputS
 import { moduleProblems, resolveModules } from './code-modules';
 
 /** The Evolver's system prompt with the catalogue and code API: stable, so cached where the provider caches. */
-const EVOLVER_STABLE = () => withStableContext(EVOLVER_SYSTEM, { catalogue: true, codeApi: true });
+const EVOLVER_STABLE = (library: ProcessorLibraryName) => withStableContext(EVOLVER_SYSTEM, { catalogue: true, codeApi: true, library });
 
 /** Failing tasks per Digester call: enough context per task, bounded prompt. */
 const DIGEST_CHUNK = 8;
@@ -36,40 +38,57 @@ export function ledgerView(tried: TriedEdit[], max = 30) {
 /**
  * Edit types the ledger has not tried on this harness, of every kind, as the Planner names them:
  * insert:<type>@<hook> for library types the harness lacks, replace:<group>-><type>@<hook> for another
- * member of a singleton group it has, remove:<id> and configure:<id> for each processor it has.
+ * member of a singleton group it has, remove:<id> and configure:<id> for each processor it has,
+ * move:<id> for each processor that shares its hook with another (a move counts as tried whatever its
+ * position was), and bundle:<name>@<version> for each bundle. `library`: the run's processor library —
+ * with 'core' only its types are inserted or replaced to, and no bundle is listed.
  */
-export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[]): string[] {
+export function untriedEditTypes(config: HarnessConfig, tried: TriedEdit[], library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): string[] {
   const present = HOOKS.flatMap((hook) => config.hooks[hook].map((p) => ({ ...p, hook })));
   const presentTypes = new Set(present.map((p) => p.type));
   // A tried key may join several edits with '+'; each part counts as tried, unless it failed on a mistake
-  // (the idea never ran, so it is still untried). A configure counts as tried whatever its params were.
-  const triedKeys = new Set(tried.filter((t) => rejectionKind(t) !== 'mistake').flatMap((t) => t.key.split('+')).map((k) => (k.startsWith('configure:') ? k.split(':').slice(0, 2).join(':') : k)));
+  // (the idea never ran, so it is still untried). A configure counts as tried whatever its params were, a
+  // move whatever its position was.
+  const triedKeys = new Set(
+    tried
+      .filter((t) => rejectionKind(t) !== 'mistake')
+      .flatMap((t) => t.key.split('+'))
+      .map((k) => (k.startsWith('configure:') ? k.split(':').slice(0, 2).join(':') : k.startsWith('move:') ? k.replace(/\((before|after):.*$/, '') : k)),
+  );
   const out: string[] = [];
   const add = (key: string) => (!triedKeys.has(key) && !out.includes(key) ? out.push(key) : 0);
-  for (const def of Object.values(PROCESSOR_LIBRARY)) {
+  const library_ = Object.values(PROCESSOR_LIBRARY).filter((def) => typeInLibrary(def.type, library));
+  for (const def of library_) {
     if (presentTypes.has(def.type) && def.type !== 'code') continue;
     for (const hook of def.hooks) if (def.type !== 'code' || ['before_model', 'after_model', 'after_tool', 'before_tool'].includes(hook)) add(`insert:${def.type}@${hook}`);
   }
   for (const p of present) {
     const group = PROCESSOR_LIBRARY[p.type]?.meta.singletonGroup;
     if (group)
-      for (const def of Object.values(PROCESSOR_LIBRARY))
+      for (const def of library_)
         if (def.type !== p.type && def.meta.singletonGroup === group && def.hooks.includes(p.hook)) add(`replace:${group}->${def.type}@${p.hook}`);
   }
   for (const p of present) add(`remove:${p.id}`);
   for (const p of present) if (p.type !== 'code') add(`configure:${p.id}`);
+  for (const p of present) if (config.hooks[p.hook].length >= 2) add(`move:${p.id}`);
+  if (bundlesInLibrary(library)) for (const b of BUNDLES) add(`bundle:${b.name}@${b.version}`);
   return out;
 }
 
 /** The untried edit types by the bucket each would land in (what "spans every kind and bucket" looks like to the Planner). */
-export function untriedByBucket(config: HarnessConfig, tried: TriedEdit[]): Record<string, string[]> {
+export function untriedByBucket(config: HarnessConfig, tried: TriedEdit[], library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   const typeOf = new Map(HOOKS.flatMap((h) => config.hooks[h].map((p) => [p.id, p.type] as const)));
-  for (const key of untriedEditTypes(config, tried)) {
+  for (const key of untriedEditTypes(config, tried, library)) {
     const [op, rest] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
     const type = op === 'insert' ? rest.split('@')[0] : op === 'replace' ? rest.split('->')[1].split('@')[0] : typeOf.get(rest) ?? 'code';
     const processor = { id: 'x', type, params: {} };
-    const bucket = changeBucket(op === 'configure' ? { op, processorId: rest, params: {} } : op === 'remove' ? { op, processorId: rest } : { op: 'insert', hook: 'task_start', processor }, typeOf);
+    const bucket =
+      op === 'bundle'
+        ? changeBucket({ op, name: rest.split('@')[0] }, typeOf)
+        : op === 'move'
+          ? changeBucket({ op, processorId: rest, before: rest }, typeOf)
+          : changeBucket(op === 'configure' ? { op, processorId: rest, params: {} } : op === 'remove' ? { op, processorId: rest } : { op: 'insert', hook: 'task_start', processor }, typeOf);
     (out[bucket] ??= []).push(key);
   }
   return out;
@@ -97,8 +116,12 @@ export class LlmMetaAgent implements MetaAgent {
    * `promptChars`: the payload budget; by default smaller for openai-compatible (open-weight, smaller
    * context) models, whose prompts are summarised level by level rather than cut.
    */
-  constructor(private readonly model: Model, options: { promptChars?: number } = {}) {
+  /** The run's processor library: what the catalogue shows and what a proposal may insert (see aegis/library-scope.ts). */
+  private readonly library: ProcessorLibraryName;
+
+  constructor(private readonly model: Model, options: { promptChars?: number; library?: ProcessorLibraryName } = {}) {
     this.name = `llm:${model.id}`;
+    this.library = options.library ?? DEFAULT_PROCESSOR_LIBRARY;
     this.promptChars = options.promptChars ?? (model.id.startsWith('openai-compatible:') ? COMPATIBLE_PROMPT_CHARS : DEFAULT_PROMPT_CHARS);
   }
 
@@ -134,7 +157,7 @@ export class LlmMetaAgent implements MetaAgent {
         callStructured({
           model: this.model,
           stage: 'digest',
-          system: withStableContext(DIGESTER_SYSTEM, { libraryTypes: true }),
+          system: withStableContext(DIGESTER_SYSTEM, { libraryTypes: true, library: this.library }),
           user: digesterUser(chunk.map((d) => ({ digest: d, traces: byTask.get(d.taskId) ?? [] })), input.config, this.promptChars, input.digest.sharedPreamble),
           schema: DigesterOutputSchema,
           check: (v) => {
@@ -156,12 +179,12 @@ export class LlmMetaAgent implements MetaAgent {
   async plan(input: { digest: Digest; tried: TriedEdit[]; config: HarnessConfig; gate?: GateTerms }): Promise<Landscape> {
     const { digest, tried, config } = input;
     const stalled = promptEditsStalled(tried);
-    const untried = untriedEditTypes(config, tried);
+    const untried = untriedEditTypes(config, tried, this.library);
     const out = await this.structured('plan', () =>
       callStructured({
         model: this.model,
         stage: 'plan',
-        system: withStableContext(PLANNER_SYSTEM, { catalogue: true }),
+        system: withStableContext(PLANNER_SYSTEM, { catalogue: true, library: this.library }),
         user: fitJson(
           [30, 12, 4].map((n) => ({
             round: digest.round,
@@ -171,7 +194,7 @@ export class LlmMetaAgent implements MetaAgent {
             harness: harnessView(config, n === 30 ? 3000 : 600),
             editExamples: editExamples(config),
             editsTried: ledgerView(tried, n),
-            untriedEditTypes: n === 4 ? untried.slice(0, 40) : untriedByBucket(config, tried),
+            untriedEditTypes: n === 4 ? untried.slice(0, 40) : untriedByBucket(config, tried, this.library),
             promptOnlyEditsStalled: stalled,
             ...(input.gate ? { gateRules: gateMechanics(input.gate) } : {}),
           })),
@@ -195,7 +218,7 @@ export class LlmMetaAgent implements MetaAgent {
   }
 
   private evolverContext(config: HarnessConfig) {
-    return { harness: harnessView(config), editExamples: editExamples(config) };
+    return { harness: harnessView(config), editExamples: editExamples(config, this.library) };
   }
 
   /**
@@ -203,11 +226,13 @@ export class LlmMetaAgent implements MetaAgent {
    * apply, not only a candidate's first (a change that fails is skipped and the next ones are tried on what
    * the candidate built so far, so a later problem is reported too).
    */
-  static proposalProblems(config: HarnessConfig, proposals: Proposal[], label: (i: number) => string): string[] {
+  static proposalProblems(config: HarnessConfig, proposals: Proposal[], label: (i: number) => string, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): string[] {
     const problems: string[] = [];
     proposals.forEach((p, i) => {
       let current = config;
       p.changes.forEach((edit, j) => {
+        const outside = editOutsideLibrary(edit, library);
+        if (outside) return void problems.push(`${label(i)}.changes.${j}: library: ${outside}`);
         const built = applyEdit(current, edit);
         if (built.ok) current = built.config;
         else problems.push(`${label(i)}.changes.${j}: ${built.error.rule}: ${built.error.message}`);
@@ -221,17 +246,17 @@ export class LlmMetaAgent implements MetaAgent {
    * `raw`: a reply that failed the schema — its candidates that parse on their own are checked too, so the
    * repair message names their problems beside the schema's.
    */
-  static replyProblems(config: HarnessConfig, reply: EvolverOutput, maxCandidates: number): string[] {
+  static replyProblems(config: HarnessConfig, reply: EvolverOutput, maxCandidates: number, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): string[] {
     const resolved = resolveModules(reply.candidates, reply.modules);
     return [
       ...resolved.problems,
       ...(reply.candidates.length > maxCandidates ? [`candidates: at most ${maxCandidates}, got ${reply.candidates.length}`] : []),
-      ...LlmMetaAgent.proposalProblems(config, resolved.candidates, (i) => `candidates.${i}`),
+      ...LlmMetaAgent.proposalProblems(config, resolved.candidates, (i) => `candidates.${i}`, library),
     ];
   }
 
   /** The semantic problems of the parts of a schema-invalid Evolver reply that parse on their own. */
-  static partialReplyProblems(config: HarnessConfig, raw: unknown): string[] {
+  static partialReplyProblems(config: HarnessConfig, raw: unknown, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): string[] {
     const value = raw as { candidates?: unknown; modules?: unknown } | null;
     if (!value || typeof value !== 'object' || !Array.isArray(value.candidates)) return [];
     const modules = EvolverOutputSchema.shape.modules.safeParse(value.modules);
@@ -240,7 +265,7 @@ export class LlmMetaAgent implements MetaAgent {
       const parsed = ProposalSchema.safeParse(c);
       if (!parsed.success) return;
       const resolved = resolveModules([parsed.data], modules.success ? modules.data : [], () => `candidates.${i}`);
-      problems.push(...resolved.problems, ...LlmMetaAgent.proposalProblems(config, resolved.candidates, () => `candidates.${i}`));
+      problems.push(...resolved.problems, ...LlmMetaAgent.proposalProblems(config, resolved.candidates, () => `candidates.${i}`, library));
     });
     return problems;
   }
@@ -305,9 +330,9 @@ export class LlmMetaAgent implements MetaAgent {
       })),
       this.promptChars,
     );
-    const check = (v: EvolverOutput) => LlmMetaAgent.replyProblems(config, v, maxCandidates);
-    const partialCheck = (raw: unknown) => LlmMetaAgent.partialReplyProblems(config, raw);
-    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_STABLE(), user, schema: EvolverOutputSchema, maxTokens: 8192, check, partialCheck }));
+    const check = (v: EvolverOutput) => LlmMetaAgent.replyProblems(config, v, maxCandidates, this.library);
+    const partialCheck = (raw: unknown) => LlmMetaAgent.partialReplyProblems(config, raw, this.library);
+    const out = await this.structured('evolve', () => callStructured({ model: this.model, stage: 'evolve', system: EVOLVER_STABLE(this.library), user, schema: EvolverOutputSchema, maxTokens: 8192, check, partialCheck }));
     const drafts = LlmMetaAgent.drafts(config, LlmMetaAgent.resolved(out), round);
     if (!input.preGate) return drafts;
     const failures = await LlmMetaAgent.preGateFailures(drafts, input.preGate);
@@ -324,7 +349,7 @@ export class LlmMetaAgent implements MetaAgent {
     const repaired = await callStructured({
       model: this.model,
       stage: 'evolve',
-      system: EVOLVER_STABLE(),
+      system: EVOLVER_STABLE(this.library),
       user,
       history: [{ role: 'assistant', content: JSON.stringify(out) }, { role: 'user', content: feedback }],
       schema: EvolverOutputSchema,
@@ -408,12 +433,12 @@ export class LlmMetaAgent implements MetaAgent {
         callStructured({
           model: this.model,
           stage: 'revise',
-          system: withStableContext(EVOLVER_REVISION_SYSTEM, { catalogue: true, codeApi: true }),
+          system: withStableContext(EVOLVER_REVISION_SYSTEM, { catalogue: true, codeApi: true, library: this.library }),
           user: JSON.stringify({ ...preambleOnce(digest, 1500), failingTasks: failingSummary(digest, 8), candidate: { bucket: original.bucket, changes: original.manifest.changes, evidence: original.manifest.capabilityEvidence, predictedImpact: original.manifest.predictedImpact, rationale: original.manifest.attributionSignature }, criticRequest: decision.request, ...this.evolverContext(config) }),
           schema: EvolverOutputSchema,
           maxTokens: 8192,
-          check: (v) => [...(v.candidates.length !== 1 ? [`candidates: exactly one revised candidate, got ${v.candidates.length}`] : []), ...LlmMetaAgent.replyProblems(config, v, 1)],
-          partialCheck: (raw) => LlmMetaAgent.partialReplyProblems(config, raw),
+          check: (v) => [...(v.candidates.length !== 1 ? [`candidates: exactly one revised candidate, got ${v.candidates.length}`] : []), ...LlmMetaAgent.replyProblems(config, v, 1, this.library)],
+          partialCheck: (raw) => LlmMetaAgent.partialReplyProblems(config, raw, this.library),
         }),
       );
       const draft = LlmMetaAgent.draft(config, LlmMetaAgent.resolved(proposal)[0], `${original.candidateId}-rev`);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { HarnessConfig } from '../../harness/config';
 import { PROCESSOR_LIBRARY } from '../../harness/processors';
 import { BUNDLES } from '../../harness/processors/bundles';
+import { CORE_PROCESSOR_TYPES, DEFAULT_PROCESSOR_LIBRARY, ProcessorLibraryName, typeInLibrary } from '../library-scope';
 
 import type { EpisodeTrace } from '../../harness/trace';
 import { HOOKS } from '../../harness/types';
@@ -86,7 +87,7 @@ Rules:
 - Name edit types that have not been tried yet in "untriedEditTypes".
 - When prompt-only edits have stopped shipping, propose structural changes (tools, processors, memory or control redesigns, or new processor code), not more rewording.
 - Options must be task-agnostic: never key behaviour on task ids or copy task data.
-- "untriedEditTypes" in the data lists, by bucket, every edit not yet tried on this harness: inserts, replaces within a singleton group, removes and configures; name the ones you propose in your "untriedEditTypes".
+- "untriedEditTypes" in the data lists, by bucket, every edit not yet tried on this harness: inserts, replaces within a singleton group, removes, configures, moves (move:<id>, any position) and bundles; name the ones you propose in your "untriedEditTypes".
 GATE
 ${JSON_ONLY}
 Shape: {"options":[{"category":"loop","bucket":"processor","direction":"...","editTypes":["insert:code@before_model"],"targetTasks":["..."]}],"untriedEditTypes":["..."],"notes":"..."}. Most promising option first; at most 8.`.replace('GATE', gateMechanics());
@@ -120,12 +121,16 @@ ${JSON_ONLY}`;
  * code, the code-processor API), appended to the stage's system prompt so they sit in the prompt prefix a
  * provider caches (Anthropic cache_control marks the end of the system prompt) instead of in each user turn.
  */
-export function withStableContext(system: string, parts: { catalogue?: boolean; codeApi?: boolean; libraryTypes?: boolean }): string {
+export function withStableContext(system: string, parts: { catalogue?: boolean; codeApi?: boolean; libraryTypes?: boolean; library?: ProcessorLibraryName }): string {
   const blocks = [system];
-  if (parts.libraryTypes) blocks.push(`Library processor types (type, hooks, purpose) — the names to use in "missing:<type>":\n${JSON.stringify(libraryTypes())}`);
+  const library = parts.library ?? DEFAULT_PROCESSOR_LIBRARY;
+  if (parts.libraryTypes) blocks.push(`Library processor types (type, hooks, purpose) — the names to use in "missing:<type>":\n${JSON.stringify(libraryTypes(library))}`);
   if (parts.catalogue) {
-    blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue())}`);
-    blocks.push(`Bundles (named processor sets; apply one as a single edit {"op":"bundle","name":"<name>"}: each member is configured where its type is present, replaces the holder of its singleton group on that hook, or is inserted):\n${JSON.stringify(bundleCatalogue())}`);
+    blocks.push(`Processor library (type, dimension, hooks, singleton group, purpose, params as JSON Schema):\n${JSON.stringify(processorCatalogue(library))}`);
+    if (library === 'full')
+      blocks.push(`Bundles (named processor sets; apply one as a single edit {"op":"bundle","name":"<name>"}: each member is configured where its type is present, replaces the holder of its singleton group on that hook, or is inserted):\n${JSON.stringify(bundleCatalogue())}`);
+    else
+      blocks.push(`This run's processor library is "${library}": insert or replace only the types listed above (${CORE_PROCESSOR_TYPES.join(', ')}); bundles are not available. A change naming another type is refused.`);
   }
   if (parts.codeApi) blocks.push(`Code processor API (the "harnessx" module code processors import types from):\n${harnessApiText()}`);
   return blocks.join('\n\n');
@@ -253,15 +258,15 @@ export function fitJson(levels: unknown[], budget: number): string {
 }
 
 /** The library's processor types with their hooks (the Digester's "missing:<type>" vocabulary). */
-export function libraryTypes(): Array<{ type: string; hooks: readonly string[]; purpose: string }> {
-  return Object.values(PROCESSOR_LIBRARY).map((d) => ({ type: d.type, hooks: d.hooks, purpose: d.description }));
+export function libraryTypes(library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): Array<{ type: string; hooks: readonly string[]; purpose: string }> {
+  return Object.values(PROCESSOR_LIBRARY).filter((d) => typeInLibrary(d.type, library)).map((d) => ({ type: d.type, hooks: d.hooks, purpose: d.description }));
 }
 
 /** One concrete example of each edit operation on this harness (what the vocabulary looks like here). */
-export function editExamples(config: HarnessConfig): Record<'insert' | 'replace' | 'remove' | 'configure' | 'move', unknown> {
+export function editExamples(config: HarnessConfig, library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): Record<'insert' | 'replace' | 'remove' | 'configure' | 'move', unknown> {
   const present = HOOKS.flatMap((hook) => config.hooks[hook].map((p) => ({ ...p, hook })));
   const presentTypes = new Set(present.map((p) => p.type));
-  const absent = Object.values(PROCESSOR_LIBRARY).find((d) => !presentTypes.has(d.type) && d.type !== 'code' && d.type !== 'tracer') ?? PROCESSOR_LIBRARY.loop_detection;
+  const absent = Object.values(PROCESSOR_LIBRARY).find((d) => !presentTypes.has(d.type) && d.type !== 'code' && d.type !== 'tracer' && typeInLibrary(d.type, library)) ?? PROCESSOR_LIBRARY.loop_detection;
   const grouped = present.find((p) => PROCESSOR_LIBRARY[p.type]?.meta.singletonGroup);
   const group = grouped ? PROCESSOR_LIBRARY[grouped.type]!.meta.singletonGroup! : null;
   const configurable = present.find((p) => p.type === 'step_budget') ?? present.find((p) => p.type !== 'code');
@@ -304,8 +309,8 @@ export function bundleCatalogue(): Array<{ name: string; version: number; descri
 }
 
 let catalogueCache: unknown[] | null = null;
-/** The processor library as the model sees it: type, hooks, purpose, params as JSON Schema. */
-export function processorCatalogue(): unknown[] {
+/** The processor library as the model sees it: type, hooks, purpose, params as JSON Schema (`library`: the run's; 'core' lists only its types). */
+export function processorCatalogue(library: ProcessorLibraryName = DEFAULT_PROCESSOR_LIBRARY): unknown[] {
   catalogueCache ??= Object.values(PROCESSOR_LIBRARY).map((d) => {
     let params: unknown;
     try {
@@ -315,7 +320,7 @@ export function processorCatalogue(): unknown[] {
     }
     return { type: d.type, dimension: d.dimension, hooks: d.hooks, singletonGroup: d.meta.singletonGroup ?? null, description: d.description, params: d.type === 'code' ? 'see the code processor API' : params };
   });
-  return catalogueCache;
+  return library === 'full' ? catalogueCache : catalogueCache.filter((d) => typeInLibrary((d as { type: string }).type, library));
 }
 
 

@@ -11,7 +11,7 @@ import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { BUDGET_OPTIONS, budgetFlags, checkRunBudget } from '../budget-flags';
 import { UsageError } from '../errors';
 import { startLocalWorker } from '../local-worker';
-import { checkModelFlag, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
+import { checkModelFlag, type Commands, endpointLimitsFlag, libraryFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say, writeOutputFile } from '../output';
 import { cliStore } from '../store';
 import { aggregateArms, ArmAggregate, ArmRun, rateInterval } from '../compare-arms';
@@ -39,6 +39,8 @@ export const COMPARE_OPTIONS = {
   wide: { type: 'boolean', default: false },
   report: { type: 'string' },
   'endpoint-limits': { type: 'string' },
+  /** Every arm's processor library: full (default) or core (pre-#30 types + code, no bundles). */
+  library: { type: 'string' },
 } as const;
 
 
@@ -112,6 +114,7 @@ async function compare(args: string[]): Promise<void> {
     benchmark,
     model: values.model,
     metaAgent: values['meta-agent'],
+    processorLibrary: libraryFlag(values.library),
     rounds: wholeNumber('rounds', values.rounds),
     k: wholeNumber('k', values.k),
     batchSize: wholeNumber('batch-size', values['batch-size']),
@@ -176,7 +179,7 @@ async function compare(args: string[]): Promise<void> {
   const num = (m: MeanInterval) => String(Math.round(m.mean));
   const versus = (a: ArmAggregate) => (a.versusAegis ? `${a.versusAegis.meanDifference >= 0 ? '+' : ''}${(100 * a.versusAegis.meanDifference).toFixed(1)}${a.versusAegis.significant ? ' *' : ''}${a.versusAegis.p === null ? '' : ` (p=${a.versusAegis.p.toFixed(3)})`}` : '');
   log('');
-  log(`${first.benchmark} · task model ${first.model} · meta-agent ${first.metaAgent} · pass@${first.k} · ${first.rounds} rounds`);
+  log(`${first.benchmark} · task model ${first.model} · meta-agent ${first.metaAgent} · pass@${first.k} · ${first.rounds} rounds${first.processorLibrary === 'full' ? '' : ` · library ${first.processorLibrary}`}`);
   log(`  evolution budget ${first.maxTokens ? `${grouped(first.maxTokens)} tokens` : '∞ tokens'}${first.maxUsd ? `, $${first.maxUsd}` : ''} · ${seeds.length} seed${seeds.length > 1 ? 's' : ''}: ${seeds.length > 4 ? `${seeds.slice(0, 2).join(', ')} … ${seeds[seeds.length - 1]}` : seeds.join(', ')}`);
   log(`  measured outside the evolution budget on the same tasks for every arm: train ${tasks.train} tasks,`);
   log(`  test ${tasks.test} (held out); ${values.wide ? '± is a 95% t-interval over seeds' : '[low–high] is a 95% t-interval over seeds, clipped to 0–100%'}`);
@@ -235,6 +238,7 @@ async function compare(args: string[]): Promise<void> {
       benchmark: first.benchmark,
       model: first.model,
       metaAgent: first.metaAgent,
+      processorLibrary: first.processorLibrary,
       seed: baseSeed,
       seeds,
       k: first.k,

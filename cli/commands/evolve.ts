@@ -5,7 +5,7 @@ import type { RunStatus, RunSummary } from '../../workflows/evolve-harness';
 import { BUDGET_OPTIONS, budgetFlags, checkRunBudget } from '../budget-flags';
 import { idTimestamp, startLocalWorker } from '../local-worker';
 import { UsageError } from '../errors';
-import { checkModelFlag, taskModelLabel, type Commands, endpointLimitsFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
+import { checkModelFlag, taskModelLabel, type Commands, endpointLimitsFlag, libraryFlag, parseFlags, RUN_OPTIONS, seedHarnessInput, suiteFlag, validInput, wholeNumber } from '../options';
 import { pct, printJson, say } from '../output';
 import { EVOLVE_PROGRESS, followRun } from '../progress';
 import { cliStore, localHarnessFile } from '../store';
@@ -28,6 +28,8 @@ export const EVOLVE_OPTIONS = {
   overlap: { type: 'string' },
   /** Start the run without joining its task queue as a worker (workers run elsewhere); also HARNESSX_LOCAL_WORKER=off. */
   'no-worker': { type: 'boolean', default: false },
+  /** The processor library the meta-agent proposes from: full (default) or core (pre-#30 types + code, no bundles). */
+  library: { type: 'string' },
   ...BUDGET_OPTIONS,
 } as const;
 
@@ -49,6 +51,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     candidatesPerRound: wholeNumber('candidates', values.candidates),
     metaAgent: values['meta-agent'],
     evolver: values.evolver,
+    processorLibrary: libraryFlag(values.library),
     strategy: values.strategy,
     gating: values.gating || values['min-unseen-gain'] !== undefined ? { ...(values.gating ? { mode: values.gating } : {}), ...(values['min-unseen-gain'] !== undefined ? { minUnseenGain: wholeNumber('min-unseen-gain', values['min-unseen-gain']) } : {}) } : undefined,
     seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),

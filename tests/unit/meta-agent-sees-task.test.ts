@@ -1,4 +1,4 @@
-import { LlmMetaAgent, untriedEditTypes } from '../../aegis/llm/llm-meta-agent';
+import { LlmMetaAgent, untriedByBucket, untriedEditTypes } from '../../aegis/llm/llm-meta-agent';
 import { contextPartsByStep } from '../../aegis/llm/prompts';
 import { digestTraces, sharedPreamble } from '../../aegis/digester';
 import { earlyStopExplanation } from '../../aegis/sequential-gate';
@@ -6,7 +6,7 @@ import type { Candidate } from '../../aegis/types';
 import { applyEdits } from '../../harness/builder';
 import { seedHarness } from '../../harness/seed';
 import type { EpisodeTrace } from '../../harness/trace';
-import type { ModelRequest } from '../../harness/types';
+import { HOOKS, type ModelRequest } from '../../harness/types';
 import { ScriptedModel } from '../helpers/processor-harness';
 
 /** A benchmark-like instruction: a long shared rules preamble, then the task's own 3,000-character goal. */
@@ -89,6 +89,36 @@ describe('the meta-agent sees the task it improves', () => {
     for (const kind of ['insert:', 'replace:', 'remove:', 'configure:']) expect(untried.some((k) => k.startsWith(kind))).toBe(true);
     const tried = untriedEditTypes(seedHarness(), [{ key: 'configure:step_budget:{"maxSteps":20}', bucket: 'config', harnessId: 'hx', outcome: 'rejected: seesaw: no gain' }]);
     expect(tried).not.toContain('configure:step_budget');
+  });
+
+  test('untriedEditTypes lists moves (any position counts as tried) and bundles', () => {
+    const built = applyEdits(seedHarness(), [
+      { op: 'insert', hook: 'before_model', processor: { id: 'loops', type: 'loop_detection', params: {} } },
+      { op: 'insert', hook: 'before_model', processor: { id: 'plan', type: 'plan_then_act', params: {} } },
+    ]);
+    if (!built.ok) throw new Error(built.error.message);
+    const config = built.config;
+    const shared = HOOKS.find((h) => config.hooks[h].length >= 2)!;
+    const [first, second] = config.hooks[shared];
+    const untried = untriedEditTypes(config, []);
+    expect(untried).toContain(`move:${first.id}`);
+    expect(untried).toContain(`move:${second.id}`);
+    // A processor alone on its hook has nothing to move around.
+    const alone = HOOKS.filter((h) => config.hooks[h].length === 1).map((h) => config.hooks[h][0].id);
+    for (const id of alone) expect(untried).not.toContain(`move:${id}`);
+    expect(untried).toContain('bundle:reliability@1');
+    // The ledger names a move with its position; any position marks the processor's move as tried.
+    const afterMove = untriedEditTypes(config, [{ key: `move:${second.id}(before:${first.id})`, bucket: 'config', harnessId: 'hx', outcome: 'rejected: seesaw: no gain' }]);
+    expect(afterMove).not.toContain(`move:${second.id}`);
+    expect(afterMove).toContain(`move:${first.id}`);
+    // A move that failed on a mistake never ran: still untried.
+    const mistaken = untriedEditTypes(config, [{ key: `move:${second.id}(before:${first.id})`, bucket: 'config', harnessId: 'hx', outcome: 'rejected: smoke_test: crashed' }]);
+    expect(mistaken).toContain(`move:${second.id}`);
+    // By bucket, a move is a config change of a non-prompt processor.
+    const byBucket = untriedByBucket(config, []);
+    const moveBuckets = Object.entries(byBucket).filter(([, keys]) => keys.some((k) => k.startsWith('move:'))).map(([b]) => b);
+    expect(moveBuckets.length).toBeGreaterThan(0);
+    expect(Object.values(byBucket).flat().sort()).toEqual([...untried].sort());
   });
 
   test('an early stop of the sequential gate is explained in numbers', () => {

@@ -60,7 +60,13 @@ type StageSpend = { tokens: number; inputTokens?: number; outputTokens?: number;
 const metaSpendRecord = (spend: StageSpend | undefined): { metaSpend?: StageSpend } => (spend && spend.tokens > 0 ? { metaSpend: spend } : {});
 
 /** What every meta-agent stage is told: which agent, which evolver, which seed. */
-const stageSpec = (run: AegisRun) => ({ metaAgent: run.input.metaAgent, evolver: run.input.evolver, seed: run.input.seed });
+// The processor library travels only when narrowed: a 'full' run's stage inputs are what they were before the field existed.
+const stageSpec = (run: AegisRun) => ({
+  metaAgent: run.input.metaAgent,
+  evolver: run.input.evolver,
+  seed: run.input.seed,
+  ...(run.input.processorLibrary && run.input.processorLibrary !== 'full' ? { processorLibrary: run.input.processorLibrary } : {}),
+});
 
 export type DigestOutput = Extract<ActivityResult<'digest'>, { failed?: undefined }>;
 export async function digestStage(run: AegisRun, round: number, focus: RoundFocus): Promise<DigestOutput | NoOp> {
