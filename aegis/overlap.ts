@@ -17,9 +17,10 @@ import type { EndpointLimitInForce } from './run-state';
  *   the next round uses it when the incumbent did not change (no ship), and drops it otherwise. The only
  *   one that can do work today's code would not: only on a self-hosted endpoint (its cost is time, which
  *   it fills) or when asked for ('on').
- * - `finalWithLastGate`: in the run's last round, a candidate's final evaluation runs while it is gated; the
- *   final evaluation uses it when that candidate is the evolved harness. Speculative like the above (a
- *   rejected candidate's is dropped), under the same conditions, and only without a measurement cap.
+ * - `finalWithLastGate`: in the run's last round, the first-ranked candidate's final evaluation runs while it
+ *   is gated, when it is small enough to fit in the endpoint's slack (finalFitsSlack); the final evaluation
+ *   uses it when that candidate is the evolved harness. Speculative like the above (a rejected candidate's
+ *   is dropped), under the same conditions, and only without a measurement cap.
  *
  * None of them changes a decision for a given seed: each stage's inputs and outcomes are the same; spend is
  * accounted where today's code accounts it (a rollout run early is accounted by the stage that uses it), and
@@ -73,4 +74,14 @@ export function overlapPlan(input: OverlapRunInput, limits: EndpointLimitInForce
 /** Whether the next round's batch may be rolled out now: there is a next round, and nothing between would change the incumbent but the gate. */
 export function speculationWorthwhile(o: { round: number; rounds: number; guardDueAfterRound: boolean; stopping: boolean }): boolean {
   return !o.stopping && o.round < o.rounds && !o.guardDueAfterRound;
+}
+
+/**
+ * Whether a candidate's final evaluation is small enough to start beside its gate: at most the episodes a
+ * rollout keeps open (twice the calls in flight), so it fills the gate's tail instead of competing with it,
+ * and a rejected candidate costs little. A run's default final evaluation (every train task and the test
+ * tasks) is far larger: there a rejection would throw away more than the gate itself cost.
+ */
+export function finalFitsSlack(o: { finalEpisodes: number; maxInFlight: number | undefined }): boolean {
+  return o.maxInFlight !== undefined && o.finalEpisodes <= 2 * o.maxInFlight;
 }

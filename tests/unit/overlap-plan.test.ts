@@ -1,4 +1,4 @@
-import { NO_OVERLAP, overlapPlan, speculationWorthwhile } from '../../aegis/overlap';
+import { finalFitsSlack, NO_OVERLAP, overlapPlan, speculationWorthwhile } from '../../aegis/overlap';
 
 /**
  * Which stages may overlap (aegis/overlap.ts): everything where the endpoint is the limit; the two overlaps
@@ -41,5 +41,15 @@ describe('speculationWorthwhile', () => {
     expect(speculationWorthwhile({ round: 5, rounds: 5, guardDueAfterRound: false, stopping: false })).toBe(false);
     expect(speculationWorthwhile({ round: 3, rounds: 5, guardDueAfterRound: true, stopping: false })).toBe(false);
     expect(speculationWorthwhile({ round: 2, rounds: 5, guardDueAfterRound: false, stopping: true })).toBe(false);
+  });
+});
+
+describe('finalFitsSlack', () => {
+  it('starts a candidate\'s final evaluation beside its gate only when it fits the episodes a rollout keeps open', () => {
+    expect(finalFitsSlack({ finalEpisodes: 16, maxInFlight: 64 })).toBe(true);
+    expect(finalFitsSlack({ finalEpisodes: 128, maxInFlight: 64 })).toBe(true);
+    // A default final evaluation (212 train tasks × 2 and the test tasks) is far past the slack.
+    expect(finalFitsSlack({ finalEpisodes: 564, maxInFlight: 64 })).toBe(false);
+    expect(finalFitsSlack({ finalEpisodes: 16, maxInFlight: undefined })).toBe(false);
   });
 });

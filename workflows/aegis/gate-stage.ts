@@ -6,6 +6,8 @@ import { gateAction, reputationAfterGate, unseenGainRequired, scoreAfterShip, tr
 import type { GateResult } from '../../aegis/types';
 import { rollouts } from './activities';
 import { awaitApproval } from './approval';
+import { finalFitsSlack } from '../../aegis/overlap';
+import { finalTrainTaskIds } from '../../aegis/run-summary';
 import { AegisRun, startFinalEvaluation } from './run';
 import type { Shortlist } from './stages';
 import { adoptCandidate, forkCandidate, RoundFocus } from './strategies';
@@ -65,8 +67,8 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
     concurrency,
     mayContinue: () => run.budgetLeft(),
     evaluate: async (candidateId) => {
-      // The run's last round: the candidate's final evaluation beside its gate (aegis/overlap.ts).
-      if (run.overlap.plan.finalWithLastGate && round >= s.budget.rounds && !controls.stopping) startFinalEvaluation(run, candidateOf(candidateId).harnessId);
+      // The run's last round: the first candidate's final evaluation beside its gate, when it fits the endpoint's slack (aegis/overlap.ts).
+      if (candidateId === shortlist.ranking[0] && finalBesideGate(run, round)) startFinalEvaluation(run, candidateOf(candidateId).harnessId);
       const paid = prepaid;
       prepaid = undefined;
       const verdict = await rollouts.gate({
@@ -100,6 +102,14 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   if (prepaid) run.overlap.returnBaseline(focus.base, prepaid);
   if (gated.end === 'stopped') return run.noop(round, 'budget exhausted before the gate');
   return gated.end === 'decided' && gated.shipped;
+}
+
+/** Whether this round's first candidate gets its final evaluation beside its gate (aegis/overlap.ts finalWithLastGate). */
+function finalBesideGate(run: AegisRun, round: number): boolean {
+  const { input, state: s } = run;
+  if (!run.overlap.plan.finalWithLastGate || round < s.budget.rounds || run.controls.stopping) return false;
+  const finalTasks = finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed).length + (input.evaluateTest ? s.testIds.length : 0);
+  return finalFitsSlack({ finalEpisodes: finalTasks * input.k, maxInFlight: s.endpointLimits?.find((l) => l.model === input.model)?.limit.maxInFlight });
 }
 
 /** One candidate's verdict, applied: spend, tried edits, reputation, audit; then reject, fork, or (after approval) ship. */
