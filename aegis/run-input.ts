@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EndpointLimitsSchema } from '../models/endpoint-limits';
+import { endpointLimitsSchema } from '../models/endpoint-limits';
 import { DEFAULT_PROCESSOR_LIBRARY, PROCESSOR_LIBRARIES } from './library-scope';
 import { capProblems, jsonBoundsProblem, JsonBounds, runIdProblem, SEED_HARNESS_JSON_BOUNDS } from '../harness/sandbox/input-bounds';
 
@@ -162,7 +162,7 @@ function buildEvolveInputSchema() {
       /** Keep the HarnessX* search attributes current (they must be registered on the cluster). */
       searchAttributes: z.boolean().default(true),
       /** Model endpoint limits for this run (calls in flight, requests/tokens per minute), over the workers' HARNESSX_ENDPOINT_LIMITS. */
-      endpointLimits: EndpointLimitsSchema.optional(),
+      endpointLimits: endpointLimitsSchema().optional(),
       /** A harness config to start from; defaults to the built-in seed harness for the model. */
       seedHarness: z.record(z.string(), z.unknown()).superRefine(withinBounds(SEED_HARNESS_JSON_BOUNDS, 'seedHarness')).optional(),
       /** Set by continue-as-new: the compact state a run carries across histories. */

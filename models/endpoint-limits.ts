@@ -27,13 +27,14 @@ export const ENDPOINT_LIMITS_INPUT_FIELD = 'endpointLimits';
 const positiveWhole = (field: string) =>
   z.number({ message: `${field} must be a whole number ≥ 1` }).int(`${field} must be a whole number ≥ 1`).min(1, `${field} must be a whole number ≥ 1`);
 
-export const EndpointLimitSchema = z
-  .object({
-    maxInFlight: positiveWhole('maxInFlight').max(4096, 'maxInFlight must be at most 4096'),
-    requestsPerMinute: positiveWhole('requestsPerMinute').optional(),
-    tokensPerMinute: positiveWhole('tokensPerMinute').optional(),
-  })
-  .strict();
+const endpointLimitSchema = () =>
+  z
+    .object({
+      maxInFlight: positiveWhole('maxInFlight').max(4096, 'maxInFlight must be at most 4096'),
+      requestsPerMinute: positiveWhole('requestsPerMinute').optional(),
+      tokensPerMinute: positiveWhole('tokensPerMinute').optional(),
+    })
+    .strict();
 
 /** A key is a known provider, or a model string "provider:name" whose provider is known. */
 export function endpointKeyProblem(key: string): string | null {
@@ -44,13 +45,25 @@ export function endpointKeyProblem(key: string): string | null {
   return null;
 }
 
-/** The run-input field's schema (add as `endpointLimits: EndpointLimitsSchema.optional()`). */
-export const EndpointLimitsSchema = z.record(z.string(), EndpointLimitSchema).superRefine((limits, ctx) => {
-  for (const key of Object.keys(limits)) {
-    const problem = endpointKeyProblem(key);
-    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
-  }
-});
+function buildEndpointLimitsSchema() {
+  return z.record(z.string(), endpointLimitSchema()).superRefine((limits, ctx) => {
+    for (const key of Object.keys(limits)) {
+      const problem = endpointKeyProblem(key);
+      if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    }
+  });
+}
+
+let endpointLimitsBuilt: ReturnType<typeof buildEndpointLimitsSchema> | undefined;
+/**
+ * The run-input field's schema (add as `endpointLimits: endpointLimitsSchema().optional()`), built on first
+ * use: the workflow bundle imports this module, and every workflow run evaluates its modules afresh (the
+ * SDK gives each run its own module state), so a schema built at module level costs every run's first
+ * workflow task, including the runs that never read endpoint limits (see aegis/run-input.ts).
+ */
+export function endpointLimitsSchema(): ReturnType<typeof buildEndpointLimitsSchema> {
+  return (endpointLimitsBuilt ??= buildEndpointLimitsSchema());
+}
 
 /** Thrown for a bad limit setting; `setting` names where it came from (env var or run-input field). */
 export class EndpointLimitsError extends Error {
@@ -64,7 +77,7 @@ const ALLOWED = 'allowed: a JSON object such as {"openai-compatible": {"maxInFli
 
 /** Validates a parsed object (run input or decoded JSON); the error names the setting, the key and the field. */
 export function parseEndpointLimits(value: unknown, setting: string = ENDPOINT_LIMITS_INPUT_FIELD): EndpointLimits {
-  const parsed = EndpointLimitsSchema.safeParse(value);
+  const parsed = endpointLimitsSchema().safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const where = issue.path.length ? ` at ${issue.path.map(String).join('.')}` : '';

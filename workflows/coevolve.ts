@@ -1,7 +1,7 @@
 import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Checkpoint } from '../activities/coevolution';
-import { CoevolveInput, CoevolveInputSchema } from '../coevolution/coevolve-input';
+import { CoevolveInput, coevolveInputSchema } from '../coevolution/coevolve-input';
 import { inputProblems, workflowIdProblem } from '../aegis/run-input';
 import { seededSample } from '../aegis/sampling';
 import { TriedEdit, triedEditFromGate } from '../aegis/meta-agent';
@@ -68,7 +68,7 @@ export const coevolveStatusQuery = defineQuery<CoevolveStatus>('coevolveStatus')
 export async function coevolve(rawInput: unknown): Promise<CoevolveResult> {
   const idProblem = workflowIdProblem(workflowInfo().workflowId);
   if (idProblem) throw ApplicationFailure.nonRetryable(`invalid coevolve run: ${idProblem}`, 'InvalidInput');
-  const parsed = CoevolveInputSchema.safeParse(rawInput ?? {});
+  const parsed = coevolveInputSchema().safeParse(rawInput ?? {});
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid coevolve input:\n${inputProblems(parsed.error).map((p) => `  - ${p}`).join('\n')}`, 'InvalidInput');
   const input: CoevolveInput = parsed.data;
   const workflowId = workflowInfo().workflowId;

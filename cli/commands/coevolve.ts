@@ -1,5 +1,5 @@
 import { workflowIdProblem } from '../../aegis/run-input';
-import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
+import { coevolveInputSchema } from '../../coevolution/coevolve-input';
 import { coevolveSummary } from '../../aegis/run-labels';
 import { taskQueue, webUiUrl } from '../../temporal.config';
 import type { CoevolveResult, CoevolveStatus } from '../../workflows/coevolve';
@@ -24,7 +24,7 @@ async function coevolve(args: string[]): Promise<void> {
   const values = parseFlags(args, COEVOLVE_OPTIONS);
   const json = values.json;
   const log = say(json);
-  const input = validInput(CoevolveInputSchema, {
+  const input = validInput(coevolveInputSchema(), {
     benchmark: await suiteFlag(values),
     model: values.model,
     seed: values.seed,

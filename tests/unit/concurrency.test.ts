@@ -8,7 +8,7 @@ import { seedHarness } from '../../harness/seed';
 import type { EpisodeTrace } from '../../harness/trace';
 import type { ModelRequest, ModelResponse } from '../../harness/types';
 import { Clock, EndpointLimiter, EndpointLimiters, seededRandom, withEndpointLimit } from '../../models/endpoint-limiter';
-import { ENDPOINT_PROVIDERS, EndpointLimitsError, EndpointLimitsSchema, parseEndpointLimits, parseEndpointLimitsText, parseRateLimitWaitSeconds, resolveEndpointLimit } from '../../models/endpoint-limits';
+import { ENDPOINT_PROVIDERS, EndpointLimitsError, endpointLimitsSchema, parseEndpointLimits, parseEndpointLimitsText, parseRateLimitWaitSeconds, resolveEndpointLimit } from '../../models/endpoint-limits';
 import { ProviderError } from '../../models/errors';
 import { PROVIDER_NAMES } from '../../models/registry';
 import { inProcessRunner } from '../../bench/latency-bench';
@@ -379,8 +379,8 @@ describe('endpoint limit settings', () => {
     expect(() => parseEndpointLimits({ 'openai-compatible': { maxInFlight: -1 } })).toThrow(/^endpointLimits: maxInFlight must be a whole number ≥ 1 at openai-compatible.maxInFlight/);
     expect(() => parseEndpointLimits({ mystery: { maxInFlight: 2 } })).toThrow(/^endpointLimits: unknown endpoint key "mystery"/);
     expect(() => parseEndpointLimits({ 'sim:': { maxInFlight: 2 } })).toThrow(/names no model/);
-    expect(EndpointLimitsSchema.safeParse({ sim: { maxInFlight: 0 } }).success).toBe(false);
-    expect(EndpointLimitsSchema.safeParse({ sim: { maxInFlight: 2 } }).success).toBe(true);
+    expect(endpointLimitsSchema().safeParse({ sim: { maxInFlight: 0 } }).success).toBe(false);
+    expect(endpointLimitsSchema().safeParse({ sim: { maxInFlight: 2 } }).success).toBe(true);
   });
 
   test('the rate-limit wait setting: seconds from 0 to 3600', () => {

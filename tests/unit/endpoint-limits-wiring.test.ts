@@ -1,9 +1,9 @@
 import { evolveInputSchema, inputProblems } from '../../aegis/run-input';
 import { runStatus } from '../../aegis/run-state';
 import { main } from '../../cli/main';
-import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
+import { coevolveInputSchema } from '../../coevolution/coevolve-input';
 import { checkEndpointEnvironment } from '../../models/endpoint-limiter';
-import { EvaluateInputSchema } from '../../workflows/evaluate-harness';
+import { evaluateInputSchema } from '../../workflows/evaluate-harness';
 import { rolloutKey } from '../../activities/rollout-progress';
 import { endpointLimitsInForce } from '../../activities/rollouts';
 
@@ -22,18 +22,18 @@ describe('endpoint limits in run input', () => {
     expect(inputProblems(parsed.error!).join('\n')).toMatch(message);
   });
   it.each(bad)('evaluateHarness and coevolve refuse %s', (_label, endpointLimits) => {
-    const evaluate = EvaluateInputSchema.safeParse({ benchmark: 'blocksworld', harnessId: 'hx-0123456789abcdef', taskIds: ['t'], endpointLimits });
+    const evaluate = evaluateInputSchema().safeParse({ benchmark: 'blocksworld', harnessId: 'hx-0123456789abcdef', taskIds: ['t'], endpointLimits });
     expect(evaluate.success).toBe(false);
     expect(evaluate.error!.issues[0].path[0]).toBe('endpointLimits');
-    const coevolve = CoevolveInputSchema.safeParse({ benchmark: 'blocksworld', endpointLimits });
+    const coevolve = coevolveInputSchema().safeParse({ benchmark: 'blocksworld', endpointLimits });
     expect(coevolve.success).toBe(false);
     expect(coevolve.error!.issues[0].path[0]).toBe('endpointLimits');
   });
   it('accepts valid limits, by provider and by model string', () => {
     const endpointLimits = { 'openai-compatible': { maxInFlight: 64 }, 'anthropic:claude-opus-4-6': { maxInFlight: 4, requestsPerMinute: 50 } };
     expect(evolveInputSchema().parse({ benchmark: 'blocksworld', endpointLimits }).endpointLimits).toEqual(endpointLimits);
-    expect(EvaluateInputSchema.parse({ benchmark: 'blocksworld', harnessId: 'hx-0123456789abcdef', taskIds: ['t'], endpointLimits }).endpointLimits).toEqual(endpointLimits);
-    expect(CoevolveInputSchema.parse({ benchmark: 'blocksworld', endpointLimits }).endpointLimits).toEqual(endpointLimits);
+    expect(evaluateInputSchema().parse({ benchmark: 'blocksworld', harnessId: 'hx-0123456789abcdef', taskIds: ['t'], endpointLimits }).endpointLimits).toEqual(endpointLimits);
+    expect(coevolveInputSchema().parse({ benchmark: 'blocksworld', endpointLimits }).endpointLimits).toEqual(endpointLimits);
   });
 
   it('what a worker records at setup: the run input over the environment over the default, with the source', () => {

@@ -1,10 +1,10 @@
 import { evolveInputSchema } from '../../aegis/run-input';
-import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
+import { coevolveInputSchema } from '../../coevolution/coevolve-input';
 
 describe('workflow input names any suite by a well-formed name', () => {
   it('accepts built-in benchmarks and user suite names; the worker, not the workflow, decides whether it knows them', () => {
     expect(evolveInputSchema().parse({ benchmark: 'notes' }).benchmark).toBe('notes');
-    expect(CoevolveInputSchema.parse({ benchmark: 'support.v2' }).benchmark).toBe('support.v2');
+    expect(coevolveInputSchema().parse({ benchmark: 'support.v2' }).benchmark).toBe('support.v2');
     expect(evolveInputSchema().parse({ benchmark: 'tau2-retail' }).benchmark).toBe('tau2-retail');
   });
 
@@ -12,6 +12,6 @@ describe('workflow input names any suite by a well-formed name', () => {
     const r = evolveInputSchema().safeParse({ benchmark: name });
     expect(r.success).toBe(false);
     expect(r.error!.issues[0]).toMatchObject({ path: ['benchmark'], message: 'benchmark must be a suite name (lower-case letters, digits, ".", "_", "-"), e.g. one of: blocksworld, gsm8k, humaneval, tau2-retail, webshop' });
-    expect(CoevolveInputSchema.safeParse({ benchmark: name }).success).toBe(false);
+    expect(coevolveInputSchema().safeParse({ benchmark: name }).success).toBe(false);
   });
 });

@@ -2,9 +2,9 @@ import { deploymentInputSchema } from '../../aegis/live/deployment-input';
 import { feedbackProblem, reportProblem } from '../../aegis/live/deployment-state';
 import { evolveInputSchema, inputProblems } from '../../aegis/run-input';
 import { decisionProblem } from '../../aegis/run-state';
-import { CoevolveInputSchema } from '../../coevolution/coevolve-input';
+import { coevolveInputSchema } from '../../coevolution/coevolve-input';
 import { seedHarness } from '../../harness/seed';
-import { EvaluateInputSchema } from '../../workflows/evaluate-harness';
+import { evaluateInputSchema } from '../../workflows/evaluate-harness';
 
 /**
  * Issue 28: every free-form field of a workflow input (and of the updates an operator or product sends) is
@@ -27,8 +27,8 @@ function harnessOf(chars: number): Record<string, unknown> {
 const schemas: Array<[string, Schema, Record<string, unknown>]> = [
   ['evolveHarness', evolveInputSchema() as unknown as Schema, { benchmark: 'blocksworld' }],
   ['deployHarness', deploymentInputSchema() as unknown as Schema, { name: 'd1', benchmark: 'blocksworld' }],
-  ['coevolve', CoevolveInputSchema as unknown as Schema, { benchmark: 'blocksworld' }],
-  ['evaluateHarness', EvaluateInputSchema as unknown as Schema, { benchmark: 'blocksworld', harnessId: 'hx-0123456789abcdef', taskIds: ['blocksworld/t1'] }],
+  ['coevolve', coevolveInputSchema() as unknown as Schema, { benchmark: 'blocksworld' }],
+  ['evaluateHarness', evaluateInputSchema() as unknown as Schema, { benchmark: 'blocksworld', harnessId: 'hx-0123456789abcdef', taskIds: ['blocksworld/t1'] }],
 ];
 
 describe.each(schemas)('%s input', (_name, schema, valid) => {
@@ -47,7 +47,7 @@ describe('model and metaAgent strings', () => {
     expect(problems(schema, { ...valid, metaAgent: `anthropic:${'m'.repeat(10_000)}` })).toEqual(['metaAgent: metaAgent is longer than 500 characters']);
   });
   test('evaluateHarness: a benchmark name of 10,000 characters is refused naming the field', () => {
-    expect(problems(EvaluateInputSchema as unknown as Schema, { benchmark: 'b'.repeat(10_000), harnessId: 'hx-0123456789abcdef', taskIds: ['blocksworld/t1'] })[0]).toMatch(/^benchmark: benchmark must be a suite name/);
+    expect(problems(evaluateInputSchema() as unknown as Schema, { benchmark: 'b'.repeat(10_000), harnessId: 'hx-0123456789abcdef', taskIds: ['blocksworld/t1'] })[0]).toMatch(/^benchmark: benchmark must be a suite name/);
   });
 });
 
@@ -60,7 +60,7 @@ describe('seedHarness', () => {
     expect(problems(schema, { ...valid, seedHarness: many })).toEqual(['seedHarness: seedHarness has more than 20000 values']);
   });
   test('coevolve: a resume of 25 MB is refused naming the field', () => {
-    expect(problems(CoevolveInputSchema as unknown as Schema, { benchmark: 'blocksworld', resume: { x: 'r'.repeat(25_000_000) } })).toEqual(['resume: resume is larger than 20000000 characters']);
+    expect(problems(coevolveInputSchema() as unknown as Schema, { benchmark: 'blocksworld', resume: { x: 'r'.repeat(25_000_000) } })).toEqual(['resume: resume is larger than 20000000 characters']);
   });
 });
 
