@@ -162,7 +162,7 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
         last = (await env.client.workflow.execute('evolveHarness', {
           taskQueue,
           workflowId: `bench-latency-aegis-${n++}-${Date.now()}`,
-          args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: o.rounds, patience: o.rounds, batchSize: Math.floor(input.taskIds.length / o.rounds), validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, ...limits(input), gateChunk, overlap: o.overlap }],
+          args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: o.rounds, patience: o.rounds, batchSize: Math.floor(input.taskIds.length / o.rounds), validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, ...selfHostedLimits(input), gateChunk, overlap: o.overlap }],
         })) as RunSummary;
         ms = performance.now() - t0;
         metaDelayMs = 0;
@@ -170,6 +170,10 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
       },
     };
   };
+  // The run's own model (the simulator, substituted) recorded with the endpoint's limit too, as a self-hosted
+  // model's would be: what the run decides from its limit (episodes open, a final evaluation's slack) then
+  // matches a user's run against that endpoint.
+  const selfHostedLimits = (input: RunnerInput) => (input.unset ? {} : { endpointLimits: { 'openai-compatible': { maxInFlight: input.limit }, sim: { maxInFlight: input.limit } } });
   const at200x64 = (c: LatencyCase) => c.latencyMs === 200 && c.capacity === 64 && c.limit === 64;
   const aegisRounds = [
     aegisRunner({ name: 'Temporal one AEGIS round, stages in turn', rounds: 1, overlap: 'off' }),
