@@ -55,8 +55,10 @@ export interface EpisodeRunner {
   name: string;
   /** The cases this runner measures (all by default). */
   only?: (c: LatencyCase) => boolean;
-  /** Extra columns for the row (an AEGIS run's wall time per round, discarded speculative work). */
+  /** Extra columns for the row (an AEGIS run's wall time per round). */
   detail?: () => string;
+  /** The share of the endpoint's work no stage used (an AEGIS run's dropped early work, by tokens). */
+  discardedShare?: () => number;
   run(input: RunnerInput): Promise<{ outcomes: TaskOutcome[]; episodes: number; rateLimitedSeenByClient: number }>;
 }
 
@@ -152,7 +154,10 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
     return {
       name: o.name,
       ...(o.only ? { only: o.only } : {}),
-      detail: () => `${o.rounds} round(s): ${(ms / 1000 / o.rounds).toFixed(1)} s per round, ${last?.shipped ?? 0} shipped; discarded early work ${(((last?.overlapDiscardedTokens ?? 0) / Math.max(1, (last?.tokens ?? 0) + (last?.measurementTokens ?? 0) + (last?.overlapDiscardedTokens ?? 0))) * 100).toFixed(0)}% of tokens`,
+      // The ratio counts every call the endpoint answered, including early work no stage used; the useful
+      // ratio leaves that share out (by tokens, which the summary reports apart as overlapDiscardedTokens).
+      discardedShare: () => (last?.overlapDiscardedTokens ?? 0) / Math.max(1, (last?.tokens ?? 0) + (last?.measurementTokens ?? 0) + (last?.overlapDiscardedTokens ?? 0)),
+      detail: () => `${o.rounds} round(s): ${(ms / 1000 / o.rounds).toFixed(1)} s per round, ${last?.shipped ?? 0} shipped`,
       async run(input) {
         url = input.server.url;
         metaDelayMs = o.metaDelayMs ?? 0;
@@ -219,6 +224,8 @@ export interface LatencyRow {
   /** Outcomes equal the in-process simulator's for the same seed (no latency, no limiter); null where the runner's episodes are not the rollout's (an AEGIS round). */
   sameAsSimulator: boolean | null;
   detail?: string;
+  /** ratioToEndpointLimit without the work no stage used (discardedShare): what the run got from the endpoint. */
+  usefulRatio?: number;
 }
 
 /** Equal outcomes, field by field (outcomes read back from the store come with their keys sorted). */
@@ -260,6 +267,7 @@ export async function latencyBench(options: { benchmark: Benchmark; config: Harn
           ratioToEndpointLimit: (calls * c.latencyMs) / c.capacity / ms,
           sameAsSimulator: result.outcomes.length ? sameOutcomes(result.outcomes, reference.outcomes) : null,
           ...(runner.detail ? { detail: runner.detail() } : {}),
+          ...(runner.discardedShare ? { usefulRatio: ((calls * c.latencyMs) / c.capacity / ms) * (1 - runner.discardedShare()) } : {}),
         });
       }
     } finally {

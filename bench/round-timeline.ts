@@ -1,7 +1,7 @@
 /**
  * Where one AEGIS round leaves the endpoint idle: runs one round against the latency endpoint and prints, per
  * activity, when it ran, and the endpoint's calls in flight per second. A diagnostic for the latency
- * section's AEGIS rows (`node --require tsx/cjs bench/round-timeline.ts [latencyMs] [tasks] [overlap]`), not part of `npm run bench`.
+ * section's AEGIS rows (`node --require tsx/cjs bench/round-timeline.ts [latencyMs] [tasks] [on|off] [round|meta]`), not part of `npm run bench`.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -13,12 +13,12 @@ import { startLatencyServer } from './latency-server';
 import { temporalRunners } from './latency-bench';
 
 async function main() {
-  const [latencyMs = 1000, tasks = 128, overlap = 'on'] = process.argv.slice(2).map((x, i) => (i < 2 ? Number(x) : x)) as [number, number, string];
+  const [latencyMs = 1000, tasks = 128, overlap = 'on', kind = 'round'] = process.argv.slice(2).map((x, i) => (i < 2 ? Number(x) : x)) as [number, number, string, string];
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: searchAttributeArgs() } });
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const { runners, close } = await temporalRunners(env, bundle);
-  const runner = runners.find((r) => r.name.includes('one AEGIS round') && r.name.includes(overlap === 'off' ? 'in turn' : 'overlapped'))!;
+  const runner = runners.find((r) => r.name.includes(kind === 'meta' ? 'meta-agent 2 s' : 'one AEGIS round') && r.name.includes(overlap === 'off' ? 'in turn' : 'overlapped'))!;
   const server = await startLatencyServer({ latencyMs, capacity: 64 });
   const benchmark = getBenchmark('blocksworld');
   const samples: number[] = [];

@@ -370,7 +370,7 @@ function latencyRow(r: LatencyRow): void {
     `latency endpoint L=${r.latencyMs} ms C=${r.capacity} (${r.runner})`,
     `limit ${r.limit}, ${r.concurrency} episode(s) at once: ${r.note}`,
     `${r.episodesPerMinute.toFixed(0)} ep/min`,
-    `${r.episodes} episodes, ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; ratio to the endpoint's limit ${r.ratioToEndpointLimit.toFixed(2)}${latencyTarget(r)}; outcomes ${r.sameAsSimulator === null ? 'n/a' : r.sameAsSimulator ? '=' : '≠'} simulator's${r.detail ? `; ${r.detail}` : ''}`,
+    `${r.episodes} episodes, ${r.calls} calls in ${r.seconds.toFixed(1)} s; in flight peak ${r.peakInFlight} mean ${r.meanInFlight.toFixed(1)}; 429s ${r.rejected429}; ratio to the endpoint's limit ${r.ratioToEndpointLimit.toFixed(2)}${latencyTarget(r)}${r.usefulRatio !== undefined ? `, ${r.usefulRatio.toFixed(2)} without early work no stage used` : ''}; outcomes ${r.sameAsSimulator === null ? 'n/a' : r.sameAsSimulator ? '=' : '≠'} simulator's${r.detail ? `; ${r.detail}` : ''}`,
   );
 }
 

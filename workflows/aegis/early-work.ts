@@ -32,6 +32,9 @@ export async function settleOverlap(run: AegisRun): Promise<void> {
   const s = run.state;
   const kept = [run.overlap.takeFinal(s.seedHarnessId), s.variants ? null : run.overlap.takeFinal(s.incumbentId)];
   run.overlap.dropFinals();
+  // A gate baseline whose gate has not come yet: its spend goes with the state, for that gate to count.
+  const baseline = await run.overlap.carryBaseline();
+  if (baseline) s.overlapBaseline = baseline;
   await run.overlap.drain();
   for (const early of kept) if (early) for (const r of [await early.train, early.test && (await early.test)]) if (r) run.accountMeasurement(r.spend);
 }

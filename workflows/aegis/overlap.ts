@@ -141,6 +141,14 @@ export class RunOverlap {
     this.settling = [];
   }
 
+  /** The pending baseline, settled, for a continue-as-new to carry (its next gate counts it); null when none. */
+  async carryBaseline(): Promise<{ harnessId: string; spend: Evaluation['spend'] } | null> {
+    const b = this.baseline;
+    if (!b) return null;
+    this.baseline = null;
+    return { harnessId: b.harnessId, spend: (await b.result).spend };
+  }
+
   /** A baseline taken but not used (no gate compared), kept for the next gate of the same harness. */
   returnBaseline(harnessId: string, spend: Evaluation['spend']): void {
     this.drop('baseline');

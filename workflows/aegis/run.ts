@@ -141,6 +141,9 @@ async function startOverlap(run: AegisRun): Promise<void> {
   const plan = overlapPlan(input, s.endpointLimits);
   if (!Object.values(plan).some(Boolean) || !patched('overlap-stages')) return;
   run.overlap = new RunOverlap(plan, s);
+  // A baseline the previous history ran for a gate that had not come yet (continue-as-new).
+  if (s.overlapBaseline) run.overlap.returnBaseline(s.overlapBaseline.harnessId, s.overlapBaseline.spend);
+  delete s.overlapBaseline;
   if (s.round === 0) await run.audit({ key: 'overlap', round: 0, stage: 'setup', kind: 'info', harnessId: s.seedHarnessId, payload: { ...plan } });
   if (plan.seedFinalEarly && s.round === 0) startFinalEvaluation(run, s.seedHarnessId);
 }
