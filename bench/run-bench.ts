@@ -22,7 +22,7 @@ import { createAegisWorker } from '../workers/aegis-worker';
 import { clusterEndpointBench } from './cluster-endpoint-bench';
 import { capDiscoveryBench } from './cap-discovery-bench';
 import { createActivities } from '../activities';
-import { DEFAULT_LATENCY_CASES, inProcessRunner, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
+import { DEFAULT_LATENCY_CASES, inProcessRunner, LatencyCase, latencyBench, LatencyRow, temporalRunners } from './latency-bench';
 import { storeBench } from './store-bench';
 import { clusterBench, describeClusterBench } from './cluster-bench';
 import { liveBench } from './live-bench';
@@ -151,7 +151,10 @@ async function main() {
       results.aegisRounds = latency;
       for (const r of latency) latencyRow(r);
     } else if (only !== 'simulator' && only !== 'ratio') {
-      const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner, ...throughTemporal.runners] });
+      // Every case through each runner; the AEGIS round with its stages in turn and the 2 s/call meta-agent
+      // runs (HARNESSX_BENCH_ONLY=aegis-round's comparison) only on the 200 ms / 64 endpoint, their target's.
+      const runners = throughTemporal.runners.map((r) => (r.name.includes('in turn') && !r.only ? { ...r, only: (c: LatencyCase) => c.latencyMs === 200 && c.capacity === 64 && c.limit === 64 } : r));
+      const latency = await latencyBench({ benchmark, config: evolved, harnessId: evolvedId, taskIds: allIds, simModel: 'sim:small', runners: [inProcessRunner, ...runners] });
       results.latencyEndpoint = latency;
       for (const r of latency) latencyRow(r);
     }
