@@ -53,10 +53,16 @@ export interface GateInput {
    */
   unseenTaskIds?: string[];
   minUnseenGain?: number;
+  /**
+   * What the incumbent's early validation rollout cost (aegis/overlap.ts), when the run had it run beside
+   * the batch: this gate's spend and allowance count it as if the gate had run those episodes itself, once
+   * it compares (a candidate stopped by the static checks leaves it to the next gate).
+   */
+  prepaid?: Spend;
 }
 
 /** A gate's verdict and spend; budgetStopped when the allowance ran out before the verdict was fixed (neither ship nor reject). */
-export type GateOutcome = GateResult & { spend: Spend; evaluatedTasks?: number; budgetStopped?: boolean };
+export type GateOutcome = GateResult & { spend: Spend; evaluatedTasks?: number; budgetStopped?: boolean; prepaidUsed?: boolean };
 
 /**
  * The gate: whether a candidate may replace the incumbent. Checks run in GATE_CHECKS order: the static ones
@@ -80,6 +86,7 @@ export function createGateActivities(services: ActivityServices) {
       const pre = await preGateChecks(await store.getHarness(input.incumbentId), candidate, await store.getHarness(candidate.harnessId), getBenchmark(input.benchmark), { seed: input.seed });
       checks.push(...pre.checks);
       if (!pre.passed) return result();
+      if (input.prepaid) spent.push(input.prepaid);
       heartbeat({ stage: 'seesaw' });
       const outcome =
         input.sequential && input.gating?.mode !== 'statistical'
@@ -87,7 +94,7 @@ export function createGateActivities(services: ActivityServices) {
           : await withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result));
       // Durability tests hold here: the rollouts' outcomes are in the cache, the verdict not yet reported.
       await faultPoint(store, 'gate');
-      return outcome;
+      return input.prepaid ? { ...outcome, prepaidUsed: true } : outcome;
     },
   };
 
@@ -159,13 +166,46 @@ export function createGateActivities(services: ActivityServices) {
     const { checks } = result();
     const scope = { benchmark: input.benchmark, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits };
     const before = await outcomesFor(services, { ...scope, taskIds: input.gateTaskIds, harnessId: input.incumbentId }, spent, progress);
+    const solved = new Set(before.filter((o) => o.passed).map((o) => o.taskId));
+    // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only, as in compare. Without
+    // an allowance each starts the moment its task's regular attempts fail, while the rest of the chunk runs
+    // (same episodes, same outcomes: a task's outcome depends on its seed, not on what ran beside it); each
+    // keeps its own spend, added in the order the seesaw asks for them.
+    const confirming = new Map<string, { spend: Spend[]; outcomes: Promise<TaskOutcome[]> }>();
+    const confirmTask = (taskId: string) => {
+      let c = confirming.get(taskId);
+      if (!c) {
+        const spend: Spend[] = [];
+        const outcomes = outcomesFor(services, { ...scope, taskIds: [taskId], k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidateHarnessId }, spend, progress);
+        outcomes.catch(() => undefined);
+        confirming.set(taskId, (c = { spend, outcomes }));
+      }
+      return c;
+    };
+    const early = input.allowance ? undefined : (o: TaskOutcome) => void (solved.has(o.taskId) && !o.passed && confirmTask(o.taskId));
     const run = await runSequentialSeesaw({
       incumbent: before,
       firstTaskIds: spec.firstTaskIds,
       minGain: input.minGain,
-      runCandidate: (taskIds) => outcomesFor(services, { ...scope, taskIds, harnessId: candidateHarnessId }, spent, progress),
-      // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only, as in compare.
-      confirm: (taskIds) => outcomesFor(services, { ...scope, taskIds, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidateHarnessId }, spent, progress),
+      runCandidate: async (taskIds) => {
+        try {
+          return await outcomesFor(services, { ...scope, taskIds, harnessId: candidateHarnessId }, spent, progress, early);
+        } catch (e) {
+          // Confirmations already running finish before the failure leaves (their calls are paid for).
+          await Promise.allSettled([...confirming.values()].map((c) => c.outcomes));
+          throw e;
+        }
+      },
+      confirm: async (taskIds) => {
+        if (!early) return outcomesFor(services, { ...scope, taskIds, k: 2 * input.k, seed: `${input.seed}|confirm`, harnessId: candidateHarnessId }, spent, progress);
+        const runs = taskIds.map(confirmTask);
+        const settled = await Promise.allSettled(runs.map((c) => c.outcomes));
+        for (const c of runs) spent.push(...c.spend);
+        return settled.flatMap((r) => {
+          if (r.status === 'rejected') throw r.reason;
+          return r.value;
+        });
+      },
       outOfBudget: () => allowanceSpent(input.allowance, totalSpend(spent)),
       firstChunk: spec.firstChunk,
     });

@@ -80,6 +80,7 @@ export async function runRollout(
   input: RolloutInput,
   writeTraces = false,
   progress: ProgressReporter = new ProgressReporter(),
+  onTaskDone?: (outcome: TaskOutcome) => void,
 ): Promise<{ outcomes: TaskOutcome[]; episodes: number; spend: Spend; spendOf: (taskId: string) => Spend; tracesRef?: string; cut?: CutResult }> {
   const { store } = services;
   // Its code processors verified before any episode runs (once per harness id).
@@ -106,6 +107,7 @@ export async function runRollout(
     ...(persistTraces ? { saveTrace: (trace: EpisodeTrace) => store.put(trace), loadTrace: (ref: string) => store.get<EpisodeTrace>(ref) } : {}),
     onProgress: ({ done, total, finished }) => progress.update(key, done, total, finished),
     ...(input.allowance ? { allowance: input.allowance } : {}),
+    ...(onTaskDone ? { onTaskDone } : {}),
     // Episodic memory's lessons live in the artifact store, keyed by harness id and benchmark.
     lessonStore: store,
   });
@@ -132,8 +134,8 @@ function effectiveModelId(services: ActivityServices, modelId: string): string {
  * the tasks that ran goes to `spent`, and so does what earlier attempts of this activity paid for outcomes
  * it reuses (a retried activity reports the spend of an uninterrupted one; outcome-cache.ts).
  */
-export async function outcomesFor(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy' | 'allowance'>, spent?: Spend[], progress?: ProgressReporter): Promise<TaskOutcome[]> {
-  return (await outcomesWithin(services, input, spent, progress)).outcomes;
+export async function outcomesFor(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy' | 'allowance'>, spent?: Spend[], progress?: ProgressReporter, onTaskDone?: (outcome: TaskOutcome) => void): Promise<TaskOutcome[]> {
+  return (await outcomesWithin(services, input, spent, progress, onTaskDone)).outcomes;
 }
 
 /**
@@ -141,15 +143,18 @@ export async function outcomesFor(services: ActivityServices, input: Omit<Rollou
  * among them cuts the input's task list at the first missing task left out. The outcomes are then those of
  * the input's tasks before it (a prefix, in input order), the same whatever ran concurrently.
  */
-export async function outcomesWithin(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy'>, spent?: Spend[], progress?: ProgressReporter): Promise<{ outcomes: TaskOutcome[]; cut?: CutResult }> {
+export async function outcomesWithin(services: ActivityServices, input: Omit<RolloutInput, 'recordPolicy'>, spent?: Spend[], progress?: ProgressReporter, onTaskDone?: (outcome: TaskOutcome) => void): Promise<{ outcomes: TaskOutcome[]; cut?: CutResult }> {
   const { allowance: given, ...scope } = input;
   const { outcomes: cached, reusedSpend } = await services.outcomeCache.lookup(scope, scope.taskIds);
+  // onTaskDone (rolloutTasks): cached tasks are done now; under an allowance it is not called at all.
+  const taskDone = given ? undefined : onTaskDone;
+  for (const id of scope.taskIds) if (cached.has(id)) taskDone?.(cached.get(id)!);
   if (reusedSpend.tokens > 0 || (reusedSpend.costUsd ?? 0) > 0) spent?.push(reusedSpend);
   const missing = scope.taskIds.filter((id) => !cached.has(id));
   if (!missing.length) return { outcomes: scope.taskIds.map((id) => cached.get(id)!) };
   // What earlier attempts paid for reused outcomes was paid from the same allowance.
   const allowance = given && reusedSpend.tokens > 0 ? allowanceLeft(given, reusedSpend) : given;
-  const { outcomes, spend: used, spendOf, cut } = await runRollout(services, { ...scope, taskIds: missing, ...(allowance ? { allowance } : {}) }, false, progress);
+  const { outcomes, spend: used, spendOf, cut } = await runRollout(services, { ...scope, taskIds: missing, ...(allowance ? { allowance } : {}) }, false, progress, taskDone);
   spent?.push(used);
   await services.outcomeCache.record(scope, outcomes, spendOf);
   for (const o of outcomes) cached.set(o.taskId, o);

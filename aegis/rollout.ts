@@ -77,6 +77,13 @@ export interface RolloutSpec {
   /** After each episode (sequential order): what is finished so far, for heartbeat details. */
   onProgress?: (progress: RolloutProgress) => void | Promise<void>;
   /**
+   * As soon as all k attempts of a task have finished (completion order, not task order; resumed tasks at
+   * the start): its outcome, the same as the result's. Lets a caller start work on a task's outcome while the
+   * rest of the rollout runs (the sequential gate confirms a suspected regression at once). Not called under
+   * an allowance: a cut could leave such a task out of the result.
+   */
+  onTaskDone?: (outcome: TaskOutcome) => void;
+  /**
    * The spend this rollout may make (the run's evolution budget left). Once spent, no new task starts, and
    * the result covers the tasks up to the cut (aegis/rollout-cut.ts: defined on the task order, the same at
    * any concurrency); episodes past the cut that were already running are paid for and reported (`cut`).
@@ -225,6 +232,19 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
   const memory = withMemory ? await RolloutMemory.open(spec.lessonStore!, { harnessId: spec.harnessId, suite: spec.benchmark.name }) : null;
   const cut = allowance ? new RolloutCut(spec.taskIds.length, spec.k, (usage) => allowanceReached(allowance, usage, (u) => costUsd(spec.config.model.main.model, u))) : null;
 
+  // Per task, its attempts finished so far (in any order), for onTaskDone.
+  const taskDone = spec.onTaskDone && !allowance ? spec.onTaskDone : null;
+  const attemptsOf = new Map<string, { done: number; successes: number }>();
+  const episodeDone = (episode: FinishedEpisode) => {
+    if (!taskDone) return;
+    const a = attemptsOf.get(episode.taskId) ?? { done: 0, successes: 0 };
+    attemptsOf.set(episode.taskId, a);
+    a.done++;
+    if (episode.success) a.successes++;
+    if (a.done === spec.k) taskDone({ taskId: episode.taskId, passed: a.successes > 0, successes: a.successes, attempts: spec.k });
+  };
+  for (const episode of resumed.values()) episodeDone(episode);
+
   type Done = { episode: FinishedEpisode; trace: EpisodeTrace | null };
   const slots = new Map<number, Promise<Done>>();
   const window = Math.max(2 * concurrency, concurrency + 8);
@@ -240,6 +260,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
     const episode: FinishedEpisode = { taskId, attempt, success: trace.success, usage: { inputTokens: trace.usage.inputTokens, outputTokens: trace.usage.outputTokens }, traceRef, ...(lessons?.length ? { lessons } : {}) };
     finished.push(episode);
     cut?.finish(index, episode.usage);
+    episodeDone(episode);
     return { episode, trace: needTraces ? trace : null };
   };
   const launch = () => {

@@ -103,6 +103,14 @@ function buildEvolveInputSchema() {
        * Verdicts do not depend on it; what a gate spends before its verdict does.
        */
       gateChunk: z.number().int().min(1).max(2000).optional(),
+      /**
+       * Stages that do not depend on each other run at once (aegis/overlap.ts): held-out tracking beside the
+       * next round, the gate's baseline beside the batch rollout, the seed's final evaluation from setup, and on
+       * a self-hosted endpoint the next round's batch while the meta-agent works. 'auto': all of it where the
+       * endpoint is the limit (not the simulator); 'on': also on the simulator and with speculation on any
+       * endpoint; 'off': one stage after another. Decisions are the same either way.
+       */
+      overlap: z.enum(['auto', 'on', 'off']).default('auto'),
       actionabilityThreshold: z.number().min(0).max(1).default(0),
       minGain: z.number().int().min(0).max(1000).default(1),
       /**

@@ -50,6 +50,10 @@ export interface RunState {
   rollbacks?: number;
   /** The variant pool under strategy 'ensemble' (absent under 'global'). */
   variants?: Variant[];
+  /** Early work (aegis/overlap.ts) that no stage used: spent, but in no budget. Absent until there is some. */
+  overlapDiscarded?: { tokens: number; costUsd: number | null; rollouts: number };
+  /** A gate baseline run early whose gate had not come when the run continued as new: that gate counts its spend. */
+  overlapBaseline?: { harnessId: string; spend: { inputTokens: number; outputTokens: number; tokens: number; costUsd: number | null } };
   /** The endpoint limits in force for the run's models, as a worker resolved them at setup (absent in older runs). */
   endpointLimits?: EndpointLimitInForce[];
 }

@@ -30,6 +30,12 @@ export interface RunSummary {
    * regression guard's evaluation, when the guard ran just before the budget was reached).
    */
   overshootTokens?: number;
+  /**
+   * Rollouts the run started ahead of need (aegis/overlap.ts) that no stage used: a speculative batch whose
+   * round shipped, a gate baseline whose gate never came. Spent on the endpoint, counted in no budget.
+   * Absent when there were none.
+   */
+  overlapDiscardedTokens?: number;
   overshootUsd?: number | null;
   /** Measurement spend (held-out tracking, the final evaluation), outside the evolution budget. */
   measurementTokens: number;
@@ -100,6 +106,7 @@ export function buildRunSummary(
     testTasks: measured.seedTest?.tasks ?? 0,
     tokens: s.tokens,
     costUsd: s.costUsd,
+    ...(s.overlapDiscarded?.tokens ? { overlapDiscardedTokens: s.overlapDiscarded.tokens } : {}),
     ...(run.limits ? (({ tokens, usd }) => ({ overshootTokens: tokens, overshootUsd: usd }))(budgetOvershoot(run.limits, s)) : {}),
     measurementTokens: measurementSpend(s).tokens,
     measurementUsd: measurementSpend(s).costUsd,

@@ -53,6 +53,12 @@ export interface RunnerInput {
 /** Runs the episodes of one case against the server; returns what the rollout returned. */
 export interface EpisodeRunner {
   name: string;
+  /** The cases this runner measures (all by default). */
+  only?: (c: LatencyCase) => boolean;
+  /** Extra columns for the row (an AEGIS run's wall time per round). */
+  detail?: () => string;
+  /** The share of the endpoint's work no stage used (an AEGIS run's dropped early work, by tokens). */
+  discardedShare?: () => number;
   run(input: RunnerInput): Promise<{ outcomes: TaskOutcome[]; episodes: number; rateLimitedSeenByClient: number }>;
 }
 
@@ -93,13 +99,27 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-latency-'));
   const store = new ArtifactStore(dataDir);
   let url = '';
+  let metaDelayMs = 0;
   const taskQueue = 'bench-latency';
+  const META_STAGES = ['digest', 'plan', 'evolve', 'critique'] as const;
   const worker = await createAegisWorker({
     connection: env.nativeConnection,
     taskQueue,
     dataDir,
     workflowBundle,
     substituteRolloutModel: (model, sample) => (model.id.startsWith('sim:') ? new SimOverWireModel(model.id, url, sample) : model),
+    // A meta-agent that thinks: each stage call takes metaDelayMs before the rules agent answers.
+    wrapActivities: (activities) => {
+      const wrapped = { ...activities };
+      for (const stage of META_STAGES) {
+        const real = activities[stage] as (input: never) => Promise<unknown>;
+        (wrapped as Record<string, unknown>)[stage] = async (input: never) => {
+          if (metaDelayMs) await new Promise((r) => setTimeout(r, metaDelayMs));
+          return real(input);
+        };
+      }
+      return wrapped;
+    },
   });
   const running = worker.run();
   // Response caching would write every call to the store: the bench measures the endpoint, not the cache.
@@ -122,25 +142,52 @@ export async function temporalRunners(env: TestWorkflowEnvironment, workflowBund
       return { outcomes, episodes: result.episodes, rateLimitedSeenByClient: NaN };
     },
   };
-  const aegisRound: EpisodeRunner = {
-    name: 'Temporal one AEGIS round',
-    async run(input) {
-      url = input.server.url;
-      // The run's model is the simulator (sent over the wire by the substitute), so the gate's first chunk is
-      // set to what a self-hosted endpoint of this limit gets (sequentialFirstChunk), as a user's run would.
-      const selfHosted = 'openai-compatible:bench@http://localhost/v1';
-      const gateChunk = sequentialFirstChunk({ limits: [{ model: selfHosted, limit: { maxInFlight: input.limit }, source: 'bench' }], model: selfHosted, episodesPerTask: input.k });
-      const summary = (await env.client.workflow.execute('evolveHarness', {
-        taskQueue,
-        workflowId: `bench-latency-aegis-${n++}-${Date.now()}`,
-        args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: 1, batchSize: input.taskIds.length, validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, ...limits(input), gateChunk }],
-      })) as RunSummary;
-      void summary;
-      return { outcomes: [], episodes: input.server.episodesSeen(), rateLimitedSeenByClient: NaN };
-    },
+  /**
+   * evolveHarness on the case's tasks as its batch. The run's model is the simulator (sent over the wire by
+   * the substitute), so what a self-hosted endpoint of this limit gets is set in the input: the gate's first
+   * chunk (sequentialFirstChunk) and, with overlap 'on', what 'auto' overlaps there (aegis/overlap.ts).
+   * `metaDelayMs` makes every meta-agent call take that long, as a real LLM meta-agent does.
+   */
+  const aegisRunner = (o: { name: string; rounds: number; overlap: 'on' | 'off'; metaDelayMs?: number; only?: (c: LatencyCase) => boolean }): EpisodeRunner => {
+    let last: RunSummary | null = null;
+    let ms = 0;
+    return {
+      name: o.name,
+      ...(o.only ? { only: o.only } : {}),
+      // The ratio counts every call the endpoint answered, including early work no stage used; the useful
+      // ratio leaves that share out (by tokens, which the summary reports apart as overlapDiscardedTokens).
+      discardedShare: () => (last?.overlapDiscardedTokens ?? 0) / Math.max(1, (last?.tokens ?? 0) + (last?.measurementTokens ?? 0) + (last?.overlapDiscardedTokens ?? 0)),
+      detail: () => `${o.rounds} round(s): ${(ms / 1000 / o.rounds).toFixed(1)} s per round, ${last?.shipped ?? 0} shipped`,
+      async run(input) {
+        url = input.server.url;
+        metaDelayMs = o.metaDelayMs ?? 0;
+        const selfHosted = 'openai-compatible:bench@http://localhost/v1';
+        const gateChunk = sequentialFirstChunk({ limits: [{ model: selfHosted, limit: { maxInFlight: input.limit }, source: 'bench' }], model: selfHosted, episodesPerTask: input.k });
+        const t0 = performance.now();
+        last = (await env.client.workflow.execute('evolveHarness', {
+          taskQueue,
+          workflowId: `bench-latency-aegis-${n++}-${Date.now()}`,
+          args: [{ benchmark: input.benchmark.name, model: 'sim:small', rounds: o.rounds, patience: o.rounds, batchSize: Math.floor(input.taskIds.length / o.rounds), validationSize: 8, k: input.k, seed: input.seed, evaluateTest: false, trackHeldOut: false, finalTrainTasks: 8, regressionGuard: { every: 0 }, searchAttributes: false, ...selfHostedLimits(input), gateChunk, overlap: o.overlap }],
+        })) as RunSummary;
+        ms = performance.now() - t0;
+        metaDelayMs = 0;
+        return { outcomes: [], episodes: input.server.episodesSeen(), rateLimitedSeenByClient: NaN };
+      },
+    };
   };
+  // The run's own model (the simulator, substituted) recorded with the endpoint's limit too, as a self-hosted
+  // model's would be: what the run decides from its limit (episodes open, a final evaluation's slack) then
+  // matches a user's run against that endpoint.
+  const selfHostedLimits = (input: RunnerInput) => (input.unset ? {} : { endpointLimits: { 'openai-compatible': { maxInFlight: input.limit }, sim: { maxInFlight: input.limit } } });
+  const at200x64 = (c: LatencyCase) => c.latencyMs === 200 && c.capacity === 64 && c.limit === 64;
+  const aegisRounds = [
+    aegisRunner({ name: 'Temporal one AEGIS round, stages in turn', rounds: 1, overlap: 'off' }),
+    aegisRunner({ name: 'Temporal one AEGIS round, overlapped', rounds: 1, overlap: 'on' }),
+    aegisRunner({ name: 'Temporal AEGIS run, meta-agent 2 s/call, stages in turn', rounds: 4, overlap: 'off', metaDelayMs: 2000, only: at200x64 }),
+    aegisRunner({ name: 'Temporal AEGIS run, meta-agent 2 s/call, overlapped', rounds: 4, overlap: 'on', metaDelayMs: 2000, only: at200x64 }),
+  ];
   return {
-    runners: [evaluate, aegisRound],
+    runners: [evaluate, ...aegisRounds],
     async close() {
       worker.shutdown();
       await running;
@@ -176,6 +223,9 @@ export interface LatencyRow {
   ratioToEndpointLimit: number;
   /** Outcomes equal the in-process simulator's for the same seed (no latency, no limiter); null where the runner's episodes are not the rollout's (an AEGIS round). */
   sameAsSimulator: boolean | null;
+  detail?: string;
+  /** ratioToEndpointLimit without the work no stage used (discardedShare): what the run got from the endpoint. */
+  usefulRatio?: number;
 }
 
 /** Equal outcomes, field by field (outcomes read back from the store come with their keys sorted). */
@@ -194,6 +244,7 @@ export async function latencyBench(options: { benchmark: Benchmark; config: Harn
       const reference = await rolloutTasks({ benchmark: options.benchmark, config: { ...options.config, model: { main: { model: options.simModel } } }, harnessId: options.harnessId, taskIds, k: c.k, seed, keepTraces: false, limiters: null });
       for (const runner of options.runners ?? [inProcessRunner]) {
         if (c.concurrency !== undefined && runner !== inProcessRunner) continue;
+        if (runner.only && !runner.only(c)) continue;
         server.reset();
         const t0 = performance.now();
         const result = await runner.run({ server, benchmark: options.benchmark, config: options.config, harnessId: options.harnessId, simModel: options.simModel, taskIds, k: c.k, seed, limit: c.limit, concurrency: c.concurrency, unset: c.unset });
@@ -215,6 +266,8 @@ export async function latencyBench(options: { benchmark: Benchmark; config: Harn
           rejected429: server.stats.rejected,
           ratioToEndpointLimit: (calls * c.latencyMs) / c.capacity / ms,
           sameAsSimulator: result.outcomes.length ? sameOutcomes(result.outcomes, reference.outcomes) : null,
+          ...(runner.detail ? { detail: runner.detail() } : {}),
+          ...(runner.discardedShare ? { usefulRatio: ((calls * c.latencyMs) / c.capacity / ms) * (1 - runner.discardedShare()) } : {}),
         });
       }
     } finally {

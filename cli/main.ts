@@ -35,6 +35,7 @@ const HELP = `harnessx — evolve LLM agent harnesses with AEGIS on Temporal
       --endpoint-limits L (model calls in flight per endpoint: "openai-compatible=64" or JSON; see README)
       --max-tokens N  --max-usd X (evolution budget)  --max-measurement-tokens N (held-out tracking, final evaluation)
       --gate-chunk N (tasks in a sequential gate's first chunk; default 8, or enough to fill a local endpoint)
+      --overlap auto|on|off (stages that do not depend on each other run at once; auto: where the endpoint is the limit)
       --library full|core (full; core: the 15 pre-#30 processor types + code, no bundles)
       --no-worker (start the run without joining as a worker: workers run elsewhere; also HARNESSX_LOCAL_WORKER=off)
   harnessx coevolve [--suite S] [--config FILE] [--model M] [--iterations N] [--batch-size N] [--k K] [--harness-only]

@@ -25,6 +25,8 @@ export interface AegisWorkerOptions {
   log?: (line: string) => void;
   /** Tests and the bench only: replaces each task model rollouts create (see ActivityDeps.substituteRolloutModel). */
   substituteRolloutModel?: ActivityDeps['substituteRolloutModel'];
+  /** Tests and the bench only: wraps the activities (the bench's meta-agent that thinks for 2 s per call). */
+  wrapActivities?: (activities: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
   /** Payload encryption; defaults to HARNESSX_CODEC_KEY from the environment. */
   dataConverter?: ReturnType<typeof dataConverter>;
   /** The user's config (`--config`); otherwise HARNESSX_CONFIG, else harnessx.config.* in the working directory, else none. */
@@ -73,7 +75,7 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
     namespace,
     taskQueue: queue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowSource(options.log ?? ((line) => process.stderr.write(`${line}\n`)))),
-    activities: createActivities({ store, ...(options.substituteRolloutModel ? { substituteRolloutModel: options.substituteRolloutModel } : {}) }),
+    activities: (options.wrapActivities ?? ((a) => a))(createActivities({ store, ...(options.substituteRolloutModel ? { substituteRolloutModel: options.substituteRolloutModel } : {}) })),
     // Enough slots that a poller is always waiting: a task that finds no waiting poller goes to the
     // server's backlog and waits there 1–2 s (measured), which cost simulator rollouts a third of their
     // throughput at 2 slots. Real-model rollouts wait on the network, so they want many slots anyway;

@@ -2,16 +2,16 @@ import { continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow'
 import { MAX_ROUND_RECOMPUTES, unavailableArtifact } from '../aegis/recompute';
 import { regressionGuardDue } from '../aegis/round-decisions';
 import type { AuditRecord } from '../aegis/types';
-import { heldOutAfterRound, measurementSpend, stateAfterRound } from '../aegis/run-state';
 import type { RunSummary } from '../aegis/run-summary';
 import { labelActivitiesWith } from './aegis/activities';
 import { installControls, RunControls } from './aegis/controls';
 import { finishRun } from './aegis/final-evaluation';
 import { gateStage } from './aegis/gate-stage';
-import { trackHeldOut } from './aegis/held-out';
+import { accountRound } from './aegis/held-out';
 import { guardAgainstDrift } from './aegis/regression-guard';
 import { AegisRun, openRun, parseEvolveInput } from './aegis/run';
 import { critiqueStage, digestStage, evolveStage, planStage, rolloutStage } from './aegis/stages';
+import { settleOverlap, speculateNextBatch } from './aegis/early-work';
 
 // What cli/, workers and tests import from here: the run's types and its query, signal and update definitions.
 export type { PendingApproval, RunState, RunStatus, Stage } from '../aegis/run-state';
@@ -42,9 +42,11 @@ export async function evolveHarness(rawInput: unknown): Promise<RunSummary> {
     controls.publish(controls.stopping ? 'stopped' : run.budgetLeft() ? 'running' : 'budget_exhausted');
     if (workflowInfo().continueAsNewSuggested && !controls.stopping) {
       log.info('continuing as new', { round });
+      await settleOverlap(run);
       await continueAsNew<typeof evolveHarness>({ ...input, rounds: s.budget.rounds, patience: s.budget.patience, resume: s });
     }
   }
+  await run.overlap.drain();
   await controls.enter('final');
   return finishRun(run, stopReason);
 }
@@ -81,6 +83,7 @@ async function roundRecomputingArtifacts(run: AegisRun, round: number): Promise<
         run.controls.lastEvent = `round ${round}: artifact ${lost.ref} ${lost.reason}; running the round again`;
         run.redo = redo;
         Object.assign(run.state, start);
+        run.overlap.drop('all');
       }
     }
   } finally {
@@ -93,6 +96,7 @@ async function aegisRound(run: AegisRun, round: number): Promise<boolean> {
   await run.controls.enter('rollout');
   const focus = await rolloutStage(run, round);
   if ('noop' in focus) return run.noop(round, focus.noop);
+  speculateNextBatch(run, round);
   await run.controls.enter('digest');
   const digest = await digestStage(run, round, focus);
   if ('noop' in digest) return run.noop(round, digest.noop);
@@ -107,17 +111,4 @@ async function aegisRound(run: AegisRun, round: number): Promise<boolean> {
   if ('noop' in shortlist) return run.noop(round, shortlist.noop);
   await run.controls.enter('gate');
   return gateStage(run, round, focus, shortlist);
-}
-
-/**
- * Round end: patience and the pass-rate history, held-out tracking (with the evolution tokens spent so far,
- * for tokens-to-target), and the round's audit record with both spends.
- */
-async function accountRound(run: AegisRun, round: number, shipped: boolean): Promise<void> {
-  const s = run.state;
-  Object.assign(s, stateAfterRound(s, round, shipped));
-  const heldOut = await trackHeldOut(run);
-  s.heldOut = heldOutAfterRound(s.heldOut, { round, evolutionTokens: s.tokens, ...heldOut });
-  const spend = { tokens: s.tokens, costUsd: s.costUsd, measurementTokens: measurementSpend(s).tokens, measurementUsd: measurementSpend(s).costUsd };
-  await run.audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: s.incumbentId, payload: { shipped, passRate: s.lastPassRate, ...heldOut, ...spend } });
 }

@@ -25,6 +25,7 @@ export const EVOLVE_OPTIONS = {
   'min-unseen-gain': { type: 'string' },
   'endpoint-limits': { type: 'string' },
   'gate-chunk': { type: 'string' },
+  overlap: { type: 'string' },
   /** Start the run without joining its task queue as a worker (workers run elsewhere); also HARNESSX_LOCAL_WORKER=off. */
   'no-worker': { type: 'boolean', default: false },
   /** The processor library the meta-agent proposes from: full (default) or core (pre-#30 types + code, no bundles). */
@@ -56,6 +57,7 @@ async function evolve(args: string[], interactive: boolean): Promise<void> {
     seedHarness: await seedHarnessInput(values.harness, values.model, benchmark),
     endpointLimits: endpointLimitsFlag(values['endpoint-limits']),
     gateChunk: wholeNumber('gate-chunk', values['gate-chunk']),
+    overlap: values.overlap,
     ...budgetFlags(values),
   });
   checkModelFlag('--model', input.model, { suite: benchmark });

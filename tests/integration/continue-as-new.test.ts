@@ -30,6 +30,7 @@ it('continues as new when the server suggests it, carrying compact state, and fi
   const handle = await env.client.workflow.start('evolveHarness', { taskQueue: 'it-can', workflowId: 'it-can', args: [input] });
   const summary = (await handle.result()) as RunSummary;
   expect(summary.rounds).toBe(8);
+  stagesInTurn = summary;
 
   const runs: string[] = [];
   for await (const w of env.client.workflow.list({ query: `WorkflowId = 'it-can'` })) runs.push(w.status.name);
@@ -42,6 +43,20 @@ it('continues as new when the server suggests it, carrying compact state, and fi
   expect(new Set(audit.map((r) => r.key)).size).toBe(audit.length);
   // Setup ran once across every history: its input record and the endpoint limits in force, nothing repeated.
   expect(audit.filter((r) => r.stage === 'setup').map((r) => r.key)).toEqual(['setup', 'endpoint-limits']);
+});
+
+let stagesInTurn: RunSummary | undefined;
+it('with overlapped stages, settles the early work before each continue-as-new and ends as the run with stages in turn', async () => {
+  const input = { benchmark: 'blocksworld', rounds: 8, patience: 8, batchSize: 6, validationSize: 4, seed: 'it-can', evaluateTest: false, overlap: 'on' };
+  const summary = (await env.client.workflow.execute('evolveHarness', { taskQueue: 'it-can', workflowId: 'it-can-overlap', args: [input] })) as RunSummary;
+  const runs: string[] = [];
+  for await (const w of env.client.workflow.list({ query: `WorkflowId = 'it-can-overlap'` })) runs.push(w.status.name);
+  expect(runs.filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
+  expect(stagesInTurn).toBeDefined();
+  for (const key of ['rounds', 'harnessId', 'shipped', 'rejected', 'seedPassRate', 'evolvedPassRate', 'heldOut', 'tokens', 'measurementTokens'] as const) expect([key, summary[key]]).toEqual([key, stagesInTurn![key]]);
+  const audit = await new ArtifactStore(dataDir).readAudit('it-can-overlap');
+  expect(audit.filter((r) => r.stage === 'round_end').map((r) => r.round).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  expect(audit.filter((r) => r.stage === 'setup').map((r) => r.key)).toEqual(['setup', 'endpoint-limits', 'overlap']);
 });
 
 it('coevolve continues as new too, and its buffer, checkpoints and registry run on unbroken across histories', async () => {

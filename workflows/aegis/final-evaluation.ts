@@ -20,9 +20,18 @@ export async function finishRun(run: AegisRun, stopReason: string): Promise<RunS
   const evaluateEvolved = (taskIds: string[]) => (s.variants ? rollouts.ensembleEvaluate({ ...evalArgs, variants: s.variants, taskIds }) : evaluate(s.incumbentId, taskIds));
   const finalTrain = finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed);
   const withTest = input.evaluateTest && !skipped;
+  // Either half may have run early (aegis/overlap.ts: the seed's from setup on, the shipped candidate's while
+  // it was gated; only where nothing can skip this evaluation). Any other early evaluation is discarded.
+  const early = { seed: run.overlap.takeFinal(s.seedHarnessId), evolved: s.variants ? null : run.overlap.takeFinal(s.incumbentId) };
+  run.overlap.dropFinals();
+  const or = (started: ReturnType<typeof evaluate> | null | undefined, evaluateNow: () => ReturnType<typeof evaluate>) => () => started ?? evaluateNow();
   const runs: Array<() => ReturnType<typeof evaluate>> = skipped
     ? []
-    : [() => evaluate(s.seedHarnessId, finalTrain), () => evaluateEvolved(finalTrain), ...(withTest ? [() => evaluate(s.seedHarnessId, s.testIds), () => evaluateEvolved(s.testIds)] : [])];
+    : [
+        or(early.seed?.train, () => evaluate(s.seedHarnessId, finalTrain)),
+        or(early.evolved?.train, () => evaluateEvolved(finalTrain)),
+        ...(withTest ? [or(early.seed?.test, () => evaluate(s.seedHarnessId, s.testIds)), or(early.evolved?.test, () => evaluateEvolved(s.testIds))] : []),
+      ];
   // All at once keeps the endpoint busy through each evaluation's slowest episodes (they are independent);
   // spend is accounted in this fixed order afterwards, so the sums never depend on which finished first.
   // Runs recorded before it replay them one at a time.

@@ -6,7 +6,9 @@ import { gateAction, reputationAfterGate, unseenGainRequired, scoreAfterShip, tr
 import type { GateResult } from '../../aegis/types';
 import { rollouts } from './activities';
 import { awaitApproval } from './approval';
-import type { AegisRun } from './run';
+import { finalFitsSlack } from '../../aegis/overlap';
+import { finalTrainTaskIds } from '../../aegis/run-summary';
+import { AegisRun, startFinalEvaluation } from './run';
 import type { Shortlist } from './stages';
 import { adoptCandidate, forkCandidate, RoundFocus } from './strategies';
 
@@ -14,7 +16,7 @@ import { adoptCandidate, forkCandidate, RoundFocus } from './strategies';
  * A gate activity's result; results recorded by workers older than the gate's spend report carry none.
  * evaluatedTasks and budgetStopped come from sequential gating (aegis/sequential-gate.ts).
  */
-type GateVerdict = GateResult & { spend?: { tokens: number; costUsd: number | null }; evaluatedTasks?: number; budgetStopped?: boolean };
+type GateVerdict = GateResult & { spend?: { tokens: number; costUsd: number | null }; evaluatedTasks?: number; budgetStopped?: boolean; prepaidUsed?: boolean };
 
 /** A gate's spend and coverage for its audit record: what the gate cost per candidate, and over how many of its tasks the candidate ran. */
 const gateSpendRecord = (gate: GateVerdict) => ({ ...(gate.spend ? { tokens: gate.spend.tokens, costUsd: gate.spend.costUsd } : {}), ...(gate.evaluatedTasks !== undefined ? { evaluatedTasks: gate.evaluatedTasks } : {}) });
@@ -53,12 +55,23 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   // the candidate's author never saw. Runs recorded before it replay with the comparison alone.
   const unseen = patched('gate-unseen-gain') ? { unseenTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), minUnseenGain: unseenGainRequired(input) } : {};
 
+  // The incumbent's validation outcomes, when overlap had them measured or rolled out early, are in the
+  // cache before the first gate reads them: a gate never runs the same episodes beside them. The early
+  // baseline's spend is the first comparing gate's (prepaid), where it was before overlap.
+  await run.overlap.measured(focus.base);
+  const early = run.overlap.takeBaseline(focus.base);
+  let prepaid = early ? (await early).spend : undefined;
+
   const gated = await gateInRankingOrder<string, GateVerdict>({
     ranking: shortlist.ranking,
     concurrency,
     mayContinue: () => run.budgetLeft(),
-    evaluate: (candidateId) =>
-      rollouts.gate({
+    evaluate: async (candidateId) => {
+      // The run's last round: the first candidate's final evaluation beside its gate, when it fits the endpoint's slack (aegis/overlap.ts).
+      if (candidateId === shortlist.ranking[0] && finalBesideGate(run, round)) startFinalEvaluation(run, candidateOf(candidateId).harnessId);
+      const paid = prepaid;
+      prepaid = undefined;
+      const verdict = await rollouts.gate({
         benchmark: input.benchmark,
         candidatesRef: pool.candidatesRef,
         candidateId,
@@ -72,7 +85,12 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
         ...unseen,
         // The allowance is read when the gate starts: the budget left after every verdict applied before it.
         ...(sequential ? { sequential: { firstTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), firstChunk }, allowance: evolutionAllowance(input, s) } : {}),
-      }),
+        ...(paid ? { prepaid: paid } : {}),
+      });
+      // A gate that stopped at its static checks compared nothing: the next gate pays for the baseline.
+      if (paid && !verdict.prepaidUsed) prepaid = paid;
+      return verdict;
+    },
     apply: (candidateId, gate) => applyVerdict(run, round, focus, shortlist, candidateOf(candidateId), gate),
     notNeeded: async (candidateId, gate) => {
       run.account(gate.spend);
@@ -80,8 +98,18 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
       await run.audit({ key: `${round}:gate:${candidateId}`, round, stage: 'gate', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { editKey: candidate.editKey, notNeeded: true, passed: gate.passed, reason: gate.reason, ...gateSpendRecord(gate) } });
     },
   });
+  // No gate compared (every candidate stopped at its static checks): the baseline waits for the next gate of this harness.
+  if (prepaid) run.overlap.returnBaseline(focus.base, prepaid);
   if (gated.end === 'stopped') return run.noop(round, 'budget exhausted before the gate');
   return gated.end === 'decided' && gated.shipped;
+}
+
+/** Whether this round's first candidate gets its final evaluation beside its gate (aegis/overlap.ts finalWithLastGate). */
+function finalBesideGate(run: AegisRun, round: number): boolean {
+  const { input, state: s } = run;
+  if (!run.overlap.plan.finalWithLastGate || round < s.budget.rounds || run.controls.stopping) return false;
+  const finalTasks = finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed).length + (input.evaluateTest ? s.testIds.length : 0);
+  return finalFitsSlack({ finalEpisodes: finalTasks * input.k, maxInFlight: s.endpointLimits?.find((l) => l.model === input.model)?.limit.maxInFlight });
 }
 
 /** One candidate's verdict, applied: spend, tried edits, reputation, audit; then reject, fork, or (after approval) ship. */

@@ -4,8 +4,11 @@ import { sequentialFirstChunk } from '../../aegis/sequential-gate';
 import { EvolveInput, evolveInputSchema, inputProblems, workflowIdProblem } from '../../aegis/run-input';
 import { addSpend, initialRunState, measurementSpend, ReportedSpend, RunState } from '../../aegis/run-state';
 import type { AuditRecord } from '../../aegis/types';
+import { overlapPlan } from '../../aegis/overlap';
+import { finalTrainTaskIds } from '../../aegis/run-summary';
 import { books, ledger, rollouts } from './activities';
 import type { RunControls } from './controls';
+import { RunOverlap } from './overlap';
 
 /**
  * Validates the workflow id and input first thing, before any command: invalid input fails the run at once,
@@ -45,6 +48,9 @@ export class AegisRun {
    * aegis/recompute.ts); 0 on a round's first run. Not carried by continue-as-new: a round never spans two histories.
    */
   redo = 0;
+
+  /** Work started ahead of the stage that needs it (aegis/overlap.ts); none in runs recorded before it. */
+  overlap = new RunOverlap();
 
   /**
    * Appends to the run's audit log (idempotent by key, so a retried append never duplicates). A round run
@@ -117,7 +123,34 @@ export async function openRun(input: EvolveInput, controls: RunControls): Promis
       controls.state.endpointLimits = await rollouts.endpointLimitsInForce({ models: [input.model], endpointLimits: input.endpointLimits });
       await run.audit({ key: 'endpoint-limits', round: 0, stage: 'setup', kind: 'info', harnessId: controls.state.seedHarnessId, payload: { endpointLimits: controls.state.endpointLimits, gateFirstChunk: sequentialFirstChunk({ requested: input.gateChunk, limits: controls.state.endpointLimits, model: input.model, episodesPerTask: input.k }) } });
     }
+    await startOverlap(run);
     return run;
   }
-  return new AegisRun(input, controls.state, controls);
+  const run = new AegisRun(input, controls.state, controls);
+  await startOverlap(run);
+  return run;
+}
+
+/**
+ * Which stages overlap in this run (aegis/overlap.ts, from the input and the limits recorded at setup) and,
+ * in a fresh run, the seed harness's half of the final evaluation, started now. Runs recorded before it
+ * (no 'overlap-stages' marker) replay one stage after another; runs that overlap nothing record no marker.
+ */
+async function startOverlap(run: AegisRun): Promise<void> {
+  const { input, state: s } = run;
+  const plan = overlapPlan(input, s.endpointLimits);
+  if (!Object.values(plan).some(Boolean) || !patched('overlap-stages')) return;
+  run.overlap = new RunOverlap(plan, s);
+  // A baseline the previous history ran for a gate that had not come yet (continue-as-new).
+  if (s.overlapBaseline) run.overlap.returnBaseline(s.overlapBaseline.harnessId, s.overlapBaseline.spend);
+  delete s.overlapBaseline;
+  if (s.round === 0) await run.audit({ key: 'overlap', round: 0, stage: 'setup', kind: 'info', harnessId: s.seedHarnessId, payload: { ...plan } });
+  if (plan.seedFinalEarly && s.round === 0) startFinalEvaluation(run, s.seedHarnessId);
+}
+
+/** A harness's final evaluation (train tasks, test tasks when evaluated), started now (aegis/overlap.ts). */
+export function startFinalEvaluation(run: AegisRun, harnessId: string): void {
+  const { input, state: s } = run;
+  const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits });
+  run.overlap.startFinal(harnessId, evaluate(finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed)), input.evaluateTest ? evaluate(s.testIds) : null);
 }

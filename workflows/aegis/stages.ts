@@ -96,6 +96,9 @@ export async function digestStage(run: AegisRun, round: number, focus: RoundFocu
  */
 async function validationDigest(run: AegisRun, round: number, focus: RoundFocus): Promise<DigestOutput | NoOp> {
   const { input, state: s } = run;
+  // This rollout runs the validation tasks itself (the digest needs their traces) and pays for them, as it
+  // did before overlap; an early gate baseline of the same tasks is then work nothing uses.
+  run.overlap.drop('baseline');
   const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: focus.base, taskIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...evolutionAllowanceFor(run) });
   run.account(roll);
   await run.audit({ key: `${round}:rollout-validation`, round, stage: 'rollout', kind: 'info', harnessId: focus.base, payload: { validation: true, passRate: roll.passRate, passed: roll.passed, tasks: roll.tasks, episodes: roll.episodes, tokens: roll.tokens, costUsd: roll.costUsd, ...(roll.budgetStopped ? { budgetStopped: true } : {}) }, evidenceRefs: [roll.tracesRef, roll.outcomesRef] });

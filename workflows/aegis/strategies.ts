@@ -47,7 +47,13 @@ export function evolutionAllowanceFor(run: AegisRun): { allowance?: ReturnType<t
 export async function rolloutByStrategy(run: AegisRun, batch: string[]): Promise<{ roll: RolloutTotals; focus: RoundFocus }> {
   const { input, state: s } = run;
   if (input.strategy !== 'ensemble') {
-    const roll = await rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: batch, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...evolutionAllowanceFor(run) });
+    const base = s.incumbentId;
+    // The gate's baseline (the incumbent on the validation tasks) beside the batch, unless a held-out
+    // measurement of this harness will run them (aegis/overlap.ts); cached outcomes make it free otherwise.
+    if (run.overlap.plan.gateBaselineEarly && s.validationIds.length > 0 && !run.overlap.measures(base))
+      run.overlap.startBaseline(base, () => rollouts.evaluate({ benchmark: input.benchmark, harnessId: base, taskIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }));
+    const early = run.overlap.takeSpeculation(base, s.round);
+    const roll = early ? await early : await rollouts.rollout({ benchmark: input.benchmark, harnessId: base, taskIds: batch, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...evolutionAllowanceFor(run) });
     return { roll, focus: { base: s.incumbentId, variant: null, gateTaskIds: [...batch, ...s.validationIds], tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef } };
   }
   // Each variant rolls out on the tasks routed to it; the pool comes back with updated per-cluster statistics.

@@ -1,0 +1,115 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { ArtifactStore } from '../../store/artifact-store';
+import type { RunSummary } from '../../workflows/evolve-harness';
+import { startDevServer, tempDataDir, workflowBundle } from './temporal-env';
+
+jest.setTimeout(600_000);
+
+type HistoryEvent = { eventId?: unknown; eventTime?: { seconds?: unknown; nanos?: number | null } | null } & Record<string, unknown>;
+
+/**
+ * Overlapping stages (aegis/overlap.ts) changes when work runs, never what is decided: a run with every
+ * overlap on (held-out tracking beside the next round, the gate baseline beside the batch, the seed's final
+ * evaluation from setup, the next batch speculated while the meta-agent works) and the same run with
+ * overlap off ship and reject the same candidates, end on the same harness with the same pass rates and
+ * held-out history, and count the same evolution and measurement spend. The overlapped run's history shows
+ * the overlap happened (activities open at once across stages) and replays deterministically.
+ */
+describe('overlapping AEGIS stages through Temporal', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  const dataDir = tempDataDir();
+  const store = new ArtifactStore(dataDir);
+  const taskQueue = 'overlap-stages';
+
+  beforeAll(async () => {
+    env = await startDevServer();
+    // Rollouts take 300 ms more and evaluations 1.5 s, as against a model endpoint: on the bare simulator they end
+    // before the meta-agent's next activity is scheduled, and whether stages overlapped would be a matter of timing.
+    const activities = createActivities({ store });
+    const slow = <A extends unknown[], R>(ms: number, f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      await new Promise((r) => setTimeout(r, ms));
+      return f(...a);
+    };
+    worker = await Worker.create({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, workflowBundle: await workflowBundle(), activities: { ...activities, rollout: slow(300, activities.rollout), evaluate: slow(1500, activities.evaluate) } });
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  // The limit lets a last-round candidate's final evaluation (10 train + 70 test tasks, k = 2) fit beside its gate (finalFitsSlack).
+  const run = async (overlap: 'on' | 'off', seed: string) => {
+    const workflowId = `overlap-${overlap}-${seed}-${Date.now()}`;
+    const input = { benchmark: 'blocksworld', seed, rounds: 5, batchSize: 12, validationSize: 8, k: 2, candidatesPerRound: 3, evaluateTest: true, trackHeldOut: true, finalTrainTasks: 10, regressionGuard: { every: 3 }, searchAttributes: false, overlap, endpointLimits: { sim: { maxInFlight: 128 } } };
+    const summary = (await env.client.workflow.execute('evolveHarness', { taskQueue, workflowId, args: [input] })) as RunSummary;
+    const audit = await store.readAudit(workflowId);
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    return {
+      workflowId,
+      summary,
+      history,
+      verdicts: audit.filter((r) => r.stage === 'gate' || r.stage === 'ship' || r.stage === 'regression').map((r) => `${r.round}:${r.stage}:${r.kind}:${r.candidateId ?? r.harnessId}`),
+      roundEnds: audit.filter((r) => r.stage === 'round_end').map((r) => ({ round: r.round, harnessId: r.harnessId, ...(({ shipped, passRate, validation, test, tokens }) => ({ shipped, passRate, validation, test, tokens }))(r.payload as Record<string, unknown>) })).sort((a, b) => a.round - b.round),
+      overlapRecord: audit.find((r) => r.key === 'overlap')?.payload,
+    };
+  };
+
+  /** Rollout-kind activities scheduled while an activity of another stage was still open, by name. */
+  function crossStageOverlaps(events: HistoryEvent[]): string[] {
+    const open = new Map<string, string>();
+    const seen: string[] = [];
+    for (const e of events) {
+      const scheduled = e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined;
+      if (scheduled) {
+        const name = scheduled.activityType?.name ?? '?';
+        const others = [...open.values()].filter((n) => n !== name);
+        if (others.length) seen.push(`${name} while ${[...new Set(others)].sort().join('+')}`);
+        open.set(String(e.eventId), name);
+      }
+      for (const key of ['activityTaskCompletedEventAttributes', 'activityTaskFailedEventAttributes', 'activityTaskTimedOutEventAttributes', 'activityTaskCanceledEventAttributes']) {
+        const done = e[key] as { scheduledEventId?: unknown } | undefined;
+        if (done) open.delete(String(done.scheduledEventId));
+      }
+    }
+    return seen;
+  }
+
+  it.each(['overlap-a', 'overlap-b'])('decides the same with and without overlap (seed %s)', async (seed) => {
+    const off = await run('off', seed);
+    const on = await run('on', seed);
+    console.log(`overlap ${seed}: ${on.verdicts.join(' ')}; discarded ${on.summary.overlapDiscardedTokens ?? 0} tokens`);
+    // Something was gated and shipped, so the comparison is not vacuous.
+    expect(off.verdicts.some((v) => v.includes(':ship:'))).toBe(true);
+    expect(on.verdicts).toEqual(off.verdicts);
+    expect(on.roundEnds).toEqual(off.roundEnds);
+    for (const key of ['harnessId', 'rounds', 'shipped', 'rejected', 'stopReason', 'seedPassRate', 'evolvedPassRate', 'seedTestPassRate', 'evolvedTestPassRate', 'heldOut', 'tokens', 'measurementTokens'] as const) expect([key, on.summary[key]]).toEqual([key, off.summary[key]]);
+
+    // The overlap happened: stages' activities were open at once.
+    const overlapsOn = crossStageOverlaps(on.history.events as HistoryEvent[]);
+    const overlapsOff = crossStageOverlaps(off.history.events as HistoryEvent[]);
+    expect(on.overlapRecord).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: true, speculateNextBatch: true, finalWithLastGate: true });
+    expect(off.overlapRecord).toBeUndefined();
+    expect(overlapsOff).toEqual([]);
+    console.log(`overlap ${seed}: ${[...new Set(overlapsOn)].join('; ')}`);
+    expect(overlapsOn.some((o) => /^rollout while .*evaluate/.test(o))).toBe(true); // the batch beside the baseline or the seed's final evaluation
+    expect(overlapsOn.some((o) => /^(digest|plan|evolve|critique) while .*evaluate/.test(o))).toBe(true); // measurement while the meta-agent works
+    expect(overlapsOn.some((o) => /^(digest|plan|evolve|critique) while .*rollout/.test(o))).toBe(true); // the next batch while the meta-agent works
+    expect(overlapsOn.some((o) => /^gate while .*evaluate|^evaluate while .*gate/.test(o))).toBe(true); // the last round's candidate's final evaluation beside its gate
+    // A speculation dropped after a ship (a round before the last, with no guard after it) is reported
+    // apart, never in the evolution spend compared above; without one nothing is discarded.
+    const shippedRounds = on.verdicts.filter((v) => v.includes(':ship:')).map((v) => Number(v.split(':')[0]));
+    // So is the final evaluation of a last round's first-ranked candidate that was rejected.
+    const dropped = shippedRounds.some((r) => r < 5 && r % 3 !== 0) || !!on.verdicts.find((v) => v.startsWith('5:gate:'))?.startsWith('5:gate:rollback');
+    expect((on.summary.overlapDiscardedTokens ?? 0) > 0).toBe(dropped);
+    console.log(`overlap ${seed}: ${on.verdicts.join(' ')}; discarded ${on.summary.overlapDiscardedTokens ?? 0} tokens`);
+
+    // The overlapped history replays against the current code.
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, on.history, on.workflowId);
+  });
+});

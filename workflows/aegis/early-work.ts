@@ -1,0 +1,40 @@
+import { speculationWorthwhile } from '../../aegis/overlap';
+import { regressionGuardDue } from '../../aegis/round-decisions';
+import { rollouts } from './activities';
+import type { AegisRun } from './run';
+import { roundBatch } from './stages';
+
+/*
+ * The evolveHarness steps that start work early or settle it (aegis/overlap.ts says which, and why no
+ * decision changes); the rest lives with the stages that use it (strategies.ts, gate-stage.ts, held-out.ts,
+ * final-evaluation.ts) and in RunOverlap (overlap.ts).
+ */
+
+/**
+ * While the meta-agent works on this round, the next round's batch rollout of the incumbent (aegis/overlap.ts):
+ * the next round uses it when the incumbent is still the same, and drops it otherwise.
+ */
+export function speculateNextBatch(run: AegisRun, round: number): void {
+  const { input, state: s, controls } = run;
+  if (!run.overlap.plan.speculateNextBatch) return;
+  if (!speculationWorthwhile({ round, rounds: s.budget.rounds, guardDueAfterRound: regressionGuardDue(input.regressionGuard, round), stopping: controls.stopping })) return;
+  const next = round + 1;
+  run.overlap.startSpeculation(s.incumbentId, next, () => rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: roundBatch(run, next), k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }));
+}
+
+/**
+ * Before continue-as-new: every background step settled and accounted (a new history cannot await this
+ * one's activities). An early final evaluation of the seed or of the incumbent is accounted now as the
+ * measurement it is (the final evaluation then finds its outcomes in the run's cache, paid); any other is
+ * discarded.
+ */
+export async function settleOverlap(run: AegisRun): Promise<void> {
+  const s = run.state;
+  const kept = [run.overlap.takeFinal(s.seedHarnessId), s.variants ? null : run.overlap.takeFinal(s.incumbentId)];
+  run.overlap.dropFinals();
+  // A gate baseline whose gate has not come yet: its spend goes with the state, for that gate to count.
+  const baseline = await run.overlap.carryBaseline();
+  if (baseline) s.overlapBaseline = baseline;
+  await run.overlap.drain();
+  for (const early of kept) if (early) for (const r of [await early.train, early.test && (await early.test)]) if (r) run.accountMeasurement(r.spend);
+}

@@ -1,0 +1,177 @@
+import { log } from '@temporalio/workflow';
+import { NO_OVERLAP, OverlapPlan } from '../../aegis/overlap';
+import { addSpend, ReportedSpend } from '../../aegis/run-state';
+import type { ActivityResult } from './activities';
+
+type Rollout = ActivityResult<'rollout'>;
+type Evaluation = ActivityResult<'evaluate'>;
+
+/** Work started early for a harness, used by the first stage that needs it. */
+interface Early<T> {
+  harnessId: string;
+  result: Promise<T>;
+  /** What the work is, for the log when nothing used it. */
+  what: string;
+}
+/** A final evaluation's two halves: the train tasks, and the test tasks when the run evaluates them. */
+export interface FinalEvaluation {
+  train: Promise<Evaluation>;
+  test: Promise<Evaluation> | null;
+}
+/** What a rollout or an evaluation spent. */
+const spendOf = (r: Rollout | Evaluation): ReportedSpend => ('spend' in r ? r.spend : r);
+
+/**
+ * The work a run started ahead of the stage that needs it (aegis/overlap.ts says which, and why no decision
+ * changes). One per run, not carried by continue-as-new: `drain` settles everything first. Background
+ * promises are awaited where they are used or in `drain`; a failure of one that nothing uses is logged, and
+ * a failure of one that is used fails that stage as its own activity would have.
+ */
+export class RunOverlap {
+  /** `state` receives the spend of early work nothing used (overlapDiscarded: in the summary, in no budget). */
+  constructor(
+    readonly plan: OverlapPlan = NO_OVERLAP,
+    private readonly state: { overlapDiscarded?: { tokens: number; costUsd: number | null; rollouts: number } } = {},
+  ) {}
+
+  /** Held-out tracking, one round after another: each step starts when the one before it has been accounted. */
+  private measurements: Promise<void> = Promise.resolve();
+  /** Pending held-out measurements by harness: a gate of that harness waits for it (it reuses the outcomes). */
+  private measuring = new Map<string, Promise<void>>();
+  /** The incumbent's rollout on the validation tasks, run beside the batch rollout. */
+  private baseline: Early<Evaluation> | null = null;
+  /** The next round's batch rollout of the incumbent, run while the meta-agent works. */
+  private speculation: (Early<Rollout> & { round: number }) | null = null;
+  /**
+   * The final evaluation of a harness started early (aegis/overlap.ts): the seed's from setup on, and in the
+   * last round each candidate's while it is gated. Taken by the final evaluation; the others are discarded.
+   */
+  private finals = new Map<string, FinalEvaluation>();
+  /** Discarded work still settling: `drain` waits for it, so its spend is counted before the summary. */
+  private settling: Array<Promise<void>> = [];
+
+  startFinal(harnessId: string, train: Promise<Evaluation>, test: Promise<Evaluation> | null): void {
+    if (this.finals.has(harnessId)) return;
+    this.finals.set(harnessId, { train: quiet(train), test: test && quiet(test) });
+  }
+
+  /** The early final evaluation of this harness, taken (null when there is none). */
+  takeFinal(harnessId: string): FinalEvaluation | null {
+    const early = this.finals.get(harnessId) ?? null;
+    this.finals.delete(harnessId);
+    return early;
+  }
+
+  /** Drops every early final evaluation not taken: their spend is discarded once they settle. */
+  dropFinals(): void {
+    for (const [harnessId, early] of this.finals) for (const r of [early.train, early.test]) if (r) this.discard({ harnessId, result: r, what: `final evaluation of ${harnessId}` });
+    this.finals.clear();
+  }
+
+  /**
+   * Waits for an early final test evaluation of this harness, if one is running: a held-out measurement of
+   * the same harness reads the same outcomes (same tasks and seed) and would otherwise run them a second time.
+   */
+  async finalTestSettled(harnessId: string): Promise<void> {
+    await this.finals.get(harnessId)?.test?.catch(() => undefined);
+  }
+
+  /** Queues a measurement after those before it; `harnessId`'s gate waits for it. */
+  measureLater(harnessId: string, step: () => Promise<void>): void {
+    const done = this.measurements.then(step);
+    this.measurements = done;
+    this.measuring.set(harnessId, done);
+    void done.then(
+      () => this.measuring.get(harnessId) === done && this.measuring.delete(harnessId),
+      () => undefined,
+    );
+  }
+
+  /** Whether a queued measurement will roll this harness out on the validation tasks (so no baseline is needed). */
+  measures(harnessId: string): boolean {
+    return this.measuring.has(harnessId);
+  }
+
+  /** Waits for a queued measurement of this harness, if any. */
+  async measured(harnessId: string): Promise<void> {
+    await this.measuring.get(harnessId);
+  }
+
+  /** Starts the baseline of this harness, unless one is pending already (a round that ended before its gate leaves it for the next). */
+  startBaseline(harnessId: string, run: () => Promise<Evaluation>): void {
+    if (this.baseline?.harnessId === harnessId) return;
+    this.drop('baseline');
+    this.baseline = { harnessId, result: quiet(run()), what: `validation baseline of ${harnessId}` };
+  }
+
+  /** The baseline of this harness, taken by the stage that uses it (its spend is that stage's); null when none. */
+  takeBaseline(harnessId: string): Promise<Evaluation> | null {
+    if (this.baseline?.harnessId !== harnessId) return null;
+    const { result } = this.baseline;
+    this.baseline = null;
+    return result;
+  }
+
+  startSpeculation(harnessId: string, round: number, run: () => Promise<Rollout>): void {
+    this.drop('speculation');
+    this.speculation = { harnessId, round, result: quiet(run()), what: `round ${round}'s batch rollout of ${harnessId}` };
+  }
+
+  /** The speculative batch rollout for this round and incumbent, or null (one for another harness is dropped). */
+  takeSpeculation(harnessId: string, round: number): Promise<Rollout> | null {
+    const s = this.speculation;
+    if (!s) return null;
+    this.speculation = null;
+    if (s.harnessId === harnessId && s.round === round) return s.result;
+    this.discard(s);
+    return null;
+  }
+
+  /** Drops early work nobody will use now (a round run again, continue-as-new, the run's end): its spend is counted as discarded once it settles. */
+  drop(which: 'baseline' | 'speculation' | 'all'): void {
+    if ((which === 'baseline' || which === 'all') && this.baseline) this.discard(this.baseline), (this.baseline = null);
+    if ((which === 'speculation' || which === 'all') && this.speculation) this.discard(this.speculation), (this.speculation = null);
+  }
+
+  /** Everything settled: measurements accounted, unused work counted as discarded. The seed's final evaluation is left to whoever drains. */
+  async drain(): Promise<void> {
+    this.drop('all');
+    await this.measurements;
+    await Promise.all(this.settling);
+    this.settling = [];
+  }
+
+  /** The pending baseline, settled, for a continue-as-new to carry (its next gate counts it); null when none. */
+  async carryBaseline(): Promise<{ harnessId: string; spend: Evaluation['spend'] } | null> {
+    const b = this.baseline;
+    if (!b) return null;
+    this.baseline = null;
+    return { harnessId: b.harnessId, spend: (await b.result).spend };
+  }
+
+  /** A baseline taken but not used (no gate compared), kept for the next gate of the same harness. */
+  returnBaseline(harnessId: string, spend: Evaluation['spend']): void {
+    this.drop('baseline');
+    this.baseline = { harnessId, result: Promise.resolve({ passRate: 0, passed: 0, tasks: 0, episodes: 0, spend }), what: `validation baseline of ${harnessId}` };
+  }
+
+  private discard(early: Early<Rollout | Evaluation>): void {
+    this.settling.push(
+      early.result.then(
+        (r) => {
+          const before = this.state.overlapDiscarded ?? { tokens: 0, costUsd: 0, rollouts: 0 };
+          const spend = spendOf(r);
+          this.state.overlapDiscarded = { ...addSpend(before, spend), rollouts: before.rollouts + 1 };
+          log.info('overlap: work started early was not used', { what: early.what, tokens: spend.tokens ?? 0 });
+        },
+        (e) => log.warn('overlap: work started early failed and was not used', { what: early.what, error: String(e) }),
+      ),
+    );
+  }
+}
+
+/** A promise whose rejection is handled (it is awaited later, or counted as discarded): no unhandled rejection fails the workflow task meanwhile. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
