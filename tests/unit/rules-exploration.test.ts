@@ -6,24 +6,13 @@ import { buildLandscape, draftCandidates, EXPLORATION_SIGNATURE, rankCandidates,
 import type { Candidate, Digest, FailureCategory } from '../../aegis/types';
 import { harnessId } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
+import { categoryDigest } from '../helpers/category-digest';
 
 const seed = seedHarness();
 const seedId = harnessId(seed);
 
 /** A digest of failing tasks, each with one category (plus one passing task). */
-function digestOf(round: number, failing: Array<[string, FailureCategory]>): Digest {
-  return {
-    round,
-    harnessId: seedId,
-    actionability: 1,
-    traceTokens: 1,
-    digestTokens: 1,
-    tasks: [
-      ...failing.map(([taskId, category]) => ({ taskId, passed: false, successes: 0, attempts: 2, category, categoryCounts: { [category]: 2 }, implicated: [], evidence: [`attempt 0: ${category} here`], history: [] })),
-      { taskId: 'ok', passed: true, successes: 2, attempts: 2, category: null, categoryCounts: {}, implicated: [], evidence: [], history: [] },
-    ],
-  };
-}
+const digestOf = (round: number, failing: Array<[string, FailureCategory]>): Digest => categoryDigest(seedId, round, failing);
 const digest = digestOf(3, [['f1', 'format_error'], ['f2', 'format_error'], ['l1', 'loop']]);
 
 /** Every catalogue remedy for the digest's categories, tried (and rejected) on the seed harness. */

@@ -8,6 +8,7 @@ import type { Candidate, Digest, FailureCategory, Remedy } from '../../aegis/typ
 import { applyEdits, Edit } from '../../harness/builder';
 import { harnessId, HarnessConfig } from '../../harness/config';
 import { seedHarness } from '../../harness/seed';
+import { categoryDigest } from '../helpers/category-digest';
 import type { EpisodeTrace } from '../../harness/trace';
 
 /**
@@ -96,19 +97,7 @@ describe('rules catalogue: the wider library after the core remedies', () => {
 });
 
 /** A digest of failing tasks, each with one category (plus one passing task). */
-function digestOf(failing: Array<[string, FailureCategory]>, round = 3): Digest {
-  return {
-    round,
-    harnessId: seedId,
-    actionability: 1,
-    traceTokens: 1,
-    digestTokens: 1,
-    tasks: [
-      ...failing.map(([taskId, category]) => ({ taskId, passed: false, successes: 0, attempts: 2, category, categoryCounts: { [category]: 2 }, implicated: [], evidence: [`attempt 0: ${category} here`], history: [] })),
-      { taskId: 'ok', passed: true, successes: 2, attempts: 2, category: null, categoryCounts: {}, implicated: [], evidence: [], history: [] },
-    ],
-  };
-}
+const digestOf = (failing: Array<[string, FailureCategory]>, round = 3): Digest => categoryDigest(seedId, round, failing);
 const digest = digestOf([['f1', 'format_error'], ['f2', 'format_error'], ['l1', 'loop'], ['w1', 'wrong_outcome']]);
 const categories: FailureCategory[] = ['format_error', 'loop', 'wrong_outcome'];
 const triedAll = (library: 'core' | 'full', wider: boolean): TriedEdit[] =>
