@@ -10,6 +10,7 @@ import { getBenchmark } from '../benchmarks/registry';
 import { heartbeat } from './activity-context';
 import { faultPoint } from './boundary';
 import type { EndpointLimits } from '../models/endpoint-limits';
+import type { CallPriority } from '../models/endpoint-limiter';
 import { ProgressReporter, withProgress } from './rollout-progress';
 import { outcomesFor } from './rollouts';
 import type { ActivityServices } from './services';
@@ -59,6 +60,8 @@ export interface GateInput {
    * it compares (a candidate stopped by the static checks leaves it to the next gate).
    */
   prepaid?: Spend;
+  /** 'background' for a gate started ahead of its turn (aegis/gate-waves.ts lookahead): its rollouts take only the endpoint slots other work leaves free. */
+  priority?: CallPriority;
 }
 
 /** A gate's verdict and spend; budgetStopped when the allowance ran out before the verdict was fixed (neither ship nor reject). */
@@ -121,7 +124,7 @@ export function createGateActivities(services: ActivityServices) {
       if (candidateRun.status === 'rejected') throw candidateRun.reason;
       return [incumbentRun.value, candidateRun.value];
     };
-    const scope = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, endpointLimits: input.endpointLimits };
+    const scope = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, endpointLimits: input.endpointLimits, ...(input.priority ? { priority: input.priority } : {}) };
     if (input.gating?.mode === 'statistical') {
       // Paired repeats: the same R seeds for both harnesses; the first repeat reuses the round's seed.
       const seeds = gateSeeds(input.seed, input.gating);
@@ -164,7 +167,7 @@ export function createGateActivities(services: ActivityServices) {
     result: (extra?: Partial<GateOutcome>) => GateOutcome,
   ): Promise<GateOutcome> {
     const { checks } = result();
-    const scope = { benchmark: input.benchmark, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits };
+    const scope = { benchmark: input.benchmark, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...(input.priority ? { priority: input.priority } : {}) };
     const before = await outcomesFor(services, { ...scope, taskIds: input.gateTaskIds, harnessId: input.incumbentId }, spent, progress);
     const solved = new Set(before.filter((o) => o.passed).map((o) => o.taskId));
     // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only, as in compare. Without

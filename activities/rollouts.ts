@@ -5,7 +5,7 @@ import { getBenchmark } from '../benchmarks/registry';
 import type { EpisodeTrace } from '../harness/trace';
 import type { EndpointLimitInForce } from '../aegis/run-state';
 import type { EndpointLimits } from '../models/endpoint-limits';
-import { sharedEndpointLimiters } from '../models/endpoint-limiter';
+import { CallPriority, sharedEndpointLimiters } from '../models/endpoint-limiter';
 import { costUsd } from '../models/prices';
 import { faultPoint } from './boundary';
 import { ProgressReporter, rolloutKey, withProgress } from './rollout-progress';
@@ -27,6 +27,11 @@ export interface RolloutInput {
    * the tasks up to the cut (aegis/rollout-cut.ts), budgetStopped. Measurement never sets it.
    */
   allowance?: RolloutAllowance;
+  /**
+   * 'background' for work a run starts ahead of the stage that needs it (aegis/overlap.ts): its model calls
+   * take only the endpoint slots foreground work leaves free. Not part of any outcome's key: outcomes never depend on it.
+   */
+  priority?: CallPriority;
 }
 
 /** A rollout's outcomes and spend (evaluation needs no traces). */
@@ -107,6 +112,7 @@ export async function runRollout(
     ...(persistTraces ? { saveTrace: (trace: EpisodeTrace) => store.put(trace), loadTrace: (ref: string) => store.get<EpisodeTrace>(ref) } : {}),
     onProgress: ({ done, total, finished }) => progress.update(key, done, total, finished),
     ...(input.allowance ? { allowance: input.allowance } : {}),
+    ...(input.priority ? { priority: input.priority } : {}),
     ...(onTaskDone ? { onTaskDone } : {}),
     // Episodic memory's lessons live in the artifact store, keyed by harness id and benchmark.
     lessonStore: store,

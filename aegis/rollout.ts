@@ -10,7 +10,7 @@ import { LessonBacking, RolloutMemory, usesEpisodeMemory } from './episode-memor
 
 export { usesEpisodeMemory };
 import type { EndpointLimits } from '../models/endpoint-limits';
-import { EndpointLimiters, LimitedModelOptions, seededRandom, sharedEndpointLimiters, withEndpointLimit } from '../models/endpoint-limiter';
+import { CallPriority, EndpointLimiters, LimitedModelOptions, seededRandom, sharedEndpointLimiters, withEndpointLimit } from '../models/endpoint-limiter';
 import { withFallback } from '../models/fallback-model';
 import { costUsd } from '../models/prices';
 import { createModel } from '../models/registry';
@@ -64,6 +64,11 @@ export interface RolloutSpec {
   limiters?: EndpointLimiters | null;
   /** Retry policy, clock and backoff hook of the limited models (tests and the bench set them). */
   limitedModel?: Omit<LimitedModelOptions, 'random'>;
+  /**
+   * The model calls' priority at the endpoint limiter: 'background' for work started ahead of the stage that
+   * needs it, which then takes only the slots foreground work leaves free. Outcomes never depend on it.
+   */
+  priority?: CallPriority;
   /**
    * Episodes finished by an earlier attempt of this rollout (a retried activity's heartbeat details): not
    * run again. Reused as they are when traces are not needed (no onTrace, keepTraces false) or when they
@@ -210,7 +215,7 @@ export async function rolloutTasks(spec: RolloutSpec): Promise<RolloutResult> {
       ? (created, sample) => {
           const model = substitute ? substitute(created, sample) : created;
           // The limiter sits under the caller's wrapper: a response-cache hit takes no slot at the endpoint.
-          const limited = limiters && !inProcessModel(model.id) ? withEndpointLimit(model, limiters.limiterFor(model.id, spec.endpointLimits), { ...spec.limitedModel, random: seededRandom(`${sample}|${model.id}`) }) : model;
+          const limited = limiters && !inProcessModel(model.id) ? withEndpointLimit(model, limiters.limiterFor(model.id, spec.endpointLimits), { ...spec.limitedModel, ...(spec.priority ? { priority: spec.priority } : {}), random: seededRandom(`${sample}|${model.id}`) }) : model;
           return spec.wrapModel ? spec.wrapModel(limited, sample) : limited;
         }
       : spec.wrapModel;

@@ -33,6 +33,9 @@ export interface LimiterStats {
   lowestCeiling: number;
 }
 
+/** Whether a call is for the stage a run waits on (foreground) or for work started ahead of it (background). */
+export type CallPriority = 'foreground' | 'background';
+
 /** One granted slot; release it exactly once with how the call went. */
 export interface Permit {
   release(outcome: { ok: true; usage?: Usage } | { ok: false; rateLimited: boolean }): void;
@@ -40,7 +43,7 @@ export interface Permit {
 
 /**
  * The calls in flight to one endpoint, shared by every episode of every activity in a process.
- * A FIFO queue under a ceiling that moves by AIMD: each success adds 1/ceiling (about +1 per ceiling's
+ * Two FIFO queues (foreground first, then background: `acquire`) under a ceiling that moves by AIMD: each success adds 1/ceiling (about +1 per ceiling's
  * worth of successes), a 429/503 halves it (once per "generation": the answers of calls started before
  * the last decrease do not halve again), never above the configured maxInFlight nor below 1. Optional
  * request and token buckets pace requests and tokens per minute (tokens are charged after the call,
@@ -49,7 +52,8 @@ export interface Permit {
 export class EndpointLimiter {
   private ceiling: number;
   private inFlight = 0;
-  private readonly waiters: Array<(permit: Permit) => void> = [];
+  /** Calls waiting for a slot, by priority: background ones are served only when no foreground call waits. */
+  private readonly waiting: Record<CallPriority, Array<(permit: Permit) => void>> = { foreground: [], background: [] };
   private generation = 0;
   private requestBucket: number;
   private tokenBucket: number;
@@ -96,7 +100,10 @@ export class EndpointLimiter {
     return this.inFlight;
   }
   get queued(): number {
-    return this.waiters.length;
+    return this.waiterCount;
+  }
+  private get waiterCount(): number {
+    return this.waiting.foreground.length + this.waiting.background.length;
   }
 
   /** A new configured limit (a run's input changed it): the ceiling restarts from the new maximum. */
@@ -131,18 +138,24 @@ export class EndpointLimiter {
 
   /** What the coordinator hears at a renewal; the counters start again from now. */
   takeReport(): { wanted: number; active: number; refusedAt: number[]; signalled: SignalledLimits | null } {
-    const report = { wanted: Math.max(this.peakWanted, this.inFlight + this.waiters.length), active: this.inFlight, refusedAt: this.refusedAt, signalled: this.signalled };
-    this.peakWanted = this.inFlight + this.waiters.length;
+    const report = { wanted: Math.max(this.peakWanted, this.inFlight + this.waiterCount), active: this.inFlight, refusedAt: this.refusedAt, signalled: this.signalled };
+    this.peakWanted = this.inFlight + this.waiterCount;
     this.refusedAt = [];
     this.signalled = null;
     return report;
   }
-  /** Waits (FIFO) for a slot under the ceiling and the rate buckets. */
-  acquire(): Promise<Permit> {
-    if (this.waiters.length === 0 && this.canStart()) return Promise.resolve(this.take());
+  /**
+   * Waits for a slot under the ceiling and the rate buckets: FIFO within a priority, and a background call
+   * only when no foreground call is waiting. Work a run starts early (aegis/overlap.ts) is background: it
+   * fills the slots the stage that waits for it leaves free (its long tail) instead of sharing the endpoint
+   * with it and leaving nothing for the tail.
+   */
+  acquire(priority: CallPriority = 'foreground'): Promise<Permit> {
+    const ahead = priority === 'foreground' ? this.waiting.foreground.length : this.waiterCount;
+    if (ahead === 0 && this.canStart()) return Promise.resolve(this.take());
     return new Promise<Permit>((resolve) => {
-      this.waiters.push(resolve);
-      this.peakWanted = Math.max(this.peakWanted, this.inFlight + this.waiters.length);
+      this.waiting[priority].push(resolve);
+      this.peakWanted = Math.max(this.peakWanted, this.inFlight + this.waiterCount);
       this.onWaiting?.();
       this.pump();
     });
@@ -155,7 +168,7 @@ export class EndpointLimiter {
   private take(): Permit {
     this.inFlight++;
     const inFlightAtSend = this.inFlight;
-    this.peakWanted = Math.max(this.peakWanted, this.inFlight + this.waiters.length);
+    this.peakWanted = Math.max(this.peakWanted, this.inFlight + this.waiterCount);
     if (this.effective.requestsPerMinute) this.requestBucket -= 1;
     this.stats.calls++;
     this.stats.peakInFlight = Math.max(this.stats.peakInFlight, this.inFlight);
@@ -214,8 +227,12 @@ export class EndpointLimiter {
   }
 
   private pump(): void {
-    while (this.waiters.length && this.canStart()) this.waiters.shift()!(this.take());
-    if (this.waiters.length && !this.timer && this.inFlight < this.currentCeiling) this.waitForBuckets();
+    for (;;) {
+      const queue = this.waiting.foreground.length ? this.waiting.foreground : this.waiting.background;
+      if (!queue.length || !this.canStart()) break;
+      queue.shift()!(this.take());
+    }
+    if (this.waiterCount && !this.timer && this.inFlight < this.currentCeiling) this.waitForBuckets();
   }
 
   /** Rate-bound (not slot-bound) waiters: look again when the buckets have refilled enough. */
@@ -253,6 +270,8 @@ export interface LimitedModelOptions {
   clock?: Clock;
   /** Told before each wait (the activity can heartbeat or log here). */
   onBackoff?: (info: { key: string; attempt: number; waitMs: number; error: ProviderError }) => void;
+  /** The calls' priority at the limiter (default foreground). */
+  priority?: CallPriority;
 }
 
 /**
@@ -271,7 +290,7 @@ export function withEndpointLimit(model: Model, limiter: EndpointLimiter, option
     async generate(request: ModelRequest): Promise<ModelResponse> {
       let waited = 0;
       for (let attempt = 0; ; attempt++) {
-        const permit = await limiter.acquire();
+        const permit = await limiter.acquire(options.priority);
         let response: ModelResponse;
         try {
           response = await model.generate(request);

@@ -7,7 +7,7 @@ import type { Model } from '../../harness/processor';
 import { seedHarness } from '../../harness/seed';
 import type { EpisodeTrace } from '../../harness/trace';
 import type { ModelRequest, ModelResponse } from '../../harness/types';
-import { Clock, EndpointLimiter, EndpointLimiters, seededRandom, withEndpointLimit } from '../../models/endpoint-limiter';
+import { CallPriority, Clock, EndpointLimiter, EndpointLimiters, seededRandom, withEndpointLimit } from '../../models/endpoint-limiter';
 import { ENDPOINT_PROVIDERS, EndpointLimitsError, endpointLimitsSchema, parseEndpointLimits, parseEndpointLimitsText, parseRateLimitWaitSeconds, resolveEndpointLimit } from '../../models/endpoint-limits';
 import { ProviderError } from '../../models/errors';
 import { PROVIDER_NAMES } from '../../models/registry';
@@ -306,6 +306,81 @@ describe('the endpoint limiter', () => {
     // 60/min is one a second with a burst of one: four waits of about a second for five calls.
     expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(4000 - 4);
     expect(limiter.stats.calls).toBe(5);
+  });
+
+  test('a background call takes only a slot no foreground call is waiting for; FIFO within each priority', async () => {
+    const limiter = new EndpointLimiter('test:priority', { maxInFlight: 2 });
+    const order: string[] = [];
+    const grab = (name: string, priority?: CallPriority) =>
+      limiter.acquire(priority).then((permit) => {
+        order.push(name);
+        return permit;
+      });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    // With a slot free and nobody waiting, a background call starts at once.
+    const b0 = await grab('b0', 'background');
+    const f1 = await grab('f1');
+    // Full: a background call waits first, then two foreground calls and another background one.
+    const b1 = grab('b1', 'background');
+    const f2 = grab('f2');
+    const f3 = grab('f3');
+    const b2 = grab('b2', 'background');
+    expect(limiter.queued).toBe(4);
+    b0.release({ ok: true });
+    await settle();
+    expect(order).toEqual(['b0', 'f1', 'f2']); // f2 overtook b1, which waited longer
+    f1.release({ ok: true });
+    await settle();
+    expect(order).toEqual(['b0', 'f1', 'f2', 'f3']);
+    (await f2).release({ ok: true });
+    await settle();
+    expect(order).toEqual(['b0', 'f1', 'f2', 'f3', 'b1']); // no foreground call waits: the background queue, in order
+    // A foreground call arriving while b2 waits still goes first.
+    const f4 = grab('f4');
+    (await f3).release({ ok: true });
+    await settle();
+    expect(order.at(-1)).toBe('f4');
+    (await b1).release({ ok: true });
+    await settle();
+    expect(order.at(-1)).toBe('b2');
+    expect(limiter.stats.peakInFlight).toBe(2);
+    for (const p of [await f4, await b2]) p.release({ ok: true });
+    expect(limiter.active).toBe(0);
+  });
+
+  test('a rollout at background priority waits while a foreground one keeps the endpoint busy, with the same outcomes', async () => {
+    const limiter = new EndpointLimiter('test:rollout-priority', { maxInFlight: 2 });
+    const limiters = { limiterFor: () => limiter } as unknown as EndpointLimiters;
+    const calls: string[] = [];
+    let inFlight = 0;
+    let over = 0;
+    // The simulator's answers, under a remote-looking id (the in-process simulator takes no slot), a little slower.
+    const substitute = (tag: string) => (model: Model): Model => ({
+      id: 'openai-compatible:priority-test',
+      async generate(request) {
+        calls.push(tag);
+        if (++inFlight > 2) over++;
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          return await model.generate(request);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const spec = (tag: string, priority?: CallPriority): RolloutSpec => ({ benchmark: bench, config: harness(), harnessId: 'hx-p', taskIds: ids.slice(0, 4), k: 1, seed: 'prio', limiters, substituteModel: substitute(tag), concurrency: 4, keepTraces: false, ...(priority ? { priority } : {}) });
+    const alone = await rolloutTasks(spec('x', 'background'));
+    calls.length = 0;
+    const [fg, bg] = await Promise.all([rolloutTasks(spec('f')), rolloutTasks(spec('b', 'background'))]);
+    expect(bg.outcomes).toEqual(fg.outcomes);
+    expect(bg.outcomes).toEqual(alone.outcomes);
+    expect(over).toBe(0);
+    // Four foreground episodes keep two slots' worth of calls waiting until their last steps: the background
+    // rollout's calls come mostly after them (without priorities the two would alternate from the start).
+    const fgCalls = calls.filter((c) => c === 'f').length;
+    const bgBeforeLastFg = calls.slice(0, calls.lastIndexOf('f')).filter((c) => c === 'b').length;
+    expect(calls.slice(0, 2)).toEqual(['f', 'f']);
+    expect(bgBeforeLastFg).toBeLessThan(fgCalls / 4);
   });
 
   test('one limiter per endpoint, shared: the same model id gets the same limiter, another endpoint its own', () => {
