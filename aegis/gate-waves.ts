@@ -58,6 +58,11 @@ export function gateWaves<T>(ranking: readonly T[], concurrency: number): T[][] 
   return waves;
 }
 
+/** Whether a gate got as far as comparing candidate and incumbent on the gate tasks (every static check and the smoke test passed). */
+export function gateCompared(gate: { checks: readonly { check: string }[] }): boolean {
+  return gate.checks.some((c) => c.check === 'seesaw');
+}
+
 /** What applying one verdict did: go on to the next candidate, or the round is decided (shipped or not). */
 export type VerdictApplied = { done: false } | { done: true; shipped: boolean };
 
@@ -75,23 +80,43 @@ export type GatingEnd =
  * every candidate a sequential gate would start (before a wave, and before each later candidate of it),
  * `apply` sees the verdicts in ranking order, and the first that decides the round ends it. The candidates
  * of that wave after the deciding one (or after mayContinue said no) go to `notNeeded`: evaluated, not
- * applied. Waits for every evaluation of a wave (allSettled), so nothing depends on completion order and
- * no evaluation outlives the stage; an evaluation that failed fails the stage where a sequential gate would
- * have met it, in ranking order.
+ * applied. Waits for every evaluation of a wave (allSettled), so nothing depends on completion order; an
+ * evaluation that failed fails the stage where a sequential gate would have met it, in ranking order.
+ *
+ * With `lookahead`, the next wave's evaluations start with a wave that was not itself started ahead, marked
+ * `ahead` (the caller runs them at background priority, so they fill what the current wave leaves of the
+ * endpoint: its long tail). They are used exactly as if started in their turn; when the round ends before
+ * their turn, they go to `lookahead.discard` unawaited (work a sequential gate would never have done). Only
+ * every other wave starts one, so a wave started ahead, now needed, never shares its priority with a
+ * speculation of its own.
  * Uses nothing but promises: safe in workflow code, and deterministic on replay.
  */
 export async function gateInRankingOrder<C, R>(options: {
   ranking: readonly C[];
   concurrency: number;
   mayContinue: () => boolean;
-  evaluate: (candidate: C) => Promise<R>;
+  evaluate: (candidate: C, ahead: boolean) => Promise<R>;
   apply: (candidate: C, result: R) => Promise<VerdictApplied>;
   notNeeded: (candidate: C, result: R) => Promise<void>;
+  lookahead?: { discard: (candidate: C, result: Promise<R>) => void };
 }): Promise<GatingEnd> {
-  const { concurrency } = options;
-  for (const wave of gateWaves(options.ranking, concurrency)) {
-    if (!options.mayContinue()) return { end: 'stopped' };
-    const settled = await Promise.allSettled(wave.map((c) => options.evaluate(c)));
+  const waves = gateWaves(options.ranking, options.concurrency);
+  /** The next wave's evaluations, when they were started ahead of their turn. */
+  let ahead: Array<Promise<R>> | null = null;
+  const discardAhead = (w: number) => {
+    if (ahead) waves[w].forEach((c, i) => options.lookahead!.discard(c, ahead![i]));
+    ahead = null;
+  };
+  for (let w = 0; w < waves.length; w++) {
+    const wave = waves[w];
+    if (!options.mayContinue()) {
+      discardAhead(w);
+      return { end: 'stopped' };
+    }
+    const startedAhead: boolean = ahead !== null;
+    const current: Array<Promise<R>> = ahead ?? wave.map((c) => options.evaluate(c, false));
+    ahead = options.lookahead && !startedAhead && w + 1 < waves.length ? waves[w + 1].map((c) => quietly(options.evaluate(c, true))) : null;
+    const settled = await Promise.allSettled(current);
     const rest = async (from: number) => {
       for (let j = from; j < wave.length; j++) {
         const r = settled[j];
@@ -101,16 +126,27 @@ export async function gateInRankingOrder<C, R>(options: {
     for (let i = 0; i < wave.length; i++) {
       if (i > 0 && !options.mayContinue()) {
         await rest(i);
+        discardAhead(w + 1);
         return { end: 'stopped' };
       }
       const r = settled[i];
-      if (r.status === 'rejected') throw r.reason;
+      if (r.status === 'rejected') {
+        discardAhead(w + 1);
+        throw r.reason;
+      }
       const applied = await options.apply(wave[i], r.value);
       if (applied.done) {
         await rest(i + 1);
+        discardAhead(w + 1);
         return { end: 'decided', shipped: applied.shipped };
       }
     }
   }
   return { end: 'exhausted' };
+}
+
+/** A promise whose rejection counts as handled (it is awaited in its turn, or discarded). */
+function quietly<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }

@@ -17,10 +17,18 @@ import type { EndpointLimitInForce } from './run-state';
  *   the next round uses it when the incumbent did not change (no ship), and drops it otherwise. The only
  *   one that can do work today's code would not: only on a self-hosted endpoint (its cost is time, which
  *   it fills) or when asked for ('on').
- * - `finalWithLastGate`: in the run's last round, the first-ranked candidate's final evaluation runs while it
- *   is gated, when it is small enough to fit in the endpoint's slack (finalFitsSlack); the final evaluation
- *   uses it when that candidate is the evolved harness. Speculative like the above (a rejected candidate's
- *   is dropped), under the same conditions, and only without a measurement cap.
+ * - `finalWithLastGate`: in the run's last round, each candidate's final evaluation runs while it is gated
+ *   (runs recorded before 'final-with-every-gate': the first-ranked candidate's only), when it is small enough
+ *   to fit in the endpoint's slack (finalFitsSlack); the final evaluation uses it when that candidate is the
+ *   evolved harness. Speculative like the above (a rejected candidate's is dropped), under the same
+ *   conditions, and only without a measurement cap.
+ * - `gateLookahead`: while a candidate is gated, the next one in the Critic's ranking is gated too
+ *   (aegis/gate-waves.ts lookahead); its verdict is applied in its turn, exactly as if it had started then,
+ *   and dropped when the round is decided before it. Speculative, under the same conditions, seesaw gating only.
+ *
+ * Work started early runs at background priority at the endpoint limiter (models/endpoint-limiter.ts): it
+ * takes only the slots the stage the run waits on leaves free — that stage's long tail — instead of sharing
+ * the endpoint with it and leaving the tail idle.
  *
  * None of them changes a decision for a given seed: each stage's inputs and outcomes are the same; spend is
  * accounted where today's code accounts it (a rollout run early is accounted by the stage that uses it), and
@@ -36,9 +44,10 @@ export interface OverlapPlan {
   seedFinalEarly: boolean;
   speculateNextBatch: boolean;
   finalWithLastGate: boolean;
+  gateLookahead: boolean;
 }
 
-export const NO_OVERLAP: OverlapPlan = { measureInBackground: false, gateBaselineEarly: false, seedFinalEarly: false, speculateNextBatch: false, finalWithLastGate: false };
+export const NO_OVERLAP: OverlapPlan = { measureInBackground: false, gateBaselineEarly: false, seedFinalEarly: false, speculateNextBatch: false, finalWithLastGate: false, gateLookahead: false };
 
 export interface OverlapRunInput {
   overlap: OverlapSetting;
@@ -68,6 +77,7 @@ export function overlapPlan(input: OverlapRunInput, limits: EndpointLimitInForce
     seedFinalEarly: uncapped && input.maxMeasurementTokens === undefined,
     speculateNextBatch: uncapped && global && speculationPays,
     finalWithLastGate: uncapped && global && speculationPays && input.maxMeasurementTokens === undefined,
+    gateLookahead: uncapped && global && speculationPays && input.gating?.mode !== 'statistical',
   };
 }
 

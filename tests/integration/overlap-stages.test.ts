@@ -57,6 +57,7 @@ describe('overlapping AEGIS stages through Temporal', () => {
       verdicts: audit.filter((r) => r.stage === 'gate' || r.stage === 'ship' || r.stage === 'regression').map((r) => `${r.round}:${r.stage}:${r.kind}:${r.candidateId ?? r.harnessId}`),
       roundEnds: audit.filter((r) => r.stage === 'round_end').map((r) => ({ round: r.round, harnessId: r.harnessId, ...(({ shipped, passRate, validation, test, tokens }) => ({ shipped, passRate, validation, test, tokens }))(r.payload as Record<string, unknown>) })).sort((a, b) => a.round - b.round),
       overlapRecord: audit.find((r) => r.key === 'overlap')?.payload,
+      rankings: Object.fromEntries(audit.filter((r) => r.stage === 'critique').map((r) => [r.round, (r.payload as { ranking?: string[] }).ranking ?? []])) as Record<number, string[]>,
     };
   };
 
@@ -80,6 +81,22 @@ describe('overlapping AEGIS stages through Temporal', () => {
     return seen;
   }
 
+  /** The most activities of one type open at once in a history. */
+  function mostOpenAtOnce(events: HistoryEvent[], type: string): number {
+    const open = new Set<string>();
+    let most = 0;
+    for (const e of events) {
+      const scheduled = e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined;
+      if (scheduled?.activityType?.name === type) open.add(String(e.eventId));
+      for (const key of ['activityTaskCompletedEventAttributes', 'activityTaskFailedEventAttributes', 'activityTaskTimedOutEventAttributes', 'activityTaskCanceledEventAttributes']) {
+        const done = e[key] as { scheduledEventId?: unknown } | undefined;
+        if (done) open.delete(String(done.scheduledEventId));
+      }
+      most = Math.max(most, open.size);
+    }
+    return most;
+  }
+
   it.each(['overlap-a', 'overlap-b'])('decides the same with and without overlap (seed %s)', async (seed) => {
     const off = await run('off', seed);
     const on = await run('on', seed);
@@ -93,7 +110,7 @@ describe('overlapping AEGIS stages through Temporal', () => {
     // The overlap happened: stages' activities were open at once.
     const overlapsOn = crossStageOverlaps(on.history.events as HistoryEvent[]);
     const overlapsOff = crossStageOverlaps(off.history.events as HistoryEvent[]);
-    expect(on.overlapRecord).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: true, speculateNextBatch: true, finalWithLastGate: true });
+    expect(on.overlapRecord).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: true, speculateNextBatch: true, finalWithLastGate: true, gateLookahead: true });
     expect(off.overlapRecord).toBeUndefined();
     expect(overlapsOff).toEqual([]);
     console.log(`overlap ${seed}: ${[...new Set(overlapsOn)].join('; ')}`);
@@ -101,11 +118,20 @@ describe('overlapping AEGIS stages through Temporal', () => {
     expect(overlapsOn.some((o) => /^(digest|plan|evolve|critique) while .*evaluate/.test(o))).toBe(true); // measurement while the meta-agent works
     expect(overlapsOn.some((o) => /^(digest|plan|evolve|critique) while .*rollout/.test(o))).toBe(true); // the next batch while the meta-agent works
     expect(overlapsOn.some((o) => /^gate while .*evaluate|^evaluate while .*gate/.test(o))).toBe(true); // the last round's candidate's final evaluation beside its gate
+    // The next candidate's gate ran beside the current one's (gateLookahead), and never without overlap.
+    expect(Object.values(on.rankings).some((r) => r.length > 1)).toBe(true);
+    expect(mostOpenAtOnce(on.history.events as HistoryEvent[], 'gate')).toBe(2);
+    expect(mostOpenAtOnce(off.history.events as HistoryEvent[], 'gate')).toBe(1);
     // A speculation dropped after a ship (a round before the last, with no guard after it) is reported
     // apart, never in the evolution spend compared above; without one nothing is discarded.
     const shippedRounds = on.verdicts.filter((v) => v.includes(':ship:')).map((v) => Number(v.split(':')[0]));
-    // So is the final evaluation of a last round's first-ranked candidate that was rejected.
-    const dropped = shippedRounds.some((r) => r < 5 && r % 3 !== 0) || !!on.verdicts.find((v) => v.startsWith('5:gate:'))?.startsWith('5:gate:rollback');
+    // So is the final evaluation of a last-round candidate that was rejected, and a gate started ahead
+    // (one at a time on the simulator: the 2nd, 4th, … candidate beside the one before) in a round decided before its turn.
+    const lookaheadDropped = Object.entries(on.rankings).some(([round, ranking]) => {
+      const gated = on.verdicts.filter((v) => v.startsWith(`${round}:gate:`)).length;
+      return shippedRounds.includes(Number(round)) && (gated - 1) % 2 === 0 && gated < ranking.length;
+    });
+    const dropped = shippedRounds.some((r) => r < 5 && r % 3 !== 0) || on.verdicts.some((v) => v.startsWith('5:gate:rollback')) || lookaheadDropped;
     expect((on.summary.overlapDiscardedTokens ?? 0) > 0).toBe(dropped);
     console.log(`overlap ${seed}: ${on.verdicts.join(' ')}; discarded ${on.summary.overlapDiscardedTokens ?? 0} tokens`);
 

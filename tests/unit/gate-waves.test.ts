@@ -1,4 +1,4 @@
-import { gateConcurrency, gateInRankingOrder, gateSeeds, gateWaves, VerdictApplied } from '../../aegis/gate-waves';
+import { gateCompared, gateConcurrency, gateInRankingOrder, gateSeeds, gateWaves, VerdictApplied } from '../../aegis/gate-waves';
 import { seededRandom } from '../../models/endpoint-limiter';
 
 /**
@@ -42,21 +42,43 @@ describe('how many candidates the gate evaluates at once', () => {
   });
 });
 
+describe('gateCompared', () => {
+  it('is true once the comparison ran (passed or not), false for a gate stopped at its static checks', () => {
+    const statics = [{ check: 'manifest_complete' }, { check: 'canonical_form' }, { check: 'reward_hacking' }, { check: 'code_sandbox' }, { check: 'smoke_test' }];
+    expect(gateCompared({ checks: [...statics, { check: 'seesaw' }] })).toBe(true);
+    expect(gateCompared({ checks: statics.slice(0, 3) })).toBe(false);
+    expect(gateCompared({ checks: [] })).toBe(false);
+  });
+});
+
 describe('gating in ranking order', () => {
   type Verdict = { candidate: string; action: 'ship' | 'reject' | 'fork' | 'fail'; spend: number };
   /** A gate whose evaluation takes a random time (seeded), so later candidates often finish first. */
-  async function gateRun(options: { ranking: string[]; verdicts: Record<string, Verdict['action']>; concurrency: number; seed: string; budget?: number; approval?: Record<string, boolean> }) {
+  async function gateRun(options: { ranking: string[]; verdicts: Record<string, Verdict['action']>; concurrency: number; seed: string; budget?: number; approval?: Record<string, boolean>; lookahead?: boolean }) {
     const random = seededRandom(options.seed);
     const log: string[] = [];
     let spent = 0;
     let inFlight = 0;
     let peak = 0;
+    const discarded: Array<Promise<Verdict>> = [];
+    const aheadOf = new Set<string>();
     const end = await gateInRankingOrder<string, Verdict>({
       ranking: options.ranking,
       concurrency: options.concurrency,
       mayContinue: () => options.budget === undefined || spent < options.budget,
-      evaluate: async (candidate) => {
+      ...(options.lookahead
+        ? {
+            lookahead: {
+              discard: (candidate: string, verdict: Promise<Verdict>) => {
+                log.push(`discard ${candidate}`);
+                discarded.push(verdict);
+              },
+            },
+          }
+        : {}),
+      evaluate: async (candidate, ahead) => {
         log.push(`evaluate ${candidate}`);
+        if (ahead) aheadOf.add(candidate);
         inFlight++;
         peak = Math.max(peak, inFlight);
         await new Promise((r) => setTimeout(r, Math.floor(random() * 8)));
@@ -80,7 +102,10 @@ describe('gating in ranking order', () => {
     const applied = log.filter((l) => l.startsWith('apply'));
     const notNeeded = log.filter((l) => l.startsWith('not needed'));
     const evaluated = log.filter((l) => l.startsWith('evaluate'));
-    return { end, applied, notNeeded, evaluated, log, spent, peak };
+    const discards = log.filter((l) => l.startsWith('discard'));
+    // Discarded work settles after the stage (the workflow counts its spend then): none may reject unhandled.
+    await Promise.allSettled(discarded);
+    return { end, applied, notNeeded, evaluated, discards, aheadOf, log, spent, peak };
   }
 
   const ranking = ['c1', 'c2', 'c3', 'c4', 'c5'];
@@ -106,6 +131,46 @@ describe('gating in ranking order', () => {
         expect(r.log.slice(0, 2)).toEqual(['evaluate c1', `apply c1:${verdicts.c1}`]);
         expect(r.peak).toBeLessThanOrEqual(concurrency);
       }
+  });
+
+  it.each(cases)('%s, with lookahead: same verdicts applied and end; what was started ahead and not reached is discarded', async (_label, verdicts) => {
+    const sequential = await gateRun({ ranking, verdicts, concurrency: 1, seed: 'seq' });
+    for (const concurrency of [1, 2, 3])
+      for (const seed of ['a', 'b', 'c']) {
+        const r = await gateRun({ ranking, verdicts, concurrency, seed, lookahead: true });
+        expect(r.end).toEqual(sequential.end);
+        expect(r.applied).toEqual(sequential.applied);
+        const name = (l: string) => l.split(' ')[l.startsWith('not needed') ? 2 : 1].split(':')[0];
+        // Everything evaluated is applied, not needed, or discarded, once.
+        expect([...r.applied, ...r.notNeeded, ...r.discards].map(name).sort()).toEqual(r.evaluated.map(name).sort());
+        // The first candidate's gate starts the next wave's ahead, before any verdict is applied.
+        expect(r.log[0]).toBe('evaluate c1');
+        if (concurrency === 1) expect(r.log[1]).toBe('evaluate c2');
+        expect(r.aheadOf.has('c1')).toBe(false);
+        // Only what a decided round never reached is discarded, and never a candidate whose verdict was applied.
+        for (const d of r.discards) expect(r.applied.map(name)).not.toContain(name(d));
+        if (r.end.end === 'exhausted') expect(r.discards).toEqual([]);
+        // Waves alternate: a wave started ahead starts none of its own, so two consecutive waves are never both ahead.
+        const waves = gateWaves(ranking, concurrency);
+        for (let w = 1; w < waves.length; w++) expect(waves[w - 1].some((c) => r.aheadOf.has(c)) && waves[w].some((c) => r.aheadOf.has(c))).toBe(false);
+      }
+  });
+
+  it('lookahead: a gate started ahead that fails is discarded when the round is decided first, and fails the stage in its turn otherwise', async () => {
+    const decidedFirst = await gateRun({ ranking: ['c1', 'c2'], verdicts: { c1: 'ship', c2: 'fail' }, concurrency: 1, seed: 'x', lookahead: true });
+    expect(decidedFirst.end).toEqual({ end: 'decided', shipped: true });
+    expect(decidedFirst.discards).toEqual(['discard c2']);
+    await expect(gateRun({ ranking: ['c1', 'c2', 'c3'], verdicts: { c1: 'reject', c2: 'fail', c3: 'ship' }, concurrency: 1, seed: 'y', lookahead: true })).rejects.toThrow('gate of c2 failed');
+  });
+
+  it('lookahead under a budget that runs out: the same stop, and the gate started ahead is discarded, not counted', async () => {
+    const verdicts = { c1: 'reject', c2: 'reject', c3: 'ship', c4: 'reject', c5: 'reject' } as const;
+    const sequential = await gateRun({ ranking, verdicts, concurrency: 1, seed: 's', budget: 10 });
+    const r = await gateRun({ ranking, verdicts, concurrency: 1, seed: 's', budget: 10, lookahead: true });
+    expect(r.end).toEqual({ end: 'stopped' });
+    expect(r.applied).toEqual(sequential.applied);
+    expect(r.discards).toEqual(['discard c2']);
+    expect(r.spent).toBe(sequential.spent);
   });
 
   it('the first that passes ships even when a later one finishes first', async () => {

@@ -19,7 +19,7 @@ export function speculateNextBatch(run: AegisRun, round: number): void {
   if (!run.overlap.plan.speculateNextBatch) return;
   if (!speculationWorthwhile({ round, rounds: s.budget.rounds, guardDueAfterRound: regressionGuardDue(input.regressionGuard, round), stopping: controls.stopping })) return;
   const next = round + 1;
-  run.overlap.startSpeculation(s.incumbentId, next, () => rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: roundBatch(run, next), k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }));
+  run.overlap.startSpeculation(s.incumbentId, next, () => rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: roundBatch(run, next), k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, priority: 'background' }));
 }
 
 /**

@@ -1,7 +1,8 @@
 import { patched } from '@temporalio/workflow';
-import { gateConcurrency, gateInRankingOrder, gateSeeds, VerdictApplied } from '../../aegis/gate-waves';
+import { gateCompared, gateConcurrency, gateInRankingOrder, gateSeeds, VerdictApplied } from '../../aegis/gate-waves';
 import { evolutionAllowance } from '../../aegis/run-budget';
 import { sequentialFirstChunk } from '../../aegis/sequential-gate';
+import { addSpend } from '../../aegis/run-state';
 import { gateAction, reputationAfterGate, unseenGainRequired, scoreAfterShip, triedAfterGate, triedAfterReviewerRejection } from '../../aegis/round-decisions';
 import type { GateResult } from '../../aegis/types';
 import { rollouts } from './activities';
@@ -61,16 +62,24 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   await run.overlap.measured(focus.base);
   const early = run.overlap.takeBaseline(focus.base);
   let prepaid = early ? (await early).spend : undefined;
+  // The run's last round: candidates' final evaluations beside their gates, when they fit the endpoint's
+  // slack (aegis/overlap.ts); runs recorded before 'final-with-every-gate' started the first candidate's only.
+  const finalBeside = finalBesideGate(run, round) ? (patched('final-with-every-gate') ? () => true : (candidateId: string) => candidateId === shortlist.ranking[0]) : () => false;
+  // The next candidate gated beside the current one, at background priority (aegis/overlap.ts gateLookahead).
+  const lookahead = run.overlap.plan.gateLookahead && shortlist.ranking.length > 1 && patched('gate-lookahead');
+  const startedAhead = new Set<string>();
 
   const gated = await gateInRankingOrder<string, GateVerdict>({
     ranking: shortlist.ranking,
     concurrency,
     mayContinue: () => run.budgetLeft(),
-    evaluate: async (candidateId) => {
-      // The run's last round: the first candidate's final evaluation beside its gate, when it fits the endpoint's slack (aegis/overlap.ts).
-      if (candidateId === shortlist.ranking[0] && finalBesideGate(run, round)) startFinalEvaluation(run, candidateOf(candidateId).harnessId);
-      const paid = prepaid;
-      prepaid = undefined;
+    ...(lookahead ? { lookahead: { discard: (candidateId: string, verdict: Promise<GateVerdict>) => run.overlap.discardWork(`gate of ${candidateId} started ahead`, verdict) } } : {}),
+    evaluate: async (candidateId, ahead) => {
+      if (finalBeside(candidateId)) startFinalEvaluation(run, candidateOf(candidateId).harnessId);
+      // A gate started ahead carries no baseline spend: when it is applied, the verdict takes what is still unpaid (applyAhead).
+      if (ahead) startedAhead.add(candidateId);
+      const paid = ahead ? undefined : prepaid;
+      if (!ahead) prepaid = undefined;
       const verdict = await rollouts.gate({
         benchmark: input.benchmark,
         candidatesRef: pool.candidatesRef,
@@ -86,12 +95,20 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
         // The allowance is read when the gate starts: the budget left after every verdict applied before it.
         ...(sequential ? { sequential: { firstTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), firstChunk }, allowance: evolutionAllowance(input, s) } : {}),
         ...(paid ? { prepaid: paid } : {}),
+        ...(ahead ? { priority: 'background' as const } : {}),
       });
       // A gate that stopped at its static checks compared nothing: the next gate pays for the baseline.
       if (paid && !verdict.prepaidUsed) prepaid = paid;
       return verdict;
     },
-    apply: (candidateId, gate) => applyVerdict(run, round, focus, shortlist, candidateOf(candidateId), gate),
+    apply: (candidateId, gate) => {
+      // A gate started ahead pays the baseline when it is the first to compare, as it would have in its turn.
+      if (startedAhead.has(candidateId) && prepaid && gateCompared(gate)) {
+        gate = { ...gate, spend: addSpend(gate.spend ?? { tokens: 0, costUsd: 0 }, prepaid), prepaidUsed: true };
+        prepaid = undefined;
+      }
+      return applyVerdict(run, round, focus, shortlist, candidateOf(candidateId), gate);
+    },
     notNeeded: async (candidateId, gate) => {
       run.account(gate.spend);
       const candidate = candidateOf(candidateId);
@@ -104,7 +121,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   return gated.end === 'decided' && gated.shipped;
 }
 
-/** Whether this round's first candidate gets its final evaluation beside its gate (aegis/overlap.ts finalWithLastGate). */
+/** Whether this round's candidates get their final evaluations beside their gates (aegis/overlap.ts finalWithLastGate). */
 function finalBesideGate(run: AegisRun, round: number): boolean {
   const { input, state: s } = run;
   if (!run.overlap.plan.finalWithLastGate || round < s.budget.rounds || run.controls.stopping) return false;

@@ -19,7 +19,7 @@ export interface FinalEvaluation {
   test: Promise<Evaluation> | null;
 }
 /** What a rollout or an evaluation spent. */
-const spendOf = (r: Rollout | Evaluation): ReportedSpend => ('spend' in r ? r.spend : r);
+const spendOf = (r: Rollout | Evaluation | { spend: ReportedSpend }): ReportedSpend => ('spend' in r ? r.spend : r);
 
 /**
  * The work a run started ahead of the stage that needs it (aegis/overlap.ts says which, and why no decision
@@ -155,7 +155,12 @@ export class RunOverlap {
     this.baseline = { harnessId, result: Promise.resolve({ passRate: 0, passed: 0, tasks: 0, episodes: 0, spend }), what: `validation baseline of ${harnessId}` };
   }
 
-  private discard(early: Early<Rollout | Evaluation>): void {
+  /** Work started ahead that no stage will use (a gate started ahead of a round decided before it): its spend is counted as discarded once it settles. */
+  discardWork(what: string, result: Promise<{ spend?: ReportedSpend }>): void {
+    this.discard({ harnessId: '', what, result: result.then((r) => ({ ...r, spend: r.spend ?? { tokens: 0, costUsd: 0 } })) });
+  }
+
+  private discard(early: Early<Rollout | Evaluation | { spend: ReportedSpend }>): void {
     this.settling.push(
       early.result.then(
         (r) => {

@@ -148,9 +148,9 @@ async function startOverlap(run: AegisRun): Promise<void> {
   if (plan.seedFinalEarly && s.round === 0) startFinalEvaluation(run, s.seedHarnessId);
 }
 
-/** A harness's final evaluation (train tasks, test tasks when evaluated), started now (aegis/overlap.ts). */
+/** A harness's final evaluation (train tasks, test tasks when evaluated), started now at background priority (aegis/overlap.ts). */
 export function startFinalEvaluation(run: AegisRun, harnessId: string): void {
   const { input, state: s } = run;
-  const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits });
+  const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits, priority: 'background' });
   run.overlap.startFinal(harnessId, evaluate(finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed)), input.evaluateTest ? evaluate(s.testIds) : null);
 }
