@@ -9,7 +9,8 @@
  * elsewhere: in the caller's thread, the simulator's answers, the JSON and the HTTP server's work shared the
  * one event loop of the Temporal worker and the episodes being measured, so the endpoint's CPU was charged to
  * HarnessX (at 200 ms / 64 slots the process reached ~235 of the 320 calls/s the endpoint allows). On its
- * thread it has its own event loop and can use another core. What callers read stays synchronous: the
+ * thread it has its own event loop and can use another core (measured 2026-12-07 with bench/round-timeline.ts
+ * 200 256 on round: one round 42.5 s → 39.9 s, busy ~0.89 → ~0.95 in the bulk phases). What callers read stays synchronous: the
  * counters live in shared memory the thread updates; onAnswered arrives by message, a moment after the reply.
  */
 import { Worker } from 'node:worker_threads';
