@@ -4,16 +4,23 @@
  * come from the simulator, so episodes through it are the simulator's episodes (same seed, same outcome),
  * only slower: the client sends the exact request and episode seed in an extension field (`hx`) that the
  * Chat Completions wire format lets through, and the server answers with what the simulator says.
+ *
+ * The server runs on its own worker thread (latency-server-thread.ts), because a real endpoint runs
+ * elsewhere: in the caller's thread, the simulator's answers, the JSON and the HTTP server's work shared the
+ * one event loop of the Temporal worker and the episodes being measured, so the endpoint's CPU was charged to
+ * HarnessX (at 200 ms / 64 slots the process reached ~235 of the 320 calls/s the endpoint allows). On its
+ * thread it has its own event loop and can use another core (measured 2026-12-07 with bench/round-timeline.ts
+ * 200 256 on round: one round 42.5 s → 39.9 s, busy ~0.89 → ~0.95 in the bulk phases). What callers read stays synchronous: the
+ * counters live in shared memory the thread updates; onAnswered arrives by message, a moment after the reply.
  */
-import { createServer, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import OpenAI from 'openai';
 import type { Model } from '../harness/processor';
 import type { ModelRequest, ModelResponse } from '../harness/types';
 import { classifyProviderError } from '../models/errors';
 import { convertToOpenAIMessages } from '../models/openai/convert-to-openai-messages';
 import { mapOpenAIFinishReason } from '../models/openai/map-openai-finish-reason';
-import { createModel } from '../models/registry';
+import { clockMs, type LatencyThreadData, type LatencyThreadMessage, SEED_COUNT_BITS, SHARED, sharedViews } from './latency-server-thread';
 
 export interface LatencyServerStats {
   /** Calls answered (200). */
@@ -21,12 +28,13 @@ export interface LatencyServerStats {
   /** Calls refused with 429 (over the cap). */
   rejected: number;
   peakInFlight: number;
-  /** ∫ calls in flight dt, in call·ms, since the last reset. */
+  /** ∫ calls in flight dt, in call·ms, since the last reset (up to the moment it is read). */
   inFlightIntegral: number;
 }
 
 export interface LatencyServer {
   url: string;
+  /** Read-only, current at every read (getters over the thread's shared counters). */
   stats: LatencyServerStats;
   /** Zeroes the counters (between measured runs). */
   reset(): void;
@@ -34,6 +42,7 @@ export interface LatencyServer {
   meanInFlight(): number;
   /** Distinct episodes (episode seeds) answered since the last reset. */
   episodesSeen(): number;
+  /** Stops the server (after the calls in flight) and ends its thread. */
   close(): Promise<void>;
 }
 
@@ -43,79 +52,110 @@ export interface AnsweredCall {
   messages: number;
 }
 
+/** The thread's bootstrap: tsx's CommonJS hook first (the thread shares neither jest's nor the caller's loader), then the TypeScript module. */
+const THREAD_SOURCE = `require(${JSON.stringify(require.resolve('tsx/cjs'))});
+require(${JSON.stringify(require.resolve('./latency-server-thread'))}).runLatencyServerThread();`;
+
 export async function startLatencyServer(options: { latencyMs: number; capacity: number; port?: number; host?: string; onAnswered?: (call: AnsweredCall) => void }): Promise<LatencyServer> {
   const { latencyMs, capacity } = options;
-  let inFlight = 0;
-  let since = performance.now();
-  let changedAt = since;
-  const stats: LatencyServerStats = { answered: 0, rejected: 0, peakInFlight: 0, inFlightIntegral: 0 };
-  const seeds = new Set<string>();
-  const move = (delta: number) => {
-    const now = performance.now();
-    stats.inFlightIntegral += inFlight * (now - changedAt);
-    changedAt = now;
-    inFlight += delta;
-    stats.peakInFlight = Math.max(stats.peakInFlight, inFlight);
-  };
-  const server: Server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-    if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) return send(404, { error: { message: `no route ${req.method} ${req.url}` } });
-    if (inFlight >= capacity) {
-      stats.rejected++;
-      // The time until a slot frees, at most one call's latency; seconds for clients that read only retry-after.
-      return send(429, { error: { message: `over capacity (${capacity} calls in flight)`, type: 'rate_limit_error' } }, { 'retry-after-ms': String(latencyMs), 'retry-after': String(Math.max(1, Math.ceil(latencyMs / 1000))) });
-    }
-    move(+1);
-    try {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string; hx?: { seed: string; request: ModelRequest } };
-      if (!body.hx) return send(400, { error: { message: 'this bench endpoint needs the hx extension (seed and request) to answer as the simulator' } });
-      const [reply] = await Promise.all([createModel(body.model, { seed: body.hx.seed }).generate(body.hx.request), new Promise((resolve) => setTimeout(resolve, latencyMs))]);
-      stats.answered++;
-      seeds.add(body.hx.seed);
-      options.onAnswered?.({ seed: body.hx.seed, messages: body.hx.request.messages.length });
-      send(200, {
-        id: `chatcmpl-${stats.answered}`,
-        object: 'chat.completion',
-        created: 0,
-        model: body.model,
-        choices: [
-          {
-            index: 0,
-            finish_reason: reply.stopReason === 'tool_use' ? 'tool_calls' : 'stop',
-            message: { role: 'assistant', content: reply.text || null, ...(reply.toolCalls.length ? { tool_calls: reply.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.args) } })) } : {}) },
-          },
-        ],
-        usage: { prompt_tokens: reply.usage.inputTokens, completion_tokens: reply.usage.outputTokens, total_tokens: reply.usage.inputTokens + reply.usage.outputTokens },
-        ...(reply.meta ? { hx_meta: reply.meta } : {}),
-      });
-    } catch (e) {
-      send(500, { error: { message: String((e as Error).message ?? e) } });
-    } finally {
-      move(-1);
-    }
-  });
   // `host`: another address of this machine (a test bridge other network namespaces reach), else loopback.
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
-  const url = `http://${host}:${(server.address() as AddressInfo).port}/v1`;
+  const shared = new SharedArrayBuffer(SHARED.INT32_SLOTS * 4 + SHARED.FLOAT64_SLOTS * 8);
+  const { ints, floats } = sharedViews(shared);
+  floats[SHARED.CHANGED_AT] = clockMs();
+  const data: LatencyThreadData = { latencyMs, capacity, port: options.port ?? 0, host, shared, notify: !!options.onAnswered };
+  const thread = new Worker(THREAD_SOURCE, { eval: true, workerData: data });
+
+  let closing = false;
+  let closed: (() => void) | null = null;
+  let died: Error | null = null;
+  let ready = false;
+  // Before it listens, a failed thread rejects startLatencyServer; after, it is said on stderr at once and
+  // every read of the counters throws it (and the clients' calls find no server).
+  const port = await new Promise<number>((resolve, reject) => {
+    thread.on('message', (m: LatencyThreadMessage) => {
+      if (m.type === 'ready') {
+        ready = true;
+        resolve(m.port);
+      }
+      else if (m.type === 'answered') options.onAnswered?.({ seed: m.seed, messages: m.messages });
+      else if (m.type === 'closed') closed?.();
+    });
+    const die = (e: Error) => {
+      if (died) return;
+      died = e;
+      reject(e);
+      if (ready) process.stderr.write(`${e.message}\n`);
+    };
+    thread.on('error', (e) => die(new Error(`the bench latency server's thread failed: ${e.message}`, { cause: e })));
+    thread.on('exit', (code) => {
+      closed?.();
+      if (!closing) die(new Error(`the bench latency server's thread exited (code ${code})`));
+    });
+  }).catch(async (e: unknown) => {
+    await thread.terminate();
+    throw e;
+  });
+  const url = `http://${host}:${port}/v1`;
+
+  /** Throws once the thread has died: its counters stopped, and the numbers would be wrong, not just late. */
+  const alive = () => {
+    if (died) throw died;
+  };
+  /** ∫ calls in flight dt since the thread started, up to now: the thread's value at its last change plus the calls in flight since. */
+  const integralNow = (): number => {
+    for (;;) {
+      const before = Atomics.load(ints, SHARED.SEQ);
+      if (before & 1) continue;
+      const integral = floats[SHARED.INTEGRAL];
+      const changedAt = floats[SHARED.CHANGED_AT];
+      const inFlight = Atomics.load(ints, SHARED.IN_FLIGHT);
+      if (Atomics.load(ints, SHARED.SEQ) !== before) continue;
+      return integral + inFlight * Math.max(0, clockMs() - changedAt);
+    }
+  };
+  let since = clockMs();
+  let integralAtReset = 0;
+  const stats: LatencyServerStats = Object.defineProperties({} as LatencyServerStats, {
+    answered: { enumerable: true, get: () => (alive(), Atomics.load(ints, SHARED.ANSWERED)) },
+    rejected: { enumerable: true, get: () => (alive(), Atomics.load(ints, SHARED.REJECTED)) },
+    peakInFlight: { enumerable: true, get: () => (alive(), Atomics.load(ints, SHARED.PEAK)) },
+    inFlightIntegral: { enumerable: true, get: () => (alive(), integralNow() - integralAtReset) },
+  });
   return {
     url,
     stats,
     reset() {
-      move(0);
-      Object.assign(stats, { answered: 0, rejected: 0, peakInFlight: inFlight, inFlightIntegral: 0 });
-      since = performance.now();
-      seeds.clear();
+      alive();
+      integralAtReset = integralNow();
+      since = clockMs();
+      Atomics.store(ints, SHARED.ANSWERED, 0);
+      Atomics.store(ints, SHARED.REJECTED, 0);
+      Atomics.store(ints, SHARED.PEAK, Atomics.load(ints, SHARED.IN_FLIGHT));
+      Atomics.add(ints, SHARED.RESET_GEN, 1);
     },
-    episodesSeen: () => seeds.size,
+    episodesSeen() {
+      alive();
+      const packed = Atomics.load(ints, SHARED.SEEDS);
+      return packed >>> SEED_COUNT_BITS === (Atomics.load(ints, SHARED.RESET_GEN) & 0xff) ? packed & ((1 << SEED_COUNT_BITS) - 1) : 0;
+    },
     meanInFlight() {
-      move(0);
-      const span = performance.now() - since;
-      return span > 0 ? stats.inFlightIntegral / span : 0;
+      alive();
+      const span = clockMs() - since;
+      return span > 0 ? (integralNow() - integralAtReset) / span : 0;
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    async close() {
+      if (closing) return;
+      closing = true;
+      if (!died) {
+        // The server closes after its calls in flight (as http.Server.close), and their onAnswered messages come first.
+        await new Promise<void>((resolve) => {
+          closed = resolve;
+          thread.postMessage({ type: 'close' });
+        });
+      }
+      await thread.terminate();
+    },
   };
 }
 
