@@ -112,6 +112,11 @@ export function attemptDeadlineOrNull(marginMs: number): number | null {
   return Number.isFinite(started) && Number.isFinite(timeout) && timeout > 0 ? started + timeout - marginMs : null;
 }
 
+/** This attempt's cancellation signal (the workflow cancelled the activity, the server timed it out); null outside an activity. */
+export function cancellationSignalOrNull(): AbortSignal | null {
+  return current()?.cancellationSignal ?? null;
+}
+
 /** Whether this attempt was cancelled (the server timed it out, the run was cancelled); false outside an activity. */
 export function cancelledOrFalse(): boolean {
   return current()?.cancellationSignal.aborted ?? false;

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { seesaw, statisticalSeesaw, statisticalUnseenGain, suspectedRegressions, withUnseenGain } from '../aegis/gate';
 import { gateSeeds } from '../aegis/gate-waves';
 import { preGateChecks } from '../aegis/pre-gate';
@@ -7,12 +7,12 @@ import type { TaskOutcome } from '../aegis/rollout';
 import { GATE_CHECKS } from '../aegis/types';
 import type { Candidate, GateCheckResult, GateResult } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
-import { heartbeat } from './activity-context';
+import { cancelledOrFalse, heartbeat } from './activity-context';
 import { faultPoint } from './boundary';
 import type { EndpointLimits } from '../models/endpoint-limits';
 import type { CallPriority } from '../models/endpoint-limiter';
 import { ProgressReporter, withProgress } from './rollout-progress';
-import { outcomesFor } from './rollouts';
+import { outcomesFor, RolloutCancelled } from './rollouts';
 import type { ActivityServices } from './services';
 import { Spend, totalSpend } from './spend';
 
@@ -77,29 +77,45 @@ export function createGateActivities(services: ActivityServices) {
   return {
     /** The deterministic gate, in order; the first failing check stops it. */
     async gate(input: GateInput): Promise<GateOutcome> {
-      const candidate = (await store.get<Candidate[]>(input.candidatesRef)).find((c) => c.candidateId === input.candidateId);
-      if (!candidate) throw ApplicationFailure.nonRetryable(`candidate ${input.candidateId} is not in ${input.candidatesRef}`, 'InvalidInput');
-      const checks: GateCheckResult[] = [];
-      const spent: Spend[] = [];
-      const result = (extra: Partial<GateOutcome> = {}): GateOutcome => {
-        const failed = checks.find((c) => !c.passed);
-        return { candidateId: candidate.candidateId, passed: !failed && checks.length === GATE_CHECKS.length, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra, spend: totalSpend(spent) };
-      };
-      // The rollout-free checks, exactly as the Evolver's pre-gate ran them (same incumbent, benchmark and seed).
-      const pre = await preGateChecks(await store.getHarness(input.incumbentId), candidate, await store.getHarness(candidate.harnessId), getBenchmark(input.benchmark), { seed: input.seed });
-      checks.push(...pre.checks);
-      if (!pre.passed) return result();
-      if (input.prepaid) spent.push(input.prepaid);
-      heartbeat({ stage: 'seesaw' });
-      const outcome =
-        input.sequential && input.gating?.mode !== 'statistical'
-          ? await withProgress((progress) => compareSequentially(input, input.sequential!, candidate.harnessId, spent, progress, result))
-          : await withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result));
-      // Durability tests hold here: the rollouts' outcomes are in the cache, the verdict not yet reported.
-      await faultPoint(store, 'gate');
-      return input.prepaid ? { ...outcome, prepaidUsed: true } : outcome;
+      // Alive every second whatever the gate is doing (static checks and smoke tests send no progress): a
+      // gate started ahead runs under a short heartbeat timeout, so that its cancellation arrives quickly.
+      const keepAlive = setInterval(() => heartbeat(), 1000);
+      try {
+        return await gateOnce(input);
+      } finally {
+        clearInterval(keepAlive);
+      }
     },
   };
+
+  async function gateOnce(input: GateInput): Promise<GateOutcome> {
+    const candidate = (await store.get<Candidate[]>(input.candidatesRef)).find((c) => c.candidateId === input.candidateId);
+    if (!candidate) throw ApplicationFailure.nonRetryable(`candidate ${input.candidateId} is not in ${input.candidatesRef}`, 'InvalidInput');
+    const checks: GateCheckResult[] = [];
+    const spent: Spend[] = [];
+    const result = (extra: Partial<GateOutcome> = {}): GateOutcome => {
+      const failed = checks.find((c) => !c.passed);
+      return { candidateId: candidate.candidateId, passed: !failed && checks.length === GATE_CHECKS.length, checks, reason: failed ? `${failed.check}: ${failed.detail}` : null, incumbentPassed: 0, candidatePassed: 0, gateTasks: input.gateTaskIds.length, regressions: [], unlocked: [], ...extra, spend: totalSpend(spent) };
+    };
+    // The rollout-free checks, exactly as the Evolver's pre-gate ran them (same incumbent, benchmark and seed).
+    const pre = await preGateChecks(await store.getHarness(input.incumbentId), candidate, await store.getHarness(candidate.harnessId), getBenchmark(input.benchmark), { seed: input.seed });
+    checks.push(...pre.checks);
+    if (!pre.passed) return result();
+    if (input.prepaid) spent.push(input.prepaid);
+    heartbeat({ stage: 'seesaw' });
+    const outcome = await (input.sequential && input.gating?.mode !== 'statistical'
+      ? withProgress((progress) => compareSequentially(input, input.sequential!, candidate.harnessId, spent, progress, result))
+      : withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result))
+    ).catch((e: unknown) => {
+      // Cancelled (a gate started ahead of a round decided before it): reported as a cancellation whose
+      // details are what the gate had spent, so the run counts it as discarded work.
+      if (!cancelledOrFalse()) throw e;
+      throw new CancelledFailure(`gate of ${input.candidateId} cancelled`, [totalSpend([...spent, ...(e instanceof RolloutCancelled ? [e.spend] : [])])]);
+    });
+    // Durability tests hold here: the rollouts' outcomes are in the cache, the verdict not yet reported.
+    await faultPoint(store, 'gate');
+    return input.prepaid ? { ...outcome, prepaidUsed: true } : outcome;
+  }
 
   /**
    * The comparison on the gate tasks. Incumbent and candidate roll out concurrently (their episodes share

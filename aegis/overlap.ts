@@ -26,9 +26,11 @@ import type { EndpointLimitInForce } from './run-state';
  *   (aegis/gate-waves.ts lookahead); its verdict is applied in its turn, exactly as if it had started then,
  *   and dropped when the round is decided before it. Speculative, under the same conditions, seesaw gating only.
  *
- * Work started early runs at background priority at the endpoint limiter (models/endpoint-limiter.ts): it
- * takes only the slots the stage the run waits on leaves free — that stage's long tail — instead of sharing
- * the endpoint with it and leaving the tail idle.
+ * Speculative work (the next batch, a gate started ahead and the final evaluation beside it) runs at
+ * background priority at the endpoint limiter (models/endpoint-limiter.ts): it takes only the slots the stage
+ * the run waits on leaves free — that stage's long tail. Work that will be used (the gate baseline, the
+ * seed's final evaluation, measurements) shares the endpoint first come, first served: at background
+ * priority it would wait for the whole stage beside it and then run alone, one episode length late.
  *
  * None of them changes a decision for a given seed: each stage's inputs and outcomes are the same; spend is
  * accounted where today's code accounts it (a rollout run early is accounted by the stage that uses it), and

@@ -1,11 +1,11 @@
-import { patched } from '@temporalio/workflow';
+import { CancellationScope, patched } from '@temporalio/workflow';
 import { gateCompared, gateConcurrency, gateInRankingOrder, gateSeeds, VerdictApplied } from '../../aegis/gate-waves';
 import { evolutionAllowance } from '../../aegis/run-budget';
 import { sequentialFirstChunk } from '../../aegis/sequential-gate';
 import { addSpend } from '../../aegis/run-state';
 import { gateAction, reputationAfterGate, unseenGainRequired, scoreAfterShip, triedAfterGate, triedAfterReviewerRejection } from '../../aegis/round-decisions';
 import type { GateResult } from '../../aegis/types';
-import { rollouts } from './activities';
+import { cancellableRollouts, rollouts } from './activities';
 import { awaitApproval } from './approval';
 import { finalFitsSlack } from '../../aegis/overlap';
 import { finalTrainTaskIds } from '../../aegis/run-summary';
@@ -68,19 +68,21 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   // The next candidate gated beside the current one, at background priority (aegis/overlap.ts gateLookahead).
   const lookahead = run.overlap.plan.gateLookahead && shortlist.ranking.length > 1 && patched('gate-lookahead');
   const startedAhead = new Set<string>();
+  /** How to cancel a gate started ahead, by candidate. */
+  const cancelAhead = new Map<string, () => void>();
 
   const gated = await gateInRankingOrder<string, GateVerdict>({
     ranking: shortlist.ranking,
     concurrency,
     mayContinue: () => run.budgetLeft(),
-    ...(lookahead ? { lookahead: { discard: (candidateId: string, verdict: Promise<GateVerdict>) => run.overlap.discardWork(`gate of ${candidateId} started ahead`, verdict) } } : {}),
+    ...(lookahead ? { lookahead: { discard: (candidateId: string, verdict: Promise<GateVerdict>) => run.overlap.discardWork(`gate of ${candidateId} started ahead`, verdict, cancelAhead.get(candidateId)) } } : {}),
     evaluate: async (candidateId, ahead) => {
-      if (finalBeside(candidateId)) startFinalEvaluation(run, candidateOf(candidateId).harnessId);
+      if (finalBeside(candidateId)) startFinalEvaluation(run, candidateOf(candidateId).harnessId, ahead ? 'background' : undefined);
       // A gate started ahead carries no baseline spend: when it is applied, the verdict takes what is still unpaid (applyAhead).
       if (ahead) startedAhead.add(candidateId);
       const paid = ahead ? undefined : prepaid;
       if (!ahead) prepaid = undefined;
-      const verdict = await rollouts.gate({
+      const gateInput = {
         benchmark: input.benchmark,
         candidatesRef: pool.candidatesRef,
         candidateId,
@@ -96,7 +98,11 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
         ...(sequential ? { sequential: { firstTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), firstChunk }, allowance: evolutionAllowance(input, s) } : {}),
         ...(paid ? { prepaid: paid } : {}),
         ...(ahead ? { priority: 'background' as const } : {}),
-      });
+      };
+      // A gate started ahead runs in its own cancellation scope: dropped, it is cancelled rather than awaited.
+      const scope = ahead ? new CancellationScope() : null;
+      if (scope) cancelAhead.set(candidateId, () => scope.cancel());
+      const verdict = await (scope ? scope.run(() => cancellableRollouts.gate(gateInput)) : rollouts.gate(gateInput));
       // A gate that stopped at its static checks compared nothing: the next gate pays for the baseline.
       if (paid && !verdict.prepaidUsed) prepaid = paid;
       return verdict;

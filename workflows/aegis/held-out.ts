@@ -10,10 +10,10 @@ import type { AegisRun } from './run';
  * that is gone. Nothing evolution decides reads these numbers, so the test split stays unseen by it. The
  * test arm uses the final evaluation's seed, so the last round's number is the final one.
  */
-export async function trackHeldOut(run: AegisRun, harnessId = run.state.incumbentId, priority?: 'background'): Promise<{ validation: number | null; test: number | null }> {
+export async function trackHeldOut(run: AegisRun, harnessId = run.state.incumbentId): Promise<{ validation: number | null; test: number | null }> {
   const { input, state: s } = run;
   if (!(input.trackHeldOut && run.measurementLeft())) return { validation: null, test: null };
-  const evaluate = (taskIds: string[], seed: string) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed, endpointLimits: input.endpointLimits, ...(priority ? { priority } : {}) });
+  const evaluate = (taskIds: string[], seed: string) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed, endpointLimits: input.endpointLimits });
   const wanted = { validation: s.validationIds.length > 0, test: input.evaluateTest };
   // A final test evaluation of this harness started early (aegis/overlap.ts) runs these very test outcomes.
   if (wanted.test) await run.overlap.finalTestSettled(harnessId);
@@ -35,10 +35,9 @@ export async function accountRound(run: AegisRun, round: number, shipped: boolea
   Object.assign(s, stateAfterRound(s, round, shipped));
   // What the round ended with, before the next round (or a background measurement) moves anything.
   const end = { harnessId: s.incumbentId, passRate: s.lastPassRate, tokens: s.tokens, costUsd: s.costUsd };
-  // In the background it takes only the endpoint slots the round's own stages leave free.
   const background = run.overlap.plan.measureInBackground;
   const measure = async () => {
-    const heldOut = await trackHeldOut(run, end.harnessId, background ? 'background' : undefined);
+    const heldOut = await trackHeldOut(run, end.harnessId);
     s.heldOut = heldOutAfterRound(s.heldOut, { round, evolutionTokens: end.tokens, ...heldOut });
     const spend = { tokens: end.tokens, costUsd: end.costUsd, measurementTokens: measurementSpend(s).tokens, measurementUsd: measurementSpend(s).costUsd };
     await run.audit({ key: `${round}:round_end`, round, stage: 'round_end', kind: 'info', harnessId: end.harnessId, payload: { shipped, passRate: end.passRate, ...heldOut, ...spend } });

@@ -1,4 +1,4 @@
-import { log } from '@temporalio/workflow';
+import { ActivityFailure, CancelledFailure, isCancellation, log } from '@temporalio/workflow';
 import { NO_OVERLAP, OverlapPlan } from '../../aegis/overlap';
 import { addSpend, ReportedSpend } from '../../aegis/run-state';
 import type { ActivityResult } from './activities';
@@ -155,9 +155,22 @@ export class RunOverlap {
     this.baseline = { harnessId, result: Promise.resolve({ passRate: 0, passed: 0, tasks: 0, episodes: 0, spend }), what: `validation baseline of ${harnessId}` };
   }
 
-  /** Work started ahead that no stage will use (a gate started ahead of a round decided before it): its spend is counted as discarded once it settles. */
-  discardWork(what: string, result: Promise<{ spend?: ReportedSpend }>): void {
-    this.discard({ harnessId: '', what, result: result.then((r) => ({ ...r, spend: r.spend ?? { tokens: 0, costUsd: 0 } })) });
+  /**
+   * Work started ahead that no stage will use (a gate started ahead of a round decided before it): cancelled
+   * when it can be, and its spend — the result's, or what a cancelled activity reports in its cancellation's
+   * details — counted as discarded once it settles.
+   */
+  discardWork(what: string, result: Promise<{ spend?: ReportedSpend }>, cancel?: () => void): void {
+    cancel?.();
+    const settled = result.then(
+      (r) => ({ spend: r.spend ?? { tokens: 0, costUsd: 0 } }),
+      (e: unknown) => {
+        const spend = cancelledSpend(e);
+        if (spend) return { spend };
+        throw e;
+      },
+    );
+    this.discard({ harnessId: '', what, result: settled });
   }
 
   private discard(early: Early<Rollout | Evaluation | { spend: ReportedSpend }>): void {
@@ -173,6 +186,14 @@ export class RunOverlap {
       ),
     );
   }
+}
+
+/** What a cancelled activity reported it had spent (its cancellation's first detail), or null for any other failure. */
+function cancelledSpend(e: unknown): ReportedSpend | null {
+  if (!isCancellation(e)) return null;
+  const cancelled = e instanceof ActivityFailure && e.cause instanceof CancelledFailure ? e.cause : e instanceof CancelledFailure ? e : null;
+  const detail = cancelled?.details?.[0] as Partial<ReportedSpend> | undefined;
+  return { tokens: typeof detail?.tokens === 'number' ? detail.tokens : 0, costUsd: typeof detail?.costUsd === 'number' || detail?.costUsd === null ? detail.costUsd : 0 };
 }
 
 /** A promise whose rejection is handled (it is awaited later, or counted as discarded): no unhandled rejection fails the workflow task meanwhile. */

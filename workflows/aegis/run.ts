@@ -148,9 +148,12 @@ async function startOverlap(run: AegisRun): Promise<void> {
   if (plan.seedFinalEarly && s.round === 0) startFinalEvaluation(run, s.seedHarnessId);
 }
 
-/** A harness's final evaluation (train tasks, test tasks when evaluated), started now at background priority (aegis/overlap.ts). */
-export function startFinalEvaluation(run: AegisRun, harnessId: string): void {
+/**
+ * A harness's final evaluation (train tasks, test tasks when evaluated), started now (aegis/overlap.ts);
+ * beside a gate started ahead, at that gate's background priority.
+ */
+export function startFinalEvaluation(run: AegisRun, harnessId: string, priority?: 'background'): void {
   const { input, state: s } = run;
-  const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits, priority: 'background' });
+  const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits, ...(priority ? { priority } : {}) });
   run.overlap.startFinal(harnessId, evaluate(finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed)), input.evaluateTest ? evaluate(s.testIds) : null);
 }

@@ -51,7 +51,7 @@ export async function rolloutByStrategy(run: AegisRun, batch: string[]): Promise
     // The gate's baseline (the incumbent on the validation tasks) beside the batch, unless a held-out
     // measurement of this harness will run them (aegis/overlap.ts); cached outcomes make it free otherwise.
     if (run.overlap.plan.gateBaselineEarly && s.validationIds.length > 0 && !run.overlap.measures(base))
-      run.overlap.startBaseline(base, () => rollouts.evaluate({ benchmark: input.benchmark, harnessId: base, taskIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, priority: 'background' }));
+      run.overlap.startBaseline(base, () => rollouts.evaluate({ benchmark: input.benchmark, harnessId: base, taskIds: s.validationIds, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits }));
     const early = run.overlap.takeSpeculation(base, s.round);
     const roll = early ? await early : await rollouts.rollout({ benchmark: input.benchmark, harnessId: base, taskIds: batch, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...evolutionAllowanceFor(run) });
     return { roll, focus: { base: s.incumbentId, variant: null, gateTaskIds: [...batch, ...s.validationIds], tracesRef: roll.tracesRef, outcomesRef: roll.outcomesRef } };
