@@ -112,6 +112,20 @@ export function attemptDeadlineOrNull(marginMs: number): number | null {
   return Number.isFinite(started) && Number.isFinite(timeout) && timeout > 0 ? started + timeout - marginMs : null;
 }
 
+/** What this attempt's cancelled rollouts had used before they stopped (activities/rollouts.ts), for the cancellation's report. */
+const cancelledUsage = new WeakMap<Context, Array<{ inputTokens: number; outputTokens: number; tokens: number; costUsd: number | null }>>();
+export function noteCancelledUsage(spend: { inputTokens: number; outputTokens: number; tokens: number; costUsd: number | null }): void {
+  const context = current();
+  if (!context) return;
+  const list = cancelledUsage.get(context) ?? [];
+  list.push(spend);
+  cancelledUsage.set(context, list);
+}
+export function cancelledUsageOf(): Array<{ inputTokens: number; outputTokens: number; tokens: number; costUsd: number | null }> {
+  const context = current();
+  return context ? (cancelledUsage.get(context) ?? []) : [];
+}
+
 /** This attempt's cancellation signal (the workflow cancelled the activity, the server timed it out); null outside an activity. */
 export function cancellationSignalOrNull(): AbortSignal | null {
   return current()?.cancellationSignal ?? null;

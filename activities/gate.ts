@@ -7,12 +7,12 @@ import type { TaskOutcome } from '../aegis/rollout';
 import { GATE_CHECKS } from '../aegis/types';
 import type { Candidate, GateCheckResult, GateResult } from '../aegis/types';
 import { getBenchmark } from '../benchmarks/registry';
-import { cancelledOrFalse, heartbeat } from './activity-context';
+import { cancelledOrFalse, cancelledUsageOf, heartbeat } from './activity-context';
 import { faultPoint } from './boundary';
 import type { EndpointLimits } from '../models/endpoint-limits';
 import type { CallPriority } from '../models/endpoint-limiter';
 import { ProgressReporter, withProgress } from './rollout-progress';
-import { outcomesFor, RolloutCancelled } from './rollouts';
+import { outcomesFor } from './rollouts';
 import type { ActivityServices } from './services';
 import { Spend, totalSpend } from './spend';
 
@@ -108,9 +108,10 @@ export function createGateActivities(services: ActivityServices) {
       : withProgress((progress) => compare(input, candidate.harnessId, spent, progress, result))
     ).catch((e: unknown) => {
       // Cancelled (a gate started ahead of a round decided before it): reported as a cancellation whose
-      // details are what the gate had spent, so the run counts it as discarded work.
+      // details are what the gate had spent (its finished rollouts, and what its cancelled ones had used),
+      // so the run counts it as discarded work.
       if (!cancelledOrFalse()) throw e;
-      throw new CancelledFailure(`gate of ${input.candidateId} cancelled`, [totalSpend([...spent, ...(e instanceof RolloutCancelled ? [e.spend] : [])])]);
+      throw new CancelledFailure(`gate of ${input.candidateId} cancelled`, [totalSpend([...spent, ...cancelledUsageOf()])]);
     });
     // Durability tests hold here: the rollouts' outcomes are in the cache, the verdict not yet reported.
     await faultPoint(store, 'gate');

@@ -9,7 +9,7 @@ import { CallPriority, sharedEndpointLimiters } from '../models/endpoint-limiter
 import { costUsd } from '../models/prices';
 import { faultPoint } from './boundary';
 import { ProgressReporter, rolloutKey, withProgress } from './rollout-progress';
-import { cancellationSignalOrNull } from './activity-context';
+import { cancellationSignalOrNull, noteCancelledUsage } from './activity-context';
 import type { Model } from '../harness/processor';
 import { ActivityServices, loadVerifiedHarness } from './services';
 import { Spend, totalSpend } from './spend';
@@ -124,8 +124,11 @@ export async function runRollout(
     // Episodic memory's lessons live in the artifact store, keyed by harness id and benchmark.
     lessonStore: store,
   }).catch((e: unknown) => {
-    if (signal?.aborted) throw new RolloutCancelled({ ...used, tokens: used.inputTokens + used.outputTokens, costUsd: costUsd(config.model.main.model, used) });
-    throw e;
+    if (!signal?.aborted) throw e;
+    const partial = { ...used, tokens: used.inputTokens + used.outputTokens, costUsd: costUsd(config.model.main.model, used) };
+    // Kept with the attempt too: a caller running several rollouts at once reports all their parts.
+    noteCancelledUsage(partial);
+    throw new RolloutCancelled(partial);
   });
   // Spend is everything paid: the episodes in the result and any that ran past a cut.
   const beyond = result.cut?.beyondCut;
