@@ -28,16 +28,6 @@ export const DEV_SERVER = {
     HarnessXBestScore: 'Double',
     HarnessXHarnessId: 'Keyword',
   },
-  /**
-   * Server settings HarnessX runs with (dev server flags, and `cluster up`'s dynamic config). Eager activity
-   * execution: a workflow task's completion hands the activities it schedules straight back to the worker
-   * that completed it, when that worker has free slots, instead of through the task queue's matching. A
-   * one-episode evaluateHarness took 144 → 95 ms (bench/fixed-cost-bench.ts 30, median, twice each way);
-   * the server limits eager dispatch to a few activities per workflow task, so the rest still spread across workers.
-   */
-  dynamicConfig: {
-    'system.enableActivityEagerExecution': true,
-  },
 } as const;
 
 export interface ConnectionSettings {

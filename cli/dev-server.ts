@@ -24,19 +24,9 @@ export function searchAttributeArgs(): string[] {
   return Object.entries(DEV_SERVER.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
 }
 
-/** The flags that set the server settings HarnessX runs with (DEV_SERVER.dynamicConfig) on a dev server. */
-export function dynamicConfigArgs(): string[] {
-  return Object.entries(DEV_SERVER.dynamicConfig).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
-}
-
-/** Every flag a dev server for HarnessX needs besides its ports and database: search attributes and server settings. */
-export function devServerExtraArgs(): string[] {
-  return [...searchAttributeArgs(), ...dynamicConfigArgs()];
-}
-
 export function devServerArgs(dbFile: string): string[] {
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--port', String(DEV_SERVER.port), '--ui-port', String(DEV_SERVER.uiPort), '--namespace', DEV_SERVER.namespace, '--log-level', 'warn'];
-  return [...args, ...devServerExtraArgs()];
+  return [...args, ...searchAttributeArgs()];
 }
 
 /**

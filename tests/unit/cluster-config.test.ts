@@ -10,11 +10,9 @@ import {
   PORT_SPAN,
   searchAttributeTypes,
   shellQuote,
-  temporalDynamicConfig,
   temporalServerConfig,
   uiServerConfig,
 } from '../../cli/cluster/config';
-import { devServerArgs } from '../../cli/dev-server';
 import { DEV_SERVER } from '../../temporal.config';
 
 describe('cluster ports', () => {
@@ -85,23 +83,6 @@ describe('generated config', () => {
     expect(types.HarnessXRound).toBe(3);
     expect(types.HarnessXBestScore).toBe(4);
     expect(types.HarnessXBenchmark).toBe(2);
-  });
-});
-
-describe('server settings (eager activity execution)', () => {
-  test('the dev server HarnessX starts runs with them', () => {
-    const args = devServerArgs('/tmp/x.sqlite');
-    const at = args.indexOf('system.enableActivityEagerExecution=true');
-    expect(at).toBeGreaterThan(0);
-    expect(args[at - 1]).toBe('--dynamic-config-value');
-  });
-
-  test("cluster up's dynamic config file sets them as the server reads it (key, then a list of values)", () => {
-    const yaml = temporalDynamicConfig();
-    expect(yaml).toMatch(/^system\.enableActivityEagerExecution:\n {2}- value: true\n {4}constraints: \{\}$/m);
-    // The existing setting is still there, and every key is at the start of a line.
-    expect(yaml).toMatch(/^limit\.maxIDLength:\n {2}- value: 255$/m);
-    expect(yaml.split('\n').filter((l) => /^\S/.test(l) && !l.startsWith('#'))).toEqual(['limit.maxIDLength:', 'system.enableActivityEagerExecution:']);
   });
 });
 
