@@ -9,8 +9,7 @@ import { CallPriority, sharedEndpointLimiters } from '../models/endpoint-limiter
 import { costUsd } from '../models/prices';
 import { faultPoint } from './boundary';
 import { ProgressReporter, rolloutKey, withProgress } from './rollout-progress';
-import { cancellationSignalOrNull, noteCancelledUsage } from './activity-context';
-import type { Model } from '../harness/processor';
+import { cancellableRollout } from './rollout-cancel';
 import { ActivityServices, loadVerifiedHarness } from './services';
 import { Spend, totalSpend } from './spend';
 
@@ -97,13 +96,11 @@ export async function runRollout(
   // Each finished episode's trace is stored as it ends, so a retried attempt reuses it instead of paying for
   // the episode again. Simulator episodes cost microseconds: running one again is cheaper than storing it twice.
   const persistTraces = writeTraces && !effectiveModelId(services, config.model.main.model).startsWith('sim:');
-  // A cancelled activity (a gate started ahead of a round decided before it) stops at its episodes' next
-  // model call; what its calls had used is reported with the cancellation.
-  const signal = cancellationSignalOrNull();
-  const used = { inputTokens: 0, outputTokens: 0 };
-  const wrapModel = signal ? (model: Model, sample: string) => stopWhenCancelled(services.wrapRolloutModel(model, sample), signal, used) : services.wrapRolloutModel;
+  // Speculative work (background priority) is what a run cancels when no stage will use it: only its calls
+  // pass the cancellation check (activities/rollout-cancel.ts); every other rollout's hot path is unchanged.
+  const cancellable = input.priority === 'background' ? cancellableRollout(services.wrapRolloutModel, (u) => costUsd(config.model.main.model, u)) : null;
   const result = await rolloutTasks({
-    wrapModel,
+    wrapModel: cancellable?.wrapModel ?? services.wrapRolloutModel,
     ...(services.substituteRolloutModel ? { substituteModel: services.substituteRolloutModel } : {}),
     benchmark: getBenchmark(input.benchmark),
     config,
@@ -124,11 +121,7 @@ export async function runRollout(
     // Episodic memory's lessons live in the artifact store, keyed by harness id and benchmark.
     lessonStore: store,
   }).catch((e: unknown) => {
-    if (!signal?.aborted) throw e;
-    const partial = { ...used, tokens: used.inputTokens + used.outputTokens, costUsd: costUsd(config.model.main.model, used) };
-    // Kept with the attempt too: a caller running several rollouts at once reports all their parts.
-    noteCancelledUsage(partial);
-    throw new RolloutCancelled(partial);
+    throw cancellable ? cancellable.failure(e) : e;
   });
   // Spend is everything paid: the episodes in the result and any that ran past a cut.
   const beyond = result.cut?.beyondCut;
@@ -140,28 +133,6 @@ export async function runRollout(
     return { ...u, tokens: u.inputTokens + u.outputTokens, costUsd: costUsd(config.model.main.model, u) };
   };
   return { outcomes: result.outcomes, episodes: result.episodes, spend, spendOf, ...(traces ? { tracesRef: await traces.finish() } : {}), ...(result.cut ? { cut: result.cut } : {}) };
-}
-
-/** A rollout stopped because its activity was cancelled; `spend` is what its model calls had used. */
-export class RolloutCancelled extends Error {
-  constructor(readonly spend: Spend) {
-    super('the rollout was cancelled');
-    this.name = 'RolloutCancelled';
-  }
-}
-
-/** `model`, refusing any call once `signal` is aborted, and adding every answer's usage to `used`. */
-function stopWhenCancelled(model: Model, signal: AbortSignal, used: { inputTokens: number; outputTokens: number }): Model {
-  return {
-    id: model.id,
-    async generate(request) {
-      if (signal.aborted) throw new RolloutCancelled({ inputTokens: 0, outputTokens: 0, tokens: 0, costUsd: null });
-      const response = await model.generate(request);
-      used.inputTokens += response.usage.inputTokens;
-      used.outputTokens += response.usage.outputTokens;
-      return response;
-    },
-  };
 }
 
 /** The id of the model a rollout's episodes actually call for `modelId` (a test or bench substitute's, if any). */

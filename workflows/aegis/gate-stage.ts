@@ -67,8 +67,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
   const finalBeside = finalBesideGate(run, round) ? (patched('final-with-every-gate') ? () => true : (candidateId: string) => candidateId === shortlist.ranking[0]) : () => false;
   // The next candidate gated beside the current one, at background priority (aegis/overlap.ts gateLookahead).
   const lookahead = run.overlap.plan.gateLookahead && shortlist.ranking.length > 1 && patched('gate-lookahead');
-  const startedAhead = new Set<string>();
-  /** How to cancel a gate started ahead, by candidate. */
+  /** How to cancel a gate started ahead, by candidate (the gates started ahead are its keys). */
   const cancelAhead = new Map<string, () => void>();
 
   const gated = await gateInRankingOrder<string, GateVerdict>({
@@ -78,8 +77,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
     ...(lookahead ? { lookahead: { discard: (candidateId: string, verdict: Promise<GateVerdict>) => run.overlap.discardWork(`gate of ${candidateId} started ahead`, verdict, cancelAhead.get(candidateId)) } } : {}),
     evaluate: async (candidateId, ahead) => {
       if (finalBeside(candidateId)) startFinalEvaluation(run, candidateOf(candidateId).harnessId, ahead ? 'background' : undefined);
-      // A gate started ahead carries no baseline spend: when it is applied, the verdict takes what is still unpaid (applyAhead).
-      if (ahead) startedAhead.add(candidateId);
+      // A gate started ahead carries no baseline spend: when it is applied, the verdict takes what is still unpaid (apply, below).
       const paid = ahead ? undefined : prepaid;
       if (!ahead) prepaid = undefined;
       const gateInput = {
@@ -109,7 +107,7 @@ export async function gateStage(run: AegisRun, round: number, focus: RoundFocus,
     },
     apply: (candidateId, gate) => {
       // A gate started ahead pays the baseline when it is the first to compare, as it would have in its turn.
-      if (startedAhead.has(candidateId) && prepaid && gateCompared(gate)) {
+      if (cancelAhead.has(candidateId) && prepaid && gateCompared(gate)) {
         gate = { ...gate, spend: addSpend(gate.spend ?? { tokens: 0, costUsd: 0 }, prepaid), prepaidUsed: true };
         prepaid = undefined;
       }
