@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import type { Candidate } from '../../aegis/types';
 import { getBenchmark } from '../../benchmarks/registry';
-import { applyEdits, Edit } from '../../harness/builder';
+import type { Edit } from '../../harness/builder';
 import type { Model } from '../../harness/processor';
 import { seedHarness } from '../../harness/seed';
 import { ArtifactStore } from '../../store/artifact-store';
+import { storeCandidate } from '../helpers/gate-candidate';
 
 jest.setTimeout(120_000);
 
@@ -53,16 +53,7 @@ async function setup(options: { cancelAfterCalls?: number; failAfterCalls?: numb
   });
   const incumbentId = await store.putHarness(seedHarness());
   const edit: Edit = { op: 'configure', processorId: 'step_budget', params: { maxSteps: 12 } };
-  const built = applyEdits(seedHarness(), [edit]);
-  if (!built.ok) throw new Error(built.error.message);
-  const candidate: Candidate = {
-    candidateId: 'c2',
-    harnessId: await store.putHarness(built.config),
-    editKey: 'configure:step_budget:{"maxSteps":12}',
-    bucket: 'config',
-    manifest: { candidateId: 'c2', bucket: 'config', capabilityEvidence: ['test'], changes: [edit], predictedImpact: { tasksWillUnlock: [], stabilize: [], atRisk: [] }, attributionSignature: 'a step budget' },
-  };
-  const candidatesRef = await store.put([candidate]);
+  const { candidatesRef } = await storeCandidate(store, seedHarness(), { candidateId: 'c2', edit, editKey: 'configure:step_budget:{"maxSteps":12}', bucket: 'config', evidence: 'test', signature: 'a step budget' });
   const input = { benchmark: 'blocksworld', k: 2, seed: 'gate-cancel', candidatesRef, candidateId: 'c2', incumbentId, gateTaskIds: taskIds, minGain: 1, sequential: { firstTaskIds: [], firstChunk: 8 }, priority: 'background' as const };
   const gate = () => env.run(() => activities.gate(input)) as ReturnType<typeof activities.gate>;
   return { gate, seen };

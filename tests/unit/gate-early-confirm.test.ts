@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities } from '../../activities';
 import { rolloutTasks, TaskOutcome } from '../../aegis/rollout';
-import type { Candidate } from '../../aegis/types';
 import { getBenchmark } from '../../benchmarks/registry';
-import { applyEdits, Edit } from '../../harness/builder';
+import type { Edit } from '../../harness/builder';
 import { seedHarness } from '../../harness/seed';
 import { ArtifactStore } from '../../store/artifact-store';
+import { storeCandidate } from '../helpers/gate-candidate';
 
 jest.setTimeout(120_000);
 
@@ -50,16 +50,7 @@ describe('the sequential gate, confirming early', () => {
       const seed = seedHarness();
       const incumbentId = await store.putHarness(seed);
       const edit: Edit = { op: 'configure', processorId: 'step_budget', params: { maxSteps: 3 } };
-      const built = applyEdits(seed, [edit]);
-      if (!built.ok) throw new Error(built.error.message);
-      const candidate: Candidate = {
-        candidateId: 'c1',
-        harnessId: await store.putHarness(built.config),
-        editKey: 'configure:step_budget:{"maxSteps":3}',
-        bucket: 'config',
-        manifest: { candidateId: 'c1', bucket: 'config', capabilityEvidence: ['test'], changes: [edit], predictedImpact: { tasksWillUnlock: [], stabilize: [], atRisk: [] }, attributionSignature: 'fewer steps' },
-      };
-      const candidatesRef = await store.put([candidate]);
+      const { candidatesRef } = await storeCandidate(store, seed, { candidateId: 'c1', edit, editKey: 'configure:step_budget:{"maxSteps":3}', bucket: 'config', evidence: 'test', signature: 'fewer steps' });
       // Through the allowance-free path (confirmations start early) or with an allowance that caps nothing (after each chunk, as before).
       const verdict = await activities.gate({ benchmark: 'blocksworld', k: 2, seed: 'early-confirm', candidatesRef, candidateId: 'c1', incumbentId, gateTaskIds: taskIds, minGain: 1, sequential: { firstTaskIds: [], firstChunk: 8 }, ...(allowance ? { allowance } : {}) });
       // Confirmation calls made while regular attempts were still to come: the confirmations overlapped the chunk.
