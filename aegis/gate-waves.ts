@@ -89,6 +89,12 @@ export type GatingEnd =
  * their turn, they go to `lookahead.discard` unawaited (work a sequential gate would never have done). Only
  * every other wave starts one, so a wave started ahead, now needed, never shares its priority with a
  * speculation of its own.
+ *
+ * `started` holds evaluations begun before the stage (a gate started while the Critic ranked; the caller
+ * runs them at background priority too): each is used in its candidate's turn instead of a new evaluation.
+ * Such a wave may still start the next one ahead: it has had the Critic's time to itself, so what is left
+ * of it is mostly its tail. One the round never reaches, or of a candidate not in the ranking, goes to
+ * `started.discard` unawaited.
  * Uses nothing but promises: safe in workflow code, and deterministic on replay.
  */
 export async function gateInRankingOrder<C, R>(options: {
@@ -99,14 +105,27 @@ export async function gateInRankingOrder<C, R>(options: {
   apply: (candidate: C, result: R) => Promise<VerdictApplied>;
   notNeeded: (candidate: C, result: R) => Promise<void>;
   lookahead?: { discard: (candidate: C, result: Promise<R>) => void };
+  started?: { evaluations: ReadonlyMap<C, Promise<R>>; discard: (candidate: C, result: Promise<R>) => void };
 }): Promise<GatingEnd> {
   const waves = gateWaves(options.ranking, options.concurrency);
+  const started = new Map(options.started?.evaluations ?? []);
+  started.forEach((p) => quietly(p));
+  /** The candidate's evaluation begun before the stage, taken; or a new one. */
+  const evaluation = (c: C, ahead: boolean): Promise<R> => {
+    const early = started.get(c);
+    started.delete(c);
+    return early ?? options.evaluate(c, ahead);
+  };
   /** The next wave's evaluations, when they were started ahead of their turn. */
   let ahead: Array<Promise<R>> | null = null;
   const discardAhead = (w: number) => {
     if (ahead) waves[w].forEach((c, i) => options.lookahead!.discard(c, ahead![i]));
     ahead = null;
+    started.forEach((p, c) => options.started!.discard(c, p));
+    started.clear();
   };
+  // Begun for a candidate the ranking left out: no turn will come.
+  for (const [c, p] of [...started]) if (!options.ranking.includes(c)) (options.started!.discard(c, p), started.delete(c));
   for (let w = 0; w < waves.length; w++) {
     const wave = waves[w];
     if (!options.mayContinue()) {
@@ -114,8 +133,8 @@ export async function gateInRankingOrder<C, R>(options: {
       return { end: 'stopped' };
     }
     const startedAhead: boolean = ahead !== null;
-    const current: Array<Promise<R>> = ahead ?? wave.map((c) => options.evaluate(c, false));
-    ahead = options.lookahead && !startedAhead && w + 1 < waves.length ? waves[w + 1].map((c) => quietly(options.evaluate(c, true))) : null;
+    const current: Array<Promise<R>> = ahead ?? wave.map((c) => evaluation(c, false));
+    ahead = options.lookahead && !startedAhead && w + 1 < waves.length ? waves[w + 1].map((c) => quietly(evaluation(c, true))) : null;
     const settled = await Promise.allSettled(current);
     const rest = async (from: number) => {
       for (let j = from; j < wave.length; j++) {

@@ -20,13 +20,19 @@ import type { EndpointLimitInForce } from './run-state';
  * - `finalWithLastGate`: in the run's last round, each candidate's final evaluation runs while it is gated
  *   (runs recorded before 'final-with-every-gate': the first-ranked candidate's only), when it is small enough
  *   to fit in the endpoint's slack (finalFitsSlack); the final evaluation uses it when that candidate is the
- *   evolved harness. Speculative like the above (a rejected candidate's is dropped), under the same
+ *   evolved harness. The incumbent's own runs from the start of that round, while the meta-agent works
+ *   (used when nothing ships). Speculative like the above (a rejected candidate's is dropped), under the same
  *   conditions, and only without a measurement cap.
  * - `gateLookahead`: while a candidate is gated, the next one in the Critic's ranking is gated too
  *   (aegis/gate-waves.ts lookahead); its verdict is applied in its turn, exactly as if it had started then,
  *   and dropped when the round is decided before it. Speculative, under the same conditions, seesaw gating only.
+ * - `gateDuringCritique`: while the Critic ranks, the Evolver's first candidate is gated; the gate stage uses
+ *   that gate in the candidate's turn (its verdict applied exactly as one started then), and drops it when
+ *   the Critic leaves the candidate out, revises the candidates or ends the round. With a meta-agent that
+ *   takes seconds per call, the endpoint otherwise idles through the critique. Same conditions; at foreground
+ *   priority, as the gate it usually becomes.
  *
- * Speculative work (the next batch, a gate started ahead and the final evaluation beside it) runs at
+ * Speculative work (the next batch, a gate started ahead, and the final evaluations beside the last gates) runs at
  * background priority at the endpoint limiter (models/endpoint-limiter.ts): it takes only the slots the stage
  * the run waits on leaves free — that stage's long tail. Work that will be used (the gate baseline, the
  * seed's final evaluation, measurements) shares the endpoint first come, first served: at background
@@ -47,9 +53,10 @@ export interface OverlapPlan {
   speculateNextBatch: boolean;
   finalWithLastGate: boolean;
   gateLookahead: boolean;
+  gateDuringCritique: boolean;
 }
 
-export const NO_OVERLAP: OverlapPlan = { measureInBackground: false, gateBaselineEarly: false, seedFinalEarly: false, speculateNextBatch: false, finalWithLastGate: false, gateLookahead: false };
+export const NO_OVERLAP: OverlapPlan = { measureInBackground: false, gateBaselineEarly: false, seedFinalEarly: false, speculateNextBatch: false, finalWithLastGate: false, gateLookahead: false, gateDuringCritique: false };
 
 export interface OverlapRunInput {
   overlap: OverlapSetting;
@@ -80,6 +87,7 @@ export function overlapPlan(input: OverlapRunInput, limits: EndpointLimitInForce
     speculateNextBatch: uncapped && global && speculationPays,
     finalWithLastGate: uncapped && global && speculationPays && input.maxMeasurementTokens === undefined,
     gateLookahead: uncapped && global && speculationPays && input.gating?.mode !== 'statistical',
+    gateDuringCritique: uncapped && global && speculationPays && input.gating?.mode !== 'statistical',
   };
 }
 

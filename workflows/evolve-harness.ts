@@ -6,12 +6,12 @@ import type { RunSummary } from '../aegis/run-summary';
 import { labelActivitiesWith } from './aegis/activities';
 import { installControls, RunControls } from './aegis/controls';
 import { finishRun } from './aegis/final-evaluation';
-import { gateStage } from './aegis/gate-stage';
+import { beginGateDuringCritique, gateStage } from './aegis/gate-stage';
 import { accountRound } from './aegis/held-out';
 import { guardAgainstDrift } from './aegis/regression-guard';
 import { AegisRun, openRun, parseEvolveInput } from './aegis/run';
 import { critiqueStage, digestStage, evolveStage, planStage, rolloutStage } from './aegis/stages';
-import { settleOverlap, speculateNextBatch } from './aegis/early-work';
+import { settleOverlap, speculateNextBatch, startIncumbentFinal } from './aegis/early-work';
 
 // What cli/, workers and tests import from here: the run's types and its query, signal and update definitions.
 export type { PendingApproval, RunState, RunStatus, Stage } from '../aegis/run-state';
@@ -97,6 +97,7 @@ async function aegisRound(run: AegisRun, round: number): Promise<boolean> {
   const focus = await rolloutStage(run, round);
   if ('noop' in focus) return run.noop(round, focus.noop);
   speculateNextBatch(run, round);
+  startIncumbentFinal(run, round);
   await run.controls.enter('digest');
   const digest = await digestStage(run, round, focus);
   if ('noop' in digest) return run.noop(round, digest.noop);
@@ -106,9 +107,14 @@ async function aegisRound(run: AegisRun, round: number): Promise<boolean> {
   await run.controls.enter('evolve');
   const evolved = await evolveStage(run, round, focus, digest, plan);
   if ('noop' in evolved) return run.noop(round, evolved.noop);
+  // The Evolver's first candidate gated while the Critic ranks (aegis/overlap.ts gateDuringCritique).
+  beginGateDuringCritique(run, focus, evolved);
   await run.controls.enter('critique');
   const shortlist = await critiqueStage(run, round, focus, digest, evolved);
-  if ('noop' in shortlist) return run.noop(round, shortlist.noop);
+  if ('noop' in shortlist) {
+    run.overlap.drop('gate');
+    return run.noop(round, shortlist.noop);
+  }
   await run.controls.enter('gate');
   return gateStage(run, round, focus, shortlist);
 }

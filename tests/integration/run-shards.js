@@ -35,6 +35,7 @@ const SECONDS = {
   'multi-host.test.ts': 150,
   'no-worker.test.ts': 30,
   'operate.test.ts': 115,
+  'overlap-stages.test.ts': 200,
   'otel.test.ts': 32,
   'package.test.ts': 300,
   'red-team.test.ts': 42,

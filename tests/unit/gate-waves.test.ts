@@ -54,7 +54,7 @@ describe('gateCompared', () => {
 describe('gating in ranking order', () => {
   type Verdict = { candidate: string; action: 'ship' | 'reject' | 'fork' | 'fail'; spend: number };
   /** A gate whose evaluation takes a random time (seeded), so later candidates often finish first. */
-  async function gateRun(options: { ranking: string[]; verdicts: Record<string, Verdict['action']>; concurrency: number; seed: string; budget?: number; approval?: Record<string, boolean>; lookahead?: boolean }) {
+  async function gateRun(options: { ranking: string[]; verdicts: Record<string, Verdict['action']>; concurrency: number; seed: string; budget?: number; approval?: Record<string, boolean>; lookahead?: boolean; started?: string[] }) {
     const random = seededRandom(options.seed);
     const log: string[] = [];
     let spent = 0;
@@ -62,30 +62,30 @@ describe('gating in ranking order', () => {
     let peak = 0;
     const discarded: Array<Promise<Verdict>> = [];
     const aheadOf = new Set<string>();
+    const evaluate = async (candidate: string, ahead: boolean): Promise<Verdict> => {
+      log.push(`evaluate ${candidate}`);
+      if (ahead) aheadOf.add(candidate);
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 8)));
+      inFlight--;
+      if (options.verdicts[candidate] === 'fail') throw new Error(`gate of ${candidate} failed`);
+      return { candidate, action: options.verdicts[candidate], spend: 10 };
+    };
+    // Evaluations begun before the stage (a gate started while the Critic ranked).
+    const started = new Map((options.started ?? []).map((c) => [c, evaluate(c, true)] as const));
+    started.forEach((p) => p.catch(() => undefined));
+    const discard = (candidate: string, verdict: Promise<Verdict>) => {
+      log.push(`discard ${candidate}`);
+      discarded.push(verdict);
+    };
     const end = await gateInRankingOrder<string, Verdict>({
       ranking: options.ranking,
       concurrency: options.concurrency,
       mayContinue: () => options.budget === undefined || spent < options.budget,
-      ...(options.lookahead
-        ? {
-            lookahead: {
-              discard: (candidate: string, verdict: Promise<Verdict>) => {
-                log.push(`discard ${candidate}`);
-                discarded.push(verdict);
-              },
-            },
-          }
-        : {}),
-      evaluate: async (candidate, ahead) => {
-        log.push(`evaluate ${candidate}`);
-        if (ahead) aheadOf.add(candidate);
-        inFlight++;
-        peak = Math.max(peak, inFlight);
-        await new Promise((r) => setTimeout(r, Math.floor(random() * 8)));
-        inFlight--;
-        if (options.verdicts[candidate] === 'fail') throw new Error(`gate of ${candidate} failed`);
-        return { candidate, action: options.verdicts[candidate], spend: 10 };
-      },
+      ...(options.lookahead ? { lookahead: { discard } } : {}),
+      ...(options.started ? { started: { evaluations: started, discard } } : {}),
+      evaluate,
       apply: async (candidate, v): Promise<VerdictApplied> => {
         spent += v.spend;
         log.push(`apply ${candidate}:${v.action}`);
@@ -154,6 +154,27 @@ describe('gating in ranking order', () => {
         const waves = gateWaves(ranking, concurrency);
         for (let w = 1; w < waves.length; w++) expect(waves[w - 1].some((c) => r.aheadOf.has(c)) && waves[w].some((c) => r.aheadOf.has(c))).toBe(false);
       }
+  });
+
+  it.each(cases)('%s, with gates begun before the stage: same verdicts applied and end; each begun gate is used in its turn or discarded, never run twice', async (_label, verdicts) => {
+    const sequential = await gateRun({ ranking, verdicts, concurrency: 1, seed: 'seq' });
+    const name = (l: string) => l.split(' ')[l.startsWith('not needed') ? 2 : 1].split(':')[0];
+    // The first-ranked candidate (what the stage usually begins), a later one, and one the ranking left out.
+    for (const begun of [['c1'], ['c3'], ['c1', 'c9']])
+      for (const lookahead of [false, true])
+        for (const concurrency of [1, 3])
+          for (const seed of ['a', 'b']) {
+            const r = await gateRun({ ranking, verdicts: { ...verdicts, c9: 'ship' }, concurrency, seed, lookahead, started: begun });
+            expect(r.end).toEqual(sequential.end);
+            expect(r.applied).toEqual(sequential.applied);
+            // Nothing is evaluated twice; everything evaluated is applied, not needed, or discarded, once.
+            expect(new Set(r.evaluated).size).toBe(r.evaluated.length);
+            expect([...r.applied, ...r.notNeeded, ...r.discards].map(name).sort()).toEqual(r.evaluated.map(name).sort());
+            // The one the ranking left out is never applied, only discarded.
+            if (begun.includes('c9')) expect(r.discards).toContain('discard c9');
+            // A begun gate the round reached was used, not discarded.
+            for (const c of begun) if (sequential.applied.some((a) => name(a) === c)) expect(r.discards).not.toContain(`discard ${c}`);
+          }
   });
 
   it('lookahead: a gate started ahead that fails is discarded when the round is decided first, and fails the stage in its turn otherwise', async () => {

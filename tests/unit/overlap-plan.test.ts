@@ -11,7 +11,7 @@ const base = { overlap: 'auto' as const, model: selfHosted, strategy: 'global' a
 
 describe('overlapPlan', () => {
   it('overlaps everything on a self-hosted endpoint without caps', () => {
-    expect(overlapPlan(base, limits)).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: true, speculateNextBatch: true, finalWithLastGate: true, gateLookahead: true });
+    expect(overlapPlan(base, limits)).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: true, speculateNextBatch: true, finalWithLastGate: true, gateLookahead: true, gateDuringCritique: true });
   });
   it('overlaps nothing when off, or on the simulator under auto', () => {
     expect(overlapPlan({ ...base, overlap: 'off' }, limits)).toEqual(NO_OVERLAP);
@@ -21,12 +21,12 @@ describe('overlapPlan', () => {
   it('never runs evolution work early under a spend cap, and keeps measurement in order under a measurement cap', () => {
     for (const cap of [{ maxTokens: 1_000_000 }, { maxUsd: 5 }]) {
       const p = overlapPlan({ ...base, ...cap }, limits);
-      expect(p).toEqual({ measureInBackground: true, gateBaselineEarly: false, seedFinalEarly: false, speculateNextBatch: false, finalWithLastGate: false, gateLookahead: false });
+      expect(p).toEqual({ measureInBackground: true, gateBaselineEarly: false, seedFinalEarly: false, speculateNextBatch: false, finalWithLastGate: false, gateLookahead: false, gateDuringCritique: false });
     }
-    expect(overlapPlan({ ...base, maxMeasurementTokens: 10 }, limits)).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: false, speculateNextBatch: true, finalWithLastGate: false, gateLookahead: true });
+    expect(overlapPlan({ ...base, maxMeasurementTokens: 10 }, limits)).toEqual({ measureInBackground: true, gateBaselineEarly: true, seedFinalEarly: false, speculateNextBatch: true, finalWithLastGate: false, gateLookahead: true, gateDuringCritique: true });
   });
   it('does not speculate on a paid API under auto (a dropped batch is billed), nor under the ensemble strategy or statistical gating', () => {
-    expect(overlapPlan({ ...base, model: 'anthropic:claude-sonnet-4-5' }, limits)).toMatchObject({ speculateNextBatch: false, finalWithLastGate: false, gateLookahead: false, gateBaselineEarly: true, seedFinalEarly: true });
+    expect(overlapPlan({ ...base, model: 'anthropic:claude-sonnet-4-5' }, limits)).toMatchObject({ speculateNextBatch: false, finalWithLastGate: false, gateLookahead: false, gateDuringCritique: false, gateBaselineEarly: true, seedFinalEarly: true });
     expect(overlapPlan({ ...base, gating: { mode: 'statistical' } }, limits).gateLookahead).toBe(false);
     expect(overlapPlan({ ...base, strategy: 'ensemble' }, limits).gateLookahead).toBe(false);
     expect(overlapPlan({ ...base, model: 'anthropic:claude-sonnet-4-5', overlap: 'on' }, limits).speculateNextBatch).toBe(true);

@@ -1,7 +1,8 @@
 import { speculationWorthwhile } from '../../aegis/overlap';
 import { regressionGuardDue } from '../../aegis/round-decisions';
 import { rollouts } from './activities';
-import type { AegisRun } from './run';
+import { patched } from '@temporalio/workflow';
+import { AegisRun, finalBesideGate, startFinalEvaluation } from './run';
 import { roundBatch } from './stages';
 
 /*
@@ -20,6 +21,17 @@ export function speculateNextBatch(run: AegisRun, round: number): void {
   if (!speculationWorthwhile({ round, rounds: s.budget.rounds, guardDueAfterRound: regressionGuardDue(input.regressionGuard, round), stopping: controls.stopping })) return;
   const next = round + 1;
   run.overlap.startSpeculation(s.incumbentId, next, () => rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: roundBatch(run, next), k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, priority: 'background' }));
+}
+
+/**
+ * In the run's last round, the incumbent's final evaluation while the meta-agent works (aegis/overlap.ts
+ * finalWithLastGate), at background priority: the final evaluation uses it when no candidate ships (the
+ * incumbent is then the evolved harness), and a ship drops it. Without it, a last round that ships nothing
+ * ends with that evaluation running alone.
+ */
+export function startIncumbentFinal(run: AegisRun, round: number): void {
+  if (!finalBesideGate(run, round) || !patched('incumbent-final-early')) return;
+  startFinalEvaluation(run, run.state.incumbentId, 'background');
 }
 
 /**

@@ -18,6 +18,14 @@ export interface FinalEvaluation {
   train: Promise<Evaluation>;
   test: Promise<Evaluation> | null;
 }
+/** A gate begun before its stage: which candidate (of which candidate list), its verdict to come, and how to cancel it. */
+export interface EarlyGate {
+  candidateId: string;
+  harnessId: string;
+  candidatesRef: string;
+  verdict: Promise<ActivityResult<'gate'>>;
+  cancel: () => void;
+}
 /** What a rollout or an evaluation spent. */
 const spendOf = (r: Rollout | Evaluation | { spend: ReportedSpend }): ReportedSpend => ('spend' in r ? r.spend : r);
 
@@ -47,6 +55,8 @@ export class RunOverlap {
    * last round each candidate's while it is gated. Taken by the final evaluation; the others are discarded.
    */
   private finals = new Map<string, FinalEvaluation>();
+  /** The gate begun while the Critic ranks (aegis/overlap.ts gateDuringCritique), for the gate stage to use or drop. */
+  private earlyGate: EarlyGate | null = null;
   /** Discarded work still settling: `drain` waits for it, so its spend is counted before the summary. */
   private settling: Array<Promise<void>> = [];
 
@@ -112,6 +122,24 @@ export class RunOverlap {
     return result;
   }
 
+  /** Waits until this harness's early baseline, if one is running, has settled (without taking it): its outcomes are then in the cache. */
+  async baselineSettled(harnessId: string): Promise<void> {
+    if (this.baseline?.harnessId === harnessId) await this.baseline.result.catch(() => undefined);
+  }
+
+  startEarlyGate(gate: EarlyGate): void {
+    this.drop('gate');
+    gate.verdict.catch(() => undefined);
+    this.earlyGate = gate;
+  }
+
+  /** The gate begun during the critique, taken by the gate stage (null when none). */
+  takeEarlyGate(): EarlyGate | null {
+    const gate = this.earlyGate;
+    this.earlyGate = null;
+    return gate;
+  }
+
   startSpeculation(harnessId: string, round: number, run: () => Promise<Rollout>): void {
     this.drop('speculation');
     this.speculation = { harnessId, round, result: quiet(run()), what: `round ${round}'s batch rollout of ${harnessId}` };
@@ -128,9 +156,11 @@ export class RunOverlap {
   }
 
   /** Drops early work nobody will use now (a round run again, continue-as-new, the run's end): its spend is counted as discarded once it settles. */
-  drop(which: 'baseline' | 'speculation' | 'all'): void {
+  drop(which: 'baseline' | 'speculation' | 'gate' | 'all'): void {
     if ((which === 'baseline' || which === 'all') && this.baseline) this.discard(this.baseline), (this.baseline = null);
     if ((which === 'speculation' || which === 'all') && this.speculation) this.discard(this.speculation), (this.speculation = null);
+    const gate = which === 'gate' || which === 'all' ? this.takeEarlyGate() : null;
+    if (gate) this.discardWork(`gate of ${gate.candidateId} begun during the critique`, gate.verdict, gate.cancel);
   }
 
   /** Everything settled: measurements accounted, unused work counted as discarded. The seed's final evaluation is left to whoever drains. */

@@ -4,8 +4,8 @@ import { sequentialFirstChunk } from '../../aegis/sequential-gate';
 import { EvolveInput, evolveInputSchema, inputProblems, workflowIdProblem } from '../../aegis/run-input';
 import { addSpend, initialRunState, measurementSpend, ReportedSpend, RunState } from '../../aegis/run-state';
 import type { AuditRecord } from '../../aegis/types';
-import { overlapPlan } from '../../aegis/overlap';
 import { finalTrainTaskIds } from '../../aegis/run-summary';
+import { finalFitsSlack, overlapPlan } from '../../aegis/overlap';
 import { books, ledger, rollouts } from './activities';
 import type { RunControls } from './controls';
 import { RunOverlap } from './overlap';
@@ -156,4 +156,16 @@ export function startFinalEvaluation(run: AegisRun, harnessId: string, priority?
   const { input, state: s } = run;
   const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits, ...(priority ? { priority } : {}) });
   run.overlap.startFinal(harnessId, evaluate(finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed)), input.evaluateTest ? evaluate(s.testIds) : null);
+}
+
+/**
+ * Whether this round's candidates get their final evaluations beside their gates, and the incumbent its own
+ * while the meta-agent works (aegis/overlap.ts finalWithLastGate): the run's last round, when they fit the
+ * endpoint's slack.
+ */
+export function finalBesideGate(run: AegisRun, round: number): boolean {
+  const { input, state: s } = run;
+  if (!run.overlap.plan.finalWithLastGate || round < s.budget.rounds || run.controls.stopping) return false;
+  const finalTasks = finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed).length + (input.evaluateTest ? s.testIds.length : 0);
+  return finalFitsSlack({ finalEpisodes: finalTasks * input.k, maxInFlight: s.endpointLimits?.find((l) => l.model === input.model)?.limit.maxInFlight });
 }
