@@ -62,6 +62,11 @@ export interface GateInput {
   prepaid?: Spend;
   /** 'background' for a gate started ahead of its turn (aegis/gate-waves.ts lookahead): its rollouts take only the endpoint slots other work leaves free. */
   priority?: CallPriority;
+  /**
+   * A gate the run may cancel at foreground priority (one begun during the critique): its rollouts stop at
+   * their next model call once it is cancelled, as a background gate's do.
+   */
+  cancellable?: boolean;
 }
 
 /** A gate's verdict and spend; budgetStopped when the allowance ran out before the verdict was fixed (neither ship nor reject). */
@@ -141,7 +146,7 @@ export function createGateActivities(services: ActivityServices) {
       if (candidateRun.status === 'rejected') throw candidateRun.reason;
       return [incumbentRun.value, candidateRun.value];
     };
-    const scope = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, endpointLimits: input.endpointLimits, ...(input.priority ? { priority: input.priority } : {}) };
+    const scope = { benchmark: input.benchmark, taskIds: input.gateTaskIds, k: input.k, endpointLimits: input.endpointLimits, ...(input.priority ? { priority: input.priority } : {}), ...(input.cancellable ? { cancellable: true } : {}) };
     if (input.gating?.mode === 'statistical') {
       // Paired repeats: the same R seeds for both harnesses; the first repeat reuses the round's seed.
       const seeds = gateSeeds(input.seed, input.gating);
@@ -184,7 +189,7 @@ export function createGateActivities(services: ActivityServices) {
     result: (extra?: Partial<GateOutcome>) => GateOutcome,
   ): Promise<GateOutcome> {
     const { checks } = result();
-    const scope = { benchmark: input.benchmark, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...(input.priority ? { priority: input.priority } : {}) };
+    const scope = { benchmark: input.benchmark, k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, ...(input.priority ? { priority: input.priority } : {}), ...(input.cancellable ? { cancellable: true } : {}) };
     const before = await outcomesFor(services, { ...scope, taskIds: input.gateTaskIds, harnessId: input.incumbentId }, spent, progress);
     const solved = new Set(before.filter((o) => o.passed).map((o) => o.taskId));
     // Confirmation attempts (fresh seeds, 2k of them) for suspected regressions only, as in compare. Without

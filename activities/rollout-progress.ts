@@ -55,9 +55,13 @@ export class ProgressReporter {
   }
 }
 
-/** Runs `body` with a reporter beating on a timer; the reporter stops however body ends. */
-export async function withProgress<T>(body: (progress: ProgressReporter) => Promise<T>): Promise<T> {
-  const progress = new ProgressReporter();
+/**
+ * Runs `body` with a reporter beating on a timer; the reporter stops however body ends. `beatEveryMs`: 1000
+ * for work the run may cancel, which runs under a short heartbeat timeout (workflows/aegis/activities.ts
+ * cancellableRollouts) and, at background priority, can wait several seconds for a slot between episodes.
+ */
+export async function withProgress<T>(body: (progress: ProgressReporter) => Promise<T>, beatEveryMs?: number): Promise<T> {
+  const progress = new ProgressReporter(beatEveryMs);
   progress.start();
   try {
     return await body(progress);

@@ -26,9 +26,10 @@ import type { EndpointLimitInForce } from './run-state';
  * - `gateLookahead`: while a candidate is gated, the next one in the Critic's ranking is gated too
  *   (aegis/gate-waves.ts lookahead); its verdict is applied in its turn, exactly as if it had started then,
  *   and dropped when the round is decided before it. Speculative, under the same conditions, seesaw gating only.
- * - `gateDuringCritique`: while the Critic ranks, the Evolver's first candidate is gated; the gate stage uses
- *   that gate in the candidate's turn (its verdict applied exactly as one started then), and drops it when
- *   the Critic leaves the candidate out, revises the candidates or ends the round. With a meta-agent that
+ * - `gateDuringCritique`: while the Critic ranks, the Evolver's first candidate is gated (when the Evolver
+ *   took a second or more: a meta-agent that answers at once leaves nothing to fill); the gate stage uses
+ *   that gate in the candidate's turn (its verdict applied exactly as one started then), and cancels it when
+ *   the Critic leaves the candidate out, revises the candidates or the round ends before its turn. With a meta-agent that
  *   takes seconds per call, the endpoint otherwise idles through the critique. Same conditions; at foreground
  *   priority, as the gate it usually becomes.
  *

@@ -39,14 +39,18 @@ async function main() {
   for await (const w of handles) {
     const history = await env.client.workflow.getHandle(w.workflowId).fetchHistory();
     const ms = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6 - t0;
-    const sched = new Map<string, { name: string; at: number }>();
+    const sched = new Map<string, { name: string; at: number; attempt: number }>();
     for (const e of history.events ?? []) {
       const s = e.activityTaskScheduledEventAttributes;
-      if (s) sched.set(String(e.eventId), { name: s.activityType?.name ?? '?', at: ms(e) });
-      const c = e.activityTaskCompletedEventAttributes;
+      if (s) sched.set(String(e.eventId), { name: s.activityType?.name ?? '?', at: ms(e), attempt: 1 });
+      // A retried activity's started event (its last attempt's) says which attempt finished it.
+      const started = e.activityTaskStartedEventAttributes;
+      if (started) sched.get(String(started.scheduledEventId))!.attempt = started.attempt ?? 1;
+      const c = e.activityTaskCompletedEventAttributes ?? e.activityTaskCanceledEventAttributes ?? e.activityTaskFailedEventAttributes;
       if (c) {
         const from = sched.get(String(c.scheduledEventId))!;
-        console.log(`${from.name.padEnd(12)} ${(from.at / 1000).toFixed(1).padStart(6)} → ${(ms(e) / 1000).toFixed(1).padStart(6)} s`);
+        const how = e.activityTaskCompletedEventAttributes ? '' : e.activityTaskCanceledEventAttributes ? ' cancelled' : ' failed';
+        console.log(`${from.name.padEnd(12)} ${(from.at / 1000).toFixed(1).padStart(6)} → ${(ms(e) / 1000).toFixed(1).padStart(6)} s${from.attempt > 1 ? ` (attempt ${from.attempt})` : ''}${how}`);
       }
     }
   }

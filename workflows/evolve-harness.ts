@@ -105,10 +105,11 @@ async function aegisRound(run: AegisRun, round: number): Promise<boolean> {
   const plan = await planStage(run, round, focus, digest);
   if ('noop' in plan) return run.noop(round, plan.noop);
   await run.controls.enter('evolve');
+  const evolveStarted = Date.now();
   const evolved = await evolveStage(run, round, focus, digest, plan);
   if ('noop' in evolved) return run.noop(round, evolved.noop);
-  // The Evolver's first candidate gated while the Critic ranks (aegis/overlap.ts gateDuringCritique).
-  beginGateDuringCritique(run, focus, evolved);
+  // The Evolver's first candidate gated while the Critic ranks, when the meta-agent takes its time (aegis/overlap.ts gateDuringCritique).
+  beginGateDuringCritique(run, focus, evolved, Date.now() - evolveStarted);
   await run.controls.enter('critique');
   const shortlist = await critiqueStage(run, round, focus, digest, evolved);
   if ('noop' in shortlist) {

@@ -27,8 +27,8 @@ describe('overlapping AEGIS stages through Temporal', () => {
 
   beforeAll(async () => {
     env = await startDevServer();
-    // Rollouts take 300 ms more, evaluations 1.5 s and gates 2 s, as against a model endpoint, and the Critic
-    // 1.5 s, as an LLM meta-agent does: on the bare simulator they end before the next activity is scheduled,
+    // Rollouts take 300 ms more, evaluations 1.5 s and gates 2 s, as against a model endpoint, and the Evolver
+    // 1 s and the Critic 1.5 s, as an LLM meta-agent does (a gate is begun during the critique only then): on the bare simulator they end before the next activity is scheduled,
     // and whether stages overlapped would be a matter of timing (a gate begun during the critique is then
     // still open when the next candidate's is started ahead beside it).
     const activities = createActivities({ store });
@@ -36,7 +36,7 @@ describe('overlapping AEGIS stages through Temporal', () => {
       await new Promise((r) => setTimeout(r, ms));
       return f(...a);
     };
-    worker = await Worker.create({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, workflowBundle: await workflowBundle(), activities: { ...activities, rollout: slow(300, activities.rollout), evaluate: slow(1500, activities.evaluate), critique: slow(1500, activities.critique), gate: slow(2000, activities.gate) } });
+    worker = await Worker.create({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, workflowBundle: await workflowBundle(), activities: { ...activities, rollout: slow(300, activities.rollout), evaluate: slow(1500, activities.evaluate), evolve: slow(1000, activities.evolve), critique: slow(1500, activities.critique), gate: slow(2000, activities.gate) } });
     running = worker.run();
   });
   afterAll(async () => {
@@ -125,7 +125,9 @@ describe('overlapping AEGIS stages through Temporal', () => {
     expect(overlapsOff.some((o) => /critique/.test(o))).toBe(false);
     // The next candidate's gate ran beside the current one's (gateLookahead), and never without overlap.
     expect(Object.values(on.rankings).some((r) => r.length > 1)).toBe(true);
-    expect(mostOpenAtOnce(on.history.events as HistoryEvent[], 'gate')).toBe(2);
+    // Two: the current and the next; three when the gate begun during the critique is of a candidate ranked after both.
+    expect(mostOpenAtOnce(on.history.events as HistoryEvent[], 'gate')).toBeGreaterThanOrEqual(2);
+    expect(mostOpenAtOnce(on.history.events as HistoryEvent[], 'gate')).toBeLessThanOrEqual(3);
     expect(mostOpenAtOnce(off.history.events as HistoryEvent[], 'gate')).toBe(1);
     // A speculation dropped after a ship (a round before the last, with no guard after it) is reported
     // apart, never in the evolution spend compared above; without one nothing is discarded.

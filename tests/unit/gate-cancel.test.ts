@@ -20,7 +20,7 @@ jest.setTimeout(120_000);
  */
 const taskIds = getBenchmark('blocksworld').tasks().filter((t) => t.split === 'train').slice(0, 24).map((t) => t.id);
 
-async function setup(options: { cancelAfterCalls?: number; failAfterCalls?: number }) {
+async function setup(options: { cancelAfterCalls?: number; failAfterCalls?: number; foregroundCancellable?: boolean }) {
   const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-gate-cancel-')));
   const env = new MockActivityEnvironment({ activityType: 'gate' });
   const seen = { calls: 0, callsAfterCancel: 0, inFlightAtCancel: 0, tokens: 0, cancelled: false };
@@ -54,7 +54,7 @@ async function setup(options: { cancelAfterCalls?: number; failAfterCalls?: numb
   const incumbentId = await store.putHarness(seedHarness());
   const edit: Edit = { op: 'configure', processorId: 'step_budget', params: { maxSteps: 12 } };
   const { candidatesRef } = await storeCandidate(store, seedHarness(), { candidateId: 'c2', edit, editKey: 'configure:step_budget:{"maxSteps":12}', bucket: 'config', evidence: 'test', signature: 'a step budget' });
-  const input = { benchmark: 'blocksworld', k: 2, seed: 'gate-cancel', candidatesRef, candidateId: 'c2', incumbentId, gateTaskIds: taskIds, minGain: 1, sequential: { firstTaskIds: [], firstChunk: 8 }, priority: 'background' as const };
+  const input = { benchmark: 'blocksworld', k: 2, seed: 'gate-cancel', candidatesRef, candidateId: 'c2', incumbentId, gateTaskIds: taskIds, minGain: 1, sequential: { firstTaskIds: [], firstChunk: 8 }, ...(options.foregroundCancellable ? { cancellable: true } : { priority: 'background' as const }) };
   const gate = () => env.run(() => activities.gate(input)) as ReturnType<typeof activities.gate>;
   return { gate, seen };
 }
@@ -76,6 +76,17 @@ describe('a gate started ahead, cancelled', () => {
     const whole = await setup({});
     await whole.gate();
     expect(seen.calls).toBeLessThan(whole.seen.calls / 2);
+  });
+
+  test('a gate begun during the critique (foreground, marked cancellable) stops the same way', async () => {
+    const { gate, seen } = await setup({ cancelAfterCalls: 40, foregroundCancellable: true });
+    const error = await gate().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CancelledFailure);
+    expect(((error as CancelledFailure).details as Array<{ tokens: number }>)[0].tokens).toBe(seen.tokens);
+    expect(seen.callsAfterCancel).toBe(0);
   });
 
   test('runs to its verdict when not cancelled, and a failure that is not a cancellation stays that failure', async () => {

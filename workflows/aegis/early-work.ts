@@ -1,7 +1,7 @@
 import { speculationWorthwhile } from '../../aegis/overlap';
 import { regressionGuardDue } from '../../aegis/round-decisions';
-import { rollouts } from './activities';
-import { patched } from '@temporalio/workflow';
+import { cancellableRollouts, rollouts } from './activities';
+import { CancellationScope, patched } from '@temporalio/workflow';
 import { AegisRun, finalBesideGate, startFinalEvaluation } from './run';
 import { roundBatch } from './stages';
 
@@ -20,7 +20,11 @@ export function speculateNextBatch(run: AegisRun, round: number): void {
   if (!run.overlap.plan.speculateNextBatch) return;
   if (!speculationWorthwhile({ round, rounds: s.budget.rounds, guardDueAfterRound: regressionGuardDue(input.regressionGuard, round), stopping: controls.stopping })) return;
   const next = round + 1;
-  run.overlap.startSpeculation(s.incumbentId, next, () => rollouts.rollout({ benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: roundBatch(run, next), k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, priority: 'background' }));
+  const args = { benchmark: input.benchmark, harnessId: s.incumbentId, taskIds: roundBatch(run, next), k: input.k, seed: input.seed, endpointLimits: input.endpointLimits, priority: 'background' as const };
+  // Dropped (the round shipped), it is cancelled; runs recorded before that let it run to its end.
+  if (!patched('cancel-dropped-speculation')) return run.overlap.startSpeculation(s.incumbentId, next, () => rollouts.rollout(args));
+  const scope = new CancellationScope();
+  run.overlap.startSpeculation(s.incumbentId, next, () => scope.run(() => cancellableRollouts.rollout(args)), () => scope.cancel());
 }
 
 /**

@@ -116,7 +116,7 @@ function gateInputs(run: AegisRun, focus: RoundFocus, candidatesRef: string) {
   // The rule on unseen tasks (aegis/gate.ts withUnseenGain): the gain must show on the validation tasks, which
   // the candidate's author never saw. Runs recorded before it replay with the comparison alone.
   const unseen = patched('gate-unseen-gain') ? { unseenTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), minUnseenGain: unseenGainRequired(input) } : {};
-  return (candidateId: string, o: { prepaid?: ActivityResult<'evaluate'>['spend']; background?: boolean } = {}) => ({
+  return (candidateId: string, o: { prepaid?: ActivityResult<'evaluate'>['spend']; background?: boolean; cancellable?: boolean } = {}) => ({
     benchmark: input.benchmark,
     candidatesRef,
     candidateId,
@@ -132,12 +132,21 @@ function gateInputs(run: AegisRun, focus: RoundFocus, candidatesRef: string) {
     ...(sequential ? { sequential: { firstTaskIds: focus.gateTaskIds.filter((id) => validation.has(id)), firstChunk }, allowance: evolutionAllowance(input, s) } : {}),
     ...(o.prepaid ? { prepaid: o.prepaid } : {}),
     ...(o.background ? { priority: 'background' as const } : {}),
+    ...(o.cancellable ? { cancellable: true } : {}),
   });
 }
 
 /**
+ * How long the Evolver must have taken (workflow time, so replays decide alike) for the critique to be worth
+ * filling: a meta-agent that answers at once (the rule-based one) leaves nothing to fill, and a gate begun
+ * then only competes with the first-ranked candidate's when the Critic reorders (measured at 1 s per call:
+ * that gate took 50 s instead of 30).
+ */
+const META_STAGE_WORTH_FILLING_MS = 1000;
+
+/**
  * While the Critic ranks, the Evolver's first candidate is gated (aegis/overlap.ts gateDuringCritique),
- * cancellable, once the incumbent's validation outcomes are in the cache (a pending measurement or early
+ * cancellable (its rollouts watch the cancellation, at foreground priority too), once the incumbent's validation outcomes are in the cache (a pending measurement or early
  * baseline of them settled), as for a gate in its turn. It carries no baseline spend: the gate stage adds it
  * when this verdict is the first to compare, as for a gate started ahead. It runs at foreground priority,
  * unlike other speculation: it is used whenever the Critic ranks its candidate and the round gets that far
@@ -145,10 +154,10 @@ function gateInputs(run: AegisRun, focus: RoundFocus, candidatesRef: string) {
  * at background priority it shared the endpoint with the final evaluations run beside the gates and the
  * 200 ms round slowed from 33.6 to 36.1 s.
  */
-export function beginGateDuringCritique(run: AegisRun, focus: RoundFocus, evolved: Shortlist['pool']): void {
+export function beginGateDuringCritique(run: AegisRun, focus: RoundFocus, evolved: Shortlist['pool'], evolveMs: number): void {
   const first = evolved.candidates[0];
-  if (!run.overlap.plan.gateDuringCritique || !first || run.controls.stopping || !patched('gate-during-critique')) return;
-  const gate = gateInputs(run, focus, evolved.candidatesRef)(first.candidateId);
+  if (!run.overlap.plan.gateDuringCritique || !first || evolveMs < META_STAGE_WORTH_FILLING_MS || run.controls.stopping || !patched('gate-during-critique')) return;
+  const gate = gateInputs(run, focus, evolved.candidatesRef)(first.candidateId, { cancellable: true });
   const scope = new CancellationScope();
   const verdict = scope.run(async () => {
     await run.overlap.measured(focus.base);
@@ -160,7 +169,9 @@ export function beginGateDuringCritique(run: AegisRun, focus: RoundFocus, evolve
 
 /**
  * The gate begun during the critique, for the gate stage: used in its candidate's turn when the Critic kept
- * the candidates as the Evolver made them and ranked it; dropped (cancelled) otherwise.
+ * the candidates as the Evolver made them and ranked it; cancelled otherwise. Not cancelled merely for being
+ * ranked later: its finished rollouts' outcomes are in the run's outcome cache, so that candidate's gate in
+ * its turn would reuse them free, and the round's evolution spend would differ from a run without overlap.
  */
 function takeGateBegunDuringCritique(run: AegisRun, shortlist: Shortlist, cancelAhead: Map<string, () => void>): Map<string, Promise<GateVerdict>> {
   const begun = run.overlap.takeEarlyGate();

@@ -12,11 +12,15 @@ interface Early<T> {
   result: Promise<T>;
   /** What the work is, for the log when nothing used it. */
   what: string;
+  /** Cancels it (work started in its own cancellation scope); absent for work that runs to its end. */
+  cancel?: () => void;
 }
 /** A final evaluation's two halves: the train tasks, and the test tasks when the run evaluates them. */
 export interface FinalEvaluation {
   train: Promise<Evaluation>;
   test: Promise<Evaluation> | null;
+  /** Cancels both halves (a speculative final evaluation runs in its own cancellation scope). */
+  cancel?: () => void;
 }
 /** A gate begun before its stage: which candidate (of which candidate list), its verdict to come, and how to cancel it. */
 export interface EarlyGate {
@@ -60,9 +64,10 @@ export class RunOverlap {
   /** Discarded work still settling: `drain` waits for it, so its spend is counted before the summary. */
   private settling: Array<Promise<void>> = [];
 
-  startFinal(harnessId: string, train: Promise<Evaluation>, test: Promise<Evaluation> | null): void {
+  startFinal(harnessId: string, start: () => FinalEvaluation): void {
     if (this.finals.has(harnessId)) return;
-    this.finals.set(harnessId, { train: quiet(train), test: test && quiet(test) });
+    const { train, test, cancel } = start();
+    this.finals.set(harnessId, { train: quiet(train), test: test && quiet(test), ...(cancel ? { cancel } : {}) });
   }
 
   /** The early final evaluation of this harness, taken (null when there is none). */
@@ -74,7 +79,10 @@ export class RunOverlap {
 
   /** Drops every early final evaluation not taken: their spend is discarded once they settle. */
   dropFinals(): void {
-    for (const [harnessId, early] of this.finals) for (const r of [early.train, early.test]) if (r) this.discard({ harnessId, result: r, what: `final evaluation of ${harnessId}` });
+    for (const [harnessId, early] of this.finals) {
+      early.cancel?.();
+      for (const r of [early.train, early.test]) if (r) this.discard({ harnessId, result: r, what: `final evaluation of ${harnessId}` });
+    }
     this.finals.clear();
   }
 
@@ -140,9 +148,10 @@ export class RunOverlap {
     return gate;
   }
 
-  startSpeculation(harnessId: string, round: number, run: () => Promise<Rollout>): void {
+  /** `run` starts it; `cancel`, when given, stops it once it is dropped (its spend so far still counted). */
+  startSpeculation(harnessId: string, round: number, run: () => Promise<Rollout>, cancel?: () => void): void {
     this.drop('speculation');
-    this.speculation = { harnessId, round, result: quiet(run()), what: `round ${round}'s batch rollout of ${harnessId}` };
+    this.speculation = { harnessId, round, result: quiet(run()), what: `round ${round}'s batch rollout of ${harnessId}`, ...(cancel ? { cancel } : {}) };
   }
 
   /** The speculative batch rollout for this round and incumbent, or null (one for another harness is dropped). */
@@ -191,24 +200,21 @@ export class RunOverlap {
    * details — counted as discarded once it settles.
    */
   discardWork(what: string, result: Promise<{ spend?: ReportedSpend }>, cancel?: () => void): void {
-    cancel?.();
-    const settled = result.then(
-      (r) => ({ spend: r.spend ?? { tokens: 0, costUsd: 0 } }),
-      (e: unknown) => {
-        const spend = cancelledSpend(e);
-        if (spend) return { spend };
-        throw e;
-      },
-    );
-    this.discard({ harnessId: '', what, result: settled });
+    this.discard({ harnessId: '', what, result: result.then((r) => ({ spend: r.spend ?? { tokens: 0, costUsd: 0 } })), ...(cancel ? { cancel } : {}) });
   }
 
+  /** Cancels the work when it can be, and counts its spend (the result's, or a cancellation's details) as discarded once it settles. */
   private discard(early: Early<Rollout | Evaluation | { spend: ReportedSpend }>): void {
+    early.cancel?.();
+    const settled = early.result.then(spendOf, (e: unknown) => {
+      const spend = cancelledSpend(e);
+      if (spend) return spend;
+      throw e;
+    });
     this.settling.push(
-      early.result.then(
-        (r) => {
+      settled.then(
+        (spend) => {
           const before = this.state.overlapDiscarded ?? { tokens: 0, costUsd: 0, rollouts: 0 };
-          const spend = spendOf(r);
           this.state.overlapDiscarded = { ...addSpend(before, spend), rollouts: before.rollouts + 1 };
           log.info('overlap: work started early was not used', { what: early.what, tokens: spend.tokens ?? 0 });
         },

@@ -1,4 +1,4 @@
-import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
 import { measurementBudgetLeft, spendExhausted, stopReason } from '../../aegis/run-budget';
 import { sequentialFirstChunk } from '../../aegis/sequential-gate';
 import { EvolveInput, evolveInputSchema, inputProblems, workflowIdProblem } from '../../aegis/run-input';
@@ -6,7 +6,7 @@ import { addSpend, initialRunState, measurementSpend, ReportedSpend, RunState } 
 import type { AuditRecord } from '../../aegis/types';
 import { finalTrainTaskIds } from '../../aegis/run-summary';
 import { finalFitsSlack, overlapPlan } from '../../aegis/overlap';
-import { books, ledger, rollouts } from './activities';
+import { books, cancellableRollouts, ledger, rollouts } from './activities';
 import type { RunControls } from './controls';
 import { RunOverlap } from './overlap';
 
@@ -149,13 +149,21 @@ async function startOverlap(run: AegisRun): Promise<void> {
 }
 
 /**
- * A harness's final evaluation (train tasks, test tasks when evaluated), started now (aegis/overlap.ts);
- * beside a gate started ahead, at that gate's background priority.
+ * A harness's final evaluation (train tasks, test tasks when evaluated), started now (aegis/overlap.ts).
+ * A speculative one (a last-round candidate's, the incumbent's) runs at background priority, in its own
+ * cancellation scope: dropped, it is cancelled. Runs recorded before 'cancel-dropped-speculation' let it run
+ * to its end.
  */
 export function startFinalEvaluation(run: AegisRun, harnessId: string, priority?: 'background'): void {
   const { input, state: s } = run;
-  const evaluate = (taskIds: string[]) => rollouts.evaluate({ benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits, ...(priority ? { priority } : {}) });
-  run.overlap.startFinal(harnessId, evaluate(finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed)), input.evaluateTest ? evaluate(s.testIds) : null);
+  run.overlap.startFinal(harnessId, () => {
+    const scope = priority && patched('cancel-dropped-speculation') ? new CancellationScope() : null;
+    const evaluate = (taskIds: string[]) => {
+      const args = { benchmark: input.benchmark, harnessId, taskIds, k: input.k, seed: `${input.seed}|final`, endpointLimits: input.endpointLimits, ...(priority ? { priority } : {}) };
+      return scope ? scope.run(() => cancellableRollouts.evaluate(args)) : rollouts.evaluate(args);
+    };
+    return { train: evaluate(finalTrainTaskIds(s.trainIds, input.finalTrainTasks, input.seed)), test: input.evaluateTest ? evaluate(s.testIds) : null, ...(scope ? { cancel: () => scope.cancel() } : {}) };
+  });
 }
 
 /**
