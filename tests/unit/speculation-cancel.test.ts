@@ -1,13 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { getBenchmark } from '../../benchmarks/registry';
-import type { Model } from '../../harness/processor';
 import { seedHarness } from '../../harness/seed';
 import { ArtifactStore } from '../../store/artifact-store';
+import { cancellingModel, expectCancelledWithItsSpend } from '../helpers/cancelling-model';
 
 jest.setTimeout(120_000);
 
@@ -23,30 +22,8 @@ const taskIds = getBenchmark('blocksworld').tasks().filter((t) => t.split === 't
 async function setup(kind: 'rollout' | 'evaluate', options: { cancelAfterCalls?: number; failAfterCalls?: number; priority?: 'background' }) {
   const store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'hx-speculation-cancel-')));
   const env = new MockActivityEnvironment({ activityType: kind });
-  const seen = { calls: 0, callsAfterCancel: 0, tokens: 0, cancelled: false };
-  const activities = createActivities({
-    store,
-    // The simulator's answers, slowed a little so calls are in flight when the cancel comes; every token counted.
-    substituteRolloutModel: (model): Model => ({
-      id: model.id,
-      async generate(request) {
-        seen.calls++;
-        if (seen.cancelled) seen.callsAfterCancel++;
-        if (options.failAfterCalls !== undefined && seen.calls > options.failAfterCalls) throw new Error('the endpoint broke');
-        try {
-          await new Promise((resolve) => setTimeout(resolve, 2));
-          const response = await model.generate(request);
-          seen.tokens += response.usage.inputTokens + response.usage.outputTokens;
-          return response;
-        } finally {
-          if (options.cancelAfterCalls !== undefined && seen.calls >= options.cancelAfterCalls && !seen.cancelled) {
-            seen.cancelled = true;
-            env.cancel();
-          }
-        }
-      },
-    }),
-  });
+  const { seen, substitute } = cancellingModel(options, () => env.cancel());
+  const activities = createActivities({ store, substituteRolloutModel: substitute });
   const harnessId = await store.putHarness(seedHarness());
   const input = { benchmark: 'blocksworld', harnessId, taskIds, k: 2, seed: 'speculation-cancel', ...(options.priority ? { priority: options.priority } : {}) };
   const run = () => env.run(() => (kind === 'rollout' ? activities.rollout(input) : activities.evaluate(input))) as Promise<unknown>;
@@ -56,16 +33,7 @@ async function setup(kind: 'rollout' | 'evaluate', options: { cancelAfterCalls?:
 describe.each(['rollout', 'evaluate'] as const)('a speculative %s, cancelled', (kind) => {
   test('stops starting calls and reports what it had spent in the cancellation', async () => {
     const { run, seen } = await setup(kind, { cancelAfterCalls: 40, priority: 'background' });
-    const error = await run().then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(CancelledFailure);
-    const [spend] = (error as CancelledFailure).details as Array<{ tokens: number }>;
-    // Every token the calls used before the rollout stopped, no more, no less.
-    expect(spend.tokens).toBe(seen.tokens);
-    expect(spend.tokens).toBeGreaterThan(0);
-    expect(seen.callsAfterCancel).toBe(0);
+    await expectCancelledWithItsSpend(run, seen);
     const whole = await setup(kind, { priority: 'background' });
     await whole.run();
     expect(seen.calls).toBeLessThan(whole.seen.calls / 2);
