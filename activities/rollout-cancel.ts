@@ -1,5 +1,8 @@
+import { CancelledFailure } from '@temporalio/activity';
 import type { Model } from '../harness/processor';
+import type { CallPriority } from '../models/endpoint-limiter';
 import { cancellationSignalOrNull, noteCancelledUsage } from './activity-context';
+import { ProgressReporter, withProgress } from './rollout-progress';
 import type { Spend } from './spend';
 
 /** A rollout stopped because its activity was cancelled; `spend` is what its model calls had used. */
@@ -50,4 +53,19 @@ function stopWhenCancelled(model: Model, signal: AbortSignal, used: { inputToken
       return response;
     },
   };
+}
+
+/**
+ * Runs a rollout or evaluate activity's body with its progress heartbeats. Background work (speculation:
+ * aegis/overlap.ts) is what a run cancels when no stage will use it: it stays alive every second (its
+ * cancellation arrives within the short heartbeat timeout it runs under), and a rollout stopped by the
+ * cancellation leaves as a CancelledFailure whose details are what its model calls had used, which the run
+ * counts as discarded work.
+ */
+export function withCancellableProgress<T>(priority: CallPriority | undefined, body: (progress: ProgressReporter) => Promise<T>): Promise<T> {
+  if (priority !== 'background') return withProgress(body);
+  return withProgress(body, 1000).catch((e: unknown) => {
+    if (e instanceof RolloutCancelled) throw new CancelledFailure(`${e.message}: no stage will use it`, [e.spend]);
+    throw e;
+  });
 }

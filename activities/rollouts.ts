@@ -9,8 +9,7 @@ import { CallPriority, sharedEndpointLimiters } from '../models/endpoint-limiter
 import { costUsd } from '../models/prices';
 import { faultPoint } from './boundary';
 import { ProgressReporter, rolloutKey, withProgress } from './rollout-progress';
-import { cancellableRollout, RolloutCancelled } from './rollout-cancel';
-import { CancelledFailure } from '@temporalio/activity';
+import { cancellableRollout, withCancellableProgress } from './rollout-cancel';
 import { ActivityServices, loadVerifiedHarness } from './services';
 import { Spend, totalSpend } from './spend';
 
@@ -29,10 +28,7 @@ export interface RolloutInput {
    * the tasks up to the cut (aegis/rollout-cut.ts), budgetStopped. Measurement never sets it.
    */
   allowance?: RolloutAllowance;
-  /**
-   * 'background' for work a run starts ahead of the stage that needs it (aegis/overlap.ts): its model calls
-   * take only the endpoint slots foreground work leaves free. Not part of any outcome's key: outcomes never depend on it.
-   */
+  /** 'background' for work started ahead of its stage (aegis/overlap.ts): its calls take only the slots foreground work leaves free. In no outcome's key. */
   priority?: CallPriority;
   /** Watch the activity's cancellation at foreground priority too (a gate begun during the critique); background work always is. */
   cancellable?: boolean;
@@ -99,9 +95,7 @@ export async function runRollout(
   // Each finished episode's trace is stored as it ends, so a retried attempt reuses it instead of paying for
   // the episode again. Simulator episodes cost microseconds: running one again is cheaper than storing it twice.
   const persistTraces = writeTraces && !effectiveModelId(services, config.model.main.model).startsWith('sim:');
-  // Speculative work (background priority, or a gate begun early) is what a run cancels when no stage will
-  // use it: only its calls pass the cancellation check (activities/rollout-cancel.ts); every other rollout's
-  // hot path is unchanged.
+  // Only work a run may cancel (background, or a gate begun early) passes the cancellation check (rollout-cancel.ts).
   const cancellable = input.priority === 'background' || input.cancellable ? cancellableRollout(services.wrapRolloutModel, (u) => costUsd(config.model.main.model, u)) : null;
   const result = await rolloutTasks({
     wrapModel: cancellable?.wrapModel ?? services.wrapRolloutModel,
@@ -178,20 +172,6 @@ export async function outcomesWithin(services: ActivityServices, input: Omit<Rol
   return { outcomes: scope.taskIds.slice(0, firstLeftOut).map((id) => cached.get(id)!), ...(cut ? { cut } : {}) };
 }
 
-/**
- * Runs a rollout activity's body. Background work (speculation: aegis/overlap.ts) is what a run cancels when
- * no stage will use it: it stays alive every second (its cancellation arrives within the short heartbeat
- * timeout it runs under), and a rollout stopped by the cancellation leaves as a CancelledFailure whose
- * details are what its model calls had used, which the run counts as discarded work.
- */
-function asActivity<T>(priority: CallPriority | undefined, body: (progress: ProgressReporter) => Promise<T>): Promise<T> {
-  if (priority !== 'background') return withProgress(body);
-  return withProgress(body, 1000).catch((e: unknown) => {
-    if (e instanceof RolloutCancelled) throw new CancelledFailure(`${e.message}: no stage will use it`, [e.spend]);
-    throw e;
-  });
-}
-
 /** The endpoint limit a worker applies to each model (run input over its HARNESSX_ENDPOINT_LIMITS over the default). */
 export function endpointLimitsInForce(input: { models: string[]; endpointLimits?: EndpointLimits }): EndpointLimitInForce[] {
   const limiters = sharedEndpointLimiters();
@@ -210,7 +190,7 @@ export function createRolloutActivities(services: ActivityServices) {
 
   /** A rollout whose per-task outcomes are cached (gates and evaluations reuse them) and stored. */
   async function rolloutAndRecord(input: RolloutInput, writeTraces: boolean): Promise<OutcomesResult & { tracesRef?: string }> {
-    const { outcomes, episodes, spend: used, spendOf, tracesRef, cut } = await asActivity(input.priority, (progress) => runRollout(services, input, writeTraces, progress));
+    const { outcomes, episodes, spend: used, spendOf, tracesRef, cut } = await withCancellableProgress(input.priority, (progress) => runRollout(services, input, writeTraces, progress));
     // A cut rollout's outcomes are those up to its cut only: nothing past it reaches the cache.
     await services.outcomeCache.record(input, outcomes, spendOf);
     return {
@@ -249,7 +229,7 @@ export function createRolloutActivities(services: ActivityServices) {
      */
     async evaluate(input: Omit<RolloutInput, 'recordPolicy'>) {
       const spent: Spend[] = [];
-      const { outcomes, cut } = await asActivity(input.priority, (progress) => outcomesWithin(services, input, spent, progress));
+      const { outcomes, cut } = await withCancellableProgress(input.priority, (progress) => outcomesWithin(services, input, spent, progress));
       // Durability tests hold here: the outcomes are in the cache, the result not yet reported (outcome-cache.ts: spend counted once).
       await faultPoint(store, 'evaluate');
       return { passRate: passRate(outcomes), passed: outcomes.filter((o) => o.passed).length, tasks: outcomes.length, episodes: outcomes.length * input.k, spend: totalSpend(spent), ...cutRecord(cut, outcomes.length) };

@@ -177,7 +177,7 @@ function takeGateBegunDuringCritique(run: AegisRun, shortlist: Shortlist, cancel
   const begun = run.overlap.takeEarlyGate();
   if (!begun) return new Map();
   if (begun.candidatesRef !== shortlist.pool.candidatesRef || !shortlist.ranking.includes(begun.candidateId)) {
-    run.overlap.discardWork(`gate of ${begun.candidateId} begun during the critique`, begun.verdict, begun.cancel);
+    run.overlap.discardEarlyGate(begun);
     return new Map();
   }
   cancelAhead.set(begun.candidateId, begun.cancel);

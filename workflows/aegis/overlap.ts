@@ -137,8 +137,7 @@ export class RunOverlap {
 
   startEarlyGate(gate: EarlyGate): void {
     this.drop('gate');
-    gate.verdict.catch(() => undefined);
-    this.earlyGate = gate;
+    this.earlyGate = { ...gate, verdict: quiet(gate.verdict) };
   }
 
   /** The gate begun during the critique, taken by the gate stage (null when none). */
@@ -169,7 +168,12 @@ export class RunOverlap {
     if ((which === 'baseline' || which === 'all') && this.baseline) this.discard(this.baseline), (this.baseline = null);
     if ((which === 'speculation' || which === 'all') && this.speculation) this.discard(this.speculation), (this.speculation = null);
     const gate = which === 'gate' || which === 'all' ? this.takeEarlyGate() : null;
-    if (gate) this.discardWork(`gate of ${gate.candidateId} begun during the critique`, gate.verdict, gate.cancel);
+    if (gate) this.discardEarlyGate(gate);
+  }
+
+  /** Cancels a gate begun during the critique that no stage will use; its spend so far is discarded work. */
+  discardEarlyGate(gate: EarlyGate): void {
+    this.discardWork(`gate of ${gate.candidateId} begun during the critique`, gate.verdict, gate.cancel);
   }
 
   /** Everything settled: measurements accounted, unused work counted as discarded. The seed's final evaluation is left to whoever drains. */
