@@ -98,8 +98,8 @@ export function speculationWorthwhile(o: { round: number; rounds: number; guardD
 }
 
 /**
- * Whether a candidate's final evaluation is small enough to start beside its gate: at most the episodes a
- * rollout keeps open (twice the calls in flight), so it fills the gate's tail instead of competing with it,
+ * Whether a candidate's final evaluation is small enough to start beside its gate: at most twice the calls
+ * in flight in episodes, so it fills the gate's tail instead of competing with it,
  * and a rejected candidate costs little. A run's default final evaluation (every train task and the test
  * tasks) is far larger: there a rejection would throw away more than the gate itself cost.
  */

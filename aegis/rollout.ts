@@ -167,20 +167,27 @@ export function episodeSeed(seed: string, taskId: string, attempt: number): stri
  * How many episodes a rollout keeps open by default. The simulator is synchronous CPU work on this thread:
  * one episode at a time, since interleaving episodes on one thread gains nothing and costs CPU (4–11% in
  * bench/sim-path-bench.ts); a harness with code processors keeps its limit (the cores), so the sandbox
- * thread's work overlaps the episodes'. A real endpoint: twice its limit of calls in flight, because an
- * episode spends part of its time between calls (processors, tools) and the limiter, not the episode
- * count, is what must stay full; the limiter still never lets more than the limit's calls out.
+ * thread's work overlaps the episodes'. A remote endpoint: eight times its limit of calls in flight (the
+ * limiter still never lets more than the limit's calls out). Not twice: a new episode starts only when one
+ * ends, and the rollout's last ones then run alone, one call at a time, while the endpoint idles. With
+ * twice the limit the 424-episode batch of a 200 ms / 64 AEGIS round ended with 2.4 s at under half the
+ * endpoint; eight times the limit keeps a batch at 0.97–1.0 of it whatever its size (an event simulation
+ * of the measured episode lengths over 128–1,500 episodes; twice: 0.87–0.98). An episode that starts a
+ * process of its own (a stateful MCP server) keeps twice the limit: that many processes is enough.
  */
-export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'endpointLimits' | 'limiters' | 'substituteModel'>): number {
+export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'endpointLimits' | 'limiters' | 'substituteModel'> & { benchmark?: Pick<Benchmark, 'episodesStartProcesses'> }): number {
   const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
   const main = spec.config.model.main.model;
   // A substituted model talks to another endpoint: its limit is the one that counts.
   const modelId = spec.substituteModel ? spec.substituteModel({ id: main, generate: () => Promise.reject(new Error('not called')) }, 'concurrency').id : main;
   if (!limiters) return 1;
   const calls = limiters.resolve(modelId, spec.endpointLimits).limit.maxInFlight;
-  if (!inProcessModel(modelId)) return 2 * calls;
+  if (!inProcessModel(modelId)) return (spec.benchmark?.episodesStartProcesses ? 2 : EPISODES_PER_ENDPOINT_SLOT) * calls;
   return hasCodeProcessors(spec.config) ? calls : 1;
 }
+
+/** Episodes a rollout keeps open per call the endpoint takes at once (defaultRolloutConcurrency). */
+export const EPISODES_PER_ENDPOINT_SLOT = 8;
 
 /**
  * The simulator answers in this process, synchronously: there is no endpoint to protect, and a call is never

@@ -45,8 +45,8 @@ export const SEQUENTIAL_GATE_FIRST_CHUNK = 8;
  * The first chunk of a run's sequential gates. `requested` (the run input's gateChunk) wins. Otherwise 8,
  * except against an endpoint that is neither the simulator nor a paid API, recorded with a limit at setup
  * (a local vLLM or Ollama): there a chunk of 8 tasks leaves most of the endpoint idle while it runs, so
- * the first chunk holds as many tasks as fill the episodes a rollout keeps open (twice the calls in
- * flight, as defaultRolloutConcurrency). The size comes from the run's input and the limits recorded at
+ * the first chunk holds as many tasks as give twice the calls in flight in episodes (defaultRolloutConcurrency
+ * keeps more open now; the chunk stays as it was, since a running workflow computes it again on replay). The size comes from the run's input and the limits recorded at
  * setup, never from a limit changed later, so it is fixed for the whole run and replays the same. It
  * changes only what the gate spends before its verdict, never the verdict (sequentialDecision is exact).
  * The simulator (CPU-bound, nothing to fill) and paid APIs (a bigger chunk spends more on a candidate an

@@ -24,17 +24,19 @@ async function main() {
   const samples: number[] = [];
   let last = 0;
   const t0 = Date.now();
+  // TIMELINE_STEP_MS=100 samples ten times a second (a stage's tail is a fraction of a second).
+  const stepMs = Number(process.env.TIMELINE_STEP_MS ?? 1000);
   const tick = setInterval(() => {
     const calls = server.stats.answered;
     samples.push(calls - last);
     last = calls;
-  }, 1000);
+  }, stepMs);
   await runner.run({ server, benchmark, config: evolvedHarness(), harnessId: 'hx-0000000000000000', simModel: 'sim:small', taskIds: benchmark.tasks().map((t) => t.id).slice(0, tasks), k: 2, seed: `latency-${latencyMs}-64`, limit: 64 });
   clearInterval(tick);
   console.log(runner.detail?.());
-  // calls answered per second / (64 / L) = share of the endpoint busy that second
-  const perSecond = 64 / (latencyMs / 1000);
-  console.log('busy per second:', samples.map((n) => (n / perSecond).toFixed(1)).join(' '));
+  // calls answered per step / (64 / L × step) = share of the endpoint busy that step
+  const perStep = (64 / (latencyMs / 1000)) * (stepMs / 1000);
+  console.log(`busy per ${stepMs} ms:`, samples.map((n) => (n / perStep).toFixed(1)).join(' '));
   const handles = env.client.workflow.list({ query: `WorkflowType = 'evolveHarness'` });
   for await (const w of handles) {
     const history = await env.client.workflow.getHandle(w.workflowId).fetchHistory();

@@ -58,6 +58,11 @@ export interface Benchmark {
    */
   readonly hasSimulatedUser?: boolean;
   /**
+   * Each episode starts a process of its own (a user suite's MCP server that keeps per-episode state): a
+   * rollout against a remote endpoint then keeps fewer episodes open (defaultRolloutConcurrency).
+   */
+  readonly episodesStartProcesses?: boolean;
+  /**
    * `userModel`: the LLM that plays the simulated user (without one, a scripted user plays it); others ignore
    * it. User suites open their tools (MCP servers) here, so the environment may come as a promise; the run
    * wiring awaits it and calls `close` when the episode is over.

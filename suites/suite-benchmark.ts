@@ -41,6 +41,7 @@ export class SuiteBenchmark implements Benchmark {
   readonly name: string;
   readonly description: string;
   readonly hasSimulatedUser: boolean;
+  readonly episodesStartProcesses: boolean;
   private readonly byId: Map<string, LoadedSuiteTask>;
   private readonly benchmarkTasks: BenchmarkTask[];
 
@@ -48,6 +49,8 @@ export class SuiteBenchmark implements Benchmark {
     this.name = options.name;
     this.description = options.config.description ?? `user suite "${options.name}"`;
     this.hasSimulatedUser = !!options.config.user;
+    // A stdio MCP server that keeps per-episode state is started once per episode (suites/mcp).
+    this.episodesStartProcesses = (options.config.tools ?? []).some((t) => 'mcp' in t && 'command' in t.mcp && !t.stateless);
     this.byId = new Map(options.tasks.map((t) => [t.id, t]));
     this.benchmarkTasks = options.tasks.map((t) => ({ id: t.id, instruction: t.instruction, split: t.split }));
   }

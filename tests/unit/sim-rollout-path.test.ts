@@ -16,14 +16,16 @@ const withCode = (model: string) =>
   parseHarnessConfig({ model: { main: { model } }, hooks: { before_model: [{ id: 'noop', type: 'code', params: { source: 'export function process(event) { return null; }', smokeTests: [{ name: 'x', event: { hook: 'before_model' }, expect: 'unchanged' }], timeoutMs: 1000 } }] } });
 
 describe('the simulator\'s rollout path', () => {
-  it('runs simulator episodes one at a time by default; code processors keep the cores; endpoints twice their limit', () => {
+  it('runs simulator episodes one at a time by default; code processors keep the cores; endpoints eight times their limit', () => {
     const limiters = new EndpointLimiters({ cpus: 4 });
     expect(defaultRolloutConcurrency({ config: seedHarness('sim:small'), limiters })).toBe(1);
     expect(defaultRolloutConcurrency({ config: withCode('sim:small'), limiters })).toBe(4);
-    expect(defaultRolloutConcurrency({ config: seedHarness('openai-compatible:m@http://127.0.0.1:8000/v1'), limiters })).toBe(64);
+    expect(defaultRolloutConcurrency({ config: seedHarness('openai-compatible:m@http://127.0.0.1:8000/v1'), limiters })).toBe(256);
+    // Episodes that each start a process (a stateful MCP server) keep twice the limit open.
+    expect(defaultRolloutConcurrency({ config: seedHarness('openai-compatible:m@http://127.0.0.1:8000/v1'), limiters, benchmark: { episodesStartProcesses: true } })).toBe(64);
     // A simulator substituted by a model over the wire (the bench, tests) is an endpoint again.
     const overWire = (m: Model) => ({ ...m, id: 'openai-compatible:sim@http://127.0.0.1:9/v1' });
-    expect(defaultRolloutConcurrency({ config: seedHarness('sim:small'), limiters, substituteModel: overWire })).toBe(64);
+    expect(defaultRolloutConcurrency({ config: seedHarness('sim:small'), limiters, substituteModel: overWire })).toBe(256);
   });
 
   it('simulator calls skip the endpoint limiter; the same episodes give the same results through it', async () => {

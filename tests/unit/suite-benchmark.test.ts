@@ -137,6 +137,15 @@ describe('a user suite as a Benchmark', () => {
     await env.close();
   });
 
+  it('says its episodes start processes only for a stdio MCP server that keeps per-episode state (rollouts then keep fewer open)', async () => {
+    const starts = async (tools: SuiteConfig['tools']) => (await suiteWith({ verifier: () => 1, tools }, [])).episodesStartProcesses;
+    expect(await starts([{ mcp: { command: 'node', args: ['server.js'] } }])).toBe(true);
+    expect(await starts([{ mcp: { command: 'node', args: ['server.js'] }, stateless: true }])).toBe(false);
+    expect(await starts([{ mcp: { url: 'http://127.0.0.1:9/mcp' } }])).toBe(false);
+    expect(await starts(undefined)).toBe(false);
+    expect(notes.episodesStartProcesses).toBe(false); // the fixture's tools are functions
+  });
+
   it('registers in the benchmark registry; a clash with a built-in name or another suite is refused', async () => {
     try {
       registerBenchmark(notes);
