@@ -16,7 +16,7 @@ export function gateSeeds(seed: string, gating?: { mode: 'seesaw' | 'statistical
 /**
  * How many ranked candidates the gate evaluates at once. `requested` (the run input's gateConcurrency) wins.
  * Otherwise: as many as it takes for the candidates' episodes to fill the episodes a rollout keeps open
- * against the run's endpoint (twice its calls in flight, as defaultRolloutConcurrency), and never more than there are candidates after the first (which
+ * against the run's endpoint (twice its calls in flight; fixed, since a running workflow computes it again on replay), and never more than there are candidates after the first (which
  * the gate evaluates alone, see gateWaves). One candidate that
  * fills the endpoint alone gives 1, so nothing is evaluated speculatively when it would not save time;
  * the simulator (CPU work on the worker's thread) and paid APIs (speculation costs money) stay sequential. No recorded limits (runs recorded before they were): 1.

@@ -171,9 +171,10 @@ export function episodeSeed(seed: string, taskId: string, attempt: number): stri
  * limiter still never lets more than the limit's calls out). Not twice: a new episode starts only when one
  * ends, and the rollout's last ones then run alone, one call at a time, while the endpoint idles. With
  * twice the limit the 424-episode batch of a 200 ms / 64 AEGIS round ended with 2.4 s at under half the
- * endpoint; eight times the limit keeps a batch at 0.97–1.0 of it whatever its size (an event simulation
- * of the measured episode lengths over 128–1,500 episodes; twice: 0.87–0.98). An episode that starts a
- * process of its own (a stateful MCP server) keeps twice the limit: that many processes is enough.
+ * endpoint; eight times the limit keeps a stage at 0.98–1.0 of it whatever its size (bench/episodes-open-sim.ts:
+ * the simulator's episode lengths, stages of 128–1,500 episodes; twice: 0.74–0.99, four times: 0.90–1.0). At most 512 episodes
+ * (never fewer than twice the limit), for memory. An episode that starts a process of its own (a stateful
+ * MCP server) keeps twice the limit: that many processes is enough.
  */
 export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'endpointLimits' | 'limiters' | 'substituteModel'> & { benchmark?: Pick<Benchmark, 'episodesStartProcesses'> }): number {
   const limiters = spec.limiters === undefined ? sharedEndpointLimiters() : spec.limiters;
@@ -182,12 +183,14 @@ export function defaultRolloutConcurrency(spec: Pick<RolloutSpec, 'config' | 'en
   const modelId = spec.substituteModel ? spec.substituteModel({ id: main, generate: () => Promise.reject(new Error('not called')) }, 'concurrency').id : main;
   if (!limiters) return 1;
   const calls = limiters.resolve(modelId, spec.endpointLimits).limit.maxInFlight;
-  if (!inProcessModel(modelId)) return (spec.benchmark?.episodesStartProcesses ? 2 : EPISODES_PER_ENDPOINT_SLOT) * calls;
+  if (!inProcessModel(modelId)) return spec.benchmark?.episodesStartProcesses ? 2 * calls : Math.max(2 * calls, Math.min(EPISODES_PER_ENDPOINT_SLOT * calls, MOST_EPISODES_OPEN));
   return hasCodeProcessors(spec.config) ? calls : 1;
 }
 
 /** Episodes a rollout keeps open per call the endpoint takes at once (defaultRolloutConcurrency). */
 export const EPISODES_PER_ENDPOINT_SLOT = 8;
+/** The most episodes a rollout keeps open, unless twice the limit is more: each holds about 0.3 MB (424 open instead of 128 added 92 MB to a round's peak RSS). */
+export const MOST_EPISODES_OPEN = 512;
 
 /**
  * The simulator answers in this process, synchronously: there is no endpoint to protect, and a call is never

@@ -21,6 +21,9 @@ describe('the simulator\'s rollout path', () => {
     expect(defaultRolloutConcurrency({ config: seedHarness('sim:small'), limiters })).toBe(1);
     expect(defaultRolloutConcurrency({ config: withCode('sim:small'), limiters })).toBe(4);
     expect(defaultRolloutConcurrency({ config: seedHarness('openai-compatible:m@http://127.0.0.1:8000/v1'), limiters })).toBe(256);
+    // At most 512 open, never fewer than twice the limit.
+    const at = (maxInFlight: number) => defaultRolloutConcurrency({ config: seedHarness('openai-compatible:m@http://127.0.0.1:8000/v1'), limiters, endpointLimits: { 'openai-compatible': { maxInFlight } } });
+    expect([at(64), at(128), at(256), at(300)]).toEqual([512, 512, 512, 600]);
     // Episodes that each start a process (a stateful MCP server) keep twice the limit open.
     expect(defaultRolloutConcurrency({ config: seedHarness('openai-compatible:m@http://127.0.0.1:8000/v1'), limiters, benchmark: { episodesStartProcesses: true } })).toBe(64);
     // A simulator substituted by a model over the wire (the bench, tests) is an endpoint again.
