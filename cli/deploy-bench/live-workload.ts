@@ -223,7 +223,8 @@ export async function playLiveWorkload(o: LiveWorkloadOptions): Promise<LiveWork
   let final: DeploymentStatus | null = null;
   while (Date.now() < deadline) {
     await readStatus();
-    final = lastStatus();
+    // A read that timed out (a loaded server) keeps the last answer: null would count every run as lost.
+    final = lastStatus() ?? final;
     // Settled: every report applied, no round working, no canary still deciding on runs that will not come.
     if (final && final.counts.reports >= played.length - stats.reportsDropped && !final.roundRunning) break;
     await sleep(250);
