@@ -49,8 +49,7 @@ export class SuiteBenchmark implements Benchmark {
     this.name = options.name;
     this.description = options.config.description ?? `user suite "${options.name}"`;
     this.hasSimulatedUser = !!options.config.user;
-    // A stdio MCP server that keeps per-episode state is started once per episode (suites/mcp).
-    this.episodesStartProcesses = (options.config.tools ?? []).some((t) => 'mcp' in t && 'command' in t.mcp && !t.stateless);
+    this.episodesStartProcesses = options.providers.some((p) => p.startsProcessPerEpisode);
     this.byId = new Map(options.tasks.map((t) => [t.id, t]));
     this.benchmarkTasks = options.tasks.map((t) => ({ id: t.id, instruction: t.instruction, split: t.split }));
   }

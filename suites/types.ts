@@ -41,6 +41,8 @@ export interface ToolSession {
 export interface ToolProvider {
   /** For errors: "mcp stdio `node server.mjs`", "mcp http http://…", "functions". */
   readonly label: string;
+  /** open() starts a process for each episode (a stdio MCP server that is not stateless). */
+  readonly startsProcessPerEpisode?: boolean;
   open(context: { suite: string; taskId: string; seed: string }): Promise<ToolSession>;
 }
 

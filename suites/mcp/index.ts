@@ -22,6 +22,7 @@ export function mcpToolProvider(config: McpToolsConfig, where: { configFile: str
   const options = checkMcpConfig(config, where);
   return {
     label: options.label,
+    startsProcessPerEpisode: options.server.transport === 'stdio' && !options.stateless,
     async open(context) {
       if (options.stateless) {
         const shared = await sharedConnection(options);

@@ -1,3 +1,4 @@
+import { mcpToolProvider } from '../../suites/mcp';
 import { resolve, join } from 'node:path';
 import { runOneEpisode } from '../../aegis/rollout';
 import { checkBenchmark } from '../../benchmarks/check-benchmark';
@@ -8,7 +9,7 @@ import { seedHarness } from '../../harness/seed';
 import type { ModelResponse, ToolCall } from '../../harness/types';
 import { loadSuitesConfig } from '../../suites/load-config';
 import { SuiteBenchmark } from '../../suites/suite-benchmark';
-import type { SuiteConfig, ToolProvider, ToolSession } from '../../suites/types';
+import type { McpToolsConfig, SuiteConfig, ToolProvider, ToolSession } from '../../suites/types';
 import { createVerifier } from '../../suites/verifiers';
 import { loadSuiteTasks } from '../../suites/load-tasks';
 import { grpoRows } from '../../coevolution/export-grpo';
@@ -138,7 +139,8 @@ describe('a user suite as a Benchmark', () => {
   });
 
   it('says its episodes start processes only for a stdio MCP server that keeps per-episode state (rollouts then keep fewer open)', async () => {
-    const starts = async (tools: SuiteConfig['tools']) => (await suiteWith({ verifier: () => 1, tools }, [])).episodesStartProcesses;
+    const starts = async (tools: Array<McpToolsConfig> | undefined) =>
+      (await suiteWith({ verifier: () => 1, tools }, (tools ?? []).map((t, index) => mcpToolProvider(t, { configFile: join(FIXTURE, 'x.ts'), suite: 't', index, configDir: FIXTURE })))).episodesStartProcesses;
     expect(await starts([{ mcp: { command: 'node', args: ['server.js'] } }])).toBe(true);
     expect(await starts([{ mcp: { command: 'node', args: ['server.js'] }, stateless: true }])).toBe(false);
     expect(await starts([{ mcp: { url: 'http://127.0.0.1:9/mcp' } }])).toBe(false);
