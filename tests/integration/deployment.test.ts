@@ -1,5 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createAgent } from '../../library';
 import type { Model } from '../../harness/processor';
 import type { DeploymentStatus } from '../../workflows/deployment';
@@ -103,6 +103,15 @@ describe('deployHarness with createAgent({ deployment })', () => {
     const final = (await handle.result()) as DeploymentStatus;
     expect(final.counts.reports).toBe(reported);
     expect(final.counts.productRunsFailed).toBe(0);
+
+    // Its audits are ordinary activities, not local ones: a local activity's marker landing after activities
+    // the loop and a round scheduled beside it made a deployment's history unreplayable (stuck for good after
+    // an eviction). And the history replays against the current code.
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(0);
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordAudit').length).toBeGreaterThanOrEqual(2);
+    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history, 'deploy-it-desk');
   });
 
 });

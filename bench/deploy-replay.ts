@@ -1,0 +1,62 @@
+/**
+ * A deployment under `deploy bench`'s workload with the worker's workflow cache off (`CACHE=0`, the
+ * default here): every workflow task and every status query replays the deployment's history from the
+ * start, as after an eviction on a loaded worker. Then each run of its continue-as-new chain is replayed
+ * against the current code. Prints "Failing ..." lines from the SDK if a replay diverged mid-run.
+ * Not part of npm run bench (a few minutes each).
+ * Run: node --require tsx/cjs bench/deploy-replay.ts [runs=600] [between-runs|between-steps] [latencyMs=0]
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { deploymentInputSchema } from '../aegis/live/deployment-input';
+import { liveBenchDeploymentInput, playLiveWorkload } from '../cli/deploy-bench/live-workload';
+import { searchAttributeArgs } from '../cli/dev-server';
+import { findTemporalCli } from '../cli/temporal-cli';
+import { createAegisWorker } from '../workers/aegis-worker';
+
+async function main() {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // createAegisWorker has no cache option (workers keep the SDK's default); this diagnostic turns it off.
+  const cache = Number(process.env.CACHE ?? 0);
+  const create = Worker.create.bind(Worker);
+  (Worker as unknown as { create: typeof Worker.create }).create = (o) => create({ ...o, maxCachedWorkflows: cache });
+  const runs = Number(process.argv[2] ?? 600);
+  const swap = (process.argv[3] ?? 'between-runs') as 'between-runs' | 'between-steps';
+  const latencyMs = Number(process.argv[4] ?? 0);
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: searchAttributeArgs() } });
+  const taskQueue = 'hx-deploy-replay';
+  const worker = await createAegisWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, dataDir: mkdtempSync(join(tmpdir(), 'hx-deploy-replay-')), workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }) });
+  const name = 'replay-check';
+  try {
+    await worker.runUntil(async () => {
+      const input = deploymentInputSchema().parse(liveBenchDeploymentInput({ name, benchmark: 'blocksworld', model: 'sim:small', seed: 'harnessx', swap }));
+      const handle = await env.client.workflow.start('deployHarness', { taskQueue, workflowId: `deploy-${name}`, args: [input] });
+      const r = await playLiveWorkload({ client: env.client, name, benchmark: 'blocksworld', model: 'sim:small', runs, concurrency: 8, seed: 'harnessx', latencyMs, agentLog: () => undefined, log: (l) => console.log(l) });
+      console.log(`workload: ${r.runs} runs, ${r.rounds} rounds, lost ${r.productRunsLost}`);
+      await handle.signal('stop');
+      await handle.result();
+    });
+    // A deployment's history pages pass the client's default 4 MiB message limit.
+    const client = new Client({ connection: await Connection.connect({ address: env.address, channelArgs: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 } }) });
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "deploy-${name}"` })) {
+      const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      try {
+        await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows') }, history, wf.workflowId);
+        console.log(`replays: run ${wf.runId} (${history.events?.length} events)`);
+      } catch (e) {
+        console.log(`DOES NOT REPLAY: run ${wf.runId}: ${(e as Error).message.slice(0, 400)}`);
+      }
+    }
+  } finally {
+    await env.teardown();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
