@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { deploymentInputSchema } from '../aegis/live/deployment-input';
@@ -19,7 +20,12 @@ import { createAegisWorker } from '../workers/aegis-worker';
 export interface LiveBenchRow {
   variant: string;
   summary: LiveBenchSummary;
+  /** Set when the deployment did not stop within STOP_WAIT_MS of the stop signal (it was then terminated): why, as far as the server says. */
+  stuck?: string;
 }
+
+/** How long a deployment may take to stop after the workload's last report (it applies its inbox, finishes a round). */
+const STOP_WAIT_MS = 180_000;
 
 export async function liveBench(options: { runs?: number; concurrency?: number } = {}): Promise<LiveBenchRow[]> {
   const runs = options.runs ?? 600;
@@ -50,13 +56,37 @@ export async function liveBench(options: { runs?: number; concurrency?: number }
         const handle = await env.client.workflow.start('deployHarness', { taskQueue, workflowId: `deploy-${name}`, args: [input] });
         const r = await playLiveWorkload({ client: env.client, name, benchmark: 'blocksworld', model: 'sim:small', runs, concurrency, seed: v.seed, latencyMs: v.latencyMs ?? 0, ...(v.inject ? { injectBadCandidateAfter: v.inject } : {}), agentLog: () => undefined });
         await handle.signal('stop');
-        await handle.result();
+        // A deployment that cannot stop (a workflow task failing on every attempt) must not hang the whole
+        // bench: the row says so and the next variant runs.
+        const stuck = await stopWithin(handle, STOP_WAIT_MS);
         const { status: _s, played: _p, ...summary } = r;
-        rows.push({ variant: v.variant, summary });
+        rows.push({ variant: v.variant, summary, ...(stuck ? { stuck } : {}) });
       }
     });
   } finally {
     await env.teardown();
   }
   return rows;
+}
+
+/** Waits for the deployment's result; if it has not ended within `ms`, describes why (the last workflow task failure) and terminates it. */
+async function stopWithin(handle: ReturnType<Client['workflow']['getHandle']>, ms: number): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  try {
+    if ((await Promise.race([handle.result().then(() => 'ended' as const), late])) === 'ended') return null;
+  } finally {
+    clearTimeout(timer);
+  }
+  let why = `still running ${ms / 1000} s after the stop signal`;
+  try {
+    const history = await handle.fetchHistory();
+    const failed = [...(history.events ?? [])].reverse().find((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes);
+    const message = failed?.workflowTaskFailedEventAttributes?.failure?.message;
+    if (failed) why += `; last workflow task ${message ? `failed: ${message.slice(0, 300)}` : 'timed out'} (event ${failed.eventId})`;
+  } catch (e) {
+    why += `; its history could not be read (${(e as Error).message.slice(0, 200)})`;
+  }
+  await handle.terminate(`bench: ${why}`).catch(() => undefined);
+  return why;
 }

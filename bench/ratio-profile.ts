@@ -85,7 +85,7 @@ async function main() {
 
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...searchAttributeArgs(), ...(process.env.PROFILE_SERVER_ARGS ? process.env.PROFILE_SERVER_ARGS.split(' ') : [])] } });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const taskQueue = `${process.env.HARNESSX_TASK_QUEUE ?? 'hx'}-profile`;
   const worker = await createAegisWorker({ connection: env.nativeConnection, taskQueue, dataDir, workflowBundle });

@@ -343,13 +343,13 @@ async function clusterSection(): Promise<void> {
 async function liveSection(): Promise<void> {
   const live = await liveBench();
   results.live = live;
-  for (const { variant, summary: s } of live) {
+  for (const { variant, summary: s, stuck } of live) {
     const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
     row(
       `live evolution, deploy bench ${s.runs} runs × ${s.concurrency} (${variant})`,
       `first → last window ${pct(s.firstPassRate)} → ${pct(s.lastPassRate)}`,
       `${s.gainPoints === null ? 'n/a' : `${s.gainPoints >= 0 ? '+' : ''}${s.gainPoints}`} points`,
-      `reference: offline AEGIS +70 points or more (target ≥ +30); ${s.rounds} rounds, ${s.promotions} promotions, ${s.rollbacks} rollbacks, ${s.midTaskSwaps} mid-task swaps; product: ${s.productRunsFailed} failed, ${s.productRunsLost} lost, ${s.reportsDropped} dropped${s.badCandidate ? `; injected regression ${s.badCandidate.decision} after ${s.badCandidate.canaryRuns} canary runs` : ''}; ${(s.durationMs / 1000).toFixed(0)} s`,
+      `reference: offline AEGIS +70 points or more (target ≥ +30); ${s.rounds} rounds, ${s.promotions} promotions, ${s.rollbacks} rollbacks, ${s.midTaskSwaps} mid-task swaps; product: ${s.productRunsFailed} failed, ${s.productRunsLost} lost, ${s.reportsDropped} dropped${s.badCandidate ? `; injected regression ${s.badCandidate.decision} after ${s.badCandidate.canaryRuns} canary runs` : ''}; ${(s.durationMs / 1000).toFixed(0)} s${stuck ? `; DEPLOYMENT STUCK: ${stuck}` : ''}`,
     );
   }
 }
