@@ -9,7 +9,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { deploymentInputSchema } from '../aegis/live/deployment-input';
@@ -17,6 +16,7 @@ import { liveBenchDeploymentInput, playLiveWorkload } from '../cli/deploy-bench/
 import { devServerFlags } from '../cli/dev-server';
 import { findTemporalCli } from '../cli/temporal-cli';
 import { createAegisWorker } from '../workers/aegis-worker';
+import { connectClient } from '../workers/connection';
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -40,8 +40,9 @@ async function main() {
       await handle.signal('stop');
       await handle.result();
     });
-    // A deployment's history pages pass the client's default 4 MiB message limit.
-    const client = new Client({ connection: await Connection.connect({ address: env.address, channelArgs: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 } }) });
+    // The CLI's own client (`harnessx replay` reads histories with it): a deployment's history pages pass gRPC's default 4 MiB limit.
+    process.env.TEMPORAL_ADDRESS = env.address;
+    const client = await connectClient();
     for await (const wf of client.workflow.list({ query: `WorkflowId = "deploy-${name}"` })) {
       const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       try {

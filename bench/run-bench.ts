@@ -32,7 +32,12 @@ const benchmark = getBenchmark('blocksworld');
 const allIds = benchmark.tasks().map((t) => t.id);
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cores: require('node:os').cpus().length };
 const rows: string[][] = [];
-const row = (...cells: Array<string | number>) => rows.push(cells.map(String));
+const benchStarted = Date.now();
+/** A result row; also said on stderr as it comes, so a 40-minute run shows where it is (the table is printed at the end). */
+const row = (...cells: Array<string | number>) => {
+  rows.push(cells.map(String));
+  process.stderr.write(`bench ${((Date.now() - benchStarted) / 60_000).toFixed(1)} min: ${cells.slice(0, 3).join(' · ')}\n`);
+};
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 /**
  * HARNESSX_BENCH_ONLY=latency runs only the latency-endpoint section (about eight minutes); =simulator skips it;

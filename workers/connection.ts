@@ -77,9 +77,14 @@ export async function checkSearchAttributes(service: SearchAttributeService, s: 
   );
 }
 
+/** Largest gRPC message the CLI's client accepts (a history page; the server sends pages of up to its own limit). */
+const MAX_RECEIVE_BYTES = 256 * 1024 * 1024;
+
 export async function connectClient(): Promise<Client> {
   const s = connectionSettings();
-  const connection = await connecting(s, () => Connection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey }));
+  // A deployment's history pages run past gRPC's default 4 MiB message limit (reports carry traces), and
+  // `harnessx replay` reads them whole.
+  const connection = await connecting(s, () => Connection.connect({ address: s.address, tls: tlsOptions(), apiKey: s.apiKey, channelArgs: { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES } }));
   await checkNamespace(connection.workflowService, s);
   return new Client({ connection, namespace: s.namespace, dataConverter: dataConverter() });
 }
