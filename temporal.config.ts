@@ -28,13 +28,6 @@ export const DEV_SERVER = {
     HarnessXBestScore: 'Double',
     HarnessXHarnessId: 'Keyword',
   },
-  /**
-   * Server settings the dev server starts with. Eager activity dispatch: the activities a workflow task
-   * schedules come back to its worker with the task's completion when the worker has free slots, instead
-   * of through the server's matching, which saves a round trip before an evaluation's first rollout (#31).
-   * The cluster's server (`cluster up`) leaves it off: there, activities should spread over the hosts.
-   */
-  dynamicConfig: { 'system.enableActivityEagerExecution': true },
 } as const;
 
 export interface ConnectionSettings {

@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { findTemporalCli } from '../cli/temporal-cli';
 import { getBenchmark } from '../benchmarks/registry';
 import { seedHarness } from '../harness/seed';
@@ -67,7 +67,7 @@ export async function capDiscoveryBench(options: { latencyMs?: number; capacity?
   const windowMs = options.windowMs ?? 60_000;
   const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing (npx harnessx install-cli)');
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: devServerFlags() } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() } });
   const server = await startLatencyServer({ latencyMs, capacity });
   const children: ChildProcess[] = [];
   const rows: CapDiscoveryRow[] = [];

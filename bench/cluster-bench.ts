@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { clusterDown, clusterUp } from '../cli/cluster/cluster';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { findTemporalCli } from '../cli/temporal-cli';
 import { createAegisWorker } from '../workers/aegis-worker';
 import type { RunSummary } from '../workflows/evolve-harness';
@@ -41,7 +41,7 @@ export async function clusterBench(options: { pairs?: number; workflowBundle?: {
   // PostgreSQL runs as `nobody` under root and must traverse to its data directory.
   chmodSync(home, 0o755);
   process.env.HARNESSX_HOME = home;
-  const dev = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: devServerFlags() } });
+  const dev = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() } });
   const workers: Worker[] = [];
   const running: Array<Promise<void>> = [];
   let clusterClient: Client | undefined;

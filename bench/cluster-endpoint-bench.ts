@@ -14,7 +14,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { findTemporalCli } from '../cli/temporal-cli';
 import { getBenchmark } from '../benchmarks/registry';
 import { seedHarness } from '../harness/seed';
@@ -114,7 +114,7 @@ export async function clusterEndpointBench(options: { latencyMs?: number; limit?
   const settings = { latencyMs: options.latencyMs ?? 1000, limit: options.limit ?? 64, tasks: options.tasks ?? 128, k: options.k ?? 2 };
   const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing (npx harnessx install-cli)');
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: devServerFlags() } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() } });
   const server = await startLatencyServer({ latencyMs: settings.latencyMs, capacity: settings.limit });
   try {
     return [...(await scenario(env, server, false, settings)), ...(await scenario(env, server, true, settings))];

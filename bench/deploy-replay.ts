@@ -13,7 +13,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { deploymentInputSchema } from '../aegis/live/deployment-input';
 import { liveBenchDeploymentInput, playLiveWorkload } from '../cli/deploy-bench/live-workload';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { findTemporalCli } from '../cli/temporal-cli';
 import { createAegisWorker } from '../workers/aegis-worker';
 import { connectClient } from '../workers/connection';
@@ -27,7 +27,7 @@ async function main() {
   const runs = Number(process.argv[2] ?? 600);
   const swap = (process.argv[3] ?? 'between-runs') as 'between-runs' | 'between-steps';
   const latencyMs = Number(process.argv[4] ?? 0);
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: devServerFlags() } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: searchAttributeArgs() } });
   const taskQueue = 'hx-deploy-replay';
   const worker = await createAegisWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, dataDir: mkdtempSync(join(tmpdir(), 'hx-deploy-replay-')), workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }) });
   const name = 'replay-check';

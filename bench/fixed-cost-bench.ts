@@ -14,7 +14,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { getBenchmark } from '../benchmarks/registry';
 import { findTemporalCli } from '../cli/temporal-cli';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { ArtifactStore } from '../store/artifact-store';
 import { createAegisWorker } from '../workers/aegis-worker';
 import { evolvedHarness } from './evolved-harness';
@@ -29,7 +29,7 @@ async function main() {
   const taskIds = getBenchmark('blocksworld').tasks().map((t) => t.id).slice(0, 1);
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-fixed-cost-'));
   const harnessId = await new ArtifactStore(dataDir).putHarness(evolvedHarness());
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: devServerFlags() } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: searchAttributeArgs() } });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const taskQueue = `${process.env.HARNESSX_TASK_QUEUE ?? 'hx'}-fixed-cost`;
   const worker = await createAegisWorker({ connection: env.nativeConnection, taskQueue, dataDir, workflowBundle });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { findTemporalCli } from '../cli/temporal-cli';
 import { ArtifactStore } from '../store/artifact-store';
 import { createAegisWorker } from '../workers/aegis-worker';
@@ -25,7 +25,7 @@ async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: devServerFlags() } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() } });
   const server = await startLatencyServer({ latencyMs: 200, capacity: 64 });
   process.env.HARNESSX_RESPONSE_CACHE = 'off';
   const dataDir = mkdtempSync(join(tmpdir(), 'hx-bench-gate-'));

@@ -7,7 +7,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { deploymentInputSchema } from '../aegis/live/deployment-input';
 import { LiveBenchSummary } from '../cli/deploy-bench/live-summary';
 import { liveBenchDeploymentInput, playLiveWorkload } from '../cli/deploy-bench/live-workload';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { findTemporalCli } from '../cli/temporal-cli';
 import { createAegisWorker } from '../workers/aegis-worker';
 
@@ -32,7 +32,7 @@ export async function liveBench(options: { runs?: number; concurrency?: number }
   const concurrency = options.concurrency ?? 8;
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: devServerFlags() } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() } });
   const taskQueue = 'hx-bench-live';
   const worker = await createAegisWorker({
     connection: env.nativeConnection,

@@ -17,7 +17,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { rolloutTasks } from '../aegis/rollout';
 import { getBenchmark } from '../benchmarks/registry';
 import { findTemporalCli } from '../cli/temporal-cli';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../store/artifact-store';
 import { createAegisWorker } from '../workers/aegis-worker';
@@ -85,7 +85,7 @@ async function main() {
 
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...devServerFlags(), ...(process.env.PROFILE_SERVER_ARGS ? process.env.PROFILE_SERVER_ARGS.split(' ') : [])] } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...searchAttributeArgs(), ...(process.env.PROFILE_SERVER_ARGS ? process.env.PROFILE_SERVER_ARGS.split(' ') : [])] } });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const taskQueue = `${process.env.HARNESSX_TASK_QUEUE ?? 'hx'}-profile`;
   const worker = await createAegisWorker({ connection: env.nativeConnection, taskQueue, dataDir, workflowBundle });

@@ -7,7 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { getBenchmark } from '../benchmarks/registry';
 import { findTemporalCli } from '../cli/temporal-cli';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { evolvedHarness } from './evolved-harness';
 import { startLatencyServer } from './latency-server';
 import { temporalRunners } from './latency-bench';
@@ -15,7 +15,7 @@ import { temporalRunners } from './latency-bench';
 async function main() {
   const [latencyMs = 1000, tasks = 128, overlap = 'on', kind = 'round'] = process.argv.slice(2).map((x, i) => (i < 2 ? Number(x) : x)) as [number, number, string, string];
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: devServerFlags() } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: searchAttributeArgs() } });
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const { runners, close } = await temporalRunners(env, bundle);
   const runner = runners.find((r) => r.name.includes(kind === 'meta' ? 'meta-agent 2 s' : 'one AEGIS round') && r.name.includes(overlap === 'off' ? 'in turn' : 'overlapped'))!;

@@ -17,7 +17,7 @@ import { runEpisode } from '../harness/run-loop';
 import { seedHarness } from '../harness/seed';
 import type { ModelRequest, ModelResponse } from '../harness/types';
 import { ArtifactStore } from '../store/artifact-store';
-import { devServerFlags } from '../cli/dev-server';
+import { searchAttributeArgs } from '../cli/dev-server';
 import { createAegisWorker } from '../workers/aegis-worker';
 import { clusterEndpointBench } from './cluster-endpoint-bench';
 import { capDiscoveryBench } from './cap-discovery-bench';
@@ -143,7 +143,7 @@ async function main() {
   const cli = findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing: npx harnessx install-cli');
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, extraArgs: devServerFlags() },
+    server: { executable: { type: 'existing-path', path: cli }, extraArgs: searchAttributeArgs() },
   });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const throughTemporal = await temporalRunners(env, workflowBundle);

@@ -24,14 +24,9 @@ export function searchAttributeArgs(): string[] {
   return Object.entries(DEV_SERVER.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
 }
 
-/** Every dev server the project starts (`npm start`, the tests, the bench): its search attributes and server settings. */
-export function devServerFlags(): string[] {
-  return [...searchAttributeArgs(), ...Object.entries(DEV_SERVER.dynamicConfig).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`])];
-}
-
 export function devServerArgs(dbFile: string): string[] {
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--port', String(DEV_SERVER.port), '--ui-port', String(DEV_SERVER.uiPort), '--namespace', DEV_SERVER.namespace, '--log-level', 'warn'];
-  return [...args, ...devServerFlags()];
+  return [...args, ...searchAttributeArgs()];
 }
 
 /**

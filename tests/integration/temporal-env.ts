@@ -5,7 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, type WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { findTemporalCli } from '../../cli/temporal-cli';
-import { devServerFlags } from '../../cli/dev-server';
+import { searchAttributeArgs } from '../../cli/dev-server';
 import { createAegisWorker } from '../../workers/aegis-worker';
 
 let bundle: Promise<{ code: string }> | null = null;
@@ -28,7 +28,7 @@ export async function startDevServer(extraArgs: string[] = [], options: { uiPort
   }
   const cli = process.env.HARNESSX_TEMPORAL_CLI ?? findTemporalCli()?.path;
   if (!cli) throw new Error('the Temporal CLI is missing; globalSetup should have built it (npx harnessx install-cli)');
-  const attributes = devServerFlags();
+  const attributes = searchAttributeArgs();
   return TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: cli }, extraArgs: [...attributes, ...extraArgs], ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}), ...(options.ip ? { ip: options.ip } : {}) },
   });
