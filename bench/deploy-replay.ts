@@ -10,8 +10,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { deploymentInputSchema } from '../aegis/live/deployment-input';
+import { replayRuns } from '../cli/commands/replay';
 import { liveBenchDeploymentInput, playLiveWorkload } from '../cli/deploy-bench/live-workload';
 import { searchAttributeArgs } from '../cli/dev-server';
 import { findTemporalCli } from '../cli/temporal-cli';
@@ -20,16 +21,12 @@ import { connectClient } from '../workers/connection';
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  // createAegisWorker has no cache option (workers keep the SDK's default); this diagnostic turns it off.
-  const cache = Number(process.env.CACHE ?? 0);
-  const create = Worker.create.bind(Worker);
-  (Worker as unknown as { create: typeof Worker.create }).create = (o) => create({ ...o, maxCachedWorkflows: cache });
   const runs = Number(process.argv[2] ?? 600);
   const swap = (process.argv[3] ?? 'between-runs') as 'between-runs' | 'between-steps';
   const latencyMs = Number(process.argv[4] ?? 0);
   const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: findTemporalCli()!.path }, extraArgs: searchAttributeArgs() } });
   const taskQueue = 'hx-deploy-replay';
-  const worker = await createAegisWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, dataDir: mkdtempSync(join(tmpdir(), 'hx-deploy-replay-')), workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }) });
+  const worker = await createAegisWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, dataDir: mkdtempSync(join(tmpdir(), 'hx-deploy-replay-')), workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }), maxCachedWorkflows: Number(process.env.CACHE ?? 0) });
   const name = 'replay-check';
   try {
     await worker.runUntil(async () => {
@@ -40,18 +37,10 @@ async function main() {
       await handle.signal('stop');
       await handle.result();
     });
-    // The CLI's own client (`harnessx replay` reads histories with it): a deployment's history pages pass gRPC's default 4 MiB limit.
+    // The CLI's own client and replay (`harnessx replay deploy-<name>`): a deployment's history pages pass gRPC's default 4 MiB limit.
     process.env.TEMPORAL_ADDRESS = env.address;
-    const client = await connectClient();
-    for await (const wf of client.workflow.list({ query: `WorkflowId = "deploy-${name}"` })) {
-      const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-      try {
-        await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows') }, history, wf.workflowId);
-        console.log(`replays: run ${wf.runId} (${history.events?.length} events)`);
-      } catch (e) {
-        console.log(`DOES NOT REPLAY: run ${wf.runId}: ${(e as Error).message.slice(0, 400)}`);
-      }
-    }
+    const { failures } = await replayRuns(await connectClient(), `deploy-${name}`, { log: (line) => console.log(line) });
+    console.log(failures ? `${failures} run(s) DO NOT REPLAY` : 'every run replays');
   } finally {
     await env.teardown();
   }

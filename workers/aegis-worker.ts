@@ -27,6 +27,8 @@ export interface AegisWorkerOptions {
   substituteRolloutModel?: ActivityDeps['substituteRolloutModel'];
   /** Tests and the bench only: wraps the activities (the bench's meta-agent that thinks for 2 s per call). */
   wrapActivities?: (activities: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
+  /** Diagnostics only: the workflow cache size (0 replays every workflow task from the start, as after an eviction; bench/deploy-replay.ts). The SDK's default otherwise. */
+  maxCachedWorkflows?: number;
   /** Payload encryption; defaults to HARNESSX_CODEC_KEY from the environment. */
   dataConverter?: ReturnType<typeof dataConverter>;
   /** The user's config (`--config`); otherwise HARNESSX_CONFIG, else harnessx.config.* in the working directory, else none. */
@@ -82,5 +84,6 @@ export async function createAegisWorker(options: AegisWorkerOptions): Promise<Wo
     // CPU-bound simulator episodes share the event loop (rollouts yield to it every 50 ms).
     maxConcurrentActivityTaskExecutions: Number(process.env.HARNESSX_MAX_ACTIVITIES ?? 16),
     dataConverter: converter,
+    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });
 }

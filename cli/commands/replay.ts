@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { dataConverter } from '../../workers/codec';
@@ -14,23 +15,32 @@ async function replay(id: string | undefined, args: string[]): Promise<void> {
   if (!id) throw new UsageError('usage: harnessx replay <workflowId> [--save history.json]');
   installRuntime();
   const client = await connectClient();
+  const { runs, failures } = await replayRuns(client, id, { save: values.save, log: (line) => console.log(line) });
+  if (!runs) throw new UsageError(`no workflow "${id}"`);
+  if (failures) throw new UsageError(`${failures} run(s) of ${id} do not replay against the current workflow code`);
+}
+
+/**
+ * Each run of a workflow id (its continue-as-new chain, oldest first) replayed against the current workflow
+ * code, one line per run; `save` writes each history. Also bench/deploy-replay.ts's check.
+ */
+export async function replayRuns(client: Client, id: string, options: { save?: string; log: (line: string) => void }): Promise<{ runs: number; failures: number }> {
   const runs: string[] = [];
   for await (const w of client.workflow.list({ query: `WorkflowId = "${id.replace(/"/g, '')}"` })) runs.push(w.runId);
-  if (!runs.length) throw new UsageError(`no workflow "${id}"`);
   let failures = 0;
-  const workflows = workflowSource((line) => console.log(line));
+  const workflows = workflowSource(options.log);
   for (const runId of runs.reverse()) {
     const history = await client.workflow.getHandle(id, runId).fetchHistory();
-    if (values.save) writeOutputFile(runs.length > 1 ? values.save.replace(/(\.json)?$/, `-${runId}.json`) : values.save, historyToJSON(history));
+    if (options.save) writeOutputFile(runs.length > 1 ? options.save.replace(/(\.json)?$/, `-${runId}.json`) : options.save, historyToJSON(history));
     try {
       await Worker.runReplayHistory({ ...workflows, dataConverter: dataConverter() }, history, id);
-      console.log(`run ${runId}: ${history.events?.length ?? 0} events replayed, deterministic`);
+      options.log(`run ${runId}: ${history.events?.length ?? 0} events replayed, deterministic`);
     } catch (e) {
       failures++;
-      console.log(`run ${runId}: DETERMINISM VIOLATION: ${(e as Error).message}`);
+      options.log(`run ${runId}: DETERMINISM VIOLATION: ${(e as Error).message}`);
     }
   }
-  if (failures) throw new UsageError(`${failures} run(s) of ${id} do not replay against the current workflow code`);
+  return { runs: runs.length, failures };
 }
 
 export const commands: Commands = { replay: (args) => replay(args[0], args.slice(1)) };

@@ -1,4 +1,3 @@
-import { mcpToolProvider } from '../../suites/mcp';
 import { resolve, join } from 'node:path';
 import { runOneEpisode } from '../../aegis/rollout';
 import { checkBenchmark } from '../../benchmarks/check-benchmark';
@@ -8,6 +7,7 @@ import type { Model } from '../../harness/processor';
 import { seedHarness } from '../../harness/seed';
 import type { ModelResponse, ToolCall } from '../../harness/types';
 import { loadSuitesConfig } from '../../suites/load-config';
+import { mcpToolProvider } from '../../suites/mcp';
 import { SuiteBenchmark } from '../../suites/suite-benchmark';
 import type { McpToolsConfig, SuiteConfig, ToolProvider, ToolSession } from '../../suites/types';
 import { createVerifier } from '../../suites/verifiers';
