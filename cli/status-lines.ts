@@ -62,5 +62,6 @@ export function deploymentStatusLines(s: DeploymentStatus, workflowStatus: strin
     `next round ${s.nextRound}`,
     `last: ${s.lastEvent}`,
   );
+  if (s.awaitingApproval) lines.push(`waiting for approval: ${s.awaitingApproval} (npx harnessx deploy approve|reject ${s.name})`);
   return [...lines.map((l) => fit(l, width)), `Web UI: ${webUi}`];
 }

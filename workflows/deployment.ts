@@ -6,11 +6,12 @@ import { inputProblems, workflowIdProblem } from '../aegis/run-input';
 import type { AuditRecord } from '../aegis/types';
 import { books, ledger, live } from './deployment/activities';
 import { DeploymentControls, installDeploymentControls, nextWork, ReportedRun } from './deployment/controls';
-import { canaryRules, liveRound } from './deployment/round';
+import { canaryRules, forwardDecision, installRoundControls, liveRound, putOutCanary, startRoundChild } from './deployment/round';
 
 export type { CurrentHarness, DeploymentState, DeploymentStatus, Feedback, RunReport } from '../aegis/live/deployment-state';
 export { currentQuery, decideUpdate as deployDecideUpdate, deploymentStatusQuery, feedbackUpdate, reportUpdate, rollbackUpdate, MAX_REPORTS_PER_UPDATE } from './deployment/controls';
 export type { ReportedRun } from './deployment/controls';
+export { deploymentRound } from './deployment/round-workflow';
 
 /** Reports applied before the deployment continues as new, besides Temporal's own suggestion (history size). */
 const REPORTS_PER_HISTORY = 2000;
@@ -20,30 +21,40 @@ const TICK_MS = 60_000;
 /**
  * A deployed harness, live for weeks: it serves agents the champion (and a canary to its share of run keys)
  * through the `current` query, takes their run reports and feedback, closes a window every `window.runs`
- * runs and then runs a live AEGIS round (workflows/deployment/round.ts) that may put a candidate out as a
- * canary; after each batch of reports the sequential test decides the canary (promote, roll back, or pull).
- * Only this workflow changes the champion. Evolution stops when the day's budget is spent; serving never
- * does. It continues as new before its history grows large, carrying its state and unapplied reports.
+ * runs and then starts a live AEGIS round (a child workflow, workflows/deployment/round-workflow.ts) that may
+ * put a candidate out as a canary; after each batch of reports the sequential test decides the canary
+ * (promote, roll back, or pull). Only this workflow changes the champion. Evolution stops when the day's
+ * budget is spent; serving never does. It continues as new before its history grows large, also while a
+ * round works, carrying its state, unapplied reports and the round it waits to hear from.
  */
 export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus> {
   const input = parseDeploymentInput(rawInput);
   const d = new DeploymentControls(input);
   installDeploymentControls(d);
-  const resume = input.resume as { state: DeploymentState; inbox: ReportedRun[]; feedback: DeploymentControls['feedbackInbox']; paused: boolean } | undefined;
+  const resume = input.resume as
+    | { state: DeploymentState; inbox: ReportedRun[]; feedback: DeploymentControls['feedbackInbox']; paused: boolean; liveRound?: DeploymentControls['liveRound']; pendingApproval?: DeploymentControls['pendingApproval'] }
+    | undefined;
   if (resume) {
     d.state = resume.state;
     d.inbox.unshift(...resume.inbox);
     d.feedbackInbox.unshift(...resume.feedback);
     d.paused = resume.paused;
+    // A round still working as a child workflow: this run hears its news and end.
+    d.liveRound = resume.liveRound ?? null;
+    d.roundRunning = !!d.liveRound;
+    d.pendingApproval = resume.pendingApproval ?? null;
   } else d.state = await setUp(input);
+  installRoundControls(d);
   let applied = 0;
   const pendingAudits: Promise<boolean>[] = [];
   const closeFullWindow = (d: DeploymentControls, now: number) => {
     if (!windowFull(d.state, input, now)) return;
     const { summary, runs } = closeWindow(d.state, now);
     pendingAudits.push(audit(d, { key: `window:${summary.index}`, round: d.state.round, stage: 'rollout', kind: 'info', harnessId: summary.harnessId, payload: { live: true, window: summary } }));
-    const blocked = d.paused ? 'paused' : round ? 'a round is still running' : roundBlocked(d.state, input, now);
+    const blocked = d.paused ? 'paused' : d.roundRunning ? 'a round is still running' : roundBlocked(d.state, input, now);
     if (blocked) d.state.lastEvent = `window ${summary.index} closed; no round (${blocked})`;
+    // A child workflow: the deployment continues as new while it works (its history does not wait for the round).
+    else if (patched('live-round-child-workflow')) pendingAudits.push(startRoundChild(d, runs).then(() => true));
     // The round runs beside the loop, so reports keep being applied while the meta-agent and the gate work.
     else {
       d.roundRunning = true;
@@ -65,16 +76,24 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
     applied += await applyInbox(d, (now) => closeFullWindow(d, now));
     await auditRollbacks(d);
     await auditManualCanaries(d);
+    await roundEnded(d);
     await decideCanary(d);
     closeFullWindow(d, Date.now());
     await Promise.all(pendingAudits.splice(0));
     if (d.stopping && !d.inbox.length && !d.feedbackInbox.length) break;
     if ((workflowInfo().continueAsNewSuggested || applied >= REPORTS_PER_HISTORY) && !round) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof deployHarness>({ ...input, resume: { state: d.state, inbox: d.inbox, feedback: d.feedbackInbox, paused: d.paused } });
+      const { state, inbox, feedbackInbox: feedback, paused, liveRound, pendingApproval } = d;
+      await continueAsNew<typeof deployHarness>({ ...input, resume: { state, inbox, feedback, paused, ...(liveRound ? { liveRound, pendingApproval } : {}) } });
     }
   }
   if (round) await round;
+  // A stopping deployment waits for its round; a candidate awaiting approval is rejected.
+  while (d.liveRound) {
+    if (d.pendingApproval) await forwardDecision(d, { approve: false, reason: 'the deployment is stopping' });
+    await condition(() => !!d.liveRound?.done || !!d.pendingApproval);
+    await roundEnded(d);
+  }
   await condition(allHandlersFinished);
   await audit(d, { key: `stop:${d.state.counts.reports}`, round: d.state.round, stage: 'final', kind: 'info', harnessId: d.state.championId, payload: { stopped: true, counts: d.state.counts, spend: { total: d.state.totalSpend } } });
   return deploymentStatus(d.state, input, d, Date.now());
@@ -139,6 +158,21 @@ function withinBytes(inbox: readonly ReportedRun[], max: number, bytes: number):
     if (total > bytes) return Math.max(1, i);
   }
   return max;
+}
+
+/** A child round's end, heard: its memory back into the state, its candidate out as the canary (or its failure said). */
+async function roundEnded(d: DeploymentControls): Promise<void> {
+  const r = d.liveRound;
+  if (!r?.done) return;
+  const { round, base, done } = r;
+  d.liveRound = null;
+  d.roundRunning = false;
+  d.pendingApproval = null;
+  if (done.memory) Object.assign(d.state, done.memory);
+  if (done.failed !== undefined) {
+    d.state.lastEvent = `round ${round} failed: ${done.failed}`;
+    await audit(d, { key: `${round}:failed`, round, stage: 'round_end', kind: 'info', harnessId: d.state.championId, payload: { failed: d.state.lastEvent } });
+  } else if (done.canary) await putOutCanary(d, round, base, done.canary, (entry) => audit(d, { round, ...entry }));
 }
 
 async function auditRollbacks(d: DeploymentControls): Promise<void> {

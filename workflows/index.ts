@@ -2,4 +2,4 @@ export { evolveHarness, statusQuery, pauseSignal, resumeSignal, stopSignal, setB
 export { evaluateHarness } from './evaluate-harness';
 export { coevolve, coevolveStatusQuery, trainCheckpoint } from './coevolve';
 export { endpointCoordinator, renewEndpointLeasesUpdate, endpointSharesQuery } from './endpoint-coordinator';
-export { deployHarness } from './deployment';
+export { deployHarness, deploymentRound } from './deployment';

@@ -448,11 +448,13 @@ export interface DeploymentStatus {
   round: number;
   /** A live round (digest … offline check) is working now; the loop keeps serving and taking reports meanwhile. */
   roundRunning: boolean;
+  /** Approval mode 'human': the candidate that passed the offline check and waits for `harnessx deploy approve|reject`. */
+  awaitingApproval: string | null;
   nextRound: string;
   lastEvent: string;
 }
 
-export function deploymentStatus(s: DeploymentState, input: DeploymentInput, control: { paused: boolean; stopping: boolean; roundRunning?: boolean }, now: number): DeploymentStatus {
+export function deploymentStatus(s: DeploymentState, input: DeploymentInput, control: { paused: boolean; stopping: boolean; roundRunning?: boolean; pendingApproval?: { harnessId: string } | null }, now: number): DeploymentStatus {
   const w = weightedRate(s.window.runs);
   const blocked = control.paused ? 'paused' : roundBlocked(s, input, now);
   return {
@@ -473,6 +475,7 @@ export function deploymentStatus(s: DeploymentState, input: DeploymentInput, con
     counts: s.counts,
     round: s.round,
     roundRunning: control.roundRunning ?? false,
+    awaitingApproval: control.pendingApproval?.harnessId ?? null,
     nextRound: blocked ? `not before: ${blocked}` : `when window ${s.window.index} has ${input.window.runs} runs (${s.window.runs.length} so far)`,
     lastEvent: s.lastEvent,
   };

@@ -15,13 +15,15 @@ import { lineWidth } from '../progress-line';
 import { deploymentStatusLines } from '../status-lines';
 import { cliStore } from '../store';
 
-const USAGE = `usage: harnessx deploy start|status|pause|resume|stop|rollback <name> [options]
+const USAGE = `usage: harnessx deploy start|status|pause|resume|stop|rollback|approve|reject|canary|bench <name> [options]
   start <name> --suite S [--config FILE] [--model M] [--harness file.json] [--meta-agent rules|MODEL] [--seed S]
         [--window-runs N] [--canary-share X] [--canary-min-runs N] [--canary-max-runs N] [--budget-tokens N]
         [--budget-usd X] [--swap between-runs|between-steps] [--ttl-ms N] [--approval auto|human] [--keep-only-digests]
         [--judge-rubric FILE]   the rubric the harness's judge model scores live runs by
   status <name> [--json]     champion, canary, windows with pass rates and intervals, spend, next round
   rollback <name> [--reason R]   withdraw the canary, or go back to the previous champion
+  approve|reject <name> [--reason R]   (--approval human) the candidate that passed the offline check goes out
+        as the canary, or is set aside (status shows which candidate waits)
   canary <name> --harness file.json [--reason R]   put your own candidate out as the canary (no offline check;
         the canary's sequential test decides it)
   bench --suite S [--model M] [--runs N] [--concurrency N] [--swap between-runs|between-steps]
@@ -146,6 +148,21 @@ async function rollback(args: string[]): Promise<void> {
   }
 }
 
+/** `deploy approve|reject`: the decision on the candidate waiting for approval (the status names it). */
+async function decide(approve: boolean, args: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(args, { reason: { type: 'string' } });
+  const { handle } = await handleOf(positionals[0], approve ? 'approve' : 'reject');
+  const waiting = (await handle.query<DeploymentStatus>('deploymentStatus')).awaitingApproval;
+  if (!waiting) throw new UsageError(`deployment ${positionals[0]}: no candidate is waiting for approval (see harnessx deploy status ${positionals[0]})`);
+  try {
+    await handle.executeUpdate('decide', { args: [{ harnessId: waiting, approve, reason: values.reason }] });
+    console.log(approve ? `deployment ${positionals[0]}: approved ${waiting}; it goes out as the canary` : `deployment ${positionals[0]}: rejected ${waiting}; the round checks its next candidate`);
+  } catch (e) {
+    const cause = (e as Error).cause;
+    throw new UsageError(`the deployment refused: ${cause instanceof Error ? cause.message : (e as Error).message}`);
+  }
+}
+
 /** `deploy canary`: an operator's own harness to the canary's share of traffic; the sequential test promotes or rolls it back. */
 async function canary(args: string[]): Promise<void> {
   const { values, positionals } = parseOptions(args, { harness: { type: 'string' }, reason: { type: 'string' } });
@@ -256,6 +273,9 @@ export const commands: Commands = {
         return signal(sub, rest);
       case 'rollback':
         return rollback(rest);
+      case 'approve':
+      case 'reject':
+        return decide(sub === 'approve', rest);
       case 'canary':
         return canary(rest);
       case 'bench':

@@ -22,25 +22,41 @@ async function replay(id: string | undefined, args: string[]): Promise<void> {
 
 /**
  * Each run of a workflow id (its continue-as-new chain, oldest first) replayed against the current workflow
- * code, one line per run; `save` writes each history. Also bench/deploy-replay.ts's check.
+ * code, one line per run, then the same for the child workflows its runs started (a deployment's live
+ * rounds); `save` writes each history. Also bench/deploy-replay.ts's check.
  */
 export async function replayRuns(client: Client, id: string, options: { save?: string; log: (line: string) => void }): Promise<{ runs: number; failures: number }> {
-  const runs: string[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowId = "${id.replace(/"/g, '')}"` })) runs.push(w.runId);
-  let failures = 0;
   const workflows = workflowSource(options.log);
-  for (const runId of runs.reverse()) {
-    const history = await client.workflow.getHandle(id, runId).fetchHistory();
-    if (options.save) writeOutputFile(runs.length > 1 ? options.save.replace(/(\.json)?$/, `-${runId}.json`) : options.save, historyToJSON(history));
-    try {
-      await Worker.runReplayHistory({ ...workflows, dataConverter: dataConverter() }, history, id);
-      options.log(`run ${runId}: ${history.events?.length ?? 0} events replayed, deterministic`);
-    } catch (e) {
-      failures++;
-      options.log(`run ${runId}: DETERMINISM VIOLATION: ${(e as Error).message}`);
+  const done = new Set<string>();
+  const queue = [id];
+  let total = 0;
+  let failures = 0;
+  while (queue.length) {
+    const workflowId = queue.shift()!;
+    if (done.has(workflowId)) continue;
+    done.add(workflowId);
+    const runs: string[] = [];
+    for await (const w of client.workflow.list({ query: `WorkflowId = "${workflowId.replace(/"/g, '')}"` })) runs.push(w.runId);
+    total += runs.length;
+    const label = workflowId === id ? 'run' : `${workflowId} run`;
+    for (const runId of runs.reverse()) {
+      const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      for (const e of history.events ?? []) {
+        const child = e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+        if (child) queue.push(child);
+      }
+      if (options.save) writeOutputFile(runs.length > 1 || workflowId !== id ? options.save.replace(/(\.json)?$/, `-${workflowId === id ? '' : `${workflowId}-`}${runId}.json`) : options.save, historyToJSON(history));
+      try {
+        await Worker.runReplayHistory({ ...workflows, dataConverter: dataConverter() }, history, workflowId);
+        options.log(`${label} ${runId}: ${history.events?.length ?? 0} events replayed, deterministic`);
+      } catch (e) {
+        failures++;
+        options.log(`${label} ${runId}: DETERMINISM VIOLATION: ${(e as Error).message}`);
+      }
     }
+    if (workflowId === id && !runs.length) return { runs: 0, failures: 0 };
   }
-  return { runs: runs.length, failures };
+  return { runs: total, failures };
 }
 
 export const commands: Commands = { replay: (args) => replay(args[0], args.slice(1)) };

@@ -17,6 +17,7 @@ import {
   RunReport,
 } from '../../aegis/live/deployment-state';
 import type { EpisodeTrace } from '../../harness/trace';
+import type { RoundOutcome } from './round-workflow';
 
 /**
  * How agents and operators talk to a deployment. Agents read `current` (the harnesses to serve) and send
@@ -53,6 +54,8 @@ export class DeploymentControls {
   manualCanaries: Array<{ harnessId: string; reason: string }> = [];
   /** A live round is running beside the loop (status shows it; a paced workload waits for it). */
   roundRunning = false;
+  /** The live round working as a child workflow (rounds of deployments started before that run in-workflow), and its outcome once heard. */
+  liveRound: { workflowId: string; round: number; base: string; done?: RoundOutcome } | null = null;
   pendingApproval: { harnessId: string; round: number } | null = null;
   decision: { approve: boolean; reason: string } | null = null;
   state!: DeploymentState;
@@ -61,7 +64,7 @@ export class DeploymentControls {
 
   /** Something for the loop to do. */
   hasWork(): boolean {
-    return this.inbox.length > 0 || this.feedbackInbox.length > 0 || this.rollbacks.length > 0 || this.manualCanaries.length > 0 || this.stopping;
+    return this.inbox.length > 0 || this.feedbackInbox.length > 0 || this.rollbacks.length > 0 || this.manualCanaries.length > 0 || this.stopping || !!this.liveRound?.done;
   }
 }
 
@@ -144,21 +147,6 @@ export function installDeploymentControls(c: DeploymentControls): void {
         if (c.stopping) throw new Error(`deployment ${c.input.name} is stopping`);
         const problem = manualCanaryProblem(c.state, request);
         if (problem) throw new Error(problem);
-      },
-    },
-  );
-  setHandler(
-    decideUpdate,
-    (d) => {
-      c.decision = { approve: d.approve, reason: d.reason ?? '' };
-      return `${d.approve ? 'approved' : 'rejected'} ${d.harnessId}`;
-    },
-    {
-      validator: (d) => {
-        if (!c.pendingApproval) throw new Error('no candidate is waiting for approval');
-        if (d.harnessId !== c.pendingApproval.harnessId) throw new Error(`the candidate waiting is ${c.pendingApproval.harnessId}, not ${d.harnessId}`);
-        const long = textFieldProblem('reason', d.reason, MAX_REASON_CHARS);
-        if (long) throw new Error(long);
       },
     },
   );

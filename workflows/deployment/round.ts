@@ -1,93 +1,55 @@
-import { condition, workflowInfo } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, ParentClosePolicy, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { CanaryRules } from '../../aegis/live/canary';
-import { accountSpend, LiveRun, roundEvidence, startCanary } from '../../aegis/live/deployment-state';
-import { onlyWeakEvidence, weightedRate } from '../../aegis/live/outcomes';
-import { digestNoOpReason, reputationAfterGate, triedAfterGate } from '../../aegis/round-decisions';
-import type { AuditRecord } from '../../aegis/types';
-import { ledger, live, meta, rollouts } from './activities';
-import type { DeploymentControls } from './controls';
+import { accountSpend, LiveRun, startCanary } from '../../aegis/live/deployment-state';
+import { MAX_REASON_CHARS, textFieldProblem } from '../../harness/sandbox/input-bounds';
+import { ledger } from './activities';
+import { decideUpdate, type DeploymentControls } from './controls';
+import { deploymentRound, roundDecisionSignal, RoundNews, roundNewsSignal } from './round-workflow';
+import { PassedCandidate, RoundHost, runRound } from './round-stages';
 
 /**
- * A live AEGIS round, when a window fills: the Digester reads the window's traces (with their outcome
- * sources), Planner, Evolver and Critic work as in evolveHarness, then each ranked candidate is checked
- * offline — replay of the window's live tasks the suite can rebuild, the deployment's regression set and
- * held-out tasks — through the existing gate; the first that passes goes out as the canary. Every step is
- * audited; evolution spend counts against the day's budget.
+ * The round inside the deployment's own workflow, as deployments that started before rounds became child
+ * workflows run it (their histories replay this path; new rounds run in workflows/deployment/round-workflow.ts).
  */
-export async function liveRound(d: DeploymentControls, windowRuns: LiveRun[]): Promise<void> {
+export function liveRound(d: DeploymentControls, windowRuns: LiveRun[]): Promise<void> {
   const { input, state: s } = d;
   const round = ++s.round;
   s.counts.rounds++;
   const base = s.championId;
-  const audit = (entry: Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs' | 'round'> & { evidenceRefs?: string[] }) =>
-    ledger.recordAudit({ runId: workflowInfo().workflowId, round, evidenceRefs: [], ...entry });
-  const noop = async (reason: string) => {
+  const audit: RoundHost['audit'] = (entry) => ledger.recordAudit({ runId: workflowInfo().workflowId, round, evidenceRefs: [], ...entry });
+  return runRound(
+    {
+      input,
+      round,
+      base,
+      memory: s,
+      audit,
+      spend: (x) => accountSpend(s, x, Date.now()),
+      noop: async (reason) => {
+        s.lastEvent = `round ${round}: no change (${reason})`;
+        await audit({ key: `${round}:noop`, stage: 'round_end', kind: 'info', harnessId: base, payload: { noop: reason } });
+      },
+      approved: (harnessId) => approved(d, harnessId, round),
+      putOutCanary: (c) => putOutCanary(d, round, base, c, audit),
+    },
+    windowRuns,
+  );
+}
+
+/**
+ * The deployment side of a passed candidate: an operator's canary (deploy canary) that went out while the
+ * round worked keeps the traffic's slice; otherwise the candidate goes out and its canary is audited.
+ */
+export async function putOutCanary(d: DeploymentControls, round: number, base: string, c: PassedCandidate, audit: RoundHost['audit']): Promise<void> {
+  const s = d.state;
+  if (s.canary) {
+    const reason = `an operator's canary ${s.canary.harnessId} is deciding; ${c.harnessId} passed the offline check and waits for a later round`;
     s.lastEvent = `round ${round}: no change (${reason})`;
     await audit({ key: `${round}:noop`, stage: 'round_end', kind: 'info', harnessId: base, payload: { noop: reason } });
-  };
-  const spend = (x: { tokens: number; costUsd: number | null } | undefined) => accountSpend(s, x, Date.now());
-  const stage = { metaAgent: input.metaAgent, evolver: 'aegis' as const, seed: input.seed };
-
-  const evidence = roundEvidence(windowRuns, base);
-  const rate = weightedRate(evidence);
-  const weakOnly = onlyWeakEvidence(rate.bySource);
-  if (!evidence.length) return noop(input.keepOnlyDigests ? 'the deployment keeps no traces to digest' : 'no run of the window ran under the champion with a trace');
-  const window = await live.liveWindowEvidence({ runs: evidence.map((r) => ({ taskId: r.taskId, traceRef: r.traceRef!, score: r.score, source: r.source })) });
-
-  const digest = await meta.digest({ round, harnessId: base, tracesRef: window.tracesRef, outcomesRef: window.outcomesRef, previousDigestRef: s.previousDigestRef, ...stage });
-  spend(digest.spend);
-  if (digest.failed !== undefined) return noop(`digest failed: ${digest.failed}`);
-  s.previousDigestRef = digest.digestRef;
-  await audit({
-    key: `${round}:digest`,
-    stage: 'digest',
-    kind: 'info',
-    harnessId: base,
-    // A round resting only on execution signals and judge scores says so: its evidence is weak.
-    payload: { live: true, runs: evidence.length, passRate: rate.rate, bySource: rate.bySource, weakEvidenceOnly: weakOnly, failing: digest.failing, actionability: digest.actionability },
-    evidenceRefs: [window.tracesRef, window.outcomesRef, digest.digestRef],
-  });
-  const idle = digestNoOpReason(digest, 0);
-  if (idle) return noop(idle);
-
-  const plan = await meta.plan({ digestRef: digest.digestRef, harnessId: base, tried: s.tried, ...stage });
-  spend(plan.spend);
-  if (plan.failed !== undefined) return noop(`plan failed: ${plan.failed}`);
-  if (plan.options === 0) return noop('empty landscape');
-  const evolved = await meta.evolve({ landscapeRef: plan.landscapeRef, digestRef: digest.digestRef, harnessId: base, maxCandidates: input.candidatesPerRound, round, tracesRef: window.tracesRef, benchmark: input.benchmark, ...stage });
-  spend(evolved.spend);
-  if (evolved.failed !== undefined) return noop(`evolve failed: ${evolved.failed}`);
-  if (!evolved.candidates.length) return noop('no candidates');
-  await audit({ key: `${round}:evolve`, stage: 'evolve', kind: 'info', harnessId: base, payload: { candidates: evolved.candidates }, evidenceRefs: [evolved.candidatesRef] });
-  const critique = await meta.critique({ candidatesRef: evolved.candidatesRef, digestRef: digest.digestRef, reputation: s.reputation, harnessId: base, round, tried: s.tried, ...stage });
-  spend(critique.spend);
-  if (critique.failed !== undefined) return noop(`critique failed: ${critique.failed}`);
-  if (critique.decision === 'no_op') return noop(`critic: ${critique.reason}`);
-  const pool = critique.candidatesRef && critique.candidates ? { candidatesRef: critique.candidatesRef, candidates: critique.candidates } : evolved;
-
-  // The offline check: live tasks the suite can rebuild, the regression set, held-out tasks.
-  const tasks = await live.liveGateTasks({ benchmark: input.benchmark, liveTaskIds: windowRuns.map((r) => r.taskId), regressionSet: s.regressionSet, heldOut: input.gate.heldOutTasks, seed: input.seed });
-  const gateTaskIds = [...tasks.replay, ...tasks.regression, ...tasks.heldOut];
-  if (!gateTaskIds.length) return noop(`no task of the window, the regression set or the held-out tasks can be replayed offline in ${input.benchmark}`);
-  for (const candidateId of critique.ranking) {
-    const candidate = pool.candidates.find((c) => c.candidateId === candidateId);
-    if (!candidate) continue;
-    const gate = await rollouts.gate({ benchmark: input.benchmark, candidatesRef: pool.candidatesRef, candidateId, incumbentId: base, gateTaskIds, k: input.gate.k, seed: `${input.seed}|live`, minGain: input.gate.minGain });
-    spend(gate.spend);
-    s.tried = triedAfterGate(s.tried, { key: candidate.editKey, bucket: candidate.bucket, harnessId: base }, gate);
-    s.reputation = reputationAfterGate(s.reputation, candidate.bucket, gate.passed);
-    const checked = { editKey: candidate.editKey, reason: gate.reason, incumbentPassed: gate.incumbentPassed, candidatePassed: gate.candidatePassed, gateTasks: gate.gateTasks, replayTasks: tasks.replay.length, regressionTasks: tasks.regression.length, heldOutTasks: tasks.heldOut.length };
-    await audit({ key: `${round}:gate:${candidateId}`, stage: 'gate', kind: gate.passed ? 'info' : 'rollback', candidateId, harnessId: candidate.harnessId, payload: checked });
-    if (!gate.passed) continue;
-    if (input.approval === 'human' && !(await approved(d, candidate.harnessId, round))) continue;
-    const configs = await live.harnessConfigs({ harnessIds: [candidate.harnessId] });
-    // An operator's canary (deploy canary) went out while this round worked: it keeps the traffic's slice.
-    if (s.canary) return noop(`an operator's canary ${s.canary.harnessId} is deciding; ${candidate.harnessId} passed the offline check and waits for a later round`);
-    startCanary(s, { harnessId: candidate.harnessId, config: configs[candidate.harnessId] as unknown as Record<string, unknown> }, round, input.canary.share, Date.now());
-    await audit({ key: `${round}:canary`, stage: 'ship', kind: 'info', candidateId, harnessId: candidate.harnessId, payload: { canary: true, from: base, to: candidate.harnessId, share: input.canary.share, weakEvidenceOnly: weakOnly, ...checked } });
     return;
   }
-  return noop('no candidate passed the offline check');
+  startCanary(s, { harnessId: c.harnessId, config: c.config }, round, d.input.canary.share, Date.now());
+  await audit({ key: `${round}:canary`, stage: 'ship', kind: 'info', candidateId: c.candidateId, harnessId: c.harnessId, payload: { canary: true, from: base, to: c.harnessId, share: d.input.canary.share, weakEvidenceOnly: c.weakEvidenceOnly, ...c.checked } });
 }
 
 /** Approval mode 'human': the candidate waits for the decide update (a stop rejects it). */
@@ -109,4 +71,81 @@ export function canaryRules(d: DeploymentControls, now: number): CanaryRules {
   const overTime = canary.maxHours !== undefined && now - c.startedAt >= canary.maxHours * 3_600_000;
   // The relative margin holds a candidate no offline check vouched for (an operator's) to the champion's own level.
   return { ...canary, relativeMargin: c.offlineChecked === false ? canary.relativeMargin : undefined, maxRuns: overTime ? Math.max(1, Math.min(canary.maxRuns, c.runs.length)) : canary.maxRuns, minRuns: overTime ? Math.min(canary.minRuns, Math.max(1, c.runs.length)) : canary.minRuns };
+}
+
+/** The deployment starts the round for a closed window as a child it does not wait for; it hears back by roundNews. */
+export async function startRoundChild(d: DeploymentControls, windowRuns: readonly LiveRun[]): Promise<void> {
+  const s = d.state;
+  const round = ++s.round;
+  s.counts.rounds++;
+  const info = workflowInfo();
+  const deploymentId = info.workflowId;
+  // Unique across the deployment's whole chain of runs and across a later deployment of the same name.
+  const workflowId = `${deploymentId}-round-${round}-${info.firstExecutionRunId.slice(0, 8)}`;
+  d.liveRound = { workflowId, round, base: s.championId };
+  d.roundRunning = true;
+  const { resume: _resume, ...input } = d.input;
+  const failed = (e: unknown) => {
+    if (d.liveRound?.workflowId === workflowId && !d.liveRound.done) d.liveRound.done = { memory: null, failed: (e as Error)?.message ?? String(e) };
+  };
+  try {
+    const child = await startChild(deploymentRound, {
+      workflowId,
+      args: [{ deploymentId, input, round, base: s.championId, memory: { tried: s.tried, reputation: s.reputation, previousDigestRef: s.previousDigestRef, regressionSet: s.regressionSet }, windowRuns: windowRuns.map(({ taskId, harnessId, traceRef, score, source }) => ({ taskId, harnessId, traceRef, score, source })) }],
+      // The deployment continues as new while the round works: the round must outlive the run that started it.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+    // While this run lasts it also hears the round's end from its result (the news signal is for the runs
+    // that continue as new); a round that fails or is terminated ends here too.
+    child.result().then((outcome) => {
+      if (d.liveRound?.workflowId === workflowId && !d.liveRound.done) d.liveRound.done = outcome;
+    }, failed);
+  } catch (e) {
+    failed(e);
+  }
+}
+
+/** The round's news, as the deployment's signal handler takes them (news of another round are stale and ignored). */
+export function takeRoundNews(d: DeploymentControls, news: RoundNews, accountSpend: (x: { tokens: number; costUsd: number | null }) => void): void {
+  const r = d.liveRound;
+  if (!r || news.round !== r.round || r.done) return;
+  if (news.spend) accountSpend(news.spend);
+  if (news.lastEvent) d.state.lastEvent = news.lastEvent;
+  if (news.awaitingApproval) d.pendingApproval = { harnessId: news.awaitingApproval, round: r.round };
+  if (news.done) r.done = news.done;
+}
+
+/** An operator's decision on the candidate awaiting approval, passed on to the round that waits for it. */
+export async function forwardDecision(d: DeploymentControls, decision: { approve: boolean; reason: string }): Promise<void> {
+  const r = d.liveRound;
+  if (!r) return;
+  await getExternalWorkflowHandle(r.workflowId).signal(roundDecisionSignal, decision);
+  d.pendingApproval = null;
+}
+
+/**
+ * The live round's news and the operator's decision on its candidate. Installed once the deployment knows
+ * its round (after a continue-as-new, from the carried state): news and decisions that arrived before this
+ * run's first task wait for the handlers, and would otherwise be taken for another round's or refused.
+ */
+export function installRoundControls(c: DeploymentControls): void {
+  setHandler(roundNewsSignal, (news) => takeRoundNews(c, news, (x) => accountSpend(c.state, x, Date.now())));
+  setHandler(
+    decideUpdate,
+    (d) => {
+      const said = `${d.approve ? 'approved' : 'rejected'} ${d.harnessId}`;
+      // A round working as a child workflow waits for the decision there.
+      if (c.liveRound) return forwardDecision(c, { approve: d.approve, reason: d.reason ?? '' }).then(() => said);
+      c.decision = { approve: d.approve, reason: d.reason ?? '' };
+      return said;
+    },
+    {
+      validator: (d) => {
+        if (!c.pendingApproval) throw new Error('no candidate is waiting for approval');
+        if (d.harnessId !== c.pendingApproval.harnessId) throw new Error(`the candidate waiting is ${c.pendingApproval.harnessId}, not ${d.harnessId}`);
+        const long = textFieldProblem('reason', d.reason, MAX_REASON_CHARS);
+        if (long) throw new Error(long);
+      },
+    },
+  );
 }
