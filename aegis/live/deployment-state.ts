@@ -456,7 +456,7 @@ export interface DeploymentStatus {
 
 export function deploymentStatus(s: DeploymentState, input: DeploymentInput, control: { paused: boolean; stopping: boolean; roundRunning?: boolean; pendingApproval?: { harnessId: string } | null }, now: number): DeploymentStatus {
   const w = weightedRate(s.window.runs);
-  const blocked = control.paused ? 'paused' : roundBlocked(s, input, now);
+  const blocked = control.paused ? 'paused' : control.roundRunning ? `round ${s.round} still working${control.pendingApproval ? ' (its candidate awaits approval)' : ''}` : roundBlocked(s, input, now);
   return {
     name: s.name,
     benchmark: input.benchmark,
