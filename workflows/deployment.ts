@@ -15,6 +15,8 @@ export { deploymentRound } from './deployment/round-workflow';
 
 /** Reports applied before the deployment continues as new, besides Temporal's own suggestion (history size). */
 const REPORTS_PER_HISTORY = 2000;
+/** A patch: the deployment stops taking reports and applies its inbox before continuing as new, and applying yields to it. */
+const YIELD_TO_CONTINUE_AS_NEW = 'deployment-yields-to-continue-as-new';
 /** How often the loop wakes without work, so windows and canaries bounded by time close on time. */
 const TICK_MS = 60_000;
 
@@ -82,6 +84,12 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
     await Promise.all(pendingAudits.splice(0));
     if (d.stopping && !d.inbox.length && !d.feedbackInbox.length) break;
     if ((workflowInfo().continueAsNewSuggested || applied >= REPORTS_PER_HISTORY) && !round) {
+      // New reports wait in the agents' queues (they retry) while the queued ones are applied: the next run
+      // starts with an empty inbox, since queued traces could make its input pass Temporal's 2 MB limit.
+      if (patched(YIELD_TO_CONTINUE_AS_NEW)) {
+        d.closedForReports = true;
+        if (d.inbox.length) continue;
+      }
       await condition(allHandlersFinished);
       const { state, inbox, feedbackInbox: feedback, paused, liveRound, pendingApproval } = d;
       await continueAsNew<typeof deployHarness>({ ...input, resume: { state, inbox, feedback, paused, ...(liveRound ? { liveRound, pendingApproval } : {}) } });
@@ -124,6 +132,9 @@ async function setUp(input: DeploymentInput): Promise<DeploymentState> {
 async function applyInbox(d: DeploymentControls, windowCheck: (now: number) => void): Promise<number> {
   let applied = 0;
   while (d.inbox.length) {
+    // Under a stream of reports faster than this loop applies them, the inbox never empties: the loop
+    // yields to continue-as-new instead of growing one history toward Temporal's 50 MB limit.
+    if (!d.closedForReports && workflowInfo().continueAsNewSuggested && patched(YIELD_TO_CONTINUE_AS_NEW)) break;
     // A window holds exactly window.runs runs: a batch never crosses its end, and a full window closes before the next batch.
     let size = Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length));
     // With a canary deciding, a batch never carries it past its run cap: the cap decides at exactly maxRuns canary runs.

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { dataConverter } from '../../workers/codec';
 import { installRuntime } from '../../workers/aegis-worker';
@@ -48,7 +49,7 @@ export async function replayRuns(client: Client, id: string, options: { save?: s
       if (options.save) writeOutputFile(runs.length > 1 || workflowId !== id ? options.save.replace(/(\.json)?$/, `-${workflowId === id ? '' : `${workflowId}-`}${runId}.json`) : options.save, historyToJSON(history));
       try {
         await Worker.runReplayHistory({ ...workflows, dataConverter: dataConverter() }, history, workflowId);
-        options.log(`${label} ${runId}: ${history.events?.length ?? 0} events replayed, deterministic`);
+        options.log(`${label} ${runId}: ${history.events?.length ?? 0} events (${(historySize(history) / 2 ** 20).toFixed(1)} MiB) replayed, deterministic`);
       } catch (e) {
         failures++;
         options.log(`${label} ${runId}: DETERMINISM VIOLATION: ${(e as Error).message}`);
@@ -57,6 +58,11 @@ export async function replayRuns(client: Client, id: string, options: { save?: s
     if (workflowId === id && !runs.length) return { runs: 0, failures: 0 };
   }
   return { runs: total, failures };
+}
+
+/** The history's size on the wire, as the server counts it toward its 50 MB limit. */
+function historySize(history: Parameters<typeof historyToJSON>[0]): number {
+  return temporal.api.history.v1.History.encode(history).finish().length;
 }
 
 export const commands: Commands = { replay: (args) => replay(args[0], args.slice(1)) };

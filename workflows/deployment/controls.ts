@@ -52,6 +52,8 @@ export class DeploymentControls {
   rollbacks: Array<{ harnessId: string; reason: string; at: number }> = [];
   /** Operators' candidates put out as canaries by the handler, for the loop to audit. */
   manualCanaries: Array<{ harnessId: string; reason: string }> = [];
+  /** About to continue as new: reports are refused (agents send them again to the next run) while the inbox is applied. */
+  closedForReports = false;
   /** A live round is running beside the loop (status shows it; a paced workload waits for it). */
   roundRunning = false;
   /** The live round working as a child workflow (rounds of deployments started before that run in-workflow), and its outcome once heard. */
@@ -93,6 +95,7 @@ export function installDeploymentControls(c: DeploymentControls): void {
         if (!Array.isArray(reports)) throw new Error('report: expected an array of run reports');
         if (reports.length > MAX_REPORTS_PER_UPDATE) throw new Error(`report: at most ${MAX_REPORTS_PER_UPDATE} runs per update, got ${reports.length}`);
         if (c.stopping) throw new Error(`deployment ${c.input.name} is stopping`);
+        if (c.closedForReports) throw new Error(`deployment ${c.input.name} is moving to a new history; send the reports again in a moment`);
         for (const [i, r] of reports.entries()) {
           const problem = reportProblem(r, i);
           if (problem) throw new Error(problem);
