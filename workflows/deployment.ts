@@ -6,7 +6,7 @@ import { inputProblems, workflowIdProblem } from '../aegis/run-input';
 import type { AuditRecord } from '../aegis/types';
 import { books, ledger, live } from './deployment/activities';
 import { DeploymentControls, installDeploymentControls, nextWork, ReportedRun } from './deployment/controls';
-import { canaryRules, forwardDecision, installRoundControls, liveRound, putOutCanary, startRoundChild } from './deployment/round';
+import { canaryRules, checkRound, forwardDecision, installRoundControls, liveRound, putOutCanary, startRoundChild } from './deployment/round';
 
 export type { CurrentHarness, DeploymentState, DeploymentStatus, Feedback, RunReport } from '../aegis/live/deployment-state';
 export { currentQuery, decideUpdate as deployDecideUpdate, deploymentStatusQuery, feedbackUpdate, reportUpdate, rollbackUpdate, MAX_REPORTS_PER_UPDATE } from './deployment/controls';
@@ -42,7 +42,7 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
     d.feedbackInbox.unshift(...resume.feedback);
     d.paused = resume.paused;
     // A round still working as a child workflow: this run hears its news and end.
-    d.liveRound = resume.liveRound ?? null;
+    d.liveRound = resume.liveRound ? { ...resume.liveRound, handleHeld: false } : null;
     d.roundRunning = !!d.liveRound;
     d.pendingApproval = resume.pendingApproval ?? null;
   } else d.state = await setUp(input);
@@ -74,11 +74,13 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
   };
   let round: Promise<void> | null = null;
   for (;;) {
-    await nextWork(d, TICK_MS);
+    // A minute without work: a round this run has no handle on is checked (it may have been terminated).
+    if (!(await nextWork(d, TICK_MS)) && d.liveRound) await checkRound(d);
     applied += await applyInbox(d, (now) => closeFullWindow(d, now));
     await auditRollbacks(d);
     await auditManualCanaries(d);
-    await roundEnded(d);
+    // (Only when there is something: an extra await here would reorder deployments that started before.)
+    if (d.liveRound?.done) await roundEnded(d);
     await decideCanary(d);
     closeFullWindow(d, Date.now());
     await Promise.all(pendingAudits.splice(0));
@@ -99,7 +101,7 @@ export async function deployHarness(rawInput: unknown): Promise<DeploymentStatus
   // A stopping deployment waits for its round; a candidate awaiting approval is rejected.
   while (d.liveRound) {
     if (d.pendingApproval) await forwardDecision(d, { approve: false, reason: 'the deployment is stopping' });
-    await condition(() => !!d.liveRound?.done || !!d.pendingApproval);
+    if (!(await condition(() => !!d.liveRound?.done || !!d.pendingApproval, TICK_MS))) await checkRound(d);
     await roundEnded(d);
   }
   await condition(allHandlersFinished);
@@ -134,7 +136,10 @@ async function applyInbox(d: DeploymentControls, windowCheck: (now: number) => v
   while (d.inbox.length) {
     // Under a stream of reports faster than this loop applies them, the inbox never empties: the loop
     // yields to continue-as-new instead of growing one history toward Temporal's 50 MB limit.
-    if (!d.closedForReports && workflowInfo().continueAsNewSuggested && patched(YIELD_TO_CONTINUE_AS_NEW)) break;
+    // Not while a round runs inside this workflow (deployments that started before child rounds): it cannot
+    // continue as new then, and an inbox left full would spin the loop.
+    const inWorkflowRound = d.roundRunning && !d.liveRound;
+    if (!d.closedForReports && !inWorkflowRound && workflowInfo().continueAsNewSuggested && patched(YIELD_TO_CONTINUE_AS_NEW)) break;
     // A window holds exactly window.runs runs: a batch never crosses its end, and a full window closes before the next batch.
     let size = Math.max(1, Math.min(200, d.input.window.runs - d.state.window.runs.length));
     // With a canary deciding, a batch never carries it past its run cap: the cap decides at exactly maxRuns canary runs.

@@ -49,7 +49,7 @@ export async function replayRuns(client: Client, id: string, options: { save?: s
       if (options.save) writeOutputFile(runs.length > 1 || workflowId !== id ? options.save.replace(/(\.json)?$/, `-${workflowId === id ? '' : `${workflowId}-`}${runId}.json`) : options.save, historyToJSON(history));
       try {
         await Worker.runReplayHistory({ ...workflows, dataConverter: dataConverter() }, history, workflowId);
-        options.log(`${label} ${runId}: ${history.events?.length ?? 0} events (${(historySize(history) / 2 ** 20).toFixed(1)} MiB) replayed, deterministic`);
+        options.log(`${label} ${runId}: ${history.events?.length ?? 0} events replayed, deterministic (${sizeText(historySize(history))})`);
       } catch (e) {
         failures++;
         options.log(`${label} ${runId}: DETERMINISM VIOLATION: ${(e as Error).message}`);
@@ -64,5 +64,7 @@ export async function replayRuns(client: Client, id: string, options: { save?: s
 function historySize(history: Parameters<typeof historyToJSON>[0]): number {
   return temporal.api.history.v1.History.encode(history).finish().length;
 }
+
+const sizeText = (bytes: number) => (bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
 
 export const commands: Commands = { replay: (args) => replay(args[0], args.slice(1)) };

@@ -119,4 +119,24 @@ describe('live rounds as child workflows of the deployment', () => {
     expect(final).toMatchObject({ roundRunning: false, awaitingApproval: null, canary: null });
     expect(final.versions.some((v) => v.harnessId === waiting.awaitingApproval)).toBe(false);
   });
+
+  it('a round terminated while its candidate awaits approval ends as failed; the deployment goes on and stops', async () => {
+    const name = 'it-rounds-gone';
+    const handle = await start(name);
+    await play(name, 0, 30);
+    await waitFor(() => status(handle), (s) => s.awaitingApproval !== null, 120_000, 'a candidate awaiting approval');
+    const [child] = await waitFor(async () => {
+      const ids: string[] = [];
+      for await (const w of env.client.workflow.list({ query: `WorkflowId STARTS_WITH "deploy-${name}-round-1-"` })) ids.push(w.workflowId);
+      return ids;
+    }, (ids) => ids.length === 1, 30_000, 'the round workflow listed');
+    await env.client.workflow.getHandle(child).terminate('an operator ends the round');
+    // This run holds the round's handle (its result fails), or, had it continued as new, the decision's signal fails.
+    await handle.executeUpdate('decide', { args: [{ harnessId: (await status(handle)).awaitingApproval!, approve: true }] }).catch(() => undefined);
+    const after = await waitFor(() => status(handle), (s) => !s.roundRunning, 60_000, 'the round over');
+    expect(after.lastEvent).toMatch(/round 1 failed/);
+    expect(after).toMatchObject({ awaitingApproval: null, canary: null });
+    await handle.signal('stop');
+    expect(((await handle.result()) as DeploymentStatus).roundRunning).toBe(false);
+  });
 });

@@ -57,7 +57,7 @@ export class DeploymentControls {
   /** A live round is running beside the loop (status shows it; a paced workload waits for it). */
   roundRunning = false;
   /** The live round working as a child workflow (rounds of deployments started before that run in-workflow), and its outcome once heard. */
-  liveRound: { workflowId: string; round: number; base: string; done?: RoundOutcome } | null = null;
+  liveRound: { workflowId: string; round: number; base: string; done?: RoundOutcome; handleHeld?: boolean } | null = null;
   pendingApproval: { harnessId: string; round: number } | null = null;
   decision: { approve: boolean; reason: string } | null = null;
   state!: DeploymentState;

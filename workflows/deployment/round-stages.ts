@@ -20,8 +20,10 @@ export interface RoundHost {
   noop(reason: string): Promise<void>;
   /** Approval mode 'human': resolves true when an operator approves the candidate. */
   approved(harnessId: string): Promise<boolean>;
-  /** The first candidate that passed: out as the canary, unless the deployment has one already. */
-  putOutCanary(canary: PassedCandidate): Promise<void>;
+  /** Why the candidate that passed cannot go out now (the deployment has a canary already), or null. */
+  canaryBlocked(canary: PassedCandidate): string | null;
+  /** The candidate out as the canary; true when that happened here and its canary audit is due now. */
+  startCanary(canary: PassedCandidate): boolean;
 }
 
 /** A candidate that passed the offline check, with what its canary audit records. */
@@ -98,7 +100,22 @@ export async function runRound(host: RoundHost, windowRuns: ReadonlyArray<Pick<L
     if (!gate.passed) continue;
     if (input.approval === 'human' && !(await host.approved(candidate.harnessId))) continue;
     const configs = await live.harnessConfigs({ harnessIds: [candidate.harnessId] });
-    return host.putOutCanary({ candidateId, harnessId: candidate.harnessId, config: configs[candidate.harnessId] as unknown as Record<string, unknown>, weakEvidenceOnly: weakOnly, checked });
+    const passed: PassedCandidate = { candidateId, harnessId: candidate.harnessId, config: configs[candidate.harnessId] as unknown as Record<string, unknown>, weakEvidenceOnly: weakOnly, checked };
+    // (The same awaits as before rounds became child workflows: deployments that started before replay this.)
+    const blocked = host.canaryBlocked(passed);
+    if (blocked) return noop(blocked);
+    if (host.startCanary(passed)) await audit(canaryAudit(round, base, input.canary.share, passed));
+    return;
   }
   return noop('no candidate passed the offline check');
+}
+
+/** Why a candidate that passed waits: an operator's canary (deploy canary) that went out meanwhile keeps the traffic's slice. */
+export function canaryBlockedReason(canary: { harnessId: string } | null, c: PassedCandidate): string | null {
+  return canary ? `an operator's canary ${canary.harnessId} is deciding; ${c.harnessId} passed the offline check and waits for a later round` : null;
+}
+
+/** The audit record of a round's candidate going out as the canary. */
+export function canaryAudit(round: number, base: string, share: number, c: PassedCandidate): Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs' | 'round'> {
+  return { key: `${round}:canary`, stage: 'ship', kind: 'info', candidateId: c.candidateId, harnessId: c.harnessId, payload: { canary: true, from: base, to: c.harnessId, share, weakEvidenceOnly: c.weakEvidenceOnly, ...c.checked } };
 }

@@ -1,4 +1,4 @@
-import { condition, defineSignal, getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
+import { condition, defineSignal, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { DeploymentInput } from '../../aegis/live/deployment-input';
 import type { DeploymentState, LiveRun } from '../../aegis/live/deployment-state';
 import { ledger } from './activities';
@@ -27,13 +27,17 @@ export interface RoundOutcome {
 /** What a round tells its deployment as it goes. */
 export interface RoundNews {
   round: number;
+  /** The round's own workflow id: an orphaned round of an earlier deployment of the same name is not taken for this one's. */
+  workflowId?: string;
   spend?: { tokens: number; costUsd: number | null };
   lastEvent?: string;
   awaitingApproval?: string;
   done?: RoundOutcome;
 }
 export const roundNewsSignal = defineSignal<[RoundNews]>('roundNews');
-export const roundDecisionSignal = defineSignal<[{ approve: boolean; reason: string }]>('roundDecision');
+export const roundDecisionSignal = defineSignal<[{ harnessId?: string; approve: boolean; reason: string }]>('roundDecision');
+/** Sent by a deployment that has no handle on its round (it continued as new) to learn whether the round still runs. */
+export const roundCheckSignal = defineSignal('roundCheck');
 
 /**
  * A live round as a child workflow of its deployment. In the deployment's own history a round held the
@@ -49,9 +53,13 @@ export async function deploymentRound(args: DeploymentRoundInput): Promise<Round
   const deployment = getExternalWorkflowHandle(deploymentId);
   const told: Promise<void>[] = [];
   // A deployment that is gone (terminated by an operator) hears nothing; the round's audits stand.
-  const tell = (news: Omit<RoundNews, 'round'>) => deployment.signal(roundNewsSignal, { round, ...news }).catch(() => undefined);
+  const self = workflowInfo().workflowId;
+  const tell = (news: Omit<RoundNews, 'round'>) => deployment.signal(roundNewsSignal, { round, workflowId: self, ...news }).catch(() => undefined);
   let decision: { approve: boolean; reason: string } | null = null;
-  setHandler(roundDecisionSignal, (d) => void (decision ??= d));
+  let waitingFor: string | null = null;
+  // Only a decision on the candidate waiting counts (a late one about an earlier candidate does not).
+  setHandler(roundDecisionSignal, (d) => void (waitingFor && (d.harnessId === undefined || d.harnessId === waitingFor) && (decision ??= d)));
+  setHandler(roundCheckSignal, () => undefined);
   const memory: RoundMemory = { ...args.memory };
   const audit: RoundHost['audit'] = (entry) => ledger.recordAudit({ runId: deploymentId, round, evidenceRefs: [], ...entry });
   const outcome: RoundOutcome = { memory: null };
@@ -70,11 +78,15 @@ export async function deploymentRound(args: DeploymentRoundInput): Promise<Round
         },
         approved: async (harnessId) => {
           decision = null;
+          waitingFor = harnessId;
           await tell({ awaitingApproval: harnessId, lastEvent: `round ${round}: ${harnessId} passed the offline check and awaits approval` });
           await condition(() => decision !== null);
+          waitingFor = null;
           return (decision as { approve: boolean } | null)?.approve ?? false;
         },
-        putOutCanary: async (canary) => void (outcome.canary = canary),
+        // The deployment puts it out (or says why not) when it hears the round's end.
+        canaryBlocked: () => null,
+        startCanary: (canary) => ((outcome.canary = canary), false),
       },
       args.windowRuns,
     );

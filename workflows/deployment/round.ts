@@ -4,8 +4,8 @@ import { accountSpend, LiveRun, startCanary } from '../../aegis/live/deployment-
 import { MAX_REASON_CHARS, textFieldProblem } from '../../harness/sandbox/input-bounds';
 import { ledger } from './activities';
 import { decideUpdate, type DeploymentControls } from './controls';
-import { deploymentRound, roundDecisionSignal, RoundNews, roundNewsSignal } from './round-workflow';
-import { PassedCandidate, RoundHost, runRound } from './round-stages';
+import { deploymentRound, roundCheckSignal, roundDecisionSignal, RoundNews, roundNewsSignal } from './round-workflow';
+import { canaryAudit, canaryBlockedReason, PassedCandidate, RoundHost, runRound } from './round-stages';
 
 /**
  * The round inside the deployment's own workflow, as deployments that started before rounds became child
@@ -30,7 +30,8 @@ export function liveRound(d: DeploymentControls, windowRuns: LiveRun[]): Promise
         await audit({ key: `${round}:noop`, stage: 'round_end', kind: 'info', harnessId: base, payload: { noop: reason } });
       },
       approved: (harnessId) => approved(d, harnessId, round),
-      putOutCanary: (c) => putOutCanary(d, round, base, c, audit),
+      canaryBlocked: (c) => canaryBlockedReason(s.canary, c),
+      startCanary: (c) => (startCanary(s, { harnessId: c.harnessId, config: c.config }, round, input.canary.share, Date.now()), true),
     },
     windowRuns,
   );
@@ -42,14 +43,14 @@ export function liveRound(d: DeploymentControls, windowRuns: LiveRun[]): Promise
  */
 export async function putOutCanary(d: DeploymentControls, round: number, base: string, c: PassedCandidate, audit: RoundHost['audit']): Promise<void> {
   const s = d.state;
-  if (s.canary) {
-    const reason = `an operator's canary ${s.canary.harnessId} is deciding; ${c.harnessId} passed the offline check and waits for a later round`;
+  const reason = canaryBlockedReason(s.canary, c);
+  if (reason) {
     s.lastEvent = `round ${round}: no change (${reason})`;
     await audit({ key: `${round}:noop`, stage: 'round_end', kind: 'info', harnessId: base, payload: { noop: reason } });
     return;
   }
   startCanary(s, { harnessId: c.harnessId, config: c.config }, round, d.input.canary.share, Date.now());
-  await audit({ key: `${round}:canary`, stage: 'ship', kind: 'info', candidateId: c.candidateId, harnessId: c.harnessId, payload: { canary: true, from: base, to: c.harnessId, share: d.input.canary.share, weakEvidenceOnly: c.weakEvidenceOnly, ...c.checked } });
+  await audit(canaryAudit(round, base, d.input.canary.share, c));
 }
 
 /** Approval mode 'human': the candidate waits for the decide update (a stop rejects it). */
@@ -97,6 +98,7 @@ export async function startRoundChild(d: DeploymentControls, windowRuns: readonl
     });
     // While this run lasts it also hears the round's end from its result (the news signal is for the runs
     // that continue as new); a round that fails or is terminated ends here too.
+    if (d.liveRound?.workflowId === workflowId) d.liveRound.handleHeld = true;
     child.result().then((outcome) => {
       if (d.liveRound?.workflowId === workflowId && !d.liveRound.done) d.liveRound.done = outcome;
     }, failed);
@@ -108,19 +110,46 @@ export async function startRoundChild(d: DeploymentControls, windowRuns: readonl
 /** The round's news, as the deployment's signal handler takes them (news of another round are stale and ignored). */
 export function takeRoundNews(d: DeploymentControls, news: RoundNews, accountSpend: (x: { tokens: number; costUsd: number | null }) => void): void {
   const r = d.liveRound;
-  if (!r || news.round !== r.round || r.done) return;
+  if (!r || news.round !== r.round || (news.workflowId !== undefined && news.workflowId !== r.workflowId) || r.done) return;
   if (news.spend) accountSpend(news.spend);
   if (news.lastEvent) d.state.lastEvent = news.lastEvent;
   if (news.awaitingApproval) d.pendingApproval = { harnessId: news.awaitingApproval, round: r.round };
   if (news.done) r.done = news.done;
 }
 
-/** An operator's decision on the candidate awaiting approval, passed on to the round that waits for it. */
+/**
+ * An operator's decision on the candidate awaiting approval, passed on to the round that waits for it. The
+ * candidate stops waiting at once (a second decision is refused); a round that is gone has ended, failed.
+ */
 export async function forwardDecision(d: DeploymentControls, decision: { approve: boolean; reason: string }): Promise<void> {
   const r = d.liveRound;
-  if (!r) return;
-  await getExternalWorkflowHandle(r.workflowId).signal(roundDecisionSignal, decision);
+  const waiting = d.pendingApproval;
+  if (!r || !waiting) return;
   d.pendingApproval = null;
+  try {
+    await getExternalWorkflowHandle(r.workflowId).signal(roundDecisionSignal, { harnessId: waiting.harnessId, ...decision });
+  } catch (e) {
+    roundGone(r, e);
+  }
+}
+
+/**
+ * Whether the round still runs, for a run of the deployment that has no handle on it (it continued as new
+ * since): a signal to a closed workflow fails. A round terminated by an operator, or whose last news never
+ * arrived, then ends as failed instead of holding rounds (and a stop) back for good.
+ */
+export async function checkRound(d: DeploymentControls): Promise<void> {
+  const r = d.liveRound;
+  if (!r || r.done || r.handleHeld) return;
+  try {
+    await getExternalWorkflowHandle(r.workflowId).signal(roundCheckSignal);
+  } catch (e) {
+    roundGone(r, e);
+  }
+}
+
+function roundGone(r: NonNullable<DeploymentControls['liveRound']>, e: unknown): void {
+  if (!r.done) r.done = { memory: null, failed: `round workflow ${r.workflowId} ended without telling the deployment (${(e as Error)?.message ?? String(e)})` };
 }
 
 /**
