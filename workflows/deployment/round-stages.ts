@@ -115,6 +115,11 @@ export function canaryBlockedReason(canary: { harnessId: string } | null, c: Pas
   return canary ? `an operator's canary ${canary.harnessId} is deciding; ${c.harnessId} passed the offline check and waits for a later round` : null;
 }
 
+/** The audit record of a round that ends with no change. */
+export function noopAudit(round: number, base: string, reason: string): Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs' | 'round'> {
+  return { key: `${round}:noop`, stage: 'round_end', kind: 'info', harnessId: base, payload: { noop: reason } };
+}
+
 /** The audit record of a round's candidate going out as the canary. */
 export function canaryAudit(round: number, base: string, share: number, c: PassedCandidate): Omit<AuditRecord, 'ts' | 'runId' | 'evidenceRefs' | 'round'> {
   return { key: `${round}:canary`, stage: 'ship', kind: 'info', candidateId: c.candidateId, harnessId: c.harnessId, payload: { canary: true, from: base, to: c.harnessId, share, weakEvidenceOnly: c.weakEvidenceOnly, ...c.checked } };

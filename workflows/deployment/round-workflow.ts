@@ -2,7 +2,7 @@ import { condition, defineSignal, getExternalWorkflowHandle, setHandler, workflo
 import type { DeploymentInput } from '../../aegis/live/deployment-input';
 import type { DeploymentState, LiveRun } from '../../aegis/live/deployment-state';
 import { ledger } from './activities';
-import { PassedCandidate, RoundHost, runRound } from './round-stages';
+import { noopAudit, PassedCandidate, RoundHost, runRound } from './round-stages';
 
 /** The meta-agent's memory a round reads and changes, handed to the round and back. */
 export type RoundMemory = Pick<DeploymentState, 'tried' | 'reputation' | 'previousDigestRef' | 'regressionSet'>;
@@ -73,7 +73,7 @@ export async function deploymentRound(args: DeploymentRoundInput): Promise<Round
         audit,
         spend: (x) => void (x && (x.tokens || x.costUsd) && told.push(tell({ spend: x }))),
         noop: async (reason) => {
-          await audit({ key: `${round}:noop`, stage: 'round_end', kind: 'info', harnessId: base, payload: { noop: reason } });
+          await audit(noopAudit(round, base, reason));
           told.push(tell({ lastEvent: `round ${round}: no change (${reason})` }));
         },
         approved: async (harnessId) => {

@@ -5,7 +5,7 @@ import { MAX_REASON_CHARS, textFieldProblem } from '../../harness/sandbox/input-
 import { ledger } from './activities';
 import { decideUpdate, type DeploymentControls } from './controls';
 import { deploymentRound, roundCheckSignal, roundDecisionSignal, RoundNews, roundNewsSignal } from './round-workflow';
-import { canaryAudit, canaryBlockedReason, PassedCandidate, RoundHost, runRound } from './round-stages';
+import { canaryAudit, canaryBlockedReason, noopAudit, PassedCandidate, RoundHost, runRound } from './round-stages';
 
 /**
  * The round inside the deployment's own workflow, as deployments that started before rounds became child
@@ -25,10 +25,7 @@ export function liveRound(d: DeploymentControls, windowRuns: LiveRun[]): Promise
       memory: s,
       audit,
       spend: (x) => accountSpend(s, x, Date.now()),
-      noop: async (reason) => {
-        s.lastEvent = `round ${round}: no change (${reason})`;
-        await audit({ key: `${round}:noop`, stage: 'round_end', kind: 'info', harnessId: base, payload: { noop: reason } });
-      },
+      noop: (reason) => endWithoutChange(s, round, base, reason, audit),
       approved: (harnessId) => approved(d, harnessId, round),
       canaryBlocked: (c) => canaryBlockedReason(s.canary, c),
       startCanary: (c) => (startCanary(s, { harnessId: c.harnessId, config: c.config }, round, input.canary.share, Date.now()), true),
@@ -44,13 +41,15 @@ export function liveRound(d: DeploymentControls, windowRuns: LiveRun[]): Promise
 export async function putOutCanary(d: DeploymentControls, round: number, base: string, c: PassedCandidate, audit: RoundHost['audit']): Promise<void> {
   const s = d.state;
   const reason = canaryBlockedReason(s.canary, c);
-  if (reason) {
-    s.lastEvent = `round ${round}: no change (${reason})`;
-    await audit({ key: `${round}:noop`, stage: 'round_end', kind: 'info', harnessId: base, payload: { noop: reason } });
-    return;
-  }
+  if (reason) return endWithoutChange(s, round, base, reason, audit);
   startCanary(s, { harnessId: c.harnessId, config: c.config }, round, d.input.canary.share, Date.now());
   await audit(canaryAudit(round, base, d.input.canary.share, c));
+}
+
+/** The round ends with no change: said in the status and audited. */
+async function endWithoutChange(s: DeploymentControls['state'], round: number, base: string, reason: string, audit: RoundHost['audit']): Promise<void> {
+  s.lastEvent = `round ${round}: no change (${reason})`;
+  await audit(noopAudit(round, base, reason));
 }
 
 /** Approval mode 'human': the candidate waits for the decide update (a stop rejects it). */
